@@ -1,0 +1,30 @@
+"""The registry's records as SQLAlchemy 2 typed models, and its controlled vocabularies. No Qt here."""
+
+from .base import Base, name_key, utcnow
+from .catalog import Manufacturer, Product, ProductRegulatoryStatus, ProductRoute, Setting, Site, Supplier
+from .lots import CharacterizationResult, Document, Lot, TemperatureExcursion
+from .trust import AuditEntry, Signature, User, Waiver
+from .use import AdverseEvent, Administration
+
+__all__ = [
+    "AdverseEvent",
+    "Administration",
+    "AuditEntry",
+    "Base",
+    "CharacterizationResult",
+    "Document",
+    "Lot",
+    "Manufacturer",
+    "Product",
+    "ProductRegulatoryStatus",
+    "ProductRoute",
+    "Setting",
+    "Signature",
+    "Site",
+    "Supplier",
+    "TemperatureExcursion",
+    "User",
+    "Waiver",
+    "name_key",
+    "utcnow",
+]

@@ -1,0 +1,39 @@
+"""Declarative base with a naming convention, so migrations name every constraint the same way on SQLite
+and PostgreSQL, plus the helpers the models share."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from sqlalchemy import CheckConstraint, MetaData
+from sqlalchemy.orm import DeclarativeBase
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def utcnow() -> datetime:
+    """Timestamps are stored as naive UTC so that SQLite and PostgreSQL round-trip them identically."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def vocab_check(column: str, vocab: type[StrEnum] | tuple[str, ...], name: str | None = None) -> CheckConstraint:
+    """A CHECK that the column holds a value of the vocabulary (NULL allowed; NOT NULL is the column's)."""
+    allowed = tuple(m.value for m in vocab) if isinstance(vocab, type) else vocab
+    listed = ", ".join(f"'{v}'" for v in allowed)
+    return CheckConstraint(f"{column} IN ({listed})", name=name or f"{column}_vocab")
+
+
+def name_key(name: str) -> str:
+    """Products, manufacturers and suppliers match by name case-insensitively and trimmed."""
+    return " ".join(name.split()).casefold()
