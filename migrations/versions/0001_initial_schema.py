@@ -387,6 +387,7 @@ def upgrade() -> None:
 
     create_audit_guards()
     op.execute("INSERT INTO site (code, name, jurisdiction, created_at) VALUES ('main', 'My clinic', 'US', CURRENT_TIMESTAMP)")
+    op.execute("INSERT INTO setting (key, value) VALUES ('audit_head', '0:" + "0" * 64 + "')")
 
 
 def downgrade() -> None:

@@ -4,11 +4,11 @@ from .base import Base, name_key, utcnow
 from .catalog import Manufacturer, Product, ProductRegulatoryStatus, ProductRoute, Setting, Site, Supplier
 from .lots import CharacterizationResult, Document, Lot, TemperatureExcursion
 from .trust import AuditEntry, Signature, User, Waiver
-from .use import AdverseEvent, Administration
+from .use import Administration, AdverseEvent
 
 __all__ = [
-    "AdverseEvent",
     "Administration",
+    "AdverseEvent",
     "AuditEntry",
     "Base",
     "CharacterizationResult",

@@ -118,7 +118,9 @@ PARAMETER_SPEC: dict[str, tuple[str | None, frozenset[str], frozenset[str]]] = {
     "size_d90": ("nm", frozenset({"nta", "trps", "nano_flow", "dls"}), frozenset()),
     "protein_concentration": ("µg/mL", frozenset({"bca", "bradford"}), frozenset()),
     "lipid_concentration": ("µg/mL", frozenset({"other"}), frozenset()),
-    "marker": (None, frozenset({"western_blot", "elisa", "flow", "mass_spec"}), frozenset({"detected", "not_detected"})),
+    "marker": (
+        None, frozenset({"western_blot", "elisa", "flow", "mass_spec"}), frozenset({"detected", "not_detected"})
+    ),
     "imaging": (None, frozenset({"tem", "cryo_em", "afm"}), frozenset({"performed"})),
     "sterility": (None, frozenset({"usp71", "ph_eur_2_6_1"}), frozenset({"pass", "fail"})),
     "endotoxin": ("EU/mL", frozenset({"lal", "rfc"}), frozenset()),

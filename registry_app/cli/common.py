@@ -1,0 +1,102 @@
+"""What every command shares: opening the registry, signing in, and turning errors into exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from collections.abc import Callable
+
+from ..db import DatabaseTooNew, open_database, resolve_database_url
+from ..services import ServiceContext
+from ..services.auth import has_users, sign_in
+from ..services.errors import NotFound, PermissionDenied, RegistryError, SignInFailed
+
+EXIT_OK, EXIT_DATA, EXIT_USAGE, EXIT_DENIED = 0, 1, 2, 3
+
+ENV_USER = "REGISTRY_USER"
+ENV_PASSWORD = "REGISTRY_PASSWORD"
+
+
+class CommandError(Exception):
+    """A failure with its exit code and the lines to print on stderr."""
+
+    def __init__(self, code: int, *lines: str) -> None:
+        super().__init__("\n".join(lines))
+        self.code = code
+        self.lines = lines
+
+
+def open_context(args: argparse.Namespace) -> ServiceContext:
+    url = resolve_database_url(args.database)
+    try:
+        database = open_database(url)
+    except DatabaseTooNew as error:
+        raise CommandError(EXIT_DATA, f"error: {error}") from error
+    return ServiceContext(database, site_code=args.site)
+
+
+def read_password(prompt: str = "Password: ") -> str:
+    if os.environ.get(ENV_PASSWORD) is not None:
+        return os.environ[ENV_PASSWORD]
+    if not sys.stdin or not sys.stdin.isatty():
+        raise CommandError(EXIT_DENIED, f"error: no password: set {ENV_PASSWORD} or run from a terminal")
+    return getpass.getpass(prompt)
+
+
+def signed_in(args: argparse.Namespace, required: bool = True) -> ServiceContext:
+    """Open the registry and sign in as --user / REGISTRY_USER.
+
+    On a registry with no users yet, read-only commands run without signing in; changing ones are refused
+    with the command that creates the first user (`required`).
+    """
+    ctx = open_context(args)
+    username = args.user or os.environ.get(ENV_USER)
+    if not has_users(ctx):
+        if required:
+            raise CommandError(
+                EXIT_DENIED,
+                "error: the registry has no users yet: create the first one with "
+                "`registry-app user add NAME --role admin`",
+            )
+        return ctx
+    if not username:
+        raise CommandError(EXIT_DENIED, f"error: sign in: give --user NAME or set {ENV_USER}")
+    sign_in(ctx, username, read_password())
+    return ctx
+
+
+def run_guarded(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """Run a command; every expected failure becomes one line per problem on stderr and an exit code."""
+    try:
+        return handler(args)
+    except CommandError as error:
+        for line in error.lines:
+            print(line, file=sys.stderr)
+        return error.code
+    except (PermissionDenied, SignInFailed) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_DENIED
+    except NotFound as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_DATA
+    except RegistryError as error:
+        lines = [str(e) for e in getattr(error, "errors", [])] or [str(error)]
+        for line in lines:
+            print(f"error: {line}", file=sys.stderr)
+        return EXIT_DATA
+    except KeyboardInterrupt:
+        print("interrupted: nothing more was written", file=sys.stderr)
+        return 130
+    except OSError as error:
+        print(f"error: {error.strerror or error}: {getattr(error, 'filename', '') or ''}".rstrip(": "),
+              file=sys.stderr)
+        return EXIT_DATA
+    except Exception as error:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        kind = "database error" if isinstance(error, SQLAlchemyError) else "unexpected error"
+        detail = str(getattr(error, "orig", None) or error).splitlines()[0] if str(error) else type(error).__name__
+        print(f"error: {kind}: {detail}; nothing was changed", file=sys.stderr)
+        return EXIT_DATA

@@ -1,0 +1,82 @@
+"""`db upgrade`, `site set`, `user add`: setting a registry up."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+
+from ..db.migrate import current_revision
+from ..domain.vocab import Role
+from ..services import auth, sites
+from .common import ENV_USER, EXIT_DATA, EXIT_DENIED, EXIT_OK, CommandError, open_context, signed_in
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    db = commands.add_parser("db", help="database maintenance")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
+    upgrade = db_commands.add_parser("upgrade", help="migrate the database to the current schema")
+    upgrade.set_defaults(handler=db_upgrade)
+
+    site = commands.add_parser("site", help="the site's name and jurisdiction")
+    site_commands = site.add_subparsers(dest="site_command", required=True, metavar="COMMAND")
+    site_set = site_commands.add_parser("set", help="set the site's name and jurisdiction")
+    site_set.add_argument("--name")
+    site_set.add_argument("--jurisdiction", required=True, help="ISO 3166 alpha-2 code, or EU")
+    site_set.set_defaults(handler=site_set_command)
+
+    user = commands.add_parser("user", help="users and roles")
+    user_commands = user.add_subparsers(dest="user_command", required=True, metavar="COMMAND")
+    add = user_commands.add_parser("add", help="add a user")
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=[r.value for r in Role])
+    add.add_argument("--full-name")
+    add.add_argument("--password-stdin", action="store_true", help="read the new user's password from stdin")
+    add.set_defaults(handler=user_add)
+
+
+def db_upgrade(args: argparse.Namespace) -> int:
+    ctx = open_context(args)
+    revision = current_revision(ctx.db.engine)
+    print(f"{ctx.db.display_name}: schema at revision {revision} (current)")
+    return EXIT_OK
+
+
+def site_set_command(args: argparse.Namespace) -> int:
+    ctx = signed_in(args)
+    site = sites.set_site(ctx, args.jurisdiction, args.name)
+    print(f"site {site['code']}: {site['name']}, jurisdiction {site['jurisdiction']}")
+    return EXIT_OK
+
+
+def _new_password(args: argparse.Namespace) -> str:
+    """The new user's password: one line of stdin with --password-stdin, else asked twice at the terminal."""
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise CommandError(EXIT_DATA, "error: password: nothing was read from standard input")
+        return password
+    if not sys.stdin or not sys.stdin.isatty():
+        raise CommandError(EXIT_DATA, "error: password: use --password-stdin or run from a terminal")
+    first = getpass.getpass(f"Password for {args.name}: ")
+    if getpass.getpass("Repeat the password: ") != first:
+        raise CommandError(EXIT_DATA, "error: password: the two passwords differ")
+    return first
+
+
+def user_add(args: argparse.Namespace) -> int:
+    ctx = open_context(args)
+    if not auth.has_users(ctx):
+        password = _new_password(args)
+        actor = auth.create_first_user(ctx, args.name, args.role, password, args.full_name)
+        print(f"created {actor.username} ({actor.role}), the registry's first user")
+        return EXIT_OK
+    if not (args.user or os.environ.get(ENV_USER)):
+        raise CommandError(EXIT_DENIED, f"error: sign in as an admin to add a user: give --user NAME or set {ENV_USER}")
+    password = _new_password(args)
+    ctx = signed_in(args)
+    auth.create_user(ctx, args.name, args.role, password, args.full_name)
+    print(f"created {args.name} ({args.role})")
+    return EXIT_OK
+

@@ -1,0 +1,28 @@
+"""Entry point: with no command the desktop application, otherwise the command line.
+
+Kept apart from `cli` so that the command line never imports Qt (an import-linter contract).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from .cli import build_parser, run_command
+
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    if args.command is None:
+        from .ui.app import run_desktop
+
+        return run_desktop(args)
+    return run_command(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,26 @@
+"""Use cases. Each changing service runs as the signed-in user, checks the role first, runs as one
+transaction and writes its audit entry inside that transaction. No Qt here."""
+
+from .context import CHANGING_SERVICES, Actor, ServiceContext
+from .errors import (
+    ConflictError,
+    FieldError,
+    NotFound,
+    PermissionDenied,
+    RegistryError,
+    SignInFailed,
+    ValidationError,
+)
+
+__all__ = [
+    "CHANGING_SERVICES",
+    "Actor",
+    "ConflictError",
+    "FieldError",
+    "NotFound",
+    "PermissionDenied",
+    "RegistryError",
+    "ServiceContext",
+    "SignInFailed",
+    "ValidationError",
+]

@@ -1,0 +1,139 @@
+"""Who is acting, on which registry: the context every service receives, and the decorator that makes a
+function a changing service (role check first, whole-transaction retry when the database is busy)."""
+
+from __future__ import annotations
+
+import functools
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ParamSpec, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session
+
+from ..db import Database
+from ..domain import Setting, Site
+from ..domain.vocab import Role
+from . import audit
+from .errors import PermissionDenied
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+CURRENT_SITE_KEY = "current_site"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The signed-in user a service acts as."""
+
+    user_id: int | None
+    username: str
+    role: str
+    full_name: str | None = None
+
+    @property
+    def display_name(self) -> str:
+        return self.full_name or self.username
+
+
+@dataclass
+class ServiceContext:
+    """The registry and the signed-in user. Widgets and the CLI hold one; services take it first."""
+
+    db: Database
+    actor: Actor | None = None
+    site_code: str | None = None
+
+    def require(self, roles: tuple[str, ...], action: str) -> Actor:
+        if self.actor is None:
+            raise PermissionDenied(f"sign in to {action}")
+        if self.actor.role not in roles:
+            allowed = ", ".join(r.replace("_", " ") for r in roles)
+            raise PermissionDenied(
+                f"{self.actor.username} ({self.actor.role.replace('_', ' ')}) may not {action}; "
+                f"this needs the role {allowed}"
+            )
+        return self.actor
+
+    def audit(self, session: Session, record: audit.AuditRecord) -> int:
+        actor = self.actor
+        return audit.append(session, actor.user_id if actor else None, actor.username if actor else "system", record)
+
+    def audit_many(self, session: Session, records: list[audit.AuditRecord]) -> int:
+        actor = self.actor
+        return audit.append_many(
+            session, actor.user_id if actor else None, actor.username if actor else "system", records
+        )
+
+
+def current_site(session: Session, site_code: str | None = None) -> Site:
+    """The site the registry works for: the one named, else the one set as current, else the first."""
+    if site_code:
+        site = session.execute(select(Site).where(Site.code == site_code)).scalar_one_or_none()
+        if site is None:
+            from .errors import NotFound
+
+            raise NotFound(f"no site with code {site_code!r}")
+        return site
+    code = session.get(Setting, CURRENT_SITE_KEY)
+    if code is not None:
+        site = session.execute(select(Site).where(Site.code == code.value)).scalar_one_or_none()
+        if site is not None:
+            return site
+    return session.execute(select(Site).order_by(Site.id).limit(1)).scalar_one()
+
+
+def jurisdiction(session: Session, ctx: ServiceContext) -> str:
+    return current_site(session, ctx.site_code).jurisdiction
+
+
+# Every changing service, by name, with the roles that may call it: the permission matrix tests walk this.
+CHANGING_SERVICES: dict[str, tuple[Callable[..., Any], tuple[str, ...]]] = {}
+
+STAFF: tuple[str, ...] = (Role.PHARMACIST, Role.MEDICAL_DIRECTOR)
+DIRECTOR: tuple[str, ...] = (Role.MEDICAL_DIRECTOR,)
+ADMIN: tuple[str, ...] = (Role.ADMIN,)
+READERS: tuple[str, ...] = (Role.PHARMACIST, Role.MEDICAL_DIRECTOR, Role.INSPECTOR, Role.ADMIN)
+
+MAX_ATTEMPTS = 8
+
+
+def _is_transient(error: DBAPIError) -> bool:
+    text = str(error.orig).lower() if error.orig is not None else str(error).lower()
+    code = getattr(error.orig, "sqlstate", None)
+    return "database is locked" in text or "database table is locked" in text or code in {"40001", "40P01"}
+
+
+def retry_transient(fn: Callable[[], R]) -> R:
+    """Run a whole transaction again when the database was busy (lock, serialization failure, deadlock)."""
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        try:
+            return fn()
+        except (OperationalError, DBAPIError) as error:
+            if attempt == MAX_ATTEMPTS or not _is_transient(error):
+                raise
+            time.sleep(min(2.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.0))
+    raise AssertionError("unreachable")
+
+
+def changing(action: str, roles: tuple[str, ...]) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Make a function a changing service: it checks the actor's role before anything else, and is retried
+    whole if the database was busy. `action` completes "X may not ..." in the refusal."""
+
+    def wrap(fn: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(fn)
+        def service(*args: P.args, **kwargs: P.kwargs) -> R:
+            ctx = args[0] if args else kwargs["ctx"]
+            assert isinstance(ctx, ServiceContext), f"{fn.__name__} takes the ServiceContext first"
+            ctx.require(roles, action)
+            return retry_transient(lambda: fn(*args, **kwargs))
+
+        service.allowed_roles = roles  # type: ignore[attr-defined]
+        CHANGING_SERVICES[f"{fn.__module__.rsplit('.', 1)[-1]}.{fn.__name__}"] = (service, roles)
+        return service
+
+    return wrap

@@ -1,0 +1,147 @@
+"""Shared fixtures: one migrated template registry per test session, copied for each test.
+
+SQLite (the default): the template is a file, copied per test. PostgreSQL: set REGISTRY_TEST_DATABASE_URL to a
+server URL (e.g. postgresql://postgres@/postgres?host=/tmp/pg) and the template is a database that each test
+clones with CREATE DATABASE ... TEMPLATE. Tests that use a registry are marked `db` automatically, so
+`pytest -m db` is "the database tests", which .ci/run runs again against a real PostgreSQL server.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from registry_app.db import Database, open_database
+from registry_app.db.engine import sqlite_url_for
+from registry_app.services import Actor, ServiceContext
+from registry_app.services.auth import create_first_user, create_user
+
+PG_URL = os.environ.get("REGISTRY_TEST_DATABASE_URL")
+DB_FIXTURES = {"database_url", "db", "registry", "admin", "pharmacist", "director", "inspector", "template_users"}
+
+# Every test registry has one user per role with these passwords.
+PASSWORDS = {
+    "admin": "admin-password",
+    "pharmacist": "pharmacist-password",
+    "director": "director-password",
+    "inspector": "inspector-password",
+}
+ROLES = {"admin": "admin", "pharmacist": "pharmacist", "director": "medical_director", "inspector": "inspector"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if DB_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.db)
+
+
+def _populate_template(url: str) -> dict[str, Actor]:
+    database = open_database(url)
+    ctx = ServiceContext(database)
+    actors = {"admin": create_first_user(ctx, "admin", "admin", PASSWORDS["admin"], "Ada Admin")}
+    ctx.actor = actors["admin"]
+    names = {"pharmacist": "Lee Pharmacist", "director": "Dana Director", "inspector": "Ian Inspector"}
+    for key, full_name in names.items():
+        user_id = create_user(ctx, key, ROLES[key], PASSWORDS[key], full_name)
+        actors[key] = Actor(user_id, key, ROLES[key], full_name)
+    database.dispose()
+    return actors
+
+
+@pytest.fixture(scope="session")
+def _template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, Actor]]]:
+    if PG_URL:
+        server = make_url(PG_URL)
+        name = f"registry_template_{uuid.uuid4().hex[:8]}"
+        admin_engine = create_engine(server, isolation_level="AUTOCOMMIT")
+        with admin_engine.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        url = server.set(database=name).render_as_string(hide_password=False)
+        actors = _populate_template(url)
+        yield url, actors
+        with admin_engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin_engine.dispose()
+    else:
+        path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+        actors = _populate_template(sqlite_url_for(path))
+        # Fold the WAL into the main file so a plain file copy is the whole registry.
+        engine = create_engine(sqlite_url_for(path))
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            conn.exec_driver_sql("PRAGMA journal_mode = DELETE")
+        engine.dispose()
+        yield str(path), actors
+
+
+@pytest.fixture
+def template_users(_template: tuple[str, dict[str, Actor]]) -> dict[str, Actor]:
+    return _template[1]
+
+
+@pytest.fixture
+def database_url(_template: tuple[str, dict[str, Actor]], tmp_path: Path) -> Iterator[str]:
+    """A fresh, migrated registry with one user per role, for this test only."""
+    template, _ = _template
+    if PG_URL:
+        server = make_url(PG_URL)
+        name = f"registry_test_{uuid.uuid4().hex[:10]}"
+        template_name = make_url(template).database
+        admin_engine = create_engine(server, isolation_level="AUTOCOMMIT")
+        with admin_engine.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"'))
+        yield server.set(database=name).render_as_string(hide_password=False)
+        with admin_engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin_engine.dispose()
+    else:
+        path = tmp_path / "registry.sqlite3"
+        shutil.copyfile(template, path)
+        yield sqlite_url_for(path)
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    database = Database(database_url)
+    yield database
+    database.dispose()
+
+
+def _context(db: Database, actor: Actor) -> ServiceContext:
+    return ServiceContext(db, actor)
+
+
+@pytest.fixture
+def admin(db: Database, template_users: dict[str, Actor]) -> ServiceContext:
+    return _context(db, template_users["admin"])
+
+
+@pytest.fixture
+def pharmacist(db: Database, template_users: dict[str, Actor]) -> ServiceContext:
+    return _context(db, template_users["pharmacist"])
+
+
+@pytest.fixture
+def director(db: Database, template_users: dict[str, Actor]) -> ServiceContext:
+    return _context(db, template_users["director"])
+
+
+@pytest.fixture
+def inspector(db: Database, template_users: dict[str, Actor]) -> ServiceContext:
+    return _context(db, template_users["inspector"])
+
+
+@pytest.fixture
+def registry(db: Database) -> ServiceContext:
+    """The registry with nobody signed in."""
+    return ServiceContext(db)
+

@@ -1,0 +1,29 @@
+"""Small helpers the tests share (row counts, running the CLI in-process)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from sqlalchemy import func, select
+
+from registry_app.db import Database
+from registry_app.domain import AuditEntry, Base
+
+
+def row_counts(db: Database) -> dict[str, int]:
+    with db.read() as session:
+        return {
+            name: session.execute(select(func.count()).select_from(table)).scalar_one()
+            for name, table in Base.metadata.tables.items()
+        }
+
+
+def audit_count(db: Database) -> int:
+    with db.read() as session:
+        return session.execute(select(func.count(AuditEntry.id))).scalar_one()
+
+
+def sqlite_only(reason: str = "SQLite-specific; the SQLite run covers it") -> pytest.MarkDecorator:
+    """For tests of SQLite-only behaviour (file copies, PRAGMAs, the backup API) in the PostgreSQL run."""
+    return pytest.mark.skipif(bool(os.environ.get("REGISTRY_TEST_DATABASE_URL")), reason=reason)

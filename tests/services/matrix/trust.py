@@ -1,0 +1,42 @@
+"""Matrix calls for user administration and site settings."""
+
+from __future__ import annotations
+
+from registry_app.services import auth, sites
+
+from . import MatrixSetup, Prepare
+
+
+def _create_user(setup: MatrixSetup):  # type: ignore[no-untyped-def]
+    return lambda ctx: auth.create_user(ctx, "newcomer", "pharmacist", "newcomer-password")
+
+
+def _deactivate(setup: MatrixSetup):  # type: ignore[no-untyped-def]
+    return lambda ctx: auth.deactivate_user(ctx, "pharmacist", reason="left the clinic")
+
+
+def _reactivate(setup: MatrixSetup):  # type: ignore[no-untyped-def]
+    auth.deactivate_user(setup.admin, "pharmacist")
+    return lambda ctx: auth.reactivate_user(ctx, "pharmacist", reason="came back")
+
+
+def _unlock(setup: MatrixSetup):  # type: ignore[no-untyped-def]
+    return lambda ctx: auth.unlock_user(ctx, "pharmacist", reason="called the help desk")
+
+
+def _reset(setup: MatrixSetup):  # type: ignore[no-untyped-def]
+    return lambda ctx: auth.reset_password(ctx, "pharmacist", "a-new-password", reason="forgotten")
+
+
+def _set_site(setup: MatrixSetup):  # type: ignore[no-untyped-def]
+    return lambda ctx: sites.set_site(ctx, "KR", "Seoul clinic")
+
+
+CALLS: dict[str, Prepare] = {
+    "auth.create_user": _create_user,
+    "auth.deactivate_user": _deactivate,
+    "auth.reactivate_user": _reactivate,
+    "auth.unlock_user": _unlock,
+    "auth.reset_password": _reset,
+    "sites.set_site": _set_site,
+}
