@@ -16,7 +16,6 @@ from .. import __version__
 
 COMMAND_MODULES = (
     "setup_cmds",
-    "demo_cmd",
 )
 
 
