@@ -26,7 +26,7 @@ from registry_app.services import Actor, ServiceContext
 from registry_app.services.auth import create_first_user, create_user
 
 PG_URL = os.environ.get("REGISTRY_TEST_DATABASE_URL")
-DB_FIXTURES = {"database_url", "db", "registry", "admin", "pharmacist", "director", "inspector", "template_users"}
+DB_FIXTURES = {"empty_database_url", "database_url", "db", "registry", "admin", "pharmacist", "director", "inspector", "template_users"}
 
 # Every test registry has one user per role with these passwords.
 PASSWORDS = {
@@ -107,6 +107,23 @@ def database_url(_template: tuple[str, dict[str, Actor]], tmp_path: Path) -> Ite
         path = tmp_path / "registry.sqlite3"
         shutil.copyfile(template, path)
         yield sqlite_url_for(path)
+
+
+@pytest.fixture
+def empty_database_url(tmp_path: Path) -> Iterator[str]:
+    """A database with nothing in it (no schema), for migration tests."""
+    if PG_URL:
+        server = make_url(PG_URL)
+        name = f"registry_empty_{uuid.uuid4().hex[:10]}"
+        admin_engine = create_engine(server, isolation_level="AUTOCOMMIT")
+        with admin_engine.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        yield server.set(database=name).render_as_string(hide_password=False)
+        with admin_engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin_engine.dispose()
+    else:
+        yield sqlite_url_for(tmp_path / "empty.sqlite3")
 
 
 @pytest.fixture
