@@ -1,0 +1,107 @@
+"""`db upgrade`, `site set`, `user add`: exit codes, messages on stderr, and what reaches the registry."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from sqlalchemy import select
+
+from registry_app.cli import main
+from registry_app.db import open_database
+from registry_app.domain import Site, User
+
+from ..conftest import PASSWORDS
+
+
+def run(argv: list[str], monkeypatch: pytest.MonkeyPatch, stdin: str = "", env: dict[str, str] | None = None) -> int:
+    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    for key in ("REGISTRY_USER", "REGISTRY_PASSWORD", "REGISTRY_DATABASE_URL"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in (env or {}).items():
+        monkeypatch.setenv(key, value)
+    return main(argv)
+
+
+def test_db_upgrade_creates_a_new_registry(empty_database_url: str, monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["--database", empty_database_url, "db", "upgrade"], monkeypatch) == 0
+    assert "schema at revision" in capsys.readouterr().out
+    database = open_database(empty_database_url, migrate=False)
+    with database.read() as session:
+        assert session.execute(select(Site.jurisdiction)).scalar_one() == "US"
+    database.dispose()
+
+
+def test_first_user_must_be_admin_and_needs_no_sign_in(empty_database_url: str, monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    url = empty_database_url
+    code = run(["--database", url, "user", "add", "lee", "--role", "pharmacist", "--password-stdin"],
+               monkeypatch, stdin="long-enough-password\n")
+    assert code == 1
+    assert "first user of a registry must be an admin" in capsys.readouterr().err
+    code = run(["--database", url, "user", "add", "root", "--role", "admin", "--password-stdin"],
+               monkeypatch, stdin="long-enough-password\n")
+    assert code == 0
+    # A second user needs an admin's sign-in.
+    code = run(["--database", url, "user", "add", "lee", "--role", "pharmacist", "--password-stdin"],
+               monkeypatch, stdin="another-password\n")
+    assert code == 3
+    assert "sign in as an admin" in capsys.readouterr().err
+    code = run(["--database", url, "--user", "root", "user", "add", "lee", "--role", "pharmacist",
+                "--password-stdin"], monkeypatch, stdin="another-password\n",
+               env={"REGISTRY_PASSWORD": "long-enough-password"})
+    assert code == 0
+    database = open_database(url, migrate=False)
+    with database.read() as session:
+        assert dict(session.execute(select(User.username, User.role)).all()) == {"root": "admin", "lee": "pharmacist"}
+    database.dispose()
+
+
+def test_site_set_as_admin_changes_the_jurisdiction(database_url: str, monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    code = run(["--database", database_url, "--user", "admin", "site", "set", "--name", "Seoul Skin",
+                "--jurisdiction", "kr"], monkeypatch, env={"REGISTRY_PASSWORD": PASSWORDS["admin"]})
+    assert code == 0, capsys.readouterr().err
+    assert "jurisdiction KR" in capsys.readouterr().out
+    database = open_database(database_url, migrate=False)
+    with database.read() as session:
+        site = session.execute(select(Site)).scalar_one()
+        assert (site.name, site.jurisdiction) == ("Seoul Skin", "KR")
+    database.dispose()
+
+
+@pytest.mark.parametrize(
+    ("user", "password", "argv_tail", "expected_code", "message"),
+    [
+        ("pharmacist", PASSWORDS["pharmacist"], ["--jurisdiction", "KR"], 3, "may not change the site"),
+        ("admin", "wrong-password", ["--jurisdiction", "KR"], 3, "user name or password is wrong"),
+        ("nobody", "whatever-password", ["--jurisdiction", "KR"], 3, "user name or password is wrong"),
+        ("admin", PASSWORDS["admin"], ["--jurisdiction", "USA"], 1, "not a jurisdiction"),
+    ],
+)
+def test_site_set_refusals(database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+                           user: str, password: str, argv_tail: list[str], expected_code: int, message: str) -> None:
+    code = run(["--database", database_url, "--user", user, "site", "set", *argv_tail], monkeypatch,
+               env={"REGISTRY_PASSWORD": password})
+    err = capsys.readouterr().err
+    assert code == expected_code
+    assert message in err
+    assert "Traceback" not in err
+    database = open_database(database_url, migrate=False)
+    with database.read() as session:
+        assert session.execute(select(Site.jurisdiction)).scalar_one() == "US"
+    database.dispose()
+
+
+def test_usage_errors_exit_2(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["user", "add", "x", "--role", "emperor"], monkeypatch) == 2
+    assert "invalid choice" in capsys.readouterr().err
+    assert run(["no-such-command"], monkeypatch) == 2
+
+
+def test_changing_command_on_a_registry_without_users_says_how_to_start(
+        empty_database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    code = run(["--database", empty_database_url, "site", "set", "--jurisdiction", "KR"], monkeypatch)
+    assert code == 3
+    assert "registry-app user add NAME --role admin" in capsys.readouterr().err
