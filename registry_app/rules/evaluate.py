@@ -1,0 +1,111 @@
+"""Evaluating the rules: each family runs one set-based query over all its subjects, then waivers apply."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..domain import User, Waiver
+from ..domain.vocab import SEVERITY_RANK
+from .catalogue import ALERT_CODES, COMPLIANCE_CODES, RULES, Flag
+from .common import Request, frozen
+from .use_rules import administration_flags
+
+Family = Callable[[Request], list[Flag]]
+
+# subject type -> the functions evaluating that subject's rules (each one query per family).
+FAMILIES: dict[str, list[Family]] = {
+    "product": [],
+    "lot": [],
+    "administration": [administration_flags],
+    "adverse_event": [],
+}
+
+
+def register_family(subject_type: str, family: Family) -> None:
+    if family not in FAMILIES[subject_type]:
+        FAMILIES[subject_type].append(family)
+
+
+def evaluate_flags(
+    session: Session,
+    jurisdiction: str,
+    today: date,
+    *,
+    subject_type: str | None = None,
+    subject_ids: Collection[int] | None = None,
+    codes: Collection[str] | None = None,
+) -> list[Flag]:
+    """The flags of rules.md on the records as this session sees them (flushed, uncommitted rows included).
+
+    `codes` defaults to the compliance codes; pass ALERT codes explicitly (or use `evaluate_alerts`).
+    `subject_ids` needs `subject_type`. Each flag carries `waived` (and the waiver) when an active waiver
+    matches its code, subject and message. Sorted by severity (highest first), code, subject.
+    """
+    if subject_ids is not None and subject_type is None:
+        raise ValueError("subject_ids needs subject_type")
+    if subject_type is not None and subject_type not in FAMILIES:
+        raise ValueError(f"unknown subject type {subject_type!r}")
+    wanted = frozenset(COMPLIANCE_CODES if codes is None else codes)
+    unknown = wanted - set(RULES)
+    if unknown:
+        raise ValueError(f"unknown flag codes: {', '.join(sorted(unknown))}")
+    request = Request(session, jurisdiction.upper(), today, wanted, frozen(subject_ids))
+    flags: list[Flag] = []
+    for family_subject, families in FAMILIES.items():
+        if subject_type is not None and family_subject != subject_type:
+            continue
+        if not any(RULES[code].subject_type == family_subject for code in wanted):
+            continue
+        for family in families:
+            flags.extend(family(request))
+    flags = apply_waivers(session, flags)
+    flags.sort(key=lambda f: (-SEVERITY_RANK[f.severity], f.code, f.subject_type, f.subject_id))
+    return flags
+
+
+def evaluate_alerts(session: Session, today: date, *, subject_ids: Collection[int] | None = None) -> list[Flag]:
+    """The dashboard alerts (ALERT-*): not compliance findings, never waived."""
+    return evaluate_flags(session, "US", today, subject_type="lot", subject_ids=subject_ids, codes=ALERT_CODES)
+
+
+def apply_waivers(session: Session, flags: list[Flag]) -> list[Flag]:
+    """Mark flags waived where an unrevoked waiver has the same code, subject and message.
+
+    A waiver is given for the finding as it was worded: if the data changes so the message changes, the
+    waiver no longer matches and the flag is open again (rules.md)."""
+    if not flags:
+        return flags
+    rows = session.execute(
+        select(Waiver, User.username, User.full_name)
+        .join(User, User.id == Waiver.waived_by_id)
+        .where(Waiver.revoked_at.is_(None))
+    ).all()
+    if not rows:
+        return flags
+    by_key: dict[tuple[str, str, int, str], dict[str, object]] = {}
+    for waiver, username, full_name in rows:
+        by_key[(waiver.code, waiver.subject_type, waiver.subject_id, waiver.flag_message)] = {
+            "id": waiver.id,
+            "reason": waiver.reason,
+            "waived_by": full_name or username,
+            "waived_at": waiver.waived_at,
+            "signature_id": waiver.signature_id,
+        }
+    result = []
+    for item in flags:
+        waiver = by_key.get((item.code, item.subject_type, item.subject_id, item.message))
+        if waiver is None:
+            result.append(item)
+        else:
+            result.append(_waived(item, waiver))
+    return result
+
+
+def _waived(item: Flag, waiver: dict[str, object]) -> Flag:
+    from dataclasses import replace
+
+    return replace(item, waived=True, waiver=waiver)

@@ -1,0 +1,212 @@
+"""Rules whose subject is an administration, evaluated in one query over all current administrations.
+
+Each condition is a column of the query; the WHERE keeps only administrations where at least one holds, so
+the rows returned are the flagged ones and Python only words the messages.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import and_, case, func, literal, or_, select
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql.elements import ColumnElement
+
+from ..domain import Administration, Lot, Product, ProductRegulatoryStatus, ProductRoute
+from ..domain.vocab import DEVICE_ASSISTED_ROUTES, INJECTION_ROUTES, ProductType
+from .catalogue import Flag
+from .common import Request, blank, flag, label, list_contains, local_date, present, split_list
+
+ADMINISTRATION_CODES = (
+    "REG-COSMETIC-INJECTED", "REG-RUO-ADMINISTERED", "REG-UNAUTHORIZED-INJECTED", "REG-COSMETIC-DEVICE-ASSISTED",
+    "REG-OFF-LABEL-ROUTE", "USE-EXPIRED", "USE-NOT-RELEASED", "USE-RECALLED", "TRACE-INCOMPLETE",
+    "CONTRA-SCREENING-MISSING", "CONTRA-PN-FISH-ALLERGY", "CONTRA-RECORDED",
+)
+
+# Statuses under which an injection is unauthorised outright (a missing status counts too).
+UNAUTHORIZED_FOR_INJECTION = ("not_authorized", "unknown", "hctp_361_claim")
+
+
+def current_administration() -> ColumnElement[bool]:
+    """Rules read only current rows: not superseded by an amendment and not voided."""
+    return and_(Administration.superseded.is_(False), Administration.voided_at.is_(None))
+
+
+def _as_flag(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return case((condition, 1), else_=0)
+
+
+def _conditions(req: Request) -> dict[str, ColumnElement[bool]]:
+    status = ProductRegulatoryStatus.status
+    given_on = local_date(Administration.administered_at)
+    injected = Administration.route.in_(sorted(INJECTION_ROUTES))
+    return {
+        "REG-COSMETIC-INJECTED": and_(injected, status == "cosmetic"),
+        "REG-RUO-ADMINISTERED": status == "research_use_only",
+        "REG-UNAUTHORIZED-INJECTED": and_(
+            injected,
+            or_(
+                status.is_(None),
+                status.in_(UNAUTHORIZED_FOR_INJECTION),
+                and_(status == "investigational", blank(Administration.ind_reference)),
+            ),
+        ),
+        "REG-COSMETIC-DEVICE-ASSISTED": and_(
+            Administration.route.in_(sorted(DEVICE_ASSISTED_ROUTES)), status == "cosmetic"
+        ),
+        "USE-EXPIRED": and_(Lot.expiry_date.is_not(None), given_on > Lot.expiry_date),
+        "USE-NOT-RELEASED": or_(
+            Lot.status == "quarantine",
+            and_(Lot.status == "rejected", Lot.released_at.is_(None)),
+            and_(Lot.released_at.is_not(None), given_on < local_date(Lot.released_at)),
+        ),
+        "USE-RECALLED": and_(Lot.recall_date.is_not(None), given_on >= Lot.recall_date),
+        "TRACE-INCOMPLETE": or_(
+            blank(Administration.patient_ref), blank(Administration.practitioner), Administration.quantity.is_(None)
+        ),
+        "CONTRA-SCREENING-MISSING": and_(
+            or_(Administration.screening_done.is_(None), Administration.screening_done.is_(False)),
+            blank(Administration.contraindications),
+        ),
+        "CONTRA-PN-FISH-ALLERGY": and_(
+            Product.product_type == ProductType.POLYNUCLEOTIDE.value,
+            list_contains(Administration.contraindications, "fish_allergy"),
+        ),
+        # Anything recorded other than the fish allergy that CONTRA-PN-FISH-ALLERGY reports for PN products.
+        "CONTRA-RECORDED": and_(
+            present(Administration.contraindications),
+            or_(
+                Product.product_type != ProductType.POLYNUCLEOTIDE.value,
+                func.trim(Administration.contraindications) != "fish_allergy",
+            ),
+        ),
+    }
+
+
+def administration_flags(req: Request) -> list[Flag]:
+    codes = [code for code in ADMINISTRATION_CODES if code in req.codes]
+    if not codes:
+        return []
+    labelled = (
+        select(ProductRoute.product_id, func.count().label("n_routes"))
+        .group_by(ProductRoute.product_id)
+        .subquery("labelled")
+    )
+    on_label = aliased(ProductRoute, name="on_label")
+    conditions = _conditions(req)
+    conditions["REG-OFF-LABEL-ROUTE"] = and_(labelled.c.n_routes > 0, on_label.route.is_(None))
+    wanted = {code: conditions[code] for code in codes}
+    columns: list[Any] = [
+        Administration.id.label("subject_id"),
+        Administration.administered_at,
+        Administration.route,
+        Administration.patient_ref,
+        Administration.practitioner,
+        Administration.quantity,
+        Administration.contraindications,
+        Administration.patient_notified_on,
+        Lot.id.label("lot_id"),
+        Lot.lot_number,
+        Lot.expiry_date,
+        Lot.status.label("lot_status"),
+        Lot.recall_date,
+        Lot.released_at,
+        Product.id.label("product_id"),
+        Product.name.label("product_name"),
+        Product.product_type,
+        ProductRegulatoryStatus.status.label("reg_status"),
+        ProductRegulatoryStatus.reference.label("reg_reference"),
+        *(_as_flag(condition).label(_column(code)) for code, condition in wanted.items()),
+    ]
+    query = (
+        select(*columns)
+        .select_from(Administration)
+        .join(Lot, Lot.id == Administration.lot_id)
+        .join(Product, Product.id == Lot.product_id)
+        .outerjoin(
+            ProductRegulatoryStatus,
+            and_(
+                ProductRegulatoryStatus.product_id == Product.id,
+                ProductRegulatoryStatus.jurisdiction == literal(req.jurisdiction),
+            ),
+        )
+        .outerjoin(labelled, labelled.c.product_id == Product.id)
+        .outerjoin(on_label, and_(on_label.product_id == Product.id, on_label.route == Administration.route))
+        .where(current_administration(), or_(*wanted.values()), *req.id_filter(Administration.id))
+    )
+    flags: list[Flag] = []
+    for row in req.session.execute(query):
+        if not req.keep(row.subject_id):
+            continue
+        for code in codes:
+            if getattr(row, _column(code)):
+                flags.append(flag(code, row.subject_id, row, _message(code, row, req)))
+    return flags
+
+
+def _column(code: str) -> str:
+    return "c_" + code.lower().replace("-", "_")
+
+
+def _when(row: Any) -> str:
+    return row.administered_at.date().isoformat() if row.administered_at else "an unknown date"
+
+
+def _status_text(row: Any, req: Request) -> str:
+    if row.reg_status is None:
+        return f"has no regulatory status recorded for {req.jurisdiction}"
+    return f"is '{label(row.reg_status)}' in {req.jurisdiction}"
+
+
+def _message(code: str, row: Any, req: Request) -> str:
+    route = label(row.route)
+    given = f"Administered on {_when(row)} by the {route} route"
+    if code == "REG-COSMETIC-INJECTED":
+        return (f"{given}, but the product is registered only as a cosmetic in {req.jurisdiction}: cosmetics are "
+                "for external use and may not be injected. Stop injecting it and review the patient.")
+    if code == "REG-RUO-ADMINISTERED":
+        return (f"Administered on {_when(row)} although the product is labelled research use only in "
+                f"{req.jurisdiction}: it is not for human use. Stop using it and review the patient.")
+    if code == "REG-UNAUTHORIZED-INJECTED":
+        if row.reg_status == "investigational":
+            return (f"{given} under an investigational status, but no IND/CTA reference is recorded on the "
+                    "administration. Record the trial reference, or stop using it outside the trial.")
+        return (f"{given}, but the product {_status_text(row, req)}, which does not authorise injection. Stop "
+                "injecting it, or record the approval that allows it.")
+    if code == "REG-COSMETIC-DEVICE-ASSISTED":
+        return (f"{given}: a cosmetic applied after a skin-breaching device reaches beyond intact skin. Check the "
+                "manufacturer's instructions and document the clinical justification.")
+    if code == "REG-OFF-LABEL-ROUTE":
+        return (f"{given}, which is not among the product's labelled routes. Use a labelled route, or document "
+                "the medical director's off-label decision.")
+    if code == "USE-EXPIRED":
+        return (f"Administered on {_when(row)} from lot {row.lot_number}, which expired on "
+                f"{row.expiry_date.isoformat()}. Review the patient and remove expired stock from use.")
+    if code == "USE-NOT-RELEASED":
+        state = "rejected" if row.lot_status == "rejected" else "not yet released (quarantine)"
+        if row.released_at is not None and row.lot_status not in ("quarantine", "rejected"):
+            state = f"not yet released (released on {row.released_at.date().isoformat()})"
+        return (f"Administered on {_when(row)} while lot {row.lot_number} was {state}. Only released lots may be "
+                "used: have the medical director review the lot and this administration.")
+    if code == "USE-RECALLED":
+        return (f"Administered on {_when(row)} from lot {row.lot_number}, recalled from "
+                f"{row.recall_date.isoformat()}. Notify the patient and record the follow-up.")
+    if code == "TRACE-INCOMPLETE":
+        missing = [name for name, value in (("patient reference", row.patient_ref),
+                                            ("practitioner", row.practitioner)) if not (value or "").strip()]
+        if row.quantity is None:
+            missing.append("quantity")
+        return (f"The administration of {_when(row)} has no {', no '.join(missing)}: it cannot be traced in a "
+                "recall. Complete the record.")
+    if code == "CONTRA-SCREENING-MISSING":
+        return (f"No contraindication screening is recorded for the administration of {_when(row)}. Record the "
+                "screening (or that none was found).")
+    if code == "CONTRA-PN-FISH-ALLERGY":
+        return (f"Polynucleotide (fish-derived DNA) administered on {_when(row)} to a patient screened with a fish "
+                "allergy. Review the patient for hypersensitivity and record the medical director's decision.")
+    if code == "CONTRA-RECORDED":
+        found = [label(item) for item in split_list(row.contraindications)
+                 if not (item == "fish_allergy" and row.product_type == ProductType.POLYNUCLEOTIDE.value)]
+        return (f"Administered on {_when(row)} although screening recorded: {', '.join(found)}. Document why "
+                "the treatment went ahead, or review the patient.")
+    raise KeyError(code)
