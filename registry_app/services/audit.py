@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import String, cast, insert, select, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
 from ..domain import AuditEntry, Setting, utcnow
+from ..domain.vocab import Role
 
 GENESIS_HASH = "0" * 64
 HEAD_KEY = "audit_head"
@@ -135,41 +136,82 @@ class VerifyResult:
         return f"audit trail broken at entry {self.first_broken_seq}: {self.problem}"
 
 
+def _occurred_at_text(value: Any) -> str:
+    """The entry's time as the hash saw it. Read as text so that a value an attacker made unparseable is
+    reported as a broken entry rather than crashing the check."""
+    text = str(value)
+    try:
+        return datetime.fromisoformat(text).isoformat()
+    except ValueError:
+        return f"unreadable:{text}"
+
+
+def _head(session: Session) -> tuple[int, str] | None:
+    value = session.execute(select(Setting.value).where(Setting.key == HEAD_KEY)).scalar_one_or_none()
+    try:
+        seq, digest = str(value).split(":")
+        return int(seq), digest
+    except ValueError:
+        return None
+
+
 def verify_chain(session: Session, batch: int = 5000) -> VerifyResult:
-    """Recompute the chain from the first entry; name the first entry that does not fit."""
+    """Recompute the chain from the first entry (in storage order); name the first entry that does not fit.
+
+    Catches an altered value (the entry's hash no longer matches), a removed, inserted or moved entry (the
+    sequence number or the link to the previous hash), and a removed or added last entry (the head kept in
+    `setting`). It cannot catch an attacker who recomputes every hash and the head: that needs a copy of the
+    head kept elsewhere (a signed report or bundle records it)."""
     expected_seq, prev = 0, GENESIS_HASH
-    columns = [c for c in AuditEntry.__table__.columns if c.key != "id"]
-    last_id = 0
+    columns = [c for c in AuditEntry.__table__.columns if c.key not in ("id", "occurred_at")]
+    occurred_at = cast(AuditEntry.__table__.c.occurred_at, String).label("occurred_at")
+    last_id: Any = None
     while True:
-        rows = session.execute(
-            select(AuditEntry.id, *columns).where(AuditEntry.id > last_id).order_by(AuditEntry.id).limit(batch)
-        ).all()
+        query = select(AuditEntry.__table__.c.id, occurred_at, *columns).order_by(AuditEntry.__table__.c.id)
+        if last_id is not None:
+            query = query.where(AuditEntry.__table__.c.id > last_id)
+        rows = session.execute(query.limit(batch)).all()
         if not rows:
             break
         for row in rows:
-            fields = row._mapping
+            fields = dict(row._mapping)
             last_id = fields["id"]
             expected_seq += 1
+            checked = expected_seq - 1
             if fields["seq"] != expected_seq:
-                return VerifyResult(False, expected_seq - 1, expected_seq,
+                return VerifyResult(False, checked, expected_seq,
                                     f"expected entry {expected_seq} here, found entry {fields['seq']} "
                                     "(an entry was removed, inserted or moved)")
             if fields["prev_hash"] != prev:
-                return VerifyResult(False, expected_seq - 1, expected_seq,
+                return VerifyResult(False, checked, expected_seq,
                                     "its link to the previous entry does not match (entries removed or reordered)")
+            fields["occurred_at"] = _occurred_at_text(fields["occurred_at"])
             if entry_hash(fields) != fields["entry_hash"]:
-                return VerifyResult(False, expected_seq - 1, expected_seq,
+                return VerifyResult(False, checked, expected_seq,
                                     "its content does not match its hash (the entry was altered)")
             prev = fields["entry_hash"]
-    head_seq, head_hash = _read_head_plain(session)
-    if (head_seq, head_hash) != (expected_seq, prev):
-        return VerifyResult(False, expected_seq, expected_seq + 1 if head_seq > expected_seq else head_seq,
+    head = _head(session)
+    if head is None:
+        return VerifyResult(False, expected_seq, expected_seq + 1,
+                            "the record of the trail's last entry (setting audit_head) is missing or altered")
+    head_seq, head_hash = head
+    if head_seq == expected_seq and head_hash != prev:
+        return VerifyResult(False, expected_seq - 1, expected_seq,
+                            "it is not the entry the registry recorded as the last one (the entry was replaced)")
+    if head_seq != expected_seq:
+        return VerifyResult(False, expected_seq, min(head_seq, expected_seq) + 1,
                             f"the chain ends at entry {expected_seq} but the registry recorded {head_seq} entries "
                             "(entries were removed from the end, or added outside the registry)")
     return VerifyResult(True, expected_seq)
 
 
-def _read_head_plain(session: Session) -> tuple[int, str]:
-    value = session.execute(select(Setting.value).where(Setting.key == HEAD_KEY)).scalar_one()
-    seq, digest = value.split(":")
-    return int(seq), digest
+def verify(db: Any) -> VerifyResult:
+    """Verify the registry's whole trail in one read transaction (a consistent snapshot)."""
+    with db.read() as session:
+        return verify_chain(session)
+
+
+def verify_trail(ctx: Any) -> VerifyResult:
+    """The read-only service behind `registry-app audit verify`: any signed-in role may check the trail."""
+    ctx.require(tuple(Role), "verify the audit trail")
+    return verify(ctx.db)

@@ -17,7 +17,7 @@ from ..domain import Signature, User, utcnow
 from ..domain.vocab import Role, SignatureMeaning
 from .audit import AuditRecord, append, snapshot
 from .context import ADMIN, Actor, ServiceContext, changing, retry_transient
-from .errors import ConflictError, NotFound, PermissionDenied, SignInFailed, ValidationError
+from .errors import ConflictError, FieldError, NotFound, PermissionDenied, SignInFailed, ValidationError
 from .passwords import DUMMY_HASH, hash_password, verify_password
 
 MAX_FAILED_ATTEMPTS = 5
@@ -68,16 +68,20 @@ def _authenticate(ctx_db: Any, username: str, password: str, purpose: str) -> Ac
 
     def attempt() -> Actor:
         nonlocal failure
+        failure = None  # a retried transaction starts afresh
         with ctx_db.write() as session:
             try:
                 user = _check_password(session, username, password, purpose)
             except SignInFailed as error:
                 failure = error  # the failed attempt commits with this transaction; raised after it
                 return Actor(None, username, "")
-            if user.failed_attempts:
+            cleared = user.failed_attempts
+            if cleared:
                 user.failed_attempts = 0
             if purpose == "sign-in":
-                append(session, user.id, user.username, AuditRecord("sign-in", "user", user.id))
+                after = {"failed_attempts": 0} if cleared else None
+                before = {"failed_attempts": cleared} if cleared else None
+                append(session, user.id, user.username, AuditRecord("sign-in", "user", user.id, before, after))
             return _actor(user)
 
     actor = retry_transient(attempt)
@@ -123,14 +127,14 @@ def add_signature(
     return signature
 
 
-def _validate_new_user(username: str, role: str, password: str) -> list[str]:
+def _validate_new_user(username: str, role: str, password: str) -> list[FieldError]:
     problems = []
     if not username.strip() or len(username.strip()) > 80 or any(c.isspace() for c in username.strip()):
-        problems.append("username: give a user name of 1 to 80 characters without spaces")
+        problems.append(FieldError("username", "give a user name of 1 to 80 characters without spaces"))
     if role not in tuple(Role):
-        problems.append(f"role: {role!r} is not a role; use one of {', '.join(Role)}")
+        problems.append(FieldError("role", f"{role!r} is not a role; use one of {', '.join(Role)}"))
     if len(password) < MIN_PASSWORD_LENGTH:
-        problems.append(f"password: use at least {MIN_PASSWORD_LENGTH} characters")
+        problems.append(FieldError("password", f"use at least {MIN_PASSWORD_LENGTH} characters"))
     return problems
 
 
@@ -150,9 +154,9 @@ def create_first_user(ctx: ServiceContext, username: str, role: str, password: s
     """On a registry with no users the first user is created without signing in, and must be an admin."""
     problems = _validate_new_user(username, role, password)
     if role != Role.ADMIN:
-        problems.append("role: the first user of a registry must be an admin")
+        problems.append(FieldError("role", "the first user of a registry must be an admin"))
     if problems:
-        raise ValidationError(problems[0]) if len(problems) == 1 else ValidationError("; ".join(problems))
+        raise ValidationError(problems)
     with ctx.db.write() as session:
         if session.execute(select(func.count(User.id))).scalar_one():
             raise PermissionDenied("the registry has users already: sign in as an admin to add one")
@@ -168,7 +172,7 @@ def create_user(ctx: ServiceContext, username: str, role: str, password: str, fu
                 is_demo: bool = False) -> int:
     problems = _validate_new_user(username, role, password)
     if problems:
-        raise ValidationError("; ".join(problems))
+        raise ValidationError(problems)
     with ctx.db.write() as session:
         user = _insert_user(session, username, role, password, full_name, is_demo)
         ctx.audit(session, AuditRecord("create user", "user", user.id, before={},
