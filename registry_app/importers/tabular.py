@@ -1,0 +1,127 @@
+"""Reading a CSV or XLSX file as a header plus rows of text cells, numbered as a spreadsheet numbers them
+(the header is row 1), and the row error every import reports: `row N, column NAME: what is wrong`."""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import io
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from .cells import cell_text
+
+CSV_SUFFIXES = frozenset({".csv", ".txt"})
+XLSX_SUFFIXES = frozenset({".xlsx", ".xlsm"})
+
+
+@dataclass(frozen=True, order=True)
+class RowError:
+    row: int
+    column: str
+    message: str
+
+    def __str__(self) -> str:
+        if self.column:
+            return f"row {self.row}, column {self.column}: {self.message}"
+        return f"row {self.row}: {self.message}"
+
+
+class TableError(ValueError):
+    """The file cannot be read as a table at all (not CSV/XLSX, not UTF-8, empty)."""
+
+
+@dataclass
+class Table:
+    """Header names (trimmed, lower-cased) and the record rows as (row number, cells) with text cells."""
+
+    columns: list[str]
+    rows: list[tuple[int, list[str]]]
+
+
+def normalise_header(name: str) -> str:
+    return " ".join(name.split()).casefold().replace(" ", "_")
+
+
+def _is_blank(cells: Iterable[str]) -> bool:
+    return not any(cells)
+
+
+def _csv_rows(data: bytes) -> Iterator[list[str]]:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise TableError(
+            f"line {line} is not UTF-8 text: save the file as CSV UTF-8 (in Excel: Save As, CSV UTF-8)"
+        ) from None
+    try:
+        yield from csv.reader(io.StringIO(text, newline=""), strict=True)
+    except csv.Error as error:
+        raise TableError(f"the CSV is malformed: {error}") from None
+
+
+def _xlsx_rows(path: Path) -> Iterator[list[str]]:
+    from openpyxl import load_workbook
+
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except Exception as error:  # openpyxl raises zipfile, KeyError and its own errors for a damaged file
+        raise TableError(f"the file is not a readable XLSX workbook: {error}") from None
+    try:
+        sheet = workbook.worksheets[0]
+        for values in sheet.iter_rows(values_only=True):
+            yield [cell_text(v) for v in values]
+    finally:
+        workbook.close()
+
+
+def read_table(path: str | Path) -> Table:
+    """Read the first sheet of an XLSX file or a UTF-8 CSV (with or without BOM). Entirely blank rows are
+    skipped, as a spreadsheet's trailing empty rows are."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in XLSX_SUFFIXES:
+        rows: Iterator[list[str]] = _xlsx_rows(path)
+    elif suffix in CSV_SUFFIXES or not suffix:
+        rows = (list(map(str.strip, r)) for r in _csv_rows(path.read_bytes()))
+    else:
+        raise TableError(f"{path.name}: import a .csv or .xlsx file")
+    header: list[str] | None = None
+    body: list[tuple[int, list[str]]] = []
+    for number, cells in enumerate(rows, start=1):
+        if header is None:
+            if _is_blank(cells):
+                raise TableError("row 1 is empty: the first row must hold the column names")
+            header = [normalise_header(c) for c in cells]
+            while header and not header[-1]:
+                header.pop()
+            continue
+        if not _is_blank(cells):
+            body.append((number, cells))
+    if header is None:
+        raise TableError("the file is empty: the first row must hold the column names")
+    return Table(header, body)
+
+
+def check_header(columns: list[str], known: Iterable[str], required: Iterable[str]) -> list[RowError]:
+    """Row-1 problems: unknown, repeated or missing columns."""
+    known_list = list(known)
+    known_set = set(known_list)
+    errors: list[RowError] = []
+    seen: set[str] = set()
+    for index, name in enumerate(columns, start=1):
+        if not name:
+            errors.append(RowError(1, f"#{index}", "the column has no name"))
+        elif name not in known_set:
+            close = difflib.get_close_matches(name, known_list, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            errors.append(RowError(1, name, f"is not a column of this import format{hint}"))
+        elif name in seen:
+            errors.append(RowError(1, name, "appears twice in the header"))
+        seen.add(name)
+    for name in required:
+        if name not in seen:
+            errors.append(RowError(1, name, "required column is missing"))
+    return errors

@@ -1,0 +1,542 @@
+"""Import use cases: a clinic's lot spreadsheet and treatment log (shared/formats/lot-import.md).
+
+All-or-nothing: the whole file is validated (cells first, then against the registry) before anything is
+written, and the writing happens in one transaction that a cancel or any failure rolls back. One audit entry
+records the import (file name, SHA-256, row count, the ids created and the values changed); the records are
+written with bulk inserts, since an import may hold years of history.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select, tuple_, update
+from sqlalchemy.orm import Session
+
+from ..domain import (
+    Administration,
+    CharacterizationResult,
+    Lot,
+    Manufacturer,
+    Product,
+    ProductRegulatoryStatus,
+    ProductRoute,
+    Supplier,
+    name_key,
+    utcnow,
+)
+from ..domain.vocab import LotStatus
+from ..importers.administration_rows import AdministrationRow, validate_administrations
+from ..importers.lot_rows import LOT_FIELDS, PRODUCT_FIELDS, LotRow, validate_lots
+from ..importers.tabular import RowError, Table, TableError, read_table
+from .audit import AuditRecord
+from .context import STAFF, ServiceContext, changing, current_site
+from .errors import FieldError, ValidationError
+
+Progress = Callable[[int, int], bool | None]
+WRITE_CHUNK = 5000
+_LOT_TABLE = Lot.__table__
+_RESULT_TABLE = CharacterizationResult.__table__
+
+
+@dataclass
+class ImportResult:
+    """What an import did (or, for a dry run, would do). `errors` non-empty means nothing was written."""
+
+    kind: str
+    file_name: str
+    sha256: str
+    rows: int
+    accepted: int = 0
+    created: int = 0
+    updated: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    dry_run: bool = False
+    cancelled: bool = False
+    batch: str | None = None
+    products_created: int = 0
+    products_updated: int = 0
+    manufacturers_created: int = 0
+    suppliers_created: int = 0
+    results_created: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and not self.cancelled
+
+    @property
+    def written(self) -> bool:
+        return self.ok and not self.dry_run
+
+    def error_lines(self) -> list[str]:
+        return [str(e) for e in self.errors]
+
+
+class _Cancelled(Exception):
+    """Raised inside the write transaction so that it rolls back."""
+
+
+def id_ranges(ids: Iterable[int]) -> list[str]:
+    """Ids as compact ranges for the audit entry: [1, 2, 3, 7] -> ["1-3", "7"]."""
+    ranges: list[str] = []
+    ordered = sorted(set(ids))
+    start = prev = None
+    for value in ordered:
+        if start is None:
+            start = prev = value
+        elif value == prev + 1:  # type: ignore[operator]
+            prev = value
+        else:
+            ranges.append(f"{start}-{prev}" if start != prev else str(start))
+            start = prev = value
+    if start is not None:
+        ranges.append(f"{start}-{prev}" if start != prev else str(start))
+    return ranges
+
+
+def _read(path: str | Path) -> tuple[Path, str, Table]:
+    path = Path(path)
+    try:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        table = read_table(path)
+    except TableError as error:
+        raise ValidationError([FieldError("file", f"{path.name}: {error}")]) from None
+    except OSError as error:
+        raise ValidationError([FieldError("file", f"{path}: {error.strerror or error}")]) from None
+    return path, digest, table
+
+
+def _chunks(items: list[Any], size: int = WRITE_CHUNK) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+class _Reporter:
+    """Progress over validation (first half) and writing (second half); False from the callback cancels."""
+
+    def __init__(self, progress: Progress | None, rows: int) -> None:
+        self.progress = progress
+        self.total = max(2 * rows, 1)
+        self.rows = rows
+
+    def validating(self, done: int, _total: int) -> bool | None:
+        return self.progress(done, self.total) if self.progress else None
+
+    def writing(self, done: int) -> None:
+        if self.progress is not None and self.progress(self.rows + done, self.total) is False:
+            raise _Cancelled
+
+    def finish(self) -> None:
+        if self.progress is not None:
+            self.progress(self.total, self.total)
+
+
+# ---- lots ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _ProductPlan:
+    key: str
+    name: str
+    row: int
+    product_type: str
+    fields: dict[str, Any] = field(default_factory=dict)
+    manufacturer: str | None = None
+    manufacturer_country: str | None = None
+    routes: set[str] = field(default_factory=set)
+    statuses: dict[str, dict[str, Any]] = field(default_factory=dict)  # jurisdiction -> status, reference
+
+
+def _plan_products(rows: list[LotRow], jurisdiction: str, update_: bool) -> dict[str, _ProductPlan]:
+    """The product details the file gives, per product: the first row's value wins, or the last with
+    --update (a later row is a later correction)."""
+    plans: dict[str, _ProductPlan] = {}
+    for row in rows:
+        values = row.values
+        key = row.product_key
+        plan = plans.get(key)
+        if plan is None:
+            plan = plans[key] = _ProductPlan(key, " ".join(values["product_name"].split()), row.row,
+                                             values["product_type"])
+        for name, value in row.product_fields().items():
+            if update_ or name not in plan.fields:
+                plan.fields[name] = value
+        if "manufacturer" in values and (update_ or plan.manufacturer is None):
+            plan.manufacturer = values["manufacturer"]
+            plan.manufacturer_country = values.get("manufacturer_country")
+        plan.routes.update(values.get("labelled_routes", ()))
+        if "regulatory_status" in values:
+            where = values.get("regulatory_jurisdiction", jurisdiction)
+            if update_ or where not in plan.statuses:
+                plan.statuses[where] = {"status": values["regulatory_status"],
+                                        "reference": values.get("regulatory_reference")}
+    return plans
+
+
+def _name_ids(session: Session, model: type[Manufacturer] | type[Supplier]) -> dict[str, int]:
+    return dict(session.execute(select(model.name_key, model.id)).tuples().all())
+
+
+def _ensure_names(session: Session, model: type[Manufacturer] | type[Supplier], wanted: dict[str, dict[str, Any]],
+                  known: dict[str, int], now: datetime) -> list[int]:
+    """Create the manufacturers or suppliers not yet known; returns the new ids."""
+    new = [{"name": v["name"], "name_key": k, "created_at": now, **v.get("extra", {})}
+           for k, v in wanted.items() if k not in known]
+    if not new:
+        return []
+    session.execute(insert(model), new)
+    created = session.execute(
+        select(model.name_key, model.id).where(model.name_key.in_([n["name_key"] for n in new]))).tuples().all()
+    known.update(created)
+    return [i for _, i in created]
+
+
+def _lot_row_dict(row: LotRow, product_id: int, supplier_id: int | None, site_id: int, batch: str,
+                  now: datetime) -> dict[str, Any]:
+    values = row.values
+    out = {name: values.get(name) for name in LOT_FIELDS}
+    out.update(product_id=product_id, supplier_id=supplier_id, site_id=site_id, import_batch=batch, created_at=now,
+               serial=None, quantity_administered=0.0, quantity_destroyed=0.0)
+    if out["status"] is None:
+        out["status"] = LotStatus.QUARANTINE.value
+    return out
+
+
+@changing("import lots", STAFF)
+def import_lots(ctx: ServiceContext, path: str | Path, dry_run: bool = False, update: bool = False,
+                progress: Progress | None = None) -> ImportResult:
+    """Import a lot file (CSV or XLSX). With `update`, rows for lots already in the registry change them
+    (only the cells given); without it such rows are rejected as duplicates. `progress(done, total)` may
+    return False to cancel, which writes nothing."""
+    path, digest, table = _read(path)
+    result = ImportResult("lots", path.name, digest, len(table.rows), dry_run=dry_run)
+    reporter = _Reporter(progress, len(table.rows))
+    checked = validate_lots(table, date.today(), update=update, progress=reporter.validating)
+    if checked.total_rows == -1:
+        result.cancelled = True
+        return result
+    result.errors = checked.errors
+    if result.errors:
+        result.errors.sort()
+        return result
+    opener = ctx.db.read if dry_run else ctx.db.write
+    try:
+        with opener() as session:
+            _import_lots_in(ctx, session, checked.rows, result, update, reporter)
+    except _Cancelled:
+        result.cancelled = True
+        result.created = result.updated = result.accepted = 0
+        return result
+    reporter.finish()
+    return result
+
+
+def _import_lots_in(ctx: ServiceContext, session: Session, rows: list[LotRow], result: ImportResult,
+                    update_: bool, reporter: _Reporter) -> None:
+    site = current_site(session, ctx.site_code)
+    plans = _plan_products(rows, site.jurisdiction, update_)
+    products = {key: (pid, ptype) for key, pid, ptype in
+                session.execute(select(Product.name_key, Product.id, Product.product_type)).tuples()}
+    errors = result.errors
+    for plan in plans.values():
+        known = products.get(plan.key)
+        if known is not None and known[1] != plan.product_type:
+            errors.append(RowError(plan.row, "product_type", f"{plan.name} is registered as {known[1]}, not "
+                                   f"{plan.product_type}"))
+    existing_ids = [pid for key, (pid, _) in products.items() if key in plans]
+    existing_lots: dict[tuple[int, str], int] = {}
+    for chunk in _chunks(existing_ids, 500):
+        existing_lots.update(((pid, number), lot_id) for lot_id, pid, number in session.execute(
+            select(Lot.id, Lot.product_id, Lot.lot_number).where(Lot.product_id.in_(chunk))).tuples())
+    updates: dict[int, LotRow] = {}
+    new_rows: dict[tuple[str, str], LotRow] = {}
+    for row in rows:
+        known = products.get(row.product_key)
+        lot_id = existing_lots.get((known[0], row.lot_number)) if known else None
+        if lot_id is not None:
+            if not update_:
+                errors.append(RowError(row.row, "lot_number", f"{row.lot_number} of {row.values['product_name']} "
+                                       "is already in the registry: use --update to change it"))
+            elif lot_id in updates:
+                updates[lot_id].values.update(row.values)  # a later row of the same lot corrects the earlier
+            else:
+                updates[lot_id] = row
+        elif (row.product_key, row.lot_number) in new_rows:
+            new_rows[(row.product_key, row.lot_number)].values.update(row.values)
+        else:
+            new_rows[(row.product_key, row.lot_number)] = row
+    if errors:
+        errors.sort()
+        return
+    result.accepted = len(rows)
+    result.created = len(new_rows)
+    result.updated = len(updates)
+    result.products_created = sum(1 for key in plans if key not in products)
+    if result.dry_run:
+        return
+    _write_lots(ctx, session, site.id, plans, products, list(new_rows.values()), updates, result, update_, reporter)
+
+
+def _write_lots(ctx: ServiceContext, session: Session, site_id: int, plans: dict[str, _ProductPlan],
+                products: dict[str, tuple[int, str]], new_rows: list[LotRow], updates: dict[int, LotRow],
+                result: ImportResult, update_: bool, reporter: _Reporter) -> None:
+    now = utcnow()
+    batch = uuid.uuid4().hex
+    result.batch = batch
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {"file_name": result.file_name, "sha256": result.sha256, "rows": result.rows,
+                             "batch": batch, "update": update_}
+
+    manufacturers = _name_ids(session, Manufacturer)
+    wanted_m = {name_key(p.manufacturer): {"name": " ".join(p.manufacturer.split()),
+                                           "extra": {"country": p.manufacturer_country}}
+                for p in plans.values() if p.manufacturer}
+    new_m = _ensure_names(session, Manufacturer, wanted_m, manufacturers, now)
+    suppliers = _name_ids(session, Supplier)
+    wanted_s: dict[str, dict[str, Any]] = {}
+    for row in [*new_rows, *updates.values()]:
+        if "supplier" in row.values:
+            wanted_s.setdefault(name_key(row.values["supplier"]), {"name": " ".join(row.values["supplier"].split())})
+    new_s = _ensure_names(session, Supplier, wanted_s, suppliers, now)
+    result.manufacturers_created, result.suppliers_created = len(new_m), len(new_s)
+
+    product_changes = _write_products(session, plans, products, manufacturers, now, update_)
+    result.products_updated = len(product_changes[0])
+    if product_changes[0]:
+        before["products"], after["products_changed"] = product_changes
+    after["products_created"] = id_ranges(pid for key, (pid, _) in products.items() if key in plans
+                                          and key not in product_changes[2])
+    after["manufacturers_created"], after["suppliers_created"] = id_ranges(new_m), id_ranges(new_s)
+
+    lot_dicts = [_lot_row_dict(row, products[row.product_key][0],
+                               suppliers[name_key(row.values["supplier"])] if "supplier" in row.values else None,
+                               site_id, batch, now) for row in new_rows]
+    done = 0
+    for chunk in _chunks(lot_dicts):
+        session.execute(_LOT_TABLE.insert(), chunk)
+        done += len(chunk)
+        reporter.writing(done)
+    lot_ids = {(pid, number): lot_id for lot_id, pid, number in session.execute(
+        select(Lot.id, Lot.product_id, Lot.lot_number).where(Lot.import_batch == batch)).tuples()}
+    after["lots_created"] = id_ranges(lot_ids.values())
+
+    results: list[dict[str, Any]] = []
+    for row in new_rows:
+        lot_id = lot_ids[(products[row.product_key][0], row.lot_number)]
+        for item in row.results():
+            item.update(lot_id=lot_id, recorded_at=now, document_id=None, voided_at=None, void_reason=None)
+            results.append(item)
+    if updates:
+        lots_before, lots_after = _update_lots(session, updates, suppliers, now, results, batch)
+        before["lots"], after["lots_changed"] = lots_before, lots_after
+        reporter.writing(done + len(updates))
+    for chunk in _chunks(results, 20_000):
+        session.execute(_RESULT_TABLE.insert(), chunk)
+    result.results_created = len(results)
+    after.update(lots_created_count=len(lot_ids), lots_updated_count=len(updates), results_created=len(results))
+    ctx.audit(session, AuditRecord("import lots", "import", batch, before=before, after=after))
+    reporter.writing(len(new_rows) + len(updates))
+
+
+def _write_products(session: Session, plans: dict[str, _ProductPlan], products: dict[str, tuple[int, str]],
+                    manufacturers: dict[str, int], now: datetime, update_: bool
+                    ) -> tuple[dict[str, Any], dict[str, Any], set[str]]:
+    """Create new products; fill in (or with --update, change) details of known ones. Returns the changed
+    fields of known products (before, after by product id) and the keys of products that existed."""
+    existing_keys = {key for key in plans if key in products}
+    new = [{**{name: p.fields.get(name) for name in PRODUCT_FIELDS}, "name": p.name, "name_key": p.key,
+            "manufacturer_id": manufacturers[name_key(p.manufacturer)] if p.manufacturer else None,
+            "created_at": now} for key, p in plans.items() if key not in products]
+    if new:
+        session.execute(insert(Product), new)
+        products.update({key: (pid, ptype) for key, pid, ptype in session.execute(
+            select(Product.name_key, Product.id, Product.product_type)
+            .where(Product.name_key.in_([n["name_key"] for n in new]))).tuples()})
+    changed_before: dict[str, Any] = {}
+    changed_after: dict[str, Any] = {}
+    for key in existing_keys:
+        plan = plans[key]
+        product = session.get(Product, products[key][0])
+        assert product is not None
+        wanted = dict(plan.fields)
+        if plan.manufacturer:
+            wanted["manufacturer_id"] = manufacturers[name_key(plan.manufacturer)]
+        diff_before, diff_after = {}, {}
+        for name, value in wanted.items():
+            current = getattr(product, name)
+            if current != value and (update_ or current is None):
+                diff_before[name], diff_after[name] = current, value
+                setattr(product, name, value)
+        if diff_after:
+            changed_before[str(product.id)], changed_after[str(product.id)] = diff_before, diff_after
+    session.flush()
+    ids = {key: products[key][0] for key in plans}
+    current_routes = set(session.execute(select(ProductRoute.product_id, ProductRoute.route)
+                                         .where(ProductRoute.product_id.in_(list(ids.values())))).tuples())
+    new_routes = [{"product_id": ids[key], "route": route} for key, plan in plans.items()
+                  for route in sorted(plan.routes) if (ids[key], route) not in current_routes]
+    if new_routes:
+        session.execute(insert(ProductRoute), new_routes)
+    statuses = {(s.product_id, s.jurisdiction): s for s in session.execute(
+        select(ProductRegulatoryStatus).where(ProductRegulatoryStatus.product_id.in_(list(ids.values())))).scalars()}
+    for key, plan in plans.items():
+        for where, wanted_status in plan.statuses.items():
+            current = statuses.get((ids[key], where))
+            if current is None:
+                session.add(ProductRegulatoryStatus(product_id=ids[key], jurisdiction=where, updated_at=now,
+                                                    **wanted_status))
+            elif update_ and (current.status, current.reference) != (wanted_status["status"],
+                                                                     wanted_status["reference"]):
+                entry = changed_before.setdefault(str(ids[key]), {})
+                entry[f"regulatory_status_{where}"] = {"status": current.status, "reference": current.reference}
+                changed_after.setdefault(str(ids[key]), {})[f"regulatory_status_{where}"] = wanted_status
+                current.status, current.reference, current.updated_at = (wanted_status["status"],
+                                                                         wanted_status["reference"], now)
+    session.flush()
+    return changed_before, changed_after, existing_keys
+
+
+def _update_lots(session: Session, updates: dict[int, LotRow], suppliers: dict[str, int], now: datetime,
+                 results: list[dict[str, Any]], batch: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Apply --update rows: only the cells given change; results given replace the current result of the
+    same parameter (and marker), which is voided, unless they are identical."""
+    lot_before: dict[str, Any] = {}
+    lot_after: dict[str, Any] = {}
+    for lot_id, row in updates.items():
+        lot = session.get(Lot, lot_id)
+        assert lot is not None
+        wanted = row.lot_fields()
+        if "supplier" in row.values:
+            wanted["supplier_id"] = suppliers[name_key(row.values["supplier"])]
+        diff_before, diff_after = {}, {}
+        for name, value in wanted.items():
+            if getattr(lot, name) != value:
+                diff_before[name], diff_after[name] = getattr(lot, name), value
+                setattr(lot, name, value)
+        if diff_after:
+            lot_before[str(lot_id)], lot_after[str(lot_id)] = diff_before, diff_after
+    current: dict[tuple[int, str, str | None], list[tuple[int, Any, Any, Any, Any]]] = defaultdict(list)
+    for chunk in _chunks(list(updates), 500):
+        for rid, lot_id, parameter, marker, value, result, method, measured_by in session.execute(
+            select(CharacterizationResult.id, CharacterizationResult.lot_id, CharacterizationResult.parameter,
+                   CharacterizationResult.marker, CharacterizationResult.value, CharacterizationResult.result,
+                   CharacterizationResult.method, CharacterizationResult.measured_by)
+            .where(CharacterizationResult.lot_id.in_(chunk), CharacterizationResult.voided_at.is_(None))
+        ).tuples():
+            current[(lot_id, parameter, marker)].append((rid, value, result, method, measured_by))
+    voids: list[dict[str, Any]] = []
+    for lot_id, row in updates.items():
+        for item in row.results():
+            same_kind = current.get((lot_id, item["parameter"], item["marker"]), [])
+            signature = (item["value"], item["result"], item["method"], item["measured_by"])
+            if any(old[1:] == signature for old in same_kind):
+                continue
+            voids.extend({"b_id": old[0]} for old in same_kind)
+            if same_kind:
+                lot_before.setdefault(str(lot_id), {})[f"result_{item['parameter']}_{item['marker'] or ''}"] = [
+                    {"value": old[1], "result": old[2], "method": old[3]} for old in same_kind]
+            item.update(lot_id=lot_id, recorded_at=now, document_id=None, voided_at=None, void_reason=None)
+            results.append(item)
+            lot_after.setdefault(str(lot_id), {})[f"result_{item['parameter']}_{item['marker'] or ''}"] = {
+                "value": item["value"], "result": item["result"], "method": item["method"]}
+    if voids:
+        session.execute(
+            update(_RESULT_TABLE).where(_RESULT_TABLE.c.id == bindparam("b_id"))
+            .values(voided_at=now, void_reason=f"replaced by import {batch}"), voids)
+    session.flush()
+    return lot_before, lot_after
+
+
+# ---- administrations --------------------------------------------------------------------------------------
+
+
+@changing("import administrations", STAFF)
+def import_administrations(ctx: ServiceContext, path: str | Path, dry_run: bool = False,
+                           progress: Progress | None = None) -> ImportResult:
+    """Import a treatment log. Rows are history: recorded even when they break a rule (the flag rules report
+    them), and each adds its quantity to the lot's quantity administered."""
+    path, digest, table = _read(path)
+    result = ImportResult("administrations", path.name, digest, len(table.rows), dry_run=dry_run)
+    reporter = _Reporter(progress, len(table.rows))
+    checked = validate_administrations(table, datetime.now(), progress=reporter.validating)
+    if checked.total_rows == -1:
+        result.cancelled = True
+        return result
+    result.errors = checked.errors
+    if result.errors:
+        result.errors.sort()
+        return result
+    opener = ctx.db.read if dry_run else ctx.db.write
+    try:
+        with opener() as session:
+            _import_administrations_in(ctx, session, checked.rows, result, reporter)
+    except _Cancelled:
+        result.cancelled = True
+        result.created = result.accepted = 0
+        return result
+    reporter.finish()
+    return result
+
+
+def _import_administrations_in(ctx: ServiceContext, session: Session, rows: list[AdministrationRow],
+                               result: ImportResult, reporter: _Reporter) -> None:
+    products = dict(session.execute(select(Product.name_key, Product.id)).tuples().all())
+    wanted = {(products[row.product_key], row.lot_number) for row in rows if row.product_key in products}
+    lots: dict[tuple[int, str], int] = {}
+    for chunk in _chunks(sorted(wanted), 500):
+        lots.update(((pid, number), lot_id) for lot_id, pid, number in session.execute(
+            select(Lot.id, Lot.product_id, Lot.lot_number)
+            .where(tuple_(Lot.product_id, Lot.lot_number).in_(chunk))).tuples())
+    now = utcnow()
+    batch = uuid.uuid4().hex
+    recorded_by = ctx.actor.user_id if ctx.actor else None
+    records: list[dict[str, Any]] = []
+    per_lot: dict[int, float] = defaultdict(float)
+    for row in rows:
+        product_id = products.get(row.product_key)
+        if product_id is None:
+            result.errors.append(RowError(row.row, "product_name", f"no product named {row.values['product_name']}"
+                                          " in the registry: import or add its lots first"))
+            continue
+        lot_id = lots.get((product_id, row.lot_number))
+        if lot_id is None:
+            result.errors.append(RowError(row.row, "lot_number", f"{row.lot_number} is not a lot of "
+                                          f"{row.values['product_name']} in the registry"))
+            continue
+        record = row.fields()
+        record.update(lot_id=lot_id, recorded_by_id=recorded_by, recorded_at=now, import_batch=batch,
+                      superseded=False)
+        records.append(record)
+        if record["quantity"]:
+            per_lot[lot_id] += record["quantity"]
+    if result.errors:
+        result.errors.sort()
+        return
+    result.accepted = result.created = len(records)
+    if result.dry_run:
+        return
+    result.batch = batch
+    done = 0
+    for chunk in _chunks(records):
+        session.execute(insert(Administration), chunk)
+        done += len(chunk)
+        reporter.writing(done)
+    if per_lot:
+        lot_table = _LOT_TABLE
+        session.execute(
+            update(lot_table).where(lot_table.c.id == bindparam("b_id"))
+            .values(quantity_administered=lot_table.c.quantity_administered + bindparam("b_quantity")),
+            [{"b_id": lot_id, "b_quantity": quantity} for lot_id, quantity in per_lot.items()])
+    created = session.execute(select(Administration.id).where(Administration.import_batch == batch)).scalars()
+    ctx.audit(session, AuditRecord("import administrations", "import", batch, before={}, after={
+        "file_name": result.file_name, "sha256": result.sha256, "rows": result.rows, "batch": batch,
+        "administrations_created": id_ranges(created), "administrations_created_count": len(records),
+        "quantity_added_by_lot": {str(k): v for k, v in sorted(per_lot.items())},
+    }))
