@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..rules.catalogue import Flag
 
 
 class RegistryError(Exception):
@@ -47,3 +52,26 @@ class SignInFailed(RegistryError):
 
 class ConflictError(RegistryError):
     """The record changed or exists already (duplicate lot, lot not in a state that allows the action)."""
+
+
+class GuardRailBlocked(RegistryError):
+    """A critical finding stops the save; nothing was written. A medical director may override it with a
+    reason and a signature. `findings` lists every finding (critical first) with its message, for display."""
+
+    def __init__(self, findings: Sequence[Flag]) -> None:
+        self.findings = list(findings)
+        critical = [f for f in self.findings if f.severity == "critical"]
+        lines = "; ".join(f"{f.code}: {f.message}" for f in critical)
+        super().__init__(f"blocked by {len(critical)} critical finding(s): {lines}; "
+                         "a medical director may override with a reason and a signature")
+
+
+class ConfirmationRequired(RegistryError):
+    """A high finding needs an explicit confirmation before the save; nothing was written. `findings` lists
+    every finding (highest first) with its message, for display."""
+
+    def __init__(self, findings: Sequence[Flag]) -> None:
+        self.findings = list(findings)
+        high = [f for f in self.findings if f.severity == "high"]
+        lines = "; ".join(f"{f.code}: {f.message}" for f in high)
+        super().__init__(f"confirm {len(high)} high finding(s) before saving: {lines}")

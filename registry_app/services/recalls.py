@@ -1,0 +1,218 @@
+"""Recalls and bidirectional tracing: from a lot to every patient who received it, and from a patient to
+every lot they received (The Joint Commission's tissue traceability), with recipient notification.
+
+Both lookbacks read only current administrations (neither amended-away nor voided) through the indexes
+on administration(lot_id, administered_at) and administration(patient_ref).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..domain import Administration, Lot, Product, name_key
+from ..domain.vocab import EXPIRED, LotStatus, SignatureMeaning
+from .administrations import AdministrationView, current_only, lock_current_administration, to_view, view_query
+from .audit import AuditRecord
+from .auth import add_signature, reauthenticate
+from .context import DIRECTOR, READERS, STAFF, ServiceContext, changing
+from .errors import ConflictError, FieldError, NotFound, RegistryError, ValidationError
+
+
+class AmbiguousLot(RegistryError):
+    """A lot number that several products use: `product_names` lists them so the user can choose one."""
+
+    def __init__(self, lot_number: str, product_names: list[str]) -> None:
+        self.lot_number, self.product_names = lot_number, product_names
+        super().__init__(f"lot {lot_number} exists for {len(product_names)} products; name the product "
+                         f"(--product): {', '.join(product_names)}")
+
+
+@dataclass(frozen=True)
+class LotRef:
+    lot_id: int
+    lot_number: str
+    product_id: int
+    product_name: str
+    status: str
+    recall_date: date | None
+
+
+def display_status(status: str, expiry_date: date | None, today: date | None = None) -> str:
+    """The stored status, or `expired` (derived, never stored) for a usable lot past its expiry date."""
+    today = today or date.today()
+    if status in (LotStatus.RELEASED, LotStatus.QUARANTINE) and expiry_date is not None and expiry_date < today:
+        return EXPIRED
+    return status
+
+
+def _lot_ref(session: Session, lot_number: str, product_name: str | None) -> LotRef:
+    number = lot_number.strip()
+    if not number:
+        raise ValidationError("give a lot number", field="lot_number")
+    query = (select(Lot.id, Lot.lot_number, Lot.product_id, Product.name, Lot.status, Lot.recall_date,
+                    Lot.expiry_date).join(Product, Product.id == Lot.product_id).where(Lot.lot_number == number))
+    if product_name is not None and product_name.strip():
+        query = query.where(Product.name_key == name_key(product_name))
+    rows = session.execute(query.order_by(Product.name)).all()
+    if not rows:
+        where = f" of product {product_name.strip()!r}" if product_name and product_name.strip() else ""
+        raise NotFound(f"no lot {number}{where}")
+    if len(rows) > 1:
+        raise AmbiguousLot(number, [r.name for r in rows])
+    r = rows[0]
+    return LotRef(r.id, r.lot_number, r.product_id, r.name, display_status(r.status, r.expiry_date), r.recall_date)
+
+
+def find_lot(ctx: ServiceContext, lot_number: str, product_name: str | None = None) -> LotRef:
+    """The lot with this number (of this product, when several products use the number)."""
+    ctx.require(READERS, "look up lots")
+    with ctx.db.read() as session:
+        return _lot_ref(session, lot_number, product_name)
+
+
+# ------------------------------------------------------------------------------------------------- recall
+
+
+@dataclass(frozen=True)
+class RecallResult:
+    lot_id: int
+    recall_date: date
+    signature_id: int
+    recipients: int  # current administrations to notify
+
+
+@changing("recall lots", DIRECTOR)
+def recall_lot(ctx: ServiceContext, lot_id: int, reason: str, password: str,
+               recall_date: date | None = None) -> RecallResult:
+    """Mark a lot recalled from `recall_date` (default today), signed with the meaning `recalled`.
+
+    From that date the lot cannot be given (USE-RECALLED blocks it) and every patient who received it is
+    listed for notification until marked notified (RECALL-LOOKBACK-OPEN)."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError("give the reason for the recall", field="reason")
+    recall_date = recall_date or date.today()
+    if not isinstance(recall_date, date) or isinstance(recall_date, datetime):
+        raise ValidationError("give the recall date as a date", field="recall_date")
+    signer = reauthenticate(ctx, password)
+    with ctx.db.write() as session:
+        lot = session.execute(select(Lot).where(Lot.id == lot_id).with_for_update()).scalar_one_or_none()
+        if lot is None:
+            raise NotFound(f"no lot with id {lot_id}")
+        if lot.status == LotStatus.RECALLED:
+            raise ConflictError(f"lot {lot.lot_number} was recalled already on {lot.recall_date}")
+        before = {"status": lot.status, "recall_date": lot.recall_date, "recall_reason": lot.recall_reason}
+        signature = add_signature(session, signer, SignatureMeaning.RECALLED, "lot", lot.id,
+                                  {"lot_id": lot.id, "lot_number": lot.lot_number, "recall_date": recall_date,
+                                   "reason": reason})
+        lot.status, lot.recall_date, lot.recall_reason = LotStatus.RECALLED.value, recall_date, reason
+        recipients = len(session.execute(current_only(select(Administration.id)
+                                                      .where(Administration.lot_id == lot.id))).all())
+        after = {"status": lot.status, "recall_date": recall_date, "recall_reason": reason,
+                 "signature_id": signature.id, "signature_meaning": SignatureMeaning.RECALLED.value,
+                 "recipients": recipients}
+        ctx.audit(session, AuditRecord("recall lot", "lot", lot.id, before=before, after=after, reason=reason))
+        return RecallResult(lot.id, recall_date, signature.id, recipients)
+
+
+# ------------------------------------------------------------------------------------------------- lookback
+
+
+@dataclass(frozen=True)
+class Trace:
+    """A lot and every current administration of it, oldest first."""
+
+    lot_id: int
+    product_name: str
+    lot_number: str
+    status: str
+    recall_date: date | None
+    administrations: list[AdministrationView] = field(default_factory=list)
+
+    @property
+    def not_notified(self) -> list[AdministrationView]:
+        return [a for a in self.administrations if a.patient_notified_on is None]
+
+    def as_json(self) -> dict[str, Any]:
+        """`trace --format json` (shared/cli.md)."""
+        return {
+            "product_name": self.product_name,
+            "lot_number": self.lot_number,
+            "status": self.status,
+            "administrations": [
+                {
+                    "administered_at": a.administered_at.isoformat(timespec="minutes"),
+                    "patient_ref": a.patient_ref,
+                    "route": a.route,
+                    "body_area": a.body_areas,
+                    "practitioner": a.practitioner,
+                    "quantity": a.quantity,
+                }
+                for a in self.administrations
+            ],
+        }
+
+
+def trace_query(lot_id: int) -> Any:
+    """The lookback query: served by the index on administration(lot_id, administered_at)."""
+    return current_only(view_query().where(Administration.lot_id == lot_id)).order_by(
+        Administration.administered_at, Administration.id)
+
+
+def patient_query(patient_ref: str) -> Any:
+    """The reverse lookup: served by the index on administration(patient_ref)."""
+    return current_only(view_query().where(Administration.patient_ref == patient_ref)).order_by(
+        Administration.administered_at, Administration.id)
+
+
+def trace_lot(ctx: ServiceContext, lot_id: int) -> Trace:
+    """Every current administration of the lot (patients, dates, routes, practitioners), for notification."""
+    ctx.require(READERS, "trace lots")
+    with ctx.db.read() as session:
+        lot = session.execute(select(Lot.lot_number, Lot.status, Lot.expiry_date, Lot.recall_date, Product.name)
+                              .join(Product, Product.id == Lot.product_id).where(Lot.id == lot_id)).one_or_none()
+        if lot is None:
+            raise NotFound(f"no lot with id {lot_id}")
+        rows = [to_view(r) for r in session.execute(trace_query(lot_id)).all()]
+        return Trace(lot_id, lot.name, lot.lot_number, display_status(lot.status, lot.expiry_date),
+                     lot.recall_date, rows)
+
+
+def lots_for_patient(ctx: ServiceContext, patient_ref: str) -> list[AdministrationView]:
+    """Every current administration a patient received (each names its product and lot), oldest first."""
+    ctx.require(READERS, "trace patients")
+    ref = (patient_ref or "").strip()
+    if not ref:
+        raise ValidationError("give a patient reference", field="patient_ref")
+    with ctx.db.read() as session:
+        return [to_view(r) for r in session.execute(patient_query(ref)).all()]
+
+
+@changing("mark patients notified", STAFF)
+def mark_patient_notified(ctx: ServiceContext, administration_id: int, notified_on: date, how: str) -> None:
+    """Record that the patient of this administration was told (of a recall): when and how."""
+    how = " ".join((how or "").split())
+    problems: list[FieldError] = []
+    if not how:
+        problems.append(FieldError("how", "say how the patient was notified (phone, letter, visit ...)"))
+    if not isinstance(notified_on, date) or isinstance(notified_on, datetime):
+        problems.append(FieldError("notified_on", "give the date the patient was notified"))
+    elif notified_on > date.today():
+        problems.append(FieldError("notified_on", f"{notified_on} is in the future"))
+    if problems:
+        raise ValidationError(problems)
+    with ctx.db.write() as session:
+        row = lock_current_administration(session, administration_id)
+        if notified_on < row.administered_at.date():
+            raise ValidationError(f"{notified_on} is before the administration ({row.administered_at:%Y-%m-%d})",
+                                  field="notified_on")
+        before = {"patient_notified_on": row.patient_notified_on, "notified_how": row.notified_how}
+        row.patient_notified_on, row.notified_how = notified_on, how[:200]
+        ctx.audit(session, AuditRecord("mark patient notified", "administration", row.id, before=before,
+                                       after={"patient_notified_on": notified_on, "notified_how": row.notified_how,
+                                              "patient_ref": row.patient_ref}))
