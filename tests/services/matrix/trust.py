@@ -1,8 +1,10 @@
-"""Matrix calls for user administration and site settings."""
+"""Matrix calls for user administration, site settings and report sign-off."""
 
 from __future__ import annotations
 
-from registry_app.services import auth, sites
+from datetime import date
+
+from registry_app.services import auth, signoff, sites
 
 from . import MatrixSetup, Prepare
 
@@ -32,6 +34,11 @@ def _set_site(setup: MatrixSetup):  # type: ignore[no-untyped-def]
     return lambda ctx: sites.set_site(ctx, "KR", "Seoul clinic")
 
 
+def _sign_off(setup: MatrixSetup):  # type: ignore[no-untyped-def]
+    return lambda ctx: signoff.sign_off_report(ctx, setup.password_for(ctx), "ab" * 32, date(2026, 1, 1),
+                                               date(2026, 3, 31))
+
+
 CALLS: dict[str, Prepare] = {
     "auth.create_user": _create_user,
     "auth.deactivate_user": _deactivate,
@@ -39,4 +46,5 @@ CALLS: dict[str, Prepare] = {
     "auth.unlock_user": _unlock,
     "auth.reset_password": _reset,
     "sites.set_site": _set_site,
+    "signoff.sign_off_report": _sign_off,
 }
