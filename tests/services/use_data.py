@@ -18,8 +18,8 @@ YESTERDAY_10AM = datetime.combine(TODAY - timedelta(days=1), datetime.min.time()
 
 
 def make_product(db: Database, name: str = "Cordexa UC-EV 10B", *, product_type: str = "exosome",
-                 status: str | None = "approved_biologic", jurisdiction: str = "US",
-                 routes: Sequence[str] = (), source: str | None = "plant", reference: str | None = "BLA 125001",
+                 status: str | None = "device_registered", jurisdiction: str = "US",
+                 routes: Sequence[str] = (), source: str | None = "plant", reference: str | None = "CE 0123-4567",
                  pn_species: str | None = None) -> int:
     """A product documented well enough that its own rules raise nothing above medium."""
     with db.write() as session:
