@@ -1,0 +1,1 @@
+"""The workflow dialogs: receive, release/reject/destroy, administer, recall, waive, import, sign."""

@@ -1,0 +1,118 @@
+"""Finding the lot in hand: scan its GS1 barcode or type its number, then Enter.
+
+A scan fills the lot number (and the GTIN tells which product when a lot number is shared); a number that
+several products use asks which product is meant. The picked lot is shown with its product and status.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from ...domain.vocab import label
+from ...importers.gs1 import ScanError, parse_scan
+from ...services import RegistryError, ServiceContext
+from ...services.recalls import AmbiguousLot, LotRef, find_lot, trace_lot
+from .forms import ScanEdit
+
+UNUSABLE = {"recalled", "rejected", "destroyed", "depleted", "expired", "quarantine"}
+
+
+class LotPicker(QWidget):
+    lot_changed = Signal(object)  # the LotRef, or None
+
+    def __init__(self, ctx: ServiceContext, *, usable_only: bool = False, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.usable_only = usable_only
+        self.lot: LotRef | None = None
+        self._pending_number = ""
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.scan_edit = ScanEdit()
+        self.scan_edit.setAccessibleName("Scan or lot number")
+        self.scan_edit.setPlaceholderText("Scan the package, or type the lot number and press Enter")
+        self.scan_edit.returnPressed.connect(self.look_up)
+        layout.addWidget(self.scan_edit)
+        row = QHBoxLayout()
+        self.product_combo = QComboBox()
+        self.product_combo.setAccessibleName("Product of the lot")
+        self.product_combo.activated.connect(self._product_chosen)
+        self.product_label = QLabel("Which &product?")
+        self.product_label.setBuddy(self.product_combo)
+        row.addWidget(self.product_label)
+        row.addWidget(self.product_combo, 1)
+        layout.addLayout(row)
+        self.status_label = QLabel("No lot chosen yet.")
+        self.status_label.setWordWrap(True)
+        layout.addWidget(self.status_label)
+        self._show_products([])
+
+    def lot_id(self) -> int | None:
+        return self.lot.lot_id if self.lot else None
+
+    def _show_products(self, names: list[str]) -> None:
+        self.product_combo.clear()
+        for name in names:
+            self.product_combo.addItem(name, name)
+        visible = bool(names)
+        self.product_combo.setVisible(visible)
+        self.product_label.setVisible(visible)
+
+    def look_up(self) -> None:
+        text = self.scan_edit.text()
+        number = text.strip()
+        if not number:
+            return
+        if number.startswith(("(", "]", "\x1d")) or (number[:2] == "01" and len(number) > 16 and number.isalnum()):
+            try:
+                scan = parse_scan(text)
+            except ScanError as error:
+                self._set(None, f"Not a usable barcode: {error}")
+                return
+            if not scan.lot_number:
+                self._set(None, "The barcode has no lot number (AI 10); type the lot number instead.")
+                return
+            number = scan.lot_number
+            self.scan_edit.setText(number)
+        self._find(number, None)
+
+    def _product_chosen(self, _index: int) -> None:
+        if self._pending_number:
+            self._find(self._pending_number, self.product_combo.currentData())
+
+    def _find(self, number: str, product_name: str | None) -> None:
+        try:
+            ref = find_lot(self.ctx, number, product_name)
+        except AmbiguousLot as ambiguous:
+            self._pending_number = number
+            self._show_products(ambiguous.product_names)
+            self._set(None, f"Lot {number} exists for several products: choose the product.")
+            self.product_combo.setFocus()
+            return
+        except RegistryError as error:
+            self._set(None, error.message)
+            return
+        self._pending_number = ""
+        self._show_products([])
+        self._accept(ref)
+
+    def select_lot(self, lot_id: int) -> None:
+        try:
+            trace = trace_lot(self.ctx, lot_id)
+        except RegistryError as error:
+            self._set(None, error.message)
+            return
+        self.scan_edit.setText(trace.lot_number)
+        self._find(trace.lot_number, trace.product_name)
+
+    def _accept(self, ref: LotRef) -> None:
+        note = ""
+        if self.usable_only and ref.status in UNUSABLE:
+            note = f" — this lot is {label(ref.status).lower()}; the guard rails will say what that means."
+        self._set(ref, f"<b>{ref.product_name}</b>, lot {ref.lot_number}: {label(ref.status).lower()}{note}")
+
+    def _set(self, ref: LotRef | None, text: str) -> None:
+        self.lot = ref
+        self.status_label.setText(text)
+        self.lot_changed.emit(ref)

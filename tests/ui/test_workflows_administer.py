@@ -1,0 +1,148 @@
+"""Recording an administration in the dialog, as a pharmacist and as a medical director, through each guard
+rail outcome: clean save, high finding confirmed, critical finding blocked and overridden with a signature."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+from sqlalchemy import select
+
+from registry_app.domain import Administration, Lot, Signature
+from registry_app.services import ServiceContext
+from registry_app.ui.dialogs.administer import AdministerDialog
+from tests.conftest import PASSWORDS
+from tests.helpers import audit_count
+
+from .workflow_data import make_lot, show_active
+
+
+def _open(qtbot: QtBot, ctx: ServiceContext) -> AdministerDialog:
+    return show_active(qtbot, AdministerDialog(ctx))
+
+
+def _scan(qtbot: QtBot, dialog: AdministerDialog, text: str) -> None:
+    qtbot.keyClicks(dialog.lot_picker.scan_edit, text)
+    qtbot.keyClick(dialog.lot_picker.scan_edit, Qt.Key.Key_Return)
+
+
+def _administrations(ctx: ServiceContext) -> list[Administration]:
+    with ctx.db.read() as session:
+        return list(session.execute(select(Administration)).scalars())
+
+
+def test_clean_administration_saves_at_once_with_keyboard_only(qtbot: QtBot, pharmacist: ServiceContext) -> None:
+    lot = make_lot(pharmacist.db)
+    dialog = _open(qtbot, pharmacist)
+    _scan(qtbot, dialog, f"(01)09501101020917(17)271231(10){lot.lot_number}")
+    assert dialog.lot_picker.lot_id() == lot.lot_id
+    dialog.set_values(patient_ref="PT-00412", route="topical_intact", quantity=1.0, screening_done=True,
+                      body_areas=("face", "neck"))
+    qtbot.keyClick(dialog, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    assert dialog.result is not None and dialog.result.overridden is False
+    rows = _administrations(pharmacist)
+    assert [(r.patient_ref, r.route, r.body_areas, r.quantity, r.screening_done) for r in rows] == [
+        ("PT-00412", "topical_intact", "face;neck", 1.0, True)]
+    with pharmacist.db.read() as session:
+        assert session.get(Lot, lot.lot_id).quantity_administered == 1.0
+
+
+def test_high_finding_asks_for_confirmation_before_saving(qtbot: QtBot, pharmacist: ServiceContext) -> None:
+    lot = make_lot(pharmacist.db, status="cosmetic")
+    dialog = _open(qtbot, pharmacist)
+    _scan(qtbot, dialog, lot.lot_number)
+    # Contraindication recorded at screening: CONTRA-RECORDED is high.
+    dialog.set_values(patient_ref="PT-7", route="topical_intact", quantity=1.0, screening_done=True,
+                      contraindications=("pregnancy",))
+    dialog.save_button.click()
+    assert dialog.guard_box.isVisible() and "CONTRA-RECORDED" in dialog.findings.codes()
+    assert "CONTRA-RECORDED" in dialog.guard_message.text()
+    assert _administrations(pharmacist) == []
+    dialog.save_button.click()  # saving again without ticking the confirmation still writes nothing
+    assert _administrations(pharmacist) == []
+    dialog.confirm_check.setChecked(True)
+    dialog.save_button.click()
+    assert dialog.result is not None
+    assert [r.contraindications for r in _administrations(pharmacist)] == ["pregnancy"]
+
+
+def test_critical_finding_blocks_a_pharmacist_until_a_director_signs(qtbot: QtBot,
+                                                                     pharmacist: ServiceContext) -> None:
+    lot = make_lot(pharmacist.db, status="cosmetic", routes=("topical_intact",))
+    dialog = _open(qtbot, pharmacist)
+    _scan(qtbot, dialog, lot.lot_number)
+    dialog.set_values(patient_ref="PT-9", route="intradermal", quantity=1.0, screening_done=True)
+    before = audit_count(pharmacist.db)
+    dialog.save_button.click()
+    assert "REG-COSMETIC-INJECTED" in dialog.findings.codes()
+    assert dialog.override_box.isVisible() and dialog.save_button.text() == "&Override and save"
+    assert _administrations(pharmacist) == [] and audit_count(pharmacist.db) == before
+
+    # Signing as the pharmacist is refused: only a medical director may override.
+    dialog.override_reason.setPlainText("Patient consented; label update pending")
+    dialog.director_name.setText("pharmacist")
+    dialog.override_password.setText(PASSWORDS["pharmacist"])
+    dialog.save_button.click()
+    assert "may not override" in dialog.banner.text()
+    assert _administrations(pharmacist) == []
+
+    dialog.director_name.setText("director")
+    dialog.override_password.setText(PASSWORDS["director"])
+    dialog.save_button.click()
+    assert dialog.result is not None and dialog.result.overridden
+    [row] = _administrations(pharmacist)
+    assert row.override_reason == "Patient consented; label update pending"
+    with pharmacist.db.read() as session:
+        signature = session.get(Signature, row.override_signature_id)
+        assert signature is not None and signature.meaning == "overridden" and signature.signer_name == "Dana Director"
+
+
+def test_director_overrides_with_own_password(qtbot: QtBot, director: ServiceContext) -> None:
+    lot = make_lot(director.db, status="research_use_only")
+    dialog = _open(qtbot, director)
+    _scan(qtbot, dialog, lot.lot_number)
+    dialog.set_values(patient_ref="PT-10", route="topical_intact", quantity=1.0, screening_done=True)
+    dialog.save_button.click()
+    assert "REG-RUO-ADMINISTERED" in dialog.findings.codes()
+    assert dialog.director_name.text() == "director"
+    dialog.override_reason.setPlainText("Compassionate use, documented")
+    dialog.override_password.setText("wrong-password")
+    dialog.save_button.click()
+    assert "wrong" in dialog.banner.text() and _administrations(director) == []
+    dialog.override_password.setText(PASSWORDS["director"])
+    dialog.save_button.click()
+    assert dialog.result is not None and dialog.result.override_signature_id is not None
+
+
+def test_editing_after_findings_asks_the_rules_again(qtbot: QtBot, pharmacist: ServiceContext) -> None:
+    lot = make_lot(pharmacist.db, status="cosmetic")
+    dialog = _open(qtbot, pharmacist)
+    _scan(qtbot, dialog, lot.lot_number)
+    dialog.set_values(patient_ref="PT-11", route="intradermal", quantity=1.0, screening_done=True)
+    dialog.save_button.click()
+    assert dialog.guard_box.isVisible()
+    dialog.set_values(patient_ref="PT-11", route="topical_intact", quantity=1.0, screening_done=True)
+    assert not dialog.guard_box.isVisible() and dialog.save_button.text() == "&Save"
+    dialog.save_button.click()
+    assert [r.route for r in _administrations(pharmacist)] == ["topical_intact"]
+
+
+def test_undo_walks_back_field_edits(qtbot: QtBot, pharmacist: ServiceContext) -> None:
+    dialog = _open(qtbot, pharmacist)
+    dialog.patient_ref.setFocus()
+    qtbot.keyClicks(dialog.patient_ref, "PT-1")
+    dialog.route.setCurrentIndex(3)
+    qtbot.keyClick(dialog.patient_ref, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert dialog.route.currentIndex() == 0 and dialog.patient_ref.text() == "PT-1"
+    qtbot.keyClick(dialog.patient_ref, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert dialog.patient_ref.text() == ""
+    qtbot.keyClick(dialog.patient_ref, Qt.Key.Key_Z,
+                   Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert dialog.patient_ref.text() == "PT-1"
+
+
+def test_missing_lot_is_named_and_nothing_written(qtbot: QtBot, pharmacist: ServiceContext) -> None:
+    dialog = _open(qtbot, pharmacist)
+    _scan(qtbot, dialog, "NO-SUCH-LOT")
+    assert "no lot NO-SUCH-LOT" in dialog.lot_picker.status_label.text()
+    dialog.save_button.click()
+    assert "lot:" in dialog.banner.text() and _administrations(pharmacist) == []
