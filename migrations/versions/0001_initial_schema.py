@@ -191,6 +191,7 @@ def upgrade() -> None:
     with op.batch_alter_table('lot', schema=None) as batch_op:
         batch_op.create_index('ix_lot_expiry_date', ['expiry_date'], unique=False)
         batch_op.create_index('ix_lot_lot_number', ['lot_number'], unique=False)
+        batch_op.create_index('ix_lot_received_date', ['received_date'], unique=False)
         batch_op.create_index('ix_lot_status', ['status'], unique=False)
         batch_op.create_index(batch_op.f('ix_lot_supplier_id'), ['supplier_id'], unique=False)
 
@@ -424,6 +425,7 @@ def downgrade() -> None:
     with op.batch_alter_table('lot', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_lot_supplier_id'))
         batch_op.drop_index('ix_lot_status')
+        batch_op.drop_index('ix_lot_received_date')
         batch_op.drop_index('ix_lot_lot_number')
         batch_op.drop_index('ix_lot_expiry_date')
 
