@@ -181,7 +181,7 @@ def _plan_products(rows: list[LotRow], jurisdiction: str, update_: bool) -> dict
 
 
 def _name_ids(session: Session, model: type[Manufacturer] | type[Supplier]) -> dict[str, int]:
-    return dict(session.execute(select(model.name_key, model.id)).tuples().all())
+    return dict(session.execute(select(model.name_key, model.id)).all())
 
 
 def _ensure_names(session: Session, model: type[Manufacturer] | type[Supplier], wanted: dict[str, dict[str, Any]],
@@ -193,7 +193,7 @@ def _ensure_names(session: Session, model: type[Manufacturer] | type[Supplier], 
         return []
     session.execute(insert(model), new)
     created = session.execute(
-        select(model.name_key, model.id).where(model.name_key.in_([n["name_key"] for n in new]))).tuples().all()
+        select(model.name_key, model.id).where(model.name_key.in_([n["name_key"] for n in new]))).all()
     known.update(created)
     return [i for _, i in created]
 
@@ -243,7 +243,7 @@ def _import_lots_in(ctx: ServiceContext, session: Session, rows: list[LotRow], r
     site = current_site(session, ctx.site_code)
     plans = _plan_products(rows, site.jurisdiction, update_)
     products = {key: (pid, ptype) for key, pid, ptype in
-                session.execute(select(Product.name_key, Product.id, Product.product_type)).tuples()}
+                session.execute(select(Product.name_key, Product.id, Product.product_type))}
     errors = result.errors
     for plan in plans.values():
         known = products.get(plan.key)
@@ -254,7 +254,7 @@ def _import_lots_in(ctx: ServiceContext, session: Session, rows: list[LotRow], r
     existing_lots: dict[tuple[int, str], int] = {}
     for chunk in _chunks(existing_ids, 500):
         existing_lots.update(((pid, number), lot_id) for lot_id, pid, number in session.execute(
-            select(Lot.id, Lot.product_id, Lot.lot_number).where(Lot.product_id.in_(chunk))).tuples())
+            select(Lot.id, Lot.product_id, Lot.lot_number).where(Lot.product_id.in_(chunk))))
     updates: dict[int, LotRow] = {}
     new_rows: dict[tuple[str, str], LotRow] = {}
     for row in rows:
@@ -324,7 +324,7 @@ def _write_lots(ctx: ServiceContext, session: Session, site_id: int, plans: dict
         done += len(chunk)
         reporter.writing(done)
     lot_ids = {(pid, number): lot_id for lot_id, pid, number in session.execute(
-        select(Lot.id, Lot.product_id, Lot.lot_number).where(Lot.import_batch == batch)).tuples()}
+        select(Lot.id, Lot.product_id, Lot.lot_number).where(Lot.import_batch == batch))}
     after["lots_created"] = id_ranges(lot_ids.values())
 
     results: list[dict[str, Any]] = []
@@ -358,7 +358,7 @@ def _write_products(session: Session, plans: dict[str, _ProductPlan], products: 
         session.execute(insert(Product), new)
         products.update({key: (pid, ptype) for key, pid, ptype in session.execute(
             select(Product.name_key, Product.id, Product.product_type)
-            .where(Product.name_key.in_([n["name_key"] for n in new]))).tuples()})
+            .where(Product.name_key.in_([n["name_key"] for n in new])))})
     changed_before: dict[str, Any] = {}
     changed_after: dict[str, Any] = {}
     for key in existing_keys:
@@ -379,7 +379,7 @@ def _write_products(session: Session, plans: dict[str, _ProductPlan], products: 
     session.flush()
     ids = {key: products[key][0] for key in plans}
     current_routes = set(session.execute(select(ProductRoute.product_id, ProductRoute.route)
-                                         .where(ProductRoute.product_id.in_(list(ids.values())))).tuples())
+                                         .where(ProductRoute.product_id.in_(list(ids.values())))))
     new_routes = [{"product_id": ids[key], "route": route} for key, plan in plans.items()
                   for route in sorted(plan.routes) if (ids[key], route) not in current_routes]
     if new_routes:
@@ -429,7 +429,7 @@ def _update_lots(session: Session, updates: dict[int, LotRow], suppliers: dict[s
                    CharacterizationResult.marker, CharacterizationResult.value, CharacterizationResult.result,
                    CharacterizationResult.method, CharacterizationResult.measured_by)
             .where(CharacterizationResult.lot_id.in_(chunk), CharacterizationResult.voided_at.is_(None))
-        ).tuples():
+        ):
             current[(lot_id, parameter, marker)].append((rid, value, result, method, measured_by))
     voids: list[dict[str, Any]] = []
     for lot_id, row in updates.items():
@@ -487,13 +487,13 @@ def import_administrations(ctx: ServiceContext, path: str | Path, dry_run: bool 
 
 def _import_administrations_in(ctx: ServiceContext, session: Session, rows: list[AdministrationRow],
                                result: ImportResult, reporter: _Reporter) -> None:
-    products = dict(session.execute(select(Product.name_key, Product.id)).tuples().all())
+    products = dict(session.execute(select(Product.name_key, Product.id)).all())
     wanted = {(products[row.product_key], row.lot_number) for row in rows if row.product_key in products}
     lots: dict[tuple[int, str], int] = {}
     for chunk in _chunks(sorted(wanted), 500):
         lots.update(((pid, number), lot_id) for lot_id, pid, number in session.execute(
             select(Lot.id, Lot.product_id, Lot.lot_number)
-            .where(tuple_(Lot.product_id, Lot.lot_number).in_(chunk))).tuples())
+            .where(tuple_(Lot.product_id, Lot.lot_number).in_(chunk))))
     now = utcnow()
     batch = uuid.uuid4().hex
     recorded_by = ctx.actor.user_id if ctx.actor else None

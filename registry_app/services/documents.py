@@ -1,0 +1,160 @@
+"""Documents attached to a product or a lot: certificates of analysis, regulatory certificates,
+donor-eligibility records, IFUs. Stored with SHA-256, size, media type, uploader and time, and never
+overwritten: a new version is a new document that supersedes the old one."""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import select
+
+from ..domain import Document, Lot, Product, User, utcnow
+from ..domain.vocab import DocumentKind
+from ..importers import cells
+from .audit import AuditRecord, snapshot
+from .context import READERS, STAFF, ServiceContext, changing
+from .errors import FieldError, NotFound, ValidationError
+
+MAX_DOCUMENT_BYTES = 50 * 1024 * 1024
+_KIND = cells.vocabulary(DocumentKind, "document kind")
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    id: int
+    kind: str
+    product_id: int | None
+    lot_id: int | None
+    file_name: str | None
+    media_type: str | None
+    size_bytes: int | None
+    sha256: str | None
+    reference: str | None
+    supersedes_id: int | None
+    superseded_by_id: int | None
+    uploaded_by: str | None
+    uploaded_at: datetime
+
+    @property
+    def has_content(self) -> bool:
+        return self.sha256 is not None
+
+
+@changing("attach documents", STAFF)
+def attach_document(ctx: ServiceContext, kind: str, *, product_id: int | None = None, lot_id: int | None = None,
+                    path: str | Path | None = None, content: bytes | None = None, file_name: str | None = None,
+                    media_type: str | None = None, reference: str | None = None,
+                    supersedes_id: int | None = None) -> int:
+    """Attach a file (`path`, or `content` with `file_name`) and/or a reference (a document number) to a
+    product or a lot. With `supersedes_id` the new document is the next version of that one (same subject)."""
+    errors: list[FieldError] = []
+    try:
+        kind = _KIND(str(kind).strip())
+    except cells.CellError as error:
+        errors.append(FieldError("kind", str(error)))
+    if (product_id is None) == (lot_id is None) and supersedes_id is None:
+        errors.append(FieldError("subject", "attach the document to one product or one lot"))
+    if path is not None:
+        path = Path(path)
+        try:
+            content = path.read_bytes()
+        except OSError as error:
+            errors.append(FieldError("file", f"{path}: {error.strerror or error}"))
+        file_name = file_name or path.name
+    if content is not None and len(content) > MAX_DOCUMENT_BYTES:
+        errors.append(FieldError("file", f"is {len(content) // 1_048_576} MB; at most "
+                                 f"{MAX_DOCUMENT_BYTES // 1_048_576} MB can be stored"))
+    reference = reference.strip() if reference and reference.strip() else None
+    if reference is not None and len(reference) > 200:
+        errors.append(FieldError("reference", "at most 200 characters fit"))
+    if content is None and reference is None:
+        errors.append(FieldError("file", "choose a file or give a document reference"))
+    if errors:
+        raise ValidationError(errors)
+    if content is not None and not media_type:
+        media_type = mimetypes.guess_type(file_name or "")[0] or "application/octet-stream"
+    with ctx.db.write() as session:
+        if supersedes_id is not None:
+            previous = session.get(Document, supersedes_id)
+            if previous is None:
+                raise NotFound(f"no document with id {supersedes_id}")
+            later = session.execute(select(Document.id).where(Document.supersedes_id == supersedes_id)).scalar()
+            if later is not None:
+                raise ValidationError([FieldError("supersedes_id", f"document {supersedes_id} was already replaced "
+                                                  f"by document {later}: add a version of that one")])
+            if product_id is None and lot_id is None:
+                product_id, lot_id = previous.product_id, previous.lot_id
+            elif (product_id, lot_id) != (previous.product_id, previous.lot_id):
+                raise ValidationError([FieldError("supersedes_id", "a new version belongs to the same product or lot")])
+        if product_id is not None and session.get(Product, product_id) is None:
+            raise NotFound(f"no product with id {product_id}")
+        if lot_id is not None and session.get(Lot, lot_id) is None:
+            raise NotFound(f"no lot with id {lot_id}")
+        document = Document(
+            kind=kind, product_id=product_id, lot_id=lot_id, file_name=file_name, media_type=media_type,
+            size_bytes=len(content) if content is not None else None,
+            sha256=hashlib.sha256(content).hexdigest() if content is not None else None,
+            content=content, reference=reference, supersedes_id=supersedes_id,
+            uploaded_by_id=ctx.actor.user_id if ctx.actor else None, uploaded_at=utcnow(),
+        )
+        session.add(document)
+        session.flush()
+        ctx.audit(session, AuditRecord("attach document", "document", document.id, before={},
+                                       after=snapshot(document)))
+        return document.id
+
+
+def _infos(ctx: ServiceContext, *conditions: object) -> list[DocumentInfo]:
+    with ctx.db.read() as session:
+        documents = session.execute(select(Document).where(*conditions).order_by(Document.id)).scalars().all()
+        ids = [d.id for d in documents]
+        successors = dict(session.execute(select(Document.supersedes_id, Document.id)
+                                          .where(Document.supersedes_id.in_(ids))).all()) if ids else {}
+        users = dict(session.execute(select(User.id, User.username)).all())
+        return [DocumentInfo(
+            id=d.id, kind=d.kind, product_id=d.product_id, lot_id=d.lot_id, file_name=d.file_name,
+            media_type=d.media_type, size_bytes=d.size_bytes, sha256=d.sha256, reference=d.reference,
+            supersedes_id=d.supersedes_id, superseded_by_id=successors.get(d.id),
+            uploaded_by=users.get(d.uploaded_by_id) if d.uploaded_by_id else None, uploaded_at=d.uploaded_at,
+        ) for d in documents]
+
+
+def list_documents(ctx: ServiceContext, product_id: int | None = None, lot_id: int | None = None,
+                   include_superseded: bool = False) -> list[DocumentInfo]:
+    """The documents of a product or lot, oldest first; only current versions unless asked."""
+    ctx.require(READERS, "view documents")
+    conditions = []
+    if product_id is not None:
+        conditions.append(Document.product_id == product_id)
+    if lot_id is not None:
+        conditions.append(Document.lot_id == lot_id)
+    found = _infos(ctx, *conditions)
+    return found if include_superseded else [d for d in found if d.superseded_by_id is None]
+
+
+def get_document(ctx: ServiceContext, document_id: int) -> DocumentInfo:
+    ctx.require(READERS, "view documents")
+    found = _infos(ctx, Document.id == document_id)
+    if not found:
+        raise NotFound(f"no document with id {document_id}")
+    return found[0]
+
+
+def read_document_content(ctx: ServiceContext, document_id: int) -> bytes:
+    """The stored file, checked against its SHA-256 (a mismatch means the stored copy was altered)."""
+    ctx.require(READERS, "read documents")
+    with ctx.db.read() as session:
+        row = session.execute(select(Document.content, Document.sha256).where(Document.id == document_id)).first()
+    if row is None:
+        raise NotFound(f"no document with id {document_id}")
+    content, digest = row
+    if content is None:
+        raise NotFound(f"document {document_id} is a reference only; no file is stored")
+    if hashlib.sha256(content).hexdigest() != digest:
+        raise ValidationError([FieldError("content", f"document {document_id} does not match its SHA-256: "
+                                          "the stored copy was altered")])
+    return bytes(content)

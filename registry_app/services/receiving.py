@@ -1,0 +1,426 @@
+"""Receiving lots and their lifecycle: receive (quarantine), receive from a GS1 scan, release (medical
+director, signed), reject, destroy, amend with a reason, and characterization results (add, void).
+
+Stock on hand is received - administered - destroyed; destroying a lot destroys what is on hand (the
+administrations service keeps the administered total in step with each administration, and imports add
+theirs in bulk).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..domain import CharacterizationResult, Document, Lot, Product, Supplier, name_key, utcnow
+from ..domain.vocab import MARKERS, PARAMETER_SPEC, DestroyReason, LotStatus, MeasuredBy, SignatureMeaning
+from ..importers import cells
+from ..importers.gs1 import ScanError, ScanResult, parse_scan
+from .audit import AuditRecord, snapshot
+from .audit import changes as changed_fields
+from .auth import add_signature, reauthenticate
+from .context import DIRECTOR, READERS, STAFF, ServiceContext, changing
+from .errors import ConflictError, FieldError, NotFound, ValidationError
+
+# Storage form -> receipt temperature range (°C) that needs no comment (vocabulary.md).
+STORAGE_RANGES: dict[str, tuple[float, float]] = {
+    "frozen": (-273.0, -60.0), "refrigerated": (2.0, 8.0), "ambient": (-273.0, 25.0),
+}
+
+_LOT_FIELD_PARSERS: dict[str, Any] = {
+    "lot_number": cells.text(80),
+    "serial": cells.text(80),
+    "expiry_date": cells.parse_date,
+    "manufacture_date": cells.parse_date,
+    "received_date": cells.parse_date,
+    "received_by": cells.text(200),
+    "quantity_received": cells.parse_positive,
+    "receipt_temperature_c": cells.parse_number,
+    "package_intact": cells.parse_yes_no,
+    "donor_eligibility_ref": cells.text(200),
+    "coa_ref": cells.text(200),
+    "labelled_particles_per_ml": cells.parse_positive,
+    "supplier": cells.text(200),
+}
+_REQUIRED_LOT_FIELDS = ("lot_number", "quantity_received", "received_date")
+AMENDABLE_FIELDS = tuple(_LOT_FIELD_PARSERS)
+
+
+@dataclass(frozen=True)
+class ReceiptResult:
+    lot_id: int
+    product_id: int
+    product_name: str
+    lot_number: str
+    expiry_date: date | None
+    serial: str | None
+    warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ScanMatch:
+    """What a scan identifies: the parsed barcode, the product whose GTIN it carries, a lot already received."""
+
+    scan: ScanResult
+    product_id: int | None
+    product_name: str | None
+    existing_lot_id: int | None
+
+
+def parse_lot_fields(values: Mapping[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Form values (text, or already typed dates/numbers/booleans) to lot columns; one FieldError per bad
+    field. An empty value means "not recorded" (None), except for the fields a lot always has."""
+    errors: list[FieldError] = []
+    out: dict[str, Any] = {}
+    for key, raw in values.items():
+        parse = _LOT_FIELD_PARSERS.get(key)
+        if parse is None:
+            errors.append(FieldError(key, "is not a lot field that can be changed here"))
+            continue
+        text = cells.cell_text(raw)
+        if not text:
+            if key in _REQUIRED_LOT_FIELDS:
+                errors.append(FieldError(key, "is required"))
+            else:
+                out[key] = None
+            continue
+        try:
+            out[key] = parse(text)
+        except cells.CellError as error:
+            errors.append(FieldError(key, str(error)))
+    for key in required:
+        if key not in values:
+            errors.append(FieldError(key, "is required"))
+    received = out.get("received_date")
+    if received is not None and received > date.today():
+        errors.append(FieldError("received_date", f"{received.isoformat()} is in the future"))
+    if errors:
+        raise ValidationError(errors)
+    return out
+
+
+def _supplier_id(session: Session, name: str | None) -> int | None:
+    if not name:
+        return None
+    key = name_key(name)
+    supplier = session.execute(select(Supplier).where(Supplier.name_key == key)).scalar_one_or_none()
+    if supplier is None:
+        supplier = Supplier(name=" ".join(name.split()), name_key=key)
+        session.add(supplier)
+        session.flush()
+    return supplier.id
+
+
+def _lot(session: Session, lot_id: int) -> Lot:
+    lot = session.get(Lot, lot_id)
+    if lot is None:
+        raise NotFound(f"no lot with id {lot_id}")
+    return lot
+
+
+def _receipt_warnings(product: Product, lot: Lot) -> tuple[str, ...]:
+    warnings = []
+    limits = STORAGE_RANGES.get(product.storage_form or "")
+    if lot.receipt_temperature_c is not None and limits is not None and \
+            not limits[0] <= lot.receipt_temperature_c <= limits[1]:
+        warnings.append(f"received at {lot.receipt_temperature_c:g} °C, outside the {product.storage_form} range "
+                        f"for {product.name}: keep the lot in quarantine and record a temperature excursion")
+    if lot.package_intact is False:
+        warnings.append("the package was not intact: inspect before release, or reject the lot")
+    return tuple(warnings)
+
+
+def _receive(ctx: ServiceContext, session: Session, product: Product, fields: dict[str, Any], action: str,
+             extra_after: dict[str, Any] | None = None) -> ReceiptResult:
+    from .context import current_site
+
+    clash = session.execute(select(Lot.id).where(Lot.product_id == product.id,
+                                                 Lot.lot_number == fields["lot_number"])).scalar()
+    if clash is not None:
+        raise ConflictError(f"lot {fields['lot_number']} of {product.name} is already in the registry "
+                            f"(lot id {clash}): amend that record instead")
+    supplier = fields.pop("supplier", None)
+    lot = Lot(product_id=product.id, site_id=current_site(session, ctx.site_code).id,
+              supplier_id=_supplier_id(session, supplier), status=LotStatus.QUARANTINE.value,
+              quantity_administered=0.0, quantity_destroyed=0.0, created_at=utcnow(), **fields)
+    if not lot.received_by and ctx.actor is not None:
+        lot.received_by = ctx.actor.display_name
+    session.add(lot)
+    session.flush()
+    ctx.audit(session, AuditRecord(action, "lot", lot.id, before={}, after={**snapshot(lot), **(extra_after or {})}))
+    return ReceiptResult(lot.id, product.id, product.name, lot.lot_number, lot.expiry_date, lot.serial,
+                         _receipt_warnings(product, lot))
+
+
+@changing("receive lots", STAFF)
+def receive_lot(ctx: ServiceContext, product_id: int, details: Mapping[str, Any]) -> ReceiptResult:
+    """Receive a lot of a known product into quarantine. `details`: lot_number, quantity_received,
+    received_date (default today), expiry_date, supplier (name), receipt_temperature_c, package_intact, ..."""
+    values = {"received_date": date.today(), **details}
+    fields = parse_lot_fields(values, required=("lot_number", "quantity_received"))
+    with ctx.db.write() as session:
+        product = session.get(Product, product_id)
+        if product is None:
+            raise NotFound(f"no product with id {product_id}")
+        return _receive(ctx, session, product, fields, "receive lot")
+
+
+def _product_for_gtin(session: Session, gtin: str) -> Product | None:
+    forms = [gtin[i:] for i in (0, 1, 2, 6) if gtin[:i] == "0" * i]
+    return session.execute(select(Product).where(Product.gtin.in_(forms)).order_by(Product.id)).scalars().first()
+
+
+def _scan(text: str, fnc1_stand_in: str | None) -> ScanResult:
+    try:
+        return parse_scan(text, fnc1_stand_in)
+    except ScanError as error:
+        raise ValidationError([FieldError("scan", str(error))]) from None
+
+
+def identify_scan(ctx: ServiceContext, text: str, fnc1_stand_in: str | None = None) -> ScanMatch:
+    """Parse a scan and say which product (and lot, if already received) it is, without changing anything."""
+    ctx.require(READERS, "look up scans")
+    scan = _scan(text, fnc1_stand_in)
+    with ctx.db.read() as session:
+        product = _product_for_gtin(session, scan.gtin) if scan.gtin else None
+        lot_id = None
+        if product is not None and scan.lot_number:
+            lot_id = session.execute(select(Lot.id).where(Lot.product_id == product.id,
+                                                          Lot.lot_number == scan.lot_number)).scalar()
+        return ScanMatch(scan, product.id if product else None, product.name if product else None, lot_id)
+
+
+@changing("receive lots", STAFF)
+def receive_from_scan(ctx: ServiceContext, scan_text: str, details: Mapping[str, Any],
+                      fnc1_stand_in: str | None = None) -> ReceiptResult:
+    """Receive a lot from a GS1 scan (GTIN, lot, expiry, serial) plus the receipt check in `details`
+    (quantity_received, receipt_temperature_c, package_intact, supplier, ...). The GTIN must be a known
+    product's. A value typed in `details` wins over the scan's (a label may be misprinted)."""
+    scan = _scan(scan_text, fnc1_stand_in)
+    errors = []
+    if not scan.gtin:
+        errors.append(FieldError("scan", "the barcode has no GTIN (01): scan the product's GS1 DataMatrix"))
+    if not scan.lot_number and not details.get("lot_number"):
+        errors.append(FieldError("scan", "the barcode has no lot number (10): type the lot number"))
+    if errors:
+        raise ValidationError(errors)
+    values: dict[str, Any] = {"received_date": date.today(), "lot_number": scan.lot_number,
+                              "expiry_date": scan.expiry_date, "serial": scan.serial}
+    values.update({k: v for k, v in details.items() if v is not None and v != ""})
+    fields = parse_lot_fields(values, required=("lot_number", "quantity_received"))
+    with ctx.db.write() as session:
+        product = _product_for_gtin(session, scan.gtin or "")
+        if product is None:
+            raise ValidationError([FieldError("scan", f"GTIN {scan.gtin} is not the GTIN of any product in the "
+                                              "registry: add the GTIN to the product first")])
+        return _receive(ctx, session, product, fields, "receive lot from scan",
+                        {"scan": scan_text.strip(), "gtin": scan.gtin})
+
+
+def _require_reason(reason: str | None, field: str = "reason") -> str:
+    if not reason or not reason.strip():
+        raise ValidationError([FieldError(field, "give the reason")])
+    return reason.strip()
+
+
+@changing("release lots", DIRECTOR)
+def release_lot(ctx: ServiceContext, lot_id: int, password: str, note: str | None = None) -> int:
+    """Release a quarantined lot for use: the medical director signs (meaning "released"). Returns the
+    signature id."""
+    signer = reauthenticate(ctx, password)
+    with ctx.db.write() as session:
+        lot = _lot(session, lot_id)
+        if lot.status != LotStatus.QUARANTINE:
+            raise ConflictError(f"lot {lot.lot_number} is {lot.status}: only a lot in quarantine can be released")
+        before = {"status": lot.status, "released_at": None, "release_signature_id": None}
+        content = {"lot_id": lot.id, "product_id": lot.product_id, "lot_number": lot.lot_number,
+                   "expiry_date": lot.expiry_date, "quantity_received": lot.quantity_received}
+        signature = add_signature(session, signer, SignatureMeaning.RELEASED, "lot", lot.id, content)
+        lot.status, lot.released_at, lot.release_signature_id = LotStatus.RELEASED.value, utcnow(), signature.id
+        if note:
+            lot.status_note = note.strip()
+        ctx.audit(session, AuditRecord("release lot", "lot", lot.id, before=before, after={
+            "status": lot.status, "released_at": lot.released_at, "release_signature_id": signature.id,
+            "signature_meaning": signature.meaning, "signed_by": signature.signer_name}, reason=note))
+        return signature.id
+
+
+@changing("reject lots", STAFF)
+def reject_lot(ctx: ServiceContext, lot_id: int, reason: str) -> None:
+    """Reject a lot (e.g. damaged on arrival, wrong product, documentation refused); it stays on record."""
+    why = _require_reason(reason)
+    with ctx.db.write() as session:
+        lot = _lot(session, lot_id)
+        if lot.status in (LotStatus.REJECTED, LotStatus.DESTROYED):
+            raise ConflictError(f"lot {lot.lot_number} is already {lot.status}")
+        before = {"status": lot.status, "status_note": lot.status_note}
+        lot.status, lot.status_note = LotStatus.REJECTED.value, why
+        ctx.audit(session, AuditRecord("reject lot", "lot", lot.id, before=before,
+                                       after={"status": lot.status, "status_note": why}, reason=why))
+
+
+@changing("destroy lots", STAFF)
+def destroy_lot(ctx: ServiceContext, lot_id: int, reason: str, note: str | None = None) -> float:
+    """Destroy what is on hand of a lot, with a reason (DestroyReason). Returns the quantity destroyed."""
+    try:
+        why = cells.vocabulary(DestroyReason, "destruction reason")(str(reason).strip())
+    except cells.CellError as error:
+        raise ValidationError([FieldError("reason", str(error))]) from None
+    if why == DestroyReason.OTHER and not (note and note.strip()):
+        raise ValidationError([FieldError("note", "say what the other reason is")])
+    with ctx.db.write() as session:
+        lot = _lot(session, lot_id)
+        if lot.status == LotStatus.DESTROYED:
+            raise ConflictError(f"lot {lot.lot_number} was already destroyed")
+        before = {"status": lot.status, "quantity_destroyed": lot.quantity_destroyed,
+                  "destroyed_reason": lot.destroyed_reason, "status_note": lot.status_note}
+        amount = max(lot.quantity_on_hand, 0.0)
+        lot.quantity_destroyed += amount
+        lot.status, lot.destroyed_reason = LotStatus.DESTROYED.value, why
+        if note:
+            lot.status_note = note.strip()
+        ctx.audit(session, AuditRecord("destroy lot", "lot", lot.id, before=before, after={
+            "status": lot.status, "quantity_destroyed": lot.quantity_destroyed, "destroyed_reason": why,
+            "status_note": lot.status_note, "destroyed_now": amount}, reason=note or why))
+        return amount
+
+
+@changing("amend lots", STAFF)
+def amend_lot(ctx: ServiceContext, lot_id: int, changes: Mapping[str, Any], reason: str) -> dict[str, Any]:
+    """Correct lot fields (field -> new value; `supplier` by name) with a reason. Returns the fields that
+    changed with their new values."""
+    errors: list[FieldError] = []
+    if not reason or not reason.strip():
+        errors.append(FieldError("reason", "give the reason for the correction"))
+    try:
+        fields = parse_lot_fields(changes)
+    except ValidationError as error:
+        errors = error.errors + errors
+        fields = {}
+    if errors:
+        raise ValidationError(errors)
+    with ctx.db.write() as session:
+        lot = _lot(session, lot_id)
+        if "quantity_received" in fields and fields["quantity_received"] < lot.quantity_destroyed:
+            raise ValidationError([FieldError("quantity_received", f"is less than the {lot.quantity_destroyed:g} "
+                                              "already destroyed")])
+        if "lot_number" in fields and fields["lot_number"] != lot.lot_number:
+            clash = session.execute(select(Lot.id).where(Lot.product_id == lot.product_id,
+                                                         Lot.lot_number == fields["lot_number"])).scalar()
+            if clash is not None:
+                raise ValidationError([FieldError("lot_number", f"{fields['lot_number']} is already lot id {clash} "
+                                                  "of this product")])
+        before = snapshot(lot)
+        if "supplier" in fields:
+            lot.supplier_id = _supplier_id(session, fields.pop("supplier"))
+        for key, value in fields.items():
+            setattr(lot, key, value)
+        session.flush()
+        old, new = changed_fields(before, snapshot(lot))
+        ctx.audit(session, AuditRecord("amend lot", "lot", lot.id, before=old, after=new or {"unchanged": True},
+                                       reason=reason.strip()))
+        return new
+
+
+_PARAMETER = cells.vocabulary(tuple(PARAMETER_SPEC), "characterization parameter")
+_MEASURED_BY = cells.vocabulary(MeasuredBy, "result source")
+_MARKER = cells.vocabulary(MARKERS, "marker")
+
+
+@changing("record characterization results", STAFF)
+def add_characterization_result(ctx: ServiceContext, lot_id: int, parameter: str, *, value: Any = None,
+                                result: str | None = None, method: str | None = None, marker: str | None = None,
+                                measured_by: str | None = None, document_id: int | None = None,
+                                source_ref: str | None = None) -> int:
+    """Record one measured parameter of a lot: a number in the parameter's unit, or a qualitative result."""
+    errors: list[FieldError] = []
+    try:
+        parameter = _PARAMETER(str(parameter).strip())
+    except cells.CellError as error:
+        raise ValidationError([FieldError("parameter", str(error))]) from None
+    unit, methods, results = PARAMETER_SPEC[parameter]
+    row: dict[str, Any] = {"parameter": parameter, "unit": unit}
+    if unit is not None:
+        text = cells.cell_text(value)
+        if not text:
+            errors.append(FieldError("value", f"give the {parameter.replace('_', ' ')} in {unit}"))
+        else:
+            try:
+                row["value"] = cells.parse_non_negative(text)
+            except cells.CellError as error:
+                errors.append(FieldError("value", str(error)))
+    else:
+        try:
+            row["result"] = cells.vocabulary(sorted(results), "result")(str(result or "").strip())
+        except cells.CellError as error:
+            errors.append(FieldError("result", str(error) if result else f"choose one of {', '.join(sorted(results))}"))
+    for key, raw, parse in (("method", method, cells.vocabulary(sorted(methods), f"{parameter} method")),
+                            ("measured_by", measured_by, _MEASURED_BY), ("marker", marker, _MARKER)):
+        if raw:
+            try:
+                row[key] = parse(str(raw).strip())
+            except cells.CellError as error:
+                errors.append(FieldError(key, str(error)))
+    if parameter == "marker" and not marker:
+        errors.append(FieldError("marker", "name the marker"))
+    if parameter != "marker" and marker:
+        errors.append(FieldError("marker", "only marker results name a marker"))
+    if errors:
+        raise ValidationError(errors)
+    with ctx.db.write() as session:
+        _lot(session, lot_id)
+        if document_id is not None and session.get(Document, document_id) is None:
+            raise ValidationError([FieldError("document_id", f"no document {document_id}")])
+        item = CharacterizationResult(lot_id=lot_id, document_id=document_id,
+                                      source_ref=source_ref.strip() if source_ref else None, recorded_at=utcnow(),
+                                      **row)
+        session.add(item)
+        session.flush()
+        ctx.audit(session, AuditRecord("add characterization result", "lot", lot_id, before={},
+                                       after=snapshot(item)))
+        return item.id
+
+
+@changing("void characterization results", STAFF)
+def void_characterization_result(ctx: ServiceContext, result_id: int, reason: str) -> None:
+    """Void a result entered in error (it stays on record, marked void, with the reason)."""
+    why = _require_reason(reason)
+    with ctx.db.write() as session:
+        item = session.get(CharacterizationResult, result_id)
+        if item is None:
+            raise NotFound(f"no characterization result with id {result_id}")
+        if item.voided_at is not None:
+            raise ConflictError(f"result {result_id} was already voided")
+        item.voided_at, item.void_reason = utcnow(), why
+        ctx.audit(session, AuditRecord("void characterization result", "lot", item.lot_id,
+                                       before={"result_id": item.id, "voided_at": None},
+                                       after={"result_id": item.id, "voided_at": item.voided_at,
+                                              "void_reason": why}, reason=why))
+
+
+@dataclass(frozen=True)
+class LotInfo:
+    id: int
+    product_id: int
+    product_name: str
+    lot_number: str
+    status: str
+    quantity_on_hand: float
+    fields: dict[str, Any]
+    results: tuple[dict[str, Any], ...]
+
+
+def get_lot(ctx: ServiceContext, lot_id: int, include_voided: bool = False) -> LotInfo:
+    ctx.require(READERS, "view lots")
+    with ctx.db.read() as session:
+        lot = _lot(session, lot_id)
+        query = select(CharacterizationResult).where(CharacterizationResult.lot_id == lot.id)
+        if not include_voided:
+            query = query.where(CharacterizationResult.voided_at.is_(None))
+        results = tuple(snapshot(r) for r in session.execute(query.order_by(CharacterizationResult.id)).scalars())
+        return LotInfo(lot.id, lot.product_id, lot.product.name, lot.lot_number, lot.status, lot.quantity_on_hand,
+                       snapshot(lot), results)
