@@ -16,6 +16,7 @@ from .. import __version__
 
 COMMAND_MODULES = (
     "setup_cmds",
+    "import_cmds",
 )
 
 
