@@ -17,6 +17,7 @@ from .. import __version__
 COMMAND_MODULES = (
     "setup_cmds",
     "import_cmds",
+    "use_cmds",
 )
 
 

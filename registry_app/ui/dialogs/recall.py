@@ -1,0 +1,262 @@
+"""Recalling a lot (medical director, signed) and its lookback: every patient who received it, each marked
+notified as the clinic reaches them, exported to CSV or PDF for the recall file.
+
+The lookback opens at once after the recall is signed; it can also be opened on any lot from the lot record
+(and by an inspector, who sees the list and the exports but no action that changes records).
+"""
+
+from __future__ import annotations
+
+import csv
+from datetime import date
+from pathlib import Path
+
+from PySide6.QtCore import QMarginsF, Qt, Signal
+from PySide6.QtGui import QPageLayout, QPageSize, QPdfWriter, QTextDocument
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ...domain.vocab import label
+from ...services import RegistryError, ServiceContext
+from ...services.context import DIRECTOR, STAFF
+from ...services.recalls import RecallResult, Trace, mark_patient_notified, recall_lot, trace_lot
+from .forms import ErrorBanner, attempt, date_edit, has_role, wire_keyboard
+from .lots import LotPicker
+from .signature import SignaturePanel
+
+LOOKBACK_COLUMNS = ("Administered", "Patient", "Route", "Body areas", "Practitioner", "Quantity", "Notified on",
+                    "How")
+
+
+class RecallDialog(QDialog):
+    """Pick the lot, give the reason and the date, sign. `recalled` fires with the RecallResult."""
+
+    recalled = Signal(object)
+
+    def __init__(self, ctx: ServiceContext, parent: QWidget | None = None, *, lot_id: int | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.result: RecallResult | None = None
+        self.lookback: LookbackDialog | None = None
+        self.setWindowTitle("Recall a lot")
+        layout = QVBoxLayout(self)
+        self.banner = ErrorBanner()
+        layout.addWidget(self.banner)
+        form = QFormLayout()
+        self.lot_picker = LotPicker(ctx)
+        lot_label = QLabel("&Lot (scan or number)")
+        lot_label.setBuddy(self.lot_picker.scan_edit)
+        form.addRow(lot_label, self.lot_picker)
+        self.recall_date = date_edit()
+        date_label = QLabel("Recalled &from")
+        date_label.setBuddy(self.recall_date)
+        form.addRow(date_label, self.recall_date)
+        layout.addLayout(form)
+        self.signature = SignaturePanel(ctx, "recalled", needs_reason=True, reason_label="Reason for the recall")
+        layout.addWidget(self.signature)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.recall_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.recall_button.setText("&Sign and recall")
+        self.buttons.accepted.connect(self.submit)
+        self.buttons.rejected.connect(self.reject)
+        layout.addWidget(self.buttons)
+        wire_keyboard(self, self.buttons, self.recall_button)
+        if not has_role(ctx, DIRECTOR):
+            self.recall_button.setEnabled(False)
+            self.banner.show_warning("Only a medical director may recall a lot.")
+        if lot_id is not None:
+            self.lot_picker.select_lot(lot_id)
+        self.lot_picker.scan_edit.setFocus()
+
+    def submit(self) -> None:
+        lot_id = self.lot_picker.lot_id()
+        problems = ([] if lot_id is not None else ["lot: scan or type the lot to recall"]) + self.signature.missing()
+        if problems:
+            self.banner.show_error("\n".join(problems))
+            return
+        assert lot_id is not None
+        result = attempt(self.banner, lambda: recall_lot(self.ctx, lot_id, self.signature.reason(),
+                                                         self.signature.password(),
+                                                         self.recall_date.date().toPython()),
+                         {"reason": self.signature.reason_edit, "recall_date": self.recall_date})
+        if result is None:
+            self.signature.clear_password()
+            return
+        self.result = result
+        self.recalled.emit(result)
+        self.accept()
+        # The lookback list opens at once: the next job is telling the patients.
+        self.lookback = LookbackDialog(self.ctx, result.lot_id, self.parentWidget())
+        self.lookback.show()
+
+
+class LookbackDialog(QDialog):
+    """Every current administration of a lot, with notification status, Mark notified and exports."""
+
+    def __init__(self, ctx: ServiceContext, lot_id: int, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.lot_id = lot_id
+        self.trace: Trace | None = None
+        self.setWindowTitle("Recall lookback")
+        self.resize(900, 560)
+        layout = QVBoxLayout(self)
+        self.heading = QLabel()
+        self.heading.setWordWrap(True)
+        layout.addWidget(self.heading)
+        self.banner = ErrorBanner()
+        layout.addWidget(self.banner)
+        self.table = QTableWidget(0, len(LOOKBACK_COLUMNS))
+        self.table.setHorizontalHeaderLabels(LOOKBACK_COLUMNS)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setAccessibleName("Patients who received the lot")
+        layout.addWidget(self.table, 1)
+
+        self.notify_box = QGroupBox("Mark the selected patients notified")
+        notify_form = QFormLayout(self.notify_box)
+        self.notified_on = date_edit()
+        notify_form.addRow(self._label("Notified &on", self.notified_on), self.notified_on)
+        self.notified_how = QLineEdit()
+        self.notified_how.setPlaceholderText("phone, letter, visit …")
+        notify_form.addRow(self._label("&How", self.notified_how), self.notified_how)
+        self.notify_button = QPushButton("&Mark notified")
+        self.notify_button.clicked.connect(self.mark_selected_notified)
+        self.notified_how.returnPressed.connect(self.notify_button.click)
+        notify_form.addRow(self.notify_button)
+        layout.addWidget(self.notify_box)
+        if not has_role(ctx, STAFF):
+            self.notify_box.hide()  # an inspector reads and exports, never changes
+
+        row = QHBoxLayout()
+        self.csv_button = QPushButton("Export &CSV…")
+        self.csv_button.clicked.connect(lambda: self._export_to_chosen("csv"))
+        self.pdf_button = QPushButton("Export &PDF…")
+        self.pdf_button.clicked.connect(lambda: self._export_to_chosen("pdf"))
+        self.close_button = QPushButton("Close")
+        self.close_button.clicked.connect(self.accept)
+        row.addWidget(self.csv_button)
+        row.addWidget(self.pdf_button)
+        row.addStretch(1)
+        row.addWidget(self.close_button)
+        layout.addLayout(row)
+        self.reload()
+        self.table.setFocus()
+
+    @staticmethod
+    def _label(text: str, buddy: QWidget) -> QLabel:
+        title = QLabel(text)
+        title.setBuddy(buddy)
+        return title
+
+    def reload(self) -> None:
+        trace = attempt(self.banner, lambda: trace_lot(self.ctx, self.lot_id))
+        if trace is None:
+            return
+        self.trace = trace
+        waiting = len(trace.not_notified)
+        recalled = f", recalled from {trace.recall_date}" if trace.recall_date else ""
+        self.heading.setText(
+            f"<b>{trace.product_name}</b>, lot <b>{trace.lot_number}</b> ({label(trace.status).lower()}{recalled}): "
+            f"{len(trace.administrations)} administration(s), {waiting} patient(s) still to notify.")
+        self.table.setRowCount(len(trace.administrations))
+        for r, row in enumerate(self.rows()):
+            for c, text in enumerate(row):
+                item = QTableWidgetItem(text)
+                if c == 0:
+                    item.setData(Qt.ItemDataRole.UserRole, trace.administrations[r].id)
+                self.table.setItem(r, c, item)
+
+    def rows(self) -> list[list[str]]:
+        assert self.trace is not None
+        return [
+            [a.administered_at.strftime("%Y-%m-%d %H:%M"), a.patient_ref or "", label(a.route),
+             (a.body_areas or "").replace(";", ", "), a.practitioner or "",
+             "" if a.quantity is None else f"{a.quantity:g}",
+             a.patient_notified_on.isoformat() if a.patient_notified_on else "", a.notified_how or ""]
+            for a in self.trace.administrations
+        ]
+
+    def selected_administration_ids(self) -> list[int]:
+        rows = sorted({index.row() for index in self.table.selectionModel().selectedRows()})
+        return [self.table.item(r, 0).data(Qt.ItemDataRole.UserRole) for r in rows]
+
+    def mark_selected_notified(self) -> None:
+        ids = self.selected_administration_ids()
+        if not ids:
+            self.banner.show_error("Select the patients (rows) who were notified first.")
+            self.table.setFocus()
+            return
+        notified_on: date = self.notified_on.date().toPython()
+        how = self.notified_how.text()
+        for administration_id in ids:
+            try:
+                mark_patient_notified(self.ctx, administration_id, notified_on, how)
+            except RegistryError as error:
+                self.reload()  # some may have been marked before this one failed
+                self.banner.show_error(error.message)
+                return
+        self.banner.clear_message()
+        self.reload()
+
+    def _export_to_chosen(self, kind: str) -> None:
+        assert self.trace is not None
+        default = f"lookback-{self.trace.lot_number}.{kind}"
+        name, _ = QFileDialog.getSaveFileName(self, f"Export the lookback as {kind.upper()}", default,
+                                              f"{kind.upper()} (*.{kind})")
+        if name:
+            (self.export_csv if kind == "csv" else self.export_pdf)(Path(name))
+
+    def export_csv(self, path: Path) -> Path:
+        assert self.trace is not None
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["product_name", "lot_number", *[c.lower().replace(" ", "_") for c in LOOKBACK_COLUMNS]])
+            for row in self.rows():
+                writer.writerow([self.trace.product_name, self.trace.lot_number, *row])
+        self.banner.show_warning(f"Saved {path}")
+        return path
+
+    def export_pdf(self, path: Path) -> Path:
+        assert self.trace is not None
+        trace = self.trace
+        head = "".join(f"<th>{c}</th>" for c in LOOKBACK_COLUMNS)
+        body = "".join("<tr>" + "".join(f"<td>{_html(cell)}</td>" for cell in row) + "</tr>" for row in self.rows())
+        html = (f"<h2>Recall lookback: {_html(trace.product_name)}, lot {_html(trace.lot_number)}</h2>"
+                f"<p>Status: {label(trace.status)}"
+                + (f"; recalled from {trace.recall_date}" if trace.recall_date else "")
+                + f". Printed {date.today().isoformat()}. {len(trace.not_notified)} patient(s) still to notify.</p>"
+                f"<table border='1' cellspacing='0' cellpadding='3'><tr>{head}</tr>{body}</table>")
+        writer = QPdfWriter(str(path))
+        writer.setPageSize(QPageSize(QPageSize.PageSizeId.A4))
+        writer.setPageOrientation(QPageLayout.Orientation.Landscape)
+        writer.setPageMargins(QMarginsF(12, 12, 12, 12), QPageLayout.Unit.Millimeter)
+        writer.setResolution(96)
+        writer.setTitle(f"Recall lookback {trace.lot_number}")
+        document = QTextDocument()
+        document.setHtml(html)
+        document.print_(writer)
+        self.banner.show_warning(f"Saved {path}")
+        return path
+
+
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
