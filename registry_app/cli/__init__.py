@@ -17,7 +17,6 @@ from .. import __version__
 COMMAND_MODULES = (
     "setup_cmds",
     "import_cmds",
-    "use_cmds",
 )
 
 

@@ -9,6 +9,7 @@ from .errors import (
     PermissionDenied,
     RegistryError,
     SignInFailed,
+    StorageError,
     ValidationError,
 )
 
@@ -22,5 +23,6 @@ __all__ = [
     "RegistryError",
     "ServiceContext",
     "SignInFailed",
+    "StorageError",
     "ValidationError",
 ]

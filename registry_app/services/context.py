@@ -18,7 +18,7 @@ from ..db import Database
 from ..domain import Setting, Site
 from ..domain.vocab import Role
 from . import audit
-from .errors import PermissionDenied
+from .errors import PermissionDenied, StorageError
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -108,12 +108,34 @@ def _is_transient(error: DBAPIError) -> bool:
     return "database is locked" in text or "database table is locked" in text or code in {"40001", "40P01"}
 
 
+def storage_failure(error: DBAPIError) -> StorageError | None:
+    """A clear message for a database that cannot be written, or None if the error is something else."""
+    orig = error.orig
+    name = str(getattr(orig, "sqlite_errorname", "") or "")
+    state = getattr(orig, "sqlstate", None)
+    text = str(orig if orig is not None else error).lower()
+    done = "nothing of this action was saved; what was saved before is intact"
+    if name.startswith("SQLITE_READONLY") or state == "25006" or "readonly database" in text:
+        return StorageError(f"the registry's database is read-only and cannot be written: {done}. "
+                            "Check the file's permissions, or whether the disk is mounted read-only.")
+    if name == "SQLITE_FULL" or state in {"53100", "53200"} or "disk is full" in text:
+        return StorageError(f"the disk holding the registry is full: {done}. Free some space and try again.")
+    if name.startswith(("SQLITE_IOERR", "SQLITE_CANTOPEN")) or "disk i/o error" in text:
+        return StorageError(f"the registry's storage failed ({text.splitlines()[0] if text else name}): {done}. "
+                            "Check the disk, then verify the registry (registry-app audit verify).")
+    return None
+
+
 def retry_transient(fn: Callable[[], R]) -> R:
-    """Run a whole transaction again when the database was busy (lock, serialization failure, deadlock)."""
+    """Run a whole transaction again when the database was busy (lock, serialization failure, deadlock).
+    A database that cannot be written at all becomes a StorageError with a message a user can act on."""
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
             return fn()
         except (OperationalError, DBAPIError) as error:
+            failure = storage_failure(error)
+            if failure is not None:
+                raise failure from error
             if attempt == MAX_ATTEMPTS or not _is_transient(error):
                 raise
             time.sleep(min(2.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.0))

@@ -75,3 +75,8 @@ class ConfirmationRequired(RegistryError):
         high = [f for f in self.findings if f.severity == "high"]
         lines = "; ".join(f"{f.code}: {f.message}" for f in high)
         super().__init__(f"confirm {len(high)} high finding(s) before saving: {lines}")
+
+
+class StorageError(RegistryError):
+    """The database could not be written (read-only file, full disk, failing storage). The transaction was
+    rolled back: what was saved before is intact, this action saved nothing."""

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import tempfile
 from datetime import date
+from pathlib import Path
 
-from registry_app.services import auth, signoff, sites
+from registry_app.services import auth, backup, signoff, sites
 
 from . import MatrixSetup, Prepare
 
@@ -39,6 +41,11 @@ def _sign_off(setup: MatrixSetup):  # type: ignore[no-untyped-def]
                                                date(2026, 3, 31))
 
 
+def _backup(setup: MatrixSetup):  # type: ignore[no-untyped-def]
+    out = Path(tempfile.mkdtemp(prefix="matrix-backup-")) / "registry.backup"
+    return lambda ctx: backup.backup_registry(ctx, out)
+
+
 CALLS: dict[str, Prepare] = {
     "auth.create_user": _create_user,
     "auth.deactivate_user": _deactivate,
@@ -47,4 +54,5 @@ CALLS: dict[str, Prepare] = {
     "auth.reset_password": _reset,
     "sites.set_site": _set_site,
     "signoff.sign_off_report": _sign_off,
+    "backup.backup_registry": _backup,
 }

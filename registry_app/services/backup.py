@@ -1,0 +1,170 @@
+"""Online backup of the registry while it is in use.
+
+SQLite: the SQLite backup API copies the database in one step under a read snapshot, so writers in other
+windows or processes carry on (WAL) and the copy is one consistent moment. The copy is written beside the
+target, checked (`PRAGMA integrity_check` and the audit trail's hash chain) and only then renamed into
+place, so a failed or interrupted backup never leaves a half-written file under the chosen name.
+PostgreSQL: `pg_dump --format=custom` (restore with `pg_restore --clean --dbname URL FILE`).
+
+The desktop calls `backup_registry(ctx, path)` from its menu; the CLI is `registry-app backup --out FILE`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import sqlite3
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
+
+from ..domain.vocab import Role
+from .audit import AuditRecord, verify_chain
+from .context import ServiceContext, changing
+from .errors import StorageError, ValidationError
+
+# Who may take a copy of every record (patients' references included): the people responsible for the data.
+BACKUP_ROLES: tuple[str, ...] = (Role.ADMIN, Role.MEDICAL_DIRECTOR)
+
+
+@dataclass(frozen=True)
+class BackupCheck:
+    """What a backup file holds and whether it is sound."""
+
+    integrity: str  # "ok", or SQLite's first complaint
+    audit_ok: bool
+    audit_entries: int
+    audit_message: str
+
+    @property
+    def ok(self) -> bool:
+        return self.integrity == "ok" and self.audit_ok
+
+
+@dataclass(frozen=True)
+class BackupResult:
+    path: Path
+    size_bytes: int
+    sha256: str
+    check: BackupCheck | None  # None for a pg_dump archive (checked by pg_restore --list)
+
+    def describe(self) -> str:
+        text = f"backup written to {self.path} ({self.size_bytes:,} bytes, SHA-256 {self.sha256})"
+        if self.check is not None:
+            text += f"; integrity {self.check.integrity}; {self.check.audit_message}"
+        return text
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_sqlite_file(path: str | Path) -> BackupCheck:
+    """Integrity check and audit-trail verification of an SQLite registry file (a backup or a restored copy),
+    read-only: the file is not changed."""
+    uri = f"file:{Path(path).resolve()}?mode=ro"
+    engine = create_engine("sqlite://", creator=lambda: sqlite3.connect(uri, uri=True), poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            integrity = str(conn.exec_driver_sql("PRAGMA integrity_check").scalar())
+            with Session(bind=conn) as session:
+                result = verify_chain(session)
+    except DBAPIError as error:
+        return BackupCheck(f"unreadable: {error.orig}", False, 0, "audit trail not checked")
+    finally:
+        engine.dispose()
+    return BackupCheck(integrity, result.ok, result.entries_checked, result.describe())
+
+
+def _sqlite_backup(source: Path, target: Path) -> BackupCheck:
+    partial = target.with_name(f".{target.name}.partial")
+    partial.unlink(missing_ok=True)
+    try:
+        with sqlite3.connect(source, timeout=30) as src, sqlite3.connect(partial) as dst:
+            src.backup(dst)  # pages=-1: the whole database in one step, one consistent snapshot
+            dst.execute("PRAGMA journal_mode = DELETE")  # a single self-contained file
+        src.close()
+        dst.close()
+        with partial.open("rb+") as handle:
+            os.fsync(handle.fileno())
+        check = check_sqlite_file(partial)
+        if check.integrity != "ok":
+            raise StorageError(f"the backup copy failed its integrity check ({check.integrity}); "
+                               f"{target} was not written")
+        os.replace(partial, target)
+        return check
+    except sqlite3.OperationalError as error:
+        raise StorageError(f"the backup could not be written to {target}: {error}") from error
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _pg_dump(url: str, target: Path) -> None:
+    program = shutil.which("pg_dump")
+    if program is None:
+        raise StorageError("pg_dump was not found: install the PostgreSQL client tools, or run "
+                           f"`pg_dump --format=custom --file {target} DBNAME` on the server")
+    parsed = make_url(url)
+    env = dict(os.environ)
+    if parsed.password:
+        env["PGPASSWORD"] = str(parsed.password)
+    query = parsed.query
+    host = query.get("host") or parsed.host
+    args = [program, "--format=custom", "--no-owner", f"--file={target}", f"--dbname={parsed.database}"]
+    if host:
+        args.append(f"--host={host if isinstance(host, str) else host[0]}")
+    port = query.get("port") or parsed.port
+    if port:
+        args.append(f"--port={port if not isinstance(port, tuple) else port[0]}")
+    if parsed.username:
+        args.append(f"--username={parsed.username}")
+    done = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        target.unlink(missing_ok=True)
+        first = (done.stderr.strip().splitlines() or ["pg_dump failed"])[0]
+        raise StorageError(f"the backup failed: {first}")
+
+
+def _validated_target(out: str | Path) -> Path:
+    target = Path(out).expanduser()
+    if target.is_dir():
+        raise ValidationError(f"{target} is a folder: give the backup file's name", field="out")
+    if not target.parent.is_dir():
+        raise ValidationError(f"the folder {target.parent} does not exist", field="out")
+    return target.resolve()
+
+
+@changing("back up the registry", BACKUP_ROLES)
+def backup_registry(ctx: ServiceContext, out: str | Path) -> BackupResult:
+    """Copy the whole registry, while it is in use, to `out` (replaced if it exists); the backup is
+    recorded in the audit trail with the file's SHA-256."""
+    target = _validated_target(out)
+    check: BackupCheck | None = None
+    if ctx.db.is_sqlite:
+        source = make_url(ctx.db.url).database
+        if not source or source == ":memory:":
+            raise ValidationError("an in-memory registry cannot be backed up", field="database")
+        if Path(source).resolve() == target:
+            raise ValidationError("the backup would overwrite the registry itself: choose another file",
+                                  field="out")
+        check = _sqlite_backup(Path(source), target)
+    else:
+        _pg_dump(ctx.db.url, target)
+    result = BackupResult(target, target.stat().st_size, _sha256(target), check)
+    with ctx.db.write() as session:
+        after = {"file": str(target), "bytes": result.size_bytes, "sha256": result.sha256}
+        if check is not None:
+            after |= {"integrity": check.integrity, "audit_entries": check.audit_entries}
+        ctx.audit(session, AuditRecord("back up registry", "registry", None, before={}, after=after))
+    return result

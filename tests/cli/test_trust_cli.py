@@ -1,0 +1,97 @@
+"""`audit verify` and `backup --out FILE`: exit codes, messages, and what the backup holds."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from registry_app.cli import main
+from registry_app.db import Database
+from registry_app.domain import AuditEntry
+
+from ..conftest import PASSWORDS
+from ..reliability.tamper import drop_guards
+
+
+def run(argv: list[str], monkeypatch: pytest.MonkeyPatch, user: str | None = None,
+        password: str | None = None) -> int:
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    for key in ("REGISTRY_USER", "REGISTRY_PASSWORD", "REGISTRY_DATABASE_URL"):
+        monkeypatch.delenv(key, raising=False)
+    if user:
+        monkeypatch.setenv("REGISTRY_USER", user)
+        monkeypatch.setenv("REGISTRY_PASSWORD", password if password is not None else PASSWORDS[user])
+    return main(argv)
+
+
+def _entries(db: Database) -> list[AuditEntry]:
+    with db.read() as session:
+        return list(session.execute(select(AuditEntry).order_by(AuditEntry.seq)).scalars())
+
+
+def test_audit_verify_intact_then_tampered(database_url: str, db: Database, monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["--database", database_url, "audit", "verify"], monkeypatch, "inspector") == 0
+    out = capsys.readouterr().out
+    count = len(_entries(db))
+    assert f"audit trail intact: {count} entries" in out
+    victim = _entries(db)[2]
+    with db.engine.begin() as conn:
+        drop_guards(conn)
+        conn.execute(AuditEntry.__table__.update().where(AuditEntry.__table__.c.id == victim.id)
+                     .values(reason="nothing to see"))
+    assert run(["--database", database_url, "audit", "verify"], monkeypatch, "inspector") == 1
+    captured = capsys.readouterr()
+    assert f"broken at entry {victim.seq}" in captured.err and "altered" in captured.err
+    assert "Traceback" not in captured.err and captured.out == ""
+
+
+def test_audit_verify_needs_a_signed_in_user(database_url: str, monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["--database", database_url, "audit", "verify"], monkeypatch) == 3
+    assert run(["--database", database_url, "audit", "verify"], monkeypatch, "inspector", "wrong-password") == 3
+    assert "user name or password is wrong" in capsys.readouterr().err
+
+
+def test_audit_verify_on_a_registry_without_users(empty_database_url: str, monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["--database", empty_database_url, "audit", "verify"], monkeypatch) == 0
+    assert "0 entries" in capsys.readouterr().out
+
+
+def test_backup_writes_a_checked_copy_and_is_audited(database_url: str, db: Database, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "copy.backup"
+    assert run(["--database", database_url, "backup", "--out", str(out)], monkeypatch, "admin") == 0
+    printed = capsys.readouterr().out
+    assert out.stat().st_size > 0 and f"backup written to {out}" in printed
+    last = _entries(db)[-1]
+    assert last.action == "back up registry" and str(out) in (last.after or "")
+    if db.is_sqlite:
+        from registry_app.services.backup import check_sqlite_file
+
+        check = check_sqlite_file(out)
+        assert check.ok and check.audit_entries == last.seq - 1, "the copy is the registry before this entry"
+        assert "integrity ok" in printed
+    else:
+        listing = subprocess.run([shutil.which("pg_restore") or "pg_restore", "--list", str(out)],
+                                 capture_output=True, text=True, check=False)
+        assert listing.returncode == 0 and "audit_entry" in listing.stdout
+
+
+def test_backup_refusals_are_messages(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "copy.backup"
+    assert run(["--database", database_url, "backup", "--out", str(out)], monkeypatch, "pharmacist") == 3
+    assert "may not back up the registry" in capsys.readouterr().err and not out.exists()
+    missing = tmp_path / "no-such-folder" / "copy.backup"
+    assert run(["--database", database_url, "backup", "--out", str(missing)], monkeypatch, "admin") == 1
+    err = capsys.readouterr().err
+    assert "does not exist" in err and "Traceback" not in err
+    assert run(["--database", database_url, "backup"], monkeypatch, "admin") == 2
