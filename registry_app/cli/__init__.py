@@ -15,8 +15,12 @@ from collections.abc import Sequence
 from .. import __version__
 
 COMMAND_MODULES = (
+    "trust_cmds",
     "setup_cmds",
+    "demo_cmd",
+    "flags_cmd",
     "import_cmds",
+    "use_cmds",
 )
 
 
