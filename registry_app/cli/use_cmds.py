@@ -1,0 +1,108 @@
+"""`trace` and `recall`: the recall lookback from the command line (shared/cli.md)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from datetime import date
+
+from ..services import ServiceContext
+from ..services.auth import has_users, sign_in
+from ..services.recalls import AmbiguousLot, LotRef, Trace, find_lot, recall_lot, trace_lot
+from .common import ENV_USER, EXIT_DATA, EXIT_DENIED, EXIT_OK, CommandError, open_context, read_password, signed_in
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    trace = commands.add_parser("trace", help="recall lookback: every administration of a lot")
+    trace.add_argument("lot_number", metavar="LOT_NUMBER")
+    trace.add_argument("--product", metavar="NAME", help="the product, when several products use the lot number")
+    trace.add_argument("--format", choices=("table", "json"), default="table")
+    trace.set_defaults(handler=trace_command)
+
+    recall = commands.add_parser("recall", help="mark a lot recalled (signed by a medical director)")
+    recall.add_argument("lot_number", metavar="LOT_NUMBER")
+    recall.add_argument("--product", metavar="NAME", help="the product, when several products use the lot number")
+    recall.add_argument("--reason", required=True, help="why the lot is recalled (kept with the signature)")
+    recall.add_argument("--date", metavar="DATE", help="recalled from this date, YYYY-MM-DD (default: today)")
+    recall.set_defaults(handler=recall_command)
+
+
+def _lot(ctx: ServiceContext, args: argparse.Namespace) -> LotRef:
+    try:
+        return find_lot(ctx, args.lot_number, args.product)
+    except AmbiguousLot as error:
+        raise CommandError(
+            EXIT_DATA,
+            f"error: lot {error.lot_number} exists for {len(error.product_names)} products; "
+            "choose one with --product NAME:",
+            *(f"  {name}" for name in error.product_names),
+        ) from error
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def trace_table(trace: Trace) -> str:
+    header = ("administered", "patient", "route", "body area", "practitioner", "quantity", "notified")
+    rows = [
+        (a.administered_at.isoformat(sep=" ", timespec="minutes"), _text(a.patient_ref), a.route,
+         _text(a.body_areas), _text(a.practitioner), _text(a.quantity),
+         f"{a.patient_notified_on} ({a.notified_how})" if a.patient_notified_on else "no")
+        for a in trace.administrations
+    ]
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    lines = [f"{trace.product_name}, lot {trace.lot_number}: {trace.status}"
+             + (f" from {trace.recall_date}" if trace.recall_date else "")]
+    lines += ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in [header, *rows]]
+    patients = {a.patient_ref for a in trace.administrations if a.patient_ref}
+    lines.append(f"{len(rows)} administration(s), {len(patients)} patient(s), "
+                 f"{len(trace.not_notified)} not marked notified")
+    return "\n".join(lines)
+
+
+def trace_command(args: argparse.Namespace) -> int:
+    ctx = signed_in(args, required=False)
+    trace = trace_lot(ctx, _lot(ctx, args).lot_id)
+    if args.format == "json":
+        print(json.dumps(trace.as_json(), ensure_ascii=False, indent=2))
+    else:
+        print(trace_table(trace))
+    return EXIT_OK
+
+
+def _signed_in_with_password(args: argparse.Namespace) -> tuple[ServiceContext, str]:
+    """Sign in and keep the password: the recall's signature re-enters it (21 CFR 11.200) without a second
+    prompt, since the user typed it for this very command."""
+    ctx = open_context(args)
+    if not has_users(ctx):
+        raise CommandError(EXIT_DENIED, "error: the registry has no users yet: create the first one with "
+                           "`registry-app user add NAME --role admin`")
+    username = args.user or os.environ.get(ENV_USER)
+    if not username:
+        raise CommandError(EXIT_DENIED, f"error: sign in: give --user NAME or set {ENV_USER}")
+    password = read_password()
+    sign_in(ctx, username, password)
+    return ctx, password
+
+
+def recall_command(args: argparse.Namespace) -> int:
+    recall_date: date | None = None
+    if args.date:
+        try:
+            recall_date = date.fromisoformat(args.date.strip())
+        except ValueError as error:
+            raise CommandError(EXIT_DATA, f"error: --date: {args.date!r} is not a date (use YYYY-MM-DD)") from error
+    ctx, password = _signed_in_with_password(args)
+    lot = _lot(ctx, args)
+    result = recall_lot(ctx, lot.lot_id, args.reason, password, recall_date)
+    print(f"{lot.product_name}, lot {lot.lot_number}: recalled from {result.recall_date} "
+          f"(signature {result.signature_id})")
+    print(f"{result.recipients} administration(s) to notify: see `registry-app trace {lot.lot_number}"
+          + (f" --product {json.dumps(lot.product_name)}`" if args.product else "`"))
+    return EXIT_OK
