@@ -1,0 +1,532 @@
+"""The queries behind the compliance report and the exports: plain rows, never live ORM objects.
+
+Everything here reads inside the caller's session. Patient references go through the `Pseudonym` callable the
+caller hands in (a keyed hash by default; the identity only when a medical director asked for real ones), so
+no function here can leak a patient reference by forgetting to pseudonymize it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import Select, and_, case, distinct, exists, func, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from ..domain import (
+    Administration,
+    AdverseEvent,
+    AuditEntry,
+    Document,
+    Lot,
+    Manufacturer,
+    Product,
+    ProductRegulatoryStatus,
+    ProductRoute,
+    Supplier,
+)
+from ..domain.vocab import EXPIRED, HUMAN_DERIVED_SOURCES, SEVERITY_RANK, DocumentKind, LotStatus
+from .exports import Column, Table
+
+Pseudonym = Callable[[str | None], str | None]
+
+EXPORT_KINDS: tuple[str, ...] = ("lots", "products", "administrations", "flags", "audit")
+
+
+@dataclass(frozen=True)
+class Period:
+    """An inclusive range of local dates; None on either side means unbounded (a full export)."""
+
+    start: date | None = None
+    end: date | None = None
+
+    @property
+    def start_at(self) -> datetime | None:
+        return datetime.combine(self.start, time.min) if self.start else None
+
+    @property
+    def end_before(self) -> datetime | None:
+        return datetime.combine(self.end + timedelta(days=1), time.min) if self.end else None
+
+    def describe(self) -> str:
+        if self.start is None and self.end is None:
+            return "all records"
+        return f"{self.start.isoformat() if self.start else 'the beginning'} to {self.end or 'today'}"
+
+    def as_json(self) -> dict[str, str | None]:
+        return {"from": self.start.isoformat() if self.start else None,
+                "to": self.end.isoformat() if self.end else None}
+
+
+@dataclass(frozen=True)
+class FlagRow:
+    """A flag as reports show it: the rule's finding plus its waiver, if any (who, when, why)."""
+
+    code: str
+    severity: str
+    title: str
+    subject_type: str
+    subject_id: int
+    product_name: str | None
+    lot_number: str | None
+    message: str
+    waived: bool = False
+    waived_by: str | None = None
+    waived_at: datetime | None = None
+    waiver_reason: str | None = None
+    lot_id: int | None = None
+    product_id: int | None = None
+
+    @property
+    def rank(self) -> int:
+        return SEVERITY_RANK.get(self.severity, -1)
+
+
+def _between(column: Any, period: Period) -> list[Any]:
+    """Conditions for a DATETIME column falling inside the period's local dates."""
+    conditions = []
+    if period.start_at is not None:
+        conditions.append(column >= period.start_at)
+    if period.end_before is not None:
+        conditions.append(column < period.end_before)
+    return conditions
+
+
+def _date_between(column: Any, period: Period) -> list[Any]:
+    conditions = []
+    if period.start is not None:
+        conditions.append(column >= period.start)
+    if period.end is not None:
+        conditions.append(column <= period.end)
+    return conditions
+
+
+CURRENT_ADMINISTRATION = and_(Administration.superseded.is_(False), Administration.voided_at.is_(None))
+
+
+def lots_in_scope(period: Period) -> Select[tuple[int]]:
+    """Lots received in the period, or used in it (an inspector follows both)."""
+    if period.start is None and period.end is None:
+        return select(Lot.id)
+    used = select(Administration.lot_id).where(CURRENT_ADMINISTRATION, *_between(Administration.administered_at,
+                                                                                   period))
+    return select(Lot.id).where(or_(and_(*_date_between(Lot.received_date, period)), Lot.id.in_(used)))
+
+
+def display_status(status: str, expiry: date | None, today: date) -> str:
+    if status in (LotStatus.QUARANTINE, LotStatus.RELEASED) and expiry is not None and expiry < today:
+        return EXPIRED
+    return status
+
+
+# ---- lots ------------------------------------------------------------------------------------------------
+
+LOT_COLUMNS = (
+    Column("lot_id", "number", 8), Column("lot_number", "text", 16), Column("product", "text", 26),
+    Column("product_type", "text", 14), Column("manufacturer", "text", 22), Column("supplier", "text", 22),
+    Column("source", "text", 18), Column("status", "text", 12), Column("received_date", "date", 12),
+    Column("expiry_date", "date", 12), Column("manufacture_date", "date", 12),
+    Column("quantity_received", "number", 10), Column("quantity_administered", "number", 10),
+    Column("quantity_destroyed", "number", 10), Column("quantity_on_hand", "number", 10),
+    Column("receipt_temperature_c", "number", 10), Column("package_intact", "bool", 9),
+    Column("donor_eligibility_ref", "text", 18), Column("coa_present", "bool", 9), Column("coa_ref", "text", 18),
+    Column("regulatory_status", "text", 18), Column("regulatory_reference", "text", 18),
+    Column("recall_date", "date", 12), Column("recall_reason", "text", 24), Column("completeness_pct", "number", 10),
+)
+
+
+@dataclass(frozen=True)
+class LotRow:
+    lot_id: int
+    lot_number: str
+    product: str
+    product_type: str
+    manufacturer: str | None
+    supplier: str | None
+    source: str | None
+    status: str
+    received_date: date
+    expiry_date: date | None
+    manufacture_date: date | None
+    quantity_received: float
+    quantity_administered: float
+    quantity_destroyed: float
+    quantity_on_hand: float
+    receipt_temperature_c: float | None
+    package_intact: bool | None
+    donor_eligibility_ref: str | None
+    coa_present: bool
+    coa_ref: str | None
+    regulatory_status: str | None
+    regulatory_reference: str | None
+    recall_date: date | None
+    recall_reason: str | None
+    completeness_pct: float | None
+
+
+def lot_rows(session: Session, jurisdiction: str, period: Period, today: date,
+             completeness: Mapping[int, float | None], received_only: bool = False) -> list[LotRow]:
+    """Lots in scope with origin, legal status and documents. `received_only`: received in the period."""
+    status = aliased(ProductRegulatoryStatus)
+    has_coa = exists().where(Document.lot_id == Lot.id, Document.kind == DocumentKind.COA.value)
+    query = (
+        select(Lot.id, Lot.lot_number, Product.name, Product.product_type, Manufacturer.name, Supplier.name,
+               Product.source, Product.pn_species, Lot.status, Lot.received_date, Lot.expiry_date,
+               Lot.manufacture_date, Lot.quantity_received, Lot.quantity_administered, Lot.quantity_destroyed,
+               Lot.receipt_temperature_c, Lot.package_intact, Lot.donor_eligibility_ref, has_coa, Lot.coa_ref,
+               status.status, status.reference, Lot.recall_date, Lot.recall_reason)
+        .join(Product, Product.id == Lot.product_id)
+        .outerjoin(Manufacturer, Manufacturer.id == Product.manufacturer_id)
+        .outerjoin(Supplier, Supplier.id == Lot.supplier_id)
+        .outerjoin(status, and_(status.product_id == Product.id, status.jurisdiction == jurisdiction))
+        .order_by(Lot.received_date, Product.name, Lot.lot_number)
+    )
+    if received_only:
+        query = query.where(*_date_between(Lot.received_date, period))
+    else:
+        query = query.where(Lot.id.in_(lots_in_scope(period)))
+    rows = []
+    for r in session.execute(query):
+        on_hand = r.quantity_received - r.quantity_administered - r.quantity_destroyed
+        rows.append(LotRow(
+            r.id, r.lot_number, r[2], r.product_type, r[4], r[5], r.source or r.pn_species,
+            display_status(r.status, r.expiry_date, today), r.received_date, r.expiry_date, r.manufacture_date,
+            r.quantity_received, r.quantity_administered, r.quantity_destroyed, on_hand, r.receipt_temperature_c,
+            r.package_intact, r.donor_eligibility_ref, bool(r[18]) or bool(r.coa_ref), r.coa_ref, r[20], r[21],
+            r.recall_date, r.recall_reason, completeness.get(r.id),
+        ))
+    return rows
+
+
+def lots_table(rows: Sequence[LotRow]) -> Table:
+    return Table("lots", LOT_COLUMNS, [tuple(vars(r).values()) for r in rows])
+
+
+# ---- products --------------------------------------------------------------------------------------------
+
+PRODUCT_COLUMNS = (
+    Column("product_id", "number", 8), Column("name", "text", 26), Column("product_type", "text", 14),
+    Column("manufacturer", "text", 22), Column("manufacturer_country", "text", 8), Column("gtin", "text", 16),
+    Column("presentation", "text", 16), Column("storage_form", "text", 12), Column("unit", "text", 8),
+    Column("source", "text", 18), Column("source_description", "text", 24), Column("human_derived", "bool", 9),
+    Column("donor_use", "text", 12), Column("isolation_method", "text", 18), Column("pn_species", "text", 18),
+    Column("labelled_routes", "text", 30), Column("jurisdiction", "text", 8), Column("regulatory_status", "text", 18),
+    Column("regulatory_reference", "text", 18), Column("status_verified_on", "date", 12),
+    Column("status_verified_by", "text", 16), Column("spec_endotoxin_max", "number", 10),
+    Column("spec_size_min_nm", "number", 10), Column("spec_size_max_nm", "number", 10),
+    Column("spec_concentration_tolerance_pct", "number", 10), Column("lots", "number", 8),
+)
+
+
+def products_table(session: Session, jurisdiction: str, period: Period) -> Table:
+    status = aliased(ProductRegulatoryStatus)
+    routes = {
+        product_id: ";".join(sorted(r for _, r in group))
+        for product_id, group in _grouped(session.execute(select(ProductRoute.product_id, ProductRoute.route)))
+    }
+    lot_counts = dict(session.execute(
+        select(Lot.product_id, func.count(Lot.id)).where(Lot.id.in_(lots_in_scope(period))).group_by(Lot.product_id)
+    ).tuples())
+    query = (
+        select(Product, Manufacturer.name, Manufacturer.country, status.status, status.reference, status.verified_on,
+               status.verified_by)
+        .outerjoin(Manufacturer, Manufacturer.id == Product.manufacturer_id)
+        .outerjoin(status, and_(status.product_id == Product.id, status.jurisdiction == jurisdiction))
+        .order_by(Product.name)
+    )
+    if period.start is not None or period.end is not None:
+        query = query.where(Product.id.in_(select(Lot.product_id).where(Lot.id.in_(lots_in_scope(period)))))
+    rows = []
+    for p, maker, country, reg, reference, verified_on, verified_by in session.execute(query).tuples():
+        rows.append((
+            p.id, p.name, p.product_type, maker, country, p.gtin, p.presentation, p.storage_form, p.unit, p.source,
+            p.source_description, p.source in HUMAN_DERIVED_SOURCES, p.donor_use, p.isolation_method, p.pn_species,
+            routes.get(p.id), jurisdiction, reg, reference, verified_on, verified_by, p.spec_endotoxin_max,
+            p.spec_size_min_nm, p.spec_size_max_nm, p.spec_concentration_tolerance_pct, lot_counts.get(p.id, 0),
+        ))
+    return Table("products", PRODUCT_COLUMNS, rows)
+
+
+def _grouped(rows: Iterable[Any]) -> Iterable[tuple[Any, list[Any]]]:
+    groups: dict[Any, list[Any]] = {}
+    for row in rows:
+        groups.setdefault(row[0], []).append(tuple(row))
+    return groups.items()
+
+
+# ---- administrations -------------------------------------------------------------------------------------
+
+ADMINISTRATION_COLUMNS = (
+    Column("administration_id", "number", 10), Column("administered_at", "datetime", 18),
+    Column("patient", "text", 14), Column("product", "text", 26), Column("lot_number", "text", 16),
+    Column("route", "text", 22), Column("body_areas", "text", 18), Column("quantity", "number", 9),
+    Column("volume_ml", "number", 9), Column("practitioner", "text", 18), Column("device_procedure", "text", 18),
+    Column("ind_reference", "text", 14), Column("screening_done", "bool", 9), Column("contraindications", "text", 20),
+    Column("patient_notified_on", "date", 12), Column("notified_how", "text", 14),
+    Column("record_state", "text", 11), Column("amends_id", "number", 10), Column("amendment_reason", "text", 20),
+    Column("void_reason", "text", 20), Column("recorded_at", "datetime", 18),
+)
+
+
+def administrations_table(session: Session, period: Period, pseudonym: Pseudonym) -> Table:
+    """Every administration in the period, corrections included (marked superseded or voided)."""
+    state = case((Administration.voided_at.is_not(None), "voided"), (Administration.superseded.is_(True),
+                 "superseded"), else_="current")
+    query = (
+        select(Administration.id, Administration.administered_at, Administration.patient_ref, Product.name,
+               Lot.lot_number, Administration.route, Administration.body_areas, Administration.quantity,
+               Administration.volume_ml, Administration.practitioner, Administration.device_procedure,
+               Administration.ind_reference, Administration.screening_done, Administration.contraindications,
+               Administration.patient_notified_on, Administration.notified_how, state, Administration.amends_id,
+               Administration.amendment_reason, Administration.void_reason, Administration.recorded_at)
+        .join(Lot, Lot.id == Administration.lot_id)
+        .join(Product, Product.id == Lot.product_id)
+        .where(*_between(Administration.administered_at, period))
+        .order_by(Administration.administered_at, Administration.id)
+    )
+    rows = [(r[0], r[1], pseudonym(r[2]), *r[3:]) for r in session.execute(query).tuples()]
+    return Table("administrations", ADMINISTRATION_COLUMNS, rows)
+
+
+# ---- flags -----------------------------------------------------------------------------------------------
+
+FLAG_COLUMNS = (
+    Column("code", "text", 26), Column("severity", "text", 10), Column("title", "text", 30),
+    Column("subject_type", "text", 14), Column("subject_id", "number", 10), Column("product_name", "text", 26),
+    Column("lot_number", "text", 16), Column("message", "text", 60), Column("waived", "bool", 8),
+    Column("waived_by", "text", 16), Column("waived_at", "datetime", 18), Column("waiver_reason", "text", 30),
+)
+
+
+def sorted_flags(flags: Iterable[FlagRow]) -> list[FlagRow]:
+    return sorted(flags, key=lambda f: (-f.rank, f.code, f.waived, f.product_name or "", f.lot_number or "",
+                                        f.subject_id))
+
+
+def flags_table(flags: Iterable[FlagRow]) -> Table:
+    rows = [(f.code, f.severity, f.title, f.subject_type, f.subject_id, f.product_name, f.lot_number, f.message,
+             f.waived, f.waived_by, f.waived_at, f.waiver_reason) for f in sorted_flags(flags)]
+    return Table("flags", FLAG_COLUMNS, rows)
+
+
+def flags_in_scope(session: Session, flags: Iterable[FlagRow], period: Period) -> list[FlagRow]:
+    """Flags whose subject the period concerns: lots in scope, their products, administrations in the period
+    and adverse events recorded in it or following one of them."""
+    flags = list(flags)
+    if period.start is None and period.end is None:
+        return flags
+    lots = set(session.execute(lots_in_scope(period)).scalars())
+    products = set(session.execute(select(Lot.product_id).where(Lot.id.in_(lots_in_scope(period)))).scalars())
+    administrations = set(session.execute(
+        select(Administration.id).where(*_between(Administration.administered_at, period))).scalars())
+    events = set(session.execute(select(AdverseEvent.id).where(_adverse_event_in(period))).scalars())
+    wanted = {"lot": lots, "product": products, "administration": administrations, "adverse_event": events}
+    return [f for f in flags if f.subject_id in wanted.get(f.subject_type, set())]
+
+
+# ---- audit trail -----------------------------------------------------------------------------------------
+
+AUDIT_COLUMNS = (
+    Column("seq", "number", 8), Column("occurred_at", "datetime", 18), Column("username", "text", 14),
+    Column("action", "text", 22), Column("entity_type", "text", 14), Column("entity_id", "text", 10),
+    Column("before", "text", 40), Column("after", "text", 40), Column("reason", "text", 24),
+    Column("prev_hash", "text", 20), Column("entry_hash", "text", 20),
+)
+
+
+def pseudonymize_json(text: str | None, pseudonym: Pseudonym) -> str | None:
+    """Replace the values of `patient_ref` keys anywhere in an audit entry's JSON."""
+    if text is None or '"patient_ref"' not in text:
+        return text
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: pseudonym(v) if k == "patient_ref" and (v is None or isinstance(v, str)) else walk(v)
+                    for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        return value
+
+    try:
+        return json.dumps(walk(json.loads(text)), sort_keys=True, ensure_ascii=False)
+    except ValueError:
+        return text
+
+
+def audit_table(session: Session, pseudonym: Pseudonym, batch: int = 5000) -> Table:
+    """The whole audit trail in order, each entry with its hashes so an inspector can follow the chain."""
+    rows: list[tuple[Any, ...]] = []
+    last = 0
+    while True:
+        chunk = session.execute(
+            select(AuditEntry.seq, AuditEntry.occurred_at, AuditEntry.username, AuditEntry.action,
+                   AuditEntry.entity_type, AuditEntry.entity_id, AuditEntry.before, AuditEntry.after,
+                   AuditEntry.reason, AuditEntry.prev_hash, AuditEntry.entry_hash)
+            .where(AuditEntry.seq > last).order_by(AuditEntry.seq).limit(batch)
+        ).tuples().all()
+        if not chunk:
+            break
+        for r in chunk:
+            rows.append((*r[:6], pseudonymize_json(r[6], pseudonym), pseudonymize_json(r[7], pseudonym), *r[8:]))
+        last = chunk[-1][0]
+    return Table("audit", AUDIT_COLUMNS, rows)
+
+
+# ---- report sections ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class AdministrationSummary:
+    product: str
+    route: str
+    administrations: int
+    quantity: float
+    patients: int
+
+
+def administration_summary(session: Session, period: Period) -> list[AdministrationSummary]:
+    query = (
+        select(Product.name, Administration.route, func.count(Administration.id),
+               func.coalesce(func.sum(Administration.quantity), 0.0), func.count(distinct(Administration.patient_ref)))
+        .join(Lot, Lot.id == Administration.lot_id)
+        .join(Product, Product.id == Lot.product_id)
+        .where(CURRENT_ADMINISTRATION, *_between(Administration.administered_at, period))
+        .group_by(Product.name, Administration.route)
+        .order_by(Product.name, Administration.route)
+    )
+    return [AdministrationSummary(*r) for r in session.execute(query).tuples()]
+
+
+def administrations_per_month(session: Session, period: Period) -> list[tuple[str, int]]:
+    """Counts per calendar month, computed in Python so SQLite and PostgreSQL agree on the month."""
+    counts: dict[str, int] = {}
+    query = select(Administration.administered_at).where(CURRENT_ADMINISTRATION,
+                                                         *_between(Administration.administered_at, period))
+    for (at,) in session.execute(query).tuples():
+        key = f"{at.year:04d}-{at.month:02d}"
+        counts[key] = counts.get(key, 0) + 1
+    return sorted(counts.items())
+
+
+@dataclass(frozen=True)
+class RecallRow:
+    lot_id: int
+    product: str
+    lot_number: str
+    recall_date: date
+    reason: str | None
+    administrations: int
+    patients: int
+    patients_notified: int
+
+    @property
+    def lookback(self) -> str:
+        if self.patients == 0:
+            return "complete: no patients received this lot"
+        if self.patients_notified >= self.patients:
+            return f"complete: all {self.patients} patients notified"
+        return f"open: {self.patients - self.patients_notified} of {self.patients} patients not notified"
+
+
+def recall_rows(session: Session, period: Period) -> list[RecallRow]:
+    """Recalls during the period or affecting lots in scope, with their lookback across all time."""
+    adm = select(Administration.lot_id, Administration.patient_ref, Administration.patient_notified_on).where(
+        CURRENT_ADMINISTRATION).subquery()
+    notified = func.count(distinct(case((adm.c.patient_notified_on.is_not(None), adm.c.patient_ref))))
+    query = (
+        select(Lot.id, Product.name, Lot.lot_number, Lot.recall_date, Lot.recall_reason, func.count(adm.c.lot_id),
+               func.count(distinct(adm.c.patient_ref)), notified)
+        .join(Product, Product.id == Lot.product_id)
+        .outerjoin(adm, adm.c.lot_id == Lot.id)
+        .where(Lot.recall_date.is_not(None))
+        .group_by(Lot.id, Product.name, Lot.lot_number, Lot.recall_date, Lot.recall_reason)
+        .order_by(Lot.recall_date, Product.name, Lot.lot_number)
+    )
+    if period.start is not None or period.end is not None:
+        query = query.where(or_(and_(*_date_between(Lot.recall_date, period)), Lot.id.in_(lots_in_scope(period))))
+    return [RecallRow(*r) for r in session.execute(query).tuples()]
+
+
+@dataclass(frozen=True)
+class AdverseEventRow:
+    event_id: int
+    onset_date: date | None
+    recorded_at: datetime
+    event_type: str
+    severity: str | None
+    product: str
+    lot_number: str
+    patient: str | None
+    report_status: str
+    report_reference: str | None
+    reported_on: date | None
+
+
+def _adverse_event_in(period: Period) -> Any:
+    recorded = and_(*_between(AdverseEvent.recorded_at, period))
+    onset = and_(*_date_between(AdverseEvent.onset_date, period))
+    return or_(recorded, and_(AdverseEvent.onset_date.is_not(None), onset))
+
+
+def adverse_event_rows(session: Session, period: Period, pseudonym: Pseudonym) -> list[AdverseEventRow]:
+    query = (
+        select(AdverseEvent.id, AdverseEvent.onset_date, AdverseEvent.recorded_at, AdverseEvent.event_type,
+               AdverseEvent.severity, Product.name, Lot.lot_number, Administration.patient_ref,
+               AdverseEvent.report_status, func.coalesce(AdverseEvent.report_reference,
+                                                         AdverseEvent.not_reportable_reason),
+               AdverseEvent.reported_on)
+        .join(Administration, Administration.id == AdverseEvent.administration_id)
+        .join(Lot, Lot.id == Administration.lot_id)
+        .join(Product, Product.id == Lot.product_id)
+        .where(_adverse_event_in(period))
+        .order_by(AdverseEvent.recorded_at, AdverseEvent.id)
+    )
+    return [AdverseEventRow(*r[:7], pseudonym(r[7]), *r[8:]) for r in session.execute(query).tuples()]
+
+
+@dataclass
+class ComplianceData:
+    """Everything the compliance report shows, gathered in one read so the figures agree with each other."""
+
+    clinic: str
+    site_code: str
+    jurisdiction: str
+    period: Period
+    generated_by: str
+    generated_at: datetime
+    registry_version: str
+    audit_status: str
+    audit_ok: bool
+    patient_refs: str  # how patients are identified: "pseudonymized" or "clinic references"
+    lots: list[LotRow] = field(default_factory=list)
+    flags: list[FlagRow] = field(default_factory=list)
+    administrations: list[AdministrationSummary] = field(default_factory=list)
+    per_month: list[tuple[str, int]] = field(default_factory=list)
+    recalls: list[RecallRow] = field(default_factory=list)
+    adverse_events: list[AdverseEventRow] = field(default_factory=list)
+    products_in_scope: int = 0
+    patients: int = 0
+
+    @property
+    def administration_count(self) -> int:
+        return sum(a.administrations for a in self.administrations)
+
+    @property
+    def mean_completeness(self) -> float | None:
+        scores = [lot.completeness_pct for lot in self.lots if lot.completeness_pct is not None]
+        return sum(scores) / len(scores) if scores else None
+
+
+def products_in_scope_count(session: Session, period: Period) -> int:
+    return session.execute(
+        select(func.count(distinct(Lot.product_id))).where(Lot.id.in_(lots_in_scope(period)))
+    ).scalar_one()
+
+
+def patient_count(session: Session, period: Period) -> int:
+    return session.execute(
+        select(func.count(distinct(Administration.patient_ref))).where(
+            CURRENT_ADMINISTRATION, *_between(Administration.administered_at, period))
+    ).scalar_one()
