@@ -1,0 +1,331 @@
+"""Read-only views for the desktop beyond the lots list: one lot's record (every tab), the dashboard figures,
+and the lists of products, suppliers, administrations and the audit trail. No Qt here."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+
+from ..domain import (
+    Administration,
+    AuditEntry,
+    CharacterizationResult,
+    Document,
+    Lot,
+    Manufacturer,
+    Product,
+    ProductRegulatoryStatus,
+    Supplier,
+)
+from ..domain.vocab import CONTAMINANT_MARKERS, HUMAN_DERIVED_SOURCES, LotStatus
+from .browse import EXPIRING_DAYS, display_status, today_for
+from .context import READERS, ServiceContext, jurisdiction
+from .errors import NotFound
+
+# The default limits of rules.md, used where the product carries no specification of its own.
+DEFAULT_ENDOTOXIN_MAX = 0.5
+DEFAULT_SIZE_RANGE = (30.0, 150.0)
+DEFAULT_CONCENTRATION_TOLERANCE_PCT = 20.0
+
+
+@dataclass(frozen=True)
+class ResultView:
+    parameter: str
+    marker: str | None
+    method: str | None
+    value: float | None
+    unit: str | None
+    result: str | None
+    measured_by: str | None
+    specification: str
+    in_spec: bool | None  # None: no specification applies
+
+
+@dataclass(frozen=True)
+class LotDetail:
+    id: int
+    product_id: int
+    product: str
+    product_type: str
+    status: str
+    stored_status: str
+    fields: dict[str, Any]  # the lot's own editable columns, by name
+    source: dict[str, Any]
+    results: list[ResultView]
+    regulatory: list[dict[str, Any]]
+    jurisdiction: str
+    documents: list[dict[str, Any]]
+    administrations: list[dict[str, Any]]
+    flags: list[dict[str, Any]]
+    history: list[dict[str, Any]]
+    on_hand: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+EDITABLE_LOT_FIELDS = (
+    "lot_number", "serial", "expiry_date", "manufacture_date", "received_date", "received_by", "quantity_received",
+    "receipt_temperature_c", "package_intact", "donor_eligibility_ref", "coa_ref", "labelled_particles_per_ml",
+)
+
+
+def _assess(result: CharacterizationResult, product: Product, lot: Lot) -> tuple[str, bool | None]:
+    """The specification this result is read against, and whether it meets it."""
+    parameter, value = result.parameter, result.value
+    if parameter == "endotoxin":
+        limit = product.spec_endotoxin_max if product.spec_endotoxin_max is not None else DEFAULT_ENDOTOXIN_MAX
+        return f"≤ {limit:g} EU/mL", None if value is None else value <= limit
+    if parameter == "size_mode" and product.product_type == "exosome":
+        low = product.spec_size_min_nm if product.spec_size_min_nm is not None else DEFAULT_SIZE_RANGE[0]
+        high = product.spec_size_max_nm if product.spec_size_max_nm is not None else DEFAULT_SIZE_RANGE[1]
+        return f"{low:g}–{high:g} nm", None if value is None else low <= value <= high
+    if parameter == "particle_concentration" and lot.labelled_particles_per_ml:
+        tolerance = (product.spec_concentration_tolerance_pct
+                     if product.spec_concentration_tolerance_pct is not None else DEFAULT_CONCENTRATION_TOLERANCE_PCT)
+        claim = lot.labelled_particles_per_ml
+        spec = f"{claim:.3g} particles/mL ± {tolerance:g} %"
+        return spec, None if value is None else abs(value - claim) <= claim * tolerance / 100
+    if parameter == "sterility":
+        return "pass", result.result == "pass"
+    if parameter == "mycoplasma":
+        return "negative", result.result == "negative"
+    if parameter == "marker" and result.marker in CONTAMINANT_MARKERS:
+        return "not detected (contaminant)", result.result == "not_detected"
+    return "", None
+
+
+def lot_detail(ctx: ServiceContext, lot_id: int) -> LotDetail:
+    """Everything the lot record shows, read in one transaction."""
+    ctx.require(READERS, "view lots")
+    with ctx.db.read() as session:
+        lot = session.get(Lot, lot_id)
+        if lot is None:
+            raise NotFound(f"no lot with id {lot_id}")
+        product = lot.product
+        today = today_for(ctx)
+        where = jurisdiction(session, ctx)
+        manufacturer = session.get(Manufacturer, product.manufacturer_id) if product.manufacturer_id else None
+        supplier = session.get(Supplier, lot.supplier_id) if lot.supplier_id else None
+        fields = {name: getattr(lot, name) for name in EDITABLE_LOT_FIELDS}
+        fields["supplier"] = supplier.name if supplier else None
+        source = {
+            "manufacturer": manufacturer.name if manufacturer else None,
+            "manufacturer_country": manufacturer.country if manufacturer else None,
+            "supplier": supplier.name if supplier else None,
+            "product_type": product.product_type,
+            "biological_source": product.source,
+            "human_derived": product.source in HUMAN_DERIVED_SOURCES if product.source else None,
+            "source_description": product.source_description,
+            "donor_use": product.donor_use,
+            "isolation_method": product.isolation_method,
+            "pn_species": product.pn_species,
+            "donor_eligibility_ref": lot.donor_eligibility_ref,
+        }
+        results = []
+        for result in session.execute(
+            select(CharacterizationResult).where(CharacterizationResult.lot_id == lot_id,
+                                                 CharacterizationResult.voided_at.is_(None))
+            .order_by(CharacterizationResult.parameter, CharacterizationResult.marker, CharacterizationResult.id)
+        ).scalars():
+            spec, ok = _assess(result, product, lot)
+            results.append(ResultView(result.parameter, result.marker, result.method, result.value, result.unit,
+                                      result.result, result.measured_by, spec, ok))
+        regulatory = [
+            {"jurisdiction": s.jurisdiction, "status": s.status, "reference": s.reference,
+             "verified_on": s.verified_on, "verified_by": s.verified_by, "current": s.jurisdiction == where}
+            for s in session.execute(select(ProductRegulatoryStatus).where(
+                ProductRegulatoryStatus.product_id == product.id).order_by(ProductRegulatoryStatus.jurisdiction)
+            ).scalars()
+        ]
+        documents = [
+            {"id": d.id, "kind": d.kind, "file_name": d.file_name, "reference": d.reference,
+             "size_bytes": d.size_bytes, "sha256": d.sha256, "uploaded_at": d.uploaded_at,
+             "has_content": d.sha256 is not None, "for": "lot" if d.lot_id == lot_id else "product"}
+            for d in session.execute(select(Document).where(
+                (Document.lot_id == lot_id) | ((Document.product_id == product.id) & Document.lot_id.is_(None))
+            ).order_by(Document.uploaded_at.desc(), Document.id.desc())).scalars()
+        ]
+        administrations = [
+            {"id": a.id, "administered_at": a.administered_at, "patient_ref": a.patient_ref, "route": a.route,
+             "body_areas": a.body_areas, "quantity": a.quantity, "practitioner": a.practitioner,
+             "patient_notified_on": a.patient_notified_on}
+            for a in session.execute(select(Administration).where(
+                Administration.lot_id == lot_id, Administration.superseded.is_(False),
+                Administration.voided_at.is_(None)).order_by(Administration.administered_at.desc())).scalars()
+        ]
+        flags = _lot_flags(session, where, today, lot_id, product.id,
+                           [a["id"] for a in administrations])
+        history = [_audit_dict(e) for e in session.execute(
+            select(AuditEntry).where(AuditEntry.entity_type == "lot", AuditEntry.entity_id == str(lot_id))
+            .order_by(AuditEntry.seq.desc())).scalars()]
+        return LotDetail(
+            lot.id, product.id, product.name, product.product_type, display_status(lot.status, lot.expiry_date, today),
+            lot.status, fields, source, results, regulatory, where, documents, administrations, flags, history,
+            on_hand=lot.quantity_on_hand, extra={"unit": product.unit, "recall_date": lot.recall_date,
+                                                 "recall_reason": lot.recall_reason, "status_note": lot.status_note},
+        )
+
+
+def _lot_flags(session: Any, where: str, today: date, lot_id: int, product_id: int,
+               administration_ids: list[int]) -> list[dict[str, Any]]:
+    from ..rules import evaluate_flags
+
+    found = evaluate_flags(session, where, today, subject_type="lot", subject_ids=[lot_id])
+    found += evaluate_flags(session, where, today, subject_type="product", subject_ids=[product_id])
+    if administration_ids:
+        found += evaluate_flags(session, where, today, subject_type="administration", subject_ids=administration_ids)
+    return [{"code": f.code, "severity": f.severity, "subject_type": f.subject_type, "subject_id": f.subject_id,
+             "message": f.message, "waived": f.waived} for f in found]
+
+
+def _audit_dict(entry: AuditEntry) -> dict[str, Any]:
+    return {"seq": entry.seq, "occurred_at": entry.occurred_at, "username": entry.username, "action": entry.action,
+            "entity_type": entry.entity_type, "entity_id": entry.entity_id, "before": entry.before,
+            "after": entry.after, "reason": entry.reason}
+
+
+def document_content(ctx: ServiceContext, document_id: int) -> tuple[str, bytes | None, str | None]:
+    """(file name, stored bytes or None, reference) of a document, for opening it."""
+    ctx.require(READERS, "open documents")
+    with ctx.db.read() as session:
+        document = session.get(Document, document_id)
+        if document is None:
+            raise NotFound(f"no document with id {document_id}")
+        return document.file_name or f"document-{document_id}", document.content, document.reference
+
+
+# --- dashboard --------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DashboardFigures:
+    flags_by_severity: dict[str, int]
+    flags_by_code: dict[str, int]
+    expiring: int
+    quarantine: int
+    products_by_status: dict[str, int]
+    completeness: dict[str, int]  # bucket label ("0–19 %", ...) -> lots
+    lots: int
+
+
+COMPLETENESS_BUCKETS = ("0–19 %", "20–39 %", "40–59 %", "60–79 %", "80–100 %")
+
+
+def dashboard_figures(ctx: ServiceContext) -> DashboardFigures:
+    """The dashboard's figures. Evaluates every flag: run it off the GUI thread on a big registry."""
+    ctx.require(READERS, "view the dashboard")
+    from ..rules import evaluate_flags
+
+    with ctx.db.read() as session:
+        today = today_for(ctx)
+        where = jurisdiction(session, ctx)
+        open_flags = [f for f in evaluate_flags(session, where, today) if not f.waived]
+        live = (LotStatus.QUARANTINE.value, LotStatus.RELEASED.value)
+        on_hand = Lot.quantity_received - Lot.quantity_administered - Lot.quantity_destroyed
+        expiring = session.execute(select(func.count(Lot.id)).where(
+            Lot.status.in_(live), Lot.expiry_date >= today, Lot.expiry_date <= today + timedelta(days=EXPIRING_DAYS),
+            on_hand > 0)).scalar_one()
+        quarantine = session.execute(select(func.count(Lot.id)).where(
+            Lot.status == LotStatus.QUARANTINE.value,
+            (Lot.expiry_date.is_(None)) | (Lot.expiry_date >= today))).scalar_one()
+        statuses = dict(session.execute(
+            select(func.coalesce(ProductRegulatoryStatus.status, "none"), func.count(Product.id))
+            .select_from(Product)
+            .outerjoin(ProductRegulatoryStatus, (ProductRegulatoryStatus.product_id == Product.id)
+                       & (ProductRegulatoryStatus.jurisdiction == where))
+            .group_by(func.coalesce(ProductRegulatoryStatus.status, "none"))).all())
+        lots = session.execute(select(func.count(Lot.id))).scalar_one()
+        completeness = _completeness_distribution(session, where, today)
+        by_severity = Counter(f.severity for f in open_flags)
+        return DashboardFigures(
+            {s: by_severity.get(s, 0) for s in ("critical", "high", "medium", "low", "info")},
+            dict(Counter(f.code for f in open_flags).most_common()), int(expiring), int(quarantine),
+            {k: int(v) for k, v in statuses.items()}, completeness, int(lots),
+        )
+
+
+def _completeness_distribution(session: Any, where: str, today: date) -> dict[str, int]:
+    buckets = dict.fromkeys(COMPLETENESS_BUCKETS, 0)
+    try:
+        from . import flags as flag_service
+    except ImportError:  # the flag service (completeness scores) is not in this build
+        return buckets
+    scorer = getattr(flag_service, "completeness_for_lots", None)
+    if scorer is None:
+        return buckets
+    for score in dict(scorer(session, where, today, None)).values():
+        buckets[COMPLETENESS_BUCKETS[min(int(score) // 20, 4)]] += 1
+    return buckets
+
+
+# --- simple lists -----------------------------------------------------------------------------------------------
+
+def products_list(ctx: ServiceContext) -> list[dict[str, Any]]:
+    ctx.require(READERS, "view products")
+    with ctx.db.read() as session:
+        where = jurisdiction(session, ctx)
+        lots = dict(session.execute(select(Lot.product_id, func.count(Lot.id)).group_by(Lot.product_id)).all())
+        rows = session.execute(
+            select(Product, Manufacturer.name, ProductRegulatoryStatus.status, ProductRegulatoryStatus.reference)
+            .outerjoin(Manufacturer, Manufacturer.id == Product.manufacturer_id)
+            .outerjoin(ProductRegulatoryStatus, (ProductRegulatoryStatus.product_id == Product.id)
+                       & (ProductRegulatoryStatus.jurisdiction == where))
+            .order_by(func.lower(Product.name))).all()
+        return [{"id": p.id, "name": p.name, "product_type": p.product_type, "manufacturer": maker,
+                 "source": p.source or p.pn_species, "presentation": p.presentation,
+                 "regulatory_status": status, "reference": ref, "lots": int(lots.get(p.id, 0))}
+                for p, maker, status, ref in rows]
+
+
+def suppliers_list(ctx: ServiceContext) -> list[dict[str, Any]]:
+    ctx.require(READERS, "view suppliers")
+    with ctx.db.read() as session:
+        lots = dict(session.execute(select(Lot.supplier_id, func.count(Lot.id)).group_by(Lot.supplier_id)).all())
+        return [{"id": s.id, "name": s.name, "lots": int(lots.get(s.id, 0))}
+                for s in session.execute(select(Supplier).order_by(func.lower(Supplier.name))).scalars()]
+
+
+def administrations_list(ctx: ServiceContext, text: str = "", limit: int = 500) -> list[dict[str, Any]]:
+    """The latest current administrations, optionally by patient reference or lot number prefix."""
+    ctx.require(READERS, "view administrations")
+    with ctx.db.read() as session:
+        statement = (
+            select(Administration, Lot.lot_number, Product.name).join(Lot, Lot.id == Administration.lot_id)
+            .join(Product, Product.id == Lot.product_id)
+            .where(Administration.superseded.is_(False), Administration.voided_at.is_(None))
+            .order_by(Administration.administered_at.desc(), Administration.id.desc()).limit(limit)
+        )
+        if text.strip():
+            word = text.strip()
+            statement = statement.where(Administration.patient_ref.istartswith(word, autoescape=True)
+                                        | Lot.lot_number.istartswith(word, autoescape=True))
+        return [{"id": a.id, "lot_id": a.lot_id, "administered_at": a.administered_at, "patient_ref": a.patient_ref,
+                 "product": product, "lot_number": number, "route": a.route, "quantity": a.quantity,
+                 "practitioner": a.practitioner} for a, number, product in session.execute(statement)]
+
+
+def audit_list(ctx: ServiceContext, before_seq: int | None = None, limit: int = 500) -> list[dict[str, Any]]:
+    """The audit trail, newest first, a page at a time (before_seq: the last seq of the previous page)."""
+    ctx.require(READERS, "view the audit trail")
+    with ctx.db.read() as session:
+        statement = select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(limit)
+        if before_seq is not None:
+            statement = statement.where(AuditEntry.seq < before_seq)
+        return [_audit_dict(e) for e in session.execute(statement).scalars()]
+
+
+def as_text(value: Any) -> str:
+    """How a value reads in a table cell."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
