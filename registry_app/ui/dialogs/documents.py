@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -23,47 +23,22 @@ from .forms import vocab_combo
 DOCUMENT_FILTER = "Documents (*.pdf *.png *.jpg *.jpeg *.tif *.tiff *.txt *.csv *.xlsx);;All files (*)"
 
 
-class _DropList(QListWidget):
-    dropped = Signal(list)
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.setAcceptDrops(True)
-        self.setDragDropMode(QListWidget.DragDropMode.DropOnly)
-
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if event.mimeData().hasUrls():
-            event.acceptProposedAction()
-        else:
-            super().dragEnterEvent(event)
-
-    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
-        if event.mimeData().hasUrls():
-            event.acceptProposedAction()
-        else:
-            super().dragMoveEvent(event)
-
-    def dropEvent(self, event: QDropEvent) -> None:
-        paths = [Path(url.toLocalFile()) for url in event.mimeData().urls() if url.isLocalFile()]
-        if paths:
-            self.dropped.emit(paths)
-            event.acceptProposedAction()
-
-
 class DocumentDropList(QWidget):
     """Files chosen for attaching, each with its kind (certificate of analysis by default)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        # The whole area takes drops (an item view's own drop handling wants items, not files).
+        self.setAcceptDrops(True)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         hint = QLabel("Drop files here, or use Add file… (Ctrl+O). Delete removes the selected file.")
         hint.setWordWrap(True)
         layout.addWidget(hint)
-        self.list = _DropList()
+        self.list = QListWidget()
+        self.list.setAcceptDrops(False)
         self.list.setAccessibleName("Documents to attach")
         self.list.setMaximumHeight(90)
-        self.list.dropped.connect(self.add_paths)
         layout.addWidget(self.list)
         row = QHBoxLayout()
         self.kind_combo = vocab_combo(DocumentKind, empty=None)
@@ -83,6 +58,20 @@ class DocumentDropList(QWidget):
                   context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
         QShortcut(QKeySequence.StandardKey.Delete, self.list, self.remove_selected,
                   context=Qt.ShortcutContext.WidgetShortcut)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = [Path(url.toLocalFile()) for url in event.mimeData().urls() if url.isLocalFile()]
+        if paths:
+            self.add_paths(paths)
+            event.acceptProposedAction()
 
     def choose_files(self) -> None:
         names, _ = QFileDialog.getOpenFileNames(self, "Attach documents", "", DOCUMENT_FILTER)
