@@ -78,8 +78,7 @@ def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]], widths: Sequen
     head.append("</tr></thead><tbody>")
     opening = "".join(head)
     parts = [opening]
-    count = 0
-    for row in rows:
+    for count, row in enumerate(rows):
         if count and count % TABLE_CHUNK_ROWS == 0:
             parts.append("</tbody></table>")
             parts.append(opening)
@@ -87,7 +86,6 @@ def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]], widths: Sequen
         for index, value in enumerate(row):
             parts.append(f"<td>{value if index in raw_columns else _text(value)}</td>")
         parts.append("</tr>")
-        count += 1
     parts.append("</tbody></table>")
     return "".join(parts)
 

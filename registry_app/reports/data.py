@@ -229,7 +229,7 @@ def products_table(session: Session, jurisdiction: str, period: Period) -> Table
     }
     lot_counts = dict(session.execute(
         select(Lot.product_id, func.count(Lot.id)).where(Lot.id.in_(lots_in_scope(period))).group_by(Lot.product_id)
-    ).tuples())
+    ).tuples().all())
     query = (
         select(Product, Manufacturer.name, Manufacturer.country, status.status, status.reference, status.verified_on,
                status.verified_by)

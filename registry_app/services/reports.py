@@ -1,0 +1,335 @@
+"""Inspector-facing outputs: exports (CSV/XLSX), the compliance report (PDF) and the inspection bundle (ZIP).
+
+Each writes its file and one audit entry naming who produced what, for which period, with the file's SHA-256.
+The data is read in one read transaction (a consistent snapshot that never holds the SQLite write lock while
+the file is rendered); the audit entry is written in a short write transaction, and the file is moved into
+place inside it, so an output exists exactly when its audit entry does.
+
+Patient references are pseudonymized by default: "P-" + the first 10 hex digits of HMAC-SHA256 over the
+reference with a random key kept per registry (setting `pseudonym_key`), so one patient keeps one pseudonym
+across outputs and over time. Only a medical director may include the clinic's own references, and the audit
+entry says so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import os
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from .. import __version__
+from ..domain import Setting, utcnow
+from ..domain.vocab import Role
+from ..reports import data as report_data
+from ..reports.bundle import BundleFile, write_bundle
+from ..reports.data import EXPORT_KINDS, ComplianceData, FlagRow, Period, Pseudonym
+from ..reports.exports import FORMATS, Table, atomic_output, file_sha256, write_table
+from ..rules import RULES, Flag, evaluate_flags
+from .audit import AuditRecord, verify_chain
+from .context import READERS, ServiceContext, changing, current_site
+from .errors import FieldError, PermissionDenied, ValidationError
+
+PSEUDONYM_KEY = "pseudonym_key"
+PSEUDONYMIZED = "pseudonyms (P-…, a keyed hash per registry)"
+REAL_REFS = "the clinic's own patient references (included by a medical director)"
+
+
+@dataclass(frozen=True)
+class OutputResult:
+    """A file written: where, its SHA-256, and what it holds (rows of an export, pages of a report)."""
+
+    path: Path
+    sha256: str
+    kind: str
+    rows: int = 0
+    pages: int = 0
+    files: tuple[BundleFile, ...] = ()
+    audit_seq: int = 0
+
+
+# ---- pseudonyms -------------------------------------------------------------------------------------------
+
+def pseudonym_for(key: bytes, patient_ref: str) -> str:
+    return "P-" + hmac.new(key, patient_ref.strip().encode("utf-8"), hashlib.sha256).hexdigest()[:10]
+
+
+def make_pseudonymizer(key: bytes | None) -> Pseudonym:
+    """Pseudonyms with `key`; with None, the references as recorded (a medical director's explicit choice)."""
+    if key is None:
+        return lambda ref: ref
+    cache: dict[str, str] = {}
+
+    def pseudonym(ref: str | None) -> str | None:
+        if ref is None or not ref.strip():
+            return ref
+        found = cache.get(ref)
+        if found is None:
+            found = cache[ref] = pseudonym_for(key, ref)
+        return found
+
+    return pseudonym
+
+
+def _registry_key(ctx: ServiceContext) -> bytes:
+    """The registry's pseudonymization key, created on first use (a registry-wide setting, not audited: it is
+    a secret, and creating it changes no record)."""
+    with ctx.db.read() as session:
+        setting = session.get(Setting, PSEUDONYM_KEY)
+        if setting is not None:
+            return bytes.fromhex(setting.value)
+    try:
+        with ctx.db.write() as session:
+            setting = session.get(Setting, PSEUDONYM_KEY)
+            if setting is None:
+                setting = Setting(key=PSEUDONYM_KEY, value=secrets.token_hex(32))
+                session.add(setting)
+            return bytes.fromhex(setting.value)
+    except IntegrityError:  # another process created it at the same moment: use theirs
+        with ctx.db.read() as session:
+            return bytes.fromhex(session.get(Setting, PSEUDONYM_KEY).value)  # type: ignore[union-attr]
+
+
+def _pseudonymizer(ctx: ServiceContext, include_patient_refs: bool) -> Pseudonym:
+    if include_patient_refs:
+        return make_pseudonymizer(None)
+    return make_pseudonymizer(_registry_key(ctx))
+
+
+def _check_patient_refs(ctx: ServiceContext, include_patient_refs: bool) -> None:
+    actor = ctx.actor
+    if include_patient_refs and (actor is None or actor.role != Role.MEDICAL_DIRECTOR):
+        who = f"{actor.username} ({actor.role.replace('_', ' ')})" if actor else "nobody signed in"
+        raise PermissionDenied(f"{who} may not include patients' own references in an inspector's output; "
+                               "this needs the role medical director (pseudonyms are used otherwise)")
+
+
+# ---- validation ---------------------------------------------------------------------------------------------
+
+def _period(start: date | None, end: date | None, required: bool) -> Period:
+    problems = []
+    if required and start is None:
+        problems.append(FieldError("from", "give the first day of the period (YYYY-MM-DD)"))
+    if required and end is None:
+        problems.append(FieldError("to", "give the last day of the period (YYYY-MM-DD)"))
+    if start is not None and end is not None and start > end:
+        problems.append(FieldError("to", f"the period ends ({end}) before it starts ({start})"))
+    if problems:
+        raise ValidationError(problems)
+    return Period(start, end)
+
+
+def _output(out: str | Path, suffix: str) -> Path:
+    path = Path(out).expanduser()
+    if not str(out).strip():
+        raise ValidationError("give the file to write", field="out")
+    if path.suffix and path.suffix.lower() != suffix:
+        raise ValidationError(f"{path.name} does not end in {suffix}: name the file {path.stem}{suffix}, or choose "
+                              "the format that matches the name", field="out")
+    if path.exists() and path.is_dir():
+        raise ValidationError(f"{path} is a folder: give a file name", field="out")
+    if not path.resolve().parent.is_dir():
+        raise ValidationError(f"the folder {path.resolve().parent} does not exist", field="out")
+    return path
+
+
+# ---- flags and completeness ----------------------------------------------------------------------------
+
+def _flag_row(flag: Flag) -> FlagRow:
+    waiver = flag.waiver or {}
+    return FlagRow(
+        code=flag.code, severity=flag.severity, title=RULES[flag.code].title if flag.code in RULES else flag.code,
+        subject_type=flag.subject_type, subject_id=flag.subject_id, product_name=flag.product_name,
+        lot_number=flag.lot_number, message=flag.message, waived=flag.waived,
+        waived_by=waiver.get("waived_by"),  # type: ignore[arg-type]
+        waived_at=waiver.get("waived_at"),  # type: ignore[arg-type]
+        waiver_reason=waiver.get("reason"),  # type: ignore[arg-type]
+        lot_id=flag.lot_id, product_id=flag.product_id,
+    )
+
+
+def current_flags(session: Session, jurisdiction: str, today: date) -> list[FlagRow]:
+    """Every compliance flag now, open and waived (waivers carry who, when and why)."""
+    return [_flag_row(f) for f in evaluate_flags(session, jurisdiction, today)]
+
+
+def _completeness(session: Session, jurisdiction: str, today: date, lot_ids: list[int]) -> dict[int, float | None]:
+    """Documentation completeness per lot from the flag service, when that service is present."""
+    try:
+        from . import flags as flag_service  # type: ignore[attr-defined]
+    except ImportError:
+        return {}
+    scorer: Callable[..., Any] | None = getattr(flag_service, "completeness_for_lots", None)
+    if scorer is None or not lot_ids:
+        return {}
+    return {int(k): (None if v is None else float(v)) for k, v in dict(scorer(session, jurisdiction, today,
+                                                                                  lot_ids)).items()}
+
+
+# ---- building the content -----------------------------------------------------------------------------
+
+def _export_table(session: Session, kind: str, jurisdiction: str, period: Period, today: date,
+                  pseudonym: Pseudonym) -> Table:
+    if kind == "lots":
+        ids = list(session.execute(report_data.lots_in_scope(period)).scalars())
+        scores = _completeness(session, jurisdiction, today, ids)
+        return report_data.lots_table(report_data.lot_rows(session, jurisdiction, period, today, scores))
+    if kind == "products":
+        return report_data.products_table(session, jurisdiction, period)
+    if kind == "administrations":
+        return report_data.administrations_table(session, period, pseudonym)
+    if kind == "flags":
+        flags = report_data.flags_in_scope(session, current_flags(session, jurisdiction, today), period)
+        return report_data.flags_table(flags)
+    if kind == "audit":
+        return report_data.audit_table(session, pseudonym)
+    raise ValueError(kind)
+
+
+def _compliance_data(session: Session, ctx: ServiceContext, period: Period, today: date, pseudonym: Pseudonym,
+                     include_patient_refs: bool) -> ComplianceData:
+    site = current_site(session, ctx.site_code)
+    jurisdiction = site.jurisdiction
+    received = list(session.execute(report_data.lots_in_scope(period)).scalars())
+    scores = _completeness(session, jurisdiction, today, received)
+    verified = verify_chain(session)
+    actor = ctx.actor
+    role = actor.role.replace("_", " ") if actor else ""
+    return ComplianceData(
+        clinic=site.name, site_code=site.code, jurisdiction=jurisdiction, period=period,
+        generated_by=f"{actor.display_name} ({role})" if actor else "system", generated_at=utcnow(),
+        registry_version=__version__, audit_status=verified.describe(), audit_ok=verified.ok,
+        patient_refs=REAL_REFS if include_patient_refs else PSEUDONYMIZED,
+        lots=report_data.lot_rows(session, jurisdiction, period, today, scores, received_only=True),
+        flags=report_data.flags_in_scope(session, current_flags(session, jurisdiction, today), period),
+        administrations=report_data.administration_summary(session, period),
+        per_month=report_data.administrations_per_month(session, period),
+        recalls=report_data.recall_rows(session, period),
+        adverse_events=report_data.adverse_event_rows(session, period, pseudonym),
+        products_in_scope=report_data.products_in_scope_count(session, period),
+        patients=report_data.patient_count(session, period),
+    )
+
+
+def _write_pdf(path: Path, content: ComplianceData) -> int:
+    from ..reports.compliance_pdf import write_compliance_pdf  # Qt is loaded only when a PDF is written
+
+    return write_compliance_pdf(path, content)
+
+
+def _publish(ctx: ServiceContext, temporary: Path, final: Path, record: AuditRecord) -> int:
+    """The audit entry and the file appear together: the move happens inside the entry's transaction."""
+    with ctx.db.write() as session:
+        seq = ctx.audit(session, record)
+        os.replace(temporary, final)
+    return seq
+
+
+def _patient_refs_fields(include_patient_refs: bool) -> dict[str, Any]:
+    return {"patient_refs": "included" if include_patient_refs else "pseudonymized"}
+
+
+def _reason(include_patient_refs: bool) -> str | None:
+    return "the medical director included the clinic's own patient references" if include_patient_refs else None
+
+
+# ---- services -----------------------------------------------------------------------------------------
+
+@changing("export registry records", READERS)
+def export(ctx: ServiceContext, kind: str, fmt: str, out: str | Path, include_patient_refs: bool = False,
+           start: date | None = None, end: date | None = None, today: date | None = None) -> OutputResult:
+    """Write one export (lots, products, administrations, flags, audit) as CSV or XLSX; the whole registry,
+    or the records of a period when `start`/`end` are given."""
+    problems = []
+    if kind not in EXPORT_KINDS:
+        problems.append(FieldError("kind", f"{kind!r} is not an export: use one of {', '.join(EXPORT_KINDS)}"))
+    if fmt not in FORMATS:
+        problems.append(FieldError("format", f"{fmt!r} is not a format: use one of {', '.join(FORMATS)}"))
+    if problems:
+        raise ValidationError(problems)
+    period = _period(start, end, required=False)
+    path = _output(out, f".{fmt}")
+    _check_patient_refs(ctx, include_patient_refs)
+    today = today or date.today()
+    pseudonym = _pseudonymizer(ctx, include_patient_refs)
+    temporary, final = atomic_output(path)
+    try:
+        with ctx.db.read() as session:
+            jurisdiction = current_site(session, ctx.site_code).jurisdiction
+            table = _export_table(session, kind, jurisdiction, period, today, pseudonym)
+        rows = write_table(temporary, fmt, table)
+        digest = file_sha256(temporary)
+        after = {"kind": kind, "format": fmt, "file": final.name, "sha256": digest, "rows": rows,
+                 "period": period.as_json(), **_patient_refs_fields(include_patient_refs)}
+        seq = _publish(ctx, temporary, final, AuditRecord(f"export {kind}", "export", kind, before={}, after=after,
+                                                           reason=_reason(include_patient_refs)))
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()
+    return OutputResult(final, digest, kind, rows=rows, audit_seq=seq)
+
+
+@changing("produce the compliance report", READERS)
+def compliance_report(ctx: ServiceContext, start: date, end: date, out: str | Path,
+                      include_patient_refs: bool = False, today: date | None = None) -> OutputResult:
+    """The inspector's compliance report for the period, as PDF."""
+    period = _period(start, end, required=True)
+    path = _output(out, ".pdf")
+    _check_patient_refs(ctx, include_patient_refs)
+    today = today or date.today()
+    pseudonym = _pseudonymizer(ctx, include_patient_refs)
+    temporary, final = atomic_output(path)
+    try:
+        with ctx.db.read() as session:
+            content = _compliance_data(session, ctx, period, today, pseudonym, include_patient_refs)
+        pages = _write_pdf(temporary, content)
+        digest = file_sha256(temporary)
+        after = {"report": "compliance", "file": final.name, "sha256": digest, "pages": pages,
+                 "period": period.as_json(), "audit_trail": content.audit_status,
+                 **_patient_refs_fields(include_patient_refs)}
+        seq = _publish(ctx, temporary, final, AuditRecord("compliance report", "report", "compliance", before={},
+                                                           after=after, reason=_reason(include_patient_refs)))
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()
+    return OutputResult(final, digest, "compliance", pages=pages, audit_seq=seq)
+
+
+@changing("produce inspection bundles", READERS)
+def bundle(ctx: ServiceContext, start: date, end: date, out: str | Path, include_patient_refs: bool = False,
+           today: date | None = None) -> OutputResult:
+    """One ZIP: the compliance report, every export of the period as CSV and XLSX, the whole audit trail, the
+    result of `audit verify`, and a manifest of every file's SHA-256."""
+    period = _period(start, end, required=True)
+    path = _output(out, ".zip")
+    _check_patient_refs(ctx, include_patient_refs)
+    today = today or date.today()
+    pseudonym = _pseudonymizer(ctx, include_patient_refs)
+    temporary, final = atomic_output(path)
+    try:
+        with ctx.db.read() as session:
+            content = _compliance_data(session, ctx, period, today, pseudonym, include_patient_refs)
+            jurisdiction = content.jurisdiction
+            # The audit trail is exported whole: its hash chain only reads from the first entry.
+            tables = {kind: _export_table(session, kind, jurisdiction, Period() if kind == "audit" else period,
+                                          today, pseudonym) for kind in EXPORT_KINDS}
+        files = write_bundle(temporary, content, tables, content.audit_status, content.audit_ok)
+        digest = file_sha256(temporary)
+        after = {"bundle": final.name, "sha256": digest, "period": period.as_json(),
+                 "files": {f.name: f.sha256 for f in files}, "audit_trail": content.audit_status,
+                 **_patient_refs_fields(include_patient_refs)}
+        seq = _publish(ctx, temporary, final, AuditRecord("inspection bundle", "bundle", final.name, before={},
+                                                           after=after, reason=_reason(include_patient_refs)))
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()
+    return OutputResult(final, digest, "bundle", files=tuple(files), audit_seq=seq)
