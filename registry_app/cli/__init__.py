@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "flags_cmd",
     "import_cmds",
     "use_cmds",
+    "report_cmds",
 )
 
 

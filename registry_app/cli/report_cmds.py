@@ -1,0 +1,73 @@
+"""`export`, `report compliance`, `bundle`: the inspector's outputs (shared/cli.md)."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import date
+
+from ..reports.data import EXPORT_KINDS
+from ..reports.exports import FORMATS
+from ..services import reports
+from .common import EXIT_OK, signed_in
+
+PATIENT_REFS_HELP = ("include the clinic's own patient references instead of pseudonyms (medical director only; "
+                     "recorded in the audit trail)")
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date: use YYYY-MM-DD") from None
+
+
+def _period_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--from", dest="start", type=_date, required=True, metavar="DATE",
+                        help="first day of the period (YYYY-MM-DD)")
+    parser.add_argument("--to", dest="end", type=_date, required=True, metavar="DATE",
+                        help="last day of the period (YYYY-MM-DD)")
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    export = commands.add_parser("export", help="export records as CSV or XLSX")
+    export.add_argument("kind", choices=EXPORT_KINDS, metavar="KIND", help=f"one of {', '.join(EXPORT_KINDS)}")
+    export.add_argument("--format", dest="fmt", choices=FORMATS, required=True)
+    export.add_argument("--out", required=True, metavar="FILE")
+    export.add_argument("--include-patient-refs", action="store_true", help=PATIENT_REFS_HELP)
+    export.set_defaults(handler=export_command)
+
+    report = commands.add_parser("report", help="reports")
+    report_commands = report.add_subparsers(dest="report_command", required=True, metavar="REPORT")
+    compliance = report_commands.add_parser("compliance", help="the inspector's compliance report (PDF)")
+    _period_options(compliance)
+    compliance.add_argument("--out", required=True, metavar="FILE.pdf")
+    compliance.add_argument("--include-patient-refs", action="store_true", help=PATIENT_REFS_HELP)
+    compliance.set_defaults(handler=compliance_command)
+
+    bundle = commands.add_parser("bundle", help="inspection bundle: report, exports, audit trail, SHA-256 manifest")
+    _period_options(bundle)
+    bundle.add_argument("--out", required=True, metavar="FILE.zip")
+    bundle.add_argument("--include-patient-refs", action="store_true", help=PATIENT_REFS_HELP)
+    bundle.set_defaults(handler=bundle_command)
+
+
+def export_command(args: argparse.Namespace) -> int:
+    ctx = signed_in(args)
+    result = reports.export(ctx, args.kind, args.fmt, args.out, include_patient_refs=args.include_patient_refs)
+    print(f"wrote {result.path}: {result.rows} {args.kind} rows, sha256 {result.sha256}")
+    return EXIT_OK
+
+
+def compliance_command(args: argparse.Namespace) -> int:
+    ctx = signed_in(args)
+    result = reports.compliance_report(ctx, args.start, args.end, args.out,
+                                       include_patient_refs=args.include_patient_refs)
+    print(f"wrote {result.path}: {result.pages} pages, sha256 {result.sha256}")
+    return EXIT_OK
+
+
+def bundle_command(args: argparse.Namespace) -> int:
+    ctx = signed_in(args)
+    result = reports.bundle(ctx, args.start, args.end, args.out, include_patient_refs=args.include_patient_refs)
+    print(f"wrote {result.path}: {len(result.files)} files, sha256 {result.sha256}")
+    return EXIT_OK
