@@ -199,6 +199,14 @@ def attempt(banner: ErrorBanner, fn: Callable[[], T], fields: dict[str, QWidget]
     return result
 
 
+def add_save_shortcut(dialog: QWidget, press: Callable[[], object]) -> None:
+    """Ctrl+Return (and Ctrl+Enter) anywhere in the dialog runs `press`."""
+    for sequence in SAVE_SHORTCUTS:
+        shortcut = QShortcut(QKeySequence(sequence), dialog)
+        shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        shortcut.activated.connect(press)
+
+
 def wire_keyboard(dialog: QDialog, buttons: QDialogButtonBox, save: QAbstractButton | None = None) -> None:
     """Enter/Ctrl+Return press the save button, Esc cancels (QDialog's own), buttons show their mnemonics."""
     target = save or buttons.button(QDialogButtonBox.StandardButton.Ok)
@@ -206,8 +214,5 @@ def wire_keyboard(dialog: QDialog, buttons: QDialogButtonBox, save: QAbstractBut
         return
     if hasattr(target, "setDefault"):
         target.setDefault(True)
-    for sequence in SAVE_SHORTCUTS:
-        shortcut = QShortcut(QKeySequence(sequence), dialog)
-        shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        shortcut.activated.connect(lambda t=target: t.click() if t.isEnabled() and t.isVisible() else None)
+    add_save_shortcut(dialog, lambda: target.click() if target.isEnabled() and target.isVisible() else None)
     target.setToolTip(f"{target.toolTip()} (Ctrl+Return)".strip())
