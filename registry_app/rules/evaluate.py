@@ -12,16 +12,17 @@ from ..domain import User, Waiver
 from ..domain.vocab import SEVERITY_RANK
 from .catalogue import ALERT_CODES, COMPLIANCE_CODES, RULES, Flag
 from .common import Request, frozen
+from .lot_rules import adverse_event_flags, lot_flags, product_flags
 from .use_rules import administration_flags
 
 Family = Callable[[Request], list[Flag]]
 
 # subject type -> the functions evaluating that subject's rules (each one query per family).
 FAMILIES: dict[str, list[Family]] = {
-    "product": [],
-    "lot": [],
+    "product": [product_flags],
+    "lot": [lot_flags],
     "administration": [administration_flags],
-    "adverse_event": [],
+    "adverse_event": [adverse_event_flags],
 }
 
 

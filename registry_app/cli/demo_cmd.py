@@ -1,0 +1,37 @@
+"""`registry-app demo [--lots N] [--seed S]`: fill the registry with realistic demo records."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from ..services import demo
+from ..services.auth import has_users
+from .common import EXIT_OK, open_context, signed_in
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("demo", help="fill the registry with realistic demo records")
+    parser.add_argument("--lots", type=int, default=200, metavar="N", help="how many lots (default 200)")
+    parser.add_argument("--seed", type=int, default=1, metavar="S", help="random seed: the same seed gives the "
+                        "same records (default 1)")
+    parser.set_defaults(handler=demo_command)
+
+
+def demo_command(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    ctx = open_context(args)
+    created: list[tuple[str, str, str]] = []
+    if not has_users(ctx):
+        created = demo.create_demo_users(ctx)
+    else:
+        ctx = signed_in(args)
+    summary = demo.generate_demo(ctx, lots=args.lots, seed=args.seed)
+    counts = ", ".join(f"{value} {name.replace('_', ' ')}" for name, value in summary.counts.items())
+    print(f"demo records added to {ctx.db.display_name} (seed {summary.seed}) in "
+          f"{time.perf_counter() - started:.1f} s: {counts}")
+    if created:
+        print("DEMO ACCOUNTS (for trying the application only; change or deactivate them before real use):")
+        for username, role, password in created:
+            print(f"  user {username:<11} password {password:<16} role {role}")
+    return EXIT_OK

@@ -1,0 +1,399 @@
+"""Rules on products, lots and adverse events, and the alerts: one query per family over all subjects.
+
+The lot family reads one aggregate of each lot's current characterization results (a single GROUP BY over
+the results table), its documents and excursions, and evaluates every lot rule as a column.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Date, and_, bindparam, case, exists, func, literal, or_, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from ..domain import (
+    Administration,
+    AdverseEvent,
+    CharacterizationResult,
+    Document,
+    Lot,
+    Manufacturer,
+    Product,
+    ProductRegulatoryStatus,
+    ProductRoute,
+    TemperatureExcursion,
+)
+from ..domain.vocab import (
+    CONTAMINANT_MARKERS,
+    CYTOSOLIC_MARKERS,
+    DEVICE_ASSISTED_ROUTES,
+    HUMAN_DERIVED_SOURCES,
+    INJECTION_ROUTES,
+    STATUSES_NEEDING_REFERENCE,
+    TRANSMEMBRANE_MARKERS,
+)
+from .catalogue import Flag
+from .common import Request, blank, flag, label, local_date
+from .use_rules import current_administration
+
+DEFAULT_ENDOTOXIN_MAX = 0.5  # EU/mL
+DEFAULT_SIZE_MIN_NM, DEFAULT_SIZE_MAX_NM = 30.0, 150.0
+DEFAULT_CONCENTRATION_TOLERANCE_PCT = 20.0
+AE_REPORT_DAYS = 15
+EXPIRING_DAYS = 30
+
+EV_ITEMS = {
+    "ev_particles": "particle concentration by a single-particle method (NTA, TRPS or nano-flow)",
+    "ev_second_quant": "a second quantification (protein or lipid)",
+    "ev_transmembrane": "a transmembrane marker detected (e.g. CD9, CD63, CD81)",
+    "ev_cytosolic": "a cytosolic marker detected (e.g. TSG101, ALIX, syntenin)",
+    "ev_contaminant_tested": "a contaminant marker tested (e.g. calnexin, GRP94, ApoA1)",
+    "ev_imaging": "single-vesicle imaging (TEM, cryo-EM or AFM)",
+}
+PN_ITEMS = {"pn_dna": "DNA concentration", "pn_mw": "molecular weight"}
+SAFETY_ITEMS = {"has_sterility": "sterility", "has_endotoxin": "endotoxin", "has_mycoplasma": "mycoplasma"}
+
+PRODUCT_CODES = ("UNDOC-MANUFACTURER", "UNDOC-SOURCE", "UNDOC-REGULATORY", "UNDOC-REG-EVIDENCE",
+                 "REG-IMPLAUSIBLE-APPROVAL", "REG-361-CLAIM", "REG-HUMAN-COSMETIC-EU")
+LOT_CODES = ("UNDOC-DONOR", "UNDOC-COA", "UNDOC-EXPIRY", "UNDOC-SUPPLIER", "UNDOC-RECEIPT",
+             "UNDOC-EV-CHARACTERIZATION", "UNDOC-PN-CHARACTERIZATION", "UNDOC-SAFETY-TESTS", "OOS-STERILITY",
+             "OOS-MYCOPLASMA", "OOS-ENDOTOXIN", "OOS-SIZE", "OOS-CONCENTRATION", "OOS-CONTAMINANT",
+             "USE-OVERDRAWN", "USE-TEMPERATURE", "RECALL-LOOKBACK-OPEN", "ALERT-EXPIRING", "ALERT-EXPIRED-STOCK")
+
+
+def _any(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return func.max(case((condition, 1), else_=0))
+
+
+def _bit(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return case((condition, 1), else_=0)
+
+
+def result_summary() -> Any:
+    """Per lot, what its current (not voided) results document and the extremes of its measurements."""
+    r = CharacterizationResult
+    detected = r.result == "detected"
+    return (
+        select(
+            r.lot_id.label("lot_id"),
+            _any(and_(r.parameter == "particle_concentration", r.method.in_(("nta", "trps", "nano_flow"))))
+            .label("ev_particles"),
+            _any(r.parameter.in_(("protein_concentration", "lipid_concentration"))).label("ev_second_quant"),
+            _any(and_(r.parameter == "marker", r.marker.in_(TRANSMEMBRANE_MARKERS), detected))
+            .label("ev_transmembrane"),
+            _any(and_(r.parameter == "marker", r.marker.in_(CYTOSOLIC_MARKERS), detected)).label("ev_cytosolic"),
+            _any(and_(r.parameter == "marker", r.marker.in_(CONTAMINANT_MARKERS))).label("ev_contaminant_tested"),
+            _any(r.parameter == "imaging").label("ev_imaging"),
+            _any(r.parameter == "dna_concentration").label("pn_dna"),
+            _any(r.parameter == "molecular_weight").label("pn_mw"),
+            _any(r.parameter == "sterility").label("has_sterility"),
+            _any(r.parameter == "endotoxin").label("has_endotoxin"),
+            _any(r.parameter == "mycoplasma").label("has_mycoplasma"),
+            _any(and_(r.parameter == "sterility", r.result == "fail")).label("sterility_fail"),
+            _any(and_(r.parameter == "mycoplasma", r.result == "positive")).label("mycoplasma_positive"),
+            *(_any(and_(r.parameter == "marker", r.marker == m, detected)).label(f"contaminant_{m}")
+              for m in CONTAMINANT_MARKERS),
+            func.max(case((r.parameter == "endotoxin", r.value))).label("endotoxin_max"),
+            func.min(case((r.parameter == "size_mode", r.value))).label("size_min"),
+            func.max(case((r.parameter == "size_mode", r.value))).label("size_max"),
+            func.min(case((r.parameter == "particle_concentration", r.value))).label("particles_min"),
+            func.max(case((r.parameter == "particle_concentration", r.value))).label("particles_max"),
+        )
+        .where(r.voided_at.is_(None))
+        .group_by(r.lot_id)
+        .subquery("results")
+    )
+
+
+def lot_facts(req: Request) -> Any:
+    """A select of every lot with its product, results summary and documentation facts (unfiltered)."""
+    res = result_summary()
+    docs = (
+        select(
+            Document.lot_id.label("lot_id"),
+            _any(Document.kind == "coa").label("coa_doc"),
+            _any(Document.kind == "donor_eligibility").label("donor_doc"),
+        )
+        .where(Document.lot_id.is_not(None))
+        .group_by(Document.lot_id)
+        .subquery("docs")
+    )
+    routes = (
+        select(ProductRoute.product_id.label("product_id"),
+               _any(ProductRoute.route.in_(sorted(INJECTION_ROUTES | DEVICE_ASSISTED_ROUTES))).label("invasive"))
+        .group_by(ProductRoute.product_id)
+        .subquery("routes")
+    )
+    status = ProductRegulatoryStatus
+    return (
+        select(
+            Lot.id.label("lot_id"), Lot.lot_number, Lot.expiry_date, Lot.supplier_id, Lot.coa_ref,
+            Lot.donor_eligibility_ref, Lot.receipt_temperature_c, Lot.package_intact, Lot.quantity_received,
+            Lot.quantity_administered, Lot.quantity_destroyed, Lot.status.label("lot_status"), Lot.recall_date,
+            Lot.labelled_particles_per_ml,
+            Product.id.label("product_id"), Product.name.label("product_name"), Product.product_type,
+            Product.source, Product.pn_species, Product.manufacturer_id,
+            Manufacturer.name.label("manufacturer_name"),
+            func.coalesce(Product.spec_endotoxin_max, DEFAULT_ENDOTOXIN_MAX).label("endotoxin_limit"),
+            func.coalesce(Product.spec_size_min_nm, DEFAULT_SIZE_MIN_NM).label("size_low"),
+            func.coalesce(Product.spec_size_max_nm, DEFAULT_SIZE_MAX_NM).label("size_high"),
+            func.coalesce(Product.spec_concentration_tolerance_pct, DEFAULT_CONCENTRATION_TOLERANCE_PCT)
+            .label("tolerance_pct"),
+            status.status.label("reg_status"), status.reference.label("reg_reference"),
+            func.coalesce(routes.c.invasive, 0).label("invasive"),
+            func.coalesce(docs.c.coa_doc, 0).label("coa_doc"), func.coalesce(docs.c.donor_doc, 0).label("donor_doc"),
+            *(func.coalesce(c, 0).label(c.name) for c in res.c if c.name.startswith(
+                ("ev_", "pn_", "has_", "sterility_", "mycoplasma_", "contaminant_"))),
+            res.c.endotoxin_max, res.c.size_min, res.c.size_max, res.c.particles_min, res.c.particles_max,
+        )
+        .select_from(Lot)
+        .join(Product, Product.id == Lot.product_id)
+        .outerjoin(Manufacturer, Manufacturer.id == Product.manufacturer_id)
+        .outerjoin(status, and_(status.product_id == Product.id, status.jurisdiction == literal(req.jurisdiction)))
+        .outerjoin(routes, routes.c.product_id == Product.id)
+        .outerjoin(docs, docs.c.lot_id == Lot.id)
+        .outerjoin(res, res.c.lot_id == Lot.id)
+    )
+
+
+def _lot_conditions(f: Any, req: Request) -> dict[str, ColumnElement[bool]]:
+    exosome = f.c.product_type == "exosome"
+    pn = f.c.product_type == "polynucleotide"
+    ev_missing = or_(*(f.c[item] == 0 for item in EV_ITEMS))
+    unresolved = exists().where(TemperatureExcursion.lot_id == f.c.lot_id, TemperatureExcursion.resolution.is_(None))
+    unnotified = exists().where(Administration.lot_id == f.c.lot_id, current_administration(),
+                                Administration.patient_notified_on.is_(None))
+    stock = f.c.quantity_received - f.c.quantity_administered - f.c.quantity_destroyed
+    in_stock = and_(stock > 0, f.c.lot_status.not_in(("destroyed", "depleted")))
+    labelled = f.c.labelled_particles_per_ml
+    return {
+        "UNDOC-DONOR": and_(exosome, f.c.source.in_(sorted(HUMAN_DERIVED_SOURCES)),
+                            blank(f.c.donor_eligibility_ref), f.c.donor_doc == 0),
+        "UNDOC-COA": and_(blank(f.c.coa_ref), f.c.coa_doc == 0),
+        "UNDOC-EXPIRY": f.c.expiry_date.is_(None),
+        "UNDOC-SUPPLIER": f.c.supplier_id.is_(None),
+        "UNDOC-RECEIPT": or_(f.c.receipt_temperature_c.is_(None), f.c.package_intact.is_(None)),
+        "UNDOC-EV-CHARACTERIZATION": and_(exosome, ev_missing),
+        "UNDOC-PN-CHARACTERIZATION": and_(pn, or_(f.c.pn_dna == 0, f.c.pn_mw == 0)),
+        "UNDOC-SAFETY-TESTS": and_(f.c.invasive == 1, or_(f.c.has_sterility == 0, f.c.has_endotoxin == 0,
+                                                          and_(exosome, f.c.has_mycoplasma == 0))),
+        "OOS-STERILITY": f.c.sterility_fail == 1,
+        "OOS-MYCOPLASMA": f.c.mycoplasma_positive == 1,
+        "OOS-ENDOTOXIN": f.c.endotoxin_max > f.c.endotoxin_limit,
+        "OOS-SIZE": and_(exosome, or_(f.c.size_min < f.c.size_low, f.c.size_max > f.c.size_high)),
+        "OOS-CONCENTRATION": and_(
+            labelled.is_not(None),
+            or_(labelled - f.c.particles_min > labelled * f.c.tolerance_pct / 100,
+                f.c.particles_max - labelled > labelled * f.c.tolerance_pct / 100),
+        ),
+        "OOS-CONTAMINANT": or_(*(f.c[f"contaminant_{m}"] == 1 for m in CONTAMINANT_MARKERS)),
+        "USE-OVERDRAWN": f.c.quantity_administered > f.c.quantity_received,
+        "USE-TEMPERATURE": unresolved,
+        "RECALL-LOOKBACK-OPEN": and_(or_(f.c.lot_status == "recalled", f.c.recall_date.is_not(None)), unnotified),
+        "ALERT-EXPIRING": and_(in_stock, f.c.expiry_date >= _plus(req, 0),
+                               f.c.expiry_date <= _plus(req, EXPIRING_DAYS)),
+        "ALERT-EXPIRED-STOCK": and_(in_stock, f.c.expiry_date < _plus(req, 0)),
+    }
+
+
+def _plus(req: Request, days: int) -> Any:
+    return bindparam(f"today_plus_{days}", req.today + timedelta(days=days), type_=Date, unique=True)
+
+
+def lot_flags(req: Request) -> list[Flag]:
+    codes = [code for code in LOT_CODES if code in req.codes]
+    if not codes:
+        return []
+    facts = lot_facts(req).subquery("facts")
+    conditions = _lot_conditions(facts, req)
+    wanted = {code: conditions[code] for code in codes}
+    query = select(facts, *(_bit(c).label(_column(code)) for code, c in wanted.items())).where(
+        or_(*wanted.values()), *req.id_filter(facts.c.lot_id))
+    flags: list[Flag] = []
+    for row in req.session.execute(query):
+        if not req.keep(row.lot_id):
+            continue
+        for code in codes:
+            if getattr(row, _column(code)):
+                flags.append(flag(code, row.lot_id, row, _lot_message(code, row)))
+    return flags
+
+
+def _column(code: str) -> str:
+    return "c_" + code.lower().replace("-", "_")
+
+
+def _num(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.3g}" if abs(value) < 1e4 else f"{value:.2e}"
+
+
+def _lot_message(code: str, row: Any) -> str:
+    lot = f"Lot {row.lot_number}"
+    if code == "UNDOC-DONOR":
+        return (f"{lot} is of a human-derived product but has no donor-eligibility reference or document. Ask the "
+                "supplier for the donor screening and testing record and attach it.")
+    if code == "UNDOC-COA":
+        return f"{lot} has no certificate of analysis. Obtain the CoA for this lot and attach or reference it."
+    if code == "UNDOC-EXPIRY":
+        return f"{lot} has no expiry date. Record the expiry date from the label."
+    if code == "UNDOC-SUPPLIER":
+        return f"{lot} has no supplier recorded. Record who supplied it, for traceability and recalls."
+    if code == "UNDOC-RECEIPT":
+        missing = [name for name, value in (("temperature reading", row.receipt_temperature_c),
+                                            ("package-integrity check", row.package_intact)) if value is None]
+        return f"{lot} was received without a {' or '.join(missing)}. Record the receipt check."
+    if code == "UNDOC-EV-CHARACTERIZATION":
+        missing = [text for item, text in EV_ITEMS.items() if not getattr(row, item)]
+        return (f"{lot} lacks MISEV2018 minimal characterization: {'; '.join(missing)}. Ask the manufacturer "
+                "for these results.")
+    if code == "UNDOC-PN-CHARACTERIZATION":
+        missing = [text for item, text in PN_ITEMS.items() if not getattr(row, item)]
+        return f"{lot} has no {' and no '.join(missing)} result. Ask the manufacturer for these results."
+    if code == "UNDOC-SAFETY-TESTS":
+        items = ("has_sterility", "has_endotoxin") + (("has_mycoplasma",) if row.product_type == "exosome" else ())
+        missing = [SAFETY_ITEMS[item] for item in items if not getattr(row, item)]
+        return (f"{lot} is labelled for an injection or device-assisted route but has no {', no '.join(missing)} "
+                "result. Do not use it until the results are on file.")
+    if code == "OOS-STERILITY":
+        return f"{lot} failed sterility testing. Quarantine it and do not use it; contact the supplier."
+    if code == "OOS-MYCOPLASMA":
+        return f"{lot} tested positive for mycoplasma. Quarantine it and do not use it; contact the supplier."
+    if code == "OOS-ENDOTOXIN":
+        return (f"{lot} endotoxin {_num(row.endotoxin_max)} EU/mL is above the limit of "
+                f"{_num(row.endotoxin_limit)} EU/mL. Quarantine it and ask the supplier.")
+    if code == "OOS-SIZE":
+        worst = row.size_max if row.size_max is not None and row.size_max > row.size_high else row.size_min
+        return (f"{lot} vesicle size mode {_num(worst)} nm is outside {_num(row.size_low)}-{_num(row.size_high)} "
+                "nm. Ask the manufacturer whether the lot is within its specification.")
+    if code == "OOS-CONCENTRATION":
+        labelled = row.labelled_particles_per_ml
+        worst = row.particles_min if labelled - row.particles_min > row.particles_max - labelled else row.particles_max
+        return (f"{lot} measured {_num(worst)} particles/mL against a labelled {_num(labelled)} (tolerance "
+                f"±{_num(row.tolerance_pct)} %). Ask the manufacturer to explain the difference.")
+    if code == "OOS-CONTAMINANT":
+        found = [m for m in CONTAMINANT_MARKERS if getattr(row, f"contaminant_{m}")]
+        return (f"{lot} has contaminant marker(s) detected: {', '.join(found)}. The preparation is not pure; "
+                "ask the manufacturer.")
+    if code == "USE-OVERDRAWN":
+        return (f"{lot}: {_num(row.quantity_administered)} administered but only {_num(row.quantity_received)} "
+                "received. Check the administrations and the receipt records.")
+    if code == "USE-TEMPERATURE":
+        return (f"{lot} has an unresolved temperature excursion. Decide whether to use, quarantine or destroy "
+                "it, and record the decision.")
+    if code == "RECALL-LOOKBACK-OPEN":
+        return (f"{lot} is recalled and some patients who received it are not marked notified. Notify them and "
+                "record the date.")
+    if code == "ALERT-EXPIRING":
+        return (f"{lot} expires on {row.expiry_date.isoformat()} with stock remaining. Use it first or plan its "
+                "disposal.")
+    if code == "ALERT-EXPIRED-STOCK":
+        return (f"{lot} expired on {row.expiry_date.isoformat()} but stock remains. Remove it from use and "
+                "destroy it.")
+    raise KeyError(code)
+
+
+def product_flags(req: Request) -> list[Flag]:
+    codes = [code for code in PRODUCT_CODES if code in req.codes]
+    if not codes:
+        return []
+    status = ProductRegulatoryStatus
+
+    def status_in(jurisdiction: str, values: tuple[str, ...]) -> ColumnElement[bool]:
+        return exists().where(status.product_id == Product.id, status.jurisdiction == jurisdiction,
+                              status.status.in_(values))
+
+    exosome = Product.product_type == "exosome"
+    conditions = {
+        "UNDOC-MANUFACTURER": or_(Product.manufacturer_id.is_(None),
+                                  func.lower(func.trim(Manufacturer.name)) == "unknown"),
+        "UNDOC-SOURCE": or_(
+            and_(exosome, or_(Product.source.is_(None), Product.source == "unknown",
+                              and_(Product.source == "other", blank(Product.source_description)))),
+            and_(Product.product_type == "polynucleotide",
+                 or_(Product.pn_species.is_(None), Product.pn_species == "unknown")),
+        ),
+        "REG-IMPLAUSIBLE-APPROVAL": and_(exosome, status_in("US", ("approved_biologic",))),
+        "REG-361-CLAIM": and_(exosome, exists().where(status.product_id == Product.id,
+                                                      status.status == "hctp_361_claim")),
+        "REG-HUMAN-COSMETIC-EU": and_(exosome, Product.source.in_(sorted(HUMAN_DERIVED_SOURCES)),
+                                      status_in("EU", ("cosmetic",))),
+    }
+    jur_status = select(status.product_id, status.status, status.reference).where(
+        status.jurisdiction == req.jurisdiction).subquery("jur")
+    conditions["UNDOC-REGULATORY"] = or_(jur_status.c.status.is_(None), jur_status.c.status == "unknown")
+    conditions["UNDOC-REG-EVIDENCE"] = and_(jur_status.c.status.in_(sorted(STATUSES_NEEDING_REFERENCE)),
+                                            blank(jur_status.c.reference))
+    wanted = {code: conditions[code] for code in codes}
+    query = (
+        select(Product.id.label("product_id"), Product.name.label("product_name"), Product.product_type,
+               Product.source, Product.pn_species, Manufacturer.name.label("manufacturer_name"),
+               jur_status.c.status.label("reg_status"),
+               *(_bit(c).label(_column(code)) for code, c in wanted.items()))
+        .select_from(Product)
+        .outerjoin(Manufacturer, Manufacturer.id == Product.manufacturer_id)
+        .outerjoin(jur_status, jur_status.c.product_id == Product.id)
+        .where(or_(*wanted.values()), *req.id_filter(Product.id))
+    )
+    flags = []
+    for row in req.session.execute(query):
+        if not req.keep(row.product_id):
+            continue
+        for code in codes:
+            if getattr(row, _column(code)):
+                flags.append(flag(code, row.product_id, row, _product_message(code, row, req)))
+    return flags
+
+
+def _product_message(code: str, row: Any, req: Request) -> str:
+    name = row.product_name
+    if code == "UNDOC-MANUFACTURER":
+        return f"{name}: the manufacturer is unknown. Record who makes it (from the label or the supplier)."
+    if code == "UNDOC-SOURCE":
+        what = "biological source" if row.product_type == "exosome" else "source species"
+        return f"{name}: the {what} is not documented. Ask the manufacturer what it is made from and record it."
+    if code == "UNDOC-REGULATORY":
+        state = "is recorded as unknown" if row.reg_status == "unknown" else "is not recorded"
+        return (f"{name}: its regulatory status in {req.jurisdiction} {state}. Establish and record its legal "
+                "status before use.")
+    if code == "UNDOC-REG-EVIDENCE":
+        return (f"{name}: status '{label(row.reg_status)}' in {req.jurisdiction} has no reference number. Record "
+                "the approval, registration or IND number and attach the evidence.")
+    if code == "REG-IMPLAUSIBLE-APPROVAL":
+        return (f"{name}: recorded as an approved biologic in the US, but FDA has stated that no exosome product "
+                "is approved. Verify the record and the product's claims.")
+    if code == "REG-361-CLAIM":
+        return (f"{name}: the supplier claims a 361 HCT/P exemption, but secreted cell products such as exosomes "
+                "are outside the HCT/P definition (21 CFR 1271.3(d)). Do not inject it on that basis.")
+    if code == "REG-HUMAN-COSMETIC-EU":
+        return (f"{name}: a human-derived exosome product recorded as a cosmetic in the EU, where cosmetics may "
+                "not contain human cells or tissues. Verify its status.")
+    raise KeyError(code)
+
+
+def adverse_event_flags(req: Request) -> list[Flag]:
+    if "AE-UNREPORTED" not in req.codes:
+        return []
+    cutoff = bindparam("ae_cutoff", req.today - timedelta(days=AE_REPORT_DAYS), type_=Date)
+    query = (
+        select(AdverseEvent.id.label("subject_id"), AdverseEvent.event_type, AdverseEvent.recorded_at,
+               Lot.id.label("lot_id"), Lot.lot_number, Product.id.label("product_id"),
+               Product.name.label("product_name"))
+        .select_from(AdverseEvent)
+        .join(Administration, Administration.id == AdverseEvent.administration_id)
+        .join(Lot, Lot.id == Administration.lot_id)
+        .join(Product, Product.id == Lot.product_id)
+        .where(AdverseEvent.report_status == "not_reported", local_date(AdverseEvent.recorded_at) < cutoff,
+               *req.id_filter(AdverseEvent.id))
+    )
+    return [
+        flag("AE-UNREPORTED", row.subject_id, row,
+             f"Adverse event ({label(row.event_type)}) recorded on {row.recorded_at.date().isoformat()} is not "
+             f"reported after more than {AE_REPORT_DAYS} days. Report it to the manufacturer or the regulator, "
+             "or record why it is not reportable.")
+        for row in req.session.execute(query) if req.keep(row.subject_id)
+    ]
+
+
