@@ -196,7 +196,7 @@ def _recalls(data: ComplianceData) -> str:
         return "<h2>Recalls</h2><p>No recall concerns the period.</p>"
     rows = [(r.lot_number, r.product, r.recall_date, r.reason, r.administrations, r.lookback) for r in data.recalls]
     return "<h2>Recalls and lookback</h2>" + _table(
-        ["Lot", "Product", "Recalled on", "Reason", "Administrations", "Lookback"], rows, [11, 18, 9, 27, 9, 26])
+        ["Lot", "Product", "Recalled on", "Reason", "Administrations", "Lookback"], rows, [11, 17, 9, 25, 11, 27])
 
 
 def _adverse_events(data: ComplianceData) -> str:
