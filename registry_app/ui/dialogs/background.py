@@ -48,7 +48,8 @@ class BackgroundTask(QObject):
     failed = Signal(object)  # the exception it raised
     done = Signal()  # after either
 
-    def __init__(self, parent: QWidget, title: str, work: Work, *, show_dialog: bool = True) -> None:
+    def __init__(self, parent: QWidget, title: str, work: Work, *, show_dialog: bool = True,
+                 cancellable: bool = True) -> None:
         super().__init__(parent)
         self._thread = QThread(self)
         self._worker = _Worker(work)
@@ -66,6 +67,8 @@ class BackgroundTask(QObject):
             self.progress_dialog.setAutoClose(False)
             self.progress_dialog.setAutoReset(False)
             self.progress_dialog.canceled.connect(self.cancel)
+            if not cancellable:  # work that cannot stop half-way safely offers no Cancel it cannot honour
+                self.progress_dialog.setCancelButton(None)
         self.running = False
 
     def start(self) -> None:
