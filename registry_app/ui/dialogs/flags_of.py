@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from ...domain.vocab import SEVERITY_RANK
+from ...rules import Flag
 from ...services import ServiceContext
+from ...services.flags import flags_for_subject
 
 
-def open_flags_of_lot(ctx: ServiceContext, lot_id: int) -> list[Any]:
+def open_flags_of_lot(ctx: ServiceContext, lot_id: int, product_id: int) -> list[Flag]:
     """Unwaived findings on the lot and on its product, highest severity first."""
-    from ...services import flags
-
-    return [f for f in flags.list_flags(ctx, lot_id=lot_id) if not f.waived]
+    found = flags_for_subject(ctx, "lot", lot_id) + flags_for_subject(ctx, "product", product_id)
+    return sorted((f for f in found if not f.waived), key=lambda f: (-SEVERITY_RANK[f.severity], f.code))

@@ -347,7 +347,7 @@ class ReceiveLotDialog(QDialog):
         self._show_done(result, problems)
 
     def _show_done(self, result: ReceiptResult, problems: list[str]) -> None:
-        flags = open_flags_of_lot(self.ctx, result.lot_id)
+        flags = open_flags_of_lot(self.ctx, result.lot_id, result.product_id)
         lines = [f"<b>{result.product_name}</b>, lot <b>{result.lot_number}</b> is received and in "
                  "<b>quarantine</b> until a medical director releases it."]
         lines += [f"⚠ {w}" for w in result.warnings]

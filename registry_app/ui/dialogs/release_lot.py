@@ -55,7 +55,7 @@ class _LotDecisionDialog(QDialog):
                 f"<b>{self.lot.product_name}</b>, lot <b>{self.lot.lot_number}</b> — "
                 f"{label(self.lot.status).lower()}, expiry {expiry}, {self.lot.quantity_on_hand:g} on hand")
             try:
-                flags = open_flags_of_lot(ctx, lot_id)
+                flags = open_flags_of_lot(ctx, lot_id, self.lot.product_id)
             except RegistryError as error:
                 flags = []
                 self.banner.show_error(error.message)
