@@ -1,0 +1,163 @@
+"""Flags for the GUI, the reports and the CLI: all of them or one subject's, counts, completeness scores,
+and the medical director's signed waiver of one flag on one subject."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+
+from ..domain import Waiver, utcnow
+from ..domain.vocab import SEVERITY_RANK, SignatureMeaning
+from ..rules import ALERT_CODES, COMPLIANCE_CODES, RULES, Flag, evaluate_alerts, evaluate_flags
+from ..rules import score as scoring
+from .audit import AuditRecord
+from .auth import add_signature, reauthenticate
+from .context import DIRECTOR, READERS, ServiceContext, changing, jurisdiction
+from .errors import ConflictError, NotFound, ValidationError
+
+SUBJECT_TYPES = ("product", "lot", "administration", "adverse_event")
+
+
+@dataclass(frozen=True)
+class FlagCounts:
+    by_severity: dict[str, int]
+    by_code: dict[str, int]
+    total: int
+    waived: int
+
+
+def _today(today: date | None) -> date:
+    return today or date.today()
+
+
+def _validate_filters(min_severity: str | None, codes: Collection[str] | None) -> None:
+    errors = []
+    if min_severity is not None and min_severity not in SEVERITY_RANK:
+        errors.append(f"min_severity: {min_severity!r} is not a severity; use one of {', '.join(SEVERITY_RANK)}")
+    for code in codes or ():
+        if code not in RULES or code in ALERT_CODES:
+            errors.append(f"code: {code!r} is not a flag code (see rules.md)")
+    if errors:
+        from .errors import FieldError
+
+        raise ValidationError([FieldError(e.split(":")[0], e.split(": ", 1)[1]) for e in errors])
+
+
+def list_flags(ctx: ServiceContext, *, min_severity: str | None = None, codes: Collection[str] | None = None,
+               include_waived: bool = True, today: date | None = None) -> list[Flag]:
+    """The current compliance flags, highest severity first; filters by minimum severity and codes."""
+    ctx.require(READERS, "see flags")
+    _validate_filters(min_severity, codes)
+    with ctx.db.read() as session:
+        flags = evaluate_flags(session, jurisdiction(session, ctx), _today(today),
+                               codes=list(codes) if codes else None)
+    floor = SEVERITY_RANK[min_severity] if min_severity else -1
+    return [f for f in flags if f.rank >= floor and (include_waived or not f.waived)]
+
+
+def flags_for_subject(ctx: ServiceContext, subject_type: str, subject_id: int,
+                      today: date | None = None) -> list[Flag]:
+    """The flags on one product, lot, administration or adverse event (not those of its lots or uses)."""
+    ctx.require(READERS, "see flags")
+    if subject_type not in SUBJECT_TYPES:
+        raise ValidationError(f"{subject_type!r} is not a subject type; use one of {', '.join(SUBJECT_TYPES)}",
+                              field="subject_type")
+    with ctx.db.read() as session:
+        return evaluate_flags(session, jurisdiction(session, ctx), _today(today), subject_type=subject_type,
+                              subject_ids=[subject_id])
+
+
+def flags_for_product(ctx: ServiceContext, product_id: int, today: date | None = None) -> list[Flag]:
+    """Every flag that concerns a product: its own, its lots', its administrations' and adverse events'."""
+    return [f for f in list_flags(ctx, today=today) if f.product_id == product_id]
+
+
+def count_flags(ctx: ServiceContext, today: date | None = None, include_waived: bool = False) -> FlagCounts:
+    """Open (unwaived, unless asked) compliance flags by severity and by code, for the dashboard."""
+    flags = list_flags(ctx, today=today)
+    counted = [f for f in flags if include_waived or not f.waived]
+    by_severity = {severity: 0 for severity in SEVERITY_RANK}
+    by_severity.update(Counter(f.severity for f in counted))
+    return FlagCounts(by_severity, dict(Counter(f.code for f in counted)), len(counted),
+                      sum(1 for f in flags if f.waived))
+
+
+def list_alerts(ctx: ServiceContext, today: date | None = None) -> list[Flag]:
+    """Dashboard alerts (ALERT-EXPIRING, ALERT-EXPIRED-STOCK): not compliance findings."""
+    ctx.require(READERS, "see alerts")
+    with ctx.db.read() as session:
+        return evaluate_alerts(session, _today(today))
+
+
+def lot_scores(ctx: ServiceContext, lot_ids: Collection[int] | None = None) -> dict[int, float]:
+    ctx.require(READERS, "see completeness scores")
+    with ctx.db.read() as session:
+        return scoring.lot_scores(session, jurisdiction(session, ctx), lot_ids)
+
+
+def product_scores(ctx: ServiceContext) -> list[scoring.Average]:
+    ctx.require(READERS, "see completeness scores")
+    with ctx.db.read() as session:
+        return scoring.product_averages(session, jurisdiction(session, ctx))
+
+
+def supplier_scores(ctx: ServiceContext) -> list[scoring.Average]:
+    ctx.require(READERS, "see completeness scores")
+    with ctx.db.read() as session:
+        return scoring.supplier_averages(session, jurisdiction(session, ctx))
+
+
+@changing("waive flags", DIRECTOR)
+def waive_flag(ctx: ServiceContext, code: str, subject_type: str, subject_id: int, reason: str, password: str,
+               today: date | None = None) -> int:
+    """A medical director accepts one open flag on one subject, with a written reason, signed ("waived")."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError("give the reason for the waiver", field="reason")
+    if code not in COMPLIANCE_CODES:
+        raise ValidationError(f"{code!r} is not a compliance flag code", field="code")
+    if subject_type != RULES[code].subject_type:
+        raise ValidationError(f"{code} is raised on a {RULES[code].subject_type.replace('_', ' ')}, not on a "
+                              f"{subject_type.replace('_', ' ')}", field="subject_type")
+    signer = reauthenticate(ctx, password)
+    with ctx.db.write() as session:
+        flags = evaluate_flags(session, jurisdiction(session, ctx), _today(today), subject_type=subject_type,
+                               subject_ids=[subject_id], codes=[code])
+        if not flags:
+            raise NotFound(f"no open {code} flag on {subject_type.replace('_', ' ')} {subject_id}")
+        found = flags[0]
+        if found.waived:
+            raise ConflictError(f"the {code} flag on {subject_type.replace('_', ' ')} {subject_id} is waived already")
+        content: dict[str, Any] = {"code": code, "subject_type": subject_type, "subject_id": subject_id,
+                                   "flag_message": found.message, "reason": reason}
+        signature = add_signature(session, signer, SignatureMeaning.WAIVED, subject_type, subject_id, content)
+        waiver = Waiver(code=code, subject_type=subject_type, subject_id=subject_id, flag_message=found.message,
+                        reason=reason, signature_id=signature.id, waived_by_id=signer.user_id, waived_at=utcnow())
+        session.add(waiver)
+        session.flush()
+        ctx.audit(session, AuditRecord(
+            "waive flag", "waiver", waiver.id, before={},
+            after={**content, "signature_id": signature.id, "meaning": SignatureMeaning.WAIVED.value},
+            reason=reason))
+        return waiver.id
+
+
+@changing("revoke waivers", DIRECTOR)
+def revoke_waiver(ctx: ServiceContext, waiver_id: int, reason: str) -> None:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError("give the reason for revoking the waiver", field="reason")
+    with ctx.db.write() as session:
+        waiver = session.execute(select(Waiver).where(Waiver.id == waiver_id)).scalar_one_or_none()
+        if waiver is None:
+            raise NotFound(f"no waiver {waiver_id}")
+        if waiver.revoked_at is not None:
+            raise ConflictError(f"waiver {waiver_id} is revoked already")
+        waiver.revoked_at = utcnow()
+        ctx.audit(session, AuditRecord("revoke waiver", "waiver", waiver.id, before={"revoked_at": None},
+                                       after={"revoked_at": waiver.revoked_at, "code": waiver.code}, reason=reason))
