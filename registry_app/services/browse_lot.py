@@ -329,3 +329,12 @@ def as_text(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)
+
+
+def open_flags_list(ctx: ServiceContext) -> list[dict[str, Any]]:
+    """Every current flag (waived ones marked), most severe first."""
+    ctx.require(READERS, "view flags")
+    from ..rules import evaluate_flags
+
+    with ctx.db.read() as session:
+        return [f.as_json() for f in evaluate_flags(session, jurisdiction(session, ctx), today_for(ctx))]

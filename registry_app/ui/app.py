@@ -1,0 +1,82 @@
+"""The desktop application's entry point: `run_desktop(args)` (launcher.main with no command).
+
+Order of events: first-run screen when there is no registry (or it has no users), else the sign-in dialog;
+then the main window. Only Qt and the window's own modules are imported before the window shows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
+
+from ..db import DatabaseTooNew, default_database_path, open_database, resolve_database_url
+from ..db.engine import ENV_DATABASE_URL, is_sqlite
+from ..services import ServiceContext
+from ..services.auth import has_users
+
+
+def _application() -> QApplication:
+    app = QApplication.instance()
+    if not isinstance(app, QApplication):
+        app = QApplication(sys.argv[:1])
+    app.setOrganizationName("registry-app")
+    app.setApplicationName("registry-app")
+    app.setApplicationDisplayName("Exosome & PN lot registry")
+    return app
+
+
+def _registry_exists(url: str) -> bool:
+    if not is_sqlite(url):
+        return True
+    from sqlalchemy.engine import make_url
+
+    database = make_url(url).database
+    return bool(database) and Path(database).exists()
+
+
+def open_registry(args: argparse.Namespace) -> ServiceContext | None:
+    """The signed-in registry to show, or None if the user gave up (closed the first-run or sign-in)."""
+    from .first_run import FirstRunDialog
+    from .sign_in import SignInDialog
+
+    explicit = args.database or os.environ.get(ENV_DATABASE_URL)
+    url = resolve_database_url(args.database)
+    ctx: ServiceContext | None = None
+    if explicit or _registry_exists(url):
+        try:
+            ctx = ServiceContext(open_database(url), site_code=args.site)
+        except DatabaseTooNew as error:
+            QMessageBox.critical(None, "Registry", str(error))
+            return None
+        except Exception as error:  # unreachable server, unreadable file: offer the first-run choices instead
+            QMessageBox.warning(None, "Registry", f"Could not open {url}: {str(error).splitlines()[0]}")
+    if ctx is None or not has_users(ctx):
+        default = Path(ctx.db.engine.url.database) if ctx and ctx.db.is_sqlite else default_database_path()
+        if ctx is not None:
+            ctx.db.dispose()
+        first = FirstRunDialog(default, args.site)
+        if first.exec() != QDialog.DialogCode.Accepted or first.ctx is None:
+            return None
+        ctx = first.ctx
+        if first.signed_in:
+            return ctx  # the new registry's administrator, signed in as they created it
+    dialog = SignInDialog(ctx, args.user or os.environ.get("REGISTRY_USER", ""))
+    if dialog.exec() != QDialog.DialogCode.Accepted:
+        return None
+    return ctx
+
+
+def run_desktop(args: argparse.Namespace) -> int:
+    app = _application()
+    ctx = open_registry(args)
+    if ctx is None:
+        return 0
+    from .main_window import MainWindow
+
+    window = MainWindow(ctx)
+    window.show()
+    return int(app.exec())

@@ -1,0 +1,142 @@
+"""The lots table's model: an ordered list of lot ids with a row cache, filled a page at a time as the view
+scrolls (Qt's canFetchMore/fetchMore), sorted and filtered in SQL by re-running the query.
+
+A million lots never come into memory: the first page of any search is one indexed query (services.browse),
+and each further page continues after the last row's sort key (keyset), so scrolling costs the same per page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QBrush, QColor
+
+from ..domain.vocab import label
+from ..services import ServiceContext
+from ..services.browse import PAGE_SIZE, LotQuery, LotRow, lot_page, lot_rows
+
+# (key, header, sort key in browse.SORT_KEYS or None when the column cannot sort in SQL)
+COLUMNS: tuple[tuple[str, str, str | None], ...] = (
+    ("severity", "Flags", None),
+    ("product", "Product", "product"),
+    ("lot_number", "Lot number", "lot_number"),
+    ("product_type", "Type", "type"),
+    ("manufacturer", "Manufacturer", "manufacturer"),
+    ("supplier", "Supplier", "supplier"),
+    ("status", "Status", "status"),
+    ("expiry_date", "Expiry", "expiry"),
+    ("received_date", "Received", "received"),
+    ("on_hand", "On hand", "on_hand"),
+    ("completeness", "Complete", None),
+)
+SEVERITY_COLOURS = {"critical": "#b71c1c", "high": "#e65100", "medium": "#f9a825", "low": "#1565c0",
+                    "info": "#607d8b"}
+LOT_ID_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+class LotTableModel(QAbstractTableModel):
+    def __init__(self, ctx: ServiceContext, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.query = LotQuery()
+        self.rows: list[LotRow] = []  # the ordered rows loaded so far: ids plus their cached cells
+        self._cursor: Any = None
+        self._has_more = False
+        self.page_size = PAGE_SIZE
+
+    # --- the query --------------------------------------------------------------------------------------------
+    def set_query(self, query: LotQuery) -> None:
+        """Show what `query` selects, from its first page."""
+        page = lot_page(self.ctx, query, limit=self.page_size)
+        self.beginResetModel()
+        self.query = query
+        self.rows = list(page.rows)
+        self._cursor, self._has_more = page.cursor, page.has_more
+        self.endResetModel()
+
+    def refresh(self) -> None:
+        self.set_query(self.query)
+
+    def refresh_lot(self, lot_id: int) -> None:
+        """Re-read one lot's row (after an edit) without reloading the list."""
+        for position, row in enumerate(self.rows):
+            if row.id == lot_id:
+                fresh = lot_rows(self.ctx, [lot_id])
+                if fresh:
+                    self.rows[position] = fresh[0]
+                    self.dataChanged.emit(self.index(position, 0), self.index(position, len(COLUMNS) - 1))
+                return
+
+    def lot_id(self, row: int) -> int:
+        return self.rows[row].id
+
+    # --- lazy loading -----------------------------------------------------------------------------------------
+    def canFetchMore(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> bool:
+        return not parent.isValid() and self._has_more
+
+    def fetchMore(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> None:
+        if parent.isValid() or not self._has_more:
+            return
+        page = lot_page(self.ctx, self.query, after=self._cursor, limit=self.page_size)
+        if page.rows:
+            first = len(self.rows)
+            self.beginInsertRows(QModelIndex(), first, first + len(page.rows) - 1)
+            self.rows.extend(page.rows)
+            self.endInsertRows()
+        self._cursor, self._has_more = page.cursor, page.has_more
+
+    # --- the table --------------------------------------------------------------------------------------------
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section][1]
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole:
+            return "Sorted in the database" if COLUMNS[section][2] else "Not sortable: computed per row shown"
+        return None
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        row = self.rows[index.row()]
+        key = COLUMNS[index.column()][0]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._text(row, key)
+        if role == LOT_ID_ROLE:
+            return row.id
+        if key == "severity" and row.worst_severity:
+            if role == Qt.ItemDataRole.BackgroundRole:
+                return QBrush(QColor(SEVERITY_COLOURS[row.worst_severity]))
+            if role == Qt.ItemDataRole.ForegroundRole:
+                return QBrush(QColor("#000000" if row.worst_severity == "medium" else "#ffffff"))
+            if role == Qt.ItemDataRole.ToolTipRole:
+                return f"{row.open_flags} open flag(s); the worst is {row.worst_severity}"
+        if role == Qt.ItemDataRole.TextAlignmentRole and key in ("on_hand", "completeness"):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.ForegroundRole and key == "status" and row.status in ("expired", "recalled"):
+            return QBrush(QColor("#b71c1c"))
+        return None
+
+    @staticmethod
+    def _text(row: LotRow, key: str) -> str:
+        if key == "severity":
+            return f"{label(row.worst_severity)} · {row.open_flags}" if row.worst_severity else "—"
+        if key == "completeness":
+            return "" if row.completeness is None else f"{row.completeness} %"
+        if key in ("product_type", "status"):
+            return label(getattr(row, key))
+        if key == "on_hand":
+            return f"{row.on_hand:g} {row.unit or ''}".strip()
+        value = getattr(row, key)
+        return "" if value is None else str(value)
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        sort_key = COLUMNS[column][2]
+        if sort_key is None:
+            return
+        self.set_query(self.query.with_sort(sort_key, order == Qt.SortOrder.DescendingOrder))

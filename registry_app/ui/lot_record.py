@@ -1,0 +1,273 @@
+"""One lot's record: overview (editable), source, characterization against specification, regulatory status,
+documents (open, attach), administrations, flags and history. The widgets only show what services return;
+a save goes through services.receiving.amend_lot, and a refused save keeps every value the user typed, with
+each message next to its field."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QUrl, Signal
+from PySide6.QtGui import QBrush, QColor, QDesktopServices
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..domain.vocab import DocumentKind, label
+from ..services import RegistryError, ServiceContext, ValidationError
+from ..services.browse_lot import EDITABLE_LOT_FIELDS, LotDetail, as_text, document_content, lot_detail
+
+FIELD_LABELS = {
+    "lot_number": "Lot number", "serial": "Serial", "expiry_date": "Expiry date", "manufacture_date": "Manufactured",
+    "received_date": "Received", "received_by": "Received by", "quantity_received": "Quantity received",
+    "receipt_temperature_c": "Receipt temperature (°C)", "package_intact": "Package intact (yes/no)",
+    "donor_eligibility_ref": "Donor eligibility ref.", "coa_ref": "Certificate of analysis ref.",
+    "labelled_particles_per_ml": "Labelled particles/mL", "supplier": "Supplier",
+}
+OUT_OF_SPEC = QColor("#ffcdd2")
+
+
+def _table(headers: list[str], rows: list[list[Any]], name: str) -> QTableWidget:
+    table = QTableWidget(len(rows), len(headers), objectName=name)
+    table.setHorizontalHeaderLabels(headers)
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.verticalHeader().hide()
+    table.horizontalHeader().setStretchLastSection(True)
+    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            table.setItem(r, c, QTableWidgetItem(as_text(value)))
+    return table
+
+
+class LotRecord(QWidget):
+    """The record of one lot. `saved(lot_id)` after a successful amendment."""
+
+    saved = Signal(int)
+
+    def __init__(self, ctx: ServiceContext, lot_id: int, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.lot_id = lot_id
+        self.editors: dict[str, QLineEdit] = {}
+        self.errors: dict[str, QLabel] = {}
+        self.title = QLabel(objectName="lotTitle")
+        self.title.setStyleSheet("font-size: 16pt; font-weight: bold;")
+        self.tabs = QTabWidget(objectName="lotTabs")
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.title)
+        layout.addWidget(self.tabs)
+        self.detail: LotDetail | None = None
+        self.reload()
+
+    # --- loading ----------------------------------------------------------------------------------------------
+    def reload(self, keep_input: bool = False) -> None:
+        detail = lot_detail(self.ctx, self.lot_id)
+        self.detail = detail
+        self.title.setText(f"{detail.product} — lot {detail.fields['lot_number']}   [{label(detail.status)}]")
+        current = self.tabs.currentIndex()
+        typed = {k: e.text() for k, e in self.editors.items()} if keep_input else {}
+        self.tabs.clear()
+        self.tabs.addTab(self._overview(detail, typed), "&Overview")
+        self.tabs.addTab(self._source(detail), "&Source")
+        self.tabs.addTab(self._characterization(detail), "&Characterization")
+        self.tabs.addTab(self._regulatory(detail), "&Regulatory")
+        self.tabs.addTab(self._documents(detail), "&Documents")
+        self.tabs.addTab(_table(["When", "Patient", "Route", "Body areas", "Quantity", "Practitioner", "Notified"],
+                                [[a["administered_at"], a["patient_ref"], label(a["route"]), a["body_areas"],
+                                  a["quantity"], a["practitioner"], a["patient_notified_on"]]
+                                 for a in detail.administrations], "administrationsTable"), "&Administrations")
+        self.tabs.addTab(self._flags(detail), f"&Flags ({sum(not f['waived'] for f in detail.flags)})")
+        self.tabs.addTab(_table(["#", "When", "Who", "Action", "Before", "After", "Reason"],
+                                [[e["seq"], e["occurred_at"], e["username"], e["action"], e["before"], e["after"],
+                                  e["reason"]] for e in detail.history], "historyTable"), "&History")
+        if current >= 0:
+            self.tabs.setCurrentIndex(current)
+
+    def _overview(self, detail: LotDetail, typed: dict[str, str]) -> QWidget:
+        page = QWidget()
+        form = QFormLayout(page)
+        form.addRow("Product", QLabel(f"{detail.product} ({label(detail.product_type)})"))
+        form.addRow("Status", QLabel(label(detail.status)))
+        form.addRow("On hand", QLabel(f"{detail.on_hand:g} {detail.extra.get('unit') or ''}"))
+        self.editors, self.errors = {}, {}
+        for name in (*EDITABLE_LOT_FIELDS, "supplier"):
+            editor = QLineEdit(typed.get(name, as_text(detail.fields.get(name))), objectName=f"edit_{name}")
+            error = QLabel(objectName=f"error_{name}")
+            error.setStyleSheet("color: #b71c1c;")
+            error.hide()
+            cell = QWidget()
+            cell_layout = QVBoxLayout(cell)
+            cell_layout.setContentsMargins(0, 0, 0, 0)
+            cell_layout.setSpacing(1)
+            cell_layout.addWidget(editor)
+            cell_layout.addWidget(error)
+            form.addRow(FIELD_LABELS[name], cell)
+            self.editors[name], self.errors[name] = editor, error
+        self.reason = QLineEdit(typed.get("__reason", ""), objectName="edit_reason",
+                                placeholderText="Why this correction (required)")
+        self.reason_error = QLabel(objectName="error_reason")
+        self.reason_error.setStyleSheet("color: #b71c1c;")
+        self.reason_error.hide()
+        form.addRow("Reason for change", self.reason)
+        form.addRow("", self.reason_error)
+        self.general_error = QLabel(objectName="error_general")
+        self.general_error.setStyleSheet("color: #b71c1c;")
+        self.general_error.setWordWrap(True)
+        self.save_button = QPushButton("&Save changes", objectName="saveLot")
+        self.save_button.clicked.connect(self.save)
+        form.addRow(self.general_error)
+        form.addRow(self.save_button)
+        return page
+
+    def _source(self, detail: LotDetail) -> QWidget:
+        page = QWidget()
+        form = QFormLayout(page)
+        for key, value in detail.source.items():
+            form.addRow(label(key), QLabel(label(value) if isinstance(value, str) and "_" in value
+                                           else as_text(value) or "not recorded"))
+        return page
+
+    def _characterization(self, detail: LotDetail) -> QWidget:
+        rows = [[label(r.parameter) + (f" {r.marker.upper()}" if r.marker else ""), r.method,
+                 r.value if r.value is not None else label(r.result), r.unit, r.specification,
+                 {True: "in spec", False: "OUT OF SPEC", None: ""}[r.in_spec], label(r.measured_by)]
+                for r in detail.results]
+        table = _table(["Parameter", "Method", "Result", "Unit", "Specification", "Assessment", "Measured by"],
+                       rows, "characterizationTable")
+        for r, result in enumerate(detail.results):
+            if result.in_spec is False:
+                for c in range(table.columnCount()):
+                    table.item(r, c).setBackground(QBrush(OUT_OF_SPEC))
+        return table
+
+    def _regulatory(self, detail: LotDetail) -> QWidget:
+        rows = [[s["jurisdiction"] + (" (this site)" if s["current"] else ""), label(s["status"]), s["reference"],
+                 s["verified_on"], s["verified_by"]] for s in detail.regulatory]
+        if not any(s["current"] for s in detail.regulatory):
+            rows.insert(0, [f"{detail.jurisdiction} (this site)", "No status recorded", "", "", ""])
+        return _table(["Jurisdiction", "Status", "Reference", "Verified on", "Verified by"], rows,
+                      "regulatoryTable")
+
+    def _documents(self, detail: LotDetail) -> QWidget:
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        self.documents_table = _table(
+            ["Kind", "File", "Reference", "Size", "Uploaded", "Of"],
+            [[label(d["kind"]), d["file_name"], d["reference"], d["size_bytes"], d["uploaded_at"], d["for"]]
+             for d in detail.documents], "documentsTable")
+        self.documents_table.doubleClicked.connect(lambda index: self.open_document(index.row()))
+        buttons = QHBoxLayout()
+        open_button = QPushButton("&Open", objectName="openDocument")
+        open_button.clicked.connect(lambda: self.open_document(self.documents_table.currentRow()))
+        self.kind_choice = QComboBox(objectName="documentKind")
+        for kind in DocumentKind:
+            self.kind_choice.addItem(label(str(kind)), str(kind))
+        attach = QPushButton("A&ttach file…", objectName="attachDocument")
+        attach.clicked.connect(self.choose_and_attach)
+        for widget in (open_button, self.kind_choice, attach):
+            buttons.addWidget(widget)
+        buttons.addStretch()
+        layout.addWidget(self.documents_table)
+        layout.addLayout(buttons)
+        return page
+
+    def _flags(self, detail: LotDetail) -> QWidget:
+        table = _table(["Severity", "Code", "On", "Message", "Waived"],
+                       [[label(f["severity"]), f["code"], f"{f['subject_type']} {f['subject_id']}", f["message"],
+                         f["waived"]] for f in detail.flags], "flagsTable")
+        table.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        return table
+
+    # --- actions ----------------------------------------------------------------------------------------------
+    def changed_values(self) -> dict[str, str]:
+        assert self.detail is not None
+        return {name: editor.text() for name, editor in self.editors.items()
+                if editor.text() != as_text(self.detail.fields.get(name))}
+
+    def save(self) -> bool:
+        """Amend the lot with what changed. On refusal show each message by its field and keep the input."""
+        from ..services.receiving import amend_lot
+
+        for widget in (*self.errors.values(), self.reason_error):
+            widget.hide()
+        self.general_error.clear()
+        changes = self.changed_values()
+        if not changes:
+            self.general_error.setText("Nothing changed.")
+            return False
+        try:
+            amend_lot(self.ctx, self.lot_id, changes, self.reason.text())
+        except ValidationError as error:
+            self._show_errors(error)
+            return False
+        except RegistryError as error:
+            self.general_error.setText(str(error))
+            return False
+        self.reload()
+        self.saved.emit(self.lot_id)
+        return True
+
+    def _show_errors(self, error: ValidationError) -> None:
+        general = []
+        for problem in error.errors:
+            target = self.reason_error if problem.field == "reason" else self.errors.get(problem.field)
+            if target is None:
+                general.append(str(problem))
+                continue
+            target.setText(problem.message)
+            target.show()
+        self.general_error.setText("; ".join(general) or "Not saved: correct the fields marked in red.")
+        first = next((self.editors[e.field] for e in error.errors if e.field in self.editors), None)
+        if first is not None:
+            first.setFocus()
+
+    def open_document(self, row: int) -> None:
+        if self.detail is None or not 0 <= row < len(self.detail.documents):
+            return
+        document = self.detail.documents[row]
+        try:
+            name, content, reference = document_content(self.ctx, document["id"])
+        except RegistryError as error:
+            QMessageBox.warning(self, "Open document", str(error))
+            return
+        if content is None:
+            QMessageBox.information(self, "Document reference", f"This document is a reference only: {reference}")
+            return
+        folder = Path(tempfile.mkdtemp(prefix="registry-doc-"))
+        path = folder / Path(name).name
+        path.write_bytes(content)
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
+
+    def choose_and_attach(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Attach a document to this lot")
+        if path:
+            self.attach(path, self.kind_choice.currentData())
+
+    def attach(self, path: str, kind: str) -> bool:
+        from ..services.documents import attach_document
+
+        try:
+            attach_document(self.ctx, kind, lot_id=self.lot_id, path=path)
+        except RegistryError as error:
+            QMessageBox.warning(self, "Attach document", str(error))
+            return False
+        self.reload(keep_input=True)
+        return True

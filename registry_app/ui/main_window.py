@@ -1,0 +1,293 @@
+"""The main window: navigation between the pages, the lot record, menus with standard shortcuts, a status bar
+naming the user, role, site and database, and window geometry and view state kept in QSettings.
+
+Pages are registered in one list, PAGES (name, icon, factory). Workflow actions (receive, release, administer,
+recall, import ...) are added to the menus through WORKFLOW_ACTIONS: (menu, text, shortcut, handler(window)).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QSettings, QSize, Qt
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMessageBox,
+    QSplitter,
+    QStackedWidget,
+    QStyle,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .. import __version__
+from ..domain.vocab import label
+from ..services import RegistryError, ServiceContext
+from ..services.browse import LotQuery
+from ..services.sites import site_info
+from .lot_record import LotRecord
+from .pages.dashboard_page import DashboardPage
+from .pages.lists import administrations_page, audit_page, flags_list_page, products_page, suppliers_page
+from .pages.lots_page import LotsPage
+
+Factory = Callable[["MainWindow"], QWidget]
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    name: str
+    icon: QStyle.StandardPixmap
+    factory: Factory
+
+
+def _optional_page(module: str, class_name: str, fallback: Factory | None) -> Factory:
+    """The workflow engineer's page when it is in this build, else the fallback."""
+
+    def make(window: MainWindow) -> QWidget:
+        try:
+            page_class = getattr(importlib.import_module(f"{__package__}.pages.{module}"), class_name)
+        except (ImportError, AttributeError):
+            if fallback is None:
+                return QLabel("This page is not part of this build.")
+            return fallback(window)
+        return page_class(window.ctx)
+
+    return make
+
+
+SP = QStyle.StandardPixmap
+PAGES: list[PageSpec] = [
+    PageSpec("Dashboard", SP.SP_ComputerIcon, lambda w: DashboardPage(w.ctx)),
+    PageSpec("Lots", SP.SP_FileDialogDetailedView, lambda w: LotsPage(w.ctx)),
+    PageSpec("Products", SP.SP_DirIcon, lambda w: products_page(w.ctx)),
+    PageSpec("Administrations", SP.SP_DialogApplyButton, lambda w: administrations_page(w.ctx)),
+    PageSpec("Flags", SP.SP_MessageBoxWarning, _optional_page("flags_page", "FlagsPage",
+                                                              lambda w: flags_list_page(w.ctx))),
+    PageSpec("Suppliers", SP.SP_DriveNetIcon, lambda w: suppliers_page(w.ctx)),
+    PageSpec("Audit trail", SP.SP_FileDialogContentsView, lambda w: audit_page(w.ctx)),
+    PageSpec("Reports", SP.SP_FileIcon, _optional_page("reports_page", "ReportsPage", None)),
+]
+
+# (menu title, action text, shortcut or None, handler(window)): added by the workflow dialogs.
+WORKFLOW_ACTIONS: list[tuple[str, str, str | None, Callable[[MainWindow], Any]]] = []
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, ctx: ServiceContext, settings: QSettings | None = None) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.settings = settings or QSettings("registry-app", "desktop")
+        self.setWindowTitle("Exosome & PN lot registry")
+        self.pages: dict[str, QWidget] = {}
+        self.nav = QListWidget(objectName="navigation")
+        self.nav.setIconSize(QSize(20, 20))
+        self.nav.setMaximumWidth(200)
+        self.stack = QStackedWidget(objectName="pages")
+        for spec in PAGES:
+            QListWidgetItem(self.style().standardIcon(spec.icon), spec.name, self.nav)
+        self.record_holder = QWidget(objectName="lotRecordPage")
+        QVBoxLayout(self.record_holder).setContentsMargins(0, 0, 0, 0)
+        self.record: LotRecord | None = None
+        self.splitter = QSplitter(Qt.Orientation.Horizontal, objectName="mainSplitter")
+        self.splitter.addWidget(self.nav)
+        self.splitter.addWidget(self.stack)
+        self.splitter.setStretchFactor(1, 1)
+        self.setCentralWidget(self.splitter)
+        self.nav.currentRowChanged.connect(lambda row: self.show_page(PAGES[row].name))
+        self._build_menus()
+        self._build_status_bar()
+        self.restore_state()
+        self.nav.setCurrentRow(int(self.settings.value("window/page", 1)))
+
+    # --- pages ------------------------------------------------------------------------------------------------
+    def page(self, name: str) -> QWidget:
+        """The page called `name`, created the first time it is shown (start-up stays fast)."""
+        if name not in self.pages:
+            spec = next(s for s in PAGES if s.name == name)
+            widget = spec.factory(self)
+            self.pages[name] = widget
+            self.stack.addWidget(widget)
+            self._connect(name, widget)
+        return self.pages[name]
+
+    def _connect(self, name: str, widget: QWidget) -> None:
+        if isinstance(widget, LotsPage):
+            widget.open_lot.connect(self.open_lot)
+            if self.settings.value("lots/header") is not None:
+                widget.restore_state(self.settings)
+        if isinstance(widget, DashboardPage):
+            widget.open_lots.connect(self.show_lots)
+            widget.open_products.connect(self.show_products)
+            widget.open_flags.connect(self.show_flags)
+        if hasattr(widget, "activated") and name == "Administrations":
+            widget.activated.connect(lambda row: self.open_lot(row["lot_id"]))
+
+    def show_page(self, name: str) -> QWidget:
+        widget = self.page(name)
+        self.stack.setCurrentWidget(widget)
+        row = next(i for i, s in enumerate(PAGES) if s.name == name)
+        if self.nav.currentRow() != row:
+            self.nav.blockSignals(True)
+            self.nav.setCurrentRow(row)
+            self.nav.blockSignals(False)
+        return widget
+
+    def show_lots(self, query: LotQuery) -> LotsPage:
+        page = self.show_page("Lots")
+        assert isinstance(page, LotsPage)
+        page.show_query(query)
+        return page
+
+    def show_products(self, status: str | None) -> None:
+        page = self.show_page("Products")
+        if hasattr(page, "show_filter"):
+            page.show_filter(label(status) if status else "")
+
+    def show_flags(self, code: str) -> None:
+        page = self.show_page("Flags")
+        for method in ("show_code", "show_filter"):
+            if hasattr(page, method):
+                getattr(page, method)(code)
+                return
+
+    def open_lot(self, lot_id: int) -> LotRecord:
+        """Show the lot's record in place of the list (Alt+Left or Escape goes back)."""
+        if self.record is not None:
+            self.record.deleteLater()
+        self.record = LotRecord(self.ctx, lot_id)
+        self.record.saved.connect(self._lot_saved)
+        self.record_holder.layout().addWidget(self.record)
+        if self.stack.indexOf(self.record_holder) < 0:
+            self.stack.addWidget(self.record_holder)
+        self.stack.setCurrentWidget(self.record_holder)
+        self.back_action.setEnabled(True)
+        return self.record
+
+    def _lot_saved(self, lot_id: int) -> None:
+        lots = self.pages.get("Lots")
+        if isinstance(lots, LotsPage):
+            lots.model.refresh_lot(lot_id)
+        self.statusBar().showMessage("Saved.", 4000)
+
+    def go_back(self) -> None:
+        if self.stack.currentWidget() is self.record_holder:
+            self.show_page(PAGES[max(self.nav.currentRow(), 0)].name)
+
+    def refresh_current(self) -> None:
+        widget = self.stack.currentWidget()
+        if widget is self.record_holder and self.record is not None:
+            self.record.reload(keep_input=True)
+        elif hasattr(widget, "refresh"):
+            widget.refresh()
+
+    # --- menus and status bar ---------------------------------------------------------------------------------
+    def _action(self, menu: Any, text: str, handler: Callable[[], Any], shortcut: Any = None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(handler)
+        menu.addAction(action)
+        return action
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        self.menus = {"File": bar.addMenu("&File"), "Edit": bar.addMenu("&Edit"), "View": bar.addMenu("&View"),
+                      "Lot": bar.addMenu("&Lot"), "Help": bar.addMenu("&Help")}
+        file_menu = self.menus["File"]
+        self._action(file_menu, "&Back up the registry…", self.back_up)
+        file_menu.addSeparator()
+        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self._action(self.menus["Edit"], "&Find lots", self.find_lots, QKeySequence.StandardKey.Find)
+        view = self.menus["View"]
+        for number, spec in enumerate(PAGES, start=1):
+            self._action(view, f"&{spec.name}", lambda _=False, n=spec.name: self.show_page(n), f"Ctrl+{number}")
+        view.addSeparator()
+        self._action(view, "&Refresh", self.refresh_current, QKeySequence.StandardKey.Refresh)
+        self.back_action = self._action(view, "&Back to the list", self.go_back, QKeySequence.StandardKey.Back)
+        self.back_action.setShortcuts([QKeySequence(QKeySequence.StandardKey.Back), QKeySequence("Escape")])
+        self.back_action.setEnabled(False)
+        self._action(self.menus["Help"], "&About", self.about)
+        toolbar = QToolBar("Pages", objectName="pagesToolbar")
+        toolbar.addAction(self.back_action)
+        self.addToolBar(toolbar)
+        for menu_name, text, shortcut, handler in WORKFLOW_ACTIONS:
+            menu = self.menus.get(menu_name) or self.menuBar().addMenu(menu_name)
+            self._action(menu, text, lambda _=False, h=handler: h(self), shortcut)
+
+    def _build_status_bar(self) -> None:
+        actor = self.ctx.actor
+        try:
+            site = site_info(self.ctx)
+            site_text = f"{site['name']} ({site['code']}, {site['jurisdiction']})"
+        except RegistryError:
+            site_text = "?"
+        user = f"{actor.display_name} ({actor.username})" if actor else "not signed in"
+        role = label(actor.role) if actor else ""
+        database = self.ctx.db.display_name
+        for name, text in (("statusUser", f"User: {user}"), ("statusRole", f"Role: {role}"),
+                           ("statusSite", f"Site: {site_text}"), ("statusDatabase", f"Database: {database}")):
+            widget = QLabel(text, objectName=name)
+            self.statusBar().addPermanentWidget(widget)
+
+    def find_lots(self) -> None:
+        page = self.show_page("Lots")
+        assert isinstance(page, LotsPage)
+        page.focus_search()
+
+    def back_up(self) -> None:
+        try:
+            backup = importlib.import_module(f"{__package__.rsplit('.', 1)[0]}.services.backup")
+        except ImportError:
+            QMessageBox.information(self, "Back up", "Backups are not part of this build.")
+            return
+        from PySide6.QtWidgets import QFileDialog
+
+        path, _ = QFileDialog.getSaveFileName(self, "Back up the registry to", "registry-backup.sqlite3")
+        if not path:
+            return
+        try:
+            backup.backup_registry(self.ctx, path)
+        except (RegistryError, OSError) as error:
+            QMessageBox.warning(self, "Back up", str(error))
+            return
+        self.statusBar().showMessage(f"Backed up to {path}", 6000)
+
+    def about(self) -> None:
+        QMessageBox.about(self, "About",
+                          f"Exosome & PN lot registry {__version__}\nDatabase: {self.ctx.db.display_name}")
+
+    # --- state ------------------------------------------------------------------------------------------------
+    def restore_state(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1280, 800)
+        state = self.settings.value("window/state")
+        if state is not None:
+            self.restoreState(state)
+        splitter = self.settings.value("window/splitter")
+        if splitter is not None:
+            self.splitter.restoreState(splitter)
+
+    def save_state(self) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        self.settings.setValue("window/splitter", self.splitter.saveState())
+        self.settings.setValue("window/page", max(self.nav.currentRow(), 0))
+        lots = self.pages.get("Lots")
+        if isinstance(lots, LotsPage):
+            lots.save_state(self.settings)
+        self.settings.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_state()
+        super().closeEvent(event)

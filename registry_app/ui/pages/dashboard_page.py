@@ -1,0 +1,144 @@
+"""The dashboard: open flags by severity and by code, lots expiring and in quarantine, products by regulatory
+status, the completeness distribution. Each figure clicks through to the list it counts. The figures are
+computed off the GUI thread (they evaluate every flag)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCharts import QBarCategoryAxis, QBarSeries, QBarSet, QChart, QChartView, QPieSeries, QValueAxis
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QPainter
+from PySide6.QtWidgets import (
+    QGridLayout,
+    QGroupBox,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ...domain.vocab import label
+from ...services import ServiceContext
+from ...services.browse import LotQuery
+from ...services.browse_lot import DashboardFigures, dashboard_figures
+from ..lot_model import SEVERITY_COLOURS
+from ..tasks import run_task
+
+SEVERITIES = ("critical", "high", "medium", "low", "info")
+
+
+class DashboardPage(QWidget):
+    open_lots = Signal(object)  # a LotQuery
+    open_products = Signal(object)  # a regulatory status, or None
+    open_flags = Signal(object)  # a flag code
+
+    def __init__(self, ctx: ServiceContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.figures: DashboardFigures | None = None
+        self.expiring_button = QPushButton(objectName="expiringFigure")
+        self.quarantine_button = QPushButton(objectName="quarantineFigure")
+        for button in (self.expiring_button, self.quarantine_button):
+            button.setStyleSheet("font-size: 14pt; padding: 10px; text-align: left;")
+            button.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.expiring_button.clicked.connect(lambda: self.open_lots.emit(LotQuery(expiring=True)))
+        self.quarantine_button.clicked.connect(lambda: self.open_lots.emit(LotQuery(statuses=("quarantine",))))
+        self.severity_chart = QChartView(objectName="severityChart")
+        self.status_chart = QChartView(objectName="statusChart")
+        self.completeness_chart = QChartView(objectName="completenessChart")
+        for view in (self.severity_chart, self.status_chart, self.completeness_chart):
+            view.setRenderHint(QPainter.RenderHint.Antialiasing)
+            view.setMinimumHeight(220)
+        self.codes = QListWidget(objectName="flagCodes")
+        self.codes.itemActivated.connect(lambda item: self.open_flags.emit(item.data(Qt.ItemDataRole.UserRole)))
+        self.codes.itemClicked.connect(lambda item: self.open_flags.emit(item.data(Qt.ItemDataRole.UserRole)))
+        self.message = QLabel("Computing the dashboard…", objectName="dashboardMessage")
+
+        grid = QGridLayout(self)
+        grid.addWidget(self.message, 0, 0, 1, 2)
+        grid.addWidget(self.expiring_button, 1, 0)
+        grid.addWidget(self.quarantine_button, 1, 1)
+        grid.addWidget(_boxed("Open flags by severity (click a bar for those lots)", self.severity_chart), 2, 0)
+        grid.addWidget(_boxed("Open flags by code", self.codes), 2, 1)
+        grid.addWidget(_boxed("Products by regulatory status", self.status_chart), 3, 0)
+        grid.addWidget(_boxed("Documentation completeness of lots", self.completeness_chart), 3, 1)
+        self.refresh()
+
+    def refresh(self) -> None:
+        self.message.setText("Computing the dashboard…")
+        run_task(self, "Dashboard", lambda _progress: dashboard_figures(self.ctx), self.show_figures,
+                 lambda error: self.message.setText(f"The dashboard could not be computed: {error}"),
+                 show_dialog=False)
+
+    def show_figures(self, figures: DashboardFigures) -> None:
+        self.figures = figures
+        self.message.setText(f"{figures.lots:,} lots in the registry")
+        self.expiring_button.setText(f"{figures.expiring:,}  lots expiring within 30 days  ›")
+        self.quarantine_button.setText(f"{figures.quarantine:,}  lots in quarantine  ›")
+        self.severity_chart.setChart(self._severity_chart(figures))
+        self.status_chart.setChart(self._status_chart(figures))
+        self.completeness_chart.setChart(self._completeness_chart(figures))
+        self.codes.clear()
+        for code, count in figures.flags_by_code.items():
+            item = QListWidgetItem(f"{count:>6,}  {code}")
+            item.setData(Qt.ItemDataRole.UserRole, code)
+            self.codes.addItem(item)
+
+    def _severity_chart(self, figures: DashboardFigures) -> QChart:
+        series = QBarSeries()
+        for severity in SEVERITIES:
+            bar = QBarSet(label(severity))
+            bar.setColor(QColor(SEVERITY_COLOURS[severity]))
+            bar.append([float(figures.flags_by_severity.get(s, 0)) if s == severity else 0.0 for s in SEVERITIES])
+            bar.clicked.connect(lambda _index, s=severity: self.click_severity(s))
+            series.append(bar)
+        series.setBarWidth(3.5)
+        return _bar_chart(series, [label(s) for s in SEVERITIES], max(figures.flags_by_severity.values(), default=0))
+
+    def click_severity(self, severity: str) -> None:
+        self.open_lots.emit(LotQuery(min_severity=severity))
+
+    def _status_chart(self, figures: DashboardFigures) -> QChart:
+        series = QPieSeries()
+        for status, count in sorted(figures.products_by_status.items()):
+            piece = series.append(f"{label(status)} ({count})", count)
+            piece.setLabelVisible(True)
+            piece.clicked.connect(lambda s=status: self.open_products.emit(s))
+        chart = QChart()
+        chart.addSeries(series)
+        chart.legend().hide()
+        return chart
+
+    def _completeness_chart(self, figures: DashboardFigures) -> QChart:
+        bar = QBarSet("Lots")
+        bar.append([float(v) for v in figures.completeness.values()])
+        bar.setColor(QColor("#2e7d32"))
+        series = QBarSeries()
+        series.append(bar)
+        return _bar_chart(series, list(figures.completeness), max(figures.completeness.values(), default=0))
+
+
+def _bar_chart(series: QBarSeries, categories: list[str], top: float) -> QChart:
+    chart = QChart()
+    chart.addSeries(series)
+    axis_x = QBarCategoryAxis()
+    axis_x.append(categories)
+    axis_y = QValueAxis()
+    axis_y.setRange(0, max(1.0, float(top)))
+    axis_y.setLabelFormat("%d")
+    chart.addAxis(axis_x, Qt.AlignmentFlag.AlignBottom)
+    chart.addAxis(axis_y, Qt.AlignmentFlag.AlignLeft)
+    series.attachAxis(axis_x)
+    series.attachAxis(axis_y)
+    chart.legend().hide()
+    return chart
+
+
+def _boxed(title: str, widget: Any) -> QGroupBox:
+    box = QGroupBox(title)
+    layout = QVBoxLayout(box)
+    layout.addWidget(widget)
+    return box

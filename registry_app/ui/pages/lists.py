@@ -1,0 +1,135 @@
+"""The simple list pages: products, suppliers, administrations, the audit trail, and a read-only flags list
+for builds without the workflow Flags page. Each shows what a browse service returns; a filter box narrows
+the rows shown."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QSortFilterProxyModel, Qt, Signal
+from PySide6.QtGui import QStandardItem, QStandardItemModel
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ...domain.vocab import label
+from ...services import RegistryError, ServiceContext
+from ...services.browse_lot import administrations_list, as_text, audit_list, products_list, suppliers_list
+
+Column = tuple[str, str]  # (key in the row dict, header)
+VOCAB_KEYS = {"product_type", "source", "presentation", "regulatory_status", "route", "severity"}
+
+
+class ListPage(QWidget):
+    """A read-only table of dict rows from `load(ctx, text)`, with a filter box. `activated(row)` on Enter."""
+
+    activated = Signal(object)
+
+    def __init__(self, ctx: ServiceContext, columns: list[Column], load: Callable[[ServiceContext, str], list[dict]],
+                 name: str, parent: QWidget | None = None, server_filter: bool = False) -> None:
+        super().__init__(parent)
+        self.ctx, self.columns, self.load, self.server_filter = ctx, columns, load, server_filter
+        self.rows: list[dict[str, Any]] = []
+        self.filter = QLineEdit(placeholderText="Filter", objectName=f"{name}Filter")
+        self.filter.setClearButtonEnabled(True)
+        self.model = QStandardItemModel(0, len(columns), self)
+        self.model.setHorizontalHeaderLabels([header for _, header in columns])
+        self.proxy = QSortFilterProxyModel(self)
+        self.proxy.setSourceModel(self.model)
+        self.proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.proxy.setFilterKeyColumn(-1)
+        self.table = QTableView(objectName=f"{name}Table")
+        self.table.setModel(self.proxy)
+        self.table.setSortingEnabled(True)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.activated.connect(self._activated)
+        self.count = QLabel(objectName=f"{name}Count")
+        refresh = QPushButton("&Refresh")
+        refresh.clicked.connect(self.refresh)
+        top = QHBoxLayout()
+        top.addWidget(self.filter, 1)
+        top.addWidget(refresh)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.table)
+        layout.addWidget(self.count)
+        if server_filter:
+            self.filter.returnPressed.connect(self.refresh)
+        else:
+            self.filter.textChanged.connect(self.proxy.setFilterFixedString)
+        self.refresh()
+
+    def refresh(self) -> None:
+        try:
+            self.rows = self.load(self.ctx, self.filter.text() if self.server_filter else "")
+        except RegistryError as error:
+            self.count.setText(str(error))
+            return
+        self.model.removeRows(0, self.model.rowCount())
+        for row in self.rows:
+            items = []
+            for key, _ in self.columns:
+                value = row.get(key)
+                item = QStandardItem(label(value) if key in VOCAB_KEYS and isinstance(value, str) else as_text(value))
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    item.setData(value, Qt.ItemDataRole.EditRole)
+                items.append(item)
+            items[0].setData(row, Qt.ItemDataRole.UserRole + 1)
+            self.model.appendRow(items)
+        self.table.resizeColumnsToContents()
+        self.count.setText(f"{len(self.rows):,} rows")
+
+    def show_filter(self, text: str) -> None:
+        self.filter.setText(text)
+        if self.server_filter:
+            self.refresh()
+
+    def _activated(self, index: Any) -> None:
+        source = self.proxy.mapToSource(index)
+        self.activated.emit(self.model.item(source.row(), 0).data(Qt.ItemDataRole.UserRole + 1))
+
+
+def products_page(ctx: ServiceContext) -> ListPage:
+    return ListPage(ctx, [("name", "Product"), ("product_type", "Type"), ("manufacturer", "Manufacturer"),
+                          ("source", "Source / species"), ("presentation", "Presentation"),
+                          ("regulatory_status", "Regulatory status"), ("reference", "Reference"), ("lots", "Lots")],
+                    lambda c, _t: products_list(c), "products")
+
+
+def suppliers_page(ctx: ServiceContext) -> ListPage:
+    return ListPage(ctx, [("name", "Supplier"), ("lots", "Lots")], lambda c, _t: suppliers_list(c), "suppliers")
+
+
+def administrations_page(ctx: ServiceContext) -> ListPage:
+    page = ListPage(ctx, [("administered_at", "When"), ("patient_ref", "Patient"), ("product", "Product"),
+                          ("lot_number", "Lot"), ("route", "Route"), ("quantity", "Quantity"),
+                          ("practitioner", "Practitioner")],
+                    lambda c, text: administrations_list(c, text), "administrations", server_filter=True)
+    page.filter.setPlaceholderText("Patient reference or lot number, then Enter (latest 500 shown)")
+    return page
+
+
+def audit_page(ctx: ServiceContext) -> ListPage:
+    return ListPage(ctx, [("seq", "#"), ("occurred_at", "When"), ("username", "Who"), ("action", "Action"),
+                          ("entity_type", "Record"), ("entity_id", "Id"), ("reason", "Reason"), ("after", "After")],
+                    lambda c, _t: audit_list(c, limit=1000), "audit")
+
+
+def flags_list_page(ctx: ServiceContext) -> ListPage:
+    """Read-only flags, for builds without the workflow Flags page."""
+    from ...services.browse_lot import open_flags_list
+
+    return ListPage(ctx, [("severity", "Severity"), ("code", "Code"), ("product_name", "Product"),
+                          ("lot_number", "Lot"), ("message", "Message"), ("waived", "Waived")],
+                    lambda c, _t: open_flags_list(c), "flags")

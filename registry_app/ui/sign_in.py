@@ -1,0 +1,45 @@
+"""The sign-in dialog: the first thing the desktop shows on a registry with users."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
+
+from ..services import RegistryError, ServiceContext
+from ..services.auth import sign_in
+
+
+class SignInDialog(QDialog):
+    def __init__(self, ctx: ServiceContext, username: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.setWindowTitle("Sign in — Exosome & PN lot registry")
+        self.username = QLineEdit(username, objectName="username")
+        self.password = QLineEdit(objectName="password")
+        self.password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.error = QLabel(objectName="signInError")
+        self.error.setStyleSheet("color: #b71c1c;")
+        self.error.setWordWrap(True)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("&Sign in")
+        buttons.accepted.connect(self.attempt)
+        self.password.returnPressed.connect(self.attempt)
+        buttons.rejected.connect(self.reject)
+        form = QFormLayout()
+        form.addRow("&User name", self.username)
+        form.addRow("&Password", self.password)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel(f"Registry: {ctx.db.display_name}"))
+        layout.addLayout(form)
+        layout.addWidget(self.error)
+        layout.addWidget(buttons)
+        (self.password if username else self.username).setFocus()
+
+    def attempt(self) -> None:
+        try:
+            sign_in(self.ctx, self.username.text(), self.password.text())
+        except RegistryError as error:
+            self.error.setText(str(error))
+            self.password.clear()
+            self.password.setFocus()
+            return
+        self.accept()

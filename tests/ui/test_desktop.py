@@ -1,0 +1,206 @@
+"""The desktop driven through its real widgets (offscreen): sign in, search, filter, sort, open a lot, edit and
+save, a refused edit keeps the input, and a dashboard figure clicks through to the filtered list."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import QLabel
+
+from registry_app.services import ServiceContext
+from registry_app.ui import tasks
+from registry_app.ui.lot_model import COLUMNS
+from registry_app.ui.main_window import MainWindow
+from registry_app.ui.pages.dashboard_page import DashboardPage
+from registry_app.ui.pages.lots_page import LotsPage
+from registry_app.ui.sign_in import SignInDialog
+
+from ..conftest import PASSWORDS
+from .ui_data import seed
+
+
+@pytest.fixture(autouse=True)
+def synchronous_tasks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tasks, "SYNCHRONOUS", True)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> QSettings:
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def window(qtbot, pharmacist: ServiceContext, settings: QSettings) -> MainWindow:  # type: ignore[no-untyped-def]
+    seed(pharmacist.db, extra_lots=30)
+    main = MainWindow(pharmacist, settings)
+    qtbot.addWidget(main)
+    main.show()
+    return main
+
+
+def _lots(window: MainWindow) -> LotsPage:
+    page = window.show_page("Lots")
+    assert isinstance(page, LotsPage)
+    return page
+
+
+def _numbers(page: LotsPage) -> list[str]:
+    return [row.lot_number for row in page.model.rows]
+
+
+def test_sign_in_dialog(qtbot, registry: ServiceContext) -> None:  # type: ignore[no-untyped-def]
+    dialog = SignInDialog(registry)
+    qtbot.addWidget(dialog)
+    qtbot.keyClicks(dialog.username, "pharmacist")
+    qtbot.keyClicks(dialog.password, "wrong-password")
+    dialog.attempt()
+    assert "wrong" in dialog.error.text() and registry.actor is None and dialog.result() == 0
+    qtbot.keyClicks(dialog.password, PASSWORDS["pharmacist"])
+    qtbot.keyClick(dialog.password, Qt.Key.Key_Return)
+    assert registry.actor is not None and registry.actor.username == "pharmacist"
+    assert dialog.result() == dialog.DialogCode.Accepted
+
+
+def test_status_bar_names_user_role_site_database(window: MainWindow) -> None:
+    texts = {label.objectName(): label.text() for label in window.statusBar().findChildren(QLabel)}
+    assert "pharmacist" in texts["statusUser"] and texts["statusRole"] == "Role: Pharmacist"
+    assert "US" in texts["statusSite"] and window.ctx.db.display_name in texts["statusDatabase"]
+
+
+def test_search_as_you_type(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    page = _lots(window)
+    assert len(page.model.rows) == 34
+    qtbot.keyClicks(page.search, "exo")
+    assert sorted(_numbers(page)) == ["EXO23-0007", "EXO24-0100"]
+    qtbot.keyClicks(page.search, "24")
+    assert _numbers(page) == ["EXO24-0100"]
+    page.search.clear()
+    qtbot.keyClicks(page.search, "grey import")
+    assert _numbers(page) == ["EXO24-0100"]
+    assert page.count_label.text() == "1 lots"
+
+
+def test_filters(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    page = _lots(window)
+    page.status_filter.setCurrentIndex(page.status_filter.findData("quarantine"))
+    assert _numbers(page) == ["EXO24-0100"]
+    page.status_filter.setCurrentIndex(page.status_filter.findData("expired"))
+    assert _numbers(page) == ["EXO23-0007"]
+    page.status_filter.setCurrentIndex(0)
+    page.type_filter.setCurrentIndex(page.type_filter.findData("exosome"))
+    assert sorted(_numbers(page)) == ["EXO23-0007", "EXO24-0100"]
+    page.type_filter.setCurrentIndex(0)
+    page.expiring.click()
+    assert _numbers(page) == ["PLN24-0002"]
+
+
+def test_sort_by_clicking_headers(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    page = _lots(window)
+    header = page.table.horizontalHeader()
+    column = next(i for i, c in enumerate(COLUMNS) if c[0] == "lot_number")
+    qtbot.mouseClick(header.viewport(), Qt.MouseButton.LeftButton,
+                     pos=header.rect().topLeft() + _section_centre(header, column))
+    ascending = _numbers(page)
+    assert ascending == sorted(ascending) and page.model.query.sort == "lot_number"
+    qtbot.mouseClick(header.viewport(), Qt.MouseButton.LeftButton,
+                     pos=header.rect().topLeft() + _section_centre(header, column))
+    assert _numbers(page) == sorted(ascending, reverse=True)
+    expiry = next(i for i, c in enumerate(COLUMNS) if c[0] == "expiry_date")
+    page.model.sort(expiry, Qt.SortOrder.AscendingOrder)
+    dates = [row.expiry_date for row in page.model.rows]
+    assert dates == sorted(dates)
+
+
+def _section_centre(header, column):  # type: ignore[no-untyped-def]
+    from PySide6.QtCore import QPoint
+
+    return QPoint(header.sectionViewportPosition(column) + header.sectionSize(column) // 2, header.height() // 2)
+
+
+def test_lazy_model_fetches_pages_as_the_view_scrolls(window: MainWindow) -> None:
+    page = _lots(window)
+    page.model.page_size = 10
+    page.apply()
+    assert len(page.model.rows) == 10 and page.model.canFetchMore()
+    page.table.scrollToBottom()
+    while page.model.canFetchMore():
+        page.model.fetchMore()
+    assert len(page.model.rows) == 34 and len({r.id for r in page.model.rows}) == 34
+
+
+def test_open_edit_and_save_a_lot(qtbot, window: MainWindow, pharmacist: ServiceContext) -> None:  # type: ignore[no-untyped-def]
+    page = _lots(window)
+    qtbot.keyClicks(page.search, "PLN24-0001")
+    page.table.setFocus()
+    page.table.setCurrentIndex(page.model.index(0, 1))
+    qtbot.keyClick(page.table, Qt.Key.Key_Return)
+    record = window.record
+    assert record is not None and window.stack.currentWidget() is window.record_holder
+    assert "PLN24-0001" in record.title.text()
+    tab_names = [record.tabs.tabText(i).replace("&", "") for i in range(record.tabs.count())]
+    assert tab_names[:6] == ["Overview", "Source", "Characterization", "Regulatory", "Documents", "Administrations"]
+    record.editors["coa_ref"].setText("")
+    qtbot.keyClicks(record.editors["coa_ref"], "COA-PLN-1-REV2")
+    qtbot.keyClicks(record.reason, "certificate reissued by the manufacturer")
+    qtbot.mouseClick(record.save_button, Qt.MouseButton.LeftButton)
+    assert record.detail is not None and record.detail.fields["coa_ref"] == "COA-PLN-1-REV2"
+    assert record.detail.history[0]["action"] == "amend lot"
+    history = record.tabs.widget(record.tabs.count() - 1)
+    assert "amend lot" in history.item(0, 3).text()
+
+
+def test_refused_edit_keeps_what_was_typed(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    page = _lots(window)
+    record = window.open_lot(page.model.rows[0].id)
+    original = record.detail.fields["lot_number"]  # type: ignore[union-attr]
+    record.editors["expiry_date"].setText("")
+    qtbot.keyClicks(record.editors["expiry_date"], "not a date")
+    record.editors["quantity_received"].setText("")
+    qtbot.keyClicks(record.editors["quantity_received"], "-3")
+    qtbot.mouseClick(record.save_button, Qt.MouseButton.LeftButton)
+    assert record.editors["expiry_date"].text() == "not a date"
+    assert record.editors["quantity_received"].text() == "-3"
+    assert record.errors["expiry_date"].isVisible() and record.errors["expiry_date"].text()
+    assert record.errors["quantity_received"].isVisible()
+    assert record.reason_error.isVisible(), "the missing reason is shown beside its field too"
+    assert record.detail.fields["lot_number"] == original  # type: ignore[union-attr]
+
+
+def test_characterization_out_of_spec_is_highlighted(window: MainWindow, pharmacist: ServiceContext) -> None:
+    page = _lots(window)
+    page.search.setText("EXO24-0100")
+    record = window.open_lot(page.model.rows[0].id)
+    table = record.tabs.widget(2)
+    rows = {table.item(r, 0).text(): r for r in range(table.rowCount())}
+    endotoxin = rows["Endotoxin"]
+    assert table.item(endotoxin, 5).text() == "OUT OF SPEC"
+    assert table.item(endotoxin, 0).background().color().name() == "#ffcdd2"
+    assert table.item(rows["Size mode"], 5).text() == "in spec"
+
+
+def test_dashboard_figure_clicks_through_to_the_filtered_list(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    dashboard = window.show_page("Dashboard")
+    assert isinstance(dashboard, DashboardPage) and dashboard.figures is not None
+    assert "1" in dashboard.quarantine_button.text()
+    qtbot.mouseClick(dashboard.quarantine_button, Qt.MouseButton.LeftButton)
+    page = window.stack.currentWidget()
+    assert isinstance(page, LotsPage) and _numbers(page) == ["EXO24-0100"]
+    assert page.status_filter.currentData() == "quarantine"
+    window.show_page("Dashboard")
+    qtbot.mouseClick(dashboard.expiring_button, Qt.MouseButton.LeftButton)
+    assert _numbers(page) == ["PLN24-0002"] and page.expiring.isChecked()
+
+
+def test_window_state_is_kept(qtbot, pharmacist: ServiceContext, settings: QSettings) -> None:  # type: ignore[no-untyped-def]
+    seed(pharmacist.db)
+    first = MainWindow(pharmacist, settings)
+    qtbot.addWidget(first)
+    first.resize(700, 520)
+    first.show_page("Products")
+    first.close()
+    second = MainWindow(pharmacist, settings)
+    qtbot.addWidget(second)
+    assert (second.width(), second.height()) == (700, 520)
+    assert second.nav.currentItem().text() == "Products"
