@@ -400,19 +400,23 @@ class AdministrationView:
     voided_at: datetime | None
     void_reason: str | None
     recorded_at: datetime
+    lot_status: str  # as stored (the patient lookup shows which lots were recalled)
+    lot_recall_date: date | None
 
     @property
     def is_current(self) -> bool:
         return not self.superseded and self.voided_at is None
 
 
-VIEW_COLUMNS = tuple(f.name for f in fields(AdministrationView) if f.name not in ("product_name", "lot_number"))
+_JOINED = ("product_name", "lot_number", "lot_status", "lot_recall_date")
+VIEW_COLUMNS = tuple(f.name for f in fields(AdministrationView) if f.name not in _JOINED)
 
 
 def view_query() -> Any:
     """SELECT of AdministrationView's columns, joined to the lot and product."""
     columns = [getattr(Administration, name) for name in VIEW_COLUMNS]
-    return (select(*columns, Product.name.label("product_name"), Lot.lot_number)
+    return (select(*columns, Product.name.label("product_name"), Lot.lot_number, Lot.status.label("lot_status"),
+                   Lot.recall_date.label("lot_recall_date"))
             .join(Lot, Lot.id == Administration.lot_id).join(Product, Product.id == Lot.product_id))
 
 

@@ -105,6 +105,8 @@ def test_a_director_recalls_with_a_signature(director: ServiceContext, db: Datab
     assert entry_.action == "recall lot" and json.loads(entry_.after)["signature_id"] == result.signature_id
     assert json.loads(entry_.before)["status"] == "released"
     assert trace_lot(director, given["lot_a"]).status == "recalled"
+    assert {(r.lot_number, r.lot_status, r.lot_recall_date) for r in lots_for_patient(director, "PT-1")} == {
+        ("CX-2406-118", "recalled", recall_day), ("CX-2406-119", "released", None)}
 
 
 def test_recall_refusals_write_nothing(pharmacist: ServiceContext, director: ServiceContext, db: Database,
