@@ -229,7 +229,7 @@ def products_table(session: Session, jurisdiction: str, period: Period) -> Table
     }
     lot_counts = dict(session.execute(
         select(Lot.product_id, func.count(Lot.id)).where(Lot.id.in_(lots_in_scope(period))).group_by(Lot.product_id)
-    ).tuples().all())
+    ).all())
     query = (
         select(Product, Manufacturer.name, Manufacturer.country, status.status, status.reference, status.verified_on,
                status.verified_by)
@@ -240,7 +240,7 @@ def products_table(session: Session, jurisdiction: str, period: Period) -> Table
     if period.start is not None or period.end is not None:
         query = query.where(Product.id.in_(select(Lot.product_id).where(Lot.id.in_(lots_in_scope(period)))))
     rows = []
-    for p, maker, country, reg, reference, verified_on, verified_by in session.execute(query).tuples():
+    for p, maker, country, reg, reference, verified_on, verified_by in session.execute(query):
         rows.append((
             p.id, p.name, p.product_type, maker, country, p.gtin, p.presentation, p.storage_form, p.unit, p.source,
             p.source_description, p.source in HUMAN_DERIVED_SOURCES, p.donor_use, p.isolation_method, p.pn_species,
@@ -287,7 +287,7 @@ def administrations_table(session: Session, period: Period, pseudonym: Pseudonym
         .where(*_between(Administration.administered_at, period))
         .order_by(Administration.administered_at, Administration.id)
     )
-    rows = [(r[0], r[1], pseudonym(r[2]), *r[3:]) for r in session.execute(query).tuples()]
+    rows = [(r[0], r[1], pseudonym(r[2]), *r[3:]) for r in session.execute(query)]
     return Table("administrations", ADMINISTRATION_COLUMNS, rows)
 
 
@@ -366,7 +366,7 @@ def audit_table(session: Session, pseudonym: Pseudonym, batch: int = 5000) -> Ta
                    AuditEntry.entity_type, AuditEntry.entity_id, AuditEntry.before, AuditEntry.after,
                    AuditEntry.reason, AuditEntry.prev_hash, AuditEntry.entry_hash)
             .where(AuditEntry.seq > last).order_by(AuditEntry.seq).limit(batch)
-        ).tuples().all()
+        ).all()
         if not chunk:
             break
         for r in chunk:
@@ -396,7 +396,7 @@ def administration_summary(session: Session, period: Period) -> list[Administrat
         .group_by(Product.name, Administration.route)
         .order_by(Product.name, Administration.route)
     )
-    return [AdministrationSummary(*r) for r in session.execute(query).tuples()]
+    return [AdministrationSummary(*r) for r in session.execute(query)]
 
 
 def administrations_per_month(session: Session, period: Period) -> list[tuple[str, int]]:
@@ -404,7 +404,7 @@ def administrations_per_month(session: Session, period: Period) -> list[tuple[st
     counts: dict[str, int] = {}
     query = select(Administration.administered_at).where(CURRENT_ADMINISTRATION,
                                                          *_between(Administration.administered_at, period))
-    for (at,) in session.execute(query).tuples():
+    for (at,) in session.execute(query):
         key = f"{at.year:04d}-{at.month:02d}"
         counts[key] = counts.get(key, 0) + 1
     return sorted(counts.items())
@@ -446,7 +446,7 @@ def recall_rows(session: Session, period: Period) -> list[RecallRow]:
     )
     if period.start is not None or period.end is not None:
         query = query.where(or_(and_(*_date_between(Lot.recall_date, period)), Lot.id.in_(lots_in_scope(period))))
-    return [RecallRow(*r) for r in session.execute(query).tuples()]
+    return [RecallRow(*r) for r in session.execute(query)]
 
 
 @dataclass(frozen=True)
@@ -483,7 +483,7 @@ def adverse_event_rows(session: Session, period: Period, pseudonym: Pseudonym) -
         .where(_adverse_event_in(period))
         .order_by(AdverseEvent.recorded_at, AdverseEvent.id)
     )
-    return [AdverseEventRow(*r[:7], pseudonym(r[7]), *r[8:]) for r in session.execute(query).tuples()]
+    return [AdverseEventRow(*r[:7], pseudonym(r[7]), *r[8:]) for r in session.execute(query)]
 
 
 @dataclass
