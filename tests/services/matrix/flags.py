@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from registry_app.services import demo
+from registry_app.services import demo, flags
 
 from . import MatrixSetup, Prepare
 
@@ -16,3 +16,31 @@ def _demo(setup: MatrixSetup):  # type: ignore[no-untyped-def]
 CALLS: dict[str, Prepare] = {
     "demo.generate_demo": _demo,
 }
+
+
+def _waivable(setup: MatrixSetup) -> int:
+    """A product with an open UNDOC-MANUFACTURER flag; returns its id."""
+    from registry_app.domain import Product
+
+    with setup.db.write() as session:
+        product = Product(name="Matrix Exosome", name_key="matrix exosome", product_type="exosome", source="plant")
+        session.add(product)
+        session.flush()
+        return product.id
+
+
+def _waive(setup: MatrixSetup):  # type: ignore[no-untyped-def]
+    product_id = _waivable(setup)
+    return lambda ctx: flags.waive_flag(ctx, "UNDOC-MANUFACTURER", "product", product_id, "made in-house",
+                                        setup.password_for(ctx))
+
+
+def _revoke(setup: MatrixSetup):  # type: ignore[no-untyped-def]
+    product_id = _waivable(setup)
+    waiver_id = flags.waive_flag(setup.director, "UNDOC-MANUFACTURER", "product", product_id, "made in-house",
+                                 setup.password_for(setup.director))
+    return lambda ctx: flags.revoke_waiver(ctx, waiver_id, "manufacturer now known")
+
+
+CALLS["flags.waive_flag"] = _waive
+CALLS["flags.revoke_waiver"] = _revoke
