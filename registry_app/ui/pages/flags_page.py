@@ -1,0 +1,256 @@
+"""The Flags page: every current finding, filtered by severity, code, subject and text; waive one (medical
+director, reason and signature); jump to its subject (Enter or double-click).
+
+The severity and code filters run in the flag service; the text filter narrows the rows already fetched. The
+table model holds the list and nothing else (no proxy model: filtering happens before the rows arrive).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import QBrush, QColor, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ...domain.vocab import SEVERITY_RANK, label
+from ...rules import COMPLIANCE_CODES, RULES, Flag
+from ...services import RegistryError, ServiceContext
+from ...services.context import DIRECTOR
+from ...services.flags import list_flags
+from ..dialogs.flag_list import SEVERITY_COLOURS
+from ..dialogs.forms import ErrorBanner, has_role
+from ..dialogs.waive import WaiveDialog
+
+COLUMNS = ("Severity", "Code", "Subject", "Product", "Lot", "Message", "Waived")
+SUBJECT_TYPES = ("product", "lot", "administration", "adverse_event")
+_ROOT = QModelIndex()
+
+
+class FlagModel(QAbstractTableModel):
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[Flag] = []  # not `flags`: that name is Qt's item-flags method
+
+    def set_flags(self, flags: list[Flag]) -> None:
+        self.beginResetModel()
+        self.rows = flags
+        self.endResetModel()
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        return None
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        flag = self.rows[index.row()]
+        column = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._text(flag, column)
+        if role == Qt.ItemDataRole.ToolTipRole and column == 5:
+            return flag.message
+        if role == Qt.ItemDataRole.ToolTipRole and column == 6 and flag.waiver:
+            waiver = flag.waiver
+            return f"Waived by {waiver.get('waived_by')} on {waiver.get('waived_at')}: {waiver.get('reason')}"
+        if role == Qt.ItemDataRole.ForegroundRole and column == 0:
+            return QBrush(QColor(SEVERITY_COLOURS.get(flag.severity, "#000000")))
+        return None
+
+    @staticmethod
+    def _text(flag: Flag, column: int) -> str:
+        if column == 0:
+            return flag.severity
+        if column == 1:
+            return flag.code
+        if column == 2:
+            return f"{label(flag.subject_type)} {flag.subject_id}"
+        if column == 3:
+            return flag.product_name or ""
+        if column == 4:
+            return flag.lot_number or ""
+        if column == 5:
+            return flag.message
+        return "waived" if flag.waived else ""
+
+
+class FlagsPage(QWidget):
+    """`subject_requested(subject_type, subject_id, lot_id, product_id)` asks the window to show the record
+    (0 when there is no lot or product)."""
+
+    title = "Flags"
+    subject_requested = Signal(str, int, int, int)
+    lot_requested = Signal(int)
+
+    def __init__(self, ctx: ServiceContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.waive_dialog: WaiveDialog | None = None
+        self._all: list[Flag] = []
+        layout = QVBoxLayout(self)
+        self.banner = ErrorBanner()
+        layout.addWidget(self.banner)
+
+        filters = QHBoxLayout()
+        self.severity_combo = QComboBox()
+        self.severity_combo.addItem("Any severity", None)
+        for severity in sorted(SEVERITY_RANK, key=SEVERITY_RANK.__getitem__, reverse=True)[:-1]:
+            self.severity_combo.addItem(f"{label(severity)} and above", severity)
+        self.code_combo = QComboBox()
+        self.code_combo.addItem("Every rule", None)
+        for code in COMPLIANCE_CODES:
+            self.code_combo.addItem(f"{code} — {RULES[code].title}", code)
+        self.subject_combo = QComboBox()
+        self.subject_combo.addItem("Every subject", None)
+        for subject in SUBJECT_TYPES:
+            self.subject_combo.addItem(label(subject), subject)
+        self.search_edit = QLineEdit()
+        self.search_edit.setPlaceholderText("Product, lot or words of the message (Ctrl+F)")
+        self.search_edit.setClearButtonEnabled(True)
+        self.waived_check = QCheckBox("Show &waived")
+        self.waived_check.setChecked(True)
+        for text, widget in (("&Severity", self.severity_combo), ("&Rule", self.code_combo),
+                             ("Su&bject", self.subject_combo), ("Searc&h", self.search_edit)):
+            title = QLabel(text)
+            title.setBuddy(widget)
+            filters.addWidget(title)
+            filters.addWidget(widget, 2 if widget is self.search_edit else 0)
+        filters.addWidget(self.waived_check)
+        layout.addLayout(filters)
+
+        self.model = FlagModel()
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setWordWrap(False)
+        self.table.setAccessibleName("Flags")
+        self.table.verticalHeader().hide()
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(5, QHeaderView.ResizeMode.Stretch)
+        self.table.doubleClicked.connect(lambda _index: self.open_subject())
+        layout.addWidget(self.table, 1)
+
+        actions = QHBoxLayout()
+        self.count_label = QLabel()
+        actions.addWidget(self.count_label, 1)
+        self.open_button = QPushButton("&Go to subject")
+        self.open_button.clicked.connect(self.open_subject)
+        self.waive_button = QPushButton("Wa&ive…")
+        self.waive_button.clicked.connect(self.waive_selected)
+        self.waive_button.setVisible(has_role(ctx, DIRECTOR))  # nobody else sees an action they cannot take
+        self.refresh_button = QPushButton("Re&fresh")
+        self.refresh_button.clicked.connect(self.refresh)
+        for button in (self.open_button, self.waive_button, self.refresh_button):
+            actions.addWidget(button)
+        layout.addLayout(actions)
+
+        QShortcut(QKeySequence(Qt.Key.Key_Return), self.table, self.open_subject,
+                  context=Qt.ShortcutContext.WidgetShortcut)
+        QShortcut(QKeySequence(Qt.Key.Key_Enter), self.table, self.open_subject,
+                  context=Qt.ShortcutContext.WidgetShortcut)
+        QShortcut(QKeySequence.StandardKey.Find, self, self.search_edit.setFocus,
+                  context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self._typing = QTimer(self)
+        self._typing.setSingleShot(True)
+        self._typing.setInterval(200)
+        self._typing.timeout.connect(self._apply_text_filter)
+        self.search_edit.textChanged.connect(lambda _text: self._typing.start())
+        for combo in (self.severity_combo, self.code_combo):
+            combo.currentIndexChanged.connect(self.refresh)
+        self.subject_combo.currentIndexChanged.connect(self._apply_text_filter)
+        self.waived_check.toggled.connect(self.refresh)
+        self.table.selectionModel().selectionChanged.connect(self._selection_changed)
+        self.refresh()
+
+    # ------------------------------------------------------------------------------------------- filters
+
+    def show_code(self, code: str) -> None:
+        """Show only one rule's flags (the dashboard's jump)."""
+        index = self.code_combo.findData(code)
+        self.code_combo.setCurrentIndex(max(index, 0))
+
+    def refresh(self, *_: object) -> None:
+        codes = [self.code_combo.currentData()] if self.code_combo.currentData() else None
+        try:
+            self._all = list_flags(self.ctx, min_severity=self.severity_combo.currentData(), codes=codes,
+                                   include_waived=self.waived_check.isChecked())
+        except RegistryError as error:
+            self.banner.show_error(error.message)
+            self._all = []
+        else:
+            self.banner.clear_message()
+        self._apply_text_filter()
+
+    def _apply_text_filter(self, *_: object) -> None:
+        words = self.search_edit.text().casefold().split()
+        subject = self.subject_combo.currentData()
+        shown = [
+            f for f in self._all
+            if (subject is None or f.subject_type == subject)
+            and all(w in f"{f.code} {f.product_name or ''} {f.lot_number or ''} {f.message}".casefold()
+                    for w in words)
+        ]
+        self.model.set_flags(shown)
+        waived = sum(1 for f in shown if f.waived)
+        self.count_label.setText(f"{len(shown)} flag(s) shown, {waived} waived" if shown else
+                                 "No flags match." if self._all else "No flags: every record is documented.")
+        if shown:
+            self.table.selectRow(0)
+        self._selection_changed()
+
+    # ------------------------------------------------------------------------------------------- actions
+
+    def selected_flag(self) -> Flag | None:
+        rows = self.table.selectionModel().selectedRows()
+        return self.model.rows[rows[0].row()] if rows else None
+
+    def _selection_changed(self, *_: object) -> None:
+        flag = self.selected_flag()
+        self.open_button.setEnabled(flag is not None)
+        self.waive_button.setEnabled(flag is not None and not flag.waived)
+
+    def open_subject(self) -> None:
+        flag = self.selected_flag()
+        if flag is None:
+            return
+        self.subject_requested.emit(flag.subject_type, flag.subject_id, flag.lot_id or 0, flag.product_id or 0)
+        if flag.lot_id:
+            self.lot_requested.emit(flag.lot_id)
+
+    def waive_selected(self) -> WaiveDialog | None:
+        flag = self.selected_flag()
+        if flag is None or flag.waived or not has_role(self.ctx, DIRECTOR):
+            return None
+        self.waive_dialog = WaiveDialog(self.ctx, flag, self)
+        self.waive_dialog.accepted.connect(self.refresh)
+        self.waive_dialog.open()
+        return self.waive_dialog

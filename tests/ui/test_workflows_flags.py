@@ -1,0 +1,103 @@
+"""The Flags page: filters, jump to the subject, and a medical director's signed waiver. Inspectors and
+pharmacists see the flags but no waive action."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+from sqlalchemy import select
+
+from registry_app.domain import Signature, Waiver
+from registry_app.services import ServiceContext
+from registry_app.ui.dialogs.waive import WaiveDialog
+from registry_app.ui.pages.flags_page import FlagsPage
+from tests.conftest import PASSWORDS
+
+from .workflow_data import make_lot, show_active
+
+
+def _page(qtbot: QtBot, ctx: ServiceContext) -> FlagsPage:
+    return show_active(qtbot, FlagsPage(ctx))
+
+
+def _codes(page: FlagsPage) -> list[str]:
+    return [f.code for f in page.model.rows]
+
+
+def _select(page: FlagsPage, code: str) -> None:
+    row = _codes(page).index(code)
+    page.table.selectRow(row)
+
+
+def test_filters_narrow_the_list(qtbot: QtBot, pharmacist: ServiceContext) -> None:
+    make_lot(pharmacist.db, status=None, coa_ref=None)  # UNDOC-REGULATORY (high), UNDOC-COA (high)
+    make_lot(pharmacist.db, supplier_id=None)  # UNDOC-SUPPLIER (medium)
+    page = _page(qtbot, pharmacist)
+    assert {"UNDOC-REGULATORY", "UNDOC-COA", "UNDOC-SUPPLIER"} <= set(_codes(page))
+    page.severity_combo.setCurrentIndex(page.severity_combo.findData("high"))
+    assert "UNDOC-SUPPLIER" not in _codes(page) and "UNDOC-COA" in _codes(page)
+    page.severity_combo.setCurrentIndex(0)
+    page.code_combo.setCurrentIndex(page.code_combo.findData("UNDOC-SUPPLIER"))
+    assert set(_codes(page)) == {"UNDOC-SUPPLIER"}
+    page.code_combo.setCurrentIndex(0)
+    page.subject_combo.setCurrentIndex(page.subject_combo.findData("product"))
+    assert set(_codes(page)) == {"UNDOC-REGULATORY"}
+    page.subject_combo.setCurrentIndex(0)
+    page.search_edit.setText("certificate")
+    qtbot.waitUntil(lambda: set(_codes(page)) == {"UNDOC-COA"})
+    assert "1 flag(s) shown" in page.count_label.text()
+
+
+def test_enter_jumps_to_the_subject(qtbot: QtBot, inspector: ServiceContext) -> None:
+    lot = make_lot(inspector.db, coa_ref=None)
+    page = _page(qtbot, inspector)
+    _select(page, "UNDOC-COA")
+    page.table.setFocus()
+    with qtbot.waitSignal(page.subject_requested) as jumped:
+        qtbot.keyClick(page.table, Qt.Key.Key_Return)
+    assert jumped.args == ["lot", lot.lot_id, lot.lot_id, lot.product_id]
+
+
+def test_director_waives_with_reason_and_signature(qtbot: QtBot, director: ServiceContext) -> None:
+    lot = make_lot(director.db, coa_ref=None)
+    page = _page(qtbot, director)
+    assert page.waive_button.isVisible()
+    _select(page, "UNDOC-COA")
+    dialog = page.waive_selected()
+    assert isinstance(dialog, WaiveDialog) and dialog.isVisible()
+    dialog.activateWindow()
+    qtbot.waitUntil(dialog.isActiveWindow)
+    dialog.waive_button.click()  # nothing typed
+    assert "reason" in dialog.banner.text()
+    dialog.signature.reason_edit.setPlainText("CoA held on paper in the QA binder, scan pending")
+    dialog.signature.password_edit.setText("wrong-password")
+    dialog.waive_button.click()
+    assert "wrong" in dialog.banner.text() and dialog.signature.password() == ""
+    with director.db.read() as session:
+        assert session.execute(select(Waiver)).scalars().all() == []
+    dialog.signature.password_edit.setText(PASSWORDS["director"])
+    qtbot.keyClick(dialog, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    assert dialog.waiver_id is not None
+    with director.db.read() as session:
+        waiver = session.get(Waiver, dialog.waiver_id)
+        assert (waiver.code, waiver.subject_type, waiver.subject_id) == ("UNDOC-COA", "lot", lot.lot_id)
+        assert session.get(Signature, waiver.signature_id).meaning == "waived"
+    # The page refreshed: the flag stays listed, marked waived, and cannot be waived twice.
+    coa = next(f for f in page.model.rows if f.code == "UNDOC-COA")
+    assert coa.waived
+    _select(page, "UNDOC-COA")
+    assert not page.waive_button.isEnabled()
+    page.waived_check.setChecked(False)
+    assert "UNDOC-COA" not in _codes(page)
+
+
+def test_pharmacist_and_inspector_have_no_waive_action(qtbot: QtBot, pharmacist: ServiceContext,
+                                                       inspector: ServiceContext) -> None:
+    make_lot(pharmacist.db, coa_ref=None)
+    for ctx in (pharmacist, inspector):
+        page = _page(qtbot, ctx)
+        assert _codes(page) and not page.waive_button.isVisible()
+        _select(page, "UNDOC-COA")
+        assert page.waive_selected() is None
+        dialog = show_active(qtbot, WaiveDialog(ctx, page.selected_flag()))
+        assert not dialog.waive_button.isEnabled()
