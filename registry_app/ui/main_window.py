@@ -129,6 +129,8 @@ class MainWindow(QMainWindow):
             widget.open_flags.connect(self.show_flags)
         if hasattr(widget, "activated") and name == "Administrations":
             widget.activated.connect(lambda row: self.open_lot(row["lot_id"]))
+        if hasattr(widget, "lot_requested"):  # the Flags page's "go to subject"
+            widget.lot_requested.connect(self.open_lot)
 
     def show_page(self, name: str) -> QWidget:
         widget = self.page(name)
@@ -221,6 +223,9 @@ class MainWindow(QMainWindow):
         for menu_name, text, shortcut, handler in WORKFLOW_ACTIONS:
             menu = self.menus.get(menu_name) or self.menuBar().addMenu(menu_name)
             self._action(menu, text, lambda _=False, h=handler: h(self), shortcut)
+        from .dialogs.workflows import install_workflow_actions  # receive, administer, release, recall, import
+
+        install_workflow_actions(self)
 
     def _build_status_bar(self) -> None:
         actor = self.ctx.actor

@@ -1,0 +1,77 @@
+"""The workflow actions in the main window, by role: an inspector sees none that change records; a pharmacist
+receives and administers; a medical director also releases and recalls. Flags jump to the lot record."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSettings
+from PySide6.QtGui import QAction
+from pytestqt.qtbot import QtBot
+
+from registry_app.services import ServiceContext
+from registry_app.ui.dialogs.receive_lot import ReceiveLotDialog
+from registry_app.ui.dialogs.release_lot import ReleaseLotDialog
+from registry_app.ui.dialogs.workflows import ChooseLotDialog
+from registry_app.ui.main_window import MainWindow
+from registry_app.ui.pages.flags_page import FlagsPage
+
+from .workflow_data import make_lot, show_active
+
+
+def _window(qtbot: QtBot, ctx: ServiceContext, tmp_path: Path) -> MainWindow:
+    settings = QSettings(str(tmp_path / "desktop.ini"), QSettings.Format.IniFormat)
+    return show_active(qtbot, MainWindow(ctx, settings))
+
+
+def _workflow_actions(window: MainWindow) -> dict[str, QAction]:
+    return {a.objectName().removeprefix("workflow:"): a for a in window.findChildren(QAction)
+            if a.objectName().startswith("workflow:")}
+
+
+def test_inspector_sees_no_changing_action(qtbot: QtBot, inspector: ServiceContext, tmp_path: Path) -> None:
+    window = _window(qtbot, inspector, tmp_path)
+    assert set(_workflow_actions(window)) == {"Recall lookback"}
+    flags = window.show_page("Flags")
+    assert isinstance(flags, FlagsPage) and not flags.waive_button.isVisible()
+
+
+def test_pharmacist_receives_from_the_menu(qtbot: QtBot, pharmacist: ServiceContext, tmp_path: Path) -> None:
+    window = _window(qtbot, pharmacist, tmp_path)
+    actions = _workflow_actions(window)
+    assert {"Receive a lot", "Record an administration", "Reject the lot", "Destroy the lot",
+            "Import lots or administrations"} <= set(actions)
+    assert "Release the lot" not in actions and "Recall a lot" not in actions
+    actions["Receive a lot"].trigger()
+    assert isinstance(window.workflow_dialog, ReceiveLotDialog) and window.workflow_dialog.isVisible()
+
+
+def test_director_releases_the_lot_on_screen_or_asks_which(qtbot: QtBot, director: ServiceContext,
+                                                           tmp_path: Path) -> None:
+    lot = make_lot(director.db)
+    window = _window(qtbot, director, tmp_path)
+    actions = _workflow_actions(window)
+    assert {"Release the lot", "Recall a lot"} <= set(actions)
+    actions["Release the lot"].trigger()
+    chooser = window.workflow_dialog
+    assert isinstance(chooser, ChooseLotDialog) and not chooser.ok_button.isEnabled()
+    chooser.picker.scan_edit.setText(lot.lot_number)
+    chooser.picker.look_up()
+    chooser.ok_button.click()
+    assert isinstance(window.workflow_dialog, ReleaseLotDialog) and window.workflow_dialog.lot_id == lot.lot_id
+    window.workflow_dialog.reject()
+
+    window.open_lot(lot.lot_id)
+    actions["Release the lot"].trigger()
+    assert isinstance(window.workflow_dialog, ReleaseLotDialog) and window.workflow_dialog.lot_id == lot.lot_id
+
+
+def test_flag_jumps_to_the_lot_record(qtbot: QtBot, pharmacist: ServiceContext, tmp_path: Path) -> None:
+    lot = make_lot(pharmacist.db, coa_ref=None)
+    window = _window(qtbot, pharmacist, tmp_path)
+    page = window.show_page("Flags")
+    assert isinstance(page, FlagsPage)
+    page.table.selectRow([f.code for f in page.model.rows].index("UNDOC-COA"))
+    page.open_button.click()
+    assert window.record is not None and window.record.lot_id == lot.lot_id
+    assert window.stack.currentWidget() is window.record_holder
