@@ -8,6 +8,7 @@ what keeps a 100,000-row import fast.
 from __future__ import annotations
 
 import difflib
+import functools
 import math
 import re
 from collections.abc import Callable, Iterable
@@ -29,6 +30,7 @@ YES = frozenset({"yes", "y", "true"})
 NO = frozenset({"no", "n", "false"})
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_date(text: str) -> date:
     if _DATE.match(text):
         try:
@@ -103,6 +105,7 @@ def gtin_check_digit(body: str) -> int:
     return (10 - total % 10) % 10
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_gtin(text: str) -> str:
     """A GTIN-8, -12, -13 or -14 with a valid check digit, stored as 14 digits (as AI 01 of a scan gives it)."""
     if not _DIGITS.match(text) or not 8 <= len(text) <= 14:

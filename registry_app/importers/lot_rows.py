@@ -140,10 +140,11 @@ class LotRow:
 
     row: int
     values: dict[str, Any]
+    product_key: str = ""
 
-    @property
-    def product_key(self) -> str:
-        return name_key(self.values["product_name"])
+    def __post_init__(self) -> None:
+        if not self.product_key:
+            self.product_key = name_key(self.values["product_name"])
 
     @property
     def lot_number(self) -> str:
@@ -213,22 +214,34 @@ def validate_lots(table: Table, today: date, update: bool = False, progress: Pro
     product_types: dict[str, tuple[str, int]] = {}
     errors = out.errors
     total = progress_total or len(table.rows)
+    # Spreadsheet columns repeat a few values (dates, vocabularies, GTINs) over thousands of rows: each
+    # distinct cell text is parsed once per column.
+    memo: list[dict[str, Any]] = [{} for _ in plan]
+    missing = object()
     for position, (number, cells) in enumerate(table.rows, start=1):
         if progress is not None and position % progress_every == 0 and progress(position, total) is False:
             out.total_rows = -1
             return out
         row_errors = len(errors)
+        if len(cells) < width:
+            cells = cells + [""] * (width - len(cells))
+        elif len(cells) > width and any(cells[width:]):
+            errors.append(RowError(number, "", f"has {len(cells)} cells but the header names {width} columns"))
         values: dict[str, Any] = {}
         for index, name, parse in plan:
-            if index < len(cells) and (cell := cells[index]):
-                try:
-                    values[name] = parse(cell)
-                except c.CellError as error:
-                    errors.append(RowError(number, name, str(error)))
-        if len(cells) > width and any(cells[width:]):
-            errors.append(RowError(number, "", f"has {len(cells)} cells but the header names {width} columns"))
+            cell = cells[index]
+            if cell:
+                seen = memo[index]
+                value = seen.get(cell, missing)
+                if value is missing:
+                    try:
+                        value = seen[cell] = parse(cell)
+                    except c.CellError as error:
+                        errors.append(RowError(number, name, str(error)))
+                        continue
+                values[name] = value
         for index, name in required_indexes:
-            if index >= len(cells) or not cells[index]:
+            if not cells[index]:
                 errors.append(RowError(number, name, "is required but the cell is empty"))
         received = values.get("received_date")
         if received is not None and received > today:
