@@ -11,7 +11,7 @@ import re
 import subprocess
 import unicodedata
 import zipfile
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import openpyxl
@@ -189,8 +189,8 @@ def test_period_limits_the_administrations(demo_registry: ServiceContext, out: P
     rows = _csv_rows(result.path)
     with demo_registry.db.read() as session:
         expected = session.execute(select(Administration.id).where(
-            Administration.administered_at >= start.isoformat(),
-            Administration.administered_at < (end + timedelta(days=1)).isoformat())).scalars().all()
+            Administration.administered_at >= datetime.combine(start, time.min),
+            Administration.administered_at < datetime.combine(end + timedelta(days=1), time.min))).scalars().all()
     assert sorted(int(r["administration_id"]) for r in rows) == sorted(expected)
     assert all(start.isoformat() <= r["administered_at"][:10] <= end.isoformat() for r in rows)
 
