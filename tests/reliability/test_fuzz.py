@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from registry_app.cli import main
@@ -106,6 +106,8 @@ gs1_like = st.lists(st.one_of(st.sampled_from(["01", "17", "10", "21", "11", "(0
 
 
 @settings(max_examples=EXAMPLES * 8, deadline=None)
+@example(text="]", stand_in=None)  # found by bench/bench_reliability.py: biip raised IndexError
+@example(text="]~", stand_in="~")
 @given(text=st.one_of(gs1_like, st.text(max_size=80)), stand_in=st.sampled_from([None, "~", "|", ("~", "^")]))
 def test_fuzzed_scans_give_a_result_or_a_scan_error(text: str, stand_in: Any) -> None:
     TRIED["scans"] = TRIED.get("scans", 0) + 1
