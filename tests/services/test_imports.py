@@ -1,0 +1,122 @@
+"""Import use cases against a real registry: all-or-nothing, one audit entry, --update, dry run, cancel."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from registry_app.domain import AuditEntry, CharacterizationResult, Lot, Product, ProductRegulatoryStatus
+from registry_app.services import ServiceContext
+from registry_app.services.imports import id_ranges, import_administrations, import_lots
+from tests.helpers import audit_count, row_counts
+from tests.importers.generator import write_lots_csv
+
+EXAMPLES = Path("/work/shared/formats")
+
+
+def test_example_files_import(pharmacist: ServiceContext) -> None:
+    lots = import_lots(pharmacist, EXAMPLES / "lots-example.csv")
+    assert lots.ok and (lots.created, lots.products_created, lots.manufacturers_created) == (4, 4, 4)
+    administrations = import_administrations(pharmacist, EXAMPLES / "administrations-example.csv")
+    assert administrations.ok and administrations.created == 4
+    with pharmacist.db.read() as session:
+        cordexa = session.execute(select(Lot).where(Lot.lot_number == "CX-2406-118")).scalar_one()
+        assert cordexa.status == "quarantine" and cordexa.quantity_administered == 1
+        assert cordexa.product.gtin == "08801234567893" and cordexa.supplier.name == "MedSource Distribution"
+        markers = session.execute(select(func.count()).where(CharacterizationResult.lot_id == cordexa.id,
+                                                             CharacterizationResult.parameter == "marker")).scalar()
+        assert markers == 7
+        status = session.execute(select(ProductRegulatoryStatus).where(
+            ProductRegulatoryStatus.product_id == cordexa.product_id)).scalar_one()
+        assert (status.jurisdiction, status.status, status.reference) == ("US", "investigational", "IND 031245")
+        routes = {r.route for r in cordexa.product.labelled_routes}
+        assert routes == {"topical_post_microneedling", "topical_post_fractional_laser"}
+        entry = session.execute(select(AuditEntry).where(AuditEntry.action == "import lots")).scalar_one()
+        after = json.loads(entry.after)
+        assert after["file_name"] == "lots-example.csv" and after["sha256"] == lots.sha256 and after["rows"] == 4
+        assert after["lots_created_count"] == 4
+
+
+def test_one_bad_row_writes_nothing(pharmacist: ServiceContext, tmp_path: Path) -> None:
+    text = (EXAMPLES / "lots-example.csv").read_text()
+    bad = text.replace("2027-01-31", "31/01/2027").replace(",20,vial,", ",-20,vial,")
+    path = tmp_path / "bad.csv"
+    path.write_text(bad)
+    before, entries = row_counts(pharmacist.db), audit_count(pharmacist.db)
+    result = import_lots(pharmacist, path)
+    assert result.error_lines() == [
+        "row 2, column quantity_received: -20 must be greater than 0",
+        "row 3, column expiry_date: '31/01/2027' is not a date: use YYYY-MM-DD, e.g. 2026-03-02",
+    ]
+    assert row_counts(pharmacist.db) == before and audit_count(pharmacist.db) == entries
+
+
+def test_duplicates_against_the_registry_and_update(pharmacist: ServiceContext, tmp_path: Path) -> None:
+    assert import_lots(pharmacist, EXAMPLES / "lots-example.csv").ok
+    again = import_lots(pharmacist, EXAMPLES / "lots-example.csv")
+    assert [(e.row, e.column) for e in again.errors] == [(2, "lot_number"), (3, "lot_number"), (4, "lot_number"),
+                                                         (5, "lot_number")]
+    changed = tmp_path / "changed.csv"
+    changed.write_text((EXAMPLES / "lots-example.csv").read_text().replace(",0.12,negative", ",0.4,negative"))
+    entries = audit_count(pharmacist.db)
+    update = import_lots(pharmacist, changed, update=True)
+    assert update.ok and update.updated == 4 and update.created == 0
+    assert audit_count(pharmacist.db) == entries + 1
+    with pharmacist.db.read() as session:
+        endotoxin = session.execute(select(CharacterizationResult).where(
+            CharacterizationResult.parameter == "endotoxin").order_by(CharacterizationResult.id)).scalars().all()
+        cordexa = [r for r in endotoxin if r.value in (0.12, 0.4)]
+        assert [(r.value, r.voided_at is not None) for r in cordexa] == [(0.12, True), (0.4, False)]
+        entry = session.execute(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1)).scalar_one()
+        assert "0.12" in entry.before and "0.4" in entry.after
+
+
+def test_product_type_conflict_with_registry(pharmacist: ServiceContext, tmp_path: Path) -> None:
+    assert import_lots(pharmacist, EXAMPLES / "lots-example.csv").ok
+    path = tmp_path / "conflict.csv"
+    path.write_text("product_name,product_type,lot_number,received_date,quantity_received,unit\n"
+                    "nucleo-pn 20 ,exosome,NEW-1,2026-03-01,5,vial\n")
+    result = import_lots(pharmacist, path)
+    assert result.error_lines() == ["row 2, column product_type: nucleo-pn 20 is registered as polynucleotide, "
+                                    "not exosome"]
+
+
+def test_administration_for_unknown_lot(pharmacist: ServiceContext, tmp_path: Path) -> None:
+    result = import_administrations(pharmacist, EXAMPLES / "administrations-example.csv")
+    assert [(e.row, e.column) for e in result.errors] == [(2, "product_name"), (3, "product_name"),
+                                                         (4, "product_name"), (5, "product_name")]
+    assert import_lots(pharmacist, EXAMPLES / "lots-example.csv").ok
+    moved = tmp_path / "administrations.csv"
+    moved.write_text((EXAMPLES / "administrations-example.csv").read_text().replace("PN20-7781", "PN20-0000"))
+    result = import_administrations(pharmacist, moved)
+    assert result.error_lines() == ["row 3, column lot_number: PN20-0000 is not a lot of Nucleo-PN 20 in the registry"]
+
+
+def test_dry_run_and_cancel_write_nothing(pharmacist: ServiceContext, tmp_path: Path) -> None:
+    path = write_lots_csv(tmp_path / "lots.csv", 3000, seed=3)
+    before, entries = row_counts(pharmacist.db), audit_count(pharmacist.db)
+    dry = import_lots(pharmacist, path, dry_run=True)
+    assert dry.ok and dry.created == 3000 and dry.dry_run
+    assert row_counts(pharmacist.db) == before
+    calls: list[tuple[int, int]] = []
+
+    def cancel_while_writing(done: int, total: int) -> bool:
+        calls.append((done, total))
+        return done <= total // 2 + 10  # cancel once writing has begun
+    cancelled = import_lots(pharmacist, path, progress=cancel_while_writing)
+    assert cancelled.cancelled and not cancelled.ok
+    assert calls and calls[-1][0] > 3000 and calls[0][1] == 6000
+    assert row_counts(pharmacist.db) == before and audit_count(pharmacist.db) == entries
+    done = import_lots(pharmacist, path, progress=lambda d, t: True)
+    assert done.ok and done.created == 3000
+    with pharmacist.db.read() as session:
+        assert session.execute(select(func.count(Lot.id))).scalar() == 3000
+        assert session.execute(select(func.count(Product.id))).scalar() == 200
+    assert audit_count(pharmacist.db) == entries + 1
+
+
+def test_id_ranges() -> None:
+    assert id_ranges([5, 1, 2, 3, 7, 8]) == ["1-3", "5", "7-8"]
+    assert id_ranges([]) == []
