@@ -270,8 +270,11 @@ def _ordered_ids(session: Session, conditions: list[ColumnElement[bool]], query:
 
 
 def lot_page(ctx: ServiceContext, query: LotQuery, after: tuple[Any, Any] | None = None,
-             limit: int = PAGE_SIZE) -> LotPage:
-    """One page of the lots list in the query's order, starting after `after` (a previous page's cursor)."""
+             limit: int = PAGE_SIZE, badges: bool = True) -> LotPage:
+    """One page of the lots list in the query's order, starting after `after` (a previous page's cursor).
+
+    `badges=False` leaves severity and completeness empty, for the desktop to fill them with `lot_badges` off
+    the GUI thread: the list then follows each keystroke without waiting for the flag engine."""
     ctx.require(READERS, "browse lots")
     if query.sort not in SORT_KEYS:
         raise ValueError(f"unknown sort column {query.sort!r}")
@@ -292,14 +295,34 @@ def lot_page(ctx: ServiceContext, query: LotQuery, after: tuple[Any, Any] | None
         has_more = len(walk) > limit
         walk = walk[:limit]
         next_cursor = walk[-1][1] if walk else after
-        return LotPage(_page_rows(session, ctx, [lot_id for lot_id, _ in walk], today), has_more, next_cursor)
+        return LotPage(_page_rows(session, ctx, [lot_id for lot_id, _ in walk], today, badges), has_more,
+                       next_cursor)
 
 
-def _page_rows(session: Session, ctx: ServiceContext, ids: list[int], today: date) -> list[LotRow]:
+def _page_rows(session: Session, ctx: ServiceContext, ids: list[int], today: date,
+               badges: bool = True) -> list[LotRow]:
     if not ids:
         return []
     found = {r[0]: _lot_row(r, today) for r in session.execute(_rows_select().where(Lot.id.in_(ids)))}
-    return _with_badges(session, ctx, [found[i] for i in ids if i in found], today)
+    rows = [found[i] for i in ids if i in found]
+    return _with_badges(session, ctx, rows, today) if badges else rows
+
+
+@dataclass(frozen=True)
+class Badges:
+    worst_severity: str | None
+    open_flags: int
+    completeness: int | None
+
+
+def lot_badges(ctx: ServiceContext, ids: Sequence[int]) -> dict[int, Badges]:
+    """Worst open flag, open flag count and completeness score of these lots (the rows on screen)."""
+    ctx.require(READERS, "browse lots")
+    with ctx.db.read() as session:
+        today = today_for(ctx)
+        rows = [LotRow(i, "", "", "", None, None, "", None, today, 0.0, None) for i in ids]
+        return {r.id: Badges(r.worst_severity, r.open_flags, r.completeness)
+                for r in _with_badges(session, ctx, rows, today)}
 
 
 def count_lots(ctx: ServiceContext, query: LotQuery) -> int:
@@ -350,14 +373,9 @@ def _open_flags_of_lots(session: Session, ctx: ServiceContext, lot_ids: Iterable
 
 
 def _completeness(session: Session, ctx: ServiceContext, lot_ids: list[int], today: date) -> dict[int, int]:
-    try:
-        from . import flags as flag_service
-    except ImportError:  # the flag service (completeness scores) is not in this build
-        return {}
-    scorer = getattr(flag_service, "completeness_for_lots", None)
-    if scorer is None:
-        return {}
-    return dict(scorer(session, jurisdiction(session, ctx), today, lot_ids))
+    from ..rules.score import lot_scores
+
+    return {lot_id: round(score) for lot_id, score in lot_scores(session, jurisdiction(session, ctx), lot_ids).items()}
 
 
 def _with_badges(session: Session, ctx: ServiceContext, rows: list[LotRow], today: date) -> list[LotRow]:
@@ -365,6 +383,7 @@ def _with_badges(session: Session, ctx: ServiceContext, rows: list[LotRow], toda
         return rows
     ids = [r.id for r in rows]
     product_of = dict(session.execute(select(Lot.id, Lot.product_id).where(Lot.id.in_(ids))).all())
+    rows = [row for row in rows if row.id in product_of]
     lot_flags, product_flags = _open_flags_of_lots(session, ctx, ids, product_of.values(), today)
     scores = _completeness(session, ctx, ids, today)
     result = []

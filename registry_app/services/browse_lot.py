@@ -206,11 +206,11 @@ class DashboardFigures:
     expiring: int
     quarantine: int
     products_by_status: dict[str, int]
-    completeness: dict[str, int]  # bucket label ("0–19 %", ...) -> lots
+    completeness: dict[str, int]  # score bucket in % ("0–19", ...) -> lots
     lots: int
 
 
-COMPLETENESS_BUCKETS = ("0–19 %", "20–39 %", "40–59 %", "60–79 %", "80–100 %")
+COMPLETENESS_BUCKETS = ("0–19", "20–39", "40–59", "60–79", "80–100")
 
 
 def dashboard_figures(ctx: ServiceContext) -> DashboardFigures:
@@ -247,15 +247,10 @@ def dashboard_figures(ctx: ServiceContext) -> DashboardFigures:
 
 
 def _completeness_distribution(session: Any, where: str, today: date) -> dict[str, int]:
+    from ..rules.score import lot_scores
+
     buckets = dict.fromkeys(COMPLETENESS_BUCKETS, 0)
-    try:
-        from . import flags as flag_service
-    except ImportError:  # the flag service (completeness scores) is not in this build
-        return buckets
-    scorer = getattr(flag_service, "completeness_for_lots", None)
-    if scorer is None:
-        return buckets
-    for score in dict(scorer(session, where, today, None)).values():
+    for score in lot_scores(session, where).values():
         buckets[COMPLETENESS_BUCKETS[min(int(score) // 20, 4)]] += 1
     return buckets
 

@@ -7,6 +7,7 @@ and each further page continues after the last row's sort key (keyset), so scrol
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
@@ -14,7 +15,8 @@ from PySide6.QtGui import QBrush, QColor
 
 from ..domain.vocab import label
 from ..services import ServiceContext
-from ..services.browse import PAGE_SIZE, LotQuery, LotRow, lot_page, lot_rows
+from ..services.browse import PAGE_SIZE, Badges, LotQuery, LotRow, lot_badges, lot_page, lot_rows
+from .tasks import run_task
 
 # (key, header, sort key in browse.SORT_KEYS or None when the column cannot sort in SQL)
 COLUMNS: tuple[tuple[str, str, str | None], ...] = (
@@ -44,16 +46,41 @@ class LotTableModel(QAbstractTableModel):
         self._cursor: Any = None
         self._has_more = False
         self.page_size = PAGE_SIZE
+        self._generation = 0  # bumped per query, so badges computed for an older list are dropped
 
     # --- the query --------------------------------------------------------------------------------------------
     def set_query(self, query: LotQuery) -> None:
         """Show what `query` selects, from its first page."""
-        page = lot_page(self.ctx, query, limit=self.page_size)
+        page = lot_page(self.ctx, query, limit=self.page_size, badges=False)
         self.beginResetModel()
         self.query = query
         self.rows = list(page.rows)
         self._cursor, self._has_more = page.cursor, page.has_more
+        self._generation += 1
         self.endResetModel()
+        self._load_badges([row.id for row in self.rows])
+
+    def _load_badges(self, ids: list[int]) -> None:
+        """Flag severity and completeness for these rows, computed off the GUI thread (the flag engine)."""
+        if not ids:
+            return
+        generation = self._generation
+        parent = self.parent()
+        run_task(parent, "Flags", lambda _progress: lot_badges(self.ctx, ids),
+                 lambda badges: self._show_badges(generation, badges), lambda _error: None, show_dialog=False)
+
+    def _show_badges(self, generation: int, badges: dict[int, Badges]) -> None:
+        if generation != self._generation:
+            return
+        changed = []
+        for position, row in enumerate(self.rows):
+            badge = badges.get(row.id)
+            if badge is not None:
+                self.rows[position] = replace(row, worst_severity=badge.worst_severity,
+                                              open_flags=badge.open_flags, completeness=badge.completeness)
+                changed.append(position)
+        if changed:
+            self.dataChanged.emit(self.index(min(changed), 0), self.index(max(changed), len(COLUMNS) - 1))
 
     def refresh(self) -> None:
         self.set_query(self.query)
@@ -78,13 +105,14 @@ class LotTableModel(QAbstractTableModel):
     def fetchMore(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> None:
         if parent.isValid() or not self._has_more:
             return
-        page = lot_page(self.ctx, self.query, after=self._cursor, limit=self.page_size)
+        page = lot_page(self.ctx, self.query, after=self._cursor, limit=self.page_size, badges=False)
         if page.rows:
             first = len(self.rows)
             self.beginInsertRows(QModelIndex(), first, first + len(page.rows) - 1)
             self.rows.extend(page.rows)
             self.endInsertRows()
         self._cursor, self._has_more = page.cursor, page.has_more
+        self._load_badges([row.id for row in page.rows])
 
     # --- the table --------------------------------------------------------------------------------------------
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
@@ -125,7 +153,7 @@ class LotTableModel(QAbstractTableModel):
     @staticmethod
     def _text(row: LotRow, key: str) -> str:
         if key == "severity":
-            return f"{label(row.worst_severity)} · {row.open_flags}" if row.worst_severity else "—"
+            return f"{label(row.worst_severity)} · {row.open_flags}" if row.worst_severity else ""
         if key == "completeness":
             return "" if row.completeness is None else f"{row.completeness} %"
         if key in ("product_type", "status"):

@@ -89,7 +89,7 @@ class MainWindow(QMainWindow):
         self.pages: dict[str, QWidget] = {}
         self.nav = QListWidget(objectName="navigation")
         self.nav.setIconSize(QSize(20, 20))
-        self.nav.setMaximumWidth(200)
+        self.nav.setMaximumWidth(260)
         self.stack = QStackedWidget(objectName="pages")
         for spec in PAGES:
             QListWidgetItem(self.style().standardIcon(spec.icon), spec.name, self.nav)
@@ -282,6 +282,8 @@ class MainWindow(QMainWindow):
         splitter = self.settings.value("window/splitter")
         if splitter is not None:
             self.splitter.restoreState(splitter)
+        else:
+            self.splitter.setSizes([180, max(self.width() - 180, 400)])
 
     def save_state(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())

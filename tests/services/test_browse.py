@@ -52,7 +52,7 @@ def test_every_sort_pages_through_every_lot_once_in_order(pharmacist: ServiceCon
         query = LotQuery(sort=sort, descending=descending)
         seen, cursor = [], None
         while True:
-            page = lot_page(pharmacist, query, after=cursor, limit=5)
+            page = lot_page(pharmacist, query, after=cursor, limit=5, badges=False)
             seen.extend(page.rows)
             cursor = page.cursor
             if not page.has_more:

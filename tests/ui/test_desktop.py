@@ -82,6 +82,24 @@ def test_search_as_you_type(qtbot, window: MainWindow) -> None:  # type: ignore[
     assert page.count_label.text() == "1 lots"
 
 
+def test_badges_fill_in_from_a_background_thread(qtbot, window: MainWindow, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from registry_app.services.browse import lot_rows
+
+    monkeypatch.setattr(tasks, "SYNCHRONOUS", False)
+    page = _lots(window)
+    page.search.setText("EXO24-0100")
+    assert page.model.rows[0].worst_severity is None, "the row shows before its badges are computed"
+    expected = lot_rows(window.ctx, [page.model.rows[0].id])[0]
+    assert expected.worst_severity is not None
+    qtbot.waitUntil(lambda: page.model.rows[0].worst_severity is not None, timeout=10_000)
+    row = page.model.rows[0]
+    assert (row.worst_severity, row.open_flags, row.completeness) == (
+        expected.worst_severity, expected.open_flags, expected.completeness)
+    cell = page.model.index(0, 0)
+    assert page.model.data(cell) == f"{expected.worst_severity.capitalize()} · {expected.open_flags}"
+    qtbot.waitUntil(lambda: page.count_label.text() == "1 lots", timeout=10_000)
+
+
 def test_filters(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
     page = _lots(window)
     page.status_filter.setCurrentIndex(page.status_filter.findData("quarantine"))

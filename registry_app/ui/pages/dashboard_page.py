@@ -6,7 +6,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCharts import QBarCategoryAxis, QBarSeries, QBarSet, QChart, QChartView, QPieSeries, QValueAxis
+from PySide6.QtCharts import (
+    QAbstractBarSeries,
+    QBarCategoryAxis,
+    QBarSeries,
+    QBarSet,
+    QChart,
+    QChartView,
+    QPieSeries,
+    QStackedBarSeries,
+    QValueAxis,
+)
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import (
@@ -64,7 +74,7 @@ class DashboardPage(QWidget):
         grid.addWidget(_boxed("Open flags by severity (click a bar for those lots)", self.severity_chart), 2, 0)
         grid.addWidget(_boxed("Open flags by code", self.codes), 2, 1)
         grid.addWidget(_boxed("Products by regulatory status", self.status_chart), 3, 0)
-        grid.addWidget(_boxed("Documentation completeness of lots", self.completeness_chart), 3, 1)
+        grid.addWidget(_boxed("Lots by documentation completeness score (%)", self.completeness_chart), 3, 1)
         self.refresh()
 
     def refresh(self) -> None:
@@ -88,14 +98,15 @@ class DashboardPage(QWidget):
             self.codes.addItem(item)
 
     def _severity_chart(self, figures: DashboardFigures) -> QChart:
-        series = QBarSeries()
+        # Stacked: each severity's set has a value in its own category only, so each bar sits over its label.
+        series = QStackedBarSeries()
         for severity in SEVERITIES:
             bar = QBarSet(label(severity))
             bar.setColor(QColor(SEVERITY_COLOURS[severity]))
             bar.append([float(figures.flags_by_severity.get(s, 0)) if s == severity else 0.0 for s in SEVERITIES])
             bar.clicked.connect(lambda _index, s=severity: self.click_severity(s))
             series.append(bar)
-        series.setBarWidth(3.5)
+        series.setBarWidth(0.6)
         return _bar_chart(series, [label(s) for s in SEVERITIES], max(figures.flags_by_severity.values(), default=0))
 
     def click_severity(self, severity: str) -> None:
@@ -121,7 +132,7 @@ class DashboardPage(QWidget):
         return _bar_chart(series, list(figures.completeness), max(figures.completeness.values(), default=0))
 
 
-def _bar_chart(series: QBarSeries, categories: list[str], top: float) -> QChart:
+def _bar_chart(series: QAbstractBarSeries, categories: list[str], top: float) -> QChart:
     chart = QChart()
     chart.addSeries(series)
     axis_x = QBarCategoryAxis()
@@ -129,6 +140,7 @@ def _bar_chart(series: QBarSeries, categories: list[str], top: float) -> QChart:
     axis_y = QValueAxis()
     axis_y.setRange(0, max(1.0, float(top)))
     axis_y.setLabelFormat("%d")
+    axis_y.setTickCount(min(6, max(2, int(top) + 1)))
     chart.addAxis(axis_x, Qt.AlignmentFlag.AlignBottom)
     chart.addAxis(axis_y, Qt.AlignmentFlag.AlignLeft)
     series.attachAxis(axis_x)

@@ -1,0 +1,74 @@
+"""Render the main window and a lot record to PNG files on the display Qt is given (run by test_screenshots
+under Xvfb with QT_QPA_PLATFORM=xcb): `python -m tests.ui.screens OUT_DIR`.
+
+Builds a small registry in OUT_DIR, signs in, shows the window, and saves what the X server shows."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QSettings
+from PySide6.QtGui import QFontDatabase, QFontInfo
+from PySide6.QtWidgets import QApplication
+
+from registry_app.db import open_database
+from registry_app.db.engine import sqlite_url_for
+from registry_app.services import ServiceContext
+from registry_app.services.auth import create_first_user, create_user, sign_in
+from registry_app.ui import tasks
+from registry_app.ui.main_window import MainWindow
+
+from .ui_data import seed
+
+
+def _settle(app: QApplication, rounds: int = 20) -> None:
+    import time
+
+    for _ in range(rounds):
+        app.processEvents()
+        time.sleep(0.02)
+
+
+def _save(window: MainWindow, path: Path, app: QApplication) -> None:
+    _settle(app)
+    shot = window.screen().grabWindow(window.winId())
+    if shot.isNull() or shot.width() < 10:
+        shot = window.grab()
+    assert shot.save(str(path)), f"could not write {path}"
+
+
+def main(out: Path) -> int:
+    out.mkdir(parents=True, exist_ok=True)
+    app = QApplication(sys.argv[:1])
+    tasks.SYNCHRONOUS = True
+    font = QFontInfo(app.font())
+    print(f"platform={app.platformName()} font={font.family()} families={len(QFontDatabase.families())}")
+    database_path = out / "screens.sqlite3"
+    database_path.unlink(missing_ok=True)
+    database = open_database(sqlite_url_for(database_path))
+    ctx = ServiceContext(database)
+    ctx.actor = create_first_user(ctx, "admin", "admin", "admin-password", "Ada Admin")
+    create_user(ctx, "lee", "pharmacist", "pharmacist-password", "Lee Pharmacist")
+    seed(database, extra_lots=60)
+    sign_in(ctx, "lee", "pharmacist-password")
+    window = MainWindow(ctx, QSettings(str(out / "settings.ini"), QSettings.Format.IniFormat))
+    window.resize(1280, 800)
+    window.show()
+    window.show_page("Lots")
+    _save(window, out / "main-window.png", app)
+    lots = window.pages["Lots"]
+    quarantined = next(row.id for row in lots.model.rows if row.lot_number == "EXO24-0100")  # type: ignore[attr-defined]
+    record = window.open_lot(quarantined)
+    record.tabs.setCurrentIndex(2)
+    _save(window, out / "lot-record.png", app)
+    window.show_page("Dashboard")
+    _save(window, out / "dashboard.png", app)
+    window.close()
+    database.dispose()
+    database_path.unlink(missing_ok=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(Path(sys.argv[1])))
