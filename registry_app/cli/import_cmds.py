@@ -61,15 +61,13 @@ def _report(result: imports.ImportResult) -> int:
     if result.cancelled:
         raise CommandError(EXIT_DATA, f"{result.file_name}: import cancelled; nothing was written")
     noun = "lots" if result.kind == "lots" else "administrations"
-    summary = f"{result.created} new"
+    summary = f"{result.created} new {noun}"
     if result.kind == "lots":
-        summary += f", {result.updated} updated; {result.products_created} new products"
+        summary += f", {result.updated} updated, {result.products_created} new products"
     if result.dry_run:
-        print(f"dry run: {result.file_name}: {result.accepted} rows are valid ({summary} {noun}); "
-              "nothing was written")
+        print(f"dry run: {result.file_name}: {result.accepted} rows are valid ({summary}); nothing was written")
     else:
-        print(f"imported {result.file_name}: {result.accepted} rows ({summary} {noun}); "
-              f"sha256 {result.sha256}")
+        print(f"imported {result.file_name}: {result.accepted} rows ({summary}); sha256 {result.sha256}")
     return EXIT_OK
 
 

@@ -1,0 +1,56 @@
+"""`registry-app import lots|administrations FILE`: messages, exit codes, dry run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from registry_app.cli import main
+from tests.conftest import PASSWORDS
+from tests.helpers import row_counts
+
+EXAMPLES = Path("/work/shared/formats")
+
+
+@pytest.fixture
+def as_pharmacist(monkeypatch: pytest.MonkeyPatch, database_url: str) -> str:
+    monkeypatch.setenv("REGISTRY_DATABASE_URL", database_url)
+    monkeypatch.setenv("REGISTRY_USER", "pharmacist")
+    monkeypatch.setenv("REGISTRY_PASSWORD", PASSWORDS["pharmacist"])
+    return database_url
+
+
+def test_import_lots_then_administrations(as_pharmacist: str, db, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    before = row_counts(db)
+    assert main(["import", "lots", str(EXAMPLES / "lots-example.csv"), "--dry-run"]) == 0
+    assert "dry run" in capsys.readouterr().out
+    after = row_counts(db)
+    assert after.pop("audit_entry") == before.pop("audit_entry") + 1  # the sign-in, nothing else
+    assert after == before
+    assert main(["import", "lots", str(EXAMPLES / "lots-example.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "imported lots-example.csv: 4 rows (4 new lots, 0 updated, 4 new products)" in out
+    assert main(["import", "administrations", str(EXAMPLES / "administrations-example.csv")]) == 0
+    assert "4 new administrations" in capsys.readouterr().out
+    assert main(["import", "lots", str(EXAMPLES / "lots-example.csv")]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == ("error: row 2, column lot_number: CX-2406-118 of Cordexa UC-EV 10B is already in the "
+                      "registry: use --update to change it")
+    assert err[-1] == "lots-example.csv: 4 row(s) rejected; nothing was written"
+    assert main(["import", "lots", str(EXAMPLES / "lots-example.csv"), "--update"]) == 0
+
+
+def test_malformed_file_and_permissions(as_pharmacist: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("product_name,product_type,lot_number,received_date,quantity_received,unit\n"
+                   "X,exosome,L1,2026-02-30,5,vial\n")
+    assert main(["import", "lots", str(bad)]) == 1
+    assert "error: row 2, column received_date: '2026-02-30' is not a date" in capsys.readouterr().err
+    assert main(["import", "lots", str(tmp_path / "missing.csv")]) == 1
+    assert "missing.csv" in capsys.readouterr().err
+    monkeypatch.setenv("REGISTRY_USER", "inspector")
+    monkeypatch.setenv("REGISTRY_PASSWORD", PASSWORDS["inspector"])
+    assert main(["import", "lots", str(bad)]) == 3
+    assert "may not import lots" in capsys.readouterr().err
