@@ -178,3 +178,19 @@ def test_inspector_sees_no_lot_decision(qtbot: QtBot, inspector: ServiceContext)
     for kind in (ReleaseLotDialog, RejectLotDialog, DestroyLotDialog):
         dialog = show_active(qtbot, kind(inspector, lot.lot_id))
         assert not dialog.action_button.isEnabled()
+
+
+def test_gtin_scanned_for_a_chosen_product_is_remembered(qtbot: QtBot, pharmacist: ServiceContext) -> None:
+    product_id = create_product(pharmacist, {"name": "Plain PN", "product_type": "polynucleotide"})
+    dialog = show_active(qtbot, ReceiveLotDialog(pharmacist))
+    _scan(qtbot, dialog, SCAN)
+    assert dialog.product_combo.currentData() == NEW_PRODUCT
+    dialog.product_combo.setCurrentIndex(dialog.product_combo.findData(product_id))
+    dialog.quantity.setValue(3)
+    dialog.receive_button.click()
+    assert dialog.result is not None and dialog.result.product_id == product_id
+    with pharmacist.db.read() as session:
+        assert session.get(Product, product_id).gtin == GTIN
+    again = show_active(qtbot, ReceiveLotDialog(pharmacist))
+    _scan(qtbot, again, SCAN.replace("EXO-2411", "EXO-2412"))
+    assert again.product_combo.currentData() == product_id

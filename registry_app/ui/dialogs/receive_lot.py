@@ -30,7 +30,7 @@ from ...domain.vocab import BiologicalSource, PnSpecies, Presentation, ProductTy
 from ...services import FieldError, RegistryError, ServiceContext, ValidationError
 from ...services.context import STAFF
 from ...services.documents import attach_document
-from ...services.products import create_product, list_products
+from ...services.products import create_product, list_products, update_product
 from ...services.receiving import ReceiptResult, identify_scan, parse_lot_fields, receive_lot
 from .documents import DocumentDropList
 from .flag_list import FlagTable
@@ -217,11 +217,13 @@ class ReceiveLotDialog(QDialog):
         self.product_combo.blockSignals(True)
         self.product_combo.clear()
         self.product_combo.addItem("New product…", NEW_PRODUCT)
+        self._products_without_gtin: set[int] = set()
         try:
             products = list_products(self.ctx)
         except RegistryError as error:
             products = []
             self.banner.show_error(error.message)
+        self._products_without_gtin = {p.id for p in products if not p.gtin}
         for product in products:
             self.product_combo.addItem(f"{product.name} ({product.product_type})", product.id)
         self.product_combo.blockSignals(False)
@@ -306,6 +308,9 @@ class ReceiveLotDialog(QDialog):
             details["pn_species"] = self.pn_species.currentData()
         return details
 
+    def _product_lacks_gtin(self, product_id: int) -> bool:
+        return bool(self.gtin.text().strip()) and product_id in self._products_without_gtin
+
     def _fields(self) -> dict[str, QWidget]:
         return {
             "scan": self.scan_edit, "lot_number": self.lot_number, "serial": self.serial,
@@ -328,6 +333,7 @@ class ReceiveLotDialog(QDialog):
             if missing:
                 raise ValidationError([FieldError("file", f"{p} is no longer there") for p in missing])
             product_id = self.product_combo.currentData()
+            learn_gtin = product_id != NEW_PRODUCT and self._product_lacks_gtin(product_id)
             if product_id == NEW_PRODUCT:
                 product_id = create_product(self.ctx, self.product_details())
                 self.load_products()
@@ -338,6 +344,13 @@ class ReceiveLotDialog(QDialog):
             return
         self.result = result
         problems = []
+        if learn_gtin:
+            # The scanned GTIN now belongs to the product chosen for it: the next scan finds it directly.
+            try:
+                update_product(self.ctx, product_id, {"gtin": self.gtin.text().strip()},
+                               reason=f"GTIN scanned at receipt of lot {result.lot_number}")
+            except RegistryError as error:
+                problems.append(f"GTIN not kept on the product: {error.message}")
         for path, kind in self.documents.documents():
             try:
                 self.document_ids.append(attach_document(self.ctx, kind, lot_id=result.lot_id, path=path))
@@ -353,7 +366,7 @@ class ReceiveLotDialog(QDialog):
         lines += [f"⚠ {w}" for w in result.warnings]
         if self.document_ids:
             lines.append(f"{len(self.document_ids)} document(s) attached.")
-        lines += [f"Not attached: {p}" for p in problems]
+        lines += [f"Note: {p}" for p in problems]
         lines.append(f"{len(flags)} finding(s) on this lot and its product:" if flags else
                      "No findings: the lot's documentation is complete.")
         self.done_label.setText("<br>".join(lines))
