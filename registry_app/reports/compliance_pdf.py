@@ -25,6 +25,10 @@ RESOLUTION_DPI = 96
 CHART_SCALE = 3  # charts are drawn at 3x their layout size so they stay sharp when printed
 FOOTER_HEIGHT_PX = 28
 TABLE_CHUNK_ROWS = 60
+# A code raised thousands of times (the same finding on every administration of one product) would bury the
+# rest of the report: the PDF lists the first rows of each code and counts the others, which the flags
+# export (in every bundle) lists in full.
+FLAG_ROWS_PER_CODE = 40
 CHART_W, WIDE_CHART_W, CHART_H = 440, 900, 200
 
 _app: Any = None
@@ -172,10 +176,15 @@ def _flags(data: ComplianceData) -> str:
         waived = sum(1 for f in flags if f.waived)
         parts.append(f"<p><b>{escape(code)}</b> — {escape(flags[0].title)}: {len(flags) - waived} open, "
                      f"{waived} waived</p>")
+        # Waived flags first: each waiver (who, when, why) is something an inspector reads one by one.
+        shown = sorted(flags, key=lambda f: not f.waived)[:FLAG_ROWS_PER_CODE]
         rows = [(f"{f.subject_type.replace('_', ' ')} {f.subject_id}", f.product_name, f.lot_number,
-                 escape(f.message), _waiver_text(f)) for f in flags]
+                 escape(f.message), _waiver_text(f)) for f in shown]
         parts.append(_table(["Subject", "Product", "Lot", "Message", "Status"], rows, [10, 15, 10, 45, 20],
                             raw_columns=frozenset({3, 4})))
+        if len(flags) > len(shown):
+            parts.append(f"<p><i>… and {len(flags) - len(shown):,} more {escape(code)} flags, listed in full in "
+                         "the flags export (exports/flags.csv and .xlsx in the inspection bundle).</i></p>")
     return "".join(parts)
 
 
