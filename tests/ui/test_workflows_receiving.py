@@ -194,3 +194,14 @@ def test_gtin_scanned_for_a_chosen_product_is_remembered(qtbot: QtBot, pharmacis
     again = show_active(qtbot, ReceiveLotDialog(pharmacist))
     _scan(qtbot, again, SCAN.replace("EXO-2411", "EXO-2412"))
     assert again.product_combo.currentData() == product_id
+
+
+def test_reason_typed_before_saving_can_be_undone(qtbot: QtBot, pharmacist: ServiceContext) -> None:
+    lot = make_lot(pharmacist.db)
+    dialog = show_active(qtbot, RejectLotDialog(pharmacist, lot.lot_id))
+    dialog.reason.setFocus()
+    qtbot.keyClicks(dialog.reason, "Wrong product")
+    qtbot.keyClick(dialog.reason, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert dialog.reason.toPlainText() == ""
+    qtbot.keyClick(dialog.reason, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)
+    assert dialog.reason.toPlainText() == "Wrong product"

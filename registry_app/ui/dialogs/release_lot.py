@@ -5,6 +5,7 @@ a reason). The lot's open findings are shown first, so the director signs knowin
 from __future__ import annotations
 
 from PySide6.QtWidgets import (
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -22,6 +23,7 @@ from .flag_list import FlagTable
 from .flags_of import open_flags_of_lot
 from .forms import ErrorBanner, attempt, has_role, vocab_combo, wire_keyboard
 from .signature import SignaturePanel
+from .undo import FormUndo
 
 
 class _LotDecisionDialog(QDialog):
@@ -62,6 +64,10 @@ class _LotDecisionDialog(QDialog):
             self.findings.set_flags(flags)
             self.findings.setVisible(bool(flags))
         self.build(layout)
+        # Undo (Ctrl+Z) for what is typed until the decision is saved; a signed decision is never undone.
+        self.undo = FormUndo(self)
+        for widget in self.findChildren(QPlainTextEdit) + self.findChildren(QComboBox):
+            self.undo.watch(widget, widget.accessibleName() or "reason")
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         self.action_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
         self.action_button.setText(self.button_text)
@@ -83,6 +89,7 @@ class _LotDecisionDialog(QDialog):
         raise NotImplementedError
 
     def _finish(self) -> None:
+        self.undo.clear()
         self.done_ok = True
         self.accept()
 

@@ -14,6 +14,7 @@ from ...services.context import DIRECTOR
 from ...services.flags import waive_flag
 from .forms import ErrorBanner, attempt, has_role, wire_keyboard
 from .signature import SignaturePanel
+from .undo import FormUndo
 
 
 def describe_subject(flag: Flag) -> str:
@@ -59,6 +60,8 @@ class WaiveDialog(QDialog):
         elif not has_role(ctx, DIRECTOR):
             self.waive_button.setEnabled(False)
             self.banner.show_warning("Only a medical director may waive a finding.")
+        self.undo = FormUndo(self)
+        self.undo.watch(self.signature.reason_edit, "reason")
         self.signature.reason_edit.setFocus()
 
     def submit(self) -> None:
@@ -74,4 +77,5 @@ class WaiveDialog(QDialog):
             self.signature.clear_password()
             return
         self.waiver_id = waiver_id
+        self.undo.clear()
         self.accept()
