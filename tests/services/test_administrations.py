@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from registry_app.db import Database
-from registry_app.domain import Administration, AuditEntry, Lot, Signature
+from registry_app.domain import Administration, AuditEntry, CharacterizationResult, Lot, Signature
 from registry_app.services import (
     ConflictError,
     NotFound,
@@ -136,7 +136,17 @@ def _injected_without_authorisation(db: Database, director: ServiceContext) -> d
     return {"lot_id": make_lot(db, make_product(db, status="not_authorized")), "route": "scalp_injection"}
 
 
+def _sterility_failed(db: Database, director: ServiceContext) -> dict:  # type: ignore[type-arg]
+    """A critical finding on the lot itself blocks too: a failed sterility test must not reach a patient."""
+    lot_id = make_lot(db, make_product(db))
+    with db.write() as session:
+        session.add(CharacterizationResult(lot_id=lot_id, parameter="sterility", method="usp71", result="fail",
+                                           measured_by="independent_lab"))
+    return {"lot_id": lot_id}
+
+
 CRITICAL_CASES = {
+    "OOS-STERILITY": _sterility_failed,
     "USE-RECALLED": _recalled_lot,
     "REG-COSMETIC-INJECTED": _cosmetic_injected,
     "REG-RUO-ADMINISTERED": _research_use_only,
