@@ -8,6 +8,7 @@ import json
 import tempfile
 import zipfile
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +33,16 @@ def _member_name(kind: str, fmt: str) -> str:
     return f"audit/audit-trail.{fmt}" if kind == "audit" else f"exports/{kind}.{fmt}"
 
 
+def _write_exports(root: Path, tables: Mapping[str, Table]) -> list[tuple[str, Path, int | None]]:
+    written: list[tuple[str, Path, int | None]] = []
+    for kind, table in tables.items():
+        for fmt in ("csv", "xlsx"):
+            target = root / f"{kind}.{fmt}"
+            rows = write_csv(target, table) if fmt == "csv" else write_xlsx(target, [table])
+            written.append((_member_name(kind, fmt), target, rows))
+    return written
+
+
 def write_bundle(path: str | Path, content: ComplianceData, tables: Mapping[str, Table], verify_text: str,
                  verify_ok: bool) -> list[BundleFile]:
     """Write the ZIP at `path`; returns the files it holds (the manifest's own entries excluded)."""
@@ -42,13 +53,13 @@ def write_bundle(path: str | Path, content: ComplianceData, tables: Mapping[str,
         root = Path(scratch)
         written: list[tuple[str, Path, int | None]] = []
         report = root / "report.pdf"
-        write_compliance_pdf(report, content)
-        written.append((REPORT_NAME, report, None))
-        for kind, table in tables.items():
-            for fmt in ("csv", "xlsx"):
-                target = root / f"{kind}.{fmt}"
-                rows = write_csv(target, table) if fmt == "csv" else write_xlsx(target, [table])
-                written.append((_member_name(kind, fmt), target, rows))
+        # The exports are written on a second thread while Qt lays out and paints the report: Qt's long C++
+        # calls release the GIL, so the two overlap on a machine with two cores.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bundle-exports") as pool:
+            exports = pool.submit(_write_exports, root, tables)
+            write_compliance_pdf(report, content)
+            written.append((REPORT_NAME, report, None))
+            written.extend(exports.result())
         verify = root / "verify.txt"
         verify.write_text(
             f"{'OK' if verify_ok else 'BROKEN'}: {verify_text}\nchecked at {content.generated_at:%Y-%m-%d %H:%M:%S} "

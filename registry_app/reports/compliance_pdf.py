@@ -7,6 +7,7 @@ Tables use <thead>, which Qt maps to QTextTableFormat.headerRowCount, so headers
 
 from __future__ import annotations
 
+import atexit
 import os
 import sys
 from collections import Counter
@@ -44,6 +45,18 @@ def ensure_gui_application() -> None:
     if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     _app = QGuiApplication(["registry-app-report"])
+    atexit.register(_release_gui_application)
+
+
+def _release_gui_application() -> None:
+    """Destroy the application we created while Python is still whole: left to interpreter shutdown, its
+    destruction can run after PySide's own teardown and abort the process."""
+    global _app
+    if _app is not None:
+        shutdown = getattr(_app, "shutdown", None)
+        if shutdown is not None:
+            shutdown()
+        _app = None
 
 
 # ---- HTML ---------------------------------------------------------------------------------------------
