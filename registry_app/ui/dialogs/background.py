@@ -41,6 +41,37 @@ class _Worker(QObject):
             self.succeeded.emit(result)
 
 
+class _Reaper(QObject):
+    """Keeps each worker thread referenced until it has finished, then lets it go (on the GUI thread).
+
+    Threads are not children of the window that started them: a window closed while its work runs must not
+    destroy a running QThread (Qt aborts the process when that happens)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.alive: dict[int, tuple[QThread, _Worker]] = {}
+
+    def keep(self, thread: QThread, worker: _Worker) -> None:
+        self.alive[id(thread)] = (thread, worker)
+        thread.finished.connect(lambda key=id(thread): self._release(key), Qt.ConnectionType.QueuedConnection)
+
+    @Slot()
+    def _release(self, key: int) -> None:
+        pair = self.alive.pop(key, None)
+        if pair is not None:
+            pair[0].wait()
+
+
+_reaper: _Reaper | None = None
+
+
+def _keep_until_finished(thread: QThread, worker: _Worker) -> None:
+    global _reaper
+    if _reaper is None:
+        _reaper = _Reaper()
+    _reaper.keep(thread, worker)
+
+
 class BackgroundTask(QObject):
     """One piece of background work with its progress dialog. Keep a reference until `done` fires."""
 
@@ -51,10 +82,14 @@ class BackgroundTask(QObject):
     def __init__(self, parent: QWidget, title: str, work: Work, *, show_dialog: bool = True,
                  cancellable: bool = True) -> None:
         super().__init__(parent)
-        self._thread = QThread(self)
+        self._thread = QThread()
         self._worker = _Worker(work)
         self._worker.moveToThread(self._thread)
         self._thread.started.connect(self._worker.run)
+        # The thread ends itself when the work is done, whether or not this task (or its window) still exists.
+        self._worker.succeeded.connect(self._thread.quit, Qt.ConnectionType.DirectConnection)
+        self._worker.errored.connect(self._thread.quit, Qt.ConnectionType.DirectConnection)
+        _keep_until_finished(self._thread, self._worker)
         self._worker.progressed.connect(self._on_progress, Qt.ConnectionType.QueuedConnection)
         self._worker.succeeded.connect(self._on_success, Qt.ConnectionType.QueuedConnection)
         self._worker.errored.connect(self._on_error, Qt.ConnectionType.QueuedConnection)
@@ -91,7 +126,6 @@ class BackgroundTask(QObject):
 
     def _finish(self) -> None:
         self.running = False
-        self._thread.quit()
         self._thread.wait()
         if self.progress_dialog is not None:
             self.progress_dialog.close()

@@ -1,4 +1,5 @@
-"""Finding the lot in hand: scan its GS1 barcode or type its number, then Enter.
+"""Finding the lot in hand: scan its GS1 barcode or type its number, then Enter; or pick it from a list of
+the most recent lots that fit the task (released lots for an administration, quarantined ones for a release).
 
 A scan fills the lot number (and the GTIN tells which product when a lot number is shared); a number that
 several products use asks which product is meant. The picked lot is shown with its product and status.
@@ -12,16 +13,19 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 from ...domain.vocab import label
 from ...importers.gs1 import ScanError, parse_scan
 from ...services import RegistryError, ServiceContext
+from ...services.browse import LotQuery, lot_page
 from ...services.recalls import AmbiguousLot, LotRef, find_lot, trace_lot
 from .forms import ScanEdit
 
+PICK_LIMIT = 200
 UNUSABLE = {"recalled", "rejected", "destroyed", "depleted", "expired", "quarantine"}
 
 
 class LotPicker(QWidget):
     lot_changed = Signal(object)  # the LotRef, or None
 
-    def __init__(self, ctx: ServiceContext, *, usable_only: bool = False, parent: QWidget | None = None) -> None:
+    def __init__(self, ctx: ServiceContext, *, usable_only: bool = False, pick_statuses: tuple[str, ...] = (),
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
         self.usable_only = usable_only
@@ -34,6 +38,11 @@ class LotPicker(QWidget):
         self.scan_edit.setPlaceholderText("Scan the package, or type the lot number and press Enter")
         self.scan_edit.returnPressed.connect(self.look_up)
         layout.addWidget(self.scan_edit)
+        self.pick_combo = QComboBox()
+        self.pick_combo.setAccessibleName("Pick the lot from the list")
+        self.pick_combo.activated.connect(self._picked)
+        layout.addWidget(self.pick_combo)
+        self._fill_pick_list(pick_statuses or (("released",) if usable_only else ()))
         row = QHBoxLayout()
         self.product_combo = QComboBox()
         self.product_combo.setAccessibleName("Product of the lot")
@@ -47,6 +56,28 @@ class LotPicker(QWidget):
         self.status_label.setWordWrap(True)
         layout.addWidget(self.status_label)
         self._show_products([])
+
+    def _fill_pick_list(self, statuses: tuple[str, ...]) -> None:
+        """The most recently received lots (of these statuses), for picking without a scanner."""
+        try:
+            rows = lot_page(self.ctx, LotQuery(statuses=statuses), limit=PICK_LIMIT, badges=False).rows
+        except RegistryError:
+            rows = []
+        which = " or ".join(statuses) if statuses else "recent"
+        self.pick_combo.addItem(f"… or pick from the {which} lots ({len(rows)})" if rows else f"No {which} lots",
+                                None)
+        for r in rows:
+            expiry = f", expires {r.expiry_date}" if r.expiry_date else ""
+            self.pick_combo.addItem(f"{r.product} — lot {r.lot_number} ({r.on_hand:g} {r.unit or ''} on hand"
+                                    f"{expiry})", (r.lot_number, r.product))
+        self.pick_combo.setEnabled(bool(rows))
+
+    def _picked(self, _index: int) -> None:
+        choice = self.pick_combo.currentData()
+        if choice is not None:
+            number, product = choice
+            self.scan_edit.setText(number)
+            self._find(number, product)
 
     def lot_id(self) -> int | None:
         return self.lot.lot_id if self.lot else None

@@ -27,12 +27,13 @@ from .release_lot import DestroyLotDialog, RejectLotDialog, ReleaseLotDialog
 class ChooseLotDialog(QDialog):
     """Which lot? Scan it or type its number; Enter on a found lot goes on."""
 
-    def __init__(self, ctx: ServiceContext, purpose: str, parent: QWidget | None = None) -> None:
+    def __init__(self, ctx: ServiceContext, purpose: str, parent: QWidget | None = None,
+                 pick_statuses: tuple[str, ...] = ()) -> None:
         super().__init__(parent)
         self.setWindowTitle(purpose)
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel(f"{purpose}: scan the package or type the lot number, then Enter."))
-        self.picker = LotPicker(ctx)
+        self.picker = LotPicker(ctx, pick_statuses=pick_statuses)
         layout.addWidget(self.picker)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
@@ -76,14 +77,15 @@ def _refresh_after(window: Any, dialog: QDialog) -> QDialog:
     return dialog
 
 
-def _on_lot(make: Callable[[ServiceContext, int, QWidget], QDialog], purpose: str) -> Callable[[Any], QDialog]:
+def _on_lot(make: Callable[[ServiceContext, int, QWidget], QDialog], purpose: str,
+            pick_statuses: tuple[str, ...] = ()) -> Callable[[Any], QDialog]:
     """Open the dialog on the lot on screen, or ask which lot first."""
 
     def run(window: Any) -> QDialog:
         lot_id = _current_lot_id(window)
         if lot_id is not None:
             return _refresh_after(window, make(window.ctx, lot_id, window))
-        chooser = ChooseLotDialog(window.ctx, purpose, window)
+        chooser = ChooseLotDialog(window.ctx, purpose, window, pick_statuses)
 
         def chosen() -> None:
             picked = chooser.lot_id()
@@ -106,9 +108,13 @@ ACTIONS: tuple[WorkflowAction, ...] = (
                    lambda w: _refresh_after(w, ReceiveLotDialog(w.ctx, w))),
     WorkflowAction("Lot", "Record an &administration…", "Ctrl+Shift+A", STAFF,
                    lambda w: _refresh_after(w, AdministerDialog(w.ctx, w, lot_id=_current_lot_id(w)))),
-    WorkflowAction("Lot", "Re&lease the lot…", "Ctrl+Shift+L", DIRECTOR, _on_lot(ReleaseLotDialog, "Release a lot")),
-    WorkflowAction("Lot", "Re&ject the lot…", None, STAFF, _on_lot(RejectLotDialog, "Reject a lot")),
-    WorkflowAction("Lot", "&Destroy the lot…", None, STAFF, _on_lot(DestroyLotDialog, "Destroy a lot")),
+    WorkflowAction("Lot", "Re&lease the lot…", "Ctrl+Shift+L", DIRECTOR,
+                   _on_lot(ReleaseLotDialog, "Release a lot", ("quarantine",))),
+    WorkflowAction("Lot", "Re&ject the lot…", None, STAFF,
+                   _on_lot(RejectLotDialog, "Reject a lot", ("quarantine", "released"))),
+    WorkflowAction("Lot", "&Destroy the lot…", None, STAFF,
+                   _on_lot(DestroyLotDialog, "Destroy a lot", ("quarantine", "released", "expired", "recalled",
+                                                               "rejected"))),
     WorkflowAction("Lot", "Re&call a lot…", None, DIRECTOR,
                    lambda w: _refresh_after(w, RecallDialog(w.ctx, w, lot_id=_current_lot_id(w)))),
     WorkflowAction("Lot", "Recall loo&kback…", "Ctrl+Shift+K", READERS, _on_lot(_lookback, "Recall lookback")),
