@@ -131,7 +131,7 @@ def _prefix_upper_bound(prefix: str) -> str:
     return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
-def _word_condition(session: Session, word: str, sqlite: bool) -> tuple[ColumnElement[bool], bool]:
+def _word_condition(session: Session, word: str, sqlite: bool, use_index: bool = True) -> ColumnElement[bool]:
     """One search word: a product, manufacturer or supplier name containing it, or a lot number starting with it."""
     needle = word.casefold()
     product_ids = session.execute(
@@ -150,23 +150,32 @@ def _word_condition(session: Session, word: str, sqlite: bool) -> tuple[ColumnEl
         parts.append(Lot.supplier_id.in_(supplier_ids))
     if sqlite:
         # Index range scans for the word as typed, upper- and lower-cased (lot numbers are mostly upper case).
+        # Without `use_index` the same test is checked row by row while SQLite walks the sort column's index.
+        number = Lot.lot_number if use_index else _unindexed(Lot.lot_number)
         for variant in dict.fromkeys((word, word.upper(), word.lower())):
-            parts.append(and_(Lot.lot_number >= variant, Lot.lot_number < _prefix_upper_bound(variant)))
+            parts.append(and_(number >= variant, number < _prefix_upper_bound(variant)))
     else:
         parts.append(Lot.lot_number.istartswith(word, autoescape=True))
-    return or_(*parts), bool(product_ids or supplier_ids)
+    return or_(*parts)
+
+
+SPARSE_LIMIT = 50_000
 
 
 def _filtered(session: Session, ctx: ServiceContext, query: LotQuery,
               today: date) -> tuple[list[ColumnElement[bool]], bool]:
-    """The WHERE conditions, and whether the search matched lot numbers only (few rows: sort them directly)."""
+    """The WHERE conditions, and whether the search text matches few lots (then sorting the matches beats
+    walking the sort column's index looking for them; the count stops at SPARSE_LIMIT, so it stays cheap)."""
     conditions: list[ColumnElement[bool]] = []
     sqlite = ctx.db.is_sqlite
-    sparse = False
     for word in _like_words(query.text):
-        condition, named = _word_condition(session, word, sqlite)
-        conditions.append(condition)
-        sparse = sparse or (sqlite and not named)
+        conditions.append(_word_condition(session, word, sqlite))
+    sparse = False
+    if conditions and sqlite:
+        matches = select(Lot.id).where(*conditions).limit(SPARSE_LIMIT + 1).subquery()
+        sparse = session.execute(select(func.count()).select_from(matches)).scalar_one() <= SPARSE_LIMIT
+        if not sparse:
+            conditions = [_word_condition(session, word, sqlite, use_index=False) for word in _like_words(query.text)]
     if query.statuses:
         conditions.append(_status_condition(query.statuses, today))
     if query.product_type:

@@ -10,12 +10,13 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer
 from PySide6.QtGui import QBrush, QColor
 
 from ..domain.vocab import label
 from ..services import ServiceContext
 from ..services.browse import PAGE_SIZE, Badges, LotQuery, LotRow, lot_badges, lot_page, lot_rows
+from . import tasks
 from .tasks import run_task
 
 # (key, header, sort key in browse.SORT_KEYS or None when the column cannot sort in SQL)
@@ -35,6 +36,7 @@ COLUMNS: tuple[tuple[str, str, str | None], ...] = (
 SEVERITY_COLOURS = {"critical": "#b71c1c", "high": "#e65100", "medium": "#f9a825", "low": "#1565c0",
                     "info": "#607d8b"}
 LOT_ID_ROLE = Qt.ItemDataRole.UserRole + 1
+BADGE_DELAY_MS = 120
 
 
 class LotTableModel(QAbstractTableModel):
@@ -47,6 +49,9 @@ class LotTableModel(QAbstractTableModel):
         self._has_more = False
         self.page_size = PAGE_SIZE
         self._generation = 0  # bumped per query, so badges computed for an older list are dropped
+        # While the user types, badges wait until the typing pauses: one flag evaluation, not one per key.
+        self._badge_timer = QTimer(self, singleShot=True, interval=BADGE_DELAY_MS)
+        self._badge_timer.timeout.connect(lambda: self._load_badges([row.id for row in self.rows[:self.page_size]]))
 
     # --- the query --------------------------------------------------------------------------------------------
     def set_query(self, query: LotQuery) -> None:
@@ -58,7 +63,10 @@ class LotTableModel(QAbstractTableModel):
         self._cursor, self._has_more = page.cursor, page.has_more
         self._generation += 1
         self.endResetModel()
-        self._load_badges([row.id for row in self.rows])
+        if tasks.SYNCHRONOUS:
+            self._load_badges([row.id for row in self.rows])
+        else:
+            self._badge_timer.start()
 
     def _load_badges(self, ids: list[int]) -> None:
         """Flag severity and completeness for these rows, computed off the GUI thread (the flag engine)."""

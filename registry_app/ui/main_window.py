@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QSettings, QSize, Qt
+from PySide6.QtCore import QSettings, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QLabel,
@@ -223,7 +223,15 @@ class MainWindow(QMainWindow):
         for menu_name, text, shortcut, handler in WORKFLOW_ACTIONS:
             menu = self.menus.get(menu_name) or self.menuBar().addMenu(menu_name)
             self._action(menu, text, lambda _=False, h=handler: h(self), shortcut)
-        from .dialogs.workflows import install_workflow_actions  # receive, administer, release, recall, import
+        # The workflow dialogs (receive, administer, release, recall, import) import a good deal (GS1 parsing,
+        # forms): they join the menus just after the window shows, so start-up stays fast.
+        QTimer.singleShot(0, self.install_workflows)
+
+    def install_workflows(self) -> None:
+        if getattr(self, "_workflows_installed", False):
+            return
+        self._workflows_installed = True
+        from .dialogs.workflows import install_workflow_actions
 
         install_workflow_actions(self)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from ...domain.vocab import EXPIRED, LotStatus, ProductType, label
 from ...services import RegistryError, ServiceContext
 from ...services.browse import LotQuery, count_lots
+from .. import tasks
 from ..lot_model import COLUMNS, LotTableModel
 from ..tasks import run_task
 
@@ -55,6 +56,9 @@ class LotsPage(QWidget):
             self.severity_filter.addItem(text, value)
         self.expiring = QCheckBox("Expiring in 30 days", objectName="expiringFilter")
         self.count_label = QLabel(objectName="lotCount")
+        # The full count scans what matched: it runs once the typing pauses, off the GUI thread.
+        self._count_timer = QTimer(self, singleShot=True, interval=300)
+        self._count_timer.timeout.connect(self._count)
 
         self.model = LotTableModel(ctx, self)
         self.table = QTableView(objectName="lotsTable")
@@ -111,6 +115,13 @@ class LotsPage(QWidget):
             return
         shown = len(self.model.rows)
         self.count_label.setText(f"{shown}{'+' if self.model.canFetchMore() else ''} lots")
+        if tasks.SYNCHRONOUS:
+            self._count()
+        else:
+            self._count_timer.start()
+
+    def _count(self) -> None:
+        query = self.model.query
         run_task(self, "Counting lots", lambda _progress: count_lots(self.ctx, query),
                  lambda total: self._show_count(query, total), lambda _error: None, show_dialog=False)
 
