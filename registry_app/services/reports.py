@@ -18,7 +18,6 @@ import hashlib
 import hmac
 import os
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -34,7 +33,7 @@ from ..reports import data as report_data
 from ..reports.bundle import BundleFile, write_bundle
 from ..reports.data import EXPORT_KINDS, ComplianceData, FlagRow, Period, Pseudonym
 from ..reports.exports import FORMATS, Table, atomic_output, file_sha256, write_table
-from ..rules import RULES, Flag, evaluate_flags
+from ..rules import RULES, Flag, evaluate_flags, score
 from .audit import AuditRecord, verify_chain
 from .context import READERS, ServiceContext, changing, current_site
 from .errors import FieldError, PermissionDenied, ValidationError
@@ -163,16 +162,10 @@ def current_flags(session: Session, jurisdiction: str, today: date) -> list[Flag
 
 
 def _completeness(session: Session, jurisdiction: str, today: date, lot_ids: list[int]) -> dict[int, float | None]:
-    """Documentation completeness per lot from the flag service, when that service is present."""
-    try:
-        from . import flags as flag_service  # type: ignore[attr-defined]
-    except ImportError:
+    """Documentation completeness per lot (0-100 %), from the same scoring the flags service shows."""
+    if not lot_ids:
         return {}
-    scorer: Callable[..., Any] | None = getattr(flag_service, "completeness_for_lots", None)
-    if scorer is None or not lot_ids:
-        return {}
-    return {int(k): (None if v is None else float(v)) for k, v in dict(scorer(session, jurisdiction, today,
-                                                                                  lot_ids)).items()}
+    return {int(k): float(v) for k, v in score.lot_scores(session, jurisdiction, lot_ids).items()}
 
 
 # ---- building the content -----------------------------------------------------------------------------

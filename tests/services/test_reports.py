@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from registry_app.domain import Administration, AuditEntry, Lot, Setting
 from registry_app.rules import evaluate_flags
-from registry_app.services import PermissionDenied, ServiceContext, ValidationError, demo, reports
+from registry_app.services import PermissionDenied, ServiceContext, ValidationError, demo, flags, reports
 from registry_app.services.audit import AuditRecord, append
 
 from ..helpers import audit_count
@@ -94,6 +94,18 @@ def test_lots_export_matches_the_registry(demo_registry: ServiceContext, out: Pa
         lot = lots[row["lot_number"]]
         assert row["received_date"] == lot.received_date.isoformat()
         assert float(row["quantity_received"]) == lot.quantity_received
+
+
+def test_lots_export_carries_the_completeness_score_the_flags_service_gives(demo_registry: ServiceContext,
+                                                                           out: Path) -> None:
+    rows = _csv_rows(reports.export(demo_registry, "lots", "csv", out / "lots.csv", today=TODAY).path)
+    with demo_registry.db.read() as session:
+        ids = dict(session.execute(select(Lot.lot_number, Lot.id)).all())
+    expected = flags.lot_scores(demo_registry, list(ids.values()))
+    assert all(row["completeness_pct"] != "" for row in rows)
+    for row in rows:
+        assert float(row["completeness_pct"]) == pytest.approx(expected[ids[row["lot_number"]]])
+    assert len({row["completeness_pct"] for row in rows}) > 1, "demo lots differ in documentation"
 
 
 def test_patient_references_are_pseudonymized_the_same_way_every_time(demo_registry: ServiceContext,
