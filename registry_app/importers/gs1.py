@@ -69,6 +69,10 @@ def parse_scan(text: str, fnc1_stand_in: str | tuple[str, ...] | None = None) ->
                 raise ScanError(f"not a GS1 barcode: {result.gs1_message_error or result.gtin_error or value!r}")
     except biip.ParseError as error:
         raise ScanError(f"not a GS1 barcode: {error}") from error
+    except (IndexError, ValueError, KeyError) as error:
+        # biip itself trips over some truncated inputs (e.g. a bare "]" symbology prefix); for the user that is
+        # simply an unreadable scan.
+        raise ScanError(f"not a GS1 barcode: {value!r} could not be read") from error
     gtin_element = message.element_strings.get(ai="01")
     if gtin_element is not None and gtin_element.gtin_error:
         raise ScanError(f"the GTIN {gtin_element.value} is not valid: {gtin_element.gtin_error}")
