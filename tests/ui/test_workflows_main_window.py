@@ -21,7 +21,10 @@ from .workflow_data import make_lot, show_active
 
 def _window(qtbot: QtBot, ctx: ServiceContext, tmp_path: Path) -> MainWindow:
     settings = QSettings(str(tmp_path / "desktop.ini"), QSettings.Format.IniFormat)
-    return show_active(qtbot, MainWindow(ctx, settings))
+    window = show_active(qtbot, MainWindow(ctx, settings))
+    # The workflow actions join the menus just after the window shows (start-up stays fast).
+    qtbot.waitUntil(lambda: bool(_workflow_actions(window)))
+    return window
 
 
 def _workflow_actions(window: MainWindow) -> dict[str, QAction]:
