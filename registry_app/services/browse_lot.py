@@ -230,12 +230,10 @@ def dashboard_figures(ctx: ServiceContext) -> DashboardFigures:
         quarantine = session.execute(select(func.count(Lot.id)).where(
             Lot.status == LotStatus.QUARANTINE.value,
             (Lot.expiry_date.is_(None)) | (Lot.expiry_date >= today))).scalar_one()
-        statuses = dict(session.execute(
-            select(func.coalesce(ProductRegulatoryStatus.status, "none"), func.count(Product.id))
-            .select_from(Product)
+        statuses = Counter(status or "none" for status in session.execute(
+            select(ProductRegulatoryStatus.status).select_from(Product)
             .outerjoin(ProductRegulatoryStatus, (ProductRegulatoryStatus.product_id == Product.id)
-                       & (ProductRegulatoryStatus.jurisdiction == where))
-            .group_by(func.coalesce(ProductRegulatoryStatus.status, "none"))).all())
+                       & (ProductRegulatoryStatus.jurisdiction == where))).scalars())
         lots = session.execute(select(func.count(Lot.id))).scalar_one()
         completeness = _completeness_distribution(session, where, today)
         by_severity = Counter(f.severity for f in open_flags)

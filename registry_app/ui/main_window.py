@@ -225,7 +225,7 @@ class MainWindow(QMainWindow):
             self._action(menu, text, lambda _=False, h=handler: h(self), shortcut)
         # The workflow dialogs (receive, administer, release, recall, import) import a good deal (GS1 parsing,
         # forms): they join the menus just after the window shows, so start-up stays fast.
-        QTimer.singleShot(0, self.install_workflows)
+        QTimer.singleShot(100, self.install_workflows)
 
     def install_workflows(self) -> None:
         if getattr(self, "_workflows_installed", False):
