@@ -222,3 +222,71 @@ def test_window_state_is_kept(qtbot, pharmacist: ServiceContext, settings: QSett
     qtbot.addWidget(second)
     assert (second.width(), second.height()) == (700, 520)
     assert second.nav.currentItem().text() == "Products"
+
+
+def test_every_page_opens_from_the_navigation(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    from registry_app.ui.main_window import PAGES
+
+    for row, spec in enumerate(PAGES):
+        window.nav.setCurrentRow(row)
+        assert window.stack.currentWidget() is window.pages[spec.name], spec.name
+    assert type(window.pages["Flags"]).__name__ == "FlagsPage"
+    products = window.pages["Products"]
+    assert products.model.rowCount() == 2  # type: ignore[attr-defined]
+
+
+def test_dashboard_code_and_status_click_through(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    dashboard = window.show_page("Dashboard")
+    assert isinstance(dashboard, DashboardPage) and dashboard.figures is not None
+    dashboard.open_products.emit("hctp_361_claim")
+    products = window.stack.currentWidget()
+    assert products is window.pages["Products"]
+    assert products.proxy.rowCount() == 1  # type: ignore[attr-defined]
+    if dashboard.codes.count():
+        item = dashboard.codes.item(0)
+        dashboard.codes.itemClicked.emit(item)
+        assert window.stack.currentWidget() is window.pages["Flags"]
+    dashboard.click_severity("medium")
+    lots = window.stack.currentWidget()
+    assert isinstance(lots, LotsPage) and lots.severity_filter.currentData() == "medium"
+    assert all(r.worst_severity in ("critical", "high", "medium") for r in lots.model.rows)
+
+
+def test_first_run_creates_a_registry_with_its_admin(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from registry_app.services.auth import has_users
+    from registry_app.ui.first_run import FirstRunDialog
+
+    dialog = FirstRunDialog(tmp_path / "new" / "registry.sqlite3")
+    qtbot.addWidget(dialog)
+    qtbot.keyClicks(dialog.admin_password, "short")
+    assert dialog.create_new() is False and "8" in dialog.error.text()
+    assert dialog.ctx is None
+    qtbot.keyClicks(dialog.admin_password, "-but-long-now")
+    assert dialog.create_new() is True
+    assert dialog.ctx is not None and dialog.signed_in and dialog.ctx.actor is not None
+    assert dialog.ctx.actor.role == "admin" and has_users(dialog.ctx)
+    dialog.ctx.db.dispose()
+    other = FirstRunDialog(tmp_path / "unused.sqlite3")
+    qtbot.addWidget(other)
+    assert other.open_url("sqlite:///" + str(tmp_path / "new" / "registry.sqlite3")) is True
+    assert other.ctx is not None and has_users(other.ctx) and other.ctx.actor is None
+    other.ctx.db.dispose()
+
+
+def test_first_run_creates_a_demo_registry(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from registry_app.services.browse import LotQuery, count_lots
+    from registry_app.services.demo import DEMO_USERS
+    from registry_app.ui.first_run import FirstRunDialog
+
+    dialog = FirstRunDialog(tmp_path / "demo.sqlite3")
+    qtbot.addWidget(dialog)
+    dialog.demo_lots.setValue(50)
+    dialog.create_demo()
+    assert dialog.ctx is not None and dialog.ctx.actor is None and not dialog.signed_in, dialog.error.text()
+    name, _role, password, _full = DEMO_USERS[0]
+    sign_in_dialog = SignInDialog(dialog.ctx, name)
+    qtbot.addWidget(sign_in_dialog)
+    qtbot.keyClicks(sign_in_dialog.password, password)
+    sign_in_dialog.attempt()
+    assert dialog.ctx.actor is not None and count_lots(dialog.ctx, LotQuery()) >= 50
+    dialog.ctx.db.dispose()
