@@ -72,7 +72,7 @@ def test_main_window_and_lot_record_render_real_text(display: str) -> None:
         image = QImage(str(out / name))
         assert not image.isNull() and image.width() >= 1000 and image.height() >= 600, name
         colours, dark = _text_pixels(image, 0, image.height())
-        assert colours > 40, f"{name} looks blank ({colours} colours)"
+        assert colours > 40 and dark > 500, f"{name} looks blank ({colours} colours, {dark} dark pixels)"
         # The navigation list holds the page names: rendered glyphs give dark, anti-aliased pixels there,
         # boxes (no font) give few colours and solid outlines.
         nav_colours, nav_dark = _text_pixels(image, 60, 300, 0, 180)
