@@ -17,7 +17,14 @@ from .workflow_data import make_lot, show_active
 
 
 def _page(qtbot: QtBot, ctx: ServiceContext) -> FlagsPage:
-    return show_active(qtbot, FlagsPage(ctx))
+    page = show_active(qtbot, FlagsPage(ctx))
+    _settle(qtbot, page)
+    return page
+
+
+def _settle(qtbot: QtBot, page: FlagsPage) -> None:
+    """The flags are evaluated off the GUI thread: wait for the answer, as the user sees it arrive."""
+    qtbot.waitUntil(lambda: not page.loading, timeout=20000)
 
 
 def _codes(page: FlagsPage) -> list[str]:
@@ -35,17 +42,27 @@ def test_filters_narrow_the_list(qtbot: QtBot, pharmacist: ServiceContext) -> No
     page = _page(qtbot, pharmacist)
     assert {"UNDOC-REGULATORY", "UNDOC-COA", "UNDOC-SUPPLIER"} <= set(_codes(page))
     page.severity_combo.setCurrentIndex(page.severity_combo.findData("high"))
+    _settle(qtbot, page)
     assert "UNDOC-SUPPLIER" not in _codes(page) and "UNDOC-COA" in _codes(page)
     page.severity_combo.setCurrentIndex(0)
     page.code_combo.setCurrentIndex(page.code_combo.findData("UNDOC-SUPPLIER"))
+    _settle(qtbot, page)
     assert set(_codes(page)) == {"UNDOC-SUPPLIER"}
     page.code_combo.setCurrentIndex(0)
+    _settle(qtbot, page)
     page.subject_combo.setCurrentIndex(page.subject_combo.findData("product"))
     assert set(_codes(page)) == {"UNDOC-REGULATORY"}
     page.subject_combo.setCurrentIndex(0)
     page.search_edit.setText("certificate")
     qtbot.waitUntil(lambda: set(_codes(page)) == {"UNDOC-COA"})
     assert "1 flag(s) shown" in page.count_label.text()
+    # Two changes while the first query still runs: the list ends up answering the last one.
+    page.search_edit.clear()
+    page.severity_combo.setCurrentIndex(page.severity_combo.findData("high"))
+    page.code_combo.setCurrentIndex(page.code_combo.findData("UNDOC-SUPPLIER"))
+    _settle(qtbot, page)
+    qtbot.waitUntil(lambda: _codes(page) == [])
+    assert page.count_label.text() == "No flags match."
 
 
 def test_enter_jumps_to_the_subject(qtbot: QtBot, inspector: ServiceContext) -> None:
@@ -78,6 +95,7 @@ def test_director_waives_with_reason_and_signature(qtbot: QtBot, director: Servi
     dialog.signature.password_edit.setText(PASSWORDS["director"])
     qtbot.keyClick(dialog, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     assert dialog.waiver_id is not None
+    _settle(qtbot, page)
     with director.db.read() as session:
         waiver = session.get(Waiver, dialog.waiver_id)
         assert (waiver.code, waiver.subject_type, waiver.subject_id) == ("UNDOC-COA", "lot", lot.lot_id)
@@ -88,6 +106,7 @@ def test_director_waives_with_reason_and_signature(qtbot: QtBot, director: Servi
     _select(page, "UNDOC-COA")
     assert not page.waive_button.isEnabled()
     page.waived_check.setChecked(False)
+    _settle(qtbot, page)
     assert "UNDOC-COA" not in _codes(page)
 
 

@@ -74,6 +74,7 @@ def test_flag_jumps_to_the_lot_record(qtbot: QtBot, pharmacist: ServiceContext, 
     window = _window(qtbot, pharmacist, tmp_path)
     page = window.show_page("Flags")
     assert isinstance(page, FlagsPage)
+    qtbot.waitUntil(lambda: not page.loading and bool(page.model.rows), timeout=20000)
     page.table.selectRow([f.code for f in page.model.rows].index("UNDOC-COA"))
     page.open_button.click()
     assert window.record is not None and window.record.lot_id == lot.lot_id

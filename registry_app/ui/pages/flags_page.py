@@ -37,6 +37,7 @@ from ...rules import COMPLIANCE_CODES, RULES, Flag
 from ...services import RegistryError, ServiceContext
 from ...services.context import DIRECTOR
 from ...services.flags import list_flags
+from ..dialogs.background import BackgroundTask
 from ..dialogs.flag_list import SEVERITY_COLOURS
 from ..dialogs.forms import ErrorBanner, has_role
 from ..dialogs.waive import WaiveDialog
@@ -114,6 +115,8 @@ class FlagsPage(QWidget):
         self.ctx = ctx
         self.waive_dialog: WaiveDialog | None = None
         self._all: list[Flag] = []
+        self._task: BackgroundTask | None = None
+        self._stale = False
         layout = QVBoxLayout(self)
         self.banner = ErrorBanner()
         layout.addWidget(self.banner)
@@ -198,17 +201,41 @@ class FlagsPage(QWidget):
         index = self.code_combo.findData(code)
         self.code_combo.setCurrentIndex(max(index, 0))
 
+    @property
+    def loading(self) -> bool:
+        return self._task is not None and self._task.running
+
     def refresh(self, *_: object) -> None:
+        """Ask the flag service again, off the GUI thread (evaluating every rule takes seconds on a large
+        registry); a change made while a query runs is asked for once it ends."""
+        if self.loading:
+            self._stale = True
+            return
+        self._stale = False
+        ctx, severity = self.ctx, self.severity_combo.currentData()
         codes = [self.code_combo.currentData()] if self.code_combo.currentData() else None
-        try:
-            self._all = list_flags(self.ctx, min_severity=self.severity_combo.currentData(), codes=codes,
-                                   include_waived=self.waived_check.isChecked())
-        except RegistryError as error:
-            self.banner.show_error(error.message)
-            self._all = []
-        else:
-            self.banner.clear_message()
+        include_waived = self.waived_check.isChecked()
+        self.count_label.setText("Evaluating the flag rules…")
+        self._task = BackgroundTask(self, "Flags", lambda _progress: list_flags(
+            ctx, min_severity=severity, codes=codes, include_waived=include_waived), show_dialog=False)
+        self._task.finished.connect(self._loaded)
+        self._task.failed.connect(self._load_failed)
+        self._task.start()
+
+    def _loaded(self, flags: list[Flag]) -> None:
+        if self._stale:
+            self.refresh()
+            return
+        self.banner.clear_message()
+        self._all = flags
         self._apply_text_filter()
+
+    def _load_failed(self, error: object) -> None:
+        self.banner.show_error(error.message if isinstance(error, RegistryError) else f"flags unavailable: {error}")
+        self._all = []
+        self._apply_text_filter()
+        if self._stale:
+            self.refresh()
 
     def _apply_text_filter(self, *_: object) -> None:
         words = self.search_edit.text().casefold().split()
@@ -221,8 +248,9 @@ class FlagsPage(QWidget):
         ]
         self.model.set_flags(shown)
         waived = sum(1 for f in shown if f.waived)
+        filtered = bool(words or subject or self.severity_combo.currentData() or self.code_combo.currentData())
         self.count_label.setText(f"{len(shown)} flag(s) shown, {waived} waived" if shown else
-                                 "No flags match." if self._all else "No flags: every record is documented.")
+                                 "No flags match." if filtered else "No flags: every record is documented.")
         if shown:
             self.table.selectRow(0)
         self._selection_changed()
