@@ -5,7 +5,9 @@ Builds a small registry in OUT_DIR, signs in, shows the window, and saves what t
 
 from __future__ import annotations
 
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 from PySide6.QtCore import QSettings
@@ -44,15 +46,15 @@ def main(out: Path) -> int:
     tasks.SYNCHRONOUS = True
     font = QFontInfo(app.font())
     print(f"platform={app.platformName()} font={font.family()} families={len(QFontDatabase.families())}")
-    database_path = out / "screens.sqlite3"
-    database_path.unlink(missing_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="registry-screens-"))  # the registry and settings: not artifacts
+    database_path = work / "registry.sqlite3"
     database = open_database(sqlite_url_for(database_path))
     ctx = ServiceContext(database)
     ctx.actor = create_first_user(ctx, "admin", "admin", "admin-password", "Ada Admin")
     create_user(ctx, "lee", "pharmacist", "pharmacist-password", "Lee Pharmacist")
     seed(database, extra_lots=60)
     sign_in(ctx, "lee", "pharmacist-password")
-    window = MainWindow(ctx, QSettings(str(out / "settings.ini"), QSettings.Format.IniFormat))
+    window = MainWindow(ctx, QSettings(str(work / "settings.ini"), QSettings.Format.IniFormat))
     window.resize(1280, 800)
     window.show()
     window.show_page("Lots")
@@ -66,7 +68,7 @@ def main(out: Path) -> int:
     _save(window, out / "dashboard.png", app)
     window.close()
     database.dispose()
-    database_path.unlink(missing_ok=True)
+    shutil.rmtree(work, ignore_errors=True)
     return 0
 
 

@@ -290,3 +290,16 @@ def test_first_run_creates_a_demo_registry(qtbot, tmp_path: Path) -> None:  # ty
     sign_in_dialog.attempt()
     assert dialog.ctx.actor is not None and count_lots(dialog.ctx, LotQuery()) >= 50
     dialog.ctx.db.dispose()
+
+
+def test_attach_a_document_to_the_lot(qtbot, window: MainWindow, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    page = _lots(window)
+    record = window.open_lot(page.model.rows[0].id)
+    before = record.documents_table.rowCount()
+    certificate = tmp_path / "coa.pdf"
+    certificate.write_bytes(b"%PDF-1.4 certificate of analysis")
+    record.tabs.setCurrentIndex(4)
+    assert record.attach(str(certificate), "coa") is True
+    assert record.documents_table.rowCount() == before + 1
+    assert record.documents_table.item(0, 1).text() == "coa.pdf"
+    assert record.tabs.currentIndex() == 4, "the record stays on the tab the user was on"
