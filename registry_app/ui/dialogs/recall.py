@@ -222,8 +222,13 @@ class LookbackDialog(QDialog):
         default = f"lookback-{self.trace.lot_number}.{kind}"
         name, _ = QFileDialog.getSaveFileName(self, f"Export the lookback as {kind.upper()}", default,
                                               f"{kind.upper()} (*.{kind})")
-        if name:
-            (self.export_csv if kind == "csv" else self.export_pdf)(Path(name))
+        if not name:
+            return
+        path = Path(name)
+        try:
+            (self.export_csv if kind == "csv" else self.export_pdf)(path)
+        except OSError as error:
+            self.banner.show_error(f"{path}: {error.strerror or error}")
 
     def export_csv(self, path: Path) -> Path:
         assert self.trace is not None
@@ -254,6 +259,9 @@ class LookbackDialog(QDialog):
         document = QTextDocument()
         document.setHtml(html)
         document.print_(writer)
+        del writer  # finishes the file
+        if not path.is_file():
+            raise OSError(f"the PDF could not be written to {path}")
         self.banner.show_warning(f"Saved {path}")
         return path
 

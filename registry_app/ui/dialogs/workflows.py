@@ -73,6 +73,9 @@ def _refresh_after(window: Any, dialog: QDialog) -> QDialog:
     refresh = getattr(window, "refresh_current", None)
     if refresh is not None:
         dialog.accepted.connect(refresh)
+    if hasattr(window, "statusBar"):
+        title = dialog.windowTitle()
+        dialog.accepted.connect(lambda: window.statusBar().showMessage(f"{title}: saved.", 6000))
     dialog.open()
     return dialog
 
