@@ -76,6 +76,9 @@ class LotsPage(QWidget):
         header.setSortIndicatorShown(True)
         self.table.setSortingEnabled(False)
         header.sectionClicked.connect(self._header_clicked)
+        initial = next(i for i, c in enumerate(COLUMNS) if c[2] == self.model.query.sort)
+        header.setSortIndicator(initial, Qt.SortOrder.DescendingOrder if self.model.query.descending
+                                else Qt.SortOrder.AscendingOrder)
         self.table.doubleClicked.connect(lambda index: self.open_lot.emit(self.model.lot_id(index.row())))
         QShortcut(QKeySequence(Qt.Key.Key_Return), self.table, self._open_current,
                   context=Qt.ShortcutContext.WidgetShortcut)
