@@ -26,7 +26,10 @@ from registry_app.services import Actor, ServiceContext
 from registry_app.services.auth import create_first_user, create_user
 
 PG_URL = os.environ.get("REGISTRY_TEST_DATABASE_URL")
-DB_FIXTURES = {"empty_database_url", "database_url", "db", "registry", "admin", "pharmacist", "director", "inspector", "template_users"}
+DB_FIXTURES = {
+    "empty_database_url", "database_url", "db", "registry", "admin", "pharmacist", "director", "inspector",
+    "template_users",
+}
 
 # Every test registry has one user per role with these passwords.
 PASSWORDS = {

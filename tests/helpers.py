@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -27,3 +28,8 @@ def audit_count(db: Database) -> int:
 def sqlite_only(reason: str = "SQLite-specific; the SQLite run covers it") -> pytest.MarkDecorator:
     """For tests of SQLite-only behaviour (file copies, PRAGMAs, the backup API) in the PostgreSQL run."""
     return pytest.mark.skipif(bool(os.environ.get("REGISTRY_TEST_DATABASE_URL")), reason=reason)
+
+
+# The spec's example import files (shared/formats), copied so the tests run anywhere;
+# tests/test_spec_examples.py keeps the copies equal to ../shared when it is beside the repository.
+FORMAT_EXAMPLES = Path(__file__).resolve().parent / "fixtures" / "formats"

@@ -10,7 +10,9 @@ from registry_app.cli import main
 from tests.conftest import PASSWORDS
 from tests.helpers import row_counts
 
-EXAMPLES = Path("/work/shared/formats")
+from ..helpers import FORMAT_EXAMPLES
+
+EXAMPLES = FORMAT_EXAMPLES
 
 
 @pytest.fixture

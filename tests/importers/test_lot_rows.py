@@ -15,7 +15,9 @@ from registry_app.importers.administration_rows import validate_administrations
 from registry_app.importers.lot_rows import validate_lots
 from registry_app.importers.tabular import Table, TableError, read_table
 
-EXAMPLES = Path("/work/shared/formats")
+from ..helpers import FORMAT_EXAMPLES
+
+EXAMPLES = FORMAT_EXAMPLES
 TODAY = date(2026, 4, 1)
 HEADER = ["product_name", "product_type", "lot_number", "received_date", "quantity_received", "unit", "gtin",
           "expiry_date", "package_intact", "source", "endotoxin_eu_per_ml"]

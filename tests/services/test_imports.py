@@ -13,7 +13,9 @@ from registry_app.services.imports import id_ranges, import_administrations, imp
 from tests.helpers import audit_count, row_counts
 from tests.importers.generator import write_lots_csv
 
-EXAMPLES = Path("/work/shared/formats")
+from ..helpers import FORMAT_EXAMPLES
+
+EXAMPLES = FORMAT_EXAMPLES
 
 
 def test_example_files_import(pharmacist: ServiceContext) -> None:

@@ -19,14 +19,14 @@ from registry_app.ui.dialogs.background import BackgroundTask
 from registry_app.ui.dialogs.import_wizard import ImportWizard
 from tests.helpers import row_counts
 
+from ..helpers import FORMAT_EXAMPLES
 from .workflow_data import show_active
 
-EXAMPLES = Path("/work/shared/formats")
-REPO_EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "formats"
+EXAMPLES = FORMAT_EXAMPLES
 
 
 def _example(name: str, tmp_path: Path) -> Path:
-    source = next(p / name for p in (REPO_EXAMPLES, EXAMPLES) if (p / name).is_file())
+    source = EXAMPLES / name
     target = tmp_path / name
     shutil.copyfile(source, target)
     return target

@@ -7,9 +7,10 @@ from tempfile import mkdtemp
 
 from registry_app.services import documents, imports, products, receiving
 
+from ...helpers import FORMAT_EXAMPLES
 from . import MatrixSetup, Prepare
 
-EXAMPLES = Path("/work/shared/formats")
+EXAMPLES = FORMAT_EXAMPLES
 GTIN = "08801234567893"
 
 
