@@ -9,7 +9,7 @@ from sqlalchemy import inspect, text
 
 from registry_app.db import DatabaseTooNew, open_database
 from registry_app.db.engine import create_registry_engine
-from registry_app.db.migrate import current_revision, downgrade, head_revision, upgrade
+from registry_app.db.migrate import HEAD_REVISION, current_revision, downgrade, head_revision, upgrade
 from registry_app.domain import Base
 
 
@@ -71,3 +71,21 @@ def test_opening_migrates_an_empty_file_to_head(empty_database_url: str) -> None
         assert current_revision(database.engine) == head_revision()
     finally:
         database.dispose()
+
+
+def test_the_fast_path_knows_the_real_head() -> None:
+    """open_database skips Alembic for a registry at HEAD_REVISION: it must be the newest migration."""
+    assert head_revision() == HEAD_REVISION
+
+
+def test_opening_a_registry_at_head_does_not_load_alembic(database_url: str) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from registry_app.db import open_database; "
+        f"open_database({database_url!r}).dispose(); "
+        "print(any(m == 'alembic' or m.startswith('alembic.') for m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
