@@ -13,7 +13,8 @@ case "$action" in
     url="postgresql+psycopg://postgres@/postgres?host=$dir&port=$port"
     # A server already running from this folder is reused, never wiped from under its users.
     if [ -f "$dir/data/postmaster.pid" ] && as_pg "$bindir/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
-      echo "$url"; exit 0
+      if [ -S "$dir/.s.PGSQL.$port" ]; then echo "$url"; exit 0; fi
+      as_pg "$bindir/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
     fi
     rm -rf "$dir"; mkdir -p "$dir"
     [ "$(id -u)" = 0 ] && chown postgres:postgres "$dir"
