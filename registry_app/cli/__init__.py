@@ -15,13 +15,13 @@ from collections.abc import Sequence
 from .. import __version__
 
 COMMAND_MODULES = (
-    "trust_cmds",
     "setup_cmds",
     "demo_cmd",
-    "flags_cmd",
     "import_cmds",
+    "flags_cmd",
     "use_cmds",
     "report_cmds",
+    "trust_cmds",
 )
 
 
