@@ -2,7 +2,7 @@
 
 A table is a list of `Column`s and an iterable of row tuples in the same order. Values keep their Python
 types up to here: the CSV writer renders them as text a spreadsheet reads back unambiguously (ISO dates,
-plain numbers, true/false), the XLSX writer stores dates as dates and numbers as numbers.
+plain numbers, true/false), the XLSX writer (xlsx.py) stores dates as dates and numbers as numbers.
 """
 
 from __future__ import annotations
@@ -18,10 +18,6 @@ from pathlib import Path
 from typing import Any
 
 FORMATS: tuple[str, ...] = ("csv", "xlsx")
-
-# Excel's own limits: a cell holds at most 32,767 characters, a sheet 1,048,576 rows.
-XLSX_MAX_CELL = 32_767
-XLSX_MAX_ROWS = 1_048_576
 
 
 @dataclass(frozen=True)
@@ -74,57 +70,11 @@ def write_csv(path: str | Path, table: Table) -> int:
     return count
 
 
-def _xlsx_value(value: Any, kind: str) -> Any:
-    if value is None:
-        return None
-    if kind == "date" and isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, str):
-        # A text cell starting with "=" would be read as a formula by Excel: keep what was recorded.
-        text = value if len(value) <= XLSX_MAX_CELL else value[: XLSX_MAX_CELL - 1] + "…"
-        return "'" + text if text.startswith("=") else text
-    return value
-
-
-def _column_letter(index: int) -> str:
-    from openpyxl.utils import get_column_letter
-
-    return get_column_letter(index)
-
-
 def write_xlsx(path: str | Path, tables: Sequence[Table]) -> int:
-    """One sheet per table, streamed (write-only) so 100k rows stay in bounded memory. Returns the rows."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font
+    """One sheet per table, streamed so 100k rows stay in bounded memory. Returns the rows."""
+    from .xlsx import write_workbook
 
-    workbook = Workbook(write_only=True)
-    total = 0
-    bold = Font(bold=True)
-    for table in tables:
-        sheet = workbook.create_sheet(table.title[:31])
-        sheet.freeze_panes = "A2"
-        for index, column in enumerate(table.columns, start=1):
-            sheet.column_dimensions[_column_letter(index)].width = column.width
-        header = []
-        for column in table.columns:
-            cell = WriteOnlyCell(sheet, value=column.name)
-            cell.font = bold
-            header.append(cell)
-        sheet.append(header)
-        kinds = [c.kind for c in table.columns]
-        rows = 0
-        for row in table.rows:
-            if rows + 1 >= XLSX_MAX_ROWS:
-                raise ValueError(f"{table.title}: more than {XLSX_MAX_ROWS - 1} rows do not fit in one sheet; "
-                                 "export as CSV instead")
-            sheet.append([_xlsx_value(v, k) for v, k in zip(row, kinds, strict=True)])
-            rows += 1
-        last = _column_letter(len(table.columns))
-        sheet.auto_filter.ref = f"A1:{last}{rows + 1}"
-        total += rows
-    workbook.save(path)
-    return total
+    return write_workbook(path, tables)
 
 
 def write_table(path: str | Path, fmt: str, table: Table) -> int:

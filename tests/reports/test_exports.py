@@ -74,3 +74,14 @@ def test_atomic_output_is_beside_the_target_and_hash_matches(tmp_path: Path) -> 
     assert file_sha256(temporary) == hashlib.sha256(temporary.read_bytes()).hexdigest()
     with pytest.raises(FileNotFoundError):
         atomic_output(tmp_path / "missing" / "out.csv")
+
+
+def test_xlsx_keeps_text_as_recorded_drops_what_xml_cannot_hold_and_truncates_to_excels_limit(
+        tmp_path: Path) -> None:
+    path = tmp_path / "odd.xlsx"
+    rows = [("=SUM(A1:A2)",), ("bell\x07 & <tag>",), ("x" * 40_000,)]
+    assert write_xlsx(path, [Table("odd", (Column("note"),), rows)]) == 3
+    sheet = openpyxl.load_workbook(path)["odd"]
+    assert sheet["A2"].value == "=SUM(A1:A2)" and sheet["A2"].data_type == "s"
+    assert sheet["A3"].value == "bell & <tag>"
+    assert len(sheet["A4"].value) == 32_767 and sheet["A4"].value.endswith("…")
