@@ -51,6 +51,9 @@ class Period:
     def end_before(self) -> datetime | None:
         return datetime.combine(self.end + timedelta(days=1), time.min) if self.end else None
 
+    def includes(self, day: date) -> bool:
+        return (self.start is None or day >= self.start) and (self.end is None or day <= self.end)
+
     def describe(self) -> str:
         if self.start is None and self.end is None:
             return "all records"

@@ -31,7 +31,7 @@ from ..domain import Setting, utcnow
 from ..domain.vocab import Role
 from ..reports import data as report_data
 from ..reports.bundle import BundleFile, write_bundle
-from ..reports.data import EXPORT_KINDS, ComplianceData, FlagRow, Period, Pseudonym
+from ..reports.data import EXPORT_KINDS, ComplianceData, FlagRow, LotRow, Period, Pseudonym
 from ..reports.exports import FORMATS, Table, atomic_output, file_sha256, write_table
 from ..rules import RULES, Flag, evaluate_flags, score
 from .audit import AuditRecord, verify_chain
@@ -170,12 +170,17 @@ def _completeness(session: Session, jurisdiction: str, today: date, lot_ids: lis
 
 # ---- building the content -----------------------------------------------------------------------------
 
+def _lots_in_scope(session: Session, jurisdiction: str, period: Period, today: date) -> list[LotRow]:
+    """Lots received or used in the period, with their completeness scores."""
+    ids = list(session.execute(report_data.lots_in_scope(period)).scalars())
+    scores = _completeness(session, jurisdiction, today, ids)
+    return report_data.lot_rows(session, jurisdiction, period, today, scores)
+
+
 def _export_table(session: Session, kind: str, jurisdiction: str, period: Period, today: date,
                   pseudonym: Pseudonym) -> Table:
     if kind == "lots":
-        ids = list(session.execute(report_data.lots_in_scope(period)).scalars())
-        scores = _completeness(session, jurisdiction, today, ids)
-        return report_data.lots_table(report_data.lot_rows(session, jurisdiction, period, today, scores))
+        return report_data.lots_table(_lots_in_scope(session, jurisdiction, period, today))
     if kind == "products":
         return report_data.products_table(session, jurisdiction, period)
     if kind == "administrations":
@@ -189,11 +194,16 @@ def _export_table(session: Session, kind: str, jurisdiction: str, period: Period
 
 
 def _compliance_data(session: Session, ctx: ServiceContext, period: Period, today: date, pseudonym: Pseudonym,
-                     include_patient_refs: bool) -> ComplianceData:
+                     include_patient_refs: bool, scope_lots: list[LotRow] | None = None,
+                     flags: list[FlagRow] | None = None) -> ComplianceData:
+    """The report's content. `scope_lots` (every lot in scope) and `flags` (the flags in scope) are passed
+    when the caller has read them already for the exports, so each is read and evaluated once."""
     site = current_site(session, ctx.site_code)
     jurisdiction = site.jurisdiction
-    received = list(session.execute(report_data.lots_in_scope(period)).scalars())
-    scores = _completeness(session, jurisdiction, today, received)
+    if scope_lots is None:
+        scope_lots = _lots_in_scope(session, jurisdiction, period, today)
+    if flags is None:
+        flags = report_data.flags_in_scope(session, current_flags(session, jurisdiction, today), period)
     verified = verify_chain(session)
     actor = ctx.actor
     role = actor.role.replace("_", " ") if actor else ""
@@ -202,8 +212,9 @@ def _compliance_data(session: Session, ctx: ServiceContext, period: Period, toda
         generated_by=f"{actor.display_name} ({role})" if actor else "system", generated_at=utcnow(),
         registry_version=__version__, audit_status=verified.describe(), audit_ok=verified.ok,
         patient_refs=REAL_REFS if include_patient_refs else PSEUDONYMIZED,
-        lots=report_data.lot_rows(session, jurisdiction, period, today, scores, received_only=True),
-        flags=report_data.flags_in_scope(session, current_flags(session, jurisdiction, today), period),
+        # The report lists the lots received in the period; the lots export also those only used in it.
+        lots=[lot for lot in scope_lots if period.includes(lot.received_date)],
+        flags=flags,
         administrations=report_data.administration_summary(session, period),
         per_month=report_data.administrations_per_month(session, period),
         recalls=report_data.recall_rows(session, period),
@@ -310,11 +321,20 @@ def bundle(ctx: ServiceContext, start: date, end: date, out: str | Path, include
     temporary, final = atomic_output(path)
     try:
         with ctx.db.read() as session:
-            content = _compliance_data(session, ctx, period, today, pseudonym, include_patient_refs)
-            jurisdiction = content.jurisdiction
-            # The audit trail is exported whole: its hash chain only reads from the first entry.
-            tables = {kind: _export_table(session, kind, jurisdiction, Period() if kind == "audit" else period,
-                                          today, pseudonym) for kind in EXPORT_KINDS}
+            # Flags are evaluated and lots read once, for the report and the exports alike.
+            jurisdiction = current_site(session, ctx.site_code).jurisdiction
+            scope_lots = _lots_in_scope(session, jurisdiction, period, today)
+            flags = report_data.flags_in_scope(session, current_flags(session, jurisdiction, today), period)
+            content = _compliance_data(session, ctx, period, today, pseudonym, include_patient_refs, scope_lots,
+                                       flags)
+            tables = {
+                "lots": report_data.lots_table(scope_lots),
+                "products": report_data.products_table(session, jurisdiction, period),
+                "administrations": report_data.administrations_table(session, period, pseudonym),
+                "flags": report_data.flags_table(flags),
+                # The audit trail is exported whole: its hash chain only reads from the first entry.
+                "audit": report_data.audit_table(session, pseudonym),
+            }
         files = write_bundle(temporary, content, tables, content.audit_status, content.audit_ok)
         digest = file_sha256(temporary)
         after = {"bundle": final.name, "sha256": digest, "period": period.as_json(),
