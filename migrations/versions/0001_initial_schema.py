@@ -368,6 +368,31 @@ def upgrade() -> None:
     with op.batch_alter_table('characterization_result', schema=None) as batch_op:
         batch_op.create_index('ix_characterization_result_lot_parameter', ['lot_id', 'parameter'], unique=False)
 
+    op.create_table('lot_result_facts',
+    sa.Column('lot_id', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('ev_particles', sa.Integer(), nullable=False),
+    sa.Column('ev_second_quant', sa.Integer(), nullable=False),
+    sa.Column('ev_transmembrane', sa.Integer(), nullable=False),
+    sa.Column('ev_cytosolic', sa.Integer(), nullable=False),
+    sa.Column('ev_contaminant_tested', sa.Integer(), nullable=False),
+    sa.Column('ev_imaging', sa.Integer(), nullable=False),
+    sa.Column('pn_dna', sa.Integer(), nullable=False),
+    sa.Column('pn_mw', sa.Integer(), nullable=False),
+    sa.Column('has_sterility', sa.Integer(), nullable=False),
+    sa.Column('has_endotoxin', sa.Integer(), nullable=False),
+    sa.Column('has_mycoplasma', sa.Integer(), nullable=False),
+    sa.Column('sterility_fail', sa.Integer(), nullable=False),
+    sa.Column('mycoplasma_positive', sa.Integer(), nullable=False),
+    sa.Column('contaminants_detected', sa.Integer(), nullable=False),
+    sa.Column('endotoxin_max', sa.Float(), nullable=True),
+    sa.Column('size_min', sa.Float(), nullable=True),
+    sa.Column('size_max', sa.Float(), nullable=True),
+    sa.Column('particles_min', sa.Float(), nullable=True),
+    sa.Column('particles_max', sa.Float(), nullable=True),
+    sa.ForeignKeyConstraint(['lot_id'], ['lot.id'], name=op.f('fk_lot_result_facts_lot_id_lot')),
+    sa.PrimaryKeyConstraint('lot_id', name=op.f('pk_lot_result_facts'))
+    )
+
     op.create_table('product_regulatory_status',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('product_id', sa.Integer(), nullable=False),
@@ -394,6 +419,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     drop_audit_guards()
     op.drop_table('product_regulatory_status')
+    op.drop_table('lot_result_facts')
     with op.batch_alter_table('characterization_result', schema=None) as batch_op:
         batch_op.drop_index('ix_characterization_result_lot_parameter')
 

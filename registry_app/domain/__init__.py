@@ -3,6 +3,7 @@
 from .base import Base, name_key, utcnow
 from .catalog import Manufacturer, Product, ProductRegulatoryStatus, ProductRoute, Setting, Site, Supplier
 from .lots import CharacterizationResult, Document, Lot, TemperatureExcursion
+from .result_facts import LotResultFacts, refresh_lot_result_facts
 from .trust import AuditEntry, Signature, User, Waiver
 from .use import Administration, AdverseEvent
 
@@ -14,6 +15,7 @@ __all__ = [
     "CharacterizationResult",
     "Document",
     "Lot",
+    "LotResultFacts",
     "Manufacturer",
     "Product",
     "ProductRegulatoryStatus",
@@ -26,5 +28,6 @@ __all__ = [
     "User",
     "Waiver",
     "name_key",
+    "refresh_lot_result_facts",
     "utcnow",
 ]

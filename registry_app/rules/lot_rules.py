@@ -1,7 +1,7 @@
 """Rules on products, lots and adverse events, and the alerts: one query per family over all subjects.
 
-The lot family reads one aggregate of each lot's current characterization results (a single GROUP BY over
-the results table), its documents and excursions, and evaluates every lot rule as a column.
+The lot family reads each lot's results facts (one row per lot in lot_result_facts, kept by the writers of
+results: see domain/result_facts.py), its documents and excursions, and evaluates every lot rule as a column.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from sqlalchemy.sql.elements import ColumnElement
 from ..domain import (
     Administration,
     AdverseEvent,
-    CharacterizationResult,
     Document,
     Lot,
+    LotResultFacts,
     Manufacturer,
     Product,
     ProductRegulatoryStatus,
@@ -26,15 +26,13 @@ from ..domain import (
 )
 from ..domain.vocab import (
     CONTAMINANT_MARKERS,
-    CYTOSOLIC_MARKERS,
     DEVICE_ASSISTED_ROUTES,
     HUMAN_DERIVED_SOURCES,
     INJECTION_ROUTES,
     STATUSES_NEEDING_REFERENCE,
-    TRANSMEMBRANE_MARKERS,
 )
 from .catalogue import Flag
-from .common import Request, blank, flag, label, local_date
+from .common import Request, blank, flag, flag_column, flags_from_rows, label, local_date
 from .use_rules import current_administration
 
 DEFAULT_ENDOTOXIN_MAX = 0.5  # EU/mL
@@ -70,45 +68,9 @@ def _bit(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return case((condition, 1), else_=0)
 
 
-def result_summary() -> Any:
-    """Per lot, what its current (not voided) results document and the extremes of its measurements."""
-    r = CharacterizationResult
-    detected = r.result == "detected"
-    return (
-        select(
-            r.lot_id.label("lot_id"),
-            _any(and_(r.parameter == "particle_concentration", r.method.in_(("nta", "trps", "nano_flow"))))
-            .label("ev_particles"),
-            _any(r.parameter.in_(("protein_concentration", "lipid_concentration"))).label("ev_second_quant"),
-            _any(and_(r.parameter == "marker", r.marker.in_(TRANSMEMBRANE_MARKERS), detected))
-            .label("ev_transmembrane"),
-            _any(and_(r.parameter == "marker", r.marker.in_(CYTOSOLIC_MARKERS), detected)).label("ev_cytosolic"),
-            _any(and_(r.parameter == "marker", r.marker.in_(CONTAMINANT_MARKERS))).label("ev_contaminant_tested"),
-            _any(r.parameter == "imaging").label("ev_imaging"),
-            _any(r.parameter == "dna_concentration").label("pn_dna"),
-            _any(r.parameter == "molecular_weight").label("pn_mw"),
-            _any(r.parameter == "sterility").label("has_sterility"),
-            _any(r.parameter == "endotoxin").label("has_endotoxin"),
-            _any(r.parameter == "mycoplasma").label("has_mycoplasma"),
-            _any(and_(r.parameter == "sterility", r.result == "fail")).label("sterility_fail"),
-            _any(and_(r.parameter == "mycoplasma", r.result == "positive")).label("mycoplasma_positive"),
-            *(_any(and_(r.parameter == "marker", r.marker == m, detected)).label(f"contaminant_{m}")
-              for m in CONTAMINANT_MARKERS),
-            func.max(case((r.parameter == "endotoxin", r.value))).label("endotoxin_max"),
-            func.min(case((r.parameter == "size_mode", r.value))).label("size_min"),
-            func.max(case((r.parameter == "size_mode", r.value))).label("size_max"),
-            func.min(case((r.parameter == "particle_concentration", r.value))).label("particles_min"),
-            func.max(case((r.parameter == "particle_concentration", r.value))).label("particles_max"),
-        )
-        .where(r.voided_at.is_(None))
-        .group_by(r.lot_id)
-        .subquery("results")
-    )
-
-
 def lot_facts(req: Request) -> Any:
-    """A select of every lot with its product, results summary and documentation facts (unfiltered)."""
-    res = result_summary()
+    """A select of every lot with its product, results facts and documentation facts (unfiltered)."""
+    res = LotResultFacts.__table__
     docs = (
         select(
             Document.lot_id.label("lot_id"),
@@ -144,7 +106,7 @@ def lot_facts(req: Request) -> Any:
             func.coalesce(routes.c.invasive, 0).label("invasive"),
             func.coalesce(docs.c.coa_doc, 0).label("coa_doc"), func.coalesce(docs.c.donor_doc, 0).label("donor_doc"),
             *(func.coalesce(c, 0).label(c.name) for c in res.c if c.name.startswith(
-                ("ev_", "pn_", "has_", "sterility_", "mycoplasma_", "contaminant_"))),
+                ("ev_", "pn_", "has_", "sterility_", "mycoplasma_", "contaminants_"))),
             res.c.endotoxin_max, res.c.size_min, res.c.size_max, res.c.particles_min, res.c.particles_max,
         )
         .select_from(Lot)
@@ -187,7 +149,7 @@ def _lot_conditions(f: Any, req: Request) -> dict[str, ColumnElement[bool]]:
             or_(labelled - f.c.particles_min > labelled * f.c.tolerance_pct / 100,
                 f.c.particles_max - labelled > labelled * f.c.tolerance_pct / 100),
         ),
-        "OOS-CONTAMINANT": or_(*(f.c[f"contaminant_{m}"] == 1 for m in CONTAMINANT_MARKERS)),
+        "OOS-CONTAMINANT": f.c.contaminants_detected != 0,
         "USE-OVERDRAWN": f.c.quantity_administered > f.c.quantity_received,
         "USE-TEMPERATURE": unresolved,
         "RECALL-LOOKBACK-OPEN": and_(or_(f.c.lot_status == "recalled", f.c.recall_date.is_not(None)), unnotified),
@@ -210,18 +172,10 @@ def lot_flags(req: Request) -> list[Flag]:
     wanted = {code: conditions[code] for code in codes}
     query = select(facts, *(_bit(c).label(_column(code)) for code, c in wanted.items())).where(
         or_(*wanted.values()), *req.id_filter(facts.c.lot_id))
-    flags: list[Flag] = []
-    for row in req.session.execute(query):
-        if not req.keep(row.lot_id):
-            continue
-        for code in codes:
-            if getattr(row, _column(code)):
-                flags.append(flag(code, row.lot_id, row, _lot_message(code, row)))
-    return flags
+    return flags_from_rows(req, req.session.execute(query), codes, "lot_id", _lot_message)
 
 
-def _column(code: str) -> str:
-    return "c_" + code.lower().replace("-", "_")
+_column = flag_column
 
 
 def _num(value: float | None) -> str:
@@ -274,7 +228,7 @@ def _lot_message(code: str, row: Any) -> str:
         return (f"{lot} measured {_num(worst)} particles/mL against a labelled {_num(labelled)} (tolerance "
                 f"±{_num(row.tolerance_pct)} %). Ask the manufacturer to explain the difference.")
     if code == "OOS-CONTAMINANT":
-        found = [m for m in CONTAMINANT_MARKERS if getattr(row, f"contaminant_{m}")]
+        found = [m for i, m in enumerate(CONTAMINANT_MARKERS) if row.contaminants_detected >> i & 1]
         return (f"{lot} has contaminant marker(s) detected: {', '.join(found)}. The preparation is not pure; "
                 "ask the manufacturer.")
     if code == "USE-OVERDRAWN":
@@ -337,14 +291,8 @@ def product_flags(req: Request) -> list[Flag]:
         .outerjoin(jur_status, jur_status.c.product_id == Product.id)
         .where(or_(*wanted.values()), *req.id_filter(Product.id))
     )
-    flags = []
-    for row in req.session.execute(query):
-        if not req.keep(row.product_id):
-            continue
-        for code in codes:
-            if getattr(row, _column(code)):
-                flags.append(flag(code, row.product_id, row, _product_message(code, row, req)))
-    return flags
+    return flags_from_rows(req, req.session.execute(query), codes, "product_id",
+                           lambda code, row: _product_message(code, row, req))
 
 
 def _product_message(code: str, row: Any, req: Request) -> str:

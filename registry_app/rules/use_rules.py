@@ -15,7 +15,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from ..domain import Administration, Lot, Product, ProductRegulatoryStatus, ProductRoute
 from ..domain.vocab import DEVICE_ASSISTED_ROUTES, INJECTION_ROUTES, ProductType
 from .catalogue import Flag
-from .common import Request, blank, flag, label, list_contains, local_date, present, split_list
+from .common import Request, blank, flag_column, flags_from_rows, label, list_contains, local_date, present, split_list
 
 ADMINISTRATION_CODES = (
     "REG-COSMETIC-INJECTED", "REG-RUO-ADMINISTERED", "REG-UNAUTHORIZED-INJECTED", "REG-COSMETIC-DEVICE-ASSISTED",
@@ -134,18 +134,11 @@ def administration_flags(req: Request) -> list[Flag]:
         .outerjoin(on_label, and_(on_label.product_id == Product.id, on_label.route == Administration.route))
         .where(current_administration(), or_(*wanted.values()), *req.id_filter(Administration.id))
     )
-    flags: list[Flag] = []
-    for row in req.session.execute(query):
-        if not req.keep(row.subject_id):
-            continue
-        for code in codes:
-            if getattr(row, _column(code)):
-                flags.append(flag(code, row.subject_id, row, _message(code, row, req)))
-    return flags
+    return flags_from_rows(req, req.session.execute(query), codes, "subject_id",
+                           lambda code, row: _message(code, row, req))
 
 
-def _column(code: str) -> str:
-    return "c_" + code.lower().replace("-", "_")
+_column = flag_column
 
 
 def _when(row: Any) -> str:

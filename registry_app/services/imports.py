@@ -31,6 +31,7 @@ from ..domain import (
     ProductRoute,
     Supplier,
     name_key,
+    refresh_lot_result_facts,
     utcnow,
 )
 from ..domain.vocab import LotStatus
@@ -397,6 +398,9 @@ def _write_lots(ctx: ServiceContext, session: Session, site_id: int, plans: dict
         before["lots"], after["lots_changed"] = lots_before, lots_after
         reporter.writing(done + len(updates))
     _bulk_insert(session, _RESULT_TABLE, results)
+    # The bulk path bypasses the ORM flush that keeps the lots' results facts: refresh them here (the lots
+    # updated by --update are among these, since a result is voided only when another replaces it).
+    refresh_lot_result_facts(session.connection(), {item["lot_id"] for item in results})
     result.results_created = len(results)
     after.update(lots_created_count=len(lot_ids), lots_updated_count=len(updates), results_created=len(results))
     ctx.audit(session, AuditRecord("import lots", "import", batch, before=before, after=after))
