@@ -171,6 +171,8 @@ class _Writer:
             with driver.cursor() as cursor, cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:  # type: ignore[union-attr]
                 for row in rows:
                     copy.write_row(row)
+            if "id" not in columns:
+                return
             # Ids were given explicitly: move the sequence past them for rows added later.
             self.session.execute(text(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
