@@ -123,7 +123,9 @@ def _suggest(text: str, allowed: Iterable[str]) -> str:
 
 def vocabulary(allowed: type[StrEnum] | Iterable[str], what: str) -> Parser:
     """A parser accepting one value of the vocabulary, case-insensitively."""
-    values = tuple(m.value for m in allowed) if isinstance(allowed, type) else tuple(allowed)
+    # str(): enum members given as a list are stored as their plain text (the database driver binds exact
+    # str fastest, and an enum member's repr must never leak into an error message or the audit).
+    values = tuple(m.value for m in allowed) if isinstance(allowed, type) else tuple(str(v) for v in allowed)
     lookup = {v.casefold(): v for v in values}
     listing = ", ".join(values)
 

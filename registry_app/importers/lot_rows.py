@@ -188,82 +188,146 @@ class LotRow:
 
 @dataclass
 class ValidatedLots:
-    rows: list[LotRow] = field(default_factory=list)
+    """The file's valid rows, held column by column: `columns[name][i]` is the parsed cell of the i-th valid
+    row (None where the cell is empty), `numbers[i]` its spreadsheet row and `product_keys[i]` the product it
+    names. A 100,000-row file is checked and written a column at a time, with no per-row dicts; `rows` gives
+    the same rows as LotRow objects for the paths that work a row at a time (--update, tests)."""
+
     errors: list[RowError] = field(default_factory=list)
     total_rows: int = 0
+    numbers: list[int] = field(default_factory=list)
+    product_keys: list[str] = field(default_factory=list)
+    columns: dict[str, list[Any]] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.numbers)
+
+    def row_at(self, position: int) -> LotRow:
+        values = {name: column[position] for name, column in self.columns.items() if column[position] is not None}
+        return LotRow(self.numbers[position], values, self.product_keys[position])
+
+    @property
+    def rows(self) -> list[LotRow]:
+        return [self.row_at(position) for position in range(len(self.numbers))]
+
+    def column(self, name: str) -> list[Any]:
+        """A column of the format, all None when the file does not have it."""
+        found = self.columns.get(name)
+        return found if found is not None else [None] * len(self.numbers)
 
 
 Progress = Callable[[int, int], bool | None]
 
 
+def _parse_column(cells: tuple[str, ...], parse: Callable[[str], Any]) -> tuple[list[Any], dict[str, str]]:
+    """Parse a column: each distinct cell text once (spreadsheet columns repeat a few values over thousands of
+    rows), then the column mapped through the results at C speed. Returns the values (None for empty and
+    malformed cells) and the error message of each malformed text."""
+    parsed: dict[str, Any] = {"": None}
+    bad: dict[str, str] = {}
+    for text in set(cells):
+        if text:
+            try:
+                parsed[text] = parse(text)
+            except c.CellError as error:
+                bad[text] = str(error)
+                parsed[text] = None
+    return list(map(parsed.__getitem__, cells)), bad
+
+
 def validate_lots(table: Table, today: date, update: bool = False, progress: Progress | None = None,
                   progress_total: int | None = None, progress_every: int = 2000) -> ValidatedLots:
-    """Validate every row; rows with any malformed cell are left out and each problem is listed.
+    """Validate every row; rows with any malformed cell are left out and each problem is listed (in row order,
+    a row's problems in the order of its cells).
 
-    `progress(done, total)` is called every `progress_every` rows; if it returns False, validation stops and
-    the result is marked by `total_rows == -1` (the caller treats that as cancelled).
+    Validation goes column by column; `progress(done, total)` is called after each column with the share of
+    the rows that much of the work stands for. If it returns False, validation stops and the result is marked
+    by `total_rows == -1` (the caller treats that as cancelled). `progress_every` is kept for callers; the
+    column is the unit of progress now.
     """
+    del progress_every
     out = ValidatedLots(total_rows=len(table.rows))
     out.errors.extend(check_header(table.columns, LOT_COLUMNS, REQUIRED_LOT_COLUMNS))
     if out.errors:
         return out
-    width = len(table.columns)
-    plan = [(index, name, LOT_COLUMNS[name][0]) for index, name in enumerate(table.columns)]
-    required_indexes = [(table.columns.index(name), name) for name in REQUIRED_LOT_COLUMNS]
-    first_seen: dict[tuple[str, str], int] = {}
-    product_types: dict[str, tuple[str, int]] = {}
-    errors = out.errors
-    total = progress_total or len(table.rows)
-    # Spreadsheet columns repeat a few values (dates, vocabularies, GTINs) over thousands of rows: each
-    # distinct cell text is parsed once per column.
-    memo: list[dict[str, Any]] = [{} for _ in plan]
-    missing = object()
-    for position, (number, cells) in enumerate(table.rows, start=1):
-        if progress is not None and position % progress_every == 0 and progress(position, total) is False:
+    columns = table.columns
+    width = len(columns)
+    numbers = [number for number, _ in table.rows]
+    grid = [cells for _, cells in table.rows]
+    total = progress_total or len(grid)
+    # (row position, error): appended phase by phase and column by column, then sorted by row only (stable),
+    # which lists each row's problems in the order the row-by-row check named them.
+    found: list[tuple[int, RowError]] = []
+    for position, cells in enumerate(grid):
+        if len(cells) > width and any(cells[width:]):
+            found.append((position, RowError(numbers[position], "", f"has {len(cells)} cells but the header "
+                                             f"names {width} columns")))
+    if any(len(cells) != width for cells in grid):
+        grid = [cells[:width] if len(cells) >= width else cells + [""] * (width - len(cells)) for cells in grid]
+    raw: list[tuple[str, ...]] = list(zip(*grid, strict=True)) if grid else [() for _ in columns]
+    parsed: dict[str, list[Any]] = {}
+    for index, name in enumerate(columns):
+        values, bad = _parse_column(raw[index], LOT_COLUMNS[name][0])
+        if bad:
+            found.extend((position, RowError(numbers[position], name, bad[text]))
+                         for position, text in enumerate(raw[index]) if text in bad)
+        parsed[name] = values
+        if progress is not None and progress(total * (index + 1) // (width + 1), total) is False:
             out.total_rows = -1
             return out
-        row_errors = len(errors)
-        if len(cells) < width:
-            cells = cells + [""] * (width - len(cells))
-        elif len(cells) > width and any(cells[width:]):
-            errors.append(RowError(number, "", f"has {len(cells)} cells but the header names {width} columns"))
-        values: dict[str, Any] = {}
-        for index, name, parse in plan:
-            cell = cells[index]
-            if cell:
-                seen = memo[index]
-                value = seen.get(cell, missing)
-                if value is missing:
-                    try:
-                        value = seen[cell] = parse(cell)
-                    except c.CellError as error:
-                        errors.append(RowError(number, name, str(error)))
-                        continue
-                values[name] = value
-        for index, name in required_indexes:
-            if not cells[index]:
-                errors.append(RowError(number, name, "is required but the cell is empty"))
-        received = values.get("received_date")
-        if received is not None and received > today:
-            errors.append(RowError(number, "received_date", f"{received.isoformat()} is in the future"))
-        both = set(values.get("markers_detected", ())) & set(values.get("markers_not_detected", ()))
-        if both:
-            errors.append(RowError(number, "markers_not_detected",
-                                   f"{', '.join(sorted(both))} also listed in markers_detected"))
-        if len(errors) > row_errors:
+    for name in REQUIRED_LOT_COLUMNS:
+        cells = raw[columns.index(name)]
+        if "" in cells:
+            found.extend((position, RowError(numbers[position], name, "is required but the cell is empty"))
+                         for position, text in enumerate(cells) if not text)
+    future = {d for d in set(parsed["received_date"]) if d is not None and d > today}
+    if future:
+        found.extend((position, RowError(numbers[position], "received_date", f"{d.isoformat()} is in the future"))
+                     for position, d in enumerate(parsed["received_date"]) if d in future)
+    if "markers_detected" in parsed and "markers_not_detected" in parsed:
+        for position, (detected, absent) in enumerate(zip(parsed["markers_detected"], parsed["markers_not_detected"],
+                                                          strict=True)):
+            both = set(detected) & set(absent) if detected and absent else None
+            if both:
+                found.append((position, RowError(numbers[position], "markers_not_detected",
+                                                 f"{', '.join(sorted(both))} also listed in markers_detected")))
+    rejected = {position for position, _ in found}
+    found.sort(key=lambda item: item[0])
+    errors = out.errors
+    errors.extend(error for _, error in found)
+
+    # Checks across rows, in file order: a product keeps one type, a lot appears once (unless --update).
+    names = parsed["product_name"]
+    keys_of = {name: name_key(name) for name in set(names) if name is not None}
+    types = parsed["product_type"]
+    lot_numbers = parsed["lot_number"]
+    product_types: dict[str, tuple[str, int]] = {}
+    first_seen: dict[tuple[str, str], int] = {}
+    keep: list[int] = []
+    late: list[tuple[int, RowError]] = []
+    for position, number in enumerate(numbers):
+        if position in rejected:
             continue
-        row = LotRow(number, values)
-        key = row.product_key
-        known_type = product_types.setdefault(key, (values["product_type"], number))
-        if known_type[0] != values["product_type"]:
-            errors.append(RowError(number, "product_type", f"{values['product_type']} differs from row "
-                                   f"{known_type[1]}, which gives {values['product_name']} as {known_type[0]}"))
+        key = keys_of[names[position]]
+        product_type = types[position]
+        known_type = product_types.setdefault(key, (product_type, number))
+        if known_type[0] != product_type:
+            late.append((number, RowError(number, "product_type", f"{product_type} differs from row "
+                                          f"{known_type[1]}, which gives {names[position]} as {known_type[0]}")))
             continue
-        lot_key = (key, row.lot_number)
-        earlier = first_seen.setdefault(lot_key, number)
+        earlier = first_seen.setdefault((key, lot_numbers[position]), number)
         if earlier != number and not update:
-            errors.append(RowError(number, "lot_number", f"{row.lot_number} of {values['product_name']} is "
-                                   f"already in row {earlier}: give each lot once, or use --update"))
+            late.append((number, RowError(number, "lot_number", f"{lot_numbers[position]} of {names[position]} is "
+                                          f"already in row {earlier}: give each lot once, or use --update")))
             continue
-        out.rows.append(row)
+        keep.append(position)
+    if late:
+        errors.extend(error for _, error in late)
+        errors.sort(key=lambda error: error.row)
+    if len(keep) == len(numbers):
+        out.numbers, out.columns = numbers, parsed
+    else:
+        out.numbers = [numbers[p] for p in keep]
+        out.columns = {name: [values[p] for p in keep] for name, values in parsed.items()}
+    out.product_keys = [keys_of[name] for name in out.columns["product_name"]]
     return out

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import difflib
 import io
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,7 +49,13 @@ def _is_blank(cells: Iterable[str]) -> bool:
     return not any(cells)
 
 
-def _csv_rows(data: bytes) -> Iterator[list[str]]:
+# Whitespace (not a line break) next to a cell boundary: a comma, a quote, the start or end of a line. A file
+# without any has no cell to trim, and its rows are taken as the csv module returns them.
+_PADDED_CELL = re.compile(r'(?:^|[,"])[^\S\r\n]|[^\S\r\n](?:[,"\r]|$)', re.MULTILINE)
+
+
+def _csv_rows(data: bytes) -> list[list[str]]:
+    """Every row of the CSV, its cells trimmed."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -57,9 +64,12 @@ def _csv_rows(data: bytes) -> Iterator[list[str]]:
             f"line {line} is not UTF-8 text: save the file as CSV UTF-8 (in Excel: Save As, CSV UTF-8)"
         ) from None
     try:
-        yield from csv.reader(io.StringIO(text, newline=""), strict=True)
+        rows = list(csv.reader(io.StringIO(text, newline=""), strict=True))
     except csv.Error as error:
         raise TableError(f"the CSV is malformed: {error}") from None
+    if _PADDED_CELL.search(text):
+        rows = [list(map(str.strip, row)) for row in rows]
+    return rows
 
 
 def _xlsx_rows(path: Path) -> Iterator[list[str]]:
@@ -83,26 +93,21 @@ def read_table(path: str | Path) -> Table:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix in XLSX_SUFFIXES:
-        rows: Iterator[list[str]] = _xlsx_rows(path)
+        rows: Iterable[list[str]] = _xlsx_rows(path)
     elif suffix in CSV_SUFFIXES or not suffix:
-        rows = (list(map(str.strip, r)) for r in _csv_rows(path.read_bytes()))
+        rows = _csv_rows(path.read_bytes())
     else:
         raise TableError(f"{path.name}: import a .csv or .xlsx file")
-    header: list[str] | None = None
-    body: list[tuple[int, list[str]]] = []
-    for number, cells in enumerate(rows, start=1):
-        if header is None:
-            if _is_blank(cells):
-                raise TableError("row 1 is empty: the first row must hold the column names")
-            header = [normalise_header(c) for c in cells]
-            while header and not header[-1]:
-                header.pop()
-            continue
-        if not _is_blank(cells):
-            body.append((number, cells))
-    if header is None:
+    numbered = enumerate(rows, start=1)
+    first = next(numbered, None)
+    if first is None:
         raise TableError("the file is empty: the first row must hold the column names")
-    return Table(header, body)
+    if _is_blank(first[1]):
+        raise TableError("row 1 is empty: the first row must hold the column names")
+    header = [normalise_header(c) for c in first[1]]
+    while header and not header[-1]:
+        header.pop()
+    return Table(header, [(number, cells) for number, cells in numbered if any(cells)])
 
 
 def check_header(columns: list[str], known: Iterable[str], required: Iterable[str]) -> list[RowError]:
