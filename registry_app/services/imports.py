@@ -8,17 +8,19 @@ written with bulk inserts, since an import may hold years of history.
 
 from __future__ import annotations
 
+import gc
 import hashlib
-import operator
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, tuple_, update
+from sqlalchemy import bindparam, func, insert, select, tuple_, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from ..domain import (
@@ -36,14 +38,22 @@ from ..domain import (
 )
 from ..domain.vocab import LotStatus
 from ..importers.administration_rows import AdministrationRow, validate_administrations
-from ..importers.lot_rows import LOT_FIELDS, PRODUCT_FIELDS, LotRow, validate_lots
+from ..importers.bulk import WRITE_CHUNK, bulk_insert, bulk_insert_dicts, sqlite_page_cache
+from ..importers.lot_rows import (
+    LOT_FIELDS,
+    NUMERIC_RESULTS,
+    PRODUCT_FIELDS,
+    QUALITATIVE_RESULTS,
+    LotRow,
+    ValidatedLots,
+    validate_lots,
+)
 from ..importers.tabular import RowError, Table, TableError, read_table
 from .audit import AuditRecord
 from .context import STAFF, ServiceContext, changing, current_site
 from .errors import FieldError, ValidationError
 
 Progress = Callable[[int, int], bool | None]
-WRITE_CHUNK = 5000
 _LOT_TABLE = Lot.__table__
 _RESULT_TABLE = CharacterizationResult.__table__
 
@@ -79,6 +89,20 @@ class ImportResult:
 
     def error_lines(self) -> list[str]:
         return [str(e) for e in self.errors]
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """An import builds millions of small objects (cells, rows, columns) that all live until it ends. The
+    cyclic collector would traverse them again and again while finding no cycle (a third of the import's time
+    at 100,000 rows); it is paused for the import. Reference counting still frees memory as usual."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 class _Cancelled(Exception):
@@ -120,65 +144,9 @@ def _chunks(items: list[Any], size: int = WRITE_CHUNK) -> Iterator[list[Any]]:
         yield items[start:start + size]
 
 
-def _sqlite_value(column_type: Any) -> Callable[[Any], Any] | None:
-    """How SQLAlchemy's SQLite dialect stores a value of this type, for rows written below the ORM."""
-    from sqlalchemy import Boolean, Date, DateTime
-
-    if isinstance(column_type, DateTime):
-        text: Callable[[Any], Any] = lambda v: v.strftime("%Y-%m-%d %H:%M:%S.%f")  # noqa: E731
-    elif isinstance(column_type, Date):
-        text = date.isoformat
-    elif isinstance(column_type, Boolean):
-        return lambda v: None if v is None else int(v)
-    else:
-        return None
-    # Imports repeat the same few dates (and one recorded_at) thousands of times: format each once.
-    formatted: dict[Any, Any] = {None: None}
-
-    def convert(value: Any) -> Any:
-        found = formatted.get(value, formatted)
-        if found is formatted:
-            found = formatted[value] = text(value)
-        return found
-
-    return convert
-
-
 def _bulk_insert(session: Session, table: Any, rows: list[dict[str, Any]],
                  after_chunk: Callable[[int], None] | None = None) -> None:
-    """Insert rows (dicts with the same keys) in chunks; on SQLite through the driver's executemany of tuples,
-    which skips SQLAlchemy's per-row parameter processing. The database's CHECK constraints stay on."""
-    if not rows:
-        return
-    connection = session.connection()
-    done = 0
-    if connection.dialect.name != "sqlite":
-        for chunk in _chunks(rows):
-            session.execute(table.insert(), chunk)
-            done += len(chunk)
-            if after_chunk:
-                after_chunk(done)
-        return
-    names = list(rows[0])
-    sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})"
-    pick = operator.itemgetter(*names)
-    converters = [(i, convert) for i, name in enumerate(names)
-                  if (convert := _sqlite_value(table.c[name].type)) is not None]
-
-    def make(row: dict[str, Any]) -> tuple[Any, ...]:
-        values = pick(row)
-        if not converters:
-            return values  # type: ignore[no-any-return]
-        out = list(values)
-        for i, convert in converters:
-            out[i] = convert(out[i])
-        return tuple(out)
-
-    for chunk in _chunks(rows):
-        connection.exec_driver_sql(sql, [make(row) for row in chunk])
-        done += len(chunk)
-        if after_chunk:
-            after_chunk(done)
+    bulk_insert_dicts(session.connection(), table, rows, after_chunk)
 
 
 class _Reporter:
@@ -217,29 +185,37 @@ class _ProductPlan:
     statuses: dict[str, dict[str, Any]] = field(default_factory=dict)  # jurisdiction -> status, reference
 
 
-def _plan_products(rows: list[LotRow], jurisdiction: str, update_: bool) -> dict[str, _ProductPlan]:
+def _plan_products(lots: ValidatedLots, jurisdiction: str, update_: bool) -> dict[str, _ProductPlan]:
     """The product details the file gives, per product: the first row's value wins, or the last with
-    --update (a later row is a later correction)."""
-    plans: dict[str, _ProductPlan] = {}
-    for row in rows:
-        values = row.values
-        key = row.product_key
-        plan = plans.get(key)
-        if plan is None:
-            plan = plans[key] = _ProductPlan(key, " ".join(values["product_name"].split()), row.row,
-                                             values["product_type"])
-        for name, value in row.product_fields().items():
-            if update_ or name not in plan.fields:
-                plan.fields[name] = value
-        if "manufacturer" in values and (update_ or plan.manufacturer is None):
-            plan.manufacturer = values["manufacturer"]
-            plan.manufacturer_country = values.get("manufacturer_country")
-        plan.routes.update(values.get("labelled_routes", ()))
-        if "regulatory_status" in values:
-            where = values.get("regulatory_jurisdiction", jurisdiction)
-            if update_ or where not in plan.statuses:
-                plan.statuses[where] = {"status": values["regulatory_status"],
-                                        "reference": values.get("regulatory_reference")}
+    --update (a later row is a later correction). Worked out a column at a time."""
+    keys, numbers = lots.product_keys, lots.numbers
+    names, types = lots.columns["product_name"], lots.columns["product_type"]
+    first: dict[str, int] = {}
+    for position, key in enumerate(keys):
+        first.setdefault(key, position)
+    plans = {key: _ProductPlan(key, " ".join(names[p].split()), numbers[p], types[p]) for key, p in first.items()}
+    # Positions in the order whose last assignment is the one that wins.
+    order = range(len(keys)) if update_ else range(len(keys) - 1, -1, -1)
+    for name in PRODUCT_FIELDS:
+        column = lots.columns.get(name)
+        if column is not None:
+            for key, value in {keys[p]: column[p] for p in order if column[p] is not None}.items():
+                plans[key].fields[name] = value
+    manufacturers, countries = lots.column("manufacturer"), lots.column("manufacturer_country")
+    for key, p in {keys[p]: p for p in order if manufacturers[p] is not None}.items():
+        plans[key].manufacturer, plans[key].manufacturer_country = manufacturers[p], countries[p]
+    if "labelled_routes" in lots.columns:
+        for key, routes in zip(keys, lots.columns["labelled_routes"], strict=True):
+            if routes:
+                plans[key].routes.update(routes)
+    if "regulatory_status" in lots.columns:
+        wheres, references = lots.column("regulatory_jurisdiction"), lots.column("regulatory_reference")
+        for p, status in enumerate(lots.columns["regulatory_status"]):
+            if status is not None:
+                statuses = plans[keys[p]].statuses
+                where = wheres[p] or jurisdiction
+                if update_ or where not in statuses:
+                    statuses[where] = {"status": status, "reference": references[p]}
     return plans
 
 
@@ -261,23 +237,18 @@ def _ensure_names(session: Session, model: type[Manufacturer] | type[Supplier], 
     return [i for _, i in created]
 
 
-def _lot_row_dict(row: LotRow, product_id: int, supplier_id: int | None, site_id: int, batch: str,
-                  now: datetime) -> dict[str, Any]:
-    values = row.values
-    out = {name: values.get(name) for name in LOT_FIELDS}
-    out.update(product_id=product_id, supplier_id=supplier_id, site_id=site_id, import_batch=batch, created_at=now,
-               serial=None, quantity_administered=0.0, quantity_destroyed=0.0)
-    if out["status"] is None:
-        out["status"] = LotStatus.QUARANTINE.value
-    return out
-
-
 @changing("import lots", STAFF)
 def import_lots(ctx: ServiceContext, path: str | Path, dry_run: bool = False, update: bool = False,
                 progress: Progress | None = None) -> ImportResult:
     """Import a lot file (CSV or XLSX). With `update`, rows for lots already in the registry change them
     (only the cells given); without it such rows are rejected as duplicates. `progress(done, total)` may
     return False to cancel, which writes nothing."""
+    with _cyclic_gc_paused():
+        return _import_lots(ctx, path, dry_run, update, progress)
+
+
+def _import_lots(ctx: ServiceContext, path: str | Path, dry_run: bool, update: bool,
+                 progress: Progress | None) -> ImportResult:
     path, digest, table = _read(path)
     result = ImportResult("lots", path.name, digest, len(table.rows), dry_run=dry_run)
     reporter = _Reporter(progress, len(table.rows))
@@ -292,7 +263,7 @@ def import_lots(ctx: ServiceContext, path: str | Path, dry_run: bool = False, up
     opener = ctx.db.read if dry_run else ctx.db.write
     try:
         with opener() as session:
-            _import_lots_in(ctx, session, checked.rows, result, update, reporter)
+            _import_lots_in(ctx, session, checked, result, update, reporter)
     except _Cancelled:
         result.cancelled = True
         result.created = result.updated = result.accepted = 0
@@ -301,10 +272,34 @@ def import_lots(ctx: ServiceContext, path: str | Path, dry_run: bool = False, up
     return result
 
 
-def _import_lots_in(ctx: ServiceContext, session: Session, rows: list[LotRow], result: ImportResult,
+@dataclass
+class _NewLots:
+    """The lots the file adds, column by column (the file's columns picked at these positions, with lots
+    given twice under --update merged into their first row)."""
+
+    columns: dict[str, list[Any]]
+    product_keys: list[str]
+
+    def __len__(self) -> int:
+        return len(self.product_keys)
+
+
+def _new_lots(lots: ValidatedLots, positions: list[int] | None, merged: dict[int, LotRow]) -> _NewLots:
+    if positions is None:
+        return _NewLots(lots.columns, lots.product_keys)
+    columns = {name: [values[p] for p in positions] for name, values in lots.columns.items()}
+    for index, position in enumerate(positions):
+        row = merged.get(position)
+        if row is not None:
+            for name, values in columns.items():
+                values[index] = row.values.get(name)
+    return _NewLots(columns, [lots.product_keys[p] for p in positions])
+
+
+def _import_lots_in(ctx: ServiceContext, session: Session, lots: ValidatedLots, result: ImportResult,
                     update_: bool, reporter: _Reporter) -> None:
     site = current_site(session, ctx.site_code)
-    plans = _plan_products(rows, site.jurisdiction, update_)
+    plans = _plan_products(lots, site.jurisdiction, update_)
     products = {key: (pid, ptype) for key, pid, ptype in
                 session.execute(select(Product.name_key, Product.id, Product.product_type))}
     errors = result.errors
@@ -319,36 +314,51 @@ def _import_lots_in(ctx: ServiceContext, session: Session, rows: list[LotRow], r
         existing_lots.update(((pid, number), lot_id) for lot_id, pid, number in session.execute(
             select(Lot.id, Lot.product_id, Lot.lot_number).where(Lot.product_id.in_(chunk))))
     updates: dict[int, LotRow] = {}
-    new_rows: dict[tuple[str, str], LotRow] = {}
-    for row in rows:
-        known = products.get(row.product_key)
-        lot_id = existing_lots.get((known[0], row.lot_number)) if known else None
-        if lot_id is not None:
-            if not update_:
-                errors.append(RowError(row.row, "lot_number", f"{row.lot_number} of {row.values['product_name']} "
-                                       "is already in the registry: use --update to change it"))
-            elif lot_id in updates:
-                updates[lot_id].values.update(row.values)  # a later row of the same lot corrects the earlier
+    positions: list[int] | None = None  # None: every row of the file is a new lot, given once
+    merged: dict[int, LotRow] = {}
+    if existing_lots or update_:
+        positions = []
+        first: dict[tuple[str, str], int] = {}
+        lot_numbers = lots.columns["lot_number"]
+        for position, (key, number) in enumerate(zip(lots.product_keys, lot_numbers, strict=True)):
+            known = products.get(key)
+            lot_id = existing_lots.get((known[0], number)) if known else None
+            if lot_id is not None:
+                if not update_:
+                    errors.append(RowError(lots.numbers[position], "lot_number", f"{number} of "
+                                           f"{lots.columns['product_name'][position]} is already in the registry: "
+                                           "use --update to change it"))
+                elif lot_id in updates:
+                    updates[lot_id].values.update(lots.row_at(position).values)  # a later row corrects
+                else:
+                    updates[lot_id] = lots.row_at(position)
+            elif (earlier := first.setdefault((key, number), position)) != position:
+                if earlier not in merged:
+                    merged[earlier] = lots.row_at(earlier)
+                merged[earlier].values.update(lots.row_at(position).values)
             else:
-                updates[lot_id] = row
-        elif (row.product_key, row.lot_number) in new_rows:
-            new_rows[(row.product_key, row.lot_number)].values.update(row.values)
-        else:
-            new_rows[(row.product_key, row.lot_number)] = row
+                positions.append(position)
     if errors:
         errors.sort()
         return
-    result.accepted = len(rows)
-    result.created = len(new_rows)
+    new = _new_lots(lots, positions, merged)
+    result.accepted = len(lots)
+    result.created = len(new)
     result.updated = len(updates)
     result.products_created = sum(1 for key in plans if key not in products)
     if result.dry_run:
         return
-    _write_lots(ctx, session, site.id, plans, products, list(new_rows.values()), updates, result, update_, reporter)
+    connection = session.connection()
+    # The lot indexes are written all over the page cache; enough cache keeps them from being re-read.
+    restore_cache = sqlite_page_cache(connection, min(256 * 1024, max(2048, len(new))))
+    try:
+        _write_lots(ctx, session, site.id, plans, products, new, updates, result, update_, reporter)
+    finally:
+        restore_cache()
 
 
 def _write_lots(ctx: ServiceContext, session: Session, site_id: int, plans: dict[str, _ProductPlan],
-                products: dict[str, tuple[int, str]], new_rows: list[LotRow], updates: dict[int, LotRow],
+                products: dict[str, tuple[int, str]], new: _NewLots, updates: dict[int, LotRow],
                 result: ImportResult, update_: bool, reporter: _Reporter) -> None:
     now = utcnow()
     batch = uuid.uuid4().hex
@@ -356,6 +366,7 @@ def _write_lots(ctx: ServiceContext, session: Session, site_id: int, plans: dict
     before: dict[str, Any] = {}
     after: dict[str, Any] = {"file_name": result.file_name, "sha256": result.sha256, "rows": result.rows,
                              "batch": batch, "update": update_}
+    connection = session.connection()
 
     manufacturers = _name_ids(session, Manufacturer)
     wanted_m = {name_key(p.manufacturer): {"name": " ".join(p.manufacturer.split()),
@@ -363,10 +374,11 @@ def _write_lots(ctx: ServiceContext, session: Session, site_id: int, plans: dict
                 for p in plans.values() if p.manufacturer}
     new_m = _ensure_names(session, Manufacturer, wanted_m, manufacturers, now)
     suppliers = _name_ids(session, Supplier)
+    supplier_names = [name for name in dict.fromkeys(new.columns.get("supplier", ())) if name is not None]
+    supplier_names += [row.values["supplier"] for row in updates.values() if "supplier" in row.values]
     wanted_s: dict[str, dict[str, Any]] = {}
-    for row in [*new_rows, *updates.values()]:
-        if "supplier" in row.values:
-            wanted_s.setdefault(name_key(row.values["supplier"]), {"name": " ".join(row.values["supplier"].split())})
+    for name in supplier_names:
+        wanted_s.setdefault(name_key(name), {"name": " ".join(name.split())})
     new_s = _ensure_names(session, Supplier, wanted_s, suppliers, now)
     result.manufacturers_created, result.suppliers_created = len(new_m), len(new_s)
 
@@ -378,33 +390,109 @@ def _write_lots(ctx: ServiceContext, session: Session, site_id: int, plans: dict
                                           and key not in product_changes[2])
     after["manufacturers_created"], after["suppliers_created"] = id_ranges(new_m), id_ranges(new_s)
 
-    lot_dicts = [_lot_row_dict(row, products[row.product_key][0],
-                               suppliers[name_key(row.values["supplier"])] if "supplier" in row.values else None,
-                               site_id, batch, now) for row in new_rows]
-    _bulk_insert(session, _LOT_TABLE, lot_dicts, reporter.writing)
-    done = len(lot_dicts)
-    lot_ids = {(pid, number): lot_id for lot_id, pid, number in session.execute(
-        select(Lot.id, Lot.product_id, Lot.lot_number).where(Lot.import_batch == batch))}
-    after["lots_created"] = id_ranges(lot_ids.values())
-
-    results: list[dict[str, Any]] = []
-    for row in new_rows:
-        lot_id = lot_ids[(products[row.product_key][0], row.lot_number)]
-        for item in row.results():
-            item.update(lot_id=lot_id, recorded_at=now, document_id=None, voided_at=None, void_reason=None)
-            results.append(item)
+    lot_ids = _insert_lots(connection, new, products, suppliers, site_id, batch, now, reporter)
+    after["lots_created"] = id_ranges(lot_ids)
+    results_created = _insert_results(connection, new, lot_ids, now)
+    written_lots: set[int] | range = lot_ids if isinstance(lot_ids, range) else set(lot_ids)
     if updates:
-        lots_before, lots_after = _update_lots(session, updates, suppliers, now, results, batch)
+        update_results: list[dict[str, Any]] = []
+        lots_before, lots_after = _update_lots(session, updates, suppliers, now, update_results, batch)
         before["lots"], after["lots_changed"] = lots_before, lots_after
-        reporter.writing(done + len(updates))
-    _bulk_insert(session, _RESULT_TABLE, results)
+        reporter.writing(len(new) + len(updates))
+        _bulk_insert(session, _RESULT_TABLE, update_results)
+        results_created += len(update_results)
+        written_lots = {*written_lots, *(item["lot_id"] for item in update_results)}
     # The bulk path bypasses the ORM flush that keeps the lots' results facts: refresh them here (the lots
-    # updated by --update are among these, since a result is voided only when another replaces it).
-    refresh_lot_result_facts(session.connection(), {item["lot_id"] for item in results})
-    result.results_created = len(results)
-    after.update(lots_created_count=len(lot_ids), lots_updated_count=len(updates), results_created=len(results))
+    # updated by --update are among these, since a result is voided only when another replaces it). Every new
+    # lot is refreshed: one without results simply gets no row.
+    if written_lots:
+        refresh_lot_result_facts(connection, written_lots)
+    result.results_created = results_created
+    after.update(lots_created_count=len(lot_ids), lots_updated_count=len(updates), results_created=results_created)
     ctx.audit(session, AuditRecord("import lots", "import", batch, before=before, after=after))
-    reporter.writing(len(new_rows) + len(updates))
+    reporter.writing(len(new) + len(updates))
+
+
+def _insert_lots(connection: Connection, new: _NewLots, products: dict[str, tuple[int, str]],
+                 suppliers: dict[str, int], site_id: int, batch: str, now: datetime,
+                 reporter: _Reporter) -> Sequence[int]:
+    """Write the new lots; returns their ids in the order of `new`."""
+    if not len(new):
+        return []
+    columns = new.columns
+    product_id_of = {key: products[key][0] for key in set(new.product_keys)}
+    lot_columns: dict[str, list[Any]] = {name: columns[name] for name in LOT_FIELDS if name in columns}
+    lot_columns["product_id"] = list(map(product_id_of.__getitem__, new.product_keys))
+    if "supplier" in columns:
+        supplier_id_of: dict[str | None, int | None] = {None: None}
+        supplier_id_of.update((name, suppliers[name_key(name)]) for name in set(columns["supplier"]) if name)
+        lot_columns["supplier_id"] = list(map(supplier_id_of.__getitem__, columns["supplier"]))
+    default_status = LotStatus.QUARANTINE.value
+    if "status" in lot_columns:
+        lot_columns["status"] = [status or default_status for status in lot_columns["status"]]
+    constants = {"site_id": site_id, "import_batch": batch, "created_at": now, "quantity_administered": 0.0,
+                 "quantity_destroyed": 0.0}
+    if "status" not in lot_columns:
+        constants["status"] = default_status
+    first_id = connection.execute(select(func.max(Lot.id))).scalar() or 0
+    count = bulk_insert(connection, _LOT_TABLE, lot_columns, constants, reporter.writing)
+    # SQLite numbers rows inserted under its write lock consecutively after the largest id; checked, not assumed.
+    low, high, written = connection.execute(
+        select(func.min(Lot.id), func.max(Lot.id), func.count())
+        .where(Lot.id > first_id, Lot.import_batch == batch)).one()
+    if connection.dialect.name == "sqlite" and written == count and high - low + 1 == count:
+        return range(low, high + 1)
+    ids = {(pid, number): lot_id for lot_id, pid, number in connection.execute(
+        select(Lot.id, Lot.product_id, Lot.lot_number).where(Lot.id > first_id, Lot.import_batch == batch))}
+    return [ids[key] for key in zip(lot_columns["product_id"], columns["lot_number"], strict=True)]
+
+
+def _insert_results(connection: Connection, new: _NewLots, lot_ids: Sequence[int], now: datetime) -> int:
+    """Write the new lots' characterization results, one executemany per kind of result (the parameter, unit
+    and kind are written into the statement once rather than bound on each of some 400,000 rows)."""
+    columns = new.columns
+    none = [None] * len(new)
+    measured_by, source_ref = columns.get("result_source", none), columns.get("coa_ref", none)
+    written = 0
+
+    def insert(shared: dict[str, Any], picked: dict[str, list[Any]]) -> None:
+        nonlocal written
+        written += bulk_insert(connection, _RESULT_TABLE, picked, {**shared, "recorded_at": now})
+
+    def rows_with(values: list[Any], *others: tuple[str, list[Any]]) -> dict[str, list[Any]]:
+        given = [p for p, value in enumerate(values) if value is not None]
+        if len(given) == len(values):
+            picked = {name: list(column) for name, column in others}
+        else:
+            picked = {name: [column[p] for p in given] for name, column in others}
+        return picked
+
+    common = (("lot_id", lot_ids), ("measured_by", measured_by), ("source_ref", source_ref))
+    for column, (parameter, unit, method_column) in NUMERIC_RESULTS.items():
+        values = columns.get(column)
+        if values is None:
+            continue
+        methods = columns.get(method_column, none) if method_column else none
+        insert({"parameter": parameter, "unit": unit},
+               rows_with(values, ("value", values), ("method", methods), *common))
+    for column, kind in (("markers_detected", "detected"), ("markers_not_detected", "not_detected")):
+        listed = columns.get(column)
+        if listed is None:
+            continue
+        rows = [(lot_id, marker, by, ref) for lot_id, markers, by, ref
+                in zip(lot_ids, listed, measured_by, source_ref, strict=True) if markers for marker in markers]
+        if rows:
+            lot_col, marker_col, by_col, ref_col = (list(c) for c in zip(*rows, strict=True))
+            insert({"parameter": "marker", "result": kind},
+                   {"lot_id": lot_col, "marker": marker_col, "measured_by": by_col, "source_ref": ref_col})
+    if "imaging_method" in columns:
+        methods = columns["imaging_method"]
+        insert({"parameter": "imaging", "result": "performed"}, rows_with(methods, ("method", methods), *common))
+    for column, parameter in QUALITATIVE_RESULTS.items():
+        outcomes = columns.get(column)
+        if outcomes is not None:
+            insert({"parameter": parameter}, rows_with(outcomes, ("result", outcomes), *common))
+    return written
 
 
 def _write_products(session: Session, plans: dict[str, _ProductPlan], products: dict[str, tuple[int, str]],
@@ -524,6 +612,12 @@ def import_administrations(ctx: ServiceContext, path: str | Path, dry_run: bool 
                            progress: Progress | None = None) -> ImportResult:
     """Import a treatment log. Rows are history: recorded even when they break a rule (the flag rules report
     them), and each adds its quantity to the lot's quantity administered."""
+    with _cyclic_gc_paused():
+        return _import_administrations(ctx, path, dry_run, progress)
+
+
+def _import_administrations(ctx: ServiceContext, path: str | Path, dry_run: bool,
+                            progress: Progress | None) -> ImportResult:
     path, digest, table = _read(path)
     result = ImportResult("administrations", path.name, digest, len(table.rows), dry_run=dry_run)
     reporter = _Reporter(progress, len(table.rows))

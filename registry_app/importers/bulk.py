@@ -1,0 +1,122 @@
+"""Bulk inserts for imports: rows given column by column, written with one executemany per table and chunk.
+
+On SQLite the rows go straight to the driver's executemany as tuples (SQLAlchemy's per-row parameter
+processing cost more than the insert itself), with values stored as SQLAlchemy's SQLite dialect stores them,
+and values shared by every row (the batch, the time of the import) written once into the statement instead of
+bound on each row. Elsewhere the rows go through SQLAlchemy's executemany. The database's CHECK and foreign
+key constraints stay on either way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import date
+from operator import itemgetter
+from typing import Any
+
+from sqlalchemy import Boolean, Date, DateTime, Table
+from sqlalchemy.engine import Connection
+
+WRITE_CHUNK = 5000
+
+
+def chunks(items: Sequence[Any], size: int = WRITE_CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def sqlite_storage(column_type: Any) -> Callable[[Any], Any] | None:
+    """How SQLAlchemy's SQLite dialect stores a value of this type (None: as it is)."""
+    if isinstance(column_type, DateTime):
+        text: Callable[[Any], Any] = lambda v: v.strftime("%Y-%m-%d %H:%M:%S.%f")  # noqa: E731
+    elif isinstance(column_type, Date):
+        text = date.isoformat
+    elif isinstance(column_type, Boolean):
+        text = int
+    else:
+        return None
+    # Imports repeat the same few dates thousands of times: format each once.
+    formatted: dict[Any, Any] = {None: None}
+
+    def convert(value: Any) -> Any:
+        found = formatted.get(value, formatted)
+        if found is formatted:
+            found = formatted[value] = text(value)
+        return found
+
+    return convert
+
+
+def _sql_literal(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, int | float):
+        return repr(float(value)) if isinstance(value, float) else str(value)
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    raise TypeError(f"no SQL literal for {type(value).__name__}")
+
+
+def bulk_insert(connection: Connection, table: Table, columns: Mapping[str, Sequence[Any]],
+                constants: Mapping[str, Any] | None = None,
+                after_chunk: Callable[[int], None] | None = None) -> int:
+    """Insert len(any column) rows: `columns` maps column names to equally long value lists, `constants` the
+    columns every row shares. `after_chunk(rows_done)` runs after each chunk (it may raise to cancel).
+    Returns the number of rows written."""
+    names = list(columns)
+    count = len(columns[names[0]]) if names else 0
+    if count == 0:
+        return 0
+    constants = dict(constants or {})
+    done = 0
+    if connection.dialect.name != "sqlite":
+        shared = list(constants.items())
+        rows = [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+        for chunk in chunks(rows):
+            for row in chunk:
+                row.update(shared)
+            connection.execute(table.insert(), list(chunk))
+            done += len(chunk)
+            if after_chunk:
+                after_chunk(done)
+        return done
+    stored: list[Sequence[Any]] = []
+    for name in names:
+        convert = sqlite_storage(table.c[name].type)
+        stored.append(columns[name] if convert is None else list(map(convert, columns[name])))
+    literals = []
+    for name, value in constants.items():
+        convert = sqlite_storage(table.c[name].type)
+        literals.append(_sql_literal(value if convert is None or value is None else convert(value)))
+    sql = (f"INSERT INTO {table.name} ({', '.join([*names, *constants])}) "
+           f"VALUES ({', '.join(['?'] * len(names) + literals)})")
+    rows_all = list(zip(*stored, strict=True))
+    for chunk in chunks(rows_all):
+        connection.exec_driver_sql(sql, chunk)  # type: ignore[arg-type]
+        done += len(chunk)
+        if after_chunk:
+            after_chunk(done)
+    return done
+
+
+def bulk_insert_dicts(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]],
+                      after_chunk: Callable[[int], None] | None = None) -> int:
+    """Insert rows given as dicts with the same keys."""
+    if not rows:
+        return 0
+    return bulk_insert(connection, table, {name: list(map(itemgetter(name), rows)) for name in rows[0]},
+                       after_chunk=after_chunk)
+
+
+def sqlite_page_cache(connection: Connection, kibibytes: int) -> Callable[[], None]:
+    """Grow this SQLite connection's page cache for a large write (the indexes of a big insert are written
+    all over: with the default 2 MB cache, pages are evicted and read back again); returns the undo."""
+    if connection.dialect.name != "sqlite":
+        return lambda: None
+    current = connection.exec_driver_sql("PRAGMA cache_size").scalar()
+    if current is not None and (current < 0 and -current >= kibibytes):
+        return lambda: None
+    connection.exec_driver_sql(f"PRAGMA cache_size = {-int(kibibytes)}")
+    return lambda: connection.exec_driver_sql(f"PRAGMA cache_size = {int(current or -2000)}")
