@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 from sqlalchemy import func, select
 
-from registry_app.domain import AuditEntry, CharacterizationResult, Lot, Product, ProductRegulatoryStatus
+from registry_app.domain import AuditEntry, CharacterizationResult, Lot, Product, ProductRegulatoryStatus, Supplier
+from registry_app.domain.result_facts import stale_lot_result_facts
+from registry_app.importers.lot_rows import validate_lots
+from registry_app.importers.tabular import read_table
 from registry_app.services import ServiceContext
 from registry_app.services.imports import id_ranges, import_administrations, import_lots
 from tests.helpers import audit_count, row_counts
 from tests.importers.generator import write_lots_csv
 
 from ..helpers import FORMAT_EXAMPLES
+
+RESULT_KEYS = ("parameter", "method", "marker", "value", "unit", "result", "measured_by", "source_ref")
 
 EXAMPLES = FORMAT_EXAMPLES
 
@@ -122,3 +128,26 @@ def test_dry_run_and_cancel_write_nothing(pharmacist: ServiceContext, tmp_path: 
 def test_id_ranges() -> None:
     assert id_ranges([5, 1, 2, 3, 7, 8]) == ["1-3", "5", "7-8"]
     assert id_ranges([]) == []
+
+
+def test_bulk_written_rows_equal_the_rows_read_one_by_one(pharmacist: ServiceContext, tmp_path: Path) -> None:
+    """The column-by-column writer stores exactly what each row's LotRow says, and the lots' results facts
+    (refreshed over the range of new ids when more than one chunk of lots is written) match their results."""
+    path = write_lots_csv(tmp_path / "lots.csv", 700, seed=5)
+    expected_lots, expected_results = set(), set()
+    for row in validate_lots(read_table(path), date.today()).rows:
+        fields = row.lot_fields()
+        expected_lots.add((row.lot_number, fields.get("expiry_date"), fields.get("status", "quarantine"),
+                           fields.get("package_intact"), fields.get("quantity_received"), row.values.get("supplier")))
+        expected_results.update((row.lot_number, *(item[k] for k in RESULT_KEYS)) for item in row.results())
+    done = import_lots(pharmacist, path)
+    assert done.ok and done.created == 700 and done.results_created == len(expected_results)
+    with pharmacist.db.read() as session:
+        lots = {tuple(row) for row in session.execute(select(
+            Lot.lot_number, Lot.expiry_date, Lot.status, Lot.package_intact, Lot.quantity_received, Supplier.name)
+            .outerjoin(Supplier))}
+        results = {(number, *rest) for number, *rest in session.execute(
+            select(Lot.lot_number, *(getattr(CharacterizationResult, k) for k in RESULT_KEYS)).join(Lot))}
+        assert stale_lot_result_facts(session.connection()) == []
+    assert lots == expected_lots
+    assert results == expected_results
