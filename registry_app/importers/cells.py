@@ -151,13 +151,21 @@ def vocabulary_list(allowed: type[StrEnum] | Iterable[str], what: str) -> Parser
     return parse
 
 
-def text(limit: int) -> Parser:
-    def parse(value: str) -> str:
-        if len(value) > limit:
-            raise CellError(f"is {len(value)} characters long; at most {limit} fit")
+class TextParser:
+    """Free text of at most `limit` characters, kept as typed. A class rather than a closure so that a
+    column-wise import can see the limit and check a whole column with one max(map(len, ...))."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+
+    def __call__(self, value: str) -> str:
+        if len(value) > self.limit:
+            raise CellError(f"is {len(value)} characters long; at most {self.limit} fit")
         return value
 
-    return parse
+
+def text(limit: int) -> TextParser:
+    return TextParser(limit)
 
 
 def cell_text(value: Any) -> str:

@@ -219,20 +219,34 @@ class ValidatedLots:
 Progress = Callable[[int, int], bool | None]
 
 
+class _ParsedCells(dict[str, Any]):
+    """Cell text -> parsed value, filled on first sight of each text: mapping a column through it parses each
+    distinct text once (spreadsheet columns repeat a few values over thousands of rows) in a single pass at
+    C speed. Empty and malformed cells map to None; `bad` holds the message of each malformed text."""
+
+    def __init__(self, parse: Callable[[str], Any]) -> None:
+        super().__init__({"": None})
+        self.parse = parse
+        self.bad: dict[str, str] = {}
+
+    def __missing__(self, text: str) -> Any:
+        try:
+            value = self[text] = self.parse(text)
+        except c.CellError as error:
+            self.bad[text] = str(error)
+            value = self[text] = None
+        return value
+
+
 def _parse_column(cells: tuple[str, ...], parse: Callable[[str], Any]) -> tuple[list[Any], dict[str, str]]:
-    """Parse a column: each distinct cell text once (spreadsheet columns repeat a few values over thousands of
-    rows), then the column mapped through the results at C speed. Returns the values (None for empty and
-    malformed cells) and the error message of each malformed text."""
-    parsed: dict[str, Any] = {"": None}
-    bad: dict[str, str] = {}
-    for text in set(cells):
-        if text:
-            try:
-                parsed[text] = parse(text)
-            except c.CellError as error:
-                bad[text] = str(error)
-                parsed[text] = None
-    return list(map(parsed.__getitem__, cells)), bad
+    """Parse a column: the values (None for empty and malformed cells) and the error message of each
+    malformed text."""
+    if not any(cells):
+        return [None] * len(cells), {}
+    if isinstance(parse, c.TextParser) and max(map(len, cells)) <= parse.limit:
+        return [text or None for text in cells], {}  # free text, all of it short enough: kept as typed
+    parsed = _ParsedCells(parse)
+    return list(map(parsed.__getitem__, cells)), parsed.bad
 
 
 def validate_lots(table: Table, today: date, update: bool = False, progress: Progress | None = None,
@@ -296,38 +310,42 @@ def validate_lots(table: Table, today: date, update: bool = False, progress: Pro
     errors = out.errors
     errors.extend(error for _, error in found)
 
-    # Checks across rows, in file order: a product keeps one type, a lot appears once (unless --update).
+    # Checks across rows, in file order: a product keeps one type, a lot appears once (unless --update). When
+    # every row is valid and the sets say there is no conflict, which is the usual case, no row is visited.
     names = parsed["product_name"]
-    keys_of = {name: name_key(name) for name in set(names) if name is not None}
+    keys_of: dict[str | None, str] = {name: name_key(name) for name in set(names) if name is not None}
+    keys_of[None] = ""  # an empty product name: the row is already rejected
+    keys = list(map(keys_of.__getitem__, names))
     types = parsed["product_type"]
     lot_numbers = parsed["lot_number"]
+    if (not rejected and len(set(zip(keys, types, strict=True))) == len(set(keys))
+            and (update or len(set(zip(keys, lot_numbers, strict=True))) == len(keys))):
+        out.numbers, out.columns, out.product_keys = numbers, parsed, keys
+        return out
     product_types: dict[str, tuple[str, int]] = {}
     first_seen: dict[tuple[str, str], int] = {}
     keep: list[int] = []
-    late: list[tuple[int, RowError]] = []
+    late: list[RowError] = []
     for position, number in enumerate(numbers):
         if position in rejected:
             continue
-        key = keys_of[names[position]]
+        key = keys[position]
         product_type = types[position]
         known_type = product_types.setdefault(key, (product_type, number))
         if known_type[0] != product_type:
-            late.append((number, RowError(number, "product_type", f"{product_type} differs from row "
-                                          f"{known_type[1]}, which gives {names[position]} as {known_type[0]}")))
+            late.append(RowError(number, "product_type", f"{product_type} differs from row "
+                                 f"{known_type[1]}, which gives {names[position]} as {known_type[0]}"))
             continue
         earlier = first_seen.setdefault((key, lot_numbers[position]), number)
         if earlier != number and not update:
-            late.append((number, RowError(number, "lot_number", f"{lot_numbers[position]} of {names[position]} is "
-                                          f"already in row {earlier}: give each lot once, or use --update")))
+            late.append(RowError(number, "lot_number", f"{lot_numbers[position]} of {names[position]} is "
+                                 f"already in row {earlier}: give each lot once, or use --update"))
             continue
         keep.append(position)
     if late:
-        errors.extend(error for _, error in late)
+        errors.extend(late)
         errors.sort(key=lambda error: error.row)
-    if len(keep) == len(numbers):
-        out.numbers, out.columns = numbers, parsed
-    else:
-        out.numbers = [numbers[p] for p in keep]
-        out.columns = {name: [values[p] for p in keep] for name, values in parsed.items()}
-    out.product_keys = [keys_of[name] for name in out.columns["product_name"]]
+    out.numbers = [numbers[p] for p in keep]
+    out.columns = {name: [values[p] for p in keep] for name, values in parsed.items()}
+    out.product_keys = [keys[p] for p in keep]
     return out
