@@ -35,16 +35,19 @@ def sqlite_storage(column_type: Any) -> Callable[[Any], Any] | None:
         text = int
     else:
         return None
-    # Imports repeat the same few dates thousands of times: format each once.
-    formatted: dict[Any, Any] = {None: None}
+    # Imports repeat the same few dates thousands of times: each is formatted once, and a column is mapped
+    # through the memo's __getitem__ at C speed.
+    return _StoredValues(text).__getitem__
 
-    def convert(value: Any) -> Any:
-        found = formatted.get(value, formatted)
-        if found is formatted:
-            found = formatted[value] = text(value)
-        return found
 
-    return convert
+class _StoredValues(dict[Any, Any]):
+    def __init__(self, text: Callable[[Any], Any]) -> None:
+        super().__init__({None: None})
+        self.text = text
+
+    def __missing__(self, value: Any) -> Any:
+        stored = self[value] = self.text(value)
+        return stored
 
 
 def _sql_literal(value: Any) -> str:

@@ -254,12 +254,11 @@ def validate_lots(table: Table, today: date, update: bool = False, progress: Pro
     """Validate every row; rows with any malformed cell are left out and each problem is listed (in row order,
     a row's problems in the order of its cells).
 
-    Validation goes column by column; `progress(done, total)` is called after each column with the share of
-    the rows that much of the work stands for. If it returns False, validation stops and the result is marked
-    by `total_rows == -1` (the caller treats that as cancelled). `progress_every` is kept for callers; the
-    column is the unit of progress now.
+    Validation goes column by column; after a column, `progress(done, total)` is called with the rows-worth
+    of work done so far, whenever that has passed another multiple of `progress_every` (so a small file
+    reports nothing until it is written, as a row-by-row check would). If it returns False, validation stops
+    and the result is marked by `total_rows == -1` (the caller treats that as cancelled).
     """
-    del progress_every
     out = ValidatedLots(total_rows=len(table.rows))
     out.errors.extend(check_header(table.columns, LOT_COLUMNS, REQUIRED_LOT_COLUMNS))
     if out.errors:
@@ -280,15 +279,19 @@ def validate_lots(table: Table, today: date, update: bool = False, progress: Pro
         grid = [cells[:width] if len(cells) >= width else cells + [""] * (width - len(cells)) for cells in grid]
     raw: list[tuple[str, ...]] = list(zip(*grid, strict=True)) if grid else [() for _ in columns]
     parsed: dict[str, list[Any]] = {}
+    reported = 0  # progress is reported as the rows-worth of work done passes each multiple of progress_every
     for index, name in enumerate(columns):
         values, bad = _parse_column(raw[index], LOT_COLUMNS[name][0])
         if bad:
             found.extend((position, RowError(numbers[position], name, bad[text]))
                          for position, text in enumerate(raw[index]) if text in bad)
         parsed[name] = values
-        if progress is not None and progress(total * (index + 1) // (width + 1), total) is False:
-            out.total_rows = -1
-            return out
+        done = total * (index + 1) // (width + 1)
+        if progress is not None and done // progress_every > reported // progress_every:
+            reported = done
+            if progress(done, total) is False:
+                out.total_rows = -1
+                return out
     for name in REQUIRED_LOT_COLUMNS:
         cells = raw[columns.index(name)]
         if "" in cells:

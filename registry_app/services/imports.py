@@ -194,16 +194,23 @@ def _plan_products(lots: ValidatedLots, jurisdiction: str, update_: bool) -> dic
     for position, key in enumerate(keys):
         first.setdefault(key, position)
     plans = {key: _ProductPlan(key, " ".join(names[p].split()), numbers[p], types[p]) for key, p in first.items()}
-    # Positions in the order whose last assignment is the one that wins.
-    order = range(len(keys)) if update_ else range(len(keys) - 1, -1, -1)
+
+    def chosen(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        """Per product, the first value given (the last with --update)."""
+        return dict(pairs) if update_ else dict(reversed(pairs))
+
     for name in PRODUCT_FIELDS:
         column = lots.columns.get(name)
         if column is not None:
-            for key, value in {keys[p]: column[p] for p in order if column[p] is not None}.items():
+            given = [(key, value) for key, value in zip(keys, column, strict=True) if value is not None]
+            for key, value in chosen(given).items():
                 plans[key].fields[name] = value
-    manufacturers, countries = lots.column("manufacturer"), lots.column("manufacturer_country")
-    for key, p in {keys[p]: p for p in order if manufacturers[p] is not None}.items():
-        plans[key].manufacturer, plans[key].manufacturer_country = manufacturers[p], countries[p]
+    if "manufacturer" in lots.columns:
+        given = [(key, pair) for key, pair in zip(keys, zip(lots.columns["manufacturer"],
+                                                             lots.column("manufacturer_country"), strict=True),
+                                                  strict=True) if pair[0] is not None]
+        for key, (manufacturer, country) in chosen(given).items():
+            plans[key].manufacturer, plans[key].manufacturer_country = manufacturer, country
     if "labelled_routes" in lots.columns:
         for key, routes in zip(keys, lots.columns["labelled_routes"], strict=True):
             if routes:
