@@ -12,15 +12,14 @@ import gc
 import hashlib
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, tuple_, update
-from sqlalchemy.engine import Connection
+from sqlalchemy import bindparam, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from ..domain import (
@@ -36,18 +35,15 @@ from ..domain import (
     refresh_lot_result_facts,
     utcnow,
 )
-from ..domain.vocab import LotStatus
 from ..importers.administration_rows import AdministrationRow, validate_administrations
-from ..importers.bulk import WRITE_CHUNK, bulk_insert, bulk_insert_dicts, sqlite_page_cache
+from ..importers.bulk import WRITE_CHUNK, bulk_insert_dicts, sqlite_page_cache
 from ..importers.lot_rows import (
-    LOT_FIELDS,
-    NUMERIC_RESULTS,
     PRODUCT_FIELDS,
-    QUALITATIVE_RESULTS,
     LotRow,
     ValidatedLots,
     validate_lots,
 )
+from ..importers.lot_writer import NewLots, insert_lots, insert_results, new_lots
 from ..importers.tabular import RowError, Table, TableError, read_table
 from .audit import AuditRecord
 from .context import STAFF, ServiceContext, changing, current_site
@@ -279,30 +275,6 @@ def _import_lots(ctx: ServiceContext, path: str | Path, dry_run: bool, update: b
     return result
 
 
-@dataclass
-class _NewLots:
-    """The lots the file adds, column by column (the file's columns picked at these positions, with lots
-    given twice under --update merged into their first row)."""
-
-    columns: dict[str, list[Any]]
-    product_keys: list[str]
-
-    def __len__(self) -> int:
-        return len(self.product_keys)
-
-
-def _new_lots(lots: ValidatedLots, positions: list[int] | None, merged: dict[int, LotRow]) -> _NewLots:
-    if positions is None:
-        return _NewLots(lots.columns, lots.product_keys)
-    columns = {name: [values[p] for p in positions] for name, values in lots.columns.items()}
-    for index, position in enumerate(positions):
-        row = merged.get(position)
-        if row is not None:
-            for name, values in columns.items():
-                values[index] = row.values.get(name)
-    return _NewLots(columns, [lots.product_keys[p] for p in positions])
-
-
 def _import_lots_in(ctx: ServiceContext, session: Session, lots: ValidatedLots, result: ImportResult,
                     update_: bool, reporter: _Reporter) -> None:
     site = current_site(session, ctx.site_code)
@@ -348,7 +320,7 @@ def _import_lots_in(ctx: ServiceContext, session: Session, lots: ValidatedLots, 
     if errors:
         errors.sort()
         return
-    new = _new_lots(lots, positions, merged)
+    new = new_lots(lots, positions, merged)
     result.accepted = len(lots)
     result.created = len(new)
     result.updated = len(updates)
@@ -365,7 +337,7 @@ def _import_lots_in(ctx: ServiceContext, session: Session, lots: ValidatedLots, 
 
 
 def _write_lots(ctx: ServiceContext, session: Session, site_id: int, plans: dict[str, _ProductPlan],
-                products: dict[str, tuple[int, str]], new: _NewLots, updates: dict[int, LotRow],
+                products: dict[str, tuple[int, str]], new: NewLots, updates: dict[int, LotRow],
                 result: ImportResult, update_: bool, reporter: _Reporter) -> None:
     now = utcnow()
     batch = uuid.uuid4().hex
@@ -397,9 +369,9 @@ def _write_lots(ctx: ServiceContext, session: Session, site_id: int, plans: dict
                                           and key not in product_changes[2])
     after["manufacturers_created"], after["suppliers_created"] = id_ranges(new_m), id_ranges(new_s)
 
-    lot_ids = _insert_lots(connection, new, products, suppliers, site_id, batch, now, reporter)
+    lot_ids = insert_lots(connection, new, products, suppliers, site_id, batch, now, reporter.writing)
     after["lots_created"] = id_ranges(lot_ids)
-    results_created = _insert_results(connection, new, lot_ids, now)
+    results_created = insert_results(connection, new, lot_ids, now)
     written_lots: set[int] | range = lot_ids if isinstance(lot_ids, range) else set(lot_ids)
     if updates:
         update_results: list[dict[str, Any]] = []
@@ -418,88 +390,6 @@ def _write_lots(ctx: ServiceContext, session: Session, site_id: int, plans: dict
     after.update(lots_created_count=len(lot_ids), lots_updated_count=len(updates), results_created=results_created)
     ctx.audit(session, AuditRecord("import lots", "import", batch, before=before, after=after))
     reporter.writing(len(new) + len(updates))
-
-
-def _insert_lots(connection: Connection, new: _NewLots, products: dict[str, tuple[int, str]],
-                 suppliers: dict[str, int], site_id: int, batch: str, now: datetime,
-                 reporter: _Reporter) -> Sequence[int]:
-    """Write the new lots; returns their ids in the order of `new`."""
-    if not len(new):
-        return []
-    columns = new.columns
-    product_id_of = {key: products[key][0] for key in set(new.product_keys)}
-    lot_columns: dict[str, list[Any]] = {name: columns[name] for name in LOT_FIELDS if name in columns}
-    lot_columns["product_id"] = list(map(product_id_of.__getitem__, new.product_keys))
-    if "supplier" in columns:
-        supplier_id_of: dict[str | None, int | None] = {None: None}
-        supplier_id_of.update((name, suppliers[name_key(name)]) for name in set(columns["supplier"]) if name)
-        lot_columns["supplier_id"] = list(map(supplier_id_of.__getitem__, columns["supplier"]))
-    default_status = LotStatus.QUARANTINE.value
-    if "status" in lot_columns:
-        lot_columns["status"] = [status or default_status for status in lot_columns["status"]]
-    constants = {"site_id": site_id, "import_batch": batch, "created_at": now, "quantity_administered": 0.0,
-                 "quantity_destroyed": 0.0}
-    if "status" not in lot_columns:
-        constants["status"] = default_status
-    first_id = connection.execute(select(func.max(Lot.id))).scalar() or 0
-    count = bulk_insert(connection, _LOT_TABLE, lot_columns, constants, reporter.writing)
-    # SQLite numbers rows inserted under its write lock consecutively after the largest id; checked, not assumed.
-    low, high, written = connection.execute(
-        select(func.min(Lot.id), func.max(Lot.id), func.count())
-        .where(Lot.id > first_id, Lot.import_batch == batch)).one()
-    if connection.dialect.name == "sqlite" and written == count and high - low + 1 == count:
-        return range(low, high + 1)
-    ids = {(pid, number): lot_id for lot_id, pid, number in connection.execute(
-        select(Lot.id, Lot.product_id, Lot.lot_number).where(Lot.id > first_id, Lot.import_batch == batch))}
-    return [ids[key] for key in zip(lot_columns["product_id"], columns["lot_number"], strict=True)]
-
-
-def _insert_results(connection: Connection, new: _NewLots, lot_ids: Sequence[int], now: datetime) -> int:
-    """Write the new lots' characterization results, one executemany per kind of result (the parameter, unit
-    and kind are written into the statement once rather than bound on each of some 400,000 rows)."""
-    columns = new.columns
-    none = [None] * len(new)
-    measured_by, source_ref = columns.get("result_source", none), columns.get("coa_ref", none)
-    written = 0
-
-    def insert(shared: dict[str, Any], picked: dict[str, list[Any]]) -> None:
-        nonlocal written
-        written += bulk_insert(connection, _RESULT_TABLE, picked, {**shared, "recorded_at": now})
-
-    def rows_with(values: list[Any], *others: tuple[str, list[Any]]) -> dict[str, list[Any]]:
-        given = [p for p, value in enumerate(values) if value is not None]
-        if len(given) == len(values):
-            picked = {name: list(column) for name, column in others}
-        else:
-            picked = {name: [column[p] for p in given] for name, column in others}
-        return picked
-
-    common = (("lot_id", lot_ids), ("measured_by", measured_by), ("source_ref", source_ref))
-    for column, (parameter, unit, method_column) in NUMERIC_RESULTS.items():
-        values = columns.get(column)
-        if values is None:
-            continue
-        methods = columns.get(method_column, none) if method_column else none
-        insert({"parameter": parameter, "unit": unit},
-               rows_with(values, ("value", values), ("method", methods), *common))
-    for column, kind in (("markers_detected", "detected"), ("markers_not_detected", "not_detected")):
-        listed = columns.get(column)
-        if listed is None:
-            continue
-        rows = [(lot_id, marker, by, ref) for lot_id, markers, by, ref
-                in zip(lot_ids, listed, measured_by, source_ref, strict=True) if markers for marker in markers]
-        if rows:
-            lot_col, marker_col, by_col, ref_col = (list(c) for c in zip(*rows, strict=True))
-            insert({"parameter": "marker", "result": kind},
-                   {"lot_id": lot_col, "marker": marker_col, "measured_by": by_col, "source_ref": ref_col})
-    if "imaging_method" in columns:
-        methods = columns["imaging_method"]
-        insert({"parameter": "imaging", "result": "performed"}, rows_with(methods, ("method", methods), *common))
-    for column, parameter in QUALITATIVE_RESULTS.items():
-        outcomes = columns.get(column)
-        if outcomes is not None:
-            insert({"parameter": parameter}, rows_with(outcomes, ("result", outcomes), *common))
-    return written
 
 
 def _write_products(session: Session, plans: dict[str, _ProductPlan], products: dict[str, tuple[int, str]],

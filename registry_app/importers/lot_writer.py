@@ -1,0 +1,131 @@
+"""Writing a lot import's new lots and their characterization results, column by column.
+
+The columns come from `validate_lots` (picked and merged by the service); products and suppliers are already
+in the registry. Lots go in with one executemany per chunk, results with one per kind of result, in the
+caller's transaction. Rows are written below the ORM, so the caller refreshes the lots' results facts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Connection
+
+from ..domain import CharacterizationResult, Lot, name_key
+from ..domain.vocab import LotStatus
+from .bulk import bulk_insert
+from .lot_rows import LOT_FIELDS, NUMERIC_RESULTS, QUALITATIVE_RESULTS, LotRow, ValidatedLots
+
+LOT_TABLE = Lot.__table__
+RESULT_TABLE = CharacterizationResult.__table__
+
+
+@dataclass
+class NewLots:
+    """The lots the file adds, column by column (the file's columns picked at these positions, with lots
+    given twice under --update merged into their first row)."""
+
+    columns: dict[str, list[Any]]
+    product_keys: list[str]
+
+    def __len__(self) -> int:
+        return len(self.product_keys)
+
+
+def new_lots(lots: ValidatedLots, positions: list[int] | None, merged: dict[int, LotRow]) -> NewLots:
+    """The rows at `positions` (None: every row), each replaced by its merged LotRow where there is one."""
+    if positions is None:
+        return NewLots(lots.columns, lots.product_keys)
+    columns = {name: [values[p] for p in positions] for name, values in lots.columns.items()}
+    for index, position in enumerate(positions):
+        row = merged.get(position)
+        if row is not None:
+            for name, values in columns.items():
+                values[index] = row.values.get(name)
+    return NewLots(columns, [lots.product_keys[p] for p in positions])
+
+
+def insert_lots(connection: Connection, new: NewLots, products: dict[str, tuple[int, str]],
+                suppliers: dict[str, int], site_id: int, batch: str, now: datetime,
+                after_chunk: Callable[[int], None] | None = None) -> Sequence[int]:
+    """Write the new lots; returns their ids in the order of `new`."""
+    if not len(new):
+        return []
+    columns = new.columns
+    product_id_of = {key: products[key][0] for key in set(new.product_keys)}
+    lot_columns: dict[str, list[Any]] = {name: columns[name] for name in LOT_FIELDS if name in columns}
+    lot_columns["product_id"] = list(map(product_id_of.__getitem__, new.product_keys))
+    if "supplier" in columns:
+        supplier_id_of: dict[str | None, int | None] = {None: None}
+        supplier_id_of.update((name, suppliers[name_key(name)]) for name in set(columns["supplier"]) if name)
+        lot_columns["supplier_id"] = list(map(supplier_id_of.__getitem__, columns["supplier"]))
+    default_status = LotStatus.QUARANTINE.value
+    if "status" in lot_columns:
+        lot_columns["status"] = [status or default_status for status in lot_columns["status"]]
+    constants = {"site_id": site_id, "import_batch": batch, "created_at": now, "quantity_administered": 0.0,
+                 "quantity_destroyed": 0.0}
+    if "status" not in lot_columns:
+        constants["status"] = default_status
+    first_id = connection.execute(select(func.max(Lot.id))).scalar() or 0
+    count = bulk_insert(connection, LOT_TABLE, lot_columns, constants, after_chunk)
+    # SQLite numbers rows inserted under its write lock consecutively after the largest id; checked, not assumed.
+    low, high, written = connection.execute(
+        select(func.min(Lot.id), func.max(Lot.id), func.count())
+        .where(Lot.id > first_id, Lot.import_batch == batch)).one()
+    if connection.dialect.name == "sqlite" and written == count and high - low + 1 == count:
+        return range(low, high + 1)
+    ids = {(pid, number): lot_id for lot_id, pid, number in connection.execute(
+        select(Lot.id, Lot.product_id, Lot.lot_number).where(Lot.id > first_id, Lot.import_batch == batch))}
+    return [ids[key] for key in zip(lot_columns["product_id"], columns["lot_number"], strict=True)]
+
+
+def insert_results(connection: Connection, new: NewLots, lot_ids: Sequence[int], now: datetime) -> int:
+    """Write the new lots' characterization results, one executemany per kind of result (the parameter, unit
+    and kind are written into the statement once rather than bound on each of some 400,000 rows)."""
+    columns = new.columns
+    none = [None] * len(new)
+    measured_by, source_ref = columns.get("result_source", none), columns.get("coa_ref", none)
+    written = 0
+
+    def insert(shared: dict[str, Any], picked: dict[str, list[Any]]) -> None:
+        nonlocal written
+        written += bulk_insert(connection, RESULT_TABLE, picked, {**shared, "recorded_at": now})
+
+    def rows_with(values: list[Any], *others: tuple[str, list[Any]]) -> dict[str, list[Any]]:
+        given = [p for p, value in enumerate(values) if value is not None]
+        if len(given) == len(values):
+            picked = {name: list(column) for name, column in others}
+        else:
+            picked = {name: [column[p] for p in given] for name, column in others}
+        return picked
+
+    common = (("lot_id", lot_ids), ("measured_by", measured_by), ("source_ref", source_ref))
+    for column, (parameter, unit, method_column) in NUMERIC_RESULTS.items():
+        values = columns.get(column)
+        if values is None:
+            continue
+        methods = columns.get(method_column, none) if method_column else none
+        insert({"parameter": parameter, "unit": unit},
+               rows_with(values, ("value", values), ("method", methods), *common))
+    for column, kind in (("markers_detected", "detected"), ("markers_not_detected", "not_detected")):
+        listed = columns.get(column)
+        if listed is None:
+            continue
+        rows = [(lot_id, marker, by, ref) for lot_id, markers, by, ref
+                in zip(lot_ids, listed, measured_by, source_ref, strict=True) if markers for marker in markers]
+        if rows:
+            lot_col, marker_col, by_col, ref_col = (list(c) for c in zip(*rows, strict=True))
+            insert({"parameter": "marker", "result": kind},
+                   {"lot_id": lot_col, "marker": marker_col, "measured_by": by_col, "source_ref": ref_col})
+    if "imaging_method" in columns:
+        methods = columns["imaging_method"]
+        insert({"parameter": "imaging", "result": "performed"}, rows_with(methods, ("method", methods), *common))
+    for column, parameter in QUALITATIVE_RESULTS.items():
+        outcomes = columns.get(column)
+        if outcomes is not None:
+            insert({"parameter": parameter}, rows_with(outcomes, ("result", outcomes), *common))
+    return written
