@@ -26,6 +26,7 @@ RESOLUTION_DPI = 96
 CHART_SCALE = 3  # charts are drawn at 3x their layout size so they stay sharp when printed
 FOOTER_HEIGHT_PX = 28
 TABLE_CHUNK_ROWS = 60
+SHADED_ROW = '<tr bgcolor="#eef1f5">'
 # A code raised thousands of times (the same finding on every administration of one product) would bury the
 # rest of the report: the PDF lists the first rows of each code and counts the others, which the flags
 # export (in every bundle) lists in full.
@@ -85,10 +86,11 @@ def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]], widths: Sequen
     """A table whose header row repeats on each page. `raw_columns` hold HTML already escaped.
 
     Long tables are emitted as consecutive tables of TABLE_CHUNK_ROWS rows: Qt walks every cell of a table
-    to paint any page of it, so one 2,000-row table costs quadratic time to print.
+    to paint any page of it, so one 2,000-row table costs quadratic time to print. Rows are told apart by
+    alternate shading rather than cell borders: Qt draws four border lines per cell, which cost a third of the
+    painting time of a 2,000-lot report (and 10 % more pages).
     """
-    head = ['<table width="100%" cellspacing="0" cellpadding="2" border="0.5" style="'
-            'border-color: #9a9a9a"><thead><tr>']
+    head = ['<table width="100%" cellspacing="0" cellpadding="2" border="0"><thead><tr>']
     for index, header in enumerate(headers):
         width = f' width="{widths[index]}%"' if widths else ""
         head.append(f'<th bgcolor="#e4e9f0" align="left"{width}>{escape(header)}</th>')
@@ -99,7 +101,7 @@ def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]], widths: Sequen
         if count and count % TABLE_CHUNK_ROWS == 0:
             parts.append("</tbody></table>")
             parts.append(opening)
-        parts.append("<tr>")
+        parts.append(SHADED_ROW if count % 2 else "<tr>")
         for index, value in enumerate(row):
             parts.append(f"<td>{value if index in raw_columns else _text(value)}</td>")
         parts.append("</tr>")
@@ -209,7 +211,9 @@ def _administrations(data: ComplianceData) -> str:
                  f"<b>{_text(sum(a.quantity for a in data.administrations))}</b>", f"<b>{data.patients:,}</b>"))
     body = _table(["Product", "Route", "Administrations", "Quantity", "Patients"], rows[:-1], [34, 26, 14, 13, 13])
     total = "".join(f"<td>{v}</td>" for v in rows[-1])
-    body = body.replace("</tbody>", f"<tr>{total}</tr></tbody>")
+    # The total closes the last chunk of the table only.
+    head, tail = body.rsplit("</tbody>", 1)
+    body = f"{head}<tr>{total}</tr></tbody>{tail}"
     return "<h2>Administrations</h2>" + body
 
 
