@@ -2,7 +2,8 @@
 
 The columns come from `validate_lots` (picked and merged by the service); products and suppliers are already
 in the registry. Lots go in with one executemany per chunk, results with one per kind of result, in the
-caller's transaction. Rows are written below the ORM, so the caller refreshes the lots' results facts.
+caller's transaction. Rows are written below the ORM, so the lots' results facts are written here too: worked
+out from the columns in hand (the lots are new, their results are exactly these), not aggregated again in SQL.
 """
 
 from __future__ import annotations
@@ -15,13 +16,15 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
-from ..domain import CharacterizationResult, Lot, name_key
-from ..domain.vocab import LotStatus
+from ..domain import CharacterizationResult, Lot, LotResultFacts, name_key
+from ..domain.result_facts import FACT_COLUMNS, SINGLE_PARTICLE_METHODS
+from ..domain.vocab import CONTAMINANT_MARKERS, CYTOSOLIC_MARKERS, TRANSMEMBRANE_MARKERS, LotStatus
 from .bulk import bulk_insert
 from .lot_rows import LOT_FIELDS, NUMERIC_RESULTS, QUALITATIVE_RESULTS, LotRow, ValidatedLots
 
 LOT_TABLE = Lot.__table__
 RESULT_TABLE = CharacterizationResult.__table__
+FACTS_TABLE = LotResultFacts.__table__
 
 
 @dataclass
@@ -129,3 +132,60 @@ def insert_results(connection: Connection, new: NewLots, lot_ids: Sequence[int],
         if outcomes is not None:
             insert({"parameter": parameter}, rows_with(outcomes, ("result", outcomes), *common))
     return written
+
+
+_TRANSMEMBRANE, _CYTOSOLIC = frozenset(TRANSMEMBRANE_MARKERS), frozenset(CYTOSOLIC_MARKERS)
+_CONTAMINANT_BIT = {marker: 1 << i for i, marker in enumerate(CONTAMINANT_MARKERS)}
+
+
+def _marker_facts(detected: tuple[str, ...] | None, absent: tuple[str, ...] | None) -> tuple[int, int, int, int]:
+    """(ev_transmembrane, ev_cytosolic, ev_contaminant_tested, contaminants_detected) of a lot's markers."""
+    detected, absent = detected or (), absent or ()
+    bits = 0
+    for marker in detected:
+        bits |= _CONTAMINANT_BIT.get(marker, 0)
+    return (int(not _TRANSMEMBRANE.isdisjoint(detected)), int(not _CYTOSOLIC.isdisjoint(detected)),
+            int(any(m in _CONTAMINANT_BIT for m in (*detected, *absent))), bits)
+
+
+def new_lot_facts(new: NewLots, lot_ids: Sequence[int]) -> list[tuple[Any, ...]]:
+    """The lot_result_facts rows of the new lots, from the results `insert_results` writes for them: the same
+    answers as `lot_result_summary` over those rows (a test compares them), without reading them back. The
+    lots are new, so these results are all they have. A lot without results gets no row."""
+    columns = new.columns
+    none = [None] * len(new)
+
+    def column(name: str) -> list[Any]:
+        return columns.get(name, none)
+
+    markers: dict[tuple[Any, Any], tuple[int, int, int, int]] = {}
+    single_particle = frozenset(SINGLE_PARTICLE_METHODS)
+    rows: list[tuple[Any, ...]] = []
+    for (lot_id, particles, particle_method, size, protein, endotoxin, dna, weight, detected, absent, imaging,
+         sterility, mycoplasma) in zip(
+            lot_ids, column("particle_concentration_per_ml"), column("particle_method"), column("size_mode_nm"),
+            column("protein_ug_per_ml"), column("endotoxin_eu_per_ml"), column("dna_mg_per_ml"),
+            column("molecular_weight_kda"), column("markers_detected"), column("markers_not_detected"),
+            column("imaging_method"), column("sterility"), column("mycoplasma"), strict=True):
+        if (particles is None and size is None and protein is None and endotoxin is None and dna is None
+                and weight is None and not detected and not absent and imaging is None and sterility is None
+                and mycoplasma is None):
+            continue
+        marker = markers.get((detected, absent))
+        if marker is None:
+            marker = markers[(detected, absent)] = _marker_facts(detected, absent)
+        rows.append((lot_id, int(particles is not None and particle_method in single_particle),
+                     int(protein is not None), marker[0], marker[1], marker[2], int(imaging is not None),
+                     int(dna is not None), int(weight is not None), int(sterility is not None),
+                     int(endotoxin is not None), int(mycoplasma is not None), int(sterility == "fail"),
+                     int(mycoplasma == "positive"), marker[3], endotoxin, size, size, particles, particles))
+    return rows
+
+
+def insert_new_lot_facts(connection: Connection, new: NewLots, lot_ids: Sequence[int]) -> int:
+    """Write the new lots' results facts (see `new_lot_facts`); returns the number of rows."""
+    rows = new_lot_facts(new, lot_ids)
+    if not rows:
+        return 0
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    return bulk_insert(connection, FACTS_TABLE, dict(zip(FACT_COLUMNS, columns, strict=True)))

@@ -43,7 +43,7 @@ from ..importers.lot_rows import (
     ValidatedLots,
     validate_lots,
 )
-from ..importers.lot_writer import NewLots, insert_lots, insert_results, new_lots
+from ..importers.lot_writer import NewLots, insert_lots, insert_new_lot_facts, insert_results, new_lots
 from ..importers.tabular import RowError, Table, TableError, read_table
 from .audit import AuditRecord
 from .context import STAFF, ServiceContext, changing, current_site
@@ -372,7 +372,7 @@ def _write_lots(ctx: ServiceContext, session: Session, site_id: int, plans: dict
     lot_ids = insert_lots(connection, new, products, suppliers, site_id, batch, now, reporter.writing)
     after["lots_created"] = id_ranges(lot_ids)
     results_created = insert_results(connection, new, lot_ids, now)
-    written_lots: set[int] | range = lot_ids if isinstance(lot_ids, range) else set(lot_ids)
+    insert_new_lot_facts(connection, new, lot_ids)
     if updates:
         update_results: list[dict[str, Any]] = []
         lots_before, lots_after = _update_lots(session, updates, suppliers, now, update_results, batch)
@@ -380,12 +380,12 @@ def _write_lots(ctx: ServiceContext, session: Session, site_id: int, plans: dict
         reporter.writing(len(new) + len(updates))
         _bulk_insert(session, _RESULT_TABLE, update_results)
         results_created += len(update_results)
-        written_lots = {*written_lots, *(item["lot_id"] for item in update_results)}
-    # The bulk path bypasses the ORM flush that keeps the lots' results facts: refresh them here (the lots
-    # updated by --update are among these, since a result is voided only when another replaces it). Every new
-    # lot is refreshed: one without results simply gets no row.
-    if written_lots:
-        refresh_lot_result_facts(connection, written_lots)
+        # The bulk path bypasses the ORM flush that keeps the lots' results facts: the lots given new results
+        # by --update are refreshed from the table (a result is voided only when another replaces it, so these
+        # are all the lots whose results changed).
+        changed = {item["lot_id"] for item in update_results}
+        if changed:
+            refresh_lot_result_facts(connection, changed)
     result.results_created = results_created
     after.update(lots_created_count=len(lot_ids), lots_updated_count=len(updates), results_created=results_created)
     ctx.audit(session, AuditRecord("import lots", "import", batch, before=before, after=after))

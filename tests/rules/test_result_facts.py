@@ -4,6 +4,7 @@ results after every kind of write: ORM flushes, the receiving services (add, voi
 
 from __future__ import annotations
 
+import csv
 import random
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +20,7 @@ from registry_app.services import ServiceContext, demo, receiving
 from registry_app.services.imports import import_lots
 
 from ..helpers import FORMAT_EXAMPLES
+from ..importers.generator import LOT_HEADER, lot_rows
 from . import builders as b
 
 
@@ -109,4 +111,46 @@ def test_demo_bulk_path_keeps_the_facts(pharmacist: ServiceContext) -> None:
     summary = demo.generate_demo(pharmacist, lots=60, seed=2, today=b.TODAY)
     with pharmacist.db.read() as session:
         assert session.query(LotResultFacts).count() == summary.counts["lots"]
+    assert _stale(pharmacist.db) == []
+
+
+def test_import_facts_worked_out_in_python_equal_sql(pharmacist: ServiceContext, tmp_path: Path) -> None:
+    """A lot import writes its new lots' facts from the columns in hand (importers/lot_writer.py); they must
+    equal the SQL definition over the results it wrote, for every mix of result cells (none at all, partial
+    methods, contaminant markers detected or only tested, an empty marker list)."""
+    rng = random.Random(9)
+    rows = list(lot_rows(300, seed=3))
+    for row in rows:
+        for column in ("particle_concentration_per_ml", "particle_method", "size_mode_nm", "protein_ug_per_ml",
+                       "endotoxin_eu_per_ml", "dna_mg_per_ml", "molecular_weight_kda", "imaging_method",
+                       "sterility", "mycoplasma", "markers_detected", "markers_not_detected"):
+            row[column] = ""
+        if rng.random() < 0.15:
+            continue  # no results: no facts row
+        if rng.random() < 0.5:
+            row["particle_concentration_per_ml"] = f"{rng.uniform(1, 9):.2f}e9"
+            row["particle_method"] = rng.choice(["", "nta", "trps", "nano_flow"])
+        for column in ("size_mode_nm", "protein_ug_per_ml", "endotoxin_eu_per_ml", "dna_mg_per_ml",
+                       "molecular_weight_kda"):
+            if rng.random() < 0.4:
+                row[column] = str(round(rng.uniform(0, 500), 3))
+        row["imaging_method"] = rng.choice(["", "", "tem", "afm"])
+        row["sterility"] = rng.choice(["", "pass", "fail"])
+        row["mycoplasma"] = rng.choice(["", "negative", "positive"])
+        markers = rng.sample(MARKERS, rng.randint(0, 6))
+        split = rng.randint(0, len(markers))
+        row["markers_detected"] = ";".join(markers[:split]) or rng.choice(["", ";"])
+        row["markers_not_detected"] = ";".join(markers[split:])
+    path = tmp_path / "mixed.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=LOT_HEADER)
+        writer.writeheader()
+        writer.writerows(rows)
+    done = import_lots(pharmacist, path)
+    assert done.ok, done.error_lines()[:3]
+    with pharmacist.db.read() as session:
+        stored = {row[0]: tuple(row) for row in session.execute(select(LotResultFacts.__table__))}
+        fresh = {row[0]: tuple(row) for row in session.execute(lot_result_summary())}
+    assert 200 < len(stored) < 300
+    assert stored == fresh
     assert _stale(pharmacist.db) == []
