@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import compress, repeat
+from operator import is_not
 from typing import Any
 
 from sqlalchemy import func, select
@@ -19,7 +21,7 @@ from sqlalchemy.engine import Connection
 from ..domain import CharacterizationResult, Lot, LotResultFacts, name_key
 from ..domain.result_facts import FACT_COLUMNS, SINGLE_PARTICLE_METHODS
 from ..domain.vocab import CONTAMINANT_MARKERS, CYTOSOLIC_MARKERS, TRANSMEMBRANE_MARKERS, LotStatus
-from .bulk import bulk_insert
+from .bulk import bulk_insert, sqlite_indexes_deferred
 from .lot_rows import LOT_FIELDS, NUMERIC_RESULTS, QUALITATIVE_RESULTS, LotRow, ValidatedLots
 
 LOT_TABLE = Lot.__table__
@@ -74,7 +76,8 @@ def insert_lots(connection: Connection, new: NewLots, products: dict[str, tuple[
     if "status" not in lot_columns:
         constants["status"] = default_status
     first_id = connection.execute(select(func.max(Lot.id))).scalar() or 0
-    count = bulk_insert(connection, LOT_TABLE, lot_columns, constants, after_chunk)
+    with sqlite_indexes_deferred(connection, LOT_TABLE, len(new)):
+        count = bulk_insert(connection, LOT_TABLE, lot_columns, constants, after_chunk)
     # SQLite numbers rows inserted under its write lock consecutively after the largest id; checked, not assumed.
     low, high, written = connection.execute(
         select(func.min(Lot.id), func.max(Lot.id), func.count())
@@ -92,28 +95,22 @@ def insert_results(connection: Connection, new: NewLots, lot_ids: Sequence[int],
     columns = new.columns
     none = [None] * len(new)
     measured_by, source_ref = columns.get("result_source", none), columns.get("coa_ref", none)
-    written = 0
-
-    def insert(shared: dict[str, Any], picked: dict[str, list[Any]]) -> None:
-        nonlocal written
-        written += bulk_insert(connection, RESULT_TABLE, picked, {**shared, "recorded_at": now})
+    kinds: list[tuple[dict[str, Any], dict[str, list[Any]]]] = []  # (values in the statement, bound columns)
 
     def rows_with(values: list[Any], *others: tuple[str, list[Any]]) -> dict[str, list[Any]]:
-        given = [p for p, value in enumerate(values) if value is not None]
-        if len(given) == len(values):
-            picked = {name: list(column) for name, column in others}
-        else:
-            picked = {name: [column[p] for p in given] for name, column in others}
-        return picked
+        """The columns at the rows where `values` is given (picked at C speed)."""
+        if None not in values:
+            return {name: list(column) for name, column in others}
+        given = list(map(is_not, values, repeat(None)))
+        return {name: list(compress(column, given)) for name, column in others}
 
     common = (("lot_id", lot_ids), ("measured_by", measured_by), ("source_ref", source_ref))
     for column, (parameter, unit, method_column) in NUMERIC_RESULTS.items():
         values = columns.get(column)
         if values is None:
             continue
-        methods = columns.get(method_column, none) if method_column else none
-        insert({"parameter": parameter, "unit": unit},
-               rows_with(values, ("value", values), ("method", methods), *common))
+        methods = (("method", columns.get(method_column, none)),) if method_column else ()
+        kinds.append(({"parameter": parameter, "unit": unit}, rows_with(values, ("value", values), *methods, *common)))
     for column, kind in (("markers_detected", "detected"), ("markers_not_detected", "not_detected")):
         listed = columns.get(column)
         if listed is None:
@@ -122,15 +119,21 @@ def insert_results(connection: Connection, new: NewLots, lot_ids: Sequence[int],
                 in zip(lot_ids, listed, measured_by, source_ref, strict=True) if markers for marker in markers]
         if rows:
             lot_col, marker_col, by_col, ref_col = (list(c) for c in zip(*rows, strict=True))
-            insert({"parameter": "marker", "result": kind},
-                   {"lot_id": lot_col, "marker": marker_col, "measured_by": by_col, "source_ref": ref_col})
+            kinds.append(({"parameter": "marker", "result": kind},
+                          {"lot_id": lot_col, "marker": marker_col, "measured_by": by_col, "source_ref": ref_col}))
     if "imaging_method" in columns:
         methods = columns["imaging_method"]
-        insert({"parameter": "imaging", "result": "performed"}, rows_with(methods, ("method", methods), *common))
+        kinds.append(({"parameter": "imaging", "result": "performed"},
+                      rows_with(methods, ("method", methods), *common)))
     for column, parameter in QUALITATIVE_RESULTS.items():
         outcomes = columns.get(column)
         if outcomes is not None:
-            insert({"parameter": parameter}, rows_with(outcomes, ("result", outcomes), *common))
+            kinds.append(({"parameter": parameter}, rows_with(outcomes, ("result", outcomes), *common)))
+    total = sum(len(picked["lot_id"]) for _, picked in kinds)
+    written = 0
+    with sqlite_indexes_deferred(connection, RESULT_TABLE, total):
+        for shared, picked in kinds:
+            written += bulk_insert(connection, RESULT_TABLE, picked, {**shared, "recorded_at": now})
     return written
 
 

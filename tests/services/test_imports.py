@@ -6,10 +6,12 @@ import json
 from datetime import date
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from registry_app.domain import AuditEntry, CharacterizationResult, Lot, Product, ProductRegulatoryStatus, Supplier
 from registry_app.domain.result_facts import stale_lot_result_facts
+from registry_app.importers import bulk, lot_writer
 from registry_app.importers.lot_rows import validate_lots
 from registry_app.importers.tabular import read_table
 from registry_app.services import ServiceContext
@@ -151,3 +153,46 @@ def test_bulk_written_rows_equal_the_rows_read_one_by_one(pharmacist: ServiceCon
         assert stale_lot_result_facts(session.connection()) == []
     assert lots == expected_lots
     assert results == expected_results
+
+
+def test_big_import_into_a_small_registry_rebuilds_the_plain_indexes(pharmacist: ServiceContext, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A write of more lots (results) than the table holds drops the tables' plain indexes and builds them
+    again in the same transaction: afterwards they are all there, as the schema defines them, and a cancelled
+    import leaves them as they were; a later import into the fuller tables keeps them throughout."""
+    monkeypatch.setattr(bulk, "DEFER_INDEXES_FROM", 100)
+
+    def indexes() -> list[tuple[str, str]]:
+        with pharmacist.db.read() as session:
+            return sorted(session.connection().exec_driver_sql(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL").all())
+
+    before = indexes()
+    assert any(name == "ix_lot_status" for name, _ in before)
+    dropped: list[str] = []
+    real_bulk_insert = lot_writer.bulk_insert
+
+    def watching(connection, table, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if table.name in ("lot", "characterization_result"):
+            present = {n for (n,) in connection.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'index'")}
+            dropped.extend(name for name, _ in before if name not in present)
+        return real_bulk_insert(connection, table, *args, **kwargs)
+
+    monkeypatch.setattr(lot_writer, "bulk_insert", watching)
+    path = write_lots_csv(tmp_path / "lots.csv", 600, seed=4)
+    cancelled = import_lots(pharmacist, path, progress=lambda done, total: done <= total // 2 + 10)
+    assert cancelled.cancelled and indexes() == before
+    assert "ix_lot_status" in dropped
+    dropped.clear()
+    done = import_lots(pharmacist, path)
+    assert done.ok and done.created == 600
+    assert "ix_lot_status" in dropped and "ix_characterization_result_lot_parameter" in dropped
+    assert indexes() == before
+    with pharmacist.db.read() as session:
+        assert session.connection().exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+        assert stale_lot_result_facts(session.connection()) == []
+    dropped.clear()
+    more = tmp_path / "more.csv"
+    more.write_text(path.read_text().replace(",L2", ",M2"))  # the same products, other lot numbers
+    assert import_lots(pharmacist, more).ok
+    assert dropped == [] and indexes() == before
