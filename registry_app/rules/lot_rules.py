@@ -7,9 +7,10 @@ results: see domain/result_facts.py), its documents and excursions, and evaluate
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
-from sqlalchemy import Date, and_, bindparam, case, exists, func, literal, or_, select
+from sqlalchemy import Date, String, and_, bindparam, case, exists, func, literal, null, or_, select, type_coerce
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..domain import (
@@ -32,7 +33,7 @@ from ..domain.vocab import (
     STATUSES_NEEDING_REFERENCE,
 )
 from .catalogue import Flag
-from .common import Request, blank, flag, flag_column, flags_from_rows, label, local_date
+from .common import Request, blank, flag, flag_mask, flags_from_rows, label, local_date
 from .use_rules import current_administration
 
 DEFAULT_ENDOTOXIN_MAX = 0.5  # EU/mL
@@ -119,44 +120,67 @@ def lot_facts(req: Request) -> Any:
     )
 
 
-def _lot_conditions(f: Any, req: Request) -> dict[str, ColumnElement[bool]]:
-    exosome = f.c.product_type == "exosome"
-    pn = f.c.product_type == "polynucleotide"
-    ev_missing = or_(*(f.c[item] == 0 for item in EV_ITEMS))
-    unresolved = exists().where(TemperatureExcursion.lot_id == f.c.lot_id, TemperatureExcursion.resolution.is_(None))
-    unnotified = exists().where(Administration.lot_id == f.c.lot_id, current_administration(),
+def _lot_conditions(req: Request) -> dict[str, ColumnElement[bool]]:
+    """Each lot rule as a condition on lot JOIN product LEFT JOIN lot_result_facts (no derived tables).
+
+    Documents and invasive routes are EXISTS lookups on their indexes, reached only when the lot's own
+    reference is blank: grouping all documents and routes per run and joining the result cost more."""
+    res = LotResultFacts.__table__
+    exosome = Product.product_type == "exosome"
+
+    def missing(name: str) -> ColumnElement[bool]:
+        return func.coalesce(res.c[name], 0) == 0
+
+    def no_document(kind: str) -> ColumnElement[bool]:
+        return ~exists().where(Document.lot_id == Lot.id, Document.kind == kind)
+
+    invasive = exists().where(ProductRoute.product_id == Product.id,
+                              ProductRoute.route.in_(sorted(INJECTION_ROUTES | DEVICE_ASSISTED_ROUTES)))
+    unresolved = exists().where(TemperatureExcursion.lot_id == Lot.id, TemperatureExcursion.resolution.is_(None))
+    unnotified = exists().where(Administration.lot_id == Lot.id, current_administration(),
                                 Administration.patient_notified_on.is_(None))
-    stock = f.c.quantity_received - f.c.quantity_administered - f.c.quantity_destroyed
-    in_stock = and_(stock > 0, f.c.lot_status.not_in(("destroyed", "depleted")))
-    labelled = f.c.labelled_particles_per_ml
+    stock = Lot.quantity_received - Lot.quantity_administered - Lot.quantity_destroyed
+    in_stock = and_(stock > 0, Lot.status.not_in(("destroyed", "depleted")))
+    labelled, tolerance = Lot.labelled_particles_per_ml, _LIMITS["tolerance_pct"]
     return {
-        "UNDOC-DONOR": and_(exosome, f.c.source.in_(sorted(HUMAN_DERIVED_SOURCES)),
-                            blank(f.c.donor_eligibility_ref), f.c.donor_doc == 0),
-        "UNDOC-COA": and_(blank(f.c.coa_ref), f.c.coa_doc == 0),
-        "UNDOC-EXPIRY": f.c.expiry_date.is_(None),
-        "UNDOC-SUPPLIER": f.c.supplier_id.is_(None),
-        "UNDOC-RECEIPT": or_(f.c.receipt_temperature_c.is_(None), f.c.package_intact.is_(None)),
-        "UNDOC-EV-CHARACTERIZATION": and_(exosome, ev_missing),
-        "UNDOC-PN-CHARACTERIZATION": and_(pn, or_(f.c.pn_dna == 0, f.c.pn_mw == 0)),
-        "UNDOC-SAFETY-TESTS": and_(f.c.invasive == 1, or_(f.c.has_sterility == 0, f.c.has_endotoxin == 0,
-                                                          and_(exosome, f.c.has_mycoplasma == 0))),
-        "OOS-STERILITY": f.c.sterility_fail == 1,
-        "OOS-MYCOPLASMA": f.c.mycoplasma_positive == 1,
-        "OOS-ENDOTOXIN": f.c.endotoxin_max > f.c.endotoxin_limit,
-        "OOS-SIZE": and_(exosome, or_(f.c.size_min < f.c.size_low, f.c.size_max > f.c.size_high)),
+        "UNDOC-DONOR": and_(exosome, Product.source.in_(sorted(HUMAN_DERIVED_SOURCES)),
+                            blank(Lot.donor_eligibility_ref), no_document("donor_eligibility")),
+        "UNDOC-COA": and_(blank(Lot.coa_ref), no_document("coa")),
+        "UNDOC-EXPIRY": Lot.expiry_date.is_(None),
+        "UNDOC-SUPPLIER": Lot.supplier_id.is_(None),
+        "UNDOC-RECEIPT": or_(Lot.receipt_temperature_c.is_(None), Lot.package_intact.is_(None)),
+        "UNDOC-EV-CHARACTERIZATION": and_(exosome, or_(*(missing(item) for item in EV_ITEMS))),
+        "UNDOC-PN-CHARACTERIZATION": and_(Product.product_type == "polynucleotide",
+                                          or_(missing("pn_dna"), missing("pn_mw"))),
+        "UNDOC-SAFETY-TESTS": and_(invasive, or_(missing("has_sterility"), missing("has_endotoxin"),
+                                                 and_(exosome, missing("has_mycoplasma")))),
+        # A lot without a facts row has no result: NULL compares false, as coalesce(.., 0) did.
+        "OOS-STERILITY": res.c.sterility_fail == 1,
+        "OOS-MYCOPLASMA": res.c.mycoplasma_positive == 1,
+        "OOS-ENDOTOXIN": res.c.endotoxin_max > _LIMITS["endotoxin_limit"],
+        "OOS-SIZE": and_(exosome, or_(res.c.size_min < _LIMITS["size_low"], res.c.size_max > _LIMITS["size_high"])),
         "OOS-CONCENTRATION": and_(
             labelled.is_not(None),
-            or_(labelled - f.c.particles_min > labelled * f.c.tolerance_pct / 100,
-                f.c.particles_max - labelled > labelled * f.c.tolerance_pct / 100),
+            or_(labelled - res.c.particles_min > labelled * tolerance / 100,
+                res.c.particles_max - labelled > labelled * tolerance / 100),
         ),
-        "OOS-CONTAMINANT": f.c.contaminants_detected != 0,
-        "USE-OVERDRAWN": f.c.quantity_administered > f.c.quantity_received,
+        "OOS-CONTAMINANT": res.c.contaminants_detected != 0,
+        "USE-OVERDRAWN": Lot.quantity_administered > Lot.quantity_received,
         "USE-TEMPERATURE": unresolved,
-        "RECALL-LOOKBACK-OPEN": and_(or_(f.c.lot_status == "recalled", f.c.recall_date.is_not(None)), unnotified),
-        "ALERT-EXPIRING": and_(in_stock, f.c.expiry_date >= _plus(req, 0),
-                               f.c.expiry_date <= _plus(req, EXPIRING_DAYS)),
-        "ALERT-EXPIRED-STOCK": and_(in_stock, f.c.expiry_date < _plus(req, 0)),
+        "RECALL-LOOKBACK-OPEN": and_(or_(Lot.status == "recalled", Lot.recall_date.is_not(None)), unnotified),
+        "ALERT-EXPIRING": and_(in_stock, Lot.expiry_date >= _plus(req, 0),
+                               Lot.expiry_date <= _plus(req, EXPIRING_DAYS)),
+        "ALERT-EXPIRED-STOCK": and_(in_stock, Lot.expiry_date < _plus(req, 0)),
     }
+
+
+# The product's specification limits, defaulted (rules.md).
+_LIMITS: dict[str, ColumnElement[Any]] = {
+    "endotoxin_limit": func.coalesce(Product.spec_endotoxin_max, DEFAULT_ENDOTOXIN_MAX),
+    "size_low": func.coalesce(Product.spec_size_min_nm, DEFAULT_SIZE_MIN_NM),
+    "size_high": func.coalesce(Product.spec_size_max_nm, DEFAULT_SIZE_MAX_NM),
+    "tolerance_pct": func.coalesce(Product.spec_concentration_tolerance_pct, DEFAULT_CONCENTRATION_TOLERANCE_PCT),
+}
 
 
 def _plus(req: Request, days: int) -> Any:
@@ -167,15 +191,27 @@ def lot_flags(req: Request) -> list[Flag]:
     codes = [code for code in LOT_CODES if code in req.codes]
     if not codes:
         return []
-    facts = lot_facts(req).subquery("facts")
-    conditions = _lot_conditions(facts, req)
+    res = LotResultFacts.__table__
+    conditions = _lot_conditions(req)
     wanted = {code: conditions[code] for code in codes}
-    query = select(facts, *(_bit(c).label(_column(code)) for code, c in wanted.items())).where(
-        or_(*wanted.values()), *req.id_filter(facts.c.lot_id))
-    return flags_from_rows(req, req.session.execute(query), codes, "lot_id", _lot_message)
-
-
-_column = flag_column
+    # Only flagged lots, and only the columns the messages read (result flags uncoalesced: a missing facts
+    # row reads as None, which the messages treat as not done, like 0).
+    query = (
+        select(
+            Lot.id.label("subject_id"), flag_mask(wanted), Lot.id.label("lot_id"), Lot.lot_number,
+            Product.id.label("product_id"), Product.name.label("product_name"), Product.product_type,
+            Lot.receipt_temperature_c, Lot.package_intact, Lot.quantity_received, Lot.quantity_administered,
+            type_coerce(Lot.expiry_date, String).label("expiry"), Lot.labelled_particles_per_ml,
+            *(res.c[name] for name in (*EV_ITEMS, *PN_ITEMS, *SAFETY_ITEMS)),
+            res.c.contaminants_detected, res.c.endotoxin_max, res.c.size_min, res.c.size_max,
+            res.c.particles_min, res.c.particles_max, *(limit.label(name) for name, limit in _LIMITS.items()),
+        )
+        .select_from(Lot)
+        .join(Product, Product.id == Lot.product_id)
+        .outerjoin(res, res.c.lot_id == Lot.id)
+        .where(or_(*wanted.values()), *req.id_filter(Lot.id))
+    )
+    return flags_from_rows(req, req.rows(query), codes, {code: partial(_lot_message, code) for code in codes})
 
 
 def _num(value: float | None) -> str:
@@ -241,10 +277,10 @@ def _lot_message(code: str, row: Any) -> str:
         return (f"{lot} is recalled and some patients who received it are not marked notified. Notify them and "
                 "record the date.")
     if code == "ALERT-EXPIRING":
-        return (f"{lot} expires on {row.expiry_date.isoformat()} with stock remaining. Use it first or plan its "
+        return (f"{lot} expires on {row.expiry} with stock remaining. Use it first or plan its "
                 "disposal.")
     if code == "ALERT-EXPIRED-STOCK":
-        return (f"{lot} expired on {row.expiry_date.isoformat()} but stock remains. Remove it from use and "
+        return (f"{lot} expired on {row.expiry} but stock remains. Remove it from use and "
                 "destroy it.")
     raise KeyError(code)
 
@@ -282,20 +318,19 @@ def product_flags(req: Request) -> list[Flag]:
                                             blank(jur_status.c.reference))
     wanted = {code: conditions[code] for code in codes}
     query = (
-        select(Product.id.label("product_id"), Product.name.label("product_name"), Product.product_type,
-               Product.source, Product.pn_species, Manufacturer.name.label("manufacturer_name"),
-               jur_status.c.status.label("reg_status"),
-               *(_bit(c).label(_column(code)) for code, c in wanted.items()))
+        select(Product.id.label("subject_id"), flag_mask(wanted), Product.id.label("product_id"),
+               Product.name.label("product_name"), null().label("lot_id"), null().label("lot_number"),
+               Product.product_type, jur_status.c.status.label("reg_status"))
         .select_from(Product)
         .outerjoin(Manufacturer, Manufacturer.id == Product.manufacturer_id)
         .outerjoin(jur_status, jur_status.c.product_id == Product.id)
         .where(or_(*wanted.values()), *req.id_filter(Product.id))
     )
-    return flags_from_rows(req, req.session.execute(query), codes, "product_id",
-                           lambda code, row: _product_message(code, row, req))
+    messages = {code: partial(_product_message, code, req=req) for code in codes}
+    return flags_from_rows(req, req.rows(query), codes, messages)
 
 
-def _product_message(code: str, row: Any, req: Request) -> str:
+def _product_message(code: str, row: Any, *, req: Request) -> str:
     name = row.product_name
     if code == "UNDOC-MANUFACTURER":
         return f"{name}: the manufacturer is unknown. Record who makes it (from the label or the supplier)."
@@ -341,7 +376,7 @@ def adverse_event_flags(req: Request) -> list[Flag]:
              f"Adverse event ({label(row.event_type)}) recorded on {row.recorded_at.date().isoformat()} is not "
              f"reported after more than {AE_REPORT_DAYS} days. Report it to the manufacturer or the regulator, "
              "or record why it is not reportable.")
-        for row in req.session.execute(query) if req.keep(row.subject_id)
+        for row in req.rows(query) if req.keep(row.subject_id)
     ]
 
 
