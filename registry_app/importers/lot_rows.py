@@ -271,11 +271,11 @@ def validate_lots(table: Table, today: date, update: bool = False, progress: Pro
     # (row position, error): appended phase by phase and column by column, then sorted by row only (stable),
     # which lists each row's problems in the order the row-by-row check named them.
     found: list[tuple[int, RowError]] = []
-    for position, cells in enumerate(grid):
-        if len(cells) > width and any(cells[width:]):
-            found.append((position, RowError(numbers[position], "", f"has {len(cells)} cells but the header "
-                                             f"names {width} columns")))
-    if any(len(cells) != width for cells in grid):
+    if set(map(len, grid)) - {width}:  # some row is short or long: the rare case, row by row
+        for position, cells in enumerate(grid):
+            if len(cells) > width and any(cells[width:]):
+                found.append((position, RowError(numbers[position], "", f"has {len(cells)} cells but the header "
+                                                 f"names {width} columns")))
         grid = [cells[:width] if len(cells) >= width else cells + [""] * (width - len(cells)) for cells in grid]
     raw: list[tuple[str, ...]] = list(zip(*grid, strict=True)) if grid else [() for _ in columns]
     parsed: dict[str, list[Any]] = {}

@@ -49,18 +49,20 @@ def _is_blank(cells: Iterable[str]) -> bool:
 
 
 _ASCII_BLANKS = " \t\x0b\x0c\x1c\x1d\x1e\x1f"  # what str.strip removes, line breaks aside
+# Every cell edge (comma, quote, line break) to "\n" and every blank to " ": a cell is padded only where the
+# translated text holds "\n " or " \n".
+_EDGES_AND_BLANKS = bytes.maketrans(b',"\r' + _ASCII_BLANKS.encode(), b"\n\n\n" + b" " * len(_ASCII_BLANKS))
 
 
 def _has_padded_cells(text: str) -> bool:
     """Whether any cell may start or end with whitespace: whitespace next to a comma, a quote or a line end.
-    A handful of substring scans, several times quicker than a regular expression over a 30 MB file; text
-    with non-ASCII characters (which include more kinds of whitespace) is always trimmed."""
-    if not text.isascii() or text[:1].isspace() or text.rstrip("\r\n")[-1:].isspace():
+    One byte translation and two substring scans, several times quicker than a regular expression (or a scan
+    per pair of characters) over a 30 MB file; text with non-ASCII characters (which include more kinds of
+    whitespace) is always trimmed."""
+    if not text.isascii():
         return True
-    for blank in _ASCII_BLANKS:
-        if blank in text and any(edge + blank in text or blank + edge in text for edge in ',"\n\r'):
-            return True
-    return False
+    marked = b"\n" + text.encode("ascii").translate(_EDGES_AND_BLANKS) + b"\n"
+    return b"\n " in marked or b" \n" in marked
 
 
 def _csv_rows(data: bytes) -> list[list[str]]:
@@ -116,6 +118,8 @@ def read_table(path: str | Path) -> Table:
     header = [normalise_header(c) for c in first[1]]
     while header and not header[-1]:
         header.pop()
+    if isinstance(rows, list) and all(map(any, rows)):
+        return Table(header, list(numbered))  # no blank row (the usual case): numbered at C speed
     return Table(header, [(number, cells) for number, cells in numbered if any(cells)])
 
 
