@@ -122,14 +122,17 @@ def bulk_insert(connection: Connection, table: Table, columns: Mapping[str, Sequ
     per = max(1, min(ROWS_PER_STATEMENT, MAX_BOUND // width))
     many_sql = head + ", ".join([row_sql] * per)
     step = per * width
-    for chunk in chunks(list(zip(*stored, strict=True)), per * max(1, WRITE_CHUNK // per)):
-        flat = tuple(chain.from_iterable(chunk))
-        whole = len(chunk) // per * step
-        if whole:
-            connection.exec_driver_sql(many_sql, [flat[start:start + step] for start in range(0, whole, step)])
-        if whole < len(flat):
-            connection.exec_driver_sql(head + ", ".join([row_sql] * ((len(flat) - whole) // width)), flat[whole:])
-        done += len(chunk)
+    flat = tuple(chain.from_iterable(zip(*stored, strict=True)))  # row after row, as the statements bind them
+    whole = count // per * step
+    batches = [flat[start:start + step] for start in range(0, whole, step)]
+    for batch in chunks(batches, max(1, WRITE_CHUNK // per)):
+        connection.exec_driver_sql(many_sql, batch)  # type: ignore[arg-type]
+        done += len(batch) * per
+        if after_chunk:
+            after_chunk(done)
+    if whole < len(flat):
+        connection.exec_driver_sql(head + ", ".join([row_sql] * (count - done)), flat[whole:])
+        done = count
         if after_chunk:
             after_chunk(done)
     return done

@@ -151,10 +151,15 @@ def _marker_facts(detected: tuple[str, ...] | None, absent: tuple[str, ...] | No
             int(any(m in _CONTAMINANT_BIT for m in (*detected, *absent))), bits)
 
 
-def new_lot_facts(new: NewLots, lot_ids: Sequence[int]) -> list[tuple[Any, ...]]:
+# The 0/1 facts and contaminant bits of lot_result_facts (every column but the lot and the measurements).
+_FLAG_COLUMNS = FACT_COLUMNS[1:15]
+
+
+def new_lot_facts(new: NewLots, lot_ids: Sequence[int]) -> dict[tuple[int, ...], list[tuple[Any, ...]]]:
     """The lot_result_facts rows of the new lots, from the results `insert_results` writes for them: the same
     answers as `lot_result_summary` over those rows (a test compares them), without reading them back. The
-    lots are new, so these results are all they have. A lot without results gets no row."""
+    lots are new, so these results are all they have; a lot without results gets no row. Grouped by the
+    flags (a few dozen combinations): flags -> (lot_id, endotoxin_max, size_min/max, particles_min/max)."""
     columns = new.columns
     none = [None] * len(new)
 
@@ -163,7 +168,7 @@ def new_lot_facts(new: NewLots, lot_ids: Sequence[int]) -> list[tuple[Any, ...]]
 
     markers: dict[tuple[Any, Any], tuple[int, int, int, int]] = {}
     single_particle = frozenset(SINGLE_PARTICLE_METHODS)
-    rows: list[tuple[Any, ...]] = []
+    groups: dict[tuple[int, ...], list[tuple[Any, ...]]] = {}
     for (lot_id, particles, particle_method, size, protein, endotoxin, dna, weight, detected, absent, imaging,
          sterility, mycoplasma) in zip(
             lot_ids, column("particle_concentration_per_ml"), column("particle_method"), column("size_mode_nm"),
@@ -177,18 +182,24 @@ def new_lot_facts(new: NewLots, lot_ids: Sequence[int]) -> list[tuple[Any, ...]]
         marker = markers.get((detected, absent))
         if marker is None:
             marker = markers[(detected, absent)] = _marker_facts(detected, absent)
-        rows.append((lot_id, int(particles is not None and particle_method in single_particle),
-                     int(protein is not None), marker[0], marker[1], marker[2], int(imaging is not None),
-                     int(dna is not None), int(weight is not None), int(sterility is not None),
-                     int(endotoxin is not None), int(mycoplasma is not None), int(sterility == "fail"),
-                     int(mycoplasma == "positive"), marker[3], endotoxin, size, size, particles, particles))
-    return rows
+        flags = (int(particles is not None and particle_method in single_particle), int(protein is not None),
+                 marker[0], marker[1], marker[2], int(imaging is not None), int(dna is not None),
+                 int(weight is not None), int(sterility is not None), int(endotoxin is not None),
+                 int(mycoplasma is not None), int(sterility == "fail"), int(mycoplasma == "positive"), marker[3])
+        group = groups.get(flags)
+        if group is None:
+            group = groups[flags] = []
+        group.append((lot_id, endotoxin, size, particles))
+    return groups
 
 
 def insert_new_lot_facts(connection: Connection, new: NewLots, lot_ids: Sequence[int]) -> int:
-    """Write the new lots' results facts (see `new_lot_facts`); returns the number of rows."""
-    rows = new_lot_facts(new, lot_ids)
-    if not rows:
-        return 0
-    columns = [list(column) for column in zip(*rows, strict=True)]
-    return bulk_insert(connection, FACTS_TABLE, dict(zip(FACT_COLUMNS, columns, strict=True)))
+    """Write the new lots' results facts (see `new_lot_facts`), one insert per combination of flags with the
+    flags written into the statement; returns the number of rows."""
+    written = 0
+    for flags, rows in new_lot_facts(new, lot_ids).items():
+        lot_col, endotoxin, size, particles = (list(c) for c in zip(*rows, strict=True))
+        written += bulk_insert(connection, FACTS_TABLE, {
+            "lot_id": lot_col, "endotoxin_max": endotoxin, "size_min": size, "size_max": size,
+            "particles_min": particles, "particles_max": particles}, dict(zip(_FLAG_COLUMNS, flags, strict=True)))
+    return written
