@@ -191,34 +191,40 @@ def _plan_products(lots: ValidatedLots, jurisdiction: str, update_: bool) -> dic
         first.setdefault(key, position)
     plans = {key: _ProductPlan(key, " ".join(names[p].split()), numbers[p], types[p]) for key, p in first.items()}
 
-    def chosen(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        """Per product, the first value given (the last with --update)."""
-        return dict(pairs) if update_ else dict(reversed(pairs))
+    def chosen(*per_row: list[Any]) -> Iterator[tuple[Any, ...]]:
+        """The distinct (product key, values...) of these columns in the order that decides: first seen first,
+        or with --update last seen first. Products repeat over thousands of rows: the rows are deduplicated
+        at C speed and only the few distinct combinations visited."""
+        rows = zip(keys, *per_row, strict=True)
+        return iter(dict.fromkeys(rows if not update_ else reversed(list(rows))))
 
     for name in PRODUCT_FIELDS:
         column = lots.columns.get(name)
         if column is not None:
-            given = [(key, value) for key, value in zip(keys, column, strict=True) if value is not None]
-            for key, value in chosen(given).items():
-                plans[key].fields[name] = value
+            for key, value in chosen(column):
+                if value is not None:
+                    plans[key].fields.setdefault(name, value)
     if "manufacturer" in lots.columns:
-        given = [(key, pair) for key, pair in zip(keys, zip(lots.columns["manufacturer"],
-                                                             lots.column("manufacturer_country"), strict=True),
-                                                  strict=True) if pair[0] is not None]
-        for key, (manufacturer, country) in chosen(given).items():
-            plans[key].manufacturer, plans[key].manufacturer_country = manufacturer, country
+        decided: set[str] = set()
+        for key, manufacturer, country in chosen(lots.columns["manufacturer"], lots.column("manufacturer_country")):
+            if manufacturer is not None and key not in decided:
+                decided.add(key)
+                plans[key].manufacturer, plans[key].manufacturer_country = manufacturer, country
     if "labelled_routes" in lots.columns:
-        for key, routes in zip(keys, lots.columns["labelled_routes"], strict=True):
+        for key, routes in chosen(lots.columns["labelled_routes"]):
             if routes:
                 plans[key].routes.update(routes)
     if "regulatory_status" in lots.columns:
-        wheres, references = lots.column("regulatory_jurisdiction"), lots.column("regulatory_reference")
-        for p, status in enumerate(lots.columns["regulatory_status"]):
+        statuses_given = zip(keys, lots.columns["regulatory_status"], lots.column("regulatory_jurisdiction"),
+                             lots.column("regulatory_reference"), strict=True)
+        # Every row in file order with --update (a later row overrides, and the order of jurisdictions is the
+        # order first given); otherwise the first of each repeated combination decides, as it would row by row.
+        for key, status, where_given, reference in (statuses_given if update_ else dict.fromkeys(statuses_given)):
             if status is not None:
-                statuses = plans[keys[p]].statuses
-                where = wheres[p] or jurisdiction
+                statuses = plans[key].statuses
+                where = where_given or jurisdiction
                 if update_ or where not in statuses:
-                    statuses[where] = {"status": status, "reference": references[p]}
+                    statuses[where] = {"status": status, "reference": reference}
     return plans
 
 
