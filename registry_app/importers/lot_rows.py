@@ -238,13 +238,17 @@ class _ParsedCells(dict[str, Any]):
         return value
 
 
+_NONE_FOR_EMPTY: dict[str, None] = {"": None}  # get(text, text): None for "", any other text as it is
+
+
 def _parse_column(cells: tuple[str, ...], parse: Callable[[str], Any]) -> tuple[list[Any], dict[str, str]]:
     """Parse a column: the values (None for empty and malformed cells) and the error message of each
     malformed text."""
     if not any(cells):
         return [None] * len(cells), {}
     if isinstance(parse, c.TextParser) and max(map(len, cells)) <= parse.limit:
-        return [text or None for text in cells], {}  # free text, all of it short enough: kept as typed
+        # Free text, all of it short enough: kept as typed, empty cells None (mapped at C speed).
+        return list(map(_NONE_FOR_EMPTY.get, cells, cells)), {}
     parsed = _ParsedCells(parse)
     return list(map(parsed.__getitem__, cells)), parsed.bad
 
@@ -302,8 +306,11 @@ def validate_lots(table: Table, today: date, update: bool = False, progress: Pro
         found.extend((position, RowError(numbers[position], "received_date", f"{d.isoformat()} is in the future"))
                      for position, d in enumerate(parsed["received_date"]) if d in future)
     if "markers_detected" in parsed and "markers_not_detected" in parsed:
-        for position, (detected, absent) in enumerate(zip(parsed["markers_detected"], parsed["markers_not_detected"],
-                                                          strict=True)):
+        pairs = list(zip(parsed["markers_detected"], parsed["markers_not_detected"], strict=True))
+        # The few distinct pairs first: only when one lists a marker twice are the rows visited.
+        if not any(detected and absent and not set(detected).isdisjoint(absent) for detected, absent in set(pairs)):
+            pairs = []
+        for position, (detected, absent) in enumerate(pairs):
             both = set(detected) & set(absent) if detected and absent else None
             if both:
                 found.append((position, RowError(numbers[position], "markers_not_detected",
