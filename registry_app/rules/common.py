@@ -4,7 +4,7 @@ PostgreSQL, and the constructor of a Flag from a result row."""
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -107,19 +107,34 @@ def flag_mask(conditions: Mapping[str, ColumnElement[bool]]) -> ColumnElement[in
 Message = Callable[[Any], str]
 
 
-def flags_from_rows(req: Request, result: Any, codes: Sequence[str], messages: Mapping[str, Message]) -> list[Flag]:
-    """The flags of a family's query result: one per row and set bit of its `flags` column (`flag_mask` over
-    `codes`), worded by `messages[code](row)`.
-
-    Rows carry subject_id, flags, product_id, product_name, lot_id and lot_number. Each row is read as a named
-    tuple: an attribute of SQLAlchemy's Row costs ~1 us, ten times a named tuple's, and a large registry has
-    ~80k flagged rows read a dozen times each. The codes of each distinct mask are worked out once."""
+def named_rows(result: Any) -> list[Any]:
+    """A result's rows as named tuples: an attribute of SQLAlchemy's Row costs ~1 us, ten times a named
+    tuple's, and a large registry has ~80k flagged rows whose messages read a few columns each."""
     row_type = namedtuple("FlagRow", list(result.keys()))  # type: ignore[misc]
+    # When no column needs converting (ints, floats, text: the date columns are typed as text), the driver's
+    # tuples are read directly: SQLAlchemy's Row objects cost ~2 us each over 80k rows. The check reads a
+    # private attribute, so anything unexpected falls back to all() (one fetch; iterating calls fetchone).
+    processors = getattr(getattr(result, "_metadata", None), "_processors", None)
+    if isinstance(processors, list) and not any(processors) and getattr(result, "cursor", None) is not None:
+        try:
+            return list(map(row_type._make, result.cursor.fetchall()))
+        finally:
+            result.close()
+    return list(map(row_type._make, result.all()))
+
+
+def flags_from_rows(req: Request, rows: Iterable[Any], codes: Sequence[str], messages: Mapping[str, Message],
+                    product_names: Mapping[int, str] | None = None) -> list[Flag]:
+    """The flags of a family's query rows (`named_rows`): one per row and set bit of its `flags` column
+    (`flag_mask` over `codes`), worded by `messages[code](row)`.
+
+    Rows carry subject_id, flags, product_id, lot_id and lot_number, and product_name unless `product_names`
+    maps product ids to names. The codes of each distinct mask are worked out once."""
     by_mask: dict[int, list[tuple[str, str, str, Message]]] = {}
     keep = req.subject_ids if req.subject_ids is not None and len(req.subject_ids) > MAX_SQL_IDS else None
     flags: list[Flag] = []
     append = flags.append
-    for row in map(row_type._make, result):
+    for row in rows:
         subject_id = row.subject_id
         if keep is not None and subject_id not in keep:
             continue
@@ -130,7 +145,9 @@ def flags_from_rows(req: Request, result: Any, codes: Sequence[str], messages: M
                 (code, RULES[code].severity, RULES[code].subject_type, messages[code])
                 for i, code in enumerate(codes) if mask >> i & 1
             ]
-        product_id, product_name, lot_id, lot_number = row.product_id, row.product_name, row.lot_id, row.lot_number
+        product_id = row.product_id
+        product_name = row.product_name if product_names is None else product_names.get(product_id)
+        lot_id, lot_number = row.lot_id, row.lot_number
         for code, severity, subject_type, message in entries:
             append(new_flag(code, severity, subject_type, subject_id, product_id, product_name, lot_id, lot_number,
                             message(row)))
@@ -139,6 +156,15 @@ def flags_from_rows(req: Request, result: Any, codes: Sequence[str], messages: M
 
 def label(value: str | None) -> str:
     return (value or "").replace("_", " ")
+
+
+class Labels(dict[str, str]):
+    """value -> label(value), filled on first use: a lookup at C speed for the few values of a vocabulary
+    (routes, statuses) worded on tens of thousands of flags."""
+
+    def __missing__(self, key: str) -> str:
+        text = self[key] = label(key)
+        return text
 
 
 def split_list(cell: str | None) -> list[str]:

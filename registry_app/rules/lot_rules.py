@@ -10,7 +10,21 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Date, String, and_, bindparam, case, exists, func, literal, null, or_, select, type_coerce
+from sqlalchemy import (
+    Date,
+    Integer,
+    String,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    type_coerce,
+)
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..domain import (
@@ -33,7 +47,7 @@ from ..domain.vocab import (
     STATUSES_NEEDING_REFERENCE,
 )
 from .catalogue import Flag
-from .common import Request, blank, flag, flag_mask, flags_from_rows, label, local_date
+from .common import Request, blank, flag, flag_mask, flags_from_rows, label, local_date, named_rows
 from .use_rules import current_administration
 
 DEFAULT_ENDOTOXIN_MAX = 0.5  # EU/mL
@@ -134,9 +148,10 @@ def _lot_conditions(req: Request) -> dict[str, ColumnElement[bool]]:
     def no_document(kind: str) -> ColumnElement[bool]:
         return ~exists().where(Document.lot_id == Lot.id, Document.kind == kind)
 
-    invasive = exists().where(ProductRoute.product_id == Product.id,
-                              ProductRoute.route.in_(sorted(INJECTION_ROUTES | DEVICE_ASSISTED_ROUTES)))
-    unresolved = exists().where(TemperatureExcursion.lot_id == Lot.id, TemperatureExcursion.resolution.is_(None))
+    # Uncorrelated IN lists (built once per query, probed per lot) rather than a subquery run per lot.
+    invasive = Product.id.in_(select(ProductRoute.product_id).where(
+        ProductRoute.route.in_(sorted(INJECTION_ROUTES | DEVICE_ASSISTED_ROUTES))))
+    unresolved = Lot.id.in_(select(TemperatureExcursion.lot_id).where(TemperatureExcursion.resolution.is_(None)))
     unnotified = exists().where(Administration.lot_id == Lot.id, current_administration(),
                                 Administration.patient_notified_on.is_(None))
     stock = Lot.quantity_received - Lot.quantity_administered - Lot.quantity_destroyed
@@ -152,8 +167,8 @@ def _lot_conditions(req: Request) -> dict[str, ColumnElement[bool]]:
         "UNDOC-EV-CHARACTERIZATION": and_(exosome, or_(*(missing(item) for item in EV_ITEMS))),
         "UNDOC-PN-CHARACTERIZATION": and_(Product.product_type == "polynucleotide",
                                           or_(missing("pn_dna"), missing("pn_mw"))),
-        "UNDOC-SAFETY-TESTS": and_(invasive, or_(missing("has_sterility"), missing("has_endotoxin"),
-                                                 and_(exosome, missing("has_mycoplasma")))),
+        "UNDOC-SAFETY-TESTS": and_(or_(missing("has_sterility"), missing("has_endotoxin"),
+                                       and_(exosome, missing("has_mycoplasma"))), invasive),
         # A lot without a facts row has no result: NULL compares false, as coalesce(.., 0) did.
         "OOS-STERILITY": res.c.sterility_fail == 1,
         "OOS-MYCOPLASMA": res.c.mycoplasma_positive == 1,
@@ -200,7 +215,8 @@ def lot_flags(req: Request) -> list[Flag]:
         select(
             Lot.id.label("subject_id"), flag_mask(wanted), Lot.id.label("lot_id"), Lot.lot_number,
             Product.id.label("product_id"), Product.name.label("product_name"), Product.product_type,
-            Lot.receipt_temperature_c, Lot.package_intact, Lot.quantity_received, Lot.quantity_administered,
+            Lot.receipt_temperature_c, type_coerce(Lot.package_intact, Integer).label("package_intact"),
+            Lot.quantity_received, Lot.quantity_administered,
             type_coerce(Lot.expiry_date, String).label("expiry"), Lot.labelled_particles_per_ml,
             *(res.c[name] for name in (*EV_ITEMS, *PN_ITEMS, *SAFETY_ITEMS)),
             res.c.contaminants_detected, res.c.endotoxin_max, res.c.size_min, res.c.size_max,
@@ -211,7 +227,8 @@ def lot_flags(req: Request) -> list[Flag]:
         .outerjoin(res, res.c.lot_id == Lot.id)
         .where(or_(*wanted.values()), *req.id_filter(Lot.id))
     )
-    return flags_from_rows(req, req.rows(query), codes, {code: partial(_lot_message, code) for code in codes})
+    messages = {code: partial(_lot_message, code) for code in codes}
+    return flags_from_rows(req, named_rows(req.rows(query)), codes, messages)
 
 
 def _num(value: float | None) -> str:
@@ -327,7 +344,7 @@ def product_flags(req: Request) -> list[Flag]:
         .where(or_(*wanted.values()), *req.id_filter(Product.id))
     )
     messages = {code: partial(_product_message, code, req=req) for code in codes}
-    return flags_from_rows(req, req.rows(query), codes, messages)
+    return flags_from_rows(req, named_rows(req.rows(query)), codes, messages)
 
 
 def _product_message(code: str, row: Any, *, req: Request) -> str:
