@@ -173,10 +173,10 @@ def _when(row: Any) -> object:
 def _status_text(reg_status: str | None, req: Request) -> str:
     if reg_status is None:
         return f"has no regulatory status recorded for {req.jurisdiction}"
-    return f"is '{label(reg_status)}' in {req.jurisdiction}"
+    return f"is '{_STATUSES[reg_status]}' in {req.jurisdiction}"
 
 
-_ROUTES = Labels()
+_ROUTES, _STATUSES = Labels(), Labels()
 
 
 def _given(row: Any) -> str:
