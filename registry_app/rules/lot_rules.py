@@ -1,7 +1,8 @@
 """Rules on products, lots and adverse events, and the alerts: one query per family over all subjects.
 
 The lot family reads each lot's results facts (one row per lot in lot_result_facts, kept by the writers of
-results: see domain/result_facts.py), its documents and excursions, and evaluates every lot rule as a column.
+results: see domain/result_facts.py), its documents and excursions, and evaluates every lot rule as a bit of
+one `flags` column; only flagged lots are returned. `lot_facts` (all lots, every fact) serves the scores.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Rules whose subject is an administration, evaluated in one query over all current administrations.
 
-Each condition is a column of the query; the WHERE keeps only administrations where at least one holds, so
-the rows returned are the flagged ones and Python only words the messages.
+Each condition is a bit of one `flags` column of the query; the WHERE keeps only administrations where at
+least one holds, so the rows returned are the flagged ones and Python only words the messages. The columns
+of the rarer messages and the product facts are read apart, by key (see administration_flags).
 """
 
 from __future__ import annotations
