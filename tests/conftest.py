@@ -47,6 +47,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.db)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _qapplication_before_reports(qapp: object) -> object:
+    """One QApplication for the whole run, made before any test writes a PDF.
+
+    The report writer makes a bare QGuiApplication when it finds none (as the CLI needs); if a report test ran
+    first, the widget tests would then find that one instead of a QApplication and Qt aborts the process
+    ("Cannot create a QWidget without QApplication")."""
+    return qapp
+
+
 def _populate_template(url: str) -> dict[str, Actor]:
     database = open_database(url)
     ctx = ServiceContext(database)
