@@ -43,6 +43,11 @@ def _base_rows(db: Database) -> dict[str, Any]:
     return ids
 
 
+_FACT_COUNTS = ("ev_particles", "ev_second_quant", "ev_transmembrane", "ev_cytosolic", "ev_contaminant_tested",
+                "ev_imaging", "pn_dna", "pn_mw", "has_sterility", "has_endotoxin", "has_mycoplasma",
+                "sterility_fail", "mycoplasma_positive", "contaminants_detected")
+
+
 def _good(table: str, ids: dict[str, Any]) -> dict[str, Any]:
     now = datetime(2026, 2, 1)
     rows: dict[str, dict[str, Any]] = {
@@ -74,6 +79,7 @@ def _good(table: str, ids: dict[str, Any]) -> dict[str, Any]:
                    "reason": "paper CoA on file", "signature_id": ids["signature"], "waived_by_id": ids["user"],
                    "waived_at": now},
         "setting": {"key": "some_setting", "value": "v"},
+        "lot_result_facts": {"lot_id": ids["lot"], **{column: 0 for column in _FACT_COUNTS}},
     }
     return rows[table]
 
@@ -134,6 +140,8 @@ BAD_ROWS: list[tuple[str, dict[str, Any], str]] = [
     ("waiver", {"reason": ""}, "a waiver has a written reason"),
     ("waiver", {"signature_id": 999_999}, "signature foreign key"),
     ("setting", {"key": "audit_head"}, "setting key unique"),
+    ("lot_result_facts", {"lot_id": 999_999}, "lot foreign key"),
+    ("lot_result_facts", {"has_endotoxin": None}, "fact counts present"),
 ]
 
 
