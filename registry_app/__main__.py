@@ -2,4 +2,5 @@ import sys
 
 from .launcher import main
 
-sys.exit(main())
+if __name__ == "__main__":  # a spawned child process (the demo's row generator) imports this module too
+    sys.exit(main())

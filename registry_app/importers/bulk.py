@@ -60,7 +60,7 @@ class _StoredValues(dict[Any, Any]):
 _EMPTY_FOR_NULL: dict[Any, Any] = {None: ""}  # get(value, value): '' for None, any other value as it is
 
 
-def _sql_literal(value: Any) -> str:
+def sql_literal(value: Any) -> str:
     if value is None:
         return "NULL"
     if isinstance(value, bool):
@@ -112,7 +112,7 @@ def bulk_insert(connection: Connection, table: Table, columns: Mapping[str, Sequ
     literals = []
     for name, value in constants.items():
         convert = sqlite_storage(table.c[name].type)
-        literals.append(_sql_literal(value if convert is None or value is None else convert(value)))
+        literals.append(sql_literal(value if convert is None or value is None else convert(value)))
     # Many rows per statement: the driver's cost per executed statement (reset, step, bookkeeping) is paid once
     # per MAX_BOUND values instead of once per row, a third of the time of inserting 400,000 short rows.
     head = f"INSERT INTO {table.name} ({', '.join([*names, *constants])}) VALUES "

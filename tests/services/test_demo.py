@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import multiprocessing
 from collections import Counter
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 from sqlalchemy import func, select
 
-from registry_app.db import Database
 from registry_app.domain import (
     Administration,
     CharacterizationResult,
@@ -22,6 +22,7 @@ from registry_app.rules import ALERT_CODES, COMPLIANCE_CODES, evaluate_alerts, e
 from registry_app.services import ServiceContext, demo
 from registry_app.services.auth import sign_in
 from registry_app.services.demo_data import PRODUCTS
+from registry_app.services.demo_rows import TABLES, DemoJob, DemoRows, QuickRandom
 from registry_app.services.errors import ConflictError, PermissionDenied, ValidationError
 
 from ..helpers import audit_count
@@ -70,23 +71,49 @@ def test_a_second_demo_run_is_refused_and_writes_nothing(pharmacist: ServiceCont
     assert audit_count(pharmacist.db) == before
 
 
-def test_reproducible_for_a_seed(db: Database, template_users: dict) -> None:  # type: ignore[type-arg]
-    ctx = ServiceContext(db, template_users["director"])
-    summary = demo.generate_demo(ctx, lots=40, seed=11, today=TODAY)
-    with db.read() as session:
-        first = session.execute(select(Lot.lot_number, Lot.expiry_date).order_by(Lot.id)).all()
-    # The builder is deterministic: the same seed plans the same lots (checked on its plan).
-    import random
+def _job(seed: int, lots: int = 60) -> DemoJob:
+    return DemoJob(lots, QuickRandom(seed).getstate(), TODAY, datetime(2025, 6, 15, 12), 1, True,
+                   list(range(1, len(PRODUCTS) + 1)), [1, 2, 3],
+                   {table: 1 for table, columns in TABLES.items() if "id" in columns})
 
-    from registry_app.services.demo import _DemoBuilder
 
-    with db.read() as session:
-        plan_a = _DemoBuilder(session, random.Random(11), TODAY, 1)._plan(40)
-        plan_b = _DemoBuilder(session, random.Random(11), TODAY, 1)._plan(40)
-        plan_c = _DemoBuilder(session, random.Random(12), TODAY, 1)._plan(400)
-    assert plan_a == plan_b
-    assert plan_c[:len(plan_a)] != plan_a or len(plan_c) != len(plan_a)
-    assert summary.counts["lots"] == len(first) == 40
+def test_rows_are_reproducible_for_a_seed() -> None:
+    first = list(DemoRows(_job(11)).chunks())
+    assert first == list(DemoRows(_job(11)).chunks())
+    assert first != list(DemoRows(_job(12)).chunks())
+    lots = dict(first[0])["lot"]
+    assert len(lots) == 60 and [row[0] for row in lots] == list(range(1, 61))
+
+
+def test_rows_built_in_a_second_process_equal_those_built_here() -> None:
+    job = _job(7, lots=11_000)  # three chunks
+    process = demo.RowProcess()
+    try:
+        generated = process.rows(job)
+        first = next(generated)
+        assert "registry-demo-rows" in [child.name for child in multiprocessing.active_children()]
+        assert [first, *generated] == list(DemoRows(job).chunks())
+    finally:
+        process.close()
+    assert not process.child.is_alive()
+
+
+def test_a_failing_row_process_is_an_error_and_the_demo_writes_nothing(
+        monkeypatch: pytest.MonkeyPatch, pharmacist: ServiceContext) -> None:
+    broken = _job(7, lots=100)
+    process = demo.RowProcess()
+    try:
+        with pytest.raises(RuntimeError, match="row generator failed: IndexError"):
+            list(process.rows(DemoJob(**{**broken.__dict__, "product_ids": []})))
+    finally:
+        process.close()
+    monkeypatch.setattr(demo, "SEPARATE_PROCESS_FROM", 0)
+    before = audit_count(pharmacist.db)
+    monkeypatch.setattr(demo, "DemoRows", None)  # the child imports its own copy; this one must not be used
+    summary = demo.generate_demo(pharmacist, lots=45, seed=3, today=TODAY)
+    with pharmacist.db.read() as session:
+        assert session.execute(select(func.count(Lot.id))).scalar_one() == summary.counts["lots"] == 45
+    assert audit_count(pharmacist.db) == before + 1
 
 
 def test_too_few_lots_is_a_validation_error(pharmacist: ServiceContext) -> None:
