@@ -36,7 +36,7 @@ COLUMNS: tuple[tuple[str, str, str | None], ...] = (
 SEVERITY_COLOURS = {"critical": "#b71c1c", "high": "#e65100", "medium": "#f9a825", "low": "#1565c0",
                     "info": "#607d8b"}
 LOT_ID_ROLE = Qt.ItemDataRole.UserRole + 1
-BADGE_DELAY_MS = 120
+BADGE_DELAY_MS = 300  # a pause in typing (people type a key every 150-250 ms)
 
 
 class LotTableModel(QAbstractTableModel):
