@@ -43,7 +43,7 @@ ROLES = {"admin": "admin", "pharmacist": "pharmacist", "director": "medical_dire
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if DB_FIXTURES & set(getattr(item, "fixturenames", ())):
+        if DB_FIXTURES & set(getattr(item, "fixturenames", ())) and item.get_closest_marker("sqlite_only") is None:
             item.add_marker(pytest.mark.db)
 
 
