@@ -68,6 +68,23 @@ def test_the_on_hand_index_exists_and_sorts_the_lots(empty_database_url: str) ->
         engine.dispose()
 
 
+def test_a_lot_number_search_in_the_default_order_reads_the_index_alone(empty_database_url: str) -> None:
+    engine = create_registry_engine(empty_database_url)
+    try:
+        upgrade(engine)
+        with engine.connect() as connection:
+            if engine.dialect.name == "sqlite":
+                plan = " ".join(str(row[-1]) for row in connection.exec_driver_sql(
+                    "EXPLAIN QUERY PLAN SELECT id, received_date || '' AS k FROM lot "
+                    "WHERE lot_number >= 'PLI23' AND lot_number < 'PLI24' ORDER BY k DESC, id DESC LIMIT 101"))
+                assert "COVERING INDEX ix_lot_lot_number_received" in plan, plan
+            else:
+                names = connection.exec_driver_sql("SELECT indexname FROM pg_indexes WHERE tablename = 'lot'")
+                assert {"ix_lot_lot_number_received"} <= set(names.scalars().all())
+    finally:
+        engine.dispose()
+
+
 def test_new_registry_has_a_first_site_in_us_and_an_audit_head(empty_database_url: str) -> None:
     database = open_database(empty_database_url)
     try:
