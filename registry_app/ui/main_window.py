@@ -106,7 +106,6 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._build_status_bar()
         self.restore_state()
-        self._startup_frozen = False
         self.nav.setCurrentRow(int(self.settings.value("window/page", 1)))
 
     # --- pages ------------------------------------------------------------------------------------------------
@@ -307,13 +306,17 @@ class MainWindow(QMainWindow):
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
-        if not self._startup_frozen:
-            self._startup_frozen = True
+        global _startup_frozen
+        if not _startup_frozen:  # once per process: later windows' garbage stays collectable
+            _startup_frozen = True
             QTimer.singleShot(0, _freeze_startup_objects)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_state()
         super().closeEvent(event)
+
+
+_startup_frozen = False
 
 
 def _freeze_startup_objects() -> None:
