@@ -39,6 +39,11 @@ LOT_ID_ROLE = Qt.ItemDataRole.UserRole + 1
 BADGE_DELAY_MS = 300  # a pause in typing (people type a key every 150-250 ms)
 
 
+def lots_phrase(count: int, more: bool = False) -> str:
+    """"1 lot", "2,500 lots", "100+ lots" (more: the list goes on past what is counted)."""
+    return f"{count:,}{'+' if more else ''} {'lot' if count == 1 and not more else 'lots'}"
+
+
 class LotTableModel(QAbstractTableModel):
     def __init__(self, ctx: ServiceContext, parent: Any = None) -> None:
         super().__init__(parent)

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QLabel
 
 from registry_app.services import ServiceContext
 from registry_app.ui import tasks
-from registry_app.ui.lot_model import COLUMNS
+from registry_app.ui.lot_model import COLUMNS, lots_phrase
 from registry_app.ui.main_window import MainWindow
 from registry_app.ui.pages.dashboard_page import DashboardPage
 from registry_app.ui.pages.lots_page import LotsPage
@@ -75,6 +75,11 @@ def test_objects_alive_at_start_are_kept_out_of_full_collections(qtbot, window: 
     qtbot.waitUntil(lambda: gc.get_freeze_count() > 0, timeout=2000)
 
 
+def test_lot_counts_read_as_english() -> None:
+    assert [lots_phrase(0), lots_phrase(1), lots_phrase(2500), lots_phrase(100, more=True)] == [
+        "0 lots", "1 lot", "2,500 lots", "100+ lots"]
+
+
 def test_search_as_you_type(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
     page = _lots(window)
     assert len(page.model.rows) == 34
@@ -85,7 +90,7 @@ def test_search_as_you_type(qtbot, window: MainWindow) -> None:  # type: ignore[
     page.search.clear()
     qtbot.keyClicks(page.search, "grey import")
     assert _numbers(page) == ["EXO24-0100"]
-    assert page.count_label.text() == "1 lots"
+    assert page.count_label.text() == "1 lot"
 
 
 def test_badges_fill_in_from_a_background_thread(qtbot, window: MainWindow, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -103,7 +108,7 @@ def test_badges_fill_in_from_a_background_thread(qtbot, window: MainWindow, monk
         expected.worst_severity, expected.open_flags, expected.completeness)
     cell = page.model.index(0, 0)
     assert page.model.data(cell) == f"{expected.worst_severity.capitalize()} · {expected.open_flags}"
-    qtbot.waitUntil(lambda: page.count_label.text() == "1 lots", timeout=10_000)
+    qtbot.waitUntil(lambda: page.count_label.text() == "1 lot", timeout=10_000)
 
 
 def test_filters(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]

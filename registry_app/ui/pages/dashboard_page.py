@@ -34,7 +34,7 @@ from ...domain.vocab import label
 from ...services import ServiceContext
 from ...services.browse import LotQuery
 from ...services.browse_lot import DashboardFigures, dashboard_figures
-from ..lot_model import SEVERITY_COLOURS
+from ..lot_model import SEVERITY_COLOURS, lots_phrase
 from ..tasks import run_task
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
@@ -85,9 +85,9 @@ class DashboardPage(QWidget):
 
     def show_figures(self, figures: DashboardFigures) -> None:
         self.figures = figures
-        self.message.setText(f"{figures.lots:,} lots in the registry")
-        self.expiring_button.setText(f"{figures.expiring:,}  lots expiring within 30 days  ›")
-        self.quarantine_button.setText(f"{figures.quarantine:,}  lots in quarantine  ›")
+        self.message.setText(f"{lots_phrase(figures.lots)} in the registry")
+        self.expiring_button.setText(f"{lots_phrase(figures.expiring)} expiring within 30 days  ›")
+        self.quarantine_button.setText(f"{lots_phrase(figures.quarantine)} in quarantine  ›")
         self.severity_chart.setChart(self._severity_chart(figures))
         self.status_chart.setChart(self._status_chart(figures))
         self.completeness_chart.setChart(self._completeness_chart(figures))

@@ -27,7 +27,7 @@ from ...domain.vocab import EXPIRED, LotStatus, ProductType, label
 from ...services import RegistryError, ServiceContext
 from ...services.browse import LotQuery, count_lots
 from .. import tasks
-from ..lot_model import COLUMNS, LotTableModel
+from ..lot_model import COLUMNS, LotTableModel, lots_phrase
 from ..tasks import run_task
 
 SEVERITY_CHOICES = (("Any flags", None), ("Critical", "critical"), ("High or worse", "high"),
@@ -117,7 +117,7 @@ class LotsPage(QWidget):
             self.count_label.setText(str(error))
             return
         shown = len(self.model.rows)
-        self.count_label.setText(f"{shown}{'+' if self.model.canFetchMore() else ''} lots")
+        self.count_label.setText(lots_phrase(shown, self.model.canFetchMore()))
         if tasks.SYNCHRONOUS:
             self._count()
         else:
@@ -130,7 +130,7 @@ class LotsPage(QWidget):
 
     def _show_count(self, query: LotQuery, total: int) -> None:
         if query == self.model.query:
-            self.count_label.setText(f"{total:,} lots")
+            self.count_label.setText(lots_phrase(total))
 
     def show_query(self, query: LotQuery) -> None:
         """Set the widgets to a query (a dashboard figure clicked through) and show it."""
