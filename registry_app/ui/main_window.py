@@ -96,6 +96,11 @@ class MainWindow(QMainWindow):
             QListWidgetItem(self.style().standardIcon(spec.icon), spec.name, self.nav)
         self.record_holder = QWidget(objectName="lotRecordPage")
         QVBoxLayout(self.record_holder).setContentsMargins(0, 0, 0, 0)
+        # The Lot menu's actions on the lot on screen, as buttons over its record (those the role allows).
+        self.lot_actions = QToolBar("Lot actions", objectName="lotActions")
+        self.lot_actions.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.lot_actions.setVisible(False)
+        self.record_holder.layout().addWidget(self.lot_actions)
         self.record: LotRecord | None = None
         self.splitter = QSplitter(Qt.Orientation.Horizontal, objectName="mainSplitter")
         self.splitter.addWidget(self.nav)
@@ -232,9 +237,11 @@ class MainWindow(QMainWindow):
         if getattr(self, "_workflows_installed", False):
             return
         self._workflows_installed = True
-        from .dialogs.workflows import install_workflow_actions
+        from .dialogs.workflows import LOT_RECORD_ACTIONS, install_workflow_actions
 
-        install_workflow_actions(self)
+        on_lot = [action for action in install_workflow_actions(self) if action.objectName() in LOT_RECORD_ACTIONS]
+        self.lot_actions.addActions(on_lot)
+        self.lot_actions.setVisible(bool(on_lot))
 
     def _build_status_bar(self) -> None:
         actor = self.ctx.actor

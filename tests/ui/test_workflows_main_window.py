@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QToolButton
 from pytestqt.qtbot import QtBot
 
 from registry_app.services import ServiceContext
@@ -67,6 +68,30 @@ def test_director_releases_the_lot_on_screen_or_asks_which(qtbot: QtBot, directo
     window.open_lot(lot.lot_id)
     actions["Release the lot"].trigger()
     assert isinstance(window.workflow_dialog, ReleaseLotDialog) and window.workflow_dialog.lot_id == lot.lot_id
+
+
+def _lot_record_buttons(window: MainWindow) -> dict[str, QToolButton]:
+    return {button.defaultAction().objectName().removeprefix("workflow:"): button
+            for button in window.lot_actions.findChildren(QToolButton) if button.defaultAction() is not None
+            and button.defaultAction().objectName().startswith("workflow:")}
+
+
+def test_lot_record_offers_the_lot_actions_the_role_allows(qtbot: QtBot, director: ServiceContext,
+                                                           inspector: ServiceContext, tmp_path: Path) -> None:
+    lot = make_lot(director.db)
+    window = _window(qtbot, director, tmp_path)
+    window.open_lot(lot.lot_id)
+    buttons = _lot_record_buttons(window)
+    assert window.lot_actions.isVisible() and {"Release the lot", "Reject the lot", "Recall a lot",
+                                               "Recall lookback", "Record an administration"} <= set(buttons)
+    assert "Receive a lot" not in buttons
+    qtbot.mouseClick(buttons["Release the lot"], Qt.MouseButton.LeftButton)
+    assert isinstance(window.workflow_dialog, ReleaseLotDialog) and window.workflow_dialog.lot_id == lot.lot_id
+    window.workflow_dialog.reject()
+
+    watcher = _window(qtbot, inspector, tmp_path / "inspector")
+    watcher.open_lot(lot.lot_id)
+    assert set(_lot_record_buttons(watcher)) == {"Recall lookback"}
 
 
 def test_flag_jumps_to_the_lot_record(qtbot: QtBot, pharmacist: ServiceContext, tmp_path: Path) -> None:

@@ -126,6 +126,12 @@ ACTIONS: tuple[WorkflowAction, ...] = (
 )
 
 
+# The actions that work on the lot on screen: shown as buttons over the lot record too.
+LOT_RECORD_ACTIONS = frozenset(f"workflow:{name}" for name in (
+    "Record an administration", "Release the lot", "Reject the lot", "Destroy the lot", "Recall a lot",
+    "Recall lookback"))
+
+
 def install_workflow_actions(window: QMainWindow) -> list[QAction]:
     """Add the actions the signed-in user's role allows to the window's menus (and the main ones to its
     toolbar). `window` has `ctx`, `menus` (title -> QMenu) and optionally a toolbar named pagesToolbar."""
