@@ -56,8 +56,18 @@ def list_flags(ctx: ServiceContext, *, min_severity: str | None = None, codes: C
     with ctx.db.read() as session:
         flags = evaluate_flags(session, jurisdiction(session, ctx), _today(today),
                                codes=list(codes) if codes else None)
+    return filter_flags(flags, min_severity=min_severity, include_waived=include_waived)
+
+
+def filter_flags(flags: list[Flag], *, min_severity: str | None = None, codes: Collection[str] | None = None,
+                 include_waived: bool = True) -> list[Flag]:
+    """The flags at or above a severity, of these codes, waived ones left out unless included: for a list
+    already evaluated (the desktop's flags page evaluates once and narrows as the filters change)."""
+    _validate_filters(min_severity, codes)
     floor = SEVERITY_RANK[min_severity] if min_severity else -1
-    return [f for f in flags if f.rank >= floor and (include_waived or not f.waived)]
+    wanted = frozenset(codes) if codes else None
+    return [f for f in flags if f.rank >= floor and (include_waived or not f.waived)
+            and (wanted is None or f.code in wanted)]
 
 
 def flags_for_subject(ctx: ServiceContext, subject_type: str, subject_id: int,

@@ -33,6 +33,10 @@ def test_list_filters_and_counts(inspector: ServiceContext, pharmacist: ServiceC
     assert {f.product_id for f in found} == {product_id}
     assert [f.code for f in flags.list_flags(inspector, codes=["UNDOC-COA"], today=TODAY)] == ["UNDOC-COA"]
     assert all(f.severity == "high" for f in flags.list_flags(inspector, min_severity="high", today=TODAY))
+    # Narrowing a list already evaluated gives what asking again would.
+    assert flags.filter_flags(found, codes=["UNDOC-COA"]) == flags.list_flags(inspector, codes=["UNDOC-COA"],
+                                                                             today=TODAY)
+    assert flags.filter_flags(found, min_severity="critical") == []
     counts = flags.count_flags(inspector, today=TODAY)
     assert counts.total == 3 and counts.by_severity["high"] == 3 and counts.by_code["UNDOC-COA"] == 1
     assert [f.code for f in flags.flags_for_subject(inspector, "product", product_id, TODAY)] == [
@@ -44,6 +48,8 @@ def test_bad_filters_are_validation_errors(inspector: ServiceContext) -> None:
     with pytest.raises(ValidationError) as error:
         flags.list_flags(inspector, min_severity="urgent", codes=["NOPE"])
     assert error.value.for_field("min_severity") and error.value.for_field("code")
+    with pytest.raises(ValidationError):
+        flags.filter_flags([], codes=["NOPE"])
 
 
 def test_reading_needs_a_signed_in_user(registry: ServiceContext) -> None:

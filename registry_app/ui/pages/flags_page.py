@@ -36,7 +36,7 @@ from ...domain.vocab import SEVERITY_RANK, label
 from ...rules import COMPLIANCE_CODES, RULES, Flag
 from ...services import RegistryError, ServiceContext
 from ...services.context import DIRECTOR
-from ...services.flags import list_flags
+from ...services.flags import filter_flags, list_flags
 from ..dialogs.background import BackgroundTask
 from ..dialogs.flag_list import SEVERITY_COLOURS
 from ..dialogs.forms import ErrorBanner, has_role
@@ -187,10 +187,10 @@ class FlagsPage(QWidget):
         self._typing.setInterval(200)
         self._typing.timeout.connect(self._apply_text_filter)
         self.search_edit.textChanged.connect(lambda _text: self._typing.start())
-        for combo in (self.severity_combo, self.code_combo):
-            combo.currentIndexChanged.connect(self.refresh)
-        self.subject_combo.currentIndexChanged.connect(self._apply_text_filter)
-        self.waived_check.toggled.connect(self.refresh)
+        # Every filter narrows the list evaluated once (evaluating the rules takes seconds on a large registry).
+        for combo in (self.severity_combo, self.code_combo, self.subject_combo):
+            combo.currentIndexChanged.connect(self._apply_text_filter)
+        self.waived_check.toggled.connect(self._apply_text_filter)
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         self.refresh()
 
@@ -212,12 +212,9 @@ class FlagsPage(QWidget):
             self._stale = True
             return
         self._stale = False
-        ctx, severity = self.ctx, self.severity_combo.currentData()
-        codes = [self.code_combo.currentData()] if self.code_combo.currentData() else None
-        include_waived = self.waived_check.isChecked()
+        ctx = self.ctx
         self.count_label.setText("Evaluating the flag rules…")
-        self._task = BackgroundTask(self, "Flags", lambda _progress: list_flags(
-            ctx, min_severity=severity, codes=codes, include_waived=include_waived), show_dialog=False)
+        self._task = BackgroundTask(self, "Flags", lambda _progress: list_flags(ctx), show_dialog=False)
         self._task.finished.connect(self._loaded)
         self._task.failed.connect(self._load_failed)
         self._task.start()
@@ -240,8 +237,11 @@ class FlagsPage(QWidget):
     def _apply_text_filter(self, *_: object) -> None:
         words = self.search_edit.text().casefold().split()
         subject = self.subject_combo.currentData()
+        code = self.code_combo.currentData()
+        narrowed = filter_flags(self._all, min_severity=self.severity_combo.currentData(),
+                                codes=[code] if code else None, include_waived=self.waived_check.isChecked())
         shown = [
-            f for f in self._all
+            f for f in narrowed
             if (subject is None or f.subject_type == subject)
             and all(w in f"{f.code} {f.product_name or ''} {f.lot_number or ''} {f.message}".casefold()
                     for w in words)
