@@ -33,6 +33,11 @@ COLUMNS: tuple[tuple[str, str, str | None], ...] = (
     ("on_hand", "On hand", "on_hand"),
     ("completeness", "Complete", None),
 )
+# Starting widths in pixels, wide enough for the usual product names and lot numbers; the user's own widths
+# are kept in QSettings from then on.
+COLUMN_WIDTHS = {"severity": 80, "product": 180, "lot_number": 120, "product_type": 100, "manufacturer": 125,
+                 "supplier": 125, "status": 80, "expiry_date": 85, "received_date": 85, "on_hand": 80,
+                 "completeness": 70}
 SEVERITY_COLOURS = {"critical": "#b71c1c", "high": "#e65100", "medium": "#f9a825", "low": "#1565c0",
                     "info": "#607d8b"}
 LOT_ID_ROLE = Qt.ItemDataRole.UserRole + 1

@@ -75,6 +75,12 @@ def test_objects_alive_at_start_are_kept_out_of_full_collections(qtbot, window: 
     qtbot.waitUntil(lambda: gc.get_freeze_count() > 0, timeout=2000)
 
 
+def test_columns_start_wide_enough_for_product_names_and_lot_numbers(window: MainWindow) -> None:
+    header = _lots(window).table.horizontalHeader()
+    keys = [key for key, _title, _sort in COLUMNS]
+    assert header.sectionSize(keys.index("product")) >= 180 and header.sectionSize(keys.index("lot_number")) >= 120
+
+
 def test_lot_counts_read_as_english() -> None:
     assert [lots_phrase(0), lots_phrase(1), lots_phrase(2500), lots_phrase(100, more=True)] == [
         "0 lots", "1 lot", "2,500 lots", "100+ lots"]

@@ -27,7 +27,7 @@ from ...domain.vocab import EXPIRED, LotStatus, ProductType, label
 from ...services import RegistryError, ServiceContext
 from ...services.browse import LotQuery, count_lots
 from .. import tasks
-from ..lot_model import COLUMNS, LotTableModel, lots_phrase
+from ..lot_model import COLUMN_WIDTHS, COLUMNS, LotTableModel, lots_phrase
 from ..tasks import run_task
 
 SEVERITY_CHOICES = (("Any flags", None), ("Critical", "critical"), ("High or worse", "high"),
@@ -72,6 +72,8 @@ class LotsPage(QWidget):
         header = self.table.horizontalHeader()
         header.setSectionsMovable(True)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        for column, (key, _title, _sort) in enumerate(COLUMNS):
+            header.resizeSection(column, COLUMN_WIDTHS[key])
         header.setStretchLastSection(True)
         header.setSortIndicatorShown(True)
         self.table.setSortingEnabled(False)
