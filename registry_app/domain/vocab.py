@@ -304,9 +304,24 @@ def values(vocab: type[StrEnum]) -> tuple[str, ...]:
     return tuple(member.value for member in vocab)
 
 
+# Where spelling out the machine value would read wrong: acronyms, species, the 361 HCT/P claim.
+LABELS: dict[str, str] = {
+    "coa": "Certificate of analysis (CoA)", "ifu": "Instructions for use (IFU)",
+    "msc_umbilical_cord": "MSC, umbilical cord", "msc_whartons_jelly": "MSC, Wharton's jelly",
+    "msc_adipose": "MSC, adipose", "msc_bone_marrow": "MSC, bone marrow",
+    "oncorhynchus_keta": "Oncorhynchus keta (chum salmon)", "oncorhynchus_mykiss": "Oncorhynchus mykiss (trout)",
+    "hctp_361_claim": "HCT/P 361 claim", "research_use_only": "Research use only (RUO)",
+    "topical_post_rf_microneedling": "Topical post RF microneedling", "under_18": "Under 18",
+    "ml": "mL", "dna_concentration": "DNA concentration", "size_d90": "Size D90",
+}
+
+
 def label(value: str | None) -> str:
-    """A human label for a machine value: `msc_umbilical_cord` -> `Msc umbilical cord`."""
+    """A human label for a machine value: `msc_adipose` -> `MSC, adipose`, `intradermal` -> `Intradermal`."""
     if not value:
         return ""
+    known = LABELS.get(value)
+    if known is not None:
+        return known
     text = value.replace("_", " ")
     return text[0].upper() + text[1:]

@@ -1,0 +1,30 @@
+"""Labels the desktop shows for vocabulary values."""
+
+from __future__ import annotations
+
+import enum
+
+from registry_app.domain import vocab
+from registry_app.domain.vocab import LABELS, label
+
+
+def _every_value() -> set[str]:
+    found: set[str] = set()
+    for item in vars(vocab).values():
+        if isinstance(item, type) and issubclass(item, enum.StrEnum) and item is not enum.StrEnum:
+            found.update(member.value for member in item)
+    return found
+
+
+def test_acronyms_and_species_read_as_written() -> None:
+    assert [label("coa"), label("msc_adipose"), label("ml"), label("research_use_only")] == [
+        "Certificate of analysis (CoA)", "MSC, adipose", "mL", "Research use only (RUO)"]
+
+
+def test_other_values_are_spelled_out() -> None:
+    assert [label("topical_post_microneedling"), label("intradermal"), label(None)] == [
+        "Topical post microneedling", "Intradermal", ""]
+
+
+def test_every_special_label_names_a_vocabulary_value() -> None:
+    assert set(LABELS) - _every_value() == set()
