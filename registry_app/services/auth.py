@@ -215,8 +215,9 @@ def unlock_user(ctx: ServiceContext, username: str, reason: str | None = None) -
 def reset_password(ctx: ServiceContext, username: str, new_password: str, reason: str | None = None) -> None:
     if len(new_password) < MIN_PASSWORD_LENGTH:
         raise ValidationError(f"use at least {MIN_PASSWORD_LENGTH} characters", field="password")
+    # A demo user given a password of its own no longer has the documented one (the sign-in hint drops it).
     _change_user(ctx, username, "reset password", reason, password_hash=hash_password(new_password),
-                 locked=False, failed_attempts=0)
+                 locked=False, failed_attempts=0, is_demo=False)
 
 
 def list_users(ctx: ServiceContext) -> list[dict[str, Any]]:

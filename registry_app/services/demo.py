@@ -20,6 +20,7 @@ from multiprocessing.queues import Queue
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ..db import Database
 from ..domain import (
     Document,
     Manufacturer,
@@ -73,6 +74,17 @@ def create_demo_users(ctx: ServiceContext) -> list[tuple[str, str, str]]:
 
     ctx.actor = Actor(pharmacist.id, pharmacist.username, pharmacist.role, pharmacist.full_name)
     return [(name, role, password) for name, role, password, _ in DEMO_USERS]
+
+
+def demo_accounts(db: Database) -> list[tuple[str, str, str]]:
+    """(user name, role, documented password) of the active demo users still on their documented passwords,
+    for the sign-in screen of a demo registry; empty on a real registry. Asked before anyone signs in: it
+    names only the demo accounts the README publishes."""
+    documented = {name: (role, password) for name, role, password, _ in DEMO_USERS}
+    with db.read() as session:
+        names = session.execute(select(User.username).where(User.is_demo.is_(True), User.active.is_(True))
+                                .order_by(User.id)).scalars().all()
+    return [(name, *documented[name]) for name in names if name in documented]
 
 
 @changing("generate demo data", DEMO_ROLES)

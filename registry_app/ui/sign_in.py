@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
 
 from ..services import RegistryError, ServiceContext
 from ..services.auth import sign_in
+from ..services.demo import demo_accounts
 
 
 class SignInDialog(QDialog):
@@ -29,6 +31,13 @@ class SignInDialog(QDialog):
         form.addRow("&Password", self.password)
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel(f"Registry: {ctx.db.display_name}"))
+        accounts = demo_accounts(ctx.db)
+        if accounts:  # a demo registry: its documented accounts, so a first try needs no README
+            self.demo_hint = QLabel("This is a demo registry. Sign in as one of:\n" + "\n".join(
+                f"   {name}  /  {password}   ({role.replace('_', ' ')})" for name, role, password in accounts),
+                objectName="demoAccounts")
+            self.demo_hint.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            layout.addWidget(self.demo_hint)
         layout.addLayout(form)
         layout.addWidget(self.error)
         layout.addWidget(buttons)

@@ -146,3 +146,25 @@ def test_demo_users_only_on_an_empty_registry(tmp_path: object, pharmacist: Serv
             assert session.execute(select(func.count(Product.id))).scalar_one() == 0
     finally:
         database.dispose()
+
+
+def test_demo_accounts_are_those_still_on_their_documented_passwords(empty_database_url: str,
+                                                                      pharmacist: ServiceContext) -> None:
+    from registry_app.db import open_database
+    from registry_app.services.auth import deactivate_user, reset_password
+
+    assert demo.demo_accounts(pharmacist.db) == []  # a real registry shows none
+    database = open_database(empty_database_url)
+    try:
+        demo.create_demo_users(ServiceContext(database))
+        assert {name for name, _role, _password in demo.demo_accounts(database)} == {
+            "pharmacist", "director", "inspector", "admin"}
+        for name, _role, password in demo.demo_accounts(database):
+            assert sign_in(ServiceContext(database), name, password).username == name
+        admin = ServiceContext(database)
+        sign_in(admin, "admin", "admin-demo")
+        reset_password(admin, "pharmacist", "a-password-of-our-own", reason="real use")
+        deactivate_user(admin, "inspector", reason="not needed")
+        assert {name for name, _role, _password in demo.demo_accounts(database)} == {"director", "admin"}
+    finally:
+        database.dispose()

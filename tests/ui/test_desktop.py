@@ -10,7 +10,9 @@ import pytest
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QLabel
 
+from registry_app.db import open_database
 from registry_app.services import ServiceContext
+from registry_app.services.demo import create_demo_users
 from registry_app.ui import tasks
 from registry_app.ui.lot_model import COLUMNS, lots_phrase
 from registry_app.ui.main_window import MainWindow
@@ -62,6 +64,24 @@ def test_sign_in_dialog(qtbot, registry: ServiceContext) -> None:  # type: ignor
     qtbot.keyClick(dialog.password, Qt.Key.Key_Return)
     assert registry.actor is not None and registry.actor.username == "pharmacist"
     assert dialog.result() == dialog.DialogCode.Accepted
+
+
+def test_sign_in_on_a_demo_registry_names_its_demo_accounts(qtbot, registry: ServiceContext,  # type: ignore[no-untyped-def]
+                                                             empty_database_url: str) -> None:
+    assert SignInDialog(registry).findChild(QLabel, "demoAccounts") is None
+    database = open_database(empty_database_url)
+    try:
+        create_demo_users(ServiceContext(database))
+        dialog = SignInDialog(ServiceContext(database))
+        qtbot.addWidget(dialog)
+        hint = dialog.findChild(QLabel, "demoAccounts")
+        assert hint is not None and "director  /  director-demo" in hint.text()
+        qtbot.keyClicks(dialog.username, "director")
+        qtbot.keyClicks(dialog.password, "director-demo")
+        qtbot.keyClick(dialog.password, Qt.Key.Key_Return)
+        assert dialog.result() == dialog.DialogCode.Accepted
+    finally:
+        database.dispose()
 
 
 def test_status_bar_names_user_role_site_database(window: MainWindow) -> None:
