@@ -205,11 +205,13 @@ class DashboardFigures:
     flags_by_code: dict[str, int]
     expiring: int
     quarantine: int
-    products_by_status: dict[str, int]
+    products_by_status: dict[str, int]  # NO_STATUS for products with no status in the site's jurisdiction
     completeness: dict[str, int]  # score bucket in % ("0–19", ...) -> lots
     lots: int
 
 
+# A product with no regulatory status recorded for the site's jurisdiction (shown "Not recorded").
+NO_STATUS = "not_recorded"
 COMPLETENESS_BUCKETS = ("0–19", "20–39", "40–59", "60–79", "80–100")
 
 
@@ -230,7 +232,7 @@ def dashboard_figures(ctx: ServiceContext) -> DashboardFigures:
         quarantine = session.execute(select(func.count(Lot.id)).where(
             Lot.status == LotStatus.QUARANTINE.value,
             (Lot.expiry_date.is_(None)) | (Lot.expiry_date >= today))).scalar_one()
-        statuses = Counter(status or "none" for status in session.execute(
+        statuses = Counter(status or NO_STATUS for status in session.execute(
             select(ProductRegulatoryStatus.status).select_from(Product)
             .outerjoin(ProductRegulatoryStatus, (ProductRegulatoryStatus.product_id == Product.id)
                        & (ProductRegulatoryStatus.jurisdiction == where))).scalars())
@@ -268,7 +270,7 @@ def products_list(ctx: ServiceContext) -> list[dict[str, Any]]:
             .order_by(func.lower(Product.name))).all()
         return [{"id": p.id, "name": p.name, "product_type": p.product_type, "manufacturer": maker,
                  "source": p.source or p.pn_species, "presentation": p.presentation,
-                 "regulatory_status": status, "reference": ref, "lots": int(lots.get(p.id, 0))}
+                 "regulatory_status": status or NO_STATUS, "reference": ref, "lots": int(lots.get(p.id, 0))}
                 for p, maker, status, ref in rows]
 
 

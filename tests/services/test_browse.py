@@ -8,6 +8,7 @@ from registry_app.domain.vocab import SEVERITY_RANK
 from registry_app.services import PermissionDenied, ServiceContext
 from registry_app.services.browse import SORT_KEYS, LotQuery, count_lots, lot_page, lot_rows
 from registry_app.services.browse_lot import (
+    NO_STATUS,
     audit_list,
     dashboard_figures,
     lot_detail,
@@ -15,6 +16,7 @@ from registry_app.services.browse_lot import (
     suppliers_list,
 )
 
+from ..rules import builders as b
 from ..ui.ui_data import seed
 
 
@@ -122,6 +124,10 @@ def test_dashboard_and_lists(pharmacist: ServiceContext) -> None:
     assert sum(figures.flags_by_code.values()) == sum(figures.flags_by_severity.values())
     assert [p["name"] for p in products_list(pharmacist)] == ["ExoSkin UC-MSC Vial", "Plinest"]
     assert {s["name"]: s["lots"] for s in suppliers_list(pharmacist)} == {"ClinicDirect": 2, "Grey Import Co": 1}
+    with pharmacist.db.write() as session:
+        b.product(session, status=None, name="Unlabelled Exo")
+    assert dashboard_figures(pharmacist).products_by_status[NO_STATUS] == 1
+    assert {p["name"]: p["regulatory_status"] for p in products_list(pharmacist)}["Unlabelled Exo"] == NO_STATUS
     entries = audit_list(pharmacist, limit=2)
     assert len(entries) == 2 and entries[0]["seq"] > entries[1]["seq"]
 
