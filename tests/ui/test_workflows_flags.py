@@ -66,6 +66,15 @@ def test_filters_narrow_the_list(qtbot: QtBot, pharmacist: ServiceContext) -> No
     assert page.count_label.text() == "No flags match."
 
 
+def test_selected_flag_is_shown_in_full_under_the_list(qtbot: QtBot, inspector: ServiceContext) -> None:
+    make_lot(inspector.db, coa_ref=None)
+    page = _page(qtbot, inspector)
+    _select(page, "UNDOC-COA")
+    flag = page.selected_flag()
+    assert flag is not None and flag.code == "UNDOC-COA"
+    assert page.detail.text().startswith("UNDOC-COA (high)") and flag.message in page.detail.text()
+
+
 def test_enter_jumps_to_the_subject(qtbot: QtBot, inspector: ServiceContext) -> None:
     lot = make_lot(inspector.db, coa_ref=None)
     page = _page(qtbot, inspector)

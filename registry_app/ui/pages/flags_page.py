@@ -127,6 +127,10 @@ class FlagsPage(QWidget):
         for severity in sorted(SEVERITY_RANK, key=SEVERITY_RANK.__getitem__, reverse=True)[:-1]:
             self.severity_combo.addItem(f"{label(severity)} and above", severity)
         self.code_combo = QComboBox()
+        # Rule titles are long: the closed combo keeps to a modest width (the list shows them whole), so the
+        # filters never squeeze the navigation or the search field.
+        self.code_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.code_combo.setMinimumContentsLength(26)
         self.code_combo.addItem("Every rule", None)
         for code in COMPLIANCE_CODES:
             self.code_combo.addItem(f"{code} — {RULES[code].title}", code)
@@ -137,6 +141,7 @@ class FlagsPage(QWidget):
         self.search_edit = QLineEdit()
         self.search_edit.setPlaceholderText("Product, lot or words of the message (Ctrl+F)")
         self.search_edit.setClearButtonEnabled(True)
+        self.search_edit.setMinimumWidth(180)
         self.waived_check = QCheckBox("Show &waived")
         self.waived_check.setChecked(True)
         for text, widget in (("&Severity", self.severity_combo), ("&Rule", self.code_combo),
@@ -161,6 +166,11 @@ class FlagsPage(QWidget):
         header.setSectionResizeMode(5, QHeaderView.ResizeMode.Stretch)
         self.table.doubleClicked.connect(lambda _index: self.open_subject())
         layout.addWidget(self.table, 1)
+        # The selected flag in full: its rule, the whole message (cut short in the table) and any waiver.
+        self.detail = QLabel(objectName="flagDetail")
+        self.detail.setWordWrap(True)
+        self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.detail)
 
         actions = QHBoxLayout()
         self.count_label = QLabel()
@@ -265,6 +275,7 @@ class FlagsPage(QWidget):
         flag = self.selected_flag()
         self.open_button.setEnabled(flag is not None)
         self.waive_button.setEnabled(flag is not None and not flag.waived)
+        self.detail.setText(_detail_text(flag) if flag is not None else "")
 
     def open_subject(self) -> None:
         flag = self.selected_flag()
@@ -282,3 +293,11 @@ class FlagsPage(QWidget):
         self.waive_dialog.accepted.connect(self.refresh)
         self.waive_dialog.open()
         return self.waive_dialog
+
+
+def _detail_text(flag: Flag) -> str:
+    text = f"{flag.code} ({flag.severity}): {RULES[flag.code].title}\n{flag.message}"
+    if flag.waived and flag.waiver:
+        waiver = flag.waiver
+        text += f"\nWaived by {waiver.get('waived_by')} on {waiver.get('waived_at')}: {waiver.get('reason')}"
+    return text
