@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from registry_app.domain import AuditEntry
 from registry_app.services import ServiceContext
-from registry_app.ui.pages.reports_page import ReportsPage, period_for
+from registry_app.ui.pages.reports_page import ReportsPage, default_folder, period_for
 
 from .workflow_data import add_administration, make_lot, show_active
 
@@ -127,3 +127,13 @@ def test_bad_period_and_file_name_are_explained(qtbot: QtBot, inspector: Service
     _produce(qtbot, page)
     assert "before it starts" in page.banner.text() and not (tmp_path / "r.pdf").exists()
     assert not page.open_button.isVisible()
+    page.period_combo.setCurrentText("Last quarter")
+    page.path_edit.setText(str(tmp_path / "no-such-folder" / "r.pdf"))
+    _produce(qtbot, page)
+    assert page.banner.text().startswith("Save as: the folder") and "no-such-folder" in page.banner.text()
+
+
+def test_default_folder_exists_even_without_a_documents_folder(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_DOCUMENTS_DIR", str(tmp_path / "Documents"))
+    assert default_folder().is_dir()

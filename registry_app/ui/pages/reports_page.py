@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 from ...domain.vocab import Role
 from ...reports.data import EXPORT_KINDS
 from ...reports.exports import FORMATS
-from ...services import RegistryError, ServiceContext
+from ...services import RegistryError, ServiceContext, ValidationError
 from ...services.reports import OutputResult, bundle, compliance_report, export
 from ..dialogs.background import BackgroundTask
 from ..dialogs.forms import ErrorBanner, add_save_shortcut, date_edit, has_role
@@ -67,8 +67,9 @@ def period_for(choice: str, today: date) -> tuple[date, date]:
 
 
 def default_folder() -> Path:
+    """The user's documents folder where there is one (a fresh account may not have it), else home."""
     folder = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
-    return Path(folder) if folder else Path.home()
+    return Path(folder) if folder and Path(folder).is_dir() else Path.home()
 
 
 class ReportsPage(QWidget):
@@ -283,7 +284,12 @@ class ReportsPage(QWidget):
 
     def _failed(self, error: object) -> None:
         self.produce_button.setEnabled(True)
-        message = error.message if isinstance(error, RegistryError) else f"could not produce the file: {error}"
+        if isinstance(error, ValidationError) and error.for_field("out"):
+            message = "Save as: " + "; ".join(error.for_field("out"))  # the field on screen, not the CLI's name
+        elif isinstance(error, RegistryError):
+            message = error.message
+        else:
+            message = f"could not produce the file: {error}"
         self.banner.show_error(message)
 
     def open_file(self) -> bool:
