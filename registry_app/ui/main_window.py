@@ -11,6 +11,7 @@ import gc
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from PySide6.QtCore import QSettings, QSize, Qt, QTimer
@@ -32,12 +33,15 @@ from PySide6.QtWidgets import (
 from .. import __version__
 from ..domain.vocab import label
 from ..services import RegistryError, ServiceContext
+from ..services.backup import BACKUP_ROLES
 from ..services.browse import LotQuery
 from ..services.sites import site_info
+from .dialogs.forms import has_role
 from .lot_record import LotRecord
 from .pages.dashboard_page import DashboardPage
 from .pages.lists import administrations_page, audit_page, flags_list_page, products_page, suppliers_page
 from .pages.lots_page import LotsPage
+from .tasks import run_task
 
 Factory = Callable[["MainWindow"], QWidget]
 
@@ -210,7 +214,8 @@ class MainWindow(QMainWindow):
         self.menus = {"File": bar.addMenu("&File"), "Edit": bar.addMenu("&Edit"), "View": bar.addMenu("&View"),
                       "Lot": bar.addMenu("&Lot"), "Help": bar.addMenu("&Help")}
         file_menu = self.menus["File"]
-        self._action(file_menu, "&Back up the registry…", self.back_up)
+        if has_role(self.ctx, BACKUP_ROLES):  # a copy of every record: for the people responsible for the data
+            self._action(file_menu, "&Back up the registry…", self.back_up)
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         self._action(self.menus["Edit"], "&Find lots", self.find_lots, QKeySequence.StandardKey.Find)
@@ -264,22 +269,22 @@ class MainWindow(QMainWindow):
         page.focus_search()
 
     def back_up(self) -> None:
-        try:
-            backup = importlib.import_module(f"{__package__.rsplit('.', 1)[0]}.services.backup")
-        except ImportError:
-            QMessageBox.information(self, "Back up", "Backups are not part of this build.")
-            return
+        """Copy the registry while it is in use (the backup service), off the GUI thread."""
         from PySide6.QtWidgets import QFileDialog
 
-        path, _ = QFileDialog.getSaveFileName(self, "Back up the registry to", "registry-backup.sqlite3")
+        from ..services.backup import backup_registry
+        from .pages.reports_page import default_folder
+
+        suffix = ".sqlite3" if self.ctx.db.is_sqlite else ".dump"
+        suggested = default_folder() / f"registry-backup-{date.today().isoformat()}{suffix}"
+        path, _ = QFileDialog.getSaveFileName(self, "Back up the registry to", str(suggested))
         if not path:
             return
-        try:
-            backup.backup_registry(self.ctx, path)
-        except (RegistryError, OSError) as error:
-            QMessageBox.warning(self, "Back up", str(error))
-            return
-        self.statusBar().showMessage(f"Backed up to {path}", 6000)
+        ctx = self.ctx
+        self.backup_task = run_task(
+            self, "Backing up the registry", lambda _progress: backup_registry(ctx, path),
+            lambda result: self.statusBar().showMessage(f"Backed up: {result.describe()}", 15000),
+            lambda error: QMessageBox.warning(self, "Back up", f"The backup failed: {error}"), cancellable=False)
 
     def about(self) -> None:
         QMessageBox.about(self, "About",

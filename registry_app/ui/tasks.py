@@ -22,7 +22,8 @@ _running: set[Any] = set()
 
 
 def run_task(parent: QWidget, title: str, work: Work, on_done: Callable[[Any], None],
-             on_error: Callable[[BaseException], None], *, show_dialog: bool = True) -> Any:
+             on_error: Callable[[BaseException], None], *, show_dialog: bool = True,
+             cancellable: bool = True) -> Any:
     """Run `work` in the background; `on_done(result)` or `on_error(exception)` runs on the GUI thread."""
     if SYNCHRONOUS:
         try:
@@ -34,7 +35,7 @@ def run_task(parent: QWidget, title: str, work: Work, on_done: Callable[[Any], N
         return None
     from .dialogs.background import BackgroundTask
 
-    task = BackgroundTask(parent, title, work, show_dialog=show_dialog)
+    task = BackgroundTask(parent, title, work, show_dialog=show_dialog, cancellable=cancellable)
     task.finished.connect(on_done)
     task.failed.connect(on_error)
     _running.add(task)

@@ -7,16 +7,19 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QToolButton
+from PySide6.QtWidgets import QFileDialog, QToolButton
 from pytestqt.qtbot import QtBot
 
 from registry_app.services import ServiceContext
+from registry_app.services.backup import check_sqlite_file
+from registry_app.ui import tasks
 from registry_app.ui.dialogs.receive_lot import ReceiveLotDialog
 from registry_app.ui.dialogs.release_lot import ReleaseLotDialog
 from registry_app.ui.dialogs.workflows import ChooseLotDialog
 from registry_app.ui.main_window import MainWindow
 from registry_app.ui.pages.flags_page import FlagsPage
 
+from ..helpers import sqlite_only
 from .workflow_data import make_lot, show_active
 
 
@@ -104,3 +107,29 @@ def test_flag_jumps_to_the_lot_record(qtbot: QtBot, pharmacist: ServiceContext, 
     page.open_button.click()
     assert window.record is not None and window.record.lot_id == lot.lot_id
     assert window.stack.currentWidget() is window.record_holder
+
+
+def _file_action(window: MainWindow, text: str) -> QAction | None:
+    return next((a for a in window.menus["File"].actions() if a.text() == text), None)
+
+
+@sqlite_only("the file dialog offers an SQLite copy; the backup service's tests cover pg_dump")
+def test_director_backs_up_from_the_file_menu(qtbot: QtBot, director: ServiceContext, pharmacist: ServiceContext,
+                                              tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(tasks, "SYNCHRONOUS", True)
+    target = tmp_path / "copy.sqlite3"
+    offered: list[str] = []
+
+    def save_as(_parent: object, _title: str, suggested: str) -> tuple[str, str]:
+        offered.append(suggested)
+        return str(target), ""
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", save_as)
+    window = _window(qtbot, director, tmp_path)
+    action = _file_action(window, "&Back up the registry…")
+    assert action is not None
+    action.trigger()
+    assert target.exists() and check_sqlite_file(target).ok
+    assert offered[0].endswith(".sqlite3") and Path(offered[0]).parent.is_dir()
+    assert "Backed up" in window.statusBar().currentMessage()
+    assert _file_action(_window(qtbot, pharmacist, tmp_path / "p"), "&Back up the registry…") is None
