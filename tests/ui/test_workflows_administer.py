@@ -4,6 +4,7 @@ rail outcome: clean save, high finding confirmed, critical finding blocked and o
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QScrollArea
 from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
@@ -28,6 +29,16 @@ def _scan(qtbot: QtBot, dialog: AdministerDialog, text: str) -> None:
 def _administrations(ctx: ServiceContext) -> list[Administration]:
     with ctx.db.read() as session:
         return list(session.execute(select(Administration)).scalars())
+
+
+def test_long_product_names_do_not_widen_the_form_past_the_dialog(qtbot: QtBot, pharmacist: ServiceContext) -> None:
+    long_name = "Regenerative Umbilical Cord Mesenchymal Stem Cell Exosome Lyophilized Powder Professional Kit"
+    make_lot(pharmacist.db, status="approved_biologic", product_values={"name": long_name})
+    dialog = _open(qtbot, pharmacist)
+    combo = dialog.lot_picker.pick_combo
+    assert any(long_name in combo.itemText(i) for i in range(combo.count()))
+    body = dialog.findChild(QScrollArea).widget()
+    assert body.minimumSizeHint().width() <= dialog.width()
 
 
 def test_clean_administration_saves_at_once_with_keyboard_only(qtbot: QtBot, pharmacist: ServiceContext) -> None:

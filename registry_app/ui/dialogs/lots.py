@@ -40,6 +40,9 @@ class LotPicker(QWidget):
         layout.addWidget(self.scan_edit)
         self.pick_combo = QComboBox()
         self.pick_combo.setAccessibleName("Pick the lot from the list")
+        # Long product names would widen the whole dialog past the screen; the open list still shows them whole.
+        self.pick_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.pick_combo.setMinimumContentsLength(30)
         self.pick_combo.activated.connect(self._picked)
         layout.addWidget(self.pick_combo)
         self._fill_pick_list(pick_statuses or (("released",) if usable_only else ()))
@@ -71,6 +74,8 @@ class LotPicker(QWidget):
             self.pick_combo.addItem(f"{r.product} — lot {r.lot_number} ({r.on_hand:g} {r.unit or ''} on hand"
                                     f"{expiry})", (r.lot_number, r.product))
         self.pick_combo.setEnabled(bool(rows))
+        view = self.pick_combo.view()
+        view.setMinimumWidth(view.sizeHintForColumn(0) + 24)  # the open list wide enough for whole entries
 
     def _picked(self, _index: int) -> None:
         choice = self.pick_combo.currentData()
