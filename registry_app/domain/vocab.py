@@ -313,6 +313,11 @@ LABELS: dict[str, str] = {
     "hctp_361_claim": "HCT/P 361 claim", "research_use_only": "Research use only (RUO)",
     "topical_post_rf_microneedling": "Topical post RF microneedling", "under_18": "Under 18",
     "ml": "mL", "dna_concentration": "DNA concentration", "size_d90": "Size D90",
+    # characterization methods
+    "afm": "AFM", "bca": "BCA", "cryo_em": "Cryo-EM", "dls": "DLS", "elisa": "ELISA", "lal": "LAL",
+    "mass_spec": "Mass spectrometry", "nano_flow": "Nano-flow cytometry", "nta": "NTA",
+    "ph_eur_2_6_1": "Ph. Eur. 2.6.1", "qpcr": "qPCR", "rfc": "rFC", "sec": "SEC", "tem": "TEM", "trps": "TRPS",
+    "usp71": "USP <71>", "uv": "UV", "flow": "Flow cytometry",
 }
 
 

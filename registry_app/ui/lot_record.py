@@ -146,7 +146,7 @@ class LotRecord(QWidget):
         return page
 
     def _characterization(self, detail: LotDetail) -> QWidget:
-        rows = [[label(r.parameter) + (f" {r.marker.upper()}" if r.marker else ""), r.method,
+        rows = [[label(r.parameter) + (f" {r.marker.upper()}" if r.marker else ""), label(r.method),
                  r.value if r.value is not None else label(r.result), r.unit, r.specification,
                  {True: "in spec", False: "OUT OF SPEC", None: ""}[r.in_spec], label(r.measured_by)]
                 for r in detail.results]

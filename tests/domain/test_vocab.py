@@ -13,12 +13,16 @@ def _every_value() -> set[str]:
     for item in vars(vocab).values():
         if isinstance(item, type) and issubclass(item, enum.StrEnum) and item is not enum.StrEnum:
             found.update(member.value for member in item)
-    return found
+    return found | set(vocab.METHODS)
 
 
 def test_acronyms_and_species_read_as_written() -> None:
     assert [label("coa"), label("msc_adipose"), label("ml"), label("research_use_only")] == [
         "Certificate of analysis (CoA)", "MSC, adipose", "mL", "Research use only (RUO)"]
+
+
+def test_characterization_methods_read_as_laboratories_write_them() -> None:
+    assert [label("lal"), label("usp71"), label("nta"), label("cryo_em")] == ["LAL", "USP <71>", "NTA", "Cryo-EM"]
 
 
 def test_other_values_are_spelled_out() -> None:
