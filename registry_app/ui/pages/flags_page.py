@@ -79,8 +79,7 @@ class FlagModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole and column == 5:
             return flag.message
         if role == Qt.ItemDataRole.ToolTipRole and column == 6 and flag.waiver:
-            waiver = flag.waiver
-            return f"Waived by {waiver.get('waived_by')} on {waiver.get('waived_at')}: {waiver.get('reason')}"
+            return _waiver_text(flag.waiver)
         if role == Qt.ItemDataRole.ForegroundRole and column == 0:
             return QBrush(QColor(SEVERITY_COLOURS.get(flag.severity, "#000000")))
         return None
@@ -195,12 +194,12 @@ class FlagsPage(QWidget):
         self._typing = QTimer(self)
         self._typing.setSingleShot(True)
         self._typing.setInterval(200)
-        self._typing.timeout.connect(self._apply_text_filter)
+        self._typing.timeout.connect(self._apply_filters)
         self.search_edit.textChanged.connect(lambda _text: self._typing.start())
         # Every filter narrows the list evaluated once (evaluating the rules takes seconds on a large registry).
         for combo in (self.severity_combo, self.code_combo, self.subject_combo):
-            combo.currentIndexChanged.connect(self._apply_text_filter)
-        self.waived_check.toggled.connect(self._apply_text_filter)
+            combo.currentIndexChanged.connect(self._apply_filters)
+        self.waived_check.toggled.connect(self._apply_filters)
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         self.refresh()
 
@@ -235,16 +234,16 @@ class FlagsPage(QWidget):
             return
         self.banner.clear_message()
         self._all = flags
-        self._apply_text_filter()
+        self._apply_filters()
 
     def _load_failed(self, error: object) -> None:
         self.banner.show_error(error.message if isinstance(error, RegistryError) else f"flags unavailable: {error}")
         self._all = []
-        self._apply_text_filter()
+        self._apply_filters()
         if self._stale:
             self.refresh()
 
-    def _apply_text_filter(self, *_: object) -> None:
+    def _apply_filters(self, *_: object) -> None:
         words = self.search_edit.text().casefold().split()
         subject = self.subject_combo.currentData()
         code = self.code_combo.currentData()
@@ -295,9 +294,12 @@ class FlagsPage(QWidget):
         return self.waive_dialog
 
 
+def _waiver_text(waiver: dict[str, object]) -> str:
+    return f"Waived by {waiver.get('waived_by')} on {waiver.get('waived_at')}: {waiver.get('reason')}"
+
+
 def _detail_text(flag: Flag) -> str:
     text = f"{flag.code} ({flag.severity}): {RULES[flag.code].title}\n{flag.message}"
     if flag.waived and flag.waiver:
-        waiver = flag.waiver
-        text += f"\nWaived by {waiver.get('waived_by')} on {waiver.get('waived_at')}: {waiver.get('reason')}"
+        text += "\n" + _waiver_text(flag.waiver)
     return text
