@@ -267,6 +267,11 @@ def _import_lots(ctx: ServiceContext, path: str | Path, dry_run: bool, update: b
         return result
     result.errors = checked.errors
     if result.errors:
+        if len(checked):
+            # The valid rows are still checked against the registry (a read, nothing written), so that every
+            # rejected row is listed at once rather than one kind of problem per attempt.
+            with ctx.db.read() as session:
+                _import_lots_in(ctx, session, checked, result, update, reporter)
         result.errors.sort()
         return result
     opener = ctx.db.read if dry_run else ctx.db.write
@@ -530,6 +535,9 @@ def _import_administrations(ctx: ServiceContext, path: str | Path, dry_run: bool
         return result
     result.errors = checked.errors
     if result.errors:
+        if checked.rows:  # as for lots: the valid rows' lots are still looked up, so every rejected row is listed
+            with ctx.db.read() as session:
+                _import_administrations_in(ctx, session, checked.rows, result, reporter)
         result.errors.sort()
         return result
     opener = ctx.db.read if dry_run else ctx.db.write

@@ -104,6 +104,23 @@ def test_administration_for_unknown_lot(pharmacist: ServiceContext, tmp_path: Pa
     assert result.error_lines() == ["row 3, column lot_number: PN20-0000 is not a lot of Nucleo-PN 20 in the registry"]
 
 
+def test_every_rejected_row_is_listed_at_once(pharmacist: ServiceContext, tmp_path: Path) -> None:
+    """A malformed cell does not hide the rows the registry rejects: both kinds are listed in one answer."""
+    assert import_lots(pharmacist, EXAMPLES / "lots-example.csv").ok
+    again = tmp_path / "again.csv"
+    again.write_text((EXAMPLES / "lots-example.csv").read_text().replace("2027-01-31", "31/01/2027"))
+    before, entries = row_counts(pharmacist.db), audit_count(pharmacist.db)
+    lots = import_lots(pharmacist, again)
+    assert [(e.row, e.column) for e in lots.errors] == [(2, "lot_number"), (3, "expiry_date"), (4, "lot_number"),
+                                                       (5, "lot_number")]
+    administrations = tmp_path / "administrations.csv"
+    administrations.write_text((EXAMPLES / "administrations-example.csv").read_text()
+                               .replace("PN20-7781", "PN20-0000").replace("2026-03-14T09:15", "14/03/2026"))
+    given = import_administrations(pharmacist, administrations)
+    assert [(e.row, e.column) for e in given.errors] == [(3, "lot_number"), (4, "administered_at")]
+    assert row_counts(pharmacist.db) == before and audit_count(pharmacist.db) == entries
+
+
 def test_dry_run_and_cancel_write_nothing(pharmacist: ServiceContext, tmp_path: Path) -> None:
     path = write_lots_csv(tmp_path / "lots.csv", 3000, seed=3)
     before, entries = row_counts(pharmacist.db), audit_count(pharmacist.db)
