@@ -127,6 +127,11 @@ def test_voided_result_does_not_count_and_dls_particles_do_not_either(db: Databa
         assert "UNDOC-EV-CHARACTERIZATION" in lot_codes(session, skip=("imaging",))
         flags = evaluate_flags(session, "US", b.TODAY, subject_type="lot", subject_ids=[lot.id])
         assert "single-vesicle imaging" in flags[0].message
+        counted_by_dls = b.lot(session, product, skip=("particle_concentration",))
+        b.result(session, counted_by_dls, "particle_concentration", value=1.0e10, method="dls")
+        flags = evaluate_flags(session, "US", b.TODAY, subject_type="lot", subject_ids=[counted_by_dls.id])
+        assert [f.code for f in flags] == ["UNDOC-EV-CHARACTERIZATION"]
+        assert "single-particle method" in flags[0].message
 
 
 def test_pn_characterization(db: Database) -> None:
@@ -169,6 +174,13 @@ def test_out_of_specification(db: Database) -> None:
                                                    value=1.21e10, method="nta")
         assert "OOS-CONCENTRATION" in _with_result(session, {"spec_concentration_tolerance_pct": 10.0},
                                                    parameter="particle_concentration", value=1.15e10, method="nta")
+        assert "OOS-SIZE" not in _with_result(session, {}, parameter="size_mode", value=30.0)
+        assert "OOS-SIZE" in _with_result(session, {}, parameter="size_mode", value=29.0)
+        assert "OOS-SIZE" in _with_result(session, {"spec_size_min_nm": 60.0}, parameter="size_mode", value=55.0)
+        assert "OOS-CONCENTRATION" not in _with_result(session, {}, parameter="particle_concentration",
+                                                       value=0.8e10, method="nta")
+        assert "OOS-CONCENTRATION" in _with_result(session, {}, parameter="particle_concentration",
+                                                   value=0.79e10, method="nta")
         product = b.product(session)
         lot = b.lot(session, product, skip=("calnexin",))
         b.result(session, lot, "marker", marker="apoa1", result="detected", method="elisa")
