@@ -87,6 +87,8 @@ class Lot(Base):
     coa_ref: Mapped[str | None] = mapped_column(String(200))
     labelled_particles_per_ml: Mapped[float | None] = mapped_column(Float)
     released_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # When the lot was rejected (UTC, as released_at): a lot rejected after release was usable before it.
+    rejected_at: Mapped[datetime | None] = mapped_column(DateTime)
     release_signature_id: Mapped[int | None] = mapped_column(ForeignKey("signature.id"))
     recall_date: Mapped[date | None] = mapped_column(Date)
     recall_reason: Mapped[str | None] = mapped_column(Text)

@@ -69,6 +69,8 @@ def _conditions(req: Request) -> dict[str, ColumnElement[bool]]:
         "USE-NOT-RELEASED": or_(
             Lot.status == "quarantine",
             and_(Lot.status == "rejected", Lot.released_at.is_(None)),
+            # Rejected after release (and perhaps destroyed since): from the day of the rejection.
+            and_(Lot.rejected_at.is_not(None), given_on >= local_date(Lot.rejected_at)),
             and_(Lot.released_at.is_not(None), given_on < local_date(Lot.released_at)),
         ),
         "USE-RECALLED": and_(Lot.recall_date.is_not(None), given_on >= Lot.recall_date),
@@ -158,6 +160,7 @@ def _details(req: Request, ids: list[int]) -> dict[int, Any]:
                 Administration.contraindications, type_coerce(Lot.expiry_date, String).label("expiry"),
                 Lot.status.label("lot_status"), type_coerce(Lot.recall_date, String).label("recalled_on"),
                 type_coerce(local_date(Lot.released_at), String).label("released_on"),
+                type_coerce(local_date(Lot.rejected_at), String).label("rejected_on"),
             )
             .join(Lot, Lot.id == Administration.lot_id)
             .where(Administration.id.in_(ids[start:start + MAX_SQL_IDS]))
@@ -201,7 +204,8 @@ def _messages(req: Request, products: dict[int, Any], details: dict[int, Any]) -
         lot = details[row.subject_id]
         state = "rejected" if lot.lot_status == "rejected" else "not yet released (quarantine)"
         if lot.released_on is not None and lot.lot_status not in ("quarantine", "rejected"):
-            state = f"not yet released (released on {lot.released_on})"
+            rejected_since = lot.rejected_on is not None and row.given_on >= lot.rejected_on
+            state = "rejected" if rejected_since else f"not yet released (released on {lot.released_on})"
         return (f"Administered on {_when(row)} while lot {row.lot_number} was {state}. Only released lots may be "
                 "used: have the medical director review the lot and this administration.")
 

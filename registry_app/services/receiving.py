@@ -257,10 +257,10 @@ def reject_lot(ctx: ServiceContext, lot_id: int, reason: str) -> None:
         lot = _lot(session, lot_id)
         if lot.status in (LotStatus.REJECTED, LotStatus.DESTROYED):
             raise ConflictError(f"lot {lot.lot_number} is already {lot.status}")
-        before = {"status": lot.status, "status_note": lot.status_note}
-        lot.status, lot.status_note = LotStatus.REJECTED.value, why
-        ctx.audit(session, AuditRecord("reject lot", "lot", lot.id, before=before,
-                                       after={"status": lot.status, "status_note": why}, reason=why))
+        before = {"status": lot.status, "status_note": lot.status_note, "rejected_at": lot.rejected_at}
+        lot.status, lot.status_note, lot.rejected_at = LotStatus.REJECTED.value, why, utcnow()
+        ctx.audit(session, AuditRecord("reject lot", "lot", lot.id, before=before, after={
+            "status": lot.status, "status_note": why, "rejected_at": lot.rejected_at}, reason=why))
 
 
 @changing("destroy lots", STAFF)

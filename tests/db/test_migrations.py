@@ -7,12 +7,14 @@ import warnings
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect, select, text
 
 from registry_app.db import DatabaseTooNew, open_database
 from registry_app.db.engine import create_registry_engine
 from registry_app.db.migrate import HEAD_REVISION, current_revision, downgrade, head_revision, upgrade
-from registry_app.domain import Base
+from registry_app.domain import Base, Lot
+from registry_app.services import ServiceContext, products, receiving
+from registry_app.services.context import Actor
 
 
 def _tables(engine) -> set[str]:  # type: ignore[no-untyped-def]
@@ -83,6 +85,31 @@ def test_a_lot_number_search_in_the_default_order_reads_the_index_alone(empty_da
                 assert {"ix_lot_lot_number_received"} <= set(names.scalars().all())
     finally:
         engine.dispose()
+
+
+def test_lots_rejected_before_0004_get_the_time_of_their_rejection(database_url: str,
+                                                                    template_users: dict[str, Actor]) -> None:
+    database = open_database(database_url)
+    ctx = ServiceContext(database)
+    ctx.actor = template_users["pharmacist"]
+    try:
+        product_id = products.create_product(ctx, {"name": "Rosa Vesicle Serum", "product_type": "exosome",
+                                                   "unit": "ampoule"})
+        kept, rejected = (receiving.receive_lot(ctx, product_id, {"lot_number": number, "quantity_received": 5})
+                          .lot_id for number in ("RV-1", "RV-2"))
+        receiving.reject_lot(ctx, rejected, "arrived warm")
+        downgrade(database.engine, "0003")
+        with database.engine.connect() as connection:
+            assert "rejected_at" not in {c["name"] for c in inspect(connection).get_columns("lot")}
+            rejected_on = connection.execute(text(
+                "SELECT max(occurred_at) FROM audit_entry WHERE action = 'reject lot'")).scalar_one()
+        upgrade(database.engine)
+        with database.read() as session:
+            times = dict(session.execute(select(Lot.id, Lot.rejected_at).where(Lot.id.in_((kept, rejected)))).all())
+        assert times[kept] is None and times[rejected] is not None
+        assert str(times[rejected])[:19] == str(rejected_on)[:19]
+    finally:
+        database.dispose()
 
 
 def test_new_registry_has_a_first_site_in_us_and_an_audit_head(empty_database_url: str) -> None:

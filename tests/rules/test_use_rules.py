@@ -131,6 +131,25 @@ def test_not_released(db: Database) -> None:
     assert "USE-NOT-RELEASED" not in after_release
 
 
+def test_rejected_after_release_from_the_day_of_the_rejection(db: Database) -> None:
+    """A released lot rejected later was usable until then: only the administrations from that day on count,
+    also once the rejected lot has been destroyed."""
+    with db.write() as session:
+        lot = {"released_at": datetime(2025, 5, 1, 9, 0), "rejected_at": datetime(2025, 6, 1, 15, 0)}
+        before = _admin_codes(session, {}, {**lot, "status": "rejected"},
+                              {"administered_at": datetime(2025, 5, 31, 10, 0)})
+        on_day = _admin_codes(session, {}, {**lot, "status": "rejected"},
+                              {"administered_at": datetime(2025, 6, 1, 16, 0)})
+        product = b.product(session)
+        destroyed = b.lot(session, product, **lot, status="destroyed", destroyed_reason="recalled")
+        after = b.administration(session, destroyed, administered_at=datetime(2025, 6, 3, 10, 0))
+        flags = [f for f in evaluate_flags(session, "US", b.TODAY, subject_type="administration",
+                                           subject_ids=[after.id]) if f.code == "USE-NOT-RELEASED"]
+    assert "USE-NOT-RELEASED" not in before
+    assert "USE-NOT-RELEASED" in on_day
+    assert len(flags) == 1 and "was rejected" in flags[0].message
+
+
 @pytest.mark.parametrize("missing", [{"patient_ref": None}, {"practitioner": "  "}, {"quantity": None}])
 def test_trace_incomplete(db: Database, missing: dict) -> None:  # type: ignore[type-arg]
     with db.write() as session:

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from registry_app.db import Database
 from registry_app.domain import Administration, AuditEntry, CharacterizationResult, Lot, Signature
+from registry_app.rules import evaluate_flags
 from registry_app.services import (
     ConflictError,
     NotFound,
@@ -17,6 +18,7 @@ from registry_app.services import (
     ServiceContext,
     SignInFailed,
     ValidationError,
+    receiving,
 )
 from registry_app.services.administrations import (
     Override,
@@ -261,6 +263,25 @@ def test_a_high_finding_needs_confirmation(code: str, pharmacist: ServiceContext
     result = record_administration(pharmacist, entry(lot_id, **values), confirm=True)
     assert code in {f.code for f in result.findings} and not result.overridden
     assert lot_row(db, lot_id).quantity_administered == 1
+
+
+def test_a_lot_rejected_after_release_needs_confirmation_again(pharmacist: ServiceContext, db: Database) -> None:
+    lot_id = make_lot(db, make_product(db))
+    with db.write() as session:
+        lot = session.get(Lot, lot_id)
+        assert lot is not None
+        lot.released_at = datetime.combine(TODAY - timedelta(days=20), datetime.min.time())
+    earlier = record_administration(pharmacist, entry(lot_id))
+    assert "USE-NOT-RELEASED" not in {f.code for f in earlier.findings}
+    receiving.reject_lot(pharmacist, lot_id, "the supplier withdrew the certificate of analysis")
+    assert lot_row(db, lot_id).rejected_at is not None
+    with pytest.raises(ConfirmationRequired) as required:
+        record_administration(pharmacist, entry(lot_id, administered_at=datetime.now().replace(microsecond=0)))
+    assert "USE-NOT-RELEASED" in {f.code for f in required.value.findings}
+    with db.read() as session:
+        flagged = {f.subject_id for f in evaluate_flags(session, "US", TODAY, subject_type="administration")
+                   if f.code == "USE-NOT-RELEASED"}
+    assert earlier.administration_id not in flagged, "used before the rejection, while it was released"
 
 
 def test_an_override_also_covers_the_high_findings_shown_with_it(director: ServiceContext, db: Database) -> None:
