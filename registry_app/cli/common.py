@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import os
 import sys
 from collections.abc import Callable
+from datetime import date
 
 from ..db import DatabaseTooNew, open_database, resolve_database_url
+from ..domain.vocab import Role
 from ..services import ServiceContext
 from ..services.auth import has_users, sign_in
+from ..services.context import Actor
 from ..services.errors import NotFound, PermissionDenied, RegistryError, SignInFailed
 
 EXIT_OK, EXIT_DATA, EXIT_USAGE, EXIT_DENIED = 0, 1, 2, 3
 
 ENV_USER = "REGISTRY_USER"
 ENV_PASSWORD = "REGISTRY_PASSWORD"
+NO_USERS_YET = Actor(user_id=None, username="(no users yet)", role=Role.INSPECTOR.value)
 
 
 class CommandError(Exception):
@@ -26,6 +31,14 @@ class CommandError(Exception):
         super().__init__("\n".join(lines))
         self.code = code
         self.lines = lines
+
+
+def iso_date(text: str) -> date:
+    """An option's date, checked while the options are read (a malformed one is a usage error, exit 2)."""
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date: use YYYY-MM-DD") from None
 
 
 def open_context(args: argparse.Namespace) -> ServiceContext:
@@ -42,7 +55,10 @@ def read_password(prompt: str = "Password: ") -> str:
         return os.environ[ENV_PASSWORD]
     if not sys.stdin or not sys.stdin.isatty():
         raise CommandError(EXIT_DENIED, f"error: no password: set {ENV_PASSWORD} or run from a terminal")
-    return getpass.getpass(prompt)
+    try:
+        return getpass.getpass(prompt)
+    except EOFError:  # Ctrl-D at the prompt
+        raise CommandError(EXIT_DENIED, "error: sign in: no password given") from None
 
 
 def signed_in(args: argparse.Namespace, required: bool = True) -> ServiceContext:
@@ -60,6 +76,8 @@ def signed_in(args: argparse.Namespace, required: bool = True) -> ServiceContext
                 "error: the registry has no users yet: create the first one with "
                 "`registry-app user add NAME --role admin`",
             )
+        # Nobody to sign in as: the command reads with the inspector's rights, which change nothing.
+        ctx.actor = NO_USERS_YET
         return ctx
     if not username:
         raise CommandError(EXIT_DENIED, f"error: sign in: give --user NAME or set {ENV_USER}")
@@ -86,6 +104,12 @@ def run_guarded(handler: Callable[[argparse.Namespace], int], args: argparse.Nam
         for line in lines:
             print(f"error: {line}", file=sys.stderr)
         return EXIT_DATA
+    except BrokenPipeError:
+        # The reader stopped early (`registry-app flags | head`): not an error of the data. Python would
+        # otherwise report the pipe again when it flushes stdout at exit.
+        with contextlib.suppress(OSError, ValueError):  # ValueError: stdout is no real file (tests)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except KeyboardInterrupt:
         print("interrupted: nothing more was written", file=sys.stderr)
         return 130

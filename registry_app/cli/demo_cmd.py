@@ -12,10 +12,23 @@ from .common import EXIT_OK, open_context, signed_in
 
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("demo", help="fill the registry with realistic demo records")
-    parser.add_argument("--lots", type=int, default=200, metavar="N", help="how many lots (default 200)")
+    parser.add_argument("--lots", type=_lot_count, default=200, metavar="N",
+                        help=f"how many lots, {demo.MIN_LOTS} to {demo.MAX_LOTS} (default 200)")
     parser.add_argument("--seed", type=int, default=1, metavar="S", help="random seed: the same seed gives the "
                         "same records (default 1)")
     parser.set_defaults(handler=demo_command)
+
+
+def _lot_count(text: str) -> int:
+    """Checked while the options are read, before the demo accounts are created."""
+    try:
+        lots = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not demo.MIN_LOTS <= lots <= demo.MAX_LOTS:
+        raise argparse.ArgumentTypeError(f"give between {demo.MIN_LOTS} and {demo.MAX_LOTS} lots, so that every "
+                                         "rule is shown")
+    return lots
 
 
 def demo_command(args: argparse.Namespace) -> int:

@@ -3,28 +3,20 @@
 from __future__ import annotations
 
 import argparse
-from datetime import date
 
 from ..reports.data import EXPORT_KINDS
 from ..reports.exports import FORMATS
 from ..services import reports
-from .common import EXIT_OK, signed_in
+from .common import EXIT_OK, iso_date, signed_in
 
 PATIENT_REFS_HELP = ("include the clinic's own patient references instead of pseudonyms (medical director only; "
                      "recorded in the audit trail)")
 
 
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date: use YYYY-MM-DD") from None
-
-
 def _period_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--from", dest="start", type=_date, required=True, metavar="DATE",
+    parser.add_argument("--from", dest="start", type=iso_date, required=True, metavar="DATE",
                         help="first day of the period (YYYY-MM-DD)")
-    parser.add_argument("--to", dest="end", type=_date, required=True, metavar="DATE",
+    parser.add_argument("--to", dest="end", type=iso_date, required=True, metavar="DATE",
                         help="last day of the period (YYYY-MM-DD)")
 
 
@@ -52,14 +44,14 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def export_command(args: argparse.Namespace) -> int:
-    ctx = signed_in(args)
+    ctx = signed_in(args, required=False)
     result = reports.export(ctx, args.kind, args.fmt, args.out, include_patient_refs=args.include_patient_refs)
     print(f"wrote {result.path}: {result.rows} {args.kind} rows, sha256 {result.sha256}")
     return EXIT_OK
 
 
 def compliance_command(args: argparse.Namespace) -> int:
-    ctx = signed_in(args)
+    ctx = signed_in(args, required=False)
     result = reports.compliance_report(ctx, args.start, args.end, args.out,
                                        include_patient_refs=args.include_patient_refs)
     print(f"wrote {result.path}: {result.pages} pages, sha256 {result.sha256}")
@@ -67,7 +59,7 @@ def compliance_command(args: argparse.Namespace) -> int:
 
 
 def bundle_command(args: argparse.Namespace) -> int:
-    ctx = signed_in(args)
+    ctx = signed_in(args, required=False)
     result = reports.bundle(ctx, args.start, args.end, args.out, include_patient_refs=args.include_patient_refs)
     print(f"wrote {result.path}: {len(result.files)} files, sha256 {result.sha256}")
     return EXIT_OK

@@ -10,7 +10,17 @@ from datetime import date
 from ..services import ServiceContext
 from ..services.auth import has_users, sign_in
 from ..services.recalls import AmbiguousLot, LotRef, Trace, find_lot, recall_lot, trace_lot
-from .common import ENV_USER, EXIT_DATA, EXIT_DENIED, EXIT_OK, CommandError, open_context, read_password, signed_in
+from .common import (
+    ENV_USER,
+    EXIT_DATA,
+    EXIT_DENIED,
+    EXIT_OK,
+    CommandError,
+    iso_date,
+    open_context,
+    read_password,
+    signed_in,
+)
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -24,7 +34,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     recall.add_argument("lot_number", metavar="LOT_NUMBER")
     recall.add_argument("--product", metavar="NAME", help="the product, when several products use the lot number")
     recall.add_argument("--reason", required=True, help="why the lot is recalled (kept with the signature)")
-    recall.add_argument("--date", metavar="DATE", help="recalled from this date, YYYY-MM-DD (default: today)")
+    recall.add_argument("--date", type=iso_date, metavar="DATE",
+                        help="recalled from this date, YYYY-MM-DD (default: today)")
     recall.set_defaults(handler=recall_command)
 
 
@@ -53,7 +64,8 @@ def trace_table(trace: Trace) -> str:
     rows = [
         (a.administered_at.isoformat(sep=" ", timespec="minutes"), _text(a.patient_ref), a.route,
          _text(a.body_areas), _text(a.practitioner), _text(a.quantity),
-         f"{a.patient_notified_on} ({a.notified_how})" if a.patient_notified_on else "no")
+         (f"{a.patient_notified_on} ({a.notified_how})" if a.notified_how else str(a.patient_notified_on))
+         if a.patient_notified_on else "no")
         for a in trace.administrations
     ]
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
@@ -92,12 +104,7 @@ def _signed_in_with_password(args: argparse.Namespace) -> tuple[ServiceContext, 
 
 
 def recall_command(args: argparse.Namespace) -> int:
-    recall_date: date | None = None
-    if args.date:
-        try:
-            recall_date = date.fromisoformat(args.date.strip())
-        except ValueError as error:
-            raise CommandError(EXIT_DATA, f"error: --date: {args.date!r} is not a date (use YYYY-MM-DD)") from error
+    recall_date: date | None = args.date
     ctx, password = _signed_in_with_password(args)
     lot = _lot(ctx, args)
     result = recall_lot(ctx, lot.lot_id, args.reason, password, recall_date)

@@ -49,7 +49,8 @@ class Period:
 
     @property
     def end_before(self) -> datetime | None:
-        return datetime.combine(self.end + timedelta(days=1), time.min) if self.end else None
+        # The last day of the calendar has no day after it: such a period is open-ended.
+        return datetime.combine(self.end + timedelta(days=1), time.min) if self.end and self.end < date.max else None
 
     def includes(self, day: date) -> bool:
         return (self.start is None or day >= self.start) and (self.end is None or day <= self.end)

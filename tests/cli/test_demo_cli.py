@@ -22,8 +22,13 @@ def test_demo_on_a_new_registry_prints_demo_accounts(tmp_path: Path, capsys: pyt
     monkeypatch.setenv("REGISTRY_PASSWORD", "inspector-demo")
     assert main(["--database", url, "flags", "--code", "USE-RECALLED"]) == 0
     assert "USE-RECALLED" in capsys.readouterr().out
-    assert main(["--database", url, "demo", "--lots", "3"]) == 3  # the inspector may not generate demo data
+    assert main(["--database", url, "demo", "--lots", "40"]) == 3  # the inspector may not generate demo data
 
 
-def test_demo_bad_lot_count(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--database", sqlite_url_for(tmp_path / "x.sqlite3"), "demo", "--lots", "zero"]) == 2
+@sqlite_only("creates its own SQLite file")
+def test_demo_bad_lot_count_creates_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    url = sqlite_url_for(tmp_path / "x.sqlite3")
+    assert main(["--database", url, "demo", "--lots", "zero"]) == 2
+    assert main(["--database", url, "demo", "--lots", "5"]) == 2
+    assert "give between 40 and" in capsys.readouterr().err
+    assert not (tmp_path / "x.sqlite3").exists(), "no registry, and so no demo accounts, for a refused count"

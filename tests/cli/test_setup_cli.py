@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 import io
+import json
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from registry_app.cli import main
+from registry_app.cli.common import run_guarded
 from registry_app.db import open_database
 from registry_app.domain import Site, User
 
@@ -105,3 +109,49 @@ def test_changing_command_on_a_registry_without_users_says_how_to_start(
     code = run(["--database", empty_database_url, "site", "set", "--jurisdiction", "KR"], monkeypatch)
     assert code == 3
     assert "registry-app user add NAME --role admin" in capsys.readouterr().err
+
+
+def test_read_only_commands_run_on_a_registry_without_users(empty_database_url: str, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """cli.md: read-only commands need a user only on a database that has users."""
+    base = ["--database", empty_database_url]
+    assert run([*base, "flags", "--format", "json"], monkeypatch) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    assert run([*base, "export", "lots", "--format", "csv", "--out", str(tmp_path / "lots.csv")], monkeypatch) == 0
+    assert (tmp_path / "lots.csv").read_text(encoding="utf-8-sig").startswith("lot_id,lot_number,")
+    # The last day of the calendar ends an open period rather than overflowing.
+    assert run([*base, "report", "compliance", "--from", "2026-01-01", "--to", "9999-12-31", "--out",
+                str(tmp_path / "report.pdf")], monkeypatch) == 0
+    assert (tmp_path / "report.pdf").read_bytes().startswith(b"%PDF")
+    capsys.readouterr()
+    assert run([*base, "export", "administrations", "--format", "csv", "--out", str(tmp_path / "a.csv"),
+                "--include-patient-refs"], monkeypatch) == 3, "reading is all such a command may do"
+    assert "may not" in capsys.readouterr().err
+    assert run([*base, "site", "set", "--jurisdiction", "KR"], monkeypatch) == 3
+
+
+def test_end_of_input_at_the_password_prompt_is_a_refused_sign_in(database_url: str,
+                                                                  monkeypatch: pytest.MonkeyPatch,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    def end_of_input(prompt: str = "") -> str:
+        raise EOFError
+
+    monkeypatch.setattr("getpass.getpass", end_of_input)
+    for key in ("REGISTRY_PASSWORD", "REGISTRY_DATABASE_URL"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setattr("sys.stdin", Terminal())
+    assert main(["--database", database_url, "--user", "admin", "flags"]) == 3
+    assert capsys.readouterr().err.strip() == "error: sign in: no password given"
+
+
+def test_a_reader_that_stops_early_is_not_an_error(capsys: pytest.CaptureFixture[str]) -> None:
+    def write_to_a_closed_pipe(args: argparse.Namespace) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    assert run_guarded(write_to_a_closed_pipe, argparse.Namespace()) == 0
+    assert capsys.readouterr().err == ""

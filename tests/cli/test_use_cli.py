@@ -112,7 +112,7 @@ def test_recall_refusals_change_nothing(lot_id: int, db: Database, database_url:
     assert run(["recall", "CX-2406-118", "--reason", "x"], monkeypatch, database_url, user="pharmacist") == 3
     assert "may not recall lots" in capsys.readouterr().err
     assert run(["recall", "CX-2406-118", "--reason", "x", "--date", "2026-13-01"], monkeypatch, database_url,
-               user="director") == 1
+               user="director") == 2
     assert "--date" in capsys.readouterr().err
     assert run(["recall", "CX-2406-118"], monkeypatch, database_url, user="director") == 2
     assert run(["recall", "CX-2406-118", "--reason", " "], monkeypatch, database_url, user="director") == 1
