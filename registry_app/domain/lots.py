@@ -87,8 +87,11 @@ class Lot(Base):
     coa_ref: Mapped[str | None] = mapped_column(String(200))
     labelled_particles_per_ml: Mapped[float | None] = mapped_column(Float)
     released_at: Mapped[datetime | None] = mapped_column(DateTime)
-    # When the lot was rejected (UTC, as released_at): a lot rejected after release was usable before it.
-    rejected_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # The site's local dates of release and rejection, which the rules compare with the (local) dates of
+    # administrations: released_at is a UTC instant, whose date differs from the local one near midnight. A
+    # lot rejected after its release was usable until the day it was rejected.
+    released_on: Mapped[date | None] = mapped_column(Date)
+    rejected_on: Mapped[date | None] = mapped_column(Date)
     release_signature_id: Mapped[int | None] = mapped_column(ForeignKey("signature.id"))
     recall_date: Mapped[date | None] = mapped_column(Date)
     recall_reason: Mapped[str | None] = mapped_column(Text)

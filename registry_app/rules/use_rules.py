@@ -68,10 +68,10 @@ def _conditions(req: Request) -> dict[str, ColumnElement[bool]]:
         "USE-EXPIRED": and_(Lot.expiry_date.is_not(None), given_on > Lot.expiry_date),
         "USE-NOT-RELEASED": or_(
             Lot.status == "quarantine",
-            and_(Lot.status == "rejected", Lot.released_at.is_(None)),
+            and_(Lot.status == "rejected", Lot.released_on.is_(None)),
             # Rejected after release (and perhaps destroyed since): from the day of the rejection.
-            and_(Lot.rejected_at.is_not(None), given_on >= local_date(Lot.rejected_at)),
-            and_(Lot.released_at.is_not(None), given_on < local_date(Lot.released_at)),
+            and_(Lot.rejected_on.is_not(None), given_on >= Lot.rejected_on),
+            and_(Lot.released_on.is_not(None), given_on < Lot.released_on),
         ),
         "USE-RECALLED": and_(Lot.recall_date.is_not(None), given_on >= Lot.recall_date),
         "TRACE-INCOMPLETE": or_(
@@ -159,8 +159,8 @@ def _details(req: Request, ids: list[int]) -> dict[int, Any]:
                 Administration.id, Administration.patient_ref, Administration.practitioner, Administration.quantity,
                 Administration.contraindications, type_coerce(Lot.expiry_date, String).label("expiry"),
                 Lot.status.label("lot_status"), type_coerce(Lot.recall_date, String).label("recalled_on"),
-                type_coerce(local_date(Lot.released_at), String).label("released_on"),
-                type_coerce(local_date(Lot.rejected_at), String).label("rejected_on"),
+                type_coerce(Lot.released_on, String).label("released_on"),
+                type_coerce(Lot.rejected_on, String).label("rejected_on"),
             )
             .join(Lot, Lot.id == Administration.lot_id)
             .where(Administration.id.in_(ids[start:start + MAX_SQL_IDS]))

@@ -38,8 +38,8 @@ RECALL = "RECALL"
 TABLES: dict[str, tuple[str, ...]] = {
     "lot": ("id", "product_id", "supplier_id", "lot_number", "expiry_date", "manufacture_date", "received_date",
             "quantity_received", "quantity_administered", "status", "receipt_temperature_c",
-            "donor_eligibility_ref", "coa_ref", "labelled_particles_per_ml", "released_at", "recall_date",
-            "recall_reason"),
+            "donor_eligibility_ref", "coa_ref", "labelled_particles_per_ml", "released_at", "released_on",
+            "recall_date", "recall_reason"),
     # No id: nothing the demo writes refers to a result, so the database numbers them.
     "characterization_result": ("lot_id", "parameter", "method", "marker", "value", "unit", "result",
                                 "source_ref"),
@@ -295,7 +295,8 @@ class DemoRows:
                 f"{spec.name[:2].upper()}{received:%y%m}-{number:06d}", w.d(expiry),
                 w.d(received - timedelta(days=rng.randint(20, 90))), w.d(received), received_qty, administered,
                 status, None if lot_defect == "UNDOC-RECEIPT" else round(rng.uniform(2.5, 7.5), 1),
-                donor, coa_ref, labelled, w.dt(released_at), w.d(recall_date),
+                donor, coa_ref, labelled, w.dt(released_at), w.d(released_at.date() if released_at else None),
+                w.d(recall_date),
                 "Supplier notice: particle count out of specification" if recall_date else None,
             ))
             results = self._results(spec, lot_defect, labelled)

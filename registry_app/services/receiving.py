@@ -236,15 +236,17 @@ def release_lot(ctx: ServiceContext, lot_id: int, password: str, note: str | Non
         lot = _lot(session, lot_id)
         if lot.status != LotStatus.QUARANTINE:
             raise ConflictError(f"lot {lot.lot_number} is {lot.status}: only a lot in quarantine can be released")
-        before = {"status": lot.status, "released_at": None, "release_signature_id": None}
+        before = {"status": lot.status, "released_at": None, "released_on": None, "release_signature_id": None}
         content = {"lot_id": lot.id, "product_id": lot.product_id, "lot_number": lot.lot_number,
                    "expiry_date": lot.expiry_date, "quantity_received": lot.quantity_received}
         signature = add_signature(session, signer, SignatureMeaning.RELEASED, "lot", lot.id, content)
         lot.status, lot.released_at, lot.release_signature_id = LotStatus.RELEASED.value, utcnow(), signature.id
+        lot.released_on = date.today()  # the site's local date
         if note:
             lot.status_note = note.strip()
         ctx.audit(session, AuditRecord("release lot", "lot", lot.id, before=before, after={
-            "status": lot.status, "released_at": lot.released_at, "release_signature_id": signature.id,
+            "status": lot.status, "released_at": lot.released_at, "released_on": lot.released_on,
+            "release_signature_id": signature.id,
             "signature_meaning": signature.meaning, "signed_by": signature.signer_name}, reason=note))
         return signature.id
 
@@ -257,10 +259,10 @@ def reject_lot(ctx: ServiceContext, lot_id: int, reason: str) -> None:
         lot = _lot(session, lot_id)
         if lot.status in (LotStatus.REJECTED, LotStatus.DESTROYED):
             raise ConflictError(f"lot {lot.lot_number} is already {lot.status}")
-        before = {"status": lot.status, "status_note": lot.status_note, "rejected_at": lot.rejected_at}
-        lot.status, lot.status_note, lot.rejected_at = LotStatus.REJECTED.value, why, utcnow()
+        before = {"status": lot.status, "status_note": lot.status_note, "rejected_on": lot.rejected_on}
+        lot.status, lot.status_note, lot.rejected_on = LotStatus.REJECTED.value, why, date.today()
         ctx.audit(session, AuditRecord("reject lot", "lot", lot.id, before=before, after={
-            "status": lot.status, "status_note": why, "rejected_at": lot.rejected_at}, reason=why))
+            "status": lot.status, "status_note": why, "rejected_on": lot.rejected_on}, reason=why))
 
 
 @changing("destroy lots", STAFF)

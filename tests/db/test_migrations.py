@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 import warnings
+from datetime import UTC, date, datetime
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -15,6 +17,8 @@ from registry_app.db.migrate import HEAD_REVISION, current_revision, downgrade, 
 from registry_app.domain import Base, Lot
 from registry_app.services import ServiceContext, products, receiving
 from registry_app.services.context import Actor
+
+from ..conftest import PASSWORDS
 
 
 def _tables(engine) -> set[str]:  # type: ignore[no-untyped-def]
@@ -87,27 +91,38 @@ def test_a_lot_number_search_in_the_default_order_reads_the_index_alone(empty_da
         engine.dispose()
 
 
-def test_lots_rejected_before_0004_get_the_time_of_their_rejection(database_url: str,
-                                                                    template_users: dict[str, Actor]) -> None:
+def test_0004_gives_lots_the_local_dates_of_their_release_and_rejection(
+        database_url: str, template_users: dict[str, Actor], monkeypatch: pytest.MonkeyPatch) -> None:
     database = open_database(database_url)
     ctx = ServiceContext(database)
-    ctx.actor = template_users["pharmacist"]
+    ctx.actor = template_users["director"]
     try:
         product_id = products.create_product(ctx, {"name": "Rosa Vesicle Serum", "product_type": "exosome",
                                                    "unit": "ampoule"})
-        kept, rejected = (receiving.receive_lot(ctx, product_id, {"lot_number": number, "quantity_received": 5})
-                          .lot_id for number in ("RV-1", "RV-2"))
+        kept, released, rejected = (
+            receiving.receive_lot(ctx, product_id, {"lot_number": number, "quantity_received": 5}).lot_id
+            for number in ("RV-1", "RV-2", "RV-3"))
+        receiving.release_lot(ctx, released, PASSWORDS["director"])
         receiving.reject_lot(ctx, rejected, "arrived warm")
         downgrade(database.engine, "0003")
-        with database.engine.connect() as connection:
-            assert "rejected_at" not in {c["name"] for c in inspect(connection).get_columns("lot")}
-            rejected_on = connection.execute(text(
+        with database.engine.begin() as connection:
+            assert not {"released_on", "rejected_on"} & {c["name"] for c in inspect(connection).get_columns("lot")}
+            # Released at 03:00 UTC on 10 March: still 9 March on the clinic's clock, five hours behind UTC.
+            connection.execute(text("UPDATE lot SET released_at = :at WHERE id = :id"),
+                               {"at": datetime(2026, 3, 10, 3, 0), "id": released})
+            rejected_at = connection.execute(text(
                 "SELECT max(occurred_at) FROM audit_entry WHERE action = 'reject lot'")).scalar_one()
-        upgrade(database.engine)
+        with monkeypatch.context() as clock:
+            clock.setenv("TZ", "EST5")  # POSIX: UTC-5, no time zone database needed
+            time.tzset()
+            upgrade(database.engine)
+            rejected_at = rejected_at if isinstance(rejected_at, datetime) else datetime.fromisoformat(rejected_at)
+            rejected_on = rejected_at.replace(tzinfo=UTC).astimezone().date()
+        time.tzset()
         with database.read() as session:
-            times = dict(session.execute(select(Lot.id, Lot.rejected_at).where(Lot.id.in_((kept, rejected)))).all())
-        assert times[kept] is None and times[rejected] is not None
-        assert str(times[rejected])[:19] == str(rejected_on)[:19]
+            dates = {lot_id: (on, off) for lot_id, on, off in session.execute(
+                select(Lot.id, Lot.released_on, Lot.rejected_on).where(Lot.id.in_((kept, released, rejected))))}
+        assert dates == {kept: (None, None), released: (date(2026, 3, 9), None), rejected: (None, rejected_on)}
     finally:
         database.dispose()
 

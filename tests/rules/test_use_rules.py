@@ -121,9 +121,9 @@ def test_not_released(db: Database) -> None:
     with db.write() as session:
         quarantine = _admin_codes(session, {}, {"status": "quarantine"}, {})
         rejected = _admin_codes(session, {}, {"status": "rejected"}, {})
-        before_release = _admin_codes(session, {}, {"released_at": datetime(2025, 6, 2, 9, 0)},
+        before_release = _admin_codes(session, {}, {"released_on": date(2025, 6, 2)},
                                       {"administered_at": datetime(2025, 6, 1, 10, 0)})
-        after_release = _admin_codes(session, {}, {"released_at": datetime(2025, 6, 1, 9, 0)},
+        after_release = _admin_codes(session, {}, {"released_on": date(2025, 6, 1)},
                                      {"administered_at": datetime(2025, 6, 1, 10, 0)})
     assert "USE-NOT-RELEASED" in quarantine
     assert "USE-NOT-RELEASED" in rejected
@@ -135,7 +135,7 @@ def test_rejected_after_release_from_the_day_of_the_rejection(db: Database) -> N
     """A released lot rejected later was usable until then: only the administrations from that day on count,
     also once the rejected lot has been destroyed."""
     with db.write() as session:
-        lot = {"released_at": datetime(2025, 5, 1, 9, 0), "rejected_at": datetime(2025, 6, 1, 15, 0)}
+        lot = {"released_on": date(2025, 5, 1), "rejected_on": date(2025, 6, 1)}
         before = _admin_codes(session, {}, {**lot, "status": "rejected"},
                               {"administered_at": datetime(2025, 5, 31, 10, 0)})
         on_day = _admin_codes(session, {}, {**lot, "status": "rejected"},

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -270,11 +270,11 @@ def test_a_lot_rejected_after_release_needs_confirmation_again(pharmacist: Servi
     with db.write() as session:
         lot = session.get(Lot, lot_id)
         assert lot is not None
-        lot.released_at = datetime.combine(TODAY - timedelta(days=20), datetime.min.time())
+        lot.released_on = TODAY - timedelta(days=20)
     earlier = record_administration(pharmacist, entry(lot_id))
     assert "USE-NOT-RELEASED" not in {f.code for f in earlier.findings}
     receiving.reject_lot(pharmacist, lot_id, "the supplier withdrew the certificate of analysis")
-    assert lot_row(db, lot_id).rejected_at is not None
+    assert lot_row(db, lot_id).rejected_on == date.today()
     with pytest.raises(ConfirmationRequired) as required:
         record_administration(pharmacist, entry(lot_id, administered_at=datetime.now().replace(microsecond=0)))
     assert "USE-NOT-RELEASED" in {f.code for f in required.value.findings}
