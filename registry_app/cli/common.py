@@ -9,8 +9,12 @@ import os
 import sys
 from collections.abc import Callable
 from datetime import date
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
 
 from ..db import DatabaseTooNew, open_database, resolve_database_url
+from ..db.engine import is_sqlite
 from ..domain.vocab import Role
 from ..services import ServiceContext
 from ..services.auth import has_users, sign_in
@@ -41,8 +45,15 @@ def iso_date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date: use YYYY-MM-DD") from None
 
 
-def open_context(args: argparse.Namespace) -> ServiceContext:
+def open_context(args: argparse.Namespace, create: bool = False) -> ServiceContext:
+    """Open (and migrate) the registry. Only the commands that start one (`create`: db upgrade, user add,
+    demo) make a new SQLite file: for the others, a missing file is a mistyped path, not an empty registry."""
     url = resolve_database_url(args.database)
+    if not create and is_sqlite(url):
+        path = make_url(url).database
+        if path and path != ":memory:" and not Path(path).exists():
+            raise CommandError(EXIT_DATA, f"error: no registry at {path}: check --database (or "
+                               "REGISTRY_DATABASE_URL), or create one with `registry-app db upgrade`")
     try:
         database = open_database(url)
     except DatabaseTooNew as error:

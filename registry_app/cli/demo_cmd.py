@@ -33,7 +33,7 @@ def _lot_count(text: str) -> int:
 
 def demo_command(args: argparse.Namespace) -> int:
     started = time.perf_counter()
-    ctx = open_context(args)
+    ctx = open_context(args, create=True)
     created: list[tuple[str, str, str]] = []
     if not has_users(ctx):
         created = demo.create_demo_users(ctx)

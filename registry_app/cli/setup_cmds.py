@@ -37,7 +37,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def db_upgrade(args: argparse.Namespace) -> int:
-    ctx = open_context(args)
+    ctx = open_context(args, create=True)
     revision = current_revision(ctx.db.engine)
     print(f"{ctx.db.display_name}: schema at revision {revision} (current)")
     return EXIT_OK
@@ -66,7 +66,7 @@ def _new_password(args: argparse.Namespace) -> str:
 
 
 def user_add(args: argparse.Namespace) -> int:
-    ctx = open_context(args)
+    ctx = open_context(args, create=True)
     if not auth.has_users(ctx):
         password = _new_password(args)
         actor = auth.create_first_user(ctx, args.name, args.role, password, args.full_name)

@@ -13,9 +13,11 @@ from sqlalchemy import select
 from registry_app.cli import main
 from registry_app.cli.common import run_guarded
 from registry_app.db import open_database
+from registry_app.db.engine import sqlite_url_for
 from registry_app.domain import Site, User
 
 from ..conftest import PASSWORDS
+from ..helpers import sqlite_only
 
 
 def run(argv: list[str], monkeypatch: pytest.MonkeyPatch, stdin: str = "", env: dict[str, str] | None = None) -> int:
@@ -106,6 +108,7 @@ def test_usage_errors_exit_2(monkeypatch: pytest.MonkeyPatch, capsys: pytest.Cap
 
 def test_changing_command_on_a_registry_without_users_says_how_to_start(
         empty_database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["--database", empty_database_url, "db", "upgrade"], monkeypatch) == 0
     code = run(["--database", empty_database_url, "site", "set", "--jurisdiction", "KR"], monkeypatch)
     assert code == 3
     assert "registry-app user add NAME --role admin" in capsys.readouterr().err
@@ -116,6 +119,8 @@ def test_read_only_commands_run_on_a_registry_without_users(empty_database_url: 
                                                             capsys: pytest.CaptureFixture[str]) -> None:
     """cli.md: read-only commands need a user only on a database that has users."""
     base = ["--database", empty_database_url]
+    assert run([*base, "db", "upgrade"], monkeypatch) == 0
+    capsys.readouterr()
     assert run([*base, "flags", "--format", "json"], monkeypatch) == 0
     assert json.loads(capsys.readouterr().out) == []
     assert run([*base, "export", "lots", "--format", "csv", "--out", str(tmp_path / "lots.csv")], monkeypatch) == 0
@@ -155,3 +160,16 @@ def test_a_reader_that_stops_early_is_not_an_error(capsys: pytest.CaptureFixture
 
     assert run_guarded(write_to_a_closed_pipe, argparse.Namespace()) == 0
     assert capsys.readouterr().err == ""
+
+
+@sqlite_only("a SQLite file path")
+def test_a_mistyped_registry_path_is_not_taken_for_a_new_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    typo = tmp_path / "no-such-folder" / "regsitry.sqlite3"
+    for command in (["flags"], ["trace", "CX-1"], ["audit", "verify"], ["site", "set", "--jurisdiction", "KR"],
+                    ["export", "lots", "--format", "csv", "--out", str(tmp_path / "x.csv")]):
+        assert run(["--database", sqlite_url_for(typo), *command], monkeypatch) == 1, command
+        assert f"no registry at {typo}" in capsys.readouterr().err
+    assert not typo.parent.exists()
+    assert run(["--database", sqlite_url_for(typo), "db", "upgrade"], monkeypatch) == 0
+    assert typo.exists()

@@ -60,6 +60,8 @@ def test_audit_verify_needs_a_signed_in_user(database_url: str, monkeypatch: pyt
 
 def test_audit_verify_on_a_registry_without_users(empty_database_url: str, monkeypatch: pytest.MonkeyPatch,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["--database", empty_database_url, "db", "upgrade"], monkeypatch) == 0
+    capsys.readouterr()
     assert run(["--database", empty_database_url, "audit", "verify"], monkeypatch) == 0
     assert "0 entries" in capsys.readouterr().out
 
