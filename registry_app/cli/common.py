@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from urllib.parse import urlparse
 
 from sqlalchemy.engine import make_url
 
@@ -51,6 +52,8 @@ def open_context(args: argparse.Namespace, create: bool = False) -> ServiceConte
     url = resolve_database_url(args.database)
     if not create and is_sqlite(url):
         path = make_url(url).database
+        if path and path.startswith("file:"):  # a SQLite URI filename (e.g. a read-only ?mode=ro registry)
+            path = urlparse(path).path
         if path and path != ":memory:" and not Path(path).exists():
             raise CommandError(EXIT_DATA, f"error: no registry at {path}: check --database (or "
                                "REGISTRY_DATABASE_URL), or create one with `registry-app db upgrade`")
