@@ -90,7 +90,9 @@ def _conditions(req: Request) -> dict[str, ColumnElement[bool]]:
             present(Administration.contraindications),
             or_(
                 Product.product_type != ProductType.POLYNUCLEOTIDE.value,
-                func.trim(Administration.contraindications) != "fish_allergy",
+                # Something besides the fish allergy (given once or repeated, with any separators).
+                func.trim(func.replace(func.replace(Administration.contraindications, "fish_allergy", ""), ";", ""))
+                != "",
             ),
         ),
     }

@@ -177,7 +177,13 @@ def test_fish_allergy_with_polynucleotide(db: Database) -> None:
         pn = _admin_codes(session, {"product_type": "polynucleotide"}, {}, {"contraindications": "fish_allergy"})
         pn_other = _admin_codes(session, {"product_type": "polynucleotide"}, {}, {"contraindications": "pregnancy"})
         exo = _admin_codes(session, {}, {}, {"contraindications": "fish_allergy"})
+        pn_repeated = _admin_codes(session, {"product_type": "polynucleotide"}, {},
+                                   {"contraindications": "fish_allergy; fish_allergy"})
+        pn_both = _admin_codes(session, {"product_type": "polynucleotide"}, {},
+                               {"contraindications": "fish_allergy;pregnancy"})
     assert "CONTRA-PN-FISH-ALLERGY" in pn and "CONTRA-RECORDED" not in pn
+    assert "CONTRA-PN-FISH-ALLERGY" in pn_repeated and "CONTRA-RECORDED" not in pn_repeated
+    assert {"CONTRA-PN-FISH-ALLERGY", "CONTRA-RECORDED"} <= pn_both
     assert "CONTRA-PN-FISH-ALLERGY" not in pn_other and "CONTRA-RECORDED" in pn_other
     assert "CONTRA-PN-FISH-ALLERGY" not in exo and "CONTRA-RECORDED" in exo
 
