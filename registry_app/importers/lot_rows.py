@@ -315,6 +315,15 @@ def validate_lots(table: Table, today: date, update: bool = False, progress: Pro
             if both:
                 found.append((position, RowError(numbers[position], "markers_not_detected",
                                                  f"{', '.join(sorted(both))} also listed in markers_detected")))
+    references = parsed.get("regulatory_reference")
+    if references is not None and any(references):
+        # A reference is kept with the status it documents: without one it would be dropped unseen.
+        given = raw[columns.index("regulatory_status")] if "regulatory_status" in parsed else ("",) * len(references)
+        found.extend((position, RowError(numbers[position], "regulatory_status", f"is empty, but "
+                                         f"regulatory_reference gives {reference}: give the status it documents, "
+                                         "or leave the reference out"))
+                     for position, (reference, status) in enumerate(zip(references, given, strict=True))
+                     if reference is not None and not status)
     rejected = {position for position, _ in found}
     found.sort(key=lambda item: item[0])
     errors = out.errors

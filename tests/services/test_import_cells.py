@@ -38,6 +38,7 @@ MALFORMED_LOT_CELLS = [
     ("source", "unicorn"), ("donor_use", "both"), ("pn_species", "shark"), ("isolation_method", "magic"),
     ("labelled_routes", "topical_post_microneedling;by_mouth"),
     ("regulatory_jurisdiction", "USA"), ("regulatory_status", "approved-ish"),
+    ("regulatory_status", ""),  # while the row's regulatory_reference (IND 031245) documents a status
     ("labelled_particles_per_ml", "0"), ("labelled_particles_per_ml", "many"),
     ("particle_concentration_per_ml", "-9.2e9"), ("particle_concentration_per_ml", "inf"),
     ("particle_method", "dls"),
