@@ -87,16 +87,36 @@ def parse_yes_no(text: str) -> bool:
     raise CellError(f"{text!r} is not yes or no")
 
 
+# Codes people write that ISO 3166 spells otherwise.
+_COMMON_MISTAKES = {"UK": "GB", "EL": "GR"}
+
+
+@functools.cache
+def _iso_countries() -> frozenset[str]:
+    import pycountry  # loaded on first use: most cells of an import are not countries
+
+    return frozenset(country.alpha_2 for country in pycountry.countries)
+
+
+def _iso_code(text: str, what: str, examples: str, also: frozenset[str] = frozenset()) -> str:
+    code = text.upper()
+    if not _COUNTRY.match(text):
+        raise CellError(f"{text!r} is not a {what}: use an ISO 3166 alpha-2 code such as {examples}")
+    if code not in _iso_countries() and code not in also:
+        hint = f" (did you mean {_COMMON_MISTAKES[code]}?)" if code in _COMMON_MISTAKES else ""
+        raise CellError(f"{text!r} is not an ISO 3166 country code{hint}: use one such as {examples}")
+    return code
+
+
+@functools.lru_cache(maxsize=512)
 def parse_country(text: str) -> str:
-    if not _COUNTRY.match(text):
-        raise CellError(f"{text!r} is not a country: use an ISO 3166 alpha-2 code such as KR, US, FR")
-    return text.upper()
+    return _iso_code(text, "country", "KR, US, FR")
 
 
+@functools.lru_cache(maxsize=512)
 def parse_jurisdiction(text: str) -> str:
-    if not _COUNTRY.match(text):
-        raise CellError(f"{text!r} is not a jurisdiction: use an ISO 3166 alpha-2 code such as US, KR, or EU")
-    return text.upper()
+    """A country, or EU for the European Union's own authorisations."""
+    return _iso_code(text, "jurisdiction", "US, KR, or EU", also=frozenset({"EU"}))
 
 
 def gtin_check_digit(body: str) -> int:

@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-import re
-
 from sqlalchemy.orm import Session
 
 from ..domain import Setting, Site
+from ..importers import cells
 from .audit import AuditRecord, snapshot
 from .context import ADMIN, CURRENT_SITE_KEY, ServiceContext, changing, current_site
 from .errors import ValidationError
 
-_JURISDICTION = re.compile(r"^[A-Z]{2}$")
-
 
 def validate_jurisdiction(code: str) -> str:
-    code = code.strip().upper()
-    if not _JURISDICTION.match(code):
-        raise ValidationError(
-            f"{code!r} is not a jurisdiction: use an ISO 3166 alpha-2 code such as US, KR, VN, TH, or EU",
-            field="jurisdiction",
-        )
-    return code
+    try:
+        return cells.parse_jurisdiction(code.strip())
+    except cells.CellError as error:
+        raise ValidationError(str(error), field="jurisdiction") from None
 
 
 @changing("change the site's settings", ADMIN)

@@ -84,6 +84,8 @@ def test_site_set_as_admin_changes_the_jurisdiction(database_url: str, monkeypat
         ("admin", "wrong-password", ["--jurisdiction", "KR"], 3, "user name or password is wrong"),
         ("nobody", "whatever-password", ["--jurisdiction", "KR"], 3, "user name or password is wrong"),
         ("admin", PASSWORDS["admin"], ["--jurisdiction", "USA"], 1, "not a jurisdiction"),
+        ("admin", PASSWORDS["admin"], ["--jurisdiction", "QQ"], 1, "not an ISO 3166 country code"),
+        ("admin", PASSWORDS["admin"], ["--jurisdiction", "UK"], 1, "did you mean GB?"),
     ],
 )
 def test_site_set_refusals(database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],

@@ -57,6 +57,16 @@ def test_yes_no_and_vocabularies() -> None:
     assert areas("neck; face;neck") == ("face", "neck")
 
 
+def test_countries_and_jurisdictions_are_iso_3166() -> None:
+    assert (c.parse_country("kr"), c.parse_country("FR"), c.parse_jurisdiction("eu")) == ("KR", "FR", "EU")
+    for bad, message in (("ZZ", "not an ISO 3166 country code"), ("UK", "did you mean GB?"),
+                         ("Korea", "not a country"), ("EU", "not an ISO 3166 country code")):
+        with pytest.raises(c.CellError, match=message):
+            c.parse_country(bad)
+    with pytest.raises(c.CellError, match="not an ISO 3166 country code"):
+        c.parse_jurisdiction("XX")
+
+
 def test_spreadsheet_cells_as_text() -> None:
     assert c.cell_text(datetime(2026, 3, 2)) == "2026-03-02"
     assert c.cell_text(datetime(2026, 3, 2, 10, 30)) == "2026-03-02T10:30"

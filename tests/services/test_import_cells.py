@@ -20,7 +20,7 @@ MALFORMED_LOT_CELLS = [
     ("product_name", ""), ("product_name", LONG),
     ("product_type", ""), ("product_type", "liposome"),
     ("manufacturer", LONG),
-    ("manufacturer_country", "Korea"), ("manufacturer_country", "K1"),
+    ("manufacturer_country", "Korea"), ("manufacturer_country", "K1"), ("manufacturer_country", "ZZ"),
     ("supplier", LONG),
     ("gtin", "12345"), ("gtin", "08801234567894"), ("gtin", "0880123456789X"),
     ("lot_number", ""), ("lot_number", "L" * 81),
@@ -37,7 +37,7 @@ MALFORMED_LOT_CELLS = [
     ("package_intact", "maybe"),
     ("source", "unicorn"), ("donor_use", "both"), ("pn_species", "shark"), ("isolation_method", "magic"),
     ("labelled_routes", "topical_post_microneedling;by_mouth"),
-    ("regulatory_jurisdiction", "USA"), ("regulatory_status", "approved-ish"),
+    ("regulatory_jurisdiction", "USA"), ("regulatory_jurisdiction", "UK"), ("regulatory_status", "approved-ish"),
     ("regulatory_status", ""),  # while the row's regulatory_reference (IND 031245) documents a status
     ("labelled_particles_per_ml", "0"), ("labelled_particles_per_ml", "many"),
     ("particle_concentration_per_ml", "-9.2e9"), ("particle_concentration_per_ml", "inf"),
