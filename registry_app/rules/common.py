@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import namedtuple
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from sqlalchemy import Date, String, and_, case, func, literal, or_
@@ -73,6 +73,17 @@ def _local_date_sqlite(element: local_date, compiler: Any, **kw: Any) -> str:
     # characters: substr is the same value as date() (CAST AS DATE would yield the year) without parsing the
     # text on each of the 200k administrations a large registry evaluates, several times per row.
     return f"substr({compiler.process(element.clauses, **kw)}, 1, 10)"
+
+
+def utc_start_of_local_day(day: date) -> datetime:
+    """The UTC instant (naive, as *_at columns store them) at which `day` begins on this machine's clock, the
+    site's: a UTC column is before it exactly when its local date is before `day`, compared in SQL as stored."""
+    return datetime.combine(day, time.min).astimezone(UTC).replace(tzinfo=None)
+
+
+def local_day(instant: datetime) -> date:
+    """The site's local date of a stored (naive UTC) instant."""
+    return instant.replace(tzinfo=UTC).astimezone().date()
 
 
 def blank(column: Any) -> ColumnElement[bool]:

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import (
     Date,
+    DateTime,
     Integer,
     String,
     and_,
@@ -48,7 +49,17 @@ from ..domain.vocab import (
     STATUSES_NEEDING_REFERENCE,
 )
 from .catalogue import Flag
-from .common import Request, blank, flag, flag_mask, flags_from_rows, label, local_date, named_rows
+from .common import (
+    Request,
+    blank,
+    flag,
+    flag_mask,
+    flags_from_rows,
+    label,
+    local_day,
+    named_rows,
+    utc_start_of_local_day,
+)
 from .use_rules import current_administration
 
 DEFAULT_ENDOTOXIN_MAX = 0.5  # EU/mL
@@ -377,7 +388,9 @@ def _product_message(code: str, row: Any, *, req: Request) -> str:
 def adverse_event_flags(req: Request) -> list[Flag]:
     if "AE-UNREPORTED" not in req.codes:
         return []
-    cutoff = bindparam("ae_cutoff", req.today - timedelta(days=AE_REPORT_DAYS), type_=Date)
+    # Recorded before the local day AE_REPORT_DAYS ago began (recorded_at is UTC; the days are the site's).
+    cutoff = bindparam("ae_cutoff", utc_start_of_local_day(req.today - timedelta(days=AE_REPORT_DAYS)),
+                       type_=DateTime)
     query = (
         select(AdverseEvent.id.label("subject_id"), AdverseEvent.event_type, AdverseEvent.recorded_at,
                Lot.id.label("lot_id"), Lot.lot_number, Product.id.label("product_id"),
@@ -386,12 +399,12 @@ def adverse_event_flags(req: Request) -> list[Flag]:
         .join(Administration, Administration.id == AdverseEvent.administration_id)
         .join(Lot, Lot.id == Administration.lot_id)
         .join(Product, Product.id == Lot.product_id)
-        .where(AdverseEvent.report_status == "not_reported", local_date(AdverseEvent.recorded_at) < cutoff,
+        .where(AdverseEvent.report_status == "not_reported", AdverseEvent.recorded_at < cutoff,
                *req.id_filter(AdverseEvent.id))
     )
     return [
         flag("AE-UNREPORTED", row.subject_id, row,
-             f"Adverse event ({label(row.event_type)}) recorded on {row.recorded_at.date().isoformat()} is not "
+             f"Adverse event ({label(row.event_type)}) recorded on {local_day(row.recorded_at).isoformat()} is not "
              f"reported after more than {AE_REPORT_DAYS} days. Report it to the manufacturer or the regulator, "
              "or record why it is not reportable.")
         for row in req.rows(query) if req.keep(row.subject_id)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from datetime import date, datetime, timedelta
+from datetime import time as dt_time
 from typing import Any
 
 import pytest
@@ -10,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from registry_app.db import Database
 from registry_app.rules import evaluate_alerts, evaluate_flags
+from registry_app.rules.common import utc_start_of_local_day
 from registry_app.rules.score import lot_scores
 
 from . import builders as b
@@ -215,15 +218,31 @@ def test_adverse_event_unreported_after_fifteen_days(db: Database) -> None:
     with db.write() as session:
         product = b.product(session)
         admin = b.administration(session, b.lot(session, product))
-        day15 = b.adverse_event(session, admin, recorded_at=datetime.combine(b.TODAY - timedelta(days=15),
-                                                                               datetime.min.time()))
-        day16 = b.adverse_event(session, admin, recorded_at=datetime.combine(b.TODAY - timedelta(days=16),
-                                                                               datetime.min.time()))
+        day15 = b.adverse_event(session, admin, recorded_at=utc_start_of_local_day(b.TODAY - timedelta(days=15)))
+        day16 = b.adverse_event(session, admin, recorded_at=utc_start_of_local_day(b.TODAY - timedelta(days=16)))
         reported = b.adverse_event(session, admin, report_status="reported_regulator",
                                    recorded_at=datetime(2025, 1, 1))
         flags = evaluate_flags(session, "US", b.TODAY, subject_type="adverse_event",
                                subject_ids=[day15.id, day16.id, reported.id])
     assert [(f.code, f.subject_id) for f in flags] == [("AE-UNREPORTED", day16.id)]
+
+
+def test_adverse_event_days_are_the_sites_local_days(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """recorded_at is a UTC instant; the fifteen days are counted in the site's days (rules.md)."""
+    cutoff_day = b.TODAY - timedelta(days=15)
+    with monkeypatch.context() as clock:
+        clock.setenv("TZ", "EST5")  # POSIX: five hours behind UTC, no time zone database needed
+        time.tzset()
+        with db.write() as session:
+            admin = b.administration(session, b.lot(session, b.product(session)))
+            # 03:00 UTC is still the evening before on the site's clock; 06:00 UTC is already that day.
+            evening_before = b.adverse_event(session, admin, recorded_at=datetime.combine(cutoff_day, dt_time(3)))
+            that_morning = b.adverse_event(session, admin, recorded_at=datetime.combine(cutoff_day, dt_time(6)))
+            flags = evaluate_flags(session, "US", b.TODAY, subject_type="adverse_event",
+                                   subject_ids=[evening_before.id, that_morning.id])
+    time.tzset()
+    assert [(f.code, f.subject_id) for f in flags] == [("AE-UNREPORTED", evening_before.id)]
+    assert f"recorded on {(cutoff_day - timedelta(days=1)).isoformat()} is not reported" in flags[0].message
 
 
 def test_alerts_are_not_compliance_flags(db: Database) -> None:
