@@ -69,6 +69,16 @@ HUMAN_DERIVED_SOURCES: frozenset[str] = frozenset(
 )
 
 
+def is_human_derived(source: str | None, description: str | None) -> bool | None:
+    """Whether a biological source is human-derived (None: not recorded). `other` is decided "per
+    description": a description that says human counts (so does "non-human": the cautious reading)."""
+    if not source:
+        return None
+    if source == BiologicalSource.OTHER:
+        return "human" in (description or "").casefold()
+    return source in HUMAN_DERIVED_SOURCES
+
+
 class DonorUse(StrEnum):
     ALLOGENEIC = "allogeneic"
     AUTOLOGOUS = "autologous"

@@ -28,7 +28,7 @@ from ..domain import (
     ProductRoute,
     Supplier,
 )
-from ..domain.vocab import EXPIRED, HUMAN_DERIVED_SOURCES, SEVERITY_RANK, DocumentKind, LotStatus
+from ..domain.vocab import EXPIRED, SEVERITY_RANK, DocumentKind, LotStatus, is_human_derived
 from .exports import Column, Table
 
 Pseudonym = Callable[[str | None], str | None]
@@ -247,7 +247,8 @@ def products_table(session: Session, jurisdiction: str, period: Period) -> Table
     for p, maker, country, reg, reference, verified_on, verified_by in session.execute(query):
         rows.append((
             p.id, p.name, p.product_type, maker, country, p.gtin, p.presentation, p.storage_form, p.unit, p.source,
-            p.source_description, p.source in HUMAN_DERIVED_SOURCES, p.donor_use, p.isolation_method, p.pn_species,
+            p.source_description, is_human_derived(p.source, p.source_description), p.donor_use, p.isolation_method,
+            p.pn_species,
             routes.get(p.id), jurisdiction, reg, reference, verified_on, verified_by, p.spec_endotoxin_max,
             p.spec_size_min_nm, p.spec_size_max_nm, p.spec_concentration_tolerance_pct, lot_counts.get(p.id, 0),
         ))

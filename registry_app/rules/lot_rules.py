@@ -123,6 +123,7 @@ def lot_facts(req: Request) -> Any:
             Lot.labelled_particles_per_ml,
             Product.id.label("product_id"), Product.name.label("product_name"), Product.product_type,
             Product.source, Product.pn_species, Product.manufacturer_id,
+            case((human_derived(), 1), else_=0).label("human_derived"),
             Manufacturer.name.label("manufacturer_name"),
             func.coalesce(Product.spec_endotoxin_max, DEFAULT_ENDOTOXIN_MAX).label("endotoxin_limit"),
             func.coalesce(Product.spec_size_min_nm, DEFAULT_SIZE_MIN_NM).label("size_low"),
@@ -144,6 +145,12 @@ def lot_facts(req: Request) -> Any:
         .outerjoin(docs, docs.c.lot_id == Lot.id)
         .outerjoin(res, res.c.lot_id == Lot.id)
     )
+
+
+def human_derived() -> ColumnElement[bool]:
+    """The product's biological source is human-derived: domain.vocab.is_human_derived, in SQL."""
+    return or_(Product.source.in_(sorted(HUMAN_DERIVED_SOURCES)),
+               and_(Product.source == "other", func.lower(Product.source_description).like("%human%")))
 
 
 def _lot_conditions(req: Request) -> dict[str, ColumnElement[bool]]:
@@ -170,7 +177,7 @@ def _lot_conditions(req: Request) -> dict[str, ColumnElement[bool]]:
     in_stock = and_(stock > 0, Lot.status.not_in(("destroyed", "depleted")))
     labelled, tolerance = Lot.labelled_particles_per_ml, _LIMITS["tolerance_pct"]
     return {
-        "UNDOC-DONOR": and_(exosome, Product.source.in_(sorted(HUMAN_DERIVED_SOURCES)),
+        "UNDOC-DONOR": and_(exosome, human_derived(),
                             blank(Lot.donor_eligibility_ref), no_document("donor_eligibility")),
         "UNDOC-COA": and_(blank(Lot.coa_ref), no_document("coa")),
         "UNDOC-EXPIRY": Lot.expiry_date.is_(None),
@@ -337,7 +344,7 @@ def product_flags(req: Request) -> list[Flag]:
         "REG-IMPLAUSIBLE-APPROVAL": and_(exosome, status_in("US", ("approved_biologic",))),
         "REG-361-CLAIM": and_(exosome, exists().where(status.product_id == Product.id,
                                                       status.status == "hctp_361_claim")),
-        "REG-HUMAN-COSMETIC-EU": and_(exosome, Product.source.in_(sorted(HUMAN_DERIVED_SOURCES)),
+        "REG-HUMAN-COSMETIC-EU": and_(exosome, human_derived(),
                                       status_in("EU", ("cosmetic",))),
     }
     jur_status = select(status.product_id, status.status, status.reference).where(

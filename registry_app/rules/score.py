@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..domain import Supplier
-from ..domain.vocab import HUMAN_DERIVED_SOURCES, STATUSES_NEEDING_REFERENCE
+from ..domain.vocab import STATUSES_NEEDING_REFERENCE
 from .common import MAX_SQL_IDS, Request, present
 from .lot_rules import EV_ITEMS, PN_ITEMS, lot_facts
 
@@ -32,7 +32,7 @@ def _bit(condition: ColumnElement[bool]) -> ColumnElement[int]:
 
 def _score_columns(f: Any) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
     exosome = f.c.product_type == "exosome"
-    human = and_(exosome, f.c.source.in_(sorted(HUMAN_DERIVED_SOURCES)))
+    human = and_(exosome, f.c.human_derived == 1)
     invasive = f.c.invasive == 1
     applicable = (
         literal(7)  # manufacturer, source, regulatory status, CoA, supplier, receipt check, expiry

@@ -21,7 +21,7 @@ from ..domain import (
     ProductRegulatoryStatus,
     Supplier,
 )
-from ..domain.vocab import CONTAMINANT_MARKERS, HUMAN_DERIVED_SOURCES, LotStatus
+from ..domain.vocab import CONTAMINANT_MARKERS, LotStatus, is_human_derived
 from .browse import EXPIRING_DAYS, display_status, today_for
 from .context import READERS, ServiceContext, jurisdiction
 from .errors import NotFound
@@ -117,7 +117,7 @@ def lot_detail(ctx: ServiceContext, lot_id: int) -> LotDetail:
             "supplier": supplier.name if supplier else None,
             "product_type": product.product_type,
             "biological_source": product.source,
-            "human_derived": product.source in HUMAN_DERIVED_SOURCES if product.source else None,
+            "human_derived": is_human_derived(product.source, product.source_description),
             "source_description": product.source_description,
             "donor_use": product.donor_use,
             "isolation_method": product.isolation_method,

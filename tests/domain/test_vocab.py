@@ -32,3 +32,12 @@ def test_other_values_are_spelled_out() -> None:
 
 def test_every_special_label_names_a_vocabulary_value() -> None:
     assert set(LABELS) - _every_value() == set()
+
+
+def test_human_derived_sources_and_other_per_description() -> None:
+    assert vocab.is_human_derived("msc_adipose", None) is True
+    assert vocab.is_human_derived("plant", "human-grade rose extract is not a human source") is False
+    assert vocab.is_human_derived("other", "Human dermal fibroblast conditioned medium") is True
+    assert vocab.is_human_derived("other", "Bovine colostrum vesicles") is False
+    assert vocab.is_human_derived("other", None) is False
+    assert vocab.is_human_derived(None, "human") is None

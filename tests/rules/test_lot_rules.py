@@ -91,6 +91,13 @@ def test_donor_eligibility(db: Database) -> None:
         assert "UNDOC-DONOR" in lot_codes(session, human, donor_eligibility_ref=None)
         assert "UNDOC-DONOR" not in lot_codes(session, human, donor_eligibility_ref="DE-9")
         assert "UNDOC-DONOR" not in lot_codes(session, {"source": "plant"}, donor_eligibility_ref=None)
+        # Source `other` is human-derived "per description" (vocabulary.md).
+        described_human = {"source": "other", "source_description": "Human dermal fibroblast conditioned medium"}
+        described_bovine = {"source": "other", "source_description": "Bovine colostrum vesicles"}
+        assert "UNDOC-DONOR" in lot_codes(session, described_human, donor_eligibility_ref=None)
+        assert "UNDOC-DONOR" not in lot_codes(session, described_bovine, donor_eligibility_ref=None)
+        assert "REG-HUMAN-COSMETIC-EU" in product_codes(session, "EU", jurisdiction="EU", status="cosmetic",
+                                                        **described_human)
         product = b.product(session, **human)
         lot = b.lot(session, product, donor_eligibility_ref=None)
         b.document(session, lot, "donor_eligibility")
