@@ -18,6 +18,8 @@ from ..importers.lot_rows import PRODUCT_FIELDS, ValidatedLots
 
 @dataclass
 class ProductPlan:
+    """What the file says of one product: its first row, and the details, routes and statuses it gives."""
+
     key: str
     name: str
     row: int
