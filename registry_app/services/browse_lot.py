@@ -164,7 +164,8 @@ def lot_detail(ctx: ServiceContext, lot_id: int) -> LotDetail:
         return LotDetail(
             lot.id, product.id, product.name, product.product_type, display_status(lot.status, lot.expiry_date, today),
             lot.status, fields, source, results, regulatory, where, documents, administrations, flags, history,
-            on_hand=lot.quantity_on_hand, extra={"unit": product.unit, "recall_date": lot.recall_date,
+            on_hand=lot.quantity_on_hand, extra={"unit": product.unit, "released_on": lot.released_on,
+                                                 "rejected_on": lot.rejected_on, "recall_date": lot.recall_date,
                                                  "recall_reason": lot.recall_reason, "status_note": lot.status_note},
         )
 

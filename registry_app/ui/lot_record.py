@@ -57,6 +57,11 @@ def _table(headers: list[str], rows: list[list[Any]], name: str) -> QTableWidget
     return table
 
 
+STATUS_HISTORY_ROWS = (("released_on", "Released on"), ("rejected_on", "Rejected on"),
+                       ("recall_date", "Recalled from"), ("recall_reason", "Recall reason"),
+                       ("status_note", "Status note"))
+
+
 class LotRecord(QWidget):
     """The record of one lot. `saved(lot_id)` after a successful amendment."""
 
@@ -107,6 +112,11 @@ class LotRecord(QWidget):
         form.addRow("Product", QLabel(f"{detail.product} ({label(detail.product_type)})"))
         form.addRow("Status", QLabel(label(detail.status)))
         form.addRow("On hand", QLabel(f"{detail.on_hand:g} {detail.extra.get('unit') or ''}"))
+        # When and why the status last changed: what a reviewer asks first about a rejected or recalled lot.
+        for key, caption in STATUS_HISTORY_ROWS:
+            value = detail.extra.get(key)
+            if value:
+                form.addRow(caption, QLabel(as_text(value), objectName=f"status_{key}", wordWrap=True))
         self.editors, self.errors = {}, {}
         for name in (*EDITABLE_LOT_FIELDS, "supplier"):
             editor = QLineEdit(typed.get(name, as_text(detail.fields.get(name))), objectName=f"edit_{name}")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QEvent, QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QLabel
 from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
@@ -17,6 +17,7 @@ from registry_app.services import ServiceContext
 from registry_app.services.products import create_product
 from registry_app.ui.dialogs.receive_lot import NEW_PRODUCT, ReceiveLotDialog
 from registry_app.ui.dialogs.release_lot import DestroyLotDialog, RejectLotDialog, ReleaseLotDialog
+from registry_app.ui.lot_record import LotRecord
 from tests.conftest import PASSWORDS
 from tests.helpers import row_counts
 
@@ -157,6 +158,12 @@ def test_pharmacist_may_not_release_but_may_reject_with_a_reason(qtbot: QtBot, p
     with pharmacist.db.read() as session:
         row = session.get(Lot, lot.lot_id)
         assert (row.status, row.status_note) == ("rejected", "Cold chain broken: box arrived warm")
+    record = show_active(qtbot, LotRecord(pharmacist, lot.lot_id))
+    rejected_on = record.findChild(QLabel, "status_rejected_on")
+    note = record.findChild(QLabel, "status_status_note")
+    assert rejected_on is not None and rejected_on.text() == date.today().isoformat()
+    assert note is not None and note.text() == "Cold chain broken: box arrived warm"
+    assert record.findChild(QLabel, "status_recall_date") is None
 
 
 def test_destroy_needs_a_note_for_other(qtbot: QtBot, pharmacist: ServiceContext) -> None:
