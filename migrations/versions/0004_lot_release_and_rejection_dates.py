@@ -59,8 +59,7 @@ def upgrade() -> None:
         sa.select(audit.c.entity_id, sa.func.max(audit.c.occurred_at))
         .where(audit.c.action == 'reject lot', audit.c.entity_type == 'lot')
         .group_by(audit.c.entity_id)).all()
-    rejected = [{'lot_id': int(entity_id), 'on': _local_date(at if isinstance(at, datetime)
-                                                             else datetime.fromisoformat(at))}
+    rejected = [{'lot_id': int(entity_id), 'on': _local_date(at)}
                 for entity_id, at in latest if entity_id and entity_id.isdigit()]
     if rejected:
         connection.execute(sa.update(lot).where(by_id).values(rejected_on=sa.bindparam('on')), rejected)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from ..services import demo
+from ..services import ValidationError, demo
 from ..services.auth import has_users
 from .common import EXIT_OK, open_context, signed_in
 
@@ -25,9 +25,10 @@ def _lot_count(text: str) -> int:
         lots = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not demo.MIN_LOTS <= lots <= demo.MAX_LOTS:
-        raise argparse.ArgumentTypeError(f"give between {demo.MIN_LOTS} and {demo.MAX_LOTS} lots, so that every "
-                                         "rule is shown")
+    try:
+        demo.check_lot_count(lots)
+    except ValidationError as error:
+        raise argparse.ArgumentTypeError("; ".join(error.for_field("lots"))) from None
     return lots
 
 

@@ -69,13 +69,17 @@ HUMAN_DERIVED_SOURCES: frozenset[str] = frozenset(
 )
 
 
+# Source `other` is human-derived "per description": a description with this word counts (so does "non-human":
+# the cautious reading). The lot rules ask the same in SQL (rules.lot_rules.human_derived).
+HUMAN_IN_DESCRIPTION = "human"
+
+
 def is_human_derived(source: str | None, description: str | None) -> bool | None:
-    """Whether a biological source is human-derived (None: not recorded). `other` is decided "per
-    description": a description that says human counts (so does "non-human": the cautious reading)."""
+    """Whether a biological source is human-derived (None: not recorded)."""
     if not source:
         return None
     if source == BiologicalSource.OTHER:
-        return "human" in (description or "").casefold()
+        return HUMAN_IN_DESCRIPTION in (description or "").casefold()
     return source in HUMAN_DERIVED_SOURCES
 
 

@@ -45,8 +45,10 @@ from ..domain.vocab import (
     CONTAMINANT_MARKERS,
     DEVICE_ASSISTED_ROUTES,
     HUMAN_DERIVED_SOURCES,
+    HUMAN_IN_DESCRIPTION,
     INJECTION_ROUTES,
     STATUSES_NEEDING_REFERENCE,
+    BiologicalSource,
 )
 from .catalogue import Flag
 from .common import (
@@ -150,7 +152,8 @@ def lot_facts(req: Request) -> Any:
 def human_derived() -> ColumnElement[bool]:
     """The product's biological source is human-derived: domain.vocab.is_human_derived, in SQL."""
     return or_(Product.source.in_(sorted(HUMAN_DERIVED_SOURCES)),
-               and_(Product.source == "other", func.lower(Product.source_description).like("%human%")))
+               and_(Product.source == BiologicalSource.OTHER.value,
+                    func.lower(Product.source_description).like(f"%{HUMAN_IN_DESCRIPTION}%")))
 
 
 def _lot_conditions(req: Request) -> dict[str, ColumnElement[bool]]:

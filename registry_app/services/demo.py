@@ -87,11 +87,16 @@ def demo_accounts(db: Database) -> list[tuple[str, str, str]]:
     return [(name, *documented[name]) for name in names if name in documented]
 
 
-@changing("generate demo data", DEMO_ROLES)
-def generate_demo(ctx: ServiceContext, lots: int = 200, seed: int = 1, today: date | None = None) -> DemoSummary:
+def check_lot_count(lots: int) -> None:
+    """Raises ValidationError unless the demo can show every rule with this many lots (and stays buildable)."""
     if not MIN_LOTS <= lots <= MAX_LOTS:
         raise ValidationError(f"give between {MIN_LOTS} and {MAX_LOTS} lots, so that every rule is shown",
                               field="lots")
+
+
+@changing("generate demo data", DEMO_ROLES)
+def generate_demo(ctx: ServiceContext, lots: int = 200, seed: int = 1, today: date | None = None) -> DemoSummary:
+    check_lot_count(lots)
     today = today or date.today()
     rows_process = RowProcess() if lots >= SEPARATE_PROCESS_FROM else None
     try:
