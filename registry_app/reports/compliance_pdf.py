@@ -17,16 +17,16 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from ..domain.palette import palette
 from .data import ComplianceData, FlagRow, sorted_flags
+from .fonts import report_font
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
-SEVERITY_COLOURS = {"critical": "#8b0000", "high": "#d9480f", "medium": "#e0a100", "low": "#4a7ab0",
-                    "info": "#7a7a7a"}
 RESOLUTION_DPI = 96
 CHART_SCALE = 3  # charts are drawn at 3x their layout size so they stay sharp when printed
 FOOTER_HEIGHT_PX = 28
 TABLE_CHUNK_ROWS = 60
-SHADED_ROW = '<tr bgcolor="#eef1f5">'
+SHADED_ROW = f'<tr bgcolor="{palette().state["shaded_row_fill"]}">'
 # A code raised thousands of times (the same finding on every administration of one product) would bury the
 # rest of the report: the PDF lists the first rows of each code and counts the others, which the flags
 # export (in every bundle) lists in full.
@@ -93,7 +93,7 @@ def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]], widths: Sequen
     head = ['<table width="100%" cellspacing="0" cellpadding="2" border="0"><thead><tr>']
     for index, header in enumerate(headers):
         width = f' width="{widths[index]}%"' if widths else ""
-        head.append(f'<th bgcolor="#e4e9f0" align="left"{width}>{escape(header)}</th>')
+        head.append(f'<th bgcolor="{palette().state["table_header_fill"]}" align="left"{width}>{escape(header)}</th>')
     head.append("</tr></thead><tbody>")
     opening = "".join(head)
     parts = [opening]
@@ -115,7 +115,7 @@ def _key_values(pairs: Sequence[tuple[str, str]]) -> str:
 
 
 def _cover(data: ComplianceData) -> str:
-    audit_colour = "#1b6e20" if data.audit_ok else "#8b0000"
+    audit_colour = palette().state["ok" if data.audit_ok else "problem"]
     pairs = [
         ("Clinic", escape(f"{data.clinic} (site {data.site_code})")),
         ("Jurisdiction", escape(data.jurisdiction)),
@@ -185,7 +185,7 @@ def _flags(data: ComplianceData) -> str:
     current_severity = None
     for (severity, code), flags in groups.items():
         if severity != current_severity:
-            colour = SEVERITY_COLOURS.get(severity, "#000000")
+            colour = palette().severity_colour(severity)
             parts.append(f'<h3 style="color: {colour}">{escape(severity.capitalize())}</h3>')
             current_severity = severity
         waived = sum(1 for f in flags if f.waived)
@@ -236,7 +236,8 @@ def _adverse_events(data: ComplianceData) -> str:
 
 
 def build_html(data: ComplianceData) -> str:
-    style = ("<style>h1 { font-size: 22pt; } h2 { font-size: 14pt; color: #1f3a5f; } h3 { font-size: 11pt; } "
+    heading = palette().state["heading"]
+    style = (f"<style>h1 {{ font-size: 22pt; }} h2 {{ font-size: 14pt; color: {heading}; }} h3 {{ font-size: 11pt; }} "
              "th { font-weight: bold; } td, th { font-size: 7.5pt; }</style>")
     page_break = '<p style="page-break-before: always"></p>'
     sections = [_cover(data), _summary(data), _lots(data), _flags(data), _administrations(data), _recalls(data),
@@ -250,7 +251,7 @@ def build_html(data: ComplianceData) -> str:
 def _bar_chart(title: str, items: Sequence[tuple[str, int, str]], width: int, height: int) -> Any:
     """A horizontal bar chart drawn with QPainter into an image (sharp at print size)."""
     from PySide6.QtCore import QRectF, Qt
-    from PySide6.QtGui import QColor, QFont, QImage, QPainter
+    from PySide6.QtGui import QColor, QImage, QPainter
 
     scale = CHART_SCALE
     image = QImage(width * scale, height * scale, QImage.Format.Format_ARGB32)
@@ -258,9 +259,7 @@ def _bar_chart(title: str, items: Sequence[tuple[str, int, str]], width: int, he
     painter = QPainter(image)
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
     painter.scale(scale, scale)
-    font = QFont("DejaVu Sans")
-    font.setPixelSize(12)
-    font.setBold(True)
+    font = report_font(pixel_size=12, bold=True)
     painter.setFont(font)
     painter.drawText(QRectF(0, 0, width, 18), Qt.AlignmentFlag.AlignLeft, title)
     font.setBold(False)
@@ -275,7 +274,7 @@ def _bar_chart(title: str, items: Sequence[tuple[str, int, str]], width: int, he
     peak = max(v for _, v, _ in items) or 1
     for index, (label, value, colour) in enumerate(items):
         y = top + index * row_h
-        painter.setPen(QColor("#222222"))
+        painter.setPen(QColor(palette().state["text"]))
         painter.drawText(QRectF(0, y, label_w - 6, row_h), Qt.AlignmentFlag.AlignRight |
                          Qt.AlignmentFlag.AlignVCenter, label)
         bar = (width - label_w - value_w) * value / peak
@@ -287,10 +286,10 @@ def _bar_chart(title: str, items: Sequence[tuple[str, int, str]], width: int, he
 
 def _charts(data: ComplianceData) -> dict[str, Any]:
     open_by_severity = Counter(f.severity for f in data.flags if not f.waived)
-    flags = [(s, open_by_severity.get(s, 0), SEVERITY_COLOURS[s]) for s in SEVERITIES]
+    flags = [(s, open_by_severity.get(s, 0), palette().severity_colour(s)) for s in SEVERITIES]
     statuses = Counter((lot.regulatory_status or "none recorded").replace("_", " ") for lot in data.lots)
-    status_items = [(k, v, "#4a7ab0") for k, v in statuses.most_common(8)]
-    months = [(k, v, "#2e8b57") for k, v in data.per_month[-12:]]
+    status_items = [(k, v, palette().state["chart_status"]) for k, v in statuses.most_common(8)]
+    months = [(k, v, palette().state["chart_month"]) for k, v in data.per_month[-12:]]
     return {
         "flags": _bar_chart("Open flags by severity", flags, CHART_W, CHART_H),
         "status": _bar_chart("Lots received by regulatory status", status_items, CHART_W, CHART_H),
@@ -305,7 +304,7 @@ def write_compliance_pdf(path: str | Path, data: ComplianceData) -> int:
     """Write the report; returns its page count."""
     ensure_gui_application()
     from PySide6.QtCore import QMarginsF, QRectF, QSizeF, Qt, QUrl
-    from PySide6.QtGui import QFont, QPageLayout, QPageSize, QPainter, QPdfWriter, QTextDocument
+    from PySide6.QtGui import QPageLayout, QPageSize, QPainter, QPdfWriter, QTextDocument
 
     writer = QPdfWriter(str(path))
     writer.setResolution(RESOLUTION_DPI)
@@ -318,9 +317,7 @@ def write_compliance_pdf(path: str | Path, data: ComplianceData) -> int:
     document = QTextDocument()
     document.documentLayout().setPaintDevice(writer)
     document.setDocumentMargin(0)
-    font = QFont("DejaVu Sans")
-    font.setPointSizeF(8.5)
-    document.setDefaultFont(font)
+    document.setDefaultFont(report_font(point_size=8.5))
     for name, image in _charts(data).items():
         document.addResource(QTextDocument.ResourceType.ImageResource, QUrl(f"chart://{name}"), image)
     paint_rect = writer.pageLayout().paintRectPixels(RESOLUTION_DPI)
@@ -332,8 +329,7 @@ def write_compliance_pdf(path: str | Path, data: ComplianceData) -> int:
     painter = QPainter()
     if not painter.begin(writer):
         raise OSError(5, "the PDF file could not be written", str(path))
-    footer_font = QFont("DejaVu Sans")
-    footer_font.setPointSizeF(7.5)
+    footer_font = report_font(point_size=7.5)
     footer_left = f"{data.clinic} — compliance report, {data.period.describe()}"
     try:
         for index in range(pages):

@@ -23,6 +23,7 @@ from ..db import DatabaseTooNew, open_database
 from ..db.engine import sqlite_url_for
 from ..services import RegistryError, ServiceContext
 from ..services.auth import create_first_user, has_users
+from .style import set_role
 from .tasks import run_task
 
 
@@ -73,7 +74,7 @@ class FirstRunDialog(QDialog):
         demo_row.addWidget(demo, 1)
 
         self.error = QLabel(objectName="firstRunError")
-        self.error.setStyleSheet("color: #b71c1c;")
+        set_role(self.error, "error")
         self.error.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel("<h2>No registry yet</h2>Choose how to start."))

@@ -8,15 +8,17 @@ and each further page continues after the last row's sort key (keyset), so scrol
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import cache
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtGui import QBrush
 
 from ..domain.vocab import label
 from ..services import ServiceContext
 from ..services.browse import PAGE_SIZE, Badges, LotQuery, LotRow, lot_badges, lot_page, lot_rows
 from . import tasks
+from .style import severity_colour, severity_text_colour, state_colour
 from .tasks import run_task
 
 # (key, header, sort key in browse.SORT_KEYS or None when the column cannot sort in SQL)
@@ -38,10 +40,16 @@ COLUMNS: tuple[tuple[str, str, str | None], ...] = (
 COLUMN_WIDTHS = {"severity": 80, "product": 180, "lot_number": 120, "product_type": 100, "manufacturer": 125,
                  "supplier": 125, "status": 80, "expiry_date": 85, "received_date": 85, "on_hand": 80,
                  "completeness": 70}
-SEVERITY_COLOURS = {"critical": "#b71c1c", "high": "#e65100", "medium": "#f9a825", "low": "#1565c0",
-                    "info": "#607d8b"}
 LOT_ID_ROLE = Qt.ItemDataRole.UserRole + 1
 BADGE_DELAY_MS = 300  # a pause in typing (people type a key every 150-250 ms)
+
+
+@cache
+def _severity_brushes() -> dict[str, tuple[QBrush, QBrush]]:
+    """(fill, text) per severity, built once: data() runs for every visible cell at every repaint."""
+    from ..domain.palette import palette
+
+    return {name: (QBrush(severity_colour(name)), QBrush(severity_text_colour(name))) for name in palette().severity}
 
 
 def lots_phrase(count: int, more: bool = False) -> str:
@@ -157,15 +165,15 @@ class LotTableModel(QAbstractTableModel):
             return row.id
         if key == "severity" and row.worst_severity:
             if role == Qt.ItemDataRole.BackgroundRole:
-                return QBrush(QColor(SEVERITY_COLOURS[row.worst_severity]))
+                return _severity_brushes()[row.worst_severity][0]
             if role == Qt.ItemDataRole.ForegroundRole:
-                return QBrush(QColor("#000000" if row.worst_severity == "medium" else "#ffffff"))
+                return _severity_brushes()[row.worst_severity][1]
             if role == Qt.ItemDataRole.ToolTipRole:
                 return f"{row.open_flags} open flag(s); the worst is {row.worst_severity}"
         if role == Qt.ItemDataRole.TextAlignmentRole and key in ("on_hand", "completeness"):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ForegroundRole and key == "status" and row.status in ("expired", "recalled"):
-            return QBrush(QColor("#b71c1c"))
+            return QBrush(state_colour("problem"))
         return None
 
     @staticmethod

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QUrl, Signal
-from PySide6.QtGui import QBrush, QColor, QDesktopServices
+from PySide6.QtGui import QBrush, QDesktopServices
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from ..domain.vocab import DocumentKind, label
 from ..services import RegistryError, ServiceContext, ValidationError
 from ..services.browse_lot import EDITABLE_LOT_FIELDS, LotDetail, as_text, document_content, lot_detail
+from .style import set_role, state_colour
 
 FIELD_LABELS = {
     "lot_number": "Lot number", "serial": "Serial", "expiry_date": "Expiry date", "manufacture_date": "Manufactured",
@@ -40,7 +41,6 @@ FIELD_LABELS = {
     "donor_eligibility_ref": "Donor eligibility ref.", "coa_ref": "Certificate of analysis ref.",
     "labelled_particles_per_ml": "Labelled particles/mL", "supplier": "Supplier",
 }
-OUT_OF_SPEC = QColor("#ffcdd2")
 
 
 def _table(headers: list[str], rows: list[list[Any]], name: str) -> QTableWidget:
@@ -74,7 +74,7 @@ class LotRecord(QWidget):
         self.editors: dict[str, QLineEdit] = {}
         self.errors: dict[str, QLabel] = {}
         self.title = QLabel(objectName="lotTitle")
-        self.title.setStyleSheet("font-size: 16pt; font-weight: bold;")
+        set_role(self.title, "title")
         self.tabs = QTabWidget(objectName="lotTabs")
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
@@ -121,7 +121,7 @@ class LotRecord(QWidget):
         for name in (*EDITABLE_LOT_FIELDS, "supplier"):
             editor = QLineEdit(typed.get(name, as_text(detail.fields.get(name))), objectName=f"edit_{name}")
             error = QLabel(objectName=f"error_{name}")
-            error.setStyleSheet("color: #b71c1c;")
+            set_role(error, "error")
             error.hide()
             cell = QWidget()
             cell_layout = QVBoxLayout(cell)
@@ -134,12 +134,12 @@ class LotRecord(QWidget):
         self.reason = QLineEdit(typed.get("__reason", ""), objectName="edit_reason",
                                 placeholderText="Why this correction (required)")
         self.reason_error = QLabel(objectName="error_reason")
-        self.reason_error.setStyleSheet("color: #b71c1c;")
+        set_role(self.reason_error, "error")
         self.reason_error.hide()
         form.addRow("Reason for change", self.reason)
         form.addRow("", self.reason_error)
         self.general_error = QLabel(objectName="error_general")
-        self.general_error.setStyleSheet("color: #b71c1c;")
+        set_role(self.general_error, "error")
         self.general_error.setWordWrap(True)
         self.save_button = QPushButton("&Save changes", objectName="saveLot")
         self.save_button.clicked.connect(self.save)
@@ -165,7 +165,7 @@ class LotRecord(QWidget):
         for r, result in enumerate(detail.results):
             if result.in_spec is False:
                 for c in range(table.columnCount()):
-                    table.item(r, c).setBackground(QBrush(OUT_OF_SPEC))
+                    table.item(r, c).setBackground(QBrush(state_colour("out_of_spec_fill")))
         return table
 
     def _regulatory(self, detail: LotDetail) -> QWidget:

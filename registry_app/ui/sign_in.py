@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLabel, QL
 from ..services import RegistryError, ServiceContext
 from ..services.auth import sign_in
 from ..services.demo import demo_accounts
+from .style import set_role
 
 
 class SignInDialog(QDialog):
@@ -19,7 +20,7 @@ class SignInDialog(QDialog):
         self.password = QLineEdit(objectName="password")
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
         self.error = QLabel(objectName="signInError")
-        self.error.setStyleSheet("color: #b71c1c;")
+        set_role(self.error, "error")
         self.error.setWordWrap(True)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.button(QDialogButtonBox.StandardButton.Ok).setText("&Sign in")

@@ -119,3 +119,21 @@ def test_empty_period_still_makes_a_report(tmp_path: Path) -> None:
     assert _page_count(path) == pages >= 2
     assert "No lot was received in the period" in whole
     assert "No adverse event was recorded" in whole
+
+
+def test_a_korean_product_name_is_embedded_and_extractable(tmp_path: Path) -> None:
+    """The packaged CJK font is embedded, so the name is text in the PDF whatever fonts the machine has."""
+    from dataclasses import replace
+
+    data = _data(2)
+    korean = "엑소좀 앰플"
+    data = replace(data, lots=[replace(lot, product=korean) for lot in data.lots],
+                   flags=[replace(flag, product_name=korean) for flag in data.flags])
+    path = tmp_path / "korean.pdf"
+    write_compliance_pdf(path, data)
+    fonts = subprocess.run(["pdffonts", str(path)], check=True, capture_output=True, text=True).stdout
+    embedded = [line for line in fonts.splitlines() if "NotoSansCJK" in line]
+    assert embedded, fonts
+    assert all(" yes " in line.split("Identity-H", 1)[1] for line in embedded), fonts  # emb = yes
+    text = "".join(_pages(path, layout=False))
+    assert korean in text

@@ -5,16 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtGui import QBrush
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QWidget
 
-SEVERITY_COLOURS = {
-    "critical": "#b71c1c",
-    "high": "#e65100",
-    "medium": "#f9a825",
-    "low": "#1565c0",
-    "info": "#616161",
-}
+from ..style import severity_colour
 
 
 def flag_field(flag: Any, name: str) -> Any:
@@ -47,8 +41,8 @@ class FlagTable(QTableWidget):
             cells = (severity + (" (waived)" if waived else ""), flag_field(flag, "code"), flag_field(flag, "message"))
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(str(text or ""))
-                if column == 0 and severity in SEVERITY_COLOURS:
-                    item.setForeground(QBrush(QColor(SEVERITY_COLOURS[severity])))
+                if column == 0 and severity:
+                    item.setForeground(QBrush(severity_colour(severity)))
                 self.setItem(row, column, item)
         self.resizeRowsToContents()
 

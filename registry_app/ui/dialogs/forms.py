@@ -29,14 +29,12 @@ from PySide6.QtWidgets import (
 
 from ...domain.vocab import label
 from ...services import RegistryError, ServiceContext, ValidationError
+from ..style import mark_invalid, set_role
 
 T = TypeVar("T")
 
 # Ctrl+Return (and Ctrl+Enter on the keypad) saves in every dialog; Esc cancels (QDialog's own).
 SAVE_SHORTCUTS = ("Ctrl+Return", "Ctrl+Enter")
-ERROR_STYLE = "QLabel { background: #fdecea; color: #611a15; padding: 6px; border: 1px solid #f5c6cb; }"
-WARNING_STYLE = "QLabel { background: #fff4e5; color: #663c00; padding: 6px; border: 1px solid #ffd591; }"
-INVALID_FIELD_STYLE = "border: 1px solid #d32f2f;"
 
 
 def has_role(ctx: ServiceContext, roles: Iterable[str]) -> bool:
@@ -154,12 +152,12 @@ class ErrorBanner(QLabel):
         self.hide()
 
     def show_error(self, text: str) -> None:
-        self.setStyleSheet(ERROR_STYLE)
+        set_role(self, "banner-error")
         self.setText(text)
         self.show()
 
     def show_warning(self, text: str) -> None:
-        self.setStyleSheet(WARNING_STYLE)
+        set_role(self, "banner-warning")
         self.setText(text)
         self.show()
 
@@ -172,7 +170,7 @@ def show_registry_error(banner: ErrorBanner, error: RegistryError, fields: dict[
     """Put the error in the banner and outline each field a ValidationError names."""
     fields = fields or {}
     for widget in fields.values():
-        widget.setStyleSheet("")
+        mark_invalid(widget, False)
     lines = [error.message]
     if isinstance(error, ValidationError):
         lines = [str(e) if e.field else e.message for e in error.errors]
@@ -180,7 +178,7 @@ def show_registry_error(banner: ErrorBanner, error: RegistryError, fields: dict[
         for problem in error.errors:
             widget = fields.get(problem.field)
             if widget is not None:
-                widget.setStyleSheet(INVALID_FIELD_STYLE)
+                mark_invalid(widget, True)
                 widget.setToolTip(problem.message)
                 first = first or widget
         if first is not None:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtGui import QBrush
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
@@ -35,6 +35,7 @@ from ...importers.tabular import Table, TableError, read_table
 from ...services import RegistryError, ServiceContext
 from ...services.context import STAFF
 from ...services.imports import ImportResult, import_administrations, import_lots
+from ..style import state_colour
 from .background import BackgroundTask
 from .forms import ErrorBanner, add_save_shortcut, has_role
 
@@ -266,7 +267,7 @@ class ImportWizard(QDialog):
             for c, text in enumerate(values):
                 item = QTableWidgetItem(text)
                 if c == 1:
-                    item.setForeground(QBrush(QColor("#b71c1c" if problems else "#1b5e20")))
+                    item.setForeground(QBrush(state_colour("problem" if problems else "ok")))
                 self.preview.setItem(r, c, item)
         self.preview.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
 

@@ -18,7 +18,7 @@ from PySide6.QtCharts import (
     QValueAxis,
 )
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor, QPainter
+from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import (
     QGridLayout,
     QGroupBox,
@@ -34,7 +34,8 @@ from ...domain.vocab import label
 from ...services import ServiceContext
 from ...services.browse import LotQuery
 from ...services.browse_lot import DashboardFigures, dashboard_figures
-from ..lot_model import SEVERITY_COLOURS, lots_phrase
+from ..lot_model import lots_phrase
+from ..style import set_role, severity_colour, state_colour
 from ..tasks import run_task
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
@@ -52,7 +53,7 @@ class DashboardPage(QWidget):
         self.expiring_button = QPushButton(objectName="expiringFigure")
         self.quarantine_button = QPushButton(objectName="quarantineFigure")
         for button in (self.expiring_button, self.quarantine_button):
-            button.setStyleSheet("font-size: 14pt; padding: 10px; text-align: left;")
+            set_role(button, "card")
             button.setCursor(Qt.CursorShape.PointingHandCursor)
         self.expiring_button.clicked.connect(lambda: self.open_lots.emit(LotQuery(expiring=True)))
         self.quarantine_button.clicked.connect(lambda: self.open_lots.emit(LotQuery(statuses=("quarantine",))))
@@ -102,7 +103,7 @@ class DashboardPage(QWidget):
         series = QStackedBarSeries()
         for severity in SEVERITIES:
             bar = QBarSet(label(severity))
-            bar.setColor(QColor(SEVERITY_COLOURS[severity]))
+            bar.setColor(severity_colour(severity))
             bar.append([float(figures.flags_by_severity.get(s, 0)) if s == severity else 0.0 for s in SEVERITIES])
             bar.clicked.connect(lambda _index, s=severity: self.click_severity(s))
             series.append(bar)
@@ -126,7 +127,7 @@ class DashboardPage(QWidget):
     def _completeness_chart(self, figures: DashboardFigures) -> QChart:
         bar = QBarSet("Lots")
         bar.append([float(v) for v in figures.completeness.values()])
-        bar.setColor(QColor("#2e7d32"))
+        bar.setColor(state_colour("chart_month"))
         series = QBarSeries()
         series.append(bar)
         return _bar_chart(series, list(figures.completeness), max(figures.completeness.values(), default=0))

@@ -17,7 +17,7 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QBrush, QColor, QKeySequence, QShortcut
+from PySide6.QtGui import QBrush, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -38,9 +38,9 @@ from ...services import RegistryError, ServiceContext
 from ...services.context import DIRECTOR
 from ...services.flags import filter_flags, list_flags
 from ..dialogs.background import BackgroundTask
-from ..dialogs.flag_list import SEVERITY_COLOURS
 from ..dialogs.forms import ErrorBanner, has_role
 from ..dialogs.waive import WaiveDialog
+from ..style import severity_colour
 
 COLUMNS = ("Severity", "Code", "Subject", "Product", "Lot", "Message", "Waived")
 SUBJECT_TYPES = ("product", "lot", "administration", "adverse_event")
@@ -81,7 +81,7 @@ class FlagModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole and column == 6 and flag.waiver:
             return _waiver_text(flag.waiver)
         if role == Qt.ItemDataRole.ForegroundRole and column == 0:
-            return QBrush(QColor(SEVERITY_COLOURS.get(flag.severity, "#000000")))
+            return QBrush(severity_colour(flag.severity))
         return None
 
     @staticmethod

@@ -1,0 +1,1 @@
+"""Packaged data: icons, fonts, the palette and stylesheet, import templates (read with importlib.resources)."""
