@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# The tests' logs (the launcher configures logging on each in-process command) stay out of the user's folder.
+os.environ.setdefault("REGISTRY_LOG_DIR", tempfile.mkdtemp(prefix="registry-test-logs-"))
 
 from registry_app.db import Database, open_database
 from registry_app.db.engine import sqlite_url_for

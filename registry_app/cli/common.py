@@ -134,7 +134,10 @@ def run_guarded(handler: Callable[[argparse.Namespace], int], args: argparse.Nam
     except Exception as error:
         from sqlalchemy.exc import SQLAlchemyError
 
+        from ..diagnostics import log_path, log_unexpected
+
         kind = "database error" if isinstance(error, SQLAlchemyError) else "unexpected error"
         detail = str(getattr(error, "orig", None) or error).splitlines()[0] if str(error) else type(error).__name__
-        print(f"error: {kind}: {detail}; nothing was changed", file=sys.stderr)
+        log_unexpected(error, f"command {getattr(args, 'command', None)}")
+        print(f"error: {kind}: {detail}; nothing was changed (details in {log_path()})", file=sys.stderr)
         return EXIT_DATA

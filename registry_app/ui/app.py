@@ -11,12 +11,15 @@ import os
 import sys
 from pathlib import Path
 
-from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
+from PySide6.QtWidgets import QApplication, QDialog, QMessageBox, QWidget
 
 from ..db import DatabaseTooNew, default_database_path, open_database, resolve_database_url
 from ..db.engine import ENV_DATABASE_URL, is_sqlite
 from ..services import ServiceContext
 from ..services.auth import has_users
+from .crash import install_crash_handler
+from .single_instance import InstanceGuard, instance_key
+from .style import apply_application_style
 
 
 def _application() -> QApplication:
@@ -26,6 +29,8 @@ def _application() -> QApplication:
     app.setOrganizationName("registry-app")
     app.setApplicationName("registry-app")
     app.setApplicationDisplayName("Exosome & PN lot registry")
+    app.setDesktopFileName("registry-app")  # matches resources/linux/registry-app.desktop: the dock's icon
+    apply_application_style(app)
     return app
 
 
@@ -70,13 +75,34 @@ def open_registry(args: argparse.Namespace) -> ServiceContext | None:
     return ctx
 
 
+def _bring_to_front(window: QWidget | None) -> None:
+    """A second launch on this registry: show whichever of our windows the user is at (sign-in, main)."""
+    target = QApplication.activeModalWidget() or window
+    if target is None:
+        return
+    if target.isMinimized():
+        target.showNormal()
+    target.raise_()
+    target.activateWindow()
+
+
 def run_desktop(args: argparse.Namespace) -> int:
     app = _application()
+    install_crash_handler()
+    guard = InstanceGuard(instance_key(resolve_database_url(args.database)), app)
+    if not guard.claim():
+        print("registry-app: this registry is already open; its window was brought to the front", file=sys.stderr)
+        return 0
+    guard.activated.connect(lambda: _bring_to_front(None))
     ctx = open_registry(args)
     if ctx is None:
         return 0
     from .main_window import MainWindow
 
     window = MainWindow(ctx)
+    guard.activated.connect(lambda: _bring_to_front(window))
     window.show()
-    return int(app.exec())
+    try:
+        return int(app.exec())
+    finally:
+        guard.release()

@@ -216,6 +216,7 @@ class MainWindow(QMainWindow):
         file_menu = self.menus["File"]
         if has_role(self.ctx, BACKUP_ROLES):  # a copy of every record: for the people responsible for the data
             self._action(file_menu, "&Back up the registry…", self.back_up)
+        self._action(file_menu, "Save an import &template…", self.save_import_template)
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         self._action(self.menus["Edit"], "&Find lots", self.find_lots, QKeySequence.StandardKey.Find)
@@ -227,6 +228,7 @@ class MainWindow(QMainWindow):
         self.back_action = self._action(view, "&Back to the list", self.go_back, QKeySequence.StandardKey.Back)
         self.back_action.setShortcuts([QKeySequence(QKeySequence.StandardKey.Back), QKeySequence("Escape")])
         self.back_action.setEnabled(False)
+        self._action(self.menus["Help"], "Open the &log folder", self.open_log_folder)
         self._action(self.menus["Help"], "&About", self.about)
         toolbar = QToolBar("Pages", objectName="pagesToolbar")
         toolbar.addAction(self.back_action)
@@ -285,6 +287,38 @@ class MainWindow(QMainWindow):
             self, "Backing up the registry", lambda _progress: backup_registry(ctx, path),
             lambda result: self.statusBar().showMessage(f"Backed up: {result.describe()}", 15000),
             lambda error: QMessageBox.warning(self, "Back up", f"The backup failed: {error}"), cancellable=False)
+
+    def save_import_template(self) -> None:
+        """Save a blank lot or administration template (CSV or XLSX, chosen by the file type) to fill in."""
+        from PySide6.QtWidgets import QFileDialog
+
+        from ..services.templates import save_import_template
+        from .pages.reports_page import default_folder
+
+        choices = {f"{kind.capitalize()} import template, {fmt.upper()} (*.{fmt})": (kind, fmt)
+                   for kind in ("lots", "administrations") for fmt in ("xlsx", "csv")}
+        path, chosen = QFileDialog.getSaveFileName(self, "Save an import template",
+                                                   str(default_folder() / "lots-template.xlsx"), ";;".join(choices))
+        if not path:
+            return
+        kind, fmt = choices.get(chosen) or ("administrations" if "administration" in path.lower() else "lots",
+                                            "csv" if path.lower().endswith(".csv") else "xlsx")
+        if not path.lower().endswith(f".{fmt}"):
+            path += f".{fmt}"
+        try:
+            saved = save_import_template(kind, fmt, path)
+        except (RegistryError, OSError) as error:
+            QMessageBox.warning(self, "Save an import template", f"The template was not saved: {error}")
+            return
+        self.statusBar().showMessage(f"Saved the {kind} import template: {saved}", 15000)
+
+    def open_log_folder(self) -> None:
+        from .crash import open_log_folder
+
+        if not open_log_folder():
+            from ..diagnostics import log_dir
+
+            QMessageBox.information(self, "Log folder", f"The log files are in {log_dir()}")
 
     def about(self) -> None:
         QMessageBox.about(self, "About",
