@@ -35,7 +35,7 @@ from ...services import ServiceContext
 from ...services.browse import LotQuery
 from ...services.browse_lot import DashboardFigures, dashboard_figures
 from ..lot_model import SEVERITY_COLOURS, lots_phrase
-from ..tasks import run_task
+from ..ops import runner_for
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 
@@ -79,9 +79,9 @@ class DashboardPage(QWidget):
 
     def refresh(self) -> None:
         self.message.setText("Computing the dashboard…")
-        run_task(self, "Dashboard", lambda _progress: dashboard_figures(self.ctx), self.show_figures,
-                 lambda error: self.message.setText(f"The dashboard could not be computed: {error}"),
-                 show_dialog=False)
+        runner_for(self).run(self, lambda _progress: dashboard_figures(self.ctx), self.show_figures,
+                             lambda error: self.message.setText(f"The dashboard could not be computed: {error}"),
+                             title="Dashboard")
 
     def show_figures(self, figures: DashboardFigures) -> None:
         self.figures = figures
