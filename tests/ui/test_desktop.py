@@ -332,7 +332,7 @@ def test_attach_a_document_to_the_lot(qtbot, window: MainWindow, tmp_path: Path)
     certificate = tmp_path / "coa.pdf"
     certificate.write_bytes(b"%PDF-1.4 certificate of analysis")
     record.tabs.setCurrentIndex(4)
-    assert record.attach(str(certificate), "coa") is True
+    record.attach(str(certificate), "coa")
     assert record.documents_table.rowCount() == before + 1
     assert record.documents_table.item(0, 1).text() == "coa.pdf"
     assert record.tabs.currentIndex() == 4, "the record stays on the tab the user was on"
