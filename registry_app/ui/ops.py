@@ -22,7 +22,6 @@ before `run` returns and no test waits on a thread.
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -31,30 +30,30 @@ from PySide6.QtCore import QCoreApplication, Qt
 from PySide6.QtWidgets import QMessageBox, QWidget
 from shiboken6 import isValid
 
+from .op_thread import BackgroundTask  # the thread worker; nothing but OpRunner uses it directly
+
 Progress = Callable[[int, int], bool]
 Work = Callable[[Progress], Any]
 OnDone = Callable[[Any], None]
 OnError = Callable[[BaseException], None]
 
-log = logging.getLogger(__name__)
-
-
-def _never_cancelled(_done: int, _total: int) -> bool:
-    return True
 
 
 class Op:
     """A started piece of work: whether it still runs, and Cancel (honoured at the work's next progress call)."""
 
-    def __init__(self, title: str) -> None:
+    def __init__(self, title: str, cancel: Callable[[], None] | None = None,
+                 is_cancelled: Callable[[], bool] | None = None) -> None:
         self.title = title
         self.running = True
-        self._cancel: Callable[[], None] | None = None
+        self._cancel = cancel
+        self._is_cancelled = is_cancelled
         self._cancelled = False
 
     @property
     def cancelled(self) -> bool:
-        return self._cancelled
+        """Cancel was asked for, here or with the progress dialog's button."""
+        return self._cancelled or (self._is_cancelled is not None and self._is_cancelled())
 
     def cancel(self) -> None:
         self._cancelled = True
@@ -112,12 +111,9 @@ class OpRunner:
         """Start `work(progress)`. With `progress=True` a progress dialog (Cancel if `cancellable`) appears
         when the work takes longer than 0.3 s. If `parent` is deleted before the work ends, its callbacks are
         dropped (the work itself completes: a half-done transaction would be worse)."""
-        from .dialogs.background import BackgroundTask  # the thread worker; nothing else uses it directly
-
-        op = Op(title)
         held = _Busy(busy)
         task = BackgroundTask(parent, title, work, show_dialog=progress, cancellable=cancellable)
-        op._cancel = task.cancel
+        op = Op(title, task.cancel, lambda: task.cancelled)
         self._running.add(task)
 
         def finish() -> None:

@@ -1,8 +1,9 @@
-"""Run long work (imports, reports, bundles) off the GUI thread with a progress dialog and Cancel.
+"""The op runner's thread worker (ui/ops.py): one QThread per op, an optional progress dialog with Cancel.
 
-The work is a plain function taking a progress callback `progress(done, total) -> bool`; returning False
-asks it to stop (the services roll back, so a cancelled import writes nothing). The window stays responsive
-and the result or the error comes back on the GUI thread through `finished` / `failed`.
+Nothing but OpRunner uses this directly: widgets start work with `runner_for(widget).run(...)`, so tests can
+swap in the SynchronousRunner. The work is a plain function taking a progress callback
+`progress(done, total) -> bool`; returning False asks it to stop (the services roll back, so a cancelled import
+writes nothing). The result or the error comes back on the GUI thread through `finished` / `failed`.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ class BackgroundTask(QObject):
     failed = Signal(object)  # the exception it raised
     done = Signal()  # after either
 
-    def __init__(self, parent: QWidget, title: str, work: Work, *, show_dialog: bool = True,
+    def __init__(self, parent: QWidget | None, title: str, work: Work, *, show_dialog: bool = True,
                  cancellable: bool = True) -> None:
         super().__init__(parent)
         self._thread = QThread()
