@@ -118,6 +118,23 @@ def test_widgets_reach_their_window_runner_else_the_application_runner(qtbot: Qt
     assert runner_for(child) is own
 
 
+def test_refused_release_on_the_thread_keeps_the_typing_and_gives_the_button_back(
+        qtbot: QtBot, director: ServiceContext, threaded_ops: OpRunner) -> None:
+    lot = make_lot(director.db, expiry_date=date.today() + timedelta(days=400))
+    with director.db.write() as session:
+        session.get(Lot, lot.lot_id).status = "quarantine"
+    dialog = show_active(qtbot, ReleaseLotDialog(director, lot.lot_id))
+    dialog.signature.reason_edit.setPlainText("Certificate checked against the label")
+    dialog.signature.password_edit.setText("wrong-password")
+    dialog.action_button.click()
+    assert not dialog.action_button.isEnabled()
+    qtbot.waitUntil(lambda: dialog.action_button.isEnabled(), timeout=10_000)
+    assert "wrong" in dialog.banner.text() and not dialog.done_ok
+    assert dialog.signature.reason() == "Certificate checked against the label" and dialog.signature.password() == ""
+    with director.db.read() as session:
+        assert session.get(Lot, lot.lot_id).status == "quarantine"
+
+
 # --- Done when: the window never stalls while another process holds the write lock ---------------------------
 
 LOCK_SECONDS = 5.0
