@@ -26,8 +26,9 @@ import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, Qt
-from PySide6.QtWidgets import QMessageBox, QWidget
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import QDialog, QMessageBox, QWidget
 from shiboken6 import isValid
 
 from .op_thread import BackgroundTask  # the thread worker; nothing but OpRunner uses it directly
@@ -61,20 +62,39 @@ class Op:
             self._cancel()
 
 
+class _HoldOpen(QObject):
+    """Keeps a dialog open while its op runs: Esc and the close box would hide a dialog whose save then
+    completes anyway, telling the user "cancelled" about something that was saved."""
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Close:
+            event.ignore()
+            return True
+        return isinstance(event, QKeyEvent) and event.key() == Qt.Key.Key_Escape
+
+
 class _Busy:
     """Disables the widgets an op is working for and gives back the state each had (dialogs may have
-    disabled a button for their own reasons, e.g. a role that may not act)."""
+    disabled a button for their own reasons, e.g. a role that may not act); their dialog stays open meanwhile."""
 
     def __init__(self, widgets: Iterable[QWidget]) -> None:
         self._was = [(widget, widget.isEnabled()) for widget in widgets]
         for widget, _enabled in self._was:
             widget.setEnabled(False)
+        dialogs = {id(w.window()): w.window() for w, _ in self._was if isinstance(w.window(), QDialog)}
+        self._held = list(dialogs.values())
+        self._filter = _HoldOpen() if self._held else None
+        for dialog in self._held:
+            dialog.installEventFilter(self._filter)
 
     def release(self) -> None:
         for widget, enabled in self._was:
             if isValid(widget):  # the dialog may have been closed and deleted meanwhile
                 widget.setEnabled(enabled)
-        self._was = []
+        for dialog in self._held:
+            if isValid(dialog) and self._filter is not None:
+                dialog.removeEventFilter(self._filter)
+        self._was, self._held = [], []
 
 
 def report_unexpected(parent: QWidget | None, error: BaseException) -> None:

@@ -15,7 +15,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QElapsedTimer, QTimer
+from PySide6.QtCore import QElapsedTimer, Qt, QTimer
 from PySide6.QtWidgets import QPushButton, QWidget
 from pytestqt.qtbot import QtBot
 from sqlalchemy import select
@@ -217,6 +217,8 @@ def test_window_keeps_responding_while_another_process_holds_the_write_lock(
         gaps.start()
         release.action_button.click()
         assert not release.action_button.isEnabled(), "the release is running: no second click"
+        qtbot.keyClick(release, Qt.Key.Key_Escape)
+        assert not release.close() and release.isVisible(), "a dialog whose save is under way stays open"
         administer.save_button.click()
         assert not administer.save_button.isEnabled()
         qtbot.waitUntil(lambda: release.done_ok and administer.result is not None, timeout=40_000)

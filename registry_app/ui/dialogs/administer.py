@@ -263,7 +263,7 @@ class AdministerDialog(QDialog):
         runner_for(self).run(self, lambda _progress: record_administration(ctx, entry, confirm=confirmed,
                                                                            override=override),
                              self._saved, self._refused, title="Recording the administration",
-                             busy=[self.save_button])
+                             busy=[self.buttons])
 
     def _saved(self, result: AdministrationResult) -> None:
         self.result = result

@@ -95,7 +95,7 @@ class RecallDialog(QDialog):
         recalled_from: date = self.recall_date.date().toPython()
         attempt_op(self, self.banner, lambda: recall_lot(ctx, lot_id, reason, password, recalled_from),
                    self._recalled, {"reason": self.signature.reason_edit, "recall_date": self.recall_date},
-                   busy=[self.recall_button], on_refused=lambda _error: self.signature.clear_password())
+                   busy=[self.buttons], on_refused=lambda _error: self.signature.clear_password())
 
     def _recalled(self, result: RecallResult) -> None:
         self.result = result

@@ -392,7 +392,7 @@ class ReceiveLotDialog(QDialog):
             else:
                 report_unexpected(self, error)
 
-        runner_for(self).run(self, work, received, refused, title="Receiving the lot", busy=[self.receive_button])
+        runner_for(self).run(self, work, received, refused, title="Receiving the lot", busy=[self.buttons])
 
     def _show_done(self, result: ReceiptResult, problems: list[str], flags: list[Flag] | None = None) -> None:
         if flags is None:

@@ -118,7 +118,7 @@ class ReleaseLotDialog(_LotDecisionDialog):
         # Widgets are read here, on the GUI thread; the op's thread only calls the service.
         ctx, lot_id, password, note = self.ctx, self.lot_id, self.signature.password(), self.signature.reason() or None
         attempt_op(self, self.banner, lambda: release_lot(ctx, lot_id, password, note), self._released,
-                   busy=[self.action_button], on_refused=lambda _error: self.signature.clear_password())
+                   busy=[self.buttons], on_refused=lambda _error: self.signature.clear_password())
 
     def _released(self, signature_id: int) -> None:
         self.signature_id = signature_id
@@ -150,7 +150,7 @@ class RejectLotDialog(_LotDecisionDialog):
 
         ctx, lot_id = self.ctx, self.lot_id
         attempt_op(self, self.banner, lambda: reject_lot(ctx, lot_id, text), lambda _result: self._finish(),
-                   {"reason": self.reason}, busy=[self.action_button])
+                   {"reason": self.reason}, busy=[self.buttons])
 
 
 class DestroyLotDialog(_LotDecisionDialog):
@@ -177,7 +177,7 @@ class DestroyLotDialog(_LotDecisionDialog):
     def submit(self) -> None:
         ctx, lot_id, reason, note = self.ctx, self.lot_id, self.reason.currentData(), self.note.toPlainText().strip()
         attempt_op(self, self.banner, lambda: destroy_lot(ctx, lot_id, reason, note or None), self._destroyed,
-                   {"reason": self.reason, "note": self.note}, busy=[self.action_button])
+                   {"reason": self.reason, "note": self.note}, busy=[self.buttons])
 
     def _destroyed(self, amount: float) -> None:
         self.destroyed_quantity = amount

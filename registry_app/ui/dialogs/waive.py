@@ -72,7 +72,7 @@ class WaiveDialog(QDialog):
         ctx, flag, reason, password = self.ctx, self.flag, self.signature.reason(), self.signature.password()
         attempt_op(self, self.banner,
                    lambda: waive_flag(ctx, flag.code, flag.subject_type, flag.subject_id, reason, password),
-                   self._waived, {"reason": self.signature.reason_edit}, busy=[self.waive_button],
+                   self._waived, {"reason": self.signature.reason_edit}, busy=[self.buttons],
                    on_refused=lambda _error: self.signature.clear_password())
 
     def _waived(self, waiver_id: int) -> None:
