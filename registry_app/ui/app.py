@@ -14,9 +14,13 @@ from pathlib import Path
 from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
 
 from ..db import DatabaseTooNew, default_database_path, open_database, resolve_database_url
-from ..db.engine import ENV_DATABASE_URL, is_sqlite
+from ..db.engine import BUSY_TIMEOUT_MS, ENV_DATABASE_URL, is_sqlite
 from ..services import ServiceContext
 from ..services.auth import has_users
+
+# How long quitting waits for work still running: a little more than SQLite's busy timeout, so a save that
+# waited for another writer's lock still commits.
+QUIT_WAIT_MS = BUSY_TIMEOUT_MS + 5_000
 
 
 def _application() -> QApplication:
@@ -76,7 +80,12 @@ def run_desktop(args: argparse.Namespace) -> int:
     if ctx is None:
         return 0
     from .main_window import MainWindow
+    from .op_thread import wait_for_running
+    from .ops import application_runner
 
-    window = MainWindow(ctx)
+    window = MainWindow(ctx, ops=application_runner())  # the application's runner, reached by every widget
     window.show()
-    return int(app.exec())
+    code = int(app.exec())
+    # The window may close while a save waits for the database (up to its busy timeout): let it finish.
+    wait_for_running(QUIT_WAIT_MS)
+    return code

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QDeadlineTimer, QObject, Qt, QThread, Signal, Slot
 from PySide6.QtWidgets import QProgressDialog, QWidget
 
 Work = Callable[[Callable[[int, int], bool]], Any]
@@ -71,6 +71,15 @@ def _keep_until_finished(thread: QThread, worker: _Worker) -> None:
     if _reaper is None:
         _reaper = _Reaper()
     _reaper.keep(thread, worker)
+
+
+def wait_for_running(timeout_ms: int) -> bool:
+    """Wait for every op thread still running (True when none is left): the desktop calls this as it quits,
+    so a save under way when the window closed commits instead of dying with the process."""
+    if _reaper is None:
+        return True
+    deadline = QDeadlineTimer(timeout_ms)
+    return all(thread.wait(deadline) for thread, _worker in list(_reaper.alive.values()))
 
 
 class BackgroundTask(QObject):

@@ -25,6 +25,7 @@ from registry_app.domain import Administration, Lot
 from registry_app.services import ServiceContext, ValidationError
 from registry_app.ui.dialogs.administer import AdministerDialog
 from registry_app.ui.dialogs.release_lot import ReleaseLotDialog
+from registry_app.ui.op_thread import wait_for_running
 from registry_app.ui.ops import OpRunner, SynchronousRunner, runner_for
 from tests.conftest import PASSWORDS
 
@@ -107,6 +108,18 @@ def test_callbacks_of_a_closed_window_are_dropped(qtbot: QtBot, threaded_ops: Op
     release.set()
     qtbot.wait(100)
     assert called == []
+
+
+def test_quitting_waits_for_work_still_running(qtbot: QtBot, owner: QWidget, threaded_ops: OpRunner) -> None:
+    finished = threading.Event()
+
+    def work(_progress: Callable[[int, int], bool]) -> None:
+        time.sleep(0.3)
+        finished.set()
+
+    threaded_ops.run(owner, work)
+    assert wait_for_running(5_000) and finished.is_set()
+    qtbot.waitUntil(lambda: threaded_ops.running == 0, timeout=5_000)
 
 
 def test_widgets_reach_their_window_runner_else_the_application_runner(qtbot: QtBot, owner: QWidget,
