@@ -75,14 +75,18 @@ def configure_logging(level: int = logging.INFO) -> Path | None:
     logger.addHandler(handler)
     logger.setLevel(level)
     logger.propagate = False
-    if _crash_file is None:
+    crash_path = folder / CRASH_NAME
+    if _crash_file is None or Path(_crash_file.name) != crash_path:
         try:
             # Kept open for the life of the process: faulthandler writes with the file's descriptor, at a
             # moment (a segmentation fault) when nothing could be opened.
-            _crash_file = open(folder / CRASH_NAME, "a", encoding="utf-8")  # noqa: SIM115
-            faulthandler.enable(_crash_file)
+            crash_file = open(crash_path, "a", encoding="utf-8")  # noqa: SIM115
         except OSError:
-            _crash_file = None
+            return folder / LOG_NAME
+        faulthandler.enable(crash_file)
+        if _crash_file is not None:
+            _crash_file.close()
+        _crash_file = crash_file
     return folder / LOG_NAME
 
 

@@ -14,12 +14,16 @@ from pathlib import Path
 from PySide6.QtWidgets import QApplication, QDialog, QMessageBox, QWidget
 
 from ..db import DatabaseTooNew, default_database_path, open_database, resolve_database_url
-from ..db.engine import ENV_DATABASE_URL, is_sqlite
+from ..db.engine import BUSY_TIMEOUT_MS, ENV_DATABASE_URL, is_sqlite
 from ..services import ServiceContext
 from ..services.auth import has_users
 from .crash import install_crash_handler
 from .single_instance import InstanceGuard, instance_key
 from .style import apply_application_style
+
+# How long quitting waits for work still running: a little more than SQLite's busy timeout, so a save that
+# waited for another writer's lock still commits.
+QUIT_WAIT_MS = BUSY_TIMEOUT_MS + 5_000
 
 
 def _application() -> QApplication:
@@ -98,11 +102,16 @@ def run_desktop(args: argparse.Namespace) -> int:
     if ctx is None:
         return 0
     from .main_window import MainWindow
+    from .op_thread import wait_for_running
+    from .ops import application_runner
 
-    window = MainWindow(ctx)
+    window = MainWindow(ctx, ops=application_runner())  # the application's runner, reached by every widget
     guard.activated.connect(lambda: _bring_to_front(window))
     window.show()
     try:
-        return int(app.exec())
+        code = int(app.exec())
+        # The window may close while a save waits for the database (up to its busy timeout): let it finish.
+        wait_for_running(QUIT_WAIT_MS)
     finally:
         guard.release()
+    return code

@@ -23,8 +23,8 @@ from ..db import DatabaseTooNew, open_database
 from ..db.engine import sqlite_url_for
 from ..services import RegistryError, ServiceContext
 from ..services.auth import create_first_user, has_users
+from .ops import runner_for
 from .style import set_role
-from .tasks import run_task
 
 
 class FirstRunDialog(QDialog):
@@ -152,4 +152,6 @@ class FirstRunDialog(QDialog):
             self.ctx = ctx
             self.accept()
 
-        run_task(self, "Creating the demo registry", work, done, lambda error: self.error.setText(str(error)))
+        # Demo generation writes in one transaction that cannot stop half-way: progress, but no Cancel.
+        runner_for(self).run(self, work, done, lambda error: self.error.setText(str(error)),
+                             title="Creating the demo registry", progress=True, cancellable=False)

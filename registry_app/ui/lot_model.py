@@ -13,13 +13,13 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer
 from PySide6.QtGui import QBrush
+from PySide6.QtWidgets import QWidget
 
 from ..domain.vocab import label
 from ..services import ServiceContext
 from ..services.browse import PAGE_SIZE, Badges, LotQuery, LotRow, lot_badges, lot_page, lot_rows
-from . import tasks
+from .ops import runner_for
 from .style import severity_colour, severity_text_colour, state_colour
-from .tasks import run_task
 
 # (key, header, sort key in browse.SORT_KEYS or None when the column cannot sort in SQL)
 COLUMNS: tuple[tuple[str, str, str | None], ...] = (
@@ -81,7 +81,7 @@ class LotTableModel(QAbstractTableModel):
         self._cursor, self._has_more = page.cursor, page.has_more
         self._generation += 1
         self.endResetModel()
-        if tasks.SYNCHRONOUS:
+        if runner_for(self._owner()).synchronous:
             self._load_badges([row.id for row in self.rows])
         else:
             self._badge_timer.start()
@@ -91,9 +91,15 @@ class LotTableModel(QAbstractTableModel):
         if not ids:
             return
         generation = self._generation
+        owner = self._owner()
+        # A failed badge read leaves the badges blank; the list itself is already on screen.
+        runner_for(owner).run(owner, lambda _progress: lot_badges(self.ctx, ids),
+                              lambda badges: self._show_badges(generation, badges), lambda _error: None,
+                              title="Flags")
+
+    def _owner(self) -> QWidget | None:
         parent = self.parent()
-        run_task(parent, "Flags", lambda _progress: lot_badges(self.ctx, ids),
-                 lambda badges: self._show_badges(generation, badges), lambda _error: None, show_dialog=False)
+        return parent if isinstance(parent, QWidget) else None
 
     def _show_badges(self, generation: int, badges: dict[int, Badges]) -> None:
         if generation != self._generation:

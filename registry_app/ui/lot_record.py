@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from ..domain.vocab import DocumentKind, label
 from ..services import RegistryError, ServiceContext, ValidationError
 from ..services.browse_lot import EDITABLE_LOT_FIELDS, LotDetail, as_text, document_content, lot_detail
+from .ops import Op, report_unexpected, runner_for
 from .style import set_role, state_colour
 
 FIELD_LABELS = {
@@ -190,7 +191,7 @@ class LotRecord(QWidget):
         self.kind_choice = QComboBox(objectName="documentKind")
         for kind in DocumentKind:
             self.kind_choice.addItem(label(str(kind)), str(kind))
-        attach = QPushButton("A&ttach file…", objectName="attachDocument")
+        self.attach_button = attach = QPushButton("A&ttach file…", objectName="attachDocument")
         attach.clicked.connect(self.choose_and_attach)
         for widget in (open_button, self.kind_choice, attach):
             buttons.addWidget(widget)
@@ -212,8 +213,9 @@ class LotRecord(QWidget):
         return {name: editor.text() for name, editor in self.editors.items()
                 if editor.text() != as_text(self.detail.fields.get(name))}
 
-    def save(self) -> bool:
-        """Amend the lot with what changed. On refusal show each message by its field and keep the input."""
+    def save(self) -> Op | None:
+        """Amend the lot with what changed, through the op runner (None: nothing changed). On refusal show each
+        message by its field and keep the input."""
         from ..services.receiving import amend_lot
 
         for widget in (*self.errors.values(), self.reason_error):
@@ -222,18 +224,24 @@ class LotRecord(QWidget):
         changes = self.changed_values()
         if not changes:
             self.general_error.setText("Nothing changed.")
-            return False
-        try:
-            amend_lot(self.ctx, self.lot_id, changes, self.reason.text())
-        except ValidationError as error:
-            self._show_errors(error)
-            return False
-        except RegistryError as error:
-            self.general_error.setText(str(error))
-            return False
+            return None
+        ctx, lot_id, reason = self.ctx, self.lot_id, self.reason.text()
+
+        def refused(error: BaseException) -> None:
+            if isinstance(error, ValidationError):
+                self._show_errors(error)
+            elif isinstance(error, RegistryError):
+                self.general_error.setText(str(error))
+            else:
+                report_unexpected(self, error)
+
+        return runner_for(self).run(self, lambda _progress: amend_lot(ctx, lot_id, changes, reason),
+                                    lambda _result: self._saved(), refused, title="Saving the lot",
+                                    busy=[self.save_button])
+
+    def _saved(self) -> None:
         self.reload()
         self.saved.emit(self.lot_id)
-        return True
 
     def _show_errors(self, error: ValidationError) -> None:
         general = []
@@ -271,13 +279,19 @@ class LotRecord(QWidget):
         if path:
             self.attach(path, self.kind_choice.currentData())
 
-    def attach(self, path: str, kind: str) -> bool:
+    def attach(self, path: str, kind: str) -> Op:
+        """Attach the file to the lot through the op runner (reading and storing it may take a while)."""
         from ..services.documents import attach_document
 
-        try:
-            attach_document(self.ctx, kind, lot_id=self.lot_id, path=path)
-        except RegistryError as error:
-            QMessageBox.warning(self, "Attach document", str(error))
-            return False
-        self.reload(keep_input=True)
-        return True
+        ctx, lot_id = self.ctx, self.lot_id
+
+        def refused(error: BaseException) -> None:
+            if isinstance(error, RegistryError):
+                QMessageBox(QMessageBox.Icon.Warning, "Attach document", str(error), QMessageBox.StandardButton.Ok,
+                            self).open()  # not exec(): no nested event loop inside an op's callback
+            else:
+                report_unexpected(self, error)
+
+        return runner_for(self).run(self, lambda _progress: attach_document(ctx, kind, lot_id=lot_id, path=path),
+                                    lambda _result: self.reload(keep_input=True), refused,
+                                    title="Attaching the document", busy=[self.attach_button])

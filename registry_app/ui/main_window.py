@@ -38,10 +38,10 @@ from ..services.browse import LotQuery
 from ..services.sites import site_info
 from .dialogs.forms import has_role
 from .lot_record import LotRecord
+from .ops import OpRunner, application_runner
 from .pages.dashboard_page import DashboardPage
 from .pages.lists import administrations_page, audit_page, flags_list_page, products_page, suppliers_page
 from .pages.lots_page import LotsPage
-from .tasks import run_task
 
 Factory = Callable[["MainWindow"], QWidget]
 
@@ -86,9 +86,11 @@ WORKFLOW_ACTIONS: list[tuple[str, str, str | None, Callable[[MainWindow], Any]]]
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, ctx: ServiceContext, settings: QSettings | None = None) -> None:
+    def __init__(self, ctx: ServiceContext, settings: QSettings | None = None, ops: OpRunner | None = None) -> None:
         super().__init__()
         self.ctx = ctx
+        # Every service call of the window's pages and dialogs runs through this (ops.runner_for finds it).
+        self.op_runner = ops or application_runner()
         self.settings = settings or QSettings("registry-app", "desktop")
         self.setWindowTitle("Exosome & PN lot registry")
         self.pages: dict[str, QWidget] = {}
@@ -283,10 +285,16 @@ class MainWindow(QMainWindow):
         if not path:
             return
         ctx = self.ctx
-        self.backup_task = run_task(
-            self, "Backing up the registry", lambda _progress: backup_registry(ctx, path),
+        self.backup_task = self.op_runner.run(
+            self, lambda _progress: backup_registry(ctx, path),
             lambda result: self.statusBar().showMessage(f"Backed up: {result.describe()}", 15000),
-            lambda error: QMessageBox.warning(self, "Back up", f"The backup failed: {error}"), cancellable=False)
+            lambda error: self._backup_failed(error), title="Backing up the registry", progress=True,
+            cancellable=False)
+
+    def _backup_failed(self, error: BaseException) -> None:
+        box = QMessageBox(QMessageBox.Icon.Warning, "Back up", f"The backup failed: {error}",
+                          QMessageBox.StandardButton.Ok, self)
+        box.open()  # not exec(): the op's callback must not spin a nested event loop
 
     def save_import_template(self) -> None:
         """Save a blank lot or administration template (CSV or XLSX, chosen by the file type) to fill in."""

@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLabel, QL
 from ..services import RegistryError, ServiceContext
 from ..services.auth import sign_in
 from ..services.demo import demo_accounts
+from .ops import report_unexpected, runner_for
 from .style import set_role
 
 
@@ -23,7 +24,8 @@ class SignInDialog(QDialog):
         set_role(self.error, "error")
         self.error.setWordWrap(True)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("&Sign in")
+        self.sign_in_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.sign_in_button.setText("&Sign in")
         buttons.accepted.connect(self.attempt)
         self.password.returnPressed.connect(self.attempt)
         buttons.rejected.connect(self.reject)
@@ -45,11 +47,19 @@ class SignInDialog(QDialog):
         (self.password if username else self.username).setFocus()
 
     def attempt(self) -> None:
-        try:
-            sign_in(self.ctx, self.username.text(), self.password.text())
-        except RegistryError as error:
+        """Sign in through the op runner: signing in writes to the audit trail, which may wait for another
+        window's write; Sign in stays disabled meanwhile (Enter in the password field is ignored too)."""
+        if not self.sign_in_button.isEnabled():
+            return
+        ctx, username, password = self.ctx, self.username.text(), self.password.text()
+
+        def refused(error: BaseException) -> None:
+            if not isinstance(error, RegistryError):
+                report_unexpected(self, error)
+                return
             self.error.setText(str(error))
             self.password.clear()
             self.password.setFocus()
-            return
-        self.accept()
+
+        runner_for(self).run(self, lambda _progress: sign_in(ctx, username, password), lambda _actor: self.accept(),
+                             refused, title="Signing in", busy=[self.sign_in_button])

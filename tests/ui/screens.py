@@ -18,8 +18,8 @@ from registry_app.db import open_database
 from registry_app.db.engine import sqlite_url_for
 from registry_app.services import ServiceContext
 from registry_app.services.auth import create_first_user, create_user, sign_in
-from registry_app.ui import tasks
 from registry_app.ui.main_window import MainWindow
+from registry_app.ui.ops import SynchronousRunner, install_runner
 
 from .ui_data import seed
 
@@ -43,7 +43,7 @@ def _save(window: MainWindow, path: Path, app: QApplication) -> None:
 def main(out: Path) -> int:
     out.mkdir(parents=True, exist_ok=True)
     app = QApplication(sys.argv[:1])
-    tasks.SYNCHRONOUS = True
+    install_runner(SynchronousRunner())  # the screenshots show finished pages, not "Computing…"
     font = QFontInfo(app.font())
     print(f"platform={app.platformName()} font={font.family()} families={len(QFontDatabase.families())}")
     work = Path(tempfile.mkdtemp(prefix="registry-screens-"))  # the registry and settings: not artifacts

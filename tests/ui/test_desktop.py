@@ -13,20 +13,15 @@ from PySide6.QtWidgets import QLabel
 from registry_app.db import open_database
 from registry_app.services import ServiceContext
 from registry_app.services.demo import create_demo_users
-from registry_app.ui import tasks
 from registry_app.ui.lot_model import COLUMNS, lots_phrase
 from registry_app.ui.main_window import MainWindow
+from registry_app.ui.ops import OpRunner
 from registry_app.ui.pages.dashboard_page import DashboardPage
 from registry_app.ui.pages.lots_page import LotsPage
 from registry_app.ui.sign_in import SignInDialog
 
 from ..conftest import PASSWORDS
 from .ui_data import seed
-
-
-@pytest.fixture(autouse=True)
-def synchronous_tasks(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(tasks, "SYNCHRONOUS", True)
 
 
 @pytest.fixture
@@ -119,10 +114,11 @@ def test_search_as_you_type(qtbot, window: MainWindow) -> None:  # type: ignore[
     assert page.count_label.text() == "1 lot"
 
 
-def test_badges_fill_in_from_a_background_thread(qtbot, window: MainWindow, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_badges_fill_in_from_a_background_thread(qtbot, window: MainWindow,  # type: ignore[no-untyped-def]
+                                                 threaded_ops: OpRunner) -> None:
     from registry_app.services.browse import lot_rows
 
-    monkeypatch.setattr(tasks, "SYNCHRONOUS", False)
+    window.op_runner = threaded_ops
     page = _lots(window)
     page.search.setText("EXO24-0100")
     assert page.model.rows[0].worst_severity is None, "the row shows before its badges are computed"
@@ -336,7 +332,7 @@ def test_attach_a_document_to_the_lot(qtbot, window: MainWindow, tmp_path: Path)
     certificate = tmp_path / "coa.pdf"
     certificate.write_bytes(b"%PDF-1.4 certificate of analysis")
     record.tabs.setCurrentIndex(4)
-    assert record.attach(str(certificate), "coa") is True
+    record.attach(str(certificate), "coa")
     assert record.documents_table.rowCount() == before + 1
     assert record.documents_table.item(0, 1).text() == "coa.pdf"
     assert record.tabs.currentIndex() == 4, "the record stays on the tab the user was on"

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from registry_app.domain import Signature, Waiver
 from registry_app.services import ServiceContext
 from registry_app.ui.dialogs.waive import WaiveDialog
+from registry_app.ui.ops import OpRunner
 from registry_app.ui.pages.flags_page import FlagsPage
 from tests.conftest import PASSWORDS
 
@@ -23,7 +24,8 @@ def _page(qtbot: QtBot, ctx: ServiceContext) -> FlagsPage:
 
 
 def _settle(qtbot: QtBot, page: FlagsPage) -> None:
-    """The flags are evaluated off the GUI thread: wait for the answer, as the user sees it arrive."""
+    """The flags are evaluated off the GUI thread: wait for the answer, as the user sees it arrive (at once
+    on the tests' synchronous runner)."""
     qtbot.waitUntil(lambda: not page.loading, timeout=20000)
 
 
@@ -55,8 +57,15 @@ def test_filters_narrow_the_list(qtbot: QtBot, pharmacist: ServiceContext) -> No
     page.search_edit.setText("certificate")
     qtbot.waitUntil(lambda: set(_codes(page)) == {"UNDOC-COA"})
     assert "1 flag(s) shown" in page.count_label.text()
-    # Filters changed while a refresh runs: the new list arrives narrowed by them.
-    page.search_edit.clear()
+
+
+def test_filters_changed_while_a_refresh_runs_narrow_its_answer(qtbot: QtBot, pharmacist: ServiceContext,
+                                                                 threaded_ops: OpRunner) -> None:
+    """On the real threaded runner: the refresh is still running when the filters change."""
+    make_lot(pharmacist.db, status=None, coa_ref=None)
+    make_lot(pharmacist.db, supplier_id=None)
+    page = _page(qtbot, pharmacist)
+    assert "UNDOC-SUPPLIER" in _codes(page)
     page.refresh_button.click()
     assert page.loading
     page.severity_combo.setCurrentIndex(page.severity_combo.findData("high"))

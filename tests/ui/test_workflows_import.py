@@ -4,18 +4,14 @@ nothing; Import writes only after a clean check; the work runs in the background
 from __future__ import annotations
 
 import shutil
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 from sqlalchemy import func, select
 
 from registry_app.domain import Administration, Lot
 from registry_app.services import ServiceContext
-from registry_app.ui.dialogs.background import BackgroundTask
 from registry_app.ui.dialogs.import_wizard import ImportWizard
 from tests.helpers import row_counts
 
@@ -117,24 +113,3 @@ def test_missing_file_is_named(qtbot: QtBot, pharmacist: ServiceContext, tmp_pat
 def test_inspector_cannot_import(qtbot: QtBot, inspector: ServiceContext) -> None:
     wizard = _wizard(qtbot, inspector)
     assert not wizard.check_button.isEnabled() and not wizard.import_button.isVisible()
-
-
-def test_cancel_stops_background_work_and_reports_it(qtbot: QtBot) -> None:
-    owner = QWidget()
-    qtbot.addWidget(owner)
-    steps: list[int] = []
-
-    def work(progress: Callable[[int, int], bool]) -> int:
-        done = 0
-        while progress(done, 1000) and done < 1000:
-            steps.append(done)
-            done += 1
-            time.sleep(0.002)
-        return done
-
-    task = BackgroundTask(owner, "Working", work, show_dialog=False)
-    with qtbot.waitSignal(task.finished, timeout=10000) as finished:
-        task.start()
-        qtbot.waitUntil(lambda: len(steps) >= 3)
-        task.cancel()
-    assert task.cancelled and finished.args[0] < 1000 and not task.running

@@ -12,7 +12,6 @@ from pytestqt.qtbot import QtBot
 
 from registry_app.services import ServiceContext
 from registry_app.services.backup import check_sqlite_file
-from registry_app.ui import tasks
 from registry_app.ui.dialogs.receive_lot import ReceiveLotDialog
 from registry_app.ui.dialogs.release_lot import ReleaseLotDialog
 from registry_app.ui.dialogs.workflows import ChooseLotDialog
@@ -116,7 +115,6 @@ def _file_action(window: MainWindow, text: str) -> QAction | None:
 @sqlite_only("the file dialog offers an SQLite copy; the backup service's tests cover pg_dump")
 def test_director_backs_up_from_the_file_menu(qtbot: QtBot, director: ServiceContext, pharmacist: ServiceContext,
                                               tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(tasks, "SYNCHRONOUS", True)
     target = tmp_path / "copy.sqlite3"
     offered: list[str] = []
 

@@ -38,6 +38,7 @@ from ...services.administrations import (
     record_administration,
 )
 from ...services.errors import ConfirmationRequired, GuardRailBlocked
+from ..ops import report_unexpected, runner_for
 from .flag_list import FlagTable
 from .forms import (
     ErrorBanner,
@@ -256,21 +257,30 @@ class AdministerDialog(QDialog):
             self.banner.show_warning("Tick the confirmation (Alt+C) after reading the findings, then save again.")
             self.confirm_check.setFocus()
             return
-        try:
-            self.result = record_administration(self.ctx, entry, confirm=confirm or override is not None,
-                                                override=override)
-        except GuardRailBlocked as blocked:
-            self._show_guard_rails("blocked", blocked.findings)
-            return
-        except ConfirmationRequired as required:
-            self._show_guard_rails("confirm", required.findings)
-            return
-        except RegistryError as error:
-            self.override_password.clear()
-            show_registry_error(self.banner, error, self._field_widgets())
-            return
+        ctx, confirmed = self.ctx, confirm or override is not None
+        # The rules run and the row is written on the op's thread: a writer waiting for the database's lock
+        # leaves the window responsive, and Save stays disabled until the answer is back (no double record).
+        runner_for(self).run(self, lambda _progress: record_administration(ctx, entry, confirm=confirmed,
+                                                                           override=override),
+                             self._saved, self._refused, title="Recording the administration",
+                             busy=[self.buttons])
+
+    def _saved(self, result: AdministrationResult) -> None:
+        self.result = result
+        self.banner.clear_message()
         self.undo.clear()
         self.accept()
+
+    def _refused(self, error: BaseException) -> None:
+        if isinstance(error, GuardRailBlocked):
+            self._show_guard_rails("blocked", error.findings)
+        elif isinstance(error, ConfirmationRequired):
+            self._show_guard_rails("confirm", error.findings)
+        elif isinstance(error, RegistryError):
+            self.override_password.clear()
+            show_registry_error(self.banner, error, self._field_widgets())
+        else:
+            report_unexpected(self, error)
 
     def _field_widgets(self) -> dict[str, QWidget]:
         widgets: dict[str, QWidget] = {name: widget for widget, name in self._fields().items()}

@@ -26,9 +26,11 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QWidget,
 )
+from shiboken6 import isValid
 
 from ...domain.vocab import label
 from ...services import RegistryError, ServiceContext, ValidationError
+from ..ops import Op, report_unexpected, runner_for
 from ..style import mark_invalid, set_role
 
 T = TypeVar("T")
@@ -195,6 +197,33 @@ def attempt(banner: ErrorBanner, fn: Callable[[], T], fields: dict[str, QWidget]
         return None
     banner.clear_message()
     return result
+
+
+def attempt_op(widget: QWidget, banner: ErrorBanner, call: Callable[[], T], on_done: Callable[[T], None],
+               fields: dict[str, QWidget] | None = None, *, busy: Iterable[QWidget] = (),
+               on_refused: Callable[[RegistryError], None] | None = None, title: str = "") -> Op:
+    """`attempt` through the widget's op runner: the service call runs off the GUI thread (a writer waiting for
+    the database's lock must not freeze the window) while the `busy` buttons are disabled (no double submit).
+
+    On success the banner clears and `on_done(result)` runs; on an expected failure the message shows beside
+    the field as `attempt` does, then `on_refused(error)` (e.g. clear a password). What the user typed stays."""
+
+    def failed(error: BaseException) -> None:
+        if not isValid(banner):
+            return
+        if isinstance(error, RegistryError):
+            show_registry_error(banner, error, fields)
+            if on_refused is not None:
+                on_refused(error)
+        else:
+            report_unexpected(widget, error)
+
+    def done(result: T) -> None:
+        if isValid(banner):
+            banner.clear_message()
+            on_done(result)
+
+    return runner_for(widget).run(widget, lambda _progress: call(), done, failed, title=title, busy=busy)
 
 
 def add_save_shortcut(dialog: QWidget, press: Callable[[], object]) -> None:

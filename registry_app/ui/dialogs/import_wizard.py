@@ -35,8 +35,8 @@ from ...importers.tabular import Table, TableError, read_table
 from ...services import RegistryError, ServiceContext
 from ...services.context import STAFF
 from ...services.imports import ImportResult, import_administrations, import_lots
+from ..ops import Op, runner_for
 from ..style import state_colour
-from .background import BackgroundTask
 from .forms import ErrorBanner, add_save_shortcut, has_role
 
 FILE_FILTER = "Spreadsheets (*.csv *.xlsx);;CSV (*.csv);;Excel (*.xlsx);;All files (*)"
@@ -52,7 +52,7 @@ class ImportWizard(QDialog):
         super().__init__(parent)
         self.ctx = ctx
         self.last_result: ImportResult | None = None
-        self.task: BackgroundTask | None = None
+        self.task: Op | None = None
         self.show_progress = True
         self.setWindowTitle("Import records")
         self.resize(860, 600)
@@ -209,12 +209,10 @@ class ImportWizard(QDialog):
         self.banner.clear_message()
         self.check_button.setEnabled(False)
         self.import_button.setEnabled(False)
-        self.task = BackgroundTask(self, title, work, show_dialog=self.show_progress)
-        self.task.finished.connect(done)
-        self.task.failed.connect(self._failed)
-        self.task.start()
+        # Not `busy=`: which buttons come back depends on the outcome (a failed check offers no Import).
+        self.task = runner_for(self).run(self, work, done, self._failed, title=title, progress=self.show_progress)
 
-    def _failed(self, error: object) -> None:
+    def _failed(self, error: BaseException) -> None:
         self.check_button.setEnabled(has_role(self.ctx, STAFF))
         message = error.message if isinstance(error, RegistryError) else f"the file could not be read: {error}"
         self.banner.show_error(message)

@@ -35,7 +35,8 @@ from ...domain.vocab import label
 from ...services import RegistryError, ServiceContext
 from ...services.context import DIRECTOR, STAFF
 from ...services.recalls import RecallResult, Trace, mark_patient_notified, recall_lot, trace_lot
-from .forms import ErrorBanner, attempt, date_edit, has_role, wire_keyboard
+from ..ops import report_unexpected, runner_for
+from .forms import ErrorBanner, attempt, attempt_op, date_edit, has_role, wire_keyboard
 from .lots import LotPicker
 from .signature import SignaturePanel
 
@@ -90,13 +91,13 @@ class RecallDialog(QDialog):
             self.banner.show_error("\n".join(problems))
             return
         assert lot_id is not None
-        result = attempt(self.banner, lambda: recall_lot(self.ctx, lot_id, self.signature.reason(),
-                                                         self.signature.password(),
-                                                         self.recall_date.date().toPython()),
-                         {"reason": self.signature.reason_edit, "recall_date": self.recall_date})
-        if result is None:
-            self.signature.clear_password()
-            return
+        ctx, reason, password = self.ctx, self.signature.reason(), self.signature.password()
+        recalled_from: date = self.recall_date.date().toPython()
+        attempt_op(self, self.banner, lambda: recall_lot(ctx, lot_id, reason, password, recalled_from),
+                   self._recalled, {"reason": self.signature.reason_edit, "recall_date": self.recall_date},
+                   busy=[self.buttons], on_refused=lambda _error: self.signature.clear_password())
+
+    def _recalled(self, result: RecallResult) -> None:
         self.result = result
         self.recalled.emit(result)
         self.accept()
@@ -206,16 +207,24 @@ class LookbackDialog(QDialog):
             self.table.setFocus()
             return
         notified_on: date = self.notified_on.date().toPython()
-        how = self.notified_how.text()
-        for administration_id in ids:
-            try:
-                mark_patient_notified(self.ctx, administration_id, notified_on, how)
-            except RegistryError as error:
-                self.reload()  # some may have been marked before this one failed
-                self.banner.show_error(error.message)
+        how, ctx = self.notified_how.text(), self.ctx
+
+        def mark(_progress: object) -> None:
+            for administration_id in ids:
+                mark_patient_notified(ctx, administration_id, notified_on, how)
+
+        def failed(error: BaseException) -> None:
+            if not isinstance(error, RegistryError):
+                report_unexpected(self, error)
                 return
-        self.banner.clear_message()
-        self.reload()
+            self.reload()  # some may have been marked before this one failed
+            self.banner.show_error(error.message)
+
+        def done(_result: None) -> None:
+            self.banner.clear_message()
+            self.reload()
+
+        runner_for(self).run(self, mark, done, failed, title="Marking patients notified", busy=[self.notify_button])
 
     def _export_to_chosen(self, kind: str) -> None:
         assert self.trace is not None

@@ -8,6 +8,7 @@ or created here in the same step.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -27,11 +28,13 @@ from PySide6.QtWidgets import (
 )
 
 from ...domain.vocab import BiologicalSource, PnSpecies, Presentation, ProductType, StorageForm, Unit
+from ...rules import Flag
 from ...services import FieldError, RegistryError, ServiceContext, ValidationError
 from ...services.context import STAFF
 from ...services.documents import attach_document
 from ...services.products import create_product, list_products, update_product
 from ...services.receiving import ReceiptResult, identify_scan, parse_lot_fields, receive_lot
+from ..ops import report_unexpected, runner_for
 from .documents import DocumentDropList
 from .flag_list import FlagTable
 from .flags_of import open_flags_of_lot
@@ -60,6 +63,16 @@ def _label(text: str, buddy: QWidget) -> QLabel:
     title = QLabel(text)
     title.setBuddy(buddy)
     return title
+
+
+@dataclass
+class _Receipt:
+    """What the receipt op brings back to the GUI thread."""
+
+    result: ReceiptResult
+    problems: list[str] = field(default_factory=list)
+    document_ids: list[int] = field(default_factory=list)
+    flags: list[Flag] = field(default_factory=list)
 
 
 class ReceiveLotDialog(QDialog):
@@ -325,42 +338,65 @@ class ReceiveLotDialog(QDialog):
         if self.pages.currentIndex() == 1:
             self.accept()
             return
-        details = self.lot_details()
-        try:
+        # Everything the work needs is read from the widgets here, on the GUI thread; the op's thread only
+        # calls services (the receipt, a new product, documents), so a busy database never freezes the window.
+        ctx, details, documents = self.ctx, self.lot_details(), self.documents.documents()
+        product_id = self.product_combo.currentData()
+        new_product = self.product_details() if product_id == NEW_PRODUCT else None
+        learn_gtin = self.gtin.text().strip() if new_product is None and self._product_lacks_gtin(product_id) else ""
+        created: list[int] = []  # a new product outlives a refused receipt: the retry must not create it again
+
+        def work(_progress: object) -> _Receipt:
             # Every lot field is checked before anything is written, a new product included.
             parse_lot_fields(details, required=("lot_number", "quantity_received"))
-            missing = [path for path, _kind in self.documents.documents() if not path.is_file()]
+            missing = [path for path, _kind in documents if not path.is_file()]
             if missing:
                 raise ValidationError([FieldError("file", f"{p} is no longer there") for p in missing])
-            product_id = self.product_combo.currentData()
-            learn_gtin = product_id != NEW_PRODUCT and self._product_lacks_gtin(product_id)
-            if product_id == NEW_PRODUCT:
-                product_id = create_product(self.ctx, self.product_details())
-                self.load_products()
-                set_combo_value(self.product_combo, product_id)
-            result = receive_lot(self.ctx, product_id, details)
-        except RegistryError as error:
-            show_registry_error(self.banner, error, self._fields())
-            return
-        self.result = result
-        problems = []
-        if learn_gtin:
-            # The scanned GTIN now belongs to the product chosen for it: the next scan finds it directly.
-            try:
-                update_product(self.ctx, product_id, {"gtin": self.gtin.text().strip()},
-                               reason=f"GTIN scanned at receipt of lot {result.lot_number}")
-            except RegistryError as error:
-                problems.append(f"GTIN not kept on the product: {error.message}")
-        for path, kind in self.documents.documents():
-            try:
-                self.document_ids.append(attach_document(self.ctx, kind, lot_id=result.lot_id, path=path))
-            except RegistryError as error:
-                problems.append(f"{path.name}: {error.message}")
-        self.undo.clear()
-        self._show_done(result, problems)
+            chosen = product_id
+            if new_product is not None:
+                chosen = create_product(ctx, new_product)
+                created.append(chosen)
+            result = receive_lot(ctx, chosen, details)
+            receipt = _Receipt(result)
+            if learn_gtin:
+                # The scanned GTIN now belongs to the product chosen for it: the next scan finds it directly.
+                try:
+                    update_product(ctx, chosen, {"gtin": learn_gtin},
+                                   reason=f"GTIN scanned at receipt of lot {result.lot_number}")
+                except RegistryError as error:
+                    receipt.problems.append(f"GTIN not kept on the product: {error.message}")
+            for path, kind in documents:
+                try:
+                    receipt.document_ids.append(attach_document(ctx, kind, lot_id=result.lot_id, path=path))
+                except RegistryError as error:
+                    receipt.problems.append(f"{path.name}: {error.message}")
+            receipt.flags = open_flags_of_lot(ctx, result.lot_id, result.product_id)
+            return receipt
 
-    def _show_done(self, result: ReceiptResult, problems: list[str]) -> None:
-        flags = open_flags_of_lot(self.ctx, result.lot_id, result.product_id)
+        def show_created_product() -> None:
+            if created:
+                self.load_products()
+                set_combo_value(self.product_combo, created[0])
+
+        def received(receipt: _Receipt) -> None:
+            show_created_product()
+            self.result = receipt.result
+            self.document_ids.extend(receipt.document_ids)
+            self.undo.clear()
+            self._show_done(receipt.result, receipt.problems, receipt.flags)
+
+        def refused(error: BaseException) -> None:
+            show_created_product()
+            if isinstance(error, RegistryError):
+                show_registry_error(self.banner, error, self._fields())
+            else:
+                report_unexpected(self, error)
+
+        runner_for(self).run(self, work, received, refused, title="Receiving the lot", busy=[self.buttons])
+
+    def _show_done(self, result: ReceiptResult, problems: list[str], flags: list[Flag] | None = None) -> None:
+        if flags is None:
+            flags = open_flags_of_lot(self.ctx, result.lot_id, result.product_id)
         lines = [f"<b>{result.product_name}</b>, lot <b>{result.lot_number}</b> is received and in "
                  "<b>quarantine</b> until a medical director releases it."]
         lines += [f"⚠ {w}" for w in result.warnings]

@@ -21,7 +21,7 @@ from ...services.context import DIRECTOR, STAFF
 from ...services.receiving import LotInfo, destroy_lot, get_lot, reject_lot, release_lot
 from .flag_list import FlagTable
 from .flags_of import open_flags_of_lot
-from .forms import ErrorBanner, attempt, has_role, vocab_combo, wire_keyboard
+from .forms import ErrorBanner, attempt, attempt_op, has_role, vocab_combo, wire_keyboard
 from .signature import SignaturePanel
 from .undo import FormUndo
 
@@ -115,11 +115,12 @@ class ReleaseLotDialog(_LotDecisionDialog):
         if missing:
             self.banner.show_error("\n".join(missing))
             return
-        signature_id = attempt(self.banner, lambda: release_lot(self.ctx, self.lot_id, self.signature.password(),
-                                                                self.signature.reason() or None))
-        if signature_id is None:
-            self.signature.clear_password()
-            return
+        # Widgets are read here, on the GUI thread; the op's thread only calls the service.
+        ctx, lot_id, password, note = self.ctx, self.lot_id, self.signature.password(), self.signature.reason() or None
+        attempt_op(self, self.banner, lambda: release_lot(ctx, lot_id, password, note), self._released,
+                   busy=[self.buttons], on_refused=lambda _error: self.signature.clear_password())
+
+    def _released(self, signature_id: int) -> None:
         self.signature_id = signature_id
         self._finish()
 
@@ -147,12 +148,9 @@ class RejectLotDialog(_LotDecisionDialog):
             self.reason.setFocus()
             return
 
-        def reject() -> bool:
-            reject_lot(self.ctx, self.lot_id, text)
-            return True
-
-        if attempt(self.banner, reject, {"reason": self.reason}):
-            self._finish()
+        ctx, lot_id = self.ctx, self.lot_id
+        attempt_op(self, self.banner, lambda: reject_lot(ctx, lot_id, text), lambda _result: self._finish(),
+                   {"reason": self.reason}, busy=[self.buttons])
 
 
 class DestroyLotDialog(_LotDecisionDialog):
@@ -177,10 +175,10 @@ class DestroyLotDialog(_LotDecisionDialog):
         self.destroyed_quantity: float | None = None
 
     def submit(self) -> None:
-        note = self.note.toPlainText().strip() or None
-        amount = attempt(self.banner, lambda: destroy_lot(self.ctx, self.lot_id, self.reason.currentData(), note),
-                         {"reason": self.reason, "note": self.note})
-        if amount is None:
-            return
+        ctx, lot_id, reason, note = self.ctx, self.lot_id, self.reason.currentData(), self.note.toPlainText().strip()
+        attempt_op(self, self.banner, lambda: destroy_lot(ctx, lot_id, reason, note or None), self._destroyed,
+                   {"reason": self.reason, "note": self.note}, busy=[self.buttons])
+
+    def _destroyed(self, amount: float) -> None:
         self.destroyed_quantity = amount
         self._finish()

@@ -12,7 +12,7 @@ from ...rules import RULES, Flag
 from ...services import ServiceContext
 from ...services.context import DIRECTOR
 from ...services.flags import waive_flag
-from .forms import ErrorBanner, attempt, has_role, wire_keyboard
+from .forms import ErrorBanner, attempt_op, has_role, wire_keyboard
 from .signature import SignaturePanel
 from .undo import FormUndo
 
@@ -69,13 +69,13 @@ class WaiveDialog(QDialog):
         if missing:
             self.banner.show_error("\n".join(missing))
             return
-        flag = self.flag
-        waiver_id = attempt(self.banner, lambda: waive_flag(self.ctx, flag.code, flag.subject_type, flag.subject_id,
-                                                            self.signature.reason(), self.signature.password()),
-                            {"reason": self.signature.reason_edit})
-        if waiver_id is None:
-            self.signature.clear_password()
-            return
+        ctx, flag, reason, password = self.ctx, self.flag, self.signature.reason(), self.signature.password()
+        attempt_op(self, self.banner,
+                   lambda: waive_flag(ctx, flag.code, flag.subject_type, flag.subject_id, reason, password),
+                   self._waived, {"reason": self.signature.reason_edit}, busy=[self.buttons],
+                   on_refused=lambda _error: self.signature.clear_password())
+
+    def _waived(self, waiver_id: int) -> None:
         self.waiver_id = waiver_id
         self.undo.clear()
         self.accept()

@@ -35,8 +35,8 @@ from ...services import ServiceContext
 from ...services.browse import LotQuery
 from ...services.browse_lot import DashboardFigures, dashboard_figures
 from ..lot_model import lots_phrase
+from ..ops import runner_for
 from ..style import set_role, severity_colour, state_colour
-from ..tasks import run_task
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 
@@ -80,9 +80,9 @@ class DashboardPage(QWidget):
 
     def refresh(self) -> None:
         self.message.setText("Computing the dashboard…")
-        run_task(self, "Dashboard", lambda _progress: dashboard_figures(self.ctx), self.show_figures,
-                 lambda error: self.message.setText(f"The dashboard could not be computed: {error}"),
-                 show_dialog=False)
+        runner_for(self).run(self, lambda _progress: dashboard_figures(self.ctx), self.show_figures,
+                             lambda error: self.message.setText(f"The dashboard could not be computed: {error}"),
+                             title="Dashboard")
 
     def show_figures(self, figures: DashboardFigures) -> None:
         self.figures = figures

@@ -37,9 +37,9 @@ from ...rules import COMPLIANCE_CODES, RULES, Flag
 from ...services import RegistryError, ServiceContext
 from ...services.context import DIRECTOR
 from ...services.flags import filter_flags, list_flags
-from ..dialogs.background import BackgroundTask
 from ..dialogs.forms import ErrorBanner, has_role
 from ..dialogs.waive import WaiveDialog
+from ..ops import Op, runner_for
 from ..style import severity_colour
 
 COLUMNS = ("Severity", "Code", "Subject", "Product", "Lot", "Message", "Waived")
@@ -114,7 +114,7 @@ class FlagsPage(QWidget):
         self.ctx = ctx
         self.waive_dialog: WaiveDialog | None = None
         self._all: list[Flag] = []
-        self._task: BackgroundTask | None = None
+        self._task: Op | None = None
         self._stale = False
         layout = QVBoxLayout(self)
         self.banner = ErrorBanner()
@@ -223,10 +223,8 @@ class FlagsPage(QWidget):
         self._stale = False
         ctx = self.ctx
         self.count_label.setText("Evaluating the flag rules…")
-        self._task = BackgroundTask(self, "Flags", lambda _progress: list_flags(ctx), show_dialog=False)
-        self._task.finished.connect(self._loaded)
-        self._task.failed.connect(self._load_failed)
-        self._task.start()
+        self._task = runner_for(self).run(self, lambda _progress: list_flags(ctx), self._loaded, self._load_failed,
+                                          title="Flags")
 
     def _loaded(self, flags: list[Flag]) -> None:
         if self._stale:
@@ -236,7 +234,7 @@ class FlagsPage(QWidget):
         self._all = flags
         self._apply_filters()
 
-    def _load_failed(self, error: object) -> None:
+    def _load_failed(self, error: BaseException) -> None:
         self.banner.show_error(error.message if isinstance(error, RegistryError) else f"flags unavailable: {error}")
         self._all = []
         self._apply_filters()

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 from ...domain.vocab import label
 from ...services import RegistryError, ServiceContext
 from ...services.browse_lot import administrations_list, as_text, audit_list, products_list, suppliers_list
+from ..ops import report_unexpected, runner_for
 
 Column = tuple[str, str]  # (key in the row dict, header)
 VOCAB_KEYS = {"product_type", "source", "presentation", "regulatory_status", "route", "severity"}
@@ -38,6 +39,7 @@ class ListPage(QWidget):
         super().__init__(parent)
         self.ctx, self.columns, self.load, self.server_filter = ctx, columns, load, server_filter
         self.rows: list[dict[str, Any]] = []
+        self._asked = 0  # bumped per refresh: an older answer arriving late is dropped
         self.filter = QLineEdit(placeholderText="Filter", objectName=f"{name}Filter")
         self.filter.setClearButtonEnabled(True)
         self.model = QStandardItemModel(0, len(columns), self)
@@ -71,11 +73,25 @@ class ListPage(QWidget):
         self.refresh()
 
     def refresh(self) -> None:
-        try:
-            self.rows = self.load(self.ctx, self.filter.text() if self.server_filter else "")
-        except RegistryError as error:
-            self.count.setText(str(error))
+        """Ask the service again through the op runner (the audit trail or a long list takes a while)."""
+        self._asked += 1
+        asked, ctx, load = self._asked, self.ctx, self.load
+        text = self.filter.text() if self.server_filter else ""
+        runner_for(self).run(self, lambda _progress: load(ctx, text), lambda rows: self._show(asked, rows),
+                             lambda error: self._failed(asked, error), title="Loading the list")
+
+    def _failed(self, asked: int, error: BaseException) -> None:
+        if asked != self._asked:
             return
+        if not isinstance(error, RegistryError):
+            report_unexpected(self, error)
+            return
+        self.count.setText(str(error))
+
+    def _show(self, asked: int, rows: list[dict[str, Any]]) -> None:
+        if asked != self._asked:
+            return
+        self.rows = rows
         self.model.removeRows(0, self.model.rowCount())
         for row in self.rows:
             items = []

@@ -26,9 +26,8 @@ from PySide6.QtWidgets import (
 from ...domain.vocab import EXPIRED, LotStatus, ProductType, label
 from ...services import RegistryError, ServiceContext
 from ...services.browse import LotQuery, count_lots
-from .. import tasks
 from ..lot_model import COLUMN_WIDTHS, COLUMNS, LotTableModel, lots_phrase
-from ..tasks import run_task
+from ..ops import runner_for
 
 SEVERITY_CHOICES = (("Any flags", None), ("Critical", "critical"), ("High or worse", "high"),
                     ("Medium or worse", "medium"), ("Low or worse", "low"))
@@ -120,15 +119,15 @@ class LotsPage(QWidget):
             return
         shown = len(self.model.rows)
         self.count_label.setText(lots_phrase(shown, self.model.canFetchMore()))
-        if tasks.SYNCHRONOUS:
+        if runner_for(self).synchronous:
             self._count()
         else:
             self._count_timer.start()
 
     def _count(self) -> None:
         query = self.model.query
-        run_task(self, "Counting lots", lambda _progress: count_lots(self.ctx, query),
-                 lambda total: self._show_count(query, total), lambda _error: None, show_dialog=False)
+        runner_for(self).run(self, lambda _progress: count_lots(self.ctx, query),
+                             lambda total: self._show_count(query, total), lambda _error: None, title="Counting lots")
 
     def _show_count(self, query: LotQuery, total: int) -> None:
         if query == self.model.query:

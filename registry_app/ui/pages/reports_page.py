@@ -31,8 +31,8 @@ from ...reports.data import EXPORT_KINDS
 from ...reports.exports import FORMATS
 from ...services import RegistryError, ServiceContext, ValidationError
 from ...services.reports import OutputResult, bundle, compliance_report, export
-from ..dialogs.background import BackgroundTask
 from ..dialogs.forms import ErrorBanner, add_save_shortcut, date_edit, has_role
+from ..ops import Op, runner_for
 
 OUTPUTS: tuple[tuple[str, str], ...] = (
     ("compliance", "Compliance report (PDF)"),
@@ -80,7 +80,7 @@ class ReportsPage(QWidget):
     def __init__(self, ctx: ServiceContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
-        self.task: BackgroundTask | None = None
+        self.task: Op | None = None
         self.last_output: OutputResult | None = None
         self.show_progress = True
         self._path_was_typed = False
@@ -264,15 +264,12 @@ class ReportsPage(QWidget):
         self.result_label.clear()
         self.open_button.hide()
         self.folder_button.hide()
-        self.produce_button.setEnabled(False)
-        self.task = BackgroundTask(self, f"Producing {self.output_combo.currentText()}…", work,
-                                   show_dialog=self.show_progress, cancellable=False)
-        self.task.finished.connect(self._produced)
-        self.task.failed.connect(self._failed)
-        self.task.start()
+        # A report is written whole or not at all: progress while it runs, but no Cancel it could not honour.
+        self.task = runner_for(self).run(self, work, self._produced, self._failed,
+                                         title=f"Producing {self.output_combo.currentText()}…",
+                                         progress=self.show_progress, cancellable=False, busy=[self.produce_button])
 
     def _produced(self, result: OutputResult) -> None:
-        self.produce_button.setEnabled(True)
         self.last_output = result
         what = (f"{result.pages} page(s)" if result.pages else f"{result.rows} row(s)" if result.rows
                 else f"{len(result.files)} file(s)" if result.files else "")
@@ -282,8 +279,7 @@ class ReportsPage(QWidget):
         self.folder_button.show()
         self.open_button.setFocus()
 
-    def _failed(self, error: object) -> None:
-        self.produce_button.setEnabled(True)
+    def _failed(self, error: BaseException) -> None:
         if isinstance(error, ValidationError) and error.for_field("out"):
             message = "Save as: " + "; ".join(error.for_field("out"))  # the field on screen, not the CLI's name
         elif isinstance(error, RegistryError):

@@ -1,8 +1,9 @@
-"""Run long work (imports, reports, bundles) off the GUI thread with a progress dialog and Cancel.
+"""The op runner's thread worker (ui/ops.py): one QThread per op, an optional progress dialog with Cancel.
 
-The work is a plain function taking a progress callback `progress(done, total) -> bool`; returning False
-asks it to stop (the services roll back, so a cancelled import writes nothing). The window stays responsive
-and the result or the error comes back on the GUI thread through `finished` / `failed`.
+Nothing but OpRunner uses this directly: widgets start work with `runner_for(widget).run(...)`, so tests can
+swap in the SynchronousRunner. The work is a plain function taking a progress callback
+`progress(done, total) -> bool`; returning False asks it to stop (the services roll back, so a cancelled import
+writes nothing). The result or the error comes back on the GUI thread through `finished` / `failed`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QDeadlineTimer, QObject, Qt, QThread, Signal, Slot
 from PySide6.QtWidgets import QProgressDialog, QWidget
 
 Work = Callable[[Callable[[int, int], bool]], Any]
@@ -72,6 +73,15 @@ def _keep_until_finished(thread: QThread, worker: _Worker) -> None:
     _reaper.keep(thread, worker)
 
 
+def wait_for_running(timeout_ms: int) -> bool:
+    """Wait for every op thread still running (True when none is left): the desktop calls this as it quits,
+    so a save under way when the window closed commits instead of dying with the process."""
+    if _reaper is None:
+        return True
+    deadline = QDeadlineTimer(timeout_ms)
+    return all(thread.wait(deadline) for thread, _worker in list(_reaper.alive.values()))
+
+
 class BackgroundTask(QObject):
     """One piece of background work with its progress dialog. Keep a reference until `done` fires."""
 
@@ -79,7 +89,7 @@ class BackgroundTask(QObject):
     failed = Signal(object)  # the exception it raised
     done = Signal()  # after either
 
-    def __init__(self, parent: QWidget, title: str, work: Work, *, show_dialog: bool = True,
+    def __init__(self, parent: QWidget | None, title: str, work: Work, *, show_dialog: bool = True,
                  cancellable: bool = True) -> None:
         super().__init__(parent)
         self._thread = QThread()
