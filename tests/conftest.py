@@ -29,6 +29,7 @@ from registry_app.services import Actor, ServiceContext
 from registry_app.services.auth import create_first_user, create_user
 
 PG_URL = os.environ.get("REGISTRY_TEST_DATABASE_URL")
+UI_TESTS = Path(__file__).parent / "ui"
 DB_FIXTURES = {
     "empty_database_url", "database_url", "db", "registry", "admin", "pharmacist", "director", "inspector",
     "template_users",
@@ -48,16 +49,21 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if DB_FIXTURES & set(getattr(item, "fixturenames", ())) and item.get_closest_marker("sqlite_only") is None:
             item.add_marker(pytest.mark.db)
+        if UI_TESTS in item.path.parents:
+            item.add_marker(pytest.mark.qt)
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _qapplication_before_reports(qapp: object) -> object:
-    """One QApplication for the whole run, made before any test writes a PDF.
+@pytest.fixture(autouse=True)
+def _qapplication_for_qt_tests(request: pytest.FixtureRequest) -> object:
+    """One QApplication (pytest-qt's session-wide `qapp`) for the tests that use Qt, made before they run.
 
-    The report writer makes a bare QGuiApplication when it finds none (as the CLI needs); if a report test ran
-    first, the widget tests would then find that one instead of a QApplication and Qt aborts the process
-    ("Cannot create a QWidget without QApplication")."""
-    return qapp
+    Only those: the core (services, rules, importers, CLI) runs and passes with no Qt installed, which CI checks.
+    Tests that write a PDF are marked `qt` too: the report writer makes a bare QGuiApplication when it finds
+    none (as the CLI needs), and a widget test after it would then abort the process ("Cannot create a QWidget
+    without QApplication")."""
+    if request.node.get_closest_marker("qt") is None:
+        return None
+    return request.getfixturevalue("qapp")
 
 
 def _populate_template(url: str) -> dict[str, Actor]:

@@ -6,33 +6,19 @@ query, which keeps the desktop's start-up short (Alembic's import alone takes ab
 
 from __future__ import annotations
 
-from importlib import resources
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
+from ..packaged import migrations_dir
 from .engine import Database
 
 if TYPE_CHECKING:
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
-
-
-def _migrations_dir() -> Path:
-    """The Alembic scripts: shipped inside the package (a wheel, a bundle, an editable install) as
-    registry_app.migrations, else the checkout's top-level migrations/ (source run without installing)."""
-    try:
-        folder = resources.files("registry_app.migrations")
-    except ModuleNotFoundError:
-        return Path(__file__).resolve().parents[2] / "migrations"
-    # Alembic reads its scripts from the file system; a wheel or a bundle unpacks them as plain files.
-    return Path(str(folder))
-
-
-MIGRATIONS_DIR = _migrations_dir()
+MIGRATIONS_DIR = migrations_dir()
 
 # The newest revision in migrations/versions; a test keeps it equal to Alembic's head.
 HEAD_REVISION = "0004"

@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from typing import Any
+
+from ..packaged import resource_files
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class Palette:
 
 
 def _load() -> dict[str, Any]:
-    text = resources.files("registry_app.resources").joinpath("palette.json").read_text(encoding="utf-8")
+    text = resource_files().joinpath("palette.json").read_text(encoding="utf-8")
     return dict(json.loads(text))
 
 

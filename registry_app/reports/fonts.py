@@ -8,8 +8,9 @@ on one that happens to have a CJK font installed; QPdfWriter embeds just the gly
 from __future__ import annotations
 
 from functools import cache
-from importlib import resources
 from typing import Any
+
+from ..packaged import resource_files
 
 REPORT_FONT_FILES = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "NotoSansCJKkr-Subset.ttf")
 # Qt looks for a glyph in each family in turn: Latin text in DejaVu, Korean and Japanese in Noto.
@@ -22,7 +23,7 @@ def register_report_fonts() -> tuple[str, ...]:
     from PySide6.QtGui import QFontDatabase
 
     families: list[str] = []
-    folder = resources.files("registry_app.resources").joinpath("fonts")
+    folder = resource_files().joinpath("fonts")
     for name in REPORT_FONT_FILES:
         data = folder.joinpath(name).read_bytes()
         font_id = QFontDatabase.addApplicationFontFromData(data)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import os
 import tempfile
-from importlib import resources
 from pathlib import Path
 
+from ..packaged import resource_files
 from .errors import ValidationError
 
 TEMPLATE_KINDS = ("lots", "administrations")
@@ -27,7 +27,7 @@ def template_name(kind: str, fmt: str) -> str:
 
 def import_template(kind: str, fmt: str) -> bytes:
     name = template_name(kind, fmt)
-    return resources.files("registry_app.resources").joinpath("templates", name).read_bytes()
+    return resource_files().joinpath("templates", name).read_bytes()
 
 
 def save_import_template(kind: str, fmt: str, path: str | Path) -> Path:

@@ -9,23 +9,23 @@ widget, the million-row lots table included, under Qt's slower style-sheet style
 from __future__ import annotations
 
 from functools import cache
-from importlib import resources
 
 from PySide6.QtGui import QColor, QIcon
 from PySide6.QtWidgets import QApplication, QWidget
 
 from ..domain.palette import palette
+from ..packaged import resource_files
 
 ICON_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
 
 
 def _resource(name: str) -> str:
-    return str(resources.files("registry_app.resources").joinpath(name))
+    return str(resource_files().joinpath(name))
 
 
 @cache
 def stylesheet() -> str:
-    return resources.files("registry_app.resources").joinpath("style.qss").read_text(encoding="utf-8")
+    return resource_files().joinpath("style.qss").read_text(encoding="utf-8")
 
 
 def application_icon() -> QIcon:

@@ -87,6 +87,7 @@ def test_usage_data_and_permission_errors_have_their_exit_codes(database_url: st
     assert not list(out.iterdir())
 
 
+@pytest.mark.qt  # writes a PDF
 def test_report_and_bundle(database_url: str, pharmacist: ServiceContext, out: Path,
                            monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     demo.generate_demo(pharmacist, lots=40, seed=5)

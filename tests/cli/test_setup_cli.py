@@ -116,6 +116,7 @@ def test_changing_command_on_a_registry_without_users_says_how_to_start(
     assert "registry-app user add NAME --role admin" in capsys.readouterr().err
 
 
+@pytest.mark.qt  # writes a PDF
 def test_read_only_commands_run_on_a_registry_without_users(empty_database_url: str, tmp_path: Path,
                                                             monkeypatch: pytest.MonkeyPatch,
                                                             capsys: pytest.CaptureFixture[str]) -> None:

@@ -21,6 +21,8 @@ from registry_app.reports.data import (
     RecallRow,
 )
 
+pytestmark = pytest.mark.qt  # QPdfWriter
+
 
 def _lot(index: int) -> LotRow:
     return LotRow(index, f"LT-{index:04d}", "Rose Exo Serum", "exosome", "Maker Co", "Supplier Ltd", "plant",

@@ -207,6 +207,7 @@ def test_period_limits_the_administrations(demo_registry: ServiceContext, out: P
     assert all(start.isoformat() <= r["administered_at"][:10] <= end.isoformat() for r in rows)
 
 
+@pytest.mark.qt  # writes a PDF
 def test_compliance_report_shows_lots_and_flags_of_the_period(demo_registry: ServiceContext,
                                                              inspector: ServiceContext, out: Path) -> None:
     result = reports.compliance_report(inspector, START, END, out / "report.pdf", today=TODAY)
@@ -228,6 +229,7 @@ def test_compliance_report_shows_lots_and_flags_of_the_period(demo_registry: Ser
     assert after["period"] == {"from": START.isoformat(), "to": END.isoformat()}
 
 
+@pytest.mark.qt  # writes a PDF
 def test_bundle_manifest_sums_match_every_file(demo_registry: ServiceContext, out: Path) -> None:
     before = audit_count(demo_registry.db)
     result = reports.bundle(demo_registry, START, END, out / "bundle.zip", today=TODAY)
