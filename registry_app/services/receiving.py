@@ -162,6 +162,8 @@ def receive_lot(ctx: ServiceContext, product_id: int, details: Mapping[str, Any]
     received_date (default today), expiry_date, supplier (name), receipt_temperature_c, package_intact, ..."""
     values = {"received_date": date.today(), **details}
     fields = parse_lot_fields(values, required=("lot_number", "quantity_received"))
+    if product_id is None:
+        raise ValidationError("choose the product this lot is of", "product")
     with ctx.db.write() as session:
         product = session.get(Product, product_id)
         if product is None:

@@ -120,3 +120,11 @@ def test_characterization_results_add_and_void(pharmacist: ServiceContext) -> No
     results = receiving.get_lot(pharmacist, lot_id).results
     assert [r["id"] for r in results] == [marker] and results[0]["marker"] == "cd63"
     assert len(receiving.get_lot(pharmacist, lot_id, include_voided=True).results) == 2
+
+
+def test_receiving_without_a_product_is_a_message_beside_the_product(pharmacist: ServiceContext) -> None:
+    from registry_app.services import ValidationError
+
+    with pytest.raises(ValidationError) as refused:
+        receiving.receive_lot(pharmacist, None, {"lot_number": "L-1", "quantity_received": 1})  # type: ignore[arg-type]
+    assert refused.value.for_field("product") == ["choose the product this lot is of"]

@@ -11,12 +11,11 @@ from datetime import date
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from PySide6.QtCore import QDate, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractButton,
     QComboBox,
-    QDateEdit,
     QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
@@ -32,6 +31,7 @@ from ...domain.vocab import label
 from ...services import RegistryError, ServiceContext, ValidationError
 from ..ops import Op, report_unexpected, runner_for
 from ..style import mark_invalid, set_role
+from .date_field import DateField
 
 T = TypeVar("T")
 
@@ -106,31 +106,22 @@ def number_or_none(box: QDoubleSpinBox) -> float | None:
     return None if box.value() == box.minimum() and box.specialValueText() else box.value()
 
 
-def date_edit(value: date | None = None) -> QDateEdit:
-    edit = QDateEdit()
-    edit.setCalendarPopup(True)
-    edit.setDisplayFormat("yyyy-MM-dd")
-    edit.setDate(QDate(value) if value else QDate.currentDate())
-    return edit
+def date_edit(value: date | None = None) -> DateField:
+    """A required date, today unless given."""
+    return DateField(value or date.today())
 
 
-def optional_date_edit() -> QDateEdit:
-    """A date whose lowest value reads "not recorded"."""
-    edit = date_edit()
-    edit.setMinimumDate(QDate(1999, 12, 31))
-    edit.setSpecialValueText("not recorded")
-    edit.setDate(edit.minimumDate())
-    return edit
+def optional_date_edit() -> DateField:
+    """A date that may be left empty: "not recorded"."""
+    return DateField(optional=True)
 
 
-def date_or_none(edit: QDateEdit) -> date | None:
-    if edit.specialValueText() and edit.date() == edit.minimumDate():
-        return None
-    return edit.date().toPython()  # type: ignore[no-any-return]
+def date_or_none(edit: DateField) -> date | None:
+    return edit.value()
 
 
-def set_optional_date(edit: QDateEdit, value: date | None) -> None:
-    edit.setDate(QDate(value) if value else edit.minimumDate())
+def set_optional_date(edit: DateField, value: date | None) -> None:
+    edit.setDate(value)
 
 
 class ScanEdit(QLineEdit):

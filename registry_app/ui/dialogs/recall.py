@@ -36,6 +36,7 @@ from ...services import RegistryError, ServiceContext
 from ...services.context import DIRECTOR, STAFF
 from ...services.recalls import RecallResult, Trace, mark_patient_notified, recall_lot, trace_lot
 from ..ops import report_unexpected, runner_for
+from .date_field import date_problems
 from .forms import ErrorBanner, attempt, attempt_op, date_edit, has_role, wire_keyboard
 from .lots import LotPicker
 from .signature import SignaturePanel
@@ -87,6 +88,7 @@ class RecallDialog(QDialog):
     def submit(self) -> None:
         lot_id = self.lot_picker.lot_id()
         problems = ([] if lot_id is not None else ["lot: scan or type the lot to recall"]) + self.signature.missing()
+        problems += date_problems(("recalled from", self.recall_date))
         if problems:
             self.banner.show_error("\n".join(problems))
             return
@@ -202,6 +204,10 @@ class LookbackDialog(QDialog):
 
     def mark_selected_notified(self) -> None:
         ids = self.selected_administration_ids()
+        dates = date_problems(("notified on", self.notified_on))
+        if dates:
+            self.banner.show_error("\n".join(dates))
+            return
         if not ids:
             self.banner.show_error("Select the patients (rows) who were notified first.")
             self.table.setFocus()

@@ -35,6 +35,7 @@ from ...services.documents import attach_document
 from ...services.products import create_product, list_products, update_product
 from ...services.receiving import ReceiptResult, identify_scan, parse_lot_fields, receive_lot
 from ..ops import report_unexpected, runner_for
+from .date_field import date_problems
 from .documents import DocumentDropList
 from .flag_list import FlagTable
 from .flags_of import open_flags_of_lot
@@ -295,7 +296,7 @@ class ReceiveLotDialog(QDialog):
             "lot_number": self.lot_number.text().strip(),
             "serial": self.serial.text().strip(),
             "expiry_date": date_or_none(self.expiry_date),
-            "received_date": self.received_date.date().toPython(),
+            "received_date": self.received_date.value(),
             "quantity_received": number_or_none(self.quantity),
             "receipt_temperature_c": number_or_none(self.temperature),
             "package_intact": package,
@@ -337,6 +338,10 @@ class ReceiveLotDialog(QDialog):
     def submit(self) -> None:
         if self.pages.currentIndex() == 1:
             self.accept()
+            return
+        dates = date_problems(("expiry_date", self.expiry_date), ("received_date", self.received_date))
+        if dates:
+            self.banner.show_error("\n".join(dates))
             return
         # Everything the work needs is read from the widgets here, on the GUI thread; the op's thread only
         # calls services (the receipt, a new product, documents), so a busy database never freezes the window.

@@ -31,6 +31,7 @@ from ...reports.data import EXPORT_KINDS
 from ...reports.exports import FORMATS
 from ...services import RegistryError, ServiceContext, ValidationError
 from ...services.reports import OutputResult, bundle, compliance_report, export
+from ..dialogs.date_field import date_problems
 from ..dialogs.forms import ErrorBanner, add_save_shortcut, date_edit, has_role
 from ..ops import Op, runner_for
 
@@ -216,7 +217,7 @@ class ReportsPage(QWidget):
     def period(self) -> tuple[date | None, date | None]:
         if self.whole_registry.isChecked():
             return None, None
-        return self.from_edit.date().toPython(), self.to_edit.date().toPython()
+        return self.from_edit.value(), self.to_edit.value()
 
     def suffix(self) -> str:
         if self.output == "compliance":
@@ -247,6 +248,11 @@ class ReportsPage(QWidget):
     def produce(self) -> None:
         if self.busy:
             return
+        if not self.whole_registry.isChecked():
+            dates = date_problems(("from", self.from_edit), ("to", self.to_edit))
+            if dates:
+                self.banner.show_error("\n".join(dates))
+                return
         start, end = self.period()
         out = self.path_edit.text().strip()
         include = self.real_refs.isVisible() and self.real_refs.isChecked()
