@@ -42,6 +42,7 @@ class LotQuery:
     product_type: str | None = None
     min_severity: str | None = None  # lots whose worst open flag is at least this severe
     expiring: bool = False  # stock left and expiry within EXPIRING_DAYS
+    expired_stock: bool = False  # stock left after expiry: ALERT-EXPIRED-STOCK
     product_id: int | None = None
     supplier_id: int | None = None
     sort: str = "received"
@@ -78,6 +79,13 @@ class LotPage:
 
 def _on_hand() -> ColumnElement[float]:
     return Lot.quantity_received - Lot.quantity_administered - Lot.quantity_destroyed
+
+
+def expired_stock_condition(today: date) -> ColumnElement[bool]:
+    """Lots with stock left after their expiry, as ALERT-EXPIRED-STOCK (rules/lot_rules.py) finds them: not
+    destroyed or depleted, whatever else their status (a recalled lot's stock still has to go)."""
+    return and_(_on_hand() > 0, Lot.status.not_in((LotStatus.DESTROYED.value, LotStatus.DEPLETED.value)),
+                Lot.expiry_date < today)
 
 
 def sort_columns() -> dict[str, Any]:
@@ -184,6 +192,8 @@ def _filtered(session: Session, ctx: ServiceContext, query: LotQuery,
     if query.expiring:
         conditions.append(and_(Lot.status.in_(_LIVE), Lot.expiry_date >= today,
                                Lot.expiry_date <= today + timedelta(days=EXPIRING_DAYS), _on_hand() > 0))
+    if query.expired_stock:
+        conditions.append(expired_stock_condition(today))
     if query.product_id is not None:
         conditions.append(Lot.product_id == query.product_id)
     if query.supplier_id is not None:

@@ -22,7 +22,7 @@ from ..domain import (
     Supplier,
 )
 from ..domain.vocab import CONTAMINANT_MARKERS, LotStatus, is_human_derived
-from .browse import EXPIRING_DAYS, display_status, today_for
+from .browse import EXPIRING_DAYS, display_status, expired_stock_condition, today_for
 from .context import READERS, ServiceContext, jurisdiction
 from .errors import NotFound
 
@@ -206,6 +206,7 @@ class DashboardFigures:
     flags_by_code: dict[str, int]
     expiring: int
     quarantine: int
+    expired_stock: int  # lots with stock left after expiry (ALERT-EXPIRED-STOCK)
     products_by_status: dict[str, int]  # NO_STATUS for products with no status in the site's jurisdiction
     completeness: dict[str, int]  # score bucket in % ("0–19", ...) -> lots
     lots: int
@@ -233,6 +234,8 @@ def dashboard_figures(ctx: ServiceContext) -> DashboardFigures:
         quarantine = session.execute(select(func.count(Lot.id)).where(
             Lot.status == LotStatus.QUARANTINE.value,
             (Lot.expiry_date.is_(None)) | (Lot.expiry_date >= today))).scalar_one()
+        expired_stock = session.execute(select(func.count(Lot.id)).where(
+            expired_stock_condition(today))).scalar_one()
         statuses = Counter(status or NO_STATUS for status in session.execute(
             select(ProductRegulatoryStatus.status).select_from(Product)
             .outerjoin(ProductRegulatoryStatus, (ProductRegulatoryStatus.product_id == Product.id)
@@ -243,6 +246,7 @@ def dashboard_figures(ctx: ServiceContext) -> DashboardFigures:
         return DashboardFigures(
             {s: by_severity.get(s, 0) for s in ("critical", "high", "medium", "low", "info")},
             dict(Counter(f.code for f in open_flags).most_common()), int(expiring), int(quarantine),
+            int(expired_stock),
             {k: int(v) for k, v in statuses.items()}, completeness, int(lots),
         )
 

@@ -244,6 +244,18 @@ def test_dashboard_figure_clicks_through_to_the_filtered_list(qtbot, window: Mai
     assert _numbers(page) == ["PLN24-0002"] and page.expiring.isChecked()
 
 
+def test_dashboard_shows_expired_stock_and_clicks_through(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    """ALERT-EXPIRED-STOCK on the dashboard (issue 20, item 8): its own card beside Expiring and Quarantine."""
+    dashboard = window.show_page("Dashboard")
+    assert isinstance(dashboard, DashboardPage) and dashboard.figures is not None
+    assert dashboard.figures.expired_stock == 1
+    assert dashboard.expired_button.text().startswith("1 lot with expired stock")
+    qtbot.mouseClick(dashboard.expired_button, Qt.MouseButton.LeftButton)
+    page = window.stack.currentWidget()
+    assert isinstance(page, LotsPage) and _numbers(page) == ["EXO23-0007"] and page.expired_stock.isChecked()
+    assert not page.expiring.isChecked()
+
+
 def test_window_state_is_kept(qtbot, pharmacist: ServiceContext, settings: QSettings) -> None:  # type: ignore[no-untyped-def]
     seed(pharmacist.db)
     first = MainWindow(pharmacist, settings)

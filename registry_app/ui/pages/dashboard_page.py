@@ -22,6 +22,7 @@ from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import (
     QGridLayout,
     QGroupBox,
+    QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
@@ -52,11 +53,14 @@ class DashboardPage(QWidget):
         self.figures: DashboardFigures | None = None
         self.expiring_button = QPushButton(objectName="expiringFigure")
         self.quarantine_button = QPushButton(objectName="quarantineFigure")
-        for button in (self.expiring_button, self.quarantine_button):
+        self.expired_button = QPushButton(objectName="expiredStockFigure")
+        self.expired_button.setToolTip("Lots with stock left after their expiry date: destroy or return it")
+        for button in (self.expiring_button, self.expired_button, self.quarantine_button):
             set_role(button, "card")
             button.setCursor(Qt.CursorShape.PointingHandCursor)
         self.expiring_button.clicked.connect(lambda: self.open_lots.emit(LotQuery(expiring=True)))
         self.quarantine_button.clicked.connect(lambda: self.open_lots.emit(LotQuery(statuses=("quarantine",))))
+        self.expired_button.clicked.connect(lambda: self.open_lots.emit(LotQuery(expired_stock=True)))
         self.severity_chart = QChartView(objectName="severityChart")
         self.status_chart = QChartView(objectName="statusChart")
         self.completeness_chart = QChartView(objectName="completenessChart")
@@ -70,8 +74,10 @@ class DashboardPage(QWidget):
 
         grid = QGridLayout(self)
         grid.addWidget(self.message, 0, 0, 1, 2)
-        grid.addWidget(self.expiring_button, 1, 0)
-        grid.addWidget(self.quarantine_button, 1, 1)
+        cards = QHBoxLayout()
+        for button in (self.expiring_button, self.expired_button, self.quarantine_button):
+            cards.addWidget(button)
+        grid.addLayout(cards, 1, 0, 1, 2)
         grid.addWidget(_boxed("Open flags by severity (click a bar for those lots)", self.severity_chart), 2, 0)
         grid.addWidget(_boxed("Open flags by code", self.codes), 2, 1)
         grid.addWidget(_boxed("Products by regulatory status", self.status_chart), 3, 0)
@@ -89,6 +95,7 @@ class DashboardPage(QWidget):
         self.message.setText(f"{lots_phrase(figures.lots)} in the registry")
         self.expiring_button.setText(f"{lots_phrase(figures.expiring)} expiring within 30 days  ›")
         self.quarantine_button.setText(f"{lots_phrase(figures.quarantine)} in quarantine  ›")
+        self.expired_button.setText(f"{lots_phrase(figures.expired_stock)} with expired stock  ›")
         self.severity_chart.setChart(self._severity_chart(figures))
         self.status_chart.setChart(self._status_chart(figures))
         self.completeness_chart.setChart(self._completeness_chart(figures))

@@ -54,6 +54,8 @@ class LotsPage(QWidget):
         for text, value in SEVERITY_CHOICES:
             self.severity_filter.addItem(text, value)
         self.expiring = QCheckBox("Expiring in 30 days", objectName="expiringFilter")
+        self.expired_stock = QCheckBox("Expired stock", objectName="expiredStockFilter")
+        self.expired_stock.setToolTip("Lots with stock left after their expiry date (ALERT-EXPIRED-STOCK)")
         self.count_label = QLabel(objectName="lotCount")
         # The full count scans what matched: it runs once the typing pauses, off the GUI thread.
         self._count_timer = QTimer(self, singleShot=True, interval=300)
@@ -88,7 +90,7 @@ class LotsPage(QWidget):
 
         filters = QHBoxLayout()
         filters.addWidget(self.search, 3)
-        for widget in (self.status_filter, self.type_filter, self.severity_filter, self.expiring):
+        for widget in (self.status_filter, self.type_filter, self.severity_filter, self.expiring, self.expired_stock):
             filters.addWidget(widget)
         layout = QVBoxLayout(self)
         layout.addLayout(filters)
@@ -99,6 +101,7 @@ class LotsPage(QWidget):
         for combo in (self.status_filter, self.type_filter, self.severity_filter):
             combo.currentIndexChanged.connect(self.apply)
         self.expiring.toggled.connect(self.apply)
+        self.expired_stock.toggled.connect(self.apply)
         self.apply()
 
     def current_query(self) -> LotQuery:
@@ -106,7 +109,7 @@ class LotsPage(QWidget):
         return replace(
             self.model.query, text=self.search.text(), statuses=(status,) if status else (),
             product_type=self.type_filter.currentData(), min_severity=self.severity_filter.currentData(),
-            expiring=self.expiring.isChecked(),
+            expiring=self.expiring.isChecked(), expired_stock=self.expired_stock.isChecked(),
         )
 
     def apply(self) -> None:
@@ -135,7 +138,8 @@ class LotsPage(QWidget):
 
     def show_query(self, query: LotQuery) -> None:
         """Set the widgets to a query (a dashboard figure clicked through) and show it."""
-        widgets = (self.search, self.status_filter, self.type_filter, self.severity_filter, self.expiring)
+        widgets = (self.search, self.status_filter, self.type_filter, self.severity_filter, self.expiring,
+                   self.expired_stock)
         for widget in widgets:
             widget.blockSignals(True)
         self.search.setText(query.text)
@@ -143,6 +147,7 @@ class LotsPage(QWidget):
         self._select(self.type_filter, query.product_type)
         self._select(self.severity_filter, query.min_severity)
         self.expiring.setChecked(query.expiring)
+        self.expired_stock.setChecked(query.expired_stock)
         for widget in widgets:
             widget.blockSignals(False)
         self.model.query = replace(query, sort=self.model.query.sort, descending=self.model.query.descending)
