@@ -4,10 +4,11 @@ function a changing service (role check first, whole-transaction retry when the 
 from __future__ import annotations
 
 import functools
+import logging
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import select
@@ -47,6 +48,16 @@ class ServiceContext:
     db: Database
     actor: Actor | None = None
     site_code: str | None = None
+    # Called with the service's name after each changing service committed (the desktop refreshes its views
+    # from this one notification). Called on the thread that ran the service.
+    change_listeners: list[Callable[[str], None]] = field(default_factory=list, compare=False, repr=False)
+
+    def notify_changed(self, service_name: str) -> None:
+        for listener in list(self.change_listeners):
+            try:
+                listener(service_name)
+            except Exception:  # a view that failed to refresh must not turn a saved change into an error
+                logging.getLogger(__name__).exception("a change listener failed after %s", service_name)
 
     def require(self, roles: tuple[str, ...], action: str) -> Actor:
         if self.actor is None:
@@ -152,10 +163,13 @@ def changing(action: str, roles: tuple[str, ...]) -> Callable[[Callable[P, R]], 
             ctx = args[0] if args else kwargs["ctx"]
             assert isinstance(ctx, ServiceContext), f"{fn.__name__} takes the ServiceContext first"
             ctx.require(roles, action)
-            return retry_transient(lambda: fn(*args, **kwargs))
+            result = retry_transient(lambda: fn(*args, **kwargs))
+            ctx.notify_changed(name)
+            return result
 
+        name = f"{fn.__module__.rsplit('.', 1)[-1]}.{fn.__name__}"
         service.allowed_roles = roles  # type: ignore[attr-defined]
-        CHANGING_SERVICES[f"{fn.__module__.rsplit('.', 1)[-1]}.{fn.__name__}"] = (service, roles)
+        CHANGING_SERVICES[name] = (service, roles)
         return service
 
     return wrap

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from PySide6.QtCore import QSettings, QSize, Qt, QTimer
+from PySide6.QtCore import QObject, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QLabel,
@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from shiboken6 import isValid
 
 from .. import __version__
 from ..domain.vocab import label
@@ -83,6 +84,17 @@ PAGES: list[PageSpec] = [
 
 # (menu title, action text, shortcut or None, handler(window)): added by the workflow dialogs.
 WORKFLOW_ACTIONS: list[tuple[str, str, str | None, Callable[[MainWindow], Any]]] = []
+# Changes come in bursts (a receipt, then its documents): the views refresh once the burst is over.
+CHANGE_REFRESH_MS = 150
+
+
+class RegistryChanges(QObject):
+    changed = Signal(str)  # the name of the service that committed a change
+
+
+def _forget(ctx: ServiceContext, listener: Callable[[str], None]) -> None:
+    if listener in ctx.change_listeners:
+        ctx.change_listeners.remove(listener)
 
 
 class MainWindow(QMainWindow):
@@ -114,6 +126,7 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(1, 1)
         self.setCentralWidget(self.splitter)
         self.nav.currentRowChanged.connect(lambda row: self.show_page(PAGES[row].name))
+        self._listen_for_changes()
         self._build_menus()
         self._build_status_bar()
         self.restore_state()
@@ -144,8 +157,38 @@ class MainWindow(QMainWindow):
         if hasattr(widget, "lot_requested"):  # the Flags page's "go to subject"
             widget.lot_requested.connect(self.open_lot)
 
+    # --- one notification after every change, whoever made it ------------------------------------------------
+    def _listen_for_changes(self) -> None:
+        """Every changing service tells the context when it committed (services/context.py `changing`); the
+        window then refreshes the view on screen and the others as they are next shown, so no list shows a
+        lot released a moment ago as still in quarantine, and no dialog has to know which views to refresh."""
+        self.changes = RegistryChanges(self)
+        self._stale: set[str] = set()
+        self._refresh_timer = QTimer(self, singleShot=True, interval=CHANGE_REFRESH_MS)
+        self._refresh_timer.timeout.connect(self._refresh_after_change)
+        self.changes.changed.connect(lambda _name: self._refresh_timer.start())
+        changes = self.changes
+
+        def listener(name: str) -> None:
+            if isValid(changes):  # the window may be gone while the registry lives on
+                changes.changed.emit(name)  # queued to the GUI thread when a worker thread saved
+
+        self._change_listener = listener
+        self.ctx.change_listeners.append(listener)
+        ctx = self.ctx
+        self.destroyed.connect(lambda: _forget(ctx, listener))
+
+    def _refresh_after_change(self) -> None:
+        current = self.stack.currentWidget()
+        self._stale = {name for name, widget in self.pages.items() if widget is not current}
+        self.refresh_current()
+
     def show_page(self, name: str) -> QWidget:
         widget = self.page(name)
+        if name in self._stale:
+            self._stale.discard(name)
+            if hasattr(widget, "refresh"):
+                widget.refresh()
         self.stack.setCurrentWidget(widget)
         row = next(i for i, s in enumerate(PAGES) if s.name == name)
         if self.nav.currentRow() != row:
@@ -366,6 +409,7 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, _freeze_startup_objects)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        _forget(self.ctx, self._change_listener)
         self.save_state()
         super().closeEvent(event)
 
