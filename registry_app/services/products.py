@@ -156,10 +156,7 @@ def update_product(ctx: ServiceContext, product_id: int, details: Mapping[str, A
                                        after=new or {"unchanged": True}, reason=reason.strip()))
 
 
-@changing("change labelled routes", STAFF)
-def set_labelled_routes(ctx: ServiceContext, product_id: int, routes: Iterable[str], reason: str | None = None
-                        ) -> tuple[str, ...]:
-    """Replace the routes the product's label permits."""
+def _parse_routes(routes: Iterable[str]) -> tuple[set[str], list[FieldError]]:
     errors: list[FieldError] = []
     wanted: set[str] = set()
     for route in routes:
@@ -167,6 +164,77 @@ def set_labelled_routes(ctx: ServiceContext, product_id: int, routes: Iterable[s
             wanted.add(_ROUTE(str(route).strip()))
         except cells.CellError as error:
             errors.append(FieldError("labelled_routes", str(error)))
+    return wanted, errors
+
+
+def _parse_spec(spec: Mapping[str, Any]) -> tuple[dict[str, float | None], list[FieldError]]:
+    errors: list[FieldError] = []
+    parsed: dict[str, float | None] = {}
+    for key, raw in spec.items():
+        if key not in _SPEC_FIELDS:
+            errors.append(FieldError(key, f"is not a specification field; use {', '.join(_SPEC_FIELDS)}"))
+            continue
+        text = cells.cell_text(raw)
+        try:
+            parsed[key] = cells.parse_non_negative(text) if text else None
+        except cells.CellError as error:
+            errors.append(FieldError(key, str(error)))
+    low, high = parsed.get("spec_size_min_nm"), parsed.get("spec_size_max_nm")
+    if low is not None and high is not None and low > high:
+        errors.append(FieldError("spec_size_max_nm", f"{high:g} is below the minimum {low:g}"))
+    return parsed, errors
+
+
+def _product_state(product: Product) -> dict[str, Any]:
+    return {**snapshot(product), "labelled_routes": sorted(r.route for r in product.labelled_routes)}
+
+
+@changing("save products", STAFF)
+def save_product(ctx: ServiceContext, product_id: int | None, details: Mapping[str, Any], routes: Iterable[str],
+                 spec: Mapping[str, Any], reason: str | None = None) -> int:
+    """The desktop product editor's save: details, labelled routes and specification of a new product
+    (`product_id` None) or an amendment (a reason is required) as ONE transaction with one audit entry, so a
+    refused field leaves nothing half-saved. Every field's problem is reported at once."""
+    creating = product_id is None
+    errors: list[FieldError] = []
+    try:
+        parsed = _parse_details(details, creating=creating)
+    except ValidationError as error:
+        parsed, errors = {}, list(error.errors)
+    wanted, route_errors = _parse_routes(routes)
+    limits, spec_errors = _parse_spec(spec)
+    errors += route_errors + spec_errors
+    if not creating and (not reason or not reason.strip()):
+        errors.append(FieldError("reason", "give the reason for the amendment (it is kept in the audit trail)"))
+    if errors:
+        raise ValidationError(errors)
+    with ctx.db.write() as session:
+        product = Product(created_at=utcnow()) if creating else _product(session, product_id)  # type: ignore[arg-type]
+        before = {} if creating else _product_state(product)
+        _apply(session, product, parsed)
+        for key, value in limits.items():
+            setattr(product, key, value)
+        if creating:
+            session.add(product)
+            session.flush()
+        product.labelled_routes = [ProductRoute(route=r) for r in sorted(wanted)]
+        session.flush()
+        after = _product_state(product)
+        if creating:
+            record = AuditRecord("create product", "product", product.id, before={}, after=after)
+        else:
+            old, new = changes(before, after)
+            record = AuditRecord("update product", "product", product.id, before=old,
+                                 after=new or {"unchanged": True}, reason=reason.strip() if reason else None)
+        ctx.audit(session, record)
+        return product.id
+
+
+@changing("change labelled routes", STAFF)
+def set_labelled_routes(ctx: ServiceContext, product_id: int, routes: Iterable[str], reason: str | None = None
+                        ) -> tuple[str, ...]:
+    """Replace the routes the product's label permits."""
+    wanted, errors = _parse_routes(routes)
     if errors:
         raise ValidationError(errors)
     with ctx.db.write() as session:
@@ -185,20 +253,7 @@ def set_specification(ctx: ServiceContext, product_id: int, spec: Mapping[str, A
                       ) -> None:
     """The product's own limits (endotoxin max EU/mL, size range nm, concentration tolerance %); None or an
     empty value falls back to the default limits of the flag rules."""
-    errors: list[FieldError] = []
-    parsed: dict[str, float | None] = {}
-    for key, raw in spec.items():
-        if key not in _SPEC_FIELDS:
-            errors.append(FieldError(key, f"is not a specification field; use {', '.join(_SPEC_FIELDS)}"))
-            continue
-        text = cells.cell_text(raw)
-        try:
-            parsed[key] = cells.parse_non_negative(text) if text else None
-        except cells.CellError as error:
-            errors.append(FieldError(key, str(error)))
-    low, high = parsed.get("spec_size_min_nm"), parsed.get("spec_size_max_nm")
-    if low is not None and high is not None and low > high:
-        errors.append(FieldError("spec_size_max_nm", f"{high:g} is below the minimum {low:g}"))
+    parsed, errors = _parse_spec(spec)
     if errors:
         raise ValidationError(errors)
     with ctx.db.write() as session:
