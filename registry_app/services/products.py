@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 from ..domain import Document, Manufacturer, Product, ProductRegulatoryStatus, ProductRoute, name_key, utcnow
 from ..domain.vocab import (
     BiologicalSource,
+    DocumentKind,
     DonorUse,
     IsolationMethod,
     PnSpecies,
@@ -27,6 +29,7 @@ from ..domain.vocab import (
 from ..importers import cells
 from .audit import AuditRecord, changes, snapshot
 from .context import READERS, STAFF, ServiceContext, changing, current_site
+from .documents import NewDocument, check_document, store_document
 from .errors import ConflictError, FieldError, NotFound, ValidationError
 
 _DETAIL_PARSERS: dict[str, Any] = {
@@ -272,10 +275,19 @@ def set_specification(ctx: ServiceContext, product_id: int, spec: Mapping[str, A
 @changing("set regulatory status", STAFF)
 def set_regulatory_status(ctx: ServiceContext, product_id: int, status: str, jurisdiction: str | None = None,
                           reference: str | None = None, evidence_document_id: int | None = None,
-                          verified_on: date | str | None = None, reason: str | None = None) -> int:
+                          verified_on: date | str | None = None, reason: str | None = None,
+                          evidence_path: str | Path | None = None) -> int:
     """Record the product's status in a jurisdiction (default: the site's), with its reference number,
-    evidence document and the date it was verified; the verifier is the signed-in user."""
+    evidence document and the date it was verified; the verifier is the signed-in user. `evidence_path` is a
+    file to attach as the product's regulatory certificate and use as the evidence, in the same transaction
+    (a refused status leaves no stray document)."""
     errors: list[FieldError] = []
+    evidence: NewDocument | None = None
+    if evidence_path is not None:
+        try:
+            evidence = check_document(DocumentKind.REGULATORY_CERTIFICATE, product_id=product_id, path=evidence_path)
+        except ValidationError as error:
+            errors += [FieldError("evidence", e.message) for e in error.errors]
     parsed_status = parsed_jurisdiction = None
     try:
         parsed_status = _STATUS(str(status).strip())
@@ -304,7 +316,9 @@ def set_regulatory_status(ctx: ServiceContext, product_id: int, status: str, jur
     with ctx.db.write() as session:
         product = _product(session, product_id)
         where = parsed_jurisdiction or current_site(session, ctx.site_code).jurisdiction
-        if evidence_document_id is not None:
+        if evidence is not None:
+            evidence_document_id = store_document(ctx, session, evidence)
+        elif evidence_document_id is not None:
             document = session.get(Document, evidence_document_id)
             if document is None:
                 raise ValidationError([FieldError("evidence_document_id", f"no document {evidence_document_id}")])

@@ -94,3 +94,29 @@ def test_site_time_zone(admin: ServiceContext) -> None:
     entry = _last_entry(admin)
     assert json.loads(entry.before)["time_zone"] == "Asia/Seoul"
     assert json.loads(entry.after)["time_zone"] == "America/New_York"
+
+
+def test_regulatory_status_with_an_evidence_file_is_one_transaction(pharmacist: ServiceContext,
+                                                                     tmp_path: object) -> None:
+    from pathlib import Path
+
+    from registry_app.services.documents import list_documents
+
+    certificate = Path(str(tmp_path)) / "mfds-certificate.pdf"
+    certificate.write_bytes(b"%PDF-1.4 certificate")
+    product_id = products.create_product(pharmacist, {"name": "Cordexa", "product_type": "exosome"})
+    before = row_counts(pharmacist.db)
+    with pytest.raises(ValidationError) as error:
+        products.set_regulatory_status(pharmacist, product_id, "approved", jurisdiction="KR",
+                                       evidence_path=certificate)
+    assert error.value.for_field("status")
+    assert row_counts(pharmacist.db) == before, "a refused status stores no evidence document"
+    with pytest.raises(ValidationError) as error:
+        products.set_regulatory_status(pharmacist, product_id, "cosmetic", evidence_path=certificate.with_name("x"))
+    assert error.value.for_field("evidence")
+    products.set_regulatory_status(pharmacist, product_id, "cosmetic", jurisdiction="KR", reference="MFDS-1",
+                                   evidence_path=certificate)
+    (document,) = list_documents(pharmacist, product_id=product_id)
+    assert document.kind == "regulatory_certificate" and document.file_name == "mfds-certificate.pdf"
+    (status,) = products.get_product(pharmacist, product_id).regulatory
+    assert status["evidence_document_id"] == document.id and status["reference"] == "MFDS-1"
