@@ -29,8 +29,9 @@ def refusal(ctx: ServiceContext, roles: Iterable[str], what: str) -> str | None:
     if has_role(ctx, allowed):
         return None
     who = " or ".join(label(r).lower() for r in allowed)
-    current = label(ctx.actor.role).lower() if ctx.actor else "not signed in"
-    return f"Only a {who} may {what} (you are signed in as {current})."
+    article = "an" if who[:1] in tuple("aeiou") else "a"
+    current = f"signed in as {label(ctx.actor.role).lower()}" if ctx.actor else "not signed in"
+    return f"Only {article} {who} may {what} (you are {current})."
 
 
 def deny(widget: QWidget, why: str | None) -> None:
