@@ -369,3 +369,15 @@ def test_edit_the_selected_product_from_the_menu(qtbot: QtBot, pharmacist: Servi
     page.table.setCurrentIndex(page.proxy.index(0, 0))
     _catalogue_actions(window)["Edit the selected product"].trigger()
     assert isinstance(window.catalogue_dialog, ProductEditor) and window.catalogue_dialog.product_id == product_id
+
+
+def test_ctrl_z_walks_back_edits_from_the_loaded_values(qtbot: QtBot, pharmacist: ServiceContext) -> None:
+    product_id = create_product(pharmacist, {"name": "Cordexa", "product_type": "exosome"})
+    editor = _editor(qtbot, open_product_editor(None, pharmacist, product_id))
+    assert editor.undo is not None and editor.undo.stack.count() == 0, "loading the record is not an edit"
+    editor.name.setText("Cordexa 10B")
+    set_checked(editor.routes, ["intradermal"])
+    editor.undo.stack.undo()
+    assert checked_values(editor.routes) == []
+    editor.undo.stack.undo()
+    assert editor.name.text() == "Cordexa"

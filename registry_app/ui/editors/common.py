@@ -8,6 +8,7 @@ from typing import Any
 
 from PySide6.QtWidgets import (
     QAbstractButton,
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -20,6 +21,7 @@ from PySide6.QtWidgets import (
 from ...domain.vocab import label
 from ...services import RegistryError, ServiceContext, ValidationError
 from ..dialogs.forms import ErrorBanner, attempt_op, has_role, show_registry_error, wire_keyboard
+from ..dialogs.undo import FormUndo
 from ..style import mark_invalid, set_role
 
 
@@ -60,6 +62,30 @@ class EditorDialog(QDialog):
         self.save_button: QAbstractButton = self.buttons.button(QDialogButtonBox.StandardButton.Save)
         self.buttons.accepted.connect(self.submit)
         self.buttons.rejected.connect(self.reject)
+        self.undo: FormUndo | None = None
+
+    def watch_for_undo(self, extra: dict[str, QWidget] | None = None) -> None:
+        """Ctrl+Z walks back the user's edits across the fields (dialogs/undo.py), from the values loaded
+        (called once they are in the form, so loading is not an edit to undo)."""
+        if self.undo is not None:
+            return
+        self.undo = FormUndo(self)
+        for field, widget in {**self.fields, **(extra or {})}.items():
+            # An editable combo's typed text lives in its line edit, not in its current index.
+            target = widget.lineEdit() if isinstance(widget, QComboBox) and widget.isEditable() else widget
+            self.undo.watch(target, field.replace("_", " "))
+
+    def loaded_into_form(self) -> None:
+        """The loaded values are in the form: undo starts from them (filling the form is not an edit)."""
+        self.watch_for_undo()
+        if self.undo is not None:
+            self.undo.clear()
+
+    def saved_cleanly(self) -> None:
+        """After a save: no error shown, and no undo into the values before it (an amendment corrects)."""
+        self.clear_errors()
+        if self.undo is not None:
+            self.undo.clear()
 
     def finish_layout(self) -> None:
         """Add the buttons last (after the subclass's form) and wire the keyboard."""

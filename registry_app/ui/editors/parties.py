@@ -69,6 +69,8 @@ class PartyEditor(EditorDialog):
             self.banner.show_warning(why)
         if party_id is not None:
             self._load(party_id)
+        else:
+            self.loaded_into_form()
         self.resize(480, 240)
         self.name.setFocus()
 
@@ -80,6 +82,7 @@ class PartyEditor(EditorDialog):
     def _loaded(self, party: PartyInfo) -> None:
         self.name.setText(party.name)
         self.country.setText(party.country or "")
+        self.loaded_into_form()
 
     def _load_failed(self, error: BaseException) -> None:
         if not isinstance(error, RegistryError):
@@ -103,7 +106,7 @@ class PartyEditor(EditorDialog):
             self.save_op(lambda: update_supplier(ctx, party_id, name, reason), lambda _none: self._saved(party_id))
 
     def _saved(self, party_id: int) -> None:
-        self.clear_errors()
+        self.saved_cleanly()
         self.party_id = party_id
         self.saved.emit(party_id, " ".join(self.name.text().split()))
         self.accept()

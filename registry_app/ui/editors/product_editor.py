@@ -174,6 +174,7 @@ class ProductEditor(EditorDialog):
         self.set_manufacturers(manufacturers)
         self.product = product
         if product is None:
+            self.loaded_into_form()
             return
         details = product.details
         self.name.setText(product.name)
@@ -188,6 +189,7 @@ class ProductEditor(EditorDialog):
             value = details.get(field)
             edit.setText("" if value is None else f"{value:g}")
         self.setWindowTitle(f"Amend a product — {product.name}")
+        self.loaded_into_form()
 
     def set_manufacturers(self, manufacturers: list[PartyInfo], current: str | None = None) -> None:
         text = self.manufacturer.currentText() if current is None else current
@@ -247,7 +249,7 @@ class ProductEditor(EditorDialog):
         self.save_op(lambda: save_product(ctx, product_id, details, routes, spec, reason), self._saved)
 
     def _saved(self, product_id: int) -> None:
-        self.clear_errors()
+        self.saved_cleanly()
         self.product_id = product_id
         self.saved.emit(product_id)
         self.accept()

@@ -159,6 +159,7 @@ class RegulatoryStatusDialog(EditorDialog):
             self._add_file_choice(chosen_path)
         if first:
             self.show_jurisdiction(self.wanted_jurisdiction or loaded.site_jurisdiction)
+        self.loaded_into_form()
 
     def show_jurisdiction(self, code: str) -> None:
         """Put `code` in the form, with what is recorded for it (if anything) to change."""
@@ -214,7 +215,7 @@ class RegulatoryStatusDialog(EditorDialog):
         self.save_op(call, lambda _id: self._saved(saved_as))
 
     def _saved(self, jurisdiction: str) -> None:
-        self.clear_errors()
+        self.saved_cleanly()
         self.evidence.setCurrentIndex(0)  # the attached file is now one of the product's documents
         self.reason.clear()
         self.wanted_jurisdiction = jurisdiction

@@ -64,6 +64,7 @@ class SiteSettingsDialog(EditorDialog):
         self.name.setText(info["name"])
         self.jurisdiction.setText(info["jurisdiction"])
         self.time_zone.setText(info.get("time_zone", ""))
+        self.loaded_into_form()
 
     def _load_failed(self, error: BaseException) -> None:
         if not isinstance(error, RegistryError):
@@ -78,7 +79,7 @@ class SiteSettingsDialog(EditorDialog):
         self.save_op(lambda: set_site(ctx, code, name, zone if zone.strip() else None), self._saved)
 
     def _saved(self, info: dict[str, str]) -> None:
-        self.clear_errors()
+        self.saved_cleanly()
         self.saved.emit(info)
         self.accept()
 
