@@ -381,3 +381,16 @@ def test_ctrl_z_walks_back_edits_from_the_loaded_values(qtbot: QtBot, pharmacist
     assert checked_values(editor.routes) == []
     editor.undo.stack.undo()
     assert editor.name.text() == "Cordexa"
+
+
+def test_product_editor_loads_and_saves_off_the_gui_thread(qtbot: QtBot, pharmacist: ServiceContext,
+                                                           threaded_ops: object) -> None:
+    create_manufacturer(pharmacist, "Aquagen Pharma", "IT")
+    editor = _editor(qtbot, open_product_editor(None, pharmacist))
+    qtbot.waitUntil(lambda: editor.manufacturer.count() == 1 and editor.save_button.isEnabled(), timeout=10000)
+    editor.name.setText("Threaded PN")
+    set_combo_value(editor.product_type, "polynucleotide")
+    editor.manufacturer.setCurrentIndex(0)
+    editor.save_button.click()
+    qtbot.waitUntil(lambda: editor.result() == editor.DialogCode.Accepted, timeout=10000)
+    assert [p.manufacturer for p in list_products(pharmacist) if p.name == "Threaded PN"] == ["Aquagen Pharma"]
