@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from ..domain import Document, Lot, Product, User, utcnow
 from ..domain.vocab import DocumentKind
@@ -44,13 +45,27 @@ class DocumentInfo:
         return self.sha256 is not None
 
 
-@changing("attach documents", STAFF)
-def attach_document(ctx: ServiceContext, kind: str, *, product_id: int | None = None, lot_id: int | None = None,
-                    path: str | Path | None = None, content: bytes | None = None, file_name: str | None = None,
-                    media_type: str | None = None, reference: str | None = None,
-                    supersedes_id: int | None = None) -> int:
-    """Attach a file (`path`, or `content` with `file_name`) and/or a reference (a document number) to a
-    product or a lot. With `supersedes_id` the new document is the next version of that one (same subject)."""
+@dataclass(frozen=True)
+class NewDocument:
+    """A document checked and ready to store (check_document), not yet written."""
+
+    kind: str
+    product_id: int | None
+    lot_id: int | None
+    file_name: str | None
+    media_type: str | None
+    content: bytes | None
+    reference: str | None
+    supersedes_id: int | None
+
+
+def check_document(kind: str, *, product_id: int | None = None, lot_id: int | None = None,
+                   path: str | Path | None = None, content: bytes | None = None, file_name: str | None = None,
+                   media_type: str | None = None, reference: str | None = None,
+                   supersedes_id: int | None = None) -> NewDocument:
+    """Everything about a document that can be checked before the transaction (kind, subject, file, size);
+    a ValidationError lists each problem. Services that store a document with other records use this and
+    store_document inside their own transaction."""
     errors: list[FieldError] = []
     try:
         kind = _KIND(str(kind).strip())
@@ -77,35 +92,54 @@ def attach_document(ctx: ServiceContext, kind: str, *, product_id: int | None = 
         raise ValidationError(errors)
     if content is not None and not media_type:
         media_type = mimetypes.guess_type(file_name or "")[0] or "application/octet-stream"
+    return NewDocument(kind, product_id, lot_id, file_name, media_type, content, reference, supersedes_id)
+
+
+def store_document(ctx: ServiceContext, session: Session, new: NewDocument) -> int:
+    """Write a checked document and its audit entry in the caller's transaction."""
+    product_id, lot_id, supersedes_id, content = new.product_id, new.lot_id, new.supersedes_id, new.content
+    if supersedes_id is not None:
+        previous = session.get(Document, supersedes_id)
+        if previous is None:
+            raise NotFound(f"no document with id {supersedes_id}")
+        later = session.execute(select(Document.id).where(Document.supersedes_id == supersedes_id)).scalar()
+        if later is not None:
+            raise ValidationError([FieldError("supersedes_id", f"document {supersedes_id} was already replaced "
+                                              f"by document {later}: add a version of that one")])
+        if product_id is None and lot_id is None:
+            product_id, lot_id = previous.product_id, previous.lot_id
+        elif (product_id, lot_id) != (previous.product_id, previous.lot_id):
+            raise ValidationError([FieldError("supersedes_id", "a new version belongs to the same product or lot")])
+    if product_id is not None and session.get(Product, product_id) is None:
+        raise NotFound(f"no product with id {product_id}")
+    if lot_id is not None and session.get(Lot, lot_id) is None:
+        raise NotFound(f"no lot with id {lot_id}")
+    document = Document(
+        kind=new.kind, product_id=product_id, lot_id=lot_id, file_name=new.file_name, media_type=new.media_type,
+        size_bytes=len(content) if content is not None else None,
+        sha256=hashlib.sha256(content).hexdigest() if content is not None else None,
+        content=content, reference=new.reference, supersedes_id=supersedes_id,
+        uploaded_by_id=ctx.actor.user_id if ctx.actor else None, uploaded_at=utcnow(),
+    )
+    session.add(document)
+    session.flush()
+    ctx.audit(session, AuditRecord("attach document", "document", document.id, before={},
+                                   after=snapshot(document)))
+    return document.id
+
+
+@changing("attach documents", STAFF)
+def attach_document(ctx: ServiceContext, kind: str, *, product_id: int | None = None, lot_id: int | None = None,
+                    path: str | Path | None = None, content: bytes | None = None, file_name: str | None = None,
+                    media_type: str | None = None, reference: str | None = None,
+                    supersedes_id: int | None = None) -> int:
+    """Attach a file (`path`, or `content` with `file_name`) and/or a reference (a document number) to a
+    product or a lot. With `supersedes_id` the new document is the next version of that one (same subject)."""
+    new = check_document(kind, product_id=product_id, lot_id=lot_id, path=path, content=content,
+                         file_name=file_name, media_type=media_type, reference=reference,
+                         supersedes_id=supersedes_id)
     with ctx.db.write() as session:
-        if supersedes_id is not None:
-            previous = session.get(Document, supersedes_id)
-            if previous is None:
-                raise NotFound(f"no document with id {supersedes_id}")
-            later = session.execute(select(Document.id).where(Document.supersedes_id == supersedes_id)).scalar()
-            if later is not None:
-                raise ValidationError([FieldError("supersedes_id", f"document {supersedes_id} was already replaced "
-                                                  f"by document {later}: add a version of that one")])
-            if product_id is None and lot_id is None:
-                product_id, lot_id = previous.product_id, previous.lot_id
-            elif (product_id, lot_id) != (previous.product_id, previous.lot_id):
-                raise ValidationError([FieldError("supersedes_id", "a new version belongs to the same product or lot")])
-        if product_id is not None and session.get(Product, product_id) is None:
-            raise NotFound(f"no product with id {product_id}")
-        if lot_id is not None and session.get(Lot, lot_id) is None:
-            raise NotFound(f"no lot with id {lot_id}")
-        document = Document(
-            kind=kind, product_id=product_id, lot_id=lot_id, file_name=file_name, media_type=media_type,
-            size_bytes=len(content) if content is not None else None,
-            sha256=hashlib.sha256(content).hexdigest() if content is not None else None,
-            content=content, reference=reference, supersedes_id=supersedes_id,
-            uploaded_by_id=ctx.actor.user_id if ctx.actor else None, uploaded_at=utcnow(),
-        )
-        session.add(document)
-        session.flush()
-        ctx.audit(session, AuditRecord("attach document", "document", document.id, before={},
-                                       after=snapshot(document)))
-        return document.id
+        return store_document(ctx, session, new)
 
 
 def _infos(ctx: ServiceContext, *conditions: object) -> list[DocumentInfo]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 from ..domain import Document, Manufacturer, Product, ProductRegulatoryStatus, ProductRoute, name_key, utcnow
 from ..domain.vocab import (
     BiologicalSource,
+    DocumentKind,
     DonorUse,
     IsolationMethod,
     PnSpecies,
@@ -27,6 +29,7 @@ from ..domain.vocab import (
 from ..importers import cells
 from .audit import AuditRecord, changes, snapshot
 from .context import READERS, STAFF, ServiceContext, changing, current_site
+from .documents import NewDocument, check_document, store_document
 from .errors import ConflictError, FieldError, NotFound, ValidationError
 
 _DETAIL_PARSERS: dict[str, Any] = {
@@ -156,10 +159,7 @@ def update_product(ctx: ServiceContext, product_id: int, details: Mapping[str, A
                                        after=new or {"unchanged": True}, reason=reason.strip()))
 
 
-@changing("change labelled routes", STAFF)
-def set_labelled_routes(ctx: ServiceContext, product_id: int, routes: Iterable[str], reason: str | None = None
-                        ) -> tuple[str, ...]:
-    """Replace the routes the product's label permits."""
+def _parse_routes(routes: Iterable[str]) -> tuple[set[str], list[FieldError]]:
     errors: list[FieldError] = []
     wanted: set[str] = set()
     for route in routes:
@@ -167,6 +167,77 @@ def set_labelled_routes(ctx: ServiceContext, product_id: int, routes: Iterable[s
             wanted.add(_ROUTE(str(route).strip()))
         except cells.CellError as error:
             errors.append(FieldError("labelled_routes", str(error)))
+    return wanted, errors
+
+
+def _parse_spec(spec: Mapping[str, Any]) -> tuple[dict[str, float | None], list[FieldError]]:
+    errors: list[FieldError] = []
+    parsed: dict[str, float | None] = {}
+    for key, raw in spec.items():
+        if key not in _SPEC_FIELDS:
+            errors.append(FieldError(key, f"is not a specification field; use {', '.join(_SPEC_FIELDS)}"))
+            continue
+        text = cells.cell_text(raw)
+        try:
+            parsed[key] = cells.parse_non_negative(text) if text else None
+        except cells.CellError as error:
+            errors.append(FieldError(key, str(error)))
+    low, high = parsed.get("spec_size_min_nm"), parsed.get("spec_size_max_nm")
+    if low is not None and high is not None and low > high:
+        errors.append(FieldError("spec_size_max_nm", f"{high:g} is below the minimum {low:g}"))
+    return parsed, errors
+
+
+def _product_state(product: Product) -> dict[str, Any]:
+    return {**snapshot(product), "labelled_routes": sorted(r.route for r in product.labelled_routes)}
+
+
+@changing("save products", STAFF)
+def save_product(ctx: ServiceContext, product_id: int | None, details: Mapping[str, Any], routes: Iterable[str],
+                 spec: Mapping[str, Any], reason: str | None = None) -> int:
+    """The desktop product editor's save: details, labelled routes and specification of a new product
+    (`product_id` None) or an amendment (a reason is required) as ONE transaction with one audit entry, so a
+    refused field leaves nothing half-saved. Every field's problem is reported at once."""
+    creating = product_id is None
+    errors: list[FieldError] = []
+    try:
+        parsed = _parse_details(details, creating=creating)
+    except ValidationError as error:
+        parsed, errors = {}, list(error.errors)
+    wanted, route_errors = _parse_routes(routes)
+    limits, spec_errors = _parse_spec(spec)
+    errors += route_errors + spec_errors
+    if not creating and (not reason or not reason.strip()):
+        errors.append(FieldError("reason", "give the reason for the amendment (it is kept in the audit trail)"))
+    if errors:
+        raise ValidationError(errors)
+    with ctx.db.write() as session:
+        product = Product(created_at=utcnow()) if creating else _product(session, product_id)  # type: ignore[arg-type]
+        before = {} if creating else _product_state(product)
+        _apply(session, product, parsed)
+        for key, value in limits.items():
+            setattr(product, key, value)
+        if creating:
+            session.add(product)
+            session.flush()
+        product.labelled_routes = [ProductRoute(route=r) for r in sorted(wanted)]
+        session.flush()
+        after = _product_state(product)
+        if creating:
+            record = AuditRecord("create product", "product", product.id, before={}, after=after)
+        else:
+            old, new = changes(before, after)
+            record = AuditRecord("update product", "product", product.id, before=old,
+                                 after=new or {"unchanged": True}, reason=reason.strip() if reason else None)
+        ctx.audit(session, record)
+        return product.id
+
+
+@changing("change labelled routes", STAFF)
+def set_labelled_routes(ctx: ServiceContext, product_id: int, routes: Iterable[str], reason: str | None = None
+                        ) -> tuple[str, ...]:
+    """Replace the routes the product's label permits."""
+    wanted, errors = _parse_routes(routes)
     if errors:
         raise ValidationError(errors)
     with ctx.db.write() as session:
@@ -185,20 +256,7 @@ def set_specification(ctx: ServiceContext, product_id: int, spec: Mapping[str, A
                       ) -> None:
     """The product's own limits (endotoxin max EU/mL, size range nm, concentration tolerance %); None or an
     empty value falls back to the default limits of the flag rules."""
-    errors: list[FieldError] = []
-    parsed: dict[str, float | None] = {}
-    for key, raw in spec.items():
-        if key not in _SPEC_FIELDS:
-            errors.append(FieldError(key, f"is not a specification field; use {', '.join(_SPEC_FIELDS)}"))
-            continue
-        text = cells.cell_text(raw)
-        try:
-            parsed[key] = cells.parse_non_negative(text) if text else None
-        except cells.CellError as error:
-            errors.append(FieldError(key, str(error)))
-    low, high = parsed.get("spec_size_min_nm"), parsed.get("spec_size_max_nm")
-    if low is not None and high is not None and low > high:
-        errors.append(FieldError("spec_size_max_nm", f"{high:g} is below the minimum {low:g}"))
+    parsed, errors = _parse_spec(spec)
     if errors:
         raise ValidationError(errors)
     with ctx.db.write() as session:
@@ -217,10 +275,19 @@ def set_specification(ctx: ServiceContext, product_id: int, spec: Mapping[str, A
 @changing("set regulatory status", STAFF)
 def set_regulatory_status(ctx: ServiceContext, product_id: int, status: str, jurisdiction: str | None = None,
                           reference: str | None = None, evidence_document_id: int | None = None,
-                          verified_on: date | str | None = None, reason: str | None = None) -> int:
+                          verified_on: date | str | None = None, reason: str | None = None,
+                          evidence_path: str | Path | None = None) -> int:
     """Record the product's status in a jurisdiction (default: the site's), with its reference number,
-    evidence document and the date it was verified; the verifier is the signed-in user."""
+    evidence document and the date it was verified; the verifier is the signed-in user. `evidence_path` is a
+    file to attach as the product's regulatory certificate and use as the evidence, in the same transaction
+    (a refused status leaves no stray document)."""
     errors: list[FieldError] = []
+    evidence: NewDocument | None = None
+    if evidence_path is not None:
+        try:
+            evidence = check_document(DocumentKind.REGULATORY_CERTIFICATE, product_id=product_id, path=evidence_path)
+        except ValidationError as error:
+            errors += [FieldError("evidence", e.message) for e in error.errors]
     parsed_status = parsed_jurisdiction = None
     try:
         parsed_status = _STATUS(str(status).strip())
@@ -249,7 +316,9 @@ def set_regulatory_status(ctx: ServiceContext, product_id: int, status: str, jur
     with ctx.db.write() as session:
         product = _product(session, product_id)
         where = parsed_jurisdiction or current_site(session, ctx.site_code).jurisdiction
-        if evidence_document_id is not None:
+        if evidence is not None:
+            evidence_document_id = store_document(ctx, session, evidence)
+        elif evidence_document_id is not None:
             document = session.get(Document, evidence_document_id)
             if document is None:
                 raise ValidationError([FieldError("evidence_document_id", f"no document {evidence_document_id}")])

@@ -290,7 +290,9 @@ class MainWindow(QMainWindow):
             return
         self._workflows_installed = True
         from .dialogs.workflows import LOT_RECORD_ACTIONS, install_workflow_actions
+        from .editors.menu import install_catalogue_actions
 
+        install_catalogue_actions(self)  # the Catalogue menu and File > Site settings… (issue 19)
         on_lot = [action for action in install_workflow_actions(self) if action.objectName() in LOT_RECORD_ACTIONS]
         self.lot_actions.addActions(on_lot)
         self.lot_actions.setVisible(bool(on_lot))

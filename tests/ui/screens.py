@@ -12,7 +12,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings
 from PySide6.QtGui import QFontDatabase, QFontInfo
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
 
 from registry_app.db import open_database
 from registry_app.db.engine import sqlite_url_for
@@ -32,12 +32,28 @@ def _settle(app: QApplication, rounds: int = 20) -> None:
         time.sleep(0.02)
 
 
-def _save(window: MainWindow, path: Path, app: QApplication) -> None:
+def _save(window: QWidget, path: Path, app: QApplication) -> None:
     _settle(app)
     shot = window.screen().grabWindow(window.winId())
     if shot.isNull() or shot.width() < 10:
         shot = window.grab()
     assert shot.save(str(path)), f"could not write {path}"
+
+
+def _save_editors(window: MainWindow, ctx: ServiceContext, admin: ServiceContext, out: Path,
+                  app: QApplication) -> None:
+    """The catalogue and site editors (issue 19): a product amended, its regulatory status, the site."""
+    from registry_app.services.products import list_products
+    from registry_app.ui.editors import open_product_editor, open_regulatory_status, open_site_settings
+
+    product = next(p for p in list_products(ctx) if p.product_type == "exosome")
+    shots = (("product-editor.png", lambda: open_product_editor(window, ctx, product.id)),
+             ("regulatory-status.png", lambda: open_regulatory_status(window, ctx, product.id, "US")),
+             ("site-settings.png", lambda: open_site_settings(window, admin)))
+    for name, open_dialog in shots:
+        dialog = open_dialog()
+        _save(dialog, out / name, app)
+        dialog.reject()
 
 
 def main(out: Path) -> int:
@@ -51,6 +67,7 @@ def main(out: Path) -> int:
     database = open_database(sqlite_url_for(database_path))
     ctx = ServiceContext(database)
     ctx.actor = create_first_user(ctx, "admin", "admin", "admin-password", "Ada Admin")
+    admin = ServiceContext(database, ctx.actor)
     create_user(ctx, "lee", "pharmacist", "pharmacist-password", "Lee Pharmacist")
     seed(database, extra_lots=60)
     sign_in(ctx, "lee", "pharmacist-password")
@@ -66,6 +83,7 @@ def main(out: Path) -> int:
     _save(window, out / "lot-record.png", app)
     window.show_page("Dashboard")
     _save(window, out / "dashboard.png", app)
+    _save_editors(window, ctx, admin, out, app)
     window.close()
     database.dispose()
     shutil.rmtree(work, ignore_errors=True)

@@ -77,3 +77,18 @@ def test_main_window_and_lot_record_render_real_text(display: str) -> None:
         # boxes (no font) give few colours and solid outlines.
         nav_colours, nav_dark = _text_pixels(image, 60, 300, 0, 180)
         assert nav_colours > 10 and 50 < nav_dark < 180 * 300 // 4, (name, nav_colours, nav_dark)
+
+
+def test_catalogue_editors_render_real_text(display: str) -> None:
+    """screens.py also saves the catalogue and site editors (issue 19); run after the test above wrote them."""
+    out = _shots_dir()
+    if not (out / "product-editor.png").exists():
+        env = {**os.environ, "QT_QPA_PLATFORM": "xcb", "DISPLAY": display, "PYTHONPATH": str(ROOT)}
+        run = subprocess.run([sys.executable, "-m", "tests.ui.screens", str(out)], cwd=ROOT, env=env,
+                             capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0, run.stderr[-3000:]
+    for name in ("product-editor.png", "regulatory-status.png", "site-settings.png"):
+        image = QImage(str(out / name))
+        assert not image.isNull() and image.width() >= 400 and image.height() >= 200, name
+        colours, dark = _text_pixels(image, 0, image.height())
+        assert colours > 40 and dark > 300, f"{name} looks blank ({colours} colours, {dark} dark pixels)"

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 from ...domain.vocab import label
 from ...services import RegistryError, ServiceContext
 from ...services.browse_lot import administrations_list, as_text, audit_list, products_list, suppliers_list
+from ...services.context import STAFF
 from ..ops import report_unexpected, runner_for
 
 Column = tuple[str, str]  # (key in the row dict, header)
@@ -39,6 +40,10 @@ class ListPage(QWidget):
         super().__init__(parent)
         self.ctx, self.columns, self.load, self.server_filter = ctx, columns, load, server_filter
         self.rows: list[dict[str, Any]] = []
+        # Set by pages whose rows can be edited (_editing): the buttons and the editor last opened.
+        self.new_button: QPushButton | None = None
+        self.edit_button: QPushButton | None = None
+        self.editor: QWidget | None = None
         self._asked = 0  # bumped per refresh: an older answer arriving late is dropped
         self.filter = QLineEdit(placeholderText="Filter", objectName=f"{name}Filter")
         self.filter.setClearButtonEnabled(True)
@@ -62,6 +67,7 @@ class ListPage(QWidget):
         top = QHBoxLayout()
         top.addWidget(self.filter, 1)
         top.addWidget(refresh)
+        self.top = top  # pages that edit their rows add New… / Edit… here (add_button)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.table)
@@ -106,6 +112,19 @@ class ListPage(QWidget):
         self.table.resizeColumnsToContents()
         self.count.setText(f"{len(self.rows):,} rows")
 
+    def add_button(self, text: str, handler: Callable[[], object], name: str) -> QPushButton:
+        button = QPushButton(text, objectName=name)
+        button.clicked.connect(lambda _=False: handler())
+        self.top.insertWidget(self.top.count() - 1, button)
+        return button
+
+    def selected_row(self) -> dict[str, Any] | None:
+        index = self.table.currentIndex()
+        if not index.isValid():
+            return None
+        source = self.proxy.mapToSource(index)
+        return self.model.item(source.row(), 0).data(Qt.ItemDataRole.UserRole + 1)  # type: ignore[no-any-return]
+
     def show_filter(self, text: str) -> None:
         self.filter.setText(text)
         if self.server_filter:
@@ -116,15 +135,46 @@ class ListPage(QWidget):
         self.activated.emit(self.model.item(source.row(), 0).data(Qt.ItemDataRole.UserRole + 1))
 
 
+def _editing(page: ListPage, what: str, open_editor: Callable[[ListPage, int | None], Any]) -> ListPage:
+    """New… and Edit… over the list, Enter or double-click edits the row; both disabled, with the reason as
+    tooltip, for a role that may not change these records (the services refuse them anyway). The page
+    reloads when the editor saves."""
+    from ..editors.common import deny, refusal
+
+    def run(row_id: int | None) -> None:
+        dialog = open_editor(page, row_id)
+        dialog.saved.connect(lambda *_: page.refresh())
+        page.editor = dialog  # kept referenced while open (and for tests)
+
+    def edit() -> None:
+        row = page.selected_row()
+        if row is not None and edit_button.isEnabled():
+            run(row["id"])
+
+    page.new_button = page.add_button("&New…", lambda: run(None), f"{page.table.objectName()}New")
+    page.edit_button = edit_button = page.add_button("&Edit…", edit, f"{page.table.objectName()}Edit")
+    why = refusal(page.ctx, STAFF, f"add or amend {what}")
+    deny(page.new_button, why)
+    deny(edit_button, why)
+    page.activated.connect(lambda row: run(row["id"]) if edit_button.isEnabled() else None)
+    return page
+
+
 def products_page(ctx: ServiceContext) -> ListPage:
-    return ListPage(ctx, [("name", "Product"), ("product_type", "Type"), ("manufacturer", "Manufacturer"),
+    from ..editors.product_editor import open_product_editor
+
+    page = ListPage(ctx, [("name", "Product"), ("product_type", "Type"), ("manufacturer", "Manufacturer"),
                           ("source", "Source / species"), ("presentation", "Presentation"),
                           ("regulatory_status", "Regulatory status"), ("reference", "Reference"), ("lots", "Lots")],
                     lambda c, _t: products_list(c), "products")
+    return _editing(page, "products", lambda parent, row_id: open_product_editor(parent, ctx, row_id))
 
 
 def suppliers_page(ctx: ServiceContext) -> ListPage:
-    return ListPage(ctx, [("name", "Supplier"), ("lots", "Lots")], lambda c, _t: suppliers_list(c), "suppliers")
+    from ..editors.parties import open_party_editor
+
+    page = ListPage(ctx, [("name", "Supplier"), ("lots", "Lots")], lambda c, _t: suppliers_list(c), "suppliers")
+    return _editing(page, "suppliers", lambda parent, row_id: open_party_editor(parent, ctx, "supplier", row_id))
 
 
 def administrations_page(ctx: ServiceContext) -> ListPage:
