@@ -11,6 +11,7 @@ import os
 import sys
 from pathlib import Path
 
+from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication, QDialog, QMessageBox, QWidget
 
 from ..db import DatabaseTooNew, default_database_path, open_database, resolve_database_url
@@ -18,6 +19,7 @@ from ..db.engine import BUSY_TIMEOUT_MS, ENV_DATABASE_URL, is_sqlite
 from ..services import ServiceContext
 from ..services.auth import has_users
 from .crash import install_crash_handler
+from .recent import RecentRegistries
 from .single_instance import InstanceGuard, instance_key
 from .style import apply_application_style
 
@@ -47,13 +49,28 @@ def _registry_exists(url: str) -> bool:
     return bool(database) and Path(database).exists()
 
 
-def open_registry(args: argparse.Namespace) -> ServiceContext | None:
+def desktop_settings() -> QSettings:
+    return QSettings("registry-app", "desktop")
+
+
+def chosen_registry_url(args: argparse.Namespace, recent: RecentRegistries) -> tuple[str, bool]:
+    """(the registry to open, whether the user named it): --database, REGISTRY_DATABASE_URL, the registry
+    opened last time if it is still there, else the default file in the user data folder."""
+    explicit = args.database or os.environ.get(ENV_DATABASE_URL)
+    if explicit:
+        return resolve_database_url(args.database), True
+    last = recent.last()
+    if last and _registry_exists(last):
+        return last, True
+    return resolve_database_url(None), False
+
+
+def open_registry(args: argparse.Namespace, recent: RecentRegistries | None = None) -> ServiceContext | None:
     """The signed-in registry to show, or None if the user gave up (closed the first-run or sign-in)."""
     from .first_run import FirstRunDialog
-    from .sign_in import SignInDialog
 
-    explicit = args.database or os.environ.get(ENV_DATABASE_URL)
-    url = resolve_database_url(args.database)
+    recent = recent or RecentRegistries(desktop_settings())
+    url, explicit = chosen_registry_url(args, recent)
     ctx: ServiceContext | None = None
     if explicit or _registry_exists(url):
         try:
@@ -72,11 +89,19 @@ def open_registry(args: argparse.Namespace) -> ServiceContext | None:
             return None
         ctx = first.ctx
         if first.signed_in:
+            recent.remember(str(ctx.db.url))
             return ctx  # the new registry's administrator, signed in as they created it
-    dialog = SignInDialog(ctx, args.user or os.environ.get("REGISTRY_USER", ""))
-    if dialog.exec() != QDialog.DialogCode.Accepted:
+    if not sign_in_again(ctx, args.user or os.environ.get("REGISTRY_USER", "")):
         return None
+    recent.remember(str(ctx.db.url))
     return ctx
+
+
+def sign_in_again(ctx: ServiceContext, username: str = "") -> bool:
+    from .sign_in import SignInDialog
+
+    ctx.actor = None
+    return SignInDialog(ctx, username).exec() == QDialog.DialogCode.Accepted
 
 
 def _bring_to_front(window: QWidget | None) -> None:
@@ -93,25 +118,28 @@ def _bring_to_front(window: QWidget | None) -> None:
 def run_desktop(args: argparse.Namespace) -> int:
     app = _application()
     install_crash_handler()
-    guard = InstanceGuard(instance_key(resolve_database_url(args.database)), app)
+    recent = RecentRegistries(desktop_settings())
+    guard = InstanceGuard(instance_key(chosen_registry_url(args, recent)[0]), app)
     if not guard.claim():
         print("registry-app: this registry is already open; its window was brought to the front", file=sys.stderr)
         return 0
     guard.activated.connect(lambda: _bring_to_front(None))
-    ctx = open_registry(args)
+    ctx = open_registry(args, recent)
     if ctx is None:
         return 0
     from .main_window import MainWindow
     from .op_thread import wait_for_running
     from .ops import application_runner
 
-    window = MainWindow(ctx, ops=application_runner())  # the application's runner, reached by every widget
-    guard.activated.connect(lambda: _bring_to_front(window))
-    window.show()
     try:
-        code = int(app.exec())
-        # The window may close while a save waits for the database (up to its busy timeout): let it finish.
-        wait_for_running(QUIT_WAIT_MS)
+        while True:
+            window = MainWindow(ctx, ops=application_runner())  # the application's runner, for every widget
+            guard.activated.connect(lambda w=window: _bring_to_front(w))
+            window.show()
+            code = int(app.exec())
+            # The window may close while a save waits for the database (up to its busy timeout): let it finish.
+            wait_for_running(QUIT_WAIT_MS)
+            if not window.signed_out or not sign_in_again(ctx):
+                return code
     finally:
         guard.release()
-    return code

@@ -83,6 +83,14 @@ class LotRecord(QWidget):
         self.detail: LotDetail | None = None
         self.reload()
 
+    def unsaved_changes(self) -> list[str]:
+        """The fields typed into since the record was loaded or saved (their labels)."""
+        if self.detail is None:
+            return []
+        changed = [FIELD_LABELS[name] for name, editor in self.editors.items()
+                   if editor.text() != as_text(self.detail.fields.get(name))]
+        return changed + (["Reason for change"] if changed and self.reason.text().strip() else [])
+
     # --- loading ----------------------------------------------------------------------------------------------
     def reload(self, keep_input: bool = False) -> None:
         detail = lot_detail(self.ctx, self.lot_id)

@@ -120,6 +120,7 @@ class MainWindow(QMainWindow):
         self.lot_actions.setVisible(False)
         self.record_holder.layout().addWidget(self.lot_actions)
         self.record: LotRecord | None = None
+        self.signed_out = False  # closed by Sign out: the app asks who signs in next instead of quitting
         self.splitter = QSplitter(Qt.Orientation.Horizontal, objectName="mainSplitter")
         self.splitter.addWidget(self.nav)
         self.splitter.addWidget(self.stack)
@@ -184,6 +185,8 @@ class MainWindow(QMainWindow):
         self.refresh_current()
 
     def show_page(self, name: str) -> QWidget:
+        if not self.may_leave_record():
+            return self.stack.currentWidget()
         widget = self.page(name)
         if name in self._stale:
             self._stale.discard(name)
@@ -215,8 +218,26 @@ class MainWindow(QMainWindow):
                 getattr(page, method)(code)
                 return
 
-    def open_lot(self, lot_id: int) -> LotRecord:
+    def may_leave_record(self) -> bool:
+        """True when no lot record has unsaved edits, or the user chose to discard them."""
+        if self.record is None or self.stack.currentWidget() is not self.record_holder:
+            return True
+        changed = self.record.unsaved_changes()
+        if not changed:
+            return True
+        answer = QMessageBox.question(
+            self, "Unsaved changes", "You changed " + ", ".join(changed) + " on this lot and did not save.\n"
+            "Discard these changes?", QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel)
+        if answer != QMessageBox.StandardButton.Discard:
+            return False
+        self.record.reload()  # discarded: the record shows what is saved, and is not asked about again
+        return True
+
+    def open_lot(self, lot_id: int) -> LotRecord | None:
         """Show the lot's record in place of the list (Alt+Left or Escape goes back)."""
+        if not self.may_leave_record():
+            return None
         if self.record is not None:
             self.record.deleteLater()
         self.record = LotRecord(self.ctx, lot_id)
@@ -235,7 +256,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Saved.", 4000)
 
     def go_back(self) -> None:
-        if self.stack.currentWidget() is self.record_holder:
+        if self.stack.currentWidget() is self.record_holder and self.may_leave_record():
             self.show_page(PAGES[max(self.nav.currentRow(), 0)].name)
 
     def refresh_current(self) -> None:
@@ -262,8 +283,12 @@ class MainWindow(QMainWindow):
         if has_role(self.ctx, BACKUP_ROLES):  # a copy of every record: for the people responsible for the data
             self._action(file_menu, "&Back up the registry…", self.back_up)
         self._action(file_menu, "Save an import &template…", self.save_import_template)
+        self.recent_menu = file_menu.addMenu("Open a &recent registry")
+        self.recent_menu.setObjectName("recentRegistries")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         file_menu.addSeparator()
-        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.sign_out_action = self._action(file_menu, "Sign &out…", self.sign_out, "Ctrl+Shift+L")
+        self.quit_action = self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         self._action(self.menus["Edit"], "&Find lots", self.find_lots, QKeySequence.StandardKey.Find)
         view = self.menus["View"]
         for number, spec in enumerate(PAGES, start=1):
@@ -296,6 +321,39 @@ class MainWindow(QMainWindow):
         on_lot = [action for action in install_workflow_actions(self) if action.objectName() in LOT_RECORD_ACTIONS]
         self.lot_actions.addActions(on_lot)
         self.lot_actions.setVisible(bool(on_lot))
+        # The workflows add to File (Import, Site settings…): Sign out and Quit stay last, as everywhere.
+        file_menu = self.menus["File"]
+        for action in (self.sign_out_action, self.quit_action):
+            file_menu.removeAction(action)
+        file_menu.addSeparator()
+        file_menu.addActions([self.sign_out_action, self.quit_action])
+
+    # --- the registry and the user --------------------------------------------------------------------------
+    def _fill_recent_menu(self) -> None:
+        from .recent import RecentRegistries, safe_url
+
+        self.recent_menu.clear()
+        current = safe_url(str(self.ctx.db.url))
+        others = [url for url in RecentRegistries(self.settings).entries() if url != current]
+        for url in others:
+            action = self.recent_menu.addAction(url)
+            action.triggered.connect(lambda _=False, u=url: self.open_recent(u))
+        if not others:
+            self.recent_menu.addAction("(no other registry opened yet)").setEnabled(False)
+
+    def open_recent(self, url: str) -> None:
+        """Open another registry in its own window (each registry is one running instance)."""
+        from .recent import launch_with_registry
+
+        if launch_with_registry(url):
+            self.statusBar().showMessage(f"Opening {url} in a new window…", 10000)
+        else:
+            QMessageBox.warning(self, "Open a recent registry", f"The registry app could not be started for {url}.")
+
+    def sign_out(self) -> None:
+        """Close the window and ask who signs in next (the registry stays open: a colleague takes over)."""
+        self.signed_out = True
+        self.close()
 
     def _build_status_bar(self) -> None:
         actor = self.ctx.actor
@@ -411,6 +469,10 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, _freeze_startup_objects)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.may_leave_record():
+            self.signed_out = False
+            event.ignore()
+            return
         _forget(self.ctx, self._change_listener)
         self.save_state()
         super().closeEvent(event)

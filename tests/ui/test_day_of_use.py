@@ -3,18 +3,26 @@ without asking, the registry remembered between sessions."""
 
 from __future__ import annotations
 
+from argparse import Namespace
 from datetime import date, timedelta
 from pathlib import Path
 
-from PySide6.QtCore import QSettings
+import pytest
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import QDialogButtonBox, QMessageBox
 from pytestqt.qtbot import QtBot
 
+from registry_app.db import open_database
+from registry_app.db.engine import sqlite_url_for
 from registry_app.domain import Lot
 from registry_app.services import ServiceContext
 from registry_app.services.browse import LotQuery
 from registry_app.services.receiving import release_lot
+from registry_app.ui.app import chosen_registry_url
+from registry_app.ui.dialogs.receive_lot import ReceiveLotDialog
 from registry_app.ui.main_window import MainWindow
 from registry_app.ui.pages.lots_page import LotsPage
+from registry_app.ui.recent import RecentRegistries
 
 from ..conftest import PASSWORDS
 from .workflow_data import LotIds, make_lot, show_active
@@ -65,3 +73,76 @@ def test_a_closed_window_stops_listening(qtbot: QtBot, director: ServiceContext,
     window.close()
     assert director.change_listeners == []
     release_lot(director, lot.lot_id, PASSWORDS["director"])  # nothing left to notify: no error
+
+
+class _Answers:
+    """Stands in for the user at QMessageBox.question: answers in turn, and counts the questions."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, *answers: QMessageBox.StandardButton) -> None:
+        self.answers, self.asked = list(answers), 0
+        monkeypatch.setattr(QMessageBox, "question", self)
+
+    def __call__(self, *_args: object, **_kwargs: object) -> QMessageBox.StandardButton:
+        self.asked += 1
+        return self.answers.pop(0)
+
+
+def test_leaving_a_lot_record_with_unsaved_edits_asks_first(qtbot: QtBot, pharmacist: ServiceContext,
+                                                            tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lot = make_lot(pharmacist.db, lot_number="E-1")
+    window = _window(qtbot, pharmacist, tmp_path)
+    record = window.open_lot(lot.lot_id)
+    assert record is not None
+    answers = _Answers(monkeypatch, QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Discard)
+    window.go_back()  # nothing typed: no question
+    assert answers.asked == 0
+    record = window.open_lot(lot.lot_id)
+    assert record is not None
+    record.editors["serial"].setText("SN-typed")
+    window.go_back()
+    assert answers.asked == 1 and window.stack.currentWidget() is window.record_holder  # Cancel: still there
+    assert record.editors["serial"].text() == "SN-typed"
+    window.show_page("Products")
+    assert answers.asked == 2 and window.stack.currentWidget() is window.pages["Products"]  # Discard
+
+
+def test_cancel_in_receive_a_lot_asks_before_discarding(qtbot: QtBot, pharmacist: ServiceContext,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    answers = _Answers(monkeypatch, QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Discard)
+    dialog = show_active(qtbot, ReceiveLotDialog(pharmacist))
+    dialog.reject()  # nothing typed yet: closes at once
+    assert answers.asked == 0 and not dialog.isVisible()
+    dialog = show_active(qtbot, ReceiveLotDialog(pharmacist))
+    dialog.lot_number.setFocus()
+    qtbot.keyClicks(dialog.lot_number, "LOT-77")
+    qtbot.keyClick(dialog, Qt.Key.Key_Escape)
+    assert answers.asked == 1 and dialog.isVisible() and dialog.lot_number.text() == "LOT-77"
+    dialog.buttons.button(QDialogButtonBox.StandardButton.Cancel).click()
+    assert answers.asked == 2 and not dialog.isVisible()
+
+
+def test_the_registry_opened_last_is_opened_again(tmp_path: Path) -> None:
+    settings = QSettings(str(tmp_path / "desktop.ini"), QSettings.Format.IniFormat)
+    recent = RecentRegistries(settings)
+    assert chosen_registry_url(Namespace(database=None), recent)[1] is False  # nothing yet: the default
+    last = tmp_path / "clinic.sqlite3"
+    open_database(sqlite_url_for(last)).dispose()
+    recent.remember(sqlite_url_for(tmp_path / "older.sqlite3"))
+    recent.remember(sqlite_url_for(last))
+    recent.remember("postgresql+psycopg://app:s3cret@db.example/registry")
+    assert all("s3cret" not in url for url in recent.entries())  # never a password in the settings
+    recent.forget("postgresql+psycopg://app:s3cret@db.example/registry")
+    assert chosen_registry_url(Namespace(database=None), recent) == (sqlite_url_for(last), True)
+    explicit = sqlite_url_for(tmp_path / "other.sqlite3")
+    assert chosen_registry_url(Namespace(database=explicit), recent) == (explicit, True)
+    last.unlink()  # moved away since: not offered again, the default instead of a missing file
+    assert chosen_registry_url(Namespace(database=None), recent)[1] is False
+
+
+def test_sign_out_closes_the_window_for_the_next_user(qtbot: QtBot, pharmacist: ServiceContext,
+                                                      tmp_path: Path) -> None:
+    window = _window(qtbot, pharmacist, tmp_path)
+    file_menu = [a.text() for a in window.menus["File"].actions()]
+    assert file_menu.index("Sign &out…") < file_menu.index("&Quit")
+    window.sign_out_action.trigger()
+    assert window.signed_out and not window.isVisible()

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QScrollArea,
     QStackedWidget,
     QVBoxLayout,
@@ -110,6 +111,18 @@ class ReceiveLotDialog(QDialog):
             self.undo.watch(widget, name)
         self.load_products()
         self.scan_edit.setFocus()
+
+    def reject(self) -> None:
+        """Cancel, Esc or the close box: typed input is not thrown away without asking."""
+        typed = not self.undo.stack.isClean() or bool(self.documents.documents())
+        if self.result is None and typed:
+            answer = QMessageBox.question(
+                self, "Discard this receipt?", "What you entered for this lot has not been saved. Discard it?",
+                QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+                QMessageBox.StandardButton.Cancel)
+            if answer != QMessageBox.StandardButton.Discard:
+                return
+        super().reject()
 
     # -------------------------------------------------------------------------------------------- build
 
