@@ -30,8 +30,8 @@ START, END = TODAY - timedelta(days=3 * 365), TODAY
 
 
 @pytest.fixture
-def demo_registry(pharmacist: ServiceContext) -> ServiceContext:
-    demo.generate_demo(pharmacist, lots=40, seed=11, today=TODAY)
+def demo_registry(pharmacist: ServiceContext, admin: ServiceContext) -> ServiceContext:
+    demo.generate_demo(admin, lots=40, seed=11, today=TODAY)
     return pharmacist
 
 
