@@ -75,6 +75,22 @@ def read_password(prompt: str = "Password: ") -> str:
         raise CommandError(EXIT_DENIED, "error: sign in: no password given") from None
 
 
+def read_new_password(args: argparse.Namespace) -> str:
+    """A new password (`user add`, `user reset-password`): one line of stdin with --password-stdin, else asked
+    twice at the terminal."""
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise CommandError(EXIT_DATA, "error: password: nothing was read from standard input")
+        return password
+    if not sys.stdin or not sys.stdin.isatty():
+        raise CommandError(EXIT_DATA, "error: password: use --password-stdin or run from a terminal")
+    first = getpass.getpass(f"Password for {args.name}: ")
+    if getpass.getpass("Repeat the password: ") != first:
+        raise CommandError(EXIT_DATA, "error: password: the two passwords differ")
+    return first
+
+
 def signed_in(args: argparse.Namespace, required: bool = True) -> ServiceContext:
     """Open the registry and sign in as --user / REGISTRY_USER.
 

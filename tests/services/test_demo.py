@@ -151,7 +151,7 @@ def test_demo_users_only_on_an_empty_registry(tmp_path: object, pharmacist: Serv
 def test_demo_accounts_are_those_still_on_their_documented_passwords(empty_database_url: str,
                                                                       pharmacist: ServiceContext) -> None:
     from registry_app.db import open_database
-    from registry_app.services.auth import deactivate_user, reset_password
+    from registry_app.services.auth import disable_user, reset_password
 
     assert demo.demo_accounts(pharmacist.db) == []  # a real registry shows none
     database = open_database(empty_database_url)
@@ -164,7 +164,7 @@ def test_demo_accounts_are_those_still_on_their_documented_passwords(empty_datab
         admin = ServiceContext(database)
         sign_in(admin, "admin", "admin-demo-only")
         reset_password(admin, "pharmacist", "a-password-of-our-own", reason="real use")
-        deactivate_user(admin, "inspector", reason="not needed")
+        disable_user(admin, "inspector", reason="not needed")
         assert {name for name, _role, _password in demo.demo_accounts(database)} == {"director", "admin"}
     finally:
         database.dispose()
