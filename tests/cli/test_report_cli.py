@@ -52,7 +52,7 @@ def test_export_csv_and_xlsx(database_url: str, admin: ServiceContext, out: Path
                monkeypatch)
     assert code == 0, capsys.readouterr().err
     printed = capsys.readouterr().out
-    with open(out / "lots.csv", encoding="utf-8", newline="") as handle:
+    with open(out / "lots.csv", encoding="utf-8-sig", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 40 and f"{len(rows)} lots rows" in printed
     assert hashlib.sha256((out / "lots.csv").read_bytes()).hexdigest() in printed

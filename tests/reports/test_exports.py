@@ -25,8 +25,8 @@ def test_csv_is_rfc4180_utf8_and_reads_back(tmp_path: Path) -> None:
     assert write_csv(path, Table("lots", COLUMNS, ROWS)) == 3
     raw = path.read_bytes()
     assert raw.count(b"\r\n") >= 4, "records end with CRLF"
-    assert not raw.startswith(b"\xef\xbb\xbf")
-    with open(path, encoding="utf-8", newline="") as handle:
+    assert raw.startswith(b"\xef\xbb\xbf"), "a BOM, so Excel reads UTF-8 (tests/security checks more)"
+    with open(path, encoding="utf-8-sig", newline="") as handle:
         rows = list(csv.reader(handle))
     assert rows[0] == [c.name for c in COLUMNS]
     assert rows[1] == ["LOT-1", "2024-03-01", "2024-03-01 09:30:00", "10", "true", 'says "hello", then\nleaves']

@@ -96,7 +96,7 @@ def test_exports_and_bundle(qtbot: QtBot, director: ServiceContext, tmp_path: Pa
     page.path_edit.setText(str(tmp_path / "administrations.csv"))
     _produce(qtbot, page)
     assert page.last_output is not None and page.last_output.rows == 1, page.banner.text()
-    with (tmp_path / "administrations.csv").open(encoding="utf-8") as handle:
+    with (tmp_path / "administrations.csv").open(encoding="utf-8-sig") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 1 and "PT-4242" not in str(rows[0])  # pseudonymized unless the director asks
 

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...domain.vocab import label
+from ...reports.exports import CSV_ENCODING, csv_cells
 from ...services import RegistryError, ServiceContext
 from ...services.context import DIRECTOR, STAFF
 from ...services.recalls import RecallResult, Trace, mark_patient_notified, recall_lot, trace_lot
@@ -232,11 +233,12 @@ class LookbackDialog(QDialog):
 
     def export_csv(self, path: Path) -> Path:
         assert self.trace is not None
-        with path.open("w", newline="", encoding="utf-8") as handle:
+        # As every CSV the application writes (reports/exports.py): a BOM for Excel, formula cells neutralised.
+        with path.open("w", newline="", encoding=CSV_ENCODING) as handle:
             writer = csv.writer(handle)
             writer.writerow(["product_name", "lot_number", *[c.lower().replace(" ", "_") for c in LOOKBACK_COLUMNS]])
             for row in self.rows():
-                writer.writerow([self.trace.product_name, self.trace.lot_number, *row])
+                writer.writerow(csv_cells([self.trace.product_name, self.trace.lot_number, *row]))
         self.banner.show_warning(f"Saved {path}")
         return path
 
