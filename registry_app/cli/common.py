@@ -38,6 +38,12 @@ class CommandError(Exception):
         self.lines = lines
 
 
+def add_force_option(parser: argparse.ArgumentParser) -> None:
+    """--force for every command with --out (shared/cli.md): an existing file is replaced only when asked."""
+    parser.add_argument("--force", action="store_true", help="replace the output file if it exists (never a "
+                        "special file such as a FIFO or device)")
+
+
 def iso_date(text: str) -> date:
     """An option's date, checked while the options are read (a malformed one is a usage error, exit 2)."""
     try:

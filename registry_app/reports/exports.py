@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -108,19 +106,3 @@ def write_table(path: str | Path, fmt: str, table: Table) -> int:
     if fmt == "xlsx":
         return write_xlsx(path, [table])
     raise ValueError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
-
-
-def atomic_output(out: str | Path) -> tuple[Path, Path]:
-    """A temporary file beside `out` to write to, so a failed export never leaves a half-written file there.
-
-    Returns (temporary path, final path); move with `os.replace` when complete.
-    """
-    final = Path(out).expanduser().resolve()
-    if final.is_dir():
-        raise IsADirectoryError(21, "the output is a folder: give a file name", str(final))
-    if not final.parent.is_dir():
-        raise FileNotFoundError(2, "the folder does not exist", str(final.parent))
-    handle, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
-    os.close(handle)
-    return Path(name), final
-
