@@ -82,16 +82,35 @@ def _unknown_name_failures(session: Session, name: str) -> int:
         AuditEntry.action.in_(("sign-in failed", "signature failed")))).scalar_one()
 
 
-def _check_password(session: Session, username: str, password: str, purpose: str) -> User:
-    """Verify in the caller's transaction; a failure is recorded in it (locking at the fifth) and raised as
-    _Refused. The password is checked in every case, so every outcome costs one scrypt."""
+@dataclass(frozen=True)
+class _Verified:
+    """The outcome of scrypt, worked out before the write transaction (see `_authenticate`)."""
+
+    stored: str | None  # the hash it was checked against; None: no such user (checked against a dummy)
+    correct: bool
+    new_hash: str | None  # the password at the current cost, when `stored` was made at an older one
+
+
+def _verify(ctx_db: Any, username: str, password: str, purpose: str) -> _Verified:
+    with ctx_db.read() as session:
+        stored = session.execute(select(User.password_hash).where(User.username == username.strip())
+                                 ).scalar_one_or_none()
+    # Every outcome costs one scrypt (a dummy hash for a name nobody has), so the time tells nothing.
+    correct = verify_password(password, stored if stored is not None else dummy_hash())
+    rehash = correct and stored is not None and purpose == "sign-in" and needs_rehash(stored)
+    return _Verified(stored, correct and stored is not None, hash_password(password) if rehash else None)
+
+
+def _record_attempt(session: Session, username: str, verified: _Verified, purpose: str) -> User:
+    """Record the attempt in the caller's transaction: a failure (locking at the fifth) is raised as _Refused."""
     user = _user_by_name(session, username)
     if user is None:
-        verify_password(password, dummy_hash())
         name = username[:80]
         append(session, None, name, AuditRecord(f"{purpose} failed", "user", None, reason=WRONG_CREDENTIALS))
         raise _Refused(_unknown_name_failures(session, name))
-    correct = verify_password(password, user.password_hash)
+    # A password changed (reset) since it was checked is not the one that was right: refuse rather than
+    # accept a password that is no longer the user's.
+    correct = verified.correct and user.password_hash == verified.stored
     if correct and user.active and not user.locked:
         return user
     # Every attempt on a locked or disabled account counts as a failure too: its delay then grows exactly as
@@ -110,6 +129,9 @@ def _check_password(session: Session, username: str, password: str, purpose: str
 
 
 def _authenticate(ctx_db: Any, username: str, password: str, purpose: str) -> Actor:
+    # scrypt at the OWASP cost takes about half a second (a second with a rehash): done before the write
+    # transaction, so that signing in does not hold the registry's write lock (BEGIN IMMEDIATE) that long.
+    verified = _verify(ctx_db, username, password, purpose)
     failures = 0
 
     def attempt() -> Actor:
@@ -117,7 +139,7 @@ def _authenticate(ctx_db: Any, username: str, password: str, purpose: str) -> Ac
         failures = 0  # a retried transaction starts afresh
         with ctx_db.write() as session:
             try:
-                user = _check_password(session, username, password, purpose)
+                user = _record_attempt(session, username, verified, purpose)
             except _Refused as refused:
                 failures = refused.failures  # the failed attempt commits with this transaction; raised after it
                 return Actor(None, username, "")
@@ -127,9 +149,9 @@ def _authenticate(ctx_db: Any, username: str, password: str, purpose: str) -> Ac
             if purpose == "sign-in":
                 before: dict[str, Any] = {"failed_attempts": cleared} if cleared else {}
                 after: dict[str, Any] = {"failed_attempts": 0} if cleared else {}
-                if needs_rehash(user.password_hash):
+                if verified.new_hash is not None:
                     # A hash from before the current scrypt cost: the password is in hand only now, at sign-in.
-                    user.password_hash = hash_password(password)
+                    user.password_hash = verified.new_hash
                     before["password"], after["password"] = "(older scrypt cost)", "(rehashed)"
                 append(session, user.id, user.username, AuditRecord("sign-in", "user", user.id, before or None,
                                                                     after or None))

@@ -179,3 +179,20 @@ def test_set_role_changes_the_role_and_is_audited(admin: ServiceContext, registr
         set_role(admin, "admin", "pharmacist")  # the registry could be left without an admin
     with pytest.raises(ValidationError):
         set_role(admin, "pharmacist", "surgeon")
+
+
+def test_a_password_reset_while_it_was_checked_wins(registry: ServiceContext, admin: ServiceContext,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """scrypt runs before the write transaction (so a sign-in does not hold the write lock for half a second);
+    a reset in between must not let the old password in."""
+    from registry_app.services import auth
+
+    check = auth._verify
+
+    def reset_meanwhile(*args: object) -> object:
+        verified = check(*args)  # type: ignore[arg-type]
+        reset_password(admin, "pharmacist", "reset-in-between", reason="race")
+        return verified
+
+    monkeypatch.setattr(auth, "_verify", reset_meanwhile)
+    assert _refusal(registry, "pharmacist", PASSWORDS["pharmacist"]) == WRONG_CREDENTIALS
