@@ -101,16 +101,18 @@ def _verify(ctx_db: Any, username: str, password: str, purpose: str) -> _Verifie
     return _Verified(stored, correct and stored is not None, hash_password(password) if rehash else None)
 
 
-def _record_attempt(session: Session, username: str, verified: _Verified, purpose: str) -> User:
+def _record_attempt(session: Session, username: str, password: str, verified: _Verified, purpose: str) -> User:
     """Record the attempt in the caller's transaction: a failure (locking at the fifth) is raised as _Refused."""
     user = _user_by_name(session, username)
     if user is None:
         name = username[:80]
         append(session, None, name, AuditRecord(f"{purpose} failed", "user", None, reason=WRONG_CREDENTIALS))
         raise _Refused(_unknown_name_failures(session, name))
-    # A password changed (reset) since it was checked is not the one that was right: refuse rather than
-    # accept a password that is no longer the user's.
-    correct = verified.correct and user.password_hash == verified.stored
+    correct = verified.correct
+    if user.password_hash != verified.stored:
+        # Changed since it was checked (an admin's reset, or another window's rehash at sign-in): check again
+        # against what is stored now. Rare, so the cost inside the transaction does not matter.
+        correct = verify_password(password, user.password_hash)
     if correct and user.active and not user.locked:
         return user
     # Every attempt on a locked or disabled account counts as a failure too: its delay then grows exactly as
@@ -139,7 +141,7 @@ def _authenticate(ctx_db: Any, username: str, password: str, purpose: str) -> Ac
         failures = 0  # a retried transaction starts afresh
         with ctx_db.write() as session:
             try:
-                user = _record_attempt(session, username, verified, purpose)
+                user = _record_attempt(session, username, password, verified, purpose)
             except _Refused as refused:
                 failures = refused.failures  # the failed attempt commits with this transaction; raised after it
                 return Actor(None, username, "")
@@ -149,7 +151,7 @@ def _authenticate(ctx_db: Any, username: str, password: str, purpose: str) -> Ac
             if purpose == "sign-in":
                 before: dict[str, Any] = {"failed_attempts": cleared} if cleared else {}
                 after: dict[str, Any] = {"failed_attempts": 0} if cleared else {}
-                if verified.new_hash is not None:
+                if verified.new_hash is not None and user.password_hash == verified.stored:
                     # A hash from before the current scrypt cost: the password is in hand only now, at sign-in.
                     user.password_hash = verified.new_hash
                     before["password"], after["password"] = "(older scrypt cost)", "(rehashed)"

@@ -196,3 +196,24 @@ def test_a_password_reset_while_it_was_checked_wins(registry: ServiceContext, ad
 
     monkeypatch.setattr(auth, "_verify", reset_meanwhile)
     assert _refusal(registry, "pharmacist", PASSWORDS["pharmacist"]) == WRONG_CREDENTIALS
+
+
+def test_two_sign_ins_racing_over_a_rehash_both_succeed(registry: ServiceContext, db: Database,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two windows signing in at once with an old hash: the second finds the first's new hash, and is let in."""
+    from registry_app.services import auth
+
+    cost = current_cost()
+    with db.write() as session:
+        session.execute(update(User).where(User.username == "director").values(
+            password_hash=hash_password(PASSWORDS["director"], ScryptCost(cost.n // 2, cost.r, cost.p))))
+    check = auth._verify
+
+    def other_window_first(*args: object) -> object:
+        verified = check(*args)  # type: ignore[arg-type]
+        monkeypatch.setattr(auth, "_verify", check)
+        sign_in(ServiceContext(db), "director", PASSWORDS["director"])  # rehashes meanwhile
+        return verified
+
+    monkeypatch.setattr(auth, "_verify", other_window_first)
+    assert sign_in(registry, "director", PASSWORDS["director"]).username == "director"
