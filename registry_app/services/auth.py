@@ -289,7 +289,9 @@ def disable_user(ctx: ServiceContext, username: str, reason: str | None = None) 
 
 @changing("reactivate users", ADMIN)
 def reactivate_user(ctx: ServiceContext, username: str, reason: str | None = None) -> None:
-    _change_user(ctx, username, "reactivate user", reason, active=True)
+    # Attempts on a disabled account count as failures (see _record_attempt): they start afresh, or the first
+    # wrong password after reactivation would lock the account.
+    _change_user(ctx, username, "reactivate user", reason, active=True, failed_attempts=0)
 
 
 @changing("unlock users", ADMIN)

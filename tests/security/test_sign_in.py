@@ -217,3 +217,17 @@ def test_two_sign_ins_racing_over_a_rehash_both_succeed(registry: ServiceContext
 
     monkeypatch.setattr(auth, "_verify", other_window_first)
     assert sign_in(registry, "director", PASSWORDS["director"]).username == "director"
+
+
+def test_reactivation_starts_the_failure_count_afresh(registry: ServiceContext, admin: ServiceContext,
+                                                      db: Database) -> None:
+    from registry_app.services.auth import reactivate_user
+
+    disable_user(admin, "inspector")
+    for _ in range(MAX_FAILED_ATTEMPTS + 1):
+        _refusal(registry, "inspector", PASSWORDS["inspector"])
+    reactivate_user(admin, "inspector")
+    _refusal(registry, "inspector", "a-typo-in-it")
+    with db.read() as session:
+        user = session.execute(select(User).where(User.username == "inspector")).scalar_one()
+    assert (user.failed_attempts, user.locked) == (1, False)
