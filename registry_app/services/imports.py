@@ -223,11 +223,11 @@ def _import_lots_in(ctx: ServiceContext, session: Session, lots: ValidatedLots, 
     existing_lots: dict[tuple[int, str], int] = {}
     existing_status: dict[int, str] = {}
     for chunk in _chunks(existing_ids, 500):
-        for lot_id, pid, number, status in session.execute(
+        for found_id, pid, number, status in session.execute(
             select(Lot.id, Lot.product_id, Lot.lot_number, Lot.status).where(Lot.product_id.in_(chunk))
         ):
-            existing_lots[(pid, number)] = lot_id
-            existing_status[lot_id] = status
+            existing_lots[(pid, number)] = found_id
+            existing_status[found_id] = status
     statuses = lots.column("status")
     _check_new_lot_statuses(ctx, lots, statuses, existing_lots, products, errors)
     updates: dict[int, LotRow] = {}
