@@ -43,7 +43,7 @@ def test_csv_files_have_a_bom_and_read_korean(tmp_path: Path) -> None:
 
 
 def _import_dangerous_lot(director: ServiceContext, tmp_path: Path) -> None:
-    path = tmp_path / "lots.csv"
+    path = tmp_path / "import.csv"
     path.write_text("product_name,product_type,lot_number,received_date,quantity_received,unit,supplier\n"
                     "=cmd|' /C calc'!A0,polynucleotide,@SUM(1+1),2026-03-01,5,vial,+Supplier\n", encoding="utf-8")
     result = import_lots(director, path)
