@@ -11,10 +11,11 @@ import stat
 from pathlib import Path
 
 import pytest
+from pytestqt.qtbot import QtBot
 
 from registry_app.cli import main
 from registry_app.db import Database
-from registry_app.services import outputs
+from registry_app.services import ServiceContext, ValidationError, outputs
 from registry_app.services import reports as report_service
 
 from ..conftest import PASSWORDS
@@ -78,7 +79,7 @@ def test_a_special_file_is_never_replaced(command: str, database_url: str, out_d
     assert _leftovers(out_dir, {fifo.name}) == []
 
 
-def test_the_file_is_flushed_before_the_rename_and_the_folder_after(director: object, out_dir: Path,
+def test_the_file_is_flushed_before_the_rename_and_the_folder_after(director: ServiceContext, out_dir: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     events: list[tuple[str, str]] = []
     real_fsync, real_link = os.fsync, os.link
@@ -94,7 +95,7 @@ def test_the_file_is_flushed_before_the_rename_and_the_folder_after(director: ob
     monkeypatch.setattr(outputs.os, "fsync", fsync)
     monkeypatch.setattr(outputs.os, "link", link)
     target = out_dir / "lots.csv"
-    report_service.export(director, "lots", "csv", target)  # type: ignore[arg-type]
+    report_service.export(director, "lots", "csv", target)
     kinds = [kind for kind, _ in events]
     assert kinds == ["fsync", "link", "fsync"], events
     temporary = Path(events[0][1])
@@ -128,3 +129,24 @@ def test_a_backup_that_cannot_be_flushed_leaves_nothing(database_url: str, out_d
     assert run(database_url, [*COMMANDS["backup"], str(out_dir / "copy.sqlite3")], monkeypatch) == 1
     assert "disk is full" in capsys.readouterr().err
     assert os.listdir(out_dir) == []
+
+
+def test_the_lookback_csv_of_the_desktop_refuses_a_fifo(qtbot: QtBot, director: ServiceContext,
+                                                       out_dir: Path) -> None:
+    from registry_app.ui.dialogs.recall import LookbackDialog
+    from tests.ui.workflow_data import make_lot
+
+    lookback = LookbackDialog(director, make_lot(director.db).lot_id)
+    qtbot.addWidget(lookback)
+    fifo = out_dir / "lookback.csv"
+    os.mkfifo(fifo)
+    # A reader on the pipe, so that a regression writing into it fails this test instead of hanging it.
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        with pytest.raises(ValidationError, match="FIFO"):
+            lookback.export_csv(fifo)
+    finally:
+        os.close(reader)
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and _leftovers(out_dir, {fifo.name}) == []
+    assert lookback.export_csv(out_dir / "lookback-2.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+    assert _leftovers(out_dir, {fifo.name, "lookback-2.csv"}) == []
