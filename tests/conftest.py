@@ -25,8 +25,13 @@ os.environ.setdefault("REGISTRY_LOG_DIR", tempfile.mkdtemp(prefix="registry-test
 
 from registry_app.db import Database, open_database
 from registry_app.db.engine import sqlite_url_for
-from registry_app.services import Actor, ServiceContext
+from registry_app.services import Actor, ServiceContext, auth, passwords
 from registry_app.services.auth import create_first_user, create_user
+
+# TEST-ONLY: hashes at scrypt N=2**10 instead of the application's OWASP cost (N=2**17, 128 MiB, ~0.5 s each),
+# or the thousands of sign-ins of the suite would take an hour. tests/security checks the application's default
+# in a fresh process. Subprocesses the tests start (tests/reliability) run at the real cost.
+passwords.lower_cost_for_tests()
 
 PG_URL = os.environ.get("REGISTRY_TEST_DATABASE_URL")
 UI_TESTS = Path(__file__).parent / "ui"
@@ -64,6 +69,15 @@ def _qapplication_for_qt_tests(request: pytest.FixtureRequest) -> object:
     if request.node.get_closest_marker("qt") is None:
         return None
     return request.getfixturevalue("qapp")
+
+
+@pytest.fixture(autouse=True)
+def sign_in_delays(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The growing delay after each failed sign-in (services/auth.py FailureDelay), recorded instead of slept:
+    no test waits, and a test that asks for this fixture sees the delays that would have been."""
+    waited: list[float] = []
+    monkeypatch.setattr(auth.FAILURE_DELAY, "sleep", waited.append)
+    return waited
 
 
 def _populate_template(url: str) -> dict[str, Actor]:

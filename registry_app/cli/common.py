@@ -38,6 +38,12 @@ class CommandError(Exception):
         self.lines = lines
 
 
+def add_force_option(parser: argparse.ArgumentParser) -> None:
+    """--force for every command with --out (shared/cli.md): an existing file is replaced only when asked."""
+    parser.add_argument("--force", action="store_true", help="replace the output file if it exists (never a "
+                        "special file such as a FIFO or device)")
+
+
 def iso_date(text: str) -> date:
     """An option's date, checked while the options are read (a malformed one is a usage error, exit 2)."""
     try:
@@ -73,6 +79,22 @@ def read_password(prompt: str = "Password: ") -> str:
         return getpass.getpass(prompt)
     except EOFError:  # Ctrl-D at the prompt
         raise CommandError(EXIT_DENIED, "error: sign in: no password given") from None
+
+
+def read_new_password(args: argparse.Namespace) -> str:
+    """A new password (`user add`, `user reset-password`): one line of stdin with --password-stdin, else asked
+    twice at the terminal."""
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise CommandError(EXIT_DATA, "error: password: nothing was read from standard input")
+        return password
+    if not sys.stdin or not sys.stdin.isatty():
+        raise CommandError(EXIT_DATA, "error: password: use --password-stdin or run from a terminal")
+    first = getpass.getpass(f"Password for {args.name}: ")
+    if getpass.getpass("Repeat the password: ") != first:
+        raise CommandError(EXIT_DATA, "error: password: the two passwords differ")
+    return first
 
 
 def signed_in(args: argparse.Namespace, required: bool = True) -> ServiceContext:

@@ -8,6 +8,7 @@ import json
 import sys
 
 from ..domain.vocab import SEVERITY_RANK
+from ..reports.exports import csv_cells
 from ..rules import COMPLIANCE_CODES
 from ..services import flags as flag_service
 from .common import EXIT_OK, signed_in
@@ -33,12 +34,14 @@ def flags_command(args: argparse.Namespace) -> int:
         json.dump([f.as_json() for f in found], out, ensure_ascii=False, indent=1)
         out.write("\n")
     elif args.format == "csv":
-        writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, lineterminator="\n")
-        writer.writeheader()
+        # Standard output has no BOM (it would corrupt a pipe), but the cells are neutralised like every CSV
+        # export: a flag's message quotes imported text, which may start a formula.
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(CSV_FIELDS)
         for item in found:
             row = item.as_json()
             row["waived"] = "yes" if item.waived else "no"
-            writer.writerow(row)
+            writer.writerow(csv_cells([row[name] for name in CSV_FIELDS]))
     else:
         _table(found)
     return EXIT_OK

@@ -7,7 +7,7 @@ import argparse
 from ..reports.data import EXPORT_KINDS
 from ..reports.exports import FORMATS
 from ..services import reports
-from .common import EXIT_OK, iso_date, signed_in
+from .common import EXIT_OK, add_force_option, iso_date, signed_in
 
 PATIENT_REFS_HELP = ("include the clinic's own patient references instead of pseudonyms (medical director only; "
                      "recorded in the audit trail)")
@@ -25,6 +25,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     export.add_argument("kind", choices=EXPORT_KINDS, metavar="KIND", help=f"one of {', '.join(EXPORT_KINDS)}")
     export.add_argument("--format", dest="fmt", choices=FORMATS, required=True)
     export.add_argument("--out", required=True, metavar="FILE")
+    add_force_option(export)
     export.add_argument("--include-patient-refs", action="store_true", help=PATIENT_REFS_HELP)
     export.set_defaults(handler=export_command)
 
@@ -33,19 +34,22 @@ def register(commands: argparse._SubParsersAction) -> None:
     compliance = report_commands.add_parser("compliance", help="the inspector's compliance report (PDF)")
     _period_options(compliance)
     compliance.add_argument("--out", required=True, metavar="FILE.pdf")
+    add_force_option(compliance)
     compliance.add_argument("--include-patient-refs", action="store_true", help=PATIENT_REFS_HELP)
     compliance.set_defaults(handler=compliance_command)
 
     bundle = commands.add_parser("bundle", help="inspection bundle: report, exports, audit trail, SHA-256 manifest")
     _period_options(bundle)
     bundle.add_argument("--out", required=True, metavar="FILE.zip")
+    add_force_option(bundle)
     bundle.add_argument("--include-patient-refs", action="store_true", help=PATIENT_REFS_HELP)
     bundle.set_defaults(handler=bundle_command)
 
 
 def export_command(args: argparse.Namespace) -> int:
     ctx = signed_in(args, required=False)
-    result = reports.export(ctx, args.kind, args.fmt, args.out, include_patient_refs=args.include_patient_refs)
+    result = reports.export(ctx, args.kind, args.fmt, args.out, include_patient_refs=args.include_patient_refs,
+                            replace=args.force)
     print(f"wrote {result.path}: {result.rows} {args.kind} rows, sha256 {result.sha256}")
     return EXIT_OK
 
@@ -53,13 +57,14 @@ def export_command(args: argparse.Namespace) -> int:
 def compliance_command(args: argparse.Namespace) -> int:
     ctx = signed_in(args, required=False)
     result = reports.compliance_report(ctx, args.start, args.end, args.out,
-                                       include_patient_refs=args.include_patient_refs)
+                                       include_patient_refs=args.include_patient_refs, replace=args.force)
     print(f"wrote {result.path}: {result.pages} pages, sha256 {result.sha256}")
     return EXIT_OK
 
 
 def bundle_command(args: argparse.Namespace) -> int:
     ctx = signed_in(args, required=False)
-    result = reports.bundle(ctx, args.start, args.end, args.out, include_patient_refs=args.include_patient_refs)
+    result = reports.bundle(ctx, args.start, args.end, args.out, include_patient_refs=args.include_patient_refs,
+                            replace=args.force)
     print(f"wrote {result.path}: {len(result.files)} files, sha256 {result.sha256}")
     return EXIT_OK

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 import os
-import sys
 
 from ..db.migrate import current_revision
 from ..domain.vocab import Role
 from ..services import auth, sites
-from .common import ENV_USER, EXIT_DATA, EXIT_DENIED, EXIT_OK, CommandError, open_context, signed_in
+from .common import ENV_USER, EXIT_DENIED, EXIT_OK, CommandError, open_context, read_new_password, signed_in
+from .user_cmds import register_user_admin
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -34,6 +33,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     add.add_argument("--full-name")
     add.add_argument("--password-stdin", action="store_true", help="read the new user's password from stdin")
     add.set_defaults(handler=user_add)
+    register_user_admin(user_commands)
 
 
 def db_upgrade(args: argparse.Namespace) -> int:
@@ -50,31 +50,16 @@ def site_set_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _new_password(args: argparse.Namespace) -> str:
-    """The new user's password: one line of stdin with --password-stdin, else asked twice at the terminal."""
-    if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-        if not password:
-            raise CommandError(EXIT_DATA, "error: password: nothing was read from standard input")
-        return password
-    if not sys.stdin or not sys.stdin.isatty():
-        raise CommandError(EXIT_DATA, "error: password: use --password-stdin or run from a terminal")
-    first = getpass.getpass(f"Password for {args.name}: ")
-    if getpass.getpass("Repeat the password: ") != first:
-        raise CommandError(EXIT_DATA, "error: password: the two passwords differ")
-    return first
-
-
 def user_add(args: argparse.Namespace) -> int:
     ctx = open_context(args, create=True)
     if not auth.has_users(ctx):
-        password = _new_password(args)
+        password = read_new_password(args)
         actor = auth.create_first_user(ctx, args.name, args.role, password, args.full_name)
         print(f"created {actor.username} ({actor.role}), the registry's first user")
         return EXIT_OK
     if not (args.user or os.environ.get(ENV_USER)):
         raise CommandError(EXIT_DENIED, f"error: sign in as an admin to add a user: give --user NAME or set {ENV_USER}")
-    password = _new_password(args)
+    password = read_new_password(args)
     ctx = signed_in(args)
     auth.create_user(ctx, args.name, args.role, password, args.full_name)
     print(f"created {args.name} ({args.role})")

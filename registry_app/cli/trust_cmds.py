@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..services import audit, backup
-from .common import EXIT_DATA, EXIT_OK, CommandError, signed_in
+from .common import EXIT_DATA, EXIT_OK, CommandError, add_force_option, signed_in
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -16,7 +16,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     verify.set_defaults(handler=audit_verify)
 
     backup_parser = commands.add_parser("backup", help="a consistent online copy of the registry while it is in use")
-    backup_parser.add_argument("--out", required=True, metavar="FILE", help="the backup file to write (replaced)")
+    backup_parser.add_argument("--out", required=True, metavar="FILE", help="the backup file to write")
+    add_force_option(backup_parser)
     backup_parser.set_defaults(handler=backup_command)
 
 
@@ -32,6 +33,6 @@ def audit_verify(args: argparse.Namespace) -> int:
 
 def backup_command(args: argparse.Namespace) -> int:
     ctx = signed_in(args)
-    result = backup.backup_registry(ctx, args.out)
+    result = backup.backup_registry(ctx, args.out, replace=args.force)
     print(result.describe())
     return EXIT_OK

@@ -1,4 +1,4 @@
-"""Tables written as CSV (UTF-8, RFC 4180) or XLSX (openpyxl, typed cells, frozen header, filters on).
+"""Tables written as CSV (UTF-8 with BOM, RFC 4180) or XLSX (typed cells, frozen header, filters on).
 
 A table is a list of `Column`s and an iterable of row tuples in the same order. Values keep their Python
 types up to here: the CSV writer renders them as text a spreadsheet reads back unambiguously (ISO dates,
@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +43,21 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+# Excel and LibreOffice read a cell starting with one of these as a formula (tab and CR as well, after which
+# they trim): an imported lot number like `=HYPERLINK("http://evil", "click")` or `@SUM(...)` would run when an
+# inspector opens the export (OWASP "CSV injection"). A leading single quote makes the spreadsheet show text.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+# The byte order mark makes Excel read the file as UTF-8: without it, Korean product names and patient notes
+# open as mojibake in the clinics' Excel (which guesses the ANSI code page).
+CSV_ENCODING = "utf-8-sig"
+
+
+def csv_safe(text: str) -> str:
+    """Text for a CSV cell that a spreadsheet will never evaluate as a formula."""
+    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
+
+
 def _csv_text(value: Any) -> str:
     if value is None:
         return ""
@@ -55,17 +69,25 @@ def _csv_text(value: Any) -> str:
         return value.isoformat()
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    return str(value)
+    if isinstance(value, int | float | Decimal):
+        return str(value)  # a number (e.g. -20 °C) stays a number: only text can smuggle in a formula
+    return csv_safe(str(value))
+
+
+def csv_cells(values: Sequence[Any]) -> list[str]:
+    """One CSV record's cells as text, for every CSV writer of the application (exports, flags, lookback)."""
+    return [_csv_text(v) for v in values]
 
 
 def write_csv(path: str | Path, table: Table) -> int:
-    """RFC 4180: comma-separated, CRLF line ends, fields with commas, quotes or line breaks quoted."""
-    with open(path, "w", encoding="utf-8", newline="") as handle:
+    """RFC 4180: comma-separated, CRLF line ends, fields with commas, quotes or line breaks quoted; UTF-8 with
+    a BOM, text cells that would start a formula neutralised (`csv_safe`)."""
+    with open(path, "w", encoding=CSV_ENCODING, newline="") as handle:
         writer = csv.writer(handle, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
-        writer.writerow([c.name for c in table.columns])
+        writer.writerow([csv_safe(c.name) for c in table.columns])
         count = 0
         for row in table.rows:
-            writer.writerow([_csv_text(v) for v in row])
+            writer.writerow(csv_cells(row))
             count += 1
     return count
 
@@ -84,19 +106,3 @@ def write_table(path: str | Path, fmt: str, table: Table) -> int:
     if fmt == "xlsx":
         return write_xlsx(path, [table])
     raise ValueError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
-
-
-def atomic_output(out: str | Path) -> tuple[Path, Path]:
-    """A temporary file beside `out` to write to, so a failed export never leaves a half-written file there.
-
-    Returns (temporary path, final path); move with `os.replace` when complete.
-    """
-    final = Path(out).expanduser().resolve()
-    if final.is_dir():
-        raise IsADirectoryError(21, "the output is a folder: give a file name", str(final))
-    if not final.parent.is_dir():
-        raise FileNotFoundError(2, "the folder does not exist", str(final.parent))
-    handle, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
-    os.close(handle)
-    return Path(name), final
-

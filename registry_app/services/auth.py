@@ -1,28 +1,63 @@
 """Signing in, re-authenticating to sign, electronic signatures, and user administration.
 
-A wrong name and a wrong password give the same answer and take the same time. Five failed attempts in a
-row lock the account until an admin unlocks it. Users are deactivated, never deleted.
+A wrong name, a wrong password, a locked and a disabled account all get the same answer, at the same cost,
+after the same growing delay: a guesser learns nothing about which accounts exist or are locked (the audit
+trail keeps the real reason for the admin). Five failed attempts in a row lock the account until an admin
+unlocks it. Users are disabled, never deleted.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..domain import Signature, User, utcnow
+from ..domain import AuditEntry, Signature, User, utcnow
 from ..domain.vocab import Role, SignatureMeaning
 from .audit import AuditRecord, append, snapshot
 from .context import ADMIN, Actor, ServiceContext, changing, retry_transient
 from .errors import ConflictError, FieldError, NotFound, PermissionDenied, SignInFailed, ValidationError
-from .passwords import DUMMY_HASH, hash_password, verify_password
+from .passwords import dummy_hash, hash_password, needs_rehash, password_problem, verify_password
 
 MAX_FAILED_ATTEMPTS = 5
-MIN_PASSWORD_LENGTH = 8
 WRONG_CREDENTIALS = "the user name or password is wrong"
+
+
+@dataclass
+class FailureDelay:
+    """How long a failed sign-in waits before it answers: `base * 2**(failures - 1)` seconds, at most `cap`.
+
+    It slows an online guesser down on top of the lock, and also for names that do not exist (which have no
+    lock). `sleep` is what waits: tests/conftest.py swaps in a recorder, so no test sleeps for real."""
+
+    base: float = 0.5
+    cap: float = 8.0
+    sleep: Callable[[float], None] = time.sleep
+
+    def seconds(self, failures: int) -> float:
+        return 0.0 if failures <= 0 else min(self.cap, self.base * 2 ** (failures - 1))
+
+    def __call__(self, failures: int) -> None:
+        seconds = self.seconds(failures)
+        if seconds > 0:
+            self.sleep(seconds)
+
+
+FAILURE_DELAY = FailureDelay()
+
+
+class _Refused(Exception):
+    """A failed attempt, recorded in the transaction; `failures` in a row so far for the name (for the delay)."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__(failures)
+        self.failures = failures
 
 
 def _actor(user: User) -> Actor:
@@ -39,54 +74,95 @@ def has_users(ctx_or_db: Any) -> bool:
         return session.execute(select(func.count(User.id))).scalar_one() > 0
 
 
-def _check_password(session: Session, username: str, password: str, purpose: str) -> User:
-    """Verify in the caller's transaction, recording a failure (and locking at the fifth) in it."""
+def _unknown_name_failures(session: Session, name: str) -> int:
+    """Failed attempts recorded for a name no user has: it has no counter of its own, and its delay must grow
+    like a real user's, or the delay would tell which names exist."""
+    return session.execute(select(func.count(AuditEntry.id)).where(
+        AuditEntry.entity_type == "user", AuditEntry.entity_id.is_(None), AuditEntry.username == name,
+        AuditEntry.action.in_(("sign-in failed", "signature failed")))).scalar_one()
+
+
+@dataclass(frozen=True)
+class _Verified:
+    """The outcome of scrypt, worked out before the write transaction (see `_authenticate`)."""
+
+    stored: str | None  # the hash it was checked against; None: no such user (checked against a dummy)
+    correct: bool
+    new_hash: str | None  # the password at the current cost, when `stored` was made at an older one
+
+
+def _verify(ctx_db: Any, username: str, password: str, purpose: str) -> _Verified:
+    with ctx_db.read() as session:
+        stored = session.execute(select(User.password_hash).where(User.username == username.strip())
+                                 ).scalar_one_or_none()
+    # Every outcome costs one scrypt (a dummy hash for a name nobody has), so the time tells nothing.
+    correct = verify_password(password, stored if stored is not None else dummy_hash())
+    rehash = correct and stored is not None and purpose == "sign-in" and needs_rehash(stored)
+    return _Verified(stored, correct and stored is not None, hash_password(password) if rehash else None)
+
+
+def _record_attempt(session: Session, username: str, password: str, verified: _Verified, purpose: str) -> User:
+    """Record the attempt in the caller's transaction: a failure (locking at the fifth) is raised as _Refused."""
     user = _user_by_name(session, username)
     if user is None:
-        verify_password(password, DUMMY_HASH)
-        append(session, None, username[:80], AuditRecord(f"{purpose} failed", "user", None, reason=WRONG_CREDENTIALS))
-        raise SignInFailed(WRONG_CREDENTIALS)
-    if not verify_password(password, user.password_hash):
-        if user.active and not user.locked:
-            user.failed_attempts += 1
-            if user.failed_attempts >= MAX_FAILED_ATTEMPTS:
-                user.locked = True
-        after = {"failed_attempts": user.failed_attempts, "locked": user.locked}
+        name = username[:80]
+        append(session, None, name, AuditRecord(f"{purpose} failed", "user", None, reason=WRONG_CREDENTIALS))
+        raise _Refused(_unknown_name_failures(session, name))
+    correct = verified.correct
+    if user.password_hash != verified.stored:
+        # Changed since it was checked (an admin's reset, or another window's rehash at sign-in): check again
+        # against what is stored now. Rare, so the cost inside the transaction does not matter.
+        correct = verify_password(password, user.password_hash)
+    if correct and user.active and not user.locked:
+        return user
+    # Every attempt on a locked or disabled account counts as a failure too: its delay then grows exactly as
+    # for a wrong password, so neither the answer nor the time tells the guesser that the password was right.
+    user.failed_attempts += 1
+    if user.active and not user.locked and user.failed_attempts >= MAX_FAILED_ATTEMPTS:
+        user.locked = True
+    after = {"failed_attempts": user.failed_attempts, "locked": user.locked}
+    if correct:
+        reason = "inactive" if not user.active else "locked"
+        append(session, user.id, user.username, AuditRecord(f"{purpose} refused", "user", user.id, after=after,
+                                                            reason=reason))
+    else:
         append(session, user.id, user.username, AuditRecord(f"{purpose} failed", "user", user.id, after=after))
-        raise SignInFailed(WRONG_CREDENTIALS)
-    if user.locked:
-        append(session, user.id, user.username, AuditRecord(f"{purpose} refused", "user", user.id, reason="locked"))
-        raise SignInFailed("this account is locked after too many failed attempts; ask an administrator to unlock it")
-    if not user.active:
-        append(session, user.id, user.username, AuditRecord(f"{purpose} refused", "user", user.id, reason="inactive"))
-        raise SignInFailed("this account is deactivated; ask an administrator")
-    return user
+    raise _Refused(user.failed_attempts)
 
 
 def _authenticate(ctx_db: Any, username: str, password: str, purpose: str) -> Actor:
-    failure: SignInFailed | None = None
+    # scrypt at the OWASP cost takes about half a second (a second with a rehash): done before the write
+    # transaction, so that signing in does not hold the registry's write lock (BEGIN IMMEDIATE) that long.
+    verified = _verify(ctx_db, username, password, purpose)
+    failures = 0
 
     def attempt() -> Actor:
-        nonlocal failure
-        failure = None  # a retried transaction starts afresh
+        nonlocal failures
+        failures = 0  # a retried transaction starts afresh
         with ctx_db.write() as session:
             try:
-                user = _check_password(session, username, password, purpose)
-            except SignInFailed as error:
-                failure = error  # the failed attempt commits with this transaction; raised after it
+                user = _record_attempt(session, username, password, verified, purpose)
+            except _Refused as refused:
+                failures = refused.failures  # the failed attempt commits with this transaction; raised after it
                 return Actor(None, username, "")
             cleared = user.failed_attempts
             if cleared:
                 user.failed_attempts = 0
             if purpose == "sign-in":
-                after = {"failed_attempts": 0} if cleared else None
-                before = {"failed_attempts": cleared} if cleared else None
-                append(session, user.id, user.username, AuditRecord("sign-in", "user", user.id, before, after))
+                before: dict[str, Any] = {"failed_attempts": cleared} if cleared else {}
+                after: dict[str, Any] = {"failed_attempts": 0} if cleared else {}
+                if verified.new_hash is not None and user.password_hash == verified.stored:
+                    # A hash from before the current scrypt cost: the password is in hand only now, at sign-in.
+                    user.password_hash = verified.new_hash
+                    before["password"], after["password"] = "(older scrypt cost)", "(rehashed)"
+                append(session, user.id, user.username, AuditRecord("sign-in", "user", user.id, before or None,
+                                                                    after or None))
             return _actor(user)
 
     actor = retry_transient(attempt)
-    if failure is not None:
-        raise failure
+    if failures:
+        FAILURE_DELAY(failures)
+        raise SignInFailed(WRONG_CREDENTIALS)
     return actor
 
 
@@ -127,14 +203,23 @@ def add_signature(
     return signature
 
 
+def username_problem(username: str) -> str | None:
+    name = username.strip()
+    # Printable only: a control character (newline, escape, NUL) in a name would forge lines in the audit
+    # trail's exports and logs, or hide the name on screen.
+    if not name or len(name) > 80 or not name.isprintable() or any(c.isspace() for c in name):
+        return "give a user name of 1 to 80 printable characters without spaces"
+    return None
+
+
 def _validate_new_user(username: str, role: str, password: str) -> list[FieldError]:
     problems = []
-    if not username.strip() or len(username.strip()) > 80 or any(c.isspace() for c in username.strip()):
-        problems.append(FieldError("username", "give a user name of 1 to 80 characters without spaces"))
+    if (problem := username_problem(username)) is not None:
+        problems.append(FieldError("username", problem))
     if role not in tuple(Role):
         problems.append(FieldError("role", f"{role!r} is not a role; use one of {', '.join(Role)}"))
-    if len(password) < MIN_PASSWORD_LENGTH:
-        problems.append(FieldError("password", f"use at least {MIN_PASSWORD_LENGTH} characters"))
+    if (problem := password_problem(password)) is not None:
+        problems.append(FieldError("password", problem))
     return problems
 
 
@@ -194,16 +279,19 @@ def _change_user(ctx: ServiceContext, username: str, action: str, reason: str | 
         ctx.audit(session, AuditRecord(action, "user", user.id, before=before, after=after, reason=reason))
 
 
-@changing("deactivate users", ADMIN)
-def deactivate_user(ctx: ServiceContext, username: str, reason: str | None = None) -> None:
+@changing("disable users", ADMIN)
+def disable_user(ctx: ServiceContext, username: str, reason: str | None = None) -> None:
+    """The user can no longer sign in; the account and everything it did stay (users are never deleted)."""
     if ctx.actor is not None and username == ctx.actor.username:
-        raise ConflictError("you cannot deactivate your own account")
-    _change_user(ctx, username, "deactivate user", reason, active=False)
+        raise ConflictError("you cannot disable your own account: another admin can")
+    _change_user(ctx, username, "disable user", reason, active=False)
 
 
 @changing("reactivate users", ADMIN)
 def reactivate_user(ctx: ServiceContext, username: str, reason: str | None = None) -> None:
-    _change_user(ctx, username, "reactivate user", reason, active=True)
+    # Attempts on a disabled account count as failures (see _record_attempt): they start afresh, or the first
+    # wrong password after reactivation would lock the account.
+    _change_user(ctx, username, "reactivate user", reason, active=True, failed_attempts=0)
 
 
 @changing("unlock users", ADMIN)
@@ -213,11 +301,21 @@ def unlock_user(ctx: ServiceContext, username: str, reason: str | None = None) -
 
 @changing("reset passwords", ADMIN)
 def reset_password(ctx: ServiceContext, username: str, new_password: str, reason: str | None = None) -> None:
-    if len(new_password) < MIN_PASSWORD_LENGTH:
-        raise ValidationError(f"use at least {MIN_PASSWORD_LENGTH} characters", field="password")
+    if (problem := password_problem(new_password)) is not None:
+        raise ValidationError(problem, field="password")
     # A demo user given a password of its own no longer has the documented one (the sign-in hint drops it).
     _change_user(ctx, username, "reset password", reason, password_hash=hash_password(new_password),
                  locked=False, failed_attempts=0, is_demo=False)
+
+
+@changing("change roles", ADMIN)
+def set_role(ctx: ServiceContext, username: str, role: str, reason: str | None = None) -> None:
+    if role not in tuple(Role):
+        raise ValidationError(f"{role!r} is not a role; use one of {', '.join(Role)}", field="role")
+    # An admin demoting themself could leave the registry with no admin at all; another admin does it.
+    if ctx.actor is not None and username == ctx.actor.username:
+        raise ConflictError("you cannot change your own role: another admin can")
+    _change_user(ctx, username, "set role", reason, role=str(role))
 
 
 def list_users(ctx: ServiceContext) -> list[dict[str, Any]]:

@@ -29,6 +29,7 @@ from ..domain.vocab import Role
 from .audit import AuditRecord, verify_chain
 from .context import ServiceContext, changing
 from .errors import StorageError, ValidationError
+from .outputs import output_target, publish, temporary_beside
 
 # Who may take a copy of every record (patients' references included): the people responsible for the data.
 BACKUP_ROLES: tuple[str, ...] = (Role.ADMIN, Role.MEDICAL_DIRECTOR)
@@ -87,30 +88,32 @@ def check_sqlite_file(path: str | Path) -> BackupCheck:
     return BackupCheck(integrity, result.ok, result.entries_checked, result.describe())
 
 
-def _sqlite_backup(source: Path, target: Path) -> BackupCheck:
-    partial = target.with_name(f".{target.name}.partial")
-    partial.unlink(missing_ok=True)
-    try:
-        with sqlite3.connect(source, timeout=30) as src, sqlite3.connect(partial) as dst:
-            src.backup(dst)  # pages=-1: the whole database in one step, one consistent snapshot
-            dst.execute("PRAGMA journal_mode = DELETE")  # a single self-contained file
-        src.close()
-        dst.close()
-        with partial.open("rb+") as handle:
-            os.fsync(handle.fileno())
+def _sqlite_backup(source: Path, target: Path, replace: bool) -> BackupCheck:
+    with temporary_beside(target) as partial:
+        try:
+            with sqlite3.connect(source, timeout=30) as src, sqlite3.connect(partial) as dst:
+                src.backup(dst)  # pages=-1: the whole database in one step, one consistent snapshot
+                dst.execute("PRAGMA journal_mode = DELETE")  # a single self-contained file
+            src.close()
+            dst.close()
+        except sqlite3.OperationalError as error:
+            raise StorageError(f"the backup could not be written to {target}: {error}; nothing was left "
+                               "behind") from error
         check = check_sqlite_file(partial)
         if check.integrity != "ok":
             raise StorageError(f"the backup copy failed its integrity check ({check.integrity}); "
                                f"{target} was not written")
-        os.replace(partial, target)
+        publish(partial, target, replace)  # flushed to disk, then renamed into place
         return check
-    except sqlite3.OperationalError as error:
-        raise StorageError(f"the backup could not be written to {target}: {error}") from error
-    finally:
-        partial.unlink(missing_ok=True)
 
 
-def _pg_dump(url: str, target: Path) -> None:
+def _pg_dump(url: str, target: Path, replace: bool) -> None:
+    with temporary_beside(target) as partial:
+        _run_pg_dump(url, partial)
+        publish(partial, target, replace)
+
+
+def _run_pg_dump(url: str, target: Path) -> None:
     program = shutil.which("pg_dump")
     if program is None:
         raise StorageError("pg_dump was not found: install the PostgreSQL client tools, or run "
@@ -136,20 +139,11 @@ def _pg_dump(url: str, target: Path) -> None:
         raise StorageError(f"the backup failed: {first}")
 
 
-def _validated_target(out: str | Path) -> Path:
-    target = Path(out).expanduser()
-    if target.is_dir():
-        raise ValidationError(f"{target} is a folder: give the backup file's name", field="out")
-    if not target.parent.is_dir():
-        raise ValidationError(f"the folder {target.parent} does not exist", field="out")
-    return target.resolve()
-
-
 @changing("back up the registry", BACKUP_ROLES)
-def backup_registry(ctx: ServiceContext, out: str | Path) -> BackupResult:
-    """Copy the whole registry, while it is in use, to `out` (replaced if it exists); the backup is
-    recorded in the audit trail with the file's SHA-256."""
-    target = _validated_target(out)
+def backup_registry(ctx: ServiceContext, out: str | Path, replace: bool = False) -> BackupResult:
+    """Copy the whole registry, while it is in use, to `out` (an existing file only with `replace`); the
+    backup is recorded in the audit trail with the file's SHA-256."""
+    target = output_target(out, replace=replace)
     check: BackupCheck | None = None
     if ctx.db.is_sqlite:
         source = make_url(ctx.db.url).database
@@ -158,9 +152,9 @@ def backup_registry(ctx: ServiceContext, out: str | Path) -> BackupResult:
         if Path(source).resolve() == target:
             raise ValidationError("the backup would overwrite the registry itself: choose another file",
                                   field="out")
-        check = _sqlite_backup(Path(source), target)
+        check = _sqlite_backup(Path(source), target, replace)
     else:
-        _pg_dump(ctx.db.url, target)
+        _pg_dump(ctx.db.url, target, replace)
     result = BackupResult(target, target.stat().st_size, _sha256(target), check)
     with ctx.db.write() as session:
         after = {"file": str(target), "bytes": result.size_bytes, "sha256": result.sha256}

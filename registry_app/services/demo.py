@@ -34,13 +34,15 @@ from ..domain import (
 )
 from .audit import AuditRecord, append, snapshot
 from .auth import _insert_user
-from .context import ServiceContext, changing, current_site
+from .context import ADMIN, Actor, ServiceContext, changing, current_site
 from .demo_data import DEMO_USERS, MANUFACTURERS, PRODUCTS, SUPPLIERS
 from .demo_rows import TABLES, Chunk, DemoJob, DemoRows, QuickRandom, produce, shared_values
 from .demo_writer import DemoWriter
 from .errors import ConflictError, PermissionDenied, ValidationError
 
-DEMO_ROLES: tuple[str, ...] = ("pharmacist", "medical_director", "admin")
+# Demo records include released, recalled and destroyed lots written without the lifecycle services: only an
+# admin may put them into a registry, and only into an empty one (they would mix with real records).
+DEMO_ROLES: tuple[str, ...] = ADMIN
 MIN_LOTS = 40
 MAX_LOTS = 2_000_000
 SEPARATE_PROCESS_FROM = 20_000  # lots from which the rows are built in a second process (its start costs ~1 s)
@@ -59,7 +61,7 @@ class DemoSummary:
 
 def create_demo_users(ctx: ServiceContext) -> list[tuple[str, str, str]]:
     """On a registry with no users: one demo user per role with the documented passwords (is_demo).
-    The context then acts as the demo pharmacist. One audit entry."""
+    The context then acts as the demo admin (who alone may generate demo data). One audit entry."""
     with ctx.db.write() as session:
         if session.execute(select(func.count(User.id))).scalar_one():
             raise PermissionDenied("the registry has users already: sign in to generate demo data")
@@ -69,10 +71,8 @@ def create_demo_users(ctx: ServiceContext) -> list[tuple[str, str, str]]:
             "create demo users", "user", None, before={},
             after={"users": [snapshot(u, exclude=("password_hash",)) for u in users]},
             reason="demo registry: fixed, documented passwords"))
-    pharmacist = next(u for u in users if u.role == "pharmacist")
-    from .context import Actor
-
-    ctx.actor = Actor(pharmacist.id, pharmacist.username, pharmacist.role, pharmacist.full_name)
+    admin = next(u for u in users if u.role == ADMIN[0])
+    ctx.actor = Actor(admin.id, admin.username, admin.role, admin.full_name)
     return [(name, role, password) for name, role, password, _ in DEMO_USERS]
 
 
@@ -109,12 +109,10 @@ def generate_demo(ctx: ServiceContext, lots: int = 200, seed: int = 1, today: da
 def _generate_demo(ctx: ServiceContext, lots: int, seed: int, today: date,
                    rows_process: RowProcess | None) -> DemoSummary:
     with ctx.db.write() as session:
-        taken = session.execute(
-            select(Product.name).where(Product.name_key.in_([name_key(p.name) for p in PRODUCTS]))
-        ).scalars().all()
-        if taken:
-            raise ConflictError(f"the registry holds demo products already ({taken[0]}, ...): run the demo on a "
-                                "new registry")
+        taken = session.execute(select(Product.name).limit(1)).scalar_one_or_none()
+        if taken is not None:
+            raise ConflictError(f"the registry is not empty (it holds products, e.g. {taken}): demo data goes only "
+                                "into an empty registry; create a new one for the demo")
         builder = _DemoBuilder(session, QuickRandom(seed), today, current_site(session, ctx.site_code).id,
                                rows_process)
         counts = builder.build(lots)

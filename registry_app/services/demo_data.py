@@ -105,7 +105,7 @@ PRODUCTS: tuple[DemoProduct, ...] = (
 # The demo's passwords are fixed and documented: they are for trying the application, never for real records.
 DEMO_USERS: tuple[tuple[str, str, str, str], ...] = (
     # username, role, password, full name
-    ("admin", "admin", "admin-demo", "Demo Administrator"),
+    ("admin", "admin", "admin-demo-only", "Demo Administrator"),
     ("pharmacist", "pharmacist", "pharmacist-demo", "Demo Pharmacist"),
     ("director", "medical_director", "director-demo", "Demo Medical Director"),
     ("inspector", "inspector", "inspector-demo", "Demo Inspector"),

@@ -33,6 +33,7 @@ from ..domain import (
     refresh_lot_result_facts,
     utcnow,
 )
+from ..domain.vocab import LotStatus, Role
 from ..importers.administration_rows import AdministrationRow, validate_administrations
 from ..importers.bulk import WRITE_CHUNK, bulk_insert_dicts, sqlite_page_cache
 from ..importers.lot_rows import (
@@ -220,9 +221,15 @@ def _import_lots_in(ctx: ServiceContext, session: Session, lots: ValidatedLots, 
                                    f"{plan.product_type}"))
     existing_ids = [pid for key, (pid, _) in products.items() if key in plans]
     existing_lots: dict[tuple[int, str], int] = {}
+    existing_status: dict[int, str] = {}
     for chunk in _chunks(existing_ids, 500):
-        existing_lots.update(((pid, number), lot_id) for lot_id, pid, number in session.execute(
-            select(Lot.id, Lot.product_id, Lot.lot_number).where(Lot.product_id.in_(chunk))))
+        for found_id, pid, number, status in session.execute(
+            select(Lot.id, Lot.product_id, Lot.lot_number, Lot.status).where(Lot.product_id.in_(chunk))
+        ):
+            existing_lots[(pid, number)] = found_id
+            existing_status[found_id] = status
+    statuses = lots.column("status")
+    _check_new_lot_statuses(ctx, lots, statuses, existing_lots, products, errors)
     updates: dict[int, LotRow] = {}
     positions: list[int] | None = None  # None: every row of the file is a new lot, given once
     merged: dict[int, LotRow] = {}
@@ -238,6 +245,9 @@ def _import_lots_in(ctx: ServiceContext, session: Session, lots: ValidatedLots, 
                     errors.append(RowError(lots.numbers[position], "lot_number", f"{number} of "
                                            f"{lots.columns['product_name'][position]} is already in the registry: "
                                            "use --update to change it"))
+                elif (wanted := statuses[position]) is not None and wanted != existing_status[lot_id]:
+                    errors.append(RowError(lots.numbers[position], "status", _STATUS_CHANGE.format(
+                        number=number, current=existing_status[lot_id], wanted=wanted)))
                 elif lot_id in updates:
                     updates[lot_id].values.update(lots.row_at(position).values)  # a later row corrects
                 else:
@@ -265,6 +275,30 @@ def _import_lots_in(ctx: ServiceContext, session: Session, lots: ValidatedLots, 
         _write_lots(ctx, session, site.id, plans, products, new, updates, result, update_, reporter)
     finally:
         restore_cache()
+
+
+# A lot's status changes only through the lifecycle services (release, reject, recall, destroy), which check
+# the role, take a signature where the rules ask for one and say why in the audit trail. An import may only
+# give the status a lot arrives with, and a pharmacist (who may not release) only quarantine.
+_STATUS_CHANGE = ("{number} is {current} in the registry; an import does not change a lot's status (to {wanted}): "
+                  "use release, reject, recall or destroy, or leave the status cell empty")
+_PHARMACIST_STATUSES = frozenset({LotStatus.QUARANTINE.value})
+
+
+def _check_new_lot_statuses(ctx: ServiceContext, lots: ValidatedLots, statuses: list[Any],
+                            existing_lots: dict[tuple[int, str], int], products: dict[str, tuple[int, str]],
+                            errors: list[RowError]) -> None:
+    if ctx.actor is None or ctx.actor.role != Role.PHARMACIST:
+        return
+    numbers = lots.columns["lot_number"]
+    for position, status in enumerate(statuses):
+        if status is None or status in _PHARMACIST_STATUSES:
+            continue
+        known = products.get(lots.product_keys[position])
+        if known is not None and (known[0], numbers[position]) in existing_lots:
+            continue  # an existing lot's row: the status-change check above speaks for it
+        errors.append(RowError(lots.numbers[position], "status", f"a pharmacist imports new lots in quarantine "
+                               f"only, not {status}: a medical director releases them (or imports them as {status})"))
 
 
 def _write_lots(ctx: ServiceContext, session: Session, site_id: int, plans: dict[str, ProductPlan],

@@ -13,10 +13,8 @@ entry says so.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
-import os
 import secrets
 from dataclasses import dataclass
 from datetime import date
@@ -32,11 +30,12 @@ from ..domain.vocab import Role
 from ..reports import data as report_data
 from ..reports.bundle import BundleFile, write_bundle
 from ..reports.data import EXPORT_KINDS, ComplianceData, FlagRow, LotRow, Period, Pseudonym
-from ..reports.exports import FORMATS, Table, atomic_output, file_sha256, write_table
+from ..reports.exports import FORMATS, Table, file_sha256, write_table
 from ..rules import RULES, Flag, evaluate_flags, score
 from .audit import AuditRecord, verify_chain
 from .context import READERS, ServiceContext, changing, current_site
 from .errors import FieldError, PermissionDenied, ValidationError
+from .outputs import output_target, publish, temporary_beside
 
 PSEUDONYM_KEY = "pseudonym_key"
 PSEUDONYMIZED = "pseudonyms (P-…, a keyed hash per registry)"
@@ -125,20 +124,6 @@ def _period(start: date | None, end: date | None, required: bool) -> Period:
     if problems:
         raise ValidationError(problems)
     return Period(start, end)
-
-
-def _output(out: str | Path, suffix: str) -> Path:
-    path = Path(out).expanduser()
-    if not str(out).strip():
-        raise ValidationError("give the file to write", field="out")
-    if path.suffix and path.suffix.lower() != suffix:
-        raise ValidationError(f"{path.name} does not end in {suffix}: name the file {path.stem}{suffix}, or choose "
-                              "the format that matches the name", field="out")
-    if path.exists() and path.is_dir():
-        raise ValidationError(f"{path} is a folder: give a file name", field="out")
-    if not path.resolve().parent.is_dir():
-        raise ValidationError(f"the folder {path.resolve().parent} does not exist", field="out")
-    return path
 
 
 # ---- flags and completeness ----------------------------------------------------------------------------
@@ -230,11 +215,11 @@ def _write_pdf(path: Path, content: ComplianceData) -> int:
     return write_compliance_pdf(path, content)
 
 
-def _publish(ctx: ServiceContext, temporary: Path, final: Path, record: AuditRecord) -> int:
+def _publish(ctx: ServiceContext, temporary: Path, final: Path, record: AuditRecord, replace: bool) -> int:
     """The audit entry and the file appear together: the move happens inside the entry's transaction."""
     with ctx.db.write() as session:
         seq = ctx.audit(session, record)
-        os.replace(temporary, final)
+        publish(temporary, final, replace)
     return seq
 
 
@@ -250,9 +235,11 @@ def _reason(include_patient_refs: bool) -> str | None:
 
 @changing("export registry records", READERS)
 def export(ctx: ServiceContext, kind: str, fmt: str, out: str | Path, include_patient_refs: bool = False,
-           start: date | None = None, end: date | None = None, today: date | None = None) -> OutputResult:
+           start: date | None = None, end: date | None = None, today: date | None = None,
+           replace: bool = False) -> OutputResult:
     """Write one export (lots, products, administrations, flags, audit) as CSV or XLSX; the whole registry,
-    or the records of a period when `start`/`end` are given."""
+    or the records of a period when `start`/`end` are given. An existing `out` is replaced only with
+    `replace` (services/outputs.py)."""
     problems = []
     if kind not in EXPORT_KINDS:
         problems.append(FieldError("kind", f"{kind!r} is not an export: use one of {', '.join(EXPORT_KINDS)}"))
@@ -261,12 +248,11 @@ def export(ctx: ServiceContext, kind: str, fmt: str, out: str | Path, include_pa
     if problems:
         raise ValidationError(problems)
     period = _period(start, end, required=False)
-    path = _output(out, f".{fmt}")
+    final = output_target(out, f".{fmt}", replace)
     _check_patient_refs(ctx, include_patient_refs)
     today = today or date.today()
     pseudonym = _pseudonymizer(ctx, include_patient_refs)
-    temporary, final = atomic_output(path)
-    try:
+    with temporary_beside(final) as temporary:
         with ctx.db.read() as session:
             jurisdiction = current_site(session, ctx.site_code).jurisdiction
             table = _export_table(session, kind, jurisdiction, period, today, pseudonym)
@@ -275,24 +261,21 @@ def export(ctx: ServiceContext, kind: str, fmt: str, out: str | Path, include_pa
         after = {"kind": kind, "format": fmt, "file": final.name, "sha256": digest, "rows": rows,
                  "period": period.as_json(), **_patient_refs_fields(include_patient_refs)}
         seq = _publish(ctx, temporary, final, AuditRecord(f"export {kind}", "export", kind, before={}, after=after,
-                                                           reason=_reason(include_patient_refs)))
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            temporary.unlink()
+                                                           reason=_reason(include_patient_refs)), replace)
     return OutputResult(final, digest, kind, rows=rows, audit_seq=seq)
 
 
 @changing("produce the compliance report", READERS)
 def compliance_report(ctx: ServiceContext, start: date, end: date, out: str | Path,
-                      include_patient_refs: bool = False, today: date | None = None) -> OutputResult:
+                      include_patient_refs: bool = False, today: date | None = None,
+                      replace: bool = False) -> OutputResult:
     """The inspector's compliance report for the period, as PDF."""
     period = _period(start, end, required=True)
-    path = _output(out, ".pdf")
+    final = output_target(out, ".pdf", replace)
     _check_patient_refs(ctx, include_patient_refs)
     today = today or date.today()
     pseudonym = _pseudonymizer(ctx, include_patient_refs)
-    temporary, final = atomic_output(path)
-    try:
+    with temporary_beside(final) as temporary:
         with ctx.db.read() as session:
             content = _compliance_data(session, ctx, period, today, pseudonym, include_patient_refs)
         pages = _write_pdf(temporary, content)
@@ -301,25 +284,21 @@ def compliance_report(ctx: ServiceContext, start: date, end: date, out: str | Pa
                  "period": period.as_json(), "audit_trail": content.audit_status,
                  **_patient_refs_fields(include_patient_refs)}
         seq = _publish(ctx, temporary, final, AuditRecord("compliance report", "report", "compliance", before={},
-                                                           after=after, reason=_reason(include_patient_refs)))
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            temporary.unlink()
+                                                           after=after, reason=_reason(include_patient_refs)), replace)
     return OutputResult(final, digest, "compliance", pages=pages, audit_seq=seq)
 
 
 @changing("produce inspection bundles", READERS)
 def bundle(ctx: ServiceContext, start: date, end: date, out: str | Path, include_patient_refs: bool = False,
-           today: date | None = None) -> OutputResult:
+           today: date | None = None, replace: bool = False) -> OutputResult:
     """One ZIP: the compliance report, every export of the period as CSV and XLSX, the whole audit trail, the
     result of `audit verify`, and a manifest of every file's SHA-256."""
     period = _period(start, end, required=True)
-    path = _output(out, ".zip")
+    final = output_target(out, ".zip", replace)
     _check_patient_refs(ctx, include_patient_refs)
     today = today or date.today()
     pseudonym = _pseudonymizer(ctx, include_patient_refs)
-    temporary, final = atomic_output(path)
-    try:
+    with temporary_beside(final) as temporary:
         with ctx.db.read() as session:
             # Flags are evaluated and lots read once, for the report and the exports alike.
             jurisdiction = current_site(session, ctx.site_code).jurisdiction
@@ -341,8 +320,5 @@ def bundle(ctx: ServiceContext, start: date, end: date, out: str | Path, include
                  "files": {f.name: f.sha256 for f in files}, "audit_trail": content.audit_status,
                  **_patient_refs_fields(include_patient_refs)}
         seq = _publish(ctx, temporary, final, AuditRecord("inspection bundle", "bundle", final.name, before={},
-                                                           after=after, reason=_reason(include_patient_refs)))
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            temporary.unlink()
+                                                           after=after, reason=_reason(include_patient_refs)), replace)
     return OutputResult(final, digest, "bundle", files=tuple(files), audit_seq=seq)

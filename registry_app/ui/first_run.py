@@ -23,6 +23,7 @@ from ..db import DatabaseTooNew, open_database
 from ..db.engine import sqlite_url_for
 from ..services import RegistryError, ServiceContext
 from ..services.auth import create_first_user, has_users
+from ..services.passwords import MIN_PASSWORD_LENGTH
 from .ops import runner_for
 from .style import set_role
 
@@ -53,7 +54,7 @@ class FirstRunDialog(QDialog):
         new_form.addRow("File", row)
         new_form.addRow("Administrator user name", self.admin_name)
         new_form.addRow("Full name", self.admin_full)
-        new_form.addRow("Password (8+ characters)", self.admin_password)
+        new_form.addRow(f"Password ({MIN_PASSWORD_LENGTH}+ characters)", self.admin_password)
         new_form.addRow(create)
 
         open_button = QPushButton("&Open an existing registry file…", objectName="openRegistry")

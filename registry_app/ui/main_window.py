@@ -384,12 +384,13 @@ class MainWindow(QMainWindow):
 
         suffix = ".sqlite3" if self.ctx.db.is_sqlite else ".dump"
         suggested = default_folder() / f"registry-backup-{date.today().isoformat()}{suffix}"
+        # The file dialog has asked before choosing an existing file: replacing it is what the person chose.
         path, _ = QFileDialog.getSaveFileName(self, "Back up the registry to", str(suggested))
         if not path:
             return
         ctx = self.ctx
         self.backup_task = self.op_runner.run(
-            self, lambda _progress: backup_registry(ctx, path),
+            self, lambda _progress: backup_registry(ctx, path, replace=True),
             lambda result: self.statusBar().showMessage(f"Backed up: {result.describe()}", 15000),
             lambda error: self._backup_failed(error), title="Backing up the registry", progress=True,
             cancellable=False)

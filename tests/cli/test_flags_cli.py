@@ -16,9 +16,12 @@ from ..conftest import PASSWORDS
 
 @pytest.fixture
 def demo_registry(database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> str:
+    # Only an admin generates demo data; the tests then read the flags as the pharmacist.
+    monkeypatch.setenv("REGISTRY_USER", "admin")
+    monkeypatch.setenv("REGISTRY_PASSWORD", PASSWORDS["admin"])
+    assert main(["--database", database_url, "demo", "--lots", "45", "--seed", "3"]) == 0
     monkeypatch.setenv("REGISTRY_USER", "pharmacist")
     monkeypatch.setenv("REGISTRY_PASSWORD", PASSWORDS["pharmacist"])
-    assert main(["--database", database_url, "demo", "--lots", "45", "--seed", "3"]) == 0
     out = capsys.readouterr().out
     assert "45 lots" in out and "DEMO ACCOUNTS" not in out
     return database_url

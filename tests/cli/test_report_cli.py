@@ -45,14 +45,14 @@ def out(tmp_path: Path) -> Path:
     return folder
 
 
-def test_export_csv_and_xlsx(database_url: str, pharmacist: ServiceContext, out: Path,
+def test_export_csv_and_xlsx(database_url: str, admin: ServiceContext, out: Path,
                              monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    demo.generate_demo(pharmacist, lots=40, seed=5)
+    demo.generate_demo(admin, lots=40, seed=5)
     code = run(["--database", database_url, "export", "lots", "--format", "csv", "--out", str(out / "lots.csv")],
                monkeypatch)
     assert code == 0, capsys.readouterr().err
     printed = capsys.readouterr().out
-    with open(out / "lots.csv", encoding="utf-8", newline="") as handle:
+    with open(out / "lots.csv", encoding="utf-8-sig", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 40 and f"{len(rows)} lots rows" in printed
     assert hashlib.sha256((out / "lots.csv").read_bytes()).hexdigest() in printed
@@ -88,9 +88,9 @@ def test_usage_data_and_permission_errors_have_their_exit_codes(database_url: st
 
 
 @pytest.mark.qt  # writes a PDF
-def test_report_and_bundle(database_url: str, pharmacist: ServiceContext, out: Path,
+def test_report_and_bundle(database_url: str, admin: ServiceContext, out: Path,
                            monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    demo.generate_demo(pharmacist, lots=40, seed=5)
+    demo.generate_demo(admin, lots=40, seed=5)
     base = ["--database", database_url]
     code = run([*base, "report", "compliance", "--from", "2000-01-01", "--to", "2100-12-31", "--out",
                 str(out / "r.pdf")], monkeypatch)

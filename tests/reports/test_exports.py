@@ -9,7 +9,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from registry_app.reports.exports import Column, Table, atomic_output, file_sha256, write_csv, write_table, write_xlsx
+from registry_app.reports.exports import Column, Table, file_sha256, write_csv, write_table, write_xlsx
 
 COLUMNS = (Column("lot_number"), Column("received", "date"), Column("at", "datetime"), Column("quantity", "number"),
            Column("intact", "bool"), Column("note"))
@@ -25,8 +25,8 @@ def test_csv_is_rfc4180_utf8_and_reads_back(tmp_path: Path) -> None:
     assert write_csv(path, Table("lots", COLUMNS, ROWS)) == 3
     raw = path.read_bytes()
     assert raw.count(b"\r\n") >= 4, "records end with CRLF"
-    assert not raw.startswith(b"\xef\xbb\xbf")
-    with open(path, encoding="utf-8", newline="") as handle:
+    assert raw.startswith(b"\xef\xbb\xbf"), "a BOM, so Excel reads UTF-8 (tests/security checks more)"
+    with open(path, encoding="utf-8-sig", newline="") as handle:
         rows = list(csv.reader(handle))
     assert rows[0] == [c.name for c in COLUMNS]
     assert rows[1] == ["LOT-1", "2024-03-01", "2024-03-01 09:30:00", "10", "true", 'says "hello", then\nleaves']
@@ -65,15 +65,12 @@ def test_unknown_format_is_refused(tmp_path: Path) -> None:
         write_table(tmp_path / "x.ods", "ods", Table("x", COLUMNS, []))
 
 
-def test_atomic_output_is_beside_the_target_and_hash_matches(tmp_path: Path) -> None:
-    temporary, final = atomic_output(tmp_path / "out.csv")
-    assert temporary.parent == final.parent == tmp_path
-    write_csv(temporary, Table("x", COLUMNS[:1], [("a",)]))
+def test_file_sha256_is_the_files_hash(tmp_path: Path) -> None:
+    path = tmp_path / "out.csv"
+    write_csv(path, Table("x", COLUMNS[:1], [("a",)]))
     import hashlib
 
-    assert file_sha256(temporary) == hashlib.sha256(temporary.read_bytes()).hexdigest()
-    with pytest.raises(FileNotFoundError):
-        atomic_output(tmp_path / "missing" / "out.csv")
+    assert file_sha256(path) == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def test_xlsx_keeps_text_as_recorded_drops_what_xml_cannot_hold_and_truncates_to_excels_limit(

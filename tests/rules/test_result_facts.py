@@ -107,14 +107,14 @@ def test_imports_keep_the_facts(pharmacist: ServiceContext, tmp_path: Path) -> N
         assert 0.4 in session.execute(select(LotResultFacts.endotoxin_max)).scalars().all()
 
 
-def test_demo_bulk_path_keeps_the_facts(pharmacist: ServiceContext) -> None:
-    summary = demo.generate_demo(pharmacist, lots=60, seed=2, today=b.TODAY)
+def test_demo_bulk_path_keeps_the_facts(pharmacist: ServiceContext, admin: ServiceContext) -> None:
+    summary = demo.generate_demo(admin, lots=60, seed=2, today=b.TODAY)
     with pharmacist.db.read() as session:
         assert session.query(LotResultFacts).count() == summary.counts["lots"]
     assert _stale(pharmacist.db) == []
 
 
-def test_import_facts_worked_out_in_python_equal_sql(pharmacist: ServiceContext, tmp_path: Path) -> None:
+def test_import_facts_worked_out_in_python_equal_sql(director: ServiceContext, tmp_path: Path) -> None:
     """A lot import writes its new lots' facts from the columns in hand (importers/lot_writer.py); they must
     equal the SQL definition over the results it wrote, for every mix of result cells (none at all, partial
     methods, contaminant markers detected or only tested, an empty marker list)."""
@@ -146,11 +146,11 @@ def test_import_facts_worked_out_in_python_equal_sql(pharmacist: ServiceContext,
         writer = csv.DictWriter(handle, fieldnames=LOT_HEADER)
         writer.writeheader()
         writer.writerows(rows)
-    done = import_lots(pharmacist, path)
+    done = import_lots(director, path)
     assert done.ok, done.error_lines()[:3]
-    with pharmacist.db.read() as session:
+    with director.db.read() as session:
         stored = {row[0]: tuple(row) for row in session.execute(select(LotResultFacts.__table__))}
         fresh = {row[0]: tuple(row) for row in session.execute(lot_result_summary())}
     assert 200 < len(stored) < 300
     assert stored == fresh
-    assert _stale(pharmacist.db) == []
+    assert _stale(director.db) == []

@@ -137,15 +137,15 @@ def test_reading_needs_a_signed_in_user(registry: ServiceContext) -> None:
         lot_page(registry, LotQuery())
 
 
-def test_expired_stock_counts_what_the_alert_raises(pharmacist: ServiceContext) -> None:
+def test_expired_stock_counts_what_the_alert_raises(admin: ServiceContext) -> None:
     """The dashboard's "expired stock" card and the lots filter find exactly the ALERT-EXPIRED-STOCK lots."""
     from registry_app.services.browse import LotQuery, count_lots
     from registry_app.services.browse_lot import dashboard_figures
     from registry_app.services.demo import generate_demo
     from registry_app.services.flags import list_alerts
 
-    generate_demo(pharmacist, lots=300, seed=7)
-    alerts = {f.subject_id for f in list_alerts(pharmacist) if f.code == "ALERT-EXPIRED-STOCK"}
+    generate_demo(admin, lots=300, seed=7)
+    alerts = {f.subject_id for f in list_alerts(admin) if f.code == "ALERT-EXPIRED-STOCK"}
     assert alerts, "the demo holds expired lots with stock"
-    assert dashboard_figures(pharmacist).expired_stock == len(alerts)
-    assert count_lots(pharmacist, LotQuery(expired_stock=True)) == len(alerts)
+    assert dashboard_figures(admin).expired_stock == len(alerts)
+    assert count_lots(admin, LotQuery(expired_stock=True)) == len(alerts)

@@ -30,12 +30,12 @@ from ..helpers import audit_count
 TODAY = date(2025, 6, 15)
 
 
-def test_demo_raises_every_rule_and_compliant_products_raise_none(pharmacist: ServiceContext) -> None:
-    before = audit_count(pharmacist.db)
-    summary = demo.generate_demo(pharmacist, lots=60, seed=7, today=TODAY)
-    assert audit_count(pharmacist.db) == before + 1
+def test_demo_raises_every_rule_and_compliant_products_raise_none(admin: ServiceContext) -> None:
+    before = audit_count(admin.db)
+    summary = demo.generate_demo(admin, lots=60, seed=7, today=TODAY)
+    assert audit_count(admin.db) == before + 1
     assert summary.counts["lots"] == 60
-    with pharmacist.db.read() as session:
+    with admin.db.read() as session:
         flags = evaluate_flags(session, "US", TODAY)
         alerts = evaluate_alerts(session, TODAY)
     raised = Counter(f.code for f in flags)
@@ -45,10 +45,10 @@ def test_demo_raises_every_rule_and_compliant_products_raise_none(pharmacist: Se
     assert compliant and not [f for f in flags if f.product_name in compliant]
 
 
-def test_demo_rows_respect_the_vocabularies(pharmacist: ServiceContext) -> None:
+def test_demo_rows_respect_the_vocabularies(admin: ServiceContext) -> None:
     # The SQLite bulk path skips CHECK constraints for speed, so check the values it wrote here.
-    demo.generate_demo(pharmacist, lots=40, seed=3, today=TODAY)
-    with pharmacist.db.read() as session:
+    demo.generate_demo(admin, lots=40, seed=3, today=TODAY)
+    with admin.db.read() as session:
         r = CharacterizationResult
         assert not session.execute(select(r.id).where(r.method.not_in(METHODS))).first()
         assert not session.execute(select(r.id).where(r.marker.is_not(None), r.marker.not_in(MARKERS))).first()
@@ -59,16 +59,16 @@ def test_demo_rows_respect_the_vocabularies(pharmacist: ServiceContext) -> None:
         assert session.execute(select(func.count(ProductRegulatoryStatus.id))).scalar_one() >= len(PRODUCTS) - 1
 
 
-def test_a_second_demo_run_is_refused_and_writes_nothing(pharmacist: ServiceContext) -> None:
-    demo.generate_demo(pharmacist, lots=45, seed=5, today=TODAY)
-    with pharmacist.db.read() as session:
+def test_a_second_demo_run_is_refused_and_writes_nothing(admin: ServiceContext) -> None:
+    demo.generate_demo(admin, lots=45, seed=5, today=TODAY)
+    with admin.db.read() as session:
         lots = session.execute(select(func.count(Lot.id))).scalar_one()
-    before = audit_count(pharmacist.db)
+    before = audit_count(admin.db)
     with pytest.raises(ConflictError):
-        demo.generate_demo(pharmacist, lots=45, seed=5, today=TODAY)
-    with pharmacist.db.read() as session:
+        demo.generate_demo(admin, lots=45, seed=5, today=TODAY)
+    with admin.db.read() as session:
         assert session.execute(select(func.count(Lot.id))).scalar_one() == lots == 45
-    assert audit_count(pharmacist.db) == before
+    assert audit_count(admin.db) == before
 
 
 def _job(seed: int, lots: int = 60) -> DemoJob:
@@ -99,7 +99,7 @@ def test_rows_built_in_a_second_process_equal_those_built_here() -> None:
 
 
 def test_a_failing_row_process_is_an_error_and_the_demo_writes_nothing(
-        monkeypatch: pytest.MonkeyPatch, pharmacist: ServiceContext) -> None:
+        monkeypatch: pytest.MonkeyPatch, admin: ServiceContext) -> None:
     broken = _job(7, lots=100)
     process = demo.RowProcess()
     try:
@@ -108,17 +108,17 @@ def test_a_failing_row_process_is_an_error_and_the_demo_writes_nothing(
     finally:
         process.close()
     monkeypatch.setattr(demo, "SEPARATE_PROCESS_FROM", 0)
-    before = audit_count(pharmacist.db)
+    before = audit_count(admin.db)
     monkeypatch.setattr(demo, "DemoRows", None)  # the child imports its own copy; this one must not be used
-    summary = demo.generate_demo(pharmacist, lots=45, seed=3, today=TODAY)
-    with pharmacist.db.read() as session:
+    summary = demo.generate_demo(admin, lots=45, seed=3, today=TODAY)
+    with admin.db.read() as session:
         assert session.execute(select(func.count(Lot.id))).scalar_one() == summary.counts["lots"] == 45
-    assert audit_count(pharmacist.db) == before + 1
+    assert audit_count(admin.db) == before + 1
 
 
-def test_too_few_lots_is_a_validation_error(pharmacist: ServiceContext) -> None:
+def test_too_few_lots_is_a_validation_error(admin: ServiceContext) -> None:
     with pytest.raises(ValidationError) as error:
-        demo.generate_demo(pharmacist, lots=5)
+        demo.generate_demo(admin, lots=5)
     assert error.value.for_field("lots")
 
 
@@ -135,7 +135,7 @@ def test_demo_users_only_on_an_empty_registry(tmp_path: object, pharmacist: Serv
         ctx = ServiceContext(database)
         created = demo.create_demo_users(ctx)
         assert ("director", "medical_director", "director-demo") in created
-        assert ctx.actor is not None and ctx.actor.role == "pharmacist"
+        assert ctx.actor is not None and ctx.actor.role == "admin"
         with database.read() as session:
             assert session.execute(select(func.count(User.id)).where(User.is_demo.is_(True))).scalar_one() == 4
         fresh = ServiceContext(database)
@@ -151,7 +151,7 @@ def test_demo_users_only_on_an_empty_registry(tmp_path: object, pharmacist: Serv
 def test_demo_accounts_are_those_still_on_their_documented_passwords(empty_database_url: str,
                                                                       pharmacist: ServiceContext) -> None:
     from registry_app.db import open_database
-    from registry_app.services.auth import deactivate_user, reset_password
+    from registry_app.services.auth import disable_user, reset_password
 
     assert demo.demo_accounts(pharmacist.db) == []  # a real registry shows none
     database = open_database(empty_database_url)
@@ -162,9 +162,9 @@ def test_demo_accounts_are_those_still_on_their_documented_passwords(empty_datab
         for name, _role, password in demo.demo_accounts(database):
             assert sign_in(ServiceContext(database), name, password).username == name
         admin = ServiceContext(database)
-        sign_in(admin, "admin", "admin-demo")
+        sign_in(admin, "admin", "admin-demo-only")
         reset_password(admin, "pharmacist", "a-password-of-our-own", reason="real use")
-        deactivate_user(admin, "inspector", reason="not needed")
+        disable_user(admin, "inspector", reason="not needed")
         assert {name for name, _role, _password in demo.demo_accounts(database)} == {"director", "admin"}
     finally:
         database.dispose()

@@ -121,27 +121,27 @@ def test_every_rejected_row_is_listed_at_once(pharmacist: ServiceContext, tmp_pa
     assert row_counts(pharmacist.db) == before and audit_count(pharmacist.db) == entries
 
 
-def test_dry_run_and_cancel_write_nothing(pharmacist: ServiceContext, tmp_path: Path) -> None:
+def test_dry_run_and_cancel_write_nothing(director: ServiceContext, tmp_path: Path) -> None:
     path = write_lots_csv(tmp_path / "lots.csv", 3000, seed=3)
-    before, entries = row_counts(pharmacist.db), audit_count(pharmacist.db)
-    dry = import_lots(pharmacist, path, dry_run=True)
+    before, entries = row_counts(director.db), audit_count(director.db)
+    dry = import_lots(director, path, dry_run=True)
     assert dry.ok and dry.created == 3000 and dry.dry_run
-    assert row_counts(pharmacist.db) == before
+    assert row_counts(director.db) == before
     calls: list[tuple[int, int]] = []
 
     def cancel_while_writing(done: int, total: int) -> bool:
         calls.append((done, total))
         return done <= total // 2 + 10  # cancel once writing has begun
-    cancelled = import_lots(pharmacist, path, progress=cancel_while_writing)
+    cancelled = import_lots(director, path, progress=cancel_while_writing)
     assert cancelled.cancelled and not cancelled.ok
     assert calls and calls[-1][0] > 3000 and calls[0][1] == 6000
-    assert row_counts(pharmacist.db) == before and audit_count(pharmacist.db) == entries
-    done = import_lots(pharmacist, path, progress=lambda d, t: True)
+    assert row_counts(director.db) == before and audit_count(director.db) == entries
+    done = import_lots(director, path, progress=lambda d, t: True)
     assert done.ok and done.created == 3000
-    with pharmacist.db.read() as session:
+    with director.db.read() as session:
         assert session.execute(select(func.count(Lot.id))).scalar() == 3000
         assert session.execute(select(func.count(Product.id))).scalar() == 200
-    assert audit_count(pharmacist.db) == entries + 1
+    assert audit_count(director.db) == entries + 1
 
 
 def test_id_ranges() -> None:
@@ -149,7 +149,7 @@ def test_id_ranges() -> None:
     assert id_ranges([]) == []
 
 
-def test_bulk_written_rows_equal_the_rows_read_one_by_one(pharmacist: ServiceContext, tmp_path: Path) -> None:
+def test_bulk_written_rows_equal_the_rows_read_one_by_one(director: ServiceContext, tmp_path: Path) -> None:
     """The column-by-column writer stores exactly what each row's LotRow says, and the lots' results facts
     (refreshed over the range of new ids when more than one chunk of lots is written) match their results."""
     path = write_lots_csv(tmp_path / "lots.csv", 700, seed=5)
@@ -159,9 +159,9 @@ def test_bulk_written_rows_equal_the_rows_read_one_by_one(pharmacist: ServiceCon
         expected_lots.add((row.lot_number, fields.get("expiry_date"), fields.get("status", "quarantine"),
                            fields.get("package_intact"), fields.get("quantity_received"), row.values.get("supplier")))
         expected_results.update((row.lot_number, *(item[k] for k in RESULT_KEYS)) for item in row.results())
-    done = import_lots(pharmacist, path)
+    done = import_lots(director, path)
     assert done.ok and done.created == 700 and done.results_created == len(expected_results)
-    with pharmacist.db.read() as session:
+    with director.db.read() as session:
         lots = {tuple(row) for row in session.execute(select(
             Lot.lot_number, Lot.expiry_date, Lot.status, Lot.package_intact, Lot.quantity_received, Supplier.name)
             .outerjoin(Supplier))}
@@ -176,20 +176,20 @@ INDEXES_SQL = {"sqlite": "SELECT name, sql FROM sqlite_master WHERE type = 'inde
                "postgresql": "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()"}
 
 
-def test_big_import_into_a_small_registry_rebuilds_the_plain_indexes(pharmacist: ServiceContext, tmp_path: Path,
+def test_big_import_into_a_small_registry_rebuilds_the_plain_indexes(director: ServiceContext, tmp_path: Path,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """A write of more lots (results) than the table holds drops the tables' plain indexes and builds them
     again in the same transaction (on SQLite; PostgreSQL keeps them throughout): afterwards they are all
     there, as the schema defines them, and a cancelled import leaves them as they were; a later import into
     the fuller tables keeps them throughout."""
     monkeypatch.setattr(bulk, "DEFER_INDEXES_FROM", 100)
-    dialect = pharmacist.db.engine.dialect.name
+    dialect = director.db.engine.dialect.name
     on_sqlite = dialect == "sqlite"
 
     def indexes(connection: Connection | None = None) -> list[tuple[str, str]]:
         if connection is not None:
             return sorted(tuple(row) for row in connection.exec_driver_sql(INDEXES_SQL[dialect]))
-        with pharmacist.db.read() as session:
+        with director.db.read() as session:
             return indexes(session.connection())
 
     before = indexes()
@@ -205,23 +205,23 @@ def test_big_import_into_a_small_registry_rebuilds_the_plain_indexes(pharmacist:
 
     monkeypatch.setattr(lot_writer, "bulk_insert", watching)
     path = write_lots_csv(tmp_path / "lots.csv", 600, seed=4)
-    cancelled = import_lots(pharmacist, path, progress=lambda done, total: done <= total // 2 + 10)
+    cancelled = import_lots(director, path, progress=lambda done, total: done <= total // 2 + 10)
     assert cancelled.cancelled and indexes() == before
     assert ("ix_lot_status" in dropped) == on_sqlite
     dropped.clear()
-    done = import_lots(pharmacist, path)
+    done = import_lots(director, path)
     assert done.ok and done.created == 600
     if on_sqlite:
         assert "ix_lot_status" in dropped and "ix_characterization_result_lot_parameter" in dropped
     else:
         assert dropped == []
     assert indexes() == before
-    with pharmacist.db.read() as session:
+    with director.db.read() as session:
         if on_sqlite:
             assert session.connection().exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
         assert stale_lot_result_facts(session.connection()) == []
     dropped.clear()
     more = tmp_path / "more.csv"
     more.write_text(path.read_text().replace(",L2", ",M2"))  # the same products, other lot numbers
-    assert import_lots(pharmacist, more).ok
+    assert import_lots(director, more).ok
     assert dropped == [] and indexes() == before

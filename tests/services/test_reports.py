@@ -30,8 +30,8 @@ START, END = TODAY - timedelta(days=3 * 365), TODAY
 
 
 @pytest.fixture
-def demo_registry(pharmacist: ServiceContext) -> ServiceContext:
-    demo.generate_demo(pharmacist, lots=40, seed=11, today=TODAY)
+def demo_registry(pharmacist: ServiceContext, admin: ServiceContext) -> ServiceContext:
+    demo.generate_demo(admin, lots=40, seed=11, today=TODAY)
     return pharmacist
 
 
@@ -49,7 +49,7 @@ def _last_entry(ctx: ServiceContext) -> AuditEntry:
 
 
 def _csv_rows(path: Path) -> list[dict[str, str]]:
-    with open(path, encoding="utf-8", newline="") as handle:
+    with open(path, encoding="utf-8-sig", newline="") as handle:
         return list(csv.DictReader(handle))
 
 
@@ -243,7 +243,7 @@ def test_bundle_manifest_sums_match_every_file(demo_registry: ServiceContext, ou
         sums = dict(reversed(line.split("  ", 1)) for line in archive.read("SHA256SUMS").decode().splitlines())
         verify = archive.read("audit/audit-verify.txt").decode()
         report = archive.read("compliance-report.pdf")
-        lots_csv = list(csv.DictReader(io.StringIO(archive.read("exports/lots.csv").decode("utf-8"))))
+        lots_csv = list(csv.DictReader(io.StringIO(archive.read("exports/lots.csv").decode("utf-8-sig"))))
     assert sums == listed
     assert names == set(listed) | {"manifest.json", "SHA256SUMS"}
     for kind in ("lots", "products", "administrations", "flags"):

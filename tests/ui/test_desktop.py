@@ -304,7 +304,7 @@ def test_first_run_creates_a_registry_with_its_admin(qtbot, tmp_path: Path) -> N
     dialog = FirstRunDialog(tmp_path / "new" / "registry.sqlite3")
     qtbot.addWidget(dialog)
     qtbot.keyClicks(dialog.admin_password, "short")
-    assert dialog.create_new() is False and "8" in dialog.error.text()
+    assert dialog.create_new() is False and "12" in dialog.error.text()
     assert dialog.ctx is None
     qtbot.keyClicks(dialog.admin_password, "-but-long-now")
     assert dialog.create_new() is True

@@ -67,7 +67,7 @@ def test_director_recalls_and_the_lookback_opens_at_once(qtbot: QtBot, director:
     assert "1 patient(s) still to notify" in lookback.heading.text()
 
     csv_path = lookback.export_csv(tmp_path / "lookback.csv")
-    with csv_path.open(encoding="utf-8") as handle:
+    with csv_path.open(encoding="utf-8-sig") as handle:
         records = list(csv.DictReader(handle))
     assert [(r["patient"], r["notified_on"], r["how"]) for r in records] == [
         ("PT-00001", date.today().isoformat(), "phone"), ("PT-00002", "", "")]

@@ -96,12 +96,19 @@ def test_exports_and_bundle(qtbot: QtBot, director: ServiceContext, tmp_path: Pa
     page.path_edit.setText(str(tmp_path / "administrations.csv"))
     _produce(qtbot, page)
     assert page.last_output is not None and page.last_output.rows == 1, page.banner.text()
-    with (tmp_path / "administrations.csv").open(encoding="utf-8") as handle:
+    with (tmp_path / "administrations.csv").open(encoding="utf-8-sig") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 1 and "PT-4242" not in str(rows[0])  # pseudonymized unless the director asks
 
+    # The file exists now: the page asks before the service may replace it (declined: nothing is written).
+    asked: list[Path] = []
+    page.confirm_replace = lambda path: asked.append(path) or False  # type: ignore[method-assign]
     page.real_refs.setChecked(True)
+    page.produce()
+    assert asked == [tmp_path / "administrations.csv"] and not page.busy
+    page.confirm_replace = lambda path: asked.append(path) or True  # type: ignore[method-assign]
     _produce(qtbot, page)
+    assert len(asked) == 2
     with (tmp_path / "administrations.csv").open(encoding="utf-8") as handle:
         assert "PT-4242" in handle.read()
 

@@ -32,8 +32,10 @@ from PySide6.QtWidgets import (
 )
 
 from ...domain.vocab import label
+from ...reports.exports import CSV_ENCODING, csv_cells
 from ...services import RegistryError, ServiceContext
 from ...services.context import DIRECTOR, STAFF
+from ...services.outputs import output_target, publish, temporary_beside
 from ...services.recalls import RecallResult, Trace, mark_patient_notified, recall_lot, trace_lot
 from ..ops import report_unexpected, runner_for
 from .date_field import date_problems
@@ -242,18 +244,27 @@ class LookbackDialog(QDialog):
         path = Path(name)
         try:
             (self.export_csv if kind == "csv" else self.export_pdf)(path)
+        except RegistryError as error:  # a FIFO or device chosen, a full disk
+            self.banner.show_error(str(error))
         except OSError as error:
             self.banner.show_error(f"{path}: {error.strerror or error}")
 
     def export_csv(self, path: Path) -> Path:
+        """Write the lookback as CSV. The file dialog has asked before an existing file is chosen, so it is
+        replaced; written like every output (services/outputs.py): beside the target, flushed, renamed."""
         assert self.trace is not None
-        with path.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["product_name", "lot_number", *[c.lower().replace(" ", "_") for c in LOOKBACK_COLUMNS]])
-            for row in self.rows():
-                writer.writerow([self.trace.product_name, self.trace.lot_number, *row])
-        self.banner.show_warning(f"Saved {path}")
-        return path
+        final = output_target(path, ".csv", replace=True)
+        with temporary_beside(final) as temporary:
+            # As every CSV the application writes (reports/exports.py): a BOM for Excel, formulas neutralised.
+            with temporary.open("w", newline="", encoding=CSV_ENCODING) as handle:
+                writer = csv.writer(handle)
+                writer.writerow(["product_name", "lot_number",
+                                 *[c.lower().replace(" ", "_") for c in LOOKBACK_COLUMNS]])
+                for row in self.rows():
+                    writer.writerow(csv_cells([self.trace.product_name, self.trace.lot_number, *row]))
+            publish(temporary, final, replace=True)
+        self.banner.show_warning(f"Saved {final}")
+        return final
 
     def export_pdf(self, path: Path) -> Path:
         assert self.trace is not None

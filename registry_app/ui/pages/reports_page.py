@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -245,6 +246,10 @@ class ReportsPage(QWidget):
 
     # ------------------------------------------------------------------------------------------ produce
 
+    def confirm_replace(self, path: Path) -> bool:
+        answer = QMessageBox.question(self, "Replace the file?", f"{path} exists already. Replace it?")
+        return answer == QMessageBox.StandardButton.Yes
+
     def produce(self) -> None:
         if self.busy:
             return
@@ -255,16 +260,22 @@ class ReportsPage(QWidget):
                 return
         start, end = self.period()
         out = self.path_edit.text().strip()
+        # The services replace an existing file only when asked: the person is asked here, once.
+        replace = Path(out).expanduser().is_file() if out else False
+        if replace and not self.confirm_replace(Path(out).expanduser()):
+            return
         include = self.real_refs.isVisible() and self.real_refs.isChecked()
         ctx, output, fmt = self.ctx, self.output, str(self.format_combo.currentData())
 
         def work(_progress: Any) -> OutputResult:
             if output == "compliance":
-                return compliance_report(ctx, start, end, out, include_patient_refs=include)  # type: ignore[arg-type]
+                return compliance_report(ctx, start, end, out, include_patient_refs=include,  # type: ignore[arg-type]
+                                         replace=replace)
             if output == "bundle":
-                return bundle(ctx, start, end, out, include_patient_refs=include)  # type: ignore[arg-type]
+                return bundle(ctx, start, end, out, include_patient_refs=include,  # type: ignore[arg-type]
+                              replace=replace)
             return export(ctx, output.removeprefix("export:"), fmt, out,
-                          include_patient_refs=include, start=start, end=end)
+                          include_patient_refs=include, start=start, end=end, replace=replace)
 
         self.banner.clear_message()
         self.result_label.clear()

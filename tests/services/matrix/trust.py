@@ -15,12 +15,12 @@ def _create_user(setup: MatrixSetup):  # type: ignore[no-untyped-def]
     return lambda ctx: auth.create_user(ctx, "newcomer", "pharmacist", "newcomer-password")
 
 
-def _deactivate(setup: MatrixSetup):  # type: ignore[no-untyped-def]
-    return lambda ctx: auth.deactivate_user(ctx, "pharmacist", reason="left the clinic")
+def _disable(setup: MatrixSetup):  # type: ignore[no-untyped-def]
+    return lambda ctx: auth.disable_user(ctx, "pharmacist", reason="left the clinic")
 
 
 def _reactivate(setup: MatrixSetup):  # type: ignore[no-untyped-def]
-    auth.deactivate_user(setup.admin, "pharmacist")
+    auth.disable_user(setup.admin, "pharmacist")
     return lambda ctx: auth.reactivate_user(ctx, "pharmacist", reason="came back")
 
 
@@ -29,7 +29,11 @@ def _unlock(setup: MatrixSetup):  # type: ignore[no-untyped-def]
 
 
 def _reset(setup: MatrixSetup):  # type: ignore[no-untyped-def]
-    return lambda ctx: auth.reset_password(ctx, "pharmacist", "a-new-password", reason="forgotten")
+    return lambda ctx: auth.reset_password(ctx, "pharmacist", "a-new-password-for-lee", reason="forgotten")
+
+
+def _set_role(setup: MatrixSetup):  # type: ignore[no-untyped-def]
+    return lambda ctx: auth.set_role(ctx, "pharmacist", "medical_director", reason="new job")
 
 
 def _set_site(setup: MatrixSetup):  # type: ignore[no-untyped-def]
@@ -48,7 +52,8 @@ def _backup(setup: MatrixSetup):  # type: ignore[no-untyped-def]
 
 CALLS: dict[str, Prepare] = {
     "auth.create_user": _create_user,
-    "auth.deactivate_user": _deactivate,
+    "auth.disable_user": _disable,
+    "auth.set_role": _set_role,
     "auth.reactivate_user": _reactivate,
     "auth.unlock_user": _unlock,
     "auth.reset_password": _reset,

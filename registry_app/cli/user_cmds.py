@@ -1,0 +1,91 @@
+"""`user list`, `user set-role`, `user disable`, `user unlock`, `user reset-password`: user administration.
+
+Admin only (the services check the role and write the audit entry); `user add` lives with the set-up commands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import datetime
+from typing import Any
+
+from ..domain.vocab import Role
+from ..services import auth
+from .common import EXIT_OK, read_new_password, signed_in
+
+USER_FIELDS = ("username", "full_name", "role", "active", "locked", "failed_attempts", "is_demo", "created_at")
+
+
+def register_user_admin(user_commands: argparse._SubParsersAction) -> None:
+    listing = user_commands.add_parser("list", help="the registry's users")
+    listing.add_argument("--format", choices=("table", "json"), default="table")
+    listing.set_defaults(handler=user_list)
+
+    set_role = user_commands.add_parser("set-role", help="change a user's role (admin)")
+    set_role.add_argument("name")
+    set_role.add_argument("role", choices=[r.value for r in Role])
+    set_role.add_argument("--reason")
+    set_role.set_defaults(handler=user_set_role)
+
+    disable = user_commands.add_parser("disable", help="stop a user signing in; the account is kept (admin)")
+    disable.add_argument("name")
+    disable.add_argument("--reason")
+    disable.set_defaults(handler=user_disable)
+
+    unlock = user_commands.add_parser("unlock", help="unlock an account locked by failed sign-ins (admin)")
+    unlock.add_argument("name")
+    unlock.add_argument("--reason")
+    unlock.set_defaults(handler=user_unlock)
+
+    reset = user_commands.add_parser("reset-password", help="give a user a new password, and unlock (admin)")
+    reset.add_argument("name")
+    reset.add_argument("--password-stdin", action="store_true", help="read the new password from stdin")
+    reset.add_argument("--reason")
+    reset.set_defaults(handler=user_reset_password)
+
+
+def _json_value(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def user_list(args: argparse.Namespace) -> int:
+    ctx = signed_in(args)
+    users = [{name: _json_value(user.get(name)) for name in USER_FIELDS} for user in auth.list_users(ctx)]
+    if args.format == "json":
+        print(json.dumps(users, ensure_ascii=False))
+        return EXIT_OK
+    for user in users:
+        state = "disabled" if not user["active"] else "locked" if user["locked"] else "active"
+        print(f"{user['username']:<20} {user['role']:<17} {state:<9} {user['full_name'] or ''}")
+    return EXIT_OK
+
+
+def user_set_role(args: argparse.Namespace) -> int:
+    ctx = signed_in(args)
+    auth.set_role(ctx, args.name, args.role, args.reason)
+    print(f"{args.name} is now {args.role}")
+    return EXIT_OK
+
+
+def user_disable(args: argparse.Namespace) -> int:
+    ctx = signed_in(args)
+    auth.disable_user(ctx, args.name, args.reason)
+    print(f"disabled {args.name}: the account is kept, and can no longer sign in")
+    return EXIT_OK
+
+
+def user_unlock(args: argparse.Namespace) -> int:
+    ctx = signed_in(args)
+    auth.unlock_user(ctx, args.name, args.reason)
+    print(f"unlocked {args.name}")
+    return EXIT_OK
+
+
+def user_reset_password(args: argparse.Namespace) -> int:
+    # The admin signs in first (REGISTRY_PASSWORD or a prompt), then the new password is read: a refused
+    # sign-in never consumes the new password from stdin.
+    ctx = signed_in(args)
+    auth.reset_password(ctx, args.name, read_new_password(args), args.reason)
+    print(f"new password set for {args.name}; the account is unlocked")
+    return EXIT_OK
