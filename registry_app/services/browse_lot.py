@@ -21,7 +21,7 @@ from ..domain import (
     ProductRegulatoryStatus,
     Supplier,
 )
-from ..domain.vocab import CONTAMINANT_MARKERS, LotStatus, is_human_derived
+from ..domain.vocab import LotStatus, is_human_derived
 from .browse import EXPIRING_DAYS, display_status, today_for
 from .context import READERS, ServiceContext, jurisdiction
 from .errors import NotFound
@@ -73,28 +73,23 @@ EDITABLE_LOT_FIELDS = (
 
 
 def _assess(result: CharacterizationResult, product: Product, lot: Lot) -> tuple[str, bool | None]:
-    """The specification this result is read against, and whether it meets it."""
-    parameter, value = result.parameter, result.value
-    if parameter == "endotoxin":
-        limit = product.spec_endotoxin_max if product.spec_endotoxin_max is not None else DEFAULT_ENDOTOXIN_MAX
-        return f"≤ {limit:g} EU/mL", None if value is None else value <= limit
-    if parameter == "size_mode" and product.product_type == "exosome":
-        low = product.spec_size_min_nm if product.spec_size_min_nm is not None else DEFAULT_SIZE_RANGE[0]
-        high = product.spec_size_max_nm if product.spec_size_max_nm is not None else DEFAULT_SIZE_RANGE[1]
-        return f"{low:g}–{high:g} nm", None if value is None else low <= value <= high
-    if parameter == "particle_concentration" and lot.labelled_particles_per_ml:
-        tolerance = (product.spec_concentration_tolerance_pct
-                     if product.spec_concentration_tolerance_pct is not None else DEFAULT_CONCENTRATION_TOLERANCE_PCT)
-        claim = lot.labelled_particles_per_ml
-        spec = f"{claim:.3g} particles/mL ± {tolerance:g} %"
-        return spec, None if value is None else abs(value - claim) <= claim * tolerance / 100
-    if parameter == "sterility":
-        return "pass", result.result == "pass"
-    if parameter == "mycoplasma":
-        return "negative", result.result == "negative"
-    if parameter == "marker" and result.marker in CONTAMINANT_MARKERS:
-        return "not detected (contaminant)", result.result == "not_detected"
-    return "", None
+    """The specification this result is read against, and whether it meets it (characterization.assess, the
+    same reading the characterization grid shows as a value is typed)."""
+    from .characterization import Specification, assess
+
+    spec = Specification(
+        product.product_type,
+        product.spec_endotoxin_max if product.spec_endotoxin_max is not None else DEFAULT_ENDOTOXIN_MAX,
+        product.spec_size_min_nm if product.spec_size_min_nm is not None else DEFAULT_SIZE_RANGE[0],
+        product.spec_size_max_nm if product.spec_size_max_nm is not None else DEFAULT_SIZE_RANGE[1],
+        lot.labelled_particles_per_ml,
+        product.spec_concentration_tolerance_pct if product.spec_concentration_tolerance_pct is not None
+        else DEFAULT_CONCENTRATION_TOLERANCE_PCT)
+    text, ok = assess(spec, result.parameter, value=result.value, result=result.result, marker=result.marker)
+    # The record's table has always read a qualitative result that is missing as not meeting its specification.
+    if ok is None and text and result.parameter in ("sterility", "mycoplasma", "marker"):
+        ok = False
+    return text, ok
 
 
 def lot_detail(ctx: ServiceContext, lot_id: int) -> LotDetail:
