@@ -1,0 +1,133 @@
+"""The lot editors (issue 19 items 2-5 and 8): the characterization grid, source and donor eligibility,
+adverse events, temperature excursions, and "Fix…" from a flag. Real widgets over a real SQLite registry; each
+happy path checks the record through the services and that the flag it answers closes; each refusal checks
+the message beside the field, that nothing was saved and that the typing is kept."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pytestqt.qtbot import QtBot
+
+from registry_app.services import ServiceContext
+from registry_app.services.characterization import characterization_sheet
+from registry_app.services.documents import list_documents
+from registry_app.services.flags import flags_for_subject
+from registry_app.ui.editors.characterization import CharacterizationEditor
+
+from .workflow_data import make_lot
+
+INVASIVE = ("intradermal",)
+
+
+def _codes(ctx: ServiceContext, subject_type: str, subject_id: int) -> set[str]:
+    return {f.code for f in flags_for_subject(ctx, subject_type, subject_id) if not f.waived}
+
+
+def _grid(qtbot: QtBot, ctx: ServiceContext, lot_id: int) -> CharacterizationEditor:
+    editor = CharacterizationEditor(ctx, lot_id)
+    qtbot.addWidget(editor)
+    return editor
+
+
+# --- characterization -----------------------------------------------------------------------------------------
+
+def test_grid_lists_what_the_rules_expect_and_saving_closes_the_safety_flag(qtbot: QtBot,
+                                                                           pharmacist: ServiceContext) -> None:
+    lot = make_lot(pharmacist.db, routes=INVASIVE, skip=("sterility", "endotoxin"))
+    assert "UNDOC-SAFETY-TESTS" in _codes(pharmacist, "lot", lot.lot_id)
+    editor = _grid(qtbot, pharmacist, lot.lot_id)
+    keys = {e.key for e in editor.entries}
+    assert {("sterility", None), ("endotoxin", None), ("marker", "cd9"), ("marker", "alix")} <= keys
+    assert "sterility" in editor.missing_label.text() and "endotoxin" in editor.missing_label.text()
+    sterility = editor.entry("sterility")
+    sterility.method.setCurrentIndex(sterility.method.findData("usp71"))
+    sterility.result.setCurrentIndex(sterility.result.findData("pass"))  # type: ignore[union-attr]
+    assert sterility.assessment.text().startswith("in spec")
+    sterility.save.click()
+    endotoxin = editor.entry("endotoxin")
+    endotoxin.value.setText("0.2")  # type: ignore[union-attr]
+    endotoxin.laboratory.setText("Eurofins, report 5521")
+    assert endotoxin.assessment.text().startswith("in spec")
+    qtbot.keyClick(endotoxin.value, "\r")  # type: ignore[arg-type]
+    assert editor.saved == 2
+    sheet = characterization_sheet(pharmacist, lot.lot_id)
+    saved = {(r.parameter, r.value, r.result, r.source_ref) for row in sheet.rows for r in row.current}
+    assert ("sterility", None, "pass", None) in saved and ("endotoxin", 0.2, None, "Eurofins, report 5521") in saved
+    assert "UNDOC-SAFETY-TESTS" not in _codes(pharmacist, "lot", lot.lot_id)
+    assert "Every item" in editor.missing_label.text()
+
+
+def test_the_assessment_follows_the_typing_against_the_specification(qtbot: QtBot,
+                                                                     pharmacist: ServiceContext) -> None:
+    lot = make_lot(pharmacist.db, routes=INVASIVE, skip=("endotoxin",), product_values={"spec_endotoxin_max": 0.25})
+    endotoxin = _grid(qtbot, pharmacist, lot.lot_id).entry("endotoxin")
+    endotoxin.value.setText("0.3")  # type: ignore[union-attr]
+    assert endotoxin.assessment.text() == "OUT OF SPEC (≤ 0.25 EU/mL)"
+    endotoxin.value.setText("0.25")  # type: ignore[union-attr]
+    assert endotoxin.assessment.text() == "in spec (≤ 0.25 EU/mL)"
+
+
+def test_a_refused_result_shows_beside_the_field_saves_nothing_and_keeps_the_typing(
+        qtbot: QtBot, pharmacist: ServiceContext) -> None:
+    lot = make_lot(pharmacist.db, routes=INVASIVE, skip=("endotoxin",))
+    editor = _grid(qtbot, pharmacist, lot.lot_id)
+    endotoxin = editor.entry("endotoxin")
+    endotoxin.value.setText("-4")  # type: ignore[union-attr]
+    endotoxin.laboratory.setText("Lab A")
+    endotoxin.save.click()
+    assert editor.saved == 0
+    assert endotoxin.value.property("invalid") is True  # type: ignore[union-attr]
+    assert "value" in editor.banner.text() and editor.banner.isVisibleTo(editor)
+    assert endotoxin.assessment.text() and endotoxin.assessment.property("role") == "error"
+    assert endotoxin.value.text() == "-4" and endotoxin.laboratory.text() == "Lab A"  # type: ignore[union-attr]
+    assert not any(r.current for r in characterization_sheet(pharmacist, lot.lot_id).rows
+                   if r.parameter == "endotoxin")
+
+
+def test_void_a_result_with_a_reason(qtbot: QtBot, pharmacist: ServiceContext) -> None:
+    lot = make_lot(pharmacist.db, routes=INVASIVE)
+    editor = _grid(qtbot, pharmacist, lot.lot_id)
+    [sterility_id] = [r.id for row in editor.sheet.rows for r in row.current  # type: ignore[union-attr]
+                      if r.parameter == "sterility"]
+    dialog = editor.void_result(sterility_id)
+    assert dialog is not None
+    dialog.ok_button.click()  # no reason: refused, nothing voided
+    assert dialog.isVisible() and dialog.reason_edit.property("invalid") is True
+    assert "UNDOC-SAFETY-TESTS" not in _codes(pharmacist, "lot", lot.lot_id)
+    dialog.reason_edit.setPlainText("typed for the wrong lot")
+    dialog.ok_button.click()
+    assert "UNDOC-SAFETY-TESTS" in _codes(pharmacist, "lot", lot.lot_id)
+    assert ("sterility", None) in {e.key for e in editor.entries}  # the row is open for the right result
+
+
+def test_enter_from_a_coa_attaches_the_certificate_and_links_the_results(qtbot: QtBot, tmp_path: Path,
+                                                                         pharmacist: ServiceContext) -> None:
+    lot = make_lot(pharmacist.db, routes=INVASIVE, coa_ref=None, skip=("endotoxin",))
+    assert "UNDOC-COA" in _codes(pharmacist, "lot", lot.lot_id)
+    certificate = tmp_path / "coa-lot.pdf"
+    certificate.write_bytes(b"%PDF-1.4\n% not a real pdf\n")
+    editor = _grid(qtbot, pharmacist, lot.lot_id)
+    editor.attach_certificate(certificate)
+    [document] = list_documents(pharmacist, lot_id=lot.lot_id)
+    assert (document.kind, document.file_name) == ("coa", "coa-lot.pdf")
+    assert editor.certificate_combo.currentData() == document.id
+    assert "coa-lot.pdf" in editor.certificate_name.text()
+    assert "UNDOC-COA" not in _codes(pharmacist, "lot", lot.lot_id)
+    endotoxin = editor.entry("endotoxin")
+    endotoxin.value.setText("0.1")  # type: ignore[union-attr]
+    endotoxin.save.click()
+    [saved] = [r for row in characterization_sheet(pharmacist, lot.lot_id).rows for r in row.current
+               if r.parameter == "endotoxin"]
+    assert saved.document_id == document.id
+
+
+def test_an_inspector_sees_the_grid_but_cannot_enter_or_void(qtbot: QtBot, inspector: ServiceContext) -> None:
+    lot = make_lot(inspector.db, routes=INVASIVE, skip=("endotoxin",))
+    editor = _grid(qtbot, inspector, lot.lot_id)
+    endotoxin = editor.entry("endotoxin")
+    assert not endotoxin.save.isEnabled() and not endotoxin.value.isEnabled()  # type: ignore[union-attr]
+    assert "pharmacist or medical director" in endotoxin.save.toolTip()
+    assert not editor.attach_button.isEnabled()
+    assert editor.void_buttons and not any(b.isEnabled() for b in editor.void_buttons.values())
+    assert editor.void_result(next(iter(editor.void_buttons))) is None
