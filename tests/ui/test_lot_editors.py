@@ -10,10 +10,12 @@ from pathlib import Path
 from pytestqt.qtbot import QtBot
 
 from registry_app.services import ServiceContext
+from registry_app.services.browse_lot import lot_detail
 from registry_app.services.characterization import characterization_sheet
 from registry_app.services.documents import list_documents
 from registry_app.services.flags import flags_for_subject
 from registry_app.ui.editors.characterization import CharacterizationEditor
+from registry_app.ui.editors.lot_source import LotSourceEditor
 
 from .workflow_data import make_lot
 
@@ -131,3 +133,62 @@ def test_an_inspector_sees_the_grid_but_cannot_enter_or_void(qtbot: QtBot, inspe
     assert not editor.attach_button.isEnabled()
     assert editor.void_buttons and not any(b.isEnabled() for b in editor.void_buttons.values())
     assert editor.void_result(next(iter(editor.void_buttons))) is None
+
+
+# --- source and donor eligibility -----------------------------------------------------------------------------
+
+def _source(qtbot: QtBot, ctx: ServiceContext, lot_id: int) -> LotSourceEditor:
+    editor = LotSourceEditor(ctx, lot_id)
+    qtbot.addWidget(editor)
+    return editor
+
+
+def test_donor_reference_saved_with_a_reason_closes_undoc_donor(qtbot: QtBot, pharmacist: ServiceContext) -> None:
+    lot = make_lot(pharmacist.db, product_values={"source": "msc_umbilical_cord"}, donor_eligibility_ref=None)
+    editor = _source(qtbot, pharmacist, lot.lot_id)
+    assert "UNDOC-DONOR" in editor.status.text()
+    assert editor.source_labels["human_derived"].text() == "yes"
+    editor.reference.setText("DE-UC-2291")
+    editor.reason.setText("supplier sent the donor file")
+    editor.save_button.click()
+    assert editor.changed == {"donor_eligibility_ref": "DE-UC-2291"}
+    assert lot_detail(pharmacist, lot.lot_id).fields["donor_eligibility_ref"] == "DE-UC-2291"
+    assert "UNDOC-DONOR" not in _codes(pharmacist, "lot", lot.lot_id)
+    assert "No donor-eligibility finding" in editor.status.text()
+
+
+def test_donor_record_attached_as_a_document_closes_undoc_donor(qtbot: QtBot, tmp_path: Path,
+                                                                pharmacist: ServiceContext) -> None:
+    lot = make_lot(pharmacist.db, product_values={"source": "msc_adipose"}, donor_eligibility_ref=None)
+    record = tmp_path / "donor-eligibility.pdf"
+    record.write_bytes(b"%PDF-1.4 donor\n")
+    editor = _source(qtbot, pharmacist, lot.lot_id)
+    editor.attach(record)
+    assert [d.kind for d in list_documents(pharmacist, lot_id=lot.lot_id)] == ["donor_eligibility"]
+    assert editor.documents.count() == 1
+    assert "UNDOC-DONOR" not in _codes(pharmacist, "lot", lot.lot_id)
+
+
+def test_donor_change_without_a_reason_is_refused_beside_the_field(qtbot: QtBot,
+                                                                   pharmacist: ServiceContext) -> None:
+    lot = make_lot(pharmacist.db, product_values={"source": "msc_adipose"}, donor_eligibility_ref=None)
+    editor = _source(qtbot, pharmacist, lot.lot_id)
+    editor.donor_use.setCurrentIndex(editor.donor_use.findData("autologous"))
+    editor.reference.setText("DE-9")
+    editor.save_button.click()
+    assert editor.reason.property("invalid") is True and "reason" in editor.banner.text()
+    assert editor.reference.text() == "DE-9" and editor.donor_use.currentData() == "autologous"
+    detail = lot_detail(pharmacist, lot.lot_id)
+    assert detail.fields["donor_eligibility_ref"] is None and detail.source["donor_use"] is None
+    editor.reason.setText("autologous preparation")
+    editor.save_button.click()
+    assert lot_detail(pharmacist, lot.lot_id).source["donor_use"] == "autologous"
+    assert "UNDOC-DONOR" not in _codes(pharmacist, "lot", lot.lot_id)
+
+
+def test_an_inspector_cannot_change_donor_eligibility(qtbot: QtBot, inspector: ServiceContext) -> None:
+    lot = make_lot(inspector.db, product_values={"source": "msc_adipose"}, donor_eligibility_ref=None)
+    editor = _source(qtbot, inspector, lot.lot_id)
+    assert not editor.save_button.isEnabled() and not editor.reference.isEnabled()
+    assert not editor.attach_button.isEnabled()
+    assert "record donor eligibility" in editor.save_button.toolTip()
