@@ -9,15 +9,24 @@ from pathlib import Path
 
 from pytestqt.qtbot import QtBot
 
+from registry_app.db import Database
+from registry_app.domain import Administration
 from registry_app.services import ServiceContext
+from registry_app.services.adverse_events import get_adverse_event, list_adverse_events
 from registry_app.services.browse_lot import lot_detail
 from registry_app.services.characterization import characterization_sheet
 from registry_app.services.documents import list_documents
 from registry_app.services.flags import flags_for_subject
+from registry_app.ui.editors.adverse_event import (
+    AdverseEventReportDialog,
+    AdverseEventsDialog,
+    RecordAdverseEventDialog,
+)
 from registry_app.ui.editors.characterization import CharacterizationEditor
 from registry_app.ui.editors.lot_source import LotSourceEditor
+from tests.rules import builders
 
-from .workflow_data import make_lot
+from .workflow_data import add_administration, make_lot
 
 INVASIVE = ("intradermal",)
 
@@ -192,3 +201,90 @@ def test_an_inspector_cannot_change_donor_eligibility(qtbot: QtBot, inspector: S
     assert not editor.save_button.isEnabled() and not editor.reference.isEnabled()
     assert not editor.attach_button.isEnabled()
     assert "record donor eligibility" in editor.save_button.toolTip()
+
+
+# --- adverse events -------------------------------------------------------------------------------------------
+
+def _old_unreported_event(db: Database, lot_id: int) -> int:
+    """An event recorded long ago and still not reported: AE-UNREPORTED."""
+    administration_id = add_administration(db, lot_id)
+    with db.write() as session:
+        administration = session.get(Administration, administration_id)
+        return builders.adverse_event(session, administration).id
+
+
+def test_record_an_adverse_event_from_the_lot(qtbot: QtBot, pharmacist: ServiceContext) -> None:
+    lot = make_lot(pharmacist.db)
+    administration_id = add_administration(pharmacist.db, lot.lot_id, patient_ref="PT-4411")
+    events = AdverseEventsDialog(pharmacist, lot.lot_id)
+    qtbot.addWidget(events)
+    assert events.administrations.rowCount() == 1
+    dialog = events.record_for_selected()
+    assert dialog is not None
+    dialog.event_type.setCurrentIndex(dialog.event_type.findData("delayed_nodule_granuloma"))
+    dialog.severity.setCurrentIndex(dialog.severity.findData("moderate"))
+    dialog.notes.setPlainText("Nodule at the injection site, 2 weeks after")
+    dialog.save_button.click()
+    [event] = list_adverse_events(pharmacist, administration_id=administration_id)
+    assert dialog.event_id == event.id
+    assert (event.event_type, event.severity, event.report_status) == ("delayed_nodule_granuloma", "moderate",
+                                                                       "not_reported")
+    assert events.events_table.rowCount() == 1 and events.events_table.item(0, 1).text() == "PT-4411"
+
+
+def test_an_adverse_event_without_its_kind_is_refused_beside_the_field(qtbot: QtBot,
+                                                                       pharmacist: ServiceContext) -> None:
+    lot = make_lot(pharmacist.db)
+    administration_id = add_administration(pharmacist.db, lot.lot_id)
+    dialog = RecordAdverseEventDialog(pharmacist, administration_id)
+    qtbot.addWidget(dialog)
+    dialog.notes.setPlainText("Redness for two days")
+    dialog.save_button.click()
+    assert dialog.event_id is None and dialog.event_type.property("invalid") is True
+    assert "event_type" in dialog.banner.text()
+    assert dialog.notes.toPlainText() == "Redness for two days"
+    assert list_adverse_events(pharmacist, administration_id=administration_id) == []
+
+
+def test_reporting_an_event_closes_ae_unreported(qtbot: QtBot, pharmacist: ServiceContext) -> None:
+    lot = make_lot(pharmacist.db)
+    event_id = _old_unreported_event(pharmacist.db, lot.lot_id)
+    assert "AE-UNREPORTED" in _codes(pharmacist, "adverse_event", event_id)
+    dialog = AdverseEventReportDialog(pharmacist, event_id)
+    qtbot.addWidget(dialog)
+    assert "AE-UNREPORTED" in dialog.finding.text()
+    dialog.status.setCurrentIndex(dialog.status.findData("reported_regulator"))
+    dialog.reference.setText("MW-5099812")
+    dialog.save_button.click()
+    assert dialog.saved
+    event = get_adverse_event(pharmacist, event_id)
+    assert (event.report_status, event.report_reference) == ("reported_regulator", "MW-5099812")
+    assert event.reported_on is not None
+    assert "AE-UNREPORTED" not in _codes(pharmacist, "adverse_event", event_id)
+
+
+def test_not_reportable_needs_its_reason(qtbot: QtBot, pharmacist: ServiceContext) -> None:
+    lot = make_lot(pharmacist.db)
+    event_id = _old_unreported_event(pharmacist.db, lot.lot_id)
+    dialog = AdverseEventReportDialog(pharmacist, event_id)
+    qtbot.addWidget(dialog)
+    dialog.status.setCurrentIndex(dialog.status.findData("not_reportable"))
+    dialog.save_button.click()
+    assert not dialog.saved and dialog.reason.property("invalid") is True
+    assert get_adverse_event(pharmacist, event_id).report_status == "not_reported"
+    assert "AE-UNREPORTED" in _codes(pharmacist, "adverse_event", event_id)
+
+
+def test_an_inspector_may_read_adverse_events_but_not_record_or_report(qtbot: QtBot,
+                                                                       inspector: ServiceContext) -> None:
+    lot = make_lot(inspector.db)
+    event_id = _old_unreported_event(inspector.db, lot.lot_id)
+    events = AdverseEventsDialog(inspector, lot.lot_id)
+    qtbot.addWidget(events)
+    assert events.events_table.rowCount() == 1
+    assert not events.record_button.isEnabled() and not events.report_button.isEnabled()
+    assert "inspector" in events.report_button.toolTip()
+    assert events.record_for_selected() is None and events.report_selected() is None
+    report = AdverseEventReportDialog(inspector, event_id)
+    qtbot.addWidget(report)
+    assert not report.save_button.isEnabled() and not report.status.isEnabled()
