@@ -5,17 +5,20 @@ the message beside the field, that nothing was saved and that the typing is kept
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from pathlib import Path
 
+from PySide6.QtCore import QDateTime
 from pytestqt.qtbot import QtBot
 
 from registry_app.db import Database
-from registry_app.domain import Administration
+from registry_app.domain import Administration, Lot, Signature
 from registry_app.services import ServiceContext
 from registry_app.services.adverse_events import get_adverse_event, list_adverse_events
 from registry_app.services.browse_lot import lot_detail
 from registry_app.services.characterization import characterization_sheet
 from registry_app.services.documents import list_documents
+from registry_app.services.excursions import list_excursions
 from registry_app.services.flags import flags_for_subject
 from registry_app.ui.editors.adverse_event import (
     AdverseEventReportDialog,
@@ -23,7 +26,9 @@ from registry_app.ui.editors.adverse_event import (
     RecordAdverseEventDialog,
 )
 from registry_app.ui.editors.characterization import CharacterizationEditor
+from registry_app.ui.editors.excursion import ExcursionsDialog, RecordExcursionDialog, ResolveExcursionDialog
 from registry_app.ui.editors.lot_source import LotSourceEditor
+from tests.conftest import PASSWORDS
 from tests.rules import builders
 
 from .workflow_data import add_administration, make_lot
@@ -288,3 +293,98 @@ def test_an_inspector_may_read_adverse_events_but_not_record_or_report(qtbot: Qt
     report = AdverseEventReportDialog(inspector, event_id)
     qtbot.addWidget(report)
     assert not report.save_button.isEnabled() and not report.status.isEnabled()
+
+
+# --- temperature excursions -----------------------------------------------------------------------------------
+
+def test_record_an_excursion_from_a_logger_span(qtbot: QtBot, pharmacist: ServiceContext) -> None:
+    lot = make_lot(pharmacist.db, product_values={"storage_form": "refrigerated"})
+    excursions = ExcursionsDialog(pharmacist, lot.lot_id)
+    qtbot.addWidget(excursions)
+    dialog = excursions.record()
+    assert dialog is not None
+    start = datetime.now().replace(second=0, microsecond=0) - timedelta(hours=5)
+    dialog.started.setDateTime(QDateTime(start))
+    dialog.ended.setDateTime(QDateTime(start + timedelta(minutes=150)))
+    dialog.lowest.setValue(3.0)
+    dialog.highest.setValue(13.5)
+    dialog.notes.setPlainText("door left open")
+    dialog.save_button.click()
+    [excursion] = list_excursions(pharmacist, lot.lot_id)
+    assert dialog.excursion_id == excursion.id
+    assert (excursion.occurred_at, excursion.reading_c, excursion.duration_minutes) == (start, 13.5, 150)
+    assert "door left open" in (excursion.notes or "")
+    assert "USE-TEMPERATURE" in _codes(pharmacist, "lot", lot.lot_id)
+    assert excursions.table.rowCount() == 1 and excursions.table.item(0, 4).text() == "OPEN"
+
+
+def test_an_excursion_that_ends_before_it_begins_is_refused(qtbot: QtBot, pharmacist: ServiceContext) -> None:
+    lot = make_lot(pharmacist.db)
+    dialog = RecordExcursionDialog(pharmacist, lot.lot_id)
+    qtbot.addWidget(dialog)
+    start = datetime.now().replace(second=0, microsecond=0) - timedelta(hours=2)
+    dialog.started.setDateTime(QDateTime(start))
+    dialog.ended.setDateTime(QDateTime(start - timedelta(minutes=30)))
+    dialog.highest.setValue(12.0)
+    dialog.save_button.click()
+    assert dialog.excursion_id is None and dialog.ended.property("invalid") is True
+    assert "ended_at" in dialog.banner.text() and dialog.highest.value() == 12.0
+    assert list_excursions(pharmacist, lot.lot_id) == []
+
+
+def _open_excursion(db: Database, lot_id: int) -> None:
+    with db.write() as session:
+        lot = session.get(Lot, lot_id)
+        builders.excursion(session, lot)
+
+
+def test_resolving_an_excursion_is_signed_and_closes_use_temperature(qtbot: QtBot,
+                                                                     pharmacist: ServiceContext) -> None:
+    lot = make_lot(pharmacist.db)
+    _open_excursion(pharmacist.db, lot.lot_id)
+    assert "USE-TEMPERATURE" in _codes(pharmacist, "lot", lot.lot_id)
+    excursions = ExcursionsDialog(pharmacist, lot.lot_id)
+    qtbot.addWidget(excursions)
+    dialog = excursions.resolve_selected()
+    assert dialog is not None
+    dialog.disposition.setCurrentIndex(dialog.disposition.findData("use"))
+    dialog.signature.reason_edit.setPlainText("Within the manufacturer's stability data (24 h at 25 °C)")
+    dialog.signature.password_edit.setText("wrong password")
+    dialog.sign_button.click()
+    assert dialog.signature_id is None and dialog.signature.password() == ""  # refused, password cleared
+    assert list_excursions(pharmacist, lot.lot_id)[0].is_open
+    assert "stability" in dialog.signature.reason()  # the justification typed is kept
+    dialog.signature.password_edit.setText(PASSWORDS["pharmacist"])
+    dialog.sign_button.click()
+    assert dialog.signature_id is not None
+    [excursion] = list_excursions(pharmacist, lot.lot_id)
+    assert excursion.resolution == "use" and "stability" in (excursion.resolution_note or "")
+    with pharmacist.db.read() as session:
+        signature = session.get(Signature, dialog.signature_id)
+        assert signature is not None and signature.meaning == "approved"
+    assert "USE-TEMPERATURE" not in _codes(pharmacist, "lot", lot.lot_id)
+    assert excursions.table.item(0, 4).text() == "Use" and not excursions.resolve_button.isEnabled()
+
+
+def test_use_without_a_justification_is_refused_beside_the_field(qtbot: QtBot, pharmacist: ServiceContext) -> None:
+    lot = make_lot(pharmacist.db)
+    _open_excursion(pharmacist.db, lot.lot_id)
+    [excursion] = list_excursions(pharmacist, lot.lot_id)
+    dialog = ResolveExcursionDialog(pharmacist, excursion)
+    qtbot.addWidget(dialog)
+    dialog.disposition.setCurrentIndex(dialog.disposition.findData("use"))
+    dialog.signature.password_edit.setText(PASSWORDS["pharmacist"])
+    dialog.sign_button.click()
+    assert dialog.signature_id is None and dialog.signature.reason_edit.property("invalid") is True
+    assert list_excursions(pharmacist, lot.lot_id)[0].is_open
+
+
+def test_an_inspector_cannot_record_or_resolve_excursions(qtbot: QtBot, inspector: ServiceContext) -> None:
+    lot = make_lot(inspector.db)
+    _open_excursion(inspector.db, lot.lot_id)
+    excursions = ExcursionsDialog(inspector, lot.lot_id)
+    qtbot.addWidget(excursions)
+    assert excursions.table.rowCount() == 1
+    assert not excursions.record_button.isEnabled() and not excursions.resolve_button.isEnabled()
+    assert "resolve temperature excursions" in excursions.resolve_button.toolTip()
+    assert excursions.record() is None and excursions.resolve_selected() is None
