@@ -9,11 +9,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QUrl, Signal
+from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QBrush, QDesktopServices
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
+    QDialog,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
@@ -154,6 +155,9 @@ class LotRecord(QWidget):
         for key, value in detail.source.items():
             form.addRow(label(key), QLabel(label(value) if isinstance(value, str) and "_" in value
                                            else as_text(value) or "not recorded"))
+        button = QPushButton("&Donor eligibility…", objectName="editLotSource")
+        button.clicked.connect(lambda: self.open_editor("source"))
+        form.addRow(button)
         return page
 
     def _characterization(self, detail: LotDetail) -> QWidget:
@@ -167,7 +171,21 @@ class LotRecord(QWidget):
             if result.in_spec is False:
                 for c in range(table.columnCount()):
                     table.item(r, c).setBackground(QBrush(state_colour("out_of_spec_fill")))
-        return table
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(table)
+        buttons = QHBoxLayout()
+        for text, name, editor in (("&Enter or void results…", "editCharacterization", "characterization"),
+                                   ("Enter from a Co&A…", "enterFromCoa", "coa"),
+                                   ("Temperature e&xcursions…", "editExcursions", "excursions"),
+                                   ("Ad&verse events…", "editAdverseEvents", "adverse_events")):
+            button = QPushButton(text, objectName=name)
+            button.clicked.connect(lambda _=False, e=editor: self.open_editor(e))
+            buttons.addWidget(button)
+        buttons.addStretch()
+        layout.addLayout(buttons)
+        return page
 
     def _regulatory(self, detail: LotDetail) -> QWidget:
         rows = [[s["jurisdiction"] + (" (this site)" if s["current"] else ""), label(s["status"]), s["reference"],
@@ -201,13 +219,73 @@ class LotRecord(QWidget):
         return page
 
     def _flags(self, detail: LotDetail) -> QWidget:
+        from .editors.fix_actions import FIXES, fix_refusal
+
         table = _table(["Severity", "Code", "On", "Message", "Waived"],
                        [[label(f["severity"]), f["code"], f"{f['subject_type']} {f['subject_id']}", f["message"],
                          f["waived"]] for f in detail.flags], "flagsTable")
         table.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
-        return table
+        self.flags_table = table
+        self.fix_button = QPushButton("Fi&x…", objectName="fixLotFlag")
+        self.fix_button.clicked.connect(lambda: self.fix_flag(self.flags_table.currentRow()))
+
+        def selected() -> None:
+            row = table.currentRow()
+            code = detail.flags[row]["code"] if 0 <= row < len(detail.flags) else None
+            refusal = fix_refusal(self.ctx, code) if code else "Select a finding to fix."
+            self.fix_button.setEnabled(refusal is None)
+            self.fix_button.setToolTip(refusal or FIXES[str(code)].what)
+
+        table.itemSelectionChanged.connect(selected)
+        table.doubleClicked.connect(lambda index: self.fix_flag(index.row()))
+        if detail.flags:
+            table.selectRow(0)
+        selected()
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(table)
+        layout.addWidget(self.fix_button, 0, Qt.AlignmentFlag.AlignLeft)
+        return page
 
     # --- actions ----------------------------------------------------------------------------------------------
+    def fix_flag(self, row: int) -> Any:
+        """Open the editor that resolves the flag on `row` of the Flags tab; the record reloads when it closes."""
+        from .editors.fix_actions import FixTarget, fix_flag
+
+        if self.detail is None or not 0 <= row < len(self.detail.flags):
+            return None
+        flag = self.detail.flags[row]
+        target = FixTarget(flag["code"], flag["subject_type"], int(flag["subject_id"]), self.lot_id,
+                           self.detail.product_id, self.detail.product)
+        return self._after_editor(fix_flag(self, self.ctx, target))
+
+    def open_editor(self, editor: str) -> Any:
+        """The lot editors (ui/editors): characterization, coa, source, excursions, adverse_events."""
+        if editor in ("characterization", "coa"):
+            from .editors.characterization import open_characterization
+
+            opened: Any = open_characterization(self, self.ctx, self.lot_id, show_certificate=editor == "coa")
+        elif editor == "source":
+            from .editors.lot_source import open_lot_source
+
+            opened = open_lot_source(self, self.ctx, self.lot_id)
+        elif editor == "excursions":
+            from .editors.excursion import open_excursions
+
+            opened = open_excursions(self, self.ctx, self.lot_id)
+        else:
+            from .editors.adverse_event import open_adverse_events
+
+            opened = open_adverse_events(self, self.ctx, self.lot_id)
+        return self._after_editor(opened)
+
+    def _after_editor(self, opened: Any) -> Any:
+        if isinstance(opened, QDialog):  # what the editor saved shows here (and the flags) once it closes
+            opened.finished.connect(lambda _result: self.reload(keep_input=True))
+        self.editor_dialog = opened
+        return opened
+
     def changed_values(self) -> dict[str, str]:
         assert self.detail is not None
         return {name: editor.text() for name, editor in self.editors.items()

@@ -209,6 +209,14 @@ class CharacterizationEditor(QDialog):
         layout.addWidget(note)
         return box
 
+    def _reveal_pane(self) -> None:
+        if self.splitter.sizes()[1] == 0:
+            self.splitter.setSizes([800, 500])
+
+    def open_certificate_pane(self) -> None:
+        self._reveal_pane()
+        (self.attach_button if self.attach_button.isEnabled() else self.certificate_combo).setFocus()
+
     def current_certificate(self) -> dict[str, Any] | None:
         document_id = self.certificate_combo.currentData()
         if self.sheet is None or document_id is None:
@@ -225,8 +233,7 @@ class CharacterizationEditor(QDialog):
         name = certificate["file_name"] or f"Reference {certificate['reference']}"
         self.certificate_name.setText(name)
         self.open_button.setEnabled(bool(certificate["has_content"]))
-        if self.splitter.sizes()[1] == 0:
-            self.splitter.setSizes([800, 500])
+        self._reveal_pane()  # not the focus: the user may be typing in the grid
         if certificate["has_content"] and self.pdf_view is not None and \
                 (certificate["media_type"] == "application/pdf" or str(name).lower().endswith(".pdf")):
             ctx, document_id = self.ctx, certificate["id"]
@@ -440,10 +447,13 @@ class CharacterizationEditor(QDialog):
         return show_dialog(dialog)
 
 
-def open_characterization(parent: QWidget | None, ctx: ServiceContext, lot_id: int, *,
-                          from_coa: bool = False) -> CharacterizationEditor:
-    """Open the lot's characterization grid; `from_coa` starts by asking for the certificate to enter from."""
+def open_characterization(parent: QWidget | None, ctx: ServiceContext, lot_id: int, *, from_coa: bool = False,
+                          show_certificate: bool = False) -> CharacterizationEditor:
+    """Open the lot's characterization grid. `show_certificate` opens the certificate pane beside it (with
+    Attach a CoA… in focus); `from_coa` also asks at once for the certificate's file."""
     editor = show_dialog(CharacterizationEditor(ctx, lot_id, parent))
+    if show_certificate or from_coa:
+        editor.open_certificate_pane()
     if from_coa and editor.can_edit:
         editor.choose_certificate()
     return editor
