@@ -8,11 +8,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from PySide6.QtCore import QDateTime
+from PySide6.QtCore import QDateTime, QSettings
 from pytestqt.qtbot import QtBot
 
 from registry_app.db import Database
 from registry_app.domain import Administration, Lot, Signature
+from registry_app.rules import RULES
 from registry_app.services import ServiceContext
 from registry_app.services.adverse_events import get_adverse_event, list_adverse_events
 from registry_app.services.browse_lot import lot_detail
@@ -27,7 +28,11 @@ from registry_app.ui.editors.adverse_event import (
 )
 from registry_app.ui.editors.characterization import CharacterizationEditor
 from registry_app.ui.editors.excursion import ExcursionsDialog, RecordExcursionDialog, ResolveExcursionDialog
+from registry_app.ui.editors.fix_actions import FIXES
 from registry_app.ui.editors.lot_source import LotSourceEditor
+from registry_app.ui.lot_record import LotRecord
+from registry_app.ui.main_window import MainWindow
+from registry_app.ui.pages.flags_page import FlagsPage
 from tests.conftest import PASSWORDS
 from tests.rules import builders
 
@@ -388,3 +393,131 @@ def test_an_inspector_cannot_record_or_resolve_excursions(qtbot: QtBot, inspecto
     assert not excursions.record_button.isEnabled() and not excursions.resolve_button.isEnabled()
     assert "resolve temperature excursions" in excursions.resolve_button.toolTip()
     assert excursions.record() is None and excursions.resolve_selected() is None
+
+
+# --- "Fix…" from a flag ---------------------------------------------------------------------------------------
+
+def _flags_page(qtbot: QtBot, ctx: ServiceContext) -> FlagsPage:
+    page = FlagsPage(ctx)
+    qtbot.addWidget(page)
+    qtbot.waitUntil(lambda: not page.loading, timeout=20000)
+    return page
+
+
+def _select_flag(page: FlagsPage, code: str, subject_id: int | None = None) -> None:
+    row = next(i for i, f in enumerate(page.model.rows)
+               if f.code == code and (subject_id is None or f.subject_id == subject_id))
+    page.table.selectRow(row)
+
+
+def test_the_fix_table_covers_every_lot_finding_and_names_real_codes() -> None:
+    assert set(FIXES) <= set(RULES)
+    lot_codes = {code for code, rule in RULES.items() if rule.subject_type == "lot" and not rule.is_alert}
+    assert lot_codes <= set(FIXES), sorted(lot_codes - set(FIXES))
+    assert {"AE-UNREPORTED", "UNDOC-REGULATORY", "UNDOC-MANUFACTURER", "UNDOC-SOURCE"} <= set(FIXES)
+
+
+def test_fix_opens_the_editor_for_each_kind_of_flag(qtbot: QtBot, pharmacist: ServiceContext) -> None:
+    safety = make_lot(pharmacist.db, routes=INVASIVE, skip=("sterility",))
+    donor = make_lot(pharmacist.db, product_values={"source": "msc_adipose"}, donor_eligibility_ref=None)
+    coa = make_lot(pharmacist.db, coa_ref=None)
+    warm = make_lot(pharmacist.db)
+    _open_excursion(pharmacist.db, warm.lot_id)
+    event_id = _old_unreported_event(pharmacist.db, warm.lot_id)
+    page = _flags_page(qtbot, pharmacist)
+    expected = {("UNDOC-SAFETY-TESTS", safety.lot_id): CharacterizationEditor,
+                ("UNDOC-DONOR", donor.lot_id): LotSourceEditor, ("UNDOC-COA", coa.lot_id): CharacterizationEditor,
+                ("USE-TEMPERATURE", warm.lot_id): ExcursionsDialog,
+                ("AE-UNREPORTED", event_id): AdverseEventReportDialog}
+    for (code, subject_id), kind in expected.items():
+        _select_flag(page, code, subject_id)
+        assert page.fix_button.isEnabled(), code
+        opened = page.fix_selected()
+        assert isinstance(opened, kind) and opened.isVisible(), code
+        target = opened.lot_id if hasattr(opened, "lot_id") else opened.adverse_event_id
+        assert target == subject_id, code
+        opened.close()
+    _select_flag(page, "UNDOC-COA", coa.lot_id)
+    grid = page.fix_selected()
+    assert grid.splitter.sizes()[1] > 0, "the certificate pane is open, ready to attach the CoA"
+
+
+def test_fixing_through_the_editor_clears_the_flag_from_the_page(qtbot: QtBot, pharmacist: ServiceContext) -> None:
+    lot = make_lot(pharmacist.db, product_values={"source": "msc_adipose"}, donor_eligibility_ref=None)
+    page = _flags_page(qtbot, pharmacist)
+    _select_flag(page, "UNDOC-DONOR", lot.lot_id)
+    editor = page.fix_selected()
+    editor.reference.setText("DE-77")
+    editor.reason.setText("donor file from the supplier")
+    editor.save_button.click()
+    editor.close()  # closing the editor evaluates the flags again
+    qtbot.waitUntil(lambda: not page.loading, timeout=20000)
+    assert not any(f.code == "UNDOC-DONOR" and f.subject_id == lot.lot_id for f in page.model.rows)
+
+
+def test_fix_is_disabled_with_the_reason_for_an_inspector_or_an_uncovered_code(qtbot: QtBot,
+                                                                                inspector: ServiceContext,
+                                                                                pharmacist: ServiceContext) -> None:
+    lot = make_lot(inspector.db, coa_ref=None)
+    add_administration(inspector.db, lot.lot_id, screening_done=False)  # CONTRA-SCREENING-MISSING: no editor
+    page = _flags_page(qtbot, inspector)
+    _select_flag(page, "UNDOC-COA")
+    assert not page.fix_button.isEnabled() and "inspector" in page.fix_button.toolTip()
+    assert page.fix_selected() is None
+    page = _flags_page(qtbot, pharmacist)
+    _select_flag(page, "CONTRA-SCREENING-MISSING")
+    assert not page.fix_button.isEnabled() and "No editor" in page.fix_button.toolTip()
+    _select_flag(page, "UNDOC-COA")
+    assert page.fix_button.isEnabled() and "certificate" in page.fix_button.toolTip()
+
+
+def test_product_flags_go_to_the_product_until_the_catalog_editors_are_merged(qtbot: QtBot, tmp_path: Path,
+                                                                             pharmacist: ServiceContext) -> None:
+    lot = make_lot(pharmacist.db, status=None)
+    window = MainWindow(pharmacist, QSettings(str(tmp_path / "desktop.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    flags = window.show_page("Flags")
+    assert isinstance(flags, FlagsPage)
+    qtbot.waitUntil(lambda: not flags.loading, timeout=20000)
+    _select_flag(flags, "UNDOC-REGULATORY", lot.product_id)
+    opened = flags.fix_selected()
+    products = window.pages["Products"]
+    assert opened is products and window.stack.currentWidget() is products
+    assert products.filter.text() == lot.product_name
+
+
+def test_fix_from_the_lot_record(qtbot: QtBot, pharmacist: ServiceContext) -> None:
+    lot = make_lot(pharmacist.db, expiry_date=None, routes=INVASIVE, skip=("endotoxin",))
+    record = LotRecord(pharmacist, lot.lot_id)
+    qtbot.addWidget(record)
+    codes = [f["code"] for f in record.detail.flags]  # type: ignore[union-attr]
+    record.tabs.setCurrentIndex(1)
+    assert record.fix_flag(codes.index("UNDOC-EXPIRY")) is record and record.tabs.currentIndex() == 0
+    grid = record.fix_flag(codes.index("UNDOC-SAFETY-TESTS"))
+    assert isinstance(grid, CharacterizationEditor)
+    grid.entry("endotoxin").value.setText("0.05")  # type: ignore[union-attr]
+    grid.entry("endotoxin").save.click()
+    grid.close()  # the record reloads: the finding is gone from its flag list
+    assert "UNDOC-SAFETY-TESTS" not in [f["code"] for f in record.detail.flags]  # type: ignore[union-attr]
+
+
+def test_the_lot_menu_opens_the_editors_on_the_lot_on_screen(qtbot: QtBot, tmp_path: Path,
+                                                            pharmacist: ServiceContext) -> None:
+    lot = make_lot(pharmacist.db)
+    add_administration(pharmacist.db, lot.lot_id)
+    window = MainWindow(pharmacist, QSettings(str(tmp_path / "desktop.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    window.install_workflows()
+    window.open_lot(lot.lot_id)
+    actions = {a.objectName(): a for a in window.lot_actions.actions()}
+    for name, kind in (("Characterization results", CharacterizationEditor),
+                       ("Source and donor eligibility", LotSourceEditor), ("Temperature excursions", ExcursionsDialog),
+                       ("Adverse events", AdverseEventsDialog)):
+        actions[f"workflow:{name}"].trigger()
+        assert isinstance(window.workflow_dialog, kind) and window.workflow_dialog.lot_id == lot.lot_id, name
+        window.workflow_dialog.close()
+    administrations = window.show_page("Administrations")
+    [record_event] = [a for a in administrations.table.actions() if a.objectName() == "recordAdverseEventFromList"]
+    administrations.table.setCurrentIndex(administrations.proxy.index(0, 0))
+    record_event.trigger()
+    assert isinstance(administrations.adverse_event_dialog, RecordAdverseEventDialog)
