@@ -96,7 +96,10 @@ def test_lot_record_offers_the_lot_actions_the_role_allows(qtbot: QtBot, directo
 
     watcher = _window(qtbot, inspector, tmp_path / "inspector")
     watcher.open_lot(lot.lot_id)
-    assert set(_lot_record_buttons(watcher)) == {"Recall lookback"}
+    # Lookback and the lot editors, which open read-only for an inspector.
+    assert set(_lot_record_buttons(watcher)) == {"Recall lookback", "Characterization results",
+                                                 "Source and donor eligibility", "Temperature excursions",
+                                                 "Adverse events"}
 
 
 def test_flag_jumps_to_the_lot_record(qtbot: QtBot, pharmacist: ServiceContext, tmp_path: Path) -> None:
