@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from PySide6.QtCore import QDateTime, QSettings
+from PySide6.QtCore import QDateTime, QSettings, Qt
 from pytestqt.qtbot import QtBot
 
 from registry_app.db import Database
@@ -36,7 +36,7 @@ from registry_app.ui.pages.flags_page import FlagsPage
 from tests.conftest import PASSWORDS
 from tests.rules import builders
 
-from .workflow_data import add_administration, make_lot
+from .workflow_data import add_administration, make_lot, show_active
 
 INVASIVE = ("intradermal",)
 
@@ -521,3 +521,29 @@ def test_the_lot_menu_opens_the_editors_on_the_lot_on_screen(qtbot: QtBot, tmp_p
     administrations.table.setCurrentIndex(administrations.proxy.index(0, 0))
     record_event.trigger()
     assert isinstance(administrations.adverse_event_dialog, RecordAdverseEventDialog)
+
+
+def test_ctrl_return_saves_the_row_being_typed_in(qtbot: QtBot, pharmacist: ServiceContext) -> None:
+    lot = make_lot(pharmacist.db, routes=INVASIVE, skip=("sterility",))
+    editor = show_active(qtbot, CharacterizationEditor(pharmacist, lot.lot_id))
+    sterility = editor.entry("sterility")
+    sterility.result.setCurrentIndex(sterility.result.findData("fail"))  # type: ignore[union-attr]
+    assert sterility.assessment.text().startswith("OUT OF SPEC")
+    sterility.result.setFocus()  # type: ignore[union-attr]
+    qtbot.keyClick(sterility.result, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)  # type: ignore[arg-type]
+    assert editor.saved == 1
+    assert {"OOS-STERILITY"} <= _codes(pharmacist, "lot", lot.lot_id)
+
+
+def test_saving_one_row_keeps_what_is_typed_in_the_others(qtbot: QtBot, pharmacist: ServiceContext) -> None:
+    lot = make_lot(pharmacist.db, routes=INVASIVE, skip=("sterility", "endotoxin"))
+    editor = _grid(qtbot, pharmacist, lot.lot_id)
+    editor.entry("endotoxin").value.setText("0.4")  # type: ignore[union-attr]
+    editor.entry("endotoxin").laboratory.setText("Lab B")
+    sterility = editor.entry("sterility")
+    sterility.result.setCurrentIndex(sterility.result.findData("pass"))  # type: ignore[union-attr]
+    sterility.save.click()
+    assert editor.saved == 1 and ("sterility", None) not in {e.key for e in editor.entries}
+    endotoxin = editor.entry("endotoxin")  # a new row widget after the reload, with the typing restored
+    assert endotoxin.value.text() == "0.4" and endotoxin.laboratory.text() == "Lab B"  # type: ignore[union-attr]
+    assert endotoxin.assessment.text().startswith("in spec")

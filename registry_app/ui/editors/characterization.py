@@ -47,7 +47,7 @@ from ...services.context import STAFF
 from ...services.documents import attach_document, read_document_content
 from ...services.receiving import add_characterization_result, void_characterization_result
 from ..dialogs.documents import DOCUMENT_FILTER
-from ..dialogs.forms import ErrorBanner, attempt_op, vocab_combo
+from ..dialogs.forms import ErrorBanner, add_save_shortcut, attempt_op, vocab_combo
 from ..ops import report_unexpected, runner_for
 from ..style import mark_invalid, set_role
 from .lot_editor_kit import ReasonDialog, gate, show_dialog
@@ -164,6 +164,8 @@ class CharacterizationEditor(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
+        # Ctrl+Return saves the row being typed in (Enter does too, in a value field).
+        add_save_shortcut(self, self.save_focused_entry)
         self.can_edit = gate(ctx, STAFF, [self.attach_button], "record characterization results")
         if not self.can_edit:
             self.banner.show_warning("Read only: only a pharmacist or medical director may record or void results.")
@@ -388,6 +390,13 @@ class CharacterizationEditor(QDialog):
 
     def entry(self, parameter: str, marker: str | None = None) -> EntryRow:
         return next(e for e in self.entries if e.key == (parameter, marker))
+
+    def save_focused_entry(self) -> None:
+        focused = self.focusWidget()
+        for entry in self.entries:
+            if focused is not None and any(w is focused or w.isAncestorOf(focused) for w in entry.fields().values()):
+                self.save_entry(entry)
+                return
 
     def assess_entry(self, entry: EntryRow) -> None:
         """Read what is typed against the specification (characterization.assess: the service's reading)."""
