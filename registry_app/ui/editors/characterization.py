@@ -58,9 +58,10 @@ try:  # QtPdf ships in PySide6-Addons; a build without it shows the file name an
 except ImportError:  # pragma: no cover - depends on the installed wheels
     QPdfDocument = QPdfView = None  # type: ignore[assignment,misc]
 
-COLUMNS = ("Item", "Parameter", "Method", "Value / result", "Unit", "Measured by", "Laboratory / report ref.",
-           "Recorded", "Assessment", "")
-C_ITEM, C_PARAM, C_METHOD, C_VALUE, C_UNIT, C_BY, C_LAB, C_DATE, C_ASSESS, C_ACTION = range(len(COLUMNS))
+# The assessment sits next to the value it reads, where the eye is while typing.
+COLUMNS = ("Item", "Parameter", "Method", "Value / result", "Unit", "Assessment", "Measured by",
+           "Laboratory / report ref.", "Recorded", "")
+C_ITEM, C_PARAM, C_METHOD, C_VALUE, C_UNIT, C_ASSESS, C_BY, C_LAB, C_DATE, C_ACTION = range(len(COLUMNS))
 
 
 def _parameter_text(parameter: str, marker: str | None) -> str:
@@ -150,7 +151,7 @@ class CharacterizationEditor(QDialog):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(C_ITEM, QHeaderView.ResizeMode.Interactive)
-        self.table.setColumnWidth(C_ITEM, 180)
+        self.table.setColumnWidth(C_ITEM, 160)
         self.table.setAccessibleName("Characterization results")
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)

@@ -142,6 +142,8 @@ class ResolveExcursionDialog(QDialog):
         form.addRow("&Disposition", self.disposition)
         layout.addLayout(form)
         self.signature = SignaturePanel(ctx, "approved", reason_label="Justification")
+        # Stored with the meaning "approved"; what the signer approves, in words:
+        self.signature.meaning_label.setText("I approve this disposition of the lot after the excursion.")
         layout.addWidget(self.signature)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         self.sign_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
