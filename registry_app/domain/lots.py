@@ -138,6 +138,9 @@ class CharacterizationResult(Base):
     measured_by: Mapped[str | None] = mapped_column(String(20))
     document_id: Mapped[int | None] = mapped_column(ForeignKey("document.id"))
     source_ref: Mapped[str | None] = mapped_column(String(200))
+    # Who tested and when, as the certificate states it (recorded_at is when it was typed in).
+    laboratory: Mapped[str | None] = mapped_column(String(200))
+    tested_on: Mapped[date | None] = mapped_column(Date)
     recorded_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     voided_at: Mapped[datetime | None] = mapped_column(DateTime)
     void_reason: Mapped[str | None] = mapped_column(Text)

@@ -9,7 +9,7 @@ receiving.void_characterization_result. What is expected comes from rules.items,
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import select
 
@@ -71,6 +71,8 @@ class ResultRow:
     result: str | None
     measured_by: str | None
     source_ref: str | None
+    laboratory: str | None
+    tested_on: date | None
     document_id: int | None
     recorded_at: datetime
     specification: str
@@ -115,8 +117,8 @@ class CharacterizationSheet:
 def _row(result: CharacterizationResult, spec: Specification) -> ResultRow:
     text, ok = assess(spec, result.parameter, value=result.value, result=result.result, marker=result.marker)
     return ResultRow(result.id, result.parameter, result.marker, result.method, result.value, result.unit,
-                     result.result, result.measured_by, result.source_ref, result.document_id, result.recorded_at,
-                     text, ok)
+                     result.result, result.measured_by, result.source_ref, result.laboratory, result.tested_on,
+                     result.document_id, result.recorded_at, text, ok)
 
 
 def _slot_row(item: str, title: str, required: bool, parameter: str, marker: str | None,

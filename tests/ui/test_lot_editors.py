@@ -5,10 +5,10 @@ the message beside the field, that nothing was saved and that the typing is kept
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from PySide6.QtCore import QDateTime, QSettings, Qt
+from PySide6.QtCore import QDate, QDateTime, QSettings, Qt
 from pytestqt.qtbot import QtBot
 
 from registry_app.db import Database
@@ -68,13 +68,15 @@ def test_grid_lists_what_the_rules_expect_and_saving_closes_the_safety_flag(qtbo
     sterility.save.click()
     endotoxin = editor.entry("endotoxin")
     endotoxin.value.setText("0.2")  # type: ignore[union-attr]
-    endotoxin.laboratory.setText("Eurofins, report 5521")
+    endotoxin.laboratory.setText("Eurofins BioPharma")
+    endotoxin.tested_on.setDate(QDate(2026, 11, 2))
     assert endotoxin.assessment.text().startswith("in spec")
     qtbot.keyClick(endotoxin.value, "\r")  # type: ignore[arg-type]
     assert editor.saved == 2
     sheet = characterization_sheet(pharmacist, lot.lot_id)
-    saved = {(r.parameter, r.value, r.result, r.source_ref) for row in sheet.rows for r in row.current}
-    assert ("sterility", None, "pass", None) in saved and ("endotoxin", 0.2, None, "Eurofins, report 5521") in saved
+    saved = {(r.parameter, r.value, r.result, r.laboratory, r.tested_on) for row in sheet.rows for r in row.current}
+    assert ("sterility", None, "pass", None, None) in saved
+    assert ("endotoxin", 0.2, None, "Eurofins BioPharma", date(2026, 11, 2)) in saved
     assert "UNDOC-SAFETY-TESTS" not in _codes(pharmacist, "lot", lot.lot_id)
     assert "Every item" in editor.missing_label.text()
 
@@ -96,9 +98,11 @@ def test_a_refused_result_shows_beside_the_field_saves_nothing_and_keeps_the_typ
     endotoxin = editor.entry("endotoxin")
     endotoxin.value.setText("-4")  # type: ignore[union-attr]
     endotoxin.laboratory.setText("Lab A")
+    endotoxin.tested_on.setDate(QDate.currentDate().addDays(3))
     endotoxin.save.click()
     assert editor.saved == 0
     assert endotoxin.value.property("invalid") is True  # type: ignore[union-attr]
+    assert endotoxin.tested_on.property("invalid") is True and "future" in endotoxin.tested_on.toolTip()
     assert "value" in editor.banner.text() and editor.banner.isVisibleTo(editor)
     assert endotoxin.assessment.text() and endotoxin.assessment.property("role") == "error"
     assert endotoxin.value.text() == "-4" and endotoxin.laboratory.text() == "Lab A"  # type: ignore[union-attr]

@@ -1,5 +1,5 @@
 """The characterization grid of one lot: every item the lot rules expect (MISEV items for exosomes, PN items,
-safety tests), each row with method, value or result, unit, who measured it and the laboratory's reference,
+safety tests), each row with method, value or result, unit, who measured it, the laboratory and the test date,
 with the reading against the product's specification shown as the value is typed. Enter (or the row's Save)
 records the row through receiving.add_characterization_result; a wrong result is voided with a reason.
 
@@ -23,6 +23,7 @@ from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
+    QDateEdit,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
@@ -47,7 +48,15 @@ from ...services.context import STAFF
 from ...services.documents import attach_document, read_document_content
 from ...services.receiving import add_characterization_result, void_characterization_result
 from ..dialogs.documents import DOCUMENT_FILTER
-from ..dialogs.forms import ErrorBanner, add_save_shortcut, attempt_op, vocab_combo
+from ..dialogs.forms import (
+    ErrorBanner,
+    add_save_shortcut,
+    attempt_op,
+    date_or_none,
+    optional_date_edit,
+    set_optional_date,
+    vocab_combo,
+)
 from ..ops import report_unexpected, runner_for
 from ..style import mark_invalid, set_role
 from .lot_editor_kit import ReasonDialog, gate, show_dialog
@@ -59,8 +68,8 @@ except ImportError:  # pragma: no cover - depends on the installed wheels
     QPdfDocument = QPdfView = None  # type: ignore[assignment,misc]
 
 # The assessment sits next to the value it reads, where the eye is while typing.
-COLUMNS = ("Item", "Parameter", "Method", "Value / result", "Unit", "Assessment", "Measured by",
-           "Laboratory / report ref.", "Recorded", "")
+COLUMNS = ("Item", "Parameter", "Method", "Value / result", "Unit", "Assessment", "Measured by", "Laboratory",
+           "Tested on", "")
 C_ITEM, C_PARAM, C_METHOD, C_VALUE, C_UNIT, C_ASSESS, C_BY, C_LAB, C_DATE, C_ACTION = range(len(COLUMNS))
 
 
@@ -84,6 +93,7 @@ class EntryRow:
     result: QComboBox | None  # ...or a qualitative result
     measured_by: QComboBox
     laboratory: QLineEdit
+    tested_on: QDateEdit
     assessment: QLabel
     save: QPushButton
 
@@ -93,7 +103,7 @@ class EntryRow:
 
     def fields(self) -> dict[str, QWidget]:
         found: dict[str, QWidget] = {"method": self.method, "measured_by": self.measured_by,
-                                     "source_ref": self.laboratory}
+                                     "laboratory": self.laboratory, "tested_on": self.tested_on}
         if self.value is not None:
             found["value"] = self.value
         if self.result is not None:
@@ -103,7 +113,8 @@ class EntryRow:
     def typed(self) -> dict[str, Any]:
         return {"method": self.method.currentData(), "value": self.value.text() if self.value else None,
                 "result": self.result.currentData() if self.result else None,
-                "measured_by": self.measured_by.currentData(), "laboratory": self.laboratory.text()}
+                "measured_by": self.measured_by.currentData(), "laboratory": self.laboratory.text(),
+                "tested_on": date_or_none(self.tested_on)}
 
     def restore(self, typed: dict[str, Any]) -> None:
         for combo, value in ((self.method, typed["method"]), (self.measured_by, typed["measured_by"]),
@@ -113,10 +124,11 @@ class EntryRow:
         if self.value is not None and typed["value"]:
             self.value.setText(typed["value"])
         self.laboratory.setText(typed["laboratory"] or "")
+        set_optional_date(self.tested_on, typed["tested_on"])
 
     def is_blank(self) -> bool:
         typed = self.typed()
-        return not (typed["value"] or typed["result"] or typed["laboratory"])
+        return not (typed["value"] or typed["result"] or typed["laboratory"] or typed["tested_on"])
 
 
 class CharacterizationEditor(QDialog):
@@ -343,7 +355,8 @@ class CharacterizationEditor(QDialog):
         row = self._add_row(item_text, grid)
         shown = f"{result.value:g}" if result.value is not None else label(result.result)
         for column, text in ((C_METHOD, label(result.method)), (C_VALUE, shown), (C_BY, label(result.measured_by)),
-                             (C_LAB, result.source_ref or ""), (C_DATE, f"{result.recorded_at:%Y-%m-%d}"),
+                             (C_LAB, result.laboratory or result.source_ref or ""),
+                             (C_DATE, result.tested_on.isoformat() if result.tested_on else ""),
                              (C_ASSESS, _assessment_text(result.specification, result.in_spec))):
             self.table.setItem(row, column, QTableWidgetItem(text))
         void = QPushButton("Void…", objectName=f"void_{result.id}")
@@ -370,13 +383,15 @@ class CharacterizationEditor(QDialog):
             editor = result
         measured_by = vocab_combo(MeasuredBy, empty="— who measured —")
         measured_by.setObjectName(f"by_{name}")
-        laboratory = QLineEdit(objectName=f"lab_{name}", placeholderText="laboratory, report no.")
+        laboratory = QLineEdit(objectName=f"lab_{name}", placeholderText="laboratory")
+        tested_on = optional_date_edit()
+        tested_on.setObjectName(f"tested_{name}")
         assessment = QLabel(objectName=f"assess_{name}")
         assessment.setWordWrap(True)
         save = QPushButton("Save", objectName=f"save_{name}")
-        entry = EntryRow(grid, method, value, result, measured_by, laboratory, assessment, save)
+        entry = EntryRow(grid, method, value, result, measured_by, laboratory, tested_on, assessment, save)
         for column, widget in ((C_METHOD, method), (C_VALUE, editor), (C_BY, measured_by), (C_LAB, laboratory),
-                               (C_ASSESS, assessment), (C_ACTION, save)):
+                               (C_DATE, tested_on), (C_ASSESS, assessment), (C_ACTION, save)):
             self.table.setCellWidget(row, column, widget)
         save.clicked.connect(lambda _=False, e=entry: self.save_entry(e))
         if value is not None:
@@ -384,7 +399,8 @@ class CharacterizationEditor(QDialog):
             value.returnPressed.connect(lambda e=entry: self.save_entry(e))
         if result is not None:
             result.currentIndexChanged.connect(lambda _i, e=entry: self.assess_entry(e))
-        gate(self.ctx, STAFF, [method, editor, measured_by, laboratory, save], "record characterization results")
+        gate(self.ctx, STAFF, [method, editor, measured_by, laboratory, tested_on, save],
+             "record characterization results")
         self.entries.append(entry)
         self.assess_entry(entry)
         return entry
@@ -433,7 +449,7 @@ class CharacterizationEditor(QDialog):
             return add_characterization_result(
                 ctx, lot_id, grid.parameter, value=typed["value"], result=typed["result"], method=typed["method"],
                 marker=grid.marker, measured_by=typed["measured_by"], document_id=document_id,
-                source_ref=typed["laboratory"] or None)
+                laboratory=typed["laboratory"] or None, tested_on=typed["tested_on"])
 
         def refused(error: RegistryError) -> None:
             entry.assessment.setText(error.message)  # beside the fields, as well as in the banner
