@@ -38,6 +38,9 @@ class ExcursionView:
     resolution_note: str | None
     resolved_at: datetime | None
     recorded_at: datetime
+    ended_at: datetime | None = None
+    min_c: float | None = None
+    max_c: float | None = None
 
     @property
     def is_open(self) -> bool:
@@ -63,7 +66,7 @@ def record_excursion(ctx: ServiceContext, lot_id: int, occurred_at: datetime, re
 
     A logger's view (from `occurred_at` to `ended_at`, lowest and highest reading) may be given instead of one
     reading and a duration: the duration is the span, and the reading kept is the one furthest outside the
-    product's storage range (the one that decides the disposition); both extremes go into the notes."""
+    product's storage range (the one that decides the disposition); the span and both extremes are kept."""
     problems: list[FieldError] = []
     if not isinstance(occurred_at, datetime):
         problems.append(FieldError("occurred_at", "give the date and time the excursion began"))
@@ -95,9 +98,6 @@ def record_excursion(ctx: ServiceContext, lot_id: int, occurred_at: datetime, re
     if problems:
         raise ValidationError(problems)
     notes = _text(notes)
-    if min_c is not None or max_c is not None:
-        span = " to ".join(f"{v:g} °C" for v in (min_c, max_c) if v is not None)
-        notes = f"Readings {span}." + (f" {notes}" if notes else "")
     with ctx.db.write() as session:
         lot = session.get(Lot, lot_id)
         if lot is None:
@@ -110,7 +110,10 @@ def record_excursion(ctx: ServiceContext, lot_id: int, occurred_at: datetime, re
             reading_c = max(readings, key=lambda v: _distance_outside(v, limits))
         excursion = TemperatureExcursion(lot_id=lot_id, occurred_at=occurred_at.replace(tzinfo=None, microsecond=0),
                                          reading_c=float(reading_c), duration_minutes=duration_minutes,
-                                         notes=notes, recorded_at=utcnow())
+                                         notes=notes, recorded_at=utcnow(),
+                                         ended_at=ended_at.replace(tzinfo=None, microsecond=0) if ended_at else None,
+                                         min_c=None if min_c is None else float(min_c),
+                                         max_c=None if max_c is None else float(max_c))
         session.add(excursion)
         session.flush()
         ctx.audit(session, AuditRecord("record temperature excursion", "temperature_excursion", excursion.id,
@@ -203,4 +206,5 @@ def list_excursions(ctx: ServiceContext, lot_id: int) -> list[ExcursionView]:
                                .order_by(TemperatureExcursion.occurred_at.desc(),
                                          TemperatureExcursion.id.desc())).scalars().all()
         return [ExcursionView(r.id, r.lot_id, r.occurred_at, r.reading_c, r.duration_minutes, r.notes, r.resolution,
-                              r.resolution_note, r.resolved_at, r.recorded_at) for r in rows]
+                              r.resolution_note, r.resolved_at, r.recorded_at, r.ended_at, r.min_c, r.max_c)
+                for r in rows]

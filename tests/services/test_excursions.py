@@ -120,7 +120,7 @@ def test_a_logger_span_records_the_worst_reading_and_the_duration(pharmacist: Se
     record_excursion(pharmacist, lot_id, start, ended_at=start + timedelta(minutes=95), min_c=4.0, max_c=14.5)
     [view] = list_excursions(pharmacist, lot_id)
     assert (view.reading_c, view.duration_minutes) == (14.5, 95)
-    assert "4 °C to 14.5 °C" in (view.notes or "")
+    assert (view.ended_at, view.min_c, view.max_c) == (start + timedelta(minutes=95), 4.0, 14.5)
 
 
 def test_a_span_that_ends_before_it_begins_is_refused(pharmacist: ServiceContext) -> None:
@@ -151,3 +151,15 @@ def test_a_signed_resolution_needs_the_password_and_records_the_signature(pharma
     with pharmacist.db.read() as session:
         signature = session.get(Signature, signature_id)
         assert signature is not None and signature.subject_id == str(excursion_id)
+
+
+def test_the_reading_kept_is_the_one_outside_the_storage_range(pharmacist: ServiceContext) -> None:
+    """Refrigerated (2-8 °C): a span from -3 to 7 °C froze the lot; -3 °C is the reading that decides."""
+    from ..rules import builders
+
+    with pharmacist.db.write() as session:
+        lot_id = builders.lot(session, builders.product(session, storage_form="refrigerated")).id
+    start = datetime.now().replace(microsecond=0) - timedelta(hours=3)
+    record_excursion(pharmacist, lot_id, start, ended_at=start + timedelta(minutes=40), min_c=-3.0, max_c=7.0)
+    [view] = list_excursions(pharmacist, lot_id)
+    assert (view.reading_c, view.min_c, view.max_c, view.duration_minutes) == (-3.0, -3.0, 7.0, 40)

@@ -322,9 +322,11 @@ def test_record_an_excursion_from_a_logger_span(qtbot: QtBot, pharmacist: Servic
     [excursion] = list_excursions(pharmacist, lot.lot_id)
     assert dialog.excursion_id == excursion.id
     assert (excursion.occurred_at, excursion.reading_c, excursion.duration_minutes) == (start, 13.5, 150)
-    assert "door left open" in (excursion.notes or "")
+    assert (excursion.notes, excursion.min_c, excursion.max_c) == ("door left open", 3.0, 13.5)
+    assert excursion.ended_at == start + timedelta(minutes=150)
     assert "USE-TEMPERATURE" in _codes(pharmacist, "lot", lot.lot_id)
-    assert excursions.table.rowCount() == 1 and excursions.table.item(0, 4).text() == "OPEN"
+    assert excursions.table.rowCount() == 1
+    assert excursions.table.item(0, ExcursionsDialog.DISPOSITION).text() == "OPEN"
 
 
 def test_an_excursion_that_ends_before_it_begins_is_refused(qtbot: QtBot, pharmacist: ServiceContext) -> None:
@@ -372,7 +374,8 @@ def test_resolving_an_excursion_is_signed_and_closes_use_temperature(qtbot: QtBo
         signature = session.get(Signature, dialog.signature_id)
         assert signature is not None and signature.meaning == "approved"
     assert "USE-TEMPERATURE" not in _codes(pharmacist, "lot", lot.lot_id)
-    assert excursions.table.item(0, 4).text() == "Use" and not excursions.resolve_button.isEnabled()
+    assert excursions.table.item(0, ExcursionsDialog.DISPOSITION).text() == "Use"
+    assert not excursions.resolve_button.isEnabled()
 
 
 def test_use_without_a_justification_is_refused_beside_the_field(qtbot: QtBot, pharmacist: ServiceContext) -> None:

@@ -129,7 +129,9 @@ class ResolveExcursionDialog(QDialog):
         self.banner = ErrorBanner()
         layout.addWidget(self.banner)
         duration = f" for {excursion.duration_minutes} min" if excursion.duration_minutes is not None else ""
+        extremes = " – ".join(f"{v:g} °C" for v in (excursion.min_c, excursion.max_c) if v is not None)
         heading = QLabel(f"<b>{excursion.reading_c:g} °C</b> from {as_text(excursion.occurred_at)}{duration}"
+                         + (f" (readings {extremes})" if extremes else "")
                          + (f"<br>{excursion.notes}" if excursion.notes else ""), wordWrap=True)
         layout.addWidget(heading)
         explanation = QLabel("Use: the lot stays as it is (say why, e.g. the manufacturer's stability data). "
@@ -184,7 +186,9 @@ class ResolveExcursionDialog(QDialog):
 class ExcursionsDialog(QDialog):
     """The lot's excursions, newest first: record one, resolve the selected open one."""
 
-    COLUMNS = ("Began", "Reading", "Duration (min)", "Notes", "Disposition", "Resolved", "Justification")
+    COLUMNS = ("Began", "Ended", "Reading", "Lowest – highest", "Duration (min)", "Notes", "Disposition",
+               "Resolved", "Justification")
+    DISPOSITION = COLUMNS.index("Disposition")
 
     def __init__(self, ctx: ServiceContext, lot_id: int, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -239,7 +243,8 @@ class ExcursionsDialog(QDialog):
         self.excursions = excursions
         self.table.setRowCount(len(excursions))
         for r, e in enumerate(excursions):
-            cells = (e.occurred_at, f"{e.reading_c:g} °C", e.duration_minutes, e.notes,
+            extremes = " – ".join(f"{v:g} °C" for v in (e.min_c, e.max_c) if v is not None)
+            cells = (e.occurred_at, e.ended_at, f"{e.reading_c:g} °C", extremes, e.duration_minutes, e.notes,
                      label(e.resolution) if e.resolution else "OPEN", e.resolved_at, e.resolution_note)
             for c, value in enumerate(cells):
                 self.table.setItem(r, c, QTableWidgetItem(as_text(value)))
