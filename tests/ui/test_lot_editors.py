@@ -554,3 +554,15 @@ def test_saving_one_row_keeps_what_is_typed_in_the_others(qtbot: QtBot, pharmaci
     endotoxin = editor.entry("endotoxin")  # a new row widget after the reload, with the typing restored
     assert endotoxin.value.text() == "0.4" and endotoxin.laboratory.text() == "Lab B"  # type: ignore[union-attr]
     assert endotoxin.assessment.text().startswith("in spec")
+
+
+def test_ctrl_z_walks_back_the_adverse_event_form(qtbot: QtBot, pharmacist: ServiceContext) -> None:
+    lot = make_lot(pharmacist.db)
+    dialog = show_active(qtbot, RecordAdverseEventDialog(pharmacist, add_administration(pharmacist.db, lot.lot_id)))
+    dialog.event_type.setCurrentIndex(dialog.event_type.findData("swelling"))
+    dialog.notes.setFocus()
+    qtbot.keyClicks(dialog.notes, "lip")
+    qtbot.keyClick(dialog.notes, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert dialog.notes.toPlainText() == ""
+    qtbot.keyClick(dialog.notes, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert dialog.event_type.currentData() is None

@@ -51,6 +51,7 @@ from ..dialogs.forms import (
     vocab_combo,
     wire_keyboard,
 )
+from ..dialogs.undo import FormUndo
 from ..ops import report_unexpected, runner_for
 from .lot_editor_kit import gate, show_dialog
 
@@ -108,6 +109,9 @@ class RecordAdverseEventDialog(QDialog):
         self.fields: dict[str, QWidget] = {"event_type": self.event_type, "onset_date": self.onset,
                                            "severity": self.severity, "description": self.notes}
         self.can_edit = gate(ctx, STAFF, [*self.fields.values(), self.save_button], "record adverse events")
+        self.undo = FormUndo(self)  # Ctrl+Z across the fields until saved
+        for name, widget in self.fields.items():
+            self.undo.watch(widget, name)
         self.event_type.setFocus()
 
     def submit(self) -> None:
@@ -123,6 +127,7 @@ class RecordAdverseEventDialog(QDialog):
 
     def _saved(self, event_id: int) -> None:
         self.event_id = event_id
+        self.undo.clear()
         self.accept()
 
 

@@ -37,6 +37,7 @@ from ...services.context import STAFF
 from ...services.excursions import ExcursionView, list_excursions, record_excursion, sign_excursion_resolution
 from ..dialogs.forms import ErrorBanner, attempt_op, number_or_none, optional_number, vocab_combo, wire_keyboard
 from ..dialogs.signature import SignaturePanel
+from ..dialogs.undo import FormUndo
 from ..ops import report_unexpected, runner_for
 from .lot_editor_kit import gate, show_dialog
 
@@ -97,6 +98,10 @@ class RecordExcursionDialog(QDialog):
                                            "duration_minutes": self.ended, "notes": self.notes}
         self.can_edit = gate(ctx, STAFF, [self.started, self.ended, self.ended_known, self.lowest, self.highest,
                                           self.notes, self.save_button], "record temperature excursions")
+        self.undo = FormUndo(self)  # Ctrl+Z across the fields until saved
+        for name, widget in (("from", self.started), ("to", self.ended), ("lowest", self.lowest),
+                             ("highest", self.highest), ("notes", self.notes)):
+            self.undo.watch(widget, name)
 
     def submit(self) -> None:
         if not self.can_edit:
@@ -112,6 +117,7 @@ class RecordExcursionDialog(QDialog):
 
     def _saved(self, excursion_id: int) -> None:
         self.excursion_id = excursion_id
+        self.undo.clear()
         self.accept()
 
 
@@ -157,6 +163,9 @@ class ResolveExcursionDialog(QDialog):
         self.fields: dict[str, QWidget] = {"resolution": self.disposition, "note": self.signature.reason_edit}
         self.can_edit = gate(ctx, STAFF, [self.disposition, self.signature, self.sign_button],
                              "resolve temperature excursions")
+        self.undo = FormUndo(self)  # the disposition and justification, until signed (never after)
+        self.undo.watch(self.disposition, "disposition")
+        self.undo.watch(self.signature.reason_edit, "justification")
         if not excursion.is_open:
             self.sign_button.setEnabled(False)
             self.banner.show_warning(f"Resolved already: {label(excursion.resolution).lower()}.")
@@ -180,6 +189,7 @@ class ResolveExcursionDialog(QDialog):
 
     def _signed(self, signature_id: int) -> None:
         self.signature_id = signature_id
+        self.undo.clear()
         self.accept()
 
 
