@@ -43,6 +43,8 @@ class ResultView:
     measured_by: str | None
     specification: str
     in_spec: bool | None  # None: no specification applies
+    laboratory: str | None = None
+    tested_on: date | None = None
 
 
 @dataclass(frozen=True)
@@ -127,7 +129,8 @@ def lot_detail(ctx: ServiceContext, lot_id: int) -> LotDetail:
         ).scalars():
             spec, ok = _assess(result, product, lot)
             results.append(ResultView(result.parameter, result.marker, result.method, result.value, result.unit,
-                                      result.result, result.measured_by, spec, ok))
+                                      result.result, result.measured_by, spec, ok, result.laboratory,
+                                      result.tested_on))
         regulatory = [
             {"jurisdiction": s.jurisdiction, "status": s.status, "reference": s.reference,
              "verified_on": s.verified_on, "verified_by": s.verified_by, "current": s.jurisdiction == where}

@@ -163,10 +163,11 @@ class LotRecord(QWidget):
     def _characterization(self, detail: LotDetail) -> QWidget:
         rows = [[label(r.parameter) + (f" {r.marker.upper()}" if r.marker else ""), label(r.method),
                  r.value if r.value is not None else label(r.result), r.unit, r.specification,
-                 {True: "in spec", False: "OUT OF SPEC", None: ""}[r.in_spec], label(r.measured_by)]
+                 {True: "in spec", False: "OUT OF SPEC", None: ""}[r.in_spec], label(r.measured_by), r.laboratory,
+                 r.tested_on]
                 for r in detail.results]
-        table = _table(["Parameter", "Method", "Result", "Unit", "Specification", "Assessment", "Measured by"],
-                       rows, "characterizationTable")
+        table = _table(["Parameter", "Method", "Result", "Unit", "Specification", "Assessment", "Measured by",
+                        "Laboratory", "Tested on"], rows, "characterizationTable")
         for r, result in enumerate(detail.results):
             if result.in_spec is False:
                 for c in range(table.columnCount()):
