@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from ..domain import (
     Administration,
+    AdverseEvent,
     AuditEntry,
     CharacterizationResult,
     Document,
@@ -176,6 +177,11 @@ def _lot_flags(session: Any, where: str, today: date, lot_id: int, product_id: i
     found += evaluate_flags(session, where, today, subject_type="product", subject_ids=[product_id])
     if administration_ids:
         found += evaluate_flags(session, where, today, subject_type="administration", subject_ids=administration_ids)
+        # Adverse events after this lot's administrations (AE-UNREPORTED): the record is where they are followed up.
+        events = list(session.execute(select(AdverseEvent.id).where(
+            AdverseEvent.administration_id.in_(administration_ids))).scalars())
+        if events:
+            found += evaluate_flags(session, where, today, subject_type="adverse_event", subject_ids=events)
     return [{"code": f.code, "severity": f.severity, "subject_type": f.subject_type, "subject_id": f.subject_id,
              "message": f.message, "waived": f.waived} for f in found]
 

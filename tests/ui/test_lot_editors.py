@@ -566,3 +566,19 @@ def test_ctrl_z_walks_back_the_adverse_event_form(qtbot: QtBot, pharmacist: Serv
     assert dialog.notes.toPlainText() == ""
     qtbot.keyClick(dialog.notes, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert dialog.event_type.currentData() is None
+
+
+def test_an_unreported_adverse_event_shows_on_the_lot_record_and_fix_opens_its_report(
+        qtbot: QtBot, pharmacist: ServiceContext) -> None:
+    lot = make_lot(pharmacist.db)
+    event_id = _old_unreported_event(pharmacist.db, lot.lot_id)
+    record = LotRecord(pharmacist, lot.lot_id)
+    qtbot.addWidget(record)
+    codes = [f["code"] for f in record.detail.flags]  # type: ignore[union-attr]
+    assert "AE-UNREPORTED" in codes
+    report = record.fix_flag(codes.index("AE-UNREPORTED"))
+    assert isinstance(report, AdverseEventReportDialog) and report.adverse_event_id == event_id
+    report.status.setCurrentIndex(report.status.findData("reported_manufacturer"))
+    report.reference.setText("CX-COMPLAINT-88")
+    report.save_button.click()
+    assert "AE-UNREPORTED" not in [f["code"] for f in record.detail.flags]  # type: ignore[union-attr]

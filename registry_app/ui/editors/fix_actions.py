@@ -22,7 +22,7 @@ from ...services import RegistryError, ServiceContext
 from ...services.context import STAFF
 from ...services.sites import site_info
 from ..dialogs.forms import has_role
-from ..ops import runner_for
+from ..ops import report_unexpected, runner_for
 from .lot_editor_kit import show_dialog, who_may
 
 
@@ -162,10 +162,10 @@ def open_product_regulatory(parent: QWidget | None, ctx: ServiceContext, target:
         opener(parent, ctx, product_id, site["jurisdiction"])
 
     def failed(error: BaseException) -> None:
-        if isinstance(error, RegistryError):
+        if isinstance(error, RegistryError):  # no site to read: the editor asks for the jurisdiction itself
             opener(parent, ctx, product_id, None)
         else:
-            raise error
+            report_unexpected(parent, error)
 
     return runner_for(parent).run(parent, lambda _p: site_info(ctx), opened, failed, title="Reading the site")
 
