@@ -35,6 +35,7 @@ from ...services import RegistryError, ServiceContext
 from ...services.browse_lot import as_text
 from ...services.context import STAFF
 from ...services.excursions import ExcursionView, list_excursions, record_excursion, sign_excursion_resolution
+from ...services.receiving import LotInfo, get_lot
 from ..dialogs.forms import ErrorBanner, attempt_op, number_or_none, optional_number, vocab_combo, wire_keyboard
 from ..dialogs.signature import SignaturePanel
 from ..dialogs.undo import FormUndo
@@ -207,10 +208,12 @@ class ExcursionsDialog(QDialog):
         self.excursions: list[ExcursionView] = []
         self.child: QDialog | None = None
         self.setWindowTitle("Temperature excursions")
-        self.resize(880, 420)
+        self.resize(1040, 420)
         layout = QVBoxLayout(self)
         self.banner = ErrorBanner()
         layout.addWidget(self.banner)
+        self.heading = QLabel(objectName="excursionsHeading", wordWrap=True)
+        layout.addWidget(self.heading)
         self.table = QTableWidget(0, len(self.COLUMNS), objectName="excursionsTable")
         self.table.setHorizontalHeaderLabels(self.COLUMNS)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -246,11 +249,16 @@ class ExcursionsDialog(QDialog):
             else:
                 report_unexpected(self, error)
 
-        runner_for(self).run(self, lambda _p: list_excursions(ctx, lot_id), self._show, failed,
-                             title="Reading the excursions")
+        runner_for(self).run(self, lambda _p: (get_lot(ctx, lot_id), list_excursions(ctx, lot_id)),
+                             lambda found: self._show(*found), failed, title="Reading the excursions")
 
-    def _show(self, excursions: list[ExcursionView]) -> None:
+    def _show(self, lot: LotInfo, excursions: list[ExcursionView]) -> None:
         self.excursions = excursions
+        still_open = sum(e.is_open for e in excursions)
+        self.heading.setText(f"<b>{lot.product_name}</b>, lot <b>{lot.lot_number}</b> ({label(lot.status).lower()})"
+                             f" — {still_open} open excursion(s): USE-TEMPERATURE stays until each is resolved."
+                             if still_open else f"<b>{lot.product_name}</b>, lot <b>{lot.lot_number}</b> "
+                             f"({label(lot.status).lower()}) — no open excursion.")
         self.table.setRowCount(len(excursions))
         for r, e in enumerate(excursions):
             extremes = " – ".join(f"{v:g} °C" for v in (e.min_c, e.max_c) if v is not None)
