@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtCore import QUrl, Signal
 from PySide6.QtGui import QBrush, QDesktopServices
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -33,6 +33,8 @@ from PySide6.QtWidgets import (
 from ..domain.vocab import DocumentKind, label
 from ..services import RegistryError, ServiceContext, ValidationError
 from ..services.browse_lot import EDITABLE_LOT_FIELDS, LotDetail, as_text, document_content, lot_detail
+from ..services.context import DIRECTOR
+from .dialogs.forms import has_role
 from .ops import Op, report_unexpected, runner_for
 from .style import set_role, state_colour
 
@@ -229,6 +231,9 @@ class LotRecord(QWidget):
         self.flags_table = table
         self.fix_button = QPushButton("Fi&x…", objectName="fixLotFlag")
         self.fix_button.clicked.connect(lambda: self.fix_flag(self.flags_table.currentRow()))
+        self.waive_button = QPushButton("Wa&ive…", objectName="waiveLotFlag")
+        self.waive_button.clicked.connect(lambda: self.waive_flag(self.flags_table.currentRow()))
+        may_waive = has_role(self.ctx, DIRECTOR)
 
         def selected() -> None:
             row = table.currentRow()
@@ -236,6 +241,11 @@ class LotRecord(QWidget):
             refusal = fix_refusal(self.ctx, code) if code else "Select a finding to fix."
             self.fix_button.setEnabled(refusal is None)
             self.fix_button.setToolTip(refusal or FIXES[str(code)].what)
+            waived = code is not None and bool(detail.flags[row]["waived"])
+            self.waive_button.setEnabled(may_waive and code is not None and not waived)
+            self.waive_button.setToolTip("Only a medical director may waive a finding." if not may_waive else
+                                         "Waived already." if waived else
+                                         "Accept this finding with a reason and your signature.")
 
         table.itemSelectionChanged.connect(selected)
         table.doubleClicked.connect(lambda index: self.fix_flag(index.row()))
@@ -246,7 +256,11 @@ class LotRecord(QWidget):
         layout = QVBoxLayout(page)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(table)
-        layout.addWidget(self.fix_button, 0, Qt.AlignmentFlag.AlignLeft)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.fix_button)
+        buttons.addWidget(self.waive_button)
+        buttons.addStretch()
+        layout.addLayout(buttons)
         return page
 
     # --- actions ----------------------------------------------------------------------------------------------
@@ -260,6 +274,23 @@ class LotRecord(QWidget):
         target = FixTarget(flag["code"], flag["subject_type"], int(flag["subject_id"]), self.lot_id,
                            self.detail.product_id, self.detail.product)
         return self._after_editor(fix_flag(self, self.ctx, target))
+
+    def waive_flag(self, row: int) -> Any:
+        """A medical director's signed waiver of the flag on `row` (the Flags page's dialog)."""
+        from ..rules import Flag
+        from .dialogs.waive import WaiveDialog
+
+        if self.detail is None or not 0 <= row < len(self.detail.flags) or not has_role(self.ctx, DIRECTOR):
+            return None
+        found = self.detail.flags[row]
+        flag = Flag(found["code"], found["severity"], found["subject_type"], int(found["subject_id"]),
+                    self.detail.product_id, self.detail.product, self.lot_id, self.detail.fields["lot_number"],
+                    found["message"], bool(found["waived"]))
+        dialog = WaiveDialog(self.ctx, flag, self)
+        dialog.accepted.connect(lambda: self.reload(keep_input=True))
+        dialog.open()
+        self.editor_dialog = dialog
+        return dialog
 
     def open_editor(self, editor: str) -> Any:
         """The lot editors (ui/editors): characterization, coa, source, excursions, adverse_events."""

@@ -582,3 +582,22 @@ def test_an_unreported_adverse_event_shows_on_the_lot_record_and_fix_opens_its_r
     report.reference.setText("CX-COMPLAINT-88")
     report.save_button.click()
     assert "AE-UNREPORTED" not in [f["code"] for f in record.detail.flags]  # type: ignore[union-attr]
+
+
+def test_waive_beside_fix_on_the_lot_record_is_a_directors_signed_waiver(qtbot: QtBot, director: ServiceContext,
+                                                                         pharmacist: ServiceContext) -> None:
+    lot = make_lot(director.db, coa_ref=None)
+    watcher = LotRecord(pharmacist, lot.lot_id)
+    qtbot.addWidget(watcher)
+    assert not watcher.waive_button.isEnabled() and "medical director" in watcher.waive_button.toolTip()
+    record = LotRecord(director, lot.lot_id)
+    qtbot.addWidget(record)
+    row = [f["code"] for f in record.detail.flags].index("UNDOC-COA")  # type: ignore[union-attr]
+    record.flags_table.selectRow(row)
+    assert record.waive_button.isEnabled() and record.fix_button.isEnabled()
+    dialog = record.waive_flag(row)
+    dialog.signature.reason_edit.setPlainText("CoA on paper in the QA binder")
+    dialog.signature.password_edit.setText(PASSWORDS["director"])
+    dialog.waive_button.click()
+    assert dialog.waiver_id is not None
+    assert next(f for f in record.detail.flags if f["code"] == "UNDOC-COA")["waived"]  # type: ignore[union-attr]
