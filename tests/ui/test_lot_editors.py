@@ -601,3 +601,16 @@ def test_waive_beside_fix_on_the_lot_record_is_a_directors_signed_waiver(qtbot: 
     dialog.waive_button.click()
     assert dialog.waiver_id is not None
     assert next(f for f in record.detail.flags if f["code"] == "UNDOC-COA")["waived"]  # type: ignore[union-attr]
+
+
+def test_a_certificate_number_without_a_file_closes_undoc_coa(qtbot: QtBot, pharmacist: ServiceContext) -> None:
+    lot = make_lot(pharmacist.db, coa_ref=None)
+    editor = _grid(qtbot, pharmacist, lot.lot_id)
+    editor.reference_button.click()  # nothing typed: refused beside the field, nothing saved
+    assert editor.reference_edit.property("invalid") is True and list_documents(pharmacist, lot_id=lot.lot_id) == []
+    editor.reference_edit.setText("COA-EXO-2291")
+    editor.reference_button.click()
+    [document] = list_documents(pharmacist, lot_id=lot.lot_id)
+    assert (document.kind, document.reference, document.file_name) == ("coa", "COA-EXO-2291", None)
+    assert "UNDOC-COA" not in _codes(pharmacist, "lot", lot.lot_id)
+    assert "Reference COA-EXO-2291" in editor.certificate_name.text() and not editor.open_button.isEnabled()

@@ -179,7 +179,8 @@ class CharacterizationEditor(QDialog):
         layout.addWidget(buttons)
         # Ctrl+Return saves the row being typed in (Enter does too, in a value field).
         add_save_shortcut(self, self.save_focused_entry)
-        self.can_edit = gate(ctx, STAFF, [self.attach_button], "record characterization results")
+        self.can_edit = gate(ctx, STAFF, [self.attach_button, self.reference_edit, self.reference_button],
+                             "record characterization results")
         if not self.can_edit:
             self.banner.show_warning("Read only: only a pharmacist or medical director may record or void results.")
         self.reload()
@@ -197,6 +198,16 @@ class CharacterizationEditor(QDialog):
         row.addWidget(self.certificate_combo, 1)
         row.addWidget(self.attach_button)
         layout.addLayout(row)
+        # A certificate held on paper or in the supplier's portal: its number is enough for UNDOC-COA.
+        reference_row = QHBoxLayout()
+        self.reference_edit = QLineEdit(objectName="coaReference",
+                                        placeholderText="or the certificate's number, when there is no file")
+        self.reference_button = QPushButton("Record &number", objectName="recordCoaReference")
+        self.reference_button.clicked.connect(lambda: self.record_certificate_reference())
+        self.reference_edit.returnPressed.connect(self.reference_button.click)
+        reference_row.addWidget(self.reference_edit, 1)
+        reference_row.addWidget(self.reference_button)
+        layout.addLayout(reference_row)
         self.preview = QStackedWidget(objectName="certificatePreview")
         fallback = QWidget()
         fallback_layout = QVBoxLayout(fallback)
@@ -295,6 +306,18 @@ class CharacterizationEditor(QDialog):
         attempt_op(self, self.banner, lambda: attach_document(ctx, "coa", lot_id=lot_id, path=str(path)),
                    lambda document_id: self.reload(select_certificate=document_id), busy=[self.attach_button],
                    title="Attaching the certificate")
+
+    def record_certificate_reference(self) -> None:
+        """Record the certificate by its number (a document without a file, kind CoA)."""
+        ctx, lot_id, reference = self.ctx, self.lot_id, self.reference_edit.text()
+
+        def recorded(document_id: int) -> None:
+            self.reference_edit.clear()
+            self.reload(select_certificate=document_id)
+
+        attempt_op(self, self.banner, lambda: attach_document(ctx, "coa", lot_id=lot_id, reference=reference),
+                   recorded, {"file": self.reference_edit, "reference": self.reference_edit},
+                   busy=[self.reference_button], title="Recording the certificate")
 
     # --- the grid ------------------------------------------------------------------------------------------
     def reload(self, select_certificate: int | None = None) -> None:
