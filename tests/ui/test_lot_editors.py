@@ -614,3 +614,21 @@ def test_a_certificate_number_without_a_file_closes_undoc_coa(qtbot: QtBot, phar
     assert (document.kind, document.reference, document.file_name) == ("coa", "COA-EXO-2291", None)
     assert "UNDOC-COA" not in _codes(pharmacist, "lot", lot.lot_id)
     assert "Reference COA-EXO-2291" in editor.certificate_name.text() and not editor.open_button.isEnabled()
+
+
+def test_a_pdf_certificate_is_previewed_beside_the_grid(qtbot: QtBot, tmp_path: Path,
+                                                        pharmacist: ServiceContext) -> None:
+    from PySide6.QtGui import QPainter, QPdfWriter
+
+    path = tmp_path / "coa.pdf"
+    writer = QPdfWriter(str(path))
+    painter = QPainter(writer)
+    painter.drawText(100, 100, "CERTIFICATE OF ANALYSIS")
+    painter.end()
+    lot = make_lot(pharmacist.db)
+    editor = _grid(qtbot, pharmacist, lot.lot_id)
+    editor.attach_certificate(path)
+    if editor.pdf_view is None:  # a build without QtPdf: the file name and Open instead
+        assert editor.certificate_name.text() == "coa.pdf" and editor.open_button.isEnabled()
+        return
+    assert editor.preview.currentWidget() is editor.pdf_view and editor.pdf_document.pageCount() == 1

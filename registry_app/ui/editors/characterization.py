@@ -143,6 +143,7 @@ class CharacterizationEditor(QDialog):
         self.void_buttons: dict[int, QPushButton] = {}
         self.saved = 0
         self._pdf_buffer: QBuffer | None = None
+        self.previewed_id: int | None = None  # the certificate the PDF view shows
         self.setWindowTitle("Characterization results")
         self.resize(1320, 720)
         layout = QVBoxLayout(self)
@@ -251,6 +252,9 @@ class CharacterizationEditor(QDialog):
 
     def show_certificate(self) -> None:
         certificate = self.current_certificate()
+        if certificate is not None and certificate["id"] == self.previewed_id:
+            return  # the same certificate after a save: keep the preview (and its scroll position) as it is
+        self.previewed_id = None
         self.preview.setCurrentIndex(0)
         if certificate is None:
             self.certificate_name.setText("No certificate attached to this lot yet.")
@@ -263,16 +267,18 @@ class CharacterizationEditor(QDialog):
         if certificate["has_content"] and self.pdf_view is not None and \
                 (certificate["media_type"] == "application/pdf" or str(name).lower().endswith(".pdf")):
             ctx, document_id = self.ctx, certificate["id"]
-            runner_for(self).run(self, lambda _p: read_document_content(ctx, document_id), self._show_pdf,
-                                 self._read_failed, title="Reading the certificate")
+            runner_for(self).run(self, lambda _p: read_document_content(ctx, document_id),
+                                 lambda content: self._show_pdf(content, document_id), self._read_failed,
+                                 title="Reading the certificate")
 
-    def _show_pdf(self, content: bytes) -> None:
+    def _show_pdf(self, content: bytes, document_id: int) -> None:
         self._pdf_buffer = QBuffer(self)
         self._pdf_buffer.setData(QByteArray(content))
         self._pdf_buffer.open(QIODevice.OpenModeFlag.ReadOnly)
         self.pdf_document.load(self._pdf_buffer)
         if self.pdf_document.status() == QPdfDocument.Status.Ready:
             self.preview.setCurrentWidget(self.pdf_view)
+            self.previewed_id = document_id
 
     def _read_failed(self, error: BaseException) -> None:
         if isinstance(error, RegistryError):
