@@ -632,3 +632,17 @@ def test_a_pdf_certificate_is_previewed_beside_the_grid(qtbot: QtBot, tmp_path: 
         assert editor.certificate_name.text() == "coa.pdf" and editor.open_button.isEnabled()
         return
     assert editor.preview.currentWidget() is editor.pdf_view and editor.pdf_document.pageCount() == 1
+
+
+def test_the_grid_reads_and_saves_off_the_gui_thread(qtbot: QtBot, pharmacist: ServiceContext,
+                                                     threaded_ops: object) -> None:
+    """On the real threaded runner: the sheet arrives later, a save disables its button until it is done."""
+    lot = make_lot(pharmacist.db, routes=INVASIVE, skip=("endotoxin",))
+    editor = _grid(qtbot, pharmacist, lot.lot_id)
+    qtbot.waitUntil(lambda: bool(editor.entries), timeout=10000)
+    endotoxin = editor.entry("endotoxin")
+    endotoxin.value.setText("0.1")  # type: ignore[union-attr]
+    endotoxin.save.click()
+    qtbot.waitUntil(lambda: editor.saved == 1 and ("endotoxin", None) not in {e.key for e in editor.entries},
+                    timeout=10000)
+    assert "UNDOC-SAFETY-TESTS" not in _codes(pharmacist, "lot", lot.lot_id)

@@ -328,13 +328,13 @@ class CharacterizationEditor(QDialog):
     # --- the grid ------------------------------------------------------------------------------------------
     def reload(self, select_certificate: int | None = None) -> None:
         ctx, lot_id = self.ctx, self.lot_id
-        typed = {e.key: e.typed() for e in self.entries if not e.is_blank()}
         runner_for(self).run(self, lambda _p: characterization_sheet(ctx, lot_id),
-                             lambda sheet: self._show(sheet, typed, select_certificate), self._read_failed,
+                             lambda sheet: self._show(sheet, select_certificate), self._read_failed,
                              title="Reading the results")
 
-    def _show(self, sheet: CharacterizationSheet, typed: dict[tuple[str, str | None], dict[str, Any]],
-              select_certificate: int | None) -> None:
+    def _show(self, sheet: CharacterizationSheet, select_certificate: int | None) -> None:
+        # What is typed in rows not yet saved is read when the answer arrives, so nothing typed meanwhile is lost.
+        typed = {e.key: e.typed() for e in self.entries if not e.is_blank()}
         self.sheet = sheet
         kind = label(sheet.product_type).lower()
         self.heading.setText(f"<b>{sheet.product_name}</b>, lot <b>{sheet.lot_number}</b> ({kind}): the items "
