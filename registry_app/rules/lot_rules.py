@@ -124,7 +124,7 @@ def lot_facts(req: Request) -> Any:
             Lot.quantity_administered, Lot.quantity_destroyed, Lot.status.label("lot_status"), Lot.recall_date,
             Lot.labelled_particles_per_ml,
             Product.id.label("product_id"), Product.name.label("product_name"), Product.product_type,
-            Product.source, Product.pn_species, Product.manufacturer_id,
+            Product.source, Product.pn_species, Product.manufacturer_id, Product.donor_use,
             case((human_derived(), 1), else_=0).label("human_derived"),
             Manufacturer.name.label("manufacturer_name"),
             func.coalesce(Product.spec_endotoxin_max, DEFAULT_ENDOTOXIN_MAX).label("endotoxin_limit"),
