@@ -138,6 +138,9 @@ class CharacterizationResult(Base):
     measured_by: Mapped[str | None] = mapped_column(String(20))
     document_id: Mapped[int | None] = mapped_column(ForeignKey("document.id"))
     source_ref: Mapped[str | None] = mapped_column(String(200))
+    # Who tested and when, as the certificate states it (recorded_at is when it was typed in).
+    laboratory: Mapped[str | None] = mapped_column(String(200))
+    tested_on: Mapped[date | None] = mapped_column(Date)
     recorded_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     voided_at: Mapped[datetime | None] = mapped_column(DateTime)
     void_reason: Mapped[str | None] = mapped_column(Text)
@@ -188,8 +191,12 @@ class TemperatureExcursion(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     lot_id: Mapped[int] = mapped_column(ForeignKey("lot.id"), index=True)
     occurred_at: Mapped[datetime] = mapped_column(DateTime)
-    reading_c: Mapped[float] = mapped_column(Float)
+    reading_c: Mapped[float] = mapped_column(Float)  # the reading that decides (furthest outside the range)
     duration_minutes: Mapped[int | None] = mapped_column(Integer)
+    # A data logger's view, when recorded as one: the end of the span and its extremes.
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+    min_c: Mapped[float | None] = mapped_column(Float)
+    max_c: Mapped[float | None] = mapped_column(Float)
     notes: Mapped[str | None] = mapped_column(Text)
     resolution: Mapped[str | None] = mapped_column(String(20))
     resolution_note: Mapped[str | None] = mapped_column(Text)

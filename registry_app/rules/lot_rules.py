@@ -124,7 +124,7 @@ def lot_facts(req: Request) -> Any:
             Lot.quantity_administered, Lot.quantity_destroyed, Lot.status.label("lot_status"), Lot.recall_date,
             Lot.labelled_particles_per_ml,
             Product.id.label("product_id"), Product.name.label("product_name"), Product.product_type,
-            Product.source, Product.pn_species, Product.manufacturer_id,
+            Product.source, Product.pn_species, Product.manufacturer_id, Product.donor_use,
             case((human_derived(), 1), else_=0).label("human_derived"),
             Manufacturer.name.label("manufacturer_name"),
             func.coalesce(Product.spec_endotoxin_max, DEFAULT_ENDOTOXIN_MAX).label("endotoxin_limit"),
@@ -180,7 +180,8 @@ def _lot_conditions(req: Request) -> dict[str, ColumnElement[bool]]:
     in_stock = and_(stock > 0, Lot.status.not_in(("destroyed", "depleted")))
     labelled, tolerance = Lot.labelled_particles_per_ml, _LIMITS["tolerance_pct"]
     return {
-        "UNDOC-DONOR": and_(exosome, human_derived(),
+        # Ruling 7: autologous lots (the patient's own cells, 21 CFR 1271.90(a)(1)) need no donor eligibility.
+        "UNDOC-DONOR": and_(exosome, human_derived(), func.coalesce(Product.donor_use, "") != "autologous",
                             blank(Lot.donor_eligibility_ref), no_document("donor_eligibility")),
         "UNDOC-COA": and_(blank(Lot.coa_ref), no_document("coa")),
         "UNDOC-EXPIRY": Lot.expiry_date.is_(None),

@@ -32,7 +32,8 @@ def _bit(condition: ColumnElement[bool]) -> ColumnElement[int]:
 
 def _score_columns(f: Any) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
     exosome = f.c.product_type == "exosome"
-    human = and_(exosome, f.c.human_derived == 1)
+    # Donor eligibility applies to human-derived lots that are not autologous (rules.md ruling 7, as UNDOC-DONOR).
+    human = and_(exosome, f.c.human_derived == 1, func.coalesce(f.c.donor_use, "") != "autologous")
     invasive = f.c.invasive == 1
     applicable = (
         literal(7)  # manufacturer, source, regulatory status, CoA, supplier, receipt check, expiry

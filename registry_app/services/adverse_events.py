@@ -137,8 +137,10 @@ def update_adverse_event_report(
 
 
 def list_adverse_events(ctx: ServiceContext, *, administration_id: int | None = None, lot_id: int | None = None,
-                        patient_ref: str | None = None) -> list[AdverseEventView]:
-    """Adverse events, newest first, optionally of one administration (any of its versions), lot or patient."""
+                        patient_ref: str | None = None, adverse_event_id: int | None = None
+                        ) -> list[AdverseEventView]:
+    """Adverse events, newest first, optionally of one administration (any of its versions), lot or patient,
+    or the one event `adverse_event_id`."""
     ctx.require(READERS, "read adverse events")
     query = (select(AdverseEvent.id, AdverseEvent.administration_id, Administration.patient_ref,
                     Product.name.label("product_name"), Lot.lot_number, Administration.administered_at,
@@ -151,9 +153,19 @@ def list_adverse_events(ctx: ServiceContext, *, administration_id: int | None = 
         query = query.where(Lot.id == lot_id)
     if patient_ref is not None:
         query = query.where(Administration.patient_ref == patient_ref.strip())
+    if adverse_event_id is not None:
+        query = query.where(AdverseEvent.id == adverse_event_id)
     with ctx.db.read() as session:
         if administration_id is not None:
             query = query.where(AdverseEvent.administration_id.in_(version_ids(session, administration_id)))
         rows = session.execute(query.order_by(AdverseEvent.recorded_at.desc(), AdverseEvent.id.desc())).all()
         return [AdverseEventView(**dict(r._mapping)) for r in rows]
 
+
+
+def get_adverse_event(ctx: ServiceContext, adverse_event_id: int) -> AdverseEventView:
+    """One adverse event with its administration, product and lot (the report editor's heading)."""
+    found = list_adverse_events(ctx, adverse_event_id=adverse_event_id)
+    if not found:
+        raise NotFound(f"no adverse event with id {adverse_event_id}")
+    return found[0]

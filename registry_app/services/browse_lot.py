@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from ..domain import (
     Administration,
+    AdverseEvent,
     AuditEntry,
     CharacterizationResult,
     Document,
@@ -21,7 +22,7 @@ from ..domain import (
     ProductRegulatoryStatus,
     Supplier,
 )
-from ..domain.vocab import CONTAMINANT_MARKERS, LotStatus, is_human_derived
+from ..domain.vocab import LotStatus, is_human_derived
 from .browse import EXPIRING_DAYS, display_status, expired_stock_condition, today_for
 from .context import READERS, ServiceContext, jurisdiction
 from .errors import NotFound
@@ -43,6 +44,8 @@ class ResultView:
     measured_by: str | None
     specification: str
     in_spec: bool | None  # None: no specification applies
+    laboratory: str | None = None
+    tested_on: date | None = None
 
 
 @dataclass(frozen=True)
@@ -73,28 +76,23 @@ EDITABLE_LOT_FIELDS = (
 
 
 def _assess(result: CharacterizationResult, product: Product, lot: Lot) -> tuple[str, bool | None]:
-    """The specification this result is read against, and whether it meets it."""
-    parameter, value = result.parameter, result.value
-    if parameter == "endotoxin":
-        limit = product.spec_endotoxin_max if product.spec_endotoxin_max is not None else DEFAULT_ENDOTOXIN_MAX
-        return f"≤ {limit:g} EU/mL", None if value is None else value <= limit
-    if parameter == "size_mode" and product.product_type == "exosome":
-        low = product.spec_size_min_nm if product.spec_size_min_nm is not None else DEFAULT_SIZE_RANGE[0]
-        high = product.spec_size_max_nm if product.spec_size_max_nm is not None else DEFAULT_SIZE_RANGE[1]
-        return f"{low:g}–{high:g} nm", None if value is None else low <= value <= high
-    if parameter == "particle_concentration" and lot.labelled_particles_per_ml:
-        tolerance = (product.spec_concentration_tolerance_pct
-                     if product.spec_concentration_tolerance_pct is not None else DEFAULT_CONCENTRATION_TOLERANCE_PCT)
-        claim = lot.labelled_particles_per_ml
-        spec = f"{claim:.3g} particles/mL ± {tolerance:g} %"
-        return spec, None if value is None else abs(value - claim) <= claim * tolerance / 100
-    if parameter == "sterility":
-        return "pass", result.result == "pass"
-    if parameter == "mycoplasma":
-        return "negative", result.result == "negative"
-    if parameter == "marker" and result.marker in CONTAMINANT_MARKERS:
-        return "not detected (contaminant)", result.result == "not_detected"
-    return "", None
+    """The specification this result is read against, and whether it meets it (characterization.assess, the
+    same reading the characterization grid shows as a value is typed)."""
+    from .characterization import Specification, assess
+
+    spec = Specification(
+        product.product_type,
+        product.spec_endotoxin_max if product.spec_endotoxin_max is not None else DEFAULT_ENDOTOXIN_MAX,
+        product.spec_size_min_nm if product.spec_size_min_nm is not None else DEFAULT_SIZE_RANGE[0],
+        product.spec_size_max_nm if product.spec_size_max_nm is not None else DEFAULT_SIZE_RANGE[1],
+        lot.labelled_particles_per_ml,
+        product.spec_concentration_tolerance_pct if product.spec_concentration_tolerance_pct is not None
+        else DEFAULT_CONCENTRATION_TOLERANCE_PCT)
+    text, ok = assess(spec, result.parameter, value=result.value, result=result.result, marker=result.marker)
+    # The record's table has always read a qualitative result that is missing as not meeting its specification.
+    if ok is None and text and result.parameter in ("sterility", "mycoplasma", "marker"):
+        ok = False
+    return text, ok
 
 
 def lot_detail(ctx: ServiceContext, lot_id: int) -> LotDetail:
@@ -132,7 +130,8 @@ def lot_detail(ctx: ServiceContext, lot_id: int) -> LotDetail:
         ).scalars():
             spec, ok = _assess(result, product, lot)
             results.append(ResultView(result.parameter, result.marker, result.method, result.value, result.unit,
-                                      result.result, result.measured_by, spec, ok))
+                                      result.result, result.measured_by, spec, ok, result.laboratory,
+                                      result.tested_on))
         regulatory = [
             {"jurisdiction": s.jurisdiction, "status": s.status, "reference": s.reference,
              "verified_on": s.verified_on, "verified_by": s.verified_by, "current": s.jurisdiction == where}
@@ -178,6 +177,11 @@ def _lot_flags(session: Any, where: str, today: date, lot_id: int, product_id: i
     found += evaluate_flags(session, where, today, subject_type="product", subject_ids=[product_id])
     if administration_ids:
         found += evaluate_flags(session, where, today, subject_type="administration", subject_ids=administration_ids)
+        # Adverse events after this lot's administrations (AE-UNREPORTED): the record is where they are followed up.
+        events = list(session.execute(select(AdverseEvent.id).where(
+            AdverseEvent.administration_id.in_(administration_ids))).scalars())
+        if events:
+            found += evaluate_flags(session, where, today, subject_type="adverse_event", subject_ids=events)
     return [{"code": f.code, "severity": f.severity, "subject_type": f.subject_type, "subject_id": f.subject_id,
              "message": f.message, "waived": f.waived} for f in found]
 

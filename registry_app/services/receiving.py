@@ -339,9 +339,17 @@ _MARKER = cells.vocabulary(MARKERS, "marker")
 def add_characterization_result(ctx: ServiceContext, lot_id: int, parameter: str, *, value: Any = None,
                                 result: str | None = None, method: str | None = None, marker: str | None = None,
                                 measured_by: str | None = None, document_id: int | None = None,
-                                source_ref: str | None = None) -> int:
-    """Record one measured parameter of a lot: a number in the parameter's unit, or a qualitative result."""
+                                source_ref: str | None = None, laboratory: str | None = None,
+                                tested_on: date | None = None) -> int:
+    """Record one measured parameter of a lot: a number in the parameter's unit, or a qualitative result;
+    optionally the laboratory that measured it and the date of the test (from the certificate)."""
     errors: list[FieldError] = []
+    laboratory = laboratory.strip() if laboratory and laboratory.strip() else None
+    if laboratory is not None and len(laboratory) > 200:
+        errors.append(FieldError("laboratory", "at most 200 characters fit"))
+    if tested_on is not None and (not isinstance(tested_on, date) or tested_on > date.today()):
+        errors.append(FieldError("tested_on", f"{tested_on} is in the future" if isinstance(tested_on, date)
+                                 else "give the date of the test"))
     try:
         parameter = _PARAMETER(str(parameter).strip())
     except cells.CellError as error:
@@ -380,8 +388,8 @@ def add_characterization_result(ctx: ServiceContext, lot_id: int, parameter: str
         if document_id is not None and session.get(Document, document_id) is None:
             raise ValidationError([FieldError("document_id", f"no document {document_id}")])
         item = CharacterizationResult(lot_id=lot_id, document_id=document_id,
-                                      source_ref=source_ref.strip() if source_ref else None, recorded_at=utcnow(),
-                                      **row)
+                                      source_ref=source_ref.strip() if source_ref else None, laboratory=laboratory,
+                                      tested_on=tested_on, recorded_at=utcnow(), **row)
         session.add(item)
         session.flush()
         ctx.audit(session, AuditRecord("add characterization result", "lot", lot_id, before={},

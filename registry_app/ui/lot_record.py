@@ -14,6 +14,7 @@ from PySide6.QtGui import QBrush, QDesktopServices
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
+    QDialog,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
@@ -32,6 +33,8 @@ from PySide6.QtWidgets import (
 from ..domain.vocab import DocumentKind, label
 from ..services import RegistryError, ServiceContext, ValidationError
 from ..services.browse_lot import EDITABLE_LOT_FIELDS, LotDetail, as_text, document_content, lot_detail
+from ..services.context import DIRECTOR
+from .dialogs.forms import has_role
 from .ops import Op, report_unexpected, runner_for
 from .style import set_role, state_colour
 
@@ -162,20 +165,38 @@ class LotRecord(QWidget):
         for key, value in detail.source.items():
             form.addRow(label(key), QLabel(label(value) if isinstance(value, str) and "_" in value
                                            else as_text(value) or "not recorded"))
+        button = QPushButton("&Donor eligibility…", objectName="editLotSource")
+        button.clicked.connect(lambda: self.open_editor("source"))
+        form.addRow(button)
         return page
 
     def _characterization(self, detail: LotDetail) -> QWidget:
         rows = [[label(r.parameter) + (f" {r.marker.upper()}" if r.marker else ""), label(r.method),
                  r.value if r.value is not None else label(r.result), r.unit, r.specification,
-                 {True: "in spec", False: "OUT OF SPEC", None: ""}[r.in_spec], label(r.measured_by)]
+                 {True: "in spec", False: "OUT OF SPEC", None: ""}[r.in_spec], label(r.measured_by), r.laboratory,
+                 r.tested_on]
                 for r in detail.results]
-        table = _table(["Parameter", "Method", "Result", "Unit", "Specification", "Assessment", "Measured by"],
-                       rows, "characterizationTable")
+        table = _table(["Parameter", "Method", "Result", "Unit", "Specification", "Assessment", "Measured by",
+                        "Laboratory", "Tested on"], rows, "characterizationTable")
         for r, result in enumerate(detail.results):
             if result.in_spec is False:
                 for c in range(table.columnCount()):
                     table.item(r, c).setBackground(QBrush(state_colour("out_of_spec_fill")))
-        return table
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(table)
+        buttons = QHBoxLayout()
+        for text, name, editor in (("&Enter or void results…", "editCharacterization", "characterization"),
+                                   ("Enter from a Co&A…", "enterFromCoa", "coa"),
+                                   ("Temperature e&xcursions…", "editExcursions", "excursions"),
+                                   ("Ad&verse events…", "editAdverseEvents", "adverse_events")):
+            button = QPushButton(text, objectName=name)
+            button.clicked.connect(lambda _=False, e=editor: self.open_editor(e))
+            buttons.addWidget(button)
+        buttons.addStretch()
+        layout.addLayout(buttons)
+        return page
 
     def _regulatory(self, detail: LotDetail) -> QWidget:
         rows = [[s["jurisdiction"] + (" (this site)" if s["current"] else ""), label(s["status"]), s["reference"],
@@ -209,13 +230,102 @@ class LotRecord(QWidget):
         return page
 
     def _flags(self, detail: LotDetail) -> QWidget:
+        from .editors.fix_actions import FIXES, fix_refusal
+
         table = _table(["Severity", "Code", "On", "Message", "Waived"],
                        [[label(f["severity"]), f["code"], f"{f['subject_type']} {f['subject_id']}", f["message"],
                          f["waived"]] for f in detail.flags], "flagsTable")
         table.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
-        return table
+        self.flags_table = table
+        self.fix_button = QPushButton("Fi&x…", objectName="fixLotFlag")
+        self.fix_button.clicked.connect(lambda: self.fix_flag(self.flags_table.currentRow()))
+        self.waive_button = QPushButton("Wa&ive…", objectName="waiveLotFlag")
+        self.waive_button.clicked.connect(lambda: self.waive_flag(self.flags_table.currentRow()))
+        may_waive = has_role(self.ctx, DIRECTOR)
+
+        def selected() -> None:
+            row = table.currentRow()
+            code = detail.flags[row]["code"] if 0 <= row < len(detail.flags) else None
+            refusal = fix_refusal(self.ctx, code) if code else "Select a finding to fix."
+            self.fix_button.setEnabled(refusal is None)
+            self.fix_button.setToolTip(refusal or FIXES[str(code)].what)
+            waived = code is not None and bool(detail.flags[row]["waived"])
+            self.waive_button.setEnabled(may_waive and code is not None and not waived)
+            self.waive_button.setToolTip("Only a medical director may waive a finding." if not may_waive else
+                                         "Waived already." if waived else
+                                         "Accept this finding with a reason and your signature.")
+
+        table.itemSelectionChanged.connect(selected)
+        table.doubleClicked.connect(lambda index: self.fix_flag(index.row()))
+        if detail.flags:
+            table.selectRow(0)
+        selected()
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(table)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.fix_button)
+        buttons.addWidget(self.waive_button)
+        buttons.addStretch()
+        layout.addLayout(buttons)
+        return page
 
     # --- actions ----------------------------------------------------------------------------------------------
+    def fix_flag(self, row: int) -> Any:
+        """Open the editor that resolves the flag on `row` of the Flags tab; the record reloads when it closes."""
+        from .editors.fix_actions import FixTarget, fix_flag
+
+        if self.detail is None or not 0 <= row < len(self.detail.flags):
+            return None
+        flag = self.detail.flags[row]
+        target = FixTarget(flag["code"], flag["subject_type"], int(flag["subject_id"]), self.lot_id,
+                           self.detail.product_id, self.detail.product)
+        return self._after_editor(fix_flag(self, self.ctx, target))
+
+    def waive_flag(self, row: int) -> Any:
+        """A medical director's signed waiver of the flag on `row` (the Flags page's dialog)."""
+        from ..rules import Flag
+        from .dialogs.waive import WaiveDialog
+
+        if self.detail is None or not 0 <= row < len(self.detail.flags) or not has_role(self.ctx, DIRECTOR):
+            return None
+        found = self.detail.flags[row]
+        flag = Flag(found["code"], found["severity"], found["subject_type"], int(found["subject_id"]),
+                    self.detail.product_id, self.detail.product, self.lot_id, self.detail.fields["lot_number"],
+                    found["message"], bool(found["waived"]))
+        dialog = WaiveDialog(self.ctx, flag, self)
+        dialog.accepted.connect(lambda: self.reload(keep_input=True))
+        dialog.open()
+        self.editor_dialog = dialog
+        return dialog
+
+    def open_editor(self, editor: str) -> Any:
+        """The lot editors (ui/editors): characterization, coa, source, excursions, adverse_events."""
+        if editor in ("characterization", "coa"):
+            from .editors.characterization import open_characterization
+
+            opened: Any = open_characterization(self, self.ctx, self.lot_id, show_certificate=editor == "coa")
+        elif editor == "source":
+            from .editors.lot_source import open_lot_source
+
+            opened = open_lot_source(self, self.ctx, self.lot_id)
+        elif editor == "excursions":
+            from .editors.excursion import open_excursions
+
+            opened = open_excursions(self, self.ctx, self.lot_id)
+        else:
+            from .editors.adverse_event import open_adverse_events
+
+            opened = open_adverse_events(self, self.ctx, self.lot_id)
+        return self._after_editor(opened)
+
+    def _after_editor(self, opened: Any) -> Any:
+        if isinstance(opened, QDialog):  # what the editor saved shows here (and the flags) once it closes
+            opened.finished.connect(lambda _result: self.reload(keep_input=True))
+        self.editor_dialog = opened
+        return opened
+
     def changed_values(self) -> dict[str, str]:
         assert self.detail is not None
         return {name: editor.text() for name, editor in self.editors.items()

@@ -155,6 +155,9 @@ class MainWindow(QMainWindow):
             widget.open_flags.connect(self.show_flags)
         if hasattr(widget, "activated") and name == "Administrations":
             widget.activated.connect(lambda row: self.open_lot(row["lot_id"]))
+            from .editors.adverse_event import add_adverse_event_action
+
+            add_adverse_event_action(widget)  # "Record an adverse event…" on the selected administration
         if hasattr(widget, "lot_requested"):  # the Flags page's "go to subject"
             widget.lot_requested.connect(self.open_lot)
 

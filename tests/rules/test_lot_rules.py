@@ -91,6 +91,9 @@ def test_donor_eligibility(db: Database) -> None:
         assert "UNDOC-DONOR" in lot_codes(session, human, donor_eligibility_ref=None)
         assert "UNDOC-DONOR" not in lot_codes(session, human, donor_eligibility_ref="DE-9")
         assert "UNDOC-DONOR" not in lot_codes(session, {"source": "plant"}, donor_eligibility_ref=None)
+        # Ruling 7: an autologous product's lots need no donor eligibility.
+        assert "UNDOC-DONOR" not in lot_codes(session, {**human, "donor_use": "autologous"}, donor_eligibility_ref=None)
+        assert "UNDOC-DONOR" in lot_codes(session, {**human, "donor_use": "allogeneic"}, donor_eligibility_ref=None)
         # Source `other` is human-derived "per description" (vocabulary.md).
         described_human = {"source": "other", "source_description": "Human dermal fibroblast conditioned medium"}
         described_bovine = {"source": "other", "source_description": "Bovine colostrum vesicles"}

@@ -111,3 +111,55 @@ def test_wrong_resolution_and_inspector_refused(pharmacist: ServiceContext, insp
         resolve_excursion(pharmacist, excursion_id, "ignore")
     with pytest.raises(PermissionDenied):
         resolve_excursion(inspector, excursion_id, "destroy")
+
+
+def test_a_logger_span_records_the_worst_reading_and_the_duration(pharmacist: ServiceContext) -> None:
+    """From/to and the lowest/highest reading: the reading kept is the one outside the storage range."""
+    lot_id = make_lot(pharmacist.db, make_product(pharmacist.db))  # refrigerated, 2-8 °C
+    start = datetime.now().replace(microsecond=0) - timedelta(hours=3)
+    record_excursion(pharmacist, lot_id, start, ended_at=start + timedelta(minutes=95), min_c=4.0, max_c=14.5)
+    [view] = list_excursions(pharmacist, lot_id)
+    assert (view.reading_c, view.duration_minutes) == (14.5, 95)
+    assert (view.ended_at, view.min_c, view.max_c) == (start + timedelta(minutes=95), 4.0, 14.5)
+
+
+def test_a_span_that_ends_before_it_begins_is_refused(pharmacist: ServiceContext) -> None:
+    lot_id = make_lot(pharmacist.db, make_product(pharmacist.db))
+    start = datetime.now().replace(microsecond=0) - timedelta(hours=3)
+    with pytest.raises(ValidationError) as caught:
+        record_excursion(pharmacist, lot_id, start, ended_at=start - timedelta(minutes=5), max_c=12.0)
+    assert caught.value.for_field("ended_at")
+    assert list_excursions(pharmacist, lot_id) == []
+
+
+def test_a_signed_resolution_needs_the_password_and_records_the_signature(pharmacist: ServiceContext) -> None:
+    from registry_app.domain import Signature
+    from registry_app.services import SignInFailed
+    from registry_app.services.excursions import sign_excursion_resolution
+
+    from ..conftest import PASSWORDS
+
+    lot_id = make_lot(pharmacist.db, make_product(pharmacist.db))
+    excursion_id = record_excursion(pharmacist, lot_id, datetime.now().replace(microsecond=0) - timedelta(hours=2),
+                                    11.0, 30)
+    with pytest.raises(SignInFailed):
+        sign_excursion_resolution(pharmacist, excursion_id, "use", "stable per the manufacturer", "wrong")
+    assert list_excursions(pharmacist, lot_id)[0].is_open
+    signature_id = sign_excursion_resolution(pharmacist, excursion_id, "use", "stable per the manufacturer",
+                                             PASSWORDS["pharmacist"])
+    assert not list_excursions(pharmacist, lot_id)[0].is_open
+    with pharmacist.db.read() as session:
+        signature = session.get(Signature, signature_id)
+        assert signature is not None and signature.subject_id == str(excursion_id)
+
+
+def test_the_reading_kept_is_the_one_outside_the_storage_range(pharmacist: ServiceContext) -> None:
+    """Refrigerated (2-8 °C): a span from -3 to 7 °C froze the lot; -3 °C is the reading that decides."""
+    from ..rules import builders
+
+    with pharmacist.db.write() as session:
+        lot_id = builders.lot(session, builders.product(session, storage_form="refrigerated")).id
+    start = datetime.now().replace(microsecond=0) - timedelta(hours=3)
+    record_excursion(pharmacist, lot_id, start, ended_at=start + timedelta(minutes=40), min_c=-3.0, max_c=7.0)
+    [view] = list_excursions(pharmacist, lot_id)
+    assert (view.reading_c, view.min_c, view.max_c, view.duration_minutes) == (-3.0, -3.0, 7.0, 40)

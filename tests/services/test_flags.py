@@ -128,6 +128,17 @@ def test_scores_per_lot_product_and_supplier(pharmacist: ServiceContext) -> None
     assert sum(a.lots for a in flags.supplier_scores(pharmacist)) == 2
 
 
+def test_an_autologous_lot_is_not_scored_on_donor_eligibility(pharmacist: ServiceContext) -> None:
+    """Ruling 7: donor eligibility is not an item of an autologous lot, as UNDOC-DONOR does not ask for it."""
+    with pharmacist.db.write() as session:
+        own = b.lot(session, b.product(session, source="msc_adipose", donor_use="autologous"),
+                    donor_eligibility_ref=None)
+        donated = b.lot(session, b.product(session, source="msc_adipose", donor_use="allogeneic"),
+                        donor_eligibility_ref=None)
+    scores = flags.lot_scores(pharmacist, [own.id, donated.id])
+    assert scores[own.id] == 100.0 and scores[donated.id] < 100.0
+
+
 def test_alerts_listed_separately(pharmacist: ServiceContext) -> None:
     with pharmacist.db.write() as session:
         b.lot(session, b.product(session), expiry_date=date(2025, 6, 20))

@@ -84,10 +84,105 @@ def main(out: Path) -> int:
     window.show_page("Dashboard")
     _save(window, out / "dashboard.png", app)
     _save_editors(window, ctx, admin, out, app)
+    _editor_shots(ctx, window, quarantined, out, work, app)
     window.close()
     database.dispose()
     shutil.rmtree(work, ignore_errors=True)
     return 0
+
+
+def _certificate_pdf(path: Path) -> Path:
+    """A one-page certificate of analysis, for the preview beside the characterization grid."""
+    from PySide6.QtCore import QMarginsF
+    from PySide6.QtGui import QFont, QPageLayout, QPageSize, QPainter, QPdfWriter
+
+    writer = QPdfWriter(str(path))
+    writer.setPageLayout(QPageLayout(QPageSize(QPageSize.PageSizeId.A4), QPageLayout.Orientation.Portrait,
+                                     QMarginsF(15, 15, 15, 15)))
+    writer.setResolution(96)
+    painter = QPainter(writer)
+    painter.setFont(QFont("DejaVu Sans", 16))
+    painter.drawText(40, 60, "CERTIFICATE OF ANALYSIS")
+    painter.setFont(QFont("DejaVu Sans", 10))
+    lines = ["ExoCell Biotech - ExoSkin UC-MSC Vial", "Lot EXO24-0100", "",
+             "Particle concentration (NTA)   9.1 x 10^9 particles/mL", "Size mode (NTA)                110 nm",
+             "Protein (BCA)                  48 ug/mL", "CD63 (western blot)            detected",
+             "TSG101 (western blot)          detected", "Calnexin (western blot)        not detected",
+             "Sterility (USP <71>)           pass", "Endotoxin (LAL)                1.2 EU/mL",
+             "Mycoplasma (qPCR)              negative"]
+    for n, line in enumerate(lines):
+        painter.drawText(40, 110 + 22 * n, line)
+    painter.end()
+    return path
+
+
+def _editor_shots(ctx: ServiceContext, window: MainWindow, lot_id: int, out: Path, work: Path,
+                  app: QApplication) -> None:
+    """The lot editors (issue 19): the characterization grid beside a CoA, source and donor eligibility, an
+    adverse event report, temperature excursions and a signed resolution, and Fix… on the Flags page."""
+    from datetime import datetime, timedelta
+
+    from registry_app.domain import Administration, AdverseEvent, Lot
+    from registry_app.services.excursions import list_excursions, record_excursion
+    from registry_app.ui.editors.adverse_event import AdverseEventReportDialog
+    from registry_app.ui.editors.characterization import CharacterizationEditor
+    from registry_app.ui.editors.excursion import ExcursionsDialog, ResolveExcursionDialog
+    from registry_app.ui.editors.lot_source import LotSourceEditor
+
+    grid = CharacterizationEditor(ctx, lot_id, window)
+    grid.resize(1360, 820)
+    grid.show()
+    grid.attach_certificate(_certificate_pdf(work / "coa-EXO24-0100.pdf"))
+    particles = grid.entry("particle_concentration")
+    particles.method.setCurrentIndex(particles.method.findData("nta"))
+    particles.value.setText("9.1e9")  # type: ignore[union-attr]
+    particles.measured_by.setCurrentIndex(particles.measured_by.findData("manufacturer"))
+    _save(grid, out / "characterization.png", app)
+    grid.close()
+
+    source = LotSourceEditor(ctx, lot_id, window)
+    source.show()
+    _save(source, out / "lot-source.png", app)
+    source.close()
+
+    with ctx.db.write() as session:
+        lot = session.get(Lot, lot_id)
+        assert lot is not None
+        given = Administration(lot_id=lot.id, administered_at=datetime.now() - timedelta(days=30),
+                               patient_ref="PT-00412", route="intradermal", body_areas="face", quantity=1.0,
+                               practitioner="Dr Kim", screening_done=True)
+        session.add(given)
+        session.flush()
+        event = AdverseEvent(administration_id=given.id, event_type="delayed_nodule_granuloma", severity="moderate",
+                             report_status="not_reported", recorded_at=datetime.now() - timedelta(days=20))
+        session.add(event)
+        session.flush()
+        event_id = event.id
+    report = AdverseEventReportDialog(ctx, event_id, window)
+    report.reference.setText("MW-5099812")
+    report.show()
+    _save(report, out / "adverse-event.png", app)
+    report.close()
+
+    start = datetime.now().replace(second=0, microsecond=0) - timedelta(hours=6)
+    record_excursion(ctx, lot_id, start, ended_at=start + timedelta(minutes=95), min_c=3.5, max_c=12.5,
+                     notes="Fridge door left open overnight (logger 3)")
+    excursions = ExcursionsDialog(ctx, lot_id, window)
+    excursions.show()
+    _save(excursions, out / "excursion.png", app)
+    excursions.close()
+    resolve = ResolveExcursionDialog(ctx, list_excursions(ctx, lot_id)[0], window)
+    resolve.disposition.setCurrentIndex(resolve.disposition.findData("quarantine"))
+    resolve.signature.reason_edit.setPlainText("Await the manufacturer's stability data")
+    resolve.show()
+    _save(resolve, out / "excursion-resolve.png", app)
+    resolve.close()
+
+    flags = window.show_page("Flags")
+    codes = [f.code for f in flags.model.rows]  # type: ignore[attr-defined]
+    if "UNDOC-DONOR" in codes:
+        flags.table.selectRow(codes.index("UNDOC-DONOR"))  # type: ignore[attr-defined]
+    _save(window, out / "flags-fix.png", app)
 
 
 if __name__ == "__main__":

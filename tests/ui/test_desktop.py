@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtWidgets import QLabel
+from PySide6.QtWidgets import QLabel, QTableWidget
 
 from registry_app.db import open_database
 from registry_app.services import ServiceContext
@@ -223,7 +223,8 @@ def test_characterization_out_of_spec_is_highlighted(window: MainWindow, pharmac
     page = _lots(window)
     page.search.setText("EXO24-0100")
     record = window.open_lot(page.model.rows[0].id)
-    table = record.tabs.widget(2)
+    # The tab holds the results table and the buttons that open the characterization editors.
+    table = record.tabs.widget(2).findChild(QTableWidget, "characterizationTable")
     rows = {table.item(r, 0).text(): r for r in range(table.rowCount())}
     endotoxin = rows["Endotoxin"]
     assert table.item(endotoxin, 5).text() == "OUT OF SPEC"

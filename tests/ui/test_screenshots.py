@@ -77,6 +77,11 @@ def test_main_window_and_lot_record_render_real_text(display: str) -> None:
         # boxes (no font) give few colours and solid outlines.
         nav_colours, nav_dark = _text_pixels(image, 60, 300, 0, 180)
         assert nav_colours > 10 and 50 < nav_dark < 180 * 300 // 4, (name, nav_colours, nav_dark)
+    # The lot editors (dialogs, smaller than the window) and the Flags page with Fix….
+    for name in ("characterization.png", "lot-source.png", "adverse-event.png", "excursion.png",
+                 "excursion-resolve.png", "flags-fix.png"):
+        image = QImage(str(out / name))
+        assert not image.isNull() and image.width() >= 400 and image.height() >= 250, name
 
 
 def test_catalogue_editors_render_real_text(display: str) -> None:

@@ -37,7 +37,10 @@ def _workflow_actions(window: MainWindow) -> dict[str, QAction]:
 
 def test_inspector_sees_no_changing_action(qtbot: QtBot, inspector: ServiceContext, tmp_path: Path) -> None:
     window = _window(qtbot, inspector, tmp_path)
-    assert set(_workflow_actions(window)) == {"Recall lookback"}
+    # Lookback and the lot editors only: these open read-only for an inspector (tests/ui/test_lot_editors.py).
+    assert set(_workflow_actions(window)) == {"Recall lookback", "Characterization results",
+                                              "Source and donor eligibility", "Temperature excursions",
+                                              "Adverse events"}
     flags = window.show_page("Flags")
     assert isinstance(flags, FlagsPage) and not flags.waive_button.isVisible()
 
@@ -93,7 +96,10 @@ def test_lot_record_offers_the_lot_actions_the_role_allows(qtbot: QtBot, directo
 
     watcher = _window(qtbot, inspector, tmp_path / "inspector")
     watcher.open_lot(lot.lot_id)
-    assert set(_lot_record_buttons(watcher)) == {"Recall lookback"}
+    # Lookback and the lot editors, which open read-only for an inspector.
+    assert set(_lot_record_buttons(watcher)) == {"Recall lookback", "Characterization results",
+                                                 "Source and donor eligibility", "Temperature excursions",
+                                                 "Adverse events"}
 
 
 def test_flag_jumps_to_the_lot_record(qtbot: QtBot, pharmacist: ServiceContext, tmp_path: Path) -> None:

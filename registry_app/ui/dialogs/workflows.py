@@ -102,6 +102,13 @@ def _on_lot(make: Callable[[ServiceContext, int, QWidget], QDialog], purpose: st
     return run
 
 
+def _editor(module: str, name: str) -> Callable[[ServiceContext, int, QWidget], QDialog]:
+    """A lot editor's dialog class, imported when first used (start-up stays fast)."""
+    import importlib
+
+    return getattr(importlib.import_module(f"{__package__.rsplit('.', 1)[0]}.editors.{module}"), name)  # type: ignore[no-any-return]
+
+
 def _lookback(ctx: ServiceContext, lot_id: int, parent: QWidget) -> QDialog:
     return LookbackDialog(ctx, lot_id, parent)
 
@@ -121,6 +128,19 @@ ACTIONS: tuple[WorkflowAction, ...] = (
     WorkflowAction("Lot", "Re&call a lot…", None, DIRECTOR,
                    lambda w: _refresh_after(w, RecallDialog(w.ctx, w, lot_id=_current_lot_id(w)))),
     WorkflowAction("Lot", "Recall loo&kback…", "Ctrl+Shift+K", READERS, _on_lot(_lookback, "Recall lookback")),
+    # The lot editors (ui/editors): every reader may open them; they are read-only for roles that may not change.
+    WorkflowAction("Lot", "C&haracterization results…", "Ctrl+Shift+H", READERS,
+                   _on_lot(lambda c, lot, p: _editor("characterization", "CharacterizationEditor")(c, lot, p),
+                           "Characterization results")),
+    WorkflowAction("Lot", "Source and d&onor eligibility…", None, READERS,
+                   _on_lot(lambda c, lot, p: _editor("lot_source", "LotSourceEditor")(c, lot, p),
+                           "Source and donor eligibility")),
+    WorkflowAction("Lot", "Temperature e&xcursions…", "Ctrl+Shift+X", READERS,
+                   _on_lot(lambda c, lot, p: _editor("excursion", "ExcursionsDialog")(c, lot, p),
+                           "Temperature excursions")),
+    WorkflowAction("Lot", "Ad&verse events…", "Ctrl+Shift+V", READERS,
+                   _on_lot(lambda c, lot, p: _editor("adverse_event", "AdverseEventsDialog")(c, lot, p),
+                           "Adverse events")),
     WorkflowAction("File", "&Import lots or administrations…", "Ctrl+I", STAFF,
                    lambda w: _refresh_after(w, ImportWizard(w.ctx, w))),
 )
@@ -129,7 +149,8 @@ ACTIONS: tuple[WorkflowAction, ...] = (
 # The actions that work on the lot on screen: shown as buttons over the lot record too.
 LOT_RECORD_ACTIONS = frozenset(f"workflow:{name}" for name in (
     "Record an administration", "Release the lot", "Reject the lot", "Destroy the lot", "Recall a lot",
-    "Recall lookback"))
+    "Recall lookback", "Characterization results", "Source and donor eligibility", "Temperature excursions",
+    "Adverse events"))
 
 
 def install_workflow_actions(window: QMainWindow) -> list[QAction]:

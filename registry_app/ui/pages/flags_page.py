@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
+    QDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -39,6 +40,7 @@ from ...services.context import DIRECTOR
 from ...services.flags import filter_flags, list_flags
 from ..dialogs.forms import ErrorBanner, has_role
 from ..dialogs.waive import WaiveDialog
+from ..editors.fix_actions import FIXES, FixTarget, fix_flag, fix_refusal
 from ..ops import Op, runner_for
 from ..style import severity_colour
 
@@ -176,12 +178,16 @@ class FlagsPage(QWidget):
         actions.addWidget(self.count_label, 1)
         self.open_button = QPushButton("&Go to subject")
         self.open_button.clicked.connect(self.open_subject)
+        # "Fix…" opens the editor that resolves the selected finding (ui/editors/fix_actions.py).
+        self.fix_button = QPushButton("Fi&x…", objectName="fixFlag")
+        self.fix_button.clicked.connect(self.fix_selected)
+        self.fix_dialog: Any = None
         self.waive_button = QPushButton("Wa&ive…")
         self.waive_button.clicked.connect(self.waive_selected)
         self.waive_button.setVisible(has_role(ctx, DIRECTOR))  # nobody else sees an action they cannot take
         self.refresh_button = QPushButton("Re&fresh")
         self.refresh_button.clicked.connect(self.refresh)
-        for button in (self.open_button, self.waive_button, self.refresh_button):
+        for button in (self.open_button, self.fix_button, self.waive_button, self.refresh_button):
             actions.addWidget(button)
         layout.addLayout(actions)
 
@@ -272,6 +278,9 @@ class FlagsPage(QWidget):
         flag = self.selected_flag()
         self.open_button.setEnabled(flag is not None)
         self.waive_button.setEnabled(flag is not None and not flag.waived)
+        refusal = fix_refusal(self.ctx, flag.code) if flag is not None else "Select a finding to fix."
+        self.fix_button.setEnabled(refusal is None)
+        self.fix_button.setToolTip(refusal or (FIXES[flag.code].what if flag is not None else ""))
         self.detail.setText(_detail_text(flag) if flag is not None else "")
 
     def open_subject(self) -> None:
@@ -281,6 +290,17 @@ class FlagsPage(QWidget):
         self.subject_requested.emit(flag.subject_type, flag.subject_id, flag.lot_id or 0, flag.product_id or 0)
         if flag.lot_id:
             self.lot_requested.emit(flag.lot_id)
+
+    def fix_selected(self) -> Any:
+        """Open the editor that resolves the selected flag; the list is evaluated again when it closes."""
+        flag = self.selected_flag()
+        if flag is None:
+            return None
+        opened = fix_flag(self, self.ctx, FixTarget.of(flag))
+        if isinstance(opened, QDialog):
+            opened.finished.connect(lambda _result: self.refresh())
+        self.fix_dialog = opened
+        return opened
 
     def waive_selected(self) -> WaiveDialog | None:
         flag = self.selected_flag()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from tempfile import mkdtemp
 
-from registry_app.services import documents, imports, products, receiving
+from registry_app.services import documents, donor, imports, products, receiving
 
 from ...helpers import FORMAT_EXAMPLES
 from . import MatrixSetup, Prepare
@@ -103,6 +103,12 @@ def _void_result(setup: MatrixSetup):  # type: ignore[no-untyped-def]
     return lambda ctx: receiving.void_characterization_result(ctx, result_id, "typed for the wrong lot")
 
 
+def _donor(setup: MatrixSetup):  # type: ignore[no-untyped-def]
+    lot_id = _lot(setup)
+    return lambda ctx: donor.record_donor_eligibility(ctx, lot_id, donor_use="allogeneic", reference="DE-7",
+                                                      reason="supplier's donor file received")
+
+
 def _import_lots(setup: MatrixSetup):  # type: ignore[no-untyped-def]
     path = _lots_file("Glow Exo Booster,exosome,GX-01,2026-03-11,10,vial,pass\n")
     return lambda ctx: imports.import_lots(ctx, path)
@@ -127,6 +133,7 @@ CALLS: dict[str, Prepare] = {
     "receiving.destroy_lot": _destroy,
     "receiving.amend_lot": _amend,
     "receiving.add_characterization_result": _add_result,
+    "donor.record_donor_eligibility": _donor,
     "receiving.void_characterization_result": _void_result,
     "imports.import_lots": _import_lots,
     "imports.import_administrations": _import_administrations,

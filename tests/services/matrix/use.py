@@ -68,6 +68,13 @@ def _resolve_excursion(setup: MatrixSetup):  # type: ignore[no-untyped-def]
     return lambda ctx: excursions.resolve_excursion(ctx, excursion_id, "quarantine", "await manufacturer")
 
 
+def _sign_resolution(setup: MatrixSetup):  # type: ignore[no-untyped-def]
+    when = datetime.now().replace(microsecond=0) - timedelta(hours=2)
+    excursion_id = excursions.record_excursion(setup.pharmacist, _lot(setup), when, 11.0, 45)
+    return lambda ctx: excursions.sign_excursion_resolution(ctx, excursion_id, "use", "stability data on file",
+                                                            setup.password_for(ctx))
+
+
 CALLS: dict[str, Prepare] = {
     "administrations.record_administration": _record,
     "administrations.amend_administration": _amend,
@@ -78,4 +85,5 @@ CALLS: dict[str, Prepare] = {
     "adverse_events.update_adverse_event_report": _update_event,
     "excursions.record_excursion": _record_excursion,
     "excursions.resolve_excursion": _resolve_excursion,
+    "excursions.sign_excursion_resolution": _sign_resolution,
 }
