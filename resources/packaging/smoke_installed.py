@@ -17,7 +17,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from xsession import XError, Xvfb, screenshot, type_into, visible_windows, wait_for_window  # noqa: E402
+import contextlib
+
+from xsession import XError, Xvfb, screenshot, type_into, visible_windows, wait_for_window
 
 SIGN_IN = "^Sign in"  # ui/sign_in.py: "Sign in — Exosome & PN lot registry"
 MAIN = "^Exosome & PN lot registry$"  # ui/main_window.py; the sign-in title ends with the same words
@@ -69,10 +71,8 @@ def run(program: str, database: str, user: str, password: str, out: Path, timeou
                     raise SmokeFailure(f"the main window looks blank ({len(colours)} colours, {commonest:.0%} one "
                                        "colour)")
             except (XError, SmokeFailure):
-                try:
+                with contextlib.suppress(XError, OSError, subprocess.SubprocessError):
                     screenshot(x.display).save_png(out / "bundle-failure.png")
-                except (XError, OSError, subprocess.SubprocessError):
-                    pass
                 raise
         finally:
             if app.poll() is None:
