@@ -29,6 +29,18 @@ env -u PYTHONPATH "$PYTHON" -m PyInstaller --noconfirm --log-level WARN --distpa
 BUNDLE=dist/registry-app
 [ -x "$BUNDLE/registry-app" ] || fail "PyInstaller made no $BUNDLE/registry-app"
 "$BUNDLE/registry-app" --version >/dev/null || fail "the bundled program does not start: $BUNDLE/registry-app --version"
+# Every module of the package must be in the bundle's archive: main_window.py imports some pages by name
+# and would show "This page is not part of this build." for one PyInstaller did not collect.
+"$PYTHON" - "$BUNDLE/registry-app" <<'PY' || fail "modules of registry_app missing from the bundle"
+import pathlib, subprocess, sys
+listing = subprocess.run([sys.executable, "-m", "PyInstaller.utils.cliutils.archive_viewer", "-r", "-b", sys.argv[1]],
+                         capture_output=True, text=True, check=True).stdout.split()
+source = {".".join(path.with_suffix("").parts).removesuffix(".__init__") for path in pathlib.Path("registry_app").rglob("*.py")}
+missing = sorted(source - set(listing))
+if missing:
+    sys.exit("not in the bundle: " + ", ".join(missing))
+print(f"   all {len(source)} modules of registry_app are in the bundle")
+PY
 echo "   $BUNDLE: $(du -sh "$BUNDLE" | cut -f1) in $((SECONDS - start)) s"
 [ "${1:-}" = "--bundle-only" ] && exit 0
 

@@ -98,16 +98,16 @@ def window_title(display: str, window: str) -> str:
     return _xdotool(display, "getwindowname", window).stdout.strip()
 
 
-def type_into(display: str, window: str, *steps: str) -> None:
+def type_into(display: str, window: str, *steps: str, delay_ms: int = 25) -> None:
     """Give the window the keyboard focus, then type: each step is text, or a key name in angle brackets
-    (`"<Tab>"`, `"<Return>"`)."""
+    (`"<Tab>"`, `"<Return>"`, `"<ctrl+1>"`). Every key goes through the X server's input queue (XTEST) to the
+    focused window, in order; not `key --window`, whose sent events bypass that queue."""
     _xdotool(display, "windowfocus", "--sync", window)
     for step in steps:
-        key = re.fullmatch(r"<(\w+)>", step)
-        if key:
-            _xdotool(display, "key", "--window", window, key.group(1))
-        else:
-            _xdotool(display, "type", "--delay", "15", step)
+        key = re.fullmatch(r"<([\w+]+)>", step)
+        # One command per step: xdotool's `type` takes every argument after it as text, so no chaining.
+        _xdotool(display, *(["key", "--clearmodifiers", key.group(1)] if key else
+                            ["type", "--clearmodifiers", "--delay", str(delay_ms), step]))
 
 
 @dataclass
