@@ -76,7 +76,7 @@ find "$PKG" -type d -exec chmod 755 {} + && find "$PKG/opt" -type f -exec chmod 
 
 # The Qt xcb platform's run-time libraries (README, "Set up on a fresh machine"), a font for the widgets,
 # and the C library the bundled Python was built against.
-GLIBC=$(ldd --version | head -n1 | grep -oE '[0-9]+\.[0-9]+$')
+GLIBC=$(getconf GNU_LIBC_VERSION | awk '{print $2}')  # e.g. "glibc 2.36"
 DEPENDS="libc6 (>= $GLIBC), libegl1, libgl1, libxkbcommon0, libfontconfig1, fonts-dejavu-core, libdbus-1-3, \
 libxcb-cursor0, libxcb-icccm4, libxcb-keysyms1, libxcb-image0, libxcb-randr0, libxcb-render-util0, \
 libxcb-shape0, libxcb-xfixes0, libxcb-xkb1, libxkbcommon-x11-0, libx11-xcb1"
