@@ -41,6 +41,8 @@ if missing:
     sys.exit("not in the bundle: " + ", ".join(missing))
 print(f"   all {len(source)} modules of registry_app are in the bundle")
 PY
+dangling=$(find "$BUNDLE" -xtype l)
+[ -z "$dangling" ] || fail "links to files the spec pruned: $dangling"
 echo "   $BUNDLE: $(du -sh "$BUNDLE" | cut -f1) in $((SECONDS - start)) s"
 [ "${1:-}" = "--bundle-only" ] && exit 0
 
@@ -74,12 +76,15 @@ EOF
 # dpkg-deb wants owner-writable, world-readable files; PyInstaller copies the modes of the installed wheels.
 find "$PKG" -type d -exec chmod 755 {} + && find "$PKG/opt" -type f -exec chmod u+rw,go+r,go-w {} +
 
-# The Qt xcb platform's run-time libraries (README, "Set up on a fresh machine"), a font for the widgets,
-# and the C library the bundled Python was built against.
+# The Qt xcb platform's run-time libraries (README, "Set up on a fresh machine"), Wayland's client libraries
+# (for the bundled wayland platform plugin), a font for the widgets, and the C library the bundled Python was
+# built against. PyInstaller copies most other libraries into the bundle; libGL, libEGL and the C library
+# must be the system's own.
 GLIBC=$(getconf GNU_LIBC_VERSION | awk '{print $2}')  # e.g. "glibc 2.36"
 DEPENDS="libc6 (>= $GLIBC), libegl1, libgl1, libxkbcommon0, libfontconfig1, fonts-dejavu-core, libdbus-1-3, \
 libxcb-cursor0, libxcb-icccm4, libxcb-keysyms1, libxcb-image0, libxcb-randr0, libxcb-render-util0, \
-libxcb-shape0, libxcb-xfixes0, libxcb-xkb1, libxkbcommon-x11-0, libx11-xcb1"
+libxcb-shape0, libxcb-xfixes0, libxcb-xkb1, libxkbcommon-x11-0, libx11-xcb1, \
+libwayland-client0, libwayland-cursor0, libwayland-egl1"
 cat > "$PKG/DEBIAN/control" <<EOF
 Package: registry-app
 Version: $VERSION
