@@ -18,7 +18,13 @@ trap 'printf "\nci_bundle.sh: FAILED during \"%s\" (line %s, exit %s)\n" "$curre
 fail() { printf 'ci_bundle.sh: FAILED: %s\n' "$*" >&2; exit 1; }
 
 step "system packages beyond .ci/run's (xdotool, xwd, desktop-file and AppStream validators)"
-$SUDO apt-get install -y -qq --no-install-recommends xdotool x11-apps desktop-file-utils appstream >/dev/null
+missing=""
+for tool in xdotool xwd desktop-file-validate appstreamcli; do command -v "$tool" >/dev/null || missing+=" $tool"; done
+if [ -n "$missing" ]; then  # (nothing to fetch once .ci/run's package list has them)
+  echo "installing for:$missing"
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends xdotool x11-apps desktop-file-utils appstream >/dev/null
+fi
 python3 -c "import PyInstaller" 2>/dev/null || python3 -m pip install -q "pyinstaller>=6.10"
 
 step "menu entry and AppStream metadata are valid"
