@@ -14,13 +14,12 @@ from urllib.parse import urlparse
 
 from sqlalchemy.engine import make_url
 
-from ..db import DatabaseTooNew, open_database, resolve_database_url
-from ..db.engine import is_sqlite
 from ..domain.vocab import Role
 from ..services import ServiceContext
 from ..services.auth import has_users, sign_in
 from ..services.context import Actor
 from ..services.errors import NotFound, PermissionDenied, RegistryError, SignInFailed
+from ..services.registry import DatabaseTooNew, is_sqlite, open_database, resolve_database_url
 
 EXIT_OK, EXIT_DATA, EXIT_USAGE, EXIT_DENIED = 0, 1, 2, 3
 

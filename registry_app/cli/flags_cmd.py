@@ -8,9 +8,9 @@ import json
 import sys
 
 from ..domain.vocab import SEVERITY_RANK
-from ..reports.exports import csv_cells
-from ..rules import COMPLIANCE_CODES
 from ..services import flags as flag_service
+from ..services.catalogue import COMPLIANCE_CODES
+from ..services.formats import csv_cells
 from .common import EXIT_OK, signed_in
 
 CSV_FIELDS = ("code", "severity", "subject_type", "subject_id", "product_name", "lot_number", "message", "waived")

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from ..reports.data import EXPORT_KINDS
-from ..reports.exports import FORMATS
 from ..services import reports
+from ..services.formats import EXPORT_KINDS, FORMATS
 from .common import EXIT_OK, add_force_option, iso_date, signed_in
 
 PATIENT_REFS_HELP = ("include the clinic's own patient references instead of pseudonyms (medical director only; "

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 
-from ..db.migrate import current_revision
 from ..domain.vocab import Role
 from ..services import auth, sites
+from ..services.registry import current_revision
 from .common import ENV_USER, EXIT_DENIED, EXIT_OK, CommandError, open_context, read_new_password, signed_in
 from .user_cmds import register_user_admin
 

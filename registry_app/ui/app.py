@@ -14,10 +14,17 @@ from pathlib import Path
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication, QDialog, QMessageBox, QWidget
 
-from ..db import DatabaseTooNew, default_database_path, open_database, resolve_database_url
-from ..db.engine import BUSY_TIMEOUT_MS, ENV_DATABASE_URL, is_sqlite
 from ..services import ServiceContext
 from ..services.auth import has_users
+from ..services.registry import (
+    BUSY_TIMEOUT_MS,
+    ENV_DATABASE_URL,
+    DatabaseTooNew,
+    default_database_path,
+    is_sqlite,
+    open_database,
+    resolve_database_url,
+)
 from .crash import install_crash_handler
 from .recent import RecentRegistries
 from .single_instance import InstanceGuard, instance_key

@@ -19,11 +19,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..db import DatabaseTooNew, open_database
-from ..db.engine import sqlite_url_for
 from ..services import RegistryError, ServiceContext
 from ..services.auth import create_first_user, has_users
 from ..services.passwords import MIN_PASSWORD_LENGTH
+from ..services.registry import DatabaseTooNew, open_database, sqlite_url_for
 from .ops import runner_for
 from .style import set_role
 

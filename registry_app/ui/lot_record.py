@@ -285,7 +285,7 @@ class LotRecord(QWidget):
 
     def waive_flag(self, row: int) -> Any:
         """A medical director's signed waiver of the flag on `row` (the Flags page's dialog)."""
-        from ..rules import Flag
+        from ..services.catalogue import Flag
         from .dialogs.waive import WaiveDialog
 
         if self.detail is None or not 0 <= row < len(self.detail.flags) or not has_role(self.ctx, DIRECTOR):

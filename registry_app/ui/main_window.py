@@ -8,7 +8,6 @@ recall, import ...) are added to the menus through WORKFLOW_ACTIONS: (menu, text
 from __future__ import annotations
 
 import gc
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -41,7 +40,7 @@ from .dialogs.forms import has_role
 from .lot_record import LotRecord
 from .ops import OpRunner, application_runner
 from .pages.dashboard_page import DashboardPage
-from .pages.lists import administrations_page, audit_page, flags_list_page, products_page, suppliers_page
+from .pages.lists import administrations_page, audit_page, products_page, suppliers_page
 from .pages.lots_page import LotsPage
 
 Factory = Callable[["MainWindow"], QWidget]
@@ -54,19 +53,17 @@ class PageSpec:
     factory: Factory
 
 
-def _optional_page(module: str, class_name: str, fallback: Factory | None) -> Factory:
-    """The workflow engineer's page when it is in this build, else the fallback."""
+def _flags_page(window: MainWindow) -> QWidget:
+    # Imported when first shown: the flag rules' catalogue and its models are not needed to show the window.
+    from .pages.flags_page import FlagsPage
 
-    def make(window: MainWindow) -> QWidget:
-        try:
-            page_class = getattr(importlib.import_module(f"{__package__}.pages.{module}"), class_name)
-        except (ImportError, AttributeError):
-            if fallback is None:
-                return QLabel("This page is not part of this build.")
-            return fallback(window)
-        return page_class(window.ctx)
+    return FlagsPage(window.ctx)
 
-    return make
+
+def _reports_page(window: MainWindow) -> QWidget:
+    from .pages.reports_page import ReportsPage
+
+    return ReportsPage(window.ctx)
 
 
 SP = QStyle.StandardPixmap
@@ -75,11 +72,10 @@ PAGES: list[PageSpec] = [
     PageSpec("Lots", SP.SP_FileDialogDetailedView, lambda w: LotsPage(w.ctx)),
     PageSpec("Products", SP.SP_DirIcon, lambda w: products_page(w.ctx)),
     PageSpec("Administrations", SP.SP_DialogApplyButton, lambda w: administrations_page(w.ctx)),
-    PageSpec("Flags", SP.SP_MessageBoxWarning, _optional_page("flags_page", "FlagsPage",
-                                                              lambda w: flags_list_page(w.ctx))),
+    PageSpec("Flags", SP.SP_MessageBoxWarning, _flags_page),
     PageSpec("Suppliers", SP.SP_DriveNetIcon, lambda w: suppliers_page(w.ctx)),
     PageSpec("Audit trail", SP.SP_FileDialogContentsView, lambda w: audit_page(w.ctx)),
-    PageSpec("Reports", SP.SP_FileIcon, _optional_page("reports_page", "ReportsPage", None)),
+    PageSpec("Reports", SP.SP_FileIcon, _reports_page),
 ]
 
 # (menu title, action text, shortcut or None, handler(window)): added by the workflow dialogs.
@@ -290,7 +286,7 @@ class MainWindow(QMainWindow):
         self.recent_menu.setObjectName("recentRegistries")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         file_menu.addSeparator()
-        self.sign_out_action = self._action(file_menu, "Sign &out…", self.sign_out, "Ctrl+Shift+L")
+        self.sign_out_action = self._action(file_menu, "Sign &out…", self.sign_out, "Ctrl+Shift+Q")
         self.quit_action = self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         self._action(self.menus["Edit"], "&Find lots", self.find_lots, QKeySequence.StandardKey.Find)
         view = self.menus["View"]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDialogButtonBox, QMessageBox
 from pytestqt.qtbot import QtBot
 
@@ -146,3 +147,16 @@ def test_sign_out_closes_the_window_for_the_next_user(qtbot: QtBot, pharmacist: 
     assert file_menu.index("Sign &out…") < file_menu.index("&Quit")
     window.sign_out_action.trigger()
     assert window.signed_out and not window.isVisible()
+
+
+def test_no_two_actions_share_a_shortcut(qtbot: QtBot, director: ServiceContext, tmp_path: Path) -> None:
+    """A shortcut bound twice does nothing at all in Qt ("ambiguous"): every one must be unique."""
+    window = _window(qtbot, director, tmp_path)
+    window.install_workflows()
+    seen: dict[str, str] = {}
+    for action in window.findChildren(QAction):
+        for shortcut in action.shortcuts():
+            key = shortcut.toString()
+            if key:
+                assert key not in seen, f"{key} is both {seen[key]!r} and {action.text()!r}"
+                seen[key] = action.text()

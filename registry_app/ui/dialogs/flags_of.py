@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ...domain.vocab import SEVERITY_RANK
-from ...rules import Flag
 from ...services import ServiceContext
+from ...services.catalogue import Flag
 from ...services.flags import flags_for_subject
 
 

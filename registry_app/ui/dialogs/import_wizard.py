@@ -31,9 +31,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...importers.tabular import Table, TableError, read_table
 from ...services import RegistryError, ServiceContext
 from ...services.context import STAFF
+from ...services.formats import Table, TableError, read_table
 from ...services.imports import ImportResult, import_administrations, import_lots
 from ..ops import Op, runner_for
 from ..style import state_colour

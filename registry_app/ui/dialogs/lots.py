@@ -11,9 +11,9 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from ...domain.vocab import label
-from ...importers.gs1 import ScanError, parse_scan
 from ...services import RegistryError, ServiceContext
 from ...services.browse import LotQuery, lot_page
+from ...services.formats import ScanError, parse_scan
 from ...services.recalls import AmbiguousLot, LotRef, find_lot, trace_lot
 from .forms import ScanEdit
 

@@ -32,9 +32,9 @@ from PySide6.QtWidgets import (
 )
 
 from ...domain.vocab import label
-from ...reports.exports import CSV_ENCODING, csv_cells
 from ...services import RegistryError, ServiceContext
 from ...services.context import DIRECTOR, STAFF
+from ...services.formats import CSV_ENCODING, csv_cells
 from ...services.outputs import output_target, publish, temporary_beside
 from ...services.recalls import RecallResult, Trace, mark_patient_notified, recall_lot, trace_lot
 from ..ops import report_unexpected, runner_for

@@ -29,8 +29,8 @@ from PySide6.QtWidgets import (
 )
 
 from ...domain.vocab import BiologicalSource, PnSpecies, Presentation, ProductType, StorageForm, Unit
-from ...rules import Flag
 from ...services import FieldError, RegistryError, ServiceContext, ValidationError
+from ...services.catalogue import Flag
 from ...services.context import STAFF
 from ...services.documents import attach_document
 from ...services.products import create_product, list_products, update_product

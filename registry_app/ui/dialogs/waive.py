@@ -8,8 +8,8 @@ from __future__ import annotations
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QWidget
 
 from ...domain.vocab import label
-from ...rules import RULES, Flag
 from ...services import ServiceContext
+from ...services.catalogue import RULES, Flag
 from ...services.context import DIRECTOR
 from ...services.flags import waive_flag
 from .forms import ErrorBanner, attempt_op, has_role, wire_keyboard

@@ -102,11 +102,29 @@ def _on_lot(make: Callable[[ServiceContext, int, QWidget], QDialog], purpose: st
     return run
 
 
-def _editor(module: str, name: str) -> Callable[[ServiceContext, int, QWidget], QDialog]:
-    """A lot editor's dialog class, imported when first used (start-up stays fast)."""
-    import importlib
+# The lot editors, imported when first used (start-up stays fast).
+def _characterization(ctx: ServiceContext, lot_id: int, parent: QWidget) -> QDialog:
+    from ..editors.characterization import CharacterizationEditor
 
-    return getattr(importlib.import_module(f"{__package__.rsplit('.', 1)[0]}.editors.{module}"), name)  # type: ignore[no-any-return]
+    return CharacterizationEditor(ctx, lot_id, parent)
+
+
+def _lot_source(ctx: ServiceContext, lot_id: int, parent: QWidget) -> QDialog:
+    from ..editors.lot_source import LotSourceEditor
+
+    return LotSourceEditor(ctx, lot_id, parent)
+
+
+def _excursions(ctx: ServiceContext, lot_id: int, parent: QWidget) -> QDialog:
+    from ..editors.excursion import ExcursionsDialog
+
+    return ExcursionsDialog(ctx, lot_id, parent)
+
+
+def _adverse_events(ctx: ServiceContext, lot_id: int, parent: QWidget) -> QDialog:
+    from ..editors.adverse_event import AdverseEventsDialog
+
+    return AdverseEventsDialog(ctx, lot_id, parent)
 
 
 def _lookback(ctx: ServiceContext, lot_id: int, parent: QWidget) -> QDialog:
@@ -130,16 +148,16 @@ ACTIONS: tuple[WorkflowAction, ...] = (
     WorkflowAction("Lot", "Recall loo&kback…", "Ctrl+Shift+K", READERS, _on_lot(_lookback, "Recall lookback")),
     # The lot editors (ui/editors): every reader may open them; they are read-only for roles that may not change.
     WorkflowAction("Lot", "C&haracterization results…", "Ctrl+Shift+H", READERS,
-                   _on_lot(lambda c, lot, p: _editor("characterization", "CharacterizationEditor")(c, lot, p),
+                   _on_lot(_characterization,
                            "Characterization results")),
     WorkflowAction("Lot", "Source and d&onor eligibility…", None, READERS,
-                   _on_lot(lambda c, lot, p: _editor("lot_source", "LotSourceEditor")(c, lot, p),
+                   _on_lot(_lot_source,
                            "Source and donor eligibility")),
     WorkflowAction("Lot", "Temperature e&xcursions…", "Ctrl+Shift+X", READERS,
-                   _on_lot(lambda c, lot, p: _editor("excursion", "ExcursionsDialog")(c, lot, p),
+                   _on_lot(_excursions,
                            "Temperature excursions")),
     WorkflowAction("Lot", "Ad&verse events…", "Ctrl+Shift+V", READERS,
-                   _on_lot(lambda c, lot, p: _editor("adverse_event", "AdverseEventsDialog")(c, lot, p),
+                   _on_lot(_adverse_events,
                            "Adverse events")),
     WorkflowAction("File", "&Import lots or administrations…", "Ctrl+I", STAFF,
                    lambda w: _refresh_after(w, ImportWizard(w.ctx, w))),

@@ -34,8 +34,8 @@ from PySide6.QtWidgets import (
 )
 
 from ...domain.vocab import SEVERITY_RANK, label
-from ...rules import COMPLIANCE_CODES, RULES, Flag
 from ...services import RegistryError, ServiceContext
+from ...services.catalogue import COMPLIANCE_CODES, RULES, Flag
 from ...services.context import DIRECTOR
 from ...services.flags import filter_flags, list_flags
 from ..dialogs.forms import ErrorBanner, has_role

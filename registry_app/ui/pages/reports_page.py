@@ -28,9 +28,8 @@ from PySide6.QtWidgets import (
 )
 
 from ...domain.vocab import Role
-from ...reports.data import EXPORT_KINDS
-from ...reports.exports import FORMATS
 from ...services import RegistryError, ServiceContext, ValidationError
+from ...services.formats import EXPORT_KINDS, FORMATS
 from ...services.reports import OutputResult, bundle, compliance_report, export
 from ..dialogs.date_field import date_problems
 from ..dialogs.forms import ErrorBanner, add_save_shortcut, date_edit, has_role
