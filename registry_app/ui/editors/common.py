@@ -22,6 +22,7 @@ from ...domain.vocab import label
 from ...services import RegistryError, ServiceContext, ValidationError
 from ..dialogs.forms import ErrorBanner, attempt_op, has_role, show_registry_error, wire_keyboard
 from ..dialogs.undo import FormUndo
+from ..ops import report_unexpected
 from ..style import mark_invalid, set_role
 
 
@@ -80,6 +81,14 @@ class EditorDialog(QDialog):
         self.watch_for_undo()
         if self.undo is not None:
             self.undo.clear()
+
+    def _load_failed(self, error: BaseException) -> None:
+        """The record could not be read: say why and allow no save over what was not shown."""
+        if not isinstance(error, RegistryError):
+            report_unexpected(self, error)
+            return
+        self.banner.show_error(error.message)
+        deny(self.save_button, error.message)
 
     def saved_cleanly(self) -> None:
         """After a save: no error shown, and no undo into the values before it (an amendment corrects)."""

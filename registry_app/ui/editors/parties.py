@@ -84,13 +84,6 @@ class PartyEditor(EditorDialog):
         self.country.setText(party.country or "")
         self.loaded_into_form()
 
-    def _load_failed(self, error: BaseException) -> None:
-        if not isinstance(error, RegistryError):
-            report_unexpected(self, error)
-            return
-        self.banner.show_error(error.message)
-        deny(self.save_button, error.message)
-
     def submit(self) -> None:
         ctx, party_id = self.ctx, self.party_id
         name, country, reason = self.name.text(), self.country.text().strip() or None, self.reason.text()

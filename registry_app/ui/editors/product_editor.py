@@ -32,12 +32,12 @@ from ...domain.vocab import (
     StorageForm,
     Unit,
 )
-from ...services import RegistryError, ServiceContext
+from ...services import ServiceContext
 from ...services.context import STAFF
 from ...services.parties import PartyInfo, list_manufacturers
 from ...services.products import ProductInfo, get_product, save_product
 from ..dialogs.forms import checked_values, checklist, set_checked, set_combo_value, vocab_combo
-from ..ops import report_unexpected, runner_for
+from ..ops import runner_for
 from .common import EditorDialog, deny, refusal
 
 # The product's own limits (services/products.py _SPEC_FIELDS): (field, caption, unit shown as placeholder).
@@ -161,13 +161,6 @@ class ProductEditor(EditorDialog):
 
         runner_for(self).run(self, work, self._loaded, self._load_failed, title="Loading the product",
                              busy=[self.save_button])
-
-    def _load_failed(self, error: BaseException) -> None:
-        if not isinstance(error, RegistryError):
-            report_unexpected(self, error)
-            return
-        self.banner.show_error(error.message)
-        deny(self.save_button, error.message)
 
     def _loaded(self, loaded: tuple[ProductInfo | None, list[PartyInfo]]) -> None:
         product, manufacturers = loaded

@@ -29,13 +29,13 @@ from PySide6.QtWidgets import (
 )
 
 from ...domain.vocab import RegulatoryStatus, label
-from ...services import RegistryError, ServiceContext
+from ...services import ServiceContext
 from ...services.context import STAFF
 from ...services.documents import DocumentInfo, list_documents
 from ...services.products import ProductInfo, get_product, set_regulatory_status
 from ...services.sites import site_info
 from ..dialogs.forms import date_or_none, optional_date_edit, set_combo_value, set_optional_date, vocab_combo
-from ..ops import report_unexpected, runner_for
+from ..ops import runner_for
 from .common import EditorDialog, deny, refusal
 
 COLUMNS = ("Jurisdiction", "Status", "Reference", "Evidence", "Verified on", "Verified by")
@@ -120,13 +120,6 @@ class RegulatoryStatusDialog(EditorDialog):
 
         runner_for(self).run(self, work, self._loaded, self._load_failed, title="Loading the regulatory status",
                              busy=[self.save_button])
-
-    def _load_failed(self, error: BaseException) -> None:
-        if not isinstance(error, RegistryError):
-            report_unexpected(self, error)
-            return
-        self.banner.show_error(error.message)
-        deny(self.save_button, error.message)
 
     def _loaded(self, loaded: _Loaded) -> None:
         first = self.loaded is None

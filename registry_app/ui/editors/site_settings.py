@@ -8,10 +8,10 @@ from zoneinfo import available_timezones
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QCompleter, QFormLayout, QLabel, QLineEdit, QWidget
 
-from ...services import RegistryError, ServiceContext
+from ...services import ServiceContext
 from ...services.context import ADMIN
 from ...services.sites import set_site, site_info
-from ..ops import report_unexpected, runner_for
+from ..ops import runner_for
 from .common import EditorDialog, deny, refusal
 
 
@@ -65,13 +65,6 @@ class SiteSettingsDialog(EditorDialog):
         self.jurisdiction.setText(info["jurisdiction"])
         self.time_zone.setText(info.get("time_zone", ""))
         self.loaded_into_form()
-
-    def _load_failed(self, error: BaseException) -> None:
-        if not isinstance(error, RegistryError):
-            report_unexpected(self, error)
-            return
-        self.banner.show_error(error.message)
-        deny(self.save_button, error.message)
 
     def submit(self) -> None:
         ctx, name, code, zone = self.ctx, self.name.text(), self.jurisdiction.text(), self.time_zone.text()
