@@ -171,7 +171,7 @@ def test_the_menu_opens_it_for_an_admin_only(qtbot: QtBot, admin: ServiceContext
 def test_a_short_or_common_password_is_refused_beside_the_field(qtbot: QtBot, admin: ServiceContext) -> None:
     dialog = _users(qtbot, admin)
     adder = _add(qtbot, dialog, "kim.nurse", "Kim Nurse", "pharmacist", "short")
-    assert adder.policy.text().startswith("Refused: use at least 12 characters")
+    assert adder.policy.text().startswith("Not accepted by the policy: use at least 12 characters")
     _sign(qtbot, adder)
     before = row_counts(admin.db)
     adder.save_button.click()

@@ -73,7 +73,8 @@ class PasswordPolicyHint(QLabel):
 
     def follow(self, text: str) -> None:
         problem = password_problem(text) if text else None
-        self.setText(f"Refused: {problem}." if problem else "Meets the password policy." if text else POLICY)
+        self.setText(f"Not accepted by the policy: {problem}." if problem else
+                     "Meets the password policy." if text else POLICY)
         set_role(self, "error" if problem else "hint")
 
 
@@ -141,8 +142,10 @@ class AddUserDialog(_SignedForm):
         self.password = QLineEdit(objectName="password")
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
         self.password.setAccessibleName("Initial password")
+        self.add_row(form, "Initial &password", self.password, "password")
         self.policy = PasswordPolicyHint(self.password, "password")
-        self.add_row(form, "Initial &password", self.password, "password", self.policy)
+        form.addRow("", self.policy)
+        self.outer.addStretch(1)  # the signature stays together at the bottom, over the buttons
         self.add_signature()
         self.save_button.setText("&Sign and add user")
         self.finish_layout()
