@@ -226,7 +226,7 @@ def _validate_new_user(username: str, role: str, password: str) -> list[FieldErr
 def _insert_user(session: Session, username: str, role: str, password: str, full_name: str | None,
                  is_demo: bool) -> User:
     if _user_by_name(session, username) is not None:
-        raise ConflictError(f"a user named {username.strip()!r} exists already")
+        raise ConflictError(f"a user named {username.strip()!r} exists already", field="username")
     user = User(username=username.strip(), role=role, password_hash=hash_password(password), full_name=full_name,
                 is_demo=is_demo)
     session.add(user)
@@ -252,20 +252,50 @@ def create_first_user(ctx: ServiceContext, username: str, role: str, password: s
         return _actor(user)
 
 
-@changing("add users", ADMIN)
-def create_user(ctx: ServiceContext, username: str, role: str, password: str, full_name: str | None = None,
-                is_demo: bool = False) -> int:
+def _sign_user_change(session: Session, signer: Actor, user: User, action: str, after: dict[str, Any],
+                      reason: str | None) -> None:
+    """Sign an account change in the caller's transaction (meaning "approved": the admin approves this change
+    to the account) and name the signature in the change's own audit entry (`after`), as release does."""
+    signature = add_signature(session, signer, SignatureMeaning.APPROVED, "user", user.id,
+                              {"action": action, "username": user.username, "after": after, "reason": reason})
+    after.update(signature_id=signature.id, signature_meaning=signature.meaning, signed_by=signature.signer_name)
+
+
+def _admin_signer(ctx: ServiceContext, password: str) -> Actor:
+    """The admin's password typed again (21 CFR 11.200). The role is checked again as it is now: an account
+    demoted since it signed in may not sign for account changes any more."""
+    signer = reauthenticate(ctx, password)
+    if signer.role != Role.ADMIN:
+        raise PermissionDenied(f"{signer.username} is no longer an admin and may not sign changes to accounts")
+    return signer
+
+
+def _create_user(ctx: ServiceContext, username: str, role: str, password: str, full_name: str | None,
+                 is_demo: bool, signer_password: str | None = None, reason: str | None = None) -> int:
     problems = _validate_new_user(username, role, password)
     if problems:
         raise ValidationError(problems)
+    signer = _admin_signer(ctx, signer_password) if signer_password is not None else None
     with ctx.db.write() as session:
         user = _insert_user(session, username, role, password, full_name, is_demo)
-        ctx.audit(session, AuditRecord("create user", "user", user.id, before={},
-                                       after=snapshot(user, exclude=("password_hash",))))
+        after = snapshot(user, exclude=("password_hash",))
+        if signer is not None:
+            _sign_user_change(session, signer, user, "create user", after, reason)
+        ctx.audit(session, AuditRecord("create user", "user", user.id, before={}, after=after, reason=reason))
         return user.id
 
 
-def _change_user(ctx: ServiceContext, username: str, action: str, reason: str | None, **values: Any) -> None:
+@changing("add users", ADMIN)
+def create_user(ctx: ServiceContext, username: str, role: str, password: str, full_name: str | None = None,
+                is_demo: bool = False) -> int:
+    return _create_user(ctx, username, role, password, full_name, is_demo)
+
+
+def _change_user(ctx: ServiceContext, username: str, action: str, reason: str | None,
+                 signer_password: str | None = None, **values: Any) -> None:
+    """Change one account; with `signer_password` the change is signed by the admin (typed again first, so a
+    wrong password writes nothing but its own failed attempt)."""
+    signer = _admin_signer(ctx, signer_password) if signer_password is not None else None
     with ctx.db.write() as session:
         user = _user_by_name(session, username)
         if user is None:
@@ -276,46 +306,112 @@ def _change_user(ctx: ServiceContext, username: str, action: str, reason: str | 
         after = {k: getattr(user, k) for k in values if k != "password_hash"}
         if "password_hash" in values:
             before["password"], after["password"] = "(previous)", "(reset)"
+        if signer is not None:
+            _sign_user_change(session, signer, user, action, after, reason)
         ctx.audit(session, AuditRecord(action, "user", user.id, before=before, after=after, reason=reason))
+
+
+def _not_yourself(ctx: ServiceContext, username: str, what: str, field: str) -> None:
+    # An admin demoting or disabling themself could leave the registry with no admin at all; another admin
+    # does it. The refusal names its field ("role", "active") so the desktop shows it beside that control.
+    if ctx.actor is not None and username.strip() == ctx.actor.username:
+        raise ConflictError(f"you cannot {what}: another admin can", field=field)
+
+
+def _checked_role(role: str) -> str:
+    if role not in tuple(Role):
+        raise ValidationError(f"{role!r} is not a role; use one of {', '.join(Role)}", field="role")
+    return str(role)
+
+
+def _checked_password(new_password: str) -> str:
+    if (problem := password_problem(new_password)) is not None:
+        raise ValidationError(problem, field="password")
+    return hash_password(new_password)
 
 
 @changing("disable users", ADMIN)
 def disable_user(ctx: ServiceContext, username: str, reason: str | None = None) -> None:
     """The user can no longer sign in; the account and everything it did stay (users are never deleted)."""
-    if ctx.actor is not None and username == ctx.actor.username:
-        raise ConflictError("you cannot disable your own account: another admin can")
+    _not_yourself(ctx, username, "disable your own account", "active")
     _change_user(ctx, username, "disable user", reason, active=False)
+
+
+# Attempts on a disabled account count as failures (see _record_attempt): reactivating starts them afresh, or
+# the first wrong password after reactivation would lock the account.
+_REACTIVATED: dict[str, Any] = {"active": True, "failed_attempts": 0}
+_UNLOCKED: dict[str, Any] = {"locked": False, "failed_attempts": 0}
 
 
 @changing("reactivate users", ADMIN)
 def reactivate_user(ctx: ServiceContext, username: str, reason: str | None = None) -> None:
-    # Attempts on a disabled account count as failures (see _record_attempt): they start afresh, or the first
-    # wrong password after reactivation would lock the account.
-    _change_user(ctx, username, "reactivate user", reason, active=True, failed_attempts=0)
+    _change_user(ctx, username, "reactivate user", reason, **_REACTIVATED)
 
 
 @changing("unlock users", ADMIN)
 def unlock_user(ctx: ServiceContext, username: str, reason: str | None = None) -> None:
-    _change_user(ctx, username, "unlock user", reason, locked=False, failed_attempts=0)
+    _change_user(ctx, username, "unlock user", reason, **_UNLOCKED)
 
 
 @changing("reset passwords", ADMIN)
 def reset_password(ctx: ServiceContext, username: str, new_password: str, reason: str | None = None) -> None:
-    if (problem := password_problem(new_password)) is not None:
-        raise ValidationError(problem, field="password")
     # A demo user given a password of its own no longer has the documented one (the sign-in hint drops it).
-    _change_user(ctx, username, "reset password", reason, password_hash=hash_password(new_password),
-                 locked=False, failed_attempts=0, is_demo=False)
+    _change_user(ctx, username, "reset password", reason, password_hash=_checked_password(new_password),
+                 **_UNLOCKED, is_demo=False)
 
 
 @changing("change roles", ADMIN)
 def set_role(ctx: ServiceContext, username: str, role: str, reason: str | None = None) -> None:
-    if role not in tuple(Role):
-        raise ValidationError(f"{role!r} is not a role; use one of {', '.join(Role)}", field="role")
-    # An admin demoting themself could leave the registry with no admin at all; another admin does it.
-    if ctx.actor is not None and username == ctx.actor.username:
-        raise ConflictError("you cannot change your own role: another admin can")
-    _change_user(ctx, username, "set role", reason, role=str(role))
+    role = _checked_role(role)
+    _not_yourself(ctx, username, "change your own role", "role")
+    _change_user(ctx, username, "set role", reason, role=role)
+
+
+# --- the same, electronically signed: the desktop's Users editor ----------------------------------------------
+# Who may sign in, and with which powers, decides who may release lots and sign for patients: each change made
+# from the desktop is signed by the admin (the password typed again, as at release), in the change's own
+# transaction and audit entry. Inputs are checked first, so a mistyped form costs no password attempt.
+
+@changing("add users", ADMIN)
+def signed_create_user(ctx: ServiceContext, username: str, role: str, password: str, full_name: str | None = None,
+                       *, signer_password: str, reason: str | None = None) -> int:
+    """Add a user (`password` is the new user's initial one); signed with the admin's `signer_password`."""
+    return _create_user(ctx, username, role, password, full_name, False, signer_password, reason)
+
+
+@changing("change roles", ADMIN)
+def signed_set_role(ctx: ServiceContext, username: str, role: str, *, signer_password: str,
+                    reason: str | None = None) -> None:
+    role = _checked_role(role)
+    _not_yourself(ctx, username, "change your own role", "role")
+    _change_user(ctx, username, "set role", reason, signer_password, role=role)
+
+
+@changing("disable users", ADMIN)
+def signed_disable_user(ctx: ServiceContext, username: str, *, signer_password: str,
+                        reason: str | None = None) -> None:
+    _not_yourself(ctx, username, "disable your own account", "active")
+    _change_user(ctx, username, "disable user", reason, signer_password, active=False)
+
+
+@changing("reactivate users", ADMIN)
+def signed_reactivate_user(ctx: ServiceContext, username: str, *, signer_password: str,
+                           reason: str | None = None) -> None:
+    _change_user(ctx, username, "reactivate user", reason, signer_password, **_REACTIVATED)
+
+
+@changing("unlock users", ADMIN)
+def signed_unlock_user(ctx: ServiceContext, username: str, *, signer_password: str,
+                       reason: str | None = None) -> None:
+    _change_user(ctx, username, "unlock user", reason, signer_password, **_UNLOCKED)
+
+
+@changing("reset passwords", ADMIN)
+def signed_reset_password(ctx: ServiceContext, username: str, new_password: str, *, signer_password: str,
+                          reason: str | None = None) -> None:
+    password_hash = _checked_password(new_password)
+    _change_user(ctx, username, "reset password", reason, signer_password, password_hash=password_hash,
+                 **_UNLOCKED, is_demo=False)
 
 
 def list_users(ctx: ServiceContext) -> list[dict[str, Any]]:

@@ -51,7 +51,12 @@ class SignInFailed(RegistryError):
 
 
 class ConflictError(RegistryError):
-    """The record changed or exists already (duplicate lot, lot not in a state that allows the action)."""
+    """The record changed or exists already (duplicate lot, lot not in a state that allows the action).
+    `field`, when given, names the input the conflict belongs to (a duplicate name), for display beside it."""
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class GuardRailBlocked(RegistryError):

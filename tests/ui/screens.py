@@ -42,9 +42,9 @@ def _save(window: QWidget, path: Path, app: QApplication) -> None:
 
 def _save_editors(window: MainWindow, ctx: ServiceContext, admin: ServiceContext, out: Path,
                   app: QApplication) -> None:
-    """The catalogue and site editors (issue 19): a product amended, its regulatory status, the site."""
+    """The catalogue and site editors (issue 19): a product amended, its regulatory status, the site, the users."""
     from registry_app.services.products import list_products
-    from registry_app.ui.editors import open_product_editor, open_regulatory_status, open_site_settings
+    from registry_app.ui.editors import open_product_editor, open_regulatory_status, open_site_settings, open_users
 
     product = next(p for p in list_products(ctx) if p.product_type == "exosome")
     shots = (("product-editor.png", lambda: open_product_editor(window, ctx, product.id)),
@@ -54,6 +54,10 @@ def _save_editors(window: MainWindow, ctx: ServiceContext, admin: ServiceContext
         dialog = open_dialog()
         _save(dialog, out / name, app)
         dialog.reject()
+    users = open_users(window, admin)  # the Users editor (issue 19 item 6), a pharmacist selected
+    users.select_user("lee")
+    _save(users, out / "users.png", app)
+    users.reject()
 
 
 def main(out: Path) -> int:

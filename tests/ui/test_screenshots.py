@@ -85,14 +85,15 @@ def test_main_window_and_lot_record_render_real_text(display: str) -> None:
 
 
 def test_catalogue_editors_render_real_text(display: str) -> None:
-    """screens.py also saves the catalogue and site editors (issue 19); run after the test above wrote them."""
+    """screens.py also saves the catalogue, site and users editors (issue 19); run after the test above wrote
+    them."""
     out = _shots_dir()
     if not (out / "product-editor.png").exists():
         env = {**os.environ, "QT_QPA_PLATFORM": "xcb", "DISPLAY": display, "PYTHONPATH": str(ROOT)}
         run = subprocess.run([sys.executable, "-m", "tests.ui.screens", str(out)], cwd=ROOT, env=env,
                              capture_output=True, text=True, timeout=120)
         assert run.returncode == 0, run.stderr[-3000:]
-    for name in ("product-editor.png", "regulatory-status.png", "site-settings.png"):
+    for name in ("product-editor.png", "regulatory-status.png", "site-settings.png", "users.png"):
         image = QImage(str(out / name))
         assert not image.isNull() and image.width() >= 400 and image.height() >= 200, name
         colours, dark = _text_pixels(image, 0, image.height())

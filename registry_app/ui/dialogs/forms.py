@@ -176,6 +176,11 @@ def show_registry_error(banner: ErrorBanner, error: RegistryError, fields: dict[
                 first = first or widget
         if first is not None:
             first.setFocus()
+    elif (widget := fields.get(getattr(error, "field", "") or "")) is not None:
+        # A refusal that names its input (a duplicate name, a change an admin may not make to themself).
+        mark_invalid(widget, True)
+        widget.setToolTip(error.message)
+        widget.setFocus()
     banner.show_error("\n".join(lines))
 
 

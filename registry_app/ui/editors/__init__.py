@@ -9,6 +9,7 @@ Other code opens them with these functions (each returns the dialog, already ope
 - `open_party_editor(parent, ctx, kind, party_id=None)`: a manufacturer or supplier ("manufacturer" /
   "supplier"), new or amended.
 - `open_site_settings(parent, ctx)`: the site's name, jurisdiction and time zone (admin).
+- `open_users(parent, ctx)`: the users, with signed changes to their accounts (admin).
 
 Imported lazily by the main window and the products page: the editors are not needed to show the window.
 """
@@ -19,5 +20,6 @@ from .parties import open_party_editor
 from .product_editor import open_product_editor
 from .regulatory_editor import open_regulatory_status
 from .site_settings import open_site_settings
+from .users import open_users
 
-__all__ = ["open_party_editor", "open_product_editor", "open_regulatory_status", "open_site_settings"]
+__all__ = ["open_party_editor", "open_product_editor", "open_regulatory_status", "open_site_settings", "open_users"]

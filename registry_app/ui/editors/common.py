@@ -144,6 +144,9 @@ class EditorDialog(QDialog):
                 if found:
                     message.setText("\n".join(found))
                     message.show()
+        elif (field := getattr(error, "field", "") or "") in self.field_errors:
+            self.field_errors[field].setText(error.message)
+            self.field_errors[field].show()
 
     def save_op(self, call: Callable[[], Any], on_done: Callable[[Any], None]) -> None:
         """Run the service off the GUI thread (forms.attempt_op) with Save disabled meanwhile."""

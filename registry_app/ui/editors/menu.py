@@ -1,5 +1,5 @@
 """The catalogue and site actions of the main window's menus: a Catalogue menu (new product, the product on
-the Products page, manufacturers, suppliers) and File > Site settings…. Every action is shown; one the
+the Products page, manufacturers, suppliers), File > Site settings… and File > Users…. Every action is shown; one the
 signed-in role may not take is disabled, its tooltip and status tip saying why."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from .common import refusal
 from .parties import open_party_list
 from .product_editor import open_product_editor
 from .site_settings import open_site_settings
+from .users import open_users
 
 NEW_PRODUCT_SHORTCUT = "Ctrl+Shift+N"
 
@@ -63,8 +64,8 @@ def _action(window: QMainWindow, menu: QMenu, text: str, run: Callable[[], objec
 
 
 def install_catalogue_actions(window: QMainWindow) -> list[QAction]:
-    """Add the Catalogue menu (before Help) and File > Site settings… to `window` (a MainWindow: `ctx`,
-    `menus`)."""
+    """Add the Catalogue menu (before Help), File > Site settings… and File > Users… to `window` (a MainWindow:
+    `ctx`, `menus`)."""
     ctx = window.ctx  # type: ignore[attr-defined]
     menus: dict[str, QMenu] = getattr(window, "menus", {})
     catalogue = QMenu("&Catalogue", window)
@@ -98,11 +99,19 @@ def install_catalogue_actions(window: QMainWindow) -> list[QAction]:
             site.setEnabled(False)
             site.setToolTip(why)
             site.setStatusTip(why)
+        users = QAction("&Users…", window, objectName="catalogue:Users")
+        users.triggered.connect(lambda _=False: _refresh_on_save(window, open_users(window, ctx)))
+        why = refusal(ctx, ADMIN, "add users or change their accounts")
+        if why:
+            users.setEnabled(False)
+            users.setToolTip(why)
+            users.setStatusTip(why)
         quit_action = next((a for a in file_menu.actions() if a.text() == "&Quit"), None)
         separator = next((a for a in file_menu.actions() if a.isSeparator()), quit_action)
-        if separator is not None:  # before Quit, with the other registry-wide actions
-            file_menu.insertAction(separator, site)
-        else:
-            file_menu.addAction(site)
-        added.append(site)
+        for action in (site, users):
+            if separator is not None:  # before Quit, with the other registry-wide actions
+                file_menu.insertAction(separator, action)
+            else:
+                file_menu.addAction(action)
+            added.append(action)
     return added

@@ -36,6 +36,35 @@ def _set_role(setup: MatrixSetup):  # type: ignore[no-untyped-def]
     return lambda ctx: auth.set_role(ctx, "pharmacist", "medical_director", reason="new job")
 
 
+# The same changes, signed by the acting admin (the desktop's Users editor).
+def _signed_create(setup: MatrixSetup):  # type: ignore[no-untyped-def]
+    return lambda ctx: auth.signed_create_user(ctx, "newcomer", "pharmacist", "newcomer-password", "New Comer",
+                                               signer_password=setup.password_for(ctx), reason="hired")
+
+
+def _signed_disable(setup: MatrixSetup):  # type: ignore[no-untyped-def]
+    return lambda ctx: auth.signed_disable_user(ctx, "pharmacist", signer_password=setup.password_for(ctx))
+
+
+def _signed_reactivate(setup: MatrixSetup):  # type: ignore[no-untyped-def]
+    auth.disable_user(setup.admin, "pharmacist")
+    return lambda ctx: auth.signed_reactivate_user(ctx, "pharmacist", signer_password=setup.password_for(ctx))
+
+
+def _signed_unlock(setup: MatrixSetup):  # type: ignore[no-untyped-def]
+    return lambda ctx: auth.signed_unlock_user(ctx, "pharmacist", signer_password=setup.password_for(ctx))
+
+
+def _signed_reset(setup: MatrixSetup):  # type: ignore[no-untyped-def]
+    return lambda ctx: auth.signed_reset_password(ctx, "pharmacist", "a-new-password-for-lee",
+                                                  signer_password=setup.password_for(ctx), reason="forgotten")
+
+
+def _signed_set_role(setup: MatrixSetup):  # type: ignore[no-untyped-def]
+    return lambda ctx: auth.signed_set_role(ctx, "pharmacist", "medical_director",
+                                            signer_password=setup.password_for(ctx))
+
+
 def _set_site(setup: MatrixSetup):  # type: ignore[no-untyped-def]
     return lambda ctx: sites.set_site(ctx, "KR", "Seoul clinic")
 
@@ -57,6 +86,12 @@ CALLS: dict[str, Prepare] = {
     "auth.reactivate_user": _reactivate,
     "auth.unlock_user": _unlock,
     "auth.reset_password": _reset,
+    "auth.signed_create_user": _signed_create,
+    "auth.signed_disable_user": _signed_disable,
+    "auth.signed_set_role": _signed_set_role,
+    "auth.signed_reactivate_user": _signed_reactivate,
+    "auth.signed_unlock_user": _signed_unlock,
+    "auth.signed_reset_password": _signed_reset,
     "sites.set_site": _set_site,
     "signoff.sign_off_report": _sign_off,
     "backup.backup_registry": _backup,
