@@ -47,8 +47,10 @@ from ..domain.vocab import (
     HUMAN_DERIVED_SOURCES,
     HUMAN_IN_DESCRIPTION,
     INJECTION_ROUTES,
+    NEGATED_HUMAN,
     STATUSES_NEEDING_REFERENCE,
     BiologicalSource,
+    DonorUse,
 )
 from .catalogue import Flag
 from .common import (
@@ -126,6 +128,7 @@ def lot_facts(req: Request) -> Any:
             Product.id.label("product_id"), Product.name.label("product_name"), Product.product_type,
             Product.source, Product.pn_species, Product.manufacturer_id,
             case((human_derived(), 1), else_=0).label("human_derived"),
+            case((donor_eligibility_applies(), 1), else_=0).label("donor_applies"),
             Manufacturer.name.label("manufacturer_name"),
             func.coalesce(Product.spec_endotoxin_max, DEFAULT_ENDOTOXIN_MAX).label("endotoxin_limit"),
             func.coalesce(Product.spec_size_min_nm, DEFAULT_SIZE_MIN_NM).label("size_low"),
@@ -150,10 +153,21 @@ def lot_facts(req: Request) -> Any:
 
 
 def human_derived() -> ColumnElement[bool]:
-    """The product's biological source is human-derived: domain.vocab.is_human_derived, in SQL."""
+    """The product's biological source is human-derived: domain.vocab.is_human_derived, in SQL (the negations
+    of "human" removed from the description before the word is looked for, as in Python)."""
+    described: ColumnElement[Any] = func.lower(Product.source_description)
+    for negation in NEGATED_HUMAN:
+        described = func.replace(described, negation, "")
     return or_(Product.source.in_(sorted(HUMAN_DERIVED_SOURCES)),
                and_(Product.source == BiologicalSource.OTHER.value,
-                    func.lower(Product.source_description).like(f"%{HUMAN_IN_DESCRIPTION}%")))
+                    described.like(f"%{HUMAN_IN_DESCRIPTION}%")))
+
+
+def donor_eligibility_applies() -> ColumnElement[bool]:
+    """A lot of this product needs donor eligibility: an exosome product of human origin that is not
+    autologous (ruling 7, 21 CFR 1271.90(a)(1): the donor is the patient)."""
+    return and_(Product.product_type == "exosome", human_derived(),
+                func.coalesce(Product.donor_use, "") != DonorUse.AUTOLOGOUS.value)
 
 
 def _lot_conditions(req: Request) -> dict[str, ColumnElement[bool]]:
@@ -180,7 +194,7 @@ def _lot_conditions(req: Request) -> dict[str, ColumnElement[bool]]:
     in_stock = and_(stock > 0, Lot.status.not_in(("destroyed", "depleted")))
     labelled, tolerance = Lot.labelled_particles_per_ml, _LIMITS["tolerance_pct"]
     return {
-        "UNDOC-DONOR": and_(exosome, human_derived(),
+        "UNDOC-DONOR": and_(donor_eligibility_applies(),
                             blank(Lot.donor_eligibility_ref), no_document("donor_eligibility")),
         "UNDOC-COA": and_(blank(Lot.coa_ref), no_document("coa")),
         "UNDOC-EXPIRY": Lot.expiry_date.is_(None),

@@ -32,7 +32,7 @@ def _bit(condition: ColumnElement[bool]) -> ColumnElement[int]:
 
 def _score_columns(f: Any) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
     exosome = f.c.product_type == "exosome"
-    human = and_(exosome, f.c.human_derived == 1)
+    human = f.c.donor_applies == 1  # donor eligibility applies: human-derived exosome, not autologous
     invasive = f.c.invasive == 1
     applicable = (
         literal(7)  # manufacturer, source, regulatory status, CoA, supplier, receipt check, expiry

@@ -54,13 +54,11 @@ def _conditions(req: Request) -> dict[str, ColumnElement[bool]]:
         # Product-level tests before route lists: most administrations fail them first (AND/OR commute).
         "REG-COSMETIC-INJECTED": and_(status == "cosmetic", injected),
         "REG-RUO-ADMINISTERED": status == "research_use_only",
-        "REG-UNAUTHORIZED-INJECTED": and_(
-            or_(
-                status.is_(None),
-                status.in_(UNAUTHORIZED_FOR_INJECTION),
-                and_(status == "investigational", blank(Administration.ind_reference)),
-            ),
-            injected,
+        # Investigational use needs the trial reference whatever the route (ruling 5); the other statuses
+        # only forbid injection.
+        "REG-UNAUTHORIZED-INJECTED": or_(
+            and_(or_(status.is_(None), status.in_(UNAUTHORIZED_FOR_INJECTION)), injected),
+            and_(status == "investigational", blank(Administration.ind_reference)),
         ),
         "REG-COSMETIC-DEVICE-ASSISTED": and_(
             status == "cosmetic", Administration.route.in_(sorted(DEVICE_ASSISTED_ROUTES))
