@@ -16,7 +16,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..domain import CharacterizationResult, Document, Lot, Product, Supplier, name_key, utcnow
+from ..domain import (
+    CharacterizationResult,
+    Document,
+    Lot,
+    Product,
+    Supplier,
+    TemperatureExcursion,
+    name_key,
+    utcnow,
+)
 from ..domain.vocab import MARKERS, PARAMETER_SPEC, DestroyReason, LotStatus, MeasuredBy, SignatureMeaning
 from ..importers import cells
 from ..importers.gs1 import ScanError, ScanResult, parse_scan
@@ -25,11 +34,13 @@ from .audit import changes as changed_fields
 from .auth import add_signature, reauthenticate
 from .context import DIRECTOR, READERS, STAFF, ServiceContext, changing
 from .errors import ConflictError, FieldError, NotFound, ValidationError
-
-# Storage form -> receipt temperature range (°C) that needs no comment (vocabulary.md).
-STORAGE_RANGES: dict[str, tuple[float, float]] = {
-    "frozen": (-273.0, -60.0), "refrigerated": (2.0, 8.0), "ambient": (-273.0, 25.0),
-}
+from .receipt_checks import (
+    ReceiptExcursion,
+    excursion_values,
+    expiry_warning,
+    outside_storage_range,
+    temperature_warning,
+)
 
 _LOT_FIELD_PARSERS: dict[str, Any] = {
     "lot_number": cells.text(80),
@@ -122,16 +133,49 @@ def _lot(session: Session, lot_id: int) -> Lot:
     return lot
 
 
-def _receipt_warnings(product: Product, lot: Lot) -> tuple[str, ...]:
-    warnings = []
-    limits = STORAGE_RANGES.get(product.storage_form or "")
-    if lot.receipt_temperature_c is not None and limits is not None and \
-            not limits[0] <= lot.receipt_temperature_c <= limits[1]:
-        warnings.append(f"received at {lot.receipt_temperature_c:g} °C, outside the {product.storage_form} range "
-                        f"for {product.name}: keep the lot in quarantine and record a temperature excursion")
-    if lot.package_intact is False:
-        warnings.append("the package was not intact: inspect before release, or reject the lot")
-    return tuple(warnings)
+def _receipt_warnings(product_name: str, storage_form: str | None, fields: Mapping[str, Any]) -> tuple[str, ...]:
+    """What a receipt with these lot fields should warn about (the same before saving and after)."""
+    warnings = [
+        expiry_warning(fields.get("lot_number"), fields.get("expiry_date"), fields.get("received_date")),
+        temperature_warning(product_name, storage_form, fields.get("receipt_temperature_c")),
+        "the package was not intact: inspect before release, or reject the lot"
+        if fields.get("package_intact") is False else None,
+    ]
+    return tuple(w for w in warnings if w)
+
+
+def receipt_warnings(ctx: ServiceContext, details: Mapping[str, Any], product_id: int | None = None,
+                     storage_form: str | None = None, product_name: str | None = None) -> tuple[str, ...]:
+    """The warnings a receipt of these lot details would give (expired on arrival, temperature outside the
+    storage range, package not intact), without saving anything: the desktop shows them and asks before it
+    receives. The product is a registered one (`product_id`) or a new one described by `storage_form`."""
+    ctx.require(STAFF, "receive lots")
+    fields = parse_lot_fields({"received_date": date.today(), **details})
+    if product_id is not None:
+        with ctx.db.read() as session:
+            product = session.get(Product, product_id)
+            if product is None:
+                raise NotFound(f"no product with id {product_id}")
+            storage_form, product_name = product.storage_form, product.name
+    return _receipt_warnings(product_name or "the product", storage_form, fields)
+
+
+def _checked_fields(lot: Lot) -> dict[str, Any]:
+    return {name: getattr(lot, name) for name in ("lot_number", "expiry_date", "received_date",
+                                                  "receipt_temperature_c", "package_intact")}
+
+
+def _record_receipt_excursion(ctx: ServiceContext, session: Session, product: Product, lot: Lot) -> None:
+    """Ruling 2: a receipt outside the storage range is an excursion, open (USE-TEMPERATURE) until resolved."""
+    if lot.received_date is None or not outside_storage_range(product.storage_form, lot.receipt_temperature_c):
+        return
+    assert product.storage_form is not None and lot.receipt_temperature_c is not None
+    excursion = TemperatureExcursion(**excursion_values(
+        ReceiptExcursion(lot.id, lot.received_date, lot.receipt_temperature_c, product.storage_form), utcnow()))
+    session.add(excursion)
+    session.flush()
+    ctx.audit(session, AuditRecord("record temperature excursion", "temperature_excursion", excursion.id,
+                                   before={}, after=snapshot(excursion)))
 
 
 def _receive(ctx: ServiceContext, session: Session, product: Product, fields: dict[str, Any], action: str,
@@ -152,8 +196,9 @@ def _receive(ctx: ServiceContext, session: Session, product: Product, fields: di
     session.add(lot)
     session.flush()
     ctx.audit(session, AuditRecord(action, "lot", lot.id, before={}, after={**snapshot(lot), **(extra_after or {})}))
+    _record_receipt_excursion(ctx, session, product, lot)
     return ReceiptResult(lot.id, product.id, product.name, lot.lot_number, lot.expiry_date, lot.serial,
-                         _receipt_warnings(product, lot))
+                         _receipt_warnings(product.name, product.storage_form, _checked_fields(lot)))
 
 
 @changing("receive lots", STAFF)
