@@ -71,7 +71,14 @@ def _conditions(req: Request) -> dict[str, ColumnElement[bool]]:
             and_(Lot.rejected_on.is_not(None), given_on >= Lot.rejected_on),
             and_(Lot.released_on.is_not(None), given_on < Lot.released_on),
         ),
-        "USE-RECALLED": and_(Lot.recall_date.is_not(None), given_on >= Lot.recall_date),
+        # From the recall's moment: a date alone from the start of its day; on the day of a recall from a
+        # time, an administration recorded earlier that day was before it. One recorded with a date alone
+        # on that day cannot be shown to be earlier, so it counts (the cautious reading).
+        "USE-RECALLED": and_(
+            Lot.recall_date.is_not(None), given_on >= Lot.recall_date,
+            or_(Lot.recall_at.is_(None), given_on > Lot.recall_date, Administration.administered_at >= Lot.recall_at,
+                Administration.time_recorded.is_(False)),
+        ),
         "TRACE-INCOMPLETE": or_(
             blank(Administration.patient_ref), blank(Administration.practitioner), Administration.quantity.is_(None)
         ),
@@ -159,6 +166,7 @@ def _details(req: Request, ids: list[int]) -> dict[int, Any]:
                 Administration.id, Administration.patient_ref, Administration.practitioner, Administration.quantity,
                 Administration.contraindications, type_coerce(Lot.expiry_date, String).label("expiry"),
                 Lot.status.label("lot_status"), type_coerce(Lot.recall_date, String).label("recalled_on"),
+                Lot.recall_at,
                 type_coerce(Lot.released_on, String).label("released_on"),
                 type_coerce(Lot.rejected_on, String).label("rejected_on"),
             )
@@ -172,6 +180,13 @@ def _details(req: Request, ids: list[int]) -> dict[int, Any]:
 def _when(row: Any) -> object:
     # given_on is ISO date text on SQLite and a date on PostgreSQL: both print as YYYY-MM-DD, both are truthy.
     return row.given_on or "an unknown date"
+
+
+def _recalled_from(lot: Any) -> str:
+    """The recall's moment as it was given: a date, or a date and time."""
+    if lot.recall_at is None:
+        return str(lot.recalled_on)
+    return lot.recall_at.isoformat(sep=" ", timespec="minutes")
 
 
 def _status_text(reg_status: str | None, req: Request) -> str:
@@ -245,7 +260,7 @@ def _messages(req: Request, products: dict[int, Any], details: dict[int, Any]) -
         "USE-NOT-RELEASED": not_released,
         "USE-RECALLED": lambda row: (
             f"Administered on {_when(row)} from lot {row.lot_number}, recalled from "
-            f"{details[row.subject_id].recalled_on}. Notify the patient and record the follow-up."),
+            f"{_recalled_from(details[row.subject_id])}. Notify the patient and record the follow-up."),
         "TRACE-INCOMPLETE": trace,
         "CONTRA-SCREENING-MISSING": lambda row: (
             f"No contraindication screening is recorded for the administration of {_when(row)}. Record the "

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from ..domain import Lot, TemperatureExcursion, utcnow
+from ..domain.exact import ZERO
 from ..domain.vocab import DestroyReason, ExcursionResolution, LotStatus, values
 from .audit import AuditRecord, snapshot
 from .context import READERS, STAFF, ServiceContext, changing
@@ -100,7 +101,7 @@ def resolve_excursion(ctx: ServiceContext, excursion_id: int, resolution: str, n
         if resolution == ExcursionResolution.DESTROY:
             if lot.status == LotStatus.DESTROYED:
                 raise ConflictError(f"lot {lot.lot_number} is destroyed already")
-            lot.quantity_destroyed += max(0.0, lot.quantity_on_hand)
+            lot.quantity_destroyed += max(ZERO, lot.quantity_on_hand)
             lot.status, lot.destroyed_reason = LotStatus.DESTROYED.value, DestroyReason.TEMPERATURE_EXCURSION.value
         elif resolution == ExcursionResolution.QUARANTINE and lot.status not in _OUT_OF_USE:
             lot.status = LotStatus.QUARANTINE.value

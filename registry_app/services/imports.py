@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from ..domain import (
     refresh_lot_result_facts,
     utcnow,
 )
+from ..domain.exact import Exact, exact_sql
 from ..importers.administration_rows import AdministrationRow, validate_administrations
 from ..importers.bulk import WRITE_CHUNK, bulk_insert_dicts, sqlite_page_cache
 from ..importers.lot_rows import (
@@ -475,7 +477,7 @@ def _import_administrations_in(ctx: ServiceContext, session: Session, rows: list
     batch = uuid.uuid4().hex
     recorded_by = ctx.actor.user_id if ctx.actor else None
     records: list[dict[str, Any]] = []
-    per_lot: dict[int, float] = defaultdict(float)
+    per_lot: dict[int, Decimal] = defaultdict(Decimal)
     for row in rows:
         product_id = products.get(row.product_key)
         if product_id is None:
@@ -505,7 +507,8 @@ def _import_administrations_in(ctx: ServiceContext, session: Session, rows: list
         lot_table = _LOT_TABLE
         session.execute(
             update(lot_table).where(lot_table.c.id == bindparam("b_id"))
-            .values(quantity_administered=lot_table.c.quantity_administered + bindparam("b_quantity")),
+            .values(quantity_administered=exact_sql(lot_table.c.quantity_administered
+                                                    + bindparam("b_quantity", type_=Exact))),
             [{"b_id": lot_id, "b_quantity": quantity} for lot_id, quantity in per_lot.items()])
     created = session.execute(select(Administration.id).where(Administration.import_batch == batch)).scalars()
     ctx.audit(session, AuditRecord("import administrations", "import", batch, before={}, after={

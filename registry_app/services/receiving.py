@@ -26,6 +26,7 @@ from ..domain import (
     name_key,
     utcnow,
 )
+from ..domain.exact import ZERO
 from ..domain.vocab import MARKERS, PARAMETER_SPEC, DestroyReason, LotStatus, MeasuredBy, SignatureMeaning
 from ..importers import cells
 from ..importers.gs1 import ScanError, ScanResult, parse_scan
@@ -190,7 +191,7 @@ def _receive(ctx: ServiceContext, session: Session, product: Product, fields: di
     supplier = fields.pop("supplier", None)
     lot = Lot(product_id=product.id, site_id=current_site(session, ctx.site_code).id,
               supplier_id=_supplier_id(session, supplier), status=LotStatus.QUARANTINE.value,
-              quantity_administered=0.0, quantity_destroyed=0.0, created_at=utcnow(), **fields)
+              quantity_administered=ZERO, quantity_destroyed=ZERO, created_at=utcnow(), **fields)
     if not lot.received_by and ctx.actor is not None:
         lot.received_by = ctx.actor.display_name
     session.add(lot)
@@ -325,7 +326,7 @@ def destroy_lot(ctx: ServiceContext, lot_id: int, reason: str, note: str | None 
             raise ConflictError(f"lot {lot.lot_number} was already destroyed")
         before = {"status": lot.status, "quantity_destroyed": lot.quantity_destroyed,
                   "destroyed_reason": lot.destroyed_reason, "status_note": lot.status_note}
-        amount = max(lot.quantity_on_hand, 0.0)
+        amount = max(lot.quantity_on_hand, ZERO)
         lot.quantity_destroyed += amount
         lot.status, lot.destroyed_reason = LotStatus.DESTROYED.value, why
         if note:

@@ -1,0 +1,91 @@
+"""Exact decimal quantities, volumes and results (rules.md: 0.1 + 0.2 mL from 0.3 mL received is no overdraw).
+
+`Exact` columns are NUMERIC on PostgreSQL, exact in the database and in Python (`Decimal`). SQLite has no
+exact decimal storage: a NUMERIC column there stores 0.1 as the same binary REAL a FLOAT column does (and
+20.0 as the integer 20, which would rewrite every migrated row), so on SQLite the column keeps its REAL
+affinity and exactness comes from the two ends instead:
+
+- a value is stored as the double nearest its decimal and read back as the shortest decimal that names that
+  double (`Decimal(repr(x))`): 0.1 reads 0.1, 150.4 reads 150.4, never 0.1000000000000000055...;
+- arithmetic happens in Python on Decimals, or in SQL wrapped in `exact_sql` (rounded to SQL_SCALE decimal
+  places), so that a stored total is again the double nearest an exact decimal. Nearest doubles keep the
+  order and the equality of the decimals they stand for, so comparisons in SQL (overdrawn, in stock, out of
+  specification) are exact for the values a clinic records.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import Float, Numeric, func
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+# Decimal places kept by SQL arithmetic on SQLite (and by the migration's clean-up of stored sums): far more
+# than any quantity or result is recorded with, well within a double's 15 significant digits for quantities.
+SQL_SCALE = 9
+ZERO = Decimal(0)
+
+
+def to_decimal(value: Any) -> Decimal | None:
+    """A recorded number as an exact Decimal: a float as the shortest decimal that names it (what was typed)."""
+    if value is None or isinstance(value, Decimal):
+        return value
+    if isinstance(value, bool):
+        raise TypeError("a boolean is not a quantity")
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    try:
+        return Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValueError(f"{value!r} is not a number") from None
+
+
+def plain(value: Decimal | float | int | None) -> str:
+    """A number as recorded, in plain notation: 150.4, 0.3, 1.5E+10 as 15000000000; '-' when not recorded.
+    Zero is 0 whatever its exponent (0E-10 from an exact difference reads 0, never -0 or 0E-10)."""
+    if value is None:
+        return "-"
+    number = to_decimal(value)
+    assert number is not None
+    if number == 0:
+        return "0"
+    if abs(number) >= 10**6:
+        # Particle counts: 1.2E+10, the digits recorded without a row of zeros.
+        return str(number.normalize())
+    return format(number, "f")
+
+
+class Exact(TypeDecorator[Decimal]):
+    """NUMERIC on PostgreSQL, REAL affinity on SQLite (see the module's note); Decimal in Python either way."""
+
+    impl = Numeric
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(Float())
+        return dialect.type_descriptor(Numeric(asdecimal=True))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        number = to_decimal(value)
+        if number is None:
+            return None
+        return float(number) if dialect.name == "sqlite" else number
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        return to_decimal(value)
+
+    @property
+    def python_type(self) -> type[Decimal]:
+        return Decimal
+
+
+def exact_sql(expression: ColumnElement[Any]) -> ColumnElement[Any]:
+    """SQL arithmetic on Exact columns, rounded to SQL_SCALE places: a no-op on PostgreSQL's NUMERIC (whose
+    sums are exact already), the nearest double of the exact result on SQLite."""
+    return func.round(expression, SQL_SCALE)
