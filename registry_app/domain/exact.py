@@ -50,6 +50,9 @@ def plain(value: Decimal | float | int | None) -> str:
     Zero is 0 whatever its exponent (0E-10 from an exact difference reads 0, never -0 or 0E-10)."""
     if value is None:
         return "-"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 10**6:
+        # A double carries no trailing zeros: 30.0 read from SQLite was recorded as 30 as likely as 30.0.
+        return str(int(value))
     number = to_decimal(value)
     assert number is not None
     if number == 0:
@@ -58,6 +61,24 @@ def plain(value: Decimal | float | int | None) -> str:
         # Particle counts: 1.2E+10, the digits recorded without a row of zeros.
         return str(number.normalize())
     return format(number, "f")
+
+
+def fact_text(value: object) -> str:
+    """A compared value as a waiver's fact (rules.md): the number itself, whatever its notation or the database
+    it was read from (150.40 and 150.4 are one fact, 150.1 and 150.4 two)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, int | float | Decimal):
+        number = to_decimal(value)
+        assert number is not None
+        return "0" if number == 0 else str(number.normalize())
+    return str(value)
+
+
+def facts_of(*values: object) -> str:
+    return "|".join(map(fact_text, values))
 
 
 class Exact(TypeDecorator[Decimal]):

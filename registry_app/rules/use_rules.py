@@ -13,6 +13,7 @@ from sqlalchemy import String, and_, func, literal, or_, select, tuple_, type_co
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..domain import Administration, Lot, Product, ProductRegulatoryStatus, ProductRoute
+from ..domain.exact import facts_of
 from ..domain.vocab import DEVICE_ASSISTED_ROUTES, INJECTION_ROUTES, ProductType
 from .catalogue import Flag
 from .common import (
@@ -142,7 +143,33 @@ def administration_flags(req: Request) -> list[Flag]:
     detailed = sum(1 << i for i, code in enumerate(codes) if code in DETAILED_CODES)
     details = _details(req, sorted({row.subject_id for row in rows if row.flags & detailed}))
     names = {product_id: product.name for product_id, product in products.items()}
-    return flags_from_rows(req, rows, codes, _messages(req, products, details), product_names=names)
+    return flags_from_rows(req, rows, codes, _messages(req, products, details), product_names=names,
+                           facts=_facts(products, details))
+
+
+def _facts(products: dict[int, Any], details: dict[int, Any]) -> dict[str, Message]:
+    """What each administration rule compares (Flag.facts): a waiver ends when one of these changes."""
+    def status_route(row: Any) -> str:
+        return facts_of(products[row.product_id].reg_status, row.route)
+
+    def lot_facts(*names: str) -> Message:
+        return lambda row: facts_of(row.given_on, *(getattr(details[row.subject_id], n) for n in names))
+
+    def trace(row: Any) -> str:
+        record = details[row.subject_id]
+        return facts_of(not (record.patient_ref or "").strip(), not (record.practitioner or "").strip(),
+                        record.quantity is None)
+
+    return {
+        "REG-COSMETIC-INJECTED": status_route, "REG-RUO-ADMINISTERED": status_route,
+        "REG-UNAUTHORIZED-INJECTED": status_route, "REG-COSMETIC-DEVICE-ASSISTED": status_route,
+        "REG-OFF-LABEL-ROUTE": lambda row: facts_of(row.route),
+        "USE-EXPIRED": lot_facts("expiry"),
+        "USE-NOT-RELEASED": lot_facts("lot_status", "released_on", "rejected_on"),
+        "USE-RECALLED": lot_facts("recalled_on", "recall_at"),
+        "TRACE-INCOMPLETE": trace,
+        "CONTRA-RECORDED": lambda row: facts_of(details[row.subject_id].contraindications),
+    }
 
 
 # Codes whose messages read the administration's record or its lot beyond the date and route.

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select
@@ -21,15 +22,16 @@ from ..domain import (
     ProductRegulatoryStatus,
     Supplier,
 )
+from ..domain.exact import ZERO, exact_sql, plain
 from ..domain.vocab import CONTAMINANT_MARKERS, LotStatus, is_human_derived
 from .browse import EXPIRING_DAYS, display_status, today_for
 from .context import READERS, ServiceContext, jurisdiction
 from .errors import NotFound
 
 # The default limits of rules.md, used where the product carries no specification of its own.
-DEFAULT_ENDOTOXIN_MAX = 0.5
-DEFAULT_SIZE_RANGE = (30.0, 150.0)
-DEFAULT_CONCENTRATION_TOLERANCE_PCT = 20.0
+DEFAULT_ENDOTOXIN_MAX = Decimal("0.5")
+DEFAULT_SIZE_RANGE = (Decimal("30"), Decimal("150"))
+DEFAULT_CONCENTRATION_TOLERANCE_PCT = Decimal("20")
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,7 @@ class LotDetail:
     administrations: list[dict[str, Any]]
     flags: list[dict[str, Any]]
     history: list[dict[str, Any]]
-    on_hand: float = 0.0
+    on_hand: Decimal = ZERO
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -77,16 +79,16 @@ def _assess(result: CharacterizationResult, product: Product, lot: Lot) -> tuple
     parameter, value = result.parameter, result.value
     if parameter == "endotoxin":
         limit = product.spec_endotoxin_max if product.spec_endotoxin_max is not None else DEFAULT_ENDOTOXIN_MAX
-        return f"≤ {limit:g} EU/mL", None if value is None else value <= limit
+        return f"≤ {plain(limit)} EU/mL", None if value is None else value <= limit
     if parameter == "size_mode" and product.product_type == "exosome":
         low = product.spec_size_min_nm if product.spec_size_min_nm is not None else DEFAULT_SIZE_RANGE[0]
         high = product.spec_size_max_nm if product.spec_size_max_nm is not None else DEFAULT_SIZE_RANGE[1]
-        return f"{low:g}–{high:g} nm", None if value is None else low <= value <= high
+        return f"{plain(low)}–{plain(high)} nm", None if value is None else low <= value <= high
     if parameter == "particle_concentration" and lot.labelled_particles_per_ml:
         tolerance = (product.spec_concentration_tolerance_pct
                      if product.spec_concentration_tolerance_pct is not None else DEFAULT_CONCENTRATION_TOLERANCE_PCT)
         claim = lot.labelled_particles_per_ml
-        spec = f"{claim:.3g} particles/mL ± {tolerance:g} %"
+        spec = f"{plain(claim)} particles/mL ± {plain(tolerance)} %"
         return spec, None if value is None else abs(value - claim) <= claim * tolerance / 100
     if parameter == "sterility":
         return "pass", result.result == "pass"
@@ -229,7 +231,7 @@ def dashboard_figures(ctx: ServiceContext) -> DashboardFigures:
         on_hand = Lot.quantity_received - Lot.quantity_administered - Lot.quantity_destroyed
         expiring = session.execute(select(func.count(Lot.id)).where(
             Lot.status.in_(live), Lot.expiry_date >= today, Lot.expiry_date <= today + timedelta(days=EXPIRING_DAYS),
-            on_hand > 0)).scalar_one()
+            exact_sql(on_hand) > 0)).scalar_one()
         quarantine = session.execute(select(func.count(Lot.id)).where(
             Lot.status == LotStatus.QUARANTINE.value,
             (Lot.expiry_date.is_(None)) | (Lot.expiry_date >= today))).scalar_one()
