@@ -18,9 +18,11 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import Float, Numeric, func
+from sqlalchemy import Float, Numeric
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 # Decimal places kept by SQL arithmetic on SQLite (and by the migration's clean-up of stored sums): far more
@@ -106,7 +108,23 @@ class Exact(TypeDecorator[Decimal]):
         return Decimal
 
 
-def exact_sql(expression: ColumnElement[Any]) -> ColumnElement[Any]:
-    """SQL arithmetic on Exact columns, rounded to SQL_SCALE places: a no-op on PostgreSQL's NUMERIC (whose
-    sums are exact already), the nearest double of the exact result on SQLite."""
-    return func.round(expression, SQL_SCALE)
+class exact_sql(FunctionElement[Decimal]):
+    """SQL arithmetic on Exact columns, exact: on SQLite rounded to SQL_SCALE places (the nearest double of the
+    exact result, not 0.30000000000000004); on PostgreSQL the NUMERIC expression as it is (exact already, and
+    rounding would give it nine trailing zeros: 0E-9 for zero)."""
+
+    inherit_cache = True
+
+    def __init__(self, expression: ColumnElement[Any]) -> None:
+        super().__init__(expression)
+        self.type = Exact()
+
+
+@compiles(exact_sql)
+def _exact_sql_default(element: exact_sql, compiler: Any, **kw: Any) -> str:
+    return f"({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(exact_sql, "sqlite")
+def _exact_sql_sqlite(element: exact_sql, compiler: Any, **kw: Any) -> str:
+    return f"round({compiler.process(element.clauses, **kw)}, {SQL_SCALE})"
