@@ -371,6 +371,11 @@ def amend_lot(ctx: ServiceContext, lot_id: int, changes: Mapping[str, Any], reas
         old, new = changed_fields(before, snapshot(lot))
         ctx.audit(session, AuditRecord("amend lot", "lot", lot.id, before=old, after=new or {"unchanged": True},
                                        reason=reason.strip()))
+        if "receipt_temperature_c" in new:
+            # The corrected receipt reading is the receipt's: outside the range, it is an excursion (ruling 2).
+            product = session.get(Product, lot.product_id)
+            assert product is not None
+            _record_receipt_excursion(ctx, session, product, lot)
         return new
 
 

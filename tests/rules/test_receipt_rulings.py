@@ -56,6 +56,17 @@ def test_receipt_outside_the_storage_range_opens_an_excursion(
         assert "USE-TEMPERATURE" not in _lot_codes(pharmacist, receipt.lot_id)
 
 
+def test_a_corrected_receipt_reading_outside_the_range_opens_an_excursion(pharmacist: ServiceContext) -> None:
+    receipt = receiving.receive_lot(pharmacist, _product(pharmacist), {
+        "lot_number": "T-3", "quantity_received": 5, "receipt_temperature_c": 4})
+    assert _open_excursions(pharmacist, receipt.lot_id) == 0
+    receiving.amend_lot(pharmacist, receipt.lot_id, {"receipt_temperature_c": "4"}, "re-read the logger")
+    assert _open_excursions(pharmacist, receipt.lot_id) == 0
+    receiving.amend_lot(pharmacist, receipt.lot_id, {"receipt_temperature_c": "11.5"}, "logger showed 11.5")
+    assert _open_excursions(pharmacist, receipt.lot_id) == 1
+    assert "USE-TEMPERATURE" in _lot_codes(pharmacist, receipt.lot_id)
+
+
 def test_the_reading_is_shown_as_recorded(pharmacist: ServiceContext) -> None:
     receipt = receiving.receive_lot(pharmacist, _product(pharmacist), {
         "lot_number": "T-2", "quantity_received": 5, "receipt_temperature_c": "8.05"})
