@@ -118,7 +118,7 @@ def apply_waivers(session: Session, flags: list[Flag]) -> list[Flag]:
     by_key: dict[tuple[str, str, int, str, bool], dict[str, object]] = {}
     for waiver, username, full_name in rows:
         by_facts = waiver.flag_facts is not None
-        matched = waiver.flag_facts if by_facts else waiver.flag_message
+        matched: str = waiver.flag_facts if waiver.flag_facts is not None else waiver.flag_message
         by_key[(waiver.code, waiver.subject_type, waiver.subject_id, matched, by_facts)] = {
             "id": waiver.id,
             "reason": waiver.reason,
@@ -128,12 +128,12 @@ def apply_waivers(session: Session, flags: list[Flag]) -> list[Flag]:
         }
     result = []
     for item in flags:
-        waiver = (by_key.get((item.code, item.subject_type, item.subject_id, item.facts, True))
-                  or by_key.get((item.code, item.subject_type, item.subject_id, item.message, False)))
-        if waiver is None:
+        found = (by_key.get((item.code, item.subject_type, item.subject_id, item.facts, True))
+                 or by_key.get((item.code, item.subject_type, item.subject_id, item.message, False)))
+        if found is None:
             result.append(item)
         else:
-            result.append(_waived(item, waiver))
+            result.append(_waived(item, found))
     return result
 
 

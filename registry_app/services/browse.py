@@ -78,7 +78,7 @@ class LotPage:
     cursor: tuple[Any, int] | None  # (sort value, id) of the last row: where the next page starts
 
 
-def _on_hand() -> ColumnElement[float]:
+def _on_hand() -> ColumnElement[Decimal]:
     return Lot.quantity_received - Lot.quantity_administered - Lot.quantity_destroyed
 
 

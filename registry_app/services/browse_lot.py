@@ -39,7 +39,7 @@ class ResultView:
     parameter: str
     marker: str | None
     method: str | None
-    value: float | None
+    value: Decimal | None
     unit: str | None
     result: str | None
     measured_by: str | None

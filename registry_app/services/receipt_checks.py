@@ -15,6 +15,7 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.engine import Connection
 
 from ..domain import TemperatureExcursion
@@ -92,7 +93,7 @@ def record_receipt_excursions(connection: Connection, items: Iterable[ReceiptExc
     """Write the open excursions of these receipts in the caller's transaction; returns how many."""
     rows = [excursion_values(item, now) for item in items]
     if rows:
-        connection.execute(TemperatureExcursion.__table__.insert(), rows)
+        connection.execute(insert(TemperatureExcursion), rows)
     return len(rows)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -312,7 +313,7 @@ def reject_lot(ctx: ServiceContext, lot_id: int, reason: str) -> None:
 
 
 @changing("destroy lots", STAFF)
-def destroy_lot(ctx: ServiceContext, lot_id: int, reason: str, note: str | None = None) -> float:
+def destroy_lot(ctx: ServiceContext, lot_id: int, reason: str, note: str | None = None) -> Decimal:
     """Destroy what is on hand of a lot, with a reason (DestroyReason). Returns the quantity destroyed."""
     try:
         why = cells.vocabulary(DestroyReason, "destruction reason")(str(reason).strip())
@@ -462,7 +463,7 @@ class LotInfo:
     product_name: str
     lot_number: str
     status: str
-    quantity_on_hand: float
+    quantity_on_hand: Decimal
     fields: dict[str, Any]
     results: tuple[dict[str, Any], ...]
 
