@@ -17,10 +17,15 @@ _CHECKOUT = Path(__file__).resolve().parents[1]
 
 
 def _packaged(package: str, folder: str) -> Traversable:
+    beside = _CHECKOUT / folder
+    if (_CHECKOUT / "pyproject.toml").is_file() and beside.is_dir():
+        # Running from a source tree: its own folder, even when an editable install of another checkout (a
+        # git worktree beside this one) maps registry_app.migrations to that checkout's folder.
+        return beside
     try:
         return resources.files(package)
     except ModuleNotFoundError:
-        return _CHECKOUT / folder
+        return beside
 
 
 def resource_files() -> Traversable:

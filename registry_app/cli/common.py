@@ -8,7 +8,7 @@ import getpass
 import os
 import sys
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -49,6 +49,20 @@ def iso_date(text: str) -> date:
         return date.fromisoformat(text.strip())
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date: use YYYY-MM-DD") from None
+
+
+def iso_date_or_datetime(text: str) -> date | datetime:
+    """A date (YYYY-MM-DD) or a local date-time (YYYY-MM-DDTHH:MM or with a space), checked as the options are
+    read. An offset, if given, is dropped: times are the clinic's wall clock, as administrations are."""
+    value = text.strip()
+    try:
+        if len(value) == 10:
+            return date.fromisoformat(value)
+        if len(value) >= 16:
+            return datetime.fromisoformat(value).replace(tzinfo=None)
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError(f"{text!r} is not a date or date-time: use YYYY-MM-DD or YYYY-MM-DDTHH:MM")
 
 
 def open_context(args: argparse.Namespace, create: bool = False) -> ServiceContext:

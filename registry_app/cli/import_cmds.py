@@ -64,6 +64,10 @@ def _report(result: imports.ImportResult) -> int:
     summary = f"{result.created} new {noun}"
     if result.kind == "lots":
         summary += f", {result.updated} updated, {result.products_created} new products"
+        if result.excursions_opened:
+            summary += f", {result.excursions_opened} temperature excursions opened"
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     if result.dry_run:
         print(f"dry run: {result.file_name}: {result.accepted} rows are valid ({summary}); nothing was written")
     else:

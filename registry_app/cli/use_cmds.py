@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from datetime import date
+from datetime import date, datetime
 
 from ..services import ServiceContext
 from ..services.auth import has_users, sign_in
@@ -16,7 +16,7 @@ from .common import (
     EXIT_DENIED,
     EXIT_OK,
     CommandError,
-    iso_date,
+    iso_date_or_datetime,
     open_context,
     read_password,
     signed_in,
@@ -34,8 +34,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     recall.add_argument("lot_number", metavar="LOT_NUMBER")
     recall.add_argument("--product", metavar="NAME", help="the product, when several products use the lot number")
     recall.add_argument("--reason", required=True, help="why the lot is recalled (kept with the signature)")
-    recall.add_argument("--date", type=iso_date, metavar="DATE",
-                        help="recalled from this date, YYYY-MM-DD (default: today)")
+    recall.add_argument("--date", type=iso_date_or_datetime, metavar="DATE",
+                        help="recalled from this date, YYYY-MM-DD (from the start of the day), or from this moment, "
+                             "YYYY-MM-DDTHH:MM (default: today)")
     recall.set_defaults(handler=recall_command)
 
 
@@ -62,7 +63,7 @@ def _text(value: object) -> str:
 def trace_table(trace: Trace) -> str:
     header = ("administered", "patient", "route", "body area", "practitioner", "quantity", "notified")
     rows = [
-        (a.administered_at.isoformat(sep=" ", timespec="minutes"), _text(a.patient_ref), a.route,
+        (a.when(sep=" "), _text(a.patient_ref), a.route,
          _text(a.body_areas), _text(a.practitioner), _text(a.quantity),
          (f"{a.patient_notified_on} ({a.notified_how})" if a.notified_how else str(a.patient_notified_on))
          if a.patient_notified_on else "no")
@@ -70,7 +71,7 @@ def trace_table(trace: Trace) -> str:
     ]
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
     lines = [f"{trace.product_name}, lot {trace.lot_number}: {trace.status}"
-             + (f" from {trace.recall_date}" if trace.recall_date else "")]
+             + (f" from {trace.recalled_from}" if trace.recalled_from else "")]
     lines += ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in [header, *rows]]
     patients = {a.patient_ref for a in trace.administrations if a.patient_ref}
     lines.append(f"{len(rows)} administration(s), {len(patients)} patient(s), "
@@ -104,11 +105,11 @@ def _signed_in_with_password(args: argparse.Namespace) -> tuple[ServiceContext, 
 
 
 def recall_command(args: argparse.Namespace) -> int:
-    recall_date: date | None = args.date
+    recall_date: date | datetime | None = args.date
     ctx, password = _signed_in_with_password(args)
     lot = _lot(ctx, args)
     result = recall_lot(ctx, lot.lot_id, args.reason, password, recall_date)
-    print(f"{lot.product_name}, lot {lot.lot_number}: recalled from {result.recall_date} "
+    print(f"{lot.product_name}, lot {lot.lot_number}: recalled from {result.recalled_from} "
           f"(signature {result.signature_id})")
     print(f"{result.recipients} administration(s) to notify: see `registry-app trace {lot.lot_number}"
           + (f" --product {json.dumps(lot.product_name)}`" if args.product else "`"))

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, Date, DateTime, Float, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, utcnow, vocab_check
+from .exact import Exact
 from .vocab import (
     BiologicalSource,
     DonorUse,
@@ -105,10 +107,10 @@ class Product(Base):
     donor_use: Mapped[str | None] = mapped_column(String(20))
     isolation_method: Mapped[str | None] = mapped_column(String(40))
     pn_species: Mapped[str | None] = mapped_column(String(30))
-    spec_endotoxin_max: Mapped[float | None] = mapped_column(Float)
-    spec_size_min_nm: Mapped[float | None] = mapped_column(Float)
-    spec_size_max_nm: Mapped[float | None] = mapped_column(Float)
-    spec_concentration_tolerance_pct: Mapped[float | None] = mapped_column(Float)
+    spec_endotoxin_max: Mapped[Decimal | None] = mapped_column(Exact)
+    spec_size_min_nm: Mapped[Decimal | None] = mapped_column(Exact)
+    spec_size_max_nm: Mapped[Decimal | None] = mapped_column(Exact)
+    spec_concentration_tolerance_pct: Mapped[Decimal | None] = mapped_column(Exact)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     manufacturer: Mapped[Manufacturer | None] = relationship()

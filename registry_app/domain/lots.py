@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 
 from sqlalchemy import (
     Boolean,
@@ -23,6 +24,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, utcnow, vocab_check
 from .catalog import Product, Supplier
+from .exact import Exact, to_decimal
 from .vocab import (
     MARKERS,
     METHODS,
@@ -77,15 +79,15 @@ class Lot(Base):
     manufacture_date: Mapped[date | None] = mapped_column(Date)
     received_date: Mapped[date] = mapped_column(Date)
     received_by: Mapped[str | None] = mapped_column(String(200))
-    quantity_received: Mapped[float] = mapped_column(Float)
-    quantity_administered: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
-    quantity_destroyed: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    quantity_received: Mapped[Decimal] = mapped_column(Exact)
+    quantity_administered: Mapped[Decimal] = mapped_column(Exact, default=Decimal(0), server_default="0")
+    quantity_destroyed: Mapped[Decimal] = mapped_column(Exact, default=Decimal(0), server_default="0")
     status: Mapped[str] = mapped_column(String(20), default=LotStatus.QUARANTINE.value)
     receipt_temperature_c: Mapped[float | None] = mapped_column(Float)
     package_intact: Mapped[bool | None] = mapped_column(Boolean)
     donor_eligibility_ref: Mapped[str | None] = mapped_column(String(200))
     coa_ref: Mapped[str | None] = mapped_column(String(200))
-    labelled_particles_per_ml: Mapped[float | None] = mapped_column(Float)
+    labelled_particles_per_ml: Mapped[Decimal | None] = mapped_column(Exact)
     released_at: Mapped[datetime | None] = mapped_column(DateTime)
     # The site's local dates of release and rejection, which the rules compare with the (local) dates of
     # administrations: released_at is a UTC instant, whose date differs from the local one near midnight. A
@@ -94,6 +96,9 @@ class Lot(Base):
     rejected_on: Mapped[date | None] = mapped_column(Date)
     release_signature_id: Mapped[int | None] = mapped_column(ForeignKey("signature.id"))
     recall_date: Mapped[date | None] = mapped_column(Date)
+    # The moment (local wall-clock, as administered_at) the recall starts; None when it was given as a date
+    # alone, which starts at the beginning of recall_date (rules.md, USE-RECALLED).
+    recall_at: Mapped[datetime | None] = mapped_column(DateTime)
     recall_reason: Mapped[str | None] = mapped_column(Text)
     destroyed_reason: Mapped[str | None] = mapped_column(String(30))
     status_note: Mapped[str | None] = mapped_column(Text)
@@ -104,8 +109,10 @@ class Lot(Base):
     supplier: Mapped[Supplier | None] = relationship()
 
     @property
-    def quantity_on_hand(self) -> float:
-        return self.quantity_received - self.quantity_administered - self.quantity_destroyed
+    def quantity_on_hand(self) -> Decimal:
+        # Exact: 0.3 - 0.1 - 0.2 is 0, never -5.55e-17 (values may still be floats before a flush).
+        return (to_decimal(self.quantity_received) - to_decimal(self.quantity_administered)  # type: ignore[operator]
+                - to_decimal(self.quantity_destroyed))
 
 
 class CharacterizationResult(Base):
@@ -132,7 +139,7 @@ class CharacterizationResult(Base):
     parameter: Mapped[str] = mapped_column(String(30))
     method: Mapped[str | None] = mapped_column(String(20))
     marker: Mapped[str | None] = mapped_column(String(20))
-    value: Mapped[float | None] = mapped_column(Float)
+    value: Mapped[Decimal | None] = mapped_column(Exact)
     unit: Mapped[str | None] = mapped_column(String(20))
     result: Mapped[str | None] = mapped_column(String(20))
     measured_by: Mapped[str | None] = mapped_column(String(20))

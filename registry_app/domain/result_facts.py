@@ -19,16 +19,18 @@ recomputation (tests and `registry-app` maintenance use it).
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
+from decimal import Decimal
 from itertools import chain
 from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Integer, and_, case, delete, event, func, insert, inspect, literal, select
+from sqlalchemy import ForeignKey, Integer, and_, case, delete, event, func, insert, inspect, literal, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
 from .base import Base
+from .exact import Exact
 from .lots import CharacterizationResult
 from .vocab import CONTAMINANT_MARKERS, CYTOSOLIC_MARKERS, TRANSMEMBRANE_MARKERS
 
@@ -62,11 +64,11 @@ class LotResultFacts(Base):
     # Bit i set: CONTAMINANT_MARKERS[i] detected. One column, so that the vocabulary can grow without a
     # schema change; bits are appended, never reordered.
     contaminants_detected: Mapped[int] = mapped_column(Integer)
-    endotoxin_max: Mapped[float | None] = mapped_column(Float)
-    size_min: Mapped[float | None] = mapped_column(Float)
-    size_max: Mapped[float | None] = mapped_column(Float)
-    particles_min: Mapped[float | None] = mapped_column(Float)
-    particles_max: Mapped[float | None] = mapped_column(Float)
+    endotoxin_max: Mapped[Decimal | None] = mapped_column(Exact)
+    size_min: Mapped[Decimal | None] = mapped_column(Exact)
+    size_max: Mapped[Decimal | None] = mapped_column(Exact)
+    particles_min: Mapped[Decimal | None] = mapped_column(Exact)
+    particles_max: Mapped[Decimal | None] = mapped_column(Exact)
 
 
 FACT_COLUMNS: tuple[str, ...] = tuple(c.name for c in LotResultFacts.__table__.c)

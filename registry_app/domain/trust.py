@@ -70,6 +70,9 @@ class Waiver(Base):
     subject_type: Mapped[str] = mapped_column(String(20))
     subject_id: Mapped[int] = mapped_column(Integer)
     flag_message: Mapped[str] = mapped_column(Text)
+    # The facts the rule compared when the flag was waived (Flag.facts): the waiver covers them and ends when
+    # one changes, whatever the wording. None for waivers given before facts were kept: they match the message.
+    flag_facts: Mapped[str | None] = mapped_column(Text)
     reason: Mapped[str] = mapped_column(Text)
     signature_id: Mapped[int] = mapped_column(ForeignKey("signature.id"))
     waived_by_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))

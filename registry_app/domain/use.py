@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 
-from sqlalchemy import Boolean, CheckConstraint, Date, DateTime, Float, ForeignKey, Index, String, Text
+from sqlalchemy import Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, utcnow, vocab_check
+from .exact import Exact
 from .lots import Lot
 from .vocab import AdverseEventSeverity, AdverseEventType, ReportStatus, Route
 
@@ -34,11 +36,14 @@ class Administration(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     lot_id: Mapped[int] = mapped_column(ForeignKey("lot.id"))
     administered_at: Mapped[datetime] = mapped_column(DateTime)
+    # False when only the date was recorded (an imported log with dates alone): administered_at then holds
+    # midnight, which is not a time anyone recorded, and is shown as the date alone.
+    time_recorded: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
     patient_ref: Mapped[str | None] = mapped_column(String(80))
     route: Mapped[str] = mapped_column(String(40))
     body_areas: Mapped[str | None] = mapped_column(String(200))
-    quantity: Mapped[float | None] = mapped_column(Float)
-    volume_ml: Mapped[float | None] = mapped_column(Float)
+    quantity: Mapped[Decimal | None] = mapped_column(Exact)
+    volume_ml: Mapped[Decimal | None] = mapped_column(Exact)
     practitioner: Mapped[str | None] = mapped_column(String(200))
     device_procedure: Mapped[str | None] = mapped_column(String(200))
     ind_reference: Mapped[str | None] = mapped_column(String(100))

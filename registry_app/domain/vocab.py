@@ -69,17 +69,30 @@ HUMAN_DERIVED_SOURCES: frozenset[str] = frozenset(
 )
 
 
-# Source `other` is human-derived "per description": a description with this word counts (so does "non-human":
-# the cautious reading). The lot rules ask the same in SQL (rules.lot_rules.human_derived).
+# Source `other` is human-derived "per description" (rules.md, ruling 4): the description names a human origin,
+# the word "human" not negated. The negations are removed before looking for the word, so "Non-human primate"
+# is not human-derived while "human and non-human cells" is. The lot rules ask the same in SQL
+# (rules.lot_rules.human_derived), removing the same spellings in the same order.
 HUMAN_IN_DESCRIPTION = "human"
+NEGATED_HUMAN: tuple[str, ...] = ("non-human", "nonhuman", "non human", "not human")
+
+
+def description_names_human(description: str | None) -> bool:
+    """The free-text source description names a human origin (ruling 4). Lower-cased as SQL lower() does for
+    the ASCII words compared here."""
+    text = (description or "").lower()
+    for negation in NEGATED_HUMAN:
+        text = text.replace(negation, "")
+    return HUMAN_IN_DESCRIPTION in text
 
 
 def is_human_derived(source: str | None, description: str | None) -> bool | None:
-    """Whether a biological source is human-derived (None: not recorded)."""
+    """Whether a biological source is human-derived (None: not recorded). `unknown` is not: it is undocumented
+    (UNDOC-SOURCE), which is a different finding from a missing donor record."""
     if not source:
         return None
     if source == BiologicalSource.OTHER:
-        return HUMAN_IN_DESCRIPTION in (description or "").casefold()
+        return description_names_human(description)
     return source in HUMAN_DERIVED_SOURCES
 
 

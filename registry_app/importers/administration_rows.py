@@ -51,6 +51,8 @@ class AdministrationRow:
         """The administration's columns (without lot_id); list cells `;`-joined in vocabulary order."""
         values = self.values
         out: dict[str, Any] = {k: values.get(k) for k in _PLAIN_FIELDS}
+        # A date alone keeps "no time recorded": administered_at holds midnight, which nobody recorded.
+        out["time_recorded"] = not values.get("administered_date_only", False)
         out["body_areas"] = ";".join(values["body_area"]) if values.get("body_area") else None
         out["contraindications"] = (";".join(values["contraindications"]) if values.get("contraindications")
                                     else None)
@@ -88,6 +90,8 @@ def validate_administrations(table: Table, now: datetime,
             if index < len(cells) and (cell := cells[index]):
                 try:
                     values[name] = parse(cell)
+                    if name == "administered_at" and c.is_date_only(cell):
+                        values["administered_date_only"] = True
                 except c.CellError as error:
                     errors.append(RowError(number, name, str(error)))
         if len(cells) > width and any(cells[width:]):

@@ -12,11 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date
+from decimal import Decimal
 from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Boolean, Date, DateTime, Table
 from sqlalchemy.engine import Connection
+
+from ..domain.exact import Exact
 
 WRITE_CHUNK = 5000
 # SQLite binds at most 999 values per statement in older builds (32766 since 3.32): rows per INSERT are capped
@@ -40,6 +43,9 @@ def sqlite_storage(column_type: Any) -> Callable[[Any], Any] | None:
         text = date.isoformat
     elif isinstance(column_type, Boolean):
         text = int
+    elif isinstance(column_type, Exact):
+        # Decimal -> the nearest double, as Exact stores it on SQLite (domain/exact.py).
+        text = _float_or_none
     else:
         return None
     # Imports repeat the same few dates thousands of times: each is formatted once, and a column is mapped
@@ -57,6 +63,10 @@ class _StoredValues(dict[Any, Any]):
         return stored
 
 
+def _float_or_none(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
 _EMPTY_FOR_NULL: dict[Any, Any] = {None: ""}  # get(value, value): '' for None, any other value as it is
 
 
@@ -65,6 +75,8 @@ def sql_literal(value: Any) -> str:
         return "NULL"
     if isinstance(value, bool):
         return str(int(value))
+    if isinstance(value, Decimal):
+        return str(value)
     if isinstance(value, int | float):
         return repr(float(value)) if isinstance(value, float) else str(value)
     if isinstance(value, str):

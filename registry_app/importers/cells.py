@@ -13,6 +13,7 @@ import math
 import re
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
@@ -40,6 +41,11 @@ def parse_date(text: str) -> date:
     raise CellError(f"{text!r} is not a date: use YYYY-MM-DD, e.g. 2026-03-02")
 
 
+def is_date_only(text: str) -> bool:
+    """The cell gives a date without a time (parse_datetime reads it as midnight)."""
+    return bool(_DATE.match(text.strip())) and len(text.strip()) == 10
+
+
 def parse_datetime(text: str) -> datetime:
     """A date or a date-time (`2026-03-10T10:30`, `2026-03-10 10:30`), as the clinic's local wall-clock time."""
     if _DATE.match(text):
@@ -64,15 +70,26 @@ def parse_number(text: str) -> float:
     return value
 
 
-def parse_non_negative(text: str) -> float:
-    value = parse_number(text)
+def parse_decimal(text: str) -> Decimal:
+    """A quantity, volume or result, exactly as written (rules.md: exact decimals; 150.40 keeps its places)."""
+    try:
+        value = Decimal(text.strip())
+    except (InvalidOperation, ValueError):
+        raise CellError(f"{text!r} is not a number") from None
+    if "_" in text or not value.is_finite():
+        raise CellError(f"{text!r} is not a number")
+    return value
+
+
+def parse_non_negative(text: str) -> Decimal:
+    value = parse_decimal(text)
     if value < 0:
         raise CellError(f"{text} is negative: give a value of 0 or more")
     return value
 
 
-def parse_positive(text: str) -> float:
-    value = parse_number(text)
+def parse_positive(text: str) -> Decimal:
+    value = parse_decimal(text)
     if value <= 0:
         raise CellError(f"{text} must be greater than 0")
     return value

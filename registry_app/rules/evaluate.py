@@ -101,10 +101,11 @@ def evaluate_alerts(session: Session, today: date, *, subject_ids: Collection[in
 
 
 def apply_waivers(session: Session, flags: list[Flag]) -> list[Flag]:
-    """Mark flags waived where an unrevoked waiver has the same code, subject and message.
+    """Mark flags waived where an unrevoked waiver has the same code and subject, and the same facts.
 
-    A waiver is given for the finding as it was worded: if the data changes so the message changes, the
-    waiver no longer matches and the flag is open again (rules.md)."""
+    A waiver covers the values the rule compared when it was given (Flag.facts): when one of them changes the
+    waiver no longer matches and the flag is open again, and only then: a rewording keeps it (rules.md).
+    Waivers given before facts were kept (flag_facts NULL) match as they always did, by the message."""
     if not flags:
         return flags
     rows = session.execute(
@@ -114,9 +115,11 @@ def apply_waivers(session: Session, flags: list[Flag]) -> list[Flag]:
     ).all()
     if not rows:
         return flags
-    by_key: dict[tuple[str, str, int, str], dict[str, object]] = {}
+    by_key: dict[tuple[str, str, int, str, bool], dict[str, object]] = {}
     for waiver, username, full_name in rows:
-        by_key[(waiver.code, waiver.subject_type, waiver.subject_id, waiver.flag_message)] = {
+        by_facts = waiver.flag_facts is not None
+        matched: str = waiver.flag_facts if waiver.flag_facts is not None else waiver.flag_message
+        by_key[(waiver.code, waiver.subject_type, waiver.subject_id, matched, by_facts)] = {
             "id": waiver.id,
             "reason": waiver.reason,
             "waived_by": full_name or username,
@@ -125,11 +128,12 @@ def apply_waivers(session: Session, flags: list[Flag]) -> list[Flag]:
         }
     result = []
     for item in flags:
-        waiver = by_key.get((item.code, item.subject_type, item.subject_id, item.message))
-        if waiver is None:
+        found = (by_key.get((item.code, item.subject_type, item.subject_id, item.facts, True))
+                 or by_key.get((item.code, item.subject_type, item.subject_id, item.message, False)))
+        if found is None:
             result.append(item)
         else:
-            result.append(_waived(item, waiver))
+            result.append(_waived(item, found))
     return result
 
 

@@ -8,12 +8,14 @@ one `flags` column; only flagged lots are returned. `lot_facts` (all lots, every
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 from functools import partial
 from typing import Any
 
 from sqlalchemy import (
     Date,
     DateTime,
+    Float,
     Integer,
     String,
     and_,
@@ -41,14 +43,17 @@ from ..domain import (
     ProductRoute,
     TemperatureExcursion,
 )
+from ..domain.exact import Exact, exact_sql, facts_of, plain
 from ..domain.vocab import (
     CONTAMINANT_MARKERS,
     DEVICE_ASSISTED_ROUTES,
     HUMAN_DERIVED_SOURCES,
     HUMAN_IN_DESCRIPTION,
     INJECTION_ROUTES,
+    NEGATED_HUMAN,
     STATUSES_NEEDING_REFERENCE,
     BiologicalSource,
+    DonorUse,
 )
 from .catalogue import Flag
 from .common import (
@@ -64,9 +69,9 @@ from .common import (
 )
 from .use_rules import current_administration
 
-DEFAULT_ENDOTOXIN_MAX = 0.5  # EU/mL
-DEFAULT_SIZE_MIN_NM, DEFAULT_SIZE_MAX_NM = 30.0, 150.0
-DEFAULT_CONCENTRATION_TOLERANCE_PCT = 20.0
+DEFAULT_ENDOTOXIN_MAX = Decimal("0.5")  # EU/mL
+DEFAULT_SIZE_MIN_NM, DEFAULT_SIZE_MAX_NM = Decimal("30"), Decimal("150")
+DEFAULT_CONCENTRATION_TOLERANCE_PCT = Decimal("20")
 AE_REPORT_DAYS = 15
 EXPIRING_DAYS = 30
 
@@ -126,12 +131,9 @@ def lot_facts(req: Request) -> Any:
             Product.id.label("product_id"), Product.name.label("product_name"), Product.product_type,
             Product.source, Product.pn_species, Product.manufacturer_id, Product.donor_use,
             case((human_derived(), 1), else_=0).label("human_derived"),
+            case((donor_eligibility_applies(), 1), else_=0).label("donor_applies"),
             Manufacturer.name.label("manufacturer_name"),
-            func.coalesce(Product.spec_endotoxin_max, DEFAULT_ENDOTOXIN_MAX).label("endotoxin_limit"),
-            func.coalesce(Product.spec_size_min_nm, DEFAULT_SIZE_MIN_NM).label("size_low"),
-            func.coalesce(Product.spec_size_max_nm, DEFAULT_SIZE_MAX_NM).label("size_high"),
-            func.coalesce(Product.spec_concentration_tolerance_pct, DEFAULT_CONCENTRATION_TOLERANCE_PCT)
-            .label("tolerance_pct"),
+            *(limit.label(name) for name, limit in _LIMITS.items()),
             status.status.label("reg_status"), status.reference.label("reg_reference"),
             func.coalesce(routes.c.invasive, 0).label("invasive"),
             func.coalesce(docs.c.coa_doc, 0).label("coa_doc"), func.coalesce(docs.c.donor_doc, 0).label("donor_doc"),
@@ -150,10 +152,21 @@ def lot_facts(req: Request) -> Any:
 
 
 def human_derived() -> ColumnElement[bool]:
-    """The product's biological source is human-derived: domain.vocab.is_human_derived, in SQL."""
+    """The product's biological source is human-derived: domain.vocab.is_human_derived, in SQL (the negations
+    of "human" removed from the description before the word is looked for, as in Python)."""
+    described: ColumnElement[Any] = func.lower(Product.source_description)
+    for negation in NEGATED_HUMAN:
+        described = func.replace(described, negation, "")
     return or_(Product.source.in_(sorted(HUMAN_DERIVED_SOURCES)),
                and_(Product.source == BiologicalSource.OTHER.value,
-                    func.lower(Product.source_description).like(f"%{HUMAN_IN_DESCRIPTION}%")))
+                    described.like(f"%{HUMAN_IN_DESCRIPTION}%")))
+
+
+def donor_eligibility_applies() -> ColumnElement[bool]:
+    """A lot of this product needs donor eligibility: an exosome product of human origin that is not
+    autologous (ruling 7, 21 CFR 1271.90(a)(1): the donor is the patient)."""
+    return and_(Product.product_type == "exosome", human_derived(),
+                func.coalesce(Product.donor_use, "") != DonorUse.AUTOLOGOUS.value)
 
 
 def _lot_conditions(req: Request) -> dict[str, ColumnElement[bool]]:
@@ -177,11 +190,11 @@ def _lot_conditions(req: Request) -> dict[str, ColumnElement[bool]]:
     unnotified = exists().where(Administration.lot_id == Lot.id, current_administration(),
                                 Administration.patient_notified_on.is_(None))
     stock = Lot.quantity_received - Lot.quantity_administered - Lot.quantity_destroyed
-    in_stock = and_(stock > 0, Lot.status.not_in(("destroyed", "depleted")))
+    # Rounded as stored sums are (domain/exact.py): on SQLite 0.3 - 0.2 - 0.1 is 2.8e-17, which is no stock.
+    in_stock = and_(exact_sql(stock) > 0, Lot.status.not_in(("destroyed", "depleted")))
     labelled, tolerance = Lot.labelled_particles_per_ml, _LIMITS["tolerance_pct"]
     return {
-        # Ruling 7: autologous lots (the patient's own cells, 21 CFR 1271.90(a)(1)) need no donor eligibility.
-        "UNDOC-DONOR": and_(exosome, human_derived(), func.coalesce(Product.donor_use, "") != "autologous",
+        "UNDOC-DONOR": and_(donor_eligibility_applies(),
                             blank(Lot.donor_eligibility_ref), no_document("donor_eligibility")),
         "UNDOC-COA": and_(blank(Lot.coa_ref), no_document("coa")),
         "UNDOC-EXPIRY": Lot.expiry_date.is_(None),
@@ -199,8 +212,9 @@ def _lot_conditions(req: Request) -> dict[str, ColumnElement[bool]]:
         "OOS-SIZE": and_(exosome, or_(res.c.size_min < _LIMITS["size_low"], res.c.size_max > _LIMITS["size_high"])),
         "OOS-CONCENTRATION": and_(
             labelled.is_not(None),
-            or_(labelled - res.c.particles_min > labelled * tolerance / 100,
-                res.c.particles_max - labelled > labelled * tolerance / 100),
+            # Multiplied out rather than divided by 100: exact in doubles for the integral counts labels carry.
+            or_((labelled - res.c.particles_min) * 100 > labelled * tolerance,
+                (res.c.particles_max - labelled) * 100 > labelled * tolerance),
         ),
         "OOS-CONTAMINANT": res.c.contaminants_detected != 0,
         "USE-OVERDRAWN": Lot.quantity_administered > Lot.quantity_received,
@@ -213,11 +227,13 @@ def _lot_conditions(req: Request) -> dict[str, ColumnElement[bool]]:
 
 
 # The product's specification limits, defaulted (rules.md).
+# Typed literals: NUMERIC on PostgreSQL (a float8 default would turn the comparison into doubles there).
 _LIMITS: dict[str, ColumnElement[Any]] = {
-    "endotoxin_limit": func.coalesce(Product.spec_endotoxin_max, DEFAULT_ENDOTOXIN_MAX),
-    "size_low": func.coalesce(Product.spec_size_min_nm, DEFAULT_SIZE_MIN_NM),
-    "size_high": func.coalesce(Product.spec_size_max_nm, DEFAULT_SIZE_MAX_NM),
-    "tolerance_pct": func.coalesce(Product.spec_concentration_tolerance_pct, DEFAULT_CONCENTRATION_TOLERANCE_PCT),
+    "endotoxin_limit": func.coalesce(Product.spec_endotoxin_max, literal(DEFAULT_ENDOTOXIN_MAX, Exact)),
+    "size_low": func.coalesce(Product.spec_size_min_nm, literal(DEFAULT_SIZE_MIN_NM, Exact)),
+    "size_high": func.coalesce(Product.spec_size_max_nm, literal(DEFAULT_SIZE_MAX_NM, Exact)),
+    "tolerance_pct": func.coalesce(Product.spec_concentration_tolerance_pct,
+                                   literal(DEFAULT_CONCENTRATION_TOLERANCE_PCT, Exact)),
 }
 
 
@@ -234,16 +250,20 @@ def lot_flags(req: Request) -> list[Flag]:
     wanted = {code: conditions[code] for code in codes}
     # Only flagged lots, and only the columns the messages read (result flags uncoalesced: a missing facts
     # row reads as None, which the messages treat as not done, like 0).
+    # Exact columns are read as the driver gives them (no per-value conversion of ~50k flagged rows): the
+    # messages print them with plain() and the facts with facts_of(), both exact from a double or a Decimal.
     query = (
         select(
             Lot.id.label("subject_id"), flag_mask(wanted), Lot.id.label("lot_id"), Lot.lot_number,
             Product.id.label("product_id"), Product.name.label("product_name"), Product.product_type,
             Lot.receipt_temperature_c, type_coerce(Lot.package_intact, Integer).label("package_intact"),
-            Lot.quantity_received, Lot.quantity_administered,
-            type_coerce(Lot.expiry_date, String).label("expiry"), Lot.labelled_particles_per_ml,
-            *(res.c[name] for name in (*EV_ITEMS, *PN_ITEMS, *SAFETY_ITEMS)),
-            res.c.contaminants_detected, res.c.endotoxin_max, res.c.size_min, res.c.size_max,
-            res.c.particles_min, res.c.particles_max, *(limit.label(name) for name, limit in _LIMITS.items()),
+            _raw(Lot.quantity_received, "quantity_received"), _raw(Lot.quantity_administered, "quantity_administered"),
+            type_coerce(Lot.expiry_date, String).label("expiry"),
+            _raw(Lot.labelled_particles_per_ml, "labelled_particles_per_ml"),
+            *(res.c[name] for name in (*EV_ITEMS, *PN_ITEMS, *SAFETY_ITEMS)), res.c.contaminants_detected,
+            *(_raw(res.c[name], name) for name in ("endotoxin_max", "size_min", "size_max", "particles_min",
+                                                   "particles_max")),
+            *(_raw(limit, name) for name, limit in _LIMITS.items()),
         )
         .select_from(Lot)
         .join(Product, Product.id == Lot.product_id)
@@ -251,13 +271,38 @@ def lot_flags(req: Request) -> list[Flag]:
         .where(or_(*wanted.values()), *req.id_filter(Lot.id))
     )
     messages = {code: partial(_lot_message, code) for code in codes}
-    return flags_from_rows(req, named_rows(req.rows(query)), codes, messages)
+    return flags_from_rows(req, named_rows(req.rows(query)), codes, messages, facts=LOT_FACTS)
 
 
-def _num(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return f"{value:.3g}" if abs(value) < 1e4 else f"{value:.2e}"
+def _raw(column: Any, name: str) -> Any:
+    return type_coerce(column, Float).label(name)
+
+
+# A value as recorded, never rounded across a limit (rules.md): 150.4 nm against 30-150 nm reads 150.4 nm.
+_num = plain
+
+
+def _compared(*names: str) -> Any:
+    """The facts of a rule: the row's values of these columns (see Flag.facts)."""
+    def facts(row: Any) -> str:
+        return facts_of(*(getattr(row, name) for name in names))
+    return facts
+
+
+# What each lot rule compares: its waiver ends when one of these changes, and only then.
+LOT_FACTS = {
+    "UNDOC-RECEIPT": lambda row: facts_of(row.receipt_temperature_c is None, row.package_intact is None),
+    "UNDOC-EV-CHARACTERIZATION": _compared(*EV_ITEMS),
+    "UNDOC-PN-CHARACTERIZATION": _compared(*PN_ITEMS),
+    "UNDOC-SAFETY-TESTS": _compared(*SAFETY_ITEMS),
+    "OOS-ENDOTOXIN": _compared("endotoxin_max", "endotoxin_limit"),
+    "OOS-SIZE": _compared("size_min", "size_max", "size_low", "size_high"),
+    "OOS-CONCENTRATION": _compared("labelled_particles_per_ml", "particles_min", "particles_max", "tolerance_pct"),
+    "OOS-CONTAMINANT": _compared("contaminants_detected"),
+    "USE-OVERDRAWN": _compared("quantity_administered", "quantity_received"),
+    "ALERT-EXPIRING": _compared("expiry"),
+    "ALERT-EXPIRED-STOCK": _compared("expiry"),
+}
 
 
 def _lot_message(code: str, row: Any) -> str:
@@ -367,7 +412,8 @@ def product_flags(req: Request) -> list[Flag]:
         .where(or_(*wanted.values()), *req.id_filter(Product.id))
     )
     messages = {code: partial(_product_message, code, req=req) for code in codes}
-    return flags_from_rows(req, named_rows(req.rows(query)), codes, messages)
+    status_facts = {"UNDOC-REGULATORY": _compared("reg_status"), "UNDOC-REG-EVIDENCE": _compared("reg_status")}
+    return flags_from_rows(req, named_rows(req.rows(query)), codes, messages, facts=status_facts)
 
 
 def _product_message(code: str, row: Any, *, req: Request) -> str:

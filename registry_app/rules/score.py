@@ -32,8 +32,7 @@ def _bit(condition: ColumnElement[bool]) -> ColumnElement[int]:
 
 def _score_columns(f: Any) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
     exosome = f.c.product_type == "exosome"
-    # Donor eligibility applies to human-derived lots that are not autologous (rules.md ruling 7, as UNDOC-DONOR).
-    human = and_(exosome, f.c.human_derived == 1, func.coalesce(f.c.donor_use, "") != "autologous")
+    human = f.c.donor_applies == 1  # donor eligibility applies: human-derived exosome, not autologous
     invasive = f.c.invasive == 1
     applicable = (
         literal(7)  # manufacturer, source, regulatory status, CoA, supplier, receipt check, expiry

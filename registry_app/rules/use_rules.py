@@ -13,6 +13,7 @@ from sqlalchemy import String, and_, func, literal, or_, select, tuple_, type_co
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..domain import Administration, Lot, Product, ProductRegulatoryStatus, ProductRoute
+from ..domain.exact import facts_of
 from ..domain.vocab import DEVICE_ASSISTED_ROUTES, INJECTION_ROUTES, ProductType
 from .catalogue import Flag
 from .common import (
@@ -54,13 +55,11 @@ def _conditions(req: Request) -> dict[str, ColumnElement[bool]]:
         # Product-level tests before route lists: most administrations fail them first (AND/OR commute).
         "REG-COSMETIC-INJECTED": and_(status == "cosmetic", injected),
         "REG-RUO-ADMINISTERED": status == "research_use_only",
-        "REG-UNAUTHORIZED-INJECTED": and_(
-            or_(
-                status.is_(None),
-                status.in_(UNAUTHORIZED_FOR_INJECTION),
-                and_(status == "investigational", blank(Administration.ind_reference)),
-            ),
-            injected,
+        # Investigational use needs the trial reference whatever the route (ruling 5); the other statuses
+        # only forbid injection.
+        "REG-UNAUTHORIZED-INJECTED": or_(
+            and_(or_(status.is_(None), status.in_(UNAUTHORIZED_FOR_INJECTION)), injected),
+            and_(status == "investigational", blank(Administration.ind_reference)),
         ),
         "REG-COSMETIC-DEVICE-ASSISTED": and_(
             status == "cosmetic", Administration.route.in_(sorted(DEVICE_ASSISTED_ROUTES))
@@ -73,7 +72,14 @@ def _conditions(req: Request) -> dict[str, ColumnElement[bool]]:
             and_(Lot.rejected_on.is_not(None), given_on >= Lot.rejected_on),
             and_(Lot.released_on.is_not(None), given_on < Lot.released_on),
         ),
-        "USE-RECALLED": and_(Lot.recall_date.is_not(None), given_on >= Lot.recall_date),
+        # From the recall's moment: a date alone from the start of its day; on the day of a recall from a
+        # time, an administration recorded earlier that day was before it. One recorded with a date alone
+        # on that day cannot be shown to be earlier, so it counts (the cautious reading).
+        "USE-RECALLED": and_(
+            Lot.recall_date.is_not(None), given_on >= Lot.recall_date,
+            or_(Lot.recall_at.is_(None), given_on > Lot.recall_date, Administration.administered_at >= Lot.recall_at,
+                Administration.time_recorded.is_(False)),
+        ),
         "TRACE-INCOMPLETE": or_(
             blank(Administration.patient_ref), blank(Administration.practitioner), Administration.quantity.is_(None)
         ),
@@ -137,7 +143,33 @@ def administration_flags(req: Request) -> list[Flag]:
     detailed = sum(1 << i for i, code in enumerate(codes) if code in DETAILED_CODES)
     details = _details(req, sorted({row.subject_id for row in rows if row.flags & detailed}))
     names = {product_id: product.name for product_id, product in products.items()}
-    return flags_from_rows(req, rows, codes, _messages(req, products, details), product_names=names)
+    return flags_from_rows(req, rows, codes, _messages(req, products, details), product_names=names,
+                           facts=_facts(products, details))
+
+
+def _facts(products: dict[int, Any], details: dict[int, Any]) -> dict[str, Message]:
+    """What each administration rule compares (Flag.facts): a waiver ends when one of these changes."""
+    def status_route(row: Any) -> str:
+        return facts_of(products[row.product_id].reg_status, row.route)
+
+    def lot_facts(*names: str) -> Message:
+        return lambda row: facts_of(row.given_on, *(getattr(details[row.subject_id], n) for n in names))
+
+    def trace(row: Any) -> str:
+        record = details[row.subject_id]
+        return facts_of(not (record.patient_ref or "").strip(), not (record.practitioner or "").strip(),
+                        record.quantity is None)
+
+    return {
+        "REG-COSMETIC-INJECTED": status_route, "REG-RUO-ADMINISTERED": status_route,
+        "REG-UNAUTHORIZED-INJECTED": status_route, "REG-COSMETIC-DEVICE-ASSISTED": status_route,
+        "REG-OFF-LABEL-ROUTE": lambda row: facts_of(row.route),
+        "USE-EXPIRED": lot_facts("expiry"),
+        "USE-NOT-RELEASED": lot_facts("lot_status", "released_on", "rejected_on"),
+        "USE-RECALLED": lot_facts("recalled_on", "recall_at"),
+        "TRACE-INCOMPLETE": trace,
+        "CONTRA-RECORDED": lambda row: facts_of(details[row.subject_id].contraindications),
+    }
 
 
 # Codes whose messages read the administration's record or its lot beyond the date and route.
@@ -161,6 +193,7 @@ def _details(req: Request, ids: list[int]) -> dict[int, Any]:
                 Administration.id, Administration.patient_ref, Administration.practitioner, Administration.quantity,
                 Administration.contraindications, type_coerce(Lot.expiry_date, String).label("expiry"),
                 Lot.status.label("lot_status"), type_coerce(Lot.recall_date, String).label("recalled_on"),
+                Lot.recall_at,
                 type_coerce(Lot.released_on, String).label("released_on"),
                 type_coerce(Lot.rejected_on, String).label("rejected_on"),
             )
@@ -174,6 +207,13 @@ def _details(req: Request, ids: list[int]) -> dict[int, Any]:
 def _when(row: Any) -> object:
     # given_on is ISO date text on SQLite and a date on PostgreSQL: both print as YYYY-MM-DD, both are truthy.
     return row.given_on or "an unknown date"
+
+
+def _recalled_from(lot: Any) -> str:
+    """The recall's moment as it was given: a date, or a date and time."""
+    if lot.recall_at is None:
+        return str(lot.recalled_on)
+    return lot.recall_at.isoformat(sep=" ", timespec="minutes")
 
 
 def _status_text(reg_status: str | None, req: Request) -> str:
@@ -247,7 +287,7 @@ def _messages(req: Request, products: dict[int, Any], details: dict[int, Any]) -
         "USE-NOT-RELEASED": not_released,
         "USE-RECALLED": lambda row: (
             f"Administered on {_when(row)} from lot {row.lot_number}, recalled from "
-            f"{details[row.subject_id].recalled_on}. Notify the patient and record the follow-up."),
+            f"{_recalled_from(details[row.subject_id])}. Notify the patient and record the follow-up."),
         "TRACE-INCOMPLETE": trace,
         "CONTRA-SCREENING-MISSING": lambda row: (
             f"No contraindication screening is recorded for the administration of {_when(row)}. Record the "

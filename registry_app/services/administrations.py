@@ -16,12 +16,14 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ..domain import Administration, Lot, Product, User, utcnow
+from ..domain.exact import ZERO, exact_sql, to_decimal
 from ..domain.vocab import (
     SEVERITY_RANK,
     BodyArea,
@@ -61,8 +63,8 @@ class AdministrationInput:
     route: str
     patient_ref: str | None = None
     body_areas: Sequence[str] = ()
-    quantity: float | None = None
-    volume_ml: float | None = None
+    quantity: Decimal | float | None = None
+    volume_ml: Decimal | float | None = None
     practitioner: str | None = None
     device_procedure: str | None = None
     ind_reference: str | None = None
@@ -92,7 +94,7 @@ class AdministrationResult:
     findings: list[Flag] = field(default_factory=list)
     overridden: bool = False
     override_signature_id: int | None = None
-    lot_quantity_on_hand: float = 0.0
+    lot_quantity_on_hand: Decimal = Decimal(0)
 
 
 # ---------------------------------------------------------------------------------------------- validation
@@ -131,7 +133,7 @@ def _validated_row(entry: AdministrationInput) -> dict[str, Any]:
             "letters, digits and - . / _ # without spaces, with at least one digit"))
     for name in ("quantity", "volume_ml"):
         amount = getattr(entry, name)
-        if amount is not None and not (isinstance(amount, int | float) and amount > 0):
+        if amount is not None and not _positive_number(amount):
             problems.append(FieldError(name, f"{amount!r} is not a positive number"))
     body_areas = _vocab_list("body_areas", entry.body_areas, values(BodyArea), problems)
     contraindications = _vocab_list("contraindications", entry.contraindications, values(Contraindication),
@@ -150,8 +152,9 @@ def _validated_row(entry: AdministrationInput) -> dict[str, Any]:
         "patient_ref": patient_ref,
         "route": entry.route,
         "body_areas": body_areas,
-        "quantity": None if entry.quantity is None else float(entry.quantity),
-        "volume_ml": None if entry.volume_ml is None else float(entry.volume_ml),
+        # Exact (rules.md): a float typed as 0.1 is the decimal 0.1, not the double nearest it.
+        "quantity": to_decimal(entry.quantity),
+        "volume_ml": to_decimal(entry.volume_ml),
         "practitioner": _clean(entry.practitioner),
         "device_procedure": _clean(entry.device_procedure),
         "ind_reference": _clean(entry.ind_reference),
@@ -159,6 +162,12 @@ def _validated_row(entry: AdministrationInput) -> dict[str, Any]:
         "contraindications": contraindications,
         "notes": entry.notes.strip() if entry.notes and entry.notes.strip() else None,
     }
+
+
+def _positive_number(amount: object) -> bool:
+    if isinstance(amount, bool) or not isinstance(amount, int | float | Decimal):
+        return False
+    return to_decimal(amount).is_finite() and amount > 0  # type: ignore[union-attr,operator]
 
 
 def _lot_for(session: Session, lot_id: int, administered_at: datetime, *, for_update: bool = True) -> Lot:
@@ -196,12 +205,12 @@ def _reason(reason: str | None, name: str = "reason") -> str:
 # ------------------------------------------------------------------------------------------------- stock
 
 
-def _adjust_stock(session: Session, lot_id: int, delta: float) -> None:
+def _adjust_stock(session: Session, lot_id: int, delta: Decimal) -> None:
     """Add to the lot's administered quantity in SQL (no lost update), then keep released/depleted in step
     with what is on hand."""
     if delta:
         session.execute(update(Lot).where(Lot.id == lot_id)
-                        .values(quantity_administered=Lot.quantity_administered + delta)
+                        .values(quantity_administered=exact_sql(Lot.quantity_administered + delta))
                         .execution_options(synchronize_session="fetch"))
     lot = session.get(Lot, lot_id)
     assert lot is not None
@@ -291,7 +300,7 @@ def record_administration(ctx: ServiceContext, entry: AdministrationInput, *, co
         session.add(row)
         session.flush()
         findings, signature_id = _apply_guard_rails(session, ctx, row, lot, confirm, signer, override)
-        _adjust_stock(session, lot.id, row.quantity or 0.0)
+        _adjust_stock(session, lot.id, row.quantity or ZERO)
         after = snapshot(row)
         after["lot_quantity_administered"] = lot.quantity_administered
         if signature_id is not None:
@@ -340,10 +349,10 @@ def amend_administration(ctx: ServiceContext, administration_id: int, changes: M
         session.add(new)
         session.flush()
         if old.lot_id != new.lot_id:
-            _adjust_stock(session, old.lot_id, -(old.quantity or 0.0))
-            _adjust_stock(session, new.lot_id, new.quantity or 0.0)
+            _adjust_stock(session, old.lot_id, -(old.quantity or ZERO))
+            _adjust_stock(session, new.lot_id, new.quantity or ZERO)
         else:
-            _adjust_stock(session, new.lot_id, (new.quantity or 0.0) - (old.quantity or 0.0))
+            _adjust_stock(session, new.lot_id, (new.quantity or ZERO) - (old.quantity or ZERO))
         before = {k: getattr(old, k) for k in corrected if corrected[k] != getattr(old, k)}
         after = {k: corrected[k] for k in before}
         before.update(id=old.id)
@@ -362,7 +371,7 @@ def void_administration(ctx: ServiceContext, administration_id: int, reason: str
         row = lock_current_administration(session, administration_id)
         row.voided_at, row.void_reason = utcnow(), reason
         session.flush()
-        _adjust_stock(session, row.lot_id, -(row.quantity or 0.0))
+        _adjust_stock(session, row.lot_id, -(row.quantity or ZERO))
         ctx.audit(session, AuditRecord("void administration", "administration", row.id,
                                        before={"voided_at": None, "void_reason": None},
                                        after={"voided_at": row.voided_at, "void_reason": reason}, reason=reason))
@@ -383,8 +392,8 @@ class AdministrationView:
     patient_ref: str | None
     route: str
     body_areas: str | None
-    quantity: float | None
-    volume_ml: float | None
+    quantity: Decimal | None
+    volume_ml: Decimal | None
     practitioner: str | None
     device_procedure: str | None
     ind_reference: str | None
@@ -400,12 +409,19 @@ class AdministrationView:
     voided_at: datetime | None
     void_reason: str | None
     recorded_at: datetime
+    time_recorded: bool  # False: only the date was recorded (administered_at holds midnight, not a time)
     lot_status: str  # as stored (the patient lookup shows which lots were recalled)
     lot_recall_date: date | None
 
     @property
     def is_current(self) -> bool:
         return not self.superseded and self.voided_at is None
+
+    def when(self, sep: str = "T") -> str:
+        """When it was given, as recorded: the date alone when no time was recorded (never a made-up 00:00)."""
+        if not self.time_recorded:
+            return self.administered_at.date().isoformat()
+        return self.administered_at.isoformat(sep=sep, timespec="minutes")
 
 
 _JOINED = ("product_name", "lot_number", "lot_status", "lot_recall_date")

@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import String, cast, insert, select, update
@@ -42,6 +43,10 @@ def _json_default(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, bytes):
         return hashlib.sha256(value).hexdigest()
+    if isinstance(value, Decimal):
+        # A JSON number, as quantities were before they were exact: the float of a recorded decimal prints
+        # as that decimal (0.1, 2.5), so the entry reads as what was recorded.
+        return float(value)
     return str(value)
 
 

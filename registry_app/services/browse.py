@@ -17,13 +17,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, String, and_, false, func, literal, or_, select
+from sqlalchemy import Select, String, and_, false, func, literal, or_, select, type_coerce
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..domain import Lot, Manufacturer, Product, Setting, Supplier
+from ..domain.exact import ZERO, Exact, exact_sql
 from ..domain.vocab import EXPIRED, SEVERITY_RANK, LotStatus
 from .context import READERS, ServiceContext, jurisdiction
 
@@ -63,7 +65,7 @@ class LotRow:
     status: str
     expiry_date: date | None
     received_date: date
-    on_hand: float
+    on_hand: Decimal
     unit: str | None
     worst_severity: str | None = None
     open_flags: int = 0
@@ -77,14 +79,14 @@ class LotPage:
     cursor: tuple[Any, int] | None  # (sort value, id) of the last row: where the next page starts
 
 
-def _on_hand() -> ColumnElement[float]:
+def _on_hand() -> ColumnElement[Decimal]:
     return Lot.quantity_received - Lot.quantity_administered - Lot.quantity_destroyed
 
 
 def expired_stock_condition(today: date) -> ColumnElement[bool]:
     """Lots with stock left after their expiry, as ALERT-EXPIRED-STOCK (rules/lot_rules.py) finds them: not
     destroyed or depleted, whatever else their status (a recalled lot's stock still has to go)."""
-    return and_(_on_hand() > 0, Lot.status.not_in((LotStatus.DESTROYED.value, LotStatus.DEPLETED.value)),
+    return and_(exact_sql(_on_hand()) > 0, Lot.status.not_in((LotStatus.DESTROYED.value, LotStatus.DEPLETED.value)),
                 Lot.expiry_date < today)
 
 
@@ -191,7 +193,7 @@ def _filtered(session: Session, ctx: ServiceContext, query: LotQuery,
         conditions.append(Lot.product_id.in_(list(type_ids)))
     if query.expiring:
         conditions.append(and_(Lot.status.in_(_LIVE), Lot.expiry_date >= today,
-                               Lot.expiry_date <= today + timedelta(days=EXPIRING_DAYS), _on_hand() > 0))
+                               Lot.expiry_date <= today + timedelta(days=EXPIRING_DAYS), exact_sql(_on_hand()) > 0))
     if query.expired_stock:
         conditions.append(expired_stock_condition(today))
     if query.product_id is not None:
@@ -204,7 +206,8 @@ def _filtered(session: Session, ctx: ServiceContext, query: LotQuery,
 def _rows_select() -> Select[Any]:
     return (
         select(Lot.id, Product.name, Product.product_type, Lot.lot_number, Manufacturer.name, Supplier.name,
-               Lot.status, Lot.expiry_date, Lot.received_date, _on_hand(), Product.unit)
+               Lot.status, Lot.expiry_date, Lot.received_date, type_coerce(exact_sql(_on_hand()), Exact),
+               Product.unit)
         .join(Product, Product.id == Lot.product_id)
         .outerjoin(Manufacturer, Manufacturer.id == Product.manufacturer_id)
         .outerjoin(Supplier, Supplier.id == Lot.supplier_id)
@@ -339,7 +342,7 @@ def lot_badges(ctx: ServiceContext, ids: Sequence[int]) -> dict[int, Badges]:
     ctx.require(READERS, "browse lots")
     with ctx.db.read() as session:
         today = today_for(ctx)
-        rows = [LotRow(i, "", "", "", None, None, "", None, today, 0.0, None) for i in ids]
+        rows = [LotRow(i, "", "", "", None, None, "", None, today, ZERO, None) for i in ids]
         return {r.id: Badges(r.worst_severity, r.open_flags, r.completeness)
                 for r in _with_badges(session, ctx, rows, today)}
 
@@ -366,7 +369,7 @@ def lot_rows(ctx: ServiceContext, ids: Sequence[int]) -> list[LotRow]:
 
 def _lot_row(r: Any, today: date) -> LotRow:
     return LotRow(r[0], r[1], r[2], r[3], r[4], r[5], display_status(r[6], r[7], today), r[7], r[8],
-                  float(r[9]), r[10])
+                  r[9], r[10])
 
 
 # --- flag badges ------------------------------------------------------------------------------------------------

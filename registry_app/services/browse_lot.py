@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select
@@ -22,15 +23,16 @@ from ..domain import (
     ProductRegulatoryStatus,
     Supplier,
 )
+from ..domain.exact import ZERO, exact_sql
 from ..domain.vocab import LotStatus, is_human_derived
 from .browse import EXPIRING_DAYS, display_status, expired_stock_condition, today_for
 from .context import READERS, ServiceContext, jurisdiction
 from .errors import NotFound
 
 # The default limits of rules.md, used where the product carries no specification of its own.
-DEFAULT_ENDOTOXIN_MAX = 0.5
-DEFAULT_SIZE_RANGE = (30.0, 150.0)
-DEFAULT_CONCENTRATION_TOLERANCE_PCT = 20.0
+DEFAULT_ENDOTOXIN_MAX = Decimal("0.5")
+DEFAULT_SIZE_RANGE = (Decimal("30"), Decimal("150"))
+DEFAULT_CONCENTRATION_TOLERANCE_PCT = Decimal("20")
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,7 @@ class ResultView:
     parameter: str
     marker: str | None
     method: str | None
-    value: float | None
+    value: Decimal | None
     unit: str | None
     result: str | None
     measured_by: str | None
@@ -65,7 +67,7 @@ class LotDetail:
     administrations: list[dict[str, Any]]
     flags: list[dict[str, Any]]
     history: list[dict[str, Any]]
-    on_hand: float = 0.0
+    on_hand: Decimal = ZERO
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -234,7 +236,7 @@ def dashboard_figures(ctx: ServiceContext) -> DashboardFigures:
         on_hand = Lot.quantity_received - Lot.quantity_administered - Lot.quantity_destroyed
         expiring = session.execute(select(func.count(Lot.id)).where(
             Lot.status.in_(live), Lot.expiry_date >= today, Lot.expiry_date <= today + timedelta(days=EXPIRING_DAYS),
-            on_hand > 0)).scalar_one()
+            exact_sql(on_hand) > 0)).scalar_one()
         quarantine = session.execute(select(func.count(Lot.id)).where(
             Lot.status == LotStatus.QUARANTINE.value,
             (Lot.expiry_date.is_(None)) | (Lot.expiry_date >= today))).scalar_one()

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import select
 
 from ..domain import CharacterizationResult, Document, Lot, LotResultFacts, ProductRoute
+from ..domain.exact import plain, to_decimal
 from ..domain.vocab import CONTAMINANT_MARKERS, DEVICE_ASSISTED_ROUTES, INJECTION_ROUTES, PARAMETER_SPEC
 from ..rules.items import SPECIFICATION_SLOTS, expected_items
 from ..rules.lot_rules import (
@@ -38,19 +40,24 @@ class Specification:
     tolerance_pct: float = DEFAULT_CONCENTRATION_TOLERANCE_PCT
 
 
-def assess(spec: Specification, parameter: str, *, value: float | None = None, result: str | None = None,
+def assess(spec: Specification, parameter: str, *, value: Any = None, result: str | None = None,
            marker: str | None = None) -> tuple[str, bool | None]:
     """(the specification the result is read against, whether it meets it; None: nothing to judge yet or no
-    specification applies). Pure: the grid calls it at each keystroke, with no database round trip."""
+    specification applies). Pure: the grid calls it at each keystroke, with no database round trip. Numbers
+    are compared as decimals and shown as recorded (150.4 nm is outside 30-150 nm, never "150 nm")."""
+    number = to_decimal(value)
     if parameter == "endotoxin":
-        return f"≤ {spec.endotoxin_max:g} EU/mL", None if value is None else value <= spec.endotoxin_max
+        limit = to_decimal(spec.endotoxin_max)
+        return f"≤ {plain(limit)} EU/mL", None if number is None or limit is None else number <= limit
     if parameter == "size_mode" and spec.product_type == "exosome":
-        return (f"{spec.size_low:g}–{spec.size_high:g} nm",
-                None if value is None else spec.size_low <= value <= spec.size_high)
+        low, high = to_decimal(spec.size_low), to_decimal(spec.size_high)
+        judged = None if number is None or low is None or high is None else low <= number <= high
+        return f"{plain(low)}–{plain(high)} nm", judged
     if parameter == "particle_concentration" and spec.labelled_particles_per_ml:
-        claim = spec.labelled_particles_per_ml
-        text = f"{claim:.3g} particles/mL ± {spec.tolerance_pct:g} %"
-        return text, None if value is None else abs(value - claim) <= claim * spec.tolerance_pct / 100
+        claim, tolerance = to_decimal(spec.labelled_particles_per_ml), to_decimal(spec.tolerance_pct)
+        assert claim is not None and tolerance is not None
+        text = f"{plain(claim)} particles/mL ± {plain(tolerance)} %"
+        return text, None if number is None else abs(number - claim) <= claim * tolerance / 100
     if parameter == "sterility":
         return "pass", None if result is None else result == "pass"
     if parameter == "mycoplasma":

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..domain import Lot, TemperatureExcursion, utcnow
+from ..domain.exact import ZERO
 from ..domain.vocab import DestroyReason, ExcursionResolution, LotStatus, SignatureMeaning, values
 from .audit import AuditRecord, snapshot
 from .auth import add_signature, reauthenticate
@@ -103,7 +104,7 @@ def record_excursion(ctx: ServiceContext, lot_id: int, occurred_at: datetime, re
         if lot is None:
             raise NotFound(f"no lot with id {lot_id}")
         if reading_c is None:
-            from .receiving import STORAGE_RANGES
+            from .receipt_checks import STORAGE_RANGES
 
             limits = STORAGE_RANGES.get(lot.product.storage_form or "")
             readings = [v for v in (max_c, min_c) if v is not None]
@@ -151,7 +152,7 @@ def _resolve(ctx: ServiceContext, session: Session, excursion_id: int, resolutio
     if resolution == ExcursionResolution.DESTROY:
         if lot.status == LotStatus.DESTROYED:
             raise ConflictError(f"lot {lot.lot_number} is destroyed already")
-        lot.quantity_destroyed += max(0.0, lot.quantity_on_hand)
+        lot.quantity_destroyed += max(ZERO, lot.quantity_on_hand)
         lot.status, lot.destroyed_reason = LotStatus.DESTROYED.value, DestroyReason.TEMPERATURE_EXCURSION.value
     elif resolution == ExcursionResolution.QUARANTINE and lot.status not in _OUT_OF_USE:
         lot.status = LotStatus.QUARANTINE.value

@@ -144,9 +144,10 @@ def waive_flag(ctx: ServiceContext, code: str, subject_type: str, subject_id: in
         if found.waived:
             raise ConflictError(f"the {code} flag on {subject_type.replace('_', ' ')} {subject_id} is waived already")
         content: dict[str, Any] = {"code": code, "subject_type": subject_type, "subject_id": subject_id,
-                                   "flag_message": found.message, "reason": reason}
+                                   "flag_message": found.message, "flag_facts": found.facts, "reason": reason}
         signature = add_signature(session, signer, SignatureMeaning.WAIVED, subject_type, subject_id, content)
         waiver = Waiver(code=code, subject_type=subject_type, subject_id=subject_id, flag_message=found.message,
+                        flag_facts=found.facts,
                         reason=reason, signature_id=signature.id, waived_by_id=signer.user_id, waived_at=utcnow())
         session.add(waiver)
         session.flush()

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from ..domain import (
     refresh_lot_result_facts,
     utcnow,
 )
+from ..domain.exact import Exact, exact_sql
 from ..domain.vocab import LotStatus, Role
 from ..importers.administration_rows import AdministrationRow, validate_administrations
 from ..importers.bulk import WRITE_CHUNK, bulk_insert_dicts, sqlite_page_cache
@@ -47,6 +49,7 @@ from .audit import AuditRecord
 from .context import STAFF, ServiceContext, changing, current_site
 from .errors import FieldError, ValidationError
 from .import_catalog import ProductPlan, ensure_names, name_ids, plan_products, write_products
+from .receipt_checks import expiry_warning, receipt_excursions, record_receipt_excursions
 
 Progress = Callable[[int, int], bool | None]
 _LOT_TABLE = Lot.__table__
@@ -73,6 +76,10 @@ class ImportResult:
     manufacturers_created: int = 0
     suppliers_created: int = 0
     results_created: int = 0
+    # Receipt temperatures outside the product's storage range: each opened an excursion (rules.md, ruling 2).
+    excursions_opened: int = 0
+    # Not errors (the rows are written): e.g. lots expired before they were received. Listed by dry runs too.
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -261,6 +268,7 @@ def _import_lots_in(ctx: ServiceContext, session: Session, lots: ValidatedLots, 
     if errors:
         errors.sort()
         return
+    result.warnings = _expiry_warnings(lots)
     new = new_lots(lots, positions, merged)
     result.accepted = len(lots)
     result.created = len(new)
@@ -326,12 +334,13 @@ def _write_lots(ctx: ServiceContext, session: Session, site_id: int, plans: dict
     new_s = ensure_names(session, Supplier, wanted_s, suppliers, now)
     result.manufacturers_created, result.suppliers_created = len(new_m), len(new_s)
 
-    product_changes = write_products(session, plans, products, manufacturers, now, update_)
-    result.products_updated = len(product_changes[0])
-    if product_changes[0]:
-        before["products"], after["products_changed"] = product_changes
+    products_before, products_after, known_keys = write_products(session, plans, products, manufacturers, now,
+                                                                 update_)
+    result.products_updated = len(products_before)
+    if products_before:
+        before["products"], after["products_changed"] = products_before, products_after
     after["products_created"] = id_ranges(pid for key, (pid, _) in products.items() if key in plans
-                                          and key not in product_changes[2])
+                                          and key not in known_keys)
     after["manufacturers_created"], after["suppliers_created"] = id_ranges(new_m), id_ranges(new_s)
 
     lot_ids = insert_lots(connection, new, products, suppliers, site_id, batch, now, reporter.writing)
@@ -351,10 +360,51 @@ def _write_lots(ctx: ServiceContext, session: Session, site_id: int, plans: dict
         changed = {item["lot_id"] for item in update_results}
         if changed:
             refresh_lot_result_facts(connection, changed)
+    result.excursions_opened = _open_receipt_excursions(session, new, lot_ids, products, after, now)
     result.results_created = results_created
     after.update(lots_created_count=len(lot_ids), lots_updated_count=len(updates), results_created=results_created)
     ctx.audit(session, AuditRecord("import lots", "import", batch, before=before, after=after))
     reporter.writing(len(new) + len(updates))
+
+
+def _expiry_warnings(lots: ValidatedLots) -> list[str]:
+    """Lots expired before they were received, listed before anything is written (a warning, not an error:
+    a clinic's history may hold such a receipt, and the record is what happened)."""
+    warnings = []
+    for number, lot_number, expiry, received in zip(lots.numbers, lots.column("lot_number"),
+                                                    lots.column("expiry_date"), lots.column("received_date"),
+                                                    strict=True):
+        warning = expiry_warning(lot_number, expiry, received)
+        if warning:
+            warnings.append(f"row {number}: {warning}")
+    return warnings
+
+
+def _open_receipt_excursions(session: Session, new: NewLots, lot_ids: Any, products: dict[str, tuple[int, str]],
+                             after: dict[str, Any], now: datetime) -> int:
+    """Ruling 2: the new lots (and lots whose receipt temperature --update gives) received outside their
+    product's storage range get an open excursion, as a receipt at the desktop does."""
+    readings = new.columns.get("receipt_temperature_c")
+    # An updated lot counts only when the update changed its reading: the same reading again is not a new
+    # excursion.
+    changed = [int(lot_id) for lot_id, diff in after.get("lots_changed", {}).items() if "receipt_temperature_c" in diff]
+    if readings is None and not changed:
+        return 0
+    form_of_product = dict(session.execute(select(Product.id, Product.storage_form)).all())
+    forms = {lot_id: form_of_product.get(products[key][0]) for lot_id, key in zip(lot_ids, new.product_keys,
+                                                                                  strict=True)}
+    received: list[tuple[int, date | None, Any]] = []
+    if readings is not None:
+        received += zip(lot_ids, new.columns["received_date"], readings, strict=True)
+    for lot_id in changed:
+        lot = session.get(Lot, lot_id)
+        assert lot is not None
+        forms[lot_id] = form_of_product.get(lot.product_id)
+        received.append((lot_id, lot.received_date, lot.receipt_temperature_c))
+    found = receipt_excursions(received, forms)
+    if found:
+        after["excursions_opened_on_lots"] = id_ranges(item.lot_id for item in found)
+    return record_receipt_excursions(session.connection(), found, now)
 
 
 def _update_lots(session: Session, updates: dict[int, LotRow], suppliers: dict[str, int], now: datetime,
@@ -461,7 +511,7 @@ def _import_administrations_in(ctx: ServiceContext, session: Session, rows: list
     batch = uuid.uuid4().hex
     recorded_by = ctx.actor.user_id if ctx.actor else None
     records: list[dict[str, Any]] = []
-    per_lot: dict[int, float] = defaultdict(float)
+    per_lot: dict[int, Decimal] = defaultdict(Decimal)
     for row in rows:
         product_id = products.get(row.product_key)
         if product_id is None:
@@ -491,7 +541,8 @@ def _import_administrations_in(ctx: ServiceContext, session: Session, rows: list
         lot_table = _LOT_TABLE
         session.execute(
             update(lot_table).where(lot_table.c.id == bindparam("b_id"))
-            .values(quantity_administered=lot_table.c.quantity_administered + bindparam("b_quantity")),
+            .values(quantity_administered=exact_sql(lot_table.c.quantity_administered
+                                                    + bindparam("b_quantity", type_=Exact))),
             [{"b_id": lot_id, "b_quantity": quantity} for lot_id, quantity in per_lot.items()])
     created = session.execute(select(Administration.id).where(Administration.import_batch == batch)).scalars()
     ctx.audit(session, AuditRecord("import administrations", "import", batch, before={}, after={

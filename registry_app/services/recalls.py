@@ -8,7 +8,7 @@ on administration(lot_id, administered_at) and administration(patient_ref).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -84,21 +84,49 @@ class RecallResult:
     recall_date: date
     signature_id: int
     recipients: int  # current administrations to notify
+    recall_at: datetime | None = None  # the moment, when a time was given
+
+    @property
+    def recalled_from(self) -> str:
+        return recall_moment_text(self.recall_date, self.recall_at) or self.recall_date.isoformat()
+
+
+def recall_moment_text(recall_date: date | None, recall_at: datetime | None) -> str | None:
+    """`2026-03-10 14:30` for a recall from a moment, `2026-03-10` for one from the start of a day."""
+    if recall_at is not None:
+        return recall_at.isoformat(sep=" ", timespec="minutes")
+    return None if recall_date is None else recall_date.isoformat()
+
+
+def _recall_moment(recall_from: date | datetime | None) -> tuple[date, datetime | None]:
+    """(recall_date, recall_at) of what was given: a date alone starts at the beginning of that local day
+    (rules.md, USE-RECALLED) and keeps no time; a date-time is a moment on the clinic's clock."""
+    if recall_from is None:
+        return date.today(), None
+    if isinstance(recall_from, datetime):
+        moment = recall_from.replace(tzinfo=None, microsecond=0)  # local wall-clock, as administered_at
+        if moment > datetime.now() + timedelta(minutes=15):
+            raise ValidationError(f"{moment:%Y-%m-%d %H:%M} is in the future: a recall starts when it is made "
+                                  "or earlier", field="recall_date")
+        return moment.date(), moment
+    if isinstance(recall_from, date):
+        return recall_from, None
+    raise ValidationError("give the recall date as a date or a date and time", field="recall_date")
 
 
 @changing("recall lots", DIRECTOR)
 def recall_lot(ctx: ServiceContext, lot_id: int, reason: str, password: str,
-               recall_date: date | None = None) -> RecallResult:
-    """Mark a lot recalled from `recall_date` (default today), signed with the meaning `recalled`.
+               recall_date: date | datetime | None = None) -> RecallResult:
+    """Mark a lot recalled from `recall_date` (default today), signed with the meaning `recalled`. A date
+    recalls from the start of that day; a date-time from that moment (an administration earlier that day
+    was made before the recall).
 
-    From that date the lot cannot be given (USE-RECALLED blocks it) and every patient who received it is
+    From then on the lot cannot be given (USE-RECALLED blocks it) and every patient who received it is
     listed for notification until marked notified (RECALL-LOOKBACK-OPEN)."""
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError("give the reason for the recall", field="reason")
-    recall_date = recall_date or date.today()
-    if not isinstance(recall_date, date) or isinstance(recall_date, datetime):
-        raise ValidationError("give the recall date as a date", field="recall_date")
+    recall_date, recall_at = _recall_moment(recall_date)
     signer = reauthenticate(ctx, password)
     with ctx.db.write() as session:
         lot = session.execute(select(Lot).where(Lot.id == lot_id).with_for_update()).scalar_one_or_none()
@@ -106,18 +134,21 @@ def recall_lot(ctx: ServiceContext, lot_id: int, reason: str, password: str,
             raise NotFound(f"no lot with id {lot_id}")
         if lot.status == LotStatus.RECALLED:
             raise ConflictError(f"lot {lot.lot_number} was recalled already on {lot.recall_date}")
-        before = {"status": lot.status, "recall_date": lot.recall_date, "recall_reason": lot.recall_reason}
-        signature = add_signature(session, signer, SignatureMeaning.RECALLED, "lot", lot.id,
-                                  {"lot_id": lot.id, "lot_number": lot.lot_number, "recall_date": recall_date,
-                                   "reason": reason})
+        before = {"status": lot.status, "recall_date": lot.recall_date, "recall_at": lot.recall_at,
+                  "recall_reason": lot.recall_reason}
+        signed = {"lot_id": lot.id, "lot_number": lot.lot_number, "recall_date": recall_date, "reason": reason}
+        if recall_at is not None:
+            signed["recall_at"] = recall_at
+        signature = add_signature(session, signer, SignatureMeaning.RECALLED, "lot", lot.id, signed)
         lot.status, lot.recall_date, lot.recall_reason = LotStatus.RECALLED.value, recall_date, reason
+        lot.recall_at = recall_at
         recipients = len(session.execute(current_only(select(Administration.id)
                                                       .where(Administration.lot_id == lot.id))).all())
-        after = {"status": lot.status, "recall_date": recall_date, "recall_reason": reason,
+        after = {"status": lot.status, "recall_date": recall_date, "recall_at": recall_at, "recall_reason": reason,
                  "signature_id": signature.id, "signature_meaning": SignatureMeaning.RECALLED.value,
                  "recipients": recipients}
         ctx.audit(session, AuditRecord("recall lot", "lot", lot.id, before=before, after=after, reason=reason))
-        return RecallResult(lot.id, recall_date, signature.id, recipients)
+        return RecallResult(lot.id, recall_date, signature.id, recipients, recall_at)
 
 
 # ------------------------------------------------------------------------------------------------- lookback
@@ -133,6 +164,11 @@ class Trace:
     status: str
     recall_date: date | None
     administrations: list[AdministrationView] = field(default_factory=list)
+    recall_at: datetime | None = None  # the moment the recall starts, when a time was given
+
+    @property
+    def recalled_from(self) -> str | None:
+        return recall_moment_text(self.recall_date, self.recall_at)
 
     @property
     def not_notified(self) -> list[AdministrationView]:
@@ -146,12 +182,13 @@ class Trace:
             "status": self.status,
             "administrations": [
                 {
-                    "administered_at": a.administered_at.isoformat(timespec="minutes"),
+                    "administered_at": a.when(),
                     "patient_ref": a.patient_ref,
                     "route": a.route,
                     "body_area": a.body_areas,
                     "practitioner": a.practitioner,
-                    "quantity": a.quantity,
+                    # A JSON number as before (a recorded decimal's float prints as that decimal).
+                    "quantity": None if a.quantity is None else float(a.quantity),
                 }
                 for a in self.administrations
             ],
@@ -174,13 +211,14 @@ def trace_lot(ctx: ServiceContext, lot_id: int) -> Trace:
     """Every current administration of the lot (patients, dates, routes, practitioners), for notification."""
     ctx.require(READERS, "trace lots")
     with ctx.db.read() as session:
-        lot = session.execute(select(Lot.lot_number, Lot.status, Lot.expiry_date, Lot.recall_date, Product.name)
+        lot = session.execute(select(Lot.lot_number, Lot.status, Lot.expiry_date, Lot.recall_date, Lot.recall_at,
+                                     Product.name)
                               .join(Product, Product.id == Lot.product_id).where(Lot.id == lot_id)).one_or_none()
         if lot is None:
             raise NotFound(f"no lot with id {lot_id}")
         rows = [to_view(r) for r in session.execute(trace_query(lot_id)).all()]
         return Trace(lot_id, lot.name, lot.lot_number, display_status(lot.status, lot.expiry_date),
-                     lot.recall_date, rows)
+                     lot.recall_date, rows, lot.recall_at)
 
 
 def lots_for_patient(ctx: ServiceContext, patient_ref: str) -> list[AdministrationView]:

@@ -11,12 +11,23 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..domain import CharacterizationResult, Document, Lot, Product, Supplier, name_key, utcnow
+from ..domain import (
+    CharacterizationResult,
+    Document,
+    Lot,
+    Product,
+    Supplier,
+    TemperatureExcursion,
+    name_key,
+    utcnow,
+)
+from ..domain.exact import ZERO
 from ..domain.vocab import MARKERS, PARAMETER_SPEC, DestroyReason, LotStatus, MeasuredBy, SignatureMeaning
 from ..importers import cells
 from ..importers.gs1 import ScanError, ScanResult, parse_scan
@@ -25,11 +36,13 @@ from .audit import changes as changed_fields
 from .auth import add_signature, reauthenticate
 from .context import DIRECTOR, READERS, STAFF, ServiceContext, changing
 from .errors import ConflictError, FieldError, NotFound, ValidationError
-
-# Storage form -> receipt temperature range (°C) that needs no comment (vocabulary.md).
-STORAGE_RANGES: dict[str, tuple[float, float]] = {
-    "frozen": (-273.0, -60.0), "refrigerated": (2.0, 8.0), "ambient": (-273.0, 25.0),
-}
+from .receipt_checks import (
+    ReceiptExcursion,
+    excursion_values,
+    expiry_warning,
+    outside_storage_range,
+    temperature_warning,
+)
 
 _LOT_FIELD_PARSERS: dict[str, Any] = {
     "lot_number": cells.text(80),
@@ -122,16 +135,49 @@ def _lot(session: Session, lot_id: int) -> Lot:
     return lot
 
 
-def _receipt_warnings(product: Product, lot: Lot) -> tuple[str, ...]:
-    warnings = []
-    limits = STORAGE_RANGES.get(product.storage_form or "")
-    if lot.receipt_temperature_c is not None and limits is not None and \
-            not limits[0] <= lot.receipt_temperature_c <= limits[1]:
-        warnings.append(f"received at {lot.receipt_temperature_c:g} °C, outside the {product.storage_form} range "
-                        f"for {product.name}: keep the lot in quarantine and record a temperature excursion")
-    if lot.package_intact is False:
-        warnings.append("the package was not intact: inspect before release, or reject the lot")
-    return tuple(warnings)
+def _receipt_warnings(product_name: str, storage_form: str | None, fields: Mapping[str, Any]) -> tuple[str, ...]:
+    """What a receipt with these lot fields should warn about (the same before saving and after)."""
+    warnings = [
+        expiry_warning(fields.get("lot_number"), fields.get("expiry_date"), fields.get("received_date")),
+        temperature_warning(product_name, storage_form, fields.get("receipt_temperature_c")),
+        "the package was not intact: inspect before release, or reject the lot"
+        if fields.get("package_intact") is False else None,
+    ]
+    return tuple(w for w in warnings if w)
+
+
+def receipt_warnings(ctx: ServiceContext, details: Mapping[str, Any], product_id: int | None = None,
+                     storage_form: str | None = None, product_name: str | None = None) -> tuple[str, ...]:
+    """The warnings a receipt of these lot details would give (expired on arrival, temperature outside the
+    storage range, package not intact), without saving anything: the desktop shows them and asks before it
+    receives. The product is a registered one (`product_id`) or a new one described by `storage_form`."""
+    ctx.require(STAFF, "receive lots")
+    fields = parse_lot_fields({"received_date": date.today(), **details})
+    if product_id is not None:
+        with ctx.db.read() as session:
+            product = session.get(Product, product_id)
+            if product is None:
+                raise NotFound(f"no product with id {product_id}")
+            storage_form, product_name = product.storage_form, product.name
+    return _receipt_warnings(product_name or "the product", storage_form, fields)
+
+
+def _checked_fields(lot: Lot) -> dict[str, Any]:
+    return {name: getattr(lot, name) for name in ("lot_number", "expiry_date", "received_date",
+                                                  "receipt_temperature_c", "package_intact")}
+
+
+def _record_receipt_excursion(ctx: ServiceContext, session: Session, product: Product, lot: Lot) -> None:
+    """Ruling 2: a receipt outside the storage range is an excursion, open (USE-TEMPERATURE) until resolved."""
+    if lot.received_date is None or not outside_storage_range(product.storage_form, lot.receipt_temperature_c):
+        return
+    assert product.storage_form is not None and lot.receipt_temperature_c is not None
+    excursion = TemperatureExcursion(**excursion_values(
+        ReceiptExcursion(lot.id, lot.received_date, lot.receipt_temperature_c, product.storage_form), utcnow()))
+    session.add(excursion)
+    session.flush()
+    ctx.audit(session, AuditRecord("record temperature excursion", "temperature_excursion", excursion.id,
+                                   before={}, after=snapshot(excursion)))
 
 
 def _receive(ctx: ServiceContext, session: Session, product: Product, fields: dict[str, Any], action: str,
@@ -146,14 +192,15 @@ def _receive(ctx: ServiceContext, session: Session, product: Product, fields: di
     supplier = fields.pop("supplier", None)
     lot = Lot(product_id=product.id, site_id=current_site(session, ctx.site_code).id,
               supplier_id=_supplier_id(session, supplier), status=LotStatus.QUARANTINE.value,
-              quantity_administered=0.0, quantity_destroyed=0.0, created_at=utcnow(), **fields)
+              quantity_administered=ZERO, quantity_destroyed=ZERO, created_at=utcnow(), **fields)
     if not lot.received_by and ctx.actor is not None:
         lot.received_by = ctx.actor.display_name
     session.add(lot)
     session.flush()
     ctx.audit(session, AuditRecord(action, "lot", lot.id, before={}, after={**snapshot(lot), **(extra_after or {})}))
+    _record_receipt_excursion(ctx, session, product, lot)
     return ReceiptResult(lot.id, product.id, product.name, lot.lot_number, lot.expiry_date, lot.serial,
-                         _receipt_warnings(product, lot))
+                         _receipt_warnings(product.name, product.storage_form, _checked_fields(lot)))
 
 
 @changing("receive lots", STAFF)
@@ -268,7 +315,7 @@ def reject_lot(ctx: ServiceContext, lot_id: int, reason: str) -> None:
 
 
 @changing("destroy lots", STAFF)
-def destroy_lot(ctx: ServiceContext, lot_id: int, reason: str, note: str | None = None) -> float:
+def destroy_lot(ctx: ServiceContext, lot_id: int, reason: str, note: str | None = None) -> Decimal:
     """Destroy what is on hand of a lot, with a reason (DestroyReason). Returns the quantity destroyed."""
     try:
         why = cells.vocabulary(DestroyReason, "destruction reason")(str(reason).strip())
@@ -282,7 +329,7 @@ def destroy_lot(ctx: ServiceContext, lot_id: int, reason: str, note: str | None 
             raise ConflictError(f"lot {lot.lot_number} was already destroyed")
         before = {"status": lot.status, "quantity_destroyed": lot.quantity_destroyed,
                   "destroyed_reason": lot.destroyed_reason, "status_note": lot.status_note}
-        amount = max(lot.quantity_on_hand, 0.0)
+        amount = max(lot.quantity_on_hand, ZERO)
         lot.quantity_destroyed += amount
         lot.status, lot.destroyed_reason = LotStatus.DESTROYED.value, why
         if note:
@@ -327,6 +374,11 @@ def amend_lot(ctx: ServiceContext, lot_id: int, changes: Mapping[str, Any], reas
         old, new = changed_fields(before, snapshot(lot))
         ctx.audit(session, AuditRecord("amend lot", "lot", lot.id, before=old, after=new or {"unchanged": True},
                                        reason=reason.strip()))
+        if "receipt_temperature_c" in new:
+            # The corrected receipt reading is the receipt's: outside the range, it is an excursion (ruling 2).
+            product = session.get(Product, lot.product_id)
+            assert product is not None
+            _record_receipt_excursion(ctx, session, product, lot)
         return new
 
 
@@ -421,7 +473,7 @@ class LotInfo:
     product_name: str
     lot_number: str
     status: str
-    quantity_on_hand: float
+    quantity_on_hand: Decimal
     fields: dict[str, Any]
     results: tuple[dict[str, Any], ...]
 

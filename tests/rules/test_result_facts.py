@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import random
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -85,10 +86,10 @@ def test_receiving_add_and_void_keep_the_facts(pharmacist: ServiceContext) -> No
     high = receiving.add_characterization_result(pharmacist, lot_id, "endotoxin", value="0.9", method="lal")
     receiving.add_characterization_result(pharmacist, lot_id, "marker", marker="calnexin", result="detected",
                                           method="western_blot")
-    assert _stored(pharmacist.db, lot_id) == {"has_endotoxin": 1, "endotoxin_max": 0.9, "sterility_fail": 0,
-                                              "contaminants_detected": 1}
+    assert _stored(pharmacist.db, lot_id) == {"has_endotoxin": 1, "endotoxin_max": Decimal("0.9"),
+                                              "sterility_fail": 0, "contaminants_detected": 1}
     receiving.void_characterization_result(pharmacist, high, "wrong lot")
-    assert _stored(pharmacist.db, lot_id)["endotoxin_max"] == 0.2  # type: ignore[index]
+    assert _stored(pharmacist.db, lot_id)["endotoxin_max"] == Decimal("0.2")  # type: ignore[index]
     receiving.void_characterization_result(pharmacist, low, "wrong lot")
     assert _stored(pharmacist.db, lot_id)["has_endotoxin"] == 0  # type: ignore[index]
     assert _stale(pharmacist.db) == []
@@ -104,7 +105,7 @@ def test_imports_keep_the_facts(pharmacist: ServiceContext, tmp_path: Path) -> N
     assert import_lots(pharmacist, changed, update=True).ok
     assert _stale(pharmacist.db) == []
     with pharmacist.db.read() as session:
-        assert 0.4 in session.execute(select(LotResultFacts.endotoxin_max)).scalars().all()
+        assert Decimal("0.4") in session.execute(select(LotResultFacts.endotoxin_max)).scalars().all()
 
 
 def test_demo_bulk_path_keeps_the_facts(pharmacist: ServiceContext, admin: ServiceContext) -> None:

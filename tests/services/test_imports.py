@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -77,8 +78,10 @@ def test_duplicates_against_the_registry_and_update(pharmacist: ServiceContext, 
     with pharmacist.db.read() as session:
         endotoxin = session.execute(select(CharacterizationResult).where(
             CharacterizationResult.parameter == "endotoxin").order_by(CharacterizationResult.id)).scalars().all()
-        cordexa = [r for r in endotoxin if r.value in (0.12, 0.4)]
-        assert [(r.value, r.voided_at is not None) for r in cordexa] == [(0.12, True), (0.4, False)]
+        # Exact decimals (rules.md): the values as recorded, not the doubles nearest them.
+        cordexa = [r for r in endotoxin if r.value in (Decimal("0.12"), Decimal("0.4"))]
+        assert [(r.value, r.voided_at is not None) for r in cordexa] == [(Decimal("0.12"), True),
+                                                                         (Decimal("0.4"), False)]
         entry = session.execute(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1)).scalar_one()
         assert "0.12" in entry.before and "0.4" in entry.after
 

@@ -6,6 +6,7 @@ the message beside the field, that nothing was saved and that the typing is kept
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 from PySide6.QtCore import QDate, QDateTime, QSettings, Qt
@@ -77,7 +78,7 @@ def test_grid_lists_what_the_rules_expect_and_saving_closes_the_safety_flag(qtbo
     sheet = characterization_sheet(pharmacist, lot.lot_id)
     saved = {(r.parameter, r.value, r.result, r.laboratory, r.tested_on) for row in sheet.rows for r in row.current}
     assert ("sterility", None, "pass", None, None) in saved
-    assert ("endotoxin", 0.2, None, "Eurofins BioPharma", date(2026, 11, 2)) in saved
+    assert ("endotoxin", Decimal("0.2"), None, "Eurofins BioPharma", date(2026, 11, 2)) in saved
     assert "UNDOC-SAFETY-TESTS" not in _codes(pharmacist, "lot", lot.lot_id)
     assert "Every item" in editor.missing_label.text()
 

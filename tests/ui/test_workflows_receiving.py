@@ -212,3 +212,22 @@ def test_reason_typed_before_saving_can_be_undone(qtbot: QtBot, pharmacist: Serv
     assert dialog.reason.toPlainText() == ""
     qtbot.keyClick(dialog.reason, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)
     assert dialog.reason.toPlainText() == "Wrong product"
+
+
+def test_an_expired_lot_is_warned_about_before_anything_is_saved(qtbot: QtBot, pharmacist: ServiceContext) -> None:
+    from datetime import timedelta
+
+    from PySide6.QtCore import QDate
+
+    create_product(pharmacist, {"name": "Rose Exo Serum", "product_type": "exosome", "gtin": GTIN,
+                                "storage_form": "refrigerated", "unit": "vial"})
+    dialog = show_active(qtbot, ReceiveLotDialog(pharmacist))
+    _scan(qtbot, dialog, SCAN)
+    dialog.expiry_date.setDate(QDate(date.today() - timedelta(days=1)))
+    dialog.quantity.setValue(10)
+    before = row_counts(pharmacist.db)
+    dialog.receive_button.click()
+    assert dialog.result is None and "expired on" in dialog.banner.text()
+    assert row_counts(pharmacist.db) == before  # the warning comes before the save
+    dialog.receive_button.click()  # the same details again: received as they are
+    assert dialog.result is not None and any("expired on" in w for w in dialog.result.warnings)

@@ -239,7 +239,7 @@ class ImportWizard(QDialog):
                 extra = (f" {result.created} new lot(s), {result.updated} update(s), "
                          f"{result.products_created} new product(s).")
             self.summary.setText(f"<b>{result.file_name}</b>: all {result.rows} row(s) accepted.{extra} "
-                                 "Press Import to write them.")
+                                 "Press Import to write them." + _warning_lines(result))
         self._fill_preview(result, table)
         self._go(1)
 
@@ -284,12 +284,25 @@ class ImportWizard(QDialog):
                   f"product(s), {result.suppliers_created} supplier(s) and {result.manufacturers_created} "
                   f"manufacturer(s) added, {result.results_created} characterization result(s)."
                   if result.kind == "lots" else f"{result.created} administration(s) recorded.")
-        self.summary.setText(f"<b>Imported {result.file_name}</b>: {detail} Batch {result.batch}.")
+        if result.excursions_opened:
+            detail += (f" {result.excursions_opened} temperature excursion(s) opened (received outside the "
+                       "storage range): resolve them on the lots.")
+        self.summary.setText(f"<b>Imported {result.file_name}</b>: {detail} Batch {result.batch}."
+                             + _warning_lines(result))
         self.banner.clear_message()
         self.import_button.setEnabled(False)
         self.import_button.setText("Imported")
         self.close_button.setText("&Done")
         self.close_button.setFocus()
+
+
+def _warning_lines(result: ImportResult) -> str:
+    """The import's warnings (e.g. lots expired before receipt), shown before and after writing."""
+    if not result.warnings:
+        return ""
+    shown = result.warnings[:20]
+    more = f"<br>... and {len(result.warnings) - len(shown)} more" if len(result.warnings) > len(shown) else ""
+    return "<br>" + "<br>".join(f"⚠ {_escape(line)}" for line in shown) + more
 
 
 def _escape(text: str) -> str:

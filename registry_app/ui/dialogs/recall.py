@@ -8,13 +8,14 @@ The lookback opens at once after the recall is signed; it can also be opened on 
 from __future__ import annotations
 
 import csv
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
-from PySide6.QtCore import QMarginsF, Qt, Signal
+from PySide6.QtCore import QDateTime, QMarginsF, Qt, Signal
 from PySide6.QtGui import QPageLayout, QPageSize, QPdfWriter, QTextDocument
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QDateTimeEdit,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
@@ -66,7 +67,12 @@ class RecallDialog(QDialog):
         lot_label = QLabel("&Lot (scan or number)")
         lot_label.setBuddy(self.lot_picker.scan_edit)
         form.addRow(lot_label, self.lot_picker)
-        self.recall_date = date_edit()
+        # A recall is a moment: from now unless the supplier's notice says otherwise (an administration earlier
+        # today was made before it).
+        self.recall_date = QDateTimeEdit(QDateTime.currentDateTime())
+        self.recall_date.setCalendarPopup(True)
+        self.recall_date.setDisplayFormat("yyyy-MM-dd HH:mm")
+        self.recall_date.setMaximumDateTime(QDateTime.currentDateTime().addSecs(15 * 60))
         date_label = QLabel("Recalled &from")
         date_label.setBuddy(self.recall_date)
         form.addRow(date_label, self.recall_date)
@@ -90,13 +96,12 @@ class RecallDialog(QDialog):
     def submit(self) -> None:
         lot_id = self.lot_picker.lot_id()
         problems = ([] if lot_id is not None else ["lot: scan or type the lot to recall"]) + self.signature.missing()
-        problems += date_problems(("recalled from", self.recall_date))
         if problems:
             self.banner.show_error("\n".join(problems))
             return
         assert lot_id is not None
         ctx, reason, password = self.ctx, self.signature.reason(), self.signature.password()
-        recalled_from: date = self.recall_date.date().toPython()
+        recalled_from: datetime = self.recall_date.dateTime().toPython().replace(second=0, microsecond=0)
         attempt_op(self, self.banner, lambda: recall_lot(ctx, lot_id, reason, password, recalled_from),
                    self._recalled, {"reason": self.signature.reason_edit, "recall_date": self.recall_date},
                    busy=[self.buttons], on_refused=lambda _error: self.signature.clear_password())
@@ -178,7 +183,7 @@ class LookbackDialog(QDialog):
             return
         self.trace = trace
         waiting = len(trace.not_notified)
-        recalled = f", recalled from {trace.recall_date}" if trace.recall_date else ""
+        recalled = f", recalled from {trace.recalled_from}" if trace.recalled_from else ""
         self.heading.setText(
             f"<b>{trace.product_name}</b>, lot <b>{trace.lot_number}</b> ({label(trace.status).lower()}{recalled}): "
             f"{len(trace.administrations)} administration(s), {waiting} patient(s) still to notify.")
@@ -193,7 +198,7 @@ class LookbackDialog(QDialog):
     def rows(self) -> list[list[str]]:
         assert self.trace is not None
         return [
-            [a.administered_at.strftime("%Y-%m-%d %H:%M"), a.patient_ref or "", label(a.route),
+            [a.when(sep=" "), a.patient_ref or "", label(a.route),
              (a.body_areas or "").replace(";", ", "), a.practitioner or "",
              "" if a.quantity is None else f"{a.quantity:g}",
              a.patient_notified_on.isoformat() if a.patient_notified_on else "", a.notified_how or ""]
@@ -273,7 +278,7 @@ class LookbackDialog(QDialog):
         body = "".join("<tr>" + "".join(f"<td>{_html(cell)}</td>" for cell in row) + "</tr>" for row in self.rows())
         html = (f"<h2>Recall lookback: {_html(trace.product_name)}, lot {_html(trace.lot_number)}</h2>"
                 f"<p>Status: {label(trace.status)}"
-                + (f"; recalled from {trace.recall_date}" if trace.recall_date else "")
+                + (f"; recalled from {trace.recalled_from}" if trace.recalled_from else "")
                 + f". Printed {date.today().isoformat()}. {len(trace.not_notified)} patient(s) still to notify.</p>"
                 f"<table border='1' cellspacing='0' cellpadding='3'><tr>{head}</tr>{body}</table>")
         writer = QPdfWriter(str(path))

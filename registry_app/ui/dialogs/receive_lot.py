@@ -34,7 +34,7 @@ from ...services.catalogue import Flag
 from ...services.context import STAFF
 from ...services.documents import attach_document
 from ...services.products import create_product, list_products, update_product
-from ...services.receiving import ReceiptResult, identify_scan, parse_lot_fields, receive_lot
+from ...services.receiving import ReceiptResult, identify_scan, parse_lot_fields, receipt_warnings, receive_lot
 from ..ops import report_unexpected, runner_for
 from .date_field import date_problems
 from .documents import DocumentDropList
@@ -77,6 +77,14 @@ class _Receipt:
     flags: list[Flag] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class _Warned:
+    """The receipt was not saved: these warnings are shown first (the same details again receive it)."""
+
+    key: str
+    warnings: tuple[str, ...]
+
+
 class ReceiveLotDialog(QDialog):
     """`result` holds the ReceiptResult once saved; the dialog then shows the new lot's findings."""
 
@@ -85,6 +93,9 @@ class ReceiveLotDialog(QDialog):
         self.ctx = ctx
         self.result: ReceiptResult | None = None
         self.document_ids: list[int] = []
+        # The details whose receipt warnings (e.g. expired on arrival) the user has seen: receiving them again
+        # goes ahead; any change is checked anew.
+        self._warned_key: str | None = None
         self.setWindowTitle("Receive a lot")
         self.resize(680, 760)
         outer = QVBoxLayout(self)
@@ -363,10 +374,19 @@ class ReceiveLotDialog(QDialog):
         new_product = self.product_details() if product_id == NEW_PRODUCT else None
         learn_gtin = self.gtin.text().strip() if new_product is None and self._product_lacks_gtin(product_id) else ""
         created: list[int] = []  # a new product outlives a refused receipt: the retry must not create it again
+        key = repr((product_id, sorted(details.items()), sorted((new_product or {}).items())))
+        acknowledged = key == self._warned_key
 
-        def work(_progress: object) -> _Receipt:
+        def work(_progress: object) -> _Receipt | _Warned:
             # Every lot field is checked before anything is written, a new product included.
             parse_lot_fields(details, required=("lot_number", "quantity_received"))
+            if not acknowledged:
+                # Warnings come before saving: an expired lot is one to refuse at the door, not after.
+                known = None if product_id == NEW_PRODUCT else product_id
+                form = new_product.get("storage_form") if new_product else None
+                warnings = receipt_warnings(ctx, details, known, form, new_product["name"] if new_product else None)
+                if warnings:
+                    return _Warned(key, warnings)
             missing = [path for path, _kind in documents if not path.is_file()]
             if missing:
                 raise ValidationError([FieldError("file", f"{p} is no longer there") for p in missing])
@@ -396,7 +416,13 @@ class ReceiveLotDialog(QDialog):
                 self.load_products()
                 set_combo_value(self.product_combo, created[0])
 
-        def received(receipt: _Receipt) -> None:
+        def received(receipt: _Receipt | _Warned) -> None:
+            if isinstance(receipt, _Warned):
+                self._warned_key = receipt.key
+                self.banner.show_warning("Not received yet: " + "; ".join(receipt.warnings)
+                                         + ". Press Receive anyway to receive it as it is.")
+                self.receive_button.setText("Receive &anyway")
+                return
             show_created_product()
             self.result = receipt.result
             self.document_ids.extend(receipt.document_ids)
