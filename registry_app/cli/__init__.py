@@ -22,6 +22,8 @@ COMMAND_MODULES = (
     "use_cmds",
     "report_cmds",
     "trust_cmds",
+    "lot_cmds",
+    "record_cmds",
 )
 
 
