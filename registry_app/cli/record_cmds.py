@@ -55,7 +55,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     product_commands = product.add_subparsers(dest="product_command", required=True, metavar="COMMAND")
     status = add_command(product_commands, "set-status", "a product's regulatory status in a jurisdiction",
                          "registry-app product set-status 'Cordexa UC-EV 10B' --jurisdiction KR "
-                         "--status approved_cosmetic --reference MFDS-2024-0117")
+                         "--status cosmetic --reference MFDS-2024-0117")
     status.add_argument("name", metavar="NAME")
     status.add_argument("--jurisdiction", required=True, metavar="J", help="ISO 3166 alpha-2 code, or EU")
     status.add_argument("--status", required=True, choices=values(RegulatoryStatus), metavar="S",
