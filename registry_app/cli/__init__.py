@@ -45,7 +45,21 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMAND_MODULES:
         importlib.import_module(f"{__name__}.{name}").register(commands)
+    _add_completion(parser)
     return parser
+
+
+def _add_completion(parser: argparse.ArgumentParser) -> None:
+    """`--print-completion bash|zsh` when shtab (the optional extra `completion`) is installed: it writes the
+    completion script from this very parser, so it never falls behind the commands. Without shtab the option
+    is simply absent."""
+    try:
+        import shtab
+    except ImportError:
+        return
+    shtab.add_argument_to(parser, ["--print-completion"], help="print a bash or zsh completion script, e.g. "
+                          "registry-app --print-completion bash > ~/.local/share/bash-completion/completions/"
+                          "registry-app")
 
 
 def run_command(args: argparse.Namespace) -> int:
