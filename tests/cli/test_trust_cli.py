@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from registry_app.cli import main
 from registry_app.db import Database
-from registry_app.domain import AuditEntry
+from registry_app.domain import AuditEntry, Setting
 
 from ..conftest import PASSWORDS
 from ..reliability.tamper import drop_guards
@@ -97,3 +97,31 @@ def test_backup_refusals_are_messages(database_url: str, tmp_path: Path, monkeyp
     err = capsys.readouterr().err
     assert "does not exist" in err and "Traceback" not in err
     assert run(["--database", database_url, "backup"], monkeypatch, "admin") == 2
+
+
+def test_audit_head_and_anchor(database_url: str, db: Database, monkeypatch: pytest.MonkeyPatch,
+                               capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["--database", database_url, "audit", "head"], monkeypatch, "inspector") == 0
+    anchor = capsys.readouterr().out.strip()
+    last = _entries(db)[-1]
+    assert anchor == f"{last.seq}:{last.entry_hash}"  # the inspector's own sign-in is the newest entry
+    assert run(["--database", database_url, "audit", "verify", "--anchor", anchor], monkeypatch, "inspector") == 0
+    assert "intact" in capsys.readouterr().out
+    assert run(["--database", database_url, "audit", "verify", "--anchor", "12:abc"], monkeypatch, "inspector") == 2
+    assert "is not an anchor" in capsys.readouterr().err
+    seq = int(anchor.split(":")[0])
+    assert run(["--database", database_url, "audit", "verify", "--anchor", f"{seq}:{'0' * 64}"], monkeypatch,
+               "inspector") == 1
+    assert "differs from the anchor" in capsys.readouterr().err
+    # An attacker cuts the trail short before the anchor and rewrites the head: the chain alone still holds,
+    # the anchor kept elsewhere does not.
+    entries = _entries(db)
+    keep = entries[seq - 2]
+    with db.engine.begin() as conn:
+        drop_guards(conn)
+        conn.execute(AuditEntry.__table__.delete().where(AuditEntry.__table__.c.seq >= seq))
+        conn.execute(Setting.__table__.update().where(Setting.__table__.c.key == "audit_head")
+                     .values(value=f"{keep.seq}:{keep.entry_hash}"))
+    assert run(["--database", database_url, "audit", "verify", "--anchor", anchor], monkeypatch, "inspector") == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: audit trail broken at entry {seq}:") and "anchor" in err
