@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import re
 
+from sqlalchemy.engine import make_url
+
 from ..services import audit, backup
 from .common import EXIT_DATA, EXIT_OK, CommandError, add_command, add_force_option, signed_in
 
@@ -40,6 +42,14 @@ def register(commands: argparse._SubParsersAction) -> None:
     add_force_option(backup_parser)
     backup_parser.set_defaults(handler=backup_command)
 
+    restore = add_command(commands, "restore", "check a backup (integrity, audit trail, schema revision) and "
+                          "restore it into a new registry, never over an existing one",
+                          "registry-app restore --from registry-2026-12-01.backup --to ~/registry-restored.sqlite3")
+    restore.add_argument("--from", dest="source", required=True, metavar="FILE", help="the backup file")
+    restore.add_argument("--to", dest="target", required=True, metavar="PATH_OR_URL",
+                         help="the new registry: a file path or sqlite:/// URL that does not exist yet")
+    restore.set_defaults(handler=restore_command)
+
 
 def audit_verify(args: argparse.Namespace) -> int:
     ctx = signed_in(args, required=False)
@@ -65,4 +75,16 @@ def backup_command(args: argparse.Namespace) -> int:
     ctx = signed_in(args)
     result = backup.backup_registry(ctx, args.out, replace=args.force)
     print(result.describe())
+    return EXIT_OK
+
+
+def restore_command(args: argparse.Namespace) -> int:
+    target = args.target
+    if "://" in target:
+        url = make_url(target)
+        if not url.drivername.startswith("sqlite") or not url.database:
+            raise CommandError(EXIT_DATA, "error: to: restore writes a new SQLite registry; a PostgreSQL archive is "
+                               "restored with `pg_restore --no-owner --dbname URL FILE` into an empty database")
+        target = url.database
+    print(backup.restore_registry(args.source, target).describe())
     return EXIT_OK
