@@ -25,12 +25,14 @@ from .user_cmds import register_user_admin
 def register(commands: argparse._SubParsersAction) -> None:
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
-    upgrade = db_commands.add_parser("upgrade", help="migrate the database to the current schema")
+    upgrade = add_command(db_commands, "upgrade", "migrate the database to the current schema (a new one is created)",
+                          "registry-app --database sqlite:///clinic.sqlite3 db upgrade")
     upgrade.set_defaults(handler=db_upgrade)
 
     site = commands.add_parser("site", help="the site's name and jurisdiction")
     site_commands = site.add_subparsers(dest="site_command", required=True, metavar="COMMAND")
-    site_set = site_commands.add_parser("set", help="set the site's name and jurisdiction")
+    site_set = add_command(site_commands, "set", "set the site's name and jurisdiction (admin)",
+                           "registry-app site set --name 'Gangnam clinic' --jurisdiction KR")
     site_set.add_argument("--name")
     site_set.add_argument("--jurisdiction", required=True, help="ISO 3166 alpha-2 code, or EU")
     site_set.set_defaults(handler=site_set_command)
@@ -48,7 +50,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     user = commands.add_parser("user", help="users and roles")
     user_commands = user.add_subparsers(dest="user_command", required=True, metavar="COMMAND")
-    add = user_commands.add_parser("add", help="add a user")
+    add = add_command(user_commands, "add", "add a user (the first one, an admin, without signing in)",
+                      "echo \"$NEW_PASSWORD\" | registry-app user add lee --role pharmacist --password-stdin")
     add.add_argument("name")
     add.add_argument("--role", required=True, choices=[r.value for r in Role])
     add.add_argument("--full-name")

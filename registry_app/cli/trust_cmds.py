@@ -37,7 +37,8 @@ def register(commands: argparse._SubParsersAction) -> None:
                        "an anchor", "registry-app audit head >> anchors.txt")
     head.set_defaults(handler=audit_head)
 
-    backup_parser = commands.add_parser("backup", help="a consistent online copy of the registry while it is in use")
+    backup_parser = add_command(commands, "backup", "a consistent online copy of the registry while it is in use",
+                                "registry-app backup --out /backups/registry-$(date +%F).backup")
     backup_parser.add_argument("--out", required=True, metavar="FILE", help="the backup file to write")
     add_force_option(backup_parser)
     backup_parser.set_defaults(handler=backup_command)

@@ -8,17 +8,19 @@ from datetime import date
 
 from ..services import ServiceContext
 from ..services.recalls import LotRef, Trace, recall_lot, trace_lot
-from .common import EXIT_OK, iso_date, lot_ref, signed_in, signed_in_with_password
+from .common import EXIT_OK, add_command, iso_date, lot_ref, signed_in, signed_in_with_password
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    trace = commands.add_parser("trace", help="recall lookback: every administration of a lot")
+    trace = add_command(commands, "trace", "recall lookback: every administration of a lot",
+                        "registry-app trace CX-2406-118 --format json")
     trace.add_argument("lot_number", metavar="LOT_NUMBER")
     trace.add_argument("--product", metavar="NAME", help="the product, when several products use the lot number")
     trace.add_argument("--format", choices=("table", "json"), default="table")
     trace.set_defaults(handler=trace_command)
 
-    recall = commands.add_parser("recall", help="mark a lot recalled (signed by a medical director)")
+    recall = add_command(commands, "recall", "mark a lot recalled (signed by a medical director)",
+                         "registry-app recall CX-2406-118 --reason 'manufacturer notice FSN-7' --date 2026-12-01")
     recall.add_argument("lot_number", metavar="LOT_NUMBER")
     recall.add_argument("--product", metavar="NAME", help="the product, when several products use the lot number")
     recall.add_argument("--reason", required=True, help="why the lot is recalled (kept with the signature)")
