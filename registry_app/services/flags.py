@@ -9,13 +9,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ..domain import Administration, AdverseEvent, Lot, Product, Waiver, utcnow
 from ..domain.vocab import SEVERITY_RANK, SignatureMeaning
 from ..rules import ALERT_CODES, COMPLIANCE_CODES, RULES, Flag, evaluate_alerts, evaluate_flags
 from ..rules import score as scoring
-from ..rules.common import MAX_SQL_IDS
 from .audit import AuditRecord
 from .auth import add_signature, reauthenticate
 from .context import DIRECTOR, READERS, ServiceContext, changing, jurisdiction
@@ -102,9 +101,10 @@ def count_flags(ctx: ServiceContext, today: date | None = None, include_waived: 
 _SUBJECT_MODELS: dict[str, Any] = {
     "product": Product, "lot": Lot, "administration": Administration, "adverse_event": AdverseEvent,
 }
-# Subjects evaluated per query while streaming: at most rules.common.MAX_SQL_IDS, so each chunk's id filter is
-# applied in SQL (above it the families read every subject and drop the others in Python).
-STREAM_CHUNK = MAX_SQL_IDS
+# Subjects evaluated per query while streaming. Each chunk is an id range the rule queries filter in SQL, so
+# the size only trades memory (the flags of one chunk) against per-query overhead: 500 subjects per query
+# made the stream 4.5x slower than one evaluation of everything; 5,000 keeps a chunk's flags to a few MB.
+STREAM_CHUNK = 5000
 
 
 def iter_flags(ctx: ServiceContext, *, min_severity: str | None = None, codes: Collection[str] | None = None,
@@ -123,17 +123,18 @@ def iter_flags(ctx: ServiceContext, *, min_severity: str | None = None, codes: C
         for subject_type, model in _SUBJECT_MODELS.items():
             if not any(RULES[code].subject_type == subject_type for code in wanted):
                 continue
-            last = 0
-            while True:
-                ids = session.execute(select(model.id).where(model.id > last).order_by(model.id)
-                                      .limit(STREAM_CHUNK)).scalars().all()
-                if not ids:
-                    break
-                last = ids[-1]
-                for item in evaluate_flags(session, where, day, subject_type=subject_type, subject_ids=ids,
+            low = session.execute(select(func.min(model.id))).scalar()
+            while low is not None:
+                # The chunk's last id (the STREAM_CHUNK-th from low), else the table's last one.
+                high = session.execute(select(model.id).where(model.id >= low).order_by(model.id)
+                                       .offset(STREAM_CHUNK - 1).limit(1)).scalar()
+                if high is None:
+                    high = session.execute(select(func.max(model.id))).scalar_one()
+                for item in evaluate_flags(session, where, day, subject_type=subject_type, id_range=(low, high),
                                            codes=wanted):
                     if item.rank >= floor:
                         yield item
+                low = session.execute(select(func.min(model.id)).where(model.id > high)).scalar()
 
 
 def flags_for_lot(ctx: ServiceContext, lot_id: int, *, min_severity: str | None = None,
