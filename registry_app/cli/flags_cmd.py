@@ -17,7 +17,7 @@ from ..domain.vocab import SEVERITY_RANK
 from ..reports.exports import csv_cells
 from ..rules import COMPLIANCE_CODES, Flag
 from ..services import flags as flag_service
-from .common import EXIT_OK, add_command, lot_ref, signed_in
+from .common import EXIT_OK, EXIT_USAGE, CommandError, add_command, lot_ref, signed_in
 
 CSV_FIELDS = ("code", "severity", "subject_type", "subject_id", "product_name", "lot_number", "message", "waived")
 
@@ -41,6 +41,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def flags_command(args: argparse.Namespace) -> int:
+    if args.product is not None and args.lot is None:
+        raise CommandError(EXIT_USAGE, "error: --product names the product of --lot LOT_NUMBER; give both")
     ctx = signed_in(args, required=False)
     found: Iterable[Flag]
     if args.lot is not None:

@@ -235,6 +235,8 @@ def ae_report_command(args: argparse.Namespace) -> int:
 
 
 def ae_list_command(args: argparse.Namespace) -> int:
+    if args.product is not None and args.lot is None:
+        raise CommandError(EXIT_USAGE, "error: --product names the product of --lot LOT_NUMBER; give both")
     ctx = signed_in(args, required=False)
     lot_id = lot_ref(ctx, args.lot, args.product).lot_id if args.lot else None
     found = adverse_events.list_adverse_events(ctx, administration_id=args.administration, lot_id=lot_id,

@@ -160,4 +160,5 @@ def test_the_flags_of_one_lot(demo_registry: str, capsys: pytest.CaptureFixture[
     assert main([*args, "--summary"]) == 0
     assert json.loads(capsys.readouterr().out)["open"] == sum(1 for f in expected if not f["waived"])
     assert main(["--database", demo_registry, "flags", "--lot", "NOPE-404"]) == 1
+    assert main(["--database", demo_registry, "flags", "--product", product]) == 2
     assert "no lot NOPE-404" in capsys.readouterr().err
