@@ -9,7 +9,8 @@ python3 -m venv "$venv"
 mapfile -t requirements < <(python3 - <<'PY'
 import tomllib
 project = tomllib.load(open("pyproject.toml", "rb"))["project"]
-for requirement in project["dependencies"] + project["optional-dependencies"]["test"]:
+extras = project["optional-dependencies"]
+for requirement in project["dependencies"] + extras["test"] + extras["completion"]:
     if not requirement.lower().startswith(("pyside6", "pytest-qt")):
         print(requirement.split(";")[0].split("#")[0].strip())
 PY

@@ -8,21 +8,10 @@ services only and report through `common.run_guarded`, so every failure is a mes
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Sequence
 
 from .. import __version__
-
-COMMAND_MODULES = (
-    "setup_cmds",
-    "demo_cmd",
-    "import_cmds",
-    "flags_cmd",
-    "use_cmds",
-    "report_cmds",
-    "trust_cmds",
-)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -41,9 +30,37 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--user", metavar="NAME", help="sign in as NAME (default: REGISTRY_USER); the password "
                         "comes from REGISTRY_PASSWORD or a prompt")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name in COMMAND_MODULES:
-        importlib.import_module(f"{__name__}.{name}").register(commands)
+    # Each area registers its own commands; imported here, when the parser is built, not at `import cli`.
+    from . import (
+        demo_cmd,
+        flags_cmd,
+        import_cmds,
+        lot_cmds,
+        record_cmds,
+        report_cmds,
+        setup_cmds,
+        trust_cmds,
+        use_cmds,
+    )
+
+    for module in (setup_cmds, demo_cmd, import_cmds, flags_cmd, use_cmds, report_cmds, trust_cmds, lot_cmds,
+                   record_cmds):
+        module.register(commands)
+    _add_completion(parser)
     return parser
+
+
+def _add_completion(parser: argparse.ArgumentParser) -> None:
+    """`--print-completion bash|zsh` when shtab (the optional extra `completion`) is installed: it writes the
+    completion script from this very parser, so it never falls behind the commands. Without shtab the option
+    is simply absent."""
+    try:
+        import shtab
+    except ImportError:
+        return
+    shtab.add_argument_to(parser, ["--print-completion"], help="print a bash or zsh completion script, e.g. "
+                          "registry-app --print-completion bash > ~/.local/share/bash-completion/completions/"
+                          "registry-app")
 
 
 def run_command(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 from sqlalchemy.engine import make_url
@@ -19,6 +20,7 @@ from ..services import ServiceContext
 from ..services.auth import has_users, sign_in
 from ..services.context import Actor
 from ..services.errors import NotFound, PermissionDenied, RegistryError, SignInFailed
+from ..services.recalls import AmbiguousLot, LotRef, find_lot
 from ..services.registry import DatabaseTooNew, is_sqlite, open_database, resolve_database_url
 
 EXIT_OK, EXIT_DATA, EXIT_USAGE, EXIT_DENIED = 0, 1, 2, 3
@@ -41,6 +43,35 @@ def add_force_option(parser: argparse.ArgumentParser) -> None:
     """--force for every command with --out (shared/cli.md): an existing file is replaced only when asked."""
     parser.add_argument("--force", action="store_true", help="replace the output file if it exists (never a "
                         "special file such as a FIFO or device)")
+
+
+def add_command(commands: argparse._SubParsersAction, name: str, help: str, *examples: str,
+                **kwargs: Any) -> argparse.ArgumentParser:
+    """A (sub)command whose --help ends with examples (shared/cli.md asks for one per command); the examples
+    keep their line breaks."""
+    epilog = "example" + ("s" if len(examples) > 1 else "") + ":\n" + "\n".join(f"  {e}" for e in examples)
+    return commands.add_parser(name, help=help, description=kwargs.pop("description", help), epilog=epilog,
+                               formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs)
+
+
+def positive_id(text: str) -> int:
+    """A record id (an option's value): a malformed one is a usage error, exit 2."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an id (a whole number)") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an id (a whole number above 0)")
+    return value
+
+
+def iso_datetime(text: str) -> datetime:
+    """An option's date and time (clinic-local, YYYY-MM-DDTHH:MM or 'YYYY-MM-DD HH:MM'); malformed: exit 2."""
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date and time: use YYYY-MM-DDTHH:MM") from None
+    return value.replace(tzinfo=None) if value.tzinfo is None else value
 
 
 def iso_date(text: str) -> date:
@@ -132,6 +163,34 @@ def signed_in(args: argparse.Namespace, required: bool = True) -> ServiceContext
         raise CommandError(EXIT_DENIED, f"error: sign in: give --user NAME or set {ENV_USER}")
     sign_in(ctx, username, read_password())
     return ctx
+
+
+def signed_in_with_password(args: argparse.Namespace) -> tuple[ServiceContext, str]:
+    """Sign in and keep the password, for a signed command: the signature re-enters it (21 CFR 11.200)
+    without a second prompt, since the user typed it (or REGISTRY_PASSWORD gave it) for this very command."""
+    ctx = open_context(args)
+    if not has_users(ctx):
+        raise CommandError(EXIT_DENIED, "error: the registry has no users yet: create the first one with "
+                           "`registry-app user add NAME --role admin`")
+    username = args.user or os.environ.get(ENV_USER)
+    if not username:
+        raise CommandError(EXIT_DENIED, f"error: sign in: give --user NAME or set {ENV_USER}")
+    password = read_password()
+    sign_in(ctx, username, password)
+    return ctx, password
+
+
+def lot_ref(ctx: ServiceContext, lot_number: str, product: str | None) -> LotRef:
+    """The lot named on the command line; a lot number several products use lists them (exit 1)."""
+    try:
+        return find_lot(ctx, lot_number, product)
+    except AmbiguousLot as error:
+        raise CommandError(
+            EXIT_DATA,
+            f"error: lot {error.lot_number} exists for {len(error.product_names)} products; "
+            "choose one with --product NAME:",
+            *(f"  {name}" for name in error.product_names),
+        ) from error
 
 
 def run_guarded(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:

@@ -7,11 +7,12 @@ import time
 
 from ..services import ValidationError, demo
 from ..services.auth import has_users
-from .common import EXIT_OK, open_context, signed_in
+from .common import EXIT_OK, add_command, open_context, signed_in
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("demo", help="fill the registry with realistic demo records")
+    parser = add_command(commands, "demo", "fill the registry with realistic demo records",
+                         "registry-app --database sqlite:///demo.sqlite3 demo --lots 500 --seed 7")
     parser.add_argument("--lots", type=_lot_count, default=200, metavar="N",
                         help=f"how many lots, {demo.MIN_LOTS} to {demo.MAX_LOTS} (default 200)")
     parser.add_argument("--seed", type=int, default=1, metavar="S", help="random seed: the same seed gives the "

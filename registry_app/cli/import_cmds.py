@@ -8,18 +8,20 @@ import time
 from typing import TextIO
 
 from ..services import imports
-from .common import EXIT_DATA, EXIT_OK, CommandError, signed_in
+from .common import EXIT_DATA, EXIT_OK, CommandError, add_command, signed_in
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("import", help="import lots or administrations from CSV or XLSX")
     kinds = parser.add_subparsers(dest="import_kind", required=True, metavar="KIND")
-    lots = kinds.add_parser("lots", help="a lot spreadsheet (formats/lot-import.md)")
+    lots = add_command(kinds, "lots", "a lot spreadsheet (formats/lot-import.md)",
+                       "registry-app import lots lots.csv --dry-run", "registry-app import lots lots.xlsx --update")
     lots.add_argument("file")
     lots.add_argument("--dry-run", action="store_true", help="check the file and report; write nothing")
     lots.add_argument("--update", action="store_true", help="rows for lots already registered change them")
     lots.set_defaults(handler=import_lots_command)
-    administrations = kinds.add_parser("administrations", help="a treatment log (formats/lot-import.md)")
+    administrations = add_command(kinds, "administrations", "a treatment log (formats/lot-import.md)",
+                                  "registry-app import administrations treatments-march.csv")
     administrations.add_argument("file")
     administrations.add_argument("--dry-run", action="store_true", help="check the file and report; write nothing")
     administrations.set_defaults(handler=import_administrations_command)

@@ -6,7 +6,7 @@ import argparse
 
 from ..services import reports
 from ..services.formats import EXPORT_KINDS, FORMATS
-from .common import EXIT_OK, add_force_option, iso_date, signed_in
+from .common import EXIT_OK, add_command, add_force_option, iso_date, signed_in
 
 PATIENT_REFS_HELP = ("include the clinic's own patient references instead of pseudonyms (medical director only; "
                      "recorded in the audit trail)")
@@ -20,7 +20,8 @@ def _period_options(parser: argparse.ArgumentParser) -> None:
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    export = commands.add_parser("export", help="export records as CSV or XLSX")
+    export = add_command(commands, "export", "export records as CSV or XLSX",
+                         "registry-app export lots --format xlsx --out lots.xlsx")
     export.add_argument("kind", choices=EXPORT_KINDS, metavar="KIND", help=f"one of {', '.join(EXPORT_KINDS)}")
     export.add_argument("--format", dest="fmt", choices=FORMATS, required=True)
     export.add_argument("--out", required=True, metavar="FILE")
@@ -30,14 +31,16 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     report = commands.add_parser("report", help="reports")
     report_commands = report.add_subparsers(dest="report_command", required=True, metavar="REPORT")
-    compliance = report_commands.add_parser("compliance", help="the inspector's compliance report (PDF)")
+    compliance = add_command(report_commands, "compliance", "the inspector's compliance report (PDF)",
+                             "registry-app report compliance --from 2026-01-01 --to 2026-06-30 --out h1.pdf")
     _period_options(compliance)
     compliance.add_argument("--out", required=True, metavar="FILE.pdf")
     add_force_option(compliance)
     compliance.add_argument("--include-patient-refs", action="store_true", help=PATIENT_REFS_HELP)
     compliance.set_defaults(handler=compliance_command)
 
-    bundle = commands.add_parser("bundle", help="inspection bundle: report, exports, audit trail, SHA-256 manifest")
+    bundle = add_command(commands, "bundle", "inspection bundle: report, exports, audit trail, SHA-256 manifest",
+                         "registry-app bundle --from 2026-01-01 --to 2026-06-30 --out inspection.zip")
     _period_options(bundle)
     bundle.add_argument("--out", required=True, metavar="FILE.zip")
     add_force_option(bundle)

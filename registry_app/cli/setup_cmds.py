@@ -3,31 +3,55 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 
 from ..domain.vocab import Role
 from ..services import auth, sites
 from ..services.registry import current_revision
-from .common import ENV_USER, EXIT_DENIED, EXIT_OK, CommandError, open_context, read_new_password, signed_in
+from .common import (
+    ENV_USER,
+    EXIT_DENIED,
+    EXIT_OK,
+    CommandError,
+    add_command,
+    open_context,
+    read_new_password,
+    signed_in,
+)
 from .user_cmds import register_user_admin
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
-    upgrade = db_commands.add_parser("upgrade", help="migrate the database to the current schema")
+    upgrade = add_command(db_commands, "upgrade", "migrate the database to the current schema (a new one is created)",
+                          "registry-app --database sqlite:///clinic.sqlite3 db upgrade")
     upgrade.set_defaults(handler=db_upgrade)
 
     site = commands.add_parser("site", help="the site's name and jurisdiction")
     site_commands = site.add_subparsers(dest="site_command", required=True, metavar="COMMAND")
-    site_set = site_commands.add_parser("set", help="set the site's name and jurisdiction")
+    site_set = add_command(site_commands, "set", "set the site's name and jurisdiction (admin)",
+                           "registry-app site set --name 'Gangnam clinic' --jurisdiction KR")
     site_set.add_argument("--name")
     site_set.add_argument("--jurisdiction", required=True, help="ISO 3166 alpha-2 code, or EU")
     site_set.set_defaults(handler=site_set_command)
+    site_add = add_command(site_commands, "add", "add a site to a multi-site registry (admin)",
+                           "registry-app site add BUSAN --name 'Busan clinic' --jurisdiction KR --time-zone Asia/Seoul")
+    site_add.add_argument("code", metavar="CODE")
+    site_add.add_argument("--name", required=True)
+    site_add.add_argument("--jurisdiction", required=True, metavar="J", help="ISO 3166 alpha-2 code, or EU")
+    site_add.add_argument("--time-zone", metavar="TZ", help="an IANA time zone, e.g. Asia/Seoul")
+    site_add.set_defaults(handler=site_add_command)
+    site_list = add_command(site_commands, "list", "the registry's sites (`--site CODE` picks one)",
+                            "registry-app site list --format json")
+    site_list.add_argument("--format", choices=("table", "json"), default="table")
+    site_list.set_defaults(handler=site_list_command)
 
     user = commands.add_parser("user", help="users and roles")
     user_commands = user.add_subparsers(dest="user_command", required=True, metavar="COMMAND")
-    add = user_commands.add_parser("add", help="add a user")
+    add = add_command(user_commands, "add", "add a user (the first one, an admin, without signing in)",
+                      "echo \"$NEW_PASSWORD\" | registry-app user add lee --role pharmacist --password-stdin")
     add.add_argument("name")
     add.add_argument("--role", required=True, choices=[r.value for r in Role])
     add.add_argument("--full-name")
@@ -47,6 +71,26 @@ def site_set_command(args: argparse.Namespace) -> int:
     ctx = signed_in(args)
     site = sites.set_site(ctx, args.jurisdiction, args.name)
     print(f"site {site['code']}: {site['name']}, jurisdiction {site['jurisdiction']}")
+    return EXIT_OK
+
+
+def site_add_command(args: argparse.Namespace) -> int:
+    ctx = signed_in(args)
+    site = sites.add_site(ctx, args.code, args.name, args.jurisdiction, args.time_zone)
+    print(f"site {site['code']} added: {site['name']}, jurisdiction {site['jurisdiction']}"
+          + (f", time zone {site['time_zone']}" if "time_zone" in site else ""))
+    return EXIT_OK
+
+
+def site_list_command(args: argparse.Namespace) -> int:
+    ctx = signed_in(args, required=False)
+    found = sites.list_sites(ctx)
+    if args.format == "json":
+        print(json.dumps(found, ensure_ascii=False))
+        return EXIT_OK
+    for site in found:
+        mark = "*" if site["current"] else " "
+        print(f"{mark} {site['code']:<12} {site['jurisdiction']:<3} {site.get('time_zone', '-'):<20} {site['name']}")
     return EXIT_OK
 
 

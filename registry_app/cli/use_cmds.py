@@ -4,33 +4,30 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from datetime import date, datetime
 
 from ..services import ServiceContext
-from ..services.auth import has_users, sign_in
-from ..services.recalls import AmbiguousLot, LotRef, Trace, find_lot, recall_lot, trace_lot
+from ..services.recalls import LotRef, Trace, recall_lot, trace_lot
 from .common import (
-    ENV_USER,
-    EXIT_DATA,
-    EXIT_DENIED,
     EXIT_OK,
-    CommandError,
+    add_command,
     iso_date_or_datetime,
-    open_context,
-    read_password,
+    lot_ref,
     signed_in,
+    signed_in_with_password,
 )
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    trace = commands.add_parser("trace", help="recall lookback: every administration of a lot")
+    trace = add_command(commands, "trace", "recall lookback: every administration of a lot",
+                        "registry-app trace CX-2406-118 --format json")
     trace.add_argument("lot_number", metavar="LOT_NUMBER")
     trace.add_argument("--product", metavar="NAME", help="the product, when several products use the lot number")
     trace.add_argument("--format", choices=("table", "json"), default="table")
     trace.set_defaults(handler=trace_command)
 
-    recall = commands.add_parser("recall", help="mark a lot recalled (signed by a medical director)")
+    recall = add_command(commands, "recall", "mark a lot recalled (signed by a medical director)",
+                         "registry-app recall CX-2406-118 --reason 'manufacturer notice FSN-7' --date 2026-12-01")
     recall.add_argument("lot_number", metavar="LOT_NUMBER")
     recall.add_argument("--product", metavar="NAME", help="the product, when several products use the lot number")
     recall.add_argument("--reason", required=True, help="why the lot is recalled (kept with the signature)")
@@ -41,15 +38,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def _lot(ctx: ServiceContext, args: argparse.Namespace) -> LotRef:
-    try:
-        return find_lot(ctx, args.lot_number, args.product)
-    except AmbiguousLot as error:
-        raise CommandError(
-            EXIT_DATA,
-            f"error: lot {error.lot_number} exists for {len(error.product_names)} products; "
-            "choose one with --product NAME:",
-            *(f"  {name}" for name in error.product_names),
-        ) from error
+    return lot_ref(ctx, args.lot_number, args.product)
 
 
 def _text(value: object) -> str:
@@ -89,24 +78,9 @@ def trace_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _signed_in_with_password(args: argparse.Namespace) -> tuple[ServiceContext, str]:
-    """Sign in and keep the password: the recall's signature re-enters it (21 CFR 11.200) without a second
-    prompt, since the user typed it for this very command."""
-    ctx = open_context(args)
-    if not has_users(ctx):
-        raise CommandError(EXIT_DENIED, "error: the registry has no users yet: create the first one with "
-                           "`registry-app user add NAME --role admin`")
-    username = args.user or os.environ.get(ENV_USER)
-    if not username:
-        raise CommandError(EXIT_DENIED, f"error: sign in: give --user NAME or set {ENV_USER}")
-    password = read_password()
-    sign_in(ctx, username, password)
-    return ctx, password
-
-
 def recall_command(args: argparse.Namespace) -> int:
     recall_date: date | datetime | None = args.date
-    ctx, password = _signed_in_with_password(args)
+    ctx, password = signed_in_with_password(args)
     lot = _lot(ctx, args)
     result = recall_lot(ctx, lot.lot_id, args.reason, password, recall_date)
     print(f"{lot.product_name}, lot {lot.lot_number}: recalled from {result.recalled_from} "

@@ -128,3 +128,11 @@ def _exact_sql_default(element: exact_sql, compiler: Any, **kw: Any) -> str:
 @compiles(exact_sql, "sqlite")
 def _exact_sql_sqlite(element: exact_sql, compiler: Any, **kw: Any) -> str:
     return f"round({compiler.process(element.clauses, **kw)}, {SQL_SCALE})"
+
+
+def quantity_text(value: Decimal | float | int | None) -> str:
+    """A quantity for a person to read: 10, 10.5, 0.3 (no trailing zeros, never 10.0 or 1E+1); '' when none."""
+    number = to_decimal(value)
+    if number is None:
+        return ""
+    return format(number.normalize(), "f") if number != 0 else "0"

@@ -33,15 +33,18 @@ class Request:
     today: date
     codes: frozenset[str]
     subject_ids: frozenset[int] | None = None
+    # Subjects with lo <= id <= hi: a filter of any width that SQL applies (a stream's chunk of subjects).
+    id_range: tuple[int, int] | None = None
 
     def wants(self, *codes: str) -> bool:
         return any(code in self.codes for code in codes)
 
     def id_filter(self, column: Any) -> list[ColumnElement[bool]]:
         """A WHERE clause restricting to the requested subjects, when the list is short enough for SQL."""
+        conditions = [column.between(*self.id_range)] if self.id_range is not None else []
         if self.subject_ids is None or len(self.subject_ids) > MAX_SQL_IDS:
-            return []
-        return [column.in_(sorted(self.subject_ids))]
+            return conditions
+        return [*conditions, column.in_(sorted(self.subject_ids))]
 
     def rows(self, query: Any) -> Any:
         """Run a family's select on the session's connection. Core rows, not the ORM's result machinery, which
@@ -52,6 +55,8 @@ class Request:
         return self.session.connection().execute(query)
 
     def keep(self, subject_id: int) -> bool:
+        if self.id_range is not None and not self.id_range[0] <= subject_id <= self.id_range[1]:
+            return False
         return self.subject_ids is None or subject_id in self.subject_ids
 
 

@@ -46,22 +46,24 @@ def evaluate_flags(
     subject_type: str | None = None,
     subject_ids: Collection[int] | None = None,
     codes: Collection[str] | None = None,
+    id_range: tuple[int, int] | None = None,
 ) -> list[Flag]:
     """The flags of rules.md on the records as this session sees them (flushed, uncommitted rows included).
 
     `codes` defaults to the compliance codes; pass ALERT codes explicitly (or use `evaluate_alerts`).
-    `subject_ids` needs `subject_type`. Each flag carries `waived` (and the waiver) when an active waiver
+    `subject_ids` and `id_range` (lowest, highest id: a range of any width, filtered in SQL) need
+    `subject_type`. Each flag carries `waived` (and the waiver) when an active waiver
     matches its code, subject and message. Sorted by severity (highest first), code, subject.
     """
-    if subject_ids is not None and subject_type is None:
-        raise ValueError("subject_ids needs subject_type")
+    if (subject_ids is not None or id_range is not None) and subject_type is None:
+        raise ValueError("subject_ids and id_range need subject_type")
     if subject_type is not None and subject_type not in FAMILIES:
         raise ValueError(f"unknown subject type {subject_type!r}")
     wanted = frozenset(COMPLIANCE_CODES if codes is None else codes)
     unknown = wanted - set(RULES)
     if unknown:
         raise ValueError(f"unknown flag codes: {', '.join(sorted(unknown))}")
-    request = Request(session, jurisdiction.upper(), today, wanted, frozen(subject_ids))
+    request = Request(session, jurisdiction.upper(), today, wanted, frozen(subject_ids), id_range)
     flags: list[Flag] = []
     with _without_jit(session):
         for family_subject, families in FAMILIES.items():

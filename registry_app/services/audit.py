@@ -216,7 +216,38 @@ def verify(db: Any) -> VerifyResult:
         return verify_chain(session)
 
 
-def verify_trail(ctx: Any) -> VerifyResult:
-    """The read-only service behind `registry-app audit verify`: any signed-in role may check the trail."""
+def verify_trail(ctx: Any, anchor: tuple[int, str] | None = None) -> VerifyResult:
+    """The read-only service behind `registry-app audit verify`: any signed-in role may check the trail.
+
+    With an `anchor` (SEQ, HASH: a head printed earlier on a report, bundle or backup, kept outside the registry)
+    the trail must also still hold entry SEQ with that hash: this catches a trail cut short before SEQ, or
+    rewritten from there with every hash and the head recomputed, which the chain alone cannot."""
     ctx.require(tuple(Role), "verify the audit trail")
-    return verify(ctx.db)
+    with ctx.db.read() as session:
+        result = verify_chain(session)
+        if not result.ok or anchor is None:
+            return result
+        seq, digest = anchor
+        stored = session.execute(select(AuditEntry.entry_hash).where(AuditEntry.seq == seq)).scalar_one_or_none()
+    if stored is None:
+        return VerifyResult(False, result.entries_checked, seq, f"the anchor's entry is gone: the trail has "
+                            f"{result.entries_checked} entries (it was cut short or replaced)")
+    if stored != digest.lower():
+        return VerifyResult(False, result.entries_checked, seq, "its hash differs from the anchor's (the trail was "
+                            "rewritten from there on)")
+    return VerifyResult(True, result.entries_checked)
+
+
+def trail_head(ctx: Any) -> tuple[int, str]:
+    """The trail's current head (last entry's sequence number and hash), to keep elsewhere as an anchor
+    (`registry-app audit head`); (0, GENESIS_HASH) for an empty trail."""
+    ctx.require(tuple(Role), "read the audit trail's head")
+    with ctx.db.read() as session:
+        head = _head(session)
+        if head is None:
+            last = session.execute(select(AuditEntry.seq).order_by(AuditEntry.seq.desc()).limit(1)).scalar()
+            if last is not None:  # entries without a readable head: verify names the problem
+                raise ValueError("the record of the trail's last entry (setting audit_head) is missing or altered; "
+                                 "run `registry-app audit verify`")
+            return 0, GENESIS_HASH
+        return head

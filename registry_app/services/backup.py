@@ -7,6 +7,7 @@ place, so a failed or interrupted backup never leaves a half-written file under 
 PostgreSQL: `pg_dump --format=custom` (restore with `pg_restore --clean --dbname URL FILE`).
 
 The desktop calls `backup_registry(ctx, path)` from its menu; the CLI is `registry-app backup --out FILE`.
+`restore_registry(FILE, PATH)` (`registry-app restore`) checks a backup and copies it into a new registry file.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from sqlalchemy.pool import NullPool
 from ..domain.vocab import Role
 from .audit import AuditRecord, verify_chain
 from .context import ServiceContext, changing
-from .errors import StorageError, ValidationError
+from .errors import ConflictError, StorageError, ValidationError
 from .outputs import output_target, publish, temporary_beside
 
 # Who may take a copy of every record (patients' references included): the people responsible for the data.
@@ -162,3 +163,91 @@ def backup_registry(ctx: ServiceContext, out: str | Path, replace: bool = False)
             after |= {"integrity": check.integrity, "audit_entries": check.audit_entries}
         ctx.audit(session, AuditRecord("back up registry", "registry", None, before={}, after=after))
     return result
+
+
+@dataclass(frozen=True)
+class RestoreResult:
+    path: Path
+    source_sha256: str
+    revision: str | None  # the backup's schema revision (the restored registry is migrated to the current one)
+    check: BackupCheck  # of the restored copy
+
+    def describe(self) -> str:
+        return (f"restored into {self.path} from a backup with SHA-256 {self.source_sha256} (schema "
+                f"{self.revision}); integrity {self.check.integrity}; {self.check.audit_message}")
+
+
+def _backup_revision(path: Path) -> str | None:
+    """The backup's schema revision, read-only; a revision this version does not know is refused."""
+    from ..db.migrate import DatabaseTooNew, check_not_newer, current_revision
+
+    uri = f"file:{path.resolve()}?mode=ro"
+    engine = create_engine("sqlite://", creator=lambda: sqlite3.connect(uri, uri=True), poolclass=NullPool)
+    try:
+        check_not_newer(engine)
+        return current_revision(engine)
+    except DatabaseTooNew as error:
+        raise ValidationError(f"{path}: {error}", field="from") from error
+    finally:
+        engine.dispose()
+
+
+def restore_registry(source: str | Path, target: str | Path) -> RestoreResult:
+    """Check a backup (SQLite integrity, the audit trail's hash chain, a schema revision this version knows),
+    then restore it into a NEW registry file `target`, never over an existing file (an open registry included):
+    copied beside the target and renamed into place only when complete, migrated to the current schema, and
+    the restore recorded in the restored registry's audit trail.
+
+    No one signs in: the target does not exist yet, and signing in to the backup would change it. Restoring is
+    a file operation for whoever holds the backup file, as copying it is. PostgreSQL archives (pg_dump) are
+    restored with `pg_restore --dbname URL FILE` into an empty database."""
+    from ..db import open_database
+    from ..db.engine import sqlite_url_for
+    from .context import ServiceContext
+
+    backup_path = Path(source).expanduser()
+    if not backup_path.is_file():
+        raise ValidationError(f"{backup_path} is not a backup file (it does not exist, or is not a regular file)",
+                              field="from")
+    with backup_path.open("rb") as handle:
+        if handle.read(16) != b"SQLite format 3\x00":
+            raise ValidationError(f"{backup_path} is not an SQLite backup (a PostgreSQL archive is restored with "
+                                  "pg_restore --dbname URL FILE into an empty database)", field="from")
+    final = output_target(target, replace=False)
+    if final == backup_path.resolve():
+        raise ValidationError("the target is the backup itself: choose a new file", field="to")
+    check = check_sqlite_file(backup_path)
+    if check.integrity != "ok":
+        raise ValidationError(f"{backup_path} failed its integrity check: {check.integrity}", field="from")
+    if not check.audit_ok:
+        raise ValidationError(f"{backup_path}: {check.audit_message}", field="from")
+    revision = _backup_revision(backup_path)
+    if revision is None:
+        raise ValidationError(f"{backup_path} holds no registry (no schema revision)", field="from")
+    source_sha256 = _sha256(backup_path)
+    with temporary_beside(final) as partial:
+        uri = f"file:{backup_path.resolve()}?mode=ro"
+        try:
+            with sqlite3.connect(uri, uri=True) as src, sqlite3.connect(partial) as dst:
+                src.backup(dst)
+                dst.execute("PRAGMA journal_mode = DELETE")
+            src.close()
+            dst.close()
+        except sqlite3.Error as error:
+            raise StorageError(f"the restore could not be written to {final}: {error}; nothing was left "
+                               "behind") from error
+        publish(partial, final, replace=False)
+    # Opening migrates an older backup to the current schema; the restore is the restored trail's next entry.
+    database = open_database(sqlite_url_for(final))
+    try:
+        ctx = ServiceContext(database)
+        with database.write() as session:
+            ctx.audit(session, AuditRecord("restore registry", "registry", None, before={}, after={
+                "from": str(backup_path.resolve()), "sha256": source_sha256, "schema_revision": revision,
+                "audit_entries": check.audit_entries}))
+    finally:
+        database.dispose()
+    restored = check_sqlite_file(final)
+    if not restored.ok:  # should not happen: the copy was checked; say so rather than hand over a bad registry
+        raise ConflictError(f"the restored registry {final} failed its check: {restored.audit_message}")
+    return RestoreResult(final, source_sha256, revision, restored)

@@ -374,3 +374,16 @@ def list_products(ctx: ServiceContext) -> list[ProductInfo]:
     ctx.require(READERS, "view products")
     with ctx.db.read() as session:
         return [_info(p) for p in session.execute(select(Product).order_by(Product.name_key)).scalars()]
+
+
+def find_product_by_name(ctx: ServiceContext, name: str) -> ProductInfo:
+    """The product with this name (compared trimmed and case-insensitively, as names are kept unique)."""
+    ctx.require(READERS, "view products")
+    key = name_key(name or "")
+    if not key:
+        raise ValidationError("give a product name", field="product")
+    with ctx.db.read() as session:
+        product = session.execute(select(Product).where(Product.name_key == key)).scalars().first()
+        if product is None:
+            raise NotFound(f"no product named {name.strip()!r}")
+        return _info(product)

@@ -3,15 +3,17 @@ its time zone (an IANA name), in which clinic-local times are shown and entered.
 
 from __future__ import annotations
 
+import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..domain import Setting, Site
 from ..importers import cells
 from .audit import AuditRecord, snapshot
-from .context import ADMIN, CURRENT_SITE_KEY, ServiceContext, changing, current_site
-from .errors import FieldError, ValidationError
+from .context import ADMIN, CURRENT_SITE_KEY, READERS, ServiceContext, changing, current_site
+from .errors import ConflictError, FieldError, ValidationError
 
 # The site table has no time-zone column; the key/value settings table has room for one per site, so no
 # migration is needed for it (issue 19 item 7).
@@ -103,3 +105,56 @@ def site_info(ctx: ServiceContext) -> dict[str, str]:
     """code, name, jurisdiction, and time_zone once one was set."""
     with ctx.db.read() as session:
         return _info(session, current_site(session, ctx.site_code))
+
+
+# A site code is typed on command lines (`--site CODE`) and stored in settings keys: letters, digits, - and _.
+_SITE_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}")
+RESERVED_SITE_CODES = frozenset({"all"})  # `--site all` names a group-wide role (shared/cli.md)
+
+
+@changing("add sites", ADMIN)
+def add_site(ctx: ServiceContext, code: str, name: str, jurisdiction: str, time_zone: str | None = None
+             ) -> dict[str, str]:
+    """Add a site (clinic) to a multi-site registry: its code, name, jurisdiction and optional time zone."""
+    errors: list[FieldError] = []
+    code = (code or "").strip()
+    if not _SITE_CODE.fullmatch(code):
+        errors.append(FieldError("code", f"{code!r} is not a site code: 1 to 40 letters, digits, - or _"))
+    elif code.casefold() in RESERVED_SITE_CODES:
+        errors.append(FieldError("code", f"{code!r} is reserved (it means every site)"))
+    if not name or not name.strip():
+        errors.append(FieldError("name", "give the site a name"))
+    parsed = ""
+    try:
+        parsed = validate_jurisdiction(jurisdiction or "")
+    except ValidationError as error:
+        errors += error.errors
+    zone = None
+    if time_zone is not None:
+        try:
+            zone = validate_time_zone(time_zone)
+        except ValidationError as error:
+            errors += error.errors
+    if errors:
+        raise ValidationError(errors)
+    with ctx.db.write() as session:
+        clash = session.execute(select(Site.code).where(Site.code == code)).scalar_one_or_none()
+        if clash is not None:
+            raise ConflictError(f"site {code} exists already")
+        site = Site(code=code, name=name.strip()[:200], jurisdiction=parsed)
+        session.add(site)
+        session.flush()
+        if zone is not None:
+            _set_setting(session, TIME_ZONE_KEY.format(code=site.code), zone)
+        info = _info(session, site)
+        ctx.audit(session, AuditRecord("add site", "site", site.id, before={}, after={**snapshot(site), **info}))
+        return info
+
+
+def list_sites(ctx: ServiceContext) -> list[dict[str, str | bool]]:
+    """Every site by code, each with `current` (the one the registry works for unless --site names another)."""
+    ctx.require(READERS, "see the sites")
+    with ctx.db.read() as session:
+        current = current_site(session).code
+        return [{**_info(session, site), "current": site.code == current}
+                for site in session.execute(select(Site).order_by(Site.code)).scalars()]

@@ -15,6 +15,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QBrush
 from PySide6.QtWidgets import QWidget
 
+from ..domain.exact import quantity_text
 from ..domain.vocab import label
 from ..services import ServiceContext
 from ..services.browse import PAGE_SIZE, Badges, LotQuery, LotRow, lot_badges, lot_page, lot_rows
@@ -191,7 +192,7 @@ class LotTableModel(QAbstractTableModel):
         if key in ("product_type", "status"):
             return label(getattr(row, key))
         if key == "on_hand":
-            return f"{row.on_hand:g} {row.unit or ''}".strip()
+            return f"{quantity_text(row.on_hand)} {row.unit or ''}".strip()
         value = getattr(row, key)
         return "" if value is None else str(value)
 

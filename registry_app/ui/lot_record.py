@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..domain.exact import quantity_text
 from ..domain.vocab import DocumentKind, label
 from ..services import RegistryError, ServiceContext, ValidationError
 from ..services.browse_lot import EDITABLE_LOT_FIELDS, LotDetail, as_text, document_content, lot_detail
@@ -123,7 +124,7 @@ class LotRecord(QWidget):
         form = QFormLayout(page)
         form.addRow("Product", QLabel(f"{detail.product} ({label(detail.product_type)})"))
         form.addRow("Status", QLabel(label(detail.status)))
-        form.addRow("On hand", QLabel(f"{detail.on_hand:g} {detail.extra.get('unit') or ''}"))
+        form.addRow("On hand", QLabel(f"{quantity_text(detail.on_hand)} {detail.extra.get('unit') or ''}"))
         # When and why the status last changed: what a reviewer asks first about a rejected or recalled lot.
         for key, caption in STATUS_HISTORY_ROWS:
             value = detail.extra.get(key)

@@ -176,3 +176,38 @@ def test_a_mistyped_registry_path_is_not_taken_for_a_new_registry(tmp_path: Path
     assert not typo.parent.exists()
     assert run(["--database", sqlite_url_for(typo), "db", "upgrade"], monkeypatch) == 0
     assert typo.exists()
+
+
+def test_site_add_and_list(database_url: str, monkeypatch: pytest.MonkeyPatch,
+                           capsys: pytest.CaptureFixture[str]) -> None:
+    from registry_app.db import Database
+
+    from .runner import last_audit
+    from .runner import run as run_as
+
+    add = ["site", "add", "BUSAN", "--name", "Busan clinic", "--jurisdiction", "kr", "--time-zone", "Asia/Seoul"]
+    assert run_as(add, monkeypatch, database_url, user="director") == 3
+    assert "may not add sites" in capsys.readouterr().err
+    assert run_as([*add[:7], "--time-zone", "Mars/Olympus"], monkeypatch, database_url, user="admin") == 1
+    assert "IANA" in capsys.readouterr().err
+    assert run_as(["site", "add", "all", "--name", "x", "--jurisdiction", "US"], monkeypatch, database_url,
+                  user="admin") == 1
+    assert run_as(["site", "add", "BUSAN"], monkeypatch, database_url, user="admin") == 2
+    assert run_as(add, monkeypatch, database_url, user="admin") == 0
+    assert capsys.readouterr().out.strip() == ("site BUSAN added: Busan clinic, jurisdiction KR, "
+                                               "time zone Asia/Seoul")
+    db = Database(database_url)
+    audit = last_audit(db)
+    db.dispose()
+    assert (audit["action"], audit["after"]["code"], audit["username"]) == ("add site", "BUSAN", "admin")
+    assert run_as(add, monkeypatch, database_url, user="admin") == 1
+    assert "exists already" in capsys.readouterr().err
+    assert run_as(["site", "list", "--format", "json"], monkeypatch, database_url, user="inspector") == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert {s["code"]: (s["jurisdiction"], s["current"]) for s in listed} == {"main": ("US", True),
+                                                                               "BUSAN": ("KR", False)}
+    # `--site CODE` picks the new site: its jurisdiction is the one the flag rules read.
+    assert run_as(["--site", "BUSAN", "flags", "--summary", "--format", "json"], monkeypatch, database_url,
+                  user="inspector") == 0
+    assert run_as(["--site", "NOWHERE", "flags"], monkeypatch, database_url, user="inspector") == 1
+    assert "no site with code 'NOWHERE'" in capsys.readouterr().err

@@ -9,12 +9,15 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 
 from registry_app.cli import main
 from registry_app.db import Database
-from registry_app.domain import AuditEntry
+from registry_app.db.engine import sqlite_url_for
+from registry_app.domain import AuditEntry, Setting
 
 from ..conftest import PASSWORDS
+from ..helpers import sqlite_only
 from ..reliability.tamper import drop_guards
 
 
@@ -97,3 +100,73 @@ def test_backup_refusals_are_messages(database_url: str, tmp_path: Path, monkeyp
     err = capsys.readouterr().err
     assert "does not exist" in err and "Traceback" not in err
     assert run(["--database", database_url, "backup"], monkeypatch, "admin") == 2
+
+
+def test_audit_head_and_anchor(database_url: str, db: Database, monkeypatch: pytest.MonkeyPatch,
+                               capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["--database", database_url, "audit", "head"], monkeypatch, "inspector") == 0
+    anchor = capsys.readouterr().out.strip()
+    last = _entries(db)[-1]
+    assert anchor == f"{last.seq}:{last.entry_hash}"  # the inspector's own sign-in is the newest entry
+    assert run(["--database", database_url, "audit", "verify", "--anchor", anchor], monkeypatch, "inspector") == 0
+    assert "intact" in capsys.readouterr().out
+    assert run(["--database", database_url, "audit", "verify", "--anchor", "12:abc"], monkeypatch, "inspector") == 2
+    assert "is not an anchor" in capsys.readouterr().err
+    seq = int(anchor.split(":")[0])
+    assert run(["--database", database_url, "audit", "verify", "--anchor", f"{seq}:{'0' * 64}"], monkeypatch,
+               "inspector") == 1
+    assert "differs from the anchor" in capsys.readouterr().err
+    # An attacker cuts the trail short before the anchor and rewrites the head: the chain alone still holds,
+    # the anchor kept elsewhere does not.
+    entries = _entries(db)
+    keep = entries[seq - 2]
+    with db.engine.begin() as conn:
+        drop_guards(conn)
+        conn.execute(AuditEntry.__table__.delete().where(AuditEntry.__table__.c.seq >= seq))
+        conn.execute(Setting.__table__.update().where(Setting.__table__.c.key == "audit_head")
+                     .values(value=f"{keep.seq}:{keep.entry_hash}"))
+    assert run(["--database", database_url, "audit", "verify", "--anchor", anchor], monkeypatch, "inspector") == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: audit trail broken at entry {seq}:") and "anchor" in err
+
+
+@sqlite_only("restore writes a new SQLite registry; a PostgreSQL archive goes through pg_restore")
+def test_restore_checks_the_backup_and_never_overwrites(database_url: str, db: Database, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    backup_file, restored = tmp_path / "copy.backup", tmp_path / "restored.sqlite3"
+    assert run(["--database", database_url, "backup", "--out", str(backup_file)], monkeypatch, "admin") == 0
+    capsys.readouterr()
+    assert run(["restore", "--from", str(backup_file)], monkeypatch) == 2
+    assert run(["restore", "--from", str(backup_file), "--to", "postgresql://pg/registry"], monkeypatch) == 1
+    assert "pg_restore" in capsys.readouterr().err
+    not_sqlite = tmp_path / "notes.txt"
+    not_sqlite.write_text("hello")
+    assert run(["restore", "--from", str(not_sqlite), "--to", str(restored)], monkeypatch) == 1
+    assert "not an SQLite backup" in capsys.readouterr().err
+    # Never over an existing registry (the one in use included).
+    registry_file = make_url(database_url).database
+    assert run(["restore", "--from", str(backup_file), "--to", str(registry_file)], monkeypatch) == 1
+    assert "exists already" in capsys.readouterr().err
+    assert run(["restore", "--from", str(backup_file), "--to", f"sqlite:///{restored}"], monkeypatch) == 0
+    assert f"restored into {restored}" in capsys.readouterr().out
+    restored_db = Database(sqlite_url_for(restored))
+    try:
+        entries = _entries(restored_db)
+        assert entries[-1].action == "restore registry" and entries[-1].username == "system"
+        assert [e.entry_hash for e in entries[:-1]] == [e.entry_hash for e in _entries(db)][:len(entries) - 1]
+    finally:
+        restored_db.dispose()
+    assert run(["--database", sqlite_url_for(restored), "audit", "verify"], monkeypatch, "inspector") == 0
+    # A backup whose trail was altered is refused, and nothing is written.
+    victim = next(iter(_entries(db)))
+    tampered = Database(sqlite_url_for(backup_file))
+    with tampered.engine.begin() as conn:
+        drop_guards(conn)
+        conn.execute(AuditEntry.__table__.update().where(AuditEntry.__table__.c.id == victim.id)
+                     .values(reason="rewritten"))
+    tampered.dispose()
+    again = tmp_path / "again.sqlite3"
+    assert run(["restore", "--from", str(backup_file), "--to", str(again)], monkeypatch) == 1
+    assert "audit trail broken at entry 1" in capsys.readouterr().err
+    assert not again.exists() and not list(tmp_path.glob(".again.sqlite3.*"))

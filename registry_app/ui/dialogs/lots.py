@@ -10,6 +10,7 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from ...domain.exact import quantity_text
 from ...domain.vocab import label
 from ...services import RegistryError, ServiceContext
 from ...services.browse import LotQuery, lot_page
@@ -71,8 +72,9 @@ class LotPicker(QWidget):
                                 None)
         for r in rows:
             expiry = f", expires {r.expiry_date}" if r.expiry_date else ""
-            self.pick_combo.addItem(f"{r.product} — lot {r.lot_number} ({r.on_hand:g} {r.unit or ''} on hand"
-                                    f"{expiry})", (r.lot_number, r.product))
+            stock = f"{quantity_text(r.on_hand)} {r.unit or ''}".strip()
+            self.pick_combo.addItem(f"{r.product} — lot {r.lot_number} ({stock} on hand{expiry})",
+                                    (r.lot_number, r.product))
         self.pick_combo.setEnabled(bool(rows))
         view = self.pick_combo.view()
         view.setMinimumWidth(view.sizeHintForColumn(0) + 24)  # the open list wide enough for whole entries

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...domain.exact import quantity_text
 from ...domain.vocab import label
 from ...services import RegistryError, ServiceContext
 from ...services.context import DIRECTOR, STAFF
@@ -200,7 +201,7 @@ class LookbackDialog(QDialog):
         return [
             [a.when(sep=" "), a.patient_ref or "", label(a.route),
              (a.body_areas or "").replace(";", ", "), a.practitioner or "",
-             "" if a.quantity is None else f"{a.quantity:g}",
+             "" if a.quantity is None else quantity_text(a.quantity),
              a.patient_notified_on.isoformat() if a.patient_notified_on else "", a.notified_how or ""]
             for a in self.trace.administrations
         ]

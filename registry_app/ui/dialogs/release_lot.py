@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...domain.exact import quantity_text
 from ...domain.vocab import DestroyReason, label
 from ...services import RegistryError, ServiceContext
 from ...services.context import DIRECTOR, STAFF
@@ -55,7 +56,8 @@ class _LotDecisionDialog(QDialog):
             expiry = fields.get("expiry_date") or "no expiry recorded"
             self.heading.setText(
                 f"<b>{self.lot.product_name}</b>, lot <b>{self.lot.lot_number}</b> — "
-                f"{label(self.lot.status).lower()}, expiry {expiry}, {self.lot.quantity_on_hand:g} on hand")
+                f"{label(self.lot.status).lower()}, expiry {expiry}, "
+                f"{quantity_text(self.lot.quantity_on_hand)} on hand")
             try:
                 flags = open_flags_of_lot(ctx, lot_id, self.lot.product_id)
             except RegistryError as error:

@@ -69,6 +69,10 @@ def _set_site(setup: MatrixSetup):  # type: ignore[no-untyped-def]
     return lambda ctx: sites.set_site(ctx, "KR", "Seoul clinic")
 
 
+def _add_site(setup: MatrixSetup):  # type: ignore[no-untyped-def]
+    return lambda ctx: sites.add_site(ctx, "BUSAN", "Busan clinic", "KR", "Asia/Seoul")
+
+
 def _sign_off(setup: MatrixSetup):  # type: ignore[no-untyped-def]
     return lambda ctx: signoff.sign_off_report(ctx, setup.password_for(ctx), "ab" * 32, date(2026, 1, 1),
                                                date(2026, 3, 31))
@@ -93,6 +97,7 @@ CALLS: dict[str, Prepare] = {
     "auth.signed_unlock_user": _signed_unlock,
     "auth.signed_reset_password": _signed_reset,
     "sites.set_site": _set_site,
+    "sites.add_site": _add_site,
     "signoff.sign_off_report": _sign_off,
     "backup.backup_registry": _backup,
 }
