@@ -1,7 +1,9 @@
 """Giving a lot to a patient: recording an administration behind guard rails, amending and voiding it.
 
 Guard rails: the new administration is inserted and flushed inside the write transaction, then the flag
-engine evaluates it (and its lot and product) exactly as the flag list will later. A `critical` finding
+engine evaluates it (and its lot and product) exactly as the flag list will later. A `critical` finding, or
+a use of a lot that is now in quarantine or rejected (USE-NOT-RELEASED: high in rules.md, which rates the
+recorded fact; blocking here, because a pharmacist must not give an unreleased lot on a mere confirmation),
 raises `GuardRailBlocked` and the transaction rolls back, unless a medical director overrides it with a
 reason and a signature; a `high` finding raises `ConfirmationRequired` unless the caller confirmed. So a
 refused attempt writes nothing at all, and an accepted one shows the same findings the dashboard will.
@@ -229,6 +231,18 @@ def findings_for(session: Session, ctx: ServiceContext, administration: Administ
     return sorted(relevant, key=lambda f: (-SEVERITY_RANK[f.severity], f.code))
 
 
+# Lot states from which nothing may be given without a director's override (issue 20.5).
+NOT_USABLE_STATUSES = frozenset({LotStatus.QUARANTINE.value, LotStatus.REJECTED.value})
+
+
+def blocking_findings(findings: Sequence[Flag], lot_status: str) -> list[Flag]:
+    """The findings that stop a save unless a medical director overrides: every critical one, and
+    USE-NOT-RELEASED while the lot is still quarantined or rejected (a backdated use of a lot released since
+    is only confirmed)."""
+    return [f for f in findings if f.severity == "critical"
+            or (f.code == "USE-NOT-RELEASED" and lot_status in NOT_USABLE_STATUSES)]
+
+
 def _override_signer(ctx: ServiceContext, override: Override) -> Actor:
     """Check the director's password before the transaction (a wrong one is recorded on its own)."""
     _reason(override.reason, "override_reason")
@@ -252,16 +266,16 @@ def _override_signer(ctx: ServiceContext, override: Override) -> Actor:
 def _apply_guard_rails(session: Session, ctx: ServiceContext, row: Administration, lot: Lot, confirm: bool,
                        signer: Actor | None, override: Override | None) -> tuple[list[Flag], int | None]:
     findings = findings_for(session, ctx, row, lot)
-    critical = [f for f in findings if f.severity == "critical"]
+    blocking = blocking_findings(findings, lot.status)
     high = [f for f in findings if f.severity == "high"]
-    if critical and (signer is None or override is None):
-        raise GuardRailBlocked(findings)
-    if high and not confirm and not critical:
+    if blocking and (signer is None or override is None):
+        raise GuardRailBlocked(findings, blocking)
+    if high and not confirm and not blocking:
         raise ConfirmationRequired(findings)
-    if not critical:
+    if not blocking:
         return findings, None
     assert signer is not None and override is not None
-    signed = [{"code": f.code, "message": f.message} for f in critical]
+    signed = [{"code": f.code, "message": f.message} for f in blocking]
     signature = add_signature(session, signer, SignatureMeaning.OVERRIDDEN, "administration", row.id,
                               {"administration": snapshot(row), "findings": signed, "reason": override.reason})
     row.override_signature_id = signature.id
@@ -297,8 +311,8 @@ def record_administration(ctx: ServiceContext, entry: AdministrationInput, *, co
         if signature_id is not None:
             assert signer is not None
             after.update(signature_id=signature_id, signature_meaning=SignatureMeaning.OVERRIDDEN.value,
-                         overridden_by=signer.username, overridden_codes=[f.code for f in findings
-                                                                          if f.severity == "critical"])
+                         overridden_by=signer.username,
+                         overridden_codes=[f.code for f in blocking_findings(findings, lot.status)])
         ctx.audit(session, AuditRecord("record administration", "administration", row.id, before={}, after=after,
                                        reason=row.override_reason))
         return AdministrationResult(row.id, findings, signature_id is not None, signature_id, lot.quantity_on_hand)

@@ -157,3 +157,25 @@ def test_missing_lot_is_named_and_nothing_written(qtbot: QtBot, pharmacist: Serv
     assert "no lot NO-SUCH-LOT" in dialog.lot_picker.status_label.text()
     dialog.save_button.click()
     assert "lot:" in dialog.banner.text() and _administrations(pharmacist) == []
+
+
+def test_a_quarantined_lot_is_blocked_for_a_pharmacist_and_needs_a_directors_override(
+        qtbot: QtBot, pharmacist: ServiceContext) -> None:
+    """Issue 20.5: confirming is not enough to give a lot still in quarantine."""
+    lot = make_lot(pharmacist.db, status="cosmetic")
+    with pharmacist.db.write() as session:
+        session.get(Lot, lot.lot_id).status = "quarantine"
+    dialog = _open(qtbot, pharmacist)
+    _scan(qtbot, dialog, lot.lot_number)
+    assert "quarantine" in dialog.lot_picker.status_label.text()
+    dialog.set_values(patient_ref="PT-12", route="topical_intact", quantity=1.0, screening_done=True)
+    dialog.save_button.click()
+    assert dialog.override_box.isVisible() and not dialog.confirm_check.isVisible()
+    assert "USE-NOT-RELEASED" in dialog.guard_message.text()
+    assert "1 blocking finding." in dialog.banner.text()
+    assert _administrations(pharmacist) == []
+    dialog.override_reason.setPlainText("Release paperwork signed on paper; lot checked by the director")
+    dialog.director_name.setText("director")
+    dialog.override_password.setText(PASSWORDS["director"])
+    dialog.save_button.click()
+    assert dialog.result is not None and dialog.result.overridden

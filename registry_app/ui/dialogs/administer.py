@@ -2,8 +2,9 @@
 screening. The guard rails speak before anything is saved:
 
 - a `high` finding shows its message and the Save button becomes "Confirm and save";
-- a `critical` finding blocks; a medical director may override it with a reason and a signature (a
-  pharmacist at the workstation asks the director to type their own name and password in the panel).
+- a `critical` finding, or a lot still in quarantine (or rejected), blocks; a medical director may override
+  it with a reason and a signature (a pharmacist at the workstation asks the director to type their own name
+  and password in the panel). Which findings block is the service's decision (`GuardRailBlocked.blocking`).
 
 Nothing is written until the last press succeeds (the service rolls back a refused attempt).
 """
@@ -30,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...domain.vocab import BodyArea, Contraindication, Role, Route
+from ...rules import Flag
 from ...services import RegistryError, ServiceContext
 from ...services.administrations import (
     AdministrationInput,
@@ -39,6 +41,7 @@ from ...services.administrations import (
 )
 from ...services.errors import ConfirmationRequired, GuardRailBlocked
 from ..ops import report_unexpected, runner_for
+from ..wording import count_phrase
 from .flag_list import FlagTable
 from .forms import (
     ErrorBanner,
@@ -64,7 +67,7 @@ class AdministerDialog(QDialog):
         super().__init__(parent)
         self.ctx = ctx
         self.result: AdministrationResult | None = None
-        self._state = "edit"  # edit | confirm (high findings shown) | blocked (critical findings shown)
+        self._state = "edit"  # edit | confirm (high findings shown) | blocked (blocking findings shown)
         self.setWindowTitle("Record administration")
         self.resize(640, 720)
         outer = QVBoxLayout(self)
@@ -247,7 +250,7 @@ class AdministerDialog(QDialog):
             reason = self.override_reason.toPlainText().strip()
             password = self.override_password.text()
             if not reason or not password or not self.director_name.text().strip():
-                self.banner.show_error("A critical finding blocks this administration. To go ahead, a medical "
+                self.banner.show_error("A blocking finding stops this administration. To go ahead, a medical "
                                        "director writes the reason, their user name and password, then signs.")
                 (self.override_reason if not reason else self.override_password).setFocus()
                 return
@@ -273,9 +276,9 @@ class AdministerDialog(QDialog):
 
     def _refused(self, error: BaseException) -> None:
         if isinstance(error, GuardRailBlocked):
-            self._show_guard_rails("blocked", error.findings)
+            self._show_guard_rails("blocked", error.findings, error.blocking)
         elif isinstance(error, ConfirmationRequired):
-            self._show_guard_rails("confirm", error.findings)
+            self._show_guard_rails("confirm", error.findings, [])
         elif isinstance(error, RegistryError):
             self.override_password.clear()
             show_registry_error(self.banner, error, self._field_widgets())
@@ -288,16 +291,16 @@ class AdministerDialog(QDialog):
         widgets["override_reason"] = self.override_reason
         return widgets
 
-    def _show_guard_rails(self, state: str, findings: list) -> None:  # type: ignore[type-arg]
+    def _show_guard_rails(self, state: str, findings: list[Flag], blocking: list[Flag]) -> None:
         self._state = state
         self.findings.set_flags(findings)
         self.guard_box.show()
         if state == "blocked":
-            critical = [f for f in findings if f.severity == "critical"]
             self.guard_message.setText(
-                "<b>Blocked.</b> " + " ".join(f"{f.code}: {f.message}" for f in critical)
+                "<b>Blocked.</b> " + " ".join(f"{f.code}: {f.message}" for f in blocking)
                 + "<br>Only a medical director may override, with a reason and a signature.")
-            self.banner.show_error(f"Not saved: {len(critical)} critical finding(s). See Guard rails below.")
+            self.banner.show_error(f"Not saved: {count_phrase(len(blocking), 'blocking finding')}. "
+                                   "See Guard rails below.")
             self.override_box.show()
             self.confirm_check.hide()
             self.save_button.setText("&Override and save")
@@ -306,7 +309,8 @@ class AdministerDialog(QDialog):
             high = [f for f in findings if f.severity == "high"]
             self.guard_message.setText(
                 "<b>Please confirm.</b> " + " ".join(f"{f.code}: {f.message}" for f in high))
-            self.banner.show_warning(f"Not saved yet: {len(high)} high finding(s) need your confirmation.")
+            self.banner.show_warning(f"Not saved yet: {count_phrase(len(high), 'high finding')} "
+                                     f"need{'s' if len(high) == 1 else ''} your confirmation.")
             self.override_box.hide()
             self.confirm_check.show()
             self.confirm_check.setChecked(False)
