@@ -81,6 +81,18 @@ class ConfirmationRequired(RegistryError):
         super().__init__(f"confirm {len(high)} high finding(s) before saving: {lines}")
 
 
+class AcknowledgementRequired(RegistryError):
+    """A release was refused because open critical or high findings were not acknowledged in the signature;
+    nothing was written. `findings` lists them (highest first), for the director to read and acknowledge."""
+
+    def __init__(self, findings: Sequence[Flag]) -> None:
+        self.findings = list(findings)
+        count = len(self.findings)
+        codes = ", ".join(sorted({f.code for f in self.findings}))
+        super().__init__(f"acknowledge the {count} open critical or high finding{'' if count == 1 else 's'} "
+                         f"({codes}) before releasing: they stay open after the release")
+
+
 class StorageError(RegistryError):
     """The database could not be written (read-only file, full disk, failing storage). The transaction was
     rolled back: what was saved before is intact, this action saved nothing."""
