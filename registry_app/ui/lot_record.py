@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 from ..domain.vocab import DocumentKind, label
 from ..services import RegistryError, ServiceContext, ValidationError
 from ..services.browse_lot import EDITABLE_LOT_FIELDS, LotDetail, as_text, document_content, lot_detail
+from ..services.clock import site_clock
 from ..services.context import DIRECTOR
 from .dialogs.forms import has_role
 from .ops import Op, report_unexpected, runner_for
@@ -57,7 +58,11 @@ def _table(headers: list[str], rows: list[list[Any]], name: str) -> QTableWidget
     table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
     for r, row in enumerate(rows):
         for c, value in enumerate(row):
-            table.setItem(r, c, QTableWidgetItem(as_text(value)))
+            item = QTableWidgetItem(as_text(value))
+            # Long cells (a before/after value, a reason) are cut at the column's width: hover shows them whole.
+            if len(item.text()) > 24:
+                item.setToolTip(item.text())
+            table.setItem(r, c, item)
     return table
 
 
@@ -97,6 +102,7 @@ class LotRecord(QWidget):
     # --- loading ----------------------------------------------------------------------------------------------
     def reload(self, keep_input: bool = False) -> None:
         detail = lot_detail(self.ctx, self.lot_id)
+        clock = site_clock(self.ctx)  # times in the site's zone, with the zone (issue 20.2)
         self.detail = detail
         self.title.setText(f"{detail.product} — lot {detail.fields['lot_number']}   [{label(detail.status)}]")
         current = self.tabs.currentIndex()
@@ -108,12 +114,13 @@ class LotRecord(QWidget):
         self.tabs.addTab(self._regulatory(detail), "&Regulatory")
         self.tabs.addTab(self._documents(detail), "&Documents")
         self.tabs.addTab(_table(["When", "Patient", "Route", "Body areas", "Quantity", "Practitioner", "Notified"],
-                                [[a["administered_at"], a["patient_ref"], label(a["route"]), a["body_areas"],
-                                  a["quantity"], a["practitioner"], a["patient_notified_on"]]
+                                [[clock.show_local(a["administered_at"]), a["patient_ref"], label(a["route"]),
+                                  a["body_areas"], a["quantity"], a["practitioner"], a["patient_notified_on"]]
                                  for a in detail.administrations], "administrationsTable"), "&Administrations")
         self.tabs.addTab(self._flags(detail), f"&Flags ({sum(not f['waived'] for f in detail.flags)})")
-        self.tabs.addTab(_table(["#", "When", "Who", "Action", "Before", "After", "Reason"],
-                                [[e["seq"], e["occurred_at"], e["username"], e["action"], e["before"], e["after"],
+        self.tabs.addTab(_table(["#", "When", "Who", "Action", "Field", "Before", "After",
+                                 "Reason"],
+                                [[e["seq"], e["when"], e["who"], e["action"], e["field"], e["before"], e["after"],
                                   e["reason"]] for e in detail.history], "historyTable"), "&History")
         if current >= 0:
             self.tabs.setCurrentIndex(current)

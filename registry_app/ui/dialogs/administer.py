@@ -39,6 +39,7 @@ from ...services.administrations import (
     Override,
     record_administration,
 )
+from ...services.clock import site_clock
 from ...services.errors import ConfirmationRequired, GuardRailBlocked
 from ..ops import report_unexpected, runner_for
 from ..wording import count_phrase
@@ -83,10 +84,13 @@ class AdministerDialog(QDialog):
 
         self.lot_picker = LotPicker(ctx, usable_only=True)
         form.addRow(self._label("&Lot (scan or pick)", self.lot_picker.scan_edit), self.lot_picker)
-        self.administered_at = QDateTimeEdit(QDateTime.currentDateTime())
+        # "Now" on the site's clock, not the machine's (issue 20.2): the time is stored as the site's local time
+        # and the audit trail shows it in the same zone, named beside the field.
+        self.clock = site_clock(ctx)
+        self.administered_at = QDateTimeEdit(QDateTime(self.clock.now().replace(second=0, microsecond=0)))
         self.administered_at.setDisplayFormat("yyyy-MM-dd HH:mm")
         self.administered_at.setCalendarPopup(True)
-        form.addRow(self._label("&When", self.administered_at), self.administered_at)
+        form.addRow(self._label(f"&When ({self.clock.zone_name()})", self.administered_at), self.administered_at)
         self.patient_ref = QLineEdit()
         self.patient_ref.setPlaceholderText("Pseudonymous reference such as PT-00412, never a name")
         form.addRow(self._label("&Patient reference", self.patient_ref), self.patient_ref)
