@@ -20,6 +20,7 @@ from ..services import ServiceContext
 from ..services.browse import PAGE_SIZE, Badges, LotQuery, LotRow, lot_badges, lot_page, lot_rows
 from .ops import runner_for
 from .style import severity_colour, severity_text_colour, state_colour
+from .wording import count_phrase
 
 # (key, header, sort key in browse.SORT_KEYS or None when the column cannot sort in SQL)
 COLUMNS: tuple[tuple[str, str, str | None], ...] = (
@@ -175,7 +176,7 @@ class LotTableModel(QAbstractTableModel):
             if role == Qt.ItemDataRole.ForegroundRole:
                 return _severity_brushes()[row.worst_severity][1]
             if role == Qt.ItemDataRole.ToolTipRole:
-                return f"{row.open_flags} open flag(s); the worst is {row.worst_severity}"
+                return f"{count_phrase(row.open_flags, 'open flag')}; the worst is {row.worst_severity}"
         if role == Qt.ItemDataRole.TextAlignmentRole and key in ("on_hand", "completeness"):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ForegroundRole and key == "status" and row.status in ("expired", "recalled"):
