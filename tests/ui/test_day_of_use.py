@@ -146,3 +146,20 @@ def test_sign_out_closes_the_window_for_the_next_user(qtbot: QtBot, pharmacist: 
     assert file_menu.index("Sign &out…") < file_menu.index("&Quit")
     window.sign_out_action.trigger()
     assert window.signed_out and not window.isVisible()
+
+
+def test_counts_read_in_words_and_messages_start_with_a_capital() -> None:
+    """Issue 20.7: "1 document", "2 documents", never "1 document(s)"; banner messages in sentence case."""
+    from registry_app.ui.wording import count_phrase
+
+    assert (count_phrase(1, "document"), count_phrase(2, "document"), count_phrase(0, "finding")) == (
+        "1 document", "2 documents", "0 findings")
+
+
+def test_a_signature_asks_for_its_reason_in_sentence_case(qtbot: QtBot, director: ServiceContext) -> None:
+    from registry_app.ui.dialogs.signature import SignaturePanel
+
+    panel = SignaturePanel(director, "waived", needs_reason=True)
+    qtbot.addWidget(panel)
+    assert panel.missing() == ["Reason: write the reason for signing (it is kept with the signature).",
+                               "Password: type your password again to sign."]

@@ -55,7 +55,8 @@ def test_director_recalls_and_the_lookback_opens_at_once(qtbot: QtBot, director:
     qtbot.addWidget(lookback)
     assert lookback.table.rowCount() == 2
     assert [lookback.table.item(r, 1).text() for r in range(2)] == ["PT-00001", "PT-00002"]
-    assert "2 patient(s) still to notify" in lookback.heading.text()
+    assert "2 patients still to notify" in lookback.heading.text()
+    assert "recalled, recalled" not in lookback.heading.text() and "(recalled from " in lookback.heading.text()
 
     _select_row(lookback, 0)
     lookback.notified_how.setText("phone")
@@ -64,7 +65,7 @@ def test_director_recalls_and_the_lookback_opens_at_once(qtbot: QtBot, director:
         rows = session.execute(select(Administration).order_by(Administration.id)).scalars().all()
         assert [(r.patient_ref, r.patient_notified_on, r.notified_how) for r in rows] == [
             ("PT-00001", date.today(), "phone"), ("PT-00002", None, None)]
-    assert "1 patient(s) still to notify" in lookback.heading.text()
+    assert "1 patient still to notify" in lookback.heading.text()
 
     csv_path = lookback.export_csv(tmp_path / "lookback.csv")
     with csv_path.open(encoding="utf-8-sig") as handle:

@@ -206,7 +206,7 @@ class AdministerDialog(QDialog):
     def entry(self) -> AdministrationInput | None:
         lot_id = self.lot_picker.lot_id()
         if lot_id is None:
-            self.banner.show_error("lot: scan the package or pick the lot from the list")
+            self.banner.show_error("Lot: scan the package or pick the lot from the list.")
             self.lot_picker.scan_edit.setFocus()
             return None
         when: datetime = self.administered_at.dateTime().toPython()

@@ -38,6 +38,7 @@ from ...services.context import DIRECTOR, STAFF
 from ...services.outputs import output_target, publish, temporary_beside
 from ...services.recalls import RecallResult, Trace, mark_patient_notified, recall_lot, trace_lot
 from ..ops import report_unexpected, runner_for
+from ..wording import count_phrase
 from .date_field import date_problems
 from .forms import ErrorBanner, attempt, attempt_op, date_edit, has_role, wire_keyboard
 from .lots import LotPicker
@@ -178,10 +179,15 @@ class LookbackDialog(QDialog):
             return
         self.trace = trace
         waiting = len(trace.not_notified)
-        recalled = f", recalled from {trace.recall_date}" if trace.recall_date else ""
+        # "recalled from <date>" says the status once, not "recalled, recalled from <date>" (issue 20.7).
+        state = label(trace.status).lower()
+        if trace.recall_date:
+            state = (f"recalled from {trace.recall_date}" if trace.status == "recalled"
+                     else f"{state}, recalled from {trace.recall_date}")
         self.heading.setText(
-            f"<b>{trace.product_name}</b>, lot <b>{trace.lot_number}</b> ({label(trace.status).lower()}{recalled}): "
-            f"{len(trace.administrations)} administration(s), {waiting} patient(s) still to notify.")
+            f"<b>{trace.product_name}</b>, lot <b>{trace.lot_number}</b> ({state}): "
+            f"{count_phrase(len(trace.administrations), 'administration')}, "
+            f"{count_phrase(waiting, 'patient')} still to notify.")
         self.table.setRowCount(len(trace.administrations))
         for r, row in enumerate(self.rows()):
             for c, text in enumerate(row):
@@ -274,7 +280,8 @@ class LookbackDialog(QDialog):
         html = (f"<h2>Recall lookback: {_html(trace.product_name)}, lot {_html(trace.lot_number)}</h2>"
                 f"<p>Status: {label(trace.status)}"
                 + (f"; recalled from {trace.recall_date}" if trace.recall_date else "")
-                + f". Printed {date.today().isoformat()}. {len(trace.not_notified)} patient(s) still to notify.</p>"
+                + f". Printed {date.today().isoformat()}. "
+                f"{count_phrase(len(trace.not_notified), 'patient')} still to notify.</p>"
                 f"<table border='1' cellspacing='0' cellpadding='3'><tr>{head}</tr>{body}</table>")
         writer = QPdfWriter(str(path))
         writer.setPageSize(QPageSize(QPageSize.PageSizeId.A4))

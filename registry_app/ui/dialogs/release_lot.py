@@ -231,7 +231,7 @@ class RejectLotDialog(_LotDecisionDialog):
     def submit(self) -> None:
         text = self.reason.toPlainText().strip()
         if not text:
-            self.banner.show_error("reason: say why the lot is rejected (it is kept in the lot's history)")
+            self.banner.show_error("Reason: say why the lot is rejected; the reason is kept in the lot's history.")
             self.reason.setFocus()
             return
 
