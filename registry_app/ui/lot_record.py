@@ -34,8 +34,9 @@ from ..domain.vocab import DocumentKind, label
 from ..services import RegistryError, ServiceContext, ValidationError
 from ..services.browse_lot import EDITABLE_LOT_FIELDS, LotDetail, as_text, document_content, lot_detail
 from ..services.clock import site_clock
-from ..services.context import DIRECTOR
+from ..services.context import DIRECTOR, STAFF
 from .dialogs.forms import has_role
+from .editors.common import deny, refusal
 from .ops import Op, report_unexpected, runner_for
 from .style import set_role, state_colour
 
@@ -164,6 +165,13 @@ class LotRecord(QWidget):
         self.save_button.clicked.connect(self.save)
         form.addRow(self.general_error)
         form.addRow(self.save_button)
+        # A role that may not amend sees why before typing, not a refusal after (issue 20.4): the fields are
+        # read-only and Save is disabled, with the reason as tooltip.
+        if why := refusal(self.ctx, STAFF, "correct a lot's fields"):
+            deny(self.save_button, why)
+            for editor in (*self.editors.values(), self.reason):
+                editor.setReadOnly(True)
+                editor.setToolTip(why)
         return page
 
     def _source(self, detail: LotDetail) -> QWidget:
@@ -229,6 +237,9 @@ class LotRecord(QWidget):
             self.kind_choice.addItem(label(str(kind)), str(kind))
         self.attach_button = attach = QPushButton("A&ttach file…", objectName="attachDocument")
         attach.clicked.connect(self.choose_and_attach)
+        if why := refusal(self.ctx, STAFF, "attach documents"):
+            deny(attach, why)
+            deny(self.kind_choice, why)
         for widget in (open_button, self.kind_choice, attach):
             buttons.addWidget(widget)
         buttons.addStretch()

@@ -163,3 +163,16 @@ def test_a_signature_asks_for_its_reason_in_sentence_case(qtbot: QtBot, director
     qtbot.addWidget(panel)
     assert panel.missing() == ["Reason: write the reason for signing (it is kept with the signature).",
                                "Password: type your password again to sign."]
+
+
+def test_an_inspector_sees_why_a_lot_cannot_be_corrected_before_trying(qtbot: QtBot,
+                                                                       inspector: ServiceContext) -> None:
+    """Issue 20.4: Save changes and Attach file are disabled with the reason, the fields read-only."""
+    from registry_app.ui.lot_record import LotRecord
+
+    lot = make_lot(inspector.db)
+    record = show_active(qtbot, LotRecord(inspector, lot.lot_id))
+    assert not record.save_button.isEnabled() and "Only a pharmacist or medical director" in \
+        record.save_button.toolTip()
+    assert record.editors["coa_ref"].isReadOnly() and record.reason.isReadOnly()
+    assert not record.attach_button.isEnabled() and "attach documents" in record.attach_button.toolTip()
