@@ -43,6 +43,7 @@ from .ops import OpRunner, application_runner
 from .pages.dashboard_page import DashboardPage
 from .pages.lists import administrations_page, audit_page, flags_list_page, products_page, suppliers_page
 from .pages.lots_page import LotsPage
+from .status_bar import RegistryStatusBar
 
 Factory = Callable[["MainWindow"], QWidget]
 
@@ -368,10 +369,11 @@ class MainWindow(QMainWindow):
         user = f"{actor.display_name} ({actor.username})" if actor else "not signed in"
         role = label(actor.role) if actor else ""
         database = self.ctx.db.display_name
+        bar = RegistryStatusBar(self)  # messages and labels elided with a tooltip, never cut (issue 20.7)
+        self.setStatusBar(bar)
         for name, text in (("statusUser", f"User: {user}"), ("statusRole", f"Role: {role}"),
                            ("statusSite", f"Site: {site_text}"), ("statusDatabase", f"Database: {database}")):
-            widget = QLabel(text, objectName=name)
-            self.statusBar().addPermanentWidget(widget)
+            bar.add_permanent_label(name, text)
 
     def find_lots(self) -> None:
         page = self.show_page("Lots")

@@ -176,3 +176,39 @@ def test_an_inspector_sees_why_a_lot_cannot_be_corrected_before_trying(qtbot: Qt
         record.save_button.toolTip()
     assert record.editors["coa_ref"].isReadOnly() and record.reason.isReadOnly()
     assert not record.attach_button.isEnabled() and "attach documents" in record.attach_button.toolTip()
+
+
+def test_at_1024x700_chart_labels_stay_whole_and_the_status_bar_elides_with_a_tooltip(
+        qtbot: QtBot, pharmacist: ServiceContext, tmp_path: Path) -> None:
+    """Issue 20.7: "Criti..." under the severity chart; status messages cut behind the permanent labels."""
+    from PySide6.QtCharts import QBarCategoryAxis
+    from PySide6.QtGui import QFontMetrics
+
+    from registry_app.ui.pages.dashboard_page import DashboardPage
+
+    from .ui_data import seed
+
+    seed(pharmacist.db)
+    window = _window(qtbot, pharmacist, tmp_path)
+    window.resize(1024, 700)
+    page = window.show_page("Dashboard")
+    assert isinstance(page, DashboardPage)
+    qtbot.wait(50)
+    for view in (page.severity_chart, page.completeness_chart):
+        chart = view.chart()
+        axis = next(a for a in chart.axes() if isinstance(a, QBarCategoryAxis))
+        assert not axis.truncateLabels()
+        room = chart.plotArea().width() / len(axis.categories())
+        metrics = QFontMetrics(axis.labelsFont())
+        assert all(metrics.horizontalAdvance(text) <= room for text in axis.categories()), (room, view.objectName())
+    message = ("Saved the lots import template: /home/clinic/Documents/registry/templates/"
+               "lots-import-template-with-every-column-and-an-example-row.xlsx")
+    window.statusBar().showMessage(message, 15000)
+    qtbot.wait(20)
+    bar = window.statusBar()
+    label = bar.message_label  # type: ignore[attr-defined]
+    assert bar.currentMessage() == message and label.toolTip() == message
+    assert label.isVisible() and label.width() > 100, "the message keeps room beside the permanent labels"
+    assert label.is_elided(), "too long for 1024 px: elided with …, whole in the tooltip"
+    database = bar.findChild(type(label), "statusDatabase")
+    assert database is not None and database.toolTip() == database.text()
