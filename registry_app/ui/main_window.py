@@ -17,6 +17,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
+    QDialog,
     QLabel,
     QListWidget,
     QListWidgetItem,
@@ -302,6 +303,7 @@ class MainWindow(QMainWindow):
         self.back_action = self._action(view, "&Back to the list", self.go_back, QKeySequence.StandardKey.Back)
         self.back_action.setShortcuts([QKeySequence(QKeySequence.StandardKey.Back), QKeySequence("Escape")])
         self.back_action.setEnabled(False)
+        self._action(self.menus["Help"], "&Help for this page", self.show_help, QKeySequence.StandardKey.HelpContents)
         self._action(self.menus["Help"], "Open the &log folder", self.open_log_folder)
         self._action(self.menus["Help"], "&About", self.about)
         toolbar = QToolBar("Pages", objectName="pagesToolbar")
@@ -374,6 +376,20 @@ class MainWindow(QMainWindow):
         for name, text in (("statusUser", f"User: {user}"), ("statusRole", f"Role: {role}"),
                            ("statusSite", f"Site: {site_text}"), ("statusDatabase", f"Database: {database}")):
             bar.add_permanent_label(name, text)
+
+    def current_page_name(self) -> str:
+        if self.stack.currentWidget() is self.record_holder:
+            return "Lot record"
+        return next((name for name, widget in self.pages.items() if widget is self.stack.currentWidget()), "")
+
+    def show_help(self) -> QDialog:
+        """F1: the short guide of the page on screen (ui/help.py)."""
+        from .help import HelpDialog, topic_for
+
+        name = self.current_page_name() or "Registry"
+        self.help_dialog = HelpDialog(topic_for(name), name, self)
+        self.help_dialog.show()
+        return self.help_dialog
 
     def find_lots(self) -> None:
         page = self.show_page("Lots")

@@ -212,3 +212,33 @@ def test_at_1024x700_chart_labels_stay_whole_and_the_status_bar_elides_with_a_to
     assert label.is_elided(), "too long for 1024 px: elided with …, whole in the tooltip"
     database = bar.findChild(type(label), "statusDatabase")
     assert database is not None and database.toolTip() == database.text()
+
+
+def test_f1_shows_the_guide_of_the_page_on_screen(qtbot: QtBot, pharmacist: ServiceContext, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 20.7: a short user guide per page, shipped in resources/help/ and shown for the current page."""
+    import tomllib
+
+    import registry_app
+    from registry_app.ui import help as help_module
+    from registry_app.ui.help import topic_for
+    from registry_app.ui.main_window import PAGES
+
+    # The guides of this source tree (an editable install elsewhere may map the package data to another one).
+    checkout = Path(registry_app.__file__).resolve().parents[1]
+    monkeypatch.setattr(help_module, "resource_files", lambda: checkout / "resources")
+    package_data = tomllib.loads((checkout / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    assert "help/*" in package_data["registry_app.resources"], "the guides ship with the package"
+    help_folder = checkout / "resources" / "help"
+    for name in [spec.name for spec in PAGES] + ["Lot record"]:
+        assert help_folder.joinpath(f"{topic_for(name)}.html").is_file(), f"no guide for {name}"
+    window = _window(qtbot, pharmacist, tmp_path)
+    window.show_page("Audit trail")
+    qtbot.keyClick(window, Qt.Key.Key_F1)
+    dialog = window.help_dialog
+    assert dialog.isVisible() and "Verify the trail" in dialog.browser.toPlainText()
+    assert dialog.windowTitle() == "Help — Audit trail"
+    dialog.close()
+    lot = make_lot(pharmacist.db)
+    window.open_lot(lot.lot_id)
+    assert "Lot record" in window.show_help().browser.toPlainText()
