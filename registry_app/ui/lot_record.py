@@ -17,12 +17,14 @@ from PySide6.QtWidgets import (
     QDialog,
     QFileDialog,
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
     QMessageBox,
     QPushButton,
+    QScrollArea,
     QTableWidget,
     QTableWidgetItem,
     QTabWidget,
@@ -67,6 +69,14 @@ def _table(headers: list[str], rows: list[list[Any]], name: str) -> QTableWidget
     return table
 
 
+def _scrolled(page: QWidget) -> QScrollArea:
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setWidget(page)
+    return area
+
+
 STATUS_HISTORY_ROWS = (("released_on", "Released on"), ("rejected_on", "Rejected on"),
                        ("recall_date", "Recalled from"), ("recall_reason", "Recall reason"),
                        ("status_note", "Status note"))
@@ -109,8 +119,9 @@ class LotRecord(QWidget):
         current = self.tabs.currentIndex()
         typed = {k: e.text() for k, e in self.editors.items()} if keep_input else {}
         self.tabs.clear()
-        self.tabs.addTab(self._overview(detail, typed), "&Overview")
-        self.tabs.addTab(self._source(detail), "&Source")
+        # The long forms scroll: their rows must not set the window's minimum height (1024x700, issue 20.7).
+        self.tabs.addTab(_scrolled(self._overview(detail, typed)), "&Overview")
+        self.tabs.addTab(_scrolled(self._source(detail)), "&Source")
         self.tabs.addTab(self._characterization(detail), "&Characterization")
         self.tabs.addTab(self._regulatory(detail), "&Regulatory")
         self.tabs.addTab(self._documents(detail), "&Documents")

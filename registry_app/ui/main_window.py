@@ -244,6 +244,10 @@ class MainWindow(QMainWindow):
         if not self.may_leave_record():
             return None
         if self.record is not None:
+            # Out of the layout now, not at the next event loop: two records stacked for a moment would
+            # grow the window to both their heights (seen at 1024x700).
+            self.record_holder.layout().removeWidget(self.record)
+            self.record.hide()
             self.record.deleteLater()
         self.record = LotRecord(self.ctx, lot_id)
         self.record.saved.connect(self._lot_saved)
