@@ -53,6 +53,9 @@ def _severity_brushes() -> dict[str, tuple[QBrush, QBrush]]:
     return {name: (QBrush(severity_colour(name)), QBrush(severity_text_colour(name))) for name in palette().severity}
 
 
+TEXT_KEYS = frozenset({"product", "lot_number", "manufacturer", "supplier"})  # cells that may be cut
+
+
 def lots_phrase(count: int, more: bool = False) -> str:
     """"1 lot", "2,500 lots", "100+ lots" (more: the list goes on past what is counted)."""
     return f"{count:,}{'+' if more else ''} {'lot' if count == 1 and not more else 'lots'}"
@@ -177,6 +180,9 @@ class LotTableModel(QAbstractTableModel):
                 return _severity_brushes()[row.worst_severity][1]
             if role == Qt.ItemDataRole.ToolTipRole:
                 return f"{count_phrase(row.open_flags, 'open flag')}; the worst is {row.worst_severity}"
+        if role == Qt.ItemDataRole.ToolTipRole and key in TEXT_KEYS:
+            # A long product, manufacturer or supplier name is cut at the column's width: whole on hover.
+            return self._text(row, key) or None
         if role == Qt.ItemDataRole.TextAlignmentRole and key in ("on_hand", "completeness"):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ForegroundRole and key == "status" and row.status in ("expired", "recalled"):

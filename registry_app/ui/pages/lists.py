@@ -28,7 +28,7 @@ from ..ops import report_unexpected, runner_for
 from ..wording import count_phrase
 
 Column = tuple[str, str]  # (key in the row dict, header)
-TOOLTIP_FROM = 24  # characters: longer cells may be cut, so they carry their text as a tooltip
+TOOLTIP_FROM = 12  # characters: longer cells may be cut, so they carry their text as a tooltip
 MAX_COLUMN_WIDTH = 320
 VOCAB_KEYS = {"product_type", "source", "presentation", "regulatory_status", "route", "severity"}
 
