@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..domain import AuditEntry, Lot, Product
+from ..domain import AuditEntry, Lot, Product, User
 from .clock import SiteClock, site_clock
 from .context import READERS, ServiceContext
 
@@ -56,7 +56,7 @@ def _cell(value: Any) -> str:
 
 def _subjects(session: Session, entries: Iterable[AuditEntry]) -> dict[tuple[str, str], str]:
     """Readable names of the lots and products the entries concern, in two queries."""
-    ids: dict[str, set[int]] = {"lot": set(), "product": set()}
+    ids: dict[str, set[int]] = {"lot": set(), "product": set(), "user": set()}
     for entry in entries:
         if entry.entity_type in ids and entry.entity_id and entry.entity_id.isdigit():
             ids[entry.entity_type].add(int(entry.entity_id))
@@ -69,6 +69,9 @@ def _subjects(session: Session, entries: Iterable[AuditEntry]) -> dict[tuple[str
     if ids["product"]:
         for product_id, name in session.execute(select(Product.id, Product.name).where(Product.id.in_(ids["product"]))):
             names[("product", str(product_id))] = f"product {name}"
+    if ids["user"]:
+        for user_id, username in session.execute(select(User.id, User.username).where(User.id.in_(ids["user"]))):
+            names[("user", str(user_id))] = f"user {username}"
     return names
 
 

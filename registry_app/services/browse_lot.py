@@ -297,8 +297,12 @@ def suppliers_list(ctx: ServiceContext) -> list[dict[str, Any]]:
 
 
 def administrations_list(ctx: ServiceContext, text: str = "", limit: int = 500) -> list[dict[str, Any]]:
-    """The latest current administrations, optionally by patient reference or lot number prefix."""
+    """The latest current administrations, optionally by patient reference or lot number prefix. `when` is
+    the administration's time with the site's zone (issue 20.2)."""
     ctx.require(READERS, "view administrations")
+    from .clock import site_clock
+
+    clock = site_clock(ctx)
     with ctx.db.read() as session:
         statement = (
             select(Administration, Lot.lot_number, Product.name).join(Lot, Lot.id == Administration.lot_id)
@@ -310,7 +314,8 @@ def administrations_list(ctx: ServiceContext, text: str = "", limit: int = 500) 
             word = text.strip()
             statement = statement.where(Administration.patient_ref.istartswith(word, autoescape=True)
                                         | Lot.lot_number.istartswith(word, autoescape=True))
-        return [{"id": a.id, "lot_id": a.lot_id, "administered_at": a.administered_at, "patient_ref": a.patient_ref,
+        return [{"id": a.id, "lot_id": a.lot_id, "administered_at": a.administered_at,
+                 "when": clock.show_local(a.administered_at), "patient_ref": a.patient_ref,
                  "product": product, "lot_number": number, "route": a.route, "quantity": a.quantity,
                  "practitioner": a.practitioner} for a, number, product in session.execute(statement)]
 

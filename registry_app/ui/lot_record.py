@@ -113,7 +113,7 @@ class LotRecord(QWidget):
     # --- loading ----------------------------------------------------------------------------------------------
     def reload(self, keep_input: bool = False) -> None:
         detail = lot_detail(self.ctx, self.lot_id)
-        clock = site_clock(self.ctx)  # times in the site's zone, with the zone (issue 20.2)
+        self.clock = clock = site_clock(self.ctx)  # times in the site's zone, with the zone (issue 20.2)
         self.detail = detail
         self.title.setText(f"{detail.product} — lot {detail.fields['lot_number']}   [{label(detail.status)}]")
         current = self.tabs.currentIndex()
@@ -237,7 +237,8 @@ class LotRecord(QWidget):
         layout = QVBoxLayout(page)
         self.documents_table = _table(
             ["Kind", "File", "Reference", "Size", "Uploaded", "Of"],
-            [[label(d["kind"]), d["file_name"], d["reference"], d["size_bytes"], d["uploaded_at"], d["for"]]
+            [[label(d["kind"]), d["file_name"], d["reference"], d["size_bytes"], self.clock.show_utc(d["uploaded_at"]),
+              d["for"]]
              for d in detail.documents], "documentsTable")
         self.documents_table.doubleClicked.connect(lambda index: self.open_document(index.row()))
         buttons = QHBoxLayout()

@@ -194,7 +194,7 @@ def suppliers_page(ctx: ServiceContext) -> ListPage:
 
 
 def administrations_page(ctx: ServiceContext) -> ListPage:
-    page = ListPage(ctx, [("administered_at", "When"), ("patient_ref", "Patient"), ("product", "Product"),
+    page = ListPage(ctx, [("when", "When"), ("patient_ref", "Patient"), ("product", "Product"),
                           ("lot_number", "Lot"), ("route", "Route"), ("quantity", "Quantity"),
                           ("practitioner", "Practitioner")],
                     lambda c, text: administrations_list(c, text), "administrations", server_filter=True)
