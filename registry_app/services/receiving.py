@@ -248,6 +248,8 @@ def lifecycle_refusal(action: str, status: str, lot_number: str = "") -> str | N
         return f"{lot} is already {status}"
     if action == "destroy" and status == LotStatus.DESTROYED:
         return f"{lot} was already destroyed"
+    if action == "recall" and status == LotStatus.RECALLED:
+        return f"{lot} was recalled already: open its recall lookback instead"  # as recalls.recall_lot refuses
     return None
 
 

@@ -108,3 +108,17 @@ def test_pharmacist_cannot_recall(qtbot: QtBot, pharmacist: ServiceContext) -> N
     assert not recall.recall_button.isEnabled()
     with pharmacist.db.read() as session:
         assert session.get(Lot, lot_id).status == "released"
+
+
+def test_recalling_a_recalled_lot_is_disabled_before_signing(qtbot: QtBot, director: ServiceContext) -> None:
+    """Issue 20.4: the director learns the lot was recalled already before typing a password."""
+    lot = make_lot(director.db)
+    with director.db.write() as session:
+        row = session.get(Lot, lot.lot_id)
+        row.status, row.recall_date, row.recall_reason = "recalled", date.today(), "supplier notice"
+    dialog = show_active(qtbot, RecallDialog(director, lot_id=lot.lot_id))
+    assert not dialog.recall_button.isEnabled()
+    assert "recalled already" in dialog.recall_button.toolTip() and "recalled already" in dialog.banner.text()
+    other = make_lot(director.db)
+    dialog.lot_picker.select_lot(other.lot_id)
+    assert dialog.recall_button.isEnabled() and dialog.recall_button.toolTip() == ""

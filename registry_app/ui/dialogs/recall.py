@@ -37,8 +37,9 @@ from ...services import RegistryError, ServiceContext
 from ...services.context import DIRECTOR, STAFF
 from ...services.outputs import output_target, publish, temporary_beside
 from ...services.recalls import RecallResult, Trace, mark_patient_notified, recall_lot, trace_lot
+from ...services.receiving import lifecycle_refusal
 from ..ops import report_unexpected, runner_for
-from ..wording import count_phrase
+from ..wording import count_phrase, sentence_case
 from .date_field import date_problems
 from .forms import ErrorBanner, attempt, attempt_op, date_edit, has_role, wire_keyboard
 from .lots import LotPicker
@@ -83,14 +84,28 @@ class RecallDialog(QDialog):
         wire_keyboard(self, self.buttons, self.recall_button)
         if not has_role(ctx, DIRECTOR):
             self.recall_button.setEnabled(False)
+            self.recall_button.setToolTip("Only a medical director may recall a lot.")
             self.banner.show_warning("Only a medical director may recall a lot.")
+        else:
+            # A lot recalled already: say so before the director signs, not after (issue 20.4).
+            self.lot_picker.lot_changed.connect(self._lot_changed)
         if lot_id is not None:
             self.lot_picker.select_lot(lot_id)
         self.lot_picker.scan_edit.setFocus()
 
+    def _lot_changed(self, ref: object) -> None:
+        status = getattr(ref, "status", None)
+        why = lifecycle_refusal("recall", status, getattr(ref, "lot_number", "")) if status else None
+        self.recall_button.setEnabled(why is None)
+        self.recall_button.setToolTip(sentence_case(why) + "." if why else "")
+        if why:
+            self.banner.show_warning(sentence_case(why) + ".")
+        else:
+            self.banner.clear_message()
+
     def submit(self) -> None:
         lot_id = self.lot_picker.lot_id()
-        problems = ([] if lot_id is not None else ["lot: scan or type the lot to recall"]) + self.signature.missing()
+        problems = ([] if lot_id is not None else ["Lot: scan or type the lot to recall."]) + self.signature.missing()
         problems += date_problems(("recalled from", self.recall_date))
         if problems:
             self.banner.show_error("\n".join(problems))
