@@ -37,6 +37,7 @@ from ..domain.vocab import (
 from ..rules.catalogue import RULES, Flag
 from .audit import AuditRecord, snapshot
 from .auth import add_signature, reauthenticate
+from .clock import site_clock
 from .context import READERS, STAFF, Actor, ServiceContext, changing, jurisdiction
 from .errors import (
     ConfirmationRequired,
@@ -117,12 +118,13 @@ def _vocab_list(name: str, items: Iterable[str], vocab: tuple[str, ...], problem
     return ";".join(ordered) or None
 
 
-def _validated_row(entry: AdministrationInput) -> dict[str, Any]:
-    """The administration's column values, or ValidationError naming every wrong field."""
+def _validated_row(entry: AdministrationInput, now: datetime) -> dict[str, Any]:
+    """The administration's column values, or ValidationError naming every wrong field. `now` is the site's
+    wall-clock time: administration times are the site's local times, whatever zone the machine runs in."""
     problems: list[FieldError] = []
     if not isinstance(entry.administered_at, datetime):
         problems.append(FieldError("administered_at", "give the date and time of the administration"))
-    elif entry.administered_at.replace(tzinfo=None) > datetime.now() + FUTURE_TOLERANCE:
+    elif entry.administered_at.replace(tzinfo=None) > now + FUTURE_TOLERANCE:
         problems.append(FieldError("administered_at", f"{entry.administered_at:%Y-%m-%d %H:%M} is in the future"))
     if entry.route not in values(Route):
         problems.append(FieldError("route", f"{entry.route!r} is not a route; use one of {', '.join(values(Route))}"))
@@ -295,7 +297,7 @@ def record_administration(ctx: ServiceContext, entry: AdministrationInput, *, co
     `confirm=True` accepts high findings. `override` (a medical director's reason and password) accepts
     critical findings, and the high ones shown with them. Stock on hand decreases by the quantity.
     """
-    row_values = _validated_row(entry)
+    row_values = _validated_row(entry, site_clock(ctx).now())
     signer = _override_signer(ctx, override) if override is not None else None
     actor = ctx.actor
     assert actor is not None
@@ -333,6 +335,7 @@ def amend_administration(ctx: ServiceContext, administration_id: int, changes: M
         raise ValidationError([FieldError(name, "this field cannot be amended") for name in unknown])
     actor = ctx.actor
     assert actor is not None
+    now = site_clock(ctx).now()  # read before the write transaction opens
     with ctx.db.write() as session:
         old = lock_current_administration(session, administration_id)
         current = AdministrationInput(
@@ -341,7 +344,7 @@ def amend_administration(ctx: ServiceContext, administration_id: int, changes: M
             practitioner=old.practitioner, device_procedure=old.device_procedure, ind_reference=old.ind_reference,
             screening_done=old.screening_done, contraindications=tuple((old.contraindications or "").split(";")),
             notes=old.notes)
-        corrected = _validated_row(replace(current, **dict(changes)))
+        corrected = _validated_row(replace(current, **dict(changes)), now)
         if all(corrected[k] == getattr(old, k) for k in corrected):
             raise ValidationError("the amendment changes nothing", field="changes")
         lot = _lot_for(session, corrected["lot_id"], corrected["administered_at"])

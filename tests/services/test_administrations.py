@@ -387,3 +387,27 @@ def test_a_correction_is_not_blocked_but_reports_its_findings(pharmacist: Servic
     with db.read() as session:
         lot = session.get(Lot, lot_id)
         assert lot is not None and lot.quantity_administered == 1
+
+
+def test_now_is_the_sites_clock_not_the_machines(pharmacist: ServiceContext, admin: ServiceContext, db: Database,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 20.2: the desktop offers the site's "now" (Asia/Seoul, UTC+9) on a machine running in UTC; the
+    service must not call it the future, and must still refuse a time truly ahead of the site's clock."""
+    import time as time_module
+
+    from registry_app.services.clock import site_clock
+    from registry_app.services.sites import set_site, site_info
+
+    monkeypatch.setenv("TZ", "UTC")
+    time_module.tzset()
+    try:
+        set_site(admin, site_info(admin)["jurisdiction"], time_zone="Asia/Seoul")
+        seoul_now = site_clock(pharmacist).now().replace(second=0, microsecond=0)
+        assert seoul_now > datetime.now() + timedelta(hours=8)
+        lot_id = make_lot(db, make_product(db))
+        record_administration(pharmacist, entry(lot_id, administered_at=seoul_now))
+        with pytest.raises(ValidationError, match="in the future"):
+            record_administration(pharmacist, entry(lot_id, administered_at=seoul_now + timedelta(hours=1)))
+    finally:
+        monkeypatch.undo()
+        time_module.tzset()
