@@ -56,10 +56,10 @@ class RegistryStatusBar(QStatusBar):
         self._clear = QTimer(self, singleShot=True)
         self._clear.timeout.connect(self.clearMessage)
 
-    def showMessage(self, text: str, timeout: int = 0) -> None:
+    def showMessage(self, text: str, timeout: int | None = 0) -> None:
         self.message_label.setText(text)
         self._clear.stop()
-        if timeout > 0:
+        if timeout:
             self._clear.start(timeout)
 
     def currentMessage(self) -> str:

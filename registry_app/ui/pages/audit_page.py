@@ -37,7 +37,9 @@ class AuditPage(ListPage):
                                       "not fit (altered, removed or inserted)")
         self.verify_label = QLabel(objectName="auditVerifyResult")
         self.verify_label.setWordWrap(True)
-        self.layout().addWidget(self.verify_label)
+        layout = self.layout()
+        assert layout is not None  # ListPage's own
+        layout.addWidget(self.verify_label)
         self._shown_once = False
 
     def showEvent(self, event: QShowEvent) -> None:
