@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...domain.vocab import DestroyReason, label
-from ...rules import Flag
+from ...rules import RULES, Flag
 from ...services import RegistryError, ServiceContext
 from ...services.context import DIRECTOR, STAFF
 from ...services.errors import AcknowledgementRequired
@@ -166,7 +166,8 @@ class ReleaseLotDialog(_LotDecisionDialog):
         for flag in findings:
             if flag.code in self.acknowledge_checks:
                 continue
-            check = QCheckBox(f"I acknowledge {flag.code} ({flag.severity}): {flag.message}")
+            # The rule's short title keeps the dialog narrow; the full message is in the table above and on hover.
+            check = QCheckBox(f"I acknowledge {flag.code} ({flag.severity}): {RULES[flag.code].title}")
             check.setToolTip(flag.message)
             check.toggled.connect(lambda _on: self.update_action())
             self.acknowledge_layout.addWidget(check)
