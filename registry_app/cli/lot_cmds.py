@@ -41,9 +41,13 @@ def _lot_arguments(parser: argparse.ArgumentParser) -> None:
 
 def register(commands: argparse._SubParsersAction) -> None:
     release = add_command(commands, "release", "release a quarantined lot for use (medical director; signed)",
-                          "REGISTRY_USER=dana registry-app release CX-2406-118 --product 'Cordexa UC-EV 10B'")
+                          "REGISTRY_USER=dana registry-app release CX-2406-118 --product 'Cordexa UC-EV 10B' "
+                          "--acknowledge UNDOC-COA")
     _lot_arguments(release)
     release.add_argument("--note", help="a note kept with the release")
+    release.add_argument("--acknowledge", action="append", default=[], metavar="CODE",
+                         help="an open critical or high finding of the lot (or its product) the signature "
+                         "acknowledges; repeat for each (the refusal lists them)")
     release.set_defaults(handler=release_command)
 
     reject = add_command(commands, "reject", "reject a lot; it stays on record",
@@ -127,7 +131,7 @@ def _named(lot: Any) -> str:
 def release_command(args: argparse.Namespace) -> int:
     ctx, password = signed_in_with_password(args)
     lot = lot_ref(ctx, args.lot_number, args.product)
-    signature_id = receiving.release_lot(ctx, lot.lot_id, password, args.note)
+    signature_id = receiving.release_lot(ctx, lot.lot_id, password, args.note, acknowledged=args.acknowledge)
     print(f"{_named(lot)}: released (signature {signature_id})")
     return EXIT_OK
 

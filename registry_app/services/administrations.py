@@ -1,7 +1,9 @@
 """Giving a lot to a patient: recording an administration behind guard rails, amending and voiding it.
 
 Guard rails: the new administration is inserted and flushed inside the write transaction, then the flag
-engine evaluates it (and its lot and product) exactly as the flag list will later. A `critical` finding
+engine evaluates it (and its lot and product) exactly as the flag list will later. A `critical` finding, or
+a use of a lot that is now in quarantine or rejected (USE-NOT-RELEASED: high in rules.md, which rates the
+recorded fact; blocking here, because a pharmacist must not give an unreleased lot on a mere confirmation),
 raises `GuardRailBlocked` and the transaction rolls back, unless a medical director overrides it with a
 reason and a signature; a `high` finding raises `ConfirmationRequired` unless the caller confirmed. So a
 refused attempt writes nothing at all, and an accepted one shows the same findings the dashboard will.
@@ -37,6 +39,7 @@ from ..domain.vocab import (
 from ..rules.catalogue import RULES, Flag
 from .audit import AuditRecord, snapshot
 from .auth import add_signature, reauthenticate
+from .clock import site_clock
 from .context import READERS, STAFF, Actor, ServiceContext, changing, jurisdiction
 from .errors import (
     ConfirmationRequired,
@@ -117,12 +120,13 @@ def _vocab_list(name: str, items: Iterable[str], vocab: tuple[str, ...], problem
     return ";".join(ordered) or None
 
 
-def _validated_row(entry: AdministrationInput) -> dict[str, Any]:
-    """The administration's column values, or ValidationError naming every wrong field."""
+def _validated_row(entry: AdministrationInput, now: datetime) -> dict[str, Any]:
+    """The administration's column values, or ValidationError naming every wrong field. `now` is the site's
+    wall-clock time: administration times are the site's local times, whatever zone the machine runs in."""
     problems: list[FieldError] = []
     if not isinstance(entry.administered_at, datetime):
         problems.append(FieldError("administered_at", "give the date and time of the administration"))
-    elif entry.administered_at.replace(tzinfo=None) > datetime.now() + FUTURE_TOLERANCE:
+    elif entry.administered_at.replace(tzinfo=None) > now + FUTURE_TOLERANCE:
         problems.append(FieldError("administered_at", f"{entry.administered_at:%Y-%m-%d %H:%M} is in the future"))
     if entry.route not in values(Route):
         problems.append(FieldError("route", f"{entry.route!r} is not a route; use one of {', '.join(values(Route))}"))
@@ -238,6 +242,18 @@ def findings_for(session: Session, ctx: ServiceContext, administration: Administ
     return sorted(relevant, key=lambda f: (-SEVERITY_RANK[f.severity], f.code))
 
 
+# Lot states from which nothing may be given without a director's override (issue 20.5).
+NOT_USABLE_STATUSES = frozenset({LotStatus.QUARANTINE.value, LotStatus.REJECTED.value})
+
+
+def blocking_findings(findings: Sequence[Flag], lot_status: str) -> list[Flag]:
+    """The findings that stop a save unless a medical director overrides: every critical one, and
+    USE-NOT-RELEASED while the lot is still quarantined or rejected (a backdated use of a lot released since
+    is only confirmed)."""
+    return [f for f in findings if f.severity == "critical"
+            or (f.code == "USE-NOT-RELEASED" and lot_status in NOT_USABLE_STATUSES)]
+
+
 def _override_signer(ctx: ServiceContext, override: Override) -> Actor:
     """Check the director's password before the transaction (a wrong one is recorded on its own)."""
     _reason(override.reason, "override_reason")
@@ -261,16 +277,16 @@ def _override_signer(ctx: ServiceContext, override: Override) -> Actor:
 def _apply_guard_rails(session: Session, ctx: ServiceContext, row: Administration, lot: Lot, confirm: bool,
                        signer: Actor | None, override: Override | None) -> tuple[list[Flag], int | None]:
     findings = findings_for(session, ctx, row, lot)
-    critical = [f for f in findings if f.severity == "critical"]
+    blocking = blocking_findings(findings, lot.status)
     high = [f for f in findings if f.severity == "high"]
-    if critical and (signer is None or override is None):
-        raise GuardRailBlocked(findings)
-    if high and not confirm and not critical:
+    if blocking and (signer is None or override is None):
+        raise GuardRailBlocked(findings, blocking)
+    if high and not confirm and not blocking:
         raise ConfirmationRequired(findings)
-    if not critical:
+    if not blocking:
         return findings, None
     assert signer is not None and override is not None
-    signed = [{"code": f.code, "message": f.message} for f in critical]
+    signed = [{"code": f.code, "message": f.message} for f in blocking]
     signature = add_signature(session, signer, SignatureMeaning.OVERRIDDEN, "administration", row.id,
                               {"administration": snapshot(row), "findings": signed, "reason": override.reason})
     row.override_signature_id = signature.id
@@ -290,7 +306,7 @@ def record_administration(ctx: ServiceContext, entry: AdministrationInput, *, co
     `confirm=True` accepts high findings. `override` (a medical director's reason and password) accepts
     critical findings, and the high ones shown with them. Stock on hand decreases by the quantity.
     """
-    row_values = _validated_row(entry)
+    row_values = _validated_row(entry, site_clock(ctx).now())
     signer = _override_signer(ctx, override) if override is not None else None
     actor = ctx.actor
     assert actor is not None
@@ -306,8 +322,8 @@ def record_administration(ctx: ServiceContext, entry: AdministrationInput, *, co
         if signature_id is not None:
             assert signer is not None
             after.update(signature_id=signature_id, signature_meaning=SignatureMeaning.OVERRIDDEN.value,
-                         overridden_by=signer.username, overridden_codes=[f.code for f in findings
-                                                                          if f.severity == "critical"])
+                         overridden_by=signer.username,
+                         overridden_codes=[f.code for f in blocking_findings(findings, lot.status)])
         ctx.audit(session, AuditRecord("record administration", "administration", row.id, before={}, after=after,
                                        reason=row.override_reason))
         return AdministrationResult(row.id, findings, signature_id is not None, signature_id, lot.quantity_on_hand)
@@ -328,6 +344,7 @@ def amend_administration(ctx: ServiceContext, administration_id: int, changes: M
         raise ValidationError([FieldError(name, "this field cannot be amended") for name in unknown])
     actor = ctx.actor
     assert actor is not None
+    now = site_clock(ctx).now()  # read before the write transaction opens
     with ctx.db.write() as session:
         old = lock_current_administration(session, administration_id)
         current = AdministrationInput(
@@ -336,7 +353,7 @@ def amend_administration(ctx: ServiceContext, administration_id: int, changes: M
             practitioner=old.practitioner, device_procedure=old.device_procedure, ind_reference=old.ind_reference,
             screening_done=old.screening_done, contraindications=tuple((old.contraindications or "").split(";")),
             notes=old.notes)
-        corrected = _validated_row(replace(current, **dict(changes)))
+        corrected = _validated_row(replace(current, **dict(changes)), now)
         if all(corrected[k] == getattr(old, k) for k in corrected):
             raise ValidationError("the amendment changes nothing", field="changes")
         lot = _lot_for(session, corrected["lot_id"], corrected["administered_at"])

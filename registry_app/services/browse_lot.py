@@ -4,7 +4,7 @@ and the lists of products, suppliers, administrations and the audit trail. No Qt
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -98,8 +98,13 @@ def _assess(result: CharacterizationResult, product: Product, lot: Lot) -> tuple
 
 
 def lot_detail(ctx: ServiceContext, lot_id: int) -> LotDetail:
-    """Everything the lot record shows, read in one transaction."""
+    """Everything the lot record shows, read in one transaction. The history is field-level, its times in
+    the site's zone (audit_view)."""
     ctx.require(READERS, "view lots")
+    from .audit_view import field_rows
+    from .clock import site_clock
+
+    clock = site_clock(ctx)
     with ctx.db.read() as session:
         lot = session.get(Lot, lot_id)
         if lot is None:
@@ -159,9 +164,9 @@ def lot_detail(ctx: ServiceContext, lot_id: int) -> LotDetail:
         ]
         flags = _lot_flags(session, where, today, lot_id, product.id,
                            [a["id"] for a in administrations])
-        history = [_audit_dict(e) for e in session.execute(
+        history = [asdict(row) for e in session.execute(
             select(AuditEntry).where(AuditEntry.entity_type == "lot", AuditEntry.entity_id == str(lot_id))
-            .order_by(AuditEntry.seq.desc())).scalars()]
+            .order_by(AuditEntry.seq.desc())).scalars() for row in field_rows(e, clock, "")]
         return LotDetail(
             lot.id, product.id, product.name, product.product_type, display_status(lot.status, lot.expiry_date, today),
             lot.status, fields, source, results, regulatory, where, documents, administrations, flags, history,
@@ -294,8 +299,12 @@ def suppliers_list(ctx: ServiceContext) -> list[dict[str, Any]]:
 
 
 def administrations_list(ctx: ServiceContext, text: str = "", limit: int = 500) -> list[dict[str, Any]]:
-    """The latest current administrations, optionally by patient reference or lot number prefix."""
+    """The latest current administrations, optionally by patient reference or lot number prefix. `when` is
+    the administration's time with the site's zone (issue 20.2)."""
     ctx.require(READERS, "view administrations")
+    from .clock import site_clock
+
+    clock = site_clock(ctx)
     with ctx.db.read() as session:
         statement = (
             select(Administration, Lot.lot_number, Product.name).join(Lot, Lot.id == Administration.lot_id)
@@ -307,7 +316,8 @@ def administrations_list(ctx: ServiceContext, text: str = "", limit: int = 500) 
             word = text.strip()
             statement = statement.where(Administration.patient_ref.istartswith(word, autoescape=True)
                                         | Lot.lot_number.istartswith(word, autoescape=True))
-        return [{"id": a.id, "lot_id": a.lot_id, "administered_at": a.administered_at, "patient_ref": a.patient_ref,
+        return [{"id": a.id, "lot_id": a.lot_id, "administered_at": a.administered_at,
+                 "when": clock.show_local(a.administered_at), "patient_ref": a.patient_ref,
                  "product": product, "lot_number": number, "route": a.route, "quantity": a.quantity,
                  "practitioner": a.practitioner} for a, number, product in session.execute(statement)]
 

@@ -60,14 +60,18 @@ class ConflictError(RegistryError):
 
 
 class GuardRailBlocked(RegistryError):
-    """A critical finding stops the save; nothing was written. A medical director may override it with a
-    reason and a signature. `findings` lists every finding (critical first) with its message, for display."""
+    """A blocking finding stops the save; nothing was written. A medical director may override it with a
+    reason and a signature. `findings` lists every finding (highest first) with its message, for display;
+    `blocking` the ones that block: every critical finding, and a use of a lot that is not released
+    (quarantined or rejected), which the rule rates high but the clinic may not merely confirm."""
 
-    def __init__(self, findings: Sequence[Flag]) -> None:
+    def __init__(self, findings: Sequence[Flag], blocking: Sequence[Flag] | None = None) -> None:
         self.findings = list(findings)
-        critical = [f for f in self.findings if f.severity == "critical"]
-        lines = "; ".join(f"{f.code}: {f.message}" for f in critical)
-        super().__init__(f"blocked by {len(critical)} critical finding(s): {lines}; "
+        self.blocking = list(blocking) if blocking is not None else [
+            f for f in self.findings if f.severity == "critical"]
+        lines = "; ".join(f"{f.code}: {f.message}" for f in self.blocking)
+        count = len(self.blocking)
+        super().__init__(f"blocked by {count} finding{'' if count == 1 else 's'}: {lines}; "
                          "a medical director may override with a reason and a signature")
 
 
@@ -80,6 +84,18 @@ class ConfirmationRequired(RegistryError):
         high = [f for f in self.findings if f.severity == "high"]
         lines = "; ".join(f"{f.code}: {f.message}" for f in high)
         super().__init__(f"confirm {len(high)} high finding(s) before saving: {lines}")
+
+
+class AcknowledgementRequired(RegistryError):
+    """A release was refused because open critical or high findings were not acknowledged in the signature;
+    nothing was written. `findings` lists them (highest first), for the director to read and acknowledge."""
+
+    def __init__(self, findings: Sequence[Flag]) -> None:
+        self.findings = list(findings)
+        count = len(self.findings)
+        codes = ", ".join(sorted({f.code for f in self.findings}))
+        super().__init__(f"acknowledge the {count} open critical or high finding{'' if count == 1 else 's'} "
+                         f"({codes}) before releasing: they stay open after the release")
 
 
 class StorageError(RegistryError):

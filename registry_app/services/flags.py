@@ -17,10 +17,63 @@ from ..rules import ALERT_CODES, COMPLIANCE_CODES, RULES, Flag, evaluate_alerts,
 from ..rules import score as scoring
 from .audit import AuditRecord
 from .auth import add_signature, reauthenticate
+from .clock import SiteClock, site_clock
 from .context import DIRECTOR, READERS, ServiceContext, changing, jurisdiction
 from .errors import ConflictError, NotFound, ValidationError
 
 SUBJECT_TYPES = ("product", "lot", "administration", "adverse_event")
+
+
+@dataclass(frozen=True)
+class FlagListing:
+    """The flags with what a person reads for each subject (issue 20.7: "PLN24-0001", "PT-00412, 2026-11-03
+    14:05 KST (lot PLN24-0001)", not "Lot 22" or "Administration 72") and the site's clock for waiver times."""
+
+    flags: list[Flag]
+    subjects: dict[tuple[str, int], str]
+    clock: SiteClock
+
+
+def _subject_names(session: Any, flags: list[Flag], clock: SiteClock) -> dict[tuple[str, int], str]:
+    """Readable names for the subjects of these flags, a query per subject type."""
+    from ..domain import Administration, AdverseEvent, Lot, Product
+
+    wanted: dict[str, set[int]] = {}
+    for flag in flags:
+        wanted.setdefault(flag.subject_type, set()).add(flag.subject_id)
+    names: dict[tuple[str, int], str] = {}
+
+    def administration(patient: str | None, given: Any, number: str) -> str:
+        return f"{patient or 'no patient reference'}, {clock.show_local(given)} (lot {number})"
+
+    if ids := wanted.get("lot"):
+        for lot_id, number in session.execute(select(Lot.id, Lot.lot_number).where(Lot.id.in_(ids))):
+            names[("lot", lot_id)] = number
+    if ids := wanted.get("product"):
+        for product_id, name in session.execute(select(Product.id, Product.name).where(Product.id.in_(ids))):
+            names[("product", product_id)] = name
+    if ids := wanted.get("administration"):
+        for row_id, patient, given, number in session.execute(
+                select(Administration.id, Administration.patient_ref, Administration.administered_at, Lot.lot_number)
+                .join(Lot, Lot.id == Administration.lot_id).where(Administration.id.in_(ids))):
+            names[("administration", row_id)] = administration(patient, given, number)
+    if ids := wanted.get("adverse_event"):
+        for row_id, onset, patient, given, number in session.execute(
+                select(AdverseEvent.id, AdverseEvent.onset_date, Administration.patient_ref,
+                       Administration.administered_at, Lot.lot_number)
+                .join(Administration, Administration.id == AdverseEvent.administration_id)
+                .join(Lot, Lot.id == Administration.lot_id).where(AdverseEvent.id.in_(ids))):
+            onset_text = f"event of {onset}" if onset else "event"
+            names[("adverse_event", row_id)] = f"{onset_text} after {administration(patient, given, number)}"
+    return names
+
+
+def flag_listing(ctx: ServiceContext, today: date | None = None) -> FlagListing:
+    """Every current flag (list_flags) with its subject's readable name, for the Flags page."""
+    flags = list_flags(ctx, today=today)
+    clock = site_clock(ctx)
+    with ctx.db.read() as session:
+        return FlagListing(flags, _subject_names(session, flags, clock), clock)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ theirs in bulk).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -28,14 +28,23 @@ from ..domain import (
     utcnow,
 )
 from ..domain.exact import ZERO
-from ..domain.vocab import MARKERS, PARAMETER_SPEC, DestroyReason, LotStatus, MeasuredBy, SignatureMeaning
+from ..domain.vocab import (
+    MARKERS,
+    PARAMETER_SPEC,
+    SEVERITY_RANK,
+    DestroyReason,
+    LotStatus,
+    MeasuredBy,
+    SignatureMeaning,
+)
 from ..importers import cells
 from ..importers.gs1 import ScanError, ScanResult, parse_scan
+from ..rules import Flag
 from .audit import AuditRecord, snapshot
 from .audit import changes as changed_fields
 from .auth import add_signature, reauthenticate
-from .context import DIRECTOR, READERS, STAFF, ServiceContext, changing
-from .errors import ConflictError, FieldError, NotFound, ValidationError
+from .context import DIRECTOR, READERS, STAFF, ServiceContext, changing, jurisdiction
+from .errors import AcknowledgementRequired, ConflictError, FieldError, NotFound, ValidationError
 from .receipt_checks import (
     ReceiptExcursion,
     excursion_values,
@@ -276,18 +285,68 @@ def _require_reason(reason: str | None, field: str = "reason") -> str:
     return reason.strip()
 
 
+def lifecycle_refusal(action: str, status: str, lot_number: str = "") -> str | None:
+    """Why a lot in this status cannot be released, rejected or destroyed, or None when it can. The services
+    refuse with this message and the dialogs disable their button with it, before anyone types a password."""
+    lot = f"lot {lot_number}" if lot_number else "this lot"
+    if action == "release" and status != LotStatus.QUARANTINE:
+        return f"{lot} is {status}: only a lot in quarantine can be released"
+    if action == "reject" and status in (LotStatus.REJECTED, LotStatus.DESTROYED):
+        return f"{lot} is already {status}"
+    if action == "destroy" and status == LotStatus.DESTROYED:
+        return f"{lot} was already destroyed"
+    if action == "recall" and status == LotStatus.RECALLED:
+        return f"{lot} was recalled already: open its recall lookback instead"  # as recalls.recall_lot refuses
+    return None
+
+
+# Open findings of these severities must be acknowledged, one by one, in the release signature (issue 20.5).
+ACKNOWLEDGE_ON_RELEASE = ("critical", "high")
+
+
+def _release_findings(session: Session, ctx: ServiceContext, lot: Lot) -> list[Flag]:
+    """Unwaived critical and high findings on the lot and its product, highest first."""
+    from ..rules import evaluate_flags
+
+    juris, today = jurisdiction(session, ctx), date.today()
+    found = (evaluate_flags(session, juris, today, subject_type="lot", subject_ids=[lot.id])
+             + evaluate_flags(session, juris, today, subject_type="product", subject_ids=[lot.product_id]))
+    return sorted((f for f in found if not f.waived and f.severity in ACKNOWLEDGE_ON_RELEASE),
+                  key=lambda f: (-SEVERITY_RANK[f.severity], f.code))
+
+
+def findings_to_acknowledge(ctx: ServiceContext, lot_id: int) -> list[Flag]:
+    """What a release of this lot must acknowledge: its open critical and high findings (and its product's)."""
+    ctx.require(READERS, "see flags")
+    with ctx.db.read() as session:
+        return _release_findings(session, ctx, _lot(session, lot_id))
+
+
 @changing("release lots", DIRECTOR)
-def release_lot(ctx: ServiceContext, lot_id: int, password: str, note: str | None = None) -> int:
+def release_lot(ctx: ServiceContext, lot_id: int, password: str, note: str | None = None,
+                acknowledged: Collection[str] = ()) -> int:
     """Release a quarantined lot for use: the medical director signs (meaning "released"). Returns the
-    signature id."""
+    signature id.
+
+    Open critical or high findings do not stop a release (a director may judge them acceptable), but each
+    must be acknowledged by code in `acknowledged`; the acknowledged codes are part of the signed content
+    and the audit entry. A finding that appeared since the dialog was opened refuses the release, so a
+    signature never covers a finding its signer was not shown."""
     signer = reauthenticate(ctx, password)
     with ctx.db.write() as session:
         lot = _lot(session, lot_id)
-        if lot.status != LotStatus.QUARANTINE:
-            raise ConflictError(f"lot {lot.lot_number} is {lot.status}: only a lot in quarantine can be released")
+        if refusal := lifecycle_refusal("release", lot.status, lot.lot_number):
+            raise ConflictError(refusal)
+        open_findings = _release_findings(session, ctx, lot)
+        unacknowledged = [f for f in open_findings if f.code not in set(acknowledged)]
+        if unacknowledged:
+            raise AcknowledgementRequired(unacknowledged)
+        acknowledged_codes = sorted({f.code for f in open_findings})
         before = {"status": lot.status, "released_at": None, "released_on": None, "release_signature_id": None}
         content = {"lot_id": lot.id, "product_id": lot.product_id, "lot_number": lot.lot_number,
-                   "expiry_date": lot.expiry_date, "quantity_received": lot.quantity_received}
+                   "expiry_date": lot.expiry_date, "quantity_received": lot.quantity_received,
+                   "acknowledged_findings": [{"code": f.code, "severity": f.severity, "message": f.message}
+                                             for f in open_findings]}
         signature = add_signature(session, signer, SignatureMeaning.RELEASED, "lot", lot.id, content)
         lot.status, lot.released_at, lot.release_signature_id = LotStatus.RELEASED.value, utcnow(), signature.id
         lot.released_on = date.today()  # the site's local date
@@ -296,7 +355,8 @@ def release_lot(ctx: ServiceContext, lot_id: int, password: str, note: str | Non
         ctx.audit(session, AuditRecord("release lot", "lot", lot.id, before=before, after={
             "status": lot.status, "released_at": lot.released_at, "released_on": lot.released_on,
             "release_signature_id": signature.id,
-            "signature_meaning": signature.meaning, "signed_by": signature.signer_name}, reason=note))
+            "signature_meaning": signature.meaning, "signed_by": signature.signer_name,
+            "acknowledged_findings": acknowledged_codes}, reason=note))
         return signature.id
 
 
@@ -306,8 +366,8 @@ def reject_lot(ctx: ServiceContext, lot_id: int, reason: str) -> None:
     why = _require_reason(reason)
     with ctx.db.write() as session:
         lot = _lot(session, lot_id)
-        if lot.status in (LotStatus.REJECTED, LotStatus.DESTROYED):
-            raise ConflictError(f"lot {lot.lot_number} is already {lot.status}")
+        if refusal := lifecycle_refusal("reject", lot.status, lot.lot_number):
+            raise ConflictError(refusal)
         before = {"status": lot.status, "status_note": lot.status_note, "rejected_on": lot.rejected_on}
         lot.status, lot.status_note, lot.rejected_on = LotStatus.REJECTED.value, why, date.today()
         ctx.audit(session, AuditRecord("reject lot", "lot", lot.id, before=before, after={
@@ -325,8 +385,8 @@ def destroy_lot(ctx: ServiceContext, lot_id: int, reason: str, note: str | None 
         raise ValidationError([FieldError("note", "say what the other reason is")])
     with ctx.db.write() as session:
         lot = _lot(session, lot_id)
-        if lot.status == LotStatus.DESTROYED:
-            raise ConflictError(f"lot {lot.lot_number} was already destroyed")
+        if refusal := lifecycle_refusal("destroy", lot.status, lot.lot_number):
+            raise ConflictError(refusal)
         before = {"status": lot.status, "quantity_destroyed": lot.quantity_destroyed,
                   "destroyed_reason": lot.destroyed_reason, "status_note": lot.status_note}
         amount = max(lot.quantity_on_hand, ZERO)

@@ -21,6 +21,7 @@ from ..services import ServiceContext
 from ..services.browse import PAGE_SIZE, Badges, LotQuery, LotRow, lot_badges, lot_page, lot_rows
 from .ops import runner_for
 from .style import severity_colour, severity_text_colour, state_colour
+from .wording import count_phrase
 
 # (key, header, sort key in browse.SORT_KEYS or None when the column cannot sort in SQL)
 COLUMNS: tuple[tuple[str, str, str | None], ...] = (
@@ -51,6 +52,9 @@ def _severity_brushes() -> dict[str, tuple[QBrush, QBrush]]:
     from ..domain.palette import palette
 
     return {name: (QBrush(severity_colour(name)), QBrush(severity_text_colour(name))) for name in palette().severity}
+
+
+TEXT_KEYS = frozenset({"product", "lot_number", "manufacturer", "supplier"})  # cells that may be cut
 
 
 def lots_phrase(count: int, more: bool = False) -> str:
@@ -176,7 +180,10 @@ class LotTableModel(QAbstractTableModel):
             if role == Qt.ItemDataRole.ForegroundRole:
                 return _severity_brushes()[row.worst_severity][1]
             if role == Qt.ItemDataRole.ToolTipRole:
-                return f"{row.open_flags} open flag(s); the worst is {row.worst_severity}"
+                return f"{count_phrase(row.open_flags, 'open flag')}; the worst is {row.worst_severity}"
+        if role == Qt.ItemDataRole.ToolTipRole and key in TEXT_KEYS:
+            # A long product, manufacturer or supplier name is cut at the column's width: whole on hover.
+            return self._text(row, key) or None
         if role == Qt.ItemDataRole.TextAlignmentRole and key in ("on_hand", "completeness"):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ForegroundRole and key == "status" and row.status in ("expired", "recalled"):

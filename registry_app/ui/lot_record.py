@@ -17,12 +17,14 @@ from PySide6.QtWidgets import (
     QDialog,
     QFileDialog,
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
     QMessageBox,
     QPushButton,
+    QScrollArea,
     QTableWidget,
     QTableWidgetItem,
     QTabWidget,
@@ -34,8 +36,10 @@ from ..domain.exact import quantity_text
 from ..domain.vocab import DocumentKind, label
 from ..services import RegistryError, ServiceContext, ValidationError
 from ..services.browse_lot import EDITABLE_LOT_FIELDS, LotDetail, as_text, document_content, lot_detail
-from ..services.context import DIRECTOR
+from ..services.clock import site_clock
+from ..services.context import DIRECTOR, STAFF
 from .dialogs.forms import has_role
+from .editors.common import deny, refusal
 from .ops import Op, report_unexpected, runner_for
 from .style import set_role, state_colour
 
@@ -58,8 +62,20 @@ def _table(headers: list[str], rows: list[list[Any]], name: str) -> QTableWidget
     table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
     for r, row in enumerate(rows):
         for c, value in enumerate(row):
-            table.setItem(r, c, QTableWidgetItem(as_text(value)))
+            item = QTableWidgetItem(as_text(value))
+            # Long cells (a before/after value, a reason) are cut at the column's width: hover shows them whole.
+            if len(item.text()) > 24:
+                item.setToolTip(item.text())
+            table.setItem(r, c, item)
     return table
+
+
+def _scrolled(page: QWidget) -> QScrollArea:
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setWidget(page)
+    return area
 
 
 STATUS_HISTORY_ROWS = (("released_on", "Released on"), ("rejected_on", "Rejected on"),
@@ -98,23 +114,26 @@ class LotRecord(QWidget):
     # --- loading ----------------------------------------------------------------------------------------------
     def reload(self, keep_input: bool = False) -> None:
         detail = lot_detail(self.ctx, self.lot_id)
+        self.clock = clock = site_clock(self.ctx)  # times in the site's zone, with the zone (issue 20.2)
         self.detail = detail
         self.title.setText(f"{detail.product} — lot {detail.fields['lot_number']}   [{label(detail.status)}]")
         current = self.tabs.currentIndex()
         typed = {k: e.text() for k, e in self.editors.items()} if keep_input else {}
         self.tabs.clear()
-        self.tabs.addTab(self._overview(detail, typed), "&Overview")
-        self.tabs.addTab(self._source(detail), "&Source")
+        # The long forms scroll: their rows must not set the window's minimum height (1024x700, issue 20.7).
+        self.tabs.addTab(_scrolled(self._overview(detail, typed)), "&Overview")
+        self.tabs.addTab(_scrolled(self._source(detail)), "&Source")
         self.tabs.addTab(self._characterization(detail), "&Characterization")
         self.tabs.addTab(self._regulatory(detail), "&Regulatory")
         self.tabs.addTab(self._documents(detail), "&Documents")
         self.tabs.addTab(_table(["When", "Patient", "Route", "Body areas", "Quantity", "Practitioner", "Notified"],
-                                [[a["administered_at"], a["patient_ref"], label(a["route"]), a["body_areas"],
-                                  a["quantity"], a["practitioner"], a["patient_notified_on"]]
+                                [[clock.show_local(a["administered_at"]), a["patient_ref"], label(a["route"]),
+                                  a["body_areas"], a["quantity"], a["practitioner"], a["patient_notified_on"]]
                                  for a in detail.administrations], "administrationsTable"), "&Administrations")
         self.tabs.addTab(self._flags(detail), f"&Flags ({sum(not f['waived'] for f in detail.flags)})")
-        self.tabs.addTab(_table(["#", "When", "Who", "Action", "Before", "After", "Reason"],
-                                [[e["seq"], e["occurred_at"], e["username"], e["action"], e["before"], e["after"],
+        self.tabs.addTab(_table(["#", "When", "Who", "Action", "Field", "Before", "After",
+                                 "Reason"],
+                                [[e["seq"], e["when"], e["who"], e["action"], e["field"], e["before"], e["after"],
                                   e["reason"]] for e in detail.history], "historyTable"), "&History")
         if current >= 0:
             self.tabs.setCurrentIndex(current)
@@ -158,6 +177,13 @@ class LotRecord(QWidget):
         self.save_button.clicked.connect(self.save)
         form.addRow(self.general_error)
         form.addRow(self.save_button)
+        # A role that may not amend sees why before typing, not a refusal after (issue 20.4): the fields are
+        # read-only and Save is disabled, with the reason as tooltip.
+        if why := refusal(self.ctx, STAFF, "correct a lot's fields"):
+            deny(self.save_button, why)
+            for editor in (*self.editors.values(), self.reason):
+                editor.setReadOnly(True)
+                editor.setToolTip(why)
         return page
 
     def _source(self, detail: LotDetail) -> QWidget:
@@ -212,7 +238,8 @@ class LotRecord(QWidget):
         layout = QVBoxLayout(page)
         self.documents_table = _table(
             ["Kind", "File", "Reference", "Size", "Uploaded", "Of"],
-            [[label(d["kind"]), d["file_name"], d["reference"], d["size_bytes"], d["uploaded_at"], d["for"]]
+            [[label(d["kind"]), d["file_name"], d["reference"], d["size_bytes"], self.clock.show_utc(d["uploaded_at"]),
+              d["for"]]
              for d in detail.documents], "documentsTable")
         self.documents_table.doubleClicked.connect(lambda index: self.open_document(index.row()))
         buttons = QHBoxLayout()
@@ -223,6 +250,9 @@ class LotRecord(QWidget):
             self.kind_choice.addItem(label(str(kind)), str(kind))
         self.attach_button = attach = QPushButton("A&ttach file…", objectName="attachDocument")
         attach.clicked.connect(self.choose_and_attach)
+        if why := refusal(self.ctx, STAFF, "attach documents"):
+            deny(attach, why)
+            deny(self.kind_choice, why)
         for widget in (open_button, self.kind_choice, attach):
             buttons.addWidget(widget)
         buttons.addStretch()

@@ -16,7 +16,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
-    QLabel,
+    QDialog,
     QListWidget,
     QListWidgetItem,
     QMainWindow,
@@ -42,6 +42,7 @@ from .ops import OpRunner, application_runner
 from .pages.dashboard_page import DashboardPage
 from .pages.lists import administrations_page, audit_page, products_page, suppliers_page
 from .pages.lots_page import LotsPage
+from .status_bar import RegistryStatusBar
 
 Factory = Callable[["MainWindow"], QWidget]
 
@@ -238,6 +239,10 @@ class MainWindow(QMainWindow):
         if not self.may_leave_record():
             return None
         if self.record is not None:
+            # Out of the layout now, not at the next event loop: two records stacked for a moment would
+            # grow the window to both their heights (seen at 1024x700).
+            self.record_holder.layout().removeWidget(self.record)
+            self.record.hide()
             self.record.deleteLater()
         self.record = LotRecord(self.ctx, lot_id)
         self.record.saved.connect(self._lot_saved)
@@ -297,6 +302,7 @@ class MainWindow(QMainWindow):
         self.back_action = self._action(view, "&Back to the list", self.go_back, QKeySequence.StandardKey.Back)
         self.back_action.setShortcuts([QKeySequence(QKeySequence.StandardKey.Back), QKeySequence("Escape")])
         self.back_action.setEnabled(False)
+        self._action(self.menus["Help"], "&Help for this page", self.show_help, QKeySequence.StandardKey.HelpContents)
         self._action(self.menus["Help"], "Open the &log folder", self.open_log_folder)
         self._action(self.menus["Help"], "&About", self.about)
         toolbar = QToolBar("Pages", objectName="pagesToolbar")
@@ -364,10 +370,25 @@ class MainWindow(QMainWindow):
         user = f"{actor.display_name} ({actor.username})" if actor else "not signed in"
         role = label(actor.role) if actor else ""
         database = self.ctx.db.display_name
+        bar = RegistryStatusBar(self)  # messages and labels elided with a tooltip, never cut (issue 20.7)
+        self.setStatusBar(bar)
         for name, text in (("statusUser", f"User: {user}"), ("statusRole", f"Role: {role}"),
                            ("statusSite", f"Site: {site_text}"), ("statusDatabase", f"Database: {database}")):
-            widget = QLabel(text, objectName=name)
-            self.statusBar().addPermanentWidget(widget)
+            bar.add_permanent_label(name, text)
+
+    def current_page_name(self) -> str:
+        if self.stack.currentWidget() is self.record_holder:
+            return "Lot record"
+        return next((name for name, widget in self.pages.items() if widget is self.stack.currentWidget()), "")
+
+    def show_help(self) -> QDialog:
+        """F1: the short guide of the page on screen (ui/help.py)."""
+        from .help import HelpDialog, topic_for
+
+        name = self.current_page_name() or "Registry"
+        self.help_dialog = HelpDialog(topic_for(name), name, self)
+        self.help_dialog.show()
+        return self.help_dialog
 
     def find_lots(self) -> None:
         page = self.show_page("Lots")

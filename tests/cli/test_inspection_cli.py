@@ -37,7 +37,10 @@ def test_a_whole_inspection_headless(database_url: str, inspector: ServiceContex
     ok("result", "add", "GX-01", "--parameter", "sterility", "--value", "pass", "--method", "usp71")
     ok("product", "set-status", "Glow Exo Booster", "--jurisdiction", "US", "--status", "research_use_only")
     for lot in ("CX-2406-118", "RV-5521", "PN20-7781", "GX-01"):
-        ok("release", lot, user="director")
+        # The director reads the lot's open critical and high findings and acknowledges each in the signature.
+        findings = json.loads(ok("flags", "--lot", lot, "--format", "json", user="director"))
+        serious = sorted({f["code"] for f in findings if f["severity"] in ("critical", "high") and not f["waived"]})
+        ok("release", lot, *[arg for code in serious for arg in ("--acknowledge", code)], user="director")
     ok("import", "administrations", str(FORMAT_EXAMPLES / "administrations-example.csv"))
 
     # The administration ids, as a script finds them: from the administrations export.

@@ -246,7 +246,6 @@ HIGH_CASES = {
     "CONTRA-RECORDED": {"contraindications": ("pregnancy",)},
     "TRACE-INCOMPLETE": {"patient_ref": None},
     "USE-EXPIRED": {"administered_at": YESTERDAY_10AM, "_expiry": TODAY - timedelta(days=5)},
-    "USE-NOT-RELEASED": {"_status": "quarantine"},
 }
 
 
@@ -265,7 +264,30 @@ def test_a_high_finding_needs_confirmation(code: str, pharmacist: ServiceContext
     assert lot_row(db, lot_id).quantity_administered == 1
 
 
-def test_a_lot_rejected_after_release_needs_confirmation_again(pharmacist: ServiceContext, db: Database) -> None:
+@pytest.mark.parametrize("status", ["quarantine", "rejected"])
+def test_a_lot_not_released_blocks_a_pharmacist_and_a_director_overrides(
+    status: str, pharmacist: ServiceContext, director: ServiceContext, db: Database
+) -> None:
+    """Issue 20.5: confirming is not enough to give a quarantined (or rejected) lot; USE-NOT-RELEASED stays a
+    high flag in the list (rules.md), but recording it needs a director's signed override."""
+    lot_id = make_lot(db, make_product(db), status=status)
+    before, audit_before = row_counts(db), audit_count(db)
+    with pytest.raises(GuardRailBlocked) as blocked:
+        record_administration(pharmacist, entry(lot_id), confirm=True)
+    assert [f.code for f in blocked.value.blocking] == ["USE-NOT-RELEASED"]
+    assert "USE-NOT-RELEASED" in str(blocked.value) and row_counts(db) == before
+    with pytest.raises(PermissionDenied, match="medical director"):
+        record_administration(pharmacist, entry(lot_id), override=Override("urgent", PASSWORDS["pharmacist"]))
+    assert row_counts(db) == before and audit_count(db) == audit_before
+    result = record_administration(director, entry(lot_id), override=OVERRIDE)
+    assert result.overridden
+    after = json.loads(_last_audit(db).after)
+    assert after["overridden_codes"] == ["USE-NOT-RELEASED"] and after["overridden_by"] == "director"
+    flagged = {f.code: f.severity for f in result.findings}
+    assert flagged["USE-NOT-RELEASED"] == "high", "the rule's severity is unchanged"
+
+
+def test_a_lot_rejected_after_release_is_blocked_again(pharmacist: ServiceContext, db: Database) -> None:
     lot_id = make_lot(db, make_product(db))
     with db.write() as session:
         lot = session.get(Lot, lot_id)
@@ -275,9 +297,10 @@ def test_a_lot_rejected_after_release_needs_confirmation_again(pharmacist: Servi
     assert "USE-NOT-RELEASED" not in {f.code for f in earlier.findings}
     receiving.reject_lot(pharmacist, lot_id, "the supplier withdrew the certificate of analysis")
     assert lot_row(db, lot_id).rejected_on == date.today()
-    with pytest.raises(ConfirmationRequired) as required:
-        record_administration(pharmacist, entry(lot_id, administered_at=datetime.now().replace(microsecond=0)))
-    assert "USE-NOT-RELEASED" in {f.code for f in required.value.findings}
+    with pytest.raises(GuardRailBlocked) as blocked:
+        record_administration(pharmacist, entry(lot_id, administered_at=datetime.now().replace(microsecond=0)),
+                              confirm=True)
+    assert "USE-NOT-RELEASED" in {f.code for f in blocked.value.blocking}
     with db.read() as session:
         flagged = {f.subject_id for f in evaluate_flags(session, "US", TODAY, subject_type="administration")
                    if f.code == "USE-NOT-RELEASED"}
@@ -364,3 +387,27 @@ def test_a_correction_is_not_blocked_but_reports_its_findings(pharmacist: Servic
     with db.read() as session:
         lot = session.get(Lot, lot_id)
         assert lot is not None and lot.quantity_administered == 1
+
+
+def test_now_is_the_sites_clock_not_the_machines(pharmacist: ServiceContext, admin: ServiceContext, db: Database,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 20.2: the desktop offers the site's "now" (Asia/Seoul, UTC+9) on a machine running in UTC; the
+    service must not call it the future, and must still refuse a time truly ahead of the site's clock."""
+    import time as time_module
+
+    from registry_app.services.clock import site_clock
+    from registry_app.services.sites import set_site, site_info
+
+    monkeypatch.setenv("TZ", "UTC")
+    time_module.tzset()
+    try:
+        set_site(admin, site_info(admin)["jurisdiction"], time_zone="Asia/Seoul")
+        seoul_now = site_clock(pharmacist).now().replace(second=0, microsecond=0)
+        assert seoul_now > datetime.now() + timedelta(hours=8)
+        lot_id = make_lot(db, make_product(db))
+        record_administration(pharmacist, entry(lot_id, administered_at=seoul_now))
+        with pytest.raises(ValidationError, match="in the future"):
+            record_administration(pharmacist, entry(lot_id, administered_at=seoul_now + timedelta(hours=1)))
+    finally:
+        monkeypatch.undo()
+        time_module.tzset()

@@ -17,6 +17,7 @@ from registry_app.services import (
     products,
     receiving,
 )
+from registry_app.services.errors import AcknowledgementRequired
 from tests.conftest import PASSWORDS
 from tests.helpers import audit_count, row_counts
 
@@ -66,12 +67,20 @@ def test_release_is_signed_by_the_medical_director(pharmacist: ServiceContext, d
     with pytest.raises(SignInFailed):
         receiving.release_lot(director, lot_id, "wrong-password")
     assert receiving.get_lot(director, lot_id).status == "quarantine"
-    signature_id = receiving.release_lot(director, lot_id, PASSWORDS["director"])
+    # The bare lot has open high findings (no CoA, no expiry...): each must be acknowledged (issue 20.5).
+    open_codes = sorted({f.code for f in receiving.findings_to_acknowledge(director, lot_id)})
+    assert "UNDOC-COA" in open_codes
+    with pytest.raises(AcknowledgementRequired, match="UNDOC-COA") as refused:
+        receiving.release_lot(director, lot_id, PASSWORDS["director"], acknowledged=open_codes[1:])
+    assert {f.code for f in refused.value.findings} == {open_codes[0]}
+    assert receiving.get_lot(director, lot_id).status == "quarantine"
+    signature_id = receiving.release_lot(director, lot_id, PASSWORDS["director"], acknowledged=open_codes)
     with director.db.read() as session:
         signature = session.get(Signature, signature_id)
         assert signature is not None and signature.meaning == "released" and signature.subject_id == str(lot_id)
         entry = session.execute(select(AuditEntry).where(AuditEntry.action == "release lot")).scalar_one()
         assert json.loads(entry.after)["release_signature_id"] == signature_id
+        assert json.loads(entry.after)["acknowledged_findings"] == open_codes
     assert receiving.get_lot(director, lot_id).status == "released"
     with pytest.raises(ConflictError, match="only a lot in quarantine"):
         receiving.release_lot(director, lot_id, PASSWORDS["director"])

@@ -87,12 +87,38 @@ def main(out: Path) -> int:
     _save(window, out / "lot-record.png", app)
     window.show_page("Dashboard")
     _save(window, out / "dashboard.png", app)
+    _sized_shots(window, ctx, quarantined, out, app)
     _save_editors(window, ctx, admin, out, app)
     _editor_shots(ctx, window, quarantined, out, work, app)
     window.close()
     database.dispose()
     shutil.rmtree(work, ignore_errors=True)
     return 0
+
+
+SIZES = ((1024, 700), (1600, 1000))  # the smallest supported window and a large monitor (issue 20)
+
+
+def _sized_shots(window: MainWindow, ctx: ServiceContext, lot_id: int, out: Path, app: QApplication) -> None:
+    """The dashboard, the lot record (its history) and the audit trail at each of SIZES: cut labels, elided
+    cells and the status bar show up here first."""
+    from registry_app.services.receiving import amend_lot
+
+    amend_lot(ctx, lot_id, {"coa_ref": "COA-EXO-0100-REV2", "serial": "SN-0100"},
+              "certificate reissued by the manufacturer")  # a field-level row in the record's and the trail's history
+    for width, height in SIZES:
+        window.resize(width, height)
+        window.show_page("Dashboard")
+        window.statusBar().showMessage("Saved the lots import template: /home/clinic/Documents/registry/"
+                                       "templates/lots-import-template-with-every-column.xlsx", 60000)
+        _save(window, out / f"dashboard-{width}x{height}.png", app)
+        record = window.open_lot(lot_id)
+        assert record is not None
+        record.tabs.setCurrentIndex(record.tabs.count() - 1)  # History
+        _save(window, out / f"lot-record-{width}x{height}.png", app)
+        window.show_page("Audit trail")
+        _save(window, out / f"audit-trail-{width}x{height}.png", app)
+    window.resize(1280, 800)
 
 
 def _certificate_pdf(path: Path) -> Path:

@@ -160,3 +160,97 @@ def test_no_two_actions_share_a_shortcut(qtbot: QtBot, director: ServiceContext,
             if key:
                 assert key not in seen, f"{key} is both {seen[key]!r} and {action.text()!r}"
                 seen[key] = action.text()
+def test_counts_read_in_words_and_messages_start_with_a_capital() -> None:
+    """Issue 20.7: "1 document", "2 documents", never "1 document(s)"; banner messages in sentence case."""
+    from registry_app.ui.wording import count_phrase
+
+    assert (count_phrase(1, "document"), count_phrase(2, "document"), count_phrase(0, "finding")) == (
+        "1 document", "2 documents", "0 findings")
+
+
+def test_a_signature_asks_for_its_reason_in_sentence_case(qtbot: QtBot, director: ServiceContext) -> None:
+    from registry_app.ui.dialogs.signature import SignaturePanel
+
+    panel = SignaturePanel(director, "waived", needs_reason=True)
+    qtbot.addWidget(panel)
+    assert panel.missing() == ["Reason: write the reason for signing (it is kept with the signature).",
+                               "Password: type your password again to sign."]
+
+
+def test_an_inspector_sees_why_a_lot_cannot_be_corrected_before_trying(qtbot: QtBot,
+                                                                       inspector: ServiceContext) -> None:
+    """Issue 20.4: Save changes and Attach file are disabled with the reason, the fields read-only."""
+    from registry_app.ui.lot_record import LotRecord
+
+    lot = make_lot(inspector.db)
+    record = show_active(qtbot, LotRecord(inspector, lot.lot_id))
+    assert not record.save_button.isEnabled() and "Only a pharmacist or medical director" in \
+        record.save_button.toolTip()
+    assert record.editors["coa_ref"].isReadOnly() and record.reason.isReadOnly()
+    assert not record.attach_button.isEnabled() and "attach documents" in record.attach_button.toolTip()
+
+
+def test_at_1024x700_chart_labels_stay_whole_and_the_status_bar_elides_with_a_tooltip(
+        qtbot: QtBot, pharmacist: ServiceContext, tmp_path: Path) -> None:
+    """Issue 20.7: "Criti..." under the severity chart; status messages cut behind the permanent labels."""
+    from PySide6.QtCharts import QBarCategoryAxis
+    from PySide6.QtGui import QFontMetrics
+
+    from registry_app.ui.pages.dashboard_page import DashboardPage
+
+    from .ui_data import seed
+
+    seed(pharmacist.db)
+    window = _window(qtbot, pharmacist, tmp_path)
+    window.resize(1024, 700)
+    page = window.show_page("Dashboard")
+    assert isinstance(page, DashboardPage)
+    qtbot.wait(50)
+    for view in (page.severity_chart, page.completeness_chart):
+        chart = view.chart()
+        axis = next(a for a in chart.axes() if isinstance(a, QBarCategoryAxis))
+        assert not axis.truncateLabels()
+        room = chart.plotArea().width() / len(axis.categories())
+        metrics = QFontMetrics(axis.labelsFont())
+        assert all(metrics.horizontalAdvance(text) <= room for text in axis.categories()), (room, view.objectName())
+    message = ("Saved the lots import template: /home/clinic/Documents/registry/templates/"
+               "lots-import-template-with-every-column-and-an-example-row.xlsx")
+    window.statusBar().showMessage(message, 15000)
+    qtbot.wait(20)
+    bar = window.statusBar()
+    label = bar.message_label  # type: ignore[attr-defined]
+    assert bar.currentMessage() == message and label.toolTip() == message
+    assert label.isVisible() and label.width() > 100, "the message keeps room beside the permanent labels"
+    assert label.is_elided(), "too long for 1024 px: elided with …, whole in the tooltip"
+    database = bar.findChild(type(label), "statusDatabase")
+    assert database is not None and database.toolTip() == database.text()
+
+
+def test_f1_shows_the_guide_of_the_page_on_screen(qtbot: QtBot, pharmacist: ServiceContext, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 20.7: a short user guide per page, shipped in resources/help/ and shown for the current page."""
+    import tomllib
+
+    import registry_app
+    from registry_app.ui import help as help_module
+    from registry_app.ui.help import topic_for
+    from registry_app.ui.main_window import PAGES
+
+    # The guides of this source tree (an editable install elsewhere may map the package data to another one).
+    checkout = Path(registry_app.__file__).resolve().parents[1]
+    monkeypatch.setattr(help_module, "resource_files", lambda: checkout / "resources")
+    package_data = tomllib.loads((checkout / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    assert "help/*" in package_data["registry_app.resources"], "the guides ship with the package"
+    help_folder = checkout / "resources" / "help"
+    for name in [spec.name for spec in PAGES] + ["Lot record"]:
+        assert help_folder.joinpath(f"{topic_for(name)}.html").is_file(), f"no guide for {name}"
+    window = _window(qtbot, pharmacist, tmp_path)
+    window.show_page("Audit trail")
+    qtbot.keyClick(window, Qt.Key.Key_F1)
+    dialog = window.help_dialog
+    assert dialog.isVisible() and "Verify the trail" in dialog.browser.toPlainText()
+    assert dialog.windowTitle() == "Help — Audit trail"
+    dialog.close()
+    lot = make_lot(pharmacist.db)
+    window.open_lot(lot.lot_id)
+    assert "Lot record" in window.show_help().browser.toPlainText()

@@ -349,3 +349,18 @@ def test_attach_a_document_to_the_lot(qtbot, window: MainWindow, tmp_path: Path)
     assert record.documents_table.rowCount() == before + 1
     assert record.documents_table.item(0, 1).text() == "coa.pdf"
     assert record.tabs.currentIndex() == 4, "the record stays on the tab the user was on"
+
+
+def test_long_cells_carry_their_whole_text_as_a_tooltip(window: MainWindow) -> None:
+    """Issue 20.7: a product name cut by its column reads whole on hover (lots table and list pages)."""
+    from registry_app.ui.lot_model import COLUMNS
+
+    lots = window.show_page("Lots")
+    model = lots.model  # type: ignore[attr-defined]
+    product = next(i for i, column in enumerate(COLUMNS) if column[0] == "product")
+    row = next(r for r in range(model.rowCount()) if model.rows[r].product == "ExoSkin UC-MSC Vial")
+    assert model.index(row, product).data(Qt.ItemDataRole.ToolTipRole) == "ExoSkin UC-MSC Vial"
+    products = window.show_page("Products")
+    names = [products.proxy.index(r, 0) for r in range(products.proxy.rowCount())]  # type: ignore[attr-defined]
+    exo = next(index for index in names if index.data() == "ExoSkin UC-MSC Vial")
+    assert exo.data(Qt.ItemDataRole.ToolTipRole) == "ExoSkin UC-MSC Vial"

@@ -30,7 +30,7 @@ def _free_display() -> int:
 @pytest.fixture(scope="module")
 def display() -> Iterator[str]:
     number = _free_display()
-    server = subprocess.Popen([XVFB, f":{number}", "-screen", "0", "1400x900x24", "-nolisten", "tcp"],
+    server = subprocess.Popen([XVFB, f":{number}", "-screen", "0", "1680x1050x24", "-nolisten", "tcp"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 10
     while not Path(f"/tmp/.X11-unix/X{number}").exists():
@@ -77,6 +77,16 @@ def test_main_window_and_lot_record_render_real_text(display: str) -> None:
         # boxes (no font) give few colours and solid outlines.
         nav_colours, nav_dark = _text_pixels(image, 60, 300, 0, 180)
         assert nav_colours > 10 and 50 < nav_dark < 180 * 300 // 4, (name, nav_colours, nav_dark)
+    # Issue 20: the dashboard, the lot record and the audit trail at the smallest and a large window size.
+    for width, height in ((1024, 700), (1600, 1000)):
+        for page in ("dashboard", "lot-record", "audit-trail"):
+            name = f"{page}-{width}x{height}.png"
+            image = QImage(str(out / name))
+            assert not image.isNull() and (image.width(), image.height()) == (width, height), (name, image.size())
+            colours, dark = _text_pixels(image, 0, image.height())
+            assert colours > 40 and dark > 500, f"{name} looks blank ({colours} colours, {dark} dark pixels)"
+            nav_colours, nav_dark = _text_pixels(image, 60, 300, 0, 180)
+            assert nav_colours > 10 and nav_dark > 50, (name, nav_colours, nav_dark)
     # The lot editors (dialogs, smaller than the window) and the Flags page with Fix….
     for name in ("characterization.png", "lot-source.png", "adverse-event.png", "excursion.png",
                  "excursion-resolve.png", "flags-fix.png"):

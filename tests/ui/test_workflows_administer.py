@@ -156,4 +156,45 @@ def test_missing_lot_is_named_and_nothing_written(qtbot: QtBot, pharmacist: Serv
     _scan(qtbot, dialog, "NO-SUCH-LOT")
     assert "no lot NO-SUCH-LOT" in dialog.lot_picker.status_label.text()
     dialog.save_button.click()
-    assert "lot:" in dialog.banner.text() and _administrations(pharmacist) == []
+    assert "Lot:" in dialog.banner.text() and _administrations(pharmacist) == []
+
+
+def test_a_quarantined_lot_is_blocked_for_a_pharmacist_and_needs_a_directors_override(
+        qtbot: QtBot, pharmacist: ServiceContext) -> None:
+    """Issue 20.5: confirming is not enough to give a lot still in quarantine."""
+    lot = make_lot(pharmacist.db, status="cosmetic")
+    with pharmacist.db.write() as session:
+        session.get(Lot, lot.lot_id).status = "quarantine"
+    dialog = _open(qtbot, pharmacist)
+    _scan(qtbot, dialog, lot.lot_number)
+    assert "quarantine" in dialog.lot_picker.status_label.text()
+    dialog.set_values(patient_ref="PT-12", route="topical_intact", quantity=1.0, screening_done=True)
+    dialog.save_button.click()
+    assert dialog.override_box.isVisible() and not dialog.confirm_check.isVisible()
+    assert "USE-NOT-RELEASED" in dialog.guard_message.text()
+    assert "1 blocking finding." in dialog.banner.text()
+    assert _administrations(pharmacist) == []
+    dialog.override_reason.setPlainText("Release paperwork signed on paper; lot checked by the director")
+    dialog.director_name.setText("director")
+    dialog.override_password.setText(PASSWORDS["director"])
+    dialog.save_button.click()
+    assert dialog.result is not None and dialog.result.overridden
+
+
+def test_the_lot_picker_searches_every_usable_lot_not_only_the_first_200(
+        qtbot: QtBot, pharmacist: ServiceContext) -> None:
+    """Issue 20.7: with more usable lots than the list holds, typed text is queried in SQL."""
+    from .ui_data import seed
+
+    seed(pharmacist.db, extra_lots=260)
+    dialog = _open(qtbot, pharmacist)
+    picker = dialog.lot_picker
+    assert "first 200, type to narrow" in picker.pick_combo.itemText(0)
+    shown = {picker.pick_combo.itemData(i)[0] for i in range(1, picker.pick_combo.count())}
+    missing = next(f"PLX25-{n:05d}" for n in range(260) if f"PLX25-{n:05d}" not in shown)
+    qtbot.keyClicks(picker.search_edit, missing)
+    qtbot.waitUntil(lambda: picker.pick_combo.count() == 2, timeout=3000)
+    assert picker.pick_combo.itemData(1)[0] == missing and f"“{missing}”" in picker.pick_combo.itemText(0)
+    picker.pick_combo.setCurrentIndex(1)
+    picker.pick_combo.activated.emit(1)
+    assert picker.lot is not None and picker.lot.lot_number == missing

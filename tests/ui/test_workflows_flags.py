@@ -56,7 +56,7 @@ def test_filters_narrow_the_list(qtbot: QtBot, pharmacist: ServiceContext) -> No
     page.subject_combo.setCurrentIndex(0)
     page.search_edit.setText("certificate")
     qtbot.waitUntil(lambda: set(_codes(page)) == {"UNDOC-COA"})
-    assert "1 flag(s) shown" in page.count_label.text()
+    assert "1 flag shown" in page.count_label.text()
 
 
 def test_filters_changed_while_a_refresh_runs_narrow_its_answer(qtbot: QtBot, pharmacist: ServiceContext,
@@ -139,3 +139,28 @@ def test_pharmacist_and_inspector_have_no_waive_action(qtbot: QtBot, pharmacist:
         assert page.waive_selected() is None
         dialog = show_active(qtbot, WaiveDialog(ctx, page.selected_flag()))
         assert not dialog.waive_button.isEnabled()
+
+
+def test_subjects_read_as_lot_numbers_and_patients_and_waivers_in_the_sites_zone(
+        qtbot: QtBot, director: ServiceContext) -> None:
+    """Issue 20.7 and 20.2: "Lot 22"/"Administration 72" become the lot number and the patient pseudonym with
+    the date; a waiver's time is shown to the minute with its zone, not "17:28:47.228543"."""
+    import re
+    from datetime import datetime
+
+    from registry_app.services.flags import waive_flag
+
+    from .workflow_data import add_administration
+
+    lot = make_lot(director.db, lot_number="FLG-7", coa_ref=None)  # UNDOC-COA on the lot
+    add_administration(director.db, lot.lot_id, patient_ref="PT-00412", practitioner=None,
+                       administered_at=datetime(2026, 11, 3, 14, 5))  # TRACE-INCOMPLETE on the administration
+    waive_flag(director, "UNDOC-COA", "lot", lot.lot_id, "CoA on paper in the QA binder", PASSWORDS["director"])
+    page = _page(qtbot, director)
+    subjects = {f.code: page.model.index(row, 2).data() for row, f in enumerate(page.model.rows)}
+    assert subjects["UNDOC-COA"] == "Lot FLG-7"
+    assert subjects["TRACE-INCOMPLETE"].startswith("Administration PT-00412, 2026-11-03 14:05 ")
+    assert "(lot FLG-7)" in subjects["TRACE-INCOMPLETE"]
+    row = _codes(page).index("UNDOC-COA")
+    tip = page.model.index(row, 6).data(Qt.ItemDataRole.ToolTipRole)
+    assert re.search(r" on \d{4}-\d\d-\d\d \d\d:\d\d [A-Z+\-0-9]+: CoA on paper", tip), tip

@@ -55,7 +55,8 @@ def test_director_recalls_and_the_lookback_opens_at_once(qtbot: QtBot, director:
     qtbot.addWidget(lookback)
     assert lookback.table.rowCount() == 2
     assert [lookback.table.item(r, 1).text() for r in range(2)] == ["PT-00001", "PT-00002"]
-    assert "2 patient(s) still to notify" in lookback.heading.text()
+    assert "2 patients still to notify" in lookback.heading.text()
+    assert "recalled, recalled" not in lookback.heading.text() and "(recalled from " in lookback.heading.text()
 
     _select_row(lookback, 0)
     lookback.notified_how.setText("phone")
@@ -64,7 +65,7 @@ def test_director_recalls_and_the_lookback_opens_at_once(qtbot: QtBot, director:
         rows = session.execute(select(Administration).order_by(Administration.id)).scalars().all()
         assert [(r.patient_ref, r.patient_notified_on, r.notified_how) for r in rows] == [
             ("PT-00001", date.today(), "phone"), ("PT-00002", None, None)]
-    assert "1 patient(s) still to notify" in lookback.heading.text()
+    assert "1 patient still to notify" in lookback.heading.text()
 
     csv_path = lookback.export_csv(tmp_path / "lookback.csv")
     with csv_path.open(encoding="utf-8-sig") as handle:
@@ -107,3 +108,17 @@ def test_pharmacist_cannot_recall(qtbot: QtBot, pharmacist: ServiceContext) -> N
     assert not recall.recall_button.isEnabled()
     with pharmacist.db.read() as session:
         assert session.get(Lot, lot_id).status == "released"
+
+
+def test_recalling_a_recalled_lot_is_disabled_before_signing(qtbot: QtBot, director: ServiceContext) -> None:
+    """Issue 20.4: the director learns the lot was recalled already before typing a password."""
+    lot = make_lot(director.db)
+    with director.db.write() as session:
+        row = session.get(Lot, lot.lot_id)
+        row.status, row.recall_date, row.recall_reason = "recalled", date.today(), "supplier notice"
+    dialog = show_active(qtbot, RecallDialog(director, lot_id=lot.lot_id))
+    assert not dialog.recall_button.isEnabled()
+    assert "recalled already" in dialog.recall_button.toolTip() and "recalled already" in dialog.banner.text()
+    other = make_lot(director.db)
+    dialog.lot_picker.select_lot(other.lot_id)
+    assert dialog.recall_button.isEnabled() and dialog.recall_button.toolTip() == ""

@@ -231,3 +231,45 @@ def test_an_expired_lot_is_warned_about_before_anything_is_saved(qtbot: QtBot, p
     assert row_counts(pharmacist.db) == before  # the warning comes before the save
     dialog.receive_button.click()  # the same details again: received as they are
     assert dialog.result is not None and any("expired on" in w for w in dialog.result.warnings)
+
+
+def test_release_lists_open_high_findings_and_needs_each_acknowledged(qtbot: QtBot, director: ServiceContext) -> None:
+    """Issue 20.5: the signature covers the open critical/high findings only when each is ticked."""
+    import json
+
+    from registry_app.domain import AuditEntry
+
+    lot = make_lot(director.db, coa_ref=None, expiry_date=None)  # UNDOC-COA and UNDOC-EXPIRY: high
+    with director.db.write() as session:
+        session.get(Lot, lot.lot_id).status = "quarantine"
+    dialog = show_active(qtbot, ReleaseLotDialog(director, lot.lot_id))
+    assert {"UNDOC-COA", "UNDOC-EXPIRY"} <= set(dialog.acknowledge_checks)
+    assert dialog.acknowledge_box.isVisible() and not dialog.action_button.isEnabled()
+    assert "Tick the acknowledgement" in dialog.action_button.toolTip()
+    dialog.signature.password_edit.setText(PASSWORDS["director"])
+    for check in dialog.acknowledge_checks.values():
+        assert not dialog.action_button.isEnabled()
+        check.setChecked(True)
+    assert dialog.action_button.isEnabled() and dialog.action_button.toolTip() == ""
+    dialog.action_button.click()
+    assert dialog.done_ok
+    with director.db.read() as session:
+        audit = session.execute(select(AuditEntry).where(AuditEntry.action == "release lot")).scalar_one()
+        assert {"UNDOC-COA", "UNDOC-EXPIRY"} <= set(json.loads(audit.after)["acknowledged_findings"])
+        assert json.loads(audit.after)["release_signature_id"] == dialog.signature_id  # the signed content
+
+
+def test_release_of_a_released_lot_is_disabled_before_any_password(qtbot: QtBot, director: ServiceContext) -> None:
+    """Issue 20.4: the director sees why before typing, not a refusal after signing."""
+    lot = make_lot(director.db)  # released
+    dialog = show_active(qtbot, ReleaseLotDialog(director, lot.lot_id))
+    assert not dialog.action_button.isEnabled()
+    assert "only a lot in quarantine can be released" in dialog.action_button.toolTip()
+    assert "released" in dialog.banner.text()
+    destroyed = make_lot(director.db)
+    with director.db.write() as session:
+        row = session.get(Lot, destroyed.lot_id)
+        row.status, row.destroyed_reason = "destroyed", "expired"
+    for kind in (RejectLotDialog, DestroyLotDialog):
+        other = show_active(qtbot, kind(director, destroyed.lot_id))
+        assert not other.action_button.isEnabled() and "destroyed" in other.action_button.toolTip()

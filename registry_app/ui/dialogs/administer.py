@@ -2,8 +2,9 @@
 screening. The guard rails speak before anything is saved:
 
 - a `high` finding shows its message and the Save button becomes "Confirm and save";
-- a `critical` finding blocks; a medical director may override it with a reason and a signature (a
-  pharmacist at the workstation asks the director to type their own name and password in the panel).
+- a `critical` finding, or a lot still in quarantine (or rejected), blocks; a medical director may override
+  it with a reason and a signature (a pharmacist at the workstation asks the director to type their own name
+  and password in the panel). Which findings block is the service's decision (`GuardRailBlocked.blocking`).
 
 Nothing is written until the last press succeeds (the service rolls back a refused attempt).
 """
@@ -37,8 +38,11 @@ from ...services.administrations import (
     Override,
     record_administration,
 )
+from ...services.catalogue import Flag
+from ...services.clock import site_clock
 from ...services.errors import ConfirmationRequired, GuardRailBlocked
 from ..ops import report_unexpected, runner_for
+from ..wording import count_phrase
 from .flag_list import FlagTable
 from .forms import (
     ErrorBanner,
@@ -64,7 +68,7 @@ class AdministerDialog(QDialog):
         super().__init__(parent)
         self.ctx = ctx
         self.result: AdministrationResult | None = None
-        self._state = "edit"  # edit | confirm (high findings shown) | blocked (critical findings shown)
+        self._state = "edit"  # edit | confirm (high findings shown) | blocked (blocking findings shown)
         self.setWindowTitle("Record administration")
         self.resize(640, 720)
         outer = QVBoxLayout(self)
@@ -80,10 +84,13 @@ class AdministerDialog(QDialog):
 
         self.lot_picker = LotPicker(ctx, usable_only=True)
         form.addRow(self._label("&Lot (scan or pick)", self.lot_picker.scan_edit), self.lot_picker)
-        self.administered_at = QDateTimeEdit(QDateTime.currentDateTime())
+        # "Now" on the site's clock, not the machine's (issue 20.2): the time is stored as the site's local time
+        # and the audit trail shows it in the same zone, named beside the field.
+        self.clock = site_clock(ctx)
+        self.administered_at = QDateTimeEdit(QDateTime(self.clock.now().replace(second=0, microsecond=0)))
         self.administered_at.setDisplayFormat("yyyy-MM-dd HH:mm")
         self.administered_at.setCalendarPopup(True)
-        form.addRow(self._label("&When", self.administered_at), self.administered_at)
+        form.addRow(self._label(f"&When ({self.clock.zone_name()})", self.administered_at), self.administered_at)
         self.patient_ref = QLineEdit()
         self.patient_ref.setPlaceholderText("Pseudonymous reference such as PT-00412, never a name")
         form.addRow(self._label("&Patient reference", self.patient_ref), self.patient_ref)
@@ -199,7 +206,7 @@ class AdministerDialog(QDialog):
     def entry(self) -> AdministrationInput | None:
         lot_id = self.lot_picker.lot_id()
         if lot_id is None:
-            self.banner.show_error("lot: scan the package or pick the lot from the list")
+            self.banner.show_error("Lot: scan the package or pick the lot from the list.")
             self.lot_picker.scan_edit.setFocus()
             return None
         when: datetime = self.administered_at.dateTime().toPython()
@@ -247,7 +254,7 @@ class AdministerDialog(QDialog):
             reason = self.override_reason.toPlainText().strip()
             password = self.override_password.text()
             if not reason or not password or not self.director_name.text().strip():
-                self.banner.show_error("A critical finding blocks this administration. To go ahead, a medical "
+                self.banner.show_error("A blocking finding stops this administration. To go ahead, a medical "
                                        "director writes the reason, their user name and password, then signs.")
                 (self.override_reason if not reason else self.override_password).setFocus()
                 return
@@ -273,9 +280,9 @@ class AdministerDialog(QDialog):
 
     def _refused(self, error: BaseException) -> None:
         if isinstance(error, GuardRailBlocked):
-            self._show_guard_rails("blocked", error.findings)
+            self._show_guard_rails("blocked", error.findings, error.blocking)
         elif isinstance(error, ConfirmationRequired):
-            self._show_guard_rails("confirm", error.findings)
+            self._show_guard_rails("confirm", error.findings, [])
         elif isinstance(error, RegistryError):
             self.override_password.clear()
             show_registry_error(self.banner, error, self._field_widgets())
@@ -288,16 +295,16 @@ class AdministerDialog(QDialog):
         widgets["override_reason"] = self.override_reason
         return widgets
 
-    def _show_guard_rails(self, state: str, findings: list) -> None:  # type: ignore[type-arg]
+    def _show_guard_rails(self, state: str, findings: list[Flag], blocking: list[Flag]) -> None:
         self._state = state
         self.findings.set_flags(findings)
         self.guard_box.show()
         if state == "blocked":
-            critical = [f for f in findings if f.severity == "critical"]
             self.guard_message.setText(
-                "<b>Blocked.</b> " + " ".join(f"{f.code}: {f.message}" for f in critical)
+                "<b>Blocked.</b> " + " ".join(f"{f.code}: {f.message}" for f in blocking)
                 + "<br>Only a medical director may override, with a reason and a signature.")
-            self.banner.show_error(f"Not saved: {len(critical)} critical finding(s). See Guard rails below.")
+            self.banner.show_error(f"Not saved: {count_phrase(len(blocking), 'blocking finding')}. "
+                                   "See Guard rails below.")
             self.override_box.show()
             self.confirm_check.hide()
             self.save_button.setText("&Override and save")
@@ -306,7 +313,8 @@ class AdministerDialog(QDialog):
             high = [f for f in findings if f.severity == "high"]
             self.guard_message.setText(
                 "<b>Please confirm.</b> " + " ".join(f"{f.code}: {f.message}" for f in high))
-            self.banner.show_warning(f"Not saved yet: {len(high)} high finding(s) need your confirmation.")
+            self.banner.show_warning(f"Not saved yet: {count_phrase(len(high), 'high finding')} "
+                                     f"need{'s' if len(high) == 1 else ''} your confirmation.")
             self.override_box.hide()
             self.confirm_check.show()
             self.confirm_check.setChecked(False)

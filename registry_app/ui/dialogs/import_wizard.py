@@ -37,6 +37,7 @@ from ...services.formats import Table, TableError, read_table
 from ...services.imports import ImportResult, import_administrations, import_lots
 from ..ops import Op, runner_for
 from ..style import state_colour
+from ..wording import count_phrase
 from .forms import ErrorBanner, add_save_shortcut, has_role
 
 FILE_FILTER = "Spreadsheets (*.csv *.xlsx);;CSV (*.csv);;Excel (*.xlsx);;All files (*)"
@@ -229,16 +230,17 @@ class ImportWizard(QDialog):
         if result.errors:
             header_only = all(e.row <= 1 for e in result.errors)
             rows_text = ("The header is wrong" if header_only else
-                         f"{len(rejected_rows)} row(s) rejected, {result.rows - len(rejected_rows)} accepted")
-            self.summary.setText(f"<b>{result.file_name}</b>: {result.rows} row(s). {rows_text}. "
+                         f"{count_phrase(len(rejected_rows), 'row')} rejected, "
+                         f"{result.rows - len(rejected_rows)} accepted")
+            self.summary.setText(f"<b>{result.file_name}</b>: {count_phrase(result.rows, 'row')}. {rows_text}. "
                                  "Nothing can be imported until every row is accepted: fix the file and check again."
                                  "<br>" + "<br>".join(_escape(line) for line in result.error_lines()[:20]))
         else:
             extra = ""
             if result.kind == "lots":
-                extra = (f" {result.created} new lot(s), {result.updated} update(s), "
-                         f"{result.products_created} new product(s).")
-            self.summary.setText(f"<b>{result.file_name}</b>: all {result.rows} row(s) accepted.{extra} "
+                extra = (f" {count_phrase(result.created, 'new lot')}, {count_phrase(result.updated, 'update')}, "
+                         f"{count_phrase(result.products_created, 'new product')}.")
+            self.summary.setText(f"<b>{result.file_name}</b>: all {count_phrase(result.rows, 'row')} accepted.{extra} "
                                  "Press Import to write them." + _warning_lines(result))
         self._fill_preview(result, table)
         self._go(1)
@@ -280,13 +282,15 @@ class ImportWizard(QDialog):
             self.summary.setText("Not imported: " + "<br>".join(_escape(e) for e in result.error_lines()[:20]))
             self._go(1)
             return
-        detail = (f"{result.created} lot(s) created, {result.updated} updated, {result.products_created} "
-                  f"product(s), {result.suppliers_created} supplier(s) and {result.manufacturers_created} "
-                  f"manufacturer(s) added, {result.results_created} characterization result(s)."
-                  if result.kind == "lots" else f"{result.created} administration(s) recorded.")
+        detail = (f"{count_phrase(result.created, 'lot')} created, {result.updated} updated, "
+                  f"{count_phrase(result.products_created, 'product')}, "
+                  f"{count_phrase(result.suppliers_created, 'supplier')} and "
+                  f"{count_phrase(result.manufacturers_created, 'manufacturer')} added, "
+                  f"{count_phrase(result.results_created, 'characterization result')}."
+                  if result.kind == "lots" else f"{count_phrase(result.created, 'administration')} recorded.")
         if result.excursions_opened:
-            detail += (f" {result.excursions_opened} temperature excursion(s) opened (received outside the "
-                       "storage range): resolve them on the lots.")
+            detail += (f" {count_phrase(result.excursions_opened, 'temperature excursion')} opened (received "
+                       "outside the storage range): resolve them on the lots.")
         self.summary.setText(f"<b>Imported {result.file_name}</b>: {detail} Batch {result.batch}."
                              + _warning_lines(result))
         self.banner.clear_message()

@@ -3,19 +3,23 @@ the most recent lots that fit the task (released lots for an administration, qua
 
 A scan fills the lot number (and the GTIN tells which product when a lot number is shared); a number that
 several products use asks which product is meant. The picked lot is shown with its product and status.
+
+The pick list is a search (issue 20.7): what is typed in "Search" is queried in SQL as the Lots page does, so
+a clinic with 466 usable lots finds any of them, not only the 200 most recent.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
 
 from ...domain.exact import quantity_text
 from ...domain.vocab import label
 from ...services import RegistryError, ServiceContext
-from ...services.browse import LotQuery, lot_page
+from ...services.browse import LotPage, LotQuery, LotRow, lot_page
 from ...services.formats import ScanError, parse_scan
 from ...services.recalls import AmbiguousLot, LotRef, find_lot, trace_lot
+from ..ops import runner_for
 from .forms import ScanEdit
 
 PICK_LIMIT = 200
@@ -45,8 +49,21 @@ class LotPicker(QWidget):
         self.pick_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.pick_combo.setMinimumContentsLength(30)
         self.pick_combo.activated.connect(self._picked)
-        layout.addWidget(self.pick_combo)
-        self._fill_pick_list(pick_statuses or (("released",) if usable_only else ()))
+        self.search_edit = QLineEdit(objectName="lotPickerSearch")
+        self.search_edit.setAccessibleName("Search the lots to pick from")
+        self.search_edit.setPlaceholderText("Search the list: lot number, product, supplier…")
+        self.search_edit.setClearButtonEnabled(True)
+        pick_row = QHBoxLayout()
+        pick_row.addWidget(self.search_edit, 1)
+        pick_row.addWidget(self.pick_combo, 2)
+        layout.addLayout(pick_row)
+        self._statuses = pick_statuses or (("released",) if usable_only else ())
+        self._asked = 0  # bumped per search: a late answer to an older text is dropped
+        # One query when typing pauses, not one per key.
+        self._typing = QTimer(self, singleShot=True, interval=200)
+        self._typing.timeout.connect(self.search)
+        self.search_edit.textChanged.connect(lambda _text: self._typing.start())
+        self._fill_pick_list(self._statuses)
         row = QHBoxLayout()
         self.product_combo = QComboBox()
         self.product_combo.setAccessibleName("Product of the lot")
@@ -64,12 +81,34 @@ class LotPicker(QWidget):
     def _fill_pick_list(self, statuses: tuple[str, ...]) -> None:
         """The most recently received lots (of these statuses), for picking without a scanner."""
         try:
-            rows = lot_page(self.ctx, LotQuery(statuses=statuses), limit=PICK_LIMIT, badges=False).rows
+            page = lot_page(self.ctx, LotQuery(statuses=statuses), limit=PICK_LIMIT, badges=False)
         except RegistryError:
-            rows = []
-        which = " or ".join(statuses) if statuses else "recent"
-        self.pick_combo.addItem(f"… or pick from the {which} lots ({len(rows)})" if rows else f"No {which} lots",
-                                None)
+            page = None
+        self._show_choices(page.rows if page else [], bool(page and page.has_more), "")
+
+    def search(self) -> None:
+        """Query the typed text in SQL (as the Lots page does) off the GUI thread, then refill the list."""
+        self._asked += 1
+        asked, ctx, text = self._asked, self.ctx, self.search_edit.text().strip()
+        query = LotQuery(text=text, statuses=self._statuses)
+        runner_for(self).run(self, lambda _progress: lot_page(ctx, query, limit=PICK_LIMIT, badges=False),
+                             lambda page: self._found(asked, text, page), lambda error: self._found(asked, text, None),
+                             title="Searching the lots")
+
+    def _found(self, asked: int, text: str, page: LotPage | None) -> None:
+        if asked == self._asked:
+            self._show_choices(page.rows if page else [], bool(page and page.has_more), text)
+
+    def _show_choices(self, rows: list[LotRow], more: bool, text: str) -> None:
+        self.pick_combo.clear()
+        which = " or ".join(self._statuses) if self._statuses else "recent"
+        count = f"first {len(rows)}, type to narrow" if more else str(len(rows))
+        if rows:
+            heading = (f"… or pick from the {which} lots matching “{text}” ({count})" if text
+                       else f"… or pick from the {which} lots ({count})")
+        else:
+            heading = f"No {which} lots match “{text}”" if text else f"No {which} lots"
+        self.pick_combo.addItem(heading, None)
         for r in rows:
             expiry = f", expires {r.expiry_date}" if r.expiry_date else ""
             stock = f"{quantity_text(r.on_hand)} {r.unit or ''}".strip()

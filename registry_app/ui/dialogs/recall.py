@@ -39,7 +39,9 @@ from ...services.context import DIRECTOR, STAFF
 from ...services.formats import CSV_ENCODING, csv_cells
 from ...services.outputs import output_target, publish, temporary_beside
 from ...services.recalls import RecallResult, Trace, mark_patient_notified, recall_lot, trace_lot
+from ...services.receiving import lifecycle_refusal
 from ..ops import report_unexpected, runner_for
+from ..wording import count_phrase, sentence_case
 from .date_field import date_problems
 from .forms import ErrorBanner, attempt, attempt_op, date_edit, has_role, wire_keyboard
 from .lots import LotPicker
@@ -89,14 +91,28 @@ class RecallDialog(QDialog):
         wire_keyboard(self, self.buttons, self.recall_button)
         if not has_role(ctx, DIRECTOR):
             self.recall_button.setEnabled(False)
+            self.recall_button.setToolTip("Only a medical director may recall a lot.")
             self.banner.show_warning("Only a medical director may recall a lot.")
+        else:
+            # A lot recalled already: say so before the director signs, not after (issue 20.4).
+            self.lot_picker.lot_changed.connect(self._lot_changed)
         if lot_id is not None:
             self.lot_picker.select_lot(lot_id)
         self.lot_picker.scan_edit.setFocus()
 
+    def _lot_changed(self, ref: object) -> None:
+        status = getattr(ref, "status", None)
+        why = lifecycle_refusal("recall", status, getattr(ref, "lot_number", "")) if status else None
+        self.recall_button.setEnabled(why is None)
+        self.recall_button.setToolTip(sentence_case(why) + "." if why else "")
+        if why:
+            self.banner.show_warning(sentence_case(why) + ".")
+        else:
+            self.banner.clear_message()
+
     def submit(self) -> None:
         lot_id = self.lot_picker.lot_id()
-        problems = ([] if lot_id is not None else ["lot: scan or type the lot to recall"]) + self.signature.missing()
+        problems = ([] if lot_id is not None else ["Lot: scan or type the lot to recall."]) + self.signature.missing()
         if problems:
             self.banner.show_error("\n".join(problems))
             return
@@ -184,10 +200,15 @@ class LookbackDialog(QDialog):
             return
         self.trace = trace
         waiting = len(trace.not_notified)
-        recalled = f", recalled from {trace.recalled_from}" if trace.recalled_from else ""
+        # "recalled from <moment>" says the status once, not "recalled, recalled from <date>" (issue 20.7).
+        state = label(trace.status).lower()
+        if trace.recalled_from:
+            state = (f"recalled from {trace.recalled_from}" if trace.status == "recalled"
+                     else f"{state}, recalled from {trace.recalled_from}")
         self.heading.setText(
-            f"<b>{trace.product_name}</b>, lot <b>{trace.lot_number}</b> ({label(trace.status).lower()}{recalled}): "
-            f"{len(trace.administrations)} administration(s), {waiting} patient(s) still to notify.")
+            f"<b>{trace.product_name}</b>, lot <b>{trace.lot_number}</b> ({state}): "
+            f"{count_phrase(len(trace.administrations), 'administration')}, "
+            f"{count_phrase(waiting, 'patient')} still to notify.")
         self.table.setRowCount(len(trace.administrations))
         for r, row in enumerate(self.rows()):
             for c, text in enumerate(row):
@@ -280,7 +301,8 @@ class LookbackDialog(QDialog):
         html = (f"<h2>Recall lookback: {_html(trace.product_name)}, lot {_html(trace.lot_number)}</h2>"
                 f"<p>Status: {label(trace.status)}"
                 + (f"; recalled from {trace.recalled_from}" if trace.recalled_from else "")
-                + f". Printed {date.today().isoformat()}. {len(trace.not_notified)} patient(s) still to notify.</p>"
+                + f". Printed {date.today().isoformat()}. "
+                f"{count_phrase(len(trace.not_notified), 'patient')} still to notify.</p>"
                 f"<table border='1' cellspacing='0' cellpadding='3'><tr>{head}</tr>{body}</table>")
         writer = QPdfWriter(str(path))
         writer.setPageSize(QPageSize(QPageSize.PageSizeId.A4))

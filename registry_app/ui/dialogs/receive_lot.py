@@ -36,6 +36,7 @@ from ...services.documents import attach_document
 from ...services.products import create_product, list_products, update_product
 from ...services.receiving import ReceiptResult, identify_scan, parse_lot_fields, receipt_warnings, receive_lot
 from ..ops import report_unexpected, runner_for
+from ..wording import count_phrase
 from .date_field import date_problems
 from .documents import DocumentDropList
 from .flag_list import FlagTable
@@ -445,9 +446,9 @@ class ReceiveLotDialog(QDialog):
                  "<b>quarantine</b> until a medical director releases it."]
         lines += [f"⚠ {w}" for w in result.warnings]
         if self.document_ids:
-            lines.append(f"{len(self.document_ids)} document(s) attached.")
+            lines.append(f"{count_phrase(len(self.document_ids), 'document')} attached.")
         lines += [f"Note: {p}" for p in problems]
-        lines.append(f"{len(flags)} finding(s) on this lot and its product:" if flags else
+        lines.append(f"{count_phrase(len(flags), 'finding')} on this lot and its product:" if flags else
                      "No findings: the lot's documentation is complete.")
         self.done_label.setText("<br>".join(lines))
         self.findings.set_flags(flags)

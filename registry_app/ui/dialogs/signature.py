@@ -80,9 +80,9 @@ class SignaturePanel(QGroupBox):
     def missing(self) -> list[str]:
         problems = []
         if self.needs_reason and not self.reason():
-            problems.append("reason: write why (it is kept with the signature)")
+            problems.append("Reason: write the reason for signing (it is kept with the signature).")
         if not self.password():
-            problems.append("password: type your password again to sign")
+            problems.append("Password: type your password again to sign.")
         return problems
 
     def clear_password(self) -> None:

@@ -40,6 +40,7 @@ from ..dialogs.forms import ErrorBanner, attempt_op, number_or_none, optional_nu
 from ..dialogs.signature import SignaturePanel
 from ..dialogs.undo import FormUndo
 from ..ops import report_unexpected, runner_for
+from ..wording import count_phrase
 from .lot_editor_kit import gate, show_dialog
 
 
@@ -256,7 +257,8 @@ class ExcursionsDialog(QDialog):
         self.excursions = excursions
         still_open = sum(e.is_open for e in excursions)
         self.heading.setText(f"<b>{lot.product_name}</b>, lot <b>{lot.lot_number}</b> ({label(lot.status).lower()})"
-                             f" — {still_open} open excursion(s): USE-TEMPERATURE stays until each is resolved."
+                             f" — {count_phrase(still_open, 'open excursion')}: USE-TEMPERATURE stays until each is "
+                             "resolved."
                              if still_open else f"<b>{lot.product_name}</b>, lot <b>{lot.lot_number}</b> "
                              f"({label(lot.status).lower()}) — no open excursion.")
         self.table.setRowCount(len(excursions))

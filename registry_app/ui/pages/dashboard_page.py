@@ -17,8 +17,8 @@ from PySide6.QtCharts import (
     QStackedBarSeries,
     QValueAxis,
 )
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QPainter
+from PySide6.QtCore import QMargins, Qt, Signal
+from PySide6.QtGui import QFontMetrics, QPainter
 from PySide6.QtWidgets import (
     QGridLayout,
     QGroupBox,
@@ -97,8 +97,10 @@ class DashboardPage(QWidget):
         self.quarantine_button.setText(f"{lots_phrase(figures.quarantine)} in quarantine  ›")
         self.expired_button.setText(f"{lots_phrase(figures.expired_stock)} with expired stock  ›")
         self.severity_chart.setChart(self._severity_chart(figures))
+        _keep_labels_whole(self.severity_chart)
         self.status_chart.setChart(self._status_chart(figures))
         self.completeness_chart.setChart(self._completeness_chart(figures))
+        _keep_labels_whole(self.completeness_chart)
         self.codes.clear()
         for code, count in figures.flags_by_code.items():
             item = QListWidgetItem(f"{count:>6,}  {code}")
@@ -143,7 +145,12 @@ class DashboardPage(QWidget):
 def _bar_chart(series: QAbstractBarSeries, categories: list[str], top: float) -> QChart:
     chart = QChart()
     chart.addSeries(series)
+    # At 1024x700 a chart is ~380 px wide and Qt Charts cut "Critical" to "Criti..." (issue 20.7): never
+    # truncate the category labels, and give the plot the width the chart's margins took.
+    chart.setMargins(QMargins(2, 2, 2, 2))
+    chart.layout().setContentsMargins(0, 0, 0, 0)
     axis_x = QBarCategoryAxis()
+    axis_x.setTruncateLabels(False)
     axis_x.append(categories)
     axis_y = QValueAxis()
     axis_y.setRange(0, max(1.0, float(top)))
@@ -155,6 +162,16 @@ def _bar_chart(series: QAbstractBarSeries, categories: list[str], top: float) ->
     series.attachAxis(axis_y)
     chart.legend().hide()
     return chart
+
+
+def _keep_labels_whole(view: QChartView) -> None:
+    """A minimum width at which every category label fits under its bar (plus the value axis' width)."""
+    axis = next((a for a in view.chart().axes() if isinstance(a, QBarCategoryAxis)), None)
+    if axis is None or not axis.categories():
+        return
+    metrics = QFontMetrics(axis.labelsFont())
+    widest = max(metrics.horizontalAdvance(text) for text in axis.categories())
+    view.setMinimumWidth(len(axis.categories()) * (widest + 12) + 4 * metrics.horizontalAdvance("000"))
 
 
 def _boxed(title: str, widget: Any) -> QGroupBox:

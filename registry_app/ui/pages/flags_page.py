@@ -7,6 +7,7 @@ table model holds the list and nothing else (no proxy model: filtering happens b
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import (
@@ -36,13 +37,15 @@ from PySide6.QtWidgets import (
 from ...domain.vocab import SEVERITY_RANK, label
 from ...services import RegistryError, ServiceContext
 from ...services.catalogue import COMPLIANCE_CODES, RULES, Flag
+from ...services.clock import SiteClock, machine_zone
 from ...services.context import DIRECTOR
-from ...services.flags import filter_flags, list_flags
+from ...services.flags import FlagListing, filter_flags, flag_listing
 from ..dialogs.forms import ErrorBanner, has_role
 from ..dialogs.waive import WaiveDialog
 from ..editors.fix_actions import FIXES, FixTarget, fix_flag, fix_refusal
 from ..ops import Op, runner_for
 from ..style import severity_colour
+from ..wording import count_phrase
 
 COLUMNS = ("Severity", "Code", "Subject", "Product", "Lot", "Message", "Waived")
 SUBJECT_TYPES = ("product", "lot", "administration", "adverse_event")
@@ -53,10 +56,13 @@ class FlagModel(QAbstractTableModel):
     def __init__(self) -> None:
         super().__init__()
         self.rows: list[Flag] = []  # not `flags`: that name is Qt's item-flags method
+        self.listing: FlagListing | None = None  # subject names and the site's clock, from the service
 
-    def set_flags(self, flags: list[Flag]) -> None:
+    def set_flags(self, flags: list[Flag], listing: FlagListing | None = None) -> None:
         self.beginResetModel()
         self.rows = flags
+        if listing is not None:
+            self.listing = listing
         self.endResetModel()
 
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
@@ -78,22 +84,22 @@ class FlagModel(QAbstractTableModel):
         column = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             return self._text(flag, column)
-        if role == Qt.ItemDataRole.ToolTipRole and column == 5:
-            return flag.message
+        if role == Qt.ItemDataRole.ToolTipRole and column in (2, 3, 5):
+            return self._text(flag, column)  # cut at the column's width: whole on hover
         if role == Qt.ItemDataRole.ToolTipRole and column == 6 and flag.waiver:
-            return _waiver_text(flag.waiver)
+            return _waiver_text(flag.waiver, self.listing.clock if self.listing else None)
         if role == Qt.ItemDataRole.ForegroundRole and column == 0:
             return QBrush(severity_colour(flag.severity))
         return None
 
-    @staticmethod
-    def _text(flag: Flag, column: int) -> str:
+    def _text(self, flag: Flag, column: int) -> str:
         if column == 0:
             return flag.severity
         if column == 1:
             return flag.code
         if column == 2:
-            return f"{label(flag.subject_type)} {flag.subject_id}"
+            name = self.listing.subjects.get((flag.subject_type, flag.subject_id)) if self.listing else None
+            return f"{label(flag.subject_type)} {name}" if name else f"{label(flag.subject_type)} {flag.subject_id}"
         if column == 3:
             return flag.product_name or ""
         if column == 4:
@@ -229,15 +235,16 @@ class FlagsPage(QWidget):
         self._stale = False
         ctx = self.ctx
         self.count_label.setText("Evaluating the flag rules…")
-        self._task = runner_for(self).run(self, lambda _progress: list_flags(ctx), self._loaded, self._load_failed,
-                                          title="Flags")
+        self._task = runner_for(self).run(self, lambda _progress: flag_listing(ctx), self._loaded,
+                                          self._load_failed, title="Flags")
 
-    def _loaded(self, flags: list[Flag]) -> None:
+    def _loaded(self, listing: FlagListing) -> None:
         if self._stale:
             self.refresh()
             return
         self.banner.clear_message()
-        self._all = flags
+        self._all = listing.flags
+        self.model.listing = listing
         self._apply_filters()
 
     def _load_failed(self, error: BaseException) -> None:
@@ -262,7 +269,7 @@ class FlagsPage(QWidget):
         self.model.set_flags(shown)
         waived = sum(1 for f in shown if f.waived)
         filtered = bool(words or subject or self.severity_combo.currentData() or self.code_combo.currentData())
-        self.count_label.setText(f"{len(shown)} flag(s) shown, {waived} waived" if shown else
+        self.count_label.setText(f"{count_phrase(len(shown), 'flag')} shown, {waived} waived" if shown else
                                  "No flags match." if filtered else "No flags: every record is documented.")
         if shown:
             self.table.selectRow(0)
@@ -281,7 +288,8 @@ class FlagsPage(QWidget):
         refusal = fix_refusal(self.ctx, flag.code) if flag is not None else "Select a finding to fix."
         self.fix_button.setEnabled(refusal is None)
         self.fix_button.setToolTip(refusal or (FIXES[flag.code].what if flag is not None else ""))
-        self.detail.setText(_detail_text(flag) if flag is not None else "")
+        clock = self.model.listing.clock if self.model.listing else None
+        self.detail.setText(_detail_text(flag, clock) if flag is not None else "")
 
     def open_subject(self) -> None:
         flag = self.selected_flag()
@@ -312,12 +320,16 @@ class FlagsPage(QWidget):
         return self.waive_dialog
 
 
-def _waiver_text(waiver: dict[str, object]) -> str:
-    return f"Waived by {waiver.get('waived_by')} on {waiver.get('waived_at')}: {waiver.get('reason')}"
+def _waiver_text(waiver: dict[str, object], clock: SiteClock | None) -> str:
+    """Who waived, when in the site's zone to the minute (not "17:28:47.228543"), and why."""
+    when = waiver.get("waived_at")
+    if isinstance(when, datetime):
+        when = (clock or SiteClock(machine_zone())).show_utc(when)
+    return f"Waived by {waiver.get('waived_by')} on {when}: {waiver.get('reason')}"
 
 
-def _detail_text(flag: Flag) -> str:
+def _detail_text(flag: Flag, clock: SiteClock | None = None) -> str:
     text = f"{flag.code} ({flag.severity}): {RULES[flag.code].title}\n{flag.message}"
     if flag.waived and flag.waiver:
-        text += "\n" + _waiver_text(flag.waiver)
+        text += "\n" + _waiver_text(flag.waiver, clock)
     return text

@@ -22,11 +22,14 @@ from PySide6.QtWidgets import (
 
 from ...domain.vocab import label
 from ...services import RegistryError, ServiceContext
-from ...services.browse_lot import administrations_list, as_text, audit_list, products_list, suppliers_list
+from ...services.browse_lot import administrations_list, as_text, products_list, suppliers_list
 from ...services.context import STAFF
 from ..ops import report_unexpected, runner_for
+from ..wording import count_phrase
 
 Column = tuple[str, str]  # (key in the row dict, header)
+TOOLTIP_FROM = 12  # characters: longer cells may be cut, so they carry their text as a tooltip
+MAX_COLUMN_WIDTH = 320
 VOCAB_KEYS = {"product_type", "source", "presentation", "regulatory_status", "route", "severity"}
 
 
@@ -76,6 +79,10 @@ class ListPage(QWidget):
             self.filter.returnPressed.connect(self.refresh)
         else:
             self.filter.textChanged.connect(self.proxy.setFilterFixedString)
+        # The count says what is on screen: "3 of 22 rows" while a filter narrows the list (issue 20.3).
+        for signal in (self.proxy.rowsInserted, self.proxy.rowsRemoved, self.proxy.modelReset,
+                       self.proxy.layoutChanged):
+            signal.connect(self._update_count)
         self.refresh()
 
     def refresh(self) -> None:
@@ -104,13 +111,22 @@ class ListPage(QWidget):
             for key, _ in self.columns:
                 value = row.get(key)
                 item = QStandardItem(label(value) if key in VOCAB_KEYS and isinstance(value, str) else as_text(value))
+                if len(item.text()) > TOOLTIP_FROM:
+                    item.setToolTip(item.text())  # a cell cut at the column's width shows whole on hover
                 if isinstance(value, int | float) and not isinstance(value, bool):
                     item.setData(value, Qt.ItemDataRole.EditRole)
                 items.append(item)
             items[0].setData(row, Qt.ItemDataRole.UserRole + 1)
             self.model.appendRow(items)
         self.table.resizeColumnsToContents()
-        self.count.setText(f"{len(self.rows):,} rows")
+        for column in range(self.model.columnCount()):  # one long value must not push the others off screen
+            self.table.setColumnWidth(column, min(self.table.columnWidth(column), MAX_COLUMN_WIDTH))
+        self._update_count()
+
+    def _update_count(self, *_: object) -> None:
+        shown, total = self.proxy.rowCount(), len(self.rows)
+        total_text = count_phrase(total, "row")
+        self.count.setText(total_text if shown == total else f"{shown:,} of {total_text}")
 
     def add_button(self, text: str, handler: Callable[[], object], name: str) -> QPushButton:
         button = QPushButton(text, objectName=name)
@@ -178,7 +194,7 @@ def suppliers_page(ctx: ServiceContext) -> ListPage:
 
 
 def administrations_page(ctx: ServiceContext) -> ListPage:
-    page = ListPage(ctx, [("administered_at", "When"), ("patient_ref", "Patient"), ("product", "Product"),
+    page = ListPage(ctx, [("when", "When"), ("patient_ref", "Patient"), ("product", "Product"),
                           ("lot_number", "Lot"), ("route", "Route"), ("quantity", "Quantity"),
                           ("practitioner", "Practitioner")],
                     lambda c, text: administrations_list(c, text), "administrations", server_filter=True)
@@ -187,9 +203,9 @@ def administrations_page(ctx: ServiceContext) -> ListPage:
 
 
 def audit_page(ctx: ServiceContext) -> ListPage:
-    return ListPage(ctx, [("seq", "#"), ("occurred_at", "When"), ("username", "Who"), ("action", "Action"),
-                          ("entity_type", "Record"), ("entity_id", "Id"), ("reason", "Reason"), ("after", "After")],
-                    lambda c, _t: audit_list(c, limit=1000), "audit")
+    from .audit_page import AuditPage
+
+    return AuditPage(ctx)
 
 
 def flags_list_page(ctx: ServiceContext) -> ListPage:

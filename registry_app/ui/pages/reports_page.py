@@ -34,6 +34,7 @@ from ...services.reports import OutputResult, bundle, compliance_report, export
 from ..dialogs.date_field import date_problems
 from ..dialogs.forms import ErrorBanner, add_save_shortcut, date_edit, has_role
 from ..ops import Op, runner_for
+from ..wording import count_phrase
 
 OUTPUTS: tuple[tuple[str, str], ...] = (
     ("compliance", "Compliance report (PDF)"),
@@ -287,8 +288,8 @@ class ReportsPage(QWidget):
 
     def _produced(self, result: OutputResult) -> None:
         self.last_output = result
-        what = (f"{result.pages} page(s)" if result.pages else f"{result.rows} row(s)" if result.rows
-                else f"{len(result.files)} file(s)" if result.files else "")
+        what = (count_phrase(result.pages, "page") if result.pages else count_phrase(result.rows, "row")
+                if result.rows else count_phrase(len(result.files), "file") if result.files else "")
         self.result_label.setText(f"Saved <b>{result.path}</b> ({what}).<br>SHA-256 {result.sha256} — the audit "
                                   f"trail records who produced it (entry {result.audit_seq}).")
         self.open_button.show()
