@@ -313,7 +313,9 @@ class MainWindow(QMainWindow):
             self._action(menu, text, lambda _=False, h=handler: h(self), shortcut)
         # The workflow dialogs (receive, administer, release, recall, import) import a good deal (GS1 parsing,
         # forms): they join the menus just after the window shows, so start-up stays fast.
-        QTimer.singleShot(100, self.install_workflows)
+        self._workflows_timer = QTimer(self, singleShot=True, interval=100)
+        self._workflows_timer.timeout.connect(self.install_workflows)
+        self._workflows_timer.start()
 
     def install_workflows(self) -> None:
         if getattr(self, "_workflows_installed", False):
@@ -495,6 +497,9 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         _forget(self.ctx, self._change_listener)
+        # Nothing of a closed window reaches for the registry afterwards (it may be closed or gone by then).
+        self._refresh_timer.stop()
+        self._workflows_timer.stop()
         self.save_state()
         super().closeEvent(event)
 
