@@ -24,7 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "resources" / "packaging"))
-from xsession import Xvfb, wait_for_window  # noqa: E402
+from xsession import Xvfb, stop, wait_for_window  # noqa: E402
 
 SIGN_IN = "^Sign in"  # registry_app/ui/sign_in.py
 SIZE_TARGET_MB, START_TARGET_S = 250, 2.0
@@ -59,12 +59,7 @@ def start_once(program: Path, database: str, x: Xvfb, timeout: float) -> float:
         wait_for_window(x.display, SIGN_IN, timeout, app)
         return time.perf_counter() - start
     finally:
-        app.terminate()
-        try:
-            app.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            app.kill()
-            app.wait()
+        stop(app)
 
 
 def main() -> int:

@@ -41,24 +41,31 @@ def validate_time_zone(name: str) -> str:
     return text
 
 
-@changing("change the site's settings", ADMIN)
-def set_site(ctx: ServiceContext, jurisdiction: str, name: str | None = None,
-             time_zone: str | None = None) -> dict[str, str]:
-    """Set the site's jurisdiction, and its name and time zone when given. Every field is checked first."""
-    errors: list[FieldError] = []
-    code = ""
+def _site_fields(errors: list[FieldError], jurisdiction: str, name: str | None, time_zone: str | None, *,
+                 name_required: bool) -> tuple[str, str | None]:
+    """The checked jurisdiction code and time zone; every problem (name included) is added to `errors`, so
+    that one refusal names them all."""
+    if (name_required or name is not None) and not (name or "").strip():
+        errors.append(FieldError("name", "give the site a name"))
+    code, zone = "", None
     try:
         code = validate_jurisdiction(jurisdiction)
     except ValidationError as error:
         errors += error.errors
-    if name is not None and not name.strip():
-        errors.append(FieldError("name", "give the site a name"))
-    zone = None
     if time_zone is not None:
         try:
             zone = validate_time_zone(time_zone)
         except ValidationError as error:
             errors += error.errors
+    return code, zone
+
+
+@changing("change the site's settings", ADMIN)
+def set_site(ctx: ServiceContext, jurisdiction: str, name: str | None = None,
+             time_zone: str | None = None) -> dict[str, str]:
+    """Set the site's jurisdiction, and its name and time zone when given. Every field is checked first."""
+    errors: list[FieldError] = []
+    code, zone = _site_fields(errors, jurisdiction, name, time_zone, name_required=False)
     if errors:
         raise ValidationError(errors)
     with ctx.db.write() as session:
@@ -122,19 +129,7 @@ def add_site(ctx: ServiceContext, code: str, name: str, jurisdiction: str, time_
         errors.append(FieldError("code", f"{code!r} is not a site code: 1 to 40 letters, digits, - or _"))
     elif code.casefold() in RESERVED_SITE_CODES:
         errors.append(FieldError("code", f"{code!r} is reserved (it means every site)"))
-    if not name or not name.strip():
-        errors.append(FieldError("name", "give the site a name"))
-    parsed = ""
-    try:
-        parsed = validate_jurisdiction(jurisdiction or "")
-    except ValidationError as error:
-        errors += error.errors
-    zone = None
-    if time_zone is not None:
-        try:
-            zone = validate_time_zone(time_zone)
-        except ValidationError as error:
-            errors += error.errors
+    parsed, zone = _site_fields(errors, jurisdiction or "", name, time_zone, name_required=True)
     if errors:
         raise ValidationError(errors)
     with ctx.db.write() as session:

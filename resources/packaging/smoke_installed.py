@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import contextlib
 
-from xsession import XError, Xvfb, screenshot, type_into, visible_windows, wait_for_window
+from xsession import XError, Xvfb, screenshot, stop, type_into, visible_windows, wait_for_window
 
 SIGN_IN = "^Sign in"  # ui/sign_in.py: "Sign in — Exosome & PN lot registry"
 MAIN = "^Exosome & PN lot registry$"  # ui/main_window.py; the sign-in title ends with the same words
@@ -98,13 +98,7 @@ def run(program: str, database: str, user: str, password: str, out: Path, timeou
                     screenshot(x.display).save_png(out / "bundle-failure.png")
                 raise
         finally:
-            if app.poll() is None:
-                app.terminate()
-                try:
-                    app.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    app.kill()
-                    app.wait()
+            stop(app)
 
 
 def main() -> int:

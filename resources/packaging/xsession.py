@@ -71,6 +71,18 @@ def _xdotool(display: str, *args: str, check: bool = True) -> subprocess.Complet
         raise XError("xdotool not found (Debian package xdotool)") from None
 
 
+def stop(process: subprocess.Popen) -> None:  # type: ignore[type-arg]
+    """End a program started for a check: politely, then for good if it does not go within 10 s."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def visible_windows(display: str, title_regex: str) -> list[str]:
     """Ids of the mapped (viewable) windows whose title matches."""
     found = _xdotool(display, "search", "--onlyvisible", "--name", title_regex, check=False)

@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
-    QPlainTextEdit,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -49,19 +48,10 @@ from ..dialogs.forms import (
     optional_date_edit,
     set_combo_value,
     vocab_combo,
-    wire_keyboard,
 )
 from ..dialogs.undo import FormUndo
 from ..ops import report_unexpected, runner_for
-from .lot_editor_kit import gate, show_dialog
-
-
-def _notes_edit(placeholder: str) -> QPlainTextEdit:
-    edit = QPlainTextEdit()
-    edit.setTabChangesFocus(True)
-    edit.setMaximumHeight(80)
-    edit.setPlaceholderText(placeholder)
-    return edit
+from .lot_editor_kit import gate, notes_edit, save_cancel_buttons, show_dialog
 
 
 def _failed(widget: QWidget, banner: ErrorBanner) -> Any:
@@ -94,18 +84,13 @@ class RecordAdverseEventDialog(QDialog):
         self.onset.setObjectName("onsetDate")
         self.severity = vocab_combo(AdverseEventSeverity)
         self.severity.setObjectName("severity")
-        self.notes = _notes_edit("What was seen, treatment given, outcome")
+        self.notes = notes_edit("What was seen, treatment given, outcome")
         self.notes.setObjectName("notes")
         for text, widget in (("&Event", self.event_type), ("&Onset", self.onset), ("Se&verity", self.severity),
                              ("&Notes", self.notes)):
             form.addRow(text, widget)
         layout.addLayout(form)
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
-        self.save_button = self.buttons.button(QDialogButtonBox.StandardButton.Save)
-        self.buttons.accepted.connect(self.submit)
-        self.buttons.rejected.connect(self.reject)
-        layout.addWidget(self.buttons)
-        wire_keyboard(self, self.buttons, self.save_button)
+        self.buttons, self.save_button = save_cancel_buttons(self, layout, self.submit)
         self.fields: dict[str, QWidget] = {"event_type": self.event_type, "onset_date": self.onset,
                                            "severity": self.severity, "description": self.notes}
         self.can_edit = gate(ctx, STAFF, [*self.fields.values(), self.save_button], "record adverse events")
@@ -154,18 +139,13 @@ class AdverseEventReportDialog(QDialog):
         self.reference = QLineEdit(objectName="reportReference", placeholderText="e.g. MedWatch or complaint number")
         self.reported_on = date_edit()
         self.reported_on.setObjectName("reportedOn")
-        self.reason = _notes_edit("Why the event is not reportable")
+        self.reason = notes_edit("Why the event is not reportable")
         self.reason.setObjectName("notReportableReason")
         for text, widget in (("Report &status", self.status), ("&Reference", self.reference),
                              ("Reported &on", self.reported_on), ("Why not re&portable", self.reason)):
             form.addRow(text, widget)
         layout.addLayout(form)
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
-        self.save_button = self.buttons.button(QDialogButtonBox.StandardButton.Save)
-        self.buttons.accepted.connect(self.submit)
-        self.buttons.rejected.connect(self.reject)
-        layout.addWidget(self.buttons)
-        wire_keyboard(self, self.buttons, self.save_button)
+        self.buttons, self.save_button = save_cancel_buttons(self, layout, self.submit)
         self.fields: dict[str, QWidget] = {"report_status": self.status, "report_reference": self.reference,
                                            "reported_on": self.reported_on, "not_reportable_reason": self.reason}
         self.status.currentIndexChanged.connect(self._status_changed)

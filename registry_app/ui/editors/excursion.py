@@ -22,7 +22,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QPlainTextEdit,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -41,7 +40,7 @@ from ..dialogs.signature import SignaturePanel
 from ..dialogs.undo import FormUndo
 from ..ops import report_unexpected, runner_for
 from ..wording import count_phrase
-from .lot_editor_kit import gate, show_dialog
+from .lot_editor_kit import gate, notes_edit, save_cancel_buttons, show_dialog
 
 
 def _date_time(value: datetime) -> QDateTimeEdit:
@@ -79,22 +78,15 @@ class RecordExcursionDialog(QDialog):
         self.lowest.setObjectName("excursionMin")
         self.highest = optional_number(-273.0, 100.0, 1, " °C")
         self.highest.setObjectName("excursionMax")
-        self.notes = QPlainTextEdit(objectName="excursionNotes")
-        self.notes.setTabChangesFocus(True)
-        self.notes.setMaximumHeight(70)
-        self.notes.setPlaceholderText("e.g. fridge door left open overnight; data logger 3")
+        self.notes = notes_edit("e.g. fridge door left open overnight; data logger 3", height=70)
+        self.notes.setObjectName("excursionNotes")
         form.addRow("&From", self.started)
         form.addRow("&To", ended_row)
         form.addRow("&Lowest reading", self.lowest)
         form.addRow("&Highest reading", self.highest)
         form.addRow("&Notes", self.notes)
         layout.addLayout(form)
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
-        self.save_button = self.buttons.button(QDialogButtonBox.StandardButton.Save)
-        self.buttons.accepted.connect(self.submit)
-        self.buttons.rejected.connect(self.reject)
-        layout.addWidget(self.buttons)
-        wire_keyboard(self, self.buttons, self.save_button)
+        self.buttons, self.save_button = save_cancel_buttons(self, layout, self.submit)
         self.fields: dict[str, QWidget] = {"occurred_at": self.started, "ended_at": self.ended,
                                            "min_c": self.lowest, "max_c": self.highest, "reading_c": self.highest,
                                            "duration_minutes": self.ended, "notes": self.notes}

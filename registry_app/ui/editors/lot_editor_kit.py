@@ -41,6 +41,27 @@ def gate(ctx: ServiceContext, roles: Iterable[str], widgets: Iterable[QWidget], 
     return allowed
 
 
+def notes_edit(placeholder: str, height: int = 80) -> QPlainTextEdit:
+    """A few lines of free text in a form; Tab moves on to the next field rather than typing a tab."""
+    edit = QPlainTextEdit()
+    edit.setTabChangesFocus(True)
+    edit.setMaximumHeight(height)
+    edit.setPlaceholderText(placeholder)
+    return edit
+
+
+def save_cancel_buttons(dialog: QDialog, layout: QVBoxLayout,
+                        submit: Callable[[], object]) -> tuple[QDialogButtonBox, Any]:
+    """Save and Cancel at the foot of `layout`: Save (Enter, Ctrl+Return) runs `submit`, Cancel (Esc) rejects."""
+    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
+    save = buttons.button(QDialogButtonBox.StandardButton.Save)
+    buttons.accepted.connect(submit)
+    buttons.rejected.connect(dialog.reject)
+    layout.addWidget(buttons)
+    wire_keyboard(dialog, buttons, save)
+    return buttons, save
+
+
 def show_dialog(dialog: D) -> D:
     """Open a dialog window-modally without a nested event loop (the op runner's callbacks stay simple)."""
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
