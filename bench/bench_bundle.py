@@ -35,12 +35,15 @@ def folder_bytes(folder: Path) -> int:
 
 
 def report_size(program: Path) -> None:
-    installed = subprocess.run(["dpkg-query", "-W", "-f=${Installed-Size}", "registry-app"], capture_output=True,
-                               text=True)
+    installed = subprocess.run(
+        ["dpkg-query", "-W", "-f=${Installed-Size}", "registry-app"], capture_output=True, text=True
+    )
     if installed.returncode == 0 and installed.stdout.strip():
         kib = int(installed.stdout)
-        print(f"installed size (dpkg Installed-Size of registry-app): {kib / 1024:.1f} MiB = {kib * 1024 / 1e6:.1f} MB"
-              f"  [target < {SIZE_TARGET_MB} MB: {'met' if kib * 1024 / 1e6 < SIZE_TARGET_MB else 'NOT met'}]")
+        print(
+            f"installed size (dpkg Installed-Size of registry-app): {kib / 1024:.1f} MiB = {kib * 1024 / 1e6:.1f} MB"
+            f"  [target < {SIZE_TARGET_MB} MB: {'met' if kib * 1024 / 1e6 < SIZE_TARGET_MB else 'NOT met'}]"
+        )
     else:
         print("registry-app is not installed as a package (dpkg-query): the bundle folder's size only")
     folder = program.resolve().parent
@@ -53,8 +56,9 @@ def report_size(program: Path) -> None:
 
 def start_once(program: Path, database: str, x: Xvfb, timeout: float) -> float:
     start = time.perf_counter()
-    app = subprocess.Popen([str(program), "--database", database], env=x.env(), stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
+    app = subprocess.Popen(
+        [str(program), "--database", database], env=x.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         wait_for_window(x.display, SIGN_IN, timeout, app)
         return time.perf_counter() - start
@@ -75,8 +79,10 @@ def main() -> int:
     parser.add_argument("--drop-caches", action="store_true", help="empty the page cache before each run (root)")
     args = parser.parse_args()
     if not args.program.exists():
-        print(f"no program at {args.program}: build it (resources/packaging/build.sh) or install the .deb",
-              file=sys.stderr)
+        print(
+            f"no program at {args.program}: build it (resources/packaging/build.sh) or install the .deb",
+            file=sys.stderr,
+        )
         return 1
     print(f"program: {args.program} -> {args.program.resolve()}")
     report_size(args.program)
@@ -85,8 +91,11 @@ def main() -> int:
         database = args.database
         if database is None:
             database = f"sqlite:///{tmp}/demo.sqlite3"
-            made = subprocess.run([str(args.program), "--database", database, "demo", "--lots", str(args.lots)],
-                                  capture_output=True, text=True)
+            made = subprocess.run(
+                [str(args.program), "--database", database, "demo", "--lots", str(args.lots)],
+                capture_output=True,
+                text=True,
+            )
             if made.returncode != 0:
                 print(f"the demo registry could not be made: {made.stderr.strip()}", file=sys.stderr)
                 return 1
@@ -100,9 +109,11 @@ def main() -> int:
                 times.append(start_once(args.program, database, x, args.timeout))
                 print(f"  run {run + 1}: sign-in window mapped {times[-1]:.3f} s after launch")
     cache = "page cache emptied before each run" if args.drop_caches else "files in the page cache"
-    print(f"start to sign-in window ({cache}), {len(times)} runs: min {min(times):.2f} s, median "
-          f"{statistics.median(times):.2f} s, max {max(times):.2f} s"
-          f"  [target < {START_TARGET_S:g} s: {'met' if max(times) < START_TARGET_S else 'NOT met (max)'}]")
+    print(
+        f"start to sign-in window ({cache}), {len(times)} runs: min {min(times):.2f} s, median "
+        f"{statistics.median(times):.2f} s, max {max(times):.2f} s"
+        f"  [target < {START_TARGET_S:g} s: {'met' if max(times) < START_TARGET_S else 'NOT met (max)'}]"
+    )
     print("load average " + ", ".join(f"{v:.2f}" for v in os.getloadavg()) + f" on {os.cpu_count()} CPUs")
     return 0
 

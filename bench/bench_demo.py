@@ -38,8 +38,10 @@ def main() -> None:
     summary = generate_demo(ctx, lots=args.lots, seed=1)
     elapsed = time.perf_counter() - started
     rows = sum(summary.counts.values())
-    print(f"{db.display_name}: demo with {args.lots} lots in {elapsed:.1f} s ({rows} rows, "
-          f"{rows / elapsed:,.0f} rows/s): {summary.counts}")
+    print(
+        f"{db.display_name}: demo with {args.lots} lots in {elapsed:.1f} s ({rows} rows, "
+        f"{rows / elapsed:,.0f} rows/s): {summary.counts}"
+    )
 
 
 if __name__ == "__main__":

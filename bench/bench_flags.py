@@ -75,12 +75,17 @@ def main() -> None:
             sql_cpu.append(time.process_time() - cpu)
             cursor.close()
     best_whole, best_sql = min(whole), min(sql_only)
-    print(f"{db.display_name}: {count} flags; evaluate_flags best {best_whole:.2f} s "
-          f"(median {statistics.median(whole):.2f}); rules' SQL alone best {best_sql:.2f} s "
-          f"({len(statements)} queries); ratio {best_whole / best_sql:.2f}x")
-    print(f"CPU time best: evaluate_flags {min(whole_cpu):.2f} s, SQL alone {min(sql_cpu):.2f} s (CPU ratio "
-          f"{min(whole_cpu) / min(sql_cpu):.2f}x; on PostgreSQL the server's CPU is not counted); load average "
-          + ", ".join(f"{v:.2f}" for v in os.getloadavg()) + f" on {os.cpu_count()} CPUs")
+    print(
+        f"{db.display_name}: {count} flags; evaluate_flags best {best_whole:.2f} s "
+        f"(median {statistics.median(whole):.2f}); rules' SQL alone best {best_sql:.2f} s "
+        f"({len(statements)} queries); ratio {best_whole / best_sql:.2f}x"
+    )
+    print(
+        f"CPU time best: evaluate_flags {min(whole_cpu):.2f} s, SQL alone {min(sql_cpu):.2f} s (CPU ratio "
+        f"{min(whole_cpu) / min(sql_cpu):.2f}x; on PostgreSQL the server's CPU is not counted); load average "
+        + ", ".join(f"{v:.2f}" for v in os.getloadavg())
+        + f" on {os.cpu_count()} CPUs"
+    )
 
 
 if __name__ == "__main__":

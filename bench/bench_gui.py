@@ -30,12 +30,26 @@ sys.path.insert(0, str(ROOT))
 BENCH_USER, BENCH_PASSWORD = "bench", "bench-password"
 
 MANUFACTURERS = [
-    ("ExoCell Biotech", "KR"), ("Dermavesicle Labs", "US"), ("Rosa Botanica", "FR"), ("Pharmaresearch", "KR"),
-    ("Mastelli", "IT"), ("Nordic Vesicle AB", "SE"), ("Saigon Regenera", "VN"), ("Siam Exo", "TH"),
+    ("ExoCell Biotech", "KR"),
+    ("Dermavesicle Labs", "US"),
+    ("Rosa Botanica", "FR"),
+    ("Pharmaresearch", "KR"),
+    ("Mastelli", "IT"),
+    ("Nordic Vesicle AB", "SE"),
+    ("Saigon Regenera", "VN"),
+    ("Siam Exo", "TH"),
     ("unknown", None),
 ]
-SUPPLIERS = ["MedAesthetic Supply", "ClinicDirect", "Asia Derm Distribution", "EuroCosmeceutics", "Grey Import Co",
-             "Dermal Wholesale", "BioCold Logistics", "Aesthetic Partners"]
+SUPPLIERS = [
+    "MedAesthetic Supply",
+    "ClinicDirect",
+    "Asia Derm Distribution",
+    "EuroCosmeceutics",
+    "Grey Import Co",
+    "Dermal Wholesale",
+    "BioCold Logistics",
+    "Aesthetic Partners",
+]
 PRODUCTS = [
     # name, type, manufacturer index, source or species, status in US, reference
     ("ASCE+ Exosome", "exosome", 0, "msc_adipose", "cosmetic", None),
@@ -96,13 +110,24 @@ def build_database(path: Path, lots: int, seed: int = 7) -> None:
             conn.execute(
                 "INSERT INTO product (id, name, name_key, product_type, manufacturer_id, source, pn_species, "
                 "presentation, storage_form, unit, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (i + 1, name, name.casefold(), kind, maker + 1, source, species,
-                 "lyophilized_vial" if kind == "exosome" else "prefilled_syringe",
-                 "lyophilized" if kind == "exosome" else "refrigerated", "vial", now),
+                (
+                    i + 1,
+                    name,
+                    name.casefold(),
+                    kind,
+                    maker + 1,
+                    source,
+                    species,
+                    "lyophilized_vial" if kind == "exosome" else "prefilled_syringe",
+                    "lyophilized" if kind == "exosome" else "refrigerated",
+                    "vial",
+                    now,
+                ),
             )
             conn.execute(
                 "INSERT INTO product_regulatory_status (product_id, jurisdiction, status, reference, updated_at) "
-                "VALUES (?, 'US', ?, ?, ?)", (i + 1, status, reference, now),
+                "VALUES (?, 'US', ?, ?, ?)",
+                (i + 1, status, reference, now),
             )
         start = date(2021, 1, 1)
         batch: list[tuple[object, ...]] = []
@@ -112,16 +137,26 @@ def build_database(path: Path, lots: int, seed: int = 7) -> None:
             status = rng.choice(STATUSES)
             expiry = None if rng.random() < 0.02 else received + timedelta(days=rng.randrange(60, 900))
             quantity = float(rng.choice((5, 10, 20, 50)))
-            batch.append((
-                lot_id, product, 1, None if rng.random() < 0.05 else rng.randrange(len(SUPPLIERS)) + 1,
-                f"{PRODUCTS[product - 1][0][:3].upper()}{received:%y}-{lot_id:07d}",
-                expiry.isoformat() if expiry else None, received.isoformat(), quantity,
-                float(rng.randrange(int(quantity) + 1)) if status != "quarantine" else 0.0, status,
-                None if rng.random() < 0.1 else round(rng.uniform(2, 8), 1), rng.random() > 0.05,
-                None if rng.random() < 0.2 else f"COA-{lot_id}", received.isoformat() + " 00:00:00",
-                received.isoformat() if status == "recalled" else None,
-                "damaged" if status == "destroyed" else None,
-            ))
+            batch.append(
+                (
+                    lot_id,
+                    product,
+                    1,
+                    None if rng.random() < 0.05 else rng.randrange(len(SUPPLIERS)) + 1,
+                    f"{PRODUCTS[product - 1][0][:3].upper()}{received:%y}-{lot_id:07d}",
+                    expiry.isoformat() if expiry else None,
+                    received.isoformat(),
+                    quantity,
+                    float(rng.randrange(int(quantity) + 1)) if status != "quarantine" else 0.0,
+                    status,
+                    None if rng.random() < 0.1 else round(rng.uniform(2, 8), 1),
+                    rng.random() > 0.05,
+                    None if rng.random() < 0.2 else f"COA-{lot_id}",
+                    received.isoformat() + " 00:00:00",
+                    received.isoformat() if status == "recalled" else None,
+                    "damaged" if status == "destroyed" else None,
+                )
+            )
             if len(batch) == 50_000:
                 _insert_lots(conn, batch)
                 batch = []
@@ -206,10 +241,14 @@ def child(path: Path) -> int:
     settle()
     latencies = [ms for _, ms in keystrokes]
     later = keystrokes[1:]
-    results["keystroke_ms"] = {"median": statistics.median(latencies), "max": max(latencies),
-                               "worst": max(keystrokes, key=lambda k: k[1]), "first": keystrokes[0][1],
-                               "max_after_first": max(ms for _, ms in later),
-                               "worst_after_first": max(later, key=lambda k: k[1])}
+    results["keystroke_ms"] = {
+        "median": statistics.median(latencies),
+        "max": max(latencies),
+        "worst": max(keystrokes, key=lambda k: k[1]),
+        "first": keystrokes[0][1],
+        "max_after_first": max(ms for _, ms in later),
+        "worst_after_first": max(later, key=lambda k: k[1]),
+    }
     sorts: dict[str, float] = {}
     for column, (key, _title, sort_key) in enumerate(COLUMNS):
         if sort_key is None:
@@ -251,8 +290,9 @@ def main() -> int:
         print(f"built in {time.perf_counter() - started:.1f} s", flush=True)
     env = {**os.environ, "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "offscreen")}
     started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, __file__, "--child", "--path", str(args.path)],
-                               stdout=subprocess.PIPE, text=True, env=env)
+    process = subprocess.Popen(
+        [sys.executable, __file__, "--child", "--path", str(args.path)], stdout=subprocess.PIPE, text=True, env=env
+    )
     assert process.stdout is not None
     report: dict[str, object] = {}
     for line in process.stdout:
@@ -267,19 +307,26 @@ def main() -> int:
     print(f"lots in the registry:             {lot_count(args.path):,}")
     print(f"window shown, from launch:        {report['window_shown_from_launch_s']:.2f} s   (target < 2 s)")
     print(f"  (inside the process:            {report['window_shown_s']:.2f} s)")
-    print(f"search keystroke, median / max:   {keys['median']:.0f} / {keys['max']:.0f} ms   (target < 150 ms); "
-          f"slowest after typing {keys['worst'][0]!r}")
+    print(
+        f"search keystroke, median / max:   {keys['median']:.0f} / {keys['max']:.0f} ms   (target < 150 ms); "
+        f"slowest after typing {keys['worst'][0]!r}"
+    )
     print(f"  first key of the session:       {keys['first']:.0f} ms (statements compiled, glyphs drawn first)")
-    print(f"  every later key, max:           {keys['max_after_first']:.0f} ms, after typing "
-          f"{keys['worst_after_first'][0]!r}")
+    print(
+        f"  every later key, max:           {keys['max_after_first']:.0f} ms, after typing "
+        f"{keys['worst_after_first'][0]!r}"
+    )
     worst_sort = max(sorts.items(), key=lambda item: item[1])
-    print(f"sort, median / max:               {statistics.median(sorts.values()):.0f} / {worst_sort[1]:.0f} ms "
-          f"(target < 500 ms); slowest: {worst_sort[0]}")
+    print(
+        f"sort, median / max:               {statistics.median(sorts.values()):.0f} / {worst_sort[1]:.0f} ms "
+        f"(target < 500 ms); slowest: {worst_sort[0]}"
+    )
     for name, ms in sorts.items():
         print(f"  sort {name:<22} {ms:7.0f} ms")
     print(f"scroll, per page of rows:         {report['scroll_page_ms']:.0f} ms")
-    print(f"memory, resident / peak:          {report['rss_mb']:.0f} / {report['peak_rss_mb']:.0f} MB   "
-          "(target < 500 MB)")
+    print(
+        f"memory, resident / peak:          {report['rss_mb']:.0f} / {report['peak_rss_mb']:.0f} MB   (target < 500 MB)"
+    )
     return process.returncode
 
 

@@ -57,8 +57,9 @@ def registry_import(csv_path: Path, db_path: Path) -> tuple[float, str]:
     database.dispose()
     if not result.ok:
         raise SystemExit(f"the import failed: {result.error_lines()[:5]}")
-    return elapsed, (f"{result.created} lots, {result.results_created} characterization results, "
-                     f"{result.products_created} products")
+    return elapsed, (
+        f"{result.created} lots, {result.results_created} characterization results, {result.products_created} products"
+    )
 
 
 def main() -> None:
@@ -81,8 +82,10 @@ def main() -> None:
             print(f"ratio import / baseline:             {elapsed / plains[-1]:.2f} (target <= 3.00)")
             print("load average (1, 5, 15 min):         " + ", ".join(f"{v:.2f}" for v in os.getloadavg()))
         if args.repeat > 1:
-            print(f"best of {args.repeat}: baseline {min(plains):.2f} s, import {min(ours):.2f} s, "
-                  f"ratio {min(ours) / min(plains):.2f} (target <= 3.00)")
+            print(
+                f"best of {args.repeat}: baseline {min(plains):.2f} s, import {min(ours):.2f} s, "
+                f"ratio {min(ours) / min(plains):.2f} (target <= 3.00)"
+            )
 
 
 if __name__ == "__main__":

@@ -75,8 +75,10 @@ def main() -> None:
             for _ in range(args.tamper):
                 trial = run_trial(db.engine, kind, rng, rows, users)
                 detected += (not trial.result.ok) and trial.result.first_broken_seq == trial.expected_seq
-            print(f"tamper trials ({kind}): {detected}/{args.tamper} detected at the right entry "
-                  f"({len(rows)}-entry trail)")
+            print(
+                f"tamper trials ({kind}): {detected}/{args.tamper} detected at the right entry "
+                f"({len(rows)}-entry trail)"
+            )
         db.dispose()
         print(f"  {time.perf_counter() - start:.1f} s")
 
@@ -93,8 +95,10 @@ def main() -> None:
             saved += check.saved
             for problem in check.problems:
                 print(f"  trial {trial}: {problem}")
-        print(f"SIGKILL during administration bursts: {survived}/{args.kills} survived intact "
-              f"({saved} administrations reported saved, all checked)  {time.perf_counter() - start:.1f} s")
+        print(
+            f"SIGKILL during administration bursts: {survived}/{args.kills} survived intact "
+            f"({saved} administrations reported saved, all checked)  {time.perf_counter() - start:.1f} s"
+        )
 
         start = time.perf_counter()
         lot_file = write_lot_file(folder / "lots.csv", 1000)
@@ -106,9 +110,11 @@ def main() -> None:
             outcomes.append(outcome)
             for problem in check.problems:
                 print(f"  trial {trial}: {problem}")
-        print(f"SIGKILL during 1000-lot imports: {survived}/{args.kills} all-or-nothing "
-              f"({outcomes.count('absent')} absent, {outcomes.count('present')} complete)  "
-              f"{time.perf_counter() - start:.1f} s")
+        print(
+            f"SIGKILL during 1000-lot imports: {survived}/{args.kills} all-or-nothing "
+            f"({outcomes.count('absent')} absent, {outcomes.count('present')} complete)  "
+            f"{time.perf_counter() - start:.1f} s"
+        )
 
         start = time.perf_counter()
         path = copy(template, folder, "concurrent.sqlite3")
@@ -117,8 +123,10 @@ def main() -> None:
         lot_id = make_lot(db, make_product(db, routes=("topical_post_microneedling",)), quantity=10**7)
         check = concurrent_administrations(url, db, lot_id, PASSWORD, per_process=args.writes)
         db.dispose()
-        print(f"concurrent writes (2 processes, one SQLite file): {check.saved} checked, "
-              f"{len(check.problems)} problems {check.problems[:2]}  {time.perf_counter() - start:.1f} s")
+        print(
+            f"concurrent writes (2 processes, one SQLite file): {check.saved} checked, "
+            f"{len(check.problems)} problems {check.problems[:2]}  {time.perf_counter() - start:.1f} s"
+        )
 
         start = time.perf_counter()
         clear, crashes = 0, set()
@@ -132,8 +140,10 @@ def main() -> None:
                 clear += 1
             except Exception as error:  # a crash: what the fuzzing is for
                 crashes.add(f"{text!r}: {type(error).__name__}")
-        print(f"fuzzed GS1 scans: {clear}/{args.fuzz} parsed or refused with a ScanError  "
-              f"{time.perf_counter() - start:.1f} s")
+        print(
+            f"fuzzed GS1 scans: {clear}/{args.fuzz} parsed or refused with a ScanError  "
+            f"{time.perf_counter() - start:.1f} s"
+        )
         for crash in sorted(crashes, key=len)[:3]:
             print(f"  CRASH {crash}")
 
@@ -141,8 +151,10 @@ def main() -> None:
         for fixture in fixtures:
             path = copy(fixture, folder, fixture.name)
             open_database(sqlite_url_for(path)).dispose()
-        print(f"migrations tested with data: {len(fixtures)} populated registries upgraded to head "
-              "(tests/reliability/test_migrations_with_data.py checks counts and checksums)")
+        print(
+            f"migrations tested with data: {len(fixtures)} populated registries upgraded to head "
+            "(tests/reliability/test_migrations_with_data.py checks counts and checksums)"
+        )
 
 
 if __name__ == "__main__":

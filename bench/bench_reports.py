@@ -46,21 +46,36 @@ def build(url: str, lots: int, administrations: int) -> ServiceContext:
     rng = random.Random(2)
     with database.write() as session:
         have = session.execute(select(func.count(Administration.id))).scalar_one()
-        templates = session.execute(select(Administration).where(Administration.voided_at.is_(None),
-                                                                 Administration.superseded.is_(False))).scalars().all()
+        templates = (
+            session.execute(
+                select(Administration).where(Administration.voided_at.is_(None), Administration.superseded.is_(False))
+            )
+            .scalars()
+            .all()
+        )
         span = (END - START).days
         rows = []
         for index in range(max(0, administrations - have)):
             source = rng.choice(templates)
             at = datetime.combine(START + timedelta(days=rng.randrange(span)), datetime.min.time()) + timedelta(
-                hours=rng.randrange(9, 19))
-            rows.append({
-                "lot_id": source.lot_id, "administered_at": at, "patient_ref": f"BENCH-{rng.randrange(4000):05d}",
-                "route": source.route, "body_areas": source.body_areas, "quantity": source.quantity,
-                "volume_ml": source.volume_ml, "practitioner": source.practitioner,
-                "screening_done": source.screening_done, "contraindications": source.contraindications,
-                "ind_reference": source.ind_reference, "notes": f"bench copy {index}",
-            })
+                hours=rng.randrange(9, 19)
+            )
+            rows.append(
+                {
+                    "lot_id": source.lot_id,
+                    "administered_at": at,
+                    "patient_ref": f"BENCH-{rng.randrange(4000):05d}",
+                    "route": source.route,
+                    "body_areas": source.body_areas,
+                    "quantity": source.quantity,
+                    "volume_ml": source.volume_ml,
+                    "practitioner": source.practitioner,
+                    "screening_done": source.screening_done,
+                    "contraindications": source.contraindications,
+                    "ind_reference": source.ind_reference,
+                    "notes": f"bench copy {index}",
+                }
+            )
         if rows:
             session.execute(insert(Administration), rows)
     return ctx
@@ -92,11 +107,16 @@ def main() -> None:
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bench-reports-"))
     url = args.database or f"sqlite:///{folder / 'registry.sqlite3'}"
-    _, ctx = timed(f"build registry ({args.lots} lots, {args.administrations} adm.)",
-                   lambda: build(url, args.lots, args.administrations))
+    _, ctx = timed(
+        f"build registry ({args.lots} lots, {args.administrations} adm.)",
+        lambda: build(url, args.lots, args.administrations),
+    )
     with ctx.db.read() as session:  # type: ignore[attr-defined]
-        in_period = session.execute(select(func.count(Administration.id)).where(
-            Administration.administered_at >= datetime.combine(START, datetime.min.time()))).scalar_one()
+        in_period = session.execute(
+            select(func.count(Administration.id)).where(
+                Administration.administered_at >= datetime.combine(START, datetime.min.time())
+            )
+        ).scalar_one()
     print(f"administrations in the period {START} to {END}: {in_period}")
 
     def flags() -> int:
@@ -105,20 +125,33 @@ def main() -> None:
 
     baseline, count = best("baseline: evaluate every flag", args.runs, flags)
     print(f"  ({count} flags)")
-    report_s, report = best("compliance report (PDF)", args.runs, lambda: reports.compliance_report(
-        ctx, START, END, folder / "report.pdf", today=TODAY))
+    report_s, report = best(
+        "compliance report (PDF)",
+        args.runs,
+        lambda: reports.compliance_report(ctx, START, END, folder / "report.pdf", today=TODAY),
+    )
     print(f"  ({report.pages} pages, {(folder / 'report.pdf').stat().st_size / 1e6:.1f} MB)")  # type: ignore[attr-defined]
-    bundle_s, bundle = best("inspection bundle (ZIP)", args.runs, lambda: reports.bundle(
-        ctx, START, END, folder / "bundle.zip", today=TODAY))
+    bundle_s, bundle = best(
+        "inspection bundle (ZIP)",
+        args.runs,
+        lambda: reports.bundle(ctx, START, END, folder / "bundle.zip", today=TODAY),
+    )
     print(f"  ({len(bundle.files)} files, {(folder / 'bundle.zip').stat().st_size / 1e6:.1f} MB)")  # type: ignore[attr-defined]
-    export_s, _ = best("export administrations (XLSX)", args.runs, lambda: reports.export(
-        ctx, "administrations", "xlsx", folder / "administrations.xlsx"))
+    export_s, _ = best(
+        "export administrations (XLSX)",
+        args.runs,
+        lambda: reports.export(ctx, "administrations", "xlsx", folder / "administrations.xlsx"),
+    )
     print()
     print(f"best of {args.runs} runs, load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-    print(f"report: {report_s:.2f} s = {report_s / baseline:.1f}x the flag baseline; target < 10 s: "
-          f"{'met' if report_s < 10 else 'NOT met'}")
-    print(f"bundle: {bundle_s:.2f} s = {bundle_s / baseline:.1f}x the flag baseline; target < 20 s: "
-          f"{'met' if bundle_s < 20 else 'NOT met'}")
+    print(
+        f"report: {report_s:.2f} s = {report_s / baseline:.1f}x the flag baseline; target < 10 s: "
+        f"{'met' if report_s < 10 else 'NOT met'}"
+    )
+    print(
+        f"bundle: {bundle_s:.2f} s = {bundle_s / baseline:.1f}x the flag baseline; target < 20 s: "
+        f"{'met' if bundle_s < 20 else 'NOT met'}"
+    )
     print(f"administrations XLSX: {export_s:.2f} s; outputs in {folder}")
 
 

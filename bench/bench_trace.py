@@ -50,43 +50,60 @@ def build(db: Database, administrations: int, lots: int, seed: int = 7) -> None:
         session.flush()
         products = []
         for i in range(20):
-            product = Product(name=f"Bench Product {i}", name_key=name_key(f"Bench Product {i}"),
-                              product_type="exosome" if i % 2 else "polynucleotide", manufacturer_id=maker.id)
+            product = Product(
+                name=f"Bench Product {i}",
+                name_key=name_key(f"Bench Product {i}"),
+                product_type="exosome" if i % 2 else "polynucleotide",
+                manufacturer_id=maker.id,
+            )
             session.add(product)
             products.append(product)
         session.flush()
         start = date(2020, 1, 1)
-        session.execute(insert(Lot), [
-            {"product_id": products[i % len(products)].id, "lot_number": f"BL-{i:06d}", "status": "released",
-             "quantity_received": administrations / lots * 2, "received_date": start + timedelta(days=i % 1500),
-             "expiry_date": start + timedelta(days=i % 1500 + 730), "supplier_id": supplier.id}
-            for i in range(lots)
-        ])
+        session.execute(
+            insert(Lot),
+            [
+                {
+                    "product_id": products[i % len(products)].id,
+                    "lot_number": f"BL-{i:06d}",
+                    "status": "released",
+                    "quantity_received": administrations / lots * 2,
+                    "received_date": start + timedelta(days=i % 1500),
+                    "expiry_date": start + timedelta(days=i % 1500 + 730),
+                    "supplier_id": supplier.id,
+                }
+                for i in range(lots)
+            ],
+        )
         lot_ids = list(session.execute(select(Lot.id).order_by(Lot.id)).scalars())
     patients = max(1, administrations // 5)
     base = datetime(2021, 1, 1, 9, 0)
     for first in range(0, administrations, BATCH):
         rows: list[dict[str, Any]] = []
         for n in range(first, min(first + BATCH, administrations)):
-            rows.append({
-                "lot_id": lot_ids[rng.randrange(lots)],
-                "administered_at": base + timedelta(minutes=n * 2 + rng.randrange(2)),
-                "patient_ref": f"PT-{rng.randrange(patients):07d}",
-                "route": ROUTES[n % len(ROUTES)],
-                "body_areas": AREAS[n % len(AREAS)],
-                "quantity": 1.0,
-                "practitioner": PRACTITIONERS[n % len(PRACTITIONERS)],
-                "screening_done": True,
-                "superseded": False,
-                "recorded_at": base + timedelta(minutes=n * 2),
-            })
+            rows.append(
+                {
+                    "lot_id": lot_ids[rng.randrange(lots)],
+                    "administered_at": base + timedelta(minutes=n * 2 + rng.randrange(2)),
+                    "patient_ref": f"PT-{rng.randrange(patients):07d}",
+                    "route": ROUTES[n % len(ROUTES)],
+                    "body_areas": AREAS[n % len(AREAS)],
+                    "quantity": 1.0,
+                    "practitioner": PRACTITIONERS[n % len(PRACTITIONERS)],
+                    "screening_done": True,
+                    "superseded": False,
+                    "recorded_at": base + timedelta(minutes=n * 2),
+                }
+            )
         with db.write() as session:
             session.execute(insert(Administration), rows)
         print(f"  {min(first + BATCH, administrations):>9,} administrations", end="\r", flush=True)
     with db.write() as session:
         session.execute(text("ANALYZE"))
-    print(f"\nbuilt {administrations:,} administrations over {lots:,} lots and {patients:,} patients in "
-          f"{time.perf_counter() - started:.1f} s")
+    print(
+        f"\nbuilt {administrations:,} administrations over {lots:,} lots and {patients:,} patients in "
+        f"{time.perf_counter() - started:.1f} s"
+    )
 
 
 def timed(db: Database, make_query: Callable[[Any], Any], keys: list[Any]) -> tuple[list[float], int]:
@@ -102,8 +119,10 @@ def timed(db: Database, make_query: Callable[[Any], Any], keys: list[Any]) -> tu
 
 def report(name: str, samples: list[float], rows: int) -> float:
     median = statistics.median(samples)
-    print(f"{name:<46} median {median:8.2f} ms   worst {max(samples):8.2f} ms   "
-          f"({len(samples)} queries, {rows / len(samples):.0f} rows each)")
+    print(
+        f"{name:<46} median {median:8.2f} ms   worst {max(samples):8.2f} ms   "
+        f"({len(samples)} queries, {rows / len(samples):.0f} rows each)"
+    )
     return median
 
 
@@ -160,13 +179,16 @@ def main() -> int:
             samples.append((time.perf_counter() - start) * 1000)
         return samples, rows
 
-    report("trace_lot service (lookup + query + rows)",
-           *service(lambda lot_id: trace_lot(ctx, lot_id).administrations, sample_lots))
+    report(
+        "trace_lot service (lookup + query + rows)",
+        *service(lambda lot_id: trace_lot(ctx, lot_id).administrations, sample_lots),
+    )
     report("lots_for_patient service", *service(lambda ref: lots_for_patient(ctx, ref), sample_refs))
 
     def scan(lot_id: int) -> Any:
         return current_only(view_query().where(Administration.lot_id + 0 == lot_id)).order_by(
-            Administration.administered_at)
+            Administration.administered_at
+        )
 
     scan_ms = report("baseline: same query, index defeated (scan)", *timed(db, scan, sample_lots[:5]))
     print(f"index speed-up: {scan_ms / trace_ms:,.0f}x  (trace query median {trace_ms:.2f} ms; target < 100 ms)")

@@ -98,5 +98,9 @@ def log_unexpected(error: BaseException, where: str) -> None:
 def describe_environment() -> dict[str, Any]:
     from . import __version__
 
-    return {"version": __version__, "python": sys.version.split()[0], "platform": sys.platform,
-            "frozen": bool(getattr(sys, "frozen", False))}
+    return {
+        "version": __version__,
+        "python": sys.version.split()[0],
+        "platform": sys.platform,
+        "frozen": bool(getattr(sys, "frozen", False)),
+    }

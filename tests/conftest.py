@@ -36,7 +36,14 @@ passwords.lower_cost_for_tests()
 PG_URL = os.environ.get("REGISTRY_TEST_DATABASE_URL")
 UI_TESTS = Path(__file__).parent / "ui"
 DB_FIXTURES = {
-    "empty_database_url", "database_url", "db", "registry", "admin", "pharmacist", "director", "inspector",
+    "empty_database_url",
+    "database_url",
+    "db",
+    "registry",
+    "admin",
+    "pharmacist",
+    "director",
+    "inspector",
     "template_users",
 }
 
@@ -197,4 +204,3 @@ def inspector(db: Database, template_users: dict[str, Actor]) -> ServiceContext:
 def registry(db: Database) -> ServiceContext:
     """The registry with nobody signed in."""
     return ServiceContext(db)
-

@@ -20,19 +20,23 @@ def log_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
-@pytest.mark.parametrize(("message", "kept", "masked"), [
-    ("no lot for patient 'Jane Doe 1980-04-01'", "no lot for patient", "Jane Doe"),
-    ('value "PT-00412" refused', "refused", "PT-00412"),
-    ("sign-in with password=hunter2hunter2 failed", "sign-in with password=", "hunter2"),
-    ("REGISTRY_PASSWORD: s3cret-value", "REGISTRY_PASSWORD", "s3cret-value"),
-])
+@pytest.mark.parametrize(
+    ("message", "kept", "masked"),
+    [
+        ("no lot for patient 'Jane Doe 1980-04-01'", "no lot for patient", "Jane Doe"),
+        ('value "PT-00412" refused', "refused", "PT-00412"),
+        ("sign-in with password=hunter2hunter2 failed", "sign-in with password=", "hunter2"),
+        ("REGISTRY_PASSWORD: s3cret-value", "REGISTRY_PASSWORD", "s3cret-value"),
+    ],
+)
 def test_redact_masks_values_and_keeps_the_words(message: str, kept: str, masked: str) -> None:
     redacted = diagnostics.redact(message)
     assert kept in redacted and masked not in redacted and "<redacted>" in redacted
 
 
-def test_an_unexpected_command_error_is_logged_with_its_traceback(log_folder: Path,
-                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_unexpected_command_error_is_logged_with_its_traceback(
+    log_folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert diagnostics.configure_logging() == log_folder / diagnostics.LOG_NAME
 
     def failing_handler(_args: argparse.Namespace) -> int:
@@ -48,8 +52,9 @@ def test_an_unexpected_command_error_is_logged_with_its_traceback(log_folder: Pa
     assert (log_folder / diagnostics.CRASH_NAME).exists()  # faulthandler's file, for crashes inside Qt
 
 
-def test_each_run_notes_its_version_and_command_but_no_secret(log_folder: Path, tmp_path: Path,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_each_run_notes_its_version_and_command_but_no_secret(
+    log_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("REGISTRY_PASSWORD", "a-password-never-logged")
     url = f"sqlite:///{tmp_path / 'r.sqlite3'}"
     assert main(["--database", url, "db", "upgrade"]) == 0
@@ -58,8 +63,7 @@ def test_each_run_notes_its_version_and_command_but_no_secret(log_folder: Path, 
     assert "a-password-never-logged" not in log
 
 
-def test_an_unwritable_log_folder_leaves_the_registry_working(tmp_path: Path,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unwritable_log_folder_leaves_the_registry_working(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the log folder would go")
     monkeypatch.setenv(diagnostics.ENV_LOG_DIR, str(blocker / "logs"))

@@ -24,11 +24,17 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="registry-app", description="Registry of exosome and polynucleotide product lots.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("--database", metavar="URL", help="SQLAlchemy URL (default: REGISTRY_DATABASE_URL, "
-                        "else an SQLite file in your data directory)")
+    parser.add_argument(
+        "--database",
+        metavar="URL",
+        help="SQLAlchemy URL (default: REGISTRY_DATABASE_URL, else an SQLite file in your data directory)",
+    )
     parser.add_argument("--site", metavar="CODE", help="the site to work for (default: the current site)")
-    parser.add_argument("--user", metavar="NAME", help="sign in as NAME (default: REGISTRY_USER); the password "
-                        "comes from REGISTRY_PASSWORD or a prompt")
+    parser.add_argument(
+        "--user",
+        metavar="NAME",
+        help="sign in as NAME (default: REGISTRY_USER); the password comes from REGISTRY_PASSWORD or a prompt",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     # Each area registers its own commands; imported here, when the parser is built, not at `import cli`.
     from . import (
@@ -43,8 +49,17 @@ def build_parser() -> argparse.ArgumentParser:
         use_cmds,
     )
 
-    for module in (setup_cmds, demo_cmd, import_cmds, flags_cmd, use_cmds, report_cmds, trust_cmds, lot_cmds,
-                   record_cmds):
+    for module in (
+        setup_cmds,
+        demo_cmd,
+        import_cmds,
+        flags_cmd,
+        use_cmds,
+        report_cmds,
+        trust_cmds,
+        lot_cmds,
+        record_cmds,
+    ):
         module.register(commands)
     _add_completion(parser)
     return parser
@@ -58,9 +73,13 @@ def _add_completion(parser: argparse.ArgumentParser) -> None:
         import shtab
     except ImportError:
         return
-    shtab.add_argument_to(parser, ["--print-completion"], help="print a bash or zsh completion script, e.g. "
-                          "registry-app --print-completion bash > ~/.local/share/bash-completion/completions/"
-                          "registry-app")
+    shtab.add_argument_to(
+        parser,
+        ["--print-completion"],
+        help="print a bash or zsh completion script, e.g. "
+        "registry-app --print-completion bash > ~/.local/share/bash-completion/completions/"
+        "registry-app",
+    )
 
 
 def run_command(args: argparse.Namespace) -> int:

@@ -41,17 +41,27 @@ class CommandError(Exception):
 
 def add_force_option(parser: argparse.ArgumentParser) -> None:
     """--force for every command with --out (shared/cli.md): an existing file is replaced only when asked."""
-    parser.add_argument("--force", action="store_true", help="replace the output file if it exists (never a "
-                        "special file such as a FIFO or device)")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="replace the output file if it exists (never a special file such as a FIFO or device)",
+    )
 
 
-def add_command(commands: argparse._SubParsersAction, name: str, help: str, *examples: str,
-                **kwargs: Any) -> argparse.ArgumentParser:
+def add_command(
+    commands: argparse._SubParsersAction, name: str, help: str, *examples: str, **kwargs: Any
+) -> argparse.ArgumentParser:
     """A (sub)command whose --help ends with examples (shared/cli.md asks for one per command); the examples
     keep their line breaks."""
     epilog = "example" + ("s" if len(examples) > 1 else "") + ":\n" + "\n".join(f"  {e}" for e in examples)
-    return commands.add_parser(name, help=help, description=kwargs.pop("description", help), epilog=epilog,
-                               formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs)
+    return commands.add_parser(
+        name,
+        help=help,
+        description=kwargs.pop("description", help),
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        **kwargs,
+    )
 
 
 def positive_id(text: str) -> int:
@@ -105,8 +115,11 @@ def open_context(args: argparse.Namespace, create: bool = False) -> ServiceConte
         if path and path.startswith("file:"):  # a SQLite URI filename (e.g. a read-only ?mode=ro registry)
             path = urlparse(path).path
         if path and path != ":memory:" and not Path(path).exists():
-            raise CommandError(EXIT_DATA, f"error: no registry at {path}: check --database (or "
-                               "REGISTRY_DATABASE_URL), or create one with `registry-app db upgrade`")
+            raise CommandError(
+                EXIT_DATA,
+                f"error: no registry at {path}: check --database (or "
+                "REGISTRY_DATABASE_URL), or create one with `registry-app db upgrade`",
+            )
     try:
         database = open_database(url)
     except DatabaseTooNew as error:
@@ -170,8 +183,10 @@ def signed_in_with_password(args: argparse.Namespace) -> tuple[ServiceContext, s
     without a second prompt, since the user typed it (or REGISTRY_PASSWORD gave it) for this very command."""
     ctx = open_context(args)
     if not has_users(ctx):
-        raise CommandError(EXIT_DENIED, "error: the registry has no users yet: create the first one with "
-                           "`registry-app user add NAME --role admin`")
+        raise CommandError(
+            EXIT_DENIED,
+            "error: the registry has no users yet: create the first one with `registry-app user add NAME --role admin`",
+        )
     username = args.user or os.environ.get(ENV_USER)
     if not username:
         raise CommandError(EXIT_DENIED, f"error: sign in: give --user NAME or set {ENV_USER}")
@@ -222,8 +237,7 @@ def run_guarded(handler: Callable[[argparse.Namespace], int], args: argparse.Nam
         print("interrupted: nothing more was written", file=sys.stderr)
         return 130
     except OSError as error:
-        print(f"error: {error.strerror or error}: {getattr(error, 'filename', '') or ''}".rstrip(": "),
-              file=sys.stderr)
+        print(f"error: {error.strerror or error}: {getattr(error, 'filename', '') or ''}".rstrip(": "), file=sys.stderr)
         return EXIT_DATA
     except Exception as error:
         from sqlalchemy.exc import SQLAlchemyError

@@ -11,12 +11,22 @@ from .common import EXIT_OK, add_command, open_context, signed_in
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    parser = add_command(commands, "demo", "fill the registry with realistic demo records",
-                         "registry-app --database sqlite:///demo.sqlite3 demo --lots 500 --seed 7")
-    parser.add_argument("--lots", type=_lot_count, default=200, metavar="N",
-                        help=f"how many lots, {demo.MIN_LOTS} to {demo.MAX_LOTS} (default 200)")
-    parser.add_argument("--seed", type=int, default=1, metavar="S", help="random seed: the same seed gives the "
-                        "same records (default 1)")
+    parser = add_command(
+        commands,
+        "demo",
+        "fill the registry with realistic demo records",
+        "registry-app --database sqlite:///demo.sqlite3 demo --lots 500 --seed 7",
+    )
+    parser.add_argument(
+        "--lots",
+        type=_lot_count,
+        default=200,
+        metavar="N",
+        help=f"how many lots, {demo.MIN_LOTS} to {demo.MAX_LOTS} (default 200)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=1, metavar="S", help="random seed: the same seed gives the same records (default 1)"
+    )
     parser.set_defaults(handler=demo_command)
 
 
@@ -43,8 +53,10 @@ def demo_command(args: argparse.Namespace) -> int:
         ctx = signed_in(args)
     summary = demo.generate_demo(ctx, lots=args.lots, seed=args.seed)
     counts = ", ".join(f"{value} {name.replace('_', ' ')}" for name, value in summary.counts.items())
-    print(f"demo records added to {ctx.db.display_name} (seed {summary.seed}) in "
-          f"{time.perf_counter() - started:.1f} s: {counts}")
+    print(
+        f"demo records added to {ctx.db.display_name} (seed {summary.seed}) in "
+        f"{time.perf_counter() - started:.1f} s: {counts}"
+    )
     if created:
         print("DEMO ACCOUNTS (for trying the application only; change or deactivate them before real use):")
         for username, role, password in created:

@@ -23,20 +23,33 @@ CSV_FIELDS = ("code", "severity", "subject_type", "subject_id", "product_name", 
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    parser = add_command(commands, "flags", "the current compliance flags",
-                         "registry-app flags --min-severity high --format json",
-                         "registry-app flags --summary",
-                         "registry-app flags --lot CX-2406-118 --product 'Cordexa UC-EV 10B'")
+    parser = add_command(
+        commands,
+        "flags",
+        "the current compliance flags",
+        "registry-app flags --min-severity high --format json",
+        "registry-app flags --summary",
+        "registry-app flags --lot CX-2406-118 --product 'Cordexa UC-EV 10B'",
+    )
     parser.add_argument("--format", choices=("table", "json", "csv"), default="table")
-    parser.add_argument("--min-severity", choices=tuple(SEVERITY_RANK), metavar="S",
-                        help=f"only flags at or above S ({', '.join(SEVERITY_RANK)})")
-    parser.add_argument("--code", action="append", choices=COMPLIANCE_CODES, metavar="C",
-                        help="only flags with this code (repeatable)")
-    parser.add_argument("--lot", metavar="LOT_NUMBER", help="only the flags of this lot, its product and its "
-                        "administrations")
+    parser.add_argument(
+        "--min-severity",
+        choices=tuple(SEVERITY_RANK),
+        metavar="S",
+        help=f"only flags at or above S ({', '.join(SEVERITY_RANK)})",
+    )
+    parser.add_argument(
+        "--code", action="append", choices=COMPLIANCE_CODES, metavar="C", help="only flags with this code (repeatable)"
+    )
+    parser.add_argument(
+        "--lot", metavar="LOT_NUMBER", help="only the flags of this lot, its product and its administrations"
+    )
     parser.add_argument("--product", metavar="NAME", help="the product of --lot, when several use the number")
-    parser.add_argument("--summary", action="store_true", help="counts only: by severity and by code, open and "
-                        "waived (the dashboard's numbers)")
+    parser.add_argument(
+        "--summary",
+        action="store_true",
+        help="counts only: by severity and by code, open and waived (the dashboard's numbers)",
+    )
     parser.set_defaults(handler=flags_command)
 
 
@@ -110,7 +123,9 @@ def _table(found: list[Flag]) -> None:
     for f in found:
         subject = f"{f.subject_type} {f.subject_id}"
         mark = " [waived]" if f.waived else ""
-        print(f"{f.severity:<9} {f.code:<27} {subject:<20} {(f.product_name or '')[:30]:<30} "
-              f"{(f.lot_number or '-')[:18]:<18} {f.message}{mark}")
+        print(
+            f"{f.severity:<9} {f.code:<27} {subject:<20} {(f.product_name or '')[:30]:<30} "
+            f"{(f.lot_number or '-')[:18]:<18} {f.message}{mark}"
+        )
     open_count = sum(1 for f in found if not f.waived)
     print(f"{len(found)} flags ({open_count} open, {len(found) - open_count} waived)")

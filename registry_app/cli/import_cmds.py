@@ -14,14 +14,23 @@ from .common import EXIT_DATA, EXIT_OK, CommandError, add_command, signed_in
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("import", help="import lots or administrations from CSV or XLSX")
     kinds = parser.add_subparsers(dest="import_kind", required=True, metavar="KIND")
-    lots = add_command(kinds, "lots", "a lot spreadsheet (formats/lot-import.md)",
-                       "registry-app import lots lots.csv --dry-run", "registry-app import lots lots.xlsx --update")
+    lots = add_command(
+        kinds,
+        "lots",
+        "a lot spreadsheet (formats/lot-import.md)",
+        "registry-app import lots lots.csv --dry-run",
+        "registry-app import lots lots.xlsx --update",
+    )
     lots.add_argument("file")
     lots.add_argument("--dry-run", action="store_true", help="check the file and report; write nothing")
     lots.add_argument("--update", action="store_true", help="rows for lots already registered change them")
     lots.set_defaults(handler=import_lots_command)
-    administrations = add_command(kinds, "administrations", "a treatment log (formats/lot-import.md)",
-                                  "registry-app import administrations treatments-march.csv")
+    administrations = add_command(
+        kinds,
+        "administrations",
+        "a treatment log (formats/lot-import.md)",
+        "registry-app import administrations treatments-march.csv",
+    )
     administrations.add_argument("file")
     administrations.add_argument("--dry-run", action="store_true", help="check the file and report; write nothing")
     administrations.set_defaults(handler=import_administrations_command)
@@ -79,13 +88,15 @@ def _report(result: imports.ImportResult) -> int:
 
 def import_lots_command(args: argparse.Namespace) -> int:
     ctx = signed_in(args)
-    result = imports.import_lots(ctx, args.file, dry_run=args.dry_run, update=args.update,
-                                 progress=ProgressBar("importing lots"))
+    result = imports.import_lots(
+        ctx, args.file, dry_run=args.dry_run, update=args.update, progress=ProgressBar("importing lots")
+    )
     return _report(result)
 
 
 def import_administrations_command(args: argparse.Namespace) -> int:
     ctx = signed_in(args)
-    result = imports.import_administrations(ctx, args.file, dry_run=args.dry_run,
-                                            progress=ProgressBar("importing administrations"))
+    result = imports.import_administrations(
+        ctx, args.file, dry_run=args.dry_run, progress=ProgressBar("importing administrations")
+    )
     return _report(result)

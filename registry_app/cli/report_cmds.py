@@ -8,20 +8,30 @@ from ..services import reports
 from ..services.formats import EXPORT_KINDS, FORMATS
 from .common import EXIT_OK, add_command, add_force_option, iso_date, signed_in
 
-PATIENT_REFS_HELP = ("include the clinic's own patient references instead of pseudonyms (medical director only; "
-                     "recorded in the audit trail)")
+PATIENT_REFS_HELP = (
+    "include the clinic's own patient references instead of pseudonyms (medical director only; "
+    "recorded in the audit trail)"
+)
 
 
 def _period_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--from", dest="start", type=iso_date, required=True, metavar="DATE",
-                        help="first day of the period (YYYY-MM-DD)")
-    parser.add_argument("--to", dest="end", type=iso_date, required=True, metavar="DATE",
-                        help="last day of the period (YYYY-MM-DD)")
+    parser.add_argument(
+        "--from",
+        dest="start",
+        type=iso_date,
+        required=True,
+        metavar="DATE",
+        help="first day of the period (YYYY-MM-DD)",
+    )
+    parser.add_argument(
+        "--to", dest="end", type=iso_date, required=True, metavar="DATE", help="last day of the period (YYYY-MM-DD)"
+    )
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    export = add_command(commands, "export", "export records as CSV or XLSX",
-                         "registry-app export lots --format xlsx --out lots.xlsx")
+    export = add_command(
+        commands, "export", "export records as CSV or XLSX", "registry-app export lots --format xlsx --out lots.xlsx"
+    )
     export.add_argument("kind", choices=EXPORT_KINDS, metavar="KIND", help=f"one of {', '.join(EXPORT_KINDS)}")
     export.add_argument("--format", dest="fmt", choices=FORMATS, required=True)
     export.add_argument("--out", required=True, metavar="FILE")
@@ -31,16 +41,24 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     report = commands.add_parser("report", help="reports")
     report_commands = report.add_subparsers(dest="report_command", required=True, metavar="REPORT")
-    compliance = add_command(report_commands, "compliance", "the inspector's compliance report (PDF)",
-                             "registry-app report compliance --from 2026-01-01 --to 2026-06-30 --out h1.pdf")
+    compliance = add_command(
+        report_commands,
+        "compliance",
+        "the inspector's compliance report (PDF)",
+        "registry-app report compliance --from 2026-01-01 --to 2026-06-30 --out h1.pdf",
+    )
     _period_options(compliance)
     compliance.add_argument("--out", required=True, metavar="FILE.pdf")
     add_force_option(compliance)
     compliance.add_argument("--include-patient-refs", action="store_true", help=PATIENT_REFS_HELP)
     compliance.set_defaults(handler=compliance_command)
 
-    bundle = add_command(commands, "bundle", "inspection bundle: report, exports, audit trail, SHA-256 manifest",
-                         "registry-app bundle --from 2026-01-01 --to 2026-06-30 --out inspection.zip")
+    bundle = add_command(
+        commands,
+        "bundle",
+        "inspection bundle: report, exports, audit trail, SHA-256 manifest",
+        "registry-app bundle --from 2026-01-01 --to 2026-06-30 --out inspection.zip",
+    )
     _period_options(bundle)
     bundle.add_argument("--out", required=True, metavar="FILE.zip")
     add_force_option(bundle)
@@ -50,23 +68,26 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def export_command(args: argparse.Namespace) -> int:
     ctx = signed_in(args, required=False)
-    result = reports.export(ctx, args.kind, args.fmt, args.out, include_patient_refs=args.include_patient_refs,
-                            replace=args.force)
+    result = reports.export(
+        ctx, args.kind, args.fmt, args.out, include_patient_refs=args.include_patient_refs, replace=args.force
+    )
     print(f"wrote {result.path}: {result.rows} {args.kind} rows, sha256 {result.sha256}")
     return EXIT_OK
 
 
 def compliance_command(args: argparse.Namespace) -> int:
     ctx = signed_in(args, required=False)
-    result = reports.compliance_report(ctx, args.start, args.end, args.out,
-                                       include_patient_refs=args.include_patient_refs, replace=args.force)
+    result = reports.compliance_report(
+        ctx, args.start, args.end, args.out, include_patient_refs=args.include_patient_refs, replace=args.force
+    )
     print(f"wrote {result.path}: {result.pages} pages, sha256 {result.sha256}")
     return EXIT_OK
 
 
 def bundle_command(args: argparse.Namespace) -> int:
     ctx = signed_in(args, required=False)
-    result = reports.bundle(ctx, args.start, args.end, args.out, include_patient_refs=args.include_patient_refs,
-                            replace=args.force)
+    result = reports.bundle(
+        ctx, args.start, args.end, args.out, include_patient_refs=args.include_patient_refs, replace=args.force
+    )
     print(f"wrote {result.path}: {len(result.files)} files, sha256 {result.sha256}")
     return EXIT_OK

@@ -25,33 +25,50 @@ from .user_cmds import register_user_admin
 def register(commands: argparse._SubParsersAction) -> None:
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
-    upgrade = add_command(db_commands, "upgrade", "migrate the database to the current schema (a new one is created)",
-                          "registry-app --database sqlite:///clinic.sqlite3 db upgrade")
+    upgrade = add_command(
+        db_commands,
+        "upgrade",
+        "migrate the database to the current schema (a new one is created)",
+        "registry-app --database sqlite:///clinic.sqlite3 db upgrade",
+    )
     upgrade.set_defaults(handler=db_upgrade)
 
     site = commands.add_parser("site", help="the site's name and jurisdiction")
     site_commands = site.add_subparsers(dest="site_command", required=True, metavar="COMMAND")
-    site_set = add_command(site_commands, "set", "set the site's name and jurisdiction (admin)",
-                           "registry-app site set --name 'Gangnam clinic' --jurisdiction KR")
+    site_set = add_command(
+        site_commands,
+        "set",
+        "set the site's name and jurisdiction (admin)",
+        "registry-app site set --name 'Gangnam clinic' --jurisdiction KR",
+    )
     site_set.add_argument("--name")
     site_set.add_argument("--jurisdiction", required=True, help="ISO 3166 alpha-2 code, or EU")
     site_set.set_defaults(handler=site_set_command)
-    site_add = add_command(site_commands, "add", "add a site to a multi-site registry (admin)",
-                           "registry-app site add BUSAN --name 'Busan clinic' --jurisdiction KR --time-zone Asia/Seoul")
+    site_add = add_command(
+        site_commands,
+        "add",
+        "add a site to a multi-site registry (admin)",
+        "registry-app site add BUSAN --name 'Busan clinic' --jurisdiction KR --time-zone Asia/Seoul",
+    )
     site_add.add_argument("code", metavar="CODE")
     site_add.add_argument("--name", required=True)
     site_add.add_argument("--jurisdiction", required=True, metavar="J", help="ISO 3166 alpha-2 code, or EU")
     site_add.add_argument("--time-zone", metavar="TZ", help="an IANA time zone, e.g. Asia/Seoul")
     site_add.set_defaults(handler=site_add_command)
-    site_list = add_command(site_commands, "list", "the registry's sites (`--site CODE` picks one)",
-                            "registry-app site list --format json")
+    site_list = add_command(
+        site_commands, "list", "the registry's sites (`--site CODE` picks one)", "registry-app site list --format json"
+    )
     site_list.add_argument("--format", choices=("table", "json"), default="table")
     site_list.set_defaults(handler=site_list_command)
 
     user = commands.add_parser("user", help="users and roles")
     user_commands = user.add_subparsers(dest="user_command", required=True, metavar="COMMAND")
-    add = add_command(user_commands, "add", "add a user (the first one, an admin, without signing in)",
-                      "echo \"$NEW_PASSWORD\" | registry-app user add lee --role pharmacist --password-stdin")
+    add = add_command(
+        user_commands,
+        "add",
+        "add a user (the first one, an admin, without signing in)",
+        'echo "$NEW_PASSWORD" | registry-app user add lee --role pharmacist --password-stdin',
+    )
     add.add_argument("name")
     add.add_argument("--role", required=True, choices=[r.value for r in Role])
     add.add_argument("--full-name")
@@ -77,8 +94,10 @@ def site_set_command(args: argparse.Namespace) -> int:
 def site_add_command(args: argparse.Namespace) -> int:
     ctx = signed_in(args)
     site = sites.add_site(ctx, args.code, args.name, args.jurisdiction, args.time_zone)
-    print(f"site {site['code']} added: {site['name']}, jurisdiction {site['jurisdiction']}"
-          + (f", time zone {site['time_zone']}" if "time_zone" in site else ""))
+    print(
+        f"site {site['code']} added: {site['name']}, jurisdiction {site['jurisdiction']}"
+        + (f", time zone {site['time_zone']}" if "time_zone" in site else "")
+    )
     return EXIT_OK
 
 
@@ -108,4 +127,3 @@ def user_add(args: argparse.Namespace) -> int:
     auth.create_user(ctx, args.name, args.role, password, args.full_name)
     print(f"created {args.name} ({args.role})")
     return EXIT_OK
-

@@ -18,37 +18,64 @@ def _anchor(text: str) -> tuple[int, str]:
     """SEQ:HASH as `audit head` prints it (a malformed one is a usage error, exit 2)."""
     match = _ANCHOR.fullmatch(text.strip())
     if match is None or int(match.group(1)) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an anchor: use SEQ:HASH as `registry-app audit head` "
-                                         "prints it (a number, a colon, 64 hex digits)")
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an anchor: use SEQ:HASH as `registry-app audit head` "
+            "prints it (a number, a colon, 64 hex digits)"
+        )
     return int(match.group(1)), match.group(2).lower()
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     audit_parser = commands.add_parser("audit", help="the audit trail")
     audit_commands = audit_parser.add_subparsers(dest="audit_command", required=True, metavar="COMMAND")
-    verify = add_command(audit_commands, "verify", "check the audit trail's hash chain; exit 1 and name the "
-                         "first broken entry if it was tampered with",
-                         "registry-app audit verify",
-                         "registry-app audit verify --anchor 1187:3f1c...e09a  (a head printed on a bundle)")
-    verify.add_argument("--anchor", type=_anchor, metavar="SEQ:HASH", help="also prove that the trail still holds "
-                        "entry SEQ with HASH (a head printed earlier on a report, bundle or backup)")
+    verify = add_command(
+        audit_commands,
+        "verify",
+        "check the audit trail's hash chain; exit 1 and name the first broken entry if it was tampered with",
+        "registry-app audit verify",
+        "registry-app audit verify --anchor 1187:3f1c...e09a  (a head printed on a bundle)",
+    )
+    verify.add_argument(
+        "--anchor",
+        type=_anchor,
+        metavar="SEQ:HASH",
+        help="also prove that the trail still holds "
+        "entry SEQ with HASH (a head printed earlier on a report, bundle or backup)",
+    )
     verify.set_defaults(handler=audit_verify)
-    head = add_command(audit_commands, "head", "print the trail's current head as SEQ:HASH, to keep elsewhere as "
-                       "an anchor", "registry-app audit head >> anchors.txt")
+    head = add_command(
+        audit_commands,
+        "head",
+        "print the trail's current head as SEQ:HASH, to keep elsewhere as an anchor",
+        "registry-app audit head >> anchors.txt",
+    )
     head.set_defaults(handler=audit_head)
 
-    backup_parser = add_command(commands, "backup", "a consistent online copy of the registry while it is in use",
-                                "registry-app backup --out /backups/registry-$(date +%F).backup")
+    backup_parser = add_command(
+        commands,
+        "backup",
+        "a consistent online copy of the registry while it is in use",
+        "registry-app backup --out /backups/registry-$(date +%F).backup",
+    )
     backup_parser.add_argument("--out", required=True, metavar="FILE", help="the backup file to write")
     add_force_option(backup_parser)
     backup_parser.set_defaults(handler=backup_command)
 
-    restore = add_command(commands, "restore", "check a backup (integrity, audit trail, schema revision) and "
-                          "restore it into a new registry, never over an existing one",
-                          "registry-app restore --from registry-2026-12-01.backup --to ~/registry-restored.sqlite3")
+    restore = add_command(
+        commands,
+        "restore",
+        "check a backup (integrity, audit trail, schema revision) and "
+        "restore it into a new registry, never over an existing one",
+        "registry-app restore --from registry-2026-12-01.backup --to ~/registry-restored.sqlite3",
+    )
     restore.add_argument("--from", dest="source", required=True, metavar="FILE", help="the backup file")
-    restore.add_argument("--to", dest="target", required=True, metavar="PATH_OR_URL",
-                         help="the new registry: a file path or sqlite:/// URL that does not exist yet")
+    restore.add_argument(
+        "--to",
+        dest="target",
+        required=True,
+        metavar="PATH_OR_URL",
+        help="the new registry: a file path or sqlite:/// URL that does not exist yet",
+    )
     restore.set_defaults(handler=restore_command)
 
 
@@ -84,8 +111,11 @@ def restore_command(args: argparse.Namespace) -> int:
     if "://" in target:
         url = make_url(target)
         if not url.drivername.startswith("sqlite") or not url.database:
-            raise CommandError(EXIT_DATA, "error: to: restore writes a new SQLite registry; a PostgreSQL archive is "
-                               "restored with `pg_restore --no-owner --dbname URL FILE` into an empty database")
+            raise CommandError(
+                EXIT_DATA,
+                "error: to: restore writes a new SQLite registry; a PostgreSQL archive is "
+                "restored with `pg_restore --no-owner --dbname URL FILE` into an empty database",
+            )
         target = url.database
     print(backup.restore_registry(args.source, target).describe())
     return EXIT_OK

@@ -19,21 +19,33 @@ from .common import (
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    trace = add_command(commands, "trace", "recall lookback: every administration of a lot",
-                        "registry-app trace CX-2406-118 --format json")
+    trace = add_command(
+        commands,
+        "trace",
+        "recall lookback: every administration of a lot",
+        "registry-app trace CX-2406-118 --format json",
+    )
     trace.add_argument("lot_number", metavar="LOT_NUMBER")
     trace.add_argument("--product", metavar="NAME", help="the product, when several products use the lot number")
     trace.add_argument("--format", choices=("table", "json"), default="table")
     trace.set_defaults(handler=trace_command)
 
-    recall = add_command(commands, "recall", "mark a lot recalled (signed by a medical director)",
-                         "registry-app recall CX-2406-118 --reason 'manufacturer notice FSN-7' --date 2026-12-01")
+    recall = add_command(
+        commands,
+        "recall",
+        "mark a lot recalled (signed by a medical director)",
+        "registry-app recall CX-2406-118 --reason 'manufacturer notice FSN-7' --date 2026-12-01",
+    )
     recall.add_argument("lot_number", metavar="LOT_NUMBER")
     recall.add_argument("--product", metavar="NAME", help="the product, when several products use the lot number")
     recall.add_argument("--reason", required=True, help="why the lot is recalled (kept with the signature)")
-    recall.add_argument("--date", type=iso_date_or_datetime, metavar="DATE",
-                        help="recalled from this date, YYYY-MM-DD (from the start of the day), or from this moment, "
-                             "YYYY-MM-DDTHH:MM (default: today)")
+    recall.add_argument(
+        "--date",
+        type=iso_date_or_datetime,
+        metavar="DATE",
+        help="recalled from this date, YYYY-MM-DD (from the start of the day), or from this moment, "
+        "YYYY-MM-DDTHH:MM (default: today)",
+    )
     recall.set_defaults(handler=recall_command)
 
 
@@ -52,19 +64,29 @@ def _text(value: object) -> str:
 def trace_table(trace: Trace) -> str:
     header = ("administered", "patient", "route", "body area", "practitioner", "quantity", "notified")
     rows = [
-        (a.when(sep=" "), _text(a.patient_ref), a.route,
-         _text(a.body_areas), _text(a.practitioner), _text(a.quantity),
-         (f"{a.patient_notified_on} ({a.notified_how})" if a.notified_how else str(a.patient_notified_on))
-         if a.patient_notified_on else "no")
+        (
+            a.when(sep=" "),
+            _text(a.patient_ref),
+            a.route,
+            _text(a.body_areas),
+            _text(a.practitioner),
+            _text(a.quantity),
+            (f"{a.patient_notified_on} ({a.notified_how})" if a.notified_how else str(a.patient_notified_on))
+            if a.patient_notified_on
+            else "no",
+        )
         for a in trace.administrations
     ]
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
-    lines = [f"{trace.product_name}, lot {trace.lot_number}: {trace.status}"
-             + (f" from {trace.recalled_from}" if trace.recalled_from else "")]
+    lines = [
+        f"{trace.product_name}, lot {trace.lot_number}: {trace.status}"
+        + (f" from {trace.recalled_from}" if trace.recalled_from else "")
+    ]
     lines += ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in [header, *rows]]
     patients = {a.patient_ref for a in trace.administrations if a.patient_ref}
-    lines.append(f"{len(rows)} administration(s), {len(patients)} patient(s), "
-                 f"{len(trace.not_notified)} not marked notified")
+    lines.append(
+        f"{len(rows)} administration(s), {len(patients)} patient(s), {len(trace.not_notified)} not marked notified"
+    )
     return "\n".join(lines)
 
 
@@ -83,8 +105,12 @@ def recall_command(args: argparse.Namespace) -> int:
     ctx, password = signed_in_with_password(args)
     lot = _lot(ctx, args)
     result = recall_lot(ctx, lot.lot_id, args.reason, password, recall_date)
-    print(f"{lot.product_name}, lot {lot.lot_number}: recalled from {result.recalled_from} "
-          f"(signature {result.signature_id})")
-    print(f"{result.recipients} administration(s) to notify: see `registry-app trace {lot.lot_number}"
-          + (f" --product {json.dumps(lot.product_name)}`" if args.product else "`"))
+    print(
+        f"{lot.product_name}, lot {lot.lot_number}: recalled from {result.recalled_from} "
+        f"(signature {result.signature_id})"
+    )
+    print(
+        f"{result.recipients} administration(s) to notify: see `registry-app trace {lot.lot_number}"
+        + (f" --product {json.dumps(lot.product_name)}`" if args.product else "`")
+    )
     return EXIT_OK

@@ -22,27 +22,40 @@ def register_user_admin(user_commands: argparse._SubParsersAction) -> None:
     listing.add_argument("--format", choices=("table", "json"), default="table")
     listing.set_defaults(handler=user_list)
 
-    set_role = add_command(user_commands, "set-role", "change a user's role (admin)",
-                           "registry-app user set-role lee medical_director --reason 'new position'")
+    set_role = add_command(
+        user_commands,
+        "set-role",
+        "change a user's role (admin)",
+        "registry-app user set-role lee medical_director --reason 'new position'",
+    )
     set_role.add_argument("name")
     set_role.add_argument("role", choices=[r.value for r in Role])
     set_role.add_argument("--reason")
     set_role.set_defaults(handler=user_set_role)
 
-    disable = add_command(user_commands, "disable", "stop a user signing in; the account is kept (admin)",
-                          "registry-app user disable lee --reason 'left the clinic'")
+    disable = add_command(
+        user_commands,
+        "disable",
+        "stop a user signing in; the account is kept (admin)",
+        "registry-app user disable lee --reason 'left the clinic'",
+    )
     disable.add_argument("name")
     disable.add_argument("--reason")
     disable.set_defaults(handler=user_disable)
 
-    unlock = add_command(user_commands, "unlock", "unlock an account locked by failed sign-ins (admin)",
-                         "registry-app user unlock lee")
+    unlock = add_command(
+        user_commands, "unlock", "unlock an account locked by failed sign-ins (admin)", "registry-app user unlock lee"
+    )
     unlock.add_argument("name")
     unlock.add_argument("--reason")
     unlock.set_defaults(handler=user_unlock)
 
-    reset = add_command(user_commands, "reset-password", "give a user a new password, and unlock (admin)",
-                        "echo \"$NEW_PASSWORD\" | registry-app user reset-password lee --password-stdin")
+    reset = add_command(
+        user_commands,
+        "reset-password",
+        "give a user a new password, and unlock (admin)",
+        'echo "$NEW_PASSWORD" | registry-app user reset-password lee --password-stdin',
+    )
     reset.add_argument("name")
     reset.add_argument("--password-stdin", action="store_true", help="read the new password from stdin")
     reset.add_argument("--reason")

@@ -111,8 +111,11 @@ class Lot(Base):
     @property
     def quantity_on_hand(self) -> Decimal:
         # Exact: 0.3 - 0.1 - 0.2 is 0, never -5.55e-17 (values may still be floats before a flush).
-        return (to_decimal(self.quantity_received) - to_decimal(self.quantity_administered)  # type: ignore[operator]
-                - to_decimal(self.quantity_destroyed))
+        return (
+            to_decimal(self.quantity_received)
+            - to_decimal(self.quantity_administered)  # type: ignore[operator]
+            - to_decimal(self.quantity_destroyed)
+        )
 
 
 class CharacterizationResult(Base):

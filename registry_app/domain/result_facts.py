@@ -117,12 +117,21 @@ def lot_result_summary() -> Select[Any]:
 
 _TRANSMEMBRANE, _CYTOSOLIC = frozenset(TRANSMEMBRANE_MARKERS), frozenset(CYTOSOLIC_MARKERS)
 _CONTAMINANT_BIT = {marker: 1 << i for i, marker in enumerate(CONTAMINANT_MARKERS)}
-_PRESENCE = {"protein_concentration": 1, "lipid_concentration": 1, "imaging": 5, "dna_concentration": 6,
-             "molecular_weight": 7, "sterility": 8, "endotoxin": 9, "mycoplasma": 10}  # index of the 0/1 fact
+_PRESENCE = {
+    "protein_concentration": 1,
+    "lipid_concentration": 1,
+    "imaging": 5,
+    "dna_concentration": 6,
+    "molecular_weight": 7,
+    "sterility": 8,
+    "endotoxin": 9,
+    "mycoplasma": 10,
+}  # index of the 0/1 fact
 
 
-def facts_of_results(lot_id: int, results: Iterable[tuple[str, str | None, str | None, float | None, str | None]]
-                     ) -> tuple[Any, ...] | None:
+def facts_of_results(
+    lot_id: int, results: Iterable[tuple[str, str | None, str | None, float | None, str | None]]
+) -> tuple[Any, ...] | None:
     """The lot_result_facts row of one lot from its current results as (parameter, method, marker, value,
     result), computed in Python: for a bulk writer that has the rows in hand (the demo), so that it need not
     aggregate them again in SQL. Must equal `lot_result_summary` (a test compares them on every kind of row);
@@ -163,14 +172,22 @@ def facts_of_results(lot_id: int, results: Iterable[tuple[str, str | None, str |
             bits[12] = 1
     if not seen:
         return None
-    return (lot_id, *bits, contaminants, max(endotoxin, default=None), min(size, default=None),
-            max(size, default=None), min(particles, default=None), max(particles, default=None))
+    return (
+        lot_id,
+        *bits,
+        contaminants,
+        max(endotoxin, default=None),
+        min(size, default=None),
+        max(size, default=None),
+        min(particles, default=None),
+        max(particles, default=None),
+    )
 
 
 def _chunks(ids: Iterable[int]) -> Iterable[list[int]]:
     ordered = sorted(set(ids))
     for start in range(0, len(ordered), REFRESH_CHUNK):
-        yield ordered[start:start + REFRESH_CHUNK]
+        yield ordered[start : start + REFRESH_CHUNK]
 
 
 def refresh_lot_result_facts(connection: Connection, lot_ids: Collection[int] | None = None) -> None:
@@ -185,13 +202,19 @@ def refresh_lot_result_facts(connection: Connection, lot_ids: Collection[int] | 
         # Consecutive ids (the lots a bulk import just wrote): one range scan instead of an IN list per chunk.
         low, high = lot_ids.start, lot_ids.stop - 1
         connection.execute(delete(table).where(table.c.lot_id.between(low, high)))
-        connection.execute(insert(table).from_select(
-            FACT_COLUMNS, lot_result_summary().where(CharacterizationResult.lot_id.between(low, high))))
+        connection.execute(
+            insert(table).from_select(
+                FACT_COLUMNS, lot_result_summary().where(CharacterizationResult.lot_id.between(low, high))
+            )
+        )
         return
     for chunk in _chunks(lot_ids):
         connection.execute(delete(table).where(table.c.lot_id.in_(chunk)))
-        connection.execute(insert(table).from_select(
-            FACT_COLUMNS, lot_result_summary().where(CharacterizationResult.lot_id.in_(chunk))))
+        connection.execute(
+            insert(table).from_select(
+                FACT_COLUMNS, lot_result_summary().where(CharacterizationResult.lot_id.in_(chunk))
+            )
+        )
 
 
 def stale_lot_result_facts(connection: Connection) -> list[int]:
@@ -205,8 +228,10 @@ def stale_lot_result_facts(connection: Connection) -> list[int]:
 def _same(a: tuple[Any, ...] | None, b: tuple[Any, ...] | None) -> bool:
     if a is None or b is None:
         return a is b
-    return all(x == y or (isinstance(x, float) and isinstance(y, float) and abs(x - y) <= 1e-9 * max(abs(x), 1))
-               for x, y in zip(a, b, strict=True))
+    return all(
+        x == y or (isinstance(x, float) and isinstance(y, float) and abs(x - y) <= 1e-9 * max(abs(x), 1))
+        for x, y in zip(a, b, strict=True)
+    )
 
 
 @event.listens_for(Session, "after_flush")

@@ -30,8 +30,18 @@ ADMINISTRATION_COLUMNS: dict[str, tuple[Callable[[str], Any], bool]] = {
     "notes": (c.text(5000), False),
 }
 REQUIRED_ADMINISTRATION_COLUMNS = tuple(n for n, (_, required) in ADMINISTRATION_COLUMNS.items() if required)
-_PLAIN_FIELDS = ("administered_at", "patient_ref", "route", "quantity", "volume_ml", "practitioner",
-                 "device_procedure", "ind_reference", "screening_done", "notes")
+_PLAIN_FIELDS = (
+    "administered_at",
+    "patient_ref",
+    "route",
+    "quantity",
+    "volume_ml",
+    "practitioner",
+    "device_procedure",
+    "ind_reference",
+    "screening_done",
+    "notes",
+)
 
 
 @dataclass
@@ -54,8 +64,7 @@ class AdministrationRow:
         # A date alone keeps "no time recorded": administered_at holds midnight, which nobody recorded.
         out["time_recorded"] = not values.get("administered_date_only", False)
         out["body_areas"] = ";".join(values["body_area"]) if values.get("body_area") else None
-        out["contraindications"] = (";".join(values["contraindications"]) if values.get("contraindications")
-                                    else None)
+        out["contraindications"] = ";".join(values["contraindications"]) if values.get("contraindications") else None
         return out
 
 
@@ -66,10 +75,13 @@ class ValidatedAdministrations:
     total_rows: int = 0
 
 
-def validate_administrations(table: Table, now: datetime,
-                             progress: Callable[[int, int], bool | None] | None = None,
-                             progress_total: int | None = None,
-                             progress_every: int = 2000) -> ValidatedAdministrations:
+def validate_administrations(
+    table: Table,
+    now: datetime,
+    progress: Callable[[int, int], bool | None] | None = None,
+    progress_total: int | None = None,
+    progress_every: int = 2000,
+) -> ValidatedAdministrations:
     """Validate every row (`total_rows == -1` on return means `progress` asked to stop)."""
     out = ValidatedAdministrations(total_rows=len(table.rows))
     out.errors.extend(check_header(table.columns, ADMINISTRATION_COLUMNS, REQUIRED_ADMINISTRATION_COLUMNS))

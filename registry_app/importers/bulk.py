@@ -32,7 +32,7 @@ DEFER_INDEXES_FROM = 20_000
 
 def chunks(items: Sequence[Any], size: int = WRITE_CHUNK) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 def sqlite_storage(column_type: Any) -> Callable[[Any], Any] | None:
@@ -84,9 +84,13 @@ def sql_literal(value: Any) -> str:
     raise TypeError(f"no SQL literal for {type(value).__name__}")
 
 
-def bulk_insert(connection: Connection, table: Table, columns: Mapping[str, Sequence[Any]],
-                constants: Mapping[str, Any] | None = None,
-                after_chunk: Callable[[int], None] | None = None) -> int:
+def bulk_insert(
+    connection: Connection,
+    table: Table,
+    columns: Mapping[str, Sequence[Any]],
+    constants: Mapping[str, Any] | None = None,
+    after_chunk: Callable[[int], None] | None = None,
+) -> int:
     """Insert len(any column) rows: `columns` maps column names to equally long value lists (of hashable
     values: str, numbers, dates, None), `constants` the columns every row shares. `after_chunk(rows_done)` runs
     after each chunk (it may raise to cancel). Returns the number of rows written."""
@@ -142,7 +146,7 @@ def bulk_insert(connection: Connection, table: Table, columns: Mapping[str, Sequ
         interleaved[offset::width] = values
     flat = tuple(interleaved)
     whole = count // per * step
-    batches = [flat[start:start + step] for start in range(0, whole, step)]
+    batches = [flat[start : start + step] for start in range(0, whole, step)]
     for batch in chunks(batches, max(1, WRITE_CHUNK // per)):
         connection.exec_driver_sql(many_sql, batch)  # type: ignore[arg-type]
         done += len(batch) * per
@@ -156,13 +160,18 @@ def bulk_insert(connection: Connection, table: Table, columns: Mapping[str, Sequ
     return done
 
 
-def bulk_insert_dicts(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]],
-                      after_chunk: Callable[[int], None] | None = None) -> int:
+def bulk_insert_dicts(
+    connection: Connection,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    after_chunk: Callable[[int], None] | None = None,
+) -> int:
     """Insert rows given as dicts with the same keys."""
     if not rows:
         return 0
-    return bulk_insert(connection, table, {name: list(map(itemgetter(name), rows)) for name in rows[0]},
-                       after_chunk=after_chunk)
+    return bulk_insert(
+        connection, table, {name: list(map(itemgetter(name), rows)) for name in rows[0]}, after_chunk=after_chunk
+    )
 
 
 def sqlite_page_cache(connection: Connection, kibibytes: int) -> Callable[[], None]:
@@ -192,10 +201,17 @@ def sqlite_indexes_deferred(connection: Connection, table: Table, new_rows: int)
     if largest >= new_rows:
         yield
         return
-    plain = [name for _, name, unique, origin, *_ in connection.exec_driver_sql(f'PRAGMA index_list("{table.name}")')
-             if not unique and origin == "c"]
-    ddl = [connection.exec_driver_sql("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?",
-                                      (name,)).scalar_one() for name in plain]
+    plain = [
+        name
+        for _, name, unique, origin, *_ in connection.exec_driver_sql(f'PRAGMA index_list("{table.name}")')
+        if not unique and origin == "c"
+    ]
+    ddl = [
+        connection.exec_driver_sql(
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?", (name,)
+        ).scalar_one()
+        for name in plain
+    ]
     for name in plain:
         connection.exec_driver_sql(f'DROP INDEX "{name}"')
     yield

@@ -53,10 +53,20 @@ def _parse_status(text: str) -> str:
 # Spreadsheets name the unit of stock by the package ("prefilled_syringe", "vials"): each such synonym names
 # exactly one unit, so it is read as that unit rather than rejected.
 UNIT_SYNONYMS = {
-    "vials": "vial", "lyophilized_vial": "vial", "frozen_vial": "vial", "solution_vial": "vial",
-    "syringes": "syringe", "prefilled_syringe": "syringe", "prefilled_syringes": "syringe",
-    "ampoules": "ampoule", "ampule": "ampoule", "ampules": "ampoule", "topical_ampoule": "ampoule",
-    "kits": "kit", "millilitre": "ml", "milliliter": "ml",
+    "vials": "vial",
+    "lyophilized_vial": "vial",
+    "frozen_vial": "vial",
+    "solution_vial": "vial",
+    "syringes": "syringe",
+    "prefilled_syringe": "syringe",
+    "prefilled_syringes": "syringe",
+    "ampoules": "ampoule",
+    "ampule": "ampoule",
+    "ampules": "ampoule",
+    "topical_ampoule": "ampoule",
+    "kits": "kit",
+    "millilitre": "ml",
+    "milliliter": "ml",
 }
 _unit_vocab = c.vocabulary(Unit, "unit")
 
@@ -117,11 +127,32 @@ LOT_COLUMNS: dict[str, tuple[Callable[[str], Any], bool]] = {
 }
 REQUIRED_LOT_COLUMNS = tuple(name for name, (_, required) in LOT_COLUMNS.items() if required)
 
-PRODUCT_FIELDS = ("product_type", "gtin", "presentation", "storage_form", "unit", "source", "source_description",
-                  "donor_use", "isolation_method", "pn_species")
-LOT_FIELDS = ("lot_number", "expiry_date", "manufacture_date", "received_date", "received_by",
-              "quantity_received", "status", "receipt_temperature_c", "package_intact", "donor_eligibility_ref",
-              "coa_ref", "labelled_particles_per_ml")
+PRODUCT_FIELDS = (
+    "product_type",
+    "gtin",
+    "presentation",
+    "storage_form",
+    "unit",
+    "source",
+    "source_description",
+    "donor_use",
+    "isolation_method",
+    "pn_species",
+)
+LOT_FIELDS = (
+    "lot_number",
+    "expiry_date",
+    "manufacture_date",
+    "received_date",
+    "received_by",
+    "quantity_received",
+    "status",
+    "receipt_temperature_c",
+    "package_intact",
+    "donor_eligibility_ref",
+    "coa_ref",
+    "labelled_particles_per_ml",
+)
 # column -> (parameter, unit, method column)
 NUMERIC_RESULTS: dict[str, tuple[str, str, str | None]] = {
     "particle_concentration_per_ml": ("particle_concentration", "particles/mL", "particle_method"),
@@ -165,15 +196,35 @@ class LotRow:
         source_ref = values.get("coa_ref")
         found: list[dict[str, Any]] = []
 
-        def add(parameter: str, value: float | None = None, unit: str | None = None, result: str | None = None,
-                method: str | None = None, marker: str | None = None) -> None:
-            found.append({"parameter": parameter, "method": method, "marker": marker, "value": value, "unit": unit,
-                          "result": result, "measured_by": measured_by, "source_ref": source_ref})
+        def add(
+            parameter: str,
+            value: float | None = None,
+            unit: str | None = None,
+            result: str | None = None,
+            method: str | None = None,
+            marker: str | None = None,
+        ) -> None:
+            found.append(
+                {
+                    "parameter": parameter,
+                    "method": method,
+                    "marker": marker,
+                    "value": value,
+                    "unit": unit,
+                    "result": result,
+                    "measured_by": measured_by,
+                    "source_ref": source_ref,
+                }
+            )
 
         for column, (parameter, unit, method_column) in NUMERIC_RESULTS.items():
             if column in values:
-                add(parameter, value=values[column], unit=unit,
-                    method=values.get(method_column) if method_column else None)
+                add(
+                    parameter,
+                    value=values[column],
+                    unit=unit,
+                    method=values.get(method_column) if method_column else None,
+                )
         for marker in values.get("markers_detected", ()):
             add("marker", result="detected", marker=marker)
         for marker in values.get("markers_not_detected", ()):
@@ -253,8 +304,14 @@ def _parse_column(cells: tuple[str, ...], parse: Callable[[str], Any]) -> tuple[
     return list(map(parsed.__getitem__, cells)), parsed.bad
 
 
-def validate_lots(table: Table, today: date, update: bool = False, progress: Progress | None = None,
-                  progress_total: int | None = None, progress_every: int = 2000) -> ValidatedLots:
+def validate_lots(
+    table: Table,
+    today: date,
+    update: bool = False,
+    progress: Progress | None = None,
+    progress_total: int | None = None,
+    progress_every: int = 2000,
+) -> ValidatedLots:
     """Validate every row; rows with any malformed cell are left out and each problem is listed (in row order,
     a row's problems in the order of its cells).
 
@@ -278,8 +335,12 @@ def validate_lots(table: Table, today: date, update: bool = False, progress: Pro
     if set(map(len, grid)) - {width}:  # some row is short or long: the rare case, row by row
         for position, cells in enumerate(grid):
             if len(cells) > width and any(cells[width:]):
-                found.append((position, RowError(numbers[position], "", f"has {len(cells)} cells but the header "
-                                                 f"names {width} columns")))
+                found.append(
+                    (
+                        position,
+                        RowError(numbers[position], "", f"has {len(cells)} cells but the header names {width} columns"),
+                    )
+                )
         grid = [cells[:width] if len(cells) >= width else cells + [""] * (width - len(cells)) for cells in grid]
     raw: list[tuple[str, ...]] = list(zip(*grid, strict=True)) if grid else [() for _ in columns]
     parsed: dict[str, list[Any]] = {}
@@ -287,8 +348,11 @@ def validate_lots(table: Table, today: date, update: bool = False, progress: Pro
     for index, name in enumerate(columns):
         values, bad = _parse_column(raw[index], LOT_COLUMNS[name][0])
         if bad:
-            found.extend((position, RowError(numbers[position], name, bad[text]))
-                         for position, text in enumerate(raw[index]) if text in bad)
+            found.extend(
+                (position, RowError(numbers[position], name, bad[text]))
+                for position, text in enumerate(raw[index])
+                if text in bad
+            )
         parsed[name] = values
         done = total * (index + 1) // (width + 1)
         if progress is not None and done // progress_every > reported // progress_every:
@@ -299,12 +363,18 @@ def validate_lots(table: Table, today: date, update: bool = False, progress: Pro
     for name in REQUIRED_LOT_COLUMNS:
         cells = raw[columns.index(name)]
         if "" in cells:
-            found.extend((position, RowError(numbers[position], name, "is required but the cell is empty"))
-                         for position, text in enumerate(cells) if not text)
+            found.extend(
+                (position, RowError(numbers[position], name, "is required but the cell is empty"))
+                for position, text in enumerate(cells)
+                if not text
+            )
     future = {d for d in set(parsed["received_date"]) if d is not None and d > today}
     if future:
-        found.extend((position, RowError(numbers[position], "received_date", f"{d.isoformat()} is in the future"))
-                     for position, d in enumerate(parsed["received_date"]) if d in future)
+        found.extend(
+            (position, RowError(numbers[position], "received_date", f"{d.isoformat()} is in the future"))
+            for position, d in enumerate(parsed["received_date"])
+            if d in future
+        )
     if "markers_detected" in parsed and "markers_not_detected" in parsed:
         pairs = list(zip(parsed["markers_detected"], parsed["markers_not_detected"], strict=True))
         # The few distinct pairs first: only when one lists a marker twice are the rows visited.
@@ -313,17 +383,34 @@ def validate_lots(table: Table, today: date, update: bool = False, progress: Pro
         for position, (detected, absent) in enumerate(pairs):
             both = set(detected) & set(absent) if detected and absent else None
             if both:
-                found.append((position, RowError(numbers[position], "markers_not_detected",
-                                                 f"{', '.join(sorted(both))} also listed in markers_detected")))
+                found.append(
+                    (
+                        position,
+                        RowError(
+                            numbers[position],
+                            "markers_not_detected",
+                            f"{', '.join(sorted(both))} also listed in markers_detected",
+                        ),
+                    )
+                )
     references = parsed.get("regulatory_reference")
     if references is not None and any(references):
         # A reference is kept with the status it documents: without one it would be dropped unseen.
         given = raw[columns.index("regulatory_status")] if "regulatory_status" in parsed else ("",) * len(references)
-        found.extend((position, RowError(numbers[position], "regulatory_status", f"is empty, but "
-                                         f"regulatory_reference gives {reference}: give the status it documents, "
-                                         "or leave the reference out"))
-                     for position, (reference, status) in enumerate(zip(references, given, strict=True))
-                     if reference is not None and not status)
+        found.extend(
+            (
+                position,
+                RowError(
+                    numbers[position],
+                    "regulatory_status",
+                    f"is empty, but "
+                    f"regulatory_reference gives {reference}: give the status it documents, "
+                    "or leave the reference out",
+                ),
+            )
+            for position, (reference, status) in enumerate(zip(references, given, strict=True))
+            if reference is not None and not status
+        )
     rejected = {position for position, _ in found}
     found.sort(key=lambda item: item[0])
     errors = out.errors
@@ -337,8 +424,11 @@ def validate_lots(table: Table, today: date, update: bool = False, progress: Pro
     keys = list(map(keys_of.__getitem__, names))
     types = parsed["product_type"]
     lot_numbers = parsed["lot_number"]
-    if (not rejected and len(set(zip(keys, types, strict=True))) == len(set(keys))
-            and (update or len(set(zip(keys, lot_numbers, strict=True))) == len(keys))):
+    if (
+        not rejected
+        and len(set(zip(keys, types, strict=True))) == len(set(keys))
+        and (update or len(set(zip(keys, lot_numbers, strict=True))) == len(keys))
+    ):
         out.numbers, out.columns, out.product_keys = numbers, parsed, keys
         return out
     product_types: dict[str, tuple[str, int]] = {}
@@ -352,13 +442,25 @@ def validate_lots(table: Table, today: date, update: bool = False, progress: Pro
         product_type = types[position]
         known_type = product_types.setdefault(key, (product_type, number))
         if known_type[0] != product_type:
-            late.append(RowError(number, "product_type", f"{product_type} differs from row "
-                                 f"{known_type[1]}, which gives {names[position]} as {known_type[0]}"))
+            late.append(
+                RowError(
+                    number,
+                    "product_type",
+                    f"{product_type} differs from row "
+                    f"{known_type[1]}, which gives {names[position]} as {known_type[0]}",
+                )
+            )
             continue
         earlier = first_seen.setdefault((key, lot_numbers[position]), number)
         if earlier != number and not update:
-            late.append(RowError(number, "lot_number", f"{lot_numbers[position]} of {names[position]} is "
-                                 f"already in row {earlier}: give each lot once, or use --update"))
+            late.append(
+                RowError(
+                    number,
+                    "lot_number",
+                    f"{lot_numbers[position]} of {names[position]} is "
+                    f"already in row {earlier}: give each lot once, or use --update",
+                )
+            )
             continue
         keep.append(position)
     if late:

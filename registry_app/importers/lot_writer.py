@@ -54,9 +54,16 @@ def new_lots(lots: ValidatedLots, positions: list[int] | None, merged: dict[int,
     return NewLots(columns, [lots.product_keys[p] for p in positions])
 
 
-def insert_lots(connection: Connection, new: NewLots, products: dict[str, tuple[int, str]],
-                suppliers: dict[str, int], site_id: int, batch: str, now: datetime,
-                after_chunk: Callable[[int], None] | None = None) -> Sequence[int]:
+def insert_lots(
+    connection: Connection,
+    new: NewLots,
+    products: dict[str, tuple[int, str]],
+    suppliers: dict[str, int],
+    site_id: int,
+    batch: str,
+    now: datetime,
+    after_chunk: Callable[[int], None] | None = None,
+) -> Sequence[int]:
     """Write the new lots; returns their ids in the order of `new`."""
     if not len(new):
         return []
@@ -71,8 +78,13 @@ def insert_lots(connection: Connection, new: NewLots, products: dict[str, tuple[
     default_status = LotStatus.QUARANTINE.value
     if "status" in lot_columns:
         lot_columns["status"] = [status or default_status for status in lot_columns["status"]]
-    constants = {"site_id": site_id, "import_batch": batch, "created_at": now, "quantity_administered": 0.0,
-                 "quantity_destroyed": 0.0}
+    constants = {
+        "site_id": site_id,
+        "import_batch": batch,
+        "created_at": now,
+        "quantity_administered": 0.0,
+        "quantity_destroyed": 0.0,
+    }
     if "status" not in lot_columns:
         constants["status"] = default_status
     first_id = connection.execute(select(func.max(Lot.id))).scalar() or 0
@@ -80,12 +92,16 @@ def insert_lots(connection: Connection, new: NewLots, products: dict[str, tuple[
         count = bulk_insert(connection, LOT_TABLE, lot_columns, constants, after_chunk)
     # SQLite numbers rows inserted under its write lock consecutively after the largest id; checked, not assumed.
     low, high, written = connection.execute(
-        select(func.min(Lot.id), func.max(Lot.id), func.count())
-        .where(Lot.id > first_id, Lot.import_batch == batch)).one()
+        select(func.min(Lot.id), func.max(Lot.id), func.count()).where(Lot.id > first_id, Lot.import_batch == batch)
+    ).one()
     if connection.dialect.name == "sqlite" and written == count and high - low + 1 == count:
         return range(low, high + 1)
-    ids = {(pid, number): lot_id for lot_id, pid, number in connection.execute(
-        select(Lot.id, Lot.product_id, Lot.lot_number).where(Lot.id > first_id, Lot.import_batch == batch))}
+    ids = {
+        (pid, number): lot_id
+        for lot_id, pid, number in connection.execute(
+            select(Lot.id, Lot.product_id, Lot.lot_number).where(Lot.id > first_id, Lot.import_batch == batch)
+        )
+    }
     return [ids[key] for key in zip(lot_columns["product_id"], columns["lot_number"], strict=True)]
 
 
@@ -115,16 +131,25 @@ def insert_results(connection: Connection, new: NewLots, lot_ids: Sequence[int],
         listed = columns.get(column)
         if listed is None:
             continue
-        rows = [(lot_id, marker, by, ref) for lot_id, markers, by, ref
-                in zip(lot_ids, listed, measured_by, source_ref, strict=True) if markers for marker in markers]
+        rows = [
+            (lot_id, marker, by, ref)
+            for lot_id, markers, by, ref in zip(lot_ids, listed, measured_by, source_ref, strict=True)
+            if markers
+            for marker in markers
+        ]
         if rows:
             lot_col, marker_col, by_col, ref_col = (list(c) for c in zip(*rows, strict=True))
-            kinds.append(({"parameter": "marker", "result": kind},
-                          {"lot_id": lot_col, "marker": marker_col, "measured_by": by_col, "source_ref": ref_col}))
+            kinds.append(
+                (
+                    {"parameter": "marker", "result": kind},
+                    {"lot_id": lot_col, "marker": marker_col, "measured_by": by_col, "source_ref": ref_col},
+                )
+            )
     if "imaging_method" in columns:
         methods = columns["imaging_method"]
-        kinds.append(({"parameter": "imaging", "result": "performed"},
-                      rows_with(methods, ("method", methods), *common)))
+        kinds.append(
+            ({"parameter": "imaging", "result": "performed"}, rows_with(methods, ("method", methods), *common))
+        )
     for column, parameter in QUALITATIVE_RESULTS.items():
         outcomes = columns.get(column)
         if outcomes is not None:
@@ -147,8 +172,12 @@ def _marker_facts(detected: tuple[str, ...] | None, absent: tuple[str, ...] | No
     bits = 0
     for marker in detected:
         bits |= _CONTAMINANT_BIT.get(marker, 0)
-    return (int(not _TRANSMEMBRANE.isdisjoint(detected)), int(not _CYTOSOLIC.isdisjoint(detected)),
-            int(any(m in _CONTAMINANT_BIT for m in (*detected, *absent))), bits)
+    return (
+        int(not _TRANSMEMBRANE.isdisjoint(detected)),
+        int(not _CYTOSOLIC.isdisjoint(detected)),
+        int(any(m in _CONTAMINANT_BIT for m in (*detected, *absent))),
+        bits,
+    )
 
 
 # The 0/1 facts and contaminant bits of lot_result_facts (every column but the lot and the measurements).
@@ -169,23 +198,69 @@ def new_lot_facts(new: NewLots, lot_ids: Sequence[int]) -> dict[tuple[int, ...],
     markers: dict[tuple[Any, Any], tuple[int, int, int, int]] = {}
     single_particle = frozenset(SINGLE_PARTICLE_METHODS)
     groups: dict[tuple[int, ...], list[tuple[Any, ...]]] = {}
-    for (lot_id, particles, particle_method, size, protein, endotoxin, dna, weight, detected, absent, imaging,
-         sterility, mycoplasma) in zip(
-            lot_ids, column("particle_concentration_per_ml"), column("particle_method"), column("size_mode_nm"),
-            column("protein_ug_per_ml"), column("endotoxin_eu_per_ml"), column("dna_mg_per_ml"),
-            column("molecular_weight_kda"), column("markers_detected"), column("markers_not_detected"),
-            column("imaging_method"), column("sterility"), column("mycoplasma"), strict=True):
-        if (particles is None and size is None and protein is None and endotoxin is None and dna is None
-                and weight is None and not detected and not absent and imaging is None and sterility is None
-                and mycoplasma is None):
+    for (
+        lot_id,
+        particles,
+        particle_method,
+        size,
+        protein,
+        endotoxin,
+        dna,
+        weight,
+        detected,
+        absent,
+        imaging,
+        sterility,
+        mycoplasma,
+    ) in zip(
+        lot_ids,
+        column("particle_concentration_per_ml"),
+        column("particle_method"),
+        column("size_mode_nm"),
+        column("protein_ug_per_ml"),
+        column("endotoxin_eu_per_ml"),
+        column("dna_mg_per_ml"),
+        column("molecular_weight_kda"),
+        column("markers_detected"),
+        column("markers_not_detected"),
+        column("imaging_method"),
+        column("sterility"),
+        column("mycoplasma"),
+        strict=True,
+    ):
+        if (
+            particles is None
+            and size is None
+            and protein is None
+            and endotoxin is None
+            and dna is None
+            and weight is None
+            and not detected
+            and not absent
+            and imaging is None
+            and sterility is None
+            and mycoplasma is None
+        ):
             continue
         marker = markers.get((detected, absent))
         if marker is None:
             marker = markers[(detected, absent)] = _marker_facts(detected, absent)
-        flags = (int(particles is not None and particle_method in single_particle), int(protein is not None),
-                 marker[0], marker[1], marker[2], int(imaging is not None), int(dna is not None),
-                 int(weight is not None), int(sterility is not None), int(endotoxin is not None),
-                 int(mycoplasma is not None), int(sterility == "fail"), int(mycoplasma == "positive"), marker[3])
+        flags = (
+            int(particles is not None and particle_method in single_particle),
+            int(protein is not None),
+            marker[0],
+            marker[1],
+            marker[2],
+            int(imaging is not None),
+            int(dna is not None),
+            int(weight is not None),
+            int(sterility is not None),
+            int(endotoxin is not None),
+            int(mycoplasma is not None),
+            int(sterility == "fail"),
+            int(mycoplasma == "positive"),
+            marker[3],
+        )
         group = groups.get(flags)
         if group is None:
             group = groups[flags] = []
@@ -199,7 +274,17 @@ def insert_new_lot_facts(connection: Connection, new: NewLots, lot_ids: Sequence
     written = 0
     for flags, rows in new_lot_facts(new, lot_ids).items():
         lot_col, endotoxin, size, particles = (list(c) for c in zip(*rows, strict=True))
-        written += bulk_insert(connection, FACTS_TABLE, {
-            "lot_id": lot_col, "endotoxin_max": endotoxin, "size_min": size, "size_max": size,
-            "particles_min": particles, "particles_max": particles}, dict(zip(_FLAG_COLUMNS, flags, strict=True)))
+        written += bulk_insert(
+            connection,
+            FACTS_TABLE,
+            {
+                "lot_id": lot_col,
+                "endotoxin_max": endotoxin,
+                "size_min": size,
+                "size_max": size,
+                "particles_min": particles,
+                "particles_max": particles,
+            },
+            dict(zip(_FLAG_COLUMNS, flags, strict=True)),
+        )
     return written

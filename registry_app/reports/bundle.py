@@ -43,8 +43,9 @@ def _write_exports(root: Path, tables: Mapping[str, Table]) -> list[tuple[str, P
     return written
 
 
-def write_bundle(path: str | Path, content: ComplianceData, tables: Mapping[str, Table], verify_text: str,
-                 verify_ok: bool) -> list[BundleFile]:
+def write_bundle(
+    path: str | Path, content: ComplianceData, tables: Mapping[str, Table], verify_text: str, verify_ok: bool
+) -> list[BundleFile]:
     """Write the ZIP at `path`; returns the files it holds (the manifest's own entries excluded)."""
     from .compliance_pdf import write_compliance_pdf
 
@@ -63,7 +64,9 @@ def write_bundle(path: str | Path, content: ComplianceData, tables: Mapping[str,
         verify = root / "verify.txt"
         verify.write_text(
             f"{'OK' if verify_ok else 'BROKEN'}: {verify_text}\nchecked at {content.generated_at:%Y-%m-%d %H:%M:%S} "
-            f"UTC by {content.generated_by}\n", encoding="utf-8")
+            f"UTC by {content.generated_by}\n",
+            encoding="utf-8",
+        )
         written.append((VERIFY_NAME, verify, None))
         for name, source, rows in written:
             files.append(BundleFile(name, file_sha256(source), source.stat().st_size, rows))
@@ -78,8 +81,15 @@ def write_bundle(path: str | Path, content: ComplianceData, tables: Mapping[str,
             "registry_version": content.registry_version,
             "patient_references": content.patient_refs,
             "audit_trail": {"ok": verify_ok, "result": verify_text},
-            "files": [{"name": f.name, "sha256": f.sha256, "bytes": f.size_bytes,
-                       **({"rows": f.rows} if f.rows is not None else {})} for f in files],
+            "files": [
+                {
+                    "name": f.name,
+                    "sha256": f.sha256,
+                    "bytes": f.size_bytes,
+                    **({"rows": f.rows} if f.rows is not None else {}),
+                }
+                for f in files
+            ],
         }
         sums = "".join(f"{f.sha256}  {f.name}\n" for f in files)
         with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:

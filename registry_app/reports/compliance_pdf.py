@@ -62,6 +62,7 @@ def _release_gui_application() -> None:
 
 # ---- HTML ---------------------------------------------------------------------------------------------
 
+
 def _text(value: Any) -> str:
     if value is None or value == "":
         return "—"
@@ -81,8 +82,12 @@ def _label(value: str | None) -> str | None:
     return value.replace("_", " ") if value else value
 
 
-def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]], widths: Sequence[int] | None = None,
-           raw_columns: frozenset[int] = frozenset()) -> str:
+def _table(
+    headers: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    widths: Sequence[int] | None = None,
+    raw_columns: frozenset[int] = frozenset(),
+) -> str:
     """A table whose header row repeats on each page. `raw_columns` hold HTML already escaped.
 
     Long tables are emitted as consecutive tables of TABLE_CHUNK_ROWS rows: Qt walks every cell of a table
@@ -126,9 +131,11 @@ def _cover(data: ComplianceData) -> str:
         ("Audit trail", f'<span style="color: {audit_colour}"><b>{escape(data.audit_status)}</b></span>'),
         ("Patients identified by", escape(data.patient_refs)),
     ]
-    return ('<h1>Compliance report</h1><p style="font-size: 12pt">Exosome and polynucleotide product lots: what '
-            "was received, from whom, with which documents and legal status, what was administered, and what "
-            "went wrong.</p><br/>" + _key_values(pairs))
+    return (
+        '<h1>Compliance report</h1><p style="font-size: 12pt">Exosome and polynucleotide product lots: what '
+        "was received, from whom, with which documents and legal status, what was administered, and what "
+        "went wrong.</p><br/>" + _key_values(pairs)
+    )
 
 
 def _summary(data: ComplianceData) -> str:
@@ -140,31 +147,61 @@ def _summary(data: ComplianceData) -> str:
         ("Products concerned", f"{data.products_in_scope:,}"),
         ("Administrations (current records)", f"{data.administration_count:,}"),
         ("Patients treated", f"{data.patients:,}"),
-        ("Open flags", f"{len(open_flags):,} (" + ", ".join(f"{by_severity.get(s, 0)} {s}" for s in SEVERITIES)
-         + ")"),
+        ("Open flags", f"{len(open_flags):,} (" + ", ".join(f"{by_severity.get(s, 0)} {s}" for s in SEVERITIES) + ")"),
         ("Waived flags", f"{len(data.flags) - len(open_flags):,}"),
-        ("Recalls", f"{len(data.recalls):,} ({sum(1 for r in data.recalls if r.lookback.startswith('open'))} "
-         "with lookback open)"),
-        ("Adverse events", f"{len(data.adverse_events):,} ("
-         f"{sum(1 for e in data.adverse_events if e.report_status == 'not_reported')} not reported)"),
+        (
+            "Recalls",
+            f"{len(data.recalls):,} ({sum(1 for r in data.recalls if r.lookback.startswith('open'))} "
+            "with lookback open)",
+        ),
+        (
+            "Adverse events",
+            f"{len(data.adverse_events):,} ("
+            f"{sum(1 for e in data.adverse_events if e.report_status == 'not_reported')} not reported)",
+        ),
         ("Mean documentation completeness", "—" if mean is None else f"{mean:.0f} %"),
     ]
-    charts = (f'<p><img src="chart://flags" width="{CHART_W}" height="{CHART_H}"/>&nbsp;&nbsp;'
-              f'<img src="chart://status" width="{CHART_W}" height="{CHART_H}"/></p>'
-              f'<p><img src="chart://months" width="{WIDE_CHART_W}" height="{CHART_H}"/></p>')
-    return '<h2>Summary</h2>' + _key_values(pairs) + charts
+    charts = (
+        f'<p><img src="chart://flags" width="{CHART_W}" height="{CHART_H}"/>&nbsp;&nbsp;'
+        f'<img src="chart://status" width="{CHART_W}" height="{CHART_H}"/></p>'
+        f'<p><img src="chart://months" width="{WIDE_CHART_W}" height="{CHART_H}"/></p>'
+    )
+    return "<h2>Summary</h2>" + _key_values(pairs) + charts
 
 
 def _lots(data: ComplianceData) -> str:
-    headers = ["Lot", "Product", "Manufacturer", "Supplier", "Source", "Regulatory status", "Reference", "CoA",
-               "Received", "Status", "Score"]
-    rows = [(lot.lot_number, lot.product, lot.manufacturer, lot.supplier, _label(lot.source),
-             _label(lot.regulatory_status) or "none recorded", lot.regulatory_reference, lot.coa_present,
-             lot.received_date, _label(lot.status),
-             "—" if lot.completeness_pct is None else f"{lot.completeness_pct:.0f} %") for lot in data.lots]
+    headers = [
+        "Lot",
+        "Product",
+        "Manufacturer",
+        "Supplier",
+        "Source",
+        "Regulatory status",
+        "Reference",
+        "CoA",
+        "Received",
+        "Status",
+        "Score",
+    ]
+    rows = [
+        (
+            lot.lot_number,
+            lot.product,
+            lot.manufacturer,
+            lot.supplier,
+            _label(lot.source),
+            _label(lot.regulatory_status) or "none recorded",
+            lot.regulatory_reference,
+            lot.coa_present,
+            lot.received_date,
+            _label(lot.status),
+            "—" if lot.completeness_pct is None else f"{lot.completeness_pct:.0f} %",
+        )
+        for lot in data.lots
+    ]
     if not rows:
         return "<h2>Lots received</h2><p>No lot was received in the period.</p>"
-    return ("<h2>Lots received</h2>" + _table(headers, rows, [9, 14, 12, 11, 10, 10, 10, 4, 8, 7, 5]))
+    return "<h2>Lots received</h2>" + _table(headers, rows, [9, 14, 12, 11, 10, 10, 10, 4, 8, 7, 5])
 
 
 def _waiver_text(flag: FlagRow) -> str:
@@ -177,8 +214,10 @@ def _waiver_text(flag: FlagRow) -> str:
 def _flags(data: ComplianceData) -> str:
     if not data.flags:
         return "<h2>Flags</h2><p>No open or waived flag concerns the period.</p>"
-    parts = ["<h2>Flags</h2><p>Open and waived findings of the flag rules on the products, lots, administrations "
-             "and adverse events of the period, by severity and code.</p>"]
+    parts = [
+        "<h2>Flags</h2><p>Open and waived findings of the flag rules on the products, lots, administrations "
+        "and adverse events of the period, by severity and code.</p>"
+    ]
     groups: dict[tuple[str, str], list[FlagRow]] = {}
     for flag in sorted_flags(data.flags):
         groups.setdefault((flag.severity, flag.code), []).append(flag)
@@ -189,17 +228,34 @@ def _flags(data: ComplianceData) -> str:
             parts.append(f'<h3 style="color: {colour}">{escape(severity.capitalize())}</h3>')
             current_severity = severity
         waived = sum(1 for f in flags if f.waived)
-        parts.append(f"<p><b>{escape(code)}</b> — {escape(flags[0].title)}: {len(flags) - waived} open, "
-                     f"{waived} waived</p>")
+        parts.append(
+            f"<p><b>{escape(code)}</b> — {escape(flags[0].title)}: {len(flags) - waived} open, {waived} waived</p>"
+        )
         # Waived flags first: each waiver (who, when, why) is something an inspector reads one by one.
         shown = sorted(flags, key=lambda f: not f.waived)[:FLAG_ROWS_PER_CODE]
-        rows = [(f"{f.subject_type.replace('_', ' ')} {f.subject_id}", f.product_name, f.lot_number,
-                 escape(f.message), _waiver_text(f)) for f in shown]
-        parts.append(_table(["Subject", "Product", "Lot", "Message", "Status"], rows, [10, 15, 10, 45, 20],
-                            raw_columns=frozenset({3, 4})))
+        rows = [
+            (
+                f"{f.subject_type.replace('_', ' ')} {f.subject_id}",
+                f.product_name,
+                f.lot_number,
+                escape(f.message),
+                _waiver_text(f),
+            )
+            for f in shown
+        ]
+        parts.append(
+            _table(
+                ["Subject", "Product", "Lot", "Message", "Status"],
+                rows,
+                [10, 15, 10, 45, 20],
+                raw_columns=frozenset({3, 4}),
+            )
+        )
         if len(flags) > len(shown):
-            parts.append(f"<p><i>… and {len(flags) - len(shown):,} more {escape(code)} flags, listed in full in "
-                         "the flags export (exports/flags.csv and .xlsx in the inspection bundle).</i></p>")
+            parts.append(
+                f"<p><i>… and {len(flags) - len(shown):,} more {escape(code)} flags, listed in full in "
+                "the flags export (exports/flags.csv and .xlsx in the inspection bundle).</i></p>"
+            )
     return "".join(parts)
 
 
@@ -207,8 +263,15 @@ def _administrations(data: ComplianceData) -> str:
     if not data.administrations:
         return "<h2>Administrations</h2><p>No administration in the period.</p>"
     rows = [(a.product, _label(a.route), a.administrations, a.quantity, a.patients) for a in data.administrations]
-    rows.append(("<b>Total</b>", "", f"<b>{data.administration_count:,}</b>",
-                 f"<b>{_text(sum(a.quantity for a in data.administrations))}</b>", f"<b>{data.patients:,}</b>"))
+    rows.append(
+        (
+            "<b>Total</b>",
+            "",
+            f"<b>{data.administration_count:,}</b>",
+            f"<b>{_text(sum(a.quantity for a in data.administrations))}</b>",
+            f"<b>{data.patients:,}</b>",
+        )
+    )
     body = _table(["Product", "Route", "Administrations", "Quantity", "Patients"], rows[:-1], [34, 26, 14, 13, 13])
     total = "".join(f"<td>{v}</td>" for v in rows[-1])
     # The total closes the last chunk of the table only.
@@ -222,31 +285,70 @@ def _recalls(data: ComplianceData) -> str:
         return "<h2>Recalls</h2><p>No recall concerns the period.</p>"
     rows = [(r.lot_number, r.product, r.recall_date, r.reason, r.administrations, r.lookback) for r in data.recalls]
     return "<h2>Recalls and lookback</h2>" + _table(
-        ["Lot", "Product", "Recalled on", "Reason", "Administrations", "Lookback"], rows, [11, 17, 9, 25, 11, 27])
+        ["Lot", "Product", "Recalled on", "Reason", "Administrations", "Lookback"], rows, [11, 17, 9, 25, 11, 27]
+    )
 
 
 def _adverse_events(data: ComplianceData) -> str:
     if not data.adverse_events:
         return "<h2>Adverse events</h2><p>No adverse event was recorded in the period.</p>"
-    rows = [(e.onset_date or e.recorded_at.date(), _label(e.event_type), e.severity, e.product, e.lot_number,
-             e.patient, _label(e.report_status), e.report_reference, e.reported_on) for e in data.adverse_events]
+    rows = [
+        (
+            e.onset_date or e.recorded_at.date(),
+            _label(e.event_type),
+            e.severity,
+            e.product,
+            e.lot_number,
+            e.patient,
+            _label(e.report_status),
+            e.report_reference,
+            e.reported_on,
+        )
+        for e in data.adverse_events
+    ]
     return "<h2>Adverse events</h2>" + _table(
-        ["Onset", "Event", "Severity", "Product", "Lot", "Patient", "Report status", "Reference / reason",
-         "Reported on"], rows, [8, 12, 8, 15, 10, 9, 13, 17, 8])
+        [
+            "Onset",
+            "Event",
+            "Severity",
+            "Product",
+            "Lot",
+            "Patient",
+            "Report status",
+            "Reference / reason",
+            "Reported on",
+        ],
+        rows,
+        [8, 12, 8, 15, 10, 9, 13, 17, 8],
+    )
 
 
 def build_html(data: ComplianceData) -> str:
     heading = palette().state["heading"]
-    style = (f"<style>h1 {{ font-size: 22pt; }} h2 {{ font-size: 14pt; color: {heading}; }} h3 {{ font-size: 11pt; }} "
-             "th { font-weight: bold; } td, th { font-size: 7.5pt; }</style>")
+    style = (
+        f"<style>h1 {{ font-size: 22pt; }} h2 {{ font-size: 14pt; color: {heading}; }} h3 {{ font-size: 11pt; }} "
+        "th { font-weight: bold; } td, th { font-size: 7.5pt; }</style>"
+    )
     page_break = '<p style="page-break-before: always"></p>'
-    sections = [_cover(data), _summary(data), _lots(data), _flags(data), _administrations(data), _recalls(data),
-                _adverse_events(data)]
-    return f"<html><head>{style}</head><body>" + page_break.join(sections[:3]) + "".join(
-        page_break + s for s in sections[3:]) + "</body></html>"
+    sections = [
+        _cover(data),
+        _summary(data),
+        _lots(data),
+        _flags(data),
+        _administrations(data),
+        _recalls(data),
+        _adverse_events(data),
+    ]
+    return (
+        f"<html><head>{style}</head><body>"
+        + page_break.join(sections[:3])
+        + "".join(page_break + s for s in sections[3:])
+        + "</body></html>"
+    )
 
 
 # ---- charts -----------------------------------------------------------------------------------------------
+
 
 def _bar_chart(title: str, items: Sequence[tuple[str, int, str]], width: int, height: int) -> Any:
     """A horizontal bar chart drawn with QPainter into an image (sharp at print size)."""
@@ -275,8 +377,9 @@ def _bar_chart(title: str, items: Sequence[tuple[str, int, str]], width: int, he
     for index, (label, value, colour) in enumerate(items):
         y = top + index * row_h
         painter.setPen(QColor(palette().state["text"]))
-        painter.drawText(QRectF(0, y, label_w - 6, row_h), Qt.AlignmentFlag.AlignRight |
-                         Qt.AlignmentFlag.AlignVCenter, label)
+        painter.drawText(
+            QRectF(0, y, label_w - 6, row_h), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, label
+        )
         bar = (width - label_w - value_w) * value / peak
         painter.fillRect(QRectF(label_w, y + row_h * 0.15, max(bar, 1.0), row_h * 0.7), QColor(colour))
         painter.drawText(QRectF(label_w + bar + 4, y, value_w, row_h), Qt.AlignmentFlag.AlignVCenter, f"{value:,}")
@@ -293,12 +396,12 @@ def _charts(data: ComplianceData) -> dict[str, Any]:
     return {
         "flags": _bar_chart("Open flags by severity", flags, CHART_W, CHART_H),
         "status": _bar_chart("Lots received by regulatory status", status_items, CHART_W, CHART_H),
-        "months": _bar_chart("Administrations per month (last 12 months of the period)", months, WIDE_CHART_W,
-                             CHART_H),
+        "months": _bar_chart("Administrations per month (last 12 months of the period)", months, WIDE_CHART_W, CHART_H),
     }
 
 
 # ---- PDF ----------------------------------------------------------------------------------------------------
+
 
 def write_compliance_pdf(path: str | Path, data: ComplianceData) -> int:
     """Write the report; returns its page count."""
@@ -342,8 +445,9 @@ def write_compliance_pdf(path: str | Path, data: ComplianceData) -> int:
             painter.setFont(footer_font)
             footer = QRectF(0, body.height(), body.width(), FOOTER_HEIGHT_PX)
             painter.drawText(footer, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom, footer_left)
-            painter.drawText(footer, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom,
-                             f"page {index + 1} of {pages}")
+            painter.drawText(
+                footer, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom, f"page {index + 1} of {pages}"
+            )
     finally:
         painter.end()
     return pages

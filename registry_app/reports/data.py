@@ -61,8 +61,10 @@ class Period:
         return f"{self.start.isoformat() if self.start else 'the beginning'} to {self.end or 'today'}"
 
     def as_json(self) -> dict[str, str | None]:
-        return {"from": self.start.isoformat() if self.start else None,
-                "to": self.end.isoformat() if self.end else None}
+        return {
+            "from": self.start.isoformat() if self.start else None,
+            "to": self.end.isoformat() if self.end else None,
+        }
 
 
 @dataclass(frozen=True)
@@ -115,8 +117,9 @@ def lots_in_scope(period: Period) -> Select[tuple[int]]:
     """Lots received in the period, or used in it (an inspector follows both)."""
     if period.start is None and period.end is None:
         return select(Lot.id)
-    used = select(Administration.lot_id).where(CURRENT_ADMINISTRATION, *_between(Administration.administered_at,
-                                                                                   period))
+    used = select(Administration.lot_id).where(
+        CURRENT_ADMINISTRATION, *_between(Administration.administered_at, period)
+    )
     return select(Lot.id).where(or_(and_(*_date_between(Lot.received_date, period)), Lot.id.in_(used)))
 
 
@@ -129,16 +132,31 @@ def display_status(status: str, expiry: date | None, today: date) -> str:
 # ---- lots ------------------------------------------------------------------------------------------------
 
 LOT_COLUMNS = (
-    Column("lot_id", "number", 8), Column("lot_number", "text", 16), Column("product", "text", 26),
-    Column("product_type", "text", 14), Column("manufacturer", "text", 22), Column("supplier", "text", 22),
-    Column("source", "text", 18), Column("status", "text", 12), Column("received_date", "date", 12),
-    Column("expiry_date", "date", 12), Column("manufacture_date", "date", 12),
-    Column("quantity_received", "number", 10), Column("quantity_administered", "number", 10),
-    Column("quantity_destroyed", "number", 10), Column("quantity_on_hand", "number", 10),
-    Column("receipt_temperature_c", "number", 10), Column("package_intact", "bool", 9),
-    Column("donor_eligibility_ref", "text", 18), Column("coa_present", "bool", 9), Column("coa_ref", "text", 18),
-    Column("regulatory_status", "text", 18), Column("regulatory_reference", "text", 18),
-    Column("recall_date", "date", 12), Column("recall_reason", "text", 24), Column("completeness_pct", "number", 10),
+    Column("lot_id", "number", 8),
+    Column("lot_number", "text", 16),
+    Column("product", "text", 26),
+    Column("product_type", "text", 14),
+    Column("manufacturer", "text", 22),
+    Column("supplier", "text", 22),
+    Column("source", "text", 18),
+    Column("status", "text", 12),
+    Column("received_date", "date", 12),
+    Column("expiry_date", "date", 12),
+    Column("manufacture_date", "date", 12),
+    Column("quantity_received", "number", 10),
+    Column("quantity_administered", "number", 10),
+    Column("quantity_destroyed", "number", 10),
+    Column("quantity_on_hand", "number", 10),
+    Column("receipt_temperature_c", "number", 10),
+    Column("package_intact", "bool", 9),
+    Column("donor_eligibility_ref", "text", 18),
+    Column("coa_present", "bool", 9),
+    Column("coa_ref", "text", 18),
+    Column("regulatory_status", "text", 18),
+    Column("regulatory_reference", "text", 18),
+    Column("recall_date", "date", 12),
+    Column("recall_reason", "text", 24),
+    Column("completeness_pct", "number", 10),
 )
 
 
@@ -171,17 +189,44 @@ class LotRow:
     completeness_pct: float | None
 
 
-def lot_rows(session: Session, jurisdiction: str, period: Period, today: date,
-             completeness: Mapping[int, float | None], received_only: bool = False) -> list[LotRow]:
+def lot_rows(
+    session: Session,
+    jurisdiction: str,
+    period: Period,
+    today: date,
+    completeness: Mapping[int, float | None],
+    received_only: bool = False,
+) -> list[LotRow]:
     """Lots in scope with origin, legal status and documents. `received_only`: received in the period."""
     status = aliased(ProductRegulatoryStatus)
     has_coa = exists().where(Document.lot_id == Lot.id, Document.kind == DocumentKind.COA.value)
     query = (
-        select(Lot.id, Lot.lot_number, Product.name, Product.product_type, Manufacturer.name, Supplier.name,
-               Product.source, Product.pn_species, Lot.status, Lot.received_date, Lot.expiry_date,
-               Lot.manufacture_date, Lot.quantity_received, Lot.quantity_administered, Lot.quantity_destroyed,
-               Lot.receipt_temperature_c, Lot.package_intact, Lot.donor_eligibility_ref, has_coa, Lot.coa_ref,
-               status.status, status.reference, Lot.recall_date, Lot.recall_reason)
+        select(
+            Lot.id,
+            Lot.lot_number,
+            Product.name,
+            Product.product_type,
+            Manufacturer.name,
+            Supplier.name,
+            Product.source,
+            Product.pn_species,
+            Lot.status,
+            Lot.received_date,
+            Lot.expiry_date,
+            Lot.manufacture_date,
+            Lot.quantity_received,
+            Lot.quantity_administered,
+            Lot.quantity_destroyed,
+            Lot.receipt_temperature_c,
+            Lot.package_intact,
+            Lot.donor_eligibility_ref,
+            has_coa,
+            Lot.coa_ref,
+            status.status,
+            status.reference,
+            Lot.recall_date,
+            Lot.recall_reason,
+        )
         .join(Product, Product.id == Lot.product_id)
         .outerjoin(Manufacturer, Manufacturer.id == Product.manufacturer_id)
         .outerjoin(Supplier, Supplier.id == Lot.supplier_id)
@@ -195,13 +240,35 @@ def lot_rows(session: Session, jurisdiction: str, period: Period, today: date,
     rows = []
     for r in session.execute(query):
         on_hand = r.quantity_received - r.quantity_administered - r.quantity_destroyed
-        rows.append(LotRow(
-            r.id, r.lot_number, r[2], r.product_type, r[4], r[5], r.source or r.pn_species,
-            display_status(r.status, r.expiry_date, today), r.received_date, r.expiry_date, r.manufacture_date,
-            r.quantity_received, r.quantity_administered, r.quantity_destroyed, on_hand, r.receipt_temperature_c,
-            r.package_intact, r.donor_eligibility_ref, bool(r[18]) or bool(r.coa_ref), r.coa_ref, r[20], r[21],
-            r.recall_date, r.recall_reason, completeness.get(r.id),
-        ))
+        rows.append(
+            LotRow(
+                r.id,
+                r.lot_number,
+                r[2],
+                r.product_type,
+                r[4],
+                r[5],
+                r.source or r.pn_species,
+                display_status(r.status, r.expiry_date, today),
+                r.received_date,
+                r.expiry_date,
+                r.manufacture_date,
+                r.quantity_received,
+                r.quantity_administered,
+                r.quantity_destroyed,
+                on_hand,
+                r.receipt_temperature_c,
+                r.package_intact,
+                r.donor_eligibility_ref,
+                bool(r[18]) or bool(r.coa_ref),
+                r.coa_ref,
+                r[20],
+                r[21],
+                r.recall_date,
+                r.recall_reason,
+                completeness.get(r.id),
+            )
+        )
     return rows
 
 
@@ -212,16 +279,32 @@ def lots_table(rows: Sequence[LotRow]) -> Table:
 # ---- products --------------------------------------------------------------------------------------------
 
 PRODUCT_COLUMNS = (
-    Column("product_id", "number", 8), Column("name", "text", 26), Column("product_type", "text", 14),
-    Column("manufacturer", "text", 22), Column("manufacturer_country", "text", 8), Column("gtin", "text", 16),
-    Column("presentation", "text", 16), Column("storage_form", "text", 12), Column("unit", "text", 8),
-    Column("source", "text", 18), Column("source_description", "text", 24), Column("human_derived", "bool", 9),
-    Column("donor_use", "text", 12), Column("isolation_method", "text", 18), Column("pn_species", "text", 18),
-    Column("labelled_routes", "text", 30), Column("jurisdiction", "text", 8), Column("regulatory_status", "text", 18),
-    Column("regulatory_reference", "text", 18), Column("status_verified_on", "date", 12),
-    Column("status_verified_by", "text", 16), Column("spec_endotoxin_max", "number", 10),
-    Column("spec_size_min_nm", "number", 10), Column("spec_size_max_nm", "number", 10),
-    Column("spec_concentration_tolerance_pct", "number", 10), Column("lots", "number", 8),
+    Column("product_id", "number", 8),
+    Column("name", "text", 26),
+    Column("product_type", "text", 14),
+    Column("manufacturer", "text", 22),
+    Column("manufacturer_country", "text", 8),
+    Column("gtin", "text", 16),
+    Column("presentation", "text", 16),
+    Column("storage_form", "text", 12),
+    Column("unit", "text", 8),
+    Column("source", "text", 18),
+    Column("source_description", "text", 24),
+    Column("human_derived", "bool", 9),
+    Column("donor_use", "text", 12),
+    Column("isolation_method", "text", 18),
+    Column("pn_species", "text", 18),
+    Column("labelled_routes", "text", 30),
+    Column("jurisdiction", "text", 8),
+    Column("regulatory_status", "text", 18),
+    Column("regulatory_reference", "text", 18),
+    Column("status_verified_on", "date", 12),
+    Column("status_verified_by", "text", 16),
+    Column("spec_endotoxin_max", "number", 10),
+    Column("spec_size_min_nm", "number", 10),
+    Column("spec_size_max_nm", "number", 10),
+    Column("spec_concentration_tolerance_pct", "number", 10),
+    Column("lots", "number", 8),
 )
 
 
@@ -231,12 +314,21 @@ def products_table(session: Session, jurisdiction: str, period: Period) -> Table
         product_id: ";".join(sorted(r for _, r in group))
         for product_id, group in _grouped(session.execute(select(ProductRoute.product_id, ProductRoute.route)))
     }
-    lot_counts = dict(session.execute(
-        select(Lot.product_id, func.count(Lot.id)).where(Lot.id.in_(lots_in_scope(period))).group_by(Lot.product_id)
-    ).all())
+    lot_counts = dict(
+        session.execute(
+            select(Lot.product_id, func.count(Lot.id)).where(Lot.id.in_(lots_in_scope(period))).group_by(Lot.product_id)
+        ).all()
+    )
     query = (
-        select(Product, Manufacturer.name, Manufacturer.country, status.status, status.reference, status.verified_on,
-               status.verified_by)
+        select(
+            Product,
+            Manufacturer.name,
+            Manufacturer.country,
+            status.status,
+            status.reference,
+            status.verified_on,
+            status.verified_by,
+        )
         .outerjoin(Manufacturer, Manufacturer.id == Product.manufacturer_id)
         .outerjoin(status, and_(status.product_id == Product.id, status.jurisdiction == jurisdiction))
         .order_by(Product.name)
@@ -245,13 +337,36 @@ def products_table(session: Session, jurisdiction: str, period: Period) -> Table
         query = query.where(Product.id.in_(select(Lot.product_id).where(Lot.id.in_(lots_in_scope(period)))))
     rows = []
     for p, maker, country, reg, reference, verified_on, verified_by in session.execute(query):
-        rows.append((
-            p.id, p.name, p.product_type, maker, country, p.gtin, p.presentation, p.storage_form, p.unit, p.source,
-            p.source_description, is_human_derived(p.source, p.source_description), p.donor_use, p.isolation_method,
-            p.pn_species,
-            routes.get(p.id), jurisdiction, reg, reference, verified_on, verified_by, p.spec_endotoxin_max,
-            p.spec_size_min_nm, p.spec_size_max_nm, p.spec_concentration_tolerance_pct, lot_counts.get(p.id, 0),
-        ))
+        rows.append(
+            (
+                p.id,
+                p.name,
+                p.product_type,
+                maker,
+                country,
+                p.gtin,
+                p.presentation,
+                p.storage_form,
+                p.unit,
+                p.source,
+                p.source_description,
+                is_human_derived(p.source, p.source_description),
+                p.donor_use,
+                p.isolation_method,
+                p.pn_species,
+                routes.get(p.id),
+                jurisdiction,
+                reg,
+                reference,
+                verified_on,
+                verified_by,
+                p.spec_endotoxin_max,
+                p.spec_size_min_nm,
+                p.spec_size_max_nm,
+                p.spec_concentration_tolerance_pct,
+                lot_counts.get(p.id, 0),
+            )
+        )
     return Table("products", PRODUCT_COLUMNS, rows)
 
 
@@ -265,28 +380,61 @@ def _grouped(rows: Iterable[Any]) -> Iterable[tuple[Any, list[Any]]]:
 # ---- administrations -------------------------------------------------------------------------------------
 
 ADMINISTRATION_COLUMNS = (
-    Column("administration_id", "number", 10), Column("administered_at", "datetime", 18),
-    Column("patient", "text", 14), Column("product", "text", 26), Column("lot_number", "text", 16),
-    Column("route", "text", 22), Column("body_areas", "text", 18), Column("quantity", "number", 9),
-    Column("volume_ml", "number", 9), Column("practitioner", "text", 18), Column("device_procedure", "text", 18),
-    Column("ind_reference", "text", 14), Column("screening_done", "bool", 9), Column("contraindications", "text", 20),
-    Column("patient_notified_on", "date", 12), Column("notified_how", "text", 14),
-    Column("record_state", "text", 11), Column("amends_id", "number", 10), Column("amendment_reason", "text", 20),
-    Column("void_reason", "text", 20), Column("recorded_at", "datetime", 18),
+    Column("administration_id", "number", 10),
+    Column("administered_at", "datetime", 18),
+    Column("patient", "text", 14),
+    Column("product", "text", 26),
+    Column("lot_number", "text", 16),
+    Column("route", "text", 22),
+    Column("body_areas", "text", 18),
+    Column("quantity", "number", 9),
+    Column("volume_ml", "number", 9),
+    Column("practitioner", "text", 18),
+    Column("device_procedure", "text", 18),
+    Column("ind_reference", "text", 14),
+    Column("screening_done", "bool", 9),
+    Column("contraindications", "text", 20),
+    Column("patient_notified_on", "date", 12),
+    Column("notified_how", "text", 14),
+    Column("record_state", "text", 11),
+    Column("amends_id", "number", 10),
+    Column("amendment_reason", "text", 20),
+    Column("void_reason", "text", 20),
+    Column("recorded_at", "datetime", 18),
 )
 
 
 def administrations_table(session: Session, period: Period, pseudonym: Pseudonym) -> Table:
     """Every administration in the period, corrections included (marked superseded or voided)."""
-    state = case((Administration.voided_at.is_not(None), "voided"), (Administration.superseded.is_(True),
-                 "superseded"), else_="current")
+    state = case(
+        (Administration.voided_at.is_not(None), "voided"),
+        (Administration.superseded.is_(True), "superseded"),
+        else_="current",
+    )
     query = (
-        select(Administration.id, Administration.administered_at, Administration.patient_ref, Product.name,
-               Lot.lot_number, Administration.route, Administration.body_areas, Administration.quantity,
-               Administration.volume_ml, Administration.practitioner, Administration.device_procedure,
-               Administration.ind_reference, Administration.screening_done, Administration.contraindications,
-               Administration.patient_notified_on, Administration.notified_how, state, Administration.amends_id,
-               Administration.amendment_reason, Administration.void_reason, Administration.recorded_at)
+        select(
+            Administration.id,
+            Administration.administered_at,
+            Administration.patient_ref,
+            Product.name,
+            Lot.lot_number,
+            Administration.route,
+            Administration.body_areas,
+            Administration.quantity,
+            Administration.volume_ml,
+            Administration.practitioner,
+            Administration.device_procedure,
+            Administration.ind_reference,
+            Administration.screening_done,
+            Administration.contraindications,
+            Administration.patient_notified_on,
+            Administration.notified_how,
+            state,
+            Administration.amends_id,
+            Administration.amendment_reason,
+            Administration.void_reason,
+            Administration.recorded_at,
+        )
         .join(Lot, Lot.id == Administration.lot_id)
         .join(Product, Product.id == Lot.product_id)
         .where(*_between(Administration.administered_at, period))
@@ -299,21 +447,45 @@ def administrations_table(session: Session, period: Period, pseudonym: Pseudonym
 # ---- flags -----------------------------------------------------------------------------------------------
 
 FLAG_COLUMNS = (
-    Column("code", "text", 26), Column("severity", "text", 10), Column("title", "text", 30),
-    Column("subject_type", "text", 14), Column("subject_id", "number", 10), Column("product_name", "text", 26),
-    Column("lot_number", "text", 16), Column("message", "text", 60), Column("waived", "bool", 8),
-    Column("waived_by", "text", 16), Column("waived_at", "datetime", 18), Column("waiver_reason", "text", 30),
+    Column("code", "text", 26),
+    Column("severity", "text", 10),
+    Column("title", "text", 30),
+    Column("subject_type", "text", 14),
+    Column("subject_id", "number", 10),
+    Column("product_name", "text", 26),
+    Column("lot_number", "text", 16),
+    Column("message", "text", 60),
+    Column("waived", "bool", 8),
+    Column("waived_by", "text", 16),
+    Column("waived_at", "datetime", 18),
+    Column("waiver_reason", "text", 30),
 )
 
 
 def sorted_flags(flags: Iterable[FlagRow]) -> list[FlagRow]:
-    return sorted(flags, key=lambda f: (-f.rank, f.code, f.waived, f.product_name or "", f.lot_number or "",
-                                        f.subject_id))
+    return sorted(
+        flags, key=lambda f: (-f.rank, f.code, f.waived, f.product_name or "", f.lot_number or "", f.subject_id)
+    )
 
 
 def flags_table(flags: Iterable[FlagRow]) -> Table:
-    rows = [(f.code, f.severity, f.title, f.subject_type, f.subject_id, f.product_name, f.lot_number, f.message,
-             f.waived, f.waived_by, f.waived_at, f.waiver_reason) for f in sorted_flags(flags)]
+    rows = [
+        (
+            f.code,
+            f.severity,
+            f.title,
+            f.subject_type,
+            f.subject_id,
+            f.product_name,
+            f.lot_number,
+            f.message,
+            f.waived,
+            f.waived_by,
+            f.waived_at,
+            f.waiver_reason,
+        )
+        for f in sorted_flags(flags)
+    ]
     return Table("flags", FLAG_COLUMNS, rows)
 
 
@@ -325,8 +497,9 @@ def flags_in_scope(session: Session, flags: Iterable[FlagRow], period: Period) -
         return flags
     lots = set(session.execute(lots_in_scope(period)).scalars())
     products = set(session.execute(select(Lot.product_id).where(Lot.id.in_(lots_in_scope(period)))).scalars())
-    administrations = set(session.execute(
-        select(Administration.id).where(*_between(Administration.administered_at, period))).scalars())
+    administrations = set(
+        session.execute(select(Administration.id).where(*_between(Administration.administered_at, period))).scalars()
+    )
     events = set(session.execute(select(AdverseEvent.id).where(_adverse_event_in(period))).scalars())
     wanted = {"lot": lots, "product": products, "administration": administrations, "adverse_event": events}
     return [f for f in flags if f.subject_id in wanted.get(f.subject_type, set())]
@@ -335,10 +508,17 @@ def flags_in_scope(session: Session, flags: Iterable[FlagRow], period: Period) -
 # ---- audit trail -----------------------------------------------------------------------------------------
 
 AUDIT_COLUMNS = (
-    Column("seq", "number", 8), Column("occurred_at", "datetime", 18), Column("username", "text", 14),
-    Column("action", "text", 22), Column("entity_type", "text", 14), Column("entity_id", "text", 10),
-    Column("before", "text", 40), Column("after", "text", 40), Column("reason", "text", 24),
-    Column("prev_hash", "text", 20), Column("entry_hash", "text", 20),
+    Column("seq", "number", 8),
+    Column("occurred_at", "datetime", 18),
+    Column("username", "text", 14),
+    Column("action", "text", 22),
+    Column("entity_type", "text", 14),
+    Column("entity_id", "text", 10),
+    Column("before", "text", 40),
+    Column("after", "text", 40),
+    Column("reason", "text", 24),
+    Column("prev_hash", "text", 20),
+    Column("entry_hash", "text", 20),
 )
 
 
@@ -349,8 +529,10 @@ def pseudonymize_json(text: str | None, pseudonym: Pseudonym) -> str | None:
 
     def walk(value: Any) -> Any:
         if isinstance(value, dict):
-            return {k: pseudonym(v) if k == "patient_ref" and (v is None or isinstance(v, str)) else walk(v)
-                    for k, v in value.items()}
+            return {
+                k: pseudonym(v) if k == "patient_ref" and (v is None or isinstance(v, str)) else walk(v)
+                for k, v in value.items()
+            }
         if isinstance(value, list):
             return [walk(v) for v in value]
         return value
@@ -367,10 +549,22 @@ def audit_table(session: Session, pseudonym: Pseudonym, batch: int = 5000) -> Ta
     last = 0
     while True:
         chunk = session.execute(
-            select(AuditEntry.seq, AuditEntry.occurred_at, AuditEntry.username, AuditEntry.action,
-                   AuditEntry.entity_type, AuditEntry.entity_id, AuditEntry.before, AuditEntry.after,
-                   AuditEntry.reason, AuditEntry.prev_hash, AuditEntry.entry_hash)
-            .where(AuditEntry.seq > last).order_by(AuditEntry.seq).limit(batch)
+            select(
+                AuditEntry.seq,
+                AuditEntry.occurred_at,
+                AuditEntry.username,
+                AuditEntry.action,
+                AuditEntry.entity_type,
+                AuditEntry.entity_id,
+                AuditEntry.before,
+                AuditEntry.after,
+                AuditEntry.reason,
+                AuditEntry.prev_hash,
+                AuditEntry.entry_hash,
+            )
+            .where(AuditEntry.seq > last)
+            .order_by(AuditEntry.seq)
+            .limit(batch)
         ).all()
         if not chunk:
             break
@@ -381,6 +575,7 @@ def audit_table(session: Session, pseudonym: Pseudonym, batch: int = 5000) -> Ta
 
 
 # ---- report sections ---------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class AdministrationSummary:
@@ -393,8 +588,13 @@ class AdministrationSummary:
 
 def administration_summary(session: Session, period: Period) -> list[AdministrationSummary]:
     query = (
-        select(Product.name, Administration.route, func.count(Administration.id),
-               func.coalesce(func.sum(Administration.quantity), 0.0), func.count(distinct(Administration.patient_ref)))
+        select(
+            Product.name,
+            Administration.route,
+            func.count(Administration.id),
+            func.coalesce(func.sum(Administration.quantity), 0.0),
+            func.count(distinct(Administration.patient_ref)),
+        )
         .join(Lot, Lot.id == Administration.lot_id)
         .join(Product, Product.id == Lot.product_id)
         .where(CURRENT_ADMINISTRATION, *_between(Administration.administered_at, period))
@@ -407,8 +607,9 @@ def administration_summary(session: Session, period: Period) -> list[Administrat
 def administrations_per_month(session: Session, period: Period) -> list[tuple[str, int]]:
     """Counts per calendar month, computed in Python so SQLite and PostgreSQL agree on the month."""
     counts: dict[str, int] = {}
-    query = select(Administration.administered_at).where(CURRENT_ADMINISTRATION,
-                                                         *_between(Administration.administered_at, period))
+    query = select(Administration.administered_at).where(
+        CURRENT_ADMINISTRATION, *_between(Administration.administered_at, period)
+    )
     for (at,) in session.execute(query):
         key = f"{at.year:04d}-{at.month:02d}"
         counts[key] = counts.get(key, 0) + 1
@@ -437,12 +638,23 @@ class RecallRow:
 
 def recall_rows(session: Session, period: Period) -> list[RecallRow]:
     """Recalls during the period or affecting lots in scope, with their lookback across all time."""
-    adm = select(Administration.lot_id, Administration.patient_ref, Administration.patient_notified_on).where(
-        CURRENT_ADMINISTRATION).subquery()
+    adm = (
+        select(Administration.lot_id, Administration.patient_ref, Administration.patient_notified_on)
+        .where(CURRENT_ADMINISTRATION)
+        .subquery()
+    )
     notified = func.count(distinct(case((adm.c.patient_notified_on.is_not(None), adm.c.patient_ref))))
     query = (
-        select(Lot.id, Product.name, Lot.lot_number, Lot.recall_date, Lot.recall_reason, func.count(adm.c.lot_id),
-               func.count(distinct(adm.c.patient_ref)), notified)
+        select(
+            Lot.id,
+            Product.name,
+            Lot.lot_number,
+            Lot.recall_date,
+            Lot.recall_reason,
+            func.count(adm.c.lot_id),
+            func.count(distinct(adm.c.patient_ref)),
+            notified,
+        )
         .join(Product, Product.id == Lot.product_id)
         .outerjoin(adm, adm.c.lot_id == Lot.id)
         .where(Lot.recall_date.is_not(None))
@@ -477,11 +689,19 @@ def _adverse_event_in(period: Period) -> Any:
 
 def adverse_event_rows(session: Session, period: Period, pseudonym: Pseudonym) -> list[AdverseEventRow]:
     query = (
-        select(AdverseEvent.id, AdverseEvent.onset_date, AdverseEvent.recorded_at, AdverseEvent.event_type,
-               AdverseEvent.severity, Product.name, Lot.lot_number, Administration.patient_ref,
-               AdverseEvent.report_status, func.coalesce(AdverseEvent.report_reference,
-                                                         AdverseEvent.not_reportable_reason),
-               AdverseEvent.reported_on)
+        select(
+            AdverseEvent.id,
+            AdverseEvent.onset_date,
+            AdverseEvent.recorded_at,
+            AdverseEvent.event_type,
+            AdverseEvent.severity,
+            Product.name,
+            Lot.lot_number,
+            Administration.patient_ref,
+            AdverseEvent.report_status,
+            func.coalesce(AdverseEvent.report_reference, AdverseEvent.not_reportable_reason),
+            AdverseEvent.reported_on,
+        )
         .join(Administration, Administration.id == AdverseEvent.administration_id)
         .join(Lot, Lot.id == Administration.lot_id)
         .join(Product, Product.id == Lot.product_id)
@@ -533,5 +753,6 @@ def products_in_scope_count(session: Session, period: Period) -> int:
 def patient_count(session: Session, period: Period) -> int:
     return session.execute(
         select(func.count(distinct(Administration.patient_ref))).where(
-            CURRENT_ADMINISTRATION, *_between(Administration.administered_at, period))
+            CURRENT_ADMINISTRATION, *_between(Administration.administered_at, period)
+        )
     ).scalar_one()

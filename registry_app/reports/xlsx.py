@@ -101,30 +101,38 @@ def _row_writer(kinds: Sequence[str]) -> Callable[[int, Sequence[Any]], str]:
     return row_xml
 
 
-def _write_sheet(archive: zipfile.ZipFile, member: str, title: str, columns: Sequence[Any],
-                 rows: Iterable[Sequence[Any]]) -> int:
+def _write_sheet(
+    archive: zipfile.ZipFile, member: str, title: str, columns: Sequence[Any], rows: Iterable[Sequence[Any]]
+) -> int:
     """Stream one worksheet; returns its data rows."""
     last = get_column_letter(len(columns))
-    header = "".join(f'<c r="{get_column_letter(i)}1" t="inlineStr" s="{HEADER_STYLE}"><is><t>{_text(c.name)}</t>'
-                     "</is></c>" for i, c in enumerate(columns, start=1))
-    widths = "".join(f'<col min="{i}" max="{i}" width="{c.width}" customWidth="1"/>'
-                     for i, c in enumerate(columns, start=1))
+    header = "".join(
+        f'<c r="{get_column_letter(i)}1" t="inlineStr" s="{HEADER_STYLE}"><is><t>{_text(c.name)}</t></is></c>'
+        for i, c in enumerate(columns, start=1)
+    )
+    widths = "".join(
+        f'<col min="{i}" max="{i}" width="{c.width}" customWidth="1"/>' for i, c in enumerate(columns, start=1)
+    )
     row_xml = _row_writer([c.kind for c in columns])
     count = 0
     with archive.open(member, "w", force_zip64=True) as handle:
         # The <dimension> element is optional and would need the row count before the rows: it is left out.
-        handle.write((
-            _XML_HEAD + f'<worksheet xmlns="{_MAIN_NS}" xmlns:r="{_REL_NS}"><sheetViews><sheetView workbookViewId="0">'
-            '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
-            '<selection pane="bottomLeft" activeCell="A2" sqref="A2"/></sheetView></sheetViews>'
-            f'<sheetFormatPr defaultRowHeight="15"/><cols>{widths}</cols><sheetData><row r="1">{header}</row>'
-        ).encode("utf-8"))
+        handle.write(
+            (
+                _XML_HEAD
+                + f'<worksheet xmlns="{_MAIN_NS}" xmlns:r="{_REL_NS}"><sheetViews><sheetView workbookViewId="0">'
+                '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
+                '<selection pane="bottomLeft" activeCell="A2" sqref="A2"/></sheetView></sheetViews>'
+                f'<sheetFormatPr defaultRowHeight="15"/><cols>{widths}</cols><sheetData><row r="1">{header}</row>'
+            ).encode("utf-8")
+        )
         block: list[str] = []
         for row in rows:
             count += 1
             if count + 1 > XLSX_MAX_ROWS:
-                raise ValueError(f"{title}: more than {XLSX_MAX_ROWS - 1} rows do not fit in one sheet; "
-                                 "export as CSV instead")
+                raise ValueError(
+                    f"{title}: more than {XLSX_MAX_ROWS - 1} rows do not fit in one sheet; export as CSV instead"
+                )
             block.append(row_xml(count + 1, row))
             if len(block) >= ROWS_PER_BLOCK:
                 handle.write("".join(block).encode("utf-8"))
@@ -147,24 +155,38 @@ def write_workbook(path: str | Path, tables: Sequence[Any]) -> int:
         # The package's description first (tools that sniff the file type read the first member).
         sheet_types = "".join(
             f'<Override PartName="/xl/worksheets/sheet{n}.xml" ContentType="application/'
-            'vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>' for n in numbers)
-        archive.writestr("[Content_Types].xml", (
-            _XML_HEAD + '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-            '<Default Extension="xml" ContentType="application/xml"/>'
-            '<Override PartName="/xl/workbook.xml" ContentType="application/'
-            'vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
-            '<Override PartName="/xl/styles.xml" ContentType="application/'
-            'vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>' + sheet_types + "</Types>"))
-        archive.writestr("_rels/.rels", (
-            _XML_HEAD + f'<Relationships xmlns="{_PKG_REL_NS}"><Relationship Id="rId1" '
-            f'Type="{_REL_NS}/officeDocument" Target="xl/workbook.xml"/></Relationships>'))
+            'vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+            for n in numbers
+        )
+        archive.writestr(
+            "[Content_Types].xml",
+            (
+                _XML_HEAD + '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+                '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+                '<Default Extension="xml" ContentType="application/xml"/>'
+                '<Override PartName="/xl/workbook.xml" ContentType="application/'
+                'vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+                '<Override PartName="/xl/styles.xml" ContentType="application/'
+                'vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>' + sheet_types + "</Types>"
+            ),
+        )
+        archive.writestr(
+            "_rels/.rels",
+            (
+                _XML_HEAD + f'<Relationships xmlns="{_PKG_REL_NS}"><Relationship Id="rId1" '
+                f'Type="{_REL_NS}/officeDocument" Target="xl/workbook.xml"/></Relationships>'
+            ),
+        )
         sheet_rels = "".join(
-            f'<Relationship Id="rId{n}" Type="{_REL_NS}/worksheet" Target="worksheets/sheet{n}.xml"/>'
-            for n in numbers)
-        archive.writestr("xl/_rels/workbook.xml.rels", (
-            _XML_HEAD + f'<Relationships xmlns="{_PKG_REL_NS}">{sheet_rels}'
-            f'<Relationship Id="rId{len(tables) + 1}" Type="{_REL_NS}/styles" Target="styles.xml"/></Relationships>'))
+            f'<Relationship Id="rId{n}" Type="{_REL_NS}/worksheet" Target="worksheets/sheet{n}.xml"/>' for n in numbers
+        )
+        archive.writestr(
+            "xl/_rels/workbook.xml.rels",
+            (
+                _XML_HEAD + f'<Relationships xmlns="{_PKG_REL_NS}">{sheet_rels}'
+                f'<Relationship Id="rId{len(tables) + 1}" Type="{_REL_NS}/styles" Target="styles.xml"/></Relationships>'
+            ),
+        )
         archive.writestr("xl/styles.xml", _STYLES)
         filters = []
         for n, table, title in zip(numbers, tables, titles, strict=True):
@@ -172,11 +194,19 @@ def write_workbook(path: str | Path, tables: Sequence[Any]) -> int:
             total += rows
             # Excel keeps a sheet's filter range as this hidden name too.
             area = f"{_quoted_sheet(title)}!$A$1:${get_column_letter(len(table.columns))}${rows + 1}"
-            filters.append(f'<definedName name="_xlnm._FilterDatabase" localSheetId="{n - 1}" hidden="1">'
-                           f"{escape(area, quote=False)}</definedName>")
-        sheets = "".join(f'<sheet name="{escape(title)}" sheetId="{n}" r:id="rId{n}"/>'
-                         for n, title in zip(numbers, titles, strict=True))
-        archive.writestr("xl/workbook.xml", (
-            _XML_HEAD + f'<workbook xmlns="{_MAIN_NS}" xmlns:r="{_REL_NS}"><bookViews><workbookView/></bookViews>'
-            f"<sheets>{sheets}</sheets><definedNames>{''.join(filters)}</definedNames></workbook>"))
+            filters.append(
+                f'<definedName name="_xlnm._FilterDatabase" localSheetId="{n - 1}" hidden="1">'
+                f"{escape(area, quote=False)}</definedName>"
+            )
+        sheets = "".join(
+            f'<sheet name="{escape(title)}" sheetId="{n}" r:id="rId{n}"/>'
+            for n, title in zip(numbers, titles, strict=True)
+        )
+        archive.writestr(
+            "xl/workbook.xml",
+            (
+                _XML_HEAD + f'<workbook xmlns="{_MAIN_NS}" xmlns:r="{_REL_NS}"><bookViews><workbookView/></bookViews>'
+                f"<sheets>{sheets}</sheets><definedNames>{''.join(filters)}</definedNames></workbook>"
+            ),
+        )
     return total

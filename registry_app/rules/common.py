@@ -109,8 +109,18 @@ def flag(code: str, subject_id: int, row: Any, message: str, facts: str = "") ->
     """A Flag for the rule `code` from a row carrying product_id, product_name, lot_id and lot_number."""
     rule = RULES[code]
     mapping = row._mapping
-    return new_flag(code, rule.severity, rule.subject_type, int(subject_id), mapping.get("product_id"),
-                    mapping.get("product_name"), mapping.get("lot_id"), mapping.get("lot_number"), message, facts)
+    return new_flag(
+        code,
+        rule.severity,
+        rule.subject_type,
+        int(subject_id),
+        mapping.get("product_id"),
+        mapping.get("product_name"),
+        mapping.get("lot_id"),
+        mapping.get("lot_number"),
+        message,
+        facts,
+    )
 
 
 def flag_mask(conditions: Mapping[str, ColumnElement[bool]]) -> ColumnElement[int]:
@@ -146,9 +156,14 @@ def _no_facts(_row: Any) -> str:
     return ""
 
 
-def flags_from_rows(req: Request, rows: Iterable[Any], codes: Sequence[str], messages: Mapping[str, Message],
-                    product_names: Mapping[int, str] | None = None,
-                    facts: Mapping[str, Message] | None = None) -> list[Flag]:
+def flags_from_rows(
+    req: Request,
+    rows: Iterable[Any],
+    codes: Sequence[str],
+    messages: Mapping[str, Message],
+    product_names: Mapping[int, str] | None = None,
+    facts: Mapping[str, Message] | None = None,
+) -> list[Flag]:
     """The flags of a family's query rows (`named_rows`): one per row and set bit of its `flags` column
     (`flag_mask` over `codes`), worded by `messages[code](row)`, with the compared values `facts[code](row)`
     (none for a code whose condition compares no value: its waiver lasts while the flag stands).
@@ -169,7 +184,8 @@ def flags_from_rows(req: Request, rows: Iterable[Any], codes: Sequence[str], mes
         if entries is None:
             entries = by_mask[mask] = [
                 (code, RULES[code].severity, RULES[code].subject_type, messages[code], facts.get(code, _no_facts))
-                for i, code in enumerate(codes) if mask >> i & 1
+                for i, code in enumerate(codes)
+                if mask >> i & 1
             ]
         product_id = row.product_id
         product_name = row.product_name if product_names is None else product_names.get(product_id)
@@ -177,11 +193,24 @@ def flags_from_rows(req: Request, rows: Iterable[Any], codes: Sequence[str], mes
         for code, severity, subject_type, message, compared in entries:
             # new_flag inlined: a call less per flag.
             item = _new(Flag)
-            _set(item, "__dict__", {
-                "code": code, "severity": severity, "subject_type": subject_type, "subject_id": subject_id,
-                "product_id": product_id, "product_name": product_name, "lot_id": lot_id, "lot_number": lot_number,
-                "message": message(row), "waived": False, "waiver": None, "facts": compared(row),
-            })
+            _set(
+                item,
+                "__dict__",
+                {
+                    "code": code,
+                    "severity": severity,
+                    "subject_type": subject_type,
+                    "subject_id": subject_id,
+                    "product_id": product_id,
+                    "product_name": product_name,
+                    "lot_id": lot_id,
+                    "lot_number": lot_number,
+                    "message": message(row),
+                    "waived": False,
+                    "waiver": None,
+                    "facts": compared(row),
+                },
+            )
             append(item)
     return flags
 

@@ -130,8 +130,9 @@ def apply_waivers(session: Session, flags: list[Flag]) -> list[Flag]:
         }
     result = []
     for item in flags:
-        found = (by_key.get((item.code, item.subject_type, item.subject_id, item.facts, True))
-                 or by_key.get((item.code, item.subject_type, item.subject_id, item.message, False)))
+        found = by_key.get((item.code, item.subject_type, item.subject_id, item.facts, True)) or by_key.get(
+            (item.code, item.subject_type, item.subject_id, item.message, False)
+        )
         if found is None:
             result.append(item)
         else:

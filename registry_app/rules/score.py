@@ -41,23 +41,31 @@ def _score_columns(f: Any) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
         + case((and_(invasive, exosome), 3), (invasive, 2), else_=0)
     )
     status_ok = and_(
-        f.c.reg_status.is_not(None), f.c.reg_status != "unknown",
+        f.c.reg_status.is_not(None),
+        f.c.reg_status != "unknown",
         or_(f.c.reg_status.not_in(sorted(STATUSES_NEEDING_REFERENCE)), present(f.c.reg_reference)),
     )
     done = (
         _bit(and_(f.c.manufacturer_id.is_not(None), func.lower(func.coalesce(f.c.manufacturer_name, "")) != "unknown"))
-        + _bit(or_(and_(exosome, f.c.source.is_not(None), f.c.source != "unknown"),
-                   and_(~exosome, f.c.pn_species.is_not(None), f.c.pn_species != "unknown")))
+        + _bit(
+            or_(
+                and_(exosome, f.c.source.is_not(None), f.c.source != "unknown"),
+                and_(~exosome, f.c.pn_species.is_not(None), f.c.pn_species != "unknown"),
+            )
+        )
         + _bit(status_ok)
         + _bit(or_(present(f.c.coa_ref), f.c.coa_doc == 1))
         + _bit(f.c.supplier_id.is_not(None))
         + _bit(and_(f.c.receipt_temperature_c.is_not(None), f.c.package_intact.is_not(None)))
         + _bit(f.c.expiry_date.is_not(None))
         + _bit(and_(human, or_(present(f.c.donor_eligibility_ref), f.c.donor_doc == 1)))
-        + case((exosome, sum((f.c[item] for item in EV_ITEMS), start=literal(0))),
-               else_=sum((f.c[item] for item in PN_ITEMS), start=literal(0)))
-        + case((invasive, f.c.has_sterility + f.c.has_endotoxin + _bit(and_(exosome, f.c.has_mycoplasma == 1))),
-               else_=0)
+        + case(
+            (exosome, sum((f.c[item] for item in EV_ITEMS), start=literal(0))),
+            else_=sum((f.c[item] for item in PN_ITEMS), start=literal(0)),
+        )
+        + case(
+            (invasive, f.c.has_sterility + f.c.has_endotoxin + _bit(and_(exosome, f.c.has_mycoplasma == 1))), else_=0
+        )
     )
     return applicable, done
 
@@ -66,7 +74,10 @@ def _scored(session: Session, jurisdiction: str) -> Any:
     facts = lot_facts(Request(session, jurisdiction.upper(), date.today(), frozenset())).subquery("facts")
     applicable, done = _score_columns(facts)
     return select(
-        facts.c.lot_id, facts.c.product_id, facts.c.product_name, facts.c.supplier_id,
+        facts.c.lot_id,
+        facts.c.product_id,
+        facts.c.product_name,
+        facts.c.supplier_id,
         (100.0 * done / applicable).label("score"),
     ).subquery("scored")
 
@@ -78,23 +89,32 @@ def lot_scores(session: Session, jurisdiction: str, lot_ids: Collection[int] | N
     wanted = None if lot_ids is None else set(lot_ids)
     if wanted is not None and len(wanted) <= MAX_SQL_IDS:
         query = query.where(scored.c.lot_id.in_(sorted(wanted)))
-    return {row.lot_id: round(float(row.score), 1) for row in session.execute(query)
-            if wanted is None or row.lot_id in wanted}
+    return {
+        row.lot_id: round(float(row.score), 1)
+        for row in session.execute(query)
+        if wanted is None or row.lot_id in wanted
+    }
 
 
 def product_averages(session: Session, jurisdiction: str) -> list[Average]:
     scored = _scored(session, jurisdiction)
-    query = (select(scored.c.product_id, scored.c.product_name, func.count(), func.avg(scored.c.score))
-             .group_by(scored.c.product_id, scored.c.product_name).order_by(scored.c.product_name))
+    query = (
+        select(scored.c.product_id, scored.c.product_name, func.count(), func.avg(scored.c.score))
+        .group_by(scored.c.product_id, scored.c.product_name)
+        .order_by(scored.c.product_name)
+    )
     return [Average(pid, name, n, round(float(avg), 1)) for pid, name, n, avg in session.execute(query)]
 
 
 def supplier_averages(session: Session, jurisdiction: str) -> list[Average]:
     scored = _scored(session, jurisdiction)
-    query = (select(scored.c.supplier_id, Supplier.name, func.count(), func.avg(scored.c.score))
-             .select_from(scored).outerjoin(Supplier, Supplier.id == scored.c.supplier_id)
-             .group_by(scored.c.supplier_id, Supplier.name).order_by(Supplier.name))
-    return [Average(sid, name or "(no supplier)", n, round(float(avg), 1))
-            for sid, name, n, avg in session.execute(query)]
-
-
+    query = (
+        select(scored.c.supplier_id, Supplier.name, func.count(), func.avg(scored.c.score))
+        .select_from(scored)
+        .outerjoin(Supplier, Supplier.id == scored.c.supplier_id)
+        .group_by(scored.c.supplier_id, Supplier.name)
+        .order_by(Supplier.name)
+    )
+    return [
+        Average(sid, name or "(no supplier)", n, round(float(avg), 1)) for sid, name, n, avg in session.execute(query)
+    ]

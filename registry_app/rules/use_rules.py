@@ -33,9 +33,18 @@ from .common import (
 )
 
 ADMINISTRATION_CODES = (
-    "REG-COSMETIC-INJECTED", "REG-RUO-ADMINISTERED", "REG-UNAUTHORIZED-INJECTED", "REG-COSMETIC-DEVICE-ASSISTED",
-    "REG-OFF-LABEL-ROUTE", "USE-EXPIRED", "USE-NOT-RELEASED", "USE-RECALLED", "TRACE-INCOMPLETE",
-    "CONTRA-SCREENING-MISSING", "CONTRA-PN-FISH-ALLERGY", "CONTRA-RECORDED",
+    "REG-COSMETIC-INJECTED",
+    "REG-RUO-ADMINISTERED",
+    "REG-UNAUTHORIZED-INJECTED",
+    "REG-COSMETIC-DEVICE-ASSISTED",
+    "REG-OFF-LABEL-ROUTE",
+    "USE-EXPIRED",
+    "USE-NOT-RELEASED",
+    "USE-RECALLED",
+    "TRACE-INCOMPLETE",
+    "CONTRA-SCREENING-MISSING",
+    "CONTRA-PN-FISH-ALLERGY",
+    "CONTRA-RECORDED",
 )
 
 # Statuses under which an injection is unauthorised outright (a missing status counts too).
@@ -76,9 +85,14 @@ def _conditions(req: Request) -> dict[str, ColumnElement[bool]]:
         # time, an administration recorded earlier that day was before it. One recorded with a date alone
         # on that day cannot be shown to be earlier, so it counts (the cautious reading).
         "USE-RECALLED": and_(
-            Lot.recall_date.is_not(None), given_on >= Lot.recall_date,
-            or_(Lot.recall_at.is_(None), given_on > Lot.recall_date, Administration.administered_at >= Lot.recall_at,
-                Administration.time_recorded.is_(False)),
+            Lot.recall_date.is_not(None),
+            given_on >= Lot.recall_date,
+            or_(
+                Lot.recall_at.is_(None),
+                given_on > Lot.recall_date,
+                Administration.administered_at >= Lot.recall_at,
+                Administration.time_recorded.is_(False),
+            ),
         ),
         "TRACE-INCOMPLETE": or_(
             blank(Administration.patient_ref), blank(Administration.practitioner), Administration.quantity.is_(None)
@@ -122,9 +136,13 @@ def administration_flags(req: Request) -> list[Flag]:
     # ~80k flagged rows of a large registry was a third of the query's time.
     query = (
         select(
-            Administration.id.label("subject_id"), flag_mask(wanted),
+            Administration.id.label("subject_id"),
+            flag_mask(wanted),
             type_coerce(local_date(Administration.administered_at), String).label("given_on"),
-            Administration.route, Lot.id.label("lot_id"), Lot.lot_number, Product.id.label("product_id"),
+            Administration.route,
+            Lot.id.label("lot_id"),
+            Lot.lot_number,
+            Product.id.label("product_id"),
         )
         .select_from(Administration)
         .join(Lot, Lot.id == Administration.lot_id)
@@ -143,12 +161,14 @@ def administration_flags(req: Request) -> list[Flag]:
     detailed = sum(1 << i for i, code in enumerate(codes) if code in DETAILED_CODES)
     details = _details(req, sorted({row.subject_id for row in rows if row.flags & detailed}))
     names = {product_id: product.name for product_id, product in products.items()}
-    return flags_from_rows(req, rows, codes, _messages(req, products, details), product_names=names,
-                           facts=_facts(products, details))
+    return flags_from_rows(
+        req, rows, codes, _messages(req, products, details), product_names=names, facts=_facts(products, details)
+    )
 
 
 def _facts(products: dict[int, Any], details: dict[int, Any]) -> dict[str, Message]:
     """What each administration rule compares (Flag.facts): a waiver ends when one of these changes."""
+
     def status_route(row: Any) -> str:
         return facts_of(products[row.product_id].reg_status, row.route)
 
@@ -157,12 +177,15 @@ def _facts(products: dict[int, Any], details: dict[int, Any]) -> dict[str, Messa
 
     def trace(row: Any) -> str:
         record = details[row.subject_id]
-        return facts_of(not (record.patient_ref or "").strip(), not (record.practitioner or "").strip(),
-                        record.quantity is None)
+        return facts_of(
+            not (record.patient_ref or "").strip(), not (record.practitioner or "").strip(), record.quantity is None
+        )
 
     return {
-        "REG-COSMETIC-INJECTED": status_route, "REG-RUO-ADMINISTERED": status_route,
-        "REG-UNAUTHORIZED-INJECTED": status_route, "REG-COSMETIC-DEVICE-ASSISTED": status_route,
+        "REG-COSMETIC-INJECTED": status_route,
+        "REG-RUO-ADMINISTERED": status_route,
+        "REG-UNAUTHORIZED-INJECTED": status_route,
+        "REG-COSMETIC-DEVICE-ASSISTED": status_route,
         "REG-OFF-LABEL-ROUTE": lambda row: facts_of(row.route),
         "USE-EXPIRED": lot_facts("expiry"),
         "USE-NOT-RELEASED": lot_facts("lot_status", "released_on", "rejected_on"),
@@ -180,7 +203,8 @@ def _products(req: Request) -> dict[int, Any]:
     """Product id -> its name, type and regulatory status in the jurisdiction (a registry has few products)."""
     status = ProductRegulatoryStatus
     query = select(Product.id, Product.name, Product.product_type, status.status.label("reg_status")).outerjoin(
-        status, and_(status.product_id == Product.id, status.jurisdiction == literal(req.jurisdiction)))
+        status, and_(status.product_id == Product.id, status.jurisdiction == literal(req.jurisdiction))
+    )
     return {row.id: row for row in named_rows(req.rows(query))}
 
 
@@ -190,15 +214,20 @@ def _details(req: Request, ids: list[int]) -> dict[int, Any]:
     for start in range(0, len(ids), MAX_SQL_IDS):
         query = (
             select(
-                Administration.id, Administration.patient_ref, Administration.practitioner, Administration.quantity,
-                Administration.contraindications, type_coerce(Lot.expiry_date, String).label("expiry"),
-                Lot.status.label("lot_status"), type_coerce(Lot.recall_date, String).label("recalled_on"),
+                Administration.id,
+                Administration.patient_ref,
+                Administration.practitioner,
+                Administration.quantity,
+                Administration.contraindications,
+                type_coerce(Lot.expiry_date, String).label("expiry"),
+                Lot.status.label("lot_status"),
+                type_coerce(Lot.recall_date, String).label("recalled_on"),
                 Lot.recall_at,
                 type_coerce(Lot.released_on, String).label("released_on"),
                 type_coerce(Lot.rejected_on, String).label("rejected_on"),
             )
             .join(Lot, Lot.id == Administration.lot_id)
-            .where(Administration.id.in_(ids[start:start + MAX_SQL_IDS]))
+            .where(Administration.id.in_(ids[start : start + MAX_SQL_IDS]))
         )
         details.update((row.id, row) for row in named_rows(req.rows(query)))
     return details
@@ -237,10 +266,14 @@ def _messages(req: Request, products: dict[int, Any], details: dict[int, Any]) -
     def unauthorized(row: Any) -> str:
         reg_status = products[row.product_id].reg_status
         if reg_status == "investigational":
-            return (f"{_given(row)} under an investigational status, but no IND/CTA reference is recorded on the "
-                    "administration. Record the trial reference, or stop using it outside the trial.")
-        return (f"{_given(row)}, but the product {_status_text(reg_status, req)}, which does not authorise injection. "
-                "Stop injecting it, or record the approval that allows it.")
+            return (
+                f"{_given(row)} under an investigational status, but no IND/CTA reference is recorded on the "
+                "administration. Record the trial reference, or stop using it outside the trial."
+            )
+        return (
+            f"{_given(row)}, but the product {_status_text(reg_status, req)}, which does not authorise injection. "
+            "Stop injecting it, or record the approval that allows it."
+        )
 
     def not_released(row: Any) -> str:
         lot = details[row.subject_id]
@@ -248,52 +281,72 @@ def _messages(req: Request, products: dict[int, Any], details: dict[int, Any]) -
         if lot.released_on is not None and lot.lot_status not in ("quarantine", "rejected"):
             rejected_since = lot.rejected_on is not None and row.given_on >= lot.rejected_on
             state = "rejected" if rejected_since else f"not yet released (released on {lot.released_on})"
-        return (f"Administered on {_when(row)} while lot {row.lot_number} was {state}. Only released lots may be "
-                "used: have the medical director review the lot and this administration.")
+        return (
+            f"Administered on {_when(row)} while lot {row.lot_number} was {state}. Only released lots may be "
+            "used: have the medical director review the lot and this administration."
+        )
 
     def trace(row: Any) -> str:
         record = details[row.subject_id]
-        missing = [name for name, value in (("patient reference", record.patient_ref),
-                                            ("practitioner", record.practitioner)) if not (value or "").strip()]
+        missing = [
+            name
+            for name, value in (("patient reference", record.patient_ref), ("practitioner", record.practitioner))
+            if not (value or "").strip()
+        ]
         if record.quantity is None:
             missing.append("quantity")
-        return (f"The administration of {_when(row)} has no {', no '.join(missing)}: it cannot be traced in a "
-                "recall. Complete the record.")
+        return (
+            f"The administration of {_when(row)} has no {', no '.join(missing)}: it cannot be traced in a "
+            "recall. Complete the record."
+        )
 
     def recorded(row: Any) -> str:
         pn = products[row.product_id].product_type == ProductType.POLYNUCLEOTIDE.value
-        found = [label(item) for item in split_list(details[row.subject_id].contraindications)
-                 if not (item == "fish_allergy" and pn)]
-        return (f"Administered on {_when(row)} although screening recorded: {', '.join(found)}. Document why "
-                "the treatment went ahead, or review the patient.")
+        found = [
+            label(item)
+            for item in split_list(details[row.subject_id].contraindications)
+            if not (item == "fish_allergy" and pn)
+        ]
+        return (
+            f"Administered on {_when(row)} although screening recorded: {', '.join(found)}. Document why "
+            "the treatment went ahead, or review the patient."
+        )
 
     return {
         "REG-COSMETIC-INJECTED": lambda row: (
             f"{_given(row)}, but the product is registered only as a cosmetic in {where}: cosmetics are for "
-            "external use and may not be injected. Stop injecting it and review the patient."),
+            "external use and may not be injected. Stop injecting it and review the patient."
+        ),
         "REG-RUO-ADMINISTERED": lambda row: (
             f"Administered on {_when(row)} although the product is labelled research use only in {where}: it is "
-            "not for human use. Stop using it and review the patient."),
+            "not for human use. Stop using it and review the patient."
+        ),
         "REG-UNAUTHORIZED-INJECTED": unauthorized,
         "REG-COSMETIC-DEVICE-ASSISTED": lambda row: (
             f"{_given(row)}: a cosmetic applied after a skin-breaching device reaches beyond intact skin. Check "
-            "the manufacturer's instructions and document the clinical justification."),
+            "the manufacturer's instructions and document the clinical justification."
+        ),
         "REG-OFF-LABEL-ROUTE": lambda row: (
             f"{_given(row)}, which is not among the product's labelled routes. Use a labelled route, or document "
-            "the medical director's off-label decision."),
+            "the medical director's off-label decision."
+        ),
         "USE-EXPIRED": lambda row: (
             f"Administered on {_when(row)} from lot {row.lot_number}, which expired on "
-            f"{details[row.subject_id].expiry}. Review the patient and remove expired stock from use."),
+            f"{details[row.subject_id].expiry}. Review the patient and remove expired stock from use."
+        ),
         "USE-NOT-RELEASED": not_released,
         "USE-RECALLED": lambda row: (
             f"Administered on {_when(row)} from lot {row.lot_number}, recalled from "
-            f"{_recalled_from(details[row.subject_id])}. Notify the patient and record the follow-up."),
+            f"{_recalled_from(details[row.subject_id])}. Notify the patient and record the follow-up."
+        ),
         "TRACE-INCOMPLETE": trace,
         "CONTRA-SCREENING-MISSING": lambda row: (
             f"No contraindication screening is recorded for the administration of {_when(row)}. Record the "
-            "screening (or that none was found)."),
+            "screening (or that none was found)."
+        ),
         "CONTRA-PN-FISH-ALLERGY": lambda row: (
             f"Polynucleotide (fish-derived DNA) administered on {_when(row)} to a patient screened with a fish "
-            "allergy. Review the patient for hypersensitivity and record the medical director's decision."),
+            "allergy. Review the patient for hypersensitivity and record the medical director's decision."
+        ),
         "CONTRA-RECORDED": recorded,
     }

@@ -132,16 +132,19 @@ def _validated_row(entry: AdministrationInput, now: datetime) -> dict[str, Any]:
         problems.append(FieldError("route", f"{entry.route!r} is not a route; use one of {', '.join(values(Route))}"))
     patient_ref = _clean(entry.patient_ref)
     if patient_ref is not None and not PATIENT_REF.match(patient_ref):
-        problems.append(FieldError(
-            "patient_ref", "give the clinic's pseudonymous patient reference (such as PT-00412), never a name: "
-            "letters, digits and - . / _ # without spaces, with at least one digit"))
+        problems.append(
+            FieldError(
+                "patient_ref",
+                "give the clinic's pseudonymous patient reference (such as PT-00412), never a name: "
+                "letters, digits and - . / _ # without spaces, with at least one digit",
+            )
+        )
     for name in ("quantity", "volume_ml"):
         amount = getattr(entry, name)
         if amount is not None and not _positive_number(amount):
             problems.append(FieldError(name, f"{amount!r} is not a positive number"))
     body_areas = _vocab_list("body_areas", entry.body_areas, values(BodyArea), problems)
-    contraindications = _vocab_list("contraindications", entry.contraindications, values(Contraindication),
-                                    problems)
+    contraindications = _vocab_list("contraindications", entry.contraindications, values(Contraindication), problems)
     screening_done = entry.screening_done
     if contraindications and screening_done is False:
         problems.append(FieldError("contraindications", "contraindications are recorded, so screening was done"))
@@ -182,7 +185,8 @@ def _lot_for(session: Session, lot_id: int, administered_at: datetime, *, for_up
     if administered_at.date() < lot.received_date:
         raise ValidationError(
             f"{administered_at:%Y-%m-%d} is before lot {lot.lot_number} was received ({lot.received_date})",
-            field="administered_at")
+            field="administered_at",
+        )
     return lot
 
 
@@ -213,9 +217,12 @@ def _adjust_stock(session: Session, lot_id: int, delta: Decimal) -> None:
     """Add to the lot's administered quantity in SQL (no lost update), then keep released/depleted in step
     with what is on hand."""
     if delta:
-        session.execute(update(Lot).where(Lot.id == lot_id)
-                        .values(quantity_administered=exact_sql(Lot.quantity_administered + delta))
-                        .execution_options(synchronize_session="fetch"))
+        session.execute(
+            update(Lot)
+            .where(Lot.id == lot_id)
+            .values(quantity_administered=exact_sql(Lot.quantity_administered + delta))
+            .execution_options(synchronize_session="fetch")
+        )
     lot = session.get(Lot, lot_id)
     assert lot is not None
     session.refresh(lot)
@@ -228,15 +235,19 @@ def _adjust_stock(session: Session, lot_id: int, delta: Decimal) -> None:
 # ------------------------------------------------------------------------------------------- guard rails
 
 
-def findings_for(session: Session, ctx: ServiceContext, administration: Administration, lot: Lot,
-                 today: date | None = None) -> list[Flag]:
+def findings_for(
+    session: Session, ctx: ServiceContext, administration: Administration, lot: Lot, today: date | None = None
+) -> list[Flag]:
     """Open (unwaived) compliance findings on the administration, its lot and its product, highest first."""
     from ..rules import evaluate_flags
 
     juris, today = jurisdiction(session, ctx), today or date.today()
     found: list[Flag] = []
-    for subject_type, subject_id in (("administration", administration.id), ("lot", lot.id),
-                                     ("product", lot.product_id)):
+    for subject_type, subject_id in (
+        ("administration", administration.id),
+        ("lot", lot.id),
+        ("product", lot.product_id),
+    ):
         found += evaluate_flags(session, juris, today, subject_type=subject_type, subject_ids=[subject_id])
     relevant = [f for f in found if not f.waived and not RULES[f.code].is_alert]
     return sorted(relevant, key=lambda f: (-SEVERITY_RANK[f.severity], f.code))
@@ -250,8 +261,11 @@ def blocking_findings(findings: Sequence[Flag], lot_status: str) -> list[Flag]:
     """The findings that stop a save unless a medical director overrides: every critical one, and
     USE-NOT-RELEASED while the lot is still quarantined or rejected (a backdated use of a lot released since
     is only confirmed)."""
-    return [f for f in findings if f.severity == "critical"
-            or (f.code == "USE-NOT-RELEASED" and lot_status in NOT_USABLE_STATUSES)]
+    return [
+        f
+        for f in findings
+        if f.severity == "critical" or (f.code == "USE-NOT-RELEASED" and lot_status in NOT_USABLE_STATUSES)
+    ]
 
 
 def _override_signer(ctx: ServiceContext, override: Override) -> Actor:
@@ -269,13 +283,22 @@ def _override_signer(ctx: ServiceContext, override: Override) -> Actor:
         signer_ctx = ServiceContext(ctx.db, Actor(user_id or 0, username, ""), ctx.site_code)
     signer = reauthenticate(signer_ctx, override.password)
     if signer.role != Role.MEDICAL_DIRECTOR:
-        raise PermissionDenied(f"{signer.username} ({signer.role.replace('_', ' ')}) may not override a guard rail; "
-                               "a medical director must sign the override")
+        raise PermissionDenied(
+            f"{signer.username} ({signer.role.replace('_', ' ')}) may not override a guard rail; "
+            "a medical director must sign the override"
+        )
     return signer
 
 
-def _apply_guard_rails(session: Session, ctx: ServiceContext, row: Administration, lot: Lot, confirm: bool,
-                       signer: Actor | None, override: Override | None) -> tuple[list[Flag], int | None]:
+def _apply_guard_rails(
+    session: Session,
+    ctx: ServiceContext,
+    row: Administration,
+    lot: Lot,
+    confirm: bool,
+    signer: Actor | None,
+    override: Override | None,
+) -> tuple[list[Flag], int | None]:
     findings = findings_for(session, ctx, row, lot)
     blocking = blocking_findings(findings, lot.status)
     high = [f for f in findings if f.severity == "high"]
@@ -287,8 +310,14 @@ def _apply_guard_rails(session: Session, ctx: ServiceContext, row: Administratio
         return findings, None
     assert signer is not None and override is not None
     signed = [{"code": f.code, "message": f.message} for f in blocking]
-    signature = add_signature(session, signer, SignatureMeaning.OVERRIDDEN, "administration", row.id,
-                              {"administration": snapshot(row), "findings": signed, "reason": override.reason})
+    signature = add_signature(
+        session,
+        signer,
+        SignatureMeaning.OVERRIDDEN,
+        "administration",
+        row.id,
+        {"administration": snapshot(row), "findings": signed, "reason": override.reason},
+    )
     row.override_signature_id = signature.id
     row.override_reason = override.reason.strip()
     session.flush()
@@ -299,8 +328,9 @@ def _apply_guard_rails(session: Session, ctx: ServiceContext, row: Administratio
 
 
 @changing("record administrations", STAFF)
-def record_administration(ctx: ServiceContext, entry: AdministrationInput, *, confirm: bool = False,
-                          override: Override | None = None) -> AdministrationResult:
+def record_administration(
+    ctx: ServiceContext, entry: AdministrationInput, *, confirm: bool = False, override: Override | None = None
+) -> AdministrationResult:
     """Record that a lot was given to a patient, behind the guard rails (module docstring).
 
     `confirm=True` accepts high findings. `override` (a medical director's reason and password) accepts
@@ -321,11 +351,18 @@ def record_administration(ctx: ServiceContext, entry: AdministrationInput, *, co
         after["lot_quantity_administered"] = lot.quantity_administered
         if signature_id is not None:
             assert signer is not None
-            after.update(signature_id=signature_id, signature_meaning=SignatureMeaning.OVERRIDDEN.value,
-                         overridden_by=signer.username,
-                         overridden_codes=[f.code for f in blocking_findings(findings, lot.status)])
-        ctx.audit(session, AuditRecord("record administration", "administration", row.id, before={}, after=after,
-                                       reason=row.override_reason))
+            after.update(
+                signature_id=signature_id,
+                signature_meaning=SignatureMeaning.OVERRIDDEN.value,
+                overridden_by=signer.username,
+                overridden_codes=[f.code for f in blocking_findings(findings, lot.status)],
+            )
+        ctx.audit(
+            session,
+            AuditRecord(
+                "record administration", "administration", row.id, before={}, after=after, reason=row.override_reason
+            ),
+        )
         return AdministrationResult(row.id, findings, signature_id is not None, signature_id, lot.quantity_on_hand)
 
 
@@ -333,8 +370,9 @@ AMENDABLE = tuple(f.name for f in fields(AdministrationInput))
 
 
 @changing("amend administrations", STAFF)
-def amend_administration(ctx: ServiceContext, administration_id: int, changes: Mapping[str, Any],
-                         reason: str) -> AdministrationResult:
+def amend_administration(
+    ctx: ServiceContext, administration_id: int, changes: Mapping[str, Any], reason: str
+) -> AdministrationResult:
     """Correct a recorded administration: a new row carries the corrected values and points at the old one,
     which stays in the history marked superseded. Guard rails do not block a correction (it records what
     did happen); the result lists the findings the corrected record now has."""
@@ -348,20 +386,37 @@ def amend_administration(ctx: ServiceContext, administration_id: int, changes: M
     with ctx.db.write() as session:
         old = lock_current_administration(session, administration_id)
         current = AdministrationInput(
-            lot_id=old.lot_id, administered_at=old.administered_at, route=old.route, patient_ref=old.patient_ref,
-            body_areas=tuple((old.body_areas or "").split(";")), quantity=old.quantity, volume_ml=old.volume_ml,
-            practitioner=old.practitioner, device_procedure=old.device_procedure, ind_reference=old.ind_reference,
-            screening_done=old.screening_done, contraindications=tuple((old.contraindications or "").split(";")),
-            notes=old.notes)
+            lot_id=old.lot_id,
+            administered_at=old.administered_at,
+            route=old.route,
+            patient_ref=old.patient_ref,
+            body_areas=tuple((old.body_areas or "").split(";")),
+            quantity=old.quantity,
+            volume_ml=old.volume_ml,
+            practitioner=old.practitioner,
+            device_procedure=old.device_procedure,
+            ind_reference=old.ind_reference,
+            screening_done=old.screening_done,
+            contraindications=tuple((old.contraindications or "").split(";")),
+            notes=old.notes,
+        )
         corrected = _validated_row(replace(current, **dict(changes)), now)
         if all(corrected[k] == getattr(old, k) for k in corrected):
             raise ValidationError("the amendment changes nothing", field="changes")
         lot = _lot_for(session, corrected["lot_id"], corrected["administered_at"])
         new = Administration(
-            **corrected, override_signature_id=old.override_signature_id, override_reason=old.override_reason,
-            patient_notified_on=old.patient_notified_on, notified_how=old.notified_how, amends_id=old.id,
-            amendment_reason=reason, superseded=False, recorded_by_id=actor.user_id, recorded_at=utcnow(),
-            import_batch=old.import_batch)
+            **corrected,
+            override_signature_id=old.override_signature_id,
+            override_reason=old.override_reason,
+            patient_notified_on=old.patient_notified_on,
+            notified_how=old.notified_how,
+            amends_id=old.id,
+            amendment_reason=reason,
+            superseded=False,
+            recorded_by_id=actor.user_id,
+            recorded_at=utcnow(),
+            import_batch=old.import_batch,
+        )
         old.superseded = True
         session.add(new)
         session.flush()
@@ -374,8 +429,10 @@ def amend_administration(ctx: ServiceContext, administration_id: int, changes: M
         after = {k: corrected[k] for k in before}
         before.update(id=old.id)
         after.update(id=new.id, amends_id=old.id)
-        ctx.audit(session, AuditRecord("amend administration", "administration", new.id, before=before,
-                                       after=after, reason=reason))
+        ctx.audit(
+            session,
+            AuditRecord("amend administration", "administration", new.id, before=before, after=after, reason=reason),
+        )
         findings = findings_for(session, ctx, new, lot)
         return AdministrationResult(new.id, findings, False, None, lot.quantity_on_hand)
 
@@ -389,9 +446,17 @@ def void_administration(ctx: ServiceContext, administration_id: int, reason: str
         row.voided_at, row.void_reason = utcnow(), reason
         session.flush()
         _adjust_stock(session, row.lot_id, -(row.quantity or ZERO))
-        ctx.audit(session, AuditRecord("void administration", "administration", row.id,
-                                       before={"voided_at": None, "void_reason": None},
-                                       after={"voided_at": row.voided_at, "void_reason": reason}, reason=reason))
+        ctx.audit(
+            session,
+            AuditRecord(
+                "void administration",
+                "administration",
+                row.id,
+                before={"voided_at": None, "void_reason": None},
+                after={"voided_at": row.voided_at, "void_reason": reason},
+                reason=reason,
+            ),
+        )
 
 
 # ----------------------------------------------------------------------------------------------- reading
@@ -448,9 +513,17 @@ VIEW_COLUMNS = tuple(f.name for f in fields(AdministrationView) if f.name not in
 def view_query() -> Any:
     """SELECT of AdministrationView's columns, joined to the lot and product."""
     columns = [getattr(Administration, name) for name in VIEW_COLUMNS]
-    return (select(*columns, Product.name.label("product_name"), Lot.lot_number, Lot.status.label("lot_status"),
-                   Lot.recall_date.label("lot_recall_date"))
-            .join(Lot, Lot.id == Administration.lot_id).join(Product, Product.id == Lot.product_id))
+    return (
+        select(
+            *columns,
+            Product.name.label("product_name"),
+            Lot.lot_number,
+            Lot.status.label("lot_status"),
+            Lot.recall_date.label("lot_recall_date"),
+        )
+        .join(Lot, Lot.id == Administration.lot_id)
+        .join(Product, Product.id == Lot.product_id)
+    )
 
 
 def to_view(row: Any) -> AdministrationView:
@@ -464,13 +537,17 @@ def current_only(query: Any) -> Any:
 def version_ids(session: Session, administration_id: int) -> list[int]:
     """Ids of every version of an administration (the original and each amendment), oldest first."""
     first = administration_id
-    while (parent := session.execute(select(Administration.amends_id)
-                                     .where(Administration.id == first)).scalar_one_or_none()) is not None:
+    while (
+        parent := session.execute(
+            select(Administration.amends_id).where(Administration.id == first)
+        ).scalar_one_or_none()
+    ) is not None:
         first = parent
     ids, frontier = [first], [first]
     while frontier:
-        frontier = list(session.execute(select(Administration.id)
-                                        .where(Administration.amends_id.in_(frontier))).scalars())
+        frontier = list(
+            session.execute(select(Administration.id).where(Administration.amends_id.in_(frontier))).scalars()
+        )
         ids += frontier
     return sorted(ids)
 

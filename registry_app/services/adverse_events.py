@@ -44,13 +44,17 @@ def _text(value: str | None) -> str | None:
     return value.strip() if value and value.strip() else None
 
 
-def _report_fields(status: str, reference: str | None, reason: str | None, reported_on: date | None,
-                   problems: list[FieldError]) -> dict[str, Any]:
+def _report_fields(
+    status: str, reference: str | None, reason: str | None, reported_on: date | None, problems: list[FieldError]
+) -> dict[str, Any]:
     """The report columns for a status: a reason only (and required) for not_reportable, a reference and
     date only once reported."""
     if status not in values(ReportStatus):
-        problems.append(FieldError("report_status", f"{status!r} is not a report status; use one of "
-                                   f"{', '.join(values(ReportStatus))}"))
+        problems.append(
+            FieldError(
+                "report_status", f"{status!r} is not a report status; use one of {', '.join(values(ReportStatus))}"
+            )
+        )
         return {}
     reference, reason = _text(reference), _text(reason)
     if status == ReportStatus.NOT_REPORTABLE and not reason:
@@ -70,19 +74,33 @@ def _report_fields(status: str, reference: str | None, reason: str | None, repor
 
 @changing("record adverse events", STAFF)
 def record_adverse_event(
-    ctx: ServiceContext, administration_id: int, event_type: str, *, onset_date: date | None = None,
-    severity: str | None = None, description: str | None = None,
-    report_status: str = ReportStatus.NOT_REPORTED.value, report_reference: str | None = None,
-    not_reportable_reason: str | None = None, reported_on: date | None = None,
+    ctx: ServiceContext,
+    administration_id: int,
+    event_type: str,
+    *,
+    onset_date: date | None = None,
+    severity: str | None = None,
+    description: str | None = None,
+    report_status: str = ReportStatus.NOT_REPORTED.value,
+    report_reference: str | None = None,
+    not_reportable_reason: str | None = None,
+    reported_on: date | None = None,
 ) -> int:
     """Record an adverse event after an administration; returns its id."""
     problems: list[FieldError] = []
     if event_type not in values(AdverseEventType):
-        problems.append(FieldError("event_type", f"{event_type!r} is not an adverse event type; use one of "
-                                   f"{', '.join(values(AdverseEventType))}"))
+        problems.append(
+            FieldError(
+                "event_type",
+                f"{event_type!r} is not an adverse event type; use one of {', '.join(values(AdverseEventType))}",
+            )
+        )
     if severity is not None and severity not in values(AdverseEventSeverity):
-        problems.append(FieldError("severity", f"{severity!r} is not a severity; use one of "
-                                   f"{', '.join(values(AdverseEventSeverity))}"))
+        problems.append(
+            FieldError(
+                "severity", f"{severity!r} is not a severity; use one of {', '.join(values(AdverseEventSeverity))}"
+            )
+        )
     if onset_date is not None and not _is_date(onset_date):
         problems.append(FieldError("onset_date", "give the date the event began"))
     elif onset_date is not None and onset_date > date.today():
@@ -97,11 +115,20 @@ def record_adverse_event(
         if administration is None:
             raise NotFound(f"no administration with id {administration_id}")
         if onset_date is not None and onset_date < administration.administered_at.date():
-            raise ValidationError(f"{onset_date} is before the administration "
-                                  f"({administration.administered_at:%Y-%m-%d})", field="onset_date")
-        event = AdverseEvent(administration_id=administration_id, event_type=event_type, onset_date=onset_date,
-                             severity=severity, description=_text(description), recorded_by_id=actor.user_id,
-                             recorded_at=utcnow(), **report)
+            raise ValidationError(
+                f"{onset_date} is before the administration ({administration.administered_at:%Y-%m-%d})",
+                field="onset_date",
+            )
+        event = AdverseEvent(
+            administration_id=administration_id,
+            event_type=event_type,
+            onset_date=onset_date,
+            severity=severity,
+            description=_text(description),
+            recorded_by_id=actor.user_id,
+            recorded_at=utcnow(),
+            **report,
+        )
         session.add(event)
         session.flush()
         after = snapshot(event)
@@ -112,8 +139,13 @@ def record_adverse_event(
 
 @changing("update adverse event reports", STAFF)
 def update_adverse_event_report(
-    ctx: ServiceContext, adverse_event_id: int, report_status: str, *, report_reference: str | None = None,
-    not_reportable_reason: str | None = None, reported_on: date | None = None,
+    ctx: ServiceContext,
+    adverse_event_id: int,
+    report_status: str,
+    *,
+    report_reference: str | None = None,
+    not_reportable_reason: str | None = None,
+    reported_on: date | None = None,
 ) -> None:
     """Record where the event was reported (status, reference such as a MedWatch number, date), or why it is
     not reportable."""
@@ -122,8 +154,9 @@ def update_adverse_event_report(
     if problems:
         raise ValidationError(problems)
     with ctx.db.write() as session:
-        event = session.execute(select(AdverseEvent).where(AdverseEvent.id == adverse_event_id)
-                                .with_for_update()).scalar_one_or_none()
+        event = session.execute(
+            select(AdverseEvent).where(AdverseEvent.id == adverse_event_id).with_for_update()
+        ).scalar_one_or_none()
         if event is None:
             raise NotFound(f"no adverse event with id {adverse_event_id}")
         old = {key: getattr(event, key) for key in report}
@@ -132,23 +165,52 @@ def update_adverse_event_report(
             raise ValidationError("the report status and reference are unchanged", field="report_status")
         for key, value in report.items():
             setattr(event, key, value)
-        ctx.audit(session, AuditRecord("update adverse event report", "adverse_event", event.id, before=before,
-                                       after=after, reason=report["not_reportable_reason"]))
+        ctx.audit(
+            session,
+            AuditRecord(
+                "update adverse event report",
+                "adverse_event",
+                event.id,
+                before=before,
+                after=after,
+                reason=report["not_reportable_reason"],
+            ),
+        )
 
 
-def list_adverse_events(ctx: ServiceContext, *, administration_id: int | None = None, lot_id: int | None = None,
-                        patient_ref: str | None = None, adverse_event_id: int | None = None
-                        ) -> list[AdverseEventView]:
+def list_adverse_events(
+    ctx: ServiceContext,
+    *,
+    administration_id: int | None = None,
+    lot_id: int | None = None,
+    patient_ref: str | None = None,
+    adverse_event_id: int | None = None,
+) -> list[AdverseEventView]:
     """Adverse events, newest first, optionally of one administration (any of its versions), lot or patient,
     or the one event `adverse_event_id`."""
     ctx.require(READERS, "read adverse events")
-    query = (select(AdverseEvent.id, AdverseEvent.administration_id, Administration.patient_ref,
-                    Product.name.label("product_name"), Lot.lot_number, Administration.administered_at,
-                    AdverseEvent.event_type, AdverseEvent.onset_date, AdverseEvent.severity,
-                    AdverseEvent.description, AdverseEvent.report_status, AdverseEvent.report_reference,
-                    AdverseEvent.not_reportable_reason, AdverseEvent.reported_on, AdverseEvent.recorded_at)
-             .join(Administration, Administration.id == AdverseEvent.administration_id)
-             .join(Lot, Lot.id == Administration.lot_id).join(Product, Product.id == Lot.product_id))
+    query = (
+        select(
+            AdverseEvent.id,
+            AdverseEvent.administration_id,
+            Administration.patient_ref,
+            Product.name.label("product_name"),
+            Lot.lot_number,
+            Administration.administered_at,
+            AdverseEvent.event_type,
+            AdverseEvent.onset_date,
+            AdverseEvent.severity,
+            AdverseEvent.description,
+            AdverseEvent.report_status,
+            AdverseEvent.report_reference,
+            AdverseEvent.not_reportable_reason,
+            AdverseEvent.reported_on,
+            AdverseEvent.recorded_at,
+        )
+        .join(Administration, Administration.id == AdverseEvent.administration_id)
+        .join(Lot, Lot.id == Administration.lot_id)
+        .join(Product, Product.id == Lot.product_id)
+    )
     if lot_id is not None:
         query = query.where(Lot.id == lot_id)
     if patient_ref is not None:
@@ -160,7 +222,6 @@ def list_adverse_events(ctx: ServiceContext, *, administration_id: int | None = 
             query = query.where(AdverseEvent.administration_id.in_(version_ids(session, administration_id)))
         rows = session.execute(query.order_by(AdverseEvent.recorded_at.desc(), AdverseEvent.id.desc())).all()
         return [AdverseEventView(**dict(r._mapping)) for r in rows]
-
 
 
 def get_adverse_event(ctx: ServiceContext, adverse_event_id: int) -> AdverseEventView:

@@ -184,29 +184,50 @@ def verify_chain(session: Session, batch: int = 5000) -> VerifyResult:
             expected_seq += 1
             checked = expected_seq - 1
             if fields["seq"] != expected_seq:
-                return VerifyResult(False, checked, expected_seq,
-                                    f"expected entry {expected_seq} here, found entry {fields['seq']} "
-                                    "(an entry was removed, inserted or moved)")
+                return VerifyResult(
+                    False,
+                    checked,
+                    expected_seq,
+                    f"expected entry {expected_seq} here, found entry {fields['seq']} "
+                    "(an entry was removed, inserted or moved)",
+                )
             if fields["prev_hash"] != prev:
-                return VerifyResult(False, checked, expected_seq,
-                                    "its link to the previous entry does not match (entries removed or reordered)")
+                return VerifyResult(
+                    False,
+                    checked,
+                    expected_seq,
+                    "its link to the previous entry does not match (entries removed or reordered)",
+                )
             fields["occurred_at"] = _occurred_at_text(fields["occurred_at"])
             if entry_hash(fields) != fields["entry_hash"]:
-                return VerifyResult(False, checked, expected_seq,
-                                    "its content does not match its hash (the entry was altered)")
+                return VerifyResult(
+                    False, checked, expected_seq, "its content does not match its hash (the entry was altered)"
+                )
             prev = fields["entry_hash"]
     head = _head(session)
     if head is None:
-        return VerifyResult(False, expected_seq, expected_seq + 1,
-                            "the record of the trail's last entry (setting audit_head) is missing or altered")
+        return VerifyResult(
+            False,
+            expected_seq,
+            expected_seq + 1,
+            "the record of the trail's last entry (setting audit_head) is missing or altered",
+        )
     head_seq, head_hash = head
     if head_seq == expected_seq and head_hash != prev:
-        return VerifyResult(False, expected_seq - 1, expected_seq,
-                            "it is not the entry the registry recorded as the last one (the entry was replaced)")
+        return VerifyResult(
+            False,
+            expected_seq - 1,
+            expected_seq,
+            "it is not the entry the registry recorded as the last one (the entry was replaced)",
+        )
     if head_seq != expected_seq:
-        return VerifyResult(False, expected_seq, min(head_seq, expected_seq) + 1,
-                            f"the chain ends at entry {expected_seq} but the registry recorded {head_seq} entries "
-                            "(entries were removed from the end, or added outside the registry)")
+        return VerifyResult(
+            False,
+            expected_seq,
+            min(head_seq, expected_seq) + 1,
+            f"the chain ends at entry {expected_seq} but the registry recorded {head_seq} entries "
+            "(entries were removed from the end, or added outside the registry)",
+        )
     return VerifyResult(True, expected_seq)
 
 
@@ -230,11 +251,20 @@ def verify_trail(ctx: Any, anchor: tuple[int, str] | None = None) -> VerifyResul
         seq, digest = anchor
         stored = session.execute(select(AuditEntry.entry_hash).where(AuditEntry.seq == seq)).scalar_one_or_none()
     if stored is None:
-        return VerifyResult(False, result.entries_checked, seq, f"the anchor's entry is gone: the trail has "
-                            f"{result.entries_checked} entries (it was cut short or replaced)")
+        return VerifyResult(
+            False,
+            result.entries_checked,
+            seq,
+            f"the anchor's entry is gone: the trail has "
+            f"{result.entries_checked} entries (it was cut short or replaced)",
+        )
     if stored != digest.lower():
-        return VerifyResult(False, result.entries_checked, seq, "its hash differs from the anchor's (the trail was "
-                            "rewritten from there on)")
+        return VerifyResult(
+            False,
+            result.entries_checked,
+            seq,
+            "its hash differs from the anchor's (the trail was rewritten from there on)",
+        )
     return VerifyResult(True, result.entries_checked)
 
 
@@ -247,7 +277,9 @@ def trail_head(ctx: Any) -> tuple[int, str]:
         if head is None:
             last = session.execute(select(AuditEntry.seq).order_by(AuditEntry.seq.desc()).limit(1)).scalar()
             if last is not None:  # entries without a readable head: verify names the problem
-                raise ValueError("the record of the trail's last entry (setting audit_head) is missing or altered; "
-                                 "run `registry-app audit verify`")
+                raise ValueError(
+                    "the record of the trail's last entry (setting audit_head) is missing or altered; "
+                    "run `registry-app audit verify`"
+                )
             return 0, GENESIS_HASH
         return head

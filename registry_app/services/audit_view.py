@@ -63,8 +63,10 @@ def _subjects(session: Session, entries: Iterable[AuditEntry]) -> dict[tuple[str
     names: dict[tuple[str, str], str] = {}
     if ids["lot"]:
         for lot_id, number, product in session.execute(
-                select(Lot.id, Lot.lot_number, Product.name).join(Product, Product.id == Lot.product_id)
-                .where(Lot.id.in_(ids["lot"]))):
+            select(Lot.id, Lot.lot_number, Product.name)
+            .join(Product, Product.id == Lot.product_id)
+            .where(Lot.id.in_(ids["lot"]))
+        ):
             names[("lot", str(lot_id))] = f"lot {number} ({product})"
     if ids["product"]:
         for product_id, name in session.execute(select(Product.id, Product.name).where(Product.id.in_(ids["product"]))):
@@ -78,14 +80,14 @@ def _subjects(session: Session, entries: Iterable[AuditEntry]) -> dict[tuple[str
 def field_rows(entry: AuditEntry, clock: SiteClock, subject: str) -> list[AuditRow]:
     """One row per field whose value differs between before and after; one row when no field changed."""
     before, after = _load(entry.before), _load(entry.after)
-    fields = [k for k in dict.fromkeys([*before, *after]) if k not in HIDDEN_FIELDS
-              and before.get(k) != after.get(k)]
+    fields = [k for k in dict.fromkeys([*before, *after]) if k not in HIDDEN_FIELDS and before.get(k) != after.get(k)]
     when = clock.show_utc(entry.occurred_at, seconds=True)
     common = (entry.seq, when, entry.username, entry.action, subject)
     if not fields:
         return [AuditRow(*common, "", "", "", entry.reason or "")]
-    return [AuditRow(*common, name, _cell(before.get(name)), _cell(after.get(name)), entry.reason or "")
-            for name in fields]
+    return [
+        AuditRow(*common, name, _cell(before.get(name)), _cell(after.get(name)), entry.reason or "") for name in fields
+    ]
 
 
 def audit_history(ctx: ServiceContext, limit: int = 1000) -> list[AuditRow]:

@@ -77,9 +77,14 @@ def has_users(ctx_or_db: Any) -> bool:
 def _unknown_name_failures(session: Session, name: str) -> int:
     """Failed attempts recorded for a name no user has: it has no counter of its own, and its delay must grow
     like a real user's, or the delay would tell which names exist."""
-    return session.execute(select(func.count(AuditEntry.id)).where(
-        AuditEntry.entity_type == "user", AuditEntry.entity_id.is_(None), AuditEntry.username == name,
-        AuditEntry.action.in_(("sign-in failed", "signature failed")))).scalar_one()
+    return session.execute(
+        select(func.count(AuditEntry.id)).where(
+            AuditEntry.entity_type == "user",
+            AuditEntry.entity_id.is_(None),
+            AuditEntry.username == name,
+            AuditEntry.action.in_(("sign-in failed", "signature failed")),
+        )
+    ).scalar_one()
 
 
 @dataclass(frozen=True)
@@ -93,8 +98,9 @@ class _Verified:
 
 def _verify(ctx_db: Any, username: str, password: str, purpose: str) -> _Verified:
     with ctx_db.read() as session:
-        stored = session.execute(select(User.password_hash).where(User.username == username.strip())
-                                 ).scalar_one_or_none()
+        stored = session.execute(
+            select(User.password_hash).where(User.username == username.strip())
+        ).scalar_one_or_none()
     # Every outcome costs one scrypt (a dummy hash for a name nobody has), so the time tells nothing.
     correct = verify_password(password, stored if stored is not None else dummy_hash())
     rehash = correct and stored is not None and purpose == "sign-in" and needs_rehash(stored)
@@ -123,8 +129,12 @@ def _record_attempt(session: Session, username: str, password: str, verified: _V
     after = {"failed_attempts": user.failed_attempts, "locked": user.locked}
     if correct:
         reason = "inactive" if not user.active else "locked"
-        append(session, user.id, user.username, AuditRecord(f"{purpose} refused", "user", user.id, after=after,
-                                                            reason=reason))
+        append(
+            session,
+            user.id,
+            user.username,
+            AuditRecord(f"{purpose} refused", "user", user.id, after=after, reason=reason),
+        )
     else:
         append(session, user.id, user.username, AuditRecord(f"{purpose} failed", "user", user.id, after=after))
     raise _Refused(user.failed_attempts)
@@ -155,8 +165,12 @@ def _authenticate(ctx_db: Any, username: str, password: str, purpose: str) -> Ac
                     # A hash from before the current scrypt cost: the password is in hand only now, at sign-in.
                     user.password_hash = verified.new_hash
                     before["password"], after["password"] = "(older scrypt cost)", "(rehashed)"
-                append(session, user.id, user.username, AuditRecord("sign-in", "user", user.id, before or None,
-                                                                    after or None))
+                append(
+                    session,
+                    user.id,
+                    user.username,
+                    AuditRecord("sign-in", "user", user.id, before or None, after or None),
+                )
             return _actor(user)
 
     actor = retry_transient(attempt)
@@ -185,7 +199,11 @@ def content_hash(content: Any) -> str:
 
 
 def add_signature(
-    session: Session, signer: Actor, meaning: SignatureMeaning | str, subject_type: str, subject_id: Any,
+    session: Session,
+    signer: Actor,
+    meaning: SignatureMeaning | str,
+    subject_type: str,
+    subject_id: Any,
     content: Any,
 ) -> Signature:
     """Record a signature (name, time, meaning, hash of what was signed) in the caller's transaction.
@@ -195,8 +213,13 @@ def add_signature(
     if signer.user_id is None:
         raise PermissionDenied("only a signed-in user can sign")
     signature = Signature(
-        user_id=signer.user_id, signer_name=signer.display_name, meaning=str(meaning), subject_type=subject_type,
-        subject_id=str(subject_id), content_hash=content_hash(content), signed_at=utcnow(),
+        user_id=signer.user_id,
+        signer_name=signer.display_name,
+        meaning=str(meaning),
+        subject_type=subject_type,
+        subject_id=str(subject_id),
+        content_hash=content_hash(content),
+        signed_at=utcnow(),
     )
     session.add(signature)
     session.flush()
@@ -223,19 +246,26 @@ def _validate_new_user(username: str, role: str, password: str) -> list[FieldErr
     return problems
 
 
-def _insert_user(session: Session, username: str, role: str, password: str, full_name: str | None,
-                 is_demo: bool) -> User:
+def _insert_user(
+    session: Session, username: str, role: str, password: str, full_name: str | None, is_demo: bool
+) -> User:
     if _user_by_name(session, username) is not None:
         raise ConflictError(f"a user named {username.strip()!r} exists already", field="username")
-    user = User(username=username.strip(), role=role, password_hash=hash_password(password), full_name=full_name,
-                is_demo=is_demo)
+    user = User(
+        username=username.strip(),
+        role=role,
+        password_hash=hash_password(password),
+        full_name=full_name,
+        is_demo=is_demo,
+    )
     session.add(user)
     session.flush()
     return user
 
 
-def create_first_user(ctx: ServiceContext, username: str, role: str, password: str,
-                      full_name: str | None = None) -> Actor:
+def create_first_user(
+    ctx: ServiceContext, username: str, role: str, password: str, full_name: str | None = None
+) -> Actor:
     """On a registry with no users the first user is created without signing in, and must be an admin."""
     problems = _validate_new_user(username, role, password)
     if role != Role.ADMIN:
@@ -246,18 +276,35 @@ def create_first_user(ctx: ServiceContext, username: str, role: str, password: s
         if session.execute(select(func.count(User.id))).scalar_one():
             raise PermissionDenied("the registry has users already: sign in as an admin to add one")
         user = _insert_user(session, username, role, password, full_name, False)
-        append(session, user.id, user.username, AuditRecord(
-            "create user", "user", user.id, before={}, after=snapshot(user, exclude=("password_hash",)),
-            reason="first user of the registry"))
+        append(
+            session,
+            user.id,
+            user.username,
+            AuditRecord(
+                "create user",
+                "user",
+                user.id,
+                before={},
+                after=snapshot(user, exclude=("password_hash",)),
+                reason="first user of the registry",
+            ),
+        )
         return _actor(user)
 
 
-def _sign_user_change(session: Session, signer: Actor, user: User, action: str, after: dict[str, Any],
-                      reason: str | None) -> None:
+def _sign_user_change(
+    session: Session, signer: Actor, user: User, action: str, after: dict[str, Any], reason: str | None
+) -> None:
     """Sign an account change in the caller's transaction (meaning "approved": the admin approves this change
     to the account) and name the signature in the change's own audit entry (`after`), as release does."""
-    signature = add_signature(session, signer, SignatureMeaning.APPROVED, "user", user.id,
-                              {"action": action, "username": user.username, "after": after, "reason": reason})
+    signature = add_signature(
+        session,
+        signer,
+        SignatureMeaning.APPROVED,
+        "user",
+        user.id,
+        {"action": action, "username": user.username, "after": after, "reason": reason},
+    )
     after.update(signature_id=signature.id, signature_meaning=signature.meaning, signed_by=signature.signer_name)
 
 
@@ -270,8 +317,16 @@ def _admin_signer(ctx: ServiceContext, password: str) -> Actor:
     return signer
 
 
-def _create_user(ctx: ServiceContext, username: str, role: str, password: str, full_name: str | None,
-                 is_demo: bool, signer_password: str | None = None, reason: str | None = None) -> int:
+def _create_user(
+    ctx: ServiceContext,
+    username: str,
+    role: str,
+    password: str,
+    full_name: str | None,
+    is_demo: bool,
+    signer_password: str | None = None,
+    reason: str | None = None,
+) -> int:
     problems = _validate_new_user(username, role, password)
     if problems:
         raise ValidationError(problems)
@@ -286,13 +341,20 @@ def _create_user(ctx: ServiceContext, username: str, role: str, password: str, f
 
 
 @changing("add users", ADMIN)
-def create_user(ctx: ServiceContext, username: str, role: str, password: str, full_name: str | None = None,
-                is_demo: bool = False) -> int:
+def create_user(
+    ctx: ServiceContext, username: str, role: str, password: str, full_name: str | None = None, is_demo: bool = False
+) -> int:
     return _create_user(ctx, username, role, password, full_name, is_demo)
 
 
-def _change_user(ctx: ServiceContext, username: str, action: str, reason: str | None,
-                 signer_password: str | None = None, **values: Any) -> None:
+def _change_user(
+    ctx: ServiceContext,
+    username: str,
+    action: str,
+    reason: str | None,
+    signer_password: str | None = None,
+    **values: Any,
+) -> None:
     """Change one account; with `signer_password` the change is signed by the admin (typed again first, so a
     wrong password writes nothing but its own failed attempt)."""
     signer = _admin_signer(ctx, signer_password) if signer_password is not None else None
@@ -356,8 +418,15 @@ def unlock_user(ctx: ServiceContext, username: str, reason: str | None = None) -
 @changing("reset passwords", ADMIN)
 def reset_password(ctx: ServiceContext, username: str, new_password: str, reason: str | None = None) -> None:
     # A demo user given a password of its own no longer has the documented one (the sign-in hint drops it).
-    _change_user(ctx, username, "reset password", reason, password_hash=_checked_password(new_password),
-                 **_UNLOCKED, is_demo=False)
+    _change_user(
+        ctx,
+        username,
+        "reset password",
+        reason,
+        password_hash=_checked_password(new_password),
+        **_UNLOCKED,
+        is_demo=False,
+    )
 
 
 @changing("change roles", ADMIN)
@@ -372,46 +441,64 @@ def set_role(ctx: ServiceContext, username: str, role: str, reason: str | None =
 # from the desktop is signed by the admin (the password typed again, as at release), in the change's own
 # transaction and audit entry. Inputs are checked first, so a mistyped form costs no password attempt.
 
+
 @changing("add users", ADMIN)
-def signed_create_user(ctx: ServiceContext, username: str, role: str, password: str, full_name: str | None = None,
-                       *, signer_password: str, reason: str | None = None) -> int:
+def signed_create_user(
+    ctx: ServiceContext,
+    username: str,
+    role: str,
+    password: str,
+    full_name: str | None = None,
+    *,
+    signer_password: str,
+    reason: str | None = None,
+) -> int:
     """Add a user (`password` is the new user's initial one); signed with the admin's `signer_password`."""
     return _create_user(ctx, username, role, password, full_name, False, signer_password, reason)
 
 
 @changing("change roles", ADMIN)
-def signed_set_role(ctx: ServiceContext, username: str, role: str, *, signer_password: str,
-                    reason: str | None = None) -> None:
+def signed_set_role(
+    ctx: ServiceContext, username: str, role: str, *, signer_password: str, reason: str | None = None
+) -> None:
     role = _checked_role(role)
     _not_yourself(ctx, username, "change your own role", "role")
     _change_user(ctx, username, "set role", reason, signer_password, role=role)
 
 
 @changing("disable users", ADMIN)
-def signed_disable_user(ctx: ServiceContext, username: str, *, signer_password: str,
-                        reason: str | None = None) -> None:
+def signed_disable_user(ctx: ServiceContext, username: str, *, signer_password: str, reason: str | None = None) -> None:
     _not_yourself(ctx, username, "disable your own account", "active")
     _change_user(ctx, username, "disable user", reason, signer_password, active=False)
 
 
 @changing("reactivate users", ADMIN)
-def signed_reactivate_user(ctx: ServiceContext, username: str, *, signer_password: str,
-                           reason: str | None = None) -> None:
+def signed_reactivate_user(
+    ctx: ServiceContext, username: str, *, signer_password: str, reason: str | None = None
+) -> None:
     _change_user(ctx, username, "reactivate user", reason, signer_password, **_REACTIVATED)
 
 
 @changing("unlock users", ADMIN)
-def signed_unlock_user(ctx: ServiceContext, username: str, *, signer_password: str,
-                       reason: str | None = None) -> None:
+def signed_unlock_user(ctx: ServiceContext, username: str, *, signer_password: str, reason: str | None = None) -> None:
     _change_user(ctx, username, "unlock user", reason, signer_password, **_UNLOCKED)
 
 
 @changing("reset passwords", ADMIN)
-def signed_reset_password(ctx: ServiceContext, username: str, new_password: str, *, signer_password: str,
-                          reason: str | None = None) -> None:
+def signed_reset_password(
+    ctx: ServiceContext, username: str, new_password: str, *, signer_password: str, reason: str | None = None
+) -> None:
     password_hash = _checked_password(new_password)
-    _change_user(ctx, username, "reset password", reason, signer_password, password_hash=password_hash,
-                 **_UNLOCKED, is_demo=False)
+    _change_user(
+        ctx,
+        username,
+        "reset password",
+        reason,
+        signer_password,
+        password_hash=password_hash,
+        **_UNLOCKED,
+        is_demo=False,
+    )
 
 
 def list_users(ctx: ServiceContext) -> list[dict[str, Any]]:

@@ -98,12 +98,14 @@ def _sqlite_backup(source: Path, target: Path, replace: bool) -> BackupCheck:
             src.close()
             dst.close()
         except sqlite3.OperationalError as error:
-            raise StorageError(f"the backup could not be written to {target}: {error}; nothing was left "
-                               "behind") from error
+            raise StorageError(
+                f"the backup could not be written to {target}: {error}; nothing was left behind"
+            ) from error
         check = check_sqlite_file(partial)
         if check.integrity != "ok":
-            raise StorageError(f"the backup copy failed its integrity check ({check.integrity}); "
-                               f"{target} was not written")
+            raise StorageError(
+                f"the backup copy failed its integrity check ({check.integrity}); {target} was not written"
+            )
         publish(partial, target, replace)  # flushed to disk, then renamed into place
         return check
 
@@ -117,8 +119,10 @@ def _pg_dump(url: str, target: Path, replace: bool) -> None:
 def _run_pg_dump(url: str, target: Path) -> None:
     program = shutil.which("pg_dump")
     if program is None:
-        raise StorageError("pg_dump was not found: install the PostgreSQL client tools, or run "
-                           f"`pg_dump --format=custom --file {target} DBNAME` on the server")
+        raise StorageError(
+            "pg_dump was not found: install the PostgreSQL client tools, or run "
+            f"`pg_dump --format=custom --file {target} DBNAME` on the server"
+        )
     parsed = make_url(url)
     env = dict(os.environ)
     if parsed.password:
@@ -151,8 +155,7 @@ def backup_registry(ctx: ServiceContext, out: str | Path, replace: bool = False)
         if not source or source == ":memory:":
             raise ValidationError("an in-memory registry cannot be backed up", field="database")
         if Path(source).resolve() == target:
-            raise ValidationError("the backup would overwrite the registry itself: choose another file",
-                                  field="out")
+            raise ValidationError("the backup would overwrite the registry itself: choose another file", field="out")
         check = _sqlite_backup(Path(source), target, replace)
     else:
         _pg_dump(ctx.db.url, target, replace)
@@ -173,8 +176,10 @@ class RestoreResult:
     check: BackupCheck  # of the restored copy
 
     def describe(self) -> str:
-        return (f"restored into {self.path} from a backup with SHA-256 {self.source_sha256} (schema "
-                f"{self.revision}); integrity {self.check.integrity}; {self.check.audit_message}")
+        return (
+            f"restored into {self.path} from a backup with SHA-256 {self.source_sha256} (schema "
+            f"{self.revision}); integrity {self.check.integrity}; {self.check.audit_message}"
+        )
 
 
 def _backup_revision(path: Path) -> str | None:
@@ -207,12 +212,16 @@ def restore_registry(source: str | Path, target: str | Path) -> RestoreResult:
 
     backup_path = Path(source).expanduser()
     if not backup_path.is_file():
-        raise ValidationError(f"{backup_path} is not a backup file (it does not exist, or is not a regular file)",
-                              field="from")
+        raise ValidationError(
+            f"{backup_path} is not a backup file (it does not exist, or is not a regular file)", field="from"
+        )
     with backup_path.open("rb") as handle:
         if handle.read(16) != b"SQLite format 3\x00":
-            raise ValidationError(f"{backup_path} is not an SQLite backup (a PostgreSQL archive is restored with "
-                                  "pg_restore --dbname URL FILE into an empty database)", field="from")
+            raise ValidationError(
+                f"{backup_path} is not an SQLite backup (a PostgreSQL archive is restored with "
+                "pg_restore --dbname URL FILE into an empty database)",
+                field="from",
+            )
     final = output_target(target, replace=False)
     if final == backup_path.resolve():
         raise ValidationError("the target is the backup itself: choose a new file", field="to")
@@ -234,17 +243,30 @@ def restore_registry(source: str | Path, target: str | Path) -> RestoreResult:
             src.close()
             dst.close()
         except sqlite3.Error as error:
-            raise StorageError(f"the restore could not be written to {final}: {error}; nothing was left "
-                               "behind") from error
+            raise StorageError(
+                f"the restore could not be written to {final}: {error}; nothing was left behind"
+            ) from error
         publish(partial, final, replace=False)
     # Opening migrates an older backup to the current schema; the restore is the restored trail's next entry.
     database = open_database(sqlite_url_for(final))
     try:
         ctx = ServiceContext(database)
         with database.write() as session:
-            ctx.audit(session, AuditRecord("restore registry", "registry", None, before={}, after={
-                "from": str(backup_path.resolve()), "sha256": source_sha256, "schema_revision": revision,
-                "audit_entries": check.audit_entries}))
+            ctx.audit(
+                session,
+                AuditRecord(
+                    "restore registry",
+                    "registry",
+                    None,
+                    before={},
+                    after={
+                        "from": str(backup_path.resolve()),
+                        "sha256": source_sha256,
+                        "schema_revision": revision,
+                        "audit_entries": check.audit_entries,
+                    },
+                ),
+            )
     finally:
         database.dispose()
     restored = check_sqlite_file(final)

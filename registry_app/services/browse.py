@@ -86,8 +86,11 @@ def _on_hand() -> ColumnElement[Decimal]:
 def expired_stock_condition(today: date) -> ColumnElement[bool]:
     """Lots with stock left after their expiry, as ALERT-EXPIRED-STOCK (rules/lot_rules.py) finds them: not
     destroyed or depleted, whatever else their status (a recalled lot's stock still has to go)."""
-    return and_(exact_sql(_on_hand()) > 0, Lot.status.not_in((LotStatus.DESTROYED.value, LotStatus.DEPLETED.value)),
-                Lot.expiry_date < today)
+    return and_(
+        exact_sql(_on_hand()) > 0,
+        Lot.status.not_in((LotStatus.DESTROYED.value, LotStatus.DEPLETED.value)),
+        Lot.expiry_date < today,
+    )
 
 
 def sort_columns() -> dict[str, Any]:
@@ -144,15 +147,25 @@ def _prefix_upper_bound(prefix: str) -> str:
 def _word_condition(session: Session, word: str, sqlite: bool, use_index: bool = True) -> ColumnElement[bool]:
     """One search word: a product, manufacturer or supplier name containing it, or a lot number starting with it."""
     needle = word.casefold()
-    product_ids = session.execute(
-        select(Product.id).outerjoin(Manufacturer, Manufacturer.id == Product.manufacturer_id).where(
-            or_(func.lower(Product.name).contains(needle, autoescape=True),
-                func.lower(Manufacturer.name).contains(needle, autoescape=True))
+    product_ids = (
+        session.execute(
+            select(Product.id)
+            .outerjoin(Manufacturer, Manufacturer.id == Product.manufacturer_id)
+            .where(
+                or_(
+                    func.lower(Product.name).contains(needle, autoescape=True),
+                    func.lower(Manufacturer.name).contains(needle, autoescape=True),
+                )
+            )
         )
-    ).scalars().all()
-    supplier_ids = session.execute(
-        select(Supplier.id).where(func.lower(Supplier.name).contains(needle, autoescape=True))
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
+    supplier_ids = (
+        session.execute(select(Supplier.id).where(func.lower(Supplier.name).contains(needle, autoescape=True)))
+        .scalars()
+        .all()
+    )
     parts: list[ColumnElement[bool]] = []
     if product_ids:
         parts.append(Lot.product_id.in_(product_ids))
@@ -172,8 +185,9 @@ def _word_condition(session: Session, word: str, sqlite: bool, use_index: bool =
 SPARSE_LIMIT = 50_000
 
 
-def _filtered(session: Session, ctx: ServiceContext, query: LotQuery,
-              today: date) -> tuple[list[ColumnElement[bool]], bool]:
+def _filtered(
+    session: Session, ctx: ServiceContext, query: LotQuery, today: date
+) -> tuple[list[ColumnElement[bool]], bool]:
     """The WHERE conditions, and whether the search text matches few lots (then sorting the matches beats
     walking the sort column's index looking for them; the count stops at SPARSE_LIMIT, so it stays cheap)."""
     conditions: list[ColumnElement[bool]] = []
@@ -192,8 +206,14 @@ def _filtered(session: Session, ctx: ServiceContext, query: LotQuery,
         type_ids = session.execute(select(Product.id).where(Product.product_type == query.product_type)).scalars()
         conditions.append(Lot.product_id.in_(list(type_ids)))
     if query.expiring:
-        conditions.append(and_(Lot.status.in_(_LIVE), Lot.expiry_date >= today,
-                               Lot.expiry_date <= today + timedelta(days=EXPIRING_DAYS), exact_sql(_on_hand()) > 0))
+        conditions.append(
+            and_(
+                Lot.status.in_(_LIVE),
+                Lot.expiry_date >= today,
+                Lot.expiry_date <= today + timedelta(days=EXPIRING_DAYS),
+                exact_sql(_on_hand()) > 0,
+            )
+        )
     if query.expired_stock:
         conditions.append(expired_stock_condition(today))
     if query.product_id is not None:
@@ -205,9 +225,19 @@ def _filtered(session: Session, ctx: ServiceContext, query: LotQuery,
 
 def _rows_select() -> Select[Any]:
     return (
-        select(Lot.id, Product.name, Product.product_type, Lot.lot_number, Manufacturer.name, Supplier.name,
-               Lot.status, Lot.expiry_date, Lot.received_date, type_coerce(exact_sql(_on_hand()), Exact),
-               Product.unit)
+        select(
+            Lot.id,
+            Product.name,
+            Product.product_type,
+            Lot.lot_number,
+            Manufacturer.name,
+            Supplier.name,
+            Lot.status,
+            Lot.expiry_date,
+            Lot.received_date,
+            type_coerce(exact_sql(_on_hand()), Exact),
+            Product.unit,
+        )
         .join(Product, Product.id == Lot.product_id)
         .outerjoin(Manufacturer, Manufacturer.id == Product.manufacturer_id)
         .outerjoin(Supplier, Supplier.id == Lot.supplier_id)
@@ -228,8 +258,7 @@ def _after(key: Any, cursor: tuple[Any, int], descending: bool) -> ColumnElement
 
 # Sorts by a column of a small table run group by group: the groups (products or suppliers) are ordered in
 # Python and each group's lots come through the lot table's own index, so no million-row sort ever runs.
-_DIRECT = {"lot_number": Lot.lot_number, "status": Lot.status, "expiry": Lot.expiry_date,
-           "received": Lot.received_date}
+_DIRECT = {"lot_number": Lot.lot_number, "status": Lot.status, "expiry": Lot.expiry_date, "received": Lot.received_date}
 
 
 def _groups(session: Session, sort: str) -> tuple[Any, Any, list[int | None]]:
@@ -237,11 +266,14 @@ def _groups(session: Session, sort: str) -> tuple[Any, Any, list[int | None]]:
     if sort == "supplier":
         ids = session.execute(select(Supplier.id).order_by(func.lower(Supplier.name), Supplier.id)).scalars()
         return Lot.supplier_id, Lot.id, [None, *ids]
-    order = {"product": (func.lower(Product.name),),
-             "type": (Product.product_type, func.lower(Product.name)),
-             "manufacturer": (func.lower(func.coalesce(Manufacturer.name, "")), func.lower(Product.name))}[sort]
+    order = {
+        "product": (func.lower(Product.name),),
+        "type": (Product.product_type, func.lower(Product.name)),
+        "manufacturer": (func.lower(func.coalesce(Manufacturer.name, "")), func.lower(Product.name)),
+    }[sort]
     ids = session.execute(
-        select(Product.id).outerjoin(Manufacturer, Manufacturer.id == Product.manufacturer_id)
+        select(Product.id)
+        .outerjoin(Manufacturer, Manufacturer.id == Product.manufacturer_id)
         .order_by(*order, Product.id)
     ).scalars()
     return Lot.product_id, Lot.lot_number, list(ids)
@@ -250,8 +282,14 @@ def _groups(session: Session, sort: str) -> tuple[Any, Any, list[int | None]]:
 Walk = list[tuple[int, Any]]  # lot ids in order, each with the cursor that resumes after it
 
 
-def _direct_ids(session: Session, conditions: list[ColumnElement[bool]], key: Any, descending: bool,
-                cursor: tuple[Any, Any] | None, limit: int) -> Walk:
+def _direct_ids(
+    session: Session,
+    conditions: list[ColumnElement[bool]],
+    key: Any,
+    descending: bool,
+    cursor: tuple[Any, Any] | None,
+    limit: int,
+) -> Walk:
     order = [key.desc().nulls_last(), Lot.id.desc()] if descending else [key.asc().nulls_first(), Lot.id.asc()]
     statement = select(Lot.id, key).where(*conditions).order_by(*order).limit(limit)
     if cursor is not None:
@@ -259,8 +297,14 @@ def _direct_ids(session: Session, conditions: list[ColumnElement[bool]], key: An
     return [(r[0], (r[1], r[0])) for r in session.execute(statement)]
 
 
-def _grouped_ids(session: Session, conditions: list[ColumnElement[bool]], sort: str, descending: bool,
-                 cursor: tuple[Any, Any] | None, limit: int) -> Walk:
+def _grouped_ids(
+    session: Session,
+    conditions: list[ColumnElement[bool]],
+    sort: str,
+    descending: bool,
+    cursor: tuple[Any, Any] | None,
+    limit: int,
+) -> Walk:
     """Cursor: (group position, cursor within the group)."""
     column, within, groups = _groups(session, sort)
     if descending:
@@ -281,8 +325,14 @@ def _unindexed(key: Any) -> Any:
     return key.op("||")(literal("", String))
 
 
-def _ordered_ids(session: Session, conditions: list[ColumnElement[bool]], query: LotQuery, sparse: bool,
-                 cursor: tuple[Any, Any] | None, limit: int) -> Walk:
+def _ordered_ids(
+    session: Session,
+    conditions: list[ColumnElement[bool]],
+    query: LotQuery,
+    sparse: bool,
+    cursor: tuple[Any, Any] | None,
+    limit: int,
+) -> Walk:
     if query.sort in _DIRECT or query.sort == "on_hand":
         key = _DIRECT.get(query.sort, _on_hand())
         if sparse and query.sort in _DIRECT:
@@ -291,8 +341,13 @@ def _ordered_ids(session: Session, conditions: list[ColumnElement[bool]], query:
     return _grouped_ids(session, conditions, query.sort, query.descending, cursor, limit)
 
 
-def lot_page(ctx: ServiceContext, query: LotQuery, after: tuple[Any, Any] | None = None,
-             limit: int = PAGE_SIZE, badges: bool = True) -> LotPage:
+def lot_page(
+    ctx: ServiceContext,
+    query: LotQuery,
+    after: tuple[Any, Any] | None = None,
+    limit: int = PAGE_SIZE,
+    badges: bool = True,
+) -> LotPage:
     """One page of the lots list in the query's order, starting after `after` (a previous page's cursor).
 
     `badges=False` leaves severity and completeness empty, for the desktop to fill them with `lot_badges` off
@@ -317,12 +372,10 @@ def lot_page(ctx: ServiceContext, query: LotQuery, after: tuple[Any, Any] | None
         has_more = len(walk) > limit
         walk = walk[:limit]
         next_cursor = walk[-1][1] if walk else after
-        return LotPage(_page_rows(session, ctx, [lot_id for lot_id, _ in walk], today, badges), has_more,
-                       next_cursor)
+        return LotPage(_page_rows(session, ctx, [lot_id for lot_id, _ in walk], today, badges), has_more, next_cursor)
 
 
-def _page_rows(session: Session, ctx: ServiceContext, ids: list[int], today: date,
-               badges: bool = True) -> list[LotRow]:
+def _page_rows(session: Session, ctx: ServiceContext, ids: list[int], today: date, badges: bool = True) -> list[LotRow]:
     if not ids:
         return []
     found = {r[0]: _lot_row(r, today) for r in session.execute(_rows_select().where(Lot.id.in_(ids)))}
@@ -343,8 +396,10 @@ def lot_badges(ctx: ServiceContext, ids: Sequence[int]) -> dict[int, Badges]:
     with ctx.db.read() as session:
         today = today_for(ctx)
         rows = [LotRow(i, "", "", "", None, None, "", None, today, ZERO, None) for i in ids]
-        return {r.id: Badges(r.worst_severity, r.open_flags, r.completeness)
-                for r in _with_badges(session, ctx, rows, today)}
+        return {
+            r.id: Badges(r.worst_severity, r.open_flags, r.completeness)
+            for r in _with_badges(session, ctx, rows, today)
+        }
 
 
 def count_lots(ctx: ServiceContext, query: LotQuery) -> int:
@@ -368,14 +423,15 @@ def lot_rows(ctx: ServiceContext, ids: Sequence[int]) -> list[LotRow]:
 
 
 def _lot_row(r: Any, today: date) -> LotRow:
-    return LotRow(r[0], r[1], r[2], r[3], r[4], r[5], display_status(r[6], r[7], today), r[7], r[8],
-                  r[9], r[10])
+    return LotRow(r[0], r[1], r[2], r[3], r[4], r[5], display_status(r[6], r[7], today), r[7], r[8], r[9], r[10])
 
 
 # --- flag badges ------------------------------------------------------------------------------------------------
 
-def _open_flags_of_lots(session: Session, ctx: ServiceContext, lot_ids: Iterable[int], product_ids: Iterable[int],
-                        today: date) -> tuple[dict[int, list[Any]], dict[int, list[Any]]]:
+
+def _open_flags_of_lots(
+    session: Session, ctx: ServiceContext, lot_ids: Iterable[int], product_ids: Iterable[int], today: date
+) -> tuple[dict[int, list[Any]], dict[int, list[Any]]]:
     """Open (unwaived) flags per lot: the lot's own and its product's (a lot inherits its product's gaps)."""
     from ..rules import evaluate_flags
 

@@ -72,8 +72,18 @@ class LotDetail:
 
 
 EDITABLE_LOT_FIELDS = (
-    "lot_number", "serial", "expiry_date", "manufacture_date", "received_date", "received_by", "quantity_received",
-    "receipt_temperature_c", "package_intact", "donor_eligibility_ref", "coa_ref", "labelled_particles_per_ml",
+    "lot_number",
+    "serial",
+    "expiry_date",
+    "manufacture_date",
+    "received_date",
+    "received_by",
+    "quantity_received",
+    "receipt_temperature_c",
+    "package_intact",
+    "donor_eligibility_ref",
+    "coa_ref",
+    "labelled_particles_per_ml",
 )
 
 
@@ -88,8 +98,10 @@ def _assess(result: CharacterizationResult, product: Product, lot: Lot) -> tuple
         product.spec_size_min_nm if product.spec_size_min_nm is not None else DEFAULT_SIZE_RANGE[0],
         product.spec_size_max_nm if product.spec_size_max_nm is not None else DEFAULT_SIZE_RANGE[1],
         lot.labelled_particles_per_ml,
-        product.spec_concentration_tolerance_pct if product.spec_concentration_tolerance_pct is not None
-        else DEFAULT_CONCENTRATION_TOLERANCE_PCT)
+        product.spec_concentration_tolerance_pct
+        if product.spec_concentration_tolerance_pct is not None
+        else DEFAULT_CONCENTRATION_TOLERANCE_PCT,
+    )
     text, ok = assess(spec, result.parameter, value=result.value, result=result.result, marker=result.marker)
     # The record's table has always read a qualitative result that is missing as not meeting its specification.
     if ok is None and text and result.parameter in ("sterility", "mycoplasma", "marker"):
@@ -131,53 +143,121 @@ def lot_detail(ctx: ServiceContext, lot_id: int) -> LotDetail:
         }
         results = []
         for result in session.execute(
-            select(CharacterizationResult).where(CharacterizationResult.lot_id == lot_id,
-                                                 CharacterizationResult.voided_at.is_(None))
+            select(CharacterizationResult)
+            .where(CharacterizationResult.lot_id == lot_id, CharacterizationResult.voided_at.is_(None))
             .order_by(CharacterizationResult.parameter, CharacterizationResult.marker, CharacterizationResult.id)
         ).scalars():
             spec, ok = _assess(result, product, lot)
-            results.append(ResultView(result.parameter, result.marker, result.method, result.value, result.unit,
-                                      result.result, result.measured_by, spec, ok, result.laboratory,
-                                      result.tested_on))
+            results.append(
+                ResultView(
+                    result.parameter,
+                    result.marker,
+                    result.method,
+                    result.value,
+                    result.unit,
+                    result.result,
+                    result.measured_by,
+                    spec,
+                    ok,
+                    result.laboratory,
+                    result.tested_on,
+                )
+            )
         regulatory = [
-            {"jurisdiction": s.jurisdiction, "status": s.status, "reference": s.reference,
-             "verified_on": s.verified_on, "verified_by": s.verified_by, "current": s.jurisdiction == where}
-            for s in session.execute(select(ProductRegulatoryStatus).where(
-                ProductRegulatoryStatus.product_id == product.id).order_by(ProductRegulatoryStatus.jurisdiction)
+            {
+                "jurisdiction": s.jurisdiction,
+                "status": s.status,
+                "reference": s.reference,
+                "verified_on": s.verified_on,
+                "verified_by": s.verified_by,
+                "current": s.jurisdiction == where,
+            }
+            for s in session.execute(
+                select(ProductRegulatoryStatus)
+                .where(ProductRegulatoryStatus.product_id == product.id)
+                .order_by(ProductRegulatoryStatus.jurisdiction)
             ).scalars()
         ]
         documents = [
-            {"id": d.id, "kind": d.kind, "file_name": d.file_name, "reference": d.reference,
-             "size_bytes": d.size_bytes, "sha256": d.sha256, "uploaded_at": d.uploaded_at,
-             "has_content": d.sha256 is not None, "for": "lot" if d.lot_id == lot_id else "product"}
-            for d in session.execute(select(Document).where(
-                (Document.lot_id == lot_id) | ((Document.product_id == product.id) & Document.lot_id.is_(None))
-            ).order_by(Document.uploaded_at.desc(), Document.id.desc())).scalars()
+            {
+                "id": d.id,
+                "kind": d.kind,
+                "file_name": d.file_name,
+                "reference": d.reference,
+                "size_bytes": d.size_bytes,
+                "sha256": d.sha256,
+                "uploaded_at": d.uploaded_at,
+                "has_content": d.sha256 is not None,
+                "for": "lot" if d.lot_id == lot_id else "product",
+            }
+            for d in session.execute(
+                select(Document)
+                .where((Document.lot_id == lot_id) | ((Document.product_id == product.id) & Document.lot_id.is_(None)))
+                .order_by(Document.uploaded_at.desc(), Document.id.desc())
+            ).scalars()
         ]
         administrations = [
-            {"id": a.id, "administered_at": a.administered_at, "patient_ref": a.patient_ref, "route": a.route,
-             "body_areas": a.body_areas, "quantity": a.quantity, "practitioner": a.practitioner,
-             "patient_notified_on": a.patient_notified_on}
-            for a in session.execute(select(Administration).where(
-                Administration.lot_id == lot_id, Administration.superseded.is_(False),
-                Administration.voided_at.is_(None)).order_by(Administration.administered_at.desc())).scalars()
+            {
+                "id": a.id,
+                "administered_at": a.administered_at,
+                "patient_ref": a.patient_ref,
+                "route": a.route,
+                "body_areas": a.body_areas,
+                "quantity": a.quantity,
+                "practitioner": a.practitioner,
+                "patient_notified_on": a.patient_notified_on,
+            }
+            for a in session.execute(
+                select(Administration)
+                .where(
+                    Administration.lot_id == lot_id,
+                    Administration.superseded.is_(False),
+                    Administration.voided_at.is_(None),
+                )
+                .order_by(Administration.administered_at.desc())
+            ).scalars()
         ]
-        flags = _lot_flags(session, where, today, lot_id, product.id,
-                           [a["id"] for a in administrations])
-        history = [asdict(row) for e in session.execute(
-            select(AuditEntry).where(AuditEntry.entity_type == "lot", AuditEntry.entity_id == str(lot_id))
-            .order_by(AuditEntry.seq.desc())).scalars() for row in field_rows(e, clock, "")]
+        flags = _lot_flags(session, where, today, lot_id, product.id, [a["id"] for a in administrations])
+        history = [
+            asdict(row)
+            for e in session.execute(
+                select(AuditEntry)
+                .where(AuditEntry.entity_type == "lot", AuditEntry.entity_id == str(lot_id))
+                .order_by(AuditEntry.seq.desc())
+            ).scalars()
+            for row in field_rows(e, clock, "")
+        ]
         return LotDetail(
-            lot.id, product.id, product.name, product.product_type, display_status(lot.status, lot.expiry_date, today),
-            lot.status, fields, source, results, regulatory, where, documents, administrations, flags, history,
-            on_hand=lot.quantity_on_hand, extra={"unit": product.unit, "released_on": lot.released_on,
-                                                 "rejected_on": lot.rejected_on, "recall_date": lot.recall_date,
-                                                 "recall_reason": lot.recall_reason, "status_note": lot.status_note},
+            lot.id,
+            product.id,
+            product.name,
+            product.product_type,
+            display_status(lot.status, lot.expiry_date, today),
+            lot.status,
+            fields,
+            source,
+            results,
+            regulatory,
+            where,
+            documents,
+            administrations,
+            flags,
+            history,
+            on_hand=lot.quantity_on_hand,
+            extra={
+                "unit": product.unit,
+                "released_on": lot.released_on,
+                "rejected_on": lot.rejected_on,
+                "recall_date": lot.recall_date,
+                "recall_reason": lot.recall_reason,
+                "status_note": lot.status_note,
+            },
         )
 
 
-def _lot_flags(session: Any, where: str, today: date, lot_id: int, product_id: int,
-               administration_ids: list[int]) -> list[dict[str, Any]]:
+def _lot_flags(
+    session: Any, where: str, today: date, lot_id: int, product_id: int, administration_ids: list[int]
+) -> list[dict[str, Any]]:
     from ..rules import evaluate_flags
 
     found = evaluate_flags(session, where, today, subject_type="lot", subject_ids=[lot_id])
@@ -185,18 +265,38 @@ def _lot_flags(session: Any, where: str, today: date, lot_id: int, product_id: i
     if administration_ids:
         found += evaluate_flags(session, where, today, subject_type="administration", subject_ids=administration_ids)
         # Adverse events after this lot's administrations (AE-UNREPORTED): the record is where they are followed up.
-        events = list(session.execute(select(AdverseEvent.id).where(
-            AdverseEvent.administration_id.in_(administration_ids))).scalars())
+        events = list(
+            session.execute(
+                select(AdverseEvent.id).where(AdverseEvent.administration_id.in_(administration_ids))
+            ).scalars()
+        )
         if events:
             found += evaluate_flags(session, where, today, subject_type="adverse_event", subject_ids=events)
-    return [{"code": f.code, "severity": f.severity, "subject_type": f.subject_type, "subject_id": f.subject_id,
-             "message": f.message, "waived": f.waived} for f in found]
+    return [
+        {
+            "code": f.code,
+            "severity": f.severity,
+            "subject_type": f.subject_type,
+            "subject_id": f.subject_id,
+            "message": f.message,
+            "waived": f.waived,
+        }
+        for f in found
+    ]
 
 
 def _audit_dict(entry: AuditEntry) -> dict[str, Any]:
-    return {"seq": entry.seq, "occurred_at": entry.occurred_at, "username": entry.username, "action": entry.action,
-            "entity_type": entry.entity_type, "entity_id": entry.entity_id, "before": entry.before,
-            "after": entry.after, "reason": entry.reason}
+    return {
+        "seq": entry.seq,
+        "occurred_at": entry.occurred_at,
+        "username": entry.username,
+        "action": entry.action,
+        "entity_type": entry.entity_type,
+        "entity_id": entry.entity_id,
+        "before": entry.before,
+        "after": entry.after,
+        "reason": entry.reason,
+    }
 
 
 def document_content(ctx: ServiceContext, document_id: int) -> tuple[str, bytes | None, str | None]:
@@ -210,6 +310,7 @@ def document_content(ctx: ServiceContext, document_id: int) -> tuple[str, bytes 
 
 
 # --- dashboard --------------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class DashboardFigures:
@@ -239,26 +340,44 @@ def dashboard_figures(ctx: ServiceContext) -> DashboardFigures:
         open_flags = [f for f in evaluate_flags(session, where, today) if not f.waived]
         live = (LotStatus.QUARANTINE.value, LotStatus.RELEASED.value)
         on_hand = Lot.quantity_received - Lot.quantity_administered - Lot.quantity_destroyed
-        expiring = session.execute(select(func.count(Lot.id)).where(
-            Lot.status.in_(live), Lot.expiry_date >= today, Lot.expiry_date <= today + timedelta(days=EXPIRING_DAYS),
-            exact_sql(on_hand) > 0)).scalar_one()
-        quarantine = session.execute(select(func.count(Lot.id)).where(
-            Lot.status == LotStatus.QUARANTINE.value,
-            (Lot.expiry_date.is_(None)) | (Lot.expiry_date >= today))).scalar_one()
-        expired_stock = session.execute(select(func.count(Lot.id)).where(
-            expired_stock_condition(today))).scalar_one()
-        statuses = Counter(status or NO_STATUS for status in session.execute(
-            select(ProductRegulatoryStatus.status).select_from(Product)
-            .outerjoin(ProductRegulatoryStatus, (ProductRegulatoryStatus.product_id == Product.id)
-                       & (ProductRegulatoryStatus.jurisdiction == where))).scalars())
+        expiring = session.execute(
+            select(func.count(Lot.id)).where(
+                Lot.status.in_(live),
+                Lot.expiry_date >= today,
+                Lot.expiry_date <= today + timedelta(days=EXPIRING_DAYS),
+                exact_sql(on_hand) > 0,
+            )
+        ).scalar_one()
+        quarantine = session.execute(
+            select(func.count(Lot.id)).where(
+                Lot.status == LotStatus.QUARANTINE.value, (Lot.expiry_date.is_(None)) | (Lot.expiry_date >= today)
+            )
+        ).scalar_one()
+        expired_stock = session.execute(select(func.count(Lot.id)).where(expired_stock_condition(today))).scalar_one()
+        statuses = Counter(
+            status or NO_STATUS
+            for status in session.execute(
+                select(ProductRegulatoryStatus.status)
+                .select_from(Product)
+                .outerjoin(
+                    ProductRegulatoryStatus,
+                    (ProductRegulatoryStatus.product_id == Product.id)
+                    & (ProductRegulatoryStatus.jurisdiction == where),
+                )
+            ).scalars()
+        )
         lots = session.execute(select(func.count(Lot.id))).scalar_one()
         completeness = _completeness_distribution(session, where, today)
         by_severity = Counter(f.severity for f in open_flags)
         return DashboardFigures(
             {s: by_severity.get(s, 0) for s in ("critical", "high", "medium", "low", "info")},
-            dict(Counter(f.code for f in open_flags).most_common()), int(expiring), int(quarantine),
+            dict(Counter(f.code for f in open_flags).most_common()),
+            int(expiring),
+            int(quarantine),
             int(expired_stock),
-            {k: int(v) for k, v in statuses.items()}, completeness, int(lots),
+            {k: int(v) for k, v in statuses.items()},
+            completeness,
+            int(lots),
         )
 
 
@@ -273,6 +392,7 @@ def _completeness_distribution(session: Any, where: str, today: date) -> dict[st
 
 # --- simple lists -----------------------------------------------------------------------------------------------
 
+
 def products_list(ctx: ServiceContext) -> list[dict[str, Any]]:
     ctx.require(READERS, "view products")
     with ctx.db.read() as session:
@@ -281,21 +401,36 @@ def products_list(ctx: ServiceContext) -> list[dict[str, Any]]:
         rows = session.execute(
             select(Product, Manufacturer.name, ProductRegulatoryStatus.status, ProductRegulatoryStatus.reference)
             .outerjoin(Manufacturer, Manufacturer.id == Product.manufacturer_id)
-            .outerjoin(ProductRegulatoryStatus, (ProductRegulatoryStatus.product_id == Product.id)
-                       & (ProductRegulatoryStatus.jurisdiction == where))
-            .order_by(func.lower(Product.name))).all()
-        return [{"id": p.id, "name": p.name, "product_type": p.product_type, "manufacturer": maker,
-                 "source": p.source or p.pn_species, "presentation": p.presentation,
-                 "regulatory_status": status or NO_STATUS, "reference": ref, "lots": int(lots.get(p.id, 0))}
-                for p, maker, status, ref in rows]
+            .outerjoin(
+                ProductRegulatoryStatus,
+                (ProductRegulatoryStatus.product_id == Product.id) & (ProductRegulatoryStatus.jurisdiction == where),
+            )
+            .order_by(func.lower(Product.name))
+        ).all()
+        return [
+            {
+                "id": p.id,
+                "name": p.name,
+                "product_type": p.product_type,
+                "manufacturer": maker,
+                "source": p.source or p.pn_species,
+                "presentation": p.presentation,
+                "regulatory_status": status or NO_STATUS,
+                "reference": ref,
+                "lots": int(lots.get(p.id, 0)),
+            }
+            for p, maker, status, ref in rows
+        ]
 
 
 def suppliers_list(ctx: ServiceContext) -> list[dict[str, Any]]:
     ctx.require(READERS, "view suppliers")
     with ctx.db.read() as session:
         lots = dict(session.execute(select(Lot.supplier_id, func.count(Lot.id)).group_by(Lot.supplier_id)).all())
-        return [{"id": s.id, "name": s.name, "lots": int(lots.get(s.id, 0))}
-                for s in session.execute(select(Supplier).order_by(func.lower(Supplier.name))).scalars()]
+        return [
+            {"id": s.id, "name": s.name, "lots": int(lots.get(s.id, 0))}
+            for s in session.execute(select(Supplier).order_by(func.lower(Supplier.name))).scalars()
+        ]
 
 
 def administrations_list(ctx: ServiceContext, text: str = "", limit: int = 500) -> list[dict[str, Any]]:
@@ -307,19 +442,34 @@ def administrations_list(ctx: ServiceContext, text: str = "", limit: int = 500) 
     clock = site_clock(ctx)
     with ctx.db.read() as session:
         statement = (
-            select(Administration, Lot.lot_number, Product.name).join(Lot, Lot.id == Administration.lot_id)
+            select(Administration, Lot.lot_number, Product.name)
+            .join(Lot, Lot.id == Administration.lot_id)
             .join(Product, Product.id == Lot.product_id)
             .where(Administration.superseded.is_(False), Administration.voided_at.is_(None))
-            .order_by(Administration.administered_at.desc(), Administration.id.desc()).limit(limit)
+            .order_by(Administration.administered_at.desc(), Administration.id.desc())
+            .limit(limit)
         )
         if text.strip():
             word = text.strip()
-            statement = statement.where(Administration.patient_ref.istartswith(word, autoescape=True)
-                                        | Lot.lot_number.istartswith(word, autoescape=True))
-        return [{"id": a.id, "lot_id": a.lot_id, "administered_at": a.administered_at,
-                 "when": clock.show_local(a.administered_at), "patient_ref": a.patient_ref,
-                 "product": product, "lot_number": number, "route": a.route, "quantity": a.quantity,
-                 "practitioner": a.practitioner} for a, number, product in session.execute(statement)]
+            statement = statement.where(
+                Administration.patient_ref.istartswith(word, autoescape=True)
+                | Lot.lot_number.istartswith(word, autoescape=True)
+            )
+        return [
+            {
+                "id": a.id,
+                "lot_id": a.lot_id,
+                "administered_at": a.administered_at,
+                "when": clock.show_local(a.administered_at),
+                "patient_ref": a.patient_ref,
+                "product": product,
+                "lot_number": number,
+                "route": a.route,
+                "quantity": a.quantity,
+                "practitioner": a.practitioner,
+            }
+            for a, number, product in session.execute(statement)
+        ]
 
 
 def audit_list(ctx: ServiceContext, before_seq: int | None = None, limit: int = 500) -> list[dict[str, Any]]:

@@ -40,8 +40,9 @@ class Specification:
     tolerance_pct: float = DEFAULT_CONCENTRATION_TOLERANCE_PCT
 
 
-def assess(spec: Specification, parameter: str, *, value: Any = None, result: str | None = None,
-           marker: str | None = None) -> tuple[str, bool | None]:
+def assess(
+    spec: Specification, parameter: str, *, value: Any = None, result: str | None = None, marker: str | None = None
+) -> tuple[str, bool | None]:
     """(the specification the result is read against, whether it meets it; None: nothing to judge yet or no
     specification applies). Pure: the grid calls it at each keystroke, with no database round trip. Numbers
     are compared as decimals and shown as recorded (150.4 nm is outside 30-150 nm, never "150 nm")."""
@@ -123,16 +124,32 @@ class CharacterizationSheet:
 
 def _row(result: CharacterizationResult, spec: Specification) -> ResultRow:
     text, ok = assess(spec, result.parameter, value=result.value, result=result.result, marker=result.marker)
-    return ResultRow(result.id, result.parameter, result.marker, result.method, result.value, result.unit,
-                     result.result, result.measured_by, result.source_ref, result.laboratory, result.tested_on,
-                     result.document_id, result.recorded_at, text, ok)
+    return ResultRow(
+        result.id,
+        result.parameter,
+        result.marker,
+        result.method,
+        result.value,
+        result.unit,
+        result.result,
+        result.measured_by,
+        result.source_ref,
+        result.laboratory,
+        result.tested_on,
+        result.document_id,
+        result.recorded_at,
+        text,
+        ok,
+    )
 
 
-def _slot_row(item: str, title: str, required: bool, parameter: str, marker: str | None,
-              current: list[ResultRow]) -> GridRow:
+def _slot_row(
+    item: str, title: str, required: bool, parameter: str, marker: str | None, current: list[ResultRow]
+) -> GridRow:
     unit, methods, results = PARAMETER_SPEC[parameter]
-    return GridRow(item, title, required, parameter, marker, unit, tuple(sorted(methods)), tuple(sorted(results)),
-                   tuple(current))
+    return GridRow(
+        item, title, required, parameter, marker, unit, tuple(sorted(methods)), tuple(sorted(results)), tuple(current)
+    )
 
 
 def characterization_sheet(ctx: ServiceContext, lot_id: int) -> CharacterizationSheet:
@@ -149,22 +166,45 @@ def characterization_sheet(ctx: ServiceContext, lot_id: int) -> Characterization
             product.spec_size_min_nm if product.spec_size_min_nm is not None else DEFAULT_SIZE_MIN_NM,
             product.spec_size_max_nm if product.spec_size_max_nm is not None else DEFAULT_SIZE_MAX_NM,
             lot.labelled_particles_per_ml,
-            product.spec_concentration_tolerance_pct if product.spec_concentration_tolerance_pct is not None
+            product.spec_concentration_tolerance_pct
+            if product.spec_concentration_tolerance_pct is not None
             else DEFAULT_CONCENTRATION_TOLERANCE_PCT,
         )
-        invasive = session.execute(select(ProductRoute.route).where(
-            ProductRoute.product_id == product.id,
-            ProductRoute.route.in_(sorted(INJECTION_ROUTES | DEVICE_ASSISTED_ROUTES))).limit(1)).first() is not None
-        results = [_row(r, spec) for r in session.execute(
-            select(CharacterizationResult).where(CharacterizationResult.lot_id == lot_id,
-                                                 CharacterizationResult.voided_at.is_(None))
-            .order_by(CharacterizationResult.id)).scalars()]
+        invasive = (
+            session.execute(
+                select(ProductRoute.route)
+                .where(
+                    ProductRoute.product_id == product.id,
+                    ProductRoute.route.in_(sorted(INJECTION_ROUTES | DEVICE_ASSISTED_ROUTES)),
+                )
+                .limit(1)
+            ).first()
+            is not None
+        )
+        results = [
+            _row(r, spec)
+            for r in session.execute(
+                select(CharacterizationResult)
+                .where(CharacterizationResult.lot_id == lot_id, CharacterizationResult.voided_at.is_(None))
+                .order_by(CharacterizationResult.id)
+            ).scalars()
+        ]
         facts = session.get(LotResultFacts, lot_id)
         certificates = [
-            {"id": d.id, "file_name": d.file_name, "reference": d.reference, "has_content": d.sha256 is not None,
-             "media_type": d.media_type, "uploaded_at": d.uploaded_at}
-            for d in session.execute(select(Document).where(Document.lot_id == lot_id, Document.kind == "coa")
-                                     .order_by(Document.uploaded_at.desc(), Document.id.desc())).scalars()]
+            {
+                "id": d.id,
+                "file_name": d.file_name,
+                "reference": d.reference,
+                "has_content": d.sha256 is not None,
+                "media_type": d.media_type,
+                "uploaded_at": d.uploaded_at,
+            }
+            for d in session.execute(
+                select(Document)
+                .where(Document.lot_id == lot_id, Document.kind == "coa")
+                .order_by(Document.uploaded_at.desc(), Document.id.desc())
+            ).scalars()
+        ]
         lot_number, product_id, product_name = lot.lot_number, product.id, product.name
     by_slot: dict[tuple[str, str | None], list[ResultRow]] = {}
     for result in results:
@@ -174,12 +214,14 @@ def characterization_sheet(ctx: ServiceContext, lot_id: int) -> Characterization
     for item in expected_items(spec.product_type, invasive):
         titles[item.fact] = item.title
         for parameter, marker in item.slots:
-            rows.append(_slot_row(item.fact, item.title, item.required, parameter, marker,
-                                  by_slot.pop((parameter, marker), [])))
+            rows.append(
+                _slot_row(item.fact, item.title, item.required, parameter, marker, by_slot.pop((parameter, marker), []))
+            )
     for parameter, marker in SPECIFICATION_SLOTS.get(spec.product_type, ()):
         rows.append(_slot_row("", "specification", False, parameter, marker, by_slot.pop((parameter, marker), [])))
     for (parameter, marker), current in by_slot.items():  # results no item asks for: shown, never hidden
         rows.append(_slot_row("", "other result", False, parameter, marker, current))
     satisfied = {fact: bool(getattr(facts, fact, 0)) if facts is not None else False for fact in titles}
-    return CharacterizationSheet(lot_id, lot_number, product_id, product_name, spec.product_type, spec, rows,
-                                 satisfied, titles, certificates)
+    return CharacterizationSheet(
+        lot_id, lot_number, product_id, product_name, spec.product_type, spec, rows, satisfied, titles, certificates
+    )

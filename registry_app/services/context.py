@@ -127,13 +127,17 @@ def storage_failure(error: DBAPIError) -> StorageError | None:
     text = str(orig if orig is not None else error).lower()
     done = "nothing of this action was saved; what was saved before is intact"
     if name.startswith("SQLITE_READONLY") or state == "25006" or "readonly database" in text:
-        return StorageError(f"the registry's database is read-only and cannot be written: {done}. "
-                            "Check the file's permissions, or whether the disk is mounted read-only.")
+        return StorageError(
+            f"the registry's database is read-only and cannot be written: {done}. "
+            "Check the file's permissions, or whether the disk is mounted read-only."
+        )
     if name == "SQLITE_FULL" or state in {"53100", "53200"} or "disk is full" in text:
         return StorageError(f"the disk holding the registry is full: {done}. Free some space and try again.")
     if name.startswith(("SQLITE_IOERR", "SQLITE_CANTOPEN")) or "disk i/o error" in text:
-        return StorageError(f"the registry's storage failed ({text.splitlines()[0] if text else name}): {done}. "
-                            "Check the disk, then verify the registry (registry-app audit verify).")
+        return StorageError(
+            f"the registry's storage failed ({text.splitlines()[0] if text else name}): {done}. "
+            "Check the disk, then verify the registry (registry-app audit verify)."
+        )
     return None
 
 

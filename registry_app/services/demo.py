@@ -47,9 +47,14 @@ MIN_LOTS = 40
 MAX_LOTS = 2_000_000
 SEPARATE_PROCESS_FROM = 20_000  # lots from which the rows are built in a second process (its start costs ~1 s)
 PENDING_CHUNKS = 3  # chunks built ahead of the writer: bounds the memory held while the database catches up
-_COUNTED = {"lot": "lots", "characterization_result": "characterization_results",
-            "administration": "administrations", "adverse_event": "adverse_events",
-            "temperature_excursion": "temperature_excursions", "document": "documents"}
+_COUNTED = {
+    "lot": "lots",
+    "characterization_result": "characterization_results",
+    "administration": "administrations",
+    "adverse_event": "adverse_events",
+    "temperature_excursion": "temperature_excursions",
+    "document": "documents",
+}
 
 
 @dataclass(frozen=True)
@@ -65,12 +70,23 @@ def create_demo_users(ctx: ServiceContext) -> list[tuple[str, str, str]]:
     with ctx.db.write() as session:
         if session.execute(select(func.count(User.id))).scalar_one():
             raise PermissionDenied("the registry has users already: sign in to generate demo data")
-        users = [_insert_user(session, name, role, password, full_name, True)
-                 for name, role, password, full_name in DEMO_USERS]
-        append(session, users[0].id, users[0].username, AuditRecord(
-            "create demo users", "user", None, before={},
-            after={"users": [snapshot(u, exclude=("password_hash",)) for u in users]},
-            reason="demo registry: fixed, documented passwords"))
+        users = [
+            _insert_user(session, name, role, password, full_name, True)
+            for name, role, password, full_name in DEMO_USERS
+        ]
+        append(
+            session,
+            users[0].id,
+            users[0].username,
+            AuditRecord(
+                "create demo users",
+                "user",
+                None,
+                before={},
+                after={"users": [snapshot(u, exclude=("password_hash",)) for u in users]},
+                reason="demo registry: fixed, documented passwords",
+            ),
+        )
     admin = next(u for u in users if u.role == ADMIN[0])
     ctx.actor = Actor(admin.id, admin.username, admin.role, admin.full_name)
     return [(name, role, password) for name, role, password, _ in DEMO_USERS]
@@ -82,16 +98,20 @@ def demo_accounts(db: Database) -> list[tuple[str, str, str]]:
     names only the demo accounts the README publishes."""
     documented = {name: (role, password) for name, role, password, _ in DEMO_USERS}
     with db.read() as session:
-        names = session.execute(select(User.username).where(User.is_demo.is_(True), User.active.is_(True))
-                                .order_by(User.id)).scalars().all()
+        names = (
+            session.execute(
+                select(User.username).where(User.is_demo.is_(True), User.active.is_(True)).order_by(User.id)
+            )
+            .scalars()
+            .all()
+        )
     return [(name, *documented[name]) for name in names if name in documented]
 
 
 def check_lot_count(lots: int) -> None:
     """Raises ValidationError unless the demo can show every rule with this many lots (and stays buildable)."""
     if not MIN_LOTS <= lots <= MAX_LOTS:
-        raise ValidationError(f"give between {MIN_LOTS} and {MAX_LOTS} lots, so that every rule is shown",
-                              field="lots")
+        raise ValidationError(f"give between {MIN_LOTS} and {MAX_LOTS} lots, so that every rule is shown", field="lots")
 
 
 @changing("generate demo data", DEMO_ROLES)
@@ -106,24 +126,36 @@ def generate_demo(ctx: ServiceContext, lots: int = 200, seed: int = 1, today: da
             rows_process.close()
 
 
-def _generate_demo(ctx: ServiceContext, lots: int, seed: int, today: date,
-                   rows_process: RowProcess | None) -> DemoSummary:
+def _generate_demo(
+    ctx: ServiceContext, lots: int, seed: int, today: date, rows_process: RowProcess | None
+) -> DemoSummary:
     with ctx.db.write() as session:
         taken = session.execute(select(Product.name).limit(1)).scalar_one_or_none()
         if taken is not None:
-            raise ConflictError(f"the registry is not empty (it holds products, e.g. {taken}): demo data goes only "
-                                "into an empty registry; create a new one for the demo")
-        builder = _DemoBuilder(session, QuickRandom(seed), today, current_site(session, ctx.site_code).id,
-                               rows_process)
+            raise ConflictError(
+                f"the registry is not empty (it holds products, e.g. {taken}): demo data goes only "
+                "into an empty registry; create a new one for the demo"
+            )
+        builder = _DemoBuilder(session, QuickRandom(seed), today, current_site(session, ctx.site_code).id, rows_process)
         counts = builder.build(lots)
-        ctx.audit(session, AuditRecord("generate demo data", "registry", None, before={},
-                                       after={"seed": seed, "lots": lots, **counts}, reason="demo records"))
+        ctx.audit(
+            session,
+            AuditRecord(
+                "generate demo data",
+                "registry",
+                None,
+                before={},
+                after={"seed": seed, "lots": lots, **counts},
+                reason="demo records",
+            ),
+        )
     return DemoSummary(counts, seed)
 
 
 class _DemoBuilder:
-    def __init__(self, session: Session, rng: random.Random, today: date, site_id: int,
-                 rows_process: RowProcess | None) -> None:
+    def __init__(
+        self, session: Session, rng: random.Random, today: date, site_id: int, rows_process: RowProcess | None
+    ) -> None:
         self.session = session
         self.rows_process = rows_process
         self.rng = rng
@@ -138,8 +170,7 @@ class _DemoBuilder:
         makers: dict[str, int] = {}
         for key, (name, country) in MANUFACTURERS.items():
             existing = session.execute(select(Manufacturer).where(Manufacturer.name_key == name_key(name)))
-            maker = existing.scalar_one_or_none() or Manufacturer(name=name, name_key=name_key(name),
-                                                                  country=country)
+            maker = existing.scalar_one_or_none() or Manufacturer(name=name, name_key=name_key(name), country=country)
             session.add(maker)
             session.flush()
             makers[key] = maker.id
@@ -153,11 +184,19 @@ class _DemoBuilder:
         product_ids = []
         for spec in PRODUCTS:
             product = Product(
-                name=spec.name, name_key=name_key(spec.name), product_type=spec.product_type,
+                name=spec.name,
+                name_key=name_key(spec.name),
+                product_type=spec.product_type,
                 manufacturer_id=makers[spec.manufacturer] if spec.manufacturer else None,
-                presentation=spec.presentation, storage_form=spec.storage_form, unit=spec.unit,
-                source=spec.source, source_description=spec.source_description, donor_use=spec.donor_use,
-                isolation_method=spec.isolation_method, pn_species=spec.pn_species, **spec.spec,
+                presentation=spec.presentation,
+                storage_form=spec.storage_form,
+                unit=spec.unit,
+                source=spec.source,
+                source_description=spec.source_description,
+                donor_use=spec.donor_use,
+                isolation_method=spec.isolation_method,
+                pn_species=spec.pn_species,
+                **spec.spec,
             )
             session.add(product)
             session.flush()
@@ -165,14 +204,25 @@ class _DemoBuilder:
             for route in spec.labelled_routes:
                 session.add(ProductRoute(product_id=product.id, route=route))
             for jurisdiction, (status, reference) in spec.statuses.items():
-                session.add(ProductRegulatoryStatus(
-                    product_id=product.id, jurisdiction=jurisdiction, status=status, reference=reference,
-                    verified_on=self.today - timedelta(days=self.rng.randint(20, 200)),
-                    verified_by="Demo Pharmacist" if reference else None))
+                session.add(
+                    ProductRegulatoryStatus(
+                        product_id=product.id,
+                        jurisdiction=jurisdiction,
+                        status=status,
+                        reference=reference,
+                        verified_on=self.today - timedelta(days=self.rng.randint(20, 200)),
+                        verified_by="Demo Pharmacist" if reference else None,
+                    )
+                )
             session.add(Document(kind="ifu", product_id=product.id, reference=f"IFU-{product.id:03d}-rev2"))
             if spec.compliant:
-                session.add(Document(kind="regulatory_certificate", product_id=product.id,
-                                     reference=next(iter(spec.statuses.values()))[1]))
+                session.add(
+                    Document(
+                        kind="regulatory_certificate",
+                        product_id=product.id,
+                        reference=next(iter(spec.statuses.values()))[1],
+                    )
+                )
         session.flush()
         return product_ids, supplier_ids
 
@@ -182,12 +232,21 @@ class _DemoBuilder:
         # Lower bounds of what is coming (8 results and 2 administrations a lot on average), so that SQLite
         # builds the plain indexes of these tables after the rows when they hold little so far.
         w = self.w
-        job = DemoJob(lots, self.rng.getstate(), self.today, self.now, self.site_id, w.sqlite, product_ids,
-                      supplier_ids, {table: w.next_id(table) for table in TABLES if "id" in TABLES[table]})
+        job = DemoJob(
+            lots,
+            self.rng.getstate(),
+            self.today,
+            self.now,
+            self.site_id,
+            w.sqlite,
+            product_ids,
+            supplier_ids,
+            {table: w.next_id(table) for table in TABLES if "id" in TABLES[table]},
+        )
         counts = dict.fromkeys(_COUNTED.values(), 0)
         shared = shared_values(job)
         with w.writing({"lot": lots, "characterization_result": 5 * lots, "administration": lots}):
-            for chunk in (self.rows_process.rows(job) if self.rows_process else DemoRows(job).chunks()):
+            for chunk in self.rows_process.rows(job) if self.rows_process else DemoRows(job).chunks():
                 for table, rows in chunk:
                     w.insert(table, TABLES[table], rows, shared.get(table, {}))
                     if table in _COUNTED:
@@ -206,8 +265,9 @@ class RowProcess:
         context = multiprocessing.get_context("spawn")
         self.jobs: Queue[DemoJob | None] = context.Queue(maxsize=1)
         self.chunks: Queue[Chunk | str | None] = context.Queue(maxsize=PENDING_CHUNKS)
-        self.child = context.Process(target=produce, args=(self.jobs, self.chunks), name="registry-demo-rows",
-                                     daemon=True)
+        self.child = context.Process(
+            target=produce, args=(self.jobs, self.chunks), name="registry-demo-rows", daemon=True
+        )
         self.child.start()
 
     def rows(self, job: DemoJob) -> Iterator[Chunk]:
@@ -217,8 +277,7 @@ class RowProcess:
                 item = self.chunks.get(timeout=1.0)
             except queue.Empty:
                 if not self.child.is_alive():
-                    raise RuntimeError(f"the demo's row generator stopped (exit code {self.child.exitcode})"
-                                       ) from None
+                    raise RuntimeError(f"the demo's row generator stopped (exit code {self.child.exitcode})") from None
                 continue
             if item is None:
                 return

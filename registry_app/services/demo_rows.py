@@ -24,36 +24,102 @@ from .demo_data import BODY_AREAS, CONTRAINDICATIONS, PRACTITIONERS, PRODUCTS, D
 LOTS_PER_CHUNK = 5000  # lots whose rows travel together from the generator to the writer
 
 LOT_DEFECTS = (
-    "UNDOC-DONOR", "UNDOC-COA", "UNDOC-EXPIRY", "UNDOC-SUPPLIER", "UNDOC-RECEIPT", "UNDOC-EV-CHARACTERIZATION",
-    "UNDOC-PN-CHARACTERIZATION", "UNDOC-SAFETY-TESTS", "OOS-STERILITY", "OOS-MYCOPLASMA", "OOS-ENDOTOXIN",
-    "OOS-SIZE", "OOS-CONCENTRATION", "OOS-CONTAMINANT", "USE-OVERDRAWN", "USE-TEMPERATURE",
+    "UNDOC-DONOR",
+    "UNDOC-COA",
+    "UNDOC-EXPIRY",
+    "UNDOC-SUPPLIER",
+    "UNDOC-RECEIPT",
+    "UNDOC-EV-CHARACTERIZATION",
+    "UNDOC-PN-CHARACTERIZATION",
+    "UNDOC-SAFETY-TESTS",
+    "OOS-STERILITY",
+    "OOS-MYCOPLASMA",
+    "OOS-ENDOTOXIN",
+    "OOS-SIZE",
+    "OOS-CONCENTRATION",
+    "OOS-CONTAMINANT",
+    "USE-OVERDRAWN",
+    "USE-TEMPERATURE",
 )
 ADMIN_DEFECTS = (
-    "USE-EXPIRED", "USE-NOT-RELEASED", "TRACE-INCOMPLETE", "CONTRA-SCREENING-MISSING", "CONTRA-PN-FISH-ALLERGY",
-    "CONTRA-RECORDED", "AE-UNREPORTED",
+    "USE-EXPIRED",
+    "USE-NOT-RELEASED",
+    "TRACE-INCOMPLETE",
+    "CONTRA-SCREENING-MISSING",
+    "CONTRA-PN-FISH-ALLERGY",
+    "CONTRA-RECORDED",
+    "AE-UNREPORTED",
 )
 RECALL = "RECALL"
 
 # The tables the demo writes in bulk, parents first, with their columns in the order of the built rows.
 TABLES: dict[str, tuple[str, ...]] = {
-    "lot": ("id", "product_id", "supplier_id", "lot_number", "expiry_date", "manufacture_date", "received_date",
-            "quantity_received", "quantity_administered", "status", "receipt_temperature_c",
-            "donor_eligibility_ref", "coa_ref", "labelled_particles_per_ml", "released_at", "released_on",
-            "recall_date", "recall_reason"),
+    "lot": (
+        "id",
+        "product_id",
+        "supplier_id",
+        "lot_number",
+        "expiry_date",
+        "manufacture_date",
+        "received_date",
+        "quantity_received",
+        "quantity_administered",
+        "status",
+        "receipt_temperature_c",
+        "donor_eligibility_ref",
+        "coa_ref",
+        "labelled_particles_per_ml",
+        "released_at",
+        "released_on",
+        "recall_date",
+        "recall_reason",
+    ),
     # No id: nothing the demo writes refers to a result, so the database numbers them.
-    "characterization_result": ("lot_id", "parameter", "method", "marker", "value", "unit", "result",
-                                "source_ref"),
+    "characterization_result": ("lot_id", "parameter", "method", "marker", "value", "unit", "result", "source_ref"),
     # The bulk path bypasses the ORM flush that keeps the lots' results facts: the facts of the new lots are
     # computed from their rows here (aggregating 800k rows again in SQL took longer than writing them).
     "lot_result_facts": FACT_COLUMNS,
-    "administration": ("id", "lot_id", "administered_at", "patient_ref", "route", "body_areas", "quantity",
-                       "practitioner", "device_procedure", "ind_reference", "screening_done", "contraindications",
-                       "patient_notified_on"),
+    "administration": (
+        "id",
+        "lot_id",
+        "administered_at",
+        "patient_ref",
+        "route",
+        "body_areas",
+        "quantity",
+        "practitioner",
+        "device_procedure",
+        "ind_reference",
+        "screening_done",
+        "contraindications",
+        "patient_notified_on",
+    ),
     "document": ("id", "kind", "lot_id", "reference", "uploaded_at"),
-    "temperature_excursion": ("id", "lot_id", "occurred_at", "reading_c", "duration_minutes", "notes",
-                              "resolution", "resolution_note", "resolved_at", "recorded_at"),
-    "adverse_event": ("id", "administration_id", "event_type", "onset_date", "severity", "description",
-                      "report_status", "report_reference", "not_reportable_reason", "reported_on", "recorded_at"),
+    "temperature_excursion": (
+        "id",
+        "lot_id",
+        "occurred_at",
+        "reading_c",
+        "duration_minutes",
+        "notes",
+        "resolution",
+        "resolution_note",
+        "resolved_at",
+        "recorded_at",
+    ),
+    "adverse_event": (
+        "id",
+        "administration_id",
+        "event_type",
+        "onset_date",
+        "severity",
+        "description",
+        "report_status",
+        "report_reference",
+        "not_reportable_reason",
+        "reported_on",
+        "recorded_at",
+    ),
 }
 
 
@@ -62,8 +128,13 @@ def shared_values(job: DemoJob) -> dict[str, dict[str, Any]]:
     (SQLite) instead of built, sent and bound a million times."""
     now = _sqlite_datetime(job.now) if job.sqlite else job.now
     return {
-        "lot": {"site_id": job.site_id, "received_by": "Demo Pharmacist", "quantity_destroyed": 0.0,
-                "package_intact": True, "created_at": now},
+        "lot": {
+            "site_id": job.site_id,
+            "received_by": "Demo Pharmacist",
+            "quantity_destroyed": 0.0,
+            "package_intact": True,
+            "created_at": now,
+        },
         "characterization_result": {"measured_by": "manufacturer", "recorded_at": now},
         "administration": {"volume_ml": 0.5, "superseded": False, "recorded_at": now},
     }
@@ -216,8 +287,7 @@ class DemoRows:
                 expiry = today + timedelta(days=rng.randint(3, 28))  # expiring soon: a dashboard alert
             quarantine = lot_defect is None and admin_defect is None and rng.random() < 0.04
             status = "quarantine" if quarantine or admin_defect == "USE-NOT-RELEASED" else "released"
-            released_at = None if status == "quarantine" else datetime.combine(received + timedelta(days=1),
-                                                                                time(9, 0))
+            released_at = None if status == "quarantine" else datetime.combine(received + timedelta(days=1), time(9, 0))
             recall_date = None
             if lot_defect == RECALL:
                 status, recall_date = "recalled", today - timedelta(days=15)
@@ -264,14 +334,29 @@ class DemoRows:
                 notified = None
                 if lot_defect == RECALL and k % 2 == 1:
                     notified = recall_date + timedelta(days=2)  # type: ignore[operator]
-                admin_rows.append((
-                    admin_id, lot_id, w.dt(at), patient, route, rng.choice(BODY_AREAS), quantity,
-                    practitioner, "Dermapen 4" if route in DEVICE_ASSISTED_ROUTES else None,
-                    "IND 029417" if spec.needs_ind else None, w.b(screening), contra, w.d(notified),
-                ))
+                admin_rows.append(
+                    (
+                        admin_id,
+                        lot_id,
+                        w.dt(at),
+                        patient,
+                        route,
+                        rng.choice(BODY_AREAS),
+                        quantity,
+                        practitioner,
+                        "Dermapen 4" if route in DEVICE_ASSISTED_ROUTES else None,
+                        "IND 029417" if spec.needs_ind else None,
+                        w.b(screening),
+                        contra,
+                        w.d(notified),
+                    )
+                )
                 if (flawed_admin and admin_defect == "AE-UNREPORTED") or rng.random() < 0.01:
-                    ae_rows.append(self._adverse_event(ae_id, admin_id, day, spec, flawed_admin and
-                                                       admin_defect == "AE-UNREPORTED"))
+                    ae_rows.append(
+                        self._adverse_event(
+                            ae_id, admin_id, day, spec, flawed_admin and admin_defect == "AE-UNREPORTED"
+                        )
+                    )
                     ae_id += 1
                 admin_id += 1
             administered = float(n_admin)
@@ -290,15 +375,28 @@ class DemoRows:
                 coa_ref = None
             donor = f"DE-{number:06d}" if human and lot_defect != "UNDOC-DONOR" else None
             labelled = round(rng.choice((1.0, 2.0, 5.0, 10.0)) * 1e10, 0) if spec.product_type == "exosome" else None
-            lot_rows.append((
-                lot_id, product_ids[index], None if lot_defect == "UNDOC-SUPPLIER" else rng.choice(supplier_ids),
-                f"{spec.name[:2].upper()}{received:%y%m}-{number:06d}", w.d(expiry),
-                w.d(received - timedelta(days=rng.randint(20, 90))), w.d(received), received_qty, administered,
-                status, None if lot_defect == "UNDOC-RECEIPT" else round(rng.uniform(2.5, 7.5), 1),
-                donor, coa_ref, labelled, w.dt(released_at), w.d(released_at.date() if released_at else None),
-                w.d(recall_date),
-                "Supplier notice: particle count out of specification" if recall_date else None,
-            ))
+            lot_rows.append(
+                (
+                    lot_id,
+                    product_ids[index],
+                    None if lot_defect == "UNDOC-SUPPLIER" else rng.choice(supplier_ids),
+                    f"{spec.name[:2].upper()}{received:%y%m}-{number:06d}",
+                    w.d(expiry),
+                    w.d(received - timedelta(days=rng.randint(20, 90))),
+                    w.d(received),
+                    received_qty,
+                    administered,
+                    status,
+                    None if lot_defect == "UNDOC-RECEIPT" else round(rng.uniform(2.5, 7.5), 1),
+                    donor,
+                    coa_ref,
+                    labelled,
+                    w.dt(released_at),
+                    w.d(released_at.date() if released_at else None),
+                    w.d(recall_date),
+                    "Supplier notice: particle count out of specification" if recall_date else None,
+                )
+            )
             results = self._results(spec, lot_defect, labelled)
             source_ref = f"COA-{number:06d}"
             result_rows.extend([(lot_id, *row, source_ref) for row in results])
@@ -308,39 +406,80 @@ class DemoRows:
             if lot_defect == "USE-TEMPERATURE" or rng.random() < 0.02:
                 resolved = lot_defect != "USE-TEMPERATURE" and (spec.compliant or rng.random() < 0.8)
                 occurred = datetime.combine(received + timedelta(days=rng.randint(1, 10)), time(3, 10))
-                exc_rows.append((exc_id, lot_id, w.dt(occurred), round(rng.uniform(9.0, 14.0), 1),
-                                 rng.randint(20, 240), "Fridge door left ajar overnight",
-                                 "use" if resolved else None,
-                                 "Within manufacturer's stability data" if resolved else None,
-                                 w.dt(occurred + timedelta(hours=8)) if resolved else None, now))
+                exc_rows.append(
+                    (
+                        exc_id,
+                        lot_id,
+                        w.dt(occurred),
+                        round(rng.uniform(9.0, 14.0), 1),
+                        rng.randint(20, 240),
+                        "Fridge door left ajar overnight",
+                        "use" if resolved else None,
+                        "Within manufacturer's stability data" if resolved else None,
+                        w.dt(occurred + timedelta(hours=8)) if resolved else None,
+                        now,
+                    )
+                )
                 exc_id += 1
             lot_id += 1
             if len(lot_rows) == LOTS_PER_CHUNK:
                 yield _taken(lot_rows, result_rows, fact_rows, admin_rows, doc_rows, exc_rows, ae_rows)
         yield _taken(lot_rows, result_rows, fact_rows, admin_rows, doc_rows, exc_rows, ae_rows)
 
-    def _adverse_event(self, ae_id: int, admin_id: int, day: date, spec: DemoProduct,
-                       unreported: bool) -> tuple[Any, ...]:
+    def _adverse_event(
+        self, ae_id: int, admin_id: int, day: date, spec: DemoProduct, unreported: bool
+    ) -> tuple[Any, ...]:
         w, rng = self, self.rng
         onset = day + timedelta(days=rng.randint(0, 3))
         recorded = datetime.combine(onset + timedelta(days=1), time(12, 0))
         kind = rng.choice(("erythema", "swelling", "bruising", "papule", "delayed_nodule_granuloma"))
         if unreported:
             recorded = datetime.combine(self.today - timedelta(days=30), time(12, 0))
-            return (ae_id, admin_id, kind, w.d(onset), "moderate", "Persistent swelling at injection sites",
-                    "not_reported", None, None, None, w.dt(recorded))
+            return (
+                ae_id,
+                admin_id,
+                kind,
+                w.d(onset),
+                "moderate",
+                "Persistent swelling at injection sites",
+                "not_reported",
+                None,
+                None,
+                None,
+                w.dt(recorded),
+            )
         if (self.today - recorded.date()).days <= 15 and not spec.compliant:
-            return (ae_id, admin_id, kind, w.d(onset), "mild", "Transient redness", "not_reported", None, None,
-                    None, w.dt(recorded))
+            return (
+                ae_id,
+                admin_id,
+                kind,
+                w.d(onset),
+                "mild",
+                "Transient redness",
+                "not_reported",
+                None,
+                None,
+                None,
+                w.dt(recorded),
+            )
         status = rng.choice(("reported_manufacturer", "reported_regulator", "not_reportable"))
-        return (ae_id, admin_id, kind, w.d(onset), "mild", "Transient reaction, resolved", status,
-                f"MW-{ae_id:06d}" if status == "reported_regulator" else (
-                    f"MFR-{ae_id:06d}" if status == "reported_manufacturer" else None),
-                "Expected, mild and self-limiting" if status == "not_reportable" else None,
-                w.d(recorded.date() + timedelta(days=2)) if status != "not_reportable" else None, w.dt(recorded))
+        return (
+            ae_id,
+            admin_id,
+            kind,
+            w.d(onset),
+            "mild",
+            "Transient reaction, resolved",
+            status,
+            f"MW-{ae_id:06d}"
+            if status == "reported_regulator"
+            else (f"MFR-{ae_id:06d}" if status == "reported_manufacturer" else None),
+            "Expected, mild and self-limiting" if status == "not_reportable" else None,
+            w.d(recorded.date() + timedelta(days=2)) if status != "not_reportable" else None,
+            w.dt(recorded),
+        )
 
-    def _results(self, spec: DemoProduct, defect: str | None,
-                 labelled: float | None) -> list[tuple[Any, ...]]:
+    def _results(self, spec: DemoProduct, defect: str | None, labelled: float | None) -> list[tuple[Any, ...]]:
         """(parameter, method, marker, value, unit, result) rows for one lot."""
         rng = self.rng
         rows: list[tuple[Any, ...]] = []
@@ -359,12 +498,19 @@ class DemoRows:
                 ("size_mode", "nta", None, round(size, 1), "nm", None),
                 ("protein_concentration", "bca", None, round(rng.uniform(20, 120), 1), "µg/mL", None),
                 ("marker", "western_blot", rng.choice(("cd9", "cd63", "cd81")), None, None, "detected"),
-                ("marker", "western_blot", "calnexin", None, None,
-                 "detected" if defect == "OOS-CONTAMINANT" else "not_detected"),
+                (
+                    "marker",
+                    "western_blot",
+                    "calnexin",
+                    None,
+                    None,
+                    "detected" if defect == "OOS-CONTAMINANT" else "not_detected",
+                ),
             ]
             if defect != "UNDOC-EV-CHARACTERIZATION":
-                rows.append(("marker", "western_blot", rng.choice(("tsg101", "alix", "syntenin")), None, None,
-                             "detected"))
+                rows.append(
+                    ("marker", "western_blot", rng.choice(("tsg101", "alix", "syntenin")), None, None, "detected")
+                )
                 rows.append(("imaging", "tem", None, None, None, "performed"))
         else:
             rows.append(("dna_concentration", "uv", None, round(rng.uniform(10, 25), 2), "mg/mL", None))
@@ -375,6 +521,7 @@ class DemoRows:
             endotoxin = endotoxin_limit * (rng.uniform(1.5, 4) if defect == "OOS-ENDOTOXIN" else rng.uniform(0.1, 0.9))
             rows.append(("endotoxin", "lal", None, round(endotoxin, 3), "EU/mL", None))
             if spec.product_type == "exosome":
-                rows.append(("mycoplasma", "qpcr", None, None, None,
-                             "positive" if defect == "OOS-MYCOPLASMA" else "negative"))
+                rows.append(
+                    ("mycoplasma", "qpcr", None, None, None, "positive" if defect == "OOS-MYCOPLASMA" else "negative")
+                )
         return rows

@@ -57,11 +57,13 @@ class DemoWriter:
             if not self.sqlite:
                 for table in sorted(self._tables_with_ids):
                     # Ids were given explicitly: move the sequence past them for rows added later.
-                    self.session.execute(text(
-                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
+                    self.session.execute(
+                        text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
+                    )
 
-    def insert(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]],
-               shared: Mapping[str, Any]) -> None:
+    def insert(
+        self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]], shared: Mapping[str, Any]
+    ) -> None:
         """Store rows (tuples in the order of `columns`, plus the `shared` column values every row has) inside
         `writing`; parents before children."""
         if not rows:
@@ -91,6 +93,6 @@ def _insert_many_rows(driver: Any, head: str, rows: list[tuple[Any, ...]], liter
     step = per * width
     whole = len(rows) // per * step
     if whole:
-        driver.executemany(head + ", ".join([row_marks] * per), [flat[i:i + step] for i in range(0, whole, step)])
+        driver.executemany(head + ", ".join([row_marks] * per), [flat[i : i + step] for i in range(0, whole, step)])
     if whole < len(flat):
         driver.execute(head + ", ".join([row_marks] * ((len(flat) - whole) // width)), flat[whole:])

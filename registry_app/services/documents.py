@@ -59,10 +59,18 @@ class NewDocument:
     supersedes_id: int | None
 
 
-def check_document(kind: str, *, product_id: int | None = None, lot_id: int | None = None,
-                   path: str | Path | None = None, content: bytes | None = None, file_name: str | None = None,
-                   media_type: str | None = None, reference: str | None = None,
-                   supersedes_id: int | None = None) -> NewDocument:
+def check_document(
+    kind: str,
+    *,
+    product_id: int | None = None,
+    lot_id: int | None = None,
+    path: str | Path | None = None,
+    content: bytes | None = None,
+    file_name: str | None = None,
+    media_type: str | None = None,
+    reference: str | None = None,
+    supersedes_id: int | None = None,
+) -> NewDocument:
     """Everything about a document that can be checked before the transaction (kind, subject, file, size);
     a ValidationError lists each problem. Services that store a document with other records use this and
     store_document inside their own transaction."""
@@ -81,8 +89,11 @@ def check_document(kind: str, *, product_id: int | None = None, lot_id: int | No
             errors.append(FieldError("file", f"{path}: {error.strerror or error}"))
         file_name = file_name or path.name
     if content is not None and len(content) > MAX_DOCUMENT_BYTES:
-        errors.append(FieldError("file", f"is {len(content) // 1_048_576} MB; at most "
-                                 f"{MAX_DOCUMENT_BYTES // 1_048_576} MB can be stored"))
+        errors.append(
+            FieldError(
+                "file", f"is {len(content) // 1_048_576} MB; at most {MAX_DOCUMENT_BYTES // 1_048_576} MB can be stored"
+            )
+        )
     reference = reference.strip() if reference and reference.strip() else None
     if reference is not None and len(reference) > 200:
         errors.append(FieldError("reference", "at most 200 characters fit"))
@@ -104,8 +115,14 @@ def store_document(ctx: ServiceContext, session: Session, new: NewDocument) -> i
             raise NotFound(f"no document with id {supersedes_id}")
         later = session.execute(select(Document.id).where(Document.supersedes_id == supersedes_id)).scalar()
         if later is not None:
-            raise ValidationError([FieldError("supersedes_id", f"document {supersedes_id} was already replaced "
-                                              f"by document {later}: add a version of that one")])
+            raise ValidationError(
+                [
+                    FieldError(
+                        "supersedes_id",
+                        f"document {supersedes_id} was already replaced by document {later}: add a version of that one",
+                    )
+                ]
+            )
         if product_id is None and lot_id is None:
             product_id, lot_id = previous.product_id, previous.lot_id
         elif (product_id, lot_id) != (previous.product_id, previous.lot_id):
@@ -115,29 +132,52 @@ def store_document(ctx: ServiceContext, session: Session, new: NewDocument) -> i
     if lot_id is not None and session.get(Lot, lot_id) is None:
         raise NotFound(f"no lot with id {lot_id}")
     document = Document(
-        kind=new.kind, product_id=product_id, lot_id=lot_id, file_name=new.file_name, media_type=new.media_type,
+        kind=new.kind,
+        product_id=product_id,
+        lot_id=lot_id,
+        file_name=new.file_name,
+        media_type=new.media_type,
         size_bytes=len(content) if content is not None else None,
         sha256=hashlib.sha256(content).hexdigest() if content is not None else None,
-        content=content, reference=new.reference, supersedes_id=supersedes_id,
-        uploaded_by_id=ctx.actor.user_id if ctx.actor else None, uploaded_at=utcnow(),
+        content=content,
+        reference=new.reference,
+        supersedes_id=supersedes_id,
+        uploaded_by_id=ctx.actor.user_id if ctx.actor else None,
+        uploaded_at=utcnow(),
     )
     session.add(document)
     session.flush()
-    ctx.audit(session, AuditRecord("attach document", "document", document.id, before={},
-                                   after=snapshot(document)))
+    ctx.audit(session, AuditRecord("attach document", "document", document.id, before={}, after=snapshot(document)))
     return document.id
 
 
 @changing("attach documents", STAFF)
-def attach_document(ctx: ServiceContext, kind: str, *, product_id: int | None = None, lot_id: int | None = None,
-                    path: str | Path | None = None, content: bytes | None = None, file_name: str | None = None,
-                    media_type: str | None = None, reference: str | None = None,
-                    supersedes_id: int | None = None) -> int:
+def attach_document(
+    ctx: ServiceContext,
+    kind: str,
+    *,
+    product_id: int | None = None,
+    lot_id: int | None = None,
+    path: str | Path | None = None,
+    content: bytes | None = None,
+    file_name: str | None = None,
+    media_type: str | None = None,
+    reference: str | None = None,
+    supersedes_id: int | None = None,
+) -> int:
     """Attach a file (`path`, or `content` with `file_name`) and/or a reference (a document number) to a
     product or a lot. With `supersedes_id` the new document is the next version of that one (same subject)."""
-    new = check_document(kind, product_id=product_id, lot_id=lot_id, path=path, content=content,
-                         file_name=file_name, media_type=media_type, reference=reference,
-                         supersedes_id=supersedes_id)
+    new = check_document(
+        kind,
+        product_id=product_id,
+        lot_id=lot_id,
+        path=path,
+        content=content,
+        file_name=file_name,
+        media_type=media_type,
+        reference=reference,
+        supersedes_id=supersedes_id,
+    )
     with ctx.db.write() as session:
         return store_document(ctx, session, new)
 
@@ -146,19 +186,39 @@ def _infos(ctx: ServiceContext, *conditions: object) -> list[DocumentInfo]:
     with ctx.db.read() as session:
         documents = session.execute(select(Document).where(*conditions).order_by(Document.id)).scalars().all()
         ids = [d.id for d in documents]
-        successors = dict(session.execute(select(Document.supersedes_id, Document.id)
-                                          .where(Document.supersedes_id.in_(ids))).all()) if ids else {}
+        successors = (
+            dict(
+                session.execute(
+                    select(Document.supersedes_id, Document.id).where(Document.supersedes_id.in_(ids))
+                ).all()
+            )
+            if ids
+            else {}
+        )
         users = dict(session.execute(select(User.id, User.username)).all())
-        return [DocumentInfo(
-            id=d.id, kind=d.kind, product_id=d.product_id, lot_id=d.lot_id, file_name=d.file_name,
-            media_type=d.media_type, size_bytes=d.size_bytes, sha256=d.sha256, reference=d.reference,
-            supersedes_id=d.supersedes_id, superseded_by_id=successors.get(d.id),
-            uploaded_by=users.get(d.uploaded_by_id) if d.uploaded_by_id else None, uploaded_at=d.uploaded_at,
-        ) for d in documents]
+        return [
+            DocumentInfo(
+                id=d.id,
+                kind=d.kind,
+                product_id=d.product_id,
+                lot_id=d.lot_id,
+                file_name=d.file_name,
+                media_type=d.media_type,
+                size_bytes=d.size_bytes,
+                sha256=d.sha256,
+                reference=d.reference,
+                supersedes_id=d.supersedes_id,
+                superseded_by_id=successors.get(d.id),
+                uploaded_by=users.get(d.uploaded_by_id) if d.uploaded_by_id else None,
+                uploaded_at=d.uploaded_at,
+            )
+            for d in documents
+        ]
 
 
-def list_documents(ctx: ServiceContext, product_id: int | None = None, lot_id: int | None = None,
-                   include_superseded: bool = False) -> list[DocumentInfo]:
+def list_documents(
+    ctx: ServiceContext, product_id: int | None = None, lot_id: int | None = None, include_superseded: bool = False
+) -> list[DocumentInfo]:
     """The documents of a product or lot, oldest first; only current versions unless asked."""
     ctx.require(READERS, "view documents")
     conditions = []
@@ -189,6 +249,7 @@ def read_document_content(ctx: ServiceContext, document_id: int) -> bytes:
     if content is None:
         raise NotFound(f"document {document_id} is a reference only; no file is stored")
     if hashlib.sha256(content).hexdigest() != digest:
-        raise ValidationError([FieldError("content", f"document {document_id} does not match its SHA-256: "
-                                          "the stored copy was altered")])
+        raise ValidationError(
+            [FieldError("content", f"document {document_id} does not match its SHA-256: the stored copy was altered")]
+        )
     return bytes(content)

@@ -20,14 +20,21 @@ _UNCHANGED: Any = object()
 
 
 @changing("record donor eligibility", STAFF)
-def record_donor_eligibility(ctx: ServiceContext, lot_id: int, *, donor_use: str | None = _UNCHANGED,
-                             reference: str | None = _UNCHANGED, reason: str = "") -> dict[str, Any]:
+def record_donor_eligibility(
+    ctx: ServiceContext,
+    lot_id: int,
+    *,
+    donor_use: str | None = _UNCHANGED,
+    reference: str | None = _UNCHANGED,
+    reason: str = "",
+) -> dict[str, Any]:
     """Set the product's donor use and/or the lot's donor-eligibility reference (None clears it), with a
     reason. Returns what changed (empty when nothing did: nothing is written then)."""
     problems: list[FieldError] = []
     if donor_use is not _UNCHANGED and donor_use is not None and donor_use not in values(DonorUse):
-        problems.append(FieldError("donor_use", f"{donor_use!r} is not a donor use; use one of "
-                                   f"{', '.join(values(DonorUse))}"))
+        problems.append(
+            FieldError("donor_use", f"{donor_use!r} is not a donor use; use one of {', '.join(values(DonorUse))}")
+        )
     if reference is not _UNCHANGED and reference is not None:
         reference = reference.strip() or None
         if reference is not None and len(reference) > 200:
@@ -51,6 +58,8 @@ def record_donor_eligibility(ctx: ServiceContext, lot_id: int, *, donor_use: str
             lot.donor_eligibility_ref = reference
         if not after:
             return {}
-        ctx.audit(session, AuditRecord("record donor eligibility", "lot", lot.id, before=before, after=after,
-                                       reason=reason.strip()))
+        ctx.audit(
+            session,
+            AuditRecord("record donor eligibility", "lot", lot.id, before=before, after=after, reason=reason.strip()),
+        )
         return after

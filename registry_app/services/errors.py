@@ -67,12 +67,15 @@ class GuardRailBlocked(RegistryError):
 
     def __init__(self, findings: Sequence[Flag], blocking: Sequence[Flag] | None = None) -> None:
         self.findings = list(findings)
-        self.blocking = list(blocking) if blocking is not None else [
-            f for f in self.findings if f.severity == "critical"]
+        self.blocking = (
+            list(blocking) if blocking is not None else [f for f in self.findings if f.severity == "critical"]
+        )
         lines = "; ".join(f"{f.code}: {f.message}" for f in self.blocking)
         count = len(self.blocking)
-        super().__init__(f"blocked by {count} finding{'' if count == 1 else 's'}: {lines}; "
-                         "a medical director may override with a reason and a signature")
+        super().__init__(
+            f"blocked by {count} finding{'' if count == 1 else 's'}: {lines}; "
+            "a medical director may override with a reason and a signature"
+        )
 
 
 class ConfirmationRequired(RegistryError):
@@ -94,8 +97,10 @@ class AcknowledgementRequired(RegistryError):
         self.findings = list(findings)
         count = len(self.findings)
         codes = ", ".join(sorted({f.code for f in self.findings}))
-        super().__init__(f"acknowledge the {count} open critical or high finding{'' if count == 1 else 's'} "
-                         f"({codes}) before releasing: they stay open after the release")
+        super().__init__(
+            f"acknowledge the {count} open critical or high finding{'' if count == 1 else 's'} "
+            f"({codes}) before releasing: they stay open after the release"
+        )
 
 
 class StorageError(RegistryError):

@@ -54,15 +54,24 @@ def _subject_names(session: Any, flags: list[Flag], clock: SiteClock) -> dict[tu
             names[("product", product_id)] = name
     if ids := wanted.get("administration"):
         for row_id, patient, given, number in session.execute(
-                select(Administration.id, Administration.patient_ref, Administration.administered_at, Lot.lot_number)
-                .join(Lot, Lot.id == Administration.lot_id).where(Administration.id.in_(ids))):
+            select(Administration.id, Administration.patient_ref, Administration.administered_at, Lot.lot_number)
+            .join(Lot, Lot.id == Administration.lot_id)
+            .where(Administration.id.in_(ids))
+        ):
             names[("administration", row_id)] = administration(patient, given, number)
     if ids := wanted.get("adverse_event"):
         for row_id, onset, patient, given, number in session.execute(
-                select(AdverseEvent.id, AdverseEvent.onset_date, Administration.patient_ref,
-                       Administration.administered_at, Lot.lot_number)
-                .join(Administration, Administration.id == AdverseEvent.administration_id)
-                .join(Lot, Lot.id == Administration.lot_id).where(AdverseEvent.id.in_(ids))):
+            select(
+                AdverseEvent.id,
+                AdverseEvent.onset_date,
+                Administration.patient_ref,
+                Administration.administered_at,
+                Lot.lot_number,
+            )
+            .join(Administration, Administration.id == AdverseEvent.administration_id)
+            .join(Lot, Lot.id == Administration.lot_id)
+            .where(AdverseEvent.id.in_(ids))
+        ):
             onset_text = f"event of {onset}" if onset else "event"
             names[("adverse_event", row_id)] = f"{onset_text} after {administration(patient, given, number)}"
     return names
@@ -101,38 +110,52 @@ def _validate_filters(min_severity: str | None, codes: Collection[str] | None) -
         raise ValidationError([FieldError(e.split(":")[0], e.split(": ", 1)[1]) for e in errors])
 
 
-def list_flags(ctx: ServiceContext, *, min_severity: str | None = None, codes: Collection[str] | None = None,
-               include_waived: bool = True, today: date | None = None) -> list[Flag]:
+def list_flags(
+    ctx: ServiceContext,
+    *,
+    min_severity: str | None = None,
+    codes: Collection[str] | None = None,
+    include_waived: bool = True,
+    today: date | None = None,
+) -> list[Flag]:
     """The current compliance flags, highest severity first; filters by minimum severity and codes."""
     ctx.require(READERS, "see flags")
     _validate_filters(min_severity, codes)
     with ctx.db.read() as session:
-        flags = evaluate_flags(session, jurisdiction(session, ctx), _today(today),
-                               codes=list(codes) if codes else None)
+        flags = evaluate_flags(session, jurisdiction(session, ctx), _today(today), codes=list(codes) if codes else None)
     return filter_flags(flags, min_severity=min_severity, include_waived=include_waived)
 
 
-def filter_flags(flags: list[Flag], *, min_severity: str | None = None, codes: Collection[str] | None = None,
-                 include_waived: bool = True) -> list[Flag]:
+def filter_flags(
+    flags: list[Flag],
+    *,
+    min_severity: str | None = None,
+    codes: Collection[str] | None = None,
+    include_waived: bool = True,
+) -> list[Flag]:
     """The flags at or above a severity, of these codes, waived ones left out unless included: for a list
     already evaluated (the desktop's flags page evaluates once and narrows as the filters change)."""
     _validate_filters(min_severity, codes)
     floor = SEVERITY_RANK[min_severity] if min_severity else -1
     wanted = frozenset(codes) if codes else None
-    return [f for f in flags if f.rank >= floor and (include_waived or not f.waived)
-            and (wanted is None or f.code in wanted)]
+    return [
+        f
+        for f in flags
+        if f.rank >= floor and (include_waived or not f.waived) and (wanted is None or f.code in wanted)
+    ]
 
 
-def flags_for_subject(ctx: ServiceContext, subject_type: str, subject_id: int,
-                      today: date | None = None) -> list[Flag]:
+def flags_for_subject(ctx: ServiceContext, subject_type: str, subject_id: int, today: date | None = None) -> list[Flag]:
     """The flags on one product, lot, administration or adverse event (not those of its lots or uses)."""
     ctx.require(READERS, "see flags")
     if subject_type not in SUBJECT_TYPES:
-        raise ValidationError(f"{subject_type!r} is not a subject type; use one of {', '.join(SUBJECT_TYPES)}",
-                              field="subject_type")
+        raise ValidationError(
+            f"{subject_type!r} is not a subject type; use one of {', '.join(SUBJECT_TYPES)}", field="subject_type"
+        )
     with ctx.db.read() as session:
-        return evaluate_flags(session, jurisdiction(session, ctx), _today(today), subject_type=subject_type,
-                              subject_ids=[subject_id])
+        return evaluate_flags(
+            session, jurisdiction(session, ctx), _today(today), subject_type=subject_type, subject_ids=[subject_id]
+        )
 
 
 def flags_for_product(ctx: ServiceContext, product_id: int, today: date | None = None) -> list[Flag]:
@@ -146,13 +169,17 @@ def count_flags(ctx: ServiceContext, today: date | None = None, include_waived: 
     counted = [f for f in flags if include_waived or not f.waived]
     by_severity = {severity: 0 for severity in SEVERITY_RANK}
     by_severity.update(Counter(f.severity for f in counted))
-    return FlagCounts(by_severity, dict(Counter(f.code for f in counted)), len(counted),
-                      sum(1 for f in flags if f.waived))
+    return FlagCounts(
+        by_severity, dict(Counter(f.code for f in counted)), len(counted), sum(1 for f in flags if f.waived)
+    )
 
 
 # The subjects' tables, walked in id order by iter_flags.
 _SUBJECT_MODELS: dict[str, Any] = {
-    "product": Product, "lot": Lot, "administration": Administration, "adverse_event": AdverseEvent,
+    "product": Product,
+    "lot": Lot,
+    "administration": Administration,
+    "adverse_event": AdverseEvent,
 }
 # Subjects evaluated per query while streaming. Each chunk is an id range the rule queries filter in SQL, so
 # the size only trades memory (the flags of one chunk) against per-query overhead: 500 subjects per query
@@ -160,8 +187,13 @@ _SUBJECT_MODELS: dict[str, Any] = {
 STREAM_CHUNK = 5000
 
 
-def iter_flags(ctx: ServiceContext, *, min_severity: str | None = None, codes: Collection[str] | None = None,
-               today: date | None = None) -> Iterator[Flag]:
+def iter_flags(
+    ctx: ServiceContext,
+    *,
+    min_severity: str | None = None,
+    codes: Collection[str] | None = None,
+    today: date | None = None,
+) -> Iterator[Flag]:
     """The current compliance flags (as list_flags, waivers applied), produced a chunk of subjects at a time:
     memory stays bounded by one chunk however large the registry (`flags --format json`, `flags --summary`).
 
@@ -179,19 +211,27 @@ def iter_flags(ctx: ServiceContext, *, min_severity: str | None = None, codes: C
             low = session.execute(select(func.min(model.id))).scalar()
             while low is not None:
                 # The chunk's last id (the STREAM_CHUNK-th from low), else the table's last one.
-                high = session.execute(select(model.id).where(model.id >= low).order_by(model.id)
-                                       .offset(STREAM_CHUNK - 1).limit(1)).scalar()
+                high = session.execute(
+                    select(model.id).where(model.id >= low).order_by(model.id).offset(STREAM_CHUNK - 1).limit(1)
+                ).scalar()
                 if high is None:
                     high = session.execute(select(func.max(model.id))).scalar_one()
-                for item in evaluate_flags(session, where, day, subject_type=subject_type, id_range=(low, high),
-                                           codes=wanted):
+                for item in evaluate_flags(
+                    session, where, day, subject_type=subject_type, id_range=(low, high), codes=wanted
+                ):
                     if item.rank >= floor:
                         yield item
                 low = session.execute(select(func.min(model.id)).where(model.id > high)).scalar()
 
 
-def flags_for_lot(ctx: ServiceContext, lot_id: int, *, min_severity: str | None = None,
-                  codes: Collection[str] | None = None, today: date | None = None) -> list[Flag]:
+def flags_for_lot(
+    ctx: ServiceContext,
+    lot_id: int,
+    *,
+    min_severity: str | None = None,
+    codes: Collection[str] | None = None,
+    today: date | None = None,
+) -> list[Flag]:
     """The flags of one lot, of its product, of its administrations and of their adverse events (`flags --lot`),
     in list_flags' order; only those subjects are evaluated."""
     ctx.require(READERS, "see flags")
@@ -201,21 +241,32 @@ def flags_for_lot(ctx: ServiceContext, lot_id: int, *, min_severity: str | None 
         product_id = session.execute(select(Lot.product_id).where(Lot.id == lot_id)).scalar_one_or_none()
         if product_id is None:
             raise NotFound(f"no lot with id {lot_id}")
-        administration_ids = session.execute(
-            select(Administration.id).where(Administration.lot_id == lot_id)).scalars().all()
-        event_ids = session.execute(select(AdverseEvent.id).where(
-            AdverseEvent.administration_id.in_(select(Administration.id).where(Administration.lot_id == lot_id)))
-        ).scalars().all()
-        subjects = {"product": [product_id], "lot": [lot_id], "administration": administration_ids,
-                    "adverse_event": event_ids}
+        administration_ids = (
+            session.execute(select(Administration.id).where(Administration.lot_id == lot_id)).scalars().all()
+        )
+        event_ids = (
+            session.execute(
+                select(AdverseEvent.id).where(
+                    AdverseEvent.administration_id.in_(select(Administration.id).where(Administration.lot_id == lot_id))
+                )
+            )
+            .scalars()
+            .all()
+        )
+        subjects = {
+            "product": [product_id],
+            "lot": [lot_id],
+            "administration": administration_ids,
+            "adverse_event": event_ids,
+        }
         where, day = jurisdiction(session, ctx), _today(today)
         found: list[Flag] = []
         for subject_type, ids in subjects.items():
             if ids:
-                found += evaluate_flags(session, where, day, subject_type=subject_type, subject_ids=ids,
-                                        codes=wanted)
-    order = {code: place for place, code in enumerate(
-        sorted(RULES, key=lambda c: (-SEVERITY_RANK[RULES[c].severity], c)))}
+                found += evaluate_flags(session, where, day, subject_type=subject_type, subject_ids=ids, codes=wanted)
+    order = {
+        code: place for place, code in enumerate(sorted(RULES, key=lambda c: (-SEVERITY_RANK[RULES[c].severity], c)))
+    }
     found.sort(key=lambda f: (order[f.code], f.subject_id))
     return filter_flags(found, min_severity=min_severity)
 
@@ -236,8 +287,12 @@ class FlagSummary:
 def summarize_flags(flags: Iterable[Flag]) -> FlagSummary:
     """Count flags as they come (an iterator from iter_flags keeps memory constant). Every severity is listed,
     highest first, even at zero; codes appear in the catalogue's order."""
-    summary = FlagSummary(by_severity={severity: {"open": 0, "waived": 0}
-                                       for severity in sorted(SEVERITY_RANK, key=SEVERITY_RANK.get, reverse=True)})
+    summary = FlagSummary(
+        by_severity={
+            severity: {"open": 0, "waived": 0}
+            for severity in sorted(SEVERITY_RANK, key=SEVERITY_RANK.get, reverse=True)
+        }
+    )
     codes: dict[str, dict[str, int]] = {}
     for item in flags:
         state = "waived" if item.waived else "open"
@@ -277,8 +332,15 @@ def supplier_scores(ctx: ServiceContext) -> list[scoring.Average]:
 
 
 @changing("waive flags", DIRECTOR)
-def waive_flag(ctx: ServiceContext, code: str, subject_type: str, subject_id: int, reason: str, password: str,
-               today: date | None = None) -> int:
+def waive_flag(
+    ctx: ServiceContext,
+    code: str,
+    subject_type: str,
+    subject_id: int,
+    reason: str,
+    password: str,
+    today: date | None = None,
+) -> int:
     """A medical director accepts one open flag on one subject, with a written reason, signed ("waived")."""
     reason = (reason or "").strip()
     if not reason:
@@ -286,29 +348,59 @@ def waive_flag(ctx: ServiceContext, code: str, subject_type: str, subject_id: in
     if code not in COMPLIANCE_CODES:
         raise ValidationError(f"{code!r} is not a compliance flag code", field="code")
     if subject_type != RULES[code].subject_type:
-        raise ValidationError(f"{code} is raised on a {RULES[code].subject_type.replace('_', ' ')}, not on a "
-                              f"{subject_type.replace('_', ' ')}", field="subject_type")
+        raise ValidationError(
+            f"{code} is raised on a {RULES[code].subject_type.replace('_', ' ')}, not on a "
+            f"{subject_type.replace('_', ' ')}",
+            field="subject_type",
+        )
     signer = reauthenticate(ctx, password)
     with ctx.db.write() as session:
-        flags = evaluate_flags(session, jurisdiction(session, ctx), _today(today), subject_type=subject_type,
-                               subject_ids=[subject_id], codes=[code])
+        flags = evaluate_flags(
+            session,
+            jurisdiction(session, ctx),
+            _today(today),
+            subject_type=subject_type,
+            subject_ids=[subject_id],
+            codes=[code],
+        )
         if not flags:
             raise NotFound(f"no open {code} flag on {subject_type.replace('_', ' ')} {subject_id}")
         found = flags[0]
         if found.waived:
             raise ConflictError(f"the {code} flag on {subject_type.replace('_', ' ')} {subject_id} is waived already")
-        content: dict[str, Any] = {"code": code, "subject_type": subject_type, "subject_id": subject_id,
-                                   "flag_message": found.message, "flag_facts": found.facts, "reason": reason}
+        content: dict[str, Any] = {
+            "code": code,
+            "subject_type": subject_type,
+            "subject_id": subject_id,
+            "flag_message": found.message,
+            "flag_facts": found.facts,
+            "reason": reason,
+        }
         signature = add_signature(session, signer, SignatureMeaning.WAIVED, subject_type, subject_id, content)
-        waiver = Waiver(code=code, subject_type=subject_type, subject_id=subject_id, flag_message=found.message,
-                        flag_facts=found.facts,
-                        reason=reason, signature_id=signature.id, waived_by_id=signer.user_id, waived_at=utcnow())
+        waiver = Waiver(
+            code=code,
+            subject_type=subject_type,
+            subject_id=subject_id,
+            flag_message=found.message,
+            flag_facts=found.facts,
+            reason=reason,
+            signature_id=signature.id,
+            waived_by_id=signer.user_id,
+            waived_at=utcnow(),
+        )
         session.add(waiver)
         session.flush()
-        ctx.audit(session, AuditRecord(
-            "waive flag", "waiver", waiver.id, before={},
-            after={**content, "signature_id": signature.id, "meaning": SignatureMeaning.WAIVED.value},
-            reason=reason))
+        ctx.audit(
+            session,
+            AuditRecord(
+                "waive flag",
+                "waiver",
+                waiver.id,
+                before={},
+                after={**content, "signature_id": signature.id, "meaning": SignatureMeaning.WAIVED.value},
+                reason=reason,
+            ),
+        )
         return waiver.id
 
 
@@ -324,5 +416,14 @@ def revoke_waiver(ctx: ServiceContext, waiver_id: int, reason: str) -> None:
         if waiver.revoked_at is not None:
             raise ConflictError(f"waiver {waiver_id} is revoked already")
         waiver.revoked_at = utcnow()
-        ctx.audit(session, AuditRecord("revoke waiver", "waiver", waiver.id, before={"revoked_at": None},
-                                       after={"revoked_at": waiver.revoked_at, "code": waiver.code}, reason=reason))
+        ctx.audit(
+            session,
+            AuditRecord(
+                "revoke waiver",
+                "waiver",
+                waiver.id,
+                before={"revoked_at": None},
+                after={"revoked_at": waiver.revoked_at, "code": waiver.code},
+                reason=reason,
+            ),
+        )

@@ -65,11 +65,16 @@ def plan_products(lots: ValidatedLots, jurisdiction: str, update_: bool) -> dict
             if routes:
                 plans[key].routes.update(routes)
     if "regulatory_status" in lots.columns:
-        statuses_given = zip(keys, lots.columns["regulatory_status"], lots.column("regulatory_jurisdiction"),
-                             lots.column("regulatory_reference"), strict=True)
+        statuses_given = zip(
+            keys,
+            lots.columns["regulatory_status"],
+            lots.column("regulatory_jurisdiction"),
+            lots.column("regulatory_reference"),
+            strict=True,
+        )
         # Every row in file order with --update (a later row overrides, and the order of jurisdictions is the
         # order first given); otherwise the first of each repeated combination decides, as it would row by row.
-        for key, status, where_given, reference in (statuses_given if update_ else dict.fromkeys(statuses_given)):
+        for key, status, where_given, reference in statuses_given if update_ else dict.fromkeys(statuses_given):
             if status is not None:
                 statuses = plans[key].statuses
                 where = where_given or jurisdiction
@@ -82,34 +87,63 @@ def name_ids(session: Session, model: type[Manufacturer] | type[Supplier]) -> di
     return dict(session.execute(select(model.name_key, model.id)).all())
 
 
-def ensure_names(session: Session, model: type[Manufacturer] | type[Supplier], wanted: dict[str, dict[str, Any]],
-                  known: dict[str, int], now: datetime) -> list[int]:
+def ensure_names(
+    session: Session,
+    model: type[Manufacturer] | type[Supplier],
+    wanted: dict[str, dict[str, Any]],
+    known: dict[str, int],
+    now: datetime,
+) -> list[int]:
     """Create the manufacturers or suppliers not yet known; returns the new ids."""
-    new = [{"name": v["name"], "name_key": k, "created_at": now, **v.get("extra", {})}
-           for k, v in wanted.items() if k not in known]
+    new = [
+        {"name": v["name"], "name_key": k, "created_at": now, **v.get("extra", {})}
+        for k, v in wanted.items()
+        if k not in known
+    ]
     if not new:
         return []
     session.execute(insert(model), new)
     created = session.execute(
-        select(model.name_key, model.id).where(model.name_key.in_([n["name_key"] for n in new]))).all()
+        select(model.name_key, model.id).where(model.name_key.in_([n["name_key"] for n in new]))
+    ).all()
     known.update(created)
     return [i for _, i in created]
 
 
-def write_products(session: Session, plans: dict[str, ProductPlan], products: dict[str, tuple[int, str]],
-                    manufacturers: dict[str, int], now: datetime, update_: bool
-                    ) -> tuple[dict[str, Any], dict[str, Any], set[str]]:
+def write_products(
+    session: Session,
+    plans: dict[str, ProductPlan],
+    products: dict[str, tuple[int, str]],
+    manufacturers: dict[str, int],
+    now: datetime,
+    update_: bool,
+) -> tuple[dict[str, Any], dict[str, Any], set[str]]:
     """Create new products; fill in (or with --update, change) details of known ones. Returns the changed
     fields of known products (before, after by product id) and the keys of products that existed."""
     existing_keys = {key for key in plans if key in products}
-    new = [{**{name: p.fields.get(name) for name in PRODUCT_FIELDS}, "name": p.name, "name_key": p.key,
+    new = [
+        {
+            **{name: p.fields.get(name) for name in PRODUCT_FIELDS},
+            "name": p.name,
+            "name_key": p.key,
             "manufacturer_id": manufacturers[name_key(p.manufacturer)] if p.manufacturer else None,
-            "created_at": now} for key, p in plans.items() if key not in products]
+            "created_at": now,
+        }
+        for key, p in plans.items()
+        if key not in products
+    ]
     if new:
         session.execute(insert(Product), new)
-        products.update({key: (pid, ptype) for key, pid, ptype in session.execute(
-            select(Product.name_key, Product.id, Product.product_type)
-            .where(Product.name_key.in_([n["name_key"] for n in new])))})
+        products.update(
+            {
+                key: (pid, ptype)
+                for key, pid, ptype in session.execute(
+                    select(Product.name_key, Product.id, Product.product_type).where(
+                        Product.name_key.in_([n["name_key"] for n in new])
+                    )
+                )
+            }
+        )
     changed_before: dict[str, Any] = {}
     changed_after: dict[str, Any] = {}
     for key in existing_keys:
@@ -129,26 +163,43 @@ def write_products(session: Session, plans: dict[str, ProductPlan], products: di
             changed_before[str(product.id)], changed_after[str(product.id)] = diff_before, diff_after
     session.flush()
     ids = {key: products[key][0] for key in plans}
-    current_routes = set(session.execute(select(ProductRoute.product_id, ProductRoute.route)
-                                         .where(ProductRoute.product_id.in_(list(ids.values())))))
-    new_routes = [{"product_id": ids[key], "route": route} for key, plan in plans.items()
-                  for route in sorted(plan.routes) if (ids[key], route) not in current_routes]
+    current_routes = set(
+        session.execute(
+            select(ProductRoute.product_id, ProductRoute.route).where(ProductRoute.product_id.in_(list(ids.values())))
+        )
+    )
+    new_routes = [
+        {"product_id": ids[key], "route": route}
+        for key, plan in plans.items()
+        for route in sorted(plan.routes)
+        if (ids[key], route) not in current_routes
+    ]
     if new_routes:
         session.execute(insert(ProductRoute), new_routes)
-    statuses = {(s.product_id, s.jurisdiction): s for s in session.execute(
-        select(ProductRegulatoryStatus).where(ProductRegulatoryStatus.product_id.in_(list(ids.values())))).scalars()}
+    statuses = {
+        (s.product_id, s.jurisdiction): s
+        for s in session.execute(
+            select(ProductRegulatoryStatus).where(ProductRegulatoryStatus.product_id.in_(list(ids.values())))
+        ).scalars()
+    }
     for key, plan in plans.items():
         for where, wanted_status in plan.statuses.items():
             current = statuses.get((ids[key], where))
             if current is None:
-                session.add(ProductRegulatoryStatus(product_id=ids[key], jurisdiction=where, updated_at=now,
-                                                    **wanted_status))
-            elif update_ and (current.status, current.reference) != (wanted_status["status"],
-                                                                     wanted_status["reference"]):
+                session.add(
+                    ProductRegulatoryStatus(product_id=ids[key], jurisdiction=where, updated_at=now, **wanted_status)
+                )
+            elif update_ and (current.status, current.reference) != (
+                wanted_status["status"],
+                wanted_status["reference"],
+            ):
                 entry = changed_before.setdefault(str(ids[key]), {})
                 entry[f"regulatory_status_{where}"] = {"status": current.status, "reference": current.reference}
                 changed_after.setdefault(str(ids[key]), {})[f"regulatory_status_{where}"] = wanted_status
-                current.status, current.reference, current.updated_at = (wanted_status["status"],
-                                                                         wanted_status["reference"], now)
+                current.status, current.reference, current.updated_at = (
+                    wanted_status["status"],
+                    wanted_status["reference"],
+                    now,
+                )
     session.flush()
     return changed_before, changed_after, existing_keys

@@ -143,11 +143,12 @@ def _read(path: str | Path) -> tuple[Path, str, Table]:
 
 def _chunks(items: list[Any], size: int = WRITE_CHUNK) -> Iterator[list[Any]]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
-def _bulk_insert(session: Session, table: Any, rows: list[dict[str, Any]],
-                 after_chunk: Callable[[int], None] | None = None) -> None:
+def _bulk_insert(
+    session: Session, table: Any, rows: list[dict[str, Any]], after_chunk: Callable[[int], None] | None = None
+) -> None:
     bulk_insert_dicts(session.connection(), table, rows, after_chunk)
 
 
@@ -175,8 +176,9 @@ class _Reporter:
 
 
 @changing("import lots", STAFF)
-def import_lots(ctx: ServiceContext, path: str | Path, dry_run: bool = False, update: bool = False,
-                progress: Progress | None = None) -> ImportResult:
+def import_lots(
+    ctx: ServiceContext, path: str | Path, dry_run: bool = False, update: bool = False, progress: Progress | None = None
+) -> ImportResult:
     """Import a lot file (CSV or XLSX). With `update`, rows for lots already in the registry change them
     (only the cells given); without it such rows are rejected as duplicates. `progress(done, total)` may
     return False to cancel, which writes nothing."""
@@ -184,8 +186,9 @@ def import_lots(ctx: ServiceContext, path: str | Path, dry_run: bool = False, up
         return _import_lots(ctx, path, dry_run, update, progress)
 
 
-def _import_lots(ctx: ServiceContext, path: str | Path, dry_run: bool, update: bool,
-                 progress: Progress | None) -> ImportResult:
+def _import_lots(
+    ctx: ServiceContext, path: str | Path, dry_run: bool, update: bool, progress: Progress | None
+) -> ImportResult:
     path, digest, table = _read(path)
     result = ImportResult("lots", path.name, digest, len(table.rows), dry_run=dry_run)
     reporter = _Reporter(progress, len(table.rows))
@@ -214,18 +217,22 @@ def _import_lots(ctx: ServiceContext, path: str | Path, dry_run: bool, update: b
     return result
 
 
-def _import_lots_in(ctx: ServiceContext, session: Session, lots: ValidatedLots, result: ImportResult,
-                    update_: bool, reporter: _Reporter) -> None:
+def _import_lots_in(
+    ctx: ServiceContext, session: Session, lots: ValidatedLots, result: ImportResult, update_: bool, reporter: _Reporter
+) -> None:
     site = current_site(session, ctx.site_code)
     plans = plan_products(lots, site.jurisdiction, update_)
-    products = {key: (pid, ptype) for key, pid, ptype in
-                session.execute(select(Product.name_key, Product.id, Product.product_type))}
+    products = {
+        key: (pid, ptype)
+        for key, pid, ptype in session.execute(select(Product.name_key, Product.id, Product.product_type))
+    }
     errors = result.errors
     for plan in plans.values():
         known = products.get(plan.key)
         if known is not None and known[1] != plan.product_type:
-            errors.append(RowError(plan.row, "product_type", f"{plan.name} is registered as {known[1]}, not "
-                                   f"{plan.product_type}"))
+            errors.append(
+                RowError(plan.row, "product_type", f"{plan.name} is registered as {known[1]}, not {plan.product_type}")
+            )
     existing_ids = [pid for key, (pid, _) in products.items() if key in plans]
     existing_lots: dict[tuple[int, str], int] = {}
     existing_status: dict[int, str] = {}
@@ -249,12 +256,23 @@ def _import_lots_in(ctx: ServiceContext, session: Session, lots: ValidatedLots, 
             lot_id = existing_lots.get((known[0], number)) if known else None
             if lot_id is not None:
                 if not update_:
-                    errors.append(RowError(lots.numbers[position], "lot_number", f"{number} of "
-                                           f"{lots.columns['product_name'][position]} is already in the registry: "
-                                           "use --update to change it"))
+                    errors.append(
+                        RowError(
+                            lots.numbers[position],
+                            "lot_number",
+                            f"{number} of "
+                            f"{lots.columns['product_name'][position]} is already in the registry: "
+                            "use --update to change it",
+                        )
+                    )
                 elif (wanted := statuses[position]) is not None and wanted != existing_status[lot_id]:
-                    errors.append(RowError(lots.numbers[position], "status", _STATUS_CHANGE.format(
-                        number=number, current=existing_status[lot_id], wanted=wanted)))
+                    errors.append(
+                        RowError(
+                            lots.numbers[position],
+                            "status",
+                            _STATUS_CHANGE.format(number=number, current=existing_status[lot_id], wanted=wanted),
+                        )
+                    )
                 elif lot_id in updates:
                     updates[lot_id].values.update(lots.row_at(position).values)  # a later row corrects
                 else:
@@ -288,14 +306,21 @@ def _import_lots_in(ctx: ServiceContext, session: Session, lots: ValidatedLots, 
 # A lot's status changes only through the lifecycle services (release, reject, recall, destroy), which check
 # the role, take a signature where the rules ask for one and say why in the audit trail. An import may only
 # give the status a lot arrives with, and a pharmacist (who may not release) only quarantine.
-_STATUS_CHANGE = ("{number} is {current} in the registry; an import does not change a lot's status (to {wanted}): "
-                  "use release, reject, recall or destroy, or leave the status cell empty")
+_STATUS_CHANGE = (
+    "{number} is {current} in the registry; an import does not change a lot's status (to {wanted}): "
+    "use release, reject, recall or destroy, or leave the status cell empty"
+)
 _PHARMACIST_STATUSES = frozenset({LotStatus.QUARANTINE.value})
 
 
-def _check_new_lot_statuses(ctx: ServiceContext, lots: ValidatedLots, statuses: list[Any],
-                            existing_lots: dict[tuple[int, str], int], products: dict[str, tuple[int, str]],
-                            errors: list[RowError]) -> None:
+def _check_new_lot_statuses(
+    ctx: ServiceContext,
+    lots: ValidatedLots,
+    statuses: list[Any],
+    existing_lots: dict[tuple[int, str], int],
+    products: dict[str, tuple[int, str]],
+    errors: list[RowError],
+) -> None:
     if ctx.actor is None or ctx.actor.role != Role.PHARMACIST:
         return
     numbers = lots.columns["lot_number"]
@@ -305,25 +330,50 @@ def _check_new_lot_statuses(ctx: ServiceContext, lots: ValidatedLots, statuses: 
         known = products.get(lots.product_keys[position])
         if known is not None and (known[0], numbers[position]) in existing_lots:
             continue  # an existing lot's row: the status-change check above speaks for it
-        errors.append(RowError(lots.numbers[position], "status", f"a pharmacist imports new lots in quarantine "
-                               f"only, not {status}: a medical director releases them (or imports them as {status})"))
+        errors.append(
+            RowError(
+                lots.numbers[position],
+                "status",
+                f"a pharmacist imports new lots in quarantine "
+                f"only, not {status}: a medical director releases them (or imports them as {status})",
+            )
+        )
 
 
-def _write_lots(ctx: ServiceContext, session: Session, site_id: int, plans: dict[str, ProductPlan],
-                products: dict[str, tuple[int, str]], new: NewLots, updates: dict[int, LotRow],
-                result: ImportResult, update_: bool, reporter: _Reporter) -> None:
+def _write_lots(
+    ctx: ServiceContext,
+    session: Session,
+    site_id: int,
+    plans: dict[str, ProductPlan],
+    products: dict[str, tuple[int, str]],
+    new: NewLots,
+    updates: dict[int, LotRow],
+    result: ImportResult,
+    update_: bool,
+    reporter: _Reporter,
+) -> None:
     now = utcnow()
     batch = uuid.uuid4().hex
     result.batch = batch
     before: dict[str, Any] = {}
-    after: dict[str, Any] = {"file_name": result.file_name, "sha256": result.sha256, "rows": result.rows,
-                             "batch": batch, "update": update_}
+    after: dict[str, Any] = {
+        "file_name": result.file_name,
+        "sha256": result.sha256,
+        "rows": result.rows,
+        "batch": batch,
+        "update": update_,
+    }
     connection = session.connection()
 
     manufacturers = name_ids(session, Manufacturer)
-    wanted_m = {name_key(p.manufacturer): {"name": " ".join(p.manufacturer.split()),
-                                           "extra": {"country": p.manufacturer_country}}
-                for p in plans.values() if p.manufacturer}
+    wanted_m = {
+        name_key(p.manufacturer): {
+            "name": " ".join(p.manufacturer.split()),
+            "extra": {"country": p.manufacturer_country},
+        }
+        for p in plans.values()
+        if p.manufacturer
+    }
     new_m = ensure_names(session, Manufacturer, wanted_m, manufacturers, now)
     suppliers = name_ids(session, Supplier)
     supplier_names = [name for name in dict.fromkeys(new.columns.get("supplier", ())) if name is not None]
@@ -334,13 +384,13 @@ def _write_lots(ctx: ServiceContext, session: Session, site_id: int, plans: dict
     new_s = ensure_names(session, Supplier, wanted_s, suppliers, now)
     result.manufacturers_created, result.suppliers_created = len(new_m), len(new_s)
 
-    products_before, products_after, known_keys = write_products(session, plans, products, manufacturers, now,
-                                                                 update_)
+    products_before, products_after, known_keys = write_products(session, plans, products, manufacturers, now, update_)
     result.products_updated = len(products_before)
     if products_before:
         before["products"], after["products_changed"] = products_before, products_after
-    after["products_created"] = id_ranges(pid for key, (pid, _) in products.items() if key in plans
-                                          and key not in known_keys)
+    after["products_created"] = id_ranges(
+        pid for key, (pid, _) in products.items() if key in plans and key not in known_keys
+    )
     after["manufacturers_created"], after["suppliers_created"] = id_ranges(new_m), id_ranges(new_s)
 
     lot_ids = insert_lots(connection, new, products, suppliers, site_id, batch, now, reporter.writing)
@@ -371,17 +421,23 @@ def _expiry_warnings(lots: ValidatedLots) -> list[str]:
     """Lots expired before they were received, listed before anything is written (a warning, not an error:
     a clinic's history may hold such a receipt, and the record is what happened)."""
     warnings = []
-    for number, lot_number, expiry, received in zip(lots.numbers, lots.column("lot_number"),
-                                                    lots.column("expiry_date"), lots.column("received_date"),
-                                                    strict=True):
+    for number, lot_number, expiry, received in zip(
+        lots.numbers, lots.column("lot_number"), lots.column("expiry_date"), lots.column("received_date"), strict=True
+    ):
         warning = expiry_warning(lot_number, expiry, received)
         if warning:
             warnings.append(f"row {number}: {warning}")
     return warnings
 
 
-def _open_receipt_excursions(session: Session, new: NewLots, lot_ids: Any, products: dict[str, tuple[int, str]],
-                             after: dict[str, Any], now: datetime) -> int:
+def _open_receipt_excursions(
+    session: Session,
+    new: NewLots,
+    lot_ids: Any,
+    products: dict[str, tuple[int, str]],
+    after: dict[str, Any],
+    now: datetime,
+) -> int:
     """Ruling 2: the new lots (and lots whose receipt temperature --update gives) received outside their
     product's storage range get an open excursion, as a receipt at the desktop does."""
     readings = new.columns.get("receipt_temperature_c")
@@ -391,8 +447,9 @@ def _open_receipt_excursions(session: Session, new: NewLots, lot_ids: Any, produ
     if readings is None and not changed:
         return 0
     form_of_product = dict(session.execute(select(Product.id, Product.storage_form)).all())
-    forms = {lot_id: form_of_product.get(products[key][0]) for lot_id, key in zip(lot_ids, new.product_keys,
-                                                                                  strict=True)}
+    forms = {
+        lot_id: form_of_product.get(products[key][0]) for lot_id, key in zip(lot_ids, new.product_keys, strict=True)
+    }
     received: list[tuple[int, date | None, Any]] = []
     if readings is not None:
         received += zip(lot_ids, new.columns["received_date"], readings, strict=True)
@@ -407,8 +464,14 @@ def _open_receipt_excursions(session: Session, new: NewLots, lot_ids: Any, produ
     return record_receipt_excursions(session.connection(), found, now)
 
 
-def _update_lots(session: Session, updates: dict[int, LotRow], suppliers: dict[str, int], now: datetime,
-                 results: list[dict[str, Any]], batch: str) -> tuple[dict[str, Any], dict[str, Any]]:
+def _update_lots(
+    session: Session,
+    updates: dict[int, LotRow],
+    suppliers: dict[str, int],
+    now: datetime,
+    results: list[dict[str, Any]],
+    batch: str,
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Apply --update rows: only the cells given change; results given replace the current result of the
     same parameter (and marker), which is voided, unless they are identical."""
     lot_before: dict[str, Any] = {}
@@ -429,10 +492,16 @@ def _update_lots(session: Session, updates: dict[int, LotRow], suppliers: dict[s
     current: dict[tuple[int, str, str | None], list[tuple[int, Any, Any, Any, Any]]] = defaultdict(list)
     for chunk in _chunks(list(updates), 500):
         for rid, lot_id, parameter, marker, value, result, method, measured_by in session.execute(
-            select(CharacterizationResult.id, CharacterizationResult.lot_id, CharacterizationResult.parameter,
-                   CharacterizationResult.marker, CharacterizationResult.value, CharacterizationResult.result,
-                   CharacterizationResult.method, CharacterizationResult.measured_by)
-            .where(CharacterizationResult.lot_id.in_(chunk), CharacterizationResult.voided_at.is_(None))
+            select(
+                CharacterizationResult.id,
+                CharacterizationResult.lot_id,
+                CharacterizationResult.parameter,
+                CharacterizationResult.marker,
+                CharacterizationResult.value,
+                CharacterizationResult.result,
+                CharacterizationResult.method,
+                CharacterizationResult.measured_by,
+            ).where(CharacterizationResult.lot_id.in_(chunk), CharacterizationResult.voided_at.is_(None))
         ):
             current[(lot_id, parameter, marker)].append((rid, value, result, method, measured_by))
     voids: list[dict[str, Any]] = []
@@ -445,15 +514,22 @@ def _update_lots(session: Session, updates: dict[int, LotRow], suppliers: dict[s
             voids.extend({"b_id": old[0]} for old in same_kind)
             if same_kind:
                 lot_before.setdefault(str(lot_id), {})[f"result_{item['parameter']}_{item['marker'] or ''}"] = [
-                    {"value": old[1], "result": old[2], "method": old[3]} for old in same_kind]
+                    {"value": old[1], "result": old[2], "method": old[3]} for old in same_kind
+                ]
             item.update(lot_id=lot_id, recorded_at=now, document_id=None, voided_at=None, void_reason=None)
             results.append(item)
             lot_after.setdefault(str(lot_id), {})[f"result_{item['parameter']}_{item['marker'] or ''}"] = {
-                "value": item["value"], "result": item["result"], "method": item["method"]}
+                "value": item["value"],
+                "result": item["result"],
+                "method": item["method"],
+            }
     if voids:
         session.execute(
-            update(_RESULT_TABLE).where(_RESULT_TABLE.c.id == bindparam("b_id"))
-            .values(voided_at=now, void_reason=f"replaced by import {batch}"), voids)
+            update(_RESULT_TABLE)
+            .where(_RESULT_TABLE.c.id == bindparam("b_id"))
+            .values(voided_at=now, void_reason=f"replaced by import {batch}"),
+            voids,
+        )
     session.flush()
     return lot_before, lot_after
 
@@ -462,16 +538,18 @@ def _update_lots(session: Session, updates: dict[int, LotRow], suppliers: dict[s
 
 
 @changing("import administrations", STAFF)
-def import_administrations(ctx: ServiceContext, path: str | Path, dry_run: bool = False,
-                           progress: Progress | None = None) -> ImportResult:
+def import_administrations(
+    ctx: ServiceContext, path: str | Path, dry_run: bool = False, progress: Progress | None = None
+) -> ImportResult:
     """Import a treatment log. Rows are history: recorded even when they break a rule (the flag rules report
     them), and each adds its quantity to the lot's quantity administered."""
     with _cyclic_gc_paused():
         return _import_administrations(ctx, path, dry_run, progress)
 
 
-def _import_administrations(ctx: ServiceContext, path: str | Path, dry_run: bool,
-                            progress: Progress | None) -> ImportResult:
+def _import_administrations(
+    ctx: ServiceContext, path: str | Path, dry_run: bool, progress: Progress | None
+) -> ImportResult:
     path, digest, table = _read(path)
     result = ImportResult("administrations", path.name, digest, len(table.rows), dry_run=dry_run)
     reporter = _Reporter(progress, len(table.rows))
@@ -498,15 +576,19 @@ def _import_administrations(ctx: ServiceContext, path: str | Path, dry_run: bool
     return result
 
 
-def _import_administrations_in(ctx: ServiceContext, session: Session, rows: list[AdministrationRow],
-                               result: ImportResult, reporter: _Reporter) -> None:
+def _import_administrations_in(
+    ctx: ServiceContext, session: Session, rows: list[AdministrationRow], result: ImportResult, reporter: _Reporter
+) -> None:
     products = dict(session.execute(select(Product.name_key, Product.id)).all())
     wanted = {(products[row.product_key], row.lot_number) for row in rows if row.product_key in products}
     lots: dict[tuple[int, str], int] = {}
     for chunk in _chunks(sorted(wanted), 500):
-        lots.update(((pid, number), lot_id) for lot_id, pid, number in session.execute(
-            select(Lot.id, Lot.product_id, Lot.lot_number)
-            .where(tuple_(Lot.product_id, Lot.lot_number).in_(chunk))))
+        lots.update(
+            ((pid, number), lot_id)
+            for lot_id, pid, number in session.execute(
+                select(Lot.id, Lot.product_id, Lot.lot_number).where(tuple_(Lot.product_id, Lot.lot_number).in_(chunk))
+            )
+        )
     now = utcnow()
     batch = uuid.uuid4().hex
     recorded_by = ctx.actor.user_id if ctx.actor else None
@@ -515,17 +597,26 @@ def _import_administrations_in(ctx: ServiceContext, session: Session, rows: list
     for row in rows:
         product_id = products.get(row.product_key)
         if product_id is None:
-            result.errors.append(RowError(row.row, "product_name", f"no product named {row.values['product_name']}"
-                                          " in the registry: import or add its lots first"))
+            result.errors.append(
+                RowError(
+                    row.row,
+                    "product_name",
+                    f"no product named {row.values['product_name']} in the registry: import or add its lots first",
+                )
+            )
             continue
         lot_id = lots.get((product_id, row.lot_number))
         if lot_id is None:
-            result.errors.append(RowError(row.row, "lot_number", f"{row.lot_number} is not a lot of "
-                                          f"{row.values['product_name']} in the registry"))
+            result.errors.append(
+                RowError(
+                    row.row,
+                    "lot_number",
+                    f"{row.lot_number} is not a lot of {row.values['product_name']} in the registry",
+                )
+            )
             continue
         record = row.fields()
-        record.update(lot_id=lot_id, recorded_by_id=recorded_by, recorded_at=now, import_batch=batch,
-                      superseded=False)
+        record.update(lot_id=lot_id, recorded_by_id=recorded_by, recorded_at=now, import_batch=batch, superseded=False)
         records.append(record)
         if record["quantity"]:
             per_lot[lot_id] += record["quantity"]
@@ -540,13 +631,31 @@ def _import_administrations_in(ctx: ServiceContext, session: Session, rows: list
     if per_lot:
         lot_table = _LOT_TABLE
         session.execute(
-            update(lot_table).where(lot_table.c.id == bindparam("b_id"))
-            .values(quantity_administered=exact_sql(lot_table.c.quantity_administered
-                                                    + bindparam("b_quantity", type_=Exact))),
-            [{"b_id": lot_id, "b_quantity": quantity} for lot_id, quantity in per_lot.items()])
+            update(lot_table)
+            .where(lot_table.c.id == bindparam("b_id"))
+            .values(
+                quantity_administered=exact_sql(
+                    lot_table.c.quantity_administered + bindparam("b_quantity", type_=Exact)
+                )
+            ),
+            [{"b_id": lot_id, "b_quantity": quantity} for lot_id, quantity in per_lot.items()],
+        )
     created = session.execute(select(Administration.id).where(Administration.import_batch == batch)).scalars()
-    ctx.audit(session, AuditRecord("import administrations", "import", batch, before={}, after={
-        "file_name": result.file_name, "sha256": result.sha256, "rows": result.rows, "batch": batch,
-        "administrations_created": id_ranges(created), "administrations_created_count": len(records),
-        "quantity_added_by_lot": {str(k): v for k, v in sorted(per_lot.items())},
-    }))
+    ctx.audit(
+        session,
+        AuditRecord(
+            "import administrations",
+            "import",
+            batch,
+            before={},
+            after={
+                "file_name": result.file_name,
+                "sha256": result.sha256,
+                "rows": result.rows,
+                "batch": batch,
+                "administrations_created": id_ranges(created),
+                "administrations_created_count": len(records),
+                "quantity_added_by_lot": {str(k): v for k, v in sorted(per_lot.items())},
+            },
+        ),
+    )

@@ -28,8 +28,11 @@ def output_target(out: str | Path, suffix: str | None = None, replace: bool = Fa
         raise ValidationError("give the file to write", field="out")
     path = Path(out).expanduser()
     if suffix and path.suffix and path.suffix.lower() != suffix:
-        raise ValidationError(f"{path.name} does not end in {suffix}: name the file {path.stem}{suffix}, or choose "
-                              "the format that matches the name", field="out")
+        raise ValidationError(
+            f"{path.name} does not end in {suffix}: name the file {path.stem}{suffix}, or choose "
+            "the format that matches the name",
+            field="out",
+        )
     final = path.resolve()
     if final.is_dir():
         raise ValidationError(f"{path} is a folder: give a file name", field="out")
@@ -45,8 +48,15 @@ def _check_existing(final: Path, replace: bool) -> None:
     except FileNotFoundError:
         return
     if not stat.S_ISREG(mode):
-        kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode) or
-                stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode) else "not a regular file")
+        kind = (
+            "a named pipe (FIFO)"
+            if stat.S_ISFIFO(mode)
+            else "a device"
+            if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "a socket"
+            if stat.S_ISSOCK(mode)
+            else "not a regular file"
+        )
         raise ValidationError(f"{final} is {kind}: output is written to regular files only", field="out")
     if not replace:
         raise ConflictError(f"{final} exists already: choose another name, or replace it (--force)")
@@ -78,8 +88,9 @@ def temporary_beside(final: Path) -> Iterator[Path]:
         yield temporary
     except OSError as error:
         if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
-            raise StorageError(f"the disk is full: {final} was not written, and nothing was left behind; free some "
-                               "space and try again") from error
+            raise StorageError(
+                f"the disk is full: {final} was not written, and nothing was left behind; free some space and try again"
+            ) from error
         raise
     finally:
         with contextlib.suppress(FileNotFoundError):

@@ -56,8 +56,9 @@ def _reason(reason: str | None, errors: list[FieldError]) -> str:
 
 
 def _unique(session: Session, model: type[Manufacturer] | type[Supplier], name: str, own_id: int | None) -> None:
-    clash = session.execute(select(model.id).where(model.name_key == name_key(name),
-                                                   model.id != (own_id or 0))).scalar()
+    clash = session.execute(
+        select(model.id).where(model.name_key == name_key(name), model.id != (own_id or 0))
+    ).scalar()
     if clash is not None:
         what = "manufacturer" if model is Manufacturer else "supplier"
         raise ValidationError([FieldError("name", f"a {what} named {name!r} exists already")])
@@ -79,8 +80,7 @@ def create_manufacturer(ctx: ServiceContext, name: str, country: str | None = No
 
 
 @changing("change manufacturers", STAFF)
-def update_manufacturer(ctx: ServiceContext, manufacturer_id: int, name: str, country: str | None,
-                        reason: str) -> None:
+def update_manufacturer(ctx: ServiceContext, manufacturer_id: int, name: str, country: str | None, reason: str) -> None:
     """Correct a manufacturer's name or country; every product made by it follows."""
     errors: list[FieldError] = []
     clean, code, why = _name(name, errors), _country(country, errors), _reason(reason, errors)
@@ -95,8 +95,12 @@ def update_manufacturer(ctx: ServiceContext, manufacturer_id: int, name: str, co
         row.name, row.name_key, row.country = clean, name_key(clean), code
         session.flush()
         old, new = changes(before, snapshot(row))
-        ctx.audit(session, AuditRecord("update manufacturer", "manufacturer", row.id, before=old,
-                                       after=new or {"unchanged": True}, reason=why))
+        ctx.audit(
+            session,
+            AuditRecord(
+                "update manufacturer", "manufacturer", row.id, before=old, after=new or {"unchanged": True}, reason=why
+            ),
+        )
 
 
 @changing("add suppliers", STAFF)
@@ -129,8 +133,12 @@ def update_supplier(ctx: ServiceContext, supplier_id: int, name: str, reason: st
         row.name, row.name_key = clean, name_key(clean)
         session.flush()
         old, new = changes(before, snapshot(row))
-        ctx.audit(session, AuditRecord("update supplier", "supplier", row.id, before=old,
-                                       after=new or {"unchanged": True}, reason=why))
+        ctx.audit(
+            session,
+            AuditRecord(
+                "update supplier", "supplier", row.id, before=old, after=new or {"unchanged": True}, reason=why
+            ),
+        )
 
 
 def list_manufacturers(ctx: ServiceContext) -> list[PartyInfo]:
@@ -155,4 +163,3 @@ def get_party(ctx: ServiceContext, kind: str, party_id: int) -> PartyInfo:
         if row is None:
             raise NotFound(f"no {kind} with id {party_id}")
         return PartyInfo(row.id, kind, row.name, getattr(row, "country", None))
-

@@ -78,8 +78,9 @@ def verify_password(password: str, stored: str) -> bool:
         return False
     cost, salt, expected = parsed
     try:
-        actual = hashlib.scrypt(password.encode(), salt=salt, n=cost.n, r=cost.r, p=cost.p, maxmem=cost.maxmem,
-                                dklen=len(expected))
+        actual = hashlib.scrypt(
+            password.encode(), salt=salt, n=cost.n, r=cost.r, p=cost.p, maxmem=cost.maxmem, dklen=len(expected)
+        )
     except (ValueError, TypeError, MemoryError):
         return False
     return hmac.compare_digest(actual, expected)

@@ -109,12 +109,14 @@ def _manufacturer_id(session: Session, name: str | None, country: str | None) ->
 
 def _apply(session: Session, product: Product, details: dict[str, Any]) -> None:
     if "manufacturer" in details or "manufacturer_country" in details:
-        product.manufacturer_id = _manufacturer_id(session, details.pop("manufacturer", None),
-                                                   details.pop("manufacturer_country", None))
+        product.manufacturer_id = _manufacturer_id(
+            session, details.pop("manufacturer", None), details.pop("manufacturer_country", None)
+        )
     if "name" in details:
         name = " ".join(details.pop("name").split())
-        clash = session.execute(select(Product.id).where(Product.name_key == name_key(name),
-                                                         Product.id != (product.id or 0))).scalar()
+        clash = session.execute(
+            select(Product.id).where(Product.name_key == name_key(name), Product.id != (product.id or 0))
+        ).scalar()
         if clash is not None:
             raise ConflictError(f"a product named {name!r} exists already")
         product.name, product.name_key = name, name_key(name)
@@ -138,8 +140,7 @@ def create_product(ctx: ServiceContext, details: Mapping[str, Any]) -> int:
         _apply(session, product, parsed)
         session.add(product)
         session.flush()
-        ctx.audit(session, AuditRecord("create product", "product", product.id, before={},
-                                       after=snapshot(product)))
+        ctx.audit(session, AuditRecord("create product", "product", product.id, before={}, after=snapshot(product)))
         return product.id
 
 
@@ -155,8 +156,17 @@ def update_product(ctx: ServiceContext, product_id: int, details: Mapping[str, A
         _apply(session, product, parsed)
         session.flush()
         old, new = changes(before, snapshot(product))
-        ctx.audit(session, AuditRecord("update product", "product", product.id, before=old,
-                                       after=new or {"unchanged": True}, reason=reason.strip()))
+        ctx.audit(
+            session,
+            AuditRecord(
+                "update product",
+                "product",
+                product.id,
+                before=old,
+                after=new or {"unchanged": True},
+                reason=reason.strip(),
+            ),
+        )
 
 
 def _parse_routes(routes: Iterable[str]) -> tuple[set[str], list[FieldError]]:
@@ -193,8 +203,14 @@ def _product_state(product: Product) -> dict[str, Any]:
 
 
 @changing("save products", STAFF)
-def save_product(ctx: ServiceContext, product_id: int | None, details: Mapping[str, Any], routes: Iterable[str],
-                 spec: Mapping[str, Any], reason: str | None = None) -> int:
+def save_product(
+    ctx: ServiceContext,
+    product_id: int | None,
+    details: Mapping[str, Any],
+    routes: Iterable[str],
+    spec: Mapping[str, Any],
+    reason: str | None = None,
+) -> int:
     """The desktop product editor's save: details, labelled routes and specification of a new product
     (`product_id` None) or an amendment (a reason is required) as ONE transaction with one audit entry, so a
     refused field leaves nothing half-saved. Every field's problem is reported at once."""
@@ -227,15 +243,22 @@ def save_product(ctx: ServiceContext, product_id: int | None, details: Mapping[s
             record = AuditRecord("create product", "product", product.id, before={}, after=after)
         else:
             old, new = changes(before, after)
-            record = AuditRecord("update product", "product", product.id, before=old,
-                                 after=new or {"unchanged": True}, reason=reason.strip() if reason else None)
+            record = AuditRecord(
+                "update product",
+                "product",
+                product.id,
+                before=old,
+                after=new or {"unchanged": True},
+                reason=reason.strip() if reason else None,
+            )
         ctx.audit(session, record)
         return product.id
 
 
 @changing("change labelled routes", STAFF)
-def set_labelled_routes(ctx: ServiceContext, product_id: int, routes: Iterable[str], reason: str | None = None
-                        ) -> tuple[str, ...]:
+def set_labelled_routes(
+    ctx: ServiceContext, product_id: int, routes: Iterable[str], reason: str | None = None
+) -> tuple[str, ...]:
     """Replace the routes the product's label permits."""
     wanted, errors = _parse_routes(routes)
     if errors:
@@ -245,15 +268,22 @@ def set_labelled_routes(ctx: ServiceContext, product_id: int, routes: Iterable[s
         before = sorted(r.route for r in product.labelled_routes)
         product.labelled_routes = [ProductRoute(route=r) for r in sorted(wanted)]
         session.flush()
-        ctx.audit(session, AuditRecord("set labelled routes", "product", product.id,
-                                       before={"labelled_routes": before},
-                                       after={"labelled_routes": sorted(wanted)}, reason=reason))
+        ctx.audit(
+            session,
+            AuditRecord(
+                "set labelled routes",
+                "product",
+                product.id,
+                before={"labelled_routes": before},
+                after={"labelled_routes": sorted(wanted)},
+                reason=reason,
+            ),
+        )
         return tuple(sorted(wanted))
 
 
 @changing("change product specifications", STAFF)
-def set_specification(ctx: ServiceContext, product_id: int, spec: Mapping[str, Any], reason: str | None = None
-                      ) -> None:
+def set_specification(ctx: ServiceContext, product_id: int, spec: Mapping[str, Any], reason: str | None = None) -> None:
     """The product's own limits (endotoxin max EU/mL, size range nm, concentration tolerance %); None or an
     empty value falls back to the default limits of the flag rules."""
     parsed, errors = _parse_spec(spec)
@@ -265,18 +295,29 @@ def set_specification(ctx: ServiceContext, product_id: int, spec: Mapping[str, A
         for key, value in parsed.items():
             setattr(product, key, value)
         after = {k: getattr(product, k) for k in _SPEC_FIELDS}
-        if after["spec_size_min_nm"] is not None and after["spec_size_max_nm"] is not None and \
-                after["spec_size_min_nm"] > after["spec_size_max_nm"]:
+        if (
+            after["spec_size_min_nm"] is not None
+            and after["spec_size_max_nm"] is not None
+            and after["spec_size_min_nm"] > after["spec_size_max_nm"]
+        ):
             raise ValidationError([FieldError("spec_size_max_nm", "is below the minimum size")])
-        ctx.audit(session, AuditRecord("set specification", "product", product.id, before=before, after=after,
-                                       reason=reason))
+        ctx.audit(
+            session, AuditRecord("set specification", "product", product.id, before=before, after=after, reason=reason)
+        )
 
 
 @changing("set regulatory status", STAFF)
-def set_regulatory_status(ctx: ServiceContext, product_id: int, status: str, jurisdiction: str | None = None,
-                          reference: str | None = None, evidence_document_id: int | None = None,
-                          verified_on: date | str | None = None, reason: str | None = None,
-                          evidence_path: str | Path | None = None) -> int:
+def set_regulatory_status(
+    ctx: ServiceContext,
+    product_id: int,
+    status: str,
+    jurisdiction: str | None = None,
+    reference: str | None = None,
+    evidence_document_id: int | None = None,
+    verified_on: date | str | None = None,
+    reason: str | None = None,
+    evidence_path: str | Path | None = None,
+) -> int:
     """Record the product's status in a jurisdiction (default: the site's), with its reference number,
     evidence document and the date it was verified; the verifier is the signed-in user. `evidence_path` is a
     file to attach as the product's regulatory certificate and use as the evidence, in the same transaction
@@ -322,9 +363,11 @@ def set_regulatory_status(ctx: ServiceContext, product_id: int, status: str, jur
             document = session.get(Document, evidence_document_id)
             if document is None:
                 raise ValidationError([FieldError("evidence_document_id", f"no document {evidence_document_id}")])
-        row = session.execute(select(ProductRegulatoryStatus).where(
-            ProductRegulatoryStatus.product_id == product.id,
-            ProductRegulatoryStatus.jurisdiction == where)).scalar_one_or_none()
+        row = session.execute(
+            select(ProductRegulatoryStatus).where(
+                ProductRegulatoryStatus.product_id == product.id, ProductRegulatoryStatus.jurisdiction == where
+            )
+        ).scalar_one_or_none()
         before = snapshot(row) if row is not None else {}
         if row is None:
             row = ProductRegulatoryStatus(product_id=product.id, jurisdiction=where)
@@ -335,14 +378,26 @@ def set_regulatory_status(ctx: ServiceContext, product_id: int, status: str, jur
         row.updated_at = utcnow()
         session.flush()
         old, new = changes(before, snapshot(row)) if before else ({}, snapshot(row))
-        ctx.audit(session, AuditRecord("set regulatory status", "product", product.id, before=old,
-                                       after={"jurisdiction": where, **new}, reason=reason))
+        ctx.audit(
+            session,
+            AuditRecord(
+                "set regulatory status",
+                "product",
+                product.id,
+                before=old,
+                after={"jurisdiction": where, **new},
+                reason=reason,
+            ),
+        )
         return row.id
 
 
 def _info(product: Product) -> ProductInfo:
     return ProductInfo(
-        id=product.id, name=product.name, product_type=product.product_type, gtin=product.gtin,
+        id=product.id,
+        name=product.name,
+        product_type=product.product_type,
+        gtin=product.gtin,
         manufacturer=product.manufacturer.name if product.manufacturer else None,
         details=snapshot(product),
         labelled_routes=tuple(r.route for r in product.labelled_routes),

@@ -28,8 +28,10 @@ class AmbiguousLot(RegistryError):
 
     def __init__(self, lot_number: str, product_names: list[str]) -> None:
         self.lot_number, self.product_names = lot_number, product_names
-        super().__init__(f"lot {lot_number} exists for {len(product_names)} products; name the product "
-                         f"(--product): {', '.join(product_names)}")
+        super().__init__(
+            f"lot {lot_number} exists for {len(product_names)} products; name the product "
+            f"(--product): {', '.join(product_names)}"
+        )
 
 
 @dataclass(frozen=True)
@@ -54,8 +56,11 @@ def _lot_ref(session: Session, lot_number: str, product_name: str | None) -> Lot
     number = lot_number.strip()
     if not number:
         raise ValidationError("give a lot number", field="lot_number")
-    query = (select(Lot.id, Lot.lot_number, Lot.product_id, Product.name, Lot.status, Lot.recall_date,
-                    Lot.expiry_date).join(Product, Product.id == Lot.product_id).where(Lot.lot_number == number))
+    query = (
+        select(Lot.id, Lot.lot_number, Lot.product_id, Product.name, Lot.status, Lot.recall_date, Lot.expiry_date)
+        .join(Product, Product.id == Lot.product_id)
+        .where(Lot.lot_number == number)
+    )
     if product_name is not None and product_name.strip():
         query = query.where(Product.name_key == name_key(product_name))
     rows = session.execute(query.order_by(Product.name)).all()
@@ -106,8 +111,10 @@ def _recall_moment(recall_from: date | datetime | None) -> tuple[date, datetime 
     if isinstance(recall_from, datetime):
         moment = recall_from.replace(tzinfo=None, microsecond=0)  # local wall-clock, as administered_at
         if moment > datetime.now() + timedelta(minutes=15):
-            raise ValidationError(f"{moment:%Y-%m-%d %H:%M} is in the future: a recall starts when it is made "
-                                  "or earlier", field="recall_date")
+            raise ValidationError(
+                f"{moment:%Y-%m-%d %H:%M} is in the future: a recall starts when it is made or earlier",
+                field="recall_date",
+            )
         return moment.date(), moment
     if isinstance(recall_from, date):
         return recall_from, None
@@ -115,8 +122,9 @@ def _recall_moment(recall_from: date | datetime | None) -> tuple[date, datetime 
 
 
 @changing("recall lots", DIRECTOR)
-def recall_lot(ctx: ServiceContext, lot_id: int, reason: str, password: str,
-               recall_date: date | datetime | None = None) -> RecallResult:
+def recall_lot(
+    ctx: ServiceContext, lot_id: int, reason: str, password: str, recall_date: date | datetime | None = None
+) -> RecallResult:
     """Mark a lot recalled from `recall_date` (default today), signed with the meaning `recalled`. A date
     recalls from the start of that day; a date-time from that moment (an administration earlier that day
     was made before the recall).
@@ -134,19 +142,30 @@ def recall_lot(ctx: ServiceContext, lot_id: int, reason: str, password: str,
             raise NotFound(f"no lot with id {lot_id}")
         if lot.status == LotStatus.RECALLED:
             raise ConflictError(f"lot {lot.lot_number} was recalled already on {lot.recall_date}")
-        before = {"status": lot.status, "recall_date": lot.recall_date, "recall_at": lot.recall_at,
-                  "recall_reason": lot.recall_reason}
+        before = {
+            "status": lot.status,
+            "recall_date": lot.recall_date,
+            "recall_at": lot.recall_at,
+            "recall_reason": lot.recall_reason,
+        }
         signed = {"lot_id": lot.id, "lot_number": lot.lot_number, "recall_date": recall_date, "reason": reason}
         if recall_at is not None:
             signed["recall_at"] = recall_at
         signature = add_signature(session, signer, SignatureMeaning.RECALLED, "lot", lot.id, signed)
         lot.status, lot.recall_date, lot.recall_reason = LotStatus.RECALLED.value, recall_date, reason
         lot.recall_at = recall_at
-        recipients = len(session.execute(current_only(select(Administration.id)
-                                                      .where(Administration.lot_id == lot.id))).all())
-        after = {"status": lot.status, "recall_date": recall_date, "recall_at": recall_at, "recall_reason": reason,
-                 "signature_id": signature.id, "signature_meaning": SignatureMeaning.RECALLED.value,
-                 "recipients": recipients}
+        recipients = len(
+            session.execute(current_only(select(Administration.id).where(Administration.lot_id == lot.id))).all()
+        )
+        after = {
+            "status": lot.status,
+            "recall_date": recall_date,
+            "recall_at": recall_at,
+            "recall_reason": reason,
+            "signature_id": signature.id,
+            "signature_meaning": SignatureMeaning.RECALLED.value,
+            "recipients": recipients,
+        }
         ctx.audit(session, AuditRecord("recall lot", "lot", lot.id, before=before, after=after, reason=reason))
         return RecallResult(lot.id, recall_date, signature.id, recipients, recall_at)
 
@@ -198,27 +217,38 @@ class Trace:
 def trace_query(lot_id: int) -> Any:
     """The lookback query: served by the index on administration(lot_id, administered_at)."""
     return current_only(view_query().where(Administration.lot_id == lot_id)).order_by(
-        Administration.administered_at, Administration.id)
+        Administration.administered_at, Administration.id
+    )
 
 
 def patient_query(patient_ref: str) -> Any:
     """The reverse lookup: served by the index on administration(patient_ref)."""
     return current_only(view_query().where(Administration.patient_ref == patient_ref)).order_by(
-        Administration.administered_at, Administration.id)
+        Administration.administered_at, Administration.id
+    )
 
 
 def trace_lot(ctx: ServiceContext, lot_id: int) -> Trace:
     """Every current administration of the lot (patients, dates, routes, practitioners), for notification."""
     ctx.require(READERS, "trace lots")
     with ctx.db.read() as session:
-        lot = session.execute(select(Lot.lot_number, Lot.status, Lot.expiry_date, Lot.recall_date, Lot.recall_at,
-                                     Product.name)
-                              .join(Product, Product.id == Lot.product_id).where(Lot.id == lot_id)).one_or_none()
+        lot = session.execute(
+            select(Lot.lot_number, Lot.status, Lot.expiry_date, Lot.recall_date, Lot.recall_at, Product.name)
+            .join(Product, Product.id == Lot.product_id)
+            .where(Lot.id == lot_id)
+        ).one_or_none()
         if lot is None:
             raise NotFound(f"no lot with id {lot_id}")
         rows = [to_view(r) for r in session.execute(trace_query(lot_id)).all()]
-        return Trace(lot_id, lot.name, lot.lot_number, display_status(lot.status, lot.expiry_date),
-                     lot.recall_date, rows, lot.recall_at)
+        return Trace(
+            lot_id,
+            lot.name,
+            lot.lot_number,
+            display_status(lot.status, lot.expiry_date),
+            lot.recall_date,
+            rows,
+            lot.recall_at,
+        )
 
 
 def lots_for_patient(ctx: ServiceContext, patient_ref: str) -> list[AdministrationView]:
@@ -247,10 +277,22 @@ def mark_patient_notified(ctx: ServiceContext, administration_id: int, notified_
     with ctx.db.write() as session:
         row = lock_current_administration(session, administration_id)
         if notified_on < row.administered_at.date():
-            raise ValidationError(f"{notified_on} is before the administration ({row.administered_at:%Y-%m-%d})",
-                                  field="notified_on")
+            raise ValidationError(
+                f"{notified_on} is before the administration ({row.administered_at:%Y-%m-%d})", field="notified_on"
+            )
         before = {"patient_notified_on": row.patient_notified_on, "notified_how": row.notified_how}
         row.patient_notified_on, row.notified_how = notified_on, how[:200]
-        ctx.audit(session, AuditRecord("mark patient notified", "administration", row.id, before=before,
-                                       after={"patient_notified_on": notified_on, "notified_how": row.notified_how,
-                                              "patient_ref": row.patient_ref}))
+        ctx.audit(
+            session,
+            AuditRecord(
+                "mark patient notified",
+                "administration",
+                row.id,
+                before=before,
+                after={
+                    "patient_notified_on": notified_on,
+                    "notified_how": row.notified_how,
+                    "patient_ref": row.patient_ref,
+                },
+            ),
+        )

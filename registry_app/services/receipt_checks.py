@@ -23,7 +23,9 @@ from ..domain import TemperatureExcursion
 # Storage form -> receipt temperature range in °C, both ends allowed (vocabulary.md: frozen at or below -60 °C,
 # refrigerated 2-8 °C, ambient up to 25 °C). Lyophilized products state no range here: no excursion is inferred.
 STORAGE_RANGES: dict[str, tuple[float, float]] = {
-    "frozen": (-273.15, -60.0), "refrigerated": (2.0, 8.0), "ambient": (-273.15, 25.0),
+    "frozen": (-273.15, -60.0),
+    "refrigerated": (2.0, 8.0),
+    "ambient": (-273.15, 25.0),
 }
 RECEIPT_EXCURSION_NOTE = "Received at {reading} °C, outside the {form} storage range ({low}): recorded at receipt."
 
@@ -49,9 +51,11 @@ def temperature_warning(product_name: str, storage_form: str | None, reading_c: 
     if not outside_storage_range(storage_form, reading_c):
         return None
     assert storage_form is not None and reading_c is not None
-    return (f"received at {_reading(reading_c)} °C, outside the {storage_form} range ({_range_text(storage_form)}) "
-            f"for {product_name}: a temperature excursion is recorded on the lot and stays open (USE-TEMPERATURE) "
-            "until someone resolves it; keep the lot in quarantine meanwhile")
+    return (
+        f"received at {_reading(reading_c)} °C, outside the {storage_form} range ({_range_text(storage_form)}) "
+        f"for {product_name}: a temperature excursion is recorded on the lot and stays open (USE-TEMPERATURE) "
+        "until someone resolves it; keep the lot in quarantine meanwhile"
+    )
 
 
 def expired_at_receipt(expiry_date: date | None, received_date: date | None) -> bool:
@@ -65,8 +69,10 @@ def expiry_warning(lot_number: str | None, expiry_date: date | None, received_da
         return None
     assert expiry_date is not None and received_date is not None
     lot = f"lot {lot_number}" if lot_number else "the lot"
-    return (f"{lot} expired on {expiry_date.isoformat()}, before it was received on {received_date.isoformat()}: "
-            "it must not be used; reject it or return it to the supplier")
+    return (
+        f"{lot} expired on {expiry_date.isoformat()}, before it was received on {received_date.isoformat()}: "
+        "it must not be used; reject it or return it to the supplier"
+    )
 
 
 @dataclass(frozen=True)
@@ -81,11 +87,18 @@ def excursion_values(item: ReceiptExcursion, now: datetime) -> dict[str, Any]:
     """The row of the open excursion a receipt records. The receipt's time of day is not recorded, so the
     excursion is dated from the start of the receipt day."""
     return {
-        "lot_id": item.lot_id, "occurred_at": datetime.combine(item.received_date, time.min),
-        "reading_c": float(item.reading_c), "duration_minutes": None,
-        "notes": RECEIPT_EXCURSION_NOTE.format(reading=_reading(item.reading_c), form=item.storage_form,
-                                               low=_range_text(item.storage_form)),
-        "resolution": None, "resolution_note": None, "resolved_at": None, "resolved_by_id": None, "recorded_at": now,
+        "lot_id": item.lot_id,
+        "occurred_at": datetime.combine(item.received_date, time.min),
+        "reading_c": float(item.reading_c),
+        "duration_minutes": None,
+        "notes": RECEIPT_EXCURSION_NOTE.format(
+            reading=_reading(item.reading_c), form=item.storage_form, low=_range_text(item.storage_form)
+        ),
+        "resolution": None,
+        "resolution_note": None,
+        "resolved_at": None,
+        "resolved_by_id": None,
+        "recorded_at": now,
     }
 
 
@@ -97,8 +110,9 @@ def record_receipt_excursions(connection: Connection, items: Iterable[ReceiptExc
     return len(rows)
 
 
-def receipt_excursions(lots: Iterable[tuple[int, date | None, Any]], storage_forms: Mapping[int, str | None]
-                       ) -> list[ReceiptExcursion]:
+def receipt_excursions(
+    lots: Iterable[tuple[int, date | None, Any]], storage_forms: Mapping[int, str | None]
+) -> list[ReceiptExcursion]:
     """(lot id, received date, reading) -> the receipts outside their product's range (`storage_forms`: lot id ->
     the storage form of its product)."""
     found = []

@@ -150,13 +150,19 @@ def _receipt_warnings(product_name: str, storage_form: str | None, fields: Mappi
         expiry_warning(fields.get("lot_number"), fields.get("expiry_date"), fields.get("received_date")),
         temperature_warning(product_name, storage_form, fields.get("receipt_temperature_c")),
         "the package was not intact: inspect before release, or reject the lot"
-        if fields.get("package_intact") is False else None,
+        if fields.get("package_intact") is False
+        else None,
     ]
     return tuple(w for w in warnings if w)
 
 
-def receipt_warnings(ctx: ServiceContext, details: Mapping[str, Any], product_id: int | None = None,
-                     storage_form: str | None = None, product_name: str | None = None) -> tuple[str, ...]:
+def receipt_warnings(
+    ctx: ServiceContext,
+    details: Mapping[str, Any],
+    product_id: int | None = None,
+    storage_form: str | None = None,
+    product_name: str | None = None,
+) -> tuple[str, ...]:
     """The warnings a receipt of these lot details would give (expired on arrival, temperature outside the
     storage range, package not intact), without saving anything: the desktop shows them and asks before it
     receives. The product is a registered one (`product_id`) or a new one described by `storage_form`."""
@@ -172,8 +178,10 @@ def receipt_warnings(ctx: ServiceContext, details: Mapping[str, Any], product_id
 
 
 def _checked_fields(lot: Lot) -> dict[str, Any]:
-    return {name: getattr(lot, name) for name in ("lot_number", "expiry_date", "received_date",
-                                                  "receipt_temperature_c", "package_intact")}
+    return {
+        name: getattr(lot, name)
+        for name in ("lot_number", "expiry_date", "received_date", "receipt_temperature_c", "package_intact")
+    }
 
 
 def _record_receipt_excursion(ctx: ServiceContext, session: Session, product: Product, lot: Lot) -> None:
@@ -181,35 +189,65 @@ def _record_receipt_excursion(ctx: ServiceContext, session: Session, product: Pr
     if lot.received_date is None or not outside_storage_range(product.storage_form, lot.receipt_temperature_c):
         return
     assert product.storage_form is not None and lot.receipt_temperature_c is not None
-    excursion = TemperatureExcursion(**excursion_values(
-        ReceiptExcursion(lot.id, lot.received_date, lot.receipt_temperature_c, product.storage_form), utcnow()))
+    excursion = TemperatureExcursion(
+        **excursion_values(
+            ReceiptExcursion(lot.id, lot.received_date, lot.receipt_temperature_c, product.storage_form), utcnow()
+        )
+    )
     session.add(excursion)
     session.flush()
-    ctx.audit(session, AuditRecord("record temperature excursion", "temperature_excursion", excursion.id,
-                                   before={}, after=snapshot(excursion)))
+    ctx.audit(
+        session,
+        AuditRecord(
+            "record temperature excursion", "temperature_excursion", excursion.id, before={}, after=snapshot(excursion)
+        ),
+    )
 
 
-def _receive(ctx: ServiceContext, session: Session, product: Product, fields: dict[str, Any], action: str,
-             extra_after: dict[str, Any] | None = None) -> ReceiptResult:
+def _receive(
+    ctx: ServiceContext,
+    session: Session,
+    product: Product,
+    fields: dict[str, Any],
+    action: str,
+    extra_after: dict[str, Any] | None = None,
+) -> ReceiptResult:
     from .context import current_site
 
-    clash = session.execute(select(Lot.id).where(Lot.product_id == product.id,
-                                                 Lot.lot_number == fields["lot_number"])).scalar()
+    clash = session.execute(
+        select(Lot.id).where(Lot.product_id == product.id, Lot.lot_number == fields["lot_number"])
+    ).scalar()
     if clash is not None:
-        raise ConflictError(f"lot {fields['lot_number']} of {product.name} is already in the registry "
-                            f"(lot id {clash}): amend that record instead")
+        raise ConflictError(
+            f"lot {fields['lot_number']} of {product.name} is already in the registry "
+            f"(lot id {clash}): amend that record instead"
+        )
     supplier = fields.pop("supplier", None)
-    lot = Lot(product_id=product.id, site_id=current_site(session, ctx.site_code).id,
-              supplier_id=_supplier_id(session, supplier), status=LotStatus.QUARANTINE.value,
-              quantity_administered=ZERO, quantity_destroyed=ZERO, created_at=utcnow(), **fields)
+    lot = Lot(
+        product_id=product.id,
+        site_id=current_site(session, ctx.site_code).id,
+        supplier_id=_supplier_id(session, supplier),
+        status=LotStatus.QUARANTINE.value,
+        quantity_administered=ZERO,
+        quantity_destroyed=ZERO,
+        created_at=utcnow(),
+        **fields,
+    )
     if not lot.received_by and ctx.actor is not None:
         lot.received_by = ctx.actor.display_name
     session.add(lot)
     session.flush()
     ctx.audit(session, AuditRecord(action, "lot", lot.id, before={}, after={**snapshot(lot), **(extra_after or {})}))
     _record_receipt_excursion(ctx, session, product, lot)
-    return ReceiptResult(lot.id, product.id, product.name, lot.lot_number, lot.expiry_date, lot.serial,
-                         _receipt_warnings(product.name, product.storage_form, _checked_fields(lot)))
+    return ReceiptResult(
+        lot.id,
+        product.id,
+        product.name,
+        lot.lot_number,
+        lot.expiry_date,
+        lot.serial,
+        _receipt_warnings(product.name, product.storage_form, _checked_fields(lot)),
+    )
 
 
 @changing("receive lots", STAFF)
@@ -247,14 +285,16 @@ def identify_scan(ctx: ServiceContext, text: str, fnc1_stand_in: str | None = No
         product = _product_for_gtin(session, scan.gtin) if scan.gtin else None
         lot_id = None
         if product is not None and scan.lot_number:
-            lot_id = session.execute(select(Lot.id).where(Lot.product_id == product.id,
-                                                          Lot.lot_number == scan.lot_number)).scalar()
+            lot_id = session.execute(
+                select(Lot.id).where(Lot.product_id == product.id, Lot.lot_number == scan.lot_number)
+            ).scalar()
         return ScanMatch(scan, product.id if product else None, product.name if product else None, lot_id)
 
 
 @changing("receive lots", STAFF)
-def receive_from_scan(ctx: ServiceContext, scan_text: str, details: Mapping[str, Any],
-                      fnc1_stand_in: str | None = None) -> ReceiptResult:
+def receive_from_scan(
+    ctx: ServiceContext, scan_text: str, details: Mapping[str, Any], fnc1_stand_in: str | None = None
+) -> ReceiptResult:
     """Receive a lot from a GS1 scan (GTIN, lot, expiry, serial) plus the receipt check in `details`
     (quantity_received, receipt_temperature_c, package_intact, supplier, ...). The GTIN must be a known
     product's. A value typed in `details` wins over the scan's (a label may be misprinted)."""
@@ -266,17 +306,29 @@ def receive_from_scan(ctx: ServiceContext, scan_text: str, details: Mapping[str,
         errors.append(FieldError("scan", "the barcode has no lot number (10): type the lot number"))
     if errors:
         raise ValidationError(errors)
-    values: dict[str, Any] = {"received_date": date.today(), "lot_number": scan.lot_number,
-                              "expiry_date": scan.expiry_date, "serial": scan.serial}
+    values: dict[str, Any] = {
+        "received_date": date.today(),
+        "lot_number": scan.lot_number,
+        "expiry_date": scan.expiry_date,
+        "serial": scan.serial,
+    }
     values.update({k: v for k, v in details.items() if v is not None and v != ""})
     fields = parse_lot_fields(values, required=("lot_number", "quantity_received"))
     with ctx.db.write() as session:
         product = _product_for_gtin(session, scan.gtin or "")
         if product is None:
-            raise ValidationError([FieldError("scan", f"GTIN {scan.gtin} is not the GTIN of any product in the "
-                                              "registry: add the GTIN to the product first")])
-        return _receive(ctx, session, product, fields, "receive lot from scan",
-                        {"scan": scan_text.strip(), "gtin": scan.gtin})
+            raise ValidationError(
+                [
+                    FieldError(
+                        "scan",
+                        f"GTIN {scan.gtin} is not the GTIN of any product in the "
+                        "registry: add the GTIN to the product first",
+                    )
+                ]
+            )
+        return _receive(
+            ctx, session, product, fields, "receive lot from scan", {"scan": scan_text.strip(), "gtin": scan.gtin}
+        )
 
 
 def _require_reason(reason: str | None, field: str = "reason") -> str:
@@ -309,10 +361,13 @@ def _release_findings(session: Session, ctx: ServiceContext, lot: Lot) -> list[F
     from ..rules import evaluate_flags
 
     juris, today = jurisdiction(session, ctx), date.today()
-    found = (evaluate_flags(session, juris, today, subject_type="lot", subject_ids=[lot.id])
-             + evaluate_flags(session, juris, today, subject_type="product", subject_ids=[lot.product_id]))
-    return sorted((f for f in found if not f.waived and f.severity in ACKNOWLEDGE_ON_RELEASE),
-                  key=lambda f: (-SEVERITY_RANK[f.severity], f.code))
+    found = evaluate_flags(session, juris, today, subject_type="lot", subject_ids=[lot.id]) + evaluate_flags(
+        session, juris, today, subject_type="product", subject_ids=[lot.product_id]
+    )
+    return sorted(
+        (f for f in found if not f.waived and f.severity in ACKNOWLEDGE_ON_RELEASE),
+        key=lambda f: (-SEVERITY_RANK[f.severity], f.code),
+    )
 
 
 def findings_to_acknowledge(ctx: ServiceContext, lot_id: int) -> list[Flag]:
@@ -323,8 +378,9 @@ def findings_to_acknowledge(ctx: ServiceContext, lot_id: int) -> list[Flag]:
 
 
 @changing("release lots", DIRECTOR)
-def release_lot(ctx: ServiceContext, lot_id: int, password: str, note: str | None = None,
-                acknowledged: Collection[str] = ()) -> int:
+def release_lot(
+    ctx: ServiceContext, lot_id: int, password: str, note: str | None = None, acknowledged: Collection[str] = ()
+) -> int:
     """Release a quarantined lot for use: the medical director signs (meaning "released"). Returns the
     signature id.
 
@@ -343,20 +399,40 @@ def release_lot(ctx: ServiceContext, lot_id: int, password: str, note: str | Non
             raise AcknowledgementRequired(unacknowledged)
         acknowledged_codes = sorted({f.code for f in open_findings})
         before = {"status": lot.status, "released_at": None, "released_on": None, "release_signature_id": None}
-        content = {"lot_id": lot.id, "product_id": lot.product_id, "lot_number": lot.lot_number,
-                   "expiry_date": lot.expiry_date, "quantity_received": lot.quantity_received,
-                   "acknowledged_findings": [{"code": f.code, "severity": f.severity, "message": f.message}
-                                             for f in open_findings]}
+        content = {
+            "lot_id": lot.id,
+            "product_id": lot.product_id,
+            "lot_number": lot.lot_number,
+            "expiry_date": lot.expiry_date,
+            "quantity_received": lot.quantity_received,
+            "acknowledged_findings": [
+                {"code": f.code, "severity": f.severity, "message": f.message} for f in open_findings
+            ],
+        }
         signature = add_signature(session, signer, SignatureMeaning.RELEASED, "lot", lot.id, content)
         lot.status, lot.released_at, lot.release_signature_id = LotStatus.RELEASED.value, utcnow(), signature.id
         lot.released_on = date.today()  # the site's local date
         if note:
             lot.status_note = note.strip()
-        ctx.audit(session, AuditRecord("release lot", "lot", lot.id, before=before, after={
-            "status": lot.status, "released_at": lot.released_at, "released_on": lot.released_on,
-            "release_signature_id": signature.id,
-            "signature_meaning": signature.meaning, "signed_by": signature.signer_name,
-            "acknowledged_findings": acknowledged_codes}, reason=note))
+        ctx.audit(
+            session,
+            AuditRecord(
+                "release lot",
+                "lot",
+                lot.id,
+                before=before,
+                after={
+                    "status": lot.status,
+                    "released_at": lot.released_at,
+                    "released_on": lot.released_on,
+                    "release_signature_id": signature.id,
+                    "signature_meaning": signature.meaning,
+                    "signed_by": signature.signer_name,
+                    "acknowledged_findings": acknowledged_codes,
+                },
+                reason=note,
+            ),
+        )
         return signature.id
 
 
@@ -370,8 +446,17 @@ def reject_lot(ctx: ServiceContext, lot_id: int, reason: str) -> None:
             raise ConflictError(refusal)
         before = {"status": lot.status, "status_note": lot.status_note, "rejected_on": lot.rejected_on}
         lot.status, lot.status_note, lot.rejected_on = LotStatus.REJECTED.value, why, date.today()
-        ctx.audit(session, AuditRecord("reject lot", "lot", lot.id, before=before, after={
-            "status": lot.status, "status_note": why, "rejected_on": lot.rejected_on}, reason=why))
+        ctx.audit(
+            session,
+            AuditRecord(
+                "reject lot",
+                "lot",
+                lot.id,
+                before=before,
+                after={"status": lot.status, "status_note": why, "rejected_on": lot.rejected_on},
+                reason=why,
+            ),
+        )
 
 
 @changing("destroy lots", STAFF)
@@ -387,16 +472,34 @@ def destroy_lot(ctx: ServiceContext, lot_id: int, reason: str, note: str | None 
         lot = _lot(session, lot_id)
         if refusal := lifecycle_refusal("destroy", lot.status, lot.lot_number):
             raise ConflictError(refusal)
-        before = {"status": lot.status, "quantity_destroyed": lot.quantity_destroyed,
-                  "destroyed_reason": lot.destroyed_reason, "status_note": lot.status_note}
+        before = {
+            "status": lot.status,
+            "quantity_destroyed": lot.quantity_destroyed,
+            "destroyed_reason": lot.destroyed_reason,
+            "status_note": lot.status_note,
+        }
         amount = max(lot.quantity_on_hand, ZERO)
         lot.quantity_destroyed += amount
         lot.status, lot.destroyed_reason = LotStatus.DESTROYED.value, why
         if note:
             lot.status_note = note.strip()
-        ctx.audit(session, AuditRecord("destroy lot", "lot", lot.id, before=before, after={
-            "status": lot.status, "quantity_destroyed": lot.quantity_destroyed, "destroyed_reason": why,
-            "status_note": lot.status_note, "destroyed_now": amount}, reason=note or why))
+        ctx.audit(
+            session,
+            AuditRecord(
+                "destroy lot",
+                "lot",
+                lot.id,
+                before=before,
+                after={
+                    "status": lot.status,
+                    "quantity_destroyed": lot.quantity_destroyed,
+                    "destroyed_reason": why,
+                    "status_note": lot.status_note,
+                    "destroyed_now": amount,
+                },
+                reason=note or why,
+            ),
+        )
         return amount
 
 
@@ -417,14 +520,17 @@ def amend_lot(ctx: ServiceContext, lot_id: int, changes: Mapping[str, Any], reas
     with ctx.db.write() as session:
         lot = _lot(session, lot_id)
         if "quantity_received" in fields and fields["quantity_received"] < lot.quantity_destroyed:
-            raise ValidationError([FieldError("quantity_received", f"is less than the {lot.quantity_destroyed:g} "
-                                              "already destroyed")])
+            raise ValidationError(
+                [FieldError("quantity_received", f"is less than the {lot.quantity_destroyed:g} already destroyed")]
+            )
         if "lot_number" in fields and fields["lot_number"] != lot.lot_number:
-            clash = session.execute(select(Lot.id).where(Lot.product_id == lot.product_id,
-                                                         Lot.lot_number == fields["lot_number"])).scalar()
+            clash = session.execute(
+                select(Lot.id).where(Lot.product_id == lot.product_id, Lot.lot_number == fields["lot_number"])
+            ).scalar()
             if clash is not None:
-                raise ValidationError([FieldError("lot_number", f"{fields['lot_number']} is already lot id {clash} "
-                                                  "of this product")])
+                raise ValidationError(
+                    [FieldError("lot_number", f"{fields['lot_number']} is already lot id {clash} of this product")]
+                )
         before = snapshot(lot)
         if "supplier" in fields:
             lot.supplier_id = _supplier_id(session, fields.pop("supplier"))
@@ -432,8 +538,12 @@ def amend_lot(ctx: ServiceContext, lot_id: int, changes: Mapping[str, Any], reas
             setattr(lot, key, value)
         session.flush()
         old, new = changed_fields(before, snapshot(lot))
-        ctx.audit(session, AuditRecord("amend lot", "lot", lot.id, before=old, after=new or {"unchanged": True},
-                                       reason=reason.strip()))
+        ctx.audit(
+            session,
+            AuditRecord(
+                "amend lot", "lot", lot.id, before=old, after=new or {"unchanged": True}, reason=reason.strip()
+            ),
+        )
         if "receipt_temperature_c" in new:
             # The corrected receipt reading is the receipt's: outside the range, it is an excursion (ruling 2).
             product = session.get(Product, lot.product_id)
@@ -448,11 +558,21 @@ _MARKER = cells.vocabulary(MARKERS, "marker")
 
 
 @changing("record characterization results", STAFF)
-def add_characterization_result(ctx: ServiceContext, lot_id: int, parameter: str, *, value: Any = None,
-                                result: str | None = None, method: str | None = None, marker: str | None = None,
-                                measured_by: str | None = None, document_id: int | None = None,
-                                source_ref: str | None = None, laboratory: str | None = None,
-                                tested_on: date | None = None) -> int:
+def add_characterization_result(
+    ctx: ServiceContext,
+    lot_id: int,
+    parameter: str,
+    *,
+    value: Any = None,
+    result: str | None = None,
+    method: str | None = None,
+    marker: str | None = None,
+    measured_by: str | None = None,
+    document_id: int | None = None,
+    source_ref: str | None = None,
+    laboratory: str | None = None,
+    tested_on: date | None = None,
+) -> int:
     """Record one measured parameter of a lot: a number in the parameter's unit, or a qualitative result;
     optionally the laboratory that measured it and the date of the test (from the certificate)."""
     errors: list[FieldError] = []
@@ -460,8 +580,12 @@ def add_characterization_result(ctx: ServiceContext, lot_id: int, parameter: str
     if laboratory is not None and len(laboratory) > 200:
         errors.append(FieldError("laboratory", "at most 200 characters fit"))
     if tested_on is not None and (not isinstance(tested_on, date) or tested_on > date.today()):
-        errors.append(FieldError("tested_on", f"{tested_on} is in the future" if isinstance(tested_on, date)
-                                 else "give the date of the test"))
+        errors.append(
+            FieldError(
+                "tested_on",
+                f"{tested_on} is in the future" if isinstance(tested_on, date) else "give the date of the test",
+            )
+        )
     try:
         parameter = _PARAMETER(str(parameter).strip())
     except cells.CellError as error:
@@ -482,8 +606,11 @@ def add_characterization_result(ctx: ServiceContext, lot_id: int, parameter: str
             row["result"] = cells.vocabulary(sorted(results), "result")(str(result or "").strip())
         except cells.CellError as error:
             errors.append(FieldError("result", str(error) if result else f"choose one of {', '.join(sorted(results))}"))
-    for key, raw, parse in (("method", method, cells.vocabulary(sorted(methods), f"{parameter} method")),
-                            ("measured_by", measured_by, _MEASURED_BY), ("marker", marker, _MARKER)):
+    for key, raw, parse in (
+        ("method", method, cells.vocabulary(sorted(methods), f"{parameter} method")),
+        ("measured_by", measured_by, _MEASURED_BY),
+        ("marker", marker, _MARKER),
+    ):
         if raw:
             try:
                 row[key] = parse(str(raw).strip())
@@ -499,13 +626,18 @@ def add_characterization_result(ctx: ServiceContext, lot_id: int, parameter: str
         _lot(session, lot_id)
         if document_id is not None and session.get(Document, document_id) is None:
             raise ValidationError([FieldError("document_id", f"no document {document_id}")])
-        item = CharacterizationResult(lot_id=lot_id, document_id=document_id,
-                                      source_ref=source_ref.strip() if source_ref else None, laboratory=laboratory,
-                                      tested_on=tested_on, recorded_at=utcnow(), **row)
+        item = CharacterizationResult(
+            lot_id=lot_id,
+            document_id=document_id,
+            source_ref=source_ref.strip() if source_ref else None,
+            laboratory=laboratory,
+            tested_on=tested_on,
+            recorded_at=utcnow(),
+            **row,
+        )
         session.add(item)
         session.flush()
-        ctx.audit(session, AuditRecord("add characterization result", "lot", lot_id, before={},
-                                       after=snapshot(item)))
+        ctx.audit(session, AuditRecord("add characterization result", "lot", lot_id, before={}, after=snapshot(item)))
         return item.id
 
 
@@ -520,10 +652,17 @@ def void_characterization_result(ctx: ServiceContext, result_id: int, reason: st
         if item.voided_at is not None:
             raise ConflictError(f"result {result_id} was already voided")
         item.voided_at, item.void_reason = utcnow(), why
-        ctx.audit(session, AuditRecord("void characterization result", "lot", item.lot_id,
-                                       before={"result_id": item.id, "voided_at": None},
-                                       after={"result_id": item.id, "voided_at": item.voided_at,
-                                              "void_reason": why}, reason=why))
+        ctx.audit(
+            session,
+            AuditRecord(
+                "void characterization result",
+                "lot",
+                item.lot_id,
+                before={"result_id": item.id, "voided_at": None},
+                after={"result_id": item.id, "voided_at": item.voided_at, "void_reason": why},
+                reason=why,
+            ),
+        )
 
 
 @dataclass(frozen=True)
@@ -546,5 +685,13 @@ def get_lot(ctx: ServiceContext, lot_id: int, include_voided: bool = False) -> L
         if not include_voided:
             query = query.where(CharacterizationResult.voided_at.is_(None))
         results = tuple(snapshot(r) for r in session.execute(query.order_by(CharacterizationResult.id)).scalars())
-        return LotInfo(lot.id, lot.product_id, lot.product.name, lot.lot_number, lot.status, lot.quantity_on_hand,
-                       snapshot(lot), results)
+        return LotInfo(
+            lot.id,
+            lot.product_id,
+            lot.product.name,
+            lot.lot_number,
+            lot.status,
+            lot.quantity_on_hand,
+            snapshot(lot),
+            results,
+        )

@@ -57,6 +57,7 @@ class OutputResult:
 
 # ---- pseudonyms -------------------------------------------------------------------------------------------
 
+
 def pseudonym_for(key: bytes, patient_ref: str) -> str:
     return "P-" + hmac.new(key, patient_ref.strip().encode("utf-8"), hashlib.sha256).hexdigest()[:10]
 
@@ -107,11 +108,14 @@ def _check_patient_refs(ctx: ServiceContext, include_patient_refs: bool) -> None
     actor = ctx.actor
     if include_patient_refs and (actor is None or actor.role != Role.MEDICAL_DIRECTOR):
         who = f"{actor.username} ({actor.role.replace('_', ' ')})" if actor else "nobody signed in"
-        raise PermissionDenied(f"{who} may not include patients' own references in an inspector's output; "
-                               "this needs the role medical director (pseudonyms are used otherwise)")
+        raise PermissionDenied(
+            f"{who} may not include patients' own references in an inspector's output; "
+            "this needs the role medical director (pseudonyms are used otherwise)"
+        )
 
 
 # ---- validation ---------------------------------------------------------------------------------------------
+
 
 def _period(start: date | None, end: date | None, required: bool) -> Period:
     problems = []
@@ -128,16 +132,24 @@ def _period(start: date | None, end: date | None, required: bool) -> Period:
 
 # ---- flags and completeness ----------------------------------------------------------------------------
 
+
 def _flag_row(flag: Flag) -> FlagRow:
     waiver = flag.waiver or {}
     return FlagRow(
-        code=flag.code, severity=flag.severity, title=RULES[flag.code].title if flag.code in RULES else flag.code,
-        subject_type=flag.subject_type, subject_id=flag.subject_id, product_name=flag.product_name,
-        lot_number=flag.lot_number, message=flag.message, waived=flag.waived,
+        code=flag.code,
+        severity=flag.severity,
+        title=RULES[flag.code].title if flag.code in RULES else flag.code,
+        subject_type=flag.subject_type,
+        subject_id=flag.subject_id,
+        product_name=flag.product_name,
+        lot_number=flag.lot_number,
+        message=flag.message,
+        waived=flag.waived,
         waived_by=waiver.get("waived_by"),  # type: ignore[arg-type]
         waived_at=waiver.get("waived_at"),  # type: ignore[arg-type]
         waiver_reason=waiver.get("reason"),  # type: ignore[arg-type]
-        lot_id=flag.lot_id, product_id=flag.product_id,
+        lot_id=flag.lot_id,
+        product_id=flag.product_id,
     )
 
 
@@ -155,6 +167,7 @@ def _completeness(session: Session, jurisdiction: str, today: date, lot_ids: lis
 
 # ---- building the content -----------------------------------------------------------------------------
 
+
 def _lots_in_scope(session: Session, jurisdiction: str, period: Period, today: date) -> list[LotRow]:
     """Lots received or used in the period, with their completeness scores."""
     ids = list(session.execute(report_data.lots_in_scope(period)).scalars())
@@ -162,8 +175,9 @@ def _lots_in_scope(session: Session, jurisdiction: str, period: Period, today: d
     return report_data.lot_rows(session, jurisdiction, period, today, scores)
 
 
-def _export_table(session: Session, kind: str, jurisdiction: str, period: Period, today: date,
-                  pseudonym: Pseudonym) -> Table:
+def _export_table(
+    session: Session, kind: str, jurisdiction: str, period: Period, today: date, pseudonym: Pseudonym
+) -> Table:
     if kind == "lots":
         return report_data.lots_table(_lots_in_scope(session, jurisdiction, period, today))
     if kind == "products":
@@ -178,9 +192,16 @@ def _export_table(session: Session, kind: str, jurisdiction: str, period: Period
     raise ValueError(kind)
 
 
-def _compliance_data(session: Session, ctx: ServiceContext, period: Period, today: date, pseudonym: Pseudonym,
-                     include_patient_refs: bool, scope_lots: list[LotRow] | None = None,
-                     flags: list[FlagRow] | None = None) -> ComplianceData:
+def _compliance_data(
+    session: Session,
+    ctx: ServiceContext,
+    period: Period,
+    today: date,
+    pseudonym: Pseudonym,
+    include_patient_refs: bool,
+    scope_lots: list[LotRow] | None = None,
+    flags: list[FlagRow] | None = None,
+) -> ComplianceData:
     """The report's content. `scope_lots` (every lot in scope) and `flags` (the flags in scope) are passed
     when the caller has read them already for the exports, so each is read and evaluated once."""
     site = current_site(session, ctx.site_code)
@@ -193,9 +214,15 @@ def _compliance_data(session: Session, ctx: ServiceContext, period: Period, toda
     actor = ctx.actor
     role = actor.role.replace("_", " ") if actor else ""
     return ComplianceData(
-        clinic=site.name, site_code=site.code, jurisdiction=jurisdiction, period=period,
-        generated_by=f"{actor.display_name} ({role})" if actor else "system", generated_at=utcnow(),
-        registry_version=__version__, audit_status=verified.describe(), audit_ok=verified.ok,
+        clinic=site.name,
+        site_code=site.code,
+        jurisdiction=jurisdiction,
+        period=period,
+        generated_by=f"{actor.display_name} ({role})" if actor else "system",
+        generated_at=utcnow(),
+        registry_version=__version__,
+        audit_status=verified.describe(),
+        audit_ok=verified.ok,
         patient_refs=REAL_REFS if include_patient_refs else PSEUDONYMIZED,
         # The report lists the lots received in the period; the lots export also those only used in it.
         lots=[lot for lot in scope_lots if period.includes(lot.received_date)],
@@ -233,10 +260,19 @@ def _reason(include_patient_refs: bool) -> str | None:
 
 # ---- services -----------------------------------------------------------------------------------------
 
+
 @changing("export registry records", READERS)
-def export(ctx: ServiceContext, kind: str, fmt: str, out: str | Path, include_patient_refs: bool = False,
-           start: date | None = None, end: date | None = None, today: date | None = None,
-           replace: bool = False) -> OutputResult:
+def export(
+    ctx: ServiceContext,
+    kind: str,
+    fmt: str,
+    out: str | Path,
+    include_patient_refs: bool = False,
+    start: date | None = None,
+    end: date | None = None,
+    today: date | None = None,
+    replace: bool = False,
+) -> OutputResult:
     """Write one export (lots, products, administrations, flags, audit) as CSV or XLSX; the whole registry,
     or the records of a period when `start`/`end` are given. An existing `out` is replaced only with
     `replace` (services/outputs.py)."""
@@ -258,17 +294,35 @@ def export(ctx: ServiceContext, kind: str, fmt: str, out: str | Path, include_pa
             table = _export_table(session, kind, jurisdiction, period, today, pseudonym)
         rows = write_table(temporary, fmt, table)
         digest = file_sha256(temporary)
-        after = {"kind": kind, "format": fmt, "file": final.name, "sha256": digest, "rows": rows,
-                 "period": period.as_json(), **_patient_refs_fields(include_patient_refs)}
-        seq = _publish(ctx, temporary, final, AuditRecord(f"export {kind}", "export", kind, before={}, after=after,
-                                                           reason=_reason(include_patient_refs)), replace)
+        after = {
+            "kind": kind,
+            "format": fmt,
+            "file": final.name,
+            "sha256": digest,
+            "rows": rows,
+            "period": period.as_json(),
+            **_patient_refs_fields(include_patient_refs),
+        }
+        seq = _publish(
+            ctx,
+            temporary,
+            final,
+            AuditRecord(f"export {kind}", "export", kind, before={}, after=after, reason=_reason(include_patient_refs)),
+            replace,
+        )
     return OutputResult(final, digest, kind, rows=rows, audit_seq=seq)
 
 
 @changing("produce the compliance report", READERS)
-def compliance_report(ctx: ServiceContext, start: date, end: date, out: str | Path,
-                      include_patient_refs: bool = False, today: date | None = None,
-                      replace: bool = False) -> OutputResult:
+def compliance_report(
+    ctx: ServiceContext,
+    start: date,
+    end: date,
+    out: str | Path,
+    include_patient_refs: bool = False,
+    today: date | None = None,
+    replace: bool = False,
+) -> OutputResult:
     """The inspector's compliance report for the period, as PDF."""
     period = _period(start, end, required=True)
     final = output_target(out, ".pdf", replace)
@@ -280,17 +334,42 @@ def compliance_report(ctx: ServiceContext, start: date, end: date, out: str | Pa
             content = _compliance_data(session, ctx, period, today, pseudonym, include_patient_refs)
         pages = _write_pdf(temporary, content)
         digest = file_sha256(temporary)
-        after = {"report": "compliance", "file": final.name, "sha256": digest, "pages": pages,
-                 "period": period.as_json(), "audit_trail": content.audit_status,
-                 **_patient_refs_fields(include_patient_refs)}
-        seq = _publish(ctx, temporary, final, AuditRecord("compliance report", "report", "compliance", before={},
-                                                           after=after, reason=_reason(include_patient_refs)), replace)
+        after = {
+            "report": "compliance",
+            "file": final.name,
+            "sha256": digest,
+            "pages": pages,
+            "period": period.as_json(),
+            "audit_trail": content.audit_status,
+            **_patient_refs_fields(include_patient_refs),
+        }
+        seq = _publish(
+            ctx,
+            temporary,
+            final,
+            AuditRecord(
+                "compliance report",
+                "report",
+                "compliance",
+                before={},
+                after=after,
+                reason=_reason(include_patient_refs),
+            ),
+            replace,
+        )
     return OutputResult(final, digest, "compliance", pages=pages, audit_seq=seq)
 
 
 @changing("produce inspection bundles", READERS)
-def bundle(ctx: ServiceContext, start: date, end: date, out: str | Path, include_patient_refs: bool = False,
-           today: date | None = None, replace: bool = False) -> OutputResult:
+def bundle(
+    ctx: ServiceContext,
+    start: date,
+    end: date,
+    out: str | Path,
+    include_patient_refs: bool = False,
+    today: date | None = None,
+    replace: bool = False,
+) -> OutputResult:
     """One ZIP: the compliance report, every export of the period as CSV and XLSX, the whole audit trail, the
     result of `audit verify`, and a manifest of every file's SHA-256."""
     period = _period(start, end, required=True)
@@ -304,8 +383,7 @@ def bundle(ctx: ServiceContext, start: date, end: date, out: str | Path, include
             jurisdiction = current_site(session, ctx.site_code).jurisdiction
             scope_lots = _lots_in_scope(session, jurisdiction, period, today)
             flags = report_data.flags_in_scope(session, current_flags(session, jurisdiction, today), period)
-            content = _compliance_data(session, ctx, period, today, pseudonym, include_patient_refs, scope_lots,
-                                       flags)
+            content = _compliance_data(session, ctx, period, today, pseudonym, include_patient_refs, scope_lots, flags)
             tables = {
                 "lots": report_data.lots_table(scope_lots),
                 "products": report_data.products_table(session, jurisdiction, period),
@@ -316,9 +394,21 @@ def bundle(ctx: ServiceContext, start: date, end: date, out: str | Path, include
             }
         files = write_bundle(temporary, content, tables, content.audit_status, content.audit_ok)
         digest = file_sha256(temporary)
-        after = {"bundle": final.name, "sha256": digest, "period": period.as_json(),
-                 "files": {f.name: f.sha256 for f in files}, "audit_trail": content.audit_status,
-                 **_patient_refs_fields(include_patient_refs)}
-        seq = _publish(ctx, temporary, final, AuditRecord("inspection bundle", "bundle", final.name, before={},
-                                                           after=after, reason=_reason(include_patient_refs)), replace)
+        after = {
+            "bundle": final.name,
+            "sha256": digest,
+            "period": period.as_json(),
+            "files": {f.name: f.sha256 for f in files},
+            "audit_trail": content.audit_status,
+            **_patient_refs_fields(include_patient_refs),
+        }
+        seq = _publish(
+            ctx,
+            temporary,
+            final,
+            AuditRecord(
+                "inspection bundle", "bundle", final.name, before={}, after=after, reason=_reason(include_patient_refs)
+            ),
+            replace,
+        )
     return OutputResult(final, digest, "bundle", files=tuple(files), audit_seq=seq)

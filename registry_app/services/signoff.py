@@ -34,11 +34,17 @@ class ReportSignOff:
     content_hash: str
 
 
-def signed_content(report_sha256: str, period_from: date, period_to: date, title: str,
-                   audit_head: str) -> dict[str, Any]:
+def signed_content(
+    report_sha256: str, period_from: date, period_to: date, title: str, audit_head: str
+) -> dict[str, Any]:
     """Exactly what the signature's hash covers (recompute it to check a signature against a report)."""
-    return {"report_sha256": report_sha256, "period_from": period_from.isoformat(),
-            "period_to": period_to.isoformat(), "title": title, "audit_head": audit_head}
+    return {
+        "report_sha256": report_sha256,
+        "period_from": period_from.isoformat(),
+        "period_to": period_to.isoformat(),
+        "title": title,
+        "audit_head": audit_head,
+    }
 
 
 def _validated(report_sha256: str, period_from: date, period_to: date, title: str) -> str:
@@ -58,8 +64,14 @@ def _validated(report_sha256: str, period_from: date, period_to: date, title: st
 
 
 @changing("sign off reports", DIRECTOR)
-def sign_off_report(ctx: ServiceContext, password: str, report_sha256: str, period_from: date, period_to: date,
-                    title: str = "compliance report") -> ReportSignOff:
+def sign_off_report(
+    ctx: ServiceContext,
+    password: str,
+    report_sha256: str,
+    period_from: date,
+    period_to: date,
+    title: str = "compliance report",
+) -> ReportSignOff:
     """The director re-enters the password and approves the report whose file has this SHA-256.
 
     A wrong password raises SignInFailed and leaves only the failed attempt in the trail."""
@@ -69,13 +81,24 @@ def sign_off_report(ctx: ServiceContext, password: str, report_sha256: str, peri
         head = session.execute(select(Setting.value).where(Setting.key == HEAD_KEY)).scalar_one()
         content = signed_content(digest, period_from, period_to, title.strip(), head)
         signature = add_signature(session, signer, SignatureMeaning.APPROVED, REPORT_SUBJECT, digest, content)
-        ctx.audit(session, AuditRecord(
-            "sign off report", REPORT_SUBJECT, digest, before={},
-            after={"signature_id": signature.id, "meaning": signature.meaning, "signer": signature.signer_name,
-                   **content},
-        ))
-        return ReportSignOff(signature.id, signature.signer_name, signature.meaning, signature.signed_at, digest,
-                             signature.content_hash)
+        ctx.audit(
+            session,
+            AuditRecord(
+                "sign off report",
+                REPORT_SUBJECT,
+                digest,
+                before={},
+                after={
+                    "signature_id": signature.id,
+                    "meaning": signature.meaning,
+                    "signer": signature.signer_name,
+                    **content,
+                },
+            ),
+        )
+        return ReportSignOff(
+            signature.id, signature.signer_name, signature.meaning, signature.signed_at, digest, signature.content_hash
+        )
 
 
 def report_signoffs(ctx: ServiceContext, report_sha256: str) -> list[ReportSignOff]:
@@ -84,7 +107,8 @@ def report_signoffs(ctx: ServiceContext, report_sha256: str) -> list[ReportSignO
     digest = report_sha256.strip().lower()
     with ctx.db.read() as session:
         rows = session.execute(
-            select(Signature).where(Signature.subject_type == REPORT_SUBJECT, Signature.subject_id == digest)
+            select(Signature)
+            .where(Signature.subject_type == REPORT_SUBJECT, Signature.subject_id == digest)
             .order_by(Signature.id)
         ).scalars()
         return [ReportSignOff(s.id, s.signer_name, s.meaning, s.signed_at, digest, s.content_hash) for s in rows]

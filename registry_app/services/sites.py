@@ -41,8 +41,9 @@ def validate_time_zone(name: str) -> str:
     return text
 
 
-def _site_fields(errors: list[FieldError], jurisdiction: str, name: str | None, time_zone: str | None, *,
-                 name_required: bool) -> tuple[str, str | None]:
+def _site_fields(
+    errors: list[FieldError], jurisdiction: str, name: str | None, time_zone: str | None, *, name_required: bool
+) -> tuple[str, str | None]:
     """The checked jurisdiction code and time zone; every problem (name included) is added to `errors`, so
     that one refusal names them all."""
     if (name_required or name is not None) and not (name or "").strip():
@@ -61,8 +62,9 @@ def _site_fields(errors: list[FieldError], jurisdiction: str, name: str | None, 
 
 
 @changing("change the site's settings", ADMIN)
-def set_site(ctx: ServiceContext, jurisdiction: str, name: str | None = None,
-             time_zone: str | None = None) -> dict[str, str]:
+def set_site(
+    ctx: ServiceContext, jurisdiction: str, name: str | None = None, time_zone: str | None = None
+) -> dict[str, str]:
     """Set the site's jurisdiction, and its name and time zone when given. Every field is checked first."""
     errors: list[FieldError] = []
     code, zone = _site_fields(errors, jurisdiction, name, time_zone, name_required=False)
@@ -120,8 +122,9 @@ RESERVED_SITE_CODES = frozenset({"all"})  # `--site all` names a group-wide role
 
 
 @changing("add sites", ADMIN)
-def add_site(ctx: ServiceContext, code: str, name: str, jurisdiction: str, time_zone: str | None = None
-             ) -> dict[str, str]:
+def add_site(
+    ctx: ServiceContext, code: str, name: str, jurisdiction: str, time_zone: str | None = None
+) -> dict[str, str]:
     """Add a site (clinic) to a multi-site registry: its code, name, jurisdiction and optional time zone."""
     errors: list[FieldError] = []
     code = (code or "").strip()
@@ -151,5 +154,7 @@ def list_sites(ctx: ServiceContext) -> list[dict[str, str | bool]]:
     ctx.require(READERS, "see the sites")
     with ctx.db.read() as session:
         current = current_site(session).code
-        return [{**_info(session, site), "current": site.code == current}
-                for site in session.execute(select(Site).order_by(Site.code)).scalars()]
+        return [
+            {**_info(session, site), "current": site.code == current}
+            for site in session.execute(select(Site).order_by(Site.code)).scalars()
+        ]

@@ -35,7 +35,8 @@ def crash_dialog(error: BaseException, parent: QWidget | None = None) -> QMessag
     box.setText(f"The registry met an error it did not expect ({type(error).__name__}).")
     box.setInformativeText(
         "Every record saved before this is safe: the change that was under way, if any, was not saved. "
-        f"You can go on working.\n\nThe details are in the log file:\n{log_path()}")
+        f"You can go on working.\n\nThe details are in the log file:\n{log_path()}"
+    )
     box.setDetailedText(redact("".join(traceback.format_exception_only(type(error), error))))
     open_folder = box.addButton("Open the log folder", QMessageBox.ButtonRole.ActionRole)
     open_folder.clicked.connect(open_log_folder)

@@ -58,8 +58,7 @@ class FirstRunDialog(QDialog):
 
         open_button = QPushButton("&Open an existing registry file…", objectName="openRegistry")
         open_button.clicked.connect(self._choose_existing)
-        self.server_url = QLineEdit(objectName="serverUrl",
-                                    placeholderText="postgresql://user@host/registry")
+        self.server_url = QLineEdit(objectName="serverUrl", placeholderText="postgresql://user@host/registry")
         connect = QPushButton("Co&nnect", objectName="connectServer")
         connect.clicked.connect(lambda: self.open_url(self.server_url.text().strip()))
         server = QHBoxLayout()
@@ -110,8 +109,9 @@ class FirstRunDialog(QDialog):
         if ctx is None:
             return False
         try:
-            ctx.actor = create_first_user(ctx, self.admin_name.text(), "admin", self.admin_password.text(),
-                                          self.admin_full.text().strip() or None)
+            ctx.actor = create_first_user(
+                ctx, self.admin_name.text(), "admin", self.admin_password.text(), self.admin_full.text().strip() or None
+            )
         except RegistryError as error:
             self.error.setText(str(error))
             ctx.db.dispose()
@@ -153,5 +153,12 @@ class FirstRunDialog(QDialog):
             self.accept()
 
         # Demo generation writes in one transaction that cannot stop half-way: progress, but no Cancel.
-        runner_for(self).run(self, work, done, lambda error: self.error.setText(str(error)),
-                             title="Creating the demo registry", progress=True, cancellable=False)
+        runner_for(self).run(
+            self,
+            work,
+            done,
+            lambda error: self.error.setText(str(error)),
+            title="Creating the demo registry",
+            progress=True,
+            cancellable=False,
+        )

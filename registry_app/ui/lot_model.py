@@ -39,9 +39,19 @@ COLUMNS: tuple[tuple[str, str, str | None], ...] = (
 )
 # Starting widths in pixels, wide enough for the usual product names and lot numbers; the user's own widths
 # are kept in QSettings from then on.
-COLUMN_WIDTHS = {"severity": 80, "product": 180, "lot_number": 120, "product_type": 100, "manufacturer": 125,
-                 "supplier": 125, "status": 80, "expiry_date": 85, "received_date": 85, "on_hand": 80,
-                 "completeness": 70}
+COLUMN_WIDTHS = {
+    "severity": 80,
+    "product": 180,
+    "lot_number": 120,
+    "product_type": 100,
+    "manufacturer": 125,
+    "supplier": 125,
+    "status": 80,
+    "expiry_date": 85,
+    "received_date": 85,
+    "on_hand": 80,
+    "completeness": 70,
+}
 LOT_ID_ROLE = Qt.ItemDataRole.UserRole + 1
 BADGE_DELAY_MS = 300  # a pause in typing (people type a key every 150-250 ms)
 
@@ -58,7 +68,7 @@ TEXT_KEYS = frozenset({"product", "lot_number", "manufacturer", "supplier"})  # 
 
 
 def lots_phrase(count: int, more: bool = False) -> str:
-    """"1 lot", "2,500 lots", "100+ lots" (more: the list goes on past what is counted)."""
+    """ "1 lot", "2,500 lots", "100+ lots" (more: the list goes on past what is counted)."""
     return f"{count:,}{'+' if more else ''} {'lot' if count == 1 and not more else 'lots'}"
 
 
@@ -74,7 +84,7 @@ class LotTableModel(QAbstractTableModel):
         self._generation = 0  # bumped per query, so badges computed for an older list are dropped
         # While the user types, badges wait until the typing pauses: one flag evaluation, not one per key.
         self._badge_timer = QTimer(self, singleShot=True, interval=BADGE_DELAY_MS)
-        self._badge_timer.timeout.connect(lambda: self._load_badges([row.id for row in self.rows[:self.page_size]]))
+        self._badge_timer.timeout.connect(lambda: self._load_badges([row.id for row in self.rows[: self.page_size]]))
 
     # --- the query --------------------------------------------------------------------------------------------
     def set_query(self, query: LotQuery) -> None:
@@ -98,9 +108,13 @@ class LotTableModel(QAbstractTableModel):
         generation = self._generation
         owner = self._owner()
         # A failed badge read leaves the badges blank; the list itself is already on screen.
-        runner_for(owner).run(owner, lambda _progress: lot_badges(self.ctx, ids),
-                              lambda badges: self._show_badges(generation, badges), lambda _error: None,
-                              title="Flags")
+        runner_for(owner).run(
+            owner,
+            lambda _progress: lot_badges(self.ctx, ids),
+            lambda badges: self._show_badges(generation, badges),
+            lambda _error: None,
+            title="Flags",
+        )
 
     def _owner(self) -> QWidget | None:
         parent = self.parent()
@@ -113,8 +127,12 @@ class LotTableModel(QAbstractTableModel):
         for position, row in enumerate(self.rows):
             badge = badges.get(row.id)
             if badge is not None:
-                self.rows[position] = replace(row, worst_severity=badge.worst_severity,
-                                              open_flags=badge.open_flags, completeness=badge.completeness)
+                self.rows[position] = replace(
+                    row,
+                    worst_severity=badge.worst_severity,
+                    open_flags=badge.open_flags,
+                    completeness=badge.completeness,
+                )
                 changed.append(position)
         if changed:
             self.dataChanged.emit(self.index(min(changed), 0), self.index(max(changed), len(COLUMNS) - 1))

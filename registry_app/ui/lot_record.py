@@ -44,11 +44,19 @@ from .ops import Op, report_unexpected, runner_for
 from .style import set_role, state_colour
 
 FIELD_LABELS = {
-    "lot_number": "Lot number", "serial": "Serial", "expiry_date": "Expiry date", "manufacture_date": "Manufactured",
-    "received_date": "Received", "received_by": "Received by", "quantity_received": "Quantity received",
-    "receipt_temperature_c": "Receipt temperature (°C)", "package_intact": "Package intact (yes/no)",
-    "donor_eligibility_ref": "Donor eligibility ref.", "coa_ref": "Certificate of analysis ref.",
-    "labelled_particles_per_ml": "Labelled particles/mL", "supplier": "Supplier",
+    "lot_number": "Lot number",
+    "serial": "Serial",
+    "expiry_date": "Expiry date",
+    "manufacture_date": "Manufactured",
+    "received_date": "Received",
+    "received_by": "Received by",
+    "quantity_received": "Quantity received",
+    "receipt_temperature_c": "Receipt temperature (°C)",
+    "package_intact": "Package intact (yes/no)",
+    "donor_eligibility_ref": "Donor eligibility ref.",
+    "coa_ref": "Certificate of analysis ref.",
+    "labelled_particles_per_ml": "Labelled particles/mL",
+    "supplier": "Supplier",
 }
 
 
@@ -78,9 +86,13 @@ def _scrolled(page: QWidget) -> QScrollArea:
     return area
 
 
-STATUS_HISTORY_ROWS = (("released_on", "Released on"), ("rejected_on", "Rejected on"),
-                       ("recall_date", "Recalled from"), ("recall_reason", "Recall reason"),
-                       ("status_note", "Status note"))
+STATUS_HISTORY_ROWS = (
+    ("released_on", "Released on"),
+    ("rejected_on", "Rejected on"),
+    ("recall_date", "Recalled from"),
+    ("recall_reason", "Recall reason"),
+    ("status_note", "Status note"),
+)
 
 
 class LotRecord(QWidget):
@@ -107,8 +119,11 @@ class LotRecord(QWidget):
         """The fields typed into since the record was loaded or saved (their labels)."""
         if self.detail is None:
             return []
-        changed = [FIELD_LABELS[name] for name, editor in self.editors.items()
-                   if editor.text() != as_text(self.detail.fields.get(name))]
+        changed = [
+            FIELD_LABELS[name]
+            for name, editor in self.editors.items()
+            if editor.text() != as_text(self.detail.fields.get(name))
+        ]
         return changed + (["Reason for change"] if changed and self.reason.text().strip() else [])
 
     # --- loading ----------------------------------------------------------------------------------------------
@@ -126,15 +141,37 @@ class LotRecord(QWidget):
         self.tabs.addTab(self._characterization(detail), "&Characterization")
         self.tabs.addTab(self._regulatory(detail), "&Regulatory")
         self.tabs.addTab(self._documents(detail), "&Documents")
-        self.tabs.addTab(_table(["When", "Patient", "Route", "Body areas", "Quantity", "Practitioner", "Notified"],
-                                [[clock.show_local(a["administered_at"]), a["patient_ref"], label(a["route"]),
-                                  a["body_areas"], a["quantity"], a["practitioner"], a["patient_notified_on"]]
-                                 for a in detail.administrations], "administrationsTable"), "&Administrations")
+        self.tabs.addTab(
+            _table(
+                ["When", "Patient", "Route", "Body areas", "Quantity", "Practitioner", "Notified"],
+                [
+                    [
+                        clock.show_local(a["administered_at"]),
+                        a["patient_ref"],
+                        label(a["route"]),
+                        a["body_areas"],
+                        a["quantity"],
+                        a["practitioner"],
+                        a["patient_notified_on"],
+                    ]
+                    for a in detail.administrations
+                ],
+                "administrationsTable",
+            ),
+            "&Administrations",
+        )
         self.tabs.addTab(self._flags(detail), f"&Flags ({sum(not f['waived'] for f in detail.flags)})")
-        self.tabs.addTab(_table(["#", "When", "Who", "Action", "Field", "Before", "After",
-                                 "Reason"],
-                                [[e["seq"], e["when"], e["who"], e["action"], e["field"], e["before"], e["after"],
-                                  e["reason"]] for e in detail.history], "historyTable"), "&History")
+        self.tabs.addTab(
+            _table(
+                ["#", "When", "Who", "Action", "Field", "Before", "After", "Reason"],
+                [
+                    [e["seq"], e["when"], e["who"], e["action"], e["field"], e["before"], e["after"], e["reason"]]
+                    for e in detail.history
+                ],
+                "historyTable",
+            ),
+            "&History",
+        )
         if current >= 0:
             self.tabs.setCurrentIndex(current)
 
@@ -163,8 +200,9 @@ class LotRecord(QWidget):
             cell_layout.addWidget(error)
             form.addRow(FIELD_LABELS[name], cell)
             self.editors[name], self.errors[name] = editor, error
-        self.reason = QLineEdit(typed.get("__reason", ""), objectName="edit_reason",
-                                placeholderText="Why this correction (required)")
+        self.reason = QLineEdit(
+            typed.get("__reason", ""), objectName="edit_reason", placeholderText="Why this correction (required)"
+        )
         self.reason_error = QLabel(objectName="error_reason")
         set_role(self.reason_error, "error")
         self.reason_error.hide()
@@ -190,21 +228,45 @@ class LotRecord(QWidget):
         page = QWidget()
         form = QFormLayout(page)
         for key, value in detail.source.items():
-            form.addRow(label(key), QLabel(label(value) if isinstance(value, str) and "_" in value
-                                           else as_text(value) or "not recorded"))
+            form.addRow(
+                label(key),
+                QLabel(label(value) if isinstance(value, str) and "_" in value else as_text(value) or "not recorded"),
+            )
         button = QPushButton("&Donor eligibility…", objectName="editLotSource")
         button.clicked.connect(lambda: self.open_editor("source"))
         form.addRow(button)
         return page
 
     def _characterization(self, detail: LotDetail) -> QWidget:
-        rows = [[label(r.parameter) + (f" {r.marker.upper()}" if r.marker else ""), label(r.method),
-                 r.value if r.value is not None else label(r.result), r.unit, r.specification,
-                 {True: "in spec", False: "OUT OF SPEC", None: ""}[r.in_spec], label(r.measured_by), r.laboratory,
-                 r.tested_on]
-                for r in detail.results]
-        table = _table(["Parameter", "Method", "Result", "Unit", "Specification", "Assessment", "Measured by",
-                        "Laboratory", "Tested on"], rows, "characterizationTable")
+        rows = [
+            [
+                label(r.parameter) + (f" {r.marker.upper()}" if r.marker else ""),
+                label(r.method),
+                r.value if r.value is not None else label(r.result),
+                r.unit,
+                r.specification,
+                {True: "in spec", False: "OUT OF SPEC", None: ""}[r.in_spec],
+                label(r.measured_by),
+                r.laboratory,
+                r.tested_on,
+            ]
+            for r in detail.results
+        ]
+        table = _table(
+            [
+                "Parameter",
+                "Method",
+                "Result",
+                "Unit",
+                "Specification",
+                "Assessment",
+                "Measured by",
+                "Laboratory",
+                "Tested on",
+            ],
+            rows,
+            "characterizationTable",
+        )
         for r, result in enumerate(detail.results):
             if result.in_spec is False:
                 for c in range(table.columnCount()):
@@ -214,10 +276,12 @@ class LotRecord(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(table)
         buttons = QHBoxLayout()
-        for text, name, editor in (("&Enter or void results…", "editCharacterization", "characterization"),
-                                   ("Enter from a Co&A…", "enterFromCoa", "coa"),
-                                   ("Temperature e&xcursions…", "editExcursions", "excursions"),
-                                   ("Ad&verse events…", "editAdverseEvents", "adverse_events")):
+        for text, name, editor in (
+            ("&Enter or void results…", "editCharacterization", "characterization"),
+            ("Enter from a Co&A…", "enterFromCoa", "coa"),
+            ("Temperature e&xcursions…", "editExcursions", "excursions"),
+            ("Ad&verse events…", "editAdverseEvents", "adverse_events"),
+        ):
             button = QPushButton(text, objectName=name)
             button.clicked.connect(lambda _=False, e=editor: self.open_editor(e))
             buttons.addWidget(button)
@@ -226,21 +290,38 @@ class LotRecord(QWidget):
         return page
 
     def _regulatory(self, detail: LotDetail) -> QWidget:
-        rows = [[s["jurisdiction"] + (" (this site)" if s["current"] else ""), label(s["status"]), s["reference"],
-                 s["verified_on"], s["verified_by"]] for s in detail.regulatory]
+        rows = [
+            [
+                s["jurisdiction"] + (" (this site)" if s["current"] else ""),
+                label(s["status"]),
+                s["reference"],
+                s["verified_on"],
+                s["verified_by"],
+            ]
+            for s in detail.regulatory
+        ]
         if not any(s["current"] for s in detail.regulatory):
             rows.insert(0, [f"{detail.jurisdiction} (this site)", "No status recorded", "", "", ""])
-        return _table(["Jurisdiction", "Status", "Reference", "Verified on", "Verified by"], rows,
-                      "regulatoryTable")
+        return _table(["Jurisdiction", "Status", "Reference", "Verified on", "Verified by"], rows, "regulatoryTable")
 
     def _documents(self, detail: LotDetail) -> QWidget:
         page = QWidget()
         layout = QVBoxLayout(page)
         self.documents_table = _table(
             ["Kind", "File", "Reference", "Size", "Uploaded", "Of"],
-            [[label(d["kind"]), d["file_name"], d["reference"], d["size_bytes"], self.clock.show_utc(d["uploaded_at"]),
-              d["for"]]
-             for d in detail.documents], "documentsTable")
+            [
+                [
+                    label(d["kind"]),
+                    d["file_name"],
+                    d["reference"],
+                    d["size_bytes"],
+                    self.clock.show_utc(d["uploaded_at"]),
+                    d["for"],
+                ]
+                for d in detail.documents
+            ],
+            "documentsTable",
+        )
         self.documents_table.doubleClicked.connect(lambda index: self.open_document(index.row()))
         buttons = QHBoxLayout()
         open_button = QPushButton("&Open", objectName="openDocument")
@@ -263,9 +344,14 @@ class LotRecord(QWidget):
     def _flags(self, detail: LotDetail) -> QWidget:
         from .editors.fix_actions import FIXES, fix_refusal
 
-        table = _table(["Severity", "Code", "On", "Message", "Waived"],
-                       [[label(f["severity"]), f["code"], f"{f['subject_type']} {f['subject_id']}", f["message"],
-                         f["waived"]] for f in detail.flags], "flagsTable")
+        table = _table(
+            ["Severity", "Code", "On", "Message", "Waived"],
+            [
+                [label(f["severity"]), f["code"], f"{f['subject_type']} {f['subject_id']}", f["message"], f["waived"]]
+                for f in detail.flags
+            ],
+            "flagsTable",
+        )
         table.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
         self.flags_table = table
         self.fix_button = QPushButton("Fi&x…", objectName="fixLotFlag")
@@ -282,9 +368,13 @@ class LotRecord(QWidget):
             self.fix_button.setToolTip(refusal or FIXES[str(code)].what)
             waived = code is not None and bool(detail.flags[row]["waived"])
             self.waive_button.setEnabled(may_waive and code is not None and not waived)
-            self.waive_button.setToolTip("Only a medical director may waive a finding." if not may_waive else
-                                         "Waived already." if waived else
-                                         "Accept this finding with a reason and your signature.")
+            self.waive_button.setToolTip(
+                "Only a medical director may waive a finding."
+                if not may_waive
+                else "Waived already."
+                if waived
+                else "Accept this finding with a reason and your signature."
+            )
 
         table.itemSelectionChanged.connect(selected)
         table.doubleClicked.connect(lambda index: self.fix_flag(index.row()))
@@ -310,8 +400,14 @@ class LotRecord(QWidget):
         if self.detail is None or not 0 <= row < len(self.detail.flags):
             return None
         flag = self.detail.flags[row]
-        target = FixTarget(flag["code"], flag["subject_type"], int(flag["subject_id"]), self.lot_id,
-                           self.detail.product_id, self.detail.product)
+        target = FixTarget(
+            flag["code"],
+            flag["subject_type"],
+            int(flag["subject_id"]),
+            self.lot_id,
+            self.detail.product_id,
+            self.detail.product,
+        )
         return self._after_editor(fix_flag(self, self.ctx, target))
 
     def waive_flag(self, row: int) -> Any:
@@ -322,9 +418,18 @@ class LotRecord(QWidget):
         if self.detail is None or not 0 <= row < len(self.detail.flags) or not has_role(self.ctx, DIRECTOR):
             return None
         found = self.detail.flags[row]
-        flag = Flag(found["code"], found["severity"], found["subject_type"], int(found["subject_id"]),
-                    self.detail.product_id, self.detail.product, self.lot_id, self.detail.fields["lot_number"],
-                    found["message"], bool(found["waived"]))
+        flag = Flag(
+            found["code"],
+            found["severity"],
+            found["subject_type"],
+            int(found["subject_id"]),
+            self.detail.product_id,
+            self.detail.product,
+            self.lot_id,
+            self.detail.fields["lot_number"],
+            found["message"],
+            bool(found["waived"]),
+        )
         dialog = WaiveDialog(self.ctx, flag, self)
         dialog.accepted.connect(lambda: self.reload(keep_input=True))
         dialog.open()
@@ -359,8 +464,11 @@ class LotRecord(QWidget):
 
     def changed_values(self) -> dict[str, str]:
         assert self.detail is not None
-        return {name: editor.text() for name, editor in self.editors.items()
-                if editor.text() != as_text(self.detail.fields.get(name))}
+        return {
+            name: editor.text()
+            for name, editor in self.editors.items()
+            if editor.text() != as_text(self.detail.fields.get(name))
+        }
 
     def save(self) -> Op | None:
         """Amend the lot with what changed, through the op runner (None: nothing changed). On refusal show each
@@ -384,9 +492,14 @@ class LotRecord(QWidget):
             else:
                 report_unexpected(self, error)
 
-        return runner_for(self).run(self, lambda _progress: amend_lot(ctx, lot_id, changes, reason),
-                                    lambda _result: self._saved(), refused, title="Saving the lot",
-                                    busy=[self.save_button])
+        return runner_for(self).run(
+            self,
+            lambda _progress: amend_lot(ctx, lot_id, changes, reason),
+            lambda _result: self._saved(),
+            refused,
+            title="Saving the lot",
+            busy=[self.save_button],
+        )
 
     def _saved(self) -> None:
         self.reload()
@@ -436,11 +549,17 @@ class LotRecord(QWidget):
 
         def refused(error: BaseException) -> None:
             if isinstance(error, RegistryError):
-                QMessageBox(QMessageBox.Icon.Warning, "Attach document", str(error), QMessageBox.StandardButton.Ok,
-                            self).open()  # not exec(): no nested event loop inside an op's callback
+                QMessageBox(
+                    QMessageBox.Icon.Warning, "Attach document", str(error), QMessageBox.StandardButton.Ok, self
+                ).open()  # not exec(): no nested event loop inside an op's callback
             else:
                 report_unexpected(self, error)
 
-        return runner_for(self).run(self, lambda _progress: attach_document(ctx, kind, lot_id=lot_id, path=path),
-                                    lambda _result: self.reload(keep_input=True), refused,
-                                    title="Attaching the document", busy=[self.attach_button])
+        return runner_for(self).run(
+            self,
+            lambda _progress: attach_document(ctx, kind, lot_id=lot_id, path=path),
+            lambda _result: self.reload(keep_input=True),
+            refused,
+            title="Attaching the document",
+            busy=[self.attach_button],
+        )

@@ -226,9 +226,12 @@ class MainWindow(QMainWindow):
         if not changed:
             return True
         answer = QMessageBox.question(
-            self, "Unsaved changes", "You changed " + ", ".join(changed) + " on this lot and did not save.\n"
-            "Discard these changes?", QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
-            QMessageBox.StandardButton.Cancel)
+            self,
+            "Unsaved changes",
+            "You changed " + ", ".join(changed) + " on this lot and did not save.\nDiscard these changes?",
+            QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
         if answer != QMessageBox.StandardButton.Discard:
             return False
         self.record.reload()  # discarded: the record shows what is saved, and is not asked about again
@@ -281,8 +284,13 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
-        self.menus = {"File": bar.addMenu("&File"), "Edit": bar.addMenu("&Edit"), "View": bar.addMenu("&View"),
-                      "Lot": bar.addMenu("&Lot"), "Help": bar.addMenu("&Help")}
+        self.menus = {
+            "File": bar.addMenu("&File"),
+            "Edit": bar.addMenu("&Edit"),
+            "View": bar.addMenu("&View"),
+            "Lot": bar.addMenu("&Lot"),
+            "Help": bar.addMenu("&Help"),
+        }
         file_menu = self.menus["File"]
         if has_role(self.ctx, BACKUP_ROLES):  # a copy of every record: for the people responsible for the data
             self._action(file_menu, "&Back up the registry…", self.back_up)
@@ -374,8 +382,12 @@ class MainWindow(QMainWindow):
         database = self.ctx.db.display_name
         bar = RegistryStatusBar(self)  # messages and labels elided with a tooltip, never cut (issue 20.7)
         self.setStatusBar(bar)
-        for name, text in (("statusUser", f"User: {user}"), ("statusRole", f"Role: {role}"),
-                           ("statusSite", f"Site: {site_text}"), ("statusDatabase", f"Database: {database}")):
+        for name, text in (
+            ("statusUser", f"User: {user}"),
+            ("statusRole", f"Role: {role}"),
+            ("statusSite", f"Site: {site_text}"),
+            ("statusDatabase", f"Database: {database}"),
+        ):
             bar.add_permanent_label(name, text)
 
     def current_page_name(self) -> str:
@@ -412,14 +424,19 @@ class MainWindow(QMainWindow):
             return
         ctx = self.ctx
         self.backup_task = self.op_runner.run(
-            self, lambda _progress: backup_registry(ctx, path, replace=True),
+            self,
+            lambda _progress: backup_registry(ctx, path, replace=True),
             lambda result: self.statusBar().showMessage(f"Backed up: {result.describe()}", 15000),
-            lambda error: self._backup_failed(error), title="Backing up the registry", progress=True,
-            cancellable=False)
+            lambda error: self._backup_failed(error),
+            title="Backing up the registry",
+            progress=True,
+            cancellable=False,
+        )
 
     def _backup_failed(self, error: BaseException) -> None:
-        box = QMessageBox(QMessageBox.Icon.Warning, "Back up", f"The backup failed: {error}",
-                          QMessageBox.StandardButton.Ok, self)
+        box = QMessageBox(
+            QMessageBox.Icon.Warning, "Back up", f"The backup failed: {error}", QMessageBox.StandardButton.Ok, self
+        )
         box.open()  # not exec(): the op's callback must not spin a nested event loop
 
     def save_import_template(self) -> None:
@@ -429,14 +446,20 @@ class MainWindow(QMainWindow):
         from ..services.templates import save_import_template
         from .pages.reports_page import default_folder
 
-        choices = {f"{kind.capitalize()} import template, {fmt.upper()} (*.{fmt})": (kind, fmt)
-                   for kind in ("lots", "administrations") for fmt in ("xlsx", "csv")}
-        path, chosen = QFileDialog.getSaveFileName(self, "Save an import template",
-                                                   str(default_folder() / "lots-template.xlsx"), ";;".join(choices))
+        choices = {
+            f"{kind.capitalize()} import template, {fmt.upper()} (*.{fmt})": (kind, fmt)
+            for kind in ("lots", "administrations")
+            for fmt in ("xlsx", "csv")
+        }
+        path, chosen = QFileDialog.getSaveFileName(
+            self, "Save an import template", str(default_folder() / "lots-template.xlsx"), ";;".join(choices)
+        )
         if not path:
             return
-        kind, fmt = choices.get(chosen) or ("administrations" if "administration" in path.lower() else "lots",
-                                            "csv" if path.lower().endswith(".csv") else "xlsx")
+        kind, fmt = choices.get(chosen) or (
+            "administrations" if "administration" in path.lower() else "lots",
+            "csv" if path.lower().endswith(".csv") else "xlsx",
+        )
         if not path.lower().endswith(f".{fmt}"):
             path += f".{fmt}"
         try:
@@ -455,8 +478,9 @@ class MainWindow(QMainWindow):
             QMessageBox.information(self, "Log folder", f"The log files are in {log_dir()}")
 
     def about(self) -> None:
-        QMessageBox.about(self, "About",
-                          f"Exosome & PN lot registry {__version__}\nDatabase: {self.ctx.db.display_name}")
+        QMessageBox.about(
+            self, "About", f"Exosome & PN lot registry {__version__}\nDatabase: {self.ctx.db.display_name}"
+        )
 
     # --- state ------------------------------------------------------------------------------------------------
     def restore_state(self) -> None:

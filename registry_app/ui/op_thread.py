@@ -89,8 +89,9 @@ class BackgroundTask(QObject):
     failed = Signal(object)  # the exception it raised
     done = Signal()  # after either
 
-    def __init__(self, parent: QWidget | None, title: str, work: Work, *, show_dialog: bool = True,
-                 cancellable: bool = True) -> None:
+    def __init__(
+        self, parent: QWidget | None, title: str, work: Work, *, show_dialog: bool = True, cancellable: bool = True
+    ) -> None:
         super().__init__(parent)
         self._thread = QThread()
         self._worker = _Worker(work)

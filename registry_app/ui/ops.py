@@ -40,12 +40,12 @@ OnDone = Callable[[Any], None]
 OnError = Callable[[BaseException], None]
 
 
-
 class Op:
     """A started piece of work: whether it still runs, and Cancel (honoured at the work's next progress call)."""
 
-    def __init__(self, title: str, cancel: Callable[[], None] | None = None,
-                 is_cancelled: Callable[[], bool] | None = None) -> None:
+    def __init__(
+        self, title: str, cancel: Callable[[], None] | None = None, is_cancelled: Callable[[], bool] | None = None
+    ) -> None:
         self.title = title
         self.running = True
         self._cancel = cancel
@@ -106,8 +106,13 @@ def report_unexpected(parent: QWidget | None, error: BaseException) -> None:
     sys.excepthook(type(error), error, error.__traceback__)
     if sys.excepthook is handle_exception:
         return  # the crash dialog already says what happened and where the log is
-    box = QMessageBox(QMessageBox.Icon.Warning, "Registry", f"Something went wrong: {error}",
-                      QMessageBox.StandardButton.Ok, parent if parent is not None and isValid(parent) else None)
+    box = QMessageBox(
+        QMessageBox.Icon.Warning,
+        "Registry",
+        f"Something went wrong: {error}",
+        QMessageBox.StandardButton.Ok,
+        parent if parent is not None and isValid(parent) else None,
+    )
     box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     box.open()  # not exec(): a nested event loop here would re-enter whatever called on_error
 
@@ -128,9 +133,18 @@ class OpRunner:
         """How many ops have not called back yet (for a status line, and for tests)."""
         return len(self._running)
 
-    def run(self, parent: QWidget | None, work: Work, on_done: OnDone | None = None,
-            on_error: OnError | None = None, *, title: str = "", progress: bool = False, cancellable: bool = True,
-            busy: Iterable[QWidget] = ()) -> Op:
+    def run(
+        self,
+        parent: QWidget | None,
+        work: Work,
+        on_done: OnDone | None = None,
+        on_error: OnError | None = None,
+        *,
+        title: str = "",
+        progress: bool = False,
+        cancellable: bool = True,
+        busy: Iterable[QWidget] = (),
+    ) -> Op:
         """Start `work(progress)`. With `progress=True` a progress dialog (Cancel if `cancellable`) appears
         when the work takes longer than 0.3 s. If `parent` is deleted before the work ends, its callbacks are
         dropped (the work itself completes: a half-done transaction would be worse)."""
@@ -169,9 +183,18 @@ class SynchronousRunner(OpRunner):
 
     synchronous = True
 
-    def run(self, parent: QWidget | None, work: Work, on_done: OnDone | None = None,
-            on_error: OnError | None = None, *, title: str = "", progress: bool = False, cancellable: bool = True,
-            busy: Iterable[QWidget] = ()) -> Op:
+    def run(
+        self,
+        parent: QWidget | None,
+        work: Work,
+        on_done: OnDone | None = None,
+        on_error: OnError | None = None,
+        *,
+        title: str = "",
+        progress: bool = False,
+        cancellable: bool = True,
+        busy: Iterable[QWidget] = (),
+    ) -> Op:
         op = Op(title)
         held = _Busy(busy)
         try:

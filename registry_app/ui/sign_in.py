@@ -36,9 +36,13 @@ class SignInDialog(QDialog):
         layout.addWidget(QLabel(f"Registry: {ctx.db.display_name}"))
         accounts = demo_accounts(ctx.db)
         if accounts:  # a demo registry: its documented accounts, so a first try needs no README
-            self.demo_hint = QLabel("This is a demo registry. Sign in as one of:\n" + "\n".join(
-                f"   {name}  /  {password}   ({role.replace('_', ' ')})" for name, role, password in accounts),
-                objectName="demoAccounts")
+            self.demo_hint = QLabel(
+                "This is a demo registry. Sign in as one of:\n"
+                + "\n".join(
+                    f"   {name}  /  {password}   ({role.replace('_', ' ')})" for name, role, password in accounts
+                ),
+                objectName="demoAccounts",
+            )
             self.demo_hint.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             layout.addWidget(self.demo_hint)
         layout.addLayout(form)
@@ -61,5 +65,11 @@ class SignInDialog(QDialog):
             self.password.clear()
             self.password.setFocus()
 
-        runner_for(self).run(self, lambda _progress: sign_in(ctx, username, password), lambda _actor: self.accept(),
-                             refused, title="Signing in", busy=[self.sign_in_button])
+        runner_for(self).run(
+            self,
+            lambda _progress: sign_in(ctx, username, password),
+            lambda _actor: self.accept(),
+            refused,
+            title="Signing in",
+            busy=[self.sign_in_button],
+        )

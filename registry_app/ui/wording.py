@@ -5,7 +5,7 @@ from __future__ import annotations
 
 
 def count_phrase(count: int, noun: str, plural: str | None = None) -> str:
-    """"1 finding", "3 findings", "1,200 lots"; `plural` for nouns that do not just take an s."""
+    """ "1 finding", "3 findings", "1,200 lots"; `plural` for nouns that do not just take an s."""
     return f"{count:,} {noun if count == 1 else (plural or noun + 's')}"
 
 

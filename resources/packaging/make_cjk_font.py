@@ -56,8 +56,16 @@ def _to_truetype(font: TTFont) -> None:
     font["glyf"], font["loca"] = glyf, newTable("loca")
     maxp = font["maxp"]
     maxp.tableVersion = 0x00010000
-    for field in ("maxTwilightPoints", "maxStorage", "maxFunctionDefs", "maxInstructionDefs", "maxStackElements",
-                  "maxSizeOfInstructions", "maxComponentElements", "maxComponentDepth"):
+    for field in (
+        "maxTwilightPoints",
+        "maxStorage",
+        "maxFunctionDefs",
+        "maxInstructionDefs",
+        "maxStackElements",
+        "maxSizeOfInstructions",
+        "maxComponentElements",
+        "maxComponentDepth",
+    ):
         setattr(maxp, field, 0)
     maxp.maxZones = 1
     for table in ("CFF ", "VORG"):

@@ -36,8 +36,9 @@ def run(program: str, database: str, user: str, password: str, out: Path, timeou
     with Xvfb() as x:
         log = out / "bundle-program.log"
         with log.open("wb") as output:
-            app = subprocess.Popen([program, "--database", database], env=x.env(), stdout=output,
-                                   stderr=subprocess.STDOUT)
+            app = subprocess.Popen(
+                [program, "--database", database], env=x.env(), stdout=output, stderr=subprocess.STDOUT
+            )
         try:
             try:
                 start = time.perf_counter()
@@ -60,8 +61,10 @@ def run(program: str, database: str, user: str, password: str, out: Path, timeou
                         main = wait_for_window(x.display, MAIN, timeout, app)
                     except XError as error:
                         if visible_windows(x.display, SIGN_IN):
-                            raise SmokeFailure(f"sign-in as {user} did not open the main window, twice (still at "
-                                               "sign-in: a wrong password, or the keys went elsewhere)") from error
+                            raise SmokeFailure(
+                                f"sign-in as {user} did not open the main window, twice (still at "
+                                "sign-in: a wrong password, or the keys went elsewhere)"
+                            ) from error
                         raise
                 print(f"main window mapped {time.perf_counter() - start:.2f} s after launch")
                 time.sleep(2.0)  # let the lots table and its first flag badges paint
@@ -75,13 +78,16 @@ def run(program: str, database: str, user: str, password: str, out: Path, timeou
                 shot.save_png(path)
                 colours = shot.colours()
                 commonest = colours.most_common(1)[0][1] / (shot.width * shot.height)
-                print(f"screenshot {path}: {shot.width}x{shot.height}, {len(colours)} distinct colours, "
-                      f"commonest colour {commonest:.0%} of the pixels")
+                print(
+                    f"screenshot {path}: {shot.width}x{shot.height}, {len(colours)} distinct colours, "
+                    f"commonest colour {commonest:.0%} of the pixels"
+                )
                 if shot.width < 400 or shot.height < 300:
                     raise SmokeFailure(f"the main window is only {shot.width}x{shot.height}")
                 if len(colours) < 32 or commonest > 0.95:
-                    raise SmokeFailure(f"the main window looks blank ({len(colours)} colours, {commonest:.0%} one "
-                                       "colour)")
+                    raise SmokeFailure(
+                        f"the main window looks blank ({len(colours)} colours, {commonest:.0%} one colour)"
+                    )
                 # The dashboard (View > Dashboard, Ctrl+1): its charts are QtCharts, which the bundle must carry.
                 type_into(x.display, main, "<ctrl+1>")
                 time.sleep(2.0)
@@ -89,8 +95,10 @@ def run(program: str, database: str, user: str, password: str, out: Path, timeou
                 dashboard.save_png(out / "bundle-dashboard.png")
                 reds = zip(shot.rgb[::3], dashboard.rgb[::3], strict=True)
                 changed = sum(a != b for a, b in reds) / (shot.width * shot.height)
-                print(f"screenshot {out / 'bundle-dashboard.png'}: {len(dashboard.colours())} distinct colours, "
-                      f"{changed:.0%} of the pixels differ from the lots page")
+                print(
+                    f"screenshot {out / 'bundle-dashboard.png'}: {len(dashboard.colours())} distinct colours, "
+                    f"{changed:.0%} of the pixels differ from the lots page"
+                )
                 if changed < 0.05 or app.poll() is not None:
                     raise SmokeFailure("Ctrl+1 did not show the dashboard (the window barely changed or closed)")
             except (XError, SmokeFailure):
@@ -115,8 +123,10 @@ def main() -> int:
     except (XError, SmokeFailure) as error:
         log = args.out / "bundle-program.log"
         tail = log.read_text(errors="replace").strip().splitlines()[-15:] if log.exists() else []
-        print(f"FAILED: {error}" + ("\nthe program's output (last lines):\n  " + "\n  ".join(tail) if tail else ""),
-              file=sys.stderr)
+        print(
+            f"FAILED: {error}" + ("\nthe program's output (last lines):\n  " + "\n  ".join(tail) if tail else ""),
+            file=sys.stderr,
+        )
         return 1
     print("the installed program signed in and showed its main window")
     return 0

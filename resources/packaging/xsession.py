@@ -35,7 +35,10 @@ class Xvfb:
         try:
             self.process = subprocess.Popen(
                 ["Xvfb", "-displayfd", str(write), "-screen", "0", self.size, "-nolisten", "tcp", "-noreset"],
-                pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                pass_fds=(write,),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
         except FileNotFoundError:
             raise XError("Xvfb not found (Debian package xvfb)") from None
         finally:
@@ -65,8 +68,14 @@ class Xvfb:
 
 def _xdotool(display: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     try:
-        return subprocess.run(["xdotool", *args], env={**os.environ, "DISPLAY": display}, capture_output=True,
-                              text=True, check=check, timeout=30)
+        return subprocess.run(
+            ["xdotool", *args],
+            env={**os.environ, "DISPLAY": display},
+            capture_output=True,
+            text=True,
+            check=check,
+            timeout=30,
+        )
     except FileNotFoundError:
         raise XError("xdotool not found (Debian package xdotool)") from None
 
@@ -89,8 +98,9 @@ def visible_windows(display: str, title_regex: str) -> list[str]:
     return found.stdout.split()
 
 
-def wait_for_window(display: str, title_regex: str, timeout: float, process: subprocess.Popen | None = None,
-                    poll: float = 0.02) -> str:
+def wait_for_window(
+    display: str, title_regex: str, timeout: float, process: subprocess.Popen | None = None, poll: float = 0.02
+) -> str:
     """The first mapped window whose title matches, polled every `poll` seconds; XError after `timeout` or if
     `process` ends first."""
     deadline = time.monotonic() + timeout
@@ -99,8 +109,9 @@ def wait_for_window(display: str, title_regex: str, timeout: float, process: sub
         if windows:
             return windows[0]
         if process is not None and process.poll() is not None:
-            raise XError(f"the program exited (code {process.returncode}) before a window titled "
-                         f"/{title_regex}/ appeared")
+            raise XError(
+                f"the program exited (code {process.returncode}) before a window titled /{title_regex}/ appeared"
+            )
         if time.monotonic() > deadline:
             raise XError(f"no window titled /{title_regex}/ within {timeout:g} s")
         time.sleep(poll)
@@ -118,8 +129,14 @@ def type_into(display: str, window: str, *steps: str, delay_ms: int = 25) -> Non
     for step in steps:
         key = re.fullmatch(r"<([\w+]+)>", step)
         # One command per step: xdotool's `type` takes every argument after it as text, so no chaining.
-        _xdotool(display, *(["key", "--clearmodifiers", key.group(1)] if key else
-                            ["type", "--clearmodifiers", "--delay", str(delay_ms), step]))
+        _xdotool(
+            display,
+            *(
+                ["key", "--clearmodifiers", key.group(1)]
+                if key
+                else ["type", "--clearmodifiers", "--delay", str(delay_ms), step]
+            ),
+        )
 
 
 @dataclass
@@ -130,37 +147,65 @@ class Screenshot:
 
     def colours(self) -> Counter[bytes]:
         pixels = self.rgb
-        return Counter(pixels[i:i + 3] for i in range(0, len(pixels), 3))
+        return Counter(pixels[i : i + 3] for i in range(0, len(pixels), 3))
 
     def save_png(self, path: Path) -> None:
         row = self.width * 3
-        raw = b"".join(b"\x00" + self.rgb[y * row:(y + 1) * row] for y in range(self.height))
+        raw = b"".join(b"\x00" + self.rgb[y * row : (y + 1) * row] for y in range(self.height))
 
         def chunk(kind: bytes, data: bytes) -> bytes:
             return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
-        path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", self.width, self.height, 8, 2,
-                                                                         0, 0, 0))
-                         + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b""))
+        path.write_bytes(
+            b"\x89PNG\r\n\x1a\n"
+            + chunk(b"IHDR", struct.pack(">IIBBBBB", self.width, self.height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw, 6))
+            + chunk(b"IEND", b"")
+        )
 
 
 def screenshot(display: str, window: str = "root") -> Screenshot:
     """The window's pixels as the X server has them (xwd), for a 24- or 32-bit TrueColor screen."""
     target = ["-root"] if window == "root" else ["-id", window]
     try:
-        dump = subprocess.run(["xwd", "-silent", *target], env={**os.environ, "DISPLAY": display},
-                              capture_output=True, check=True, timeout=30).stdout
+        dump = subprocess.run(
+            ["xwd", "-silent", *target],
+            env={**os.environ, "DISPLAY": display},
+            capture_output=True,
+            check=True,
+            timeout=30,
+        ).stdout
     except FileNotFoundError:
         raise XError("xwd not found (Debian package x11-apps)") from None
     header = struct.unpack(">25I", dump[:100])
-    (header_size, _version, pixmap_format, _depth, width, height, _xoffset, byte_order, _unit, _bit_order, _pad,
-     bits_per_pixel, bytes_per_line, _visual, red_mask, green_mask, blue_mask, _bits_rgb, _entries, ncolours,
-     *_rest) = header
+    (
+        header_size,
+        _version,
+        pixmap_format,
+        _depth,
+        width,
+        height,
+        _xoffset,
+        byte_order,
+        _unit,
+        _bit_order,
+        _pad,
+        bits_per_pixel,
+        bytes_per_line,
+        _visual,
+        red_mask,
+        green_mask,
+        blue_mask,
+        _bits_rgb,
+        _entries,
+        ncolours,
+        *_rest,
+    ) = header
     if pixmap_format != 2 or bits_per_pixel not in (24, 32):
         raise XError(f"unexpected xwd image (format {pixmap_format}, {bits_per_pixel} bits per pixel)")
     step = bits_per_pixel // 8
-    data = dump[header_size + 12 * ncolours:]
-    rows = b"".join(data[y * bytes_per_line:y * bytes_per_line + width * step] for y in range(height))
+    data = dump[header_size + 12 * ncolours :]
+    rows = b"".join(data[y * bytes_per_line : y * bytes_per_line + width * step] for y in range(height))
     rgb = bytearray(width * height * 3)
     if (byte_order, red_mask, green_mask, blue_mask) == (0, 0xFF0000, 0xFF00, 0xFF):  # B, G, R(, X) bytes
         rgb[0::3], rgb[1::3], rgb[2::3] = rows[2::step], rows[1::step], rows[0::step]
@@ -168,6 +213,6 @@ def screenshot(display: str, window: str = "root") -> Screenshot:
         endian = "little" if byte_order == 0 else "big"
         shifts = [(mask, (mask & -mask).bit_length() - 1) for mask in (red_mask, green_mask, blue_mask)]
         for i in range(width * height):
-            value = int.from_bytes(rows[i * step:(i + 1) * step], endian)
-            rgb[i * 3:i * 3 + 3] = bytes((value & mask) >> shift for mask, shift in shifts)
+            value = int.from_bytes(rows[i * step : (i + 1) * step], endian)
+            rgb[i * 3 : i * 3 + 3] = bytes((value & mask) >> shift for mask, shift in shifts)
     return Screenshot(width, height, bytes(rgb))

@@ -12,8 +12,9 @@ from tests.helpers import sqlite_only
 
 
 @sqlite_only("creates its own SQLite file")
-def test_demo_on_a_new_registry_prints_demo_accounts(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_demo_on_a_new_registry_prints_demo_accounts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     url = sqlite_url_for(tmp_path / "new.sqlite3")
     assert main(["--database", url, "demo", "--lots", "40"]) == 0
     out = capsys.readouterr().out

@@ -43,13 +43,32 @@ def test_json_lists_every_rule(demo_registry: str, capsys: pytest.CaptureFixture
     assert main(["--database", demo_registry, "flags", "--format", "json"]) == 0
     items = json.loads(capsys.readouterr().out)
     assert set(COMPLIANCE_CODES) <= {i["code"] for i in items}
-    assert set(items[0]) == {"code", "severity", "subject_type", "subject_id", "product_name", "lot_number",
-                             "message", "waived"}
+    assert set(items[0]) == {
+        "code",
+        "severity",
+        "subject_type",
+        "subject_id",
+        "product_name",
+        "lot_number",
+        "message",
+        "waived",
+    }
 
 
 def test_filters_and_csv(demo_registry: str, capsys: pytest.CaptureFixture[str]) -> None:
-    args = ["--database", demo_registry, "flags", "--format", "csv", "--min-severity", "critical",
-            "--code", "USE-RECALLED", "--code", "UNDOC-COA"]
+    args = [
+        "--database",
+        demo_registry,
+        "flags",
+        "--format",
+        "csv",
+        "--min-severity",
+        "critical",
+        "--code",
+        "USE-RECALLED",
+        "--code",
+        "UNDOC-COA",
+    ]
     assert main(args) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert rows and {r["code"] for r in rows} == {"USE-RECALLED"}
@@ -58,8 +77,9 @@ def test_filters_and_csv(demo_registry: str, capsys: pytest.CaptureFixture[str])
     assert "UNDOC-COA" in table and "USE-RECALLED" not in table
 
 
-def test_usage_and_sign_in_errors(demo_registry: str, capsys: pytest.CaptureFixture[str],
-                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_usage_and_sign_in_errors(
+    demo_registry: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert main(["--database", demo_registry, "flags", "--min-severity", "urgent"]) == 2
     monkeypatch.setenv("REGISTRY_PASSWORD", "wrong-password")
     assert main(["--database", demo_registry, "flags"]) == 3
@@ -70,8 +90,9 @@ def _key(item: dict[str, object]) -> tuple[object, ...]:
     return tuple(item[name] for name in ("code", "subject_type", "subject_id", "message", "waived"))
 
 
-def test_streamed_json_is_every_flag_of_the_desktop(demo_registry: str, capsys: pytest.CaptureFixture[str],
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_streamed_json_is_every_flag_of_the_desktop(
+    demo_registry: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Chunks far smaller than the registry (so many chunk boundaries): the same flags as list_flags."""
     monkeypatch.setattr(flag_service, "STREAM_CHUNK", 7)
     assert main(["--database", demo_registry, "flags", "--format", "json", "--min-severity", "medium"]) == 0
@@ -80,8 +101,24 @@ def test_streamed_json_is_every_flag_of_the_desktop(demo_registry: str, capsys: 
     expected = [f.as_json() for f in flag_service.list_flags(ctx, min_severity="medium")]
     assert streamed and sorted(map(_key, streamed)) == sorted(map(_key, expected))
     assert main(["--database", demo_registry, "flags", "--format", "json", "--code", "UNDOC-NOTHING"]) == 2
-    assert main(["--database", demo_registry, "flags", "--format", "json", "--code", "REG-361-CLAIM",
-                 "--code", "USE-OVERDRAWN", "--min-severity", "critical"]) == 0
+    assert (
+        main(
+            [
+                "--database",
+                demo_registry,
+                "flags",
+                "--format",
+                "json",
+                "--code",
+                "REG-361-CLAIM",
+                "--code",
+                "USE-OVERDRAWN",
+                "--min-severity",
+                "critical",
+            ]
+        )
+        == 0
+    )
     assert json.loads(capsys.readouterr().out) == []
 
 
@@ -148,11 +185,24 @@ def test_the_flags_of_one_lot(demo_registry: str, capsys: pytest.CaptureFixture[
     lot_flag = next(f for f in everything if f.subject_type == "administration")
     with ctx.db.read() as session:
         lot_id, product_id, product = session.execute(
-            select(Lot.id, Lot.product_id, Product.name).join(Product).where(Lot.id == lot_flag.lot_id)).one()
-    expected = [f.as_json() for f in everything
-                if f.lot_id == lot_id or (f.subject_type == "product" and f.product_id == product_id)]
-    args = ["--database", demo_registry, "flags", "--lot", lot_flag.lot_number, "--product", product, "--format",
-            "json"]
+            select(Lot.id, Lot.product_id, Product.name).join(Product).where(Lot.id == lot_flag.lot_id)
+        ).one()
+    expected = [
+        f.as_json()
+        for f in everything
+        if f.lot_id == lot_id or (f.subject_type == "product" and f.product_id == product_id)
+    ]
+    args = [
+        "--database",
+        demo_registry,
+        "flags",
+        "--lot",
+        lot_flag.lot_number,
+        "--product",
+        product,
+        "--format",
+        "json",
+    ]
     assert main(args) == 0
     found = json.loads(capsys.readouterr().out)
     assert sorted(map(_key, found)) == sorted(map(_key, expected))

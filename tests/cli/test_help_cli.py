@@ -10,8 +10,9 @@ import pytest
 from registry_app.cli import build_parser, main
 
 
-def _leaves(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...],
-                                                                                         argparse.ArgumentParser]]:
+def _leaves(
+    parser: argparse.ArgumentParser, path: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], argparse.ArgumentParser]]:
     subparsers = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
     if not subparsers:
         yield path, parser
@@ -21,17 +22,53 @@ def _leaves(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> Iter
 
 
 def test_every_command_has_an_example() -> None:
-    missing = [" ".join(path) for path, parser in _leaves(build_parser())
-               if "registry-app" not in (parser.epilog or "") or "example" not in (parser.epilog or "")]
+    missing = [
+        " ".join(path)
+        for path, parser in _leaves(build_parser())
+        if "registry-app" not in (parser.epilog or "") or "example" not in (parser.epilog or "")
+    ]
     assert not missing, f"no example in --help of: {missing}"
 
 
 CLI_MD_COMMANDS = [
-    "db upgrade", "demo", "site set", "site add", "site list", "user add", "user list", "user set-role",
-    "user disable", "user unlock", "user reset-password", "import lots", "import administrations", "flags", "trace",
-    "recall", "export", "report compliance", "bundle", "backup", "restore", "audit verify", "audit head", "release",
-    "reject", "destroy", "waive", "unwaive", "notify", "result add", "result void", "product set-status",
-    "document attach", "document list", "ae add", "ae report", "excursion add", "excursion resolve",
+    "db upgrade",
+    "demo",
+    "site set",
+    "site add",
+    "site list",
+    "user add",
+    "user list",
+    "user set-role",
+    "user disable",
+    "user unlock",
+    "user reset-password",
+    "import lots",
+    "import administrations",
+    "flags",
+    "trace",
+    "recall",
+    "export",
+    "report compliance",
+    "bundle",
+    "backup",
+    "restore",
+    "audit verify",
+    "audit head",
+    "release",
+    "reject",
+    "destroy",
+    "waive",
+    "unwaive",
+    "notify",
+    "result add",
+    "result void",
+    "product set-status",
+    "document attach",
+    "document list",
+    "ae add",
+    "ae report",
+    "excursion add",
+    "excursion resolve",
 ]
 
 

@@ -37,17 +37,21 @@ def test_import_lots_then_administrations(as_pharmacist: str, db, capsys: pytest
     assert "4 new administrations" in capsys.readouterr().out
     assert main(["import", "lots", str(EXAMPLES / "lots-example.csv")]) == 1
     err = capsys.readouterr().err.splitlines()
-    assert err[0] == ("error: row 2, column lot_number: CX-2406-118 of Cordexa UC-EV 10B is already in the "
-                      "registry: use --update to change it")
+    assert err[0] == (
+        "error: row 2, column lot_number: CX-2406-118 of Cordexa UC-EV 10B is already in the "
+        "registry: use --update to change it"
+    )
     assert err[-1] == "lots-example.csv: 4 row(s) rejected; nothing was written"
     assert main(["import", "lots", str(EXAMPLES / "lots-example.csv"), "--update"]) == 0
 
 
-def test_malformed_file_and_permissions(as_pharmacist: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_malformed_file_and_permissions(
+    as_pharmacist: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = tmp_path / "bad.csv"
-    bad.write_text("product_name,product_type,lot_number,received_date,quantity_received,unit\n"
-                   "X,exosome,L1,2026-02-30,5,vial\n")
+    bad.write_text(
+        "product_name,product_type,lot_number,received_date,quantity_received,unit\nX,exosome,L1,2026-02-30,5,vial\n"
+    )
     assert main(["import", "lots", str(bad)]) == 1
     assert "error: row 2, column received_date: '2026-02-30' is not a date" in capsys.readouterr().err
     assert main(["import", "lots", str(tmp_path / "missing.csv")]) == 1

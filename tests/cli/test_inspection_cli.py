@@ -23,8 +23,13 @@ YESTERDAY = datetime.combine(date.today() - timedelta(days=1), datetime.min.time
 
 
 @pytest.mark.qt  # the bundle writes the compliance report (PDF)
-def test_a_whole_inspection_headless(database_url: str, inspector: ServiceContext, tmp_path: Path,
-                                     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_whole_inspection_headless(
+    database_url: str,
+    inspector: ServiceContext,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     def ok(*argv: str, user: str = "pharmacist") -> str:
         code = run(list(argv), monkeypatch, database_url, user=user)
         captured = capsys.readouterr()
@@ -45,21 +50,48 @@ def test_a_whole_inspection_headless(database_url: str, inspector: ServiceContex
 
     # The administration ids, as a script finds them: from the administrations export.
     export = tmp_path / "administrations.csv"
-    ok("export", "administrations", "--format", "csv", "--out", str(export), "--include-patient-refs",
-       user="director")
+    ok("export", "administrations", "--format", "csv", "--out", str(export), "--include-patient-refs", user="director")
     with export.open(encoding="utf-8-sig") as handle:
         rows = list(csv.DictReader(handle))
     first = next(r for r in rows if r["lot_number"] == "CX-2406-118")
-    ok("ae", "add", "--administration", first["administration_id"], "--event", "erythema", "--onset",
-       first["administered_at"][:10], "--severity", "mild")
+    ok(
+        "ae",
+        "add",
+        "--administration",
+        first["administration_id"],
+        "--event",
+        "erythema",
+        "--onset",
+        first["administered_at"][:10],
+        "--severity",
+        "mild",
+    )
     event_id = last_audit(inspector.db)["entity_id"]
     ok("ae", "report", event_id, "--status", "reported_manufacturer", "--reference", "NB-CASE-311")
 
-    ok("excursion", "add", "CX-2406-118", "--from", f"{YESTERDAY:%Y-%m-%d}T08:00", "--to",
-       f"{YESTERDAY:%Y-%m-%d}T09:30", "--min", "4", "--max", "12")
+    ok(
+        "excursion",
+        "add",
+        "CX-2406-118",
+        "--from",
+        f"{YESTERDAY:%Y-%m-%d}T08:00",
+        "--to",
+        f"{YESTERDAY:%Y-%m-%d}T09:30",
+        "--min",
+        "4",
+        "--max",
+        "12",
+    )
     excursion_id = last_audit(inspector.db)["entity_id"]
-    ok("excursion", "resolve", excursion_id, "--disposition", "use", "--reason", "maker's stability data: 24 h at "
-       "25 °C")
+    ok(
+        "excursion",
+        "resolve",
+        excursion_id,
+        "--disposition",
+        "use",
+        "--reason",
+        "maker's stability data: 24 h at 25 °C",
+    )
 
     ok("recall", "PN20-7781", "--reason", "manufacturer notice FSN-12", user="director")
     ok("notify", "PN20-7781", "--patient", "PT-00388", "--method", "phone")
@@ -87,8 +119,7 @@ def test_a_whole_inspection_headless(database_url: str, inspector: ServiceContex
     assert any(f["waived"] and f["code"] == waivable["code"] and f["lot_number"] == "RV-5521" for f in streamed)
 
     bundle = tmp_path / "inspection.zip"
-    out = ok("bundle", "--from", "2026-01-01", "--to", date.today().isoformat(), "--out", str(bundle),
-             user="inspector")
+    out = ok("bundle", "--from", "2026-01-01", "--to", date.today().isoformat(), "--out", str(bundle), user="inspector")
     assert f"wrote {bundle}" in out
     with zipfile.ZipFile(bundle) as archive:
         assert archive.testzip() is None and len(archive.namelist()) > 3

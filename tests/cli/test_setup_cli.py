@@ -29,8 +29,9 @@ def run(argv: list[str], monkeypatch: pytest.MonkeyPatch, stdin: str = "", env: 
     return main(argv)
 
 
-def test_db_upgrade_creates_a_new_registry(empty_database_url: str, monkeypatch: pytest.MonkeyPatch,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_db_upgrade_creates_a_new_registry(
+    empty_database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert run(["--database", empty_database_url, "db", "upgrade"], monkeypatch) == 0
     assert "schema at revision" in capsys.readouterr().out
     database = open_database(empty_database_url, migrate=False)
@@ -39,24 +40,37 @@ def test_db_upgrade_creates_a_new_registry(empty_database_url: str, monkeypatch:
     database.dispose()
 
 
-def test_first_user_must_be_admin_and_needs_no_sign_in(empty_database_url: str, monkeypatch: pytest.MonkeyPatch,
-                                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_first_user_must_be_admin_and_needs_no_sign_in(
+    empty_database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     url = empty_database_url
-    code = run(["--database", url, "user", "add", "lee", "--role", "pharmacist", "--password-stdin"],
-               monkeypatch, stdin="long-enough-password\n")
+    code = run(
+        ["--database", url, "user", "add", "lee", "--role", "pharmacist", "--password-stdin"],
+        monkeypatch,
+        stdin="long-enough-password\n",
+    )
     assert code == 1
     assert "first user of a registry must be an admin" in capsys.readouterr().err
-    code = run(["--database", url, "user", "add", "root", "--role", "admin", "--password-stdin"],
-               monkeypatch, stdin="long-enough-password\n")
+    code = run(
+        ["--database", url, "user", "add", "root", "--role", "admin", "--password-stdin"],
+        monkeypatch,
+        stdin="long-enough-password\n",
+    )
     assert code == 0
     # A second user needs an admin's sign-in.
-    code = run(["--database", url, "user", "add", "lee", "--role", "pharmacist", "--password-stdin"],
-               monkeypatch, stdin="another-password\n")
+    code = run(
+        ["--database", url, "user", "add", "lee", "--role", "pharmacist", "--password-stdin"],
+        monkeypatch,
+        stdin="another-password\n",
+    )
     assert code == 3
     assert "sign in as an admin" in capsys.readouterr().err
-    code = run(["--database", url, "--user", "root", "user", "add", "lee", "--role", "pharmacist",
-                "--password-stdin"], monkeypatch, stdin="another-password\n",
-               env={"REGISTRY_PASSWORD": "long-enough-password"})
+    code = run(
+        ["--database", url, "--user", "root", "user", "add", "lee", "--role", "pharmacist", "--password-stdin"],
+        monkeypatch,
+        stdin="another-password\n",
+        env={"REGISTRY_PASSWORD": "long-enough-password"},
+    )
     assert code == 0
     database = open_database(url, migrate=False)
     with database.read() as session:
@@ -64,10 +78,14 @@ def test_first_user_must_be_admin_and_needs_no_sign_in(empty_database_url: str, 
     database.dispose()
 
 
-def test_site_set_as_admin_changes_the_jurisdiction(database_url: str, monkeypatch: pytest.MonkeyPatch,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    code = run(["--database", database_url, "--user", "admin", "site", "set", "--name", "Seoul Skin",
-                "--jurisdiction", "kr"], monkeypatch, env={"REGISTRY_PASSWORD": PASSWORDS["admin"]})
+def test_site_set_as_admin_changes_the_jurisdiction(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = run(
+        ["--database", database_url, "--user", "admin", "site", "set", "--name", "Seoul Skin", "--jurisdiction", "kr"],
+        monkeypatch,
+        env={"REGISTRY_PASSWORD": PASSWORDS["admin"]},
+    )
     assert code == 0, capsys.readouterr().err
     assert "jurisdiction KR" in capsys.readouterr().out
     database = open_database(database_url, migrate=False)
@@ -88,10 +106,21 @@ def test_site_set_as_admin_changes_the_jurisdiction(database_url: str, monkeypat
         ("admin", PASSWORDS["admin"], ["--jurisdiction", "UK"], 1, "did you mean GB?"),
     ],
 )
-def test_site_set_refusals(database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-                           user: str, password: str, argv_tail: list[str], expected_code: int, message: str) -> None:
-    code = run(["--database", database_url, "--user", user, "site", "set", *argv_tail], monkeypatch,
-               env={"REGISTRY_PASSWORD": password})
+def test_site_set_refusals(
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    user: str,
+    password: str,
+    argv_tail: list[str],
+    expected_code: int,
+    message: str,
+) -> None:
+    code = run(
+        ["--database", database_url, "--user", user, "site", "set", *argv_tail],
+        monkeypatch,
+        env={"REGISTRY_PASSWORD": password},
+    )
     err = capsys.readouterr().err
     assert code == expected_code
     assert message in err
@@ -109,7 +138,8 @@ def test_usage_errors_exit_2(monkeypatch: pytest.MonkeyPatch, capsys: pytest.Cap
 
 
 def test_changing_command_on_a_registry_without_users_says_how_to_start(
-        empty_database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    empty_database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert run(["--database", empty_database_url, "db", "upgrade"], monkeypatch) == 0
     code = run(["--database", empty_database_url, "site", "set", "--jurisdiction", "KR"], monkeypatch)
     assert code == 3
@@ -117,9 +147,9 @@ def test_changing_command_on_a_registry_without_users_says_how_to_start(
 
 
 @pytest.mark.qt  # writes a PDF
-def test_read_only_commands_run_on_a_registry_without_users(empty_database_url: str, tmp_path: Path,
-                                                            monkeypatch: pytest.MonkeyPatch,
-                                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_read_only_commands_run_on_a_registry_without_users(
+    empty_database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """cli.md: read-only commands need a user only on a database that has users."""
     base = ["--database", empty_database_url]
     assert run([*base, "db", "upgrade"], monkeypatch) == 0
@@ -129,19 +159,48 @@ def test_read_only_commands_run_on_a_registry_without_users(empty_database_url: 
     assert run([*base, "export", "lots", "--format", "csv", "--out", str(tmp_path / "lots.csv")], monkeypatch) == 0
     assert (tmp_path / "lots.csv").read_text(encoding="utf-8-sig").startswith("lot_id,lot_number,")
     # The last day of the calendar ends an open period rather than overflowing.
-    assert run([*base, "report", "compliance", "--from", "2026-01-01", "--to", "9999-12-31", "--out",
-                str(tmp_path / "report.pdf")], monkeypatch) == 0
+    assert (
+        run(
+            [
+                *base,
+                "report",
+                "compliance",
+                "--from",
+                "2026-01-01",
+                "--to",
+                "9999-12-31",
+                "--out",
+                str(tmp_path / "report.pdf"),
+            ],
+            monkeypatch,
+        )
+        == 0
+    )
     assert (tmp_path / "report.pdf").read_bytes().startswith(b"%PDF")
     capsys.readouterr()
-    assert run([*base, "export", "administrations", "--format", "csv", "--out", str(tmp_path / "a.csv"),
-                "--include-patient-refs"], monkeypatch) == 3, "reading is all such a command may do"
+    assert (
+        run(
+            [
+                *base,
+                "export",
+                "administrations",
+                "--format",
+                "csv",
+                "--out",
+                str(tmp_path / "a.csv"),
+                "--include-patient-refs",
+            ],
+            monkeypatch,
+        )
+        == 3
+    ), "reading is all such a command may do"
     assert "may not" in capsys.readouterr().err
     assert run([*base, "site", "set", "--jurisdiction", "KR"], monkeypatch) == 3
 
 
-def test_end_of_input_at_the_password_prompt_is_a_refused_sign_in(database_url: str,
-                                                                  monkeypatch: pytest.MonkeyPatch,
-                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_end_of_input_at_the_password_prompt_is_a_refused_sign_in(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     class Terminal(io.StringIO):
         def isatty(self) -> bool:
             return True
@@ -166,11 +225,17 @@ def test_a_reader_that_stops_early_is_not_an_error(capsys: pytest.CaptureFixture
 
 
 @sqlite_only("a SQLite file path")
-def test_a_mistyped_registry_path_is_not_taken_for_a_new_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_mistyped_registry_path_is_not_taken_for_a_new_registry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     typo = tmp_path / "no-such-folder" / "regsitry.sqlite3"
-    for command in (["flags"], ["trace", "CX-1"], ["audit", "verify"], ["site", "set", "--jurisdiction", "KR"],
-                    ["export", "lots", "--format", "csv", "--out", str(tmp_path / "x.csv")]):
+    for command in (
+        ["flags"],
+        ["trace", "CX-1"],
+        ["audit", "verify"],
+        ["site", "set", "--jurisdiction", "KR"],
+        ["export", "lots", "--format", "csv", "--out", str(tmp_path / "x.csv")],
+    ):
         assert run(["--database", sqlite_url_for(typo), *command], monkeypatch) == 1, command
         assert f"no registry at {typo}" in capsys.readouterr().err
     assert not typo.parent.exists()
@@ -178,8 +243,9 @@ def test_a_mistyped_registry_path_is_not_taken_for_a_new_registry(tmp_path: Path
     assert typo.exists()
 
 
-def test_site_add_and_list(database_url: str, monkeypatch: pytest.MonkeyPatch,
-                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_site_add_and_list(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from registry_app.db import Database
 
     from .runner import last_audit
@@ -190,12 +256,13 @@ def test_site_add_and_list(database_url: str, monkeypatch: pytest.MonkeyPatch,
     assert "may not add sites" in capsys.readouterr().err
     assert run_as([*add[:7], "--time-zone", "Mars/Olympus"], monkeypatch, database_url, user="admin") == 1
     assert "IANA" in capsys.readouterr().err
-    assert run_as(["site", "add", "all", "--name", "x", "--jurisdiction", "US"], monkeypatch, database_url,
-                  user="admin") == 1
+    assert (
+        run_as(["site", "add", "all", "--name", "x", "--jurisdiction", "US"], monkeypatch, database_url, user="admin")
+        == 1
+    )
     assert run_as(["site", "add", "BUSAN"], monkeypatch, database_url, user="admin") == 2
     assert run_as(add, monkeypatch, database_url, user="admin") == 0
-    assert capsys.readouterr().out.strip() == ("site BUSAN added: Busan clinic, jurisdiction KR, "
-                                               "time zone Asia/Seoul")
+    assert capsys.readouterr().out.strip() == ("site BUSAN added: Busan clinic, jurisdiction KR, time zone Asia/Seoul")
     db = Database(database_url)
     audit = last_audit(db)
     db.dispose()
@@ -204,10 +271,16 @@ def test_site_add_and_list(database_url: str, monkeypatch: pytest.MonkeyPatch,
     assert "exists already" in capsys.readouterr().err
     assert run_as(["site", "list", "--format", "json"], monkeypatch, database_url, user="inspector") == 0
     listed = json.loads(capsys.readouterr().out)
-    assert {s["code"]: (s["jurisdiction"], s["current"]) for s in listed} == {"main": ("US", True),
-                                                                               "BUSAN": ("KR", False)}
+    assert {s["code"]: (s["jurisdiction"], s["current"]) for s in listed} == {
+        "main": ("US", True),
+        "BUSAN": ("KR", False),
+    }
     # `--site CODE` picks the new site: its jurisdiction is the one the flag rules read.
-    assert run_as(["--site", "BUSAN", "flags", "--summary", "--format", "json"], monkeypatch, database_url,
-                  user="inspector") == 0
+    assert (
+        run_as(
+            ["--site", "BUSAN", "flags", "--summary", "--format", "json"], monkeypatch, database_url, user="inspector"
+        )
+        == 0
+    )
     assert run_as(["--site", "NOWHERE", "flags"], monkeypatch, database_url, user="inspector") == 1
     assert "no site with code 'NOWHERE'" in capsys.readouterr().err

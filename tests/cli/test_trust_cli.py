@@ -21,8 +21,7 @@ from ..helpers import sqlite_only
 from ..reliability.tamper import drop_guards
 
 
-def run(argv: list[str], monkeypatch: pytest.MonkeyPatch, user: str | None = None,
-        password: str | None = None) -> int:
+def run(argv: list[str], monkeypatch: pytest.MonkeyPatch, user: str | None = None, password: str | None = None) -> int:
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
     for key in ("REGISTRY_USER", "REGISTRY_PASSWORD", "REGISTRY_DATABASE_URL"):
         monkeypatch.delenv(key, raising=False)
@@ -37,8 +36,9 @@ def _entries(db: Database) -> list[AuditEntry]:
         return list(session.execute(select(AuditEntry).order_by(AuditEntry.seq)).scalars())
 
 
-def test_audit_verify_intact_then_tampered(database_url: str, db: Database, monkeypatch: pytest.MonkeyPatch,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_audit_verify_intact_then_tampered(
+    database_url: str, db: Database, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert run(["--database", database_url, "audit", "verify"], monkeypatch, "inspector") == 0
     out = capsys.readouterr().out
     count = len(_entries(db))
@@ -46,32 +46,35 @@ def test_audit_verify_intact_then_tampered(database_url: str, db: Database, monk
     victim = _entries(db)[2]
     with db.engine.begin() as conn:
         drop_guards(conn)
-        conn.execute(AuditEntry.__table__.update().where(AuditEntry.__table__.c.id == victim.id)
-                     .values(reason="nothing to see"))
+        conn.execute(
+            AuditEntry.__table__.update().where(AuditEntry.__table__.c.id == victim.id).values(reason="nothing to see")
+        )
     assert run(["--database", database_url, "audit", "verify"], monkeypatch, "inspector") == 1
     captured = capsys.readouterr()
     assert f"broken at entry {victim.seq}" in captured.err and "altered" in captured.err
     assert "Traceback" not in captured.err and captured.out == ""
 
 
-def test_audit_verify_needs_a_signed_in_user(database_url: str, monkeypatch: pytest.MonkeyPatch,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_audit_verify_needs_a_signed_in_user(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert run(["--database", database_url, "audit", "verify"], monkeypatch) == 3
     assert run(["--database", database_url, "audit", "verify"], monkeypatch, "inspector", "wrong-password") == 3
     assert "user name or password is wrong" in capsys.readouterr().err
 
 
-def test_audit_verify_on_a_registry_without_users(empty_database_url: str, monkeypatch: pytest.MonkeyPatch,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_audit_verify_on_a_registry_without_users(
+    empty_database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert run(["--database", empty_database_url, "db", "upgrade"], monkeypatch) == 0
     capsys.readouterr()
     assert run(["--database", empty_database_url, "audit", "verify"], monkeypatch) == 0
     assert "0 entries" in capsys.readouterr().out
 
 
-def test_backup_writes_a_checked_copy_and_is_audited(database_url: str, db: Database, tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_backup_writes_a_checked_copy_and_is_audited(
+    database_url: str, db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "copy.backup"
     assert run(["--database", database_url, "backup", "--out", str(out)], monkeypatch, "admin") == 0
     printed = capsys.readouterr().out
@@ -85,13 +88,18 @@ def test_backup_writes_a_checked_copy_and_is_audited(database_url: str, db: Data
         assert check.ok and check.audit_entries == last.seq - 1, "the copy is the registry before this entry"
         assert "integrity ok" in printed
     else:
-        listing = subprocess.run([shutil.which("pg_restore") or "pg_restore", "--list", str(out)],
-                                 capture_output=True, text=True, check=False)
+        listing = subprocess.run(
+            [shutil.which("pg_restore") or "pg_restore", "--list", str(out)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert listing.returncode == 0 and "audit_entry" in listing.stdout
 
 
-def test_backup_refusals_are_messages(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_backup_refusals_are_messages(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "copy.backup"
     assert run(["--database", database_url, "backup", "--out", str(out)], monkeypatch, "pharmacist") == 3
     assert "may not back up the registry" in capsys.readouterr().err and not out.exists()
@@ -102,8 +110,9 @@ def test_backup_refusals_are_messages(database_url: str, tmp_path: Path, monkeyp
     assert run(["--database", database_url, "backup"], monkeypatch, "admin") == 2
 
 
-def test_audit_head_and_anchor(database_url: str, db: Database, monkeypatch: pytest.MonkeyPatch,
-                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_audit_head_and_anchor(
+    database_url: str, db: Database, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert run(["--database", database_url, "audit", "head"], monkeypatch, "inspector") == 0
     anchor = capsys.readouterr().out.strip()
     last = _entries(db)[-1]
@@ -113,8 +122,10 @@ def test_audit_head_and_anchor(database_url: str, db: Database, monkeypatch: pyt
     assert run(["--database", database_url, "audit", "verify", "--anchor", "12:abc"], monkeypatch, "inspector") == 2
     assert "is not an anchor" in capsys.readouterr().err
     seq = int(anchor.split(":")[0])
-    assert run(["--database", database_url, "audit", "verify", "--anchor", f"{seq}:{'0' * 64}"], monkeypatch,
-               "inspector") == 1
+    assert (
+        run(["--database", database_url, "audit", "verify", "--anchor", f"{seq}:{'0' * 64}"], monkeypatch, "inspector")
+        == 1
+    )
     assert "differs from the anchor" in capsys.readouterr().err
     # An attacker cuts the trail short before the anchor and rewrites the head: the chain alone still holds,
     # the anchor kept elsewhere does not.
@@ -123,17 +134,20 @@ def test_audit_head_and_anchor(database_url: str, db: Database, monkeypatch: pyt
     with db.engine.begin() as conn:
         drop_guards(conn)
         conn.execute(AuditEntry.__table__.delete().where(AuditEntry.__table__.c.seq >= seq))
-        conn.execute(Setting.__table__.update().where(Setting.__table__.c.key == "audit_head")
-                     .values(value=f"{keep.seq}:{keep.entry_hash}"))
+        conn.execute(
+            Setting.__table__.update()
+            .where(Setting.__table__.c.key == "audit_head")
+            .values(value=f"{keep.seq}:{keep.entry_hash}")
+        )
     assert run(["--database", database_url, "audit", "verify", "--anchor", anchor], monkeypatch, "inspector") == 1
     err = capsys.readouterr().err
     assert err.startswith(f"error: audit trail broken at entry {seq}:") and "anchor" in err
 
 
 @sqlite_only("restore writes a new SQLite registry; a PostgreSQL archive goes through pg_restore")
-def test_restore_checks_the_backup_and_never_overwrites(database_url: str, db: Database, tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch,
-                                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_restore_checks_the_backup_and_never_overwrites(
+    database_url: str, db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     backup_file, restored = tmp_path / "copy.backup", tmp_path / "restored.sqlite3"
     assert run(["--database", database_url, "backup", "--out", str(backup_file)], monkeypatch, "admin") == 0
     capsys.readouterr()
@@ -154,7 +168,7 @@ def test_restore_checks_the_backup_and_never_overwrites(database_url: str, db: D
     try:
         entries = _entries(restored_db)
         assert entries[-1].action == "restore registry" and entries[-1].username == "system"
-        assert [e.entry_hash for e in entries[:-1]] == [e.entry_hash for e in _entries(db)][:len(entries) - 1]
+        assert [e.entry_hash for e in entries[:-1]] == [e.entry_hash for e in _entries(db)][: len(entries) - 1]
     finally:
         restored_db.dispose()
     assert run(["--database", sqlite_url_for(restored), "audit", "verify"], monkeypatch, "inspector") == 0
@@ -163,8 +177,9 @@ def test_restore_checks_the_backup_and_never_overwrites(database_url: str, db: D
     tampered = Database(sqlite_url_for(backup_file))
     with tampered.engine.begin() as conn:
         drop_guards(conn)
-        conn.execute(AuditEntry.__table__.update().where(AuditEntry.__table__.c.id == victim.id)
-                     .values(reason="rewritten"))
+        conn.execute(
+            AuditEntry.__table__.update().where(AuditEntry.__table__.c.id == victim.id).values(reason="rewritten")
+        )
     tampered.dispose()
     again = tmp_path / "again.sqlite3"
     assert run(["restore", "--from", str(backup_file), "--to", str(again)], monkeypatch) == 1

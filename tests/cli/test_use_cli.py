@@ -20,8 +20,13 @@ from ..helpers import row_counts
 from ..services.use_data import TODAY, YESTERDAY_10AM, entry, lot_row, make_lot, make_product
 
 
-def run(argv: list[str], monkeypatch: pytest.MonkeyPatch, database_url: str, user: str | None = "inspector",
-        password: str | None = None) -> int:
+def run(
+    argv: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    database_url: str,
+    user: str | None = "inspector",
+    password: str | None = None,
+) -> int:
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
     for key in ("REGISTRY_USER", "REGISTRY_PASSWORD", "REGISTRY_DATABASE_URL"):
         monkeypatch.delenv(key, raising=False)
@@ -35,13 +40,21 @@ def run(argv: list[str], monkeypatch: pytest.MonkeyPatch, database_url: str, use
 def lot_id(pharmacist: ServiceContext, db: Database) -> int:
     lot = make_lot(db, make_product(db, "Cordexa UC-EV 10B"), "CX-2406-118")
     for days, patient in ((3, "PT-00412"), (2, "PT-00388")):
-        record_administration(pharmacist, entry(lot, administered_at=YESTERDAY_10AM - timedelta(days=days),
-                                                patient_ref=patient, body_areas=("periorbital", "neck")))
+        record_administration(
+            pharmacist,
+            entry(
+                lot,
+                administered_at=YESTERDAY_10AM - timedelta(days=days),
+                patient_ref=patient,
+                body_areas=("periorbital", "neck"),
+            ),
+        )
     return lot
 
 
-def test_trace_json_matches_cli_md(lot_id: int, database_url: str, monkeypatch: pytest.MonkeyPatch,
-                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_trace_json_matches_cli_md(
+    lot_id: int, database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert run(["trace", "CX-2406-118", "--format", "json"], monkeypatch, database_url) == 0
     data = json.loads(capsys.readouterr().out)
     assert data == {
@@ -49,16 +62,22 @@ def test_trace_json_matches_cli_md(lot_id: int, database_url: str, monkeypatch: 
         "lot_number": "CX-2406-118",
         "status": "released",
         "administrations": [
-            {"administered_at": (YESTERDAY_10AM - timedelta(days=days)).isoformat(timespec="minutes"),
-             "patient_ref": patient, "route": "topical_intact", "body_area": "periorbital;neck",
-             "practitioner": "dr.nguyen", "quantity": 1.0}
+            {
+                "administered_at": (YESTERDAY_10AM - timedelta(days=days)).isoformat(timespec="minutes"),
+                "patient_ref": patient,
+                "route": "topical_intact",
+                "body_area": "periorbital;neck",
+                "practitioner": "dr.nguyen",
+                "quantity": 1.0,
+            }
             for days, patient in ((3, "PT-00412"), (2, "PT-00388"))
         ],
     }
 
 
-def test_trace_table(lot_id: int, database_url: str, monkeypatch: pytest.MonkeyPatch,
-                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_trace_table(
+    lot_id: int, database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert run(["trace", "CX-2406-118"], monkeypatch, database_url) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "Cordexa UC-EV 10B, lot CX-2406-118: released"
@@ -67,21 +86,24 @@ def test_trace_table(lot_id: int, database_url: str, monkeypatch: pytest.MonkeyP
     assert lines[-1] == "2 administration(s), 2 patient(s), 2 not marked notified"
 
 
-def test_an_ambiguous_lot_number_lists_the_products(lot_id: int, db: Database, database_url: str,
-                                                    monkeypatch: pytest.MonkeyPatch,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_ambiguous_lot_number_lists_the_products(
+    lot_id: int, db: Database, database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     make_lot(db, make_product(db, "Glow Exo Booster"), "CX-2406-118")
     assert run(["trace", "CX-2406-118"], monkeypatch, database_url) == 1
     err = capsys.readouterr().err.splitlines()
     assert "2 products" in err[0] and "--product" in err[0]
     assert [line.strip() for line in err[1:]] == ["Cordexa UC-EV 10B", "Glow Exo Booster"]
-    assert run(["trace", "CX-2406-118", "--product", "glow exo booster", "--format", "json"], monkeypatch,
-               database_url) == 0
+    assert (
+        run(["trace", "CX-2406-118", "--product", "glow exo booster", "--format", "json"], monkeypatch, database_url)
+        == 0
+    )
     assert json.loads(capsys.readouterr().out)["administrations"] == []
 
 
-def test_unknown_lot_and_sign_in_failures(lot_id: int, database_url: str, monkeypatch: pytest.MonkeyPatch,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_unknown_lot_and_sign_in_failures(
+    lot_id: int, database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert run(["trace", "NOPE-1"], monkeypatch, database_url) == 1
     assert "no lot NOPE-1" in capsys.readouterr().err
     assert run(["trace", "CX-2406-118"], monkeypatch, database_url, user=None) == 3
@@ -89,12 +111,16 @@ def test_unknown_lot_and_sign_in_failures(lot_id: int, database_url: str, monkey
     assert run(["trace", "CX-2406-118", "--format", "xml"], monkeypatch, database_url) == 2
 
 
-def test_a_director_recalls_from_the_command_line(lot_id: int, db: Database, database_url: str,
-                                                  monkeypatch: pytest.MonkeyPatch,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_director_recalls_from_the_command_line(
+    lot_id: int, db: Database, database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     day = TODAY - timedelta(days=1)
-    code = run(["recall", "CX-2406-118", "--reason", "manufacturer notice FSN-7", "--date", day.isoformat()],
-               monkeypatch, database_url, user="director")
+    code = run(
+        ["recall", "CX-2406-118", "--reason", "manufacturer notice FSN-7", "--date", day.isoformat()],
+        monkeypatch,
+        database_url,
+        user="director",
+    )
     assert code == 0, capsys.readouterr().err
     out = capsys.readouterr().out
     assert f"recalled from {day}" in out and "2 administration(s) to notify" in out
@@ -106,18 +132,27 @@ def test_a_director_recalls_from_the_command_line(lot_id: int, db: Database, dat
     assert json.loads(capsys.readouterr().out)["status"] == "recalled"
 
 
-def test_recall_refusals_change_nothing(lot_id: int, db: Database, database_url: str,
-                                        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_recall_refusals_change_nothing(
+    lot_id: int, db: Database, database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     before = row_counts(db)
     assert run(["recall", "CX-2406-118", "--reason", "x"], monkeypatch, database_url, user="pharmacist") == 3
     assert "may not recall lots" in capsys.readouterr().err
-    assert run(["recall", "CX-2406-118", "--reason", "x", "--date", "2026-13-01"], monkeypatch, database_url,
-               user="director") == 2
+    assert (
+        run(
+            ["recall", "CX-2406-118", "--reason", "x", "--date", "2026-13-01"],
+            monkeypatch,
+            database_url,
+            user="director",
+        )
+        == 2
+    )
     assert "--date" in capsys.readouterr().err
     assert run(["recall", "CX-2406-118"], monkeypatch, database_url, user="director") == 2
     assert run(["recall", "CX-2406-118", "--reason", " "], monkeypatch, database_url, user="director") == 1
     assert "reason" in capsys.readouterr().err
     after = row_counts(db)
     assert {k: v for k, v in after.items() if k != "audit_entry"} == {
-        k: v for k, v in before.items() if k != "audit_entry"}  # each sign-in is audited, nothing else changed
+        k: v for k, v in before.items() if k != "audit_entry"
+    }  # each sign-in is audited, nothing else changed
     assert lot_row(db, lot_id).status == "released"

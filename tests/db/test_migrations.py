@@ -64,8 +64,12 @@ def test_the_on_hand_index_exists_and_sorts_the_lots(empty_database_url: str) ->
         on_hand = "lot.quantity_received - lot.quantity_administered - lot.quantity_destroyed"
         with engine.connect() as connection:
             if engine.dialect.name == "sqlite":
-                plan = " ".join(str(row[-1]) for row in connection.exec_driver_sql(
-                    f"EXPLAIN QUERY PLAN SELECT id FROM lot ORDER BY {on_hand} DESC, id DESC LIMIT 10"))
+                plan = " ".join(
+                    str(row[-1])
+                    for row in connection.exec_driver_sql(
+                        f"EXPLAIN QUERY PLAN SELECT id FROM lot ORDER BY {on_hand} DESC, id DESC LIMIT 10"
+                    )
+                )
                 assert "ix_lot_on_hand" in plan and "TEMP B-TREE" not in plan, plan
             else:
                 names = connection.exec_driver_sql("SELECT indexname FROM pg_indexes WHERE tablename = 'lot'")
@@ -80,9 +84,13 @@ def test_a_lot_number_search_in_the_default_order_reads_the_index_alone(empty_da
         upgrade(engine)
         with engine.connect() as connection:
             if engine.dialect.name == "sqlite":
-                plan = " ".join(str(row[-1]) for row in connection.exec_driver_sql(
-                    "EXPLAIN QUERY PLAN SELECT id, received_date || '' AS k FROM lot "
-                    "WHERE lot_number >= 'PLI23' AND lot_number < 'PLI24' ORDER BY k DESC, id DESC LIMIT 101"))
+                plan = " ".join(
+                    str(row[-1])
+                    for row in connection.exec_driver_sql(
+                        "EXPLAIN QUERY PLAN SELECT id, received_date || '' AS k FROM lot "
+                        "WHERE lot_number >= 'PLI23' AND lot_number < 'PLI24' ORDER BY k DESC, id DESC LIMIT 101"
+                    )
+                )
                 assert "COVERING INDEX ix_lot_lot_number_received" in plan, plan
             else:
                 names = connection.exec_driver_sql("SELECT indexname FROM pg_indexes WHERE tablename = 'lot'")
@@ -92,27 +100,37 @@ def test_a_lot_number_search_in_the_default_order_reads_the_index_alone(empty_da
 
 
 def test_0004_gives_lots_the_local_dates_of_their_release_and_rejection(
-        database_url: str, template_users: dict[str, Actor], monkeypatch: pytest.MonkeyPatch) -> None:
+    database_url: str, template_users: dict[str, Actor], monkeypatch: pytest.MonkeyPatch
+) -> None:
     database = open_database(database_url)
     ctx = ServiceContext(database)
     ctx.actor = template_users["director"]
     try:
-        product_id = products.create_product(ctx, {"name": "Rosa Vesicle Serum", "product_type": "exosome",
-                                                   "unit": "ampoule"})
+        product_id = products.create_product(
+            ctx, {"name": "Rosa Vesicle Serum", "product_type": "exosome", "unit": "ampoule"}
+        )
         kept, released, rejected = (
             receiving.receive_lot(ctx, product_id, {"lot_number": number, "quantity_received": 5}).lot_id
-            for number in ("RV-1", "RV-2", "RV-3"))
-        receiving.release_lot(ctx, released, PASSWORDS["director"], acknowledged=[
-            f.code for f in receiving.findings_to_acknowledge(ctx, released)])
+            for number in ("RV-1", "RV-2", "RV-3")
+        )
+        receiving.release_lot(
+            ctx,
+            released,
+            PASSWORDS["director"],
+            acknowledged=[f.code for f in receiving.findings_to_acknowledge(ctx, released)],
+        )
         receiving.reject_lot(ctx, rejected, "arrived warm")
         downgrade(database.engine, "0003")
         with database.engine.begin() as connection:
             assert not {"released_on", "rejected_on"} & {c["name"] for c in inspect(connection).get_columns("lot")}
             # Released at 03:00 UTC on 10 March: still 9 March on the clinic's clock, five hours behind UTC.
-            connection.execute(text("UPDATE lot SET released_at = :at WHERE id = :id"),
-                               {"at": datetime(2026, 3, 10, 3, 0), "id": released})
-            rejected_at = connection.execute(text(
-                "SELECT max(occurred_at) FROM audit_entry WHERE action = 'reject lot'")).scalar_one()
+            connection.execute(
+                text("UPDATE lot SET released_at = :at WHERE id = :id"),
+                {"at": datetime(2026, 3, 10, 3, 0), "id": released},
+            )
+            rejected_at = connection.execute(
+                text("SELECT max(occurred_at) FROM audit_entry WHERE action = 'reject lot'")
+            ).scalar_one()
         with monkeypatch.context() as clock:
             clock.setenv("TZ", "EST5")  # POSIX: UTC-5, no time zone database needed
             time.tzset()
@@ -121,8 +139,12 @@ def test_0004_gives_lots_the_local_dates_of_their_release_and_rejection(
             rejected_on = rejected_at.replace(tzinfo=UTC).astimezone().date()
         time.tzset()
         with database.read() as session:
-            dates = {lot_id: (on, off) for lot_id, on, off in session.execute(
-                select(Lot.id, Lot.released_on, Lot.rejected_on).where(Lot.id.in_((kept, released, rejected))))}
+            dates = {
+                lot_id: (on, off)
+                for lot_id, on, off in session.execute(
+                    select(Lot.id, Lot.released_on, Lot.rejected_on).where(Lot.id.in_((kept, released, rejected)))
+                )
+            }
         assert dates == {kept: (None, None), released: (date(2026, 3, 9), None), rejected: (None, rejected_on)}
     finally:
         database.dispose()

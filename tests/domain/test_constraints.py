@@ -21,31 +21,71 @@ def _base_rows(db: Database) -> dict[str, Any]:
     with db.write() as s:
         user_id = s.execute(select(User.id).limit(1)).scalar_one()
         ids: dict[str, Any] = {"user": user_id}
-        ids["manufacturer"] = s.execute(insert(T["manufacturer"]).values(
-            name="Northbay", name_key="northbay", created_at=datetime(2026, 1, 1))).inserted_primary_key[0]
-        ids["supplier"] = s.execute(insert(T["supplier"]).values(
-            name="MedSource", name_key="medsource", created_at=datetime(2026, 1, 1))).inserted_primary_key[0]
-        ids["product"] = s.execute(insert(T["product"]).values(
-            name="Cordexa", name_key="cordexa", product_type="exosome", created_at=datetime(2026, 1, 1),
-        )).inserted_primary_key[0]
-        ids["lot"] = s.execute(insert(T["lot"]).values(
-            product_id=ids["product"], lot_number="L1", received_date=date(2026, 1, 2), quantity_received=10,
-            quantity_administered=0, quantity_destroyed=0, status="quarantine", created_at=datetime(2026, 1, 1),
-        )).inserted_primary_key[0]
-        ids["administration"] = s.execute(insert(T["administration"]).values(
-            lot_id=ids["lot"], administered_at=datetime(2026, 1, 3, 10), route="intradermal", superseded=False,
-            recorded_at=datetime(2026, 1, 3),
-        )).inserted_primary_key[0]
-        ids["signature"] = s.execute(insert(T["signature"]).values(
-            user_id=user_id, signer_name="A", meaning="released", subject_type="lot", subject_id="1",
-            content_hash="0" * 64, signed_at=datetime(2026, 1, 3),
-        )).inserted_primary_key[0]
+        ids["manufacturer"] = s.execute(
+            insert(T["manufacturer"]).values(name="Northbay", name_key="northbay", created_at=datetime(2026, 1, 1))
+        ).inserted_primary_key[0]
+        ids["supplier"] = s.execute(
+            insert(T["supplier"]).values(name="MedSource", name_key="medsource", created_at=datetime(2026, 1, 1))
+        ).inserted_primary_key[0]
+        ids["product"] = s.execute(
+            insert(T["product"]).values(
+                name="Cordexa",
+                name_key="cordexa",
+                product_type="exosome",
+                created_at=datetime(2026, 1, 1),
+            )
+        ).inserted_primary_key[0]
+        ids["lot"] = s.execute(
+            insert(T["lot"]).values(
+                product_id=ids["product"],
+                lot_number="L1",
+                received_date=date(2026, 1, 2),
+                quantity_received=10,
+                quantity_administered=0,
+                quantity_destroyed=0,
+                status="quarantine",
+                created_at=datetime(2026, 1, 1),
+            )
+        ).inserted_primary_key[0]
+        ids["administration"] = s.execute(
+            insert(T["administration"]).values(
+                lot_id=ids["lot"],
+                administered_at=datetime(2026, 1, 3, 10),
+                route="intradermal",
+                superseded=False,
+                recorded_at=datetime(2026, 1, 3),
+            )
+        ).inserted_primary_key[0]
+        ids["signature"] = s.execute(
+            insert(T["signature"]).values(
+                user_id=user_id,
+                signer_name="A",
+                meaning="released",
+                subject_type="lot",
+                subject_id="1",
+                content_hash="0" * 64,
+                signed_at=datetime(2026, 1, 3),
+            )
+        ).inserted_primary_key[0]
     return ids
 
 
-_FACT_COUNTS = ("ev_particles", "ev_second_quant", "ev_transmembrane", "ev_cytosolic", "ev_contaminant_tested",
-                "ev_imaging", "pn_dna", "pn_mw", "has_sterility", "has_endotoxin", "has_mycoplasma",
-                "sterility_fail", "mycoplasma_positive", "contaminants_detected")
+_FACT_COUNTS = (
+    "ev_particles",
+    "ev_second_quant",
+    "ev_transmembrane",
+    "ev_cytosolic",
+    "ev_contaminant_tested",
+    "ev_imaging",
+    "pn_dna",
+    "pn_mw",
+    "has_sterility",
+    "has_endotoxin",
+    "has_mycoplasma",
+    "sterility_fail",
+    "mycoplasma_positive",
+    "contaminants_detected",
+)
 
 
 def _good(table: str, ids: dict[str, Any]) -> dict[str, Any]:
@@ -54,30 +94,91 @@ def _good(table: str, ids: dict[str, Any]) -> dict[str, Any]:
         "site": {"code": "second", "name": "Second", "jurisdiction": "KR", "created_at": now},
         "manufacturer": {"name": "Petal", "name_key": "petal", "country": "FR", "created_at": now},
         "supplier": {"name": "Beauty", "name_key": "beauty", "created_at": now},
-        "product": {"name": "Nucleo", "name_key": "nucleo", "product_type": "polynucleotide",
-                    "pn_species": "oncorhynchus_keta", "gtin": "08012345678907", "created_at": now},
+        "product": {
+            "name": "Nucleo",
+            "name_key": "nucleo",
+            "product_type": "polynucleotide",
+            "pn_species": "oncorhynchus_keta",
+            "gtin": "08012345678907",
+            "created_at": now,
+        },
         "product_route": {"product_id": ids["product"], "route": "intradermal"},
-        "product_regulatory_status": {"product_id": ids["product"], "jurisdiction": "US",
-                                      "status": "investigational", "updated_at": now},
-        "lot": {"product_id": ids["product"], "lot_number": "L2", "received_date": date(2026, 1, 2),
-                "quantity_received": 5, "quantity_administered": 0, "quantity_destroyed": 0,
-                "status": "quarantine", "created_at": now},
-        "characterization_result": {"lot_id": ids["lot"], "parameter": "endotoxin", "method": "lal", "value": 0.1,
-                                    "unit": "EU/mL", "measured_by": "manufacturer", "recorded_at": now},
+        "product_regulatory_status": {
+            "product_id": ids["product"],
+            "jurisdiction": "US",
+            "status": "investigational",
+            "updated_at": now,
+        },
+        "lot": {
+            "product_id": ids["product"],
+            "lot_number": "L2",
+            "received_date": date(2026, 1, 2),
+            "quantity_received": 5,
+            "quantity_administered": 0,
+            "quantity_destroyed": 0,
+            "status": "quarantine",
+            "created_at": now,
+        },
+        "characterization_result": {
+            "lot_id": ids["lot"],
+            "parameter": "endotoxin",
+            "method": "lal",
+            "value": 0.1,
+            "unit": "EU/mL",
+            "measured_by": "manufacturer",
+            "recorded_at": now,
+        },
         "document": {"kind": "coa", "lot_id": ids["lot"], "reference": "COA-1", "uploaded_at": now},
-        "temperature_excursion": {"lot_id": ids["lot"], "occurred_at": now, "reading_c": 12.0,
-                                  "duration_minutes": 30, "recorded_at": now},
-        "administration": {"lot_id": ids["lot"], "administered_at": now, "route": "topical_intact",
-                           "quantity": 1, "superseded": False, "recorded_at": now},
-        "adverse_event": {"administration_id": ids["administration"], "event_type": "erythema",
-                          "report_status": "not_reported", "recorded_at": now},
-        "app_user": {"username": "someone", "role": "pharmacist", "password_hash": "x", "failed_attempts": 0,
-                     "locked": False, "active": True, "is_demo": False, "created_at": now},
-        "signature": {"user_id": ids["user"], "signer_name": "A", "meaning": "waived", "subject_type": "lot",
-                      "subject_id": "1", "content_hash": "1" * 64, "signed_at": now},
-        "waiver": {"code": "UNDOC-COA", "subject_type": "lot", "subject_id": ids["lot"], "flag_message": "m",
-                   "reason": "paper CoA on file", "signature_id": ids["signature"], "waived_by_id": ids["user"],
-                   "waived_at": now},
+        "temperature_excursion": {
+            "lot_id": ids["lot"],
+            "occurred_at": now,
+            "reading_c": 12.0,
+            "duration_minutes": 30,
+            "recorded_at": now,
+        },
+        "administration": {
+            "lot_id": ids["lot"],
+            "administered_at": now,
+            "route": "topical_intact",
+            "quantity": 1,
+            "superseded": False,
+            "recorded_at": now,
+        },
+        "adverse_event": {
+            "administration_id": ids["administration"],
+            "event_type": "erythema",
+            "report_status": "not_reported",
+            "recorded_at": now,
+        },
+        "app_user": {
+            "username": "someone",
+            "role": "pharmacist",
+            "password_hash": "x",
+            "failed_attempts": 0,
+            "locked": False,
+            "active": True,
+            "is_demo": False,
+            "created_at": now,
+        },
+        "signature": {
+            "user_id": ids["user"],
+            "signer_name": "A",
+            "meaning": "waived",
+            "subject_type": "lot",
+            "subject_id": "1",
+            "content_hash": "1" * 64,
+            "signed_at": now,
+        },
+        "waiver": {
+            "code": "UNDOC-COA",
+            "subject_type": "lot",
+            "subject_id": ids["lot"],
+            "flag_message": "m",
+            "reason": "paper CoA on file",
+            "signature_id": ids["signature"],
+            "waived_by_id": ids["user"],
+            "waived_at": now,
+        },
         "setting": {"key": "some_setting", "value": "v"},
         "lot_result_facts": {"lot_id": ids["lot"], **{column: 0 for column in _FACT_COUNTS}},
     }
@@ -115,8 +216,11 @@ BAD_ROWS: list[tuple[str, dict[str, Any], str]] = [
     ("characterization_result", {"method": "guess"}, "method vocabulary"),
     ("characterization_result", {"value": None}, "a value or a result"),
     ("characterization_result", {"value": -0.1}, "value non-negative"),
-    ("characterization_result", {"parameter": "marker", "marker": None, "value": None, "result": "detected"},
-     "a marker result names its marker"),
+    (
+        "characterization_result",
+        {"parameter": "marker", "marker": None, "value": None, "result": "detected"},
+        "a marker result names its marker",
+    ),
     ("characterization_result", {"measured_by": "someone"}, "measured-by vocabulary"),
     ("characterization_result", {"lot_id": 999_999}, "lot foreign key"),
     ("document", {"lot_id": None}, "attached to a product or a lot"),

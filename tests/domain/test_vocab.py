@@ -18,7 +18,11 @@ def _every_value() -> set[str]:
 
 def test_acronyms_and_species_read_as_written() -> None:
     assert [label("coa"), label("msc_adipose"), label("ml"), label("research_use_only")] == [
-        "Certificate of analysis (CoA)", "MSC, adipose", "mL", "Research use only (RUO)"]
+        "Certificate of analysis (CoA)",
+        "MSC, adipose",
+        "mL",
+        "Research use only (RUO)",
+    ]
 
 
 def test_characterization_methods_read_as_laboratories_write_them() -> None:
@@ -27,7 +31,10 @@ def test_characterization_methods_read_as_laboratories_write_them() -> None:
 
 def test_other_values_are_spelled_out() -> None:
     assert [label("topical_post_microneedling"), label("intradermal"), label(None)] == [
-        "Topical post microneedling", "Intradermal", ""]
+        "Topical post microneedling",
+        "Intradermal",
+        "",
+    ]
 
 
 def test_every_special_label_names_a_vocabulary_value() -> None:

@@ -15,8 +15,14 @@ from registry_app.importers.lot_rows import LOT_COLUMNS
 
 LOT_HEADER = tuple(LOT_COLUMNS)  # the format's columns, in the order the format document lists them
 
-MANUFACTURERS = [("Northbay Biologics", "KR"), ("Petal Labs", "FR"), ("Aquagen Pharma", "IT"),
-                 ("Seoul Cell Science", "KR"), ("Mekong Bio", "VN"), ("unknown", "")]
+MANUFACTURERS = [
+    ("Northbay Biologics", "KR"),
+    ("Petal Labs", "FR"),
+    ("Aquagen Pharma", "IT"),
+    ("Seoul Cell Science", "KR"),
+    ("Mekong Bio", "VN"),
+    ("unknown", ""),
+]
 SUPPLIERS = ["MedSource Distribution", "Beauty Wholesale Co", "Online reseller", "Asia Aesthetic Supply", ""]
 EXO_SOURCES = ["msc_umbilical_cord", "msc_adipose", "plant", "platelet", "milk", "unknown", "amniotic"]
 ROUTES_EXO = ["topical_post_microneedling", "topical_post_fractional_laser", "topical_intact", "scalp_injection"]
@@ -33,9 +39,10 @@ def _product(rng: random.Random, index: int) -> dict[str, str]:
     manufacturer, country = rng.choice(MANUFACTURERS)
     product = {
         "product_name": f"{'Exo' if exosome else 'PN'} {rng.choice(['Glow', 'Renew', 'Cordexa', 'Nucleo', 'Vita'])}"
-                        f" {index}",
+        f" {index}",
         "product_type": "exosome" if exosome else "polynucleotide",
-        "manufacturer": manufacturer, "manufacturer_country": country,
+        "manufacturer": manufacturer,
+        "manufacturer_country": country,
         "gtin": make_gtin(rng) if rng.random() < 0.7 else "",
         "unit": "vial" if exosome else rng.choice(["syringe", "vial"]),
         "presentation": "lyophilized_vial" if exosome else "prefilled_syringe",
@@ -43,13 +50,15 @@ def _product(rng: random.Random, index: int) -> dict[str, str]:
         "source": rng.choice(EXO_SOURCES) if exosome else "",
         "pn_species": "" if exosome else rng.choice(["oncorhynchus_keta", "oncorhynchus_mykiss", "unknown"]),
         "isolation_method": rng.choice(["tangential_flow_filtration", "ultracentrifugation", "unknown"])
-        if exosome else "",
+        if exosome
+        else "",
         "labelled_routes": ";".join(rng.sample(ROUTES_EXO, 2)) if exosome else "intradermal",
         "regulatory_jurisdiction": "US",
         "regulatory_status": rng.choice(STATUSES) if rng.random() < 0.8 else "",
     }
-    product["regulatory_reference"] = f"REF-{index:05d}" if product["regulatory_status"] in (
-        "investigational", "device_registered") else ""
+    product["regulatory_reference"] = (
+        f"REF-{index:05d}" if product["regulatory_status"] in ("investigational", "device_registered") else ""
+    )
     product["donor_use"] = "allogeneic" if product["source"].startswith(("msc", "amn", "plat")) else ""
     return product
 
@@ -66,11 +75,14 @@ def lot_rows(count: int, seed: int = 1, today: date | None = None, products: int
         row = dict.fromkeys(LOT_HEADER, "")
         row.update(product)
         row.update(
-            supplier=rng.choice(SUPPLIERS), lot_number=f"L{received:%y%m}-{index:07d}",
-            received_date=received.isoformat(), quantity_received=str(rng.choice([5, 10, 20, 30, 50])),
+            supplier=rng.choice(SUPPLIERS),
+            lot_number=f"L{received:%y%m}-{index:07d}",
+            received_date=received.isoformat(),
+            quantity_received=str(rng.choice([5, 10, 20, 30, 50])),
             expiry_date=(received + timedelta(days=rng.randint(180, 720))).isoformat() if rng.random() < 0.9 else "",
             manufacture_date=(received - timedelta(days=rng.randint(10, 200))).isoformat()
-            if rng.random() < 0.6 else "",
+            if rng.random() < 0.6
+            else "",
             received_by=rng.choice(["pharmacist.lee", "pharmacist.kim", ""]),
             status=rng.choice(["released", "released", "depleted", "quarantine", ""]),
             receipt_temperature_c=f"{rng.uniform(2, 8):.1f}" if rng.random() < 0.7 else "",
@@ -81,13 +93,22 @@ def lot_rows(count: int, seed: int = 1, today: date | None = None, products: int
         )
         documented = rng.random()
         if exosome and documented < 0.3:
-            row.update(labelled_particles_per_ml="1.0e10", particle_concentration_per_ml=f"{rng.uniform(7, 12):.1f}e9",
-                       particle_method="nta", size_mode_nm=str(rng.randint(80, 170)), size_method="nta",
-                       protein_ug_per_ml=str(rng.randint(100, 600)), markers_detected="cd9;cd63;cd81;tsg101",
-                       markers_not_detected="calnexin", imaging_method="cryo_em")
+            row.update(
+                labelled_particles_per_ml="1.0e10",
+                particle_concentration_per_ml=f"{rng.uniform(7, 12):.1f}e9",
+                particle_method="nta",
+                size_mode_nm=str(rng.randint(80, 170)),
+                size_method="nta",
+                protein_ug_per_ml=str(rng.randint(100, 600)),
+                markers_detected="cd9;cd63;cd81;tsg101",
+                markers_not_detected="calnexin",
+                imaging_method="cryo_em",
+            )
         if documented < 0.6:
-            row.update(sterility=rng.choice(["pass", "pass", "pass", "fail"]),
-                       endotoxin_eu_per_ml=f"{rng.uniform(0.01, 0.8):.2f}")
+            row.update(
+                sterility=rng.choice(["pass", "pass", "pass", "fail"]),
+                endotoxin_eu_per_ml=f"{rng.uniform(0.01, 0.8):.2f}",
+            )
             if exosome:
                 row["mycoplasma"] = "negative"
             else:

@@ -59,8 +59,12 @@ def test_yes_no_and_vocabularies() -> None:
 
 def test_countries_and_jurisdictions_are_iso_3166() -> None:
     assert (c.parse_country("kr"), c.parse_country("FR"), c.parse_jurisdiction("eu")) == ("KR", "FR", "EU")
-    for bad, message in (("ZZ", "not an ISO 3166 country code"), ("UK", "did you mean GB?"),
-                         ("Korea", "not a country"), ("EU", "not an ISO 3166 country code")):
+    for bad, message in (
+        ("ZZ", "not an ISO 3166 country code"),
+        ("UK", "did you mean GB?"),
+        ("Korea", "not a country"),
+        ("EU", "not an ISO 3166 country code"),
+    ):
         with pytest.raises(c.CellError, match=message):
             c.parse_country(bad)
     with pytest.raises(c.CellError, match="not an ISO 3166 country code"):

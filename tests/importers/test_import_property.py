@@ -38,7 +38,7 @@ def spreadsheet(draw: st.DrawFn) -> tuple[list[list[str]], dict[int, set[str]]]:
     count = draw(st.integers(min_value=1, max_value=60))
     start = draw(st.integers(min_value=0, max_value=len(VALID) - count))
     rows, broken = [], {}
-    for offset, source in enumerate(VALID[start:start + count]):
+    for offset, source in enumerate(VALID[start : start + count]):
         cells = [source[c] for c in LOT_HEADER]
         if draw(st.booleans()):
             columns = draw(st.sets(st.sampled_from(sorted(MALFORMED)), min_size=1, max_size=3))
@@ -54,8 +54,9 @@ def spreadsheet(draw: st.DrawFn) -> tuple[list[list[str]], dict[int, set[str]]]:
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(spreadsheet())
-def test_validation_never_crashes_and_names_every_malformed_row(case: tuple[list[list[str]],
-                                                                            dict[int, set[str]]]) -> None:
+def test_validation_never_crashes_and_names_every_malformed_row(
+    case: tuple[list[list[str]], dict[int, set[str]]],
+) -> None:
     rows, broken = case
     table = Table(list(LOT_HEADER), [(n, cells) for n, cells in enumerate(rows, start=2)])
     result = validate_lots(table, TODAY)

@@ -19,10 +19,32 @@ from ..helpers import FORMAT_EXAMPLES
 
 EXAMPLES = FORMAT_EXAMPLES
 TODAY = date(2026, 4, 1)
-HEADER = ["product_name", "product_type", "lot_number", "received_date", "quantity_received", "unit", "gtin",
-          "expiry_date", "package_intact", "source", "endotoxin_eu_per_ml"]
-GOOD = ["Cordexa UC-EV 10B", "exosome", "CX-1", "2026-03-02", "20", "vial", "08801234567893", "2027-06-30", "yes",
-        "msc_umbilical_cord", "0.12"]
+HEADER = [
+    "product_name",
+    "product_type",
+    "lot_number",
+    "received_date",
+    "quantity_received",
+    "unit",
+    "gtin",
+    "expiry_date",
+    "package_intact",
+    "source",
+    "endotoxin_eu_per_ml",
+]
+GOOD = [
+    "Cordexa UC-EV 10B",
+    "exosome",
+    "CX-1",
+    "2026-03-02",
+    "20",
+    "vial",
+    "08801234567893",
+    "2027-06-30",
+    "yes",
+    "msc_umbilical_cord",
+    "0.12",
+]
 
 
 def table(*rows: list[str], header: list[str] = HEADER) -> Table:
@@ -43,8 +65,9 @@ def test_example_files_are_valid() -> None:
     kinds = {(r["parameter"], r["marker"]) for r in cordexa.results()}
     assert ("marker", "cd63") in kinds and ("imaging", None) in kinds and ("endotoxin", None) in kinds
     assert lots.rows[2].values["unit"] == "syringe"  # `prefilled_syringe` names the unit syringe
-    administrations = validate_administrations(read_table(EXAMPLES / "administrations-example.csv"),
-                                               datetime(2026, 4, 1))
+    administrations = validate_administrations(
+        read_table(EXAMPLES / "administrations-example.csv"), datetime(2026, 4, 1)
+    )
     assert administrations.errors == [] and len(administrations.rows) == 4
     assert administrations.rows[1].fields()["body_areas"] == "periorbital;neck"
 
@@ -90,8 +113,12 @@ def test_duplicates_in_the_file() -> None:
 
 
 def test_every_rejected_row_is_listed() -> None:
-    rows = [GOOD, with_cell("expiry_date", "soon", "A"), with_cell("unit", "crate", "B"),
-            with_cell("quantity_received", "-1", "C")]
+    rows = [
+        GOOD,
+        with_cell("expiry_date", "soon", "A"),
+        with_cell("unit", "crate", "B"),
+        with_cell("quantity_received", "-1", "C"),
+    ]
     result = validate_lots(table(*rows), TODAY)
     assert [e.row for e in result.errors] == [3, 4, 5]
 
@@ -105,12 +132,13 @@ def test_recalled_and_expired_statuses_explain_what_to_do() -> None:
 
 def test_administration_future_and_bad_route() -> None:
     header = ["administered_at", "product_name", "lot_number", "route", "screening_done"]
-    rows = [["2026-03-10T10:30", "P", "L", "intradermal", "yes"],
-            ["2026-05-10", "P", "L", "intradermal", "yes"],
-            ["2026-03-10", "P", "L", "injected", "perhaps"]]
+    rows = [
+        ["2026-03-10T10:30", "P", "L", "intradermal", "yes"],
+        ["2026-05-10", "P", "L", "intradermal", "yes"],
+        ["2026-03-10", "P", "L", "injected", "perhaps"],
+    ]
     result = validate_administrations(table(*rows, header=header), datetime(2026, 4, 1))
-    assert [(e.row, e.column) for e in result.errors] == [(3, "administered_at"), (4, "route"),
-                                                         (4, "screening_done")]
+    assert [(e.row, e.column) for e in result.errors] == [(3, "administered_at"), (4, "route"), (4, "screening_done")]
 
 
 def test_csv_with_bom_quotes_and_blank_rows(tmp_path: Path) -> None:
@@ -130,8 +158,21 @@ def test_xlsx_first_sheet_with_typed_cells(tmp_path: Path) -> None:
     workbook = Workbook()
     sheet = workbook.active
     sheet.append(HEADER)
-    sheet.append(["Cordexa", "exosome", "CX-1", datetime(2026, 3, 2), 20, "vial", "08801234567893",
-                  datetime(2027, 6, 30), True, "plant", 0.12])
+    sheet.append(
+        [
+            "Cordexa",
+            "exosome",
+            "CX-1",
+            datetime(2026, 3, 2),
+            20,
+            "vial",
+            "08801234567893",
+            datetime(2027, 6, 30),
+            True,
+            "plant",
+            0.12,
+        ]
+    )
     path = tmp_path / "lots.xlsx"
     workbook.save(path)
     result = validate_lots(read_table(path), TODAY)

@@ -24,8 +24,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 def start_worker(*args: str, password: str) -> subprocess.Popen[str]:
     env = dict(os.environ, REGISTRY_PASSWORD=password, PYTHONPATH=str(REPO))
-    return subprocess.Popen([sys.executable, "-m", "tests.reliability.workers", *args], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.reliability.workers", *args],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def wait_started(process: subprocess.Popen[str]) -> list[str]:
@@ -55,11 +61,15 @@ class Check:
 def check_administrations(db: Database, lot_id: int, saved: dict[int, float], check: Check) -> None:
     """Every administration reported saved is there with its quantity; the lot's stock matches its rows."""
     with db.read() as session:
-        rows = dict(session.execute(select(Administration.id, Administration.quantity)
-                                    .where(Administration.lot_id == lot_id)).all())
+        rows = dict(
+            session.execute(
+                select(Administration.id, Administration.quantity).where(Administration.lot_id == lot_id)
+            ).all()
+        )
         stock = session.execute(select(Lot.quantity_administered).where(Lot.id == lot_id)).scalar_one()
-        entries = session.execute(select(func.count(AuditEntry.id))
-                                  .where(AuditEntry.action == "record administration")).scalar_one()
+        entries = session.execute(
+            select(func.count(AuditEntry.id)).where(AuditEntry.action == "record administration")
+        ).scalar_one()
     lost = [i for i in saved if i not in rows]
     if lost:
         check.problems.append(f"administrations reported saved but missing: {lost[:5]}")
@@ -83,8 +93,7 @@ def parse_saved(lines: list[str]) -> dict[int, float]:
     return saved
 
 
-def kill_administrations_trial(url: str, path: Path, lot_id: int, password: str, rng: random.Random,
-                               tag: str) -> Check:
+def kill_administrations_trial(url: str, path: Path, lot_id: int, password: str, rng: random.Random, tag: str) -> Check:
     """Kill a burst of administrations at a random moment; everything reported saved must be there."""
     process = start_worker("administrations", url, str(lot_id), "100000", tag, password=password)
     wait_started(process)
@@ -103,8 +112,9 @@ def kill_administrations_trial(url: str, path: Path, lot_id: int, password: str,
     return check
 
 
-def kill_import_trial(url: str, path: Path, lot_file: Path, rows: int, password: str, rng: random.Random,
-                      window: float) -> tuple[Check, str]:
+def kill_import_trial(
+    url: str, path: Path, lot_file: Path, rows: int, password: str, rng: random.Random, window: float
+) -> tuple[Check, str]:
     """Kill an import at a random moment within `window` seconds of its start: all its lots or none."""
     process = start_worker("import", url, str(lot_file), password=password)
     wait_started(process)
@@ -118,8 +128,9 @@ def kill_import_trial(url: str, path: Path, lot_file: Path, rows: int, password:
     try:
         with db.read() as session:
             lots = session.execute(select(func.count(Lot.id))).scalar_one()
-            imports = session.execute(select(func.count(AuditEntry.id))
-                                      .where(AuditEntry.action.like("import%"))).scalar_one()
+            imports = session.execute(
+                select(func.count(AuditEntry.id)).where(AuditEntry.action.like("import%"))
+            ).scalar_one()
         result = verify(db)
     finally:
         db.dispose()
@@ -132,12 +143,15 @@ def kill_import_trial(url: str, path: Path, lot_file: Path, rows: int, password:
     return check, "present" if lots == rows else "absent"
 
 
-def concurrent_administrations(url: str, db: Database, lot_id: int, password: str, per_process: int,
-                               processes: int = 2) -> Check:
+def concurrent_administrations(
+    url: str, db: Database, lot_id: int, password: str, per_process: int, processes: int = 2
+) -> Check:
     """Writers in separate interpreters record administrations of one lot at once: none may be lost, none
     may see "database is locked", and the lot's stock must equal the sum of what they saved."""
-    workers = [start_worker("administrations", url, str(lot_id), str(per_process), f"w{i}", password=password)
-               for i in range(processes)]
+    workers = [
+        start_worker("administrations", url, str(lot_id), str(per_process), f"w{i}", password=password)
+        for i in range(processes)
+    ]
     saved: dict[int, float] = {}
     check = Check()
     for process in workers:

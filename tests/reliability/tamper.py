@@ -22,16 +22,37 @@ from registry_app.domain import AuditEntry, User
 from registry_app.services.audit import AuditRecord, VerifyResult, append_many, entry_hash, verify_chain
 
 TABLE = AuditEntry.__table__
-CONTENT_COLUMNS = ("seq", "occurred_at", "user_id", "username", "action", "entity_type", "entity_id", "before",
-                   "after", "reason", "prev_hash", "entry_hash")
+CONTENT_COLUMNS = (
+    "seq",
+    "occurred_at",
+    "user_id",
+    "username",
+    "action",
+    "entity_type",
+    "entity_id",
+    "before",
+    "after",
+    "reason",
+    "prev_hash",
+    "entry_hash",
+)
 KINDS = ("change", "delete", "insert", "reorder")
 _OFFSET = 1_000_000
 
 
 def populate_trail(db: Any, rng: random.Random, transactions: int = 12) -> int:
     """Add varied entries (unicode, empty and absent values, nested JSON) in several transactions."""
-    words = ["receive lot", "release lot", "waive flag", "record administration", "recall", "ré-étiqueter",
-             "検査", "note", ""]
+    words = [
+        "receive lot",
+        "release lot",
+        "waive flag",
+        "record administration",
+        "recall",
+        "ré-étiqueter",
+        "検査",
+        "note",
+        "",
+    ]
     with db.read() as session:
         users = [(u.id, u.username) for u in session.execute(select(User)).scalars()]
     last = 0
@@ -41,9 +62,16 @@ def populate_trail(db: Any, rng: random.Random, transactions: int = 12) -> int:
         for _ in range(rng.randint(1, 6)):
             before = None if rng.random() < 0.3 else {"status": rng.choice(words), "n": rng.randint(0, 99)}
             after = {"status": rng.choice(words), "items": [rng.random(), None, {"ok": True}]}
-            records.append(AuditRecord(rng.choice(words) or "edit", rng.choice(["lot", "product", "user"]),
-                                       rng.choice([None, rng.randint(1, 500), "L-2026-ü"]), before, after,
-                                       rng.choice([None, "", "typo in the lot number", "patient asked"])))
+            records.append(
+                AuditRecord(
+                    rng.choice(words) or "edit",
+                    rng.choice(["lot", "product", "user"]),
+                    rng.choice([None, rng.randint(1, 500), "L-2026-ü"]),
+                    before,
+                    after,
+                    rng.choice([None, "", "typo in the lot number", "patient asked"]),
+                )
+            )
         with db.write() as session:
             last = append_many(session, user_id, username, records)
     return last
@@ -79,7 +107,7 @@ def _mutated_text(rng: random.Random, value: str | None, limit: int) -> str:
         return (value + "!")[:limit] if len(value) < limit else value[:-1]
     if choice == 1:
         i = rng.randrange(len(value))
-        return value[:i] + ("Z" if value[i] != "Z" else "Y") + value[i + 1:]
+        return value[:i] + ("Z" if value[i] != "Z" else "Y") + value[i + 1 :]
     return value[:-1] if len(value) > 1 else value + "y"
 
 
@@ -136,8 +164,13 @@ def _delete(conn: Connection, rng: random.Random, rows: list[dict[str, Any]], us
 def _forged(rows: list[dict[str, Any]], seq: int, prev: str) -> dict[str, Any]:
     template = rows[seq % len(rows)]
     row = {key: template[key] for key in CONTENT_COLUMNS}
-    row.update(seq=seq, prev_hash=prev, occurred_at=datetime(2026, 1, 2, 3, 4, 5), action="release lot",
-               reason="inserted afterwards")
+    row.update(
+        seq=seq,
+        prev_hash=prev,
+        occurred_at=datetime(2026, 1, 2, 3, 4, 5),
+        action="release lot",
+        reason="inserted afterwards",
+    )
     row["entry_hash"] = entry_hash(row)
     return row
 
@@ -179,7 +212,10 @@ def _reorder(conn: Connection, rng: random.Random, rows: list[dict[str, Any]], u
 
 
 TAMPERS: dict[str, Callable[[Connection, random.Random, list[dict[str, Any]], list[int]], int]] = {
-    "change": _change, "delete": _delete, "insert": _insert, "reorder": _reorder,
+    "change": _change,
+    "delete": _delete,
+    "insert": _insert,
+    "reorder": _reorder,
 }
 
 
@@ -190,8 +226,7 @@ class Trial:
     result: VerifyResult
 
 
-def run_trial(engine: Engine, kind: str, rng: random.Random, rows: list[dict[str, Any]],
-              users: list[int]) -> Trial:
+def run_trial(engine: Engine, kind: str, rng: random.Random, rows: list[dict[str, Any]], users: list[int]) -> Trial:
     """Tamper as an attacker would, verify on the same connection, then roll everything back."""
     with engine.connect() as conn:
         transaction = conn.begin()

@@ -41,20 +41,28 @@ def _restore_pg(url: str, archive: Path) -> str:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
     query = server.query
-    args = [shutil.which("pg_restore") or "pg_restore", "--no-owner", f"--dbname={name}",
-            f"--host={query.get('host') or server.host}", f"--port={query.get('port') or server.port}",
-            f"--username={server.username}", str(archive)]
+    args = [
+        shutil.which("pg_restore") or "pg_restore",
+        "--no-owner",
+        f"--dbname={name}",
+        f"--host={query.get('host') or server.host}",
+        f"--port={query.get('port') or server.port}",
+        f"--username={server.username}",
+        str(archive),
+    ]
     done = subprocess.run(args, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     return server.set(database=name).render_as_string(hide_password=False)
 
 
 @pytest.mark.slow
-def test_backup_while_another_process_writes_restores_intact(database_url: str, db: Database, admin: ServiceContext,
-                                                             tmp_path: Path) -> None:
+def test_backup_while_another_process_writes_restores_intact(
+    database_url: str, db: Database, admin: ServiceContext, tmp_path: Path
+) -> None:
     lot_id = make_lot(db, make_product(db, routes=("topical_post_microneedling",)), quantity=1_000_000)
-    writer = start_worker("administrations", database_url, str(lot_id), "100000", "bk",
-                          password=PASSWORDS["pharmacist"])
+    writer = start_worker(
+        "administrations", database_url, str(lot_id), "100000", "bk", password=PASSWORDS["pharmacist"]
+    )
     wait_started(writer)
     assert writer.stdout is not None
     saved_before = [writer.stdout.readline() for _ in range(5)]
@@ -84,7 +92,9 @@ def test_backup_while_another_process_writes_restores_intact(database_url: str, 
 
 @sqlite_only()
 def test_read_only_registry_gives_a_clear_message_and_loses_nothing(
-    database_url: str, template_users: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
+    database_url: str,
+    template_users: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     path = make_url(database_url).database
@@ -111,8 +121,9 @@ def test_read_only_registry_gives_a_clear_message_and_loses_nothing(
 
 
 @sqlite_only()
-def test_full_disk_gives_a_clear_message_and_keeps_what_was_saved(database_url: str,
-                                                                  template_users: dict[str, Any]) -> None:
+def test_full_disk_gives_a_clear_message_and_keeps_what_was_saved(
+    database_url: str, template_users: dict[str, Any]
+) -> None:
     setup = Database(database_url)
     lot_id = make_lot(setup, make_product(setup, routes=("topical_intact",)), quantity=1_000_000)
     setup.dispose()
@@ -128,8 +139,11 @@ def test_full_disk_gives_a_clear_message_and_keeps_what_was_saved(database_url: 
     saved: list[int] = []
     with pytest.raises(StorageError, match="full") as full:
         for i in range(2000):
-            saved.append(record_administration(ctx, entry(lot_id, patient_ref=f"PT-{i:05d}",
-                                                          notes="x" * 400), confirm=True).administration_id)
+            saved.append(
+                record_administration(
+                    ctx, entry(lot_id, patient_ref=f"PT-{i:05d}", notes="x" * 400), confirm=True
+                ).administration_id
+            )
     database.dispose()
     assert saved, "some administrations fit before the disk filled"
     assert "what was saved before is intact" in str(full.value)
@@ -140,8 +154,9 @@ def test_full_disk_gives_a_clear_message_and_keeps_what_was_saved(database_url: 
             present = set(session.execute(select(Administration.id)).scalars())
         assert set(saved) == present, "everything reported saved is there, and nothing half-saved"
         assert verify(reopened).ok
-        create_user(ServiceContext(reopened, template_users["admin"]), "after-cleanup", "pharmacist",
-                    "long-enough-password")
+        create_user(
+            ServiceContext(reopened, template_users["admin"]), "after-cleanup", "pharmacist", "long-enough-password"
+        )
         with reopened.read() as session:
             assert session.execute(select(User).where(User.username == "after-cleanup")).scalar_one()
     finally:
@@ -154,7 +169,7 @@ def test_backup_file_check_reports_a_damaged_copy(database_url: str, admin: Serv
     result = backup_registry(admin, tmp_path / "good.backup")
     damaged = tmp_path / "damaged.backup"
     data = bytearray(result.path.read_bytes())
-    data[len(data) // 2: len(data) // 2 + 4096] = b"\xff" * 4096
+    data[len(data) // 2 : len(data) // 2 + 4096] = b"\xff" * 4096
     damaged.write_bytes(bytes(data))
     check = check_sqlite_file(damaged)
     assert not check.ok and check_sqlite_file(result.path).ok

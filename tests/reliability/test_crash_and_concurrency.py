@@ -57,12 +57,15 @@ def test_killed_import_is_all_or_nothing(database_url: str, tmp_path: Path) -> N
     for trial in range(KILLS):
         path = tmp_path / f"trial-{trial}.sqlite3"
         shutil.copyfile(template, path)
-        check, outcome = kill_import_trial(sqlite_url_for(path), path, lot_file, 800, PASSWORDS["pharmacist"], rng,
-                                           window=2.5)
+        check, outcome = kill_import_trial(
+            sqlite_url_for(path), path, lot_file, 800, PASSWORDS["pharmacist"], rng, window=2.5
+        )
         assert not check.problems, (seed, trial, check.problems)
         outcomes.append(outcome)
-    print(f"imports killed: {KILLS} ({outcomes.count('absent')} left nothing, {outcomes.count('present')} "
-          f"completed before the kill), seed {seed}")
+    print(
+        f"imports killed: {KILLS} ({outcomes.count('absent')} left nothing, {outcomes.count('present')} "
+        f"completed before the kill), seed {seed}"
+    )
 
 
 @pytest.mark.slow

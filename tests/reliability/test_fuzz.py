@@ -25,14 +25,35 @@ from ..helpers import row_counts
 from .workers import LOT_TEMPLATE
 
 EXAMPLES = int(os.environ.get("REGISTRY_FUZZ_EXAMPLES", "40"))
-FIXTURE_OK = settings(max_examples=EXAMPLES, deadline=None,
-                      suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+FIXTURE_OK = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 TRIED: dict[str, int] = {}
 
 nasty_text = st.one_of(
     st.text(max_size=40),
-    st.sampled_from(["", " ", "NaN", "-1", "1e309", "2026-02-30", "31/12/2026", "yes;no", "=cmd|' /C calc'!A0",
-                     "\x00", "'; DROP TABLE lot; --", "9" * 400, "exosome", "polynucleotide", "０１２", "null"]),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "NaN",
+            "-1",
+            "1e309",
+            "2026-02-30",
+            "31/12/2026",
+            "yes;no",
+            "=cmd|' /C calc'!A0",
+            "\x00",
+            "'; DROP TABLE lot; --",
+            "9" * 400,
+            "exosome",
+            "polynucleotide",
+            "０１２",
+            "null",
+        ]
+    ),
 )
 
 
@@ -85,8 +106,9 @@ def _import_problem(run: Any, ctx: ServiceContext, path: Path, table: str) -> st
 @pytest.mark.slow
 @FIXTURE_OK
 @given(data=lot_files(), suffix=st.sampled_from([".csv", ".xlsx", ".txt", ""]))
-def test_fuzzed_lot_files_never_crash_or_half_write(data: bytes, suffix: str, pharmacist: ServiceContext,
-                                                    tmp_path: Path) -> None:
+def test_fuzzed_lot_files_never_crash_or_half_write(
+    data: bytes, suffix: str, pharmacist: ServiceContext, tmp_path: Path
+) -> None:
     path = tmp_path / f"lots{suffix}"
     path.write_bytes(data)
     TRIED["lot files"] = TRIED.get("lot files", 0) + 1
@@ -96,11 +118,29 @@ def test_fuzzed_lot_files_never_crash_or_half_write(data: bytes, suffix: str, ph
 
 @pytest.mark.slow
 @FIXTURE_OK
-@given(header=st.lists(st.sampled_from(["lot_number", "product_name", "administered_at", "route", "patient_ref",
-                                        "quantity", "body_areas", "practitioner", "gtin", "bogus"]), max_size=8),
-       cells=st.lists(st.lists(nasty_text, max_size=8), max_size=4))
-def test_fuzzed_administration_files_never_crash_or_half_write(header: list[str], cells: list[list[str]],
-                                                               pharmacist: ServiceContext, tmp_path: Path) -> None:
+@given(
+    header=st.lists(
+        st.sampled_from(
+            [
+                "lot_number",
+                "product_name",
+                "administered_at",
+                "route",
+                "patient_ref",
+                "quantity",
+                "body_areas",
+                "practitioner",
+                "gtin",
+                "bogus",
+            ]
+        ),
+        max_size=8,
+    ),
+    cells=st.lists(st.lists(nasty_text, max_size=8), max_size=4),
+)
+def test_fuzzed_administration_files_never_crash_or_half_write(
+    header: list[str], cells: list[list[str]], pharmacist: ServiceContext, tmp_path: Path
+) -> None:
     path = tmp_path / "administrations.csv"
     path.write_bytes(_csv(header, cells))
     TRIED["administration files"] = TRIED.get("administration files", 0) + 1
@@ -108,9 +148,33 @@ def test_fuzzed_administration_files_never_crash_or_half_write(header: list[str]
     assert problem is None, problem
 
 
-gs1_like = st.lists(st.one_of(st.sampled_from(["01", "17", "10", "21", "11", "(01)", "(17)", "(10)", "]C1", "]d2",
-                                               "\x1d", "~", "0", "9", "09506000134352", "261231", "ABC"]),
-                              st.text(max_size=6)), max_size=12).map("".join)
+gs1_like = st.lists(
+    st.one_of(
+        st.sampled_from(
+            [
+                "01",
+                "17",
+                "10",
+                "21",
+                "11",
+                "(01)",
+                "(17)",
+                "(10)",
+                "]C1",
+                "]d2",
+                "\x1d",
+                "~",
+                "0",
+                "9",
+                "09506000134352",
+                "261231",
+                "ABC",
+            ]
+        ),
+        st.text(max_size=6),
+    ),
+    max_size=12,
+).map("".join)
 
 
 @settings(max_examples=EXAMPLES * 8, deadline=None)
@@ -128,21 +192,60 @@ def test_fuzzed_scans_give_a_result_or_a_scan_error(text: str, stand_in: Any) ->
     assert result.gtin is None or (len(result.gtin) == 14 and result.gtin.isdigit())
 
 
-COMMANDS = [["db", "upgrade"], ["flags"], ["trace"], ["recall"], ["export"], ["report", "compliance"], ["bundle"],
-            ["backup"], ["audit", "verify"], ["user", "add"], ["site", "set"], ["import", "lots"],
-            ["import", "administrations"], ["demo"], ["nonsense"], []]
-OPTIONS = ["--format", "--out", "--from", "--to", "--lots", "--seed", "--reason", "--date", "--product", "--role",
-           "--jurisdiction", "--name", "--dry-run", "--min-severity", "--code", "--help-me", "-x"]
+COMMANDS = [
+    ["db", "upgrade"],
+    ["flags"],
+    ["trace"],
+    ["recall"],
+    ["export"],
+    ["report", "compliance"],
+    ["bundle"],
+    ["backup"],
+    ["audit", "verify"],
+    ["user", "add"],
+    ["site", "set"],
+    ["import", "lots"],
+    ["import", "administrations"],
+    ["demo"],
+    ["nonsense"],
+    [],
+]
+OPTIONS = [
+    "--format",
+    "--out",
+    "--from",
+    "--to",
+    "--lots",
+    "--seed",
+    "--reason",
+    "--date",
+    "--product",
+    "--role",
+    "--jurisdiction",
+    "--name",
+    "--dry-run",
+    "--min-severity",
+    "--code",
+    "--help-me",
+    "-x",
+]
 
 
 @pytest.mark.slow
 @FIXTURE_OK
-@given(command=st.sampled_from(COMMANDS), extra=st.lists(st.one_of(st.sampled_from(OPTIONS), nasty_text),
-                                                          max_size=5),
-       user=st.sampled_from([None, "pharmacist", "inspector", "nobody"]))
+@given(
+    command=st.sampled_from(COMMANDS),
+    extra=st.lists(st.one_of(st.sampled_from(OPTIONS), nasty_text), max_size=5),
+    user=st.sampled_from([None, "pharmacist", "inspector", "nobody"]),
+)
 def test_fuzzed_command_lines_exit_with_a_code_and_a_message(
-    command: list[str], extra: list[str], user: str | None, database_url: str, tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    command: list[str],
+    extra: list[str],
+    user: str | None,
+    database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     TRIED["command lines"] = TRIED.get("command lines", 0) + 1
     monkeypatch.chdir(tmp_path)  # any file a command writes lands here
@@ -163,4 +266,3 @@ def test_fuzzed_command_lines_exit_with_a_code_and_a_message(
     assert "Traceback" not in captured.err, (argv, captured.err)
     if code:
         assert captured.err.strip(), f"exit {code} without a message: {argv}"
-

@@ -62,8 +62,10 @@ def test_populated_registry_upgrades_with_every_record_intact(fixture: Path, tmp
         assert actor.role == "admin"
     finally:
         database.dispose()
-    print(f"migrations tested: {fixture.stem} (revision {manifest['revision']}) -> {head_revision()}, "
-          f"{sum(t['count'] for t in manifest['tables'].values())} rows checked")
+    print(
+        f"migrations tested: {fixture.stem} (revision {manifest['revision']}) -> {head_revision()}, "
+        f"{sum(t['count'] for t in manifest['tables'].values())} rows checked"
+    )
 
 
 def test_a_registry_from_a_newer_version_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

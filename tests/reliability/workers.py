@@ -19,19 +19,43 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 LOT_TEMPLATE = {
-    "product_name": "Cordexa UC-EV 10B", "product_type": "exosome", "manufacturer": "Northbay Biologics",
-    "manufacturer_country": "KR", "supplier": "MedSource Distribution", "lot_number": "",
-    "expiry_date": "", "manufacture_date": "", "received_date": "", "received_by": "pharmacist.lee",
-    "quantity_received": "20", "unit": "vial", "presentation": "lyophilized_vial", "storage_form": "refrigerated",
-    "receipt_temperature_c": "4.5", "package_intact": "yes", "source": "msc_umbilical_cord",
-    "source_description": "Umbilical cord MSC conditioned medium", "donor_use": "allogeneic",
-    "donor_eligibility_ref": "DE-1", "isolation_method": "tangential_flow_filtration",
-    "labelled_routes": "topical_post_microneedling;topical_post_fractional_laser", "regulatory_jurisdiction": "US",
-    "regulatory_status": "investigational", "regulatory_reference": "IND 031245", "coa_ref": "COA.pdf",
-    "particle_concentration_per_ml": "9.2e9", "particle_method": "nta", "size_mode_nm": "112",
-    "size_method": "nta", "protein_ug_per_ml": "410", "markers_detected": "cd9;cd63;cd81",
-    "markers_not_detected": "calnexin", "sterility": "pass", "endotoxin_eu_per_ml": "0.12",
-    "mycoplasma": "negative", "result_source": "independent_lab",
+    "product_name": "Cordexa UC-EV 10B",
+    "product_type": "exosome",
+    "manufacturer": "Northbay Biologics",
+    "manufacturer_country": "KR",
+    "supplier": "MedSource Distribution",
+    "lot_number": "",
+    "expiry_date": "",
+    "manufacture_date": "",
+    "received_date": "",
+    "received_by": "pharmacist.lee",
+    "quantity_received": "20",
+    "unit": "vial",
+    "presentation": "lyophilized_vial",
+    "storage_form": "refrigerated",
+    "receipt_temperature_c": "4.5",
+    "package_intact": "yes",
+    "source": "msc_umbilical_cord",
+    "source_description": "Umbilical cord MSC conditioned medium",
+    "donor_use": "allogeneic",
+    "donor_eligibility_ref": "DE-1",
+    "isolation_method": "tangential_flow_filtration",
+    "labelled_routes": "topical_post_microneedling;topical_post_fractional_laser",
+    "regulatory_jurisdiction": "US",
+    "regulatory_status": "investigational",
+    "regulatory_reference": "IND 031245",
+    "coa_ref": "COA.pdf",
+    "particle_concentration_per_ml": "9.2e9",
+    "particle_method": "nta",
+    "size_mode_nm": "112",
+    "size_method": "nta",
+    "protein_ug_per_ml": "410",
+    "markers_detected": "cd9;cd63;cd81",
+    "markers_not_detected": "calnexin",
+    "sterility": "pass",
+    "endotoxin_eu_per_ml": "0.12",
+    "mycoplasma": "negative",
+    "result_source": "independent_lab",
 }
 
 
@@ -42,11 +66,15 @@ def write_lot_file(path: Path, count: int, prefix: str = "CR") -> Path:
         writer = csv.DictWriter(handle, fieldnames=list(LOT_TEMPLATE))
         writer.writeheader()
         for i in range(count):
-            writer.writerow(LOT_TEMPLATE | {
-                "lot_number": f"{prefix}-{i:06d}", "expiry_date": (today + timedelta(days=400)).isoformat(),
-                "manufacture_date": (today - timedelta(days=90)).isoformat(),
-                "received_date": (today - timedelta(days=3 + i % 20)).isoformat(),
-            })
+            writer.writerow(
+                LOT_TEMPLATE
+                | {
+                    "lot_number": f"{prefix}-{i:06d}",
+                    "expiry_date": (today + timedelta(days=400)).isoformat(),
+                    "manufacture_date": (today - timedelta(days=90)).isoformat(),
+                    "received_date": (today - timedelta(days=3 + i % 20)).isoformat(),
+                }
+            )
     return path
 
 
@@ -68,9 +96,16 @@ def administrations(url: str, lot_id: str, count: str, tag: str) -> None:
     print("started", flush=True)
     for i in range(int(count)):
         quantity = 1.0 + (i % 3) * 0.5
-        entry = AdministrationInput(lot_id=int(lot_id), administered_at=given, route="topical_post_microneedling",
-                                    patient_ref=f"PT-{tag}-{i:05d}", body_areas=("face",), quantity=quantity,
-                                    practitioner="dr.nguyen", screening_done=True)
+        entry = AdministrationInput(
+            lot_id=int(lot_id),
+            administered_at=given,
+            route="topical_post_microneedling",
+            patient_ref=f"PT-{tag}-{i:05d}",
+            body_areas=("face",),
+            quantity=quantity,
+            practitioner="dr.nguyen",
+            screening_done=True,
+        )
         result = record_administration(ctx, entry, confirm=True)
         print(f"saved {result.administration_id} {quantity}", flush=True)
 

@@ -25,38 +25,101 @@ pytestmark = pytest.mark.qt  # QPdfWriter
 
 
 def _lot(index: int) -> LotRow:
-    return LotRow(index, f"LT-{index:04d}", "Rose Exo Serum", "exosome", "Maker Co", "Supplier Ltd", "plant",
-                  "released", date(2024, 2, 1), date(2025, 2, 1), None, 10.0, 3.0, 0.0, 7.0, 4.5, True, None,
-                  index % 2 == 0, None, "cosmetic", "MoCRA-1", None, None, 80.0)
+    return LotRow(
+        index,
+        f"LT-{index:04d}",
+        "Rose Exo Serum",
+        "exosome",
+        "Maker Co",
+        "Supplier Ltd",
+        "plant",
+        "released",
+        date(2024, 2, 1),
+        date(2025, 2, 1),
+        None,
+        10.0,
+        3.0,
+        0.0,
+        7.0,
+        4.5,
+        True,
+        None,
+        index % 2 == 0,
+        None,
+        "cosmetic",
+        "MoCRA-1",
+        None,
+        None,
+        80.0,
+    )
 
 
 def _data(lots: int) -> ComplianceData:
     flags = [
-        FlagRow("UNDOC-COA", "high", "No certificate of analysis", "lot", 1, "Rose Exo Serum", "LT-0001",
-                "No certificate of analysis for lot LT-0001."),
-        FlagRow("REG-COSMETIC-INJECTED", "critical", "Cosmetic product injected", "administration", 7,
-                "Rose Exo Serum", "LT-0003", "Injected although cosmetic.", waived=True, waived_by="Dana Director",
-                waived_at=datetime(2024, 3, 1, 10, 0), waiver_reason="trial protocol approved"),
+        FlagRow(
+            "UNDOC-COA",
+            "high",
+            "No certificate of analysis",
+            "lot",
+            1,
+            "Rose Exo Serum",
+            "LT-0001",
+            "No certificate of analysis for lot LT-0001.",
+        ),
+        FlagRow(
+            "REG-COSMETIC-INJECTED",
+            "critical",
+            "Cosmetic product injected",
+            "administration",
+            7,
+            "Rose Exo Serum",
+            "LT-0003",
+            "Injected although cosmetic.",
+            waived=True,
+            waived_by="Dana Director",
+            waived_at=datetime(2024, 3, 1, 10, 0),
+            waiver_reason="trial protocol approved",
+        ),
     ]
     return ComplianceData(
-        clinic="Seoul Skin Clinic", site_code="main", jurisdiction="KR", period=Period(date(2024, 1, 1),
-                                                                                      date(2024, 6, 30)),
-        generated_by="Ian Inspector (inspector)", generated_at=datetime(2024, 7, 1, 8, 0), registry_version="9.9.9",
-        audit_status="audit trail intact: 42 entries, hash chain verified", audit_ok=True, patient_refs="pseudonyms",
-        lots=[_lot(i) for i in range(1, lots + 1)], flags=flags,
+        clinic="Seoul Skin Clinic",
+        site_code="main",
+        jurisdiction="KR",
+        period=Period(date(2024, 1, 1), date(2024, 6, 30)),
+        generated_by="Ian Inspector (inspector)",
+        generated_at=datetime(2024, 7, 1, 8, 0),
+        registry_version="9.9.9",
+        audit_status="audit trail intact: 42 entries, hash chain verified",
+        audit_ok=True,
+        patient_refs="pseudonyms",
+        lots=[_lot(i) for i in range(1, lots + 1)],
+        flags=flags,
         administrations=[AdministrationSummary("Rose Exo Serum", "topical_post_microneedling", 12, 12.0, 9)],
         per_month=[("2024-01", 5), ("2024-02", 7)],
         recalls=[RecallRow(3, "Rose Exo Serum", "LT-0003", date(2024, 4, 2), "sterility failure", 4, 3, 1)],
-        adverse_events=[AdverseEventRow(1, date(2024, 3, 3), datetime(2024, 3, 4), "erythema", "mild",
-                                        "Rose Exo Serum", "LT-0003", "P-0123456789", "not_reported", None, None)],
-        products_in_scope=1, patients=9,
+        adverse_events=[
+            AdverseEventRow(
+                1,
+                date(2024, 3, 3),
+                datetime(2024, 3, 4),
+                "erythema",
+                "mild",
+                "Rose Exo Serum",
+                "LT-0003",
+                "P-0123456789",
+                "not_reported",
+                None,
+                None,
+            )
+        ],
+        products_in_scope=1,
+        patients=9,
     )
 
 
 def _pages(path: Path, layout: bool = True) -> list[str]:
     options = ["-layout"] if layout else []
-    text = subprocess.run(["pdftotext", *options, str(path), "-"], check=True, capture_output=True,
-                          text=True).stdout
+    text = subprocess.run(["pdftotext", *options, str(path), "-"], check=True, capture_output=True, text=True).stdout
     # NFKC undoes the typographic ligatures (fi, fl) the PDF's fonts use.
     text = unicodedata.normalize("NFKC", text)
     return text.split("\f")[:-1] if text.endswith("\f") else text.split("\f")
@@ -89,8 +152,14 @@ def test_cover_and_sections_show_what_an_inspector_asks(long_report: tuple[Path,
     path, _ = long_report
     texts = _pages(path)
     cover = texts[0]
-    for expected in ("Compliance report", "Seoul Skin Clinic", "2024-01-01 to 2024-06-30", "Ian Inspector",
-                     "9.9.9", "audit trail intact: 42 entries"):
+    for expected in (
+        "Compliance report",
+        "Seoul Skin Clinic",
+        "2024-01-01 to 2024-06-30",
+        "Ian Inspector",
+        "9.9.9",
+        "audit trail intact: 42 entries",
+    ):
         assert expected in cover
     # Reading order, with wrapped cells joined again.
     whole = " ".join(" ".join(_pages(path, layout=False)).split())
@@ -129,8 +198,11 @@ def test_a_korean_product_name_is_embedded_and_extractable(tmp_path: Path) -> No
 
     data = _data(2)
     korean = "엑소좀 앰플"
-    data = replace(data, lots=[replace(lot, product=korean) for lot in data.lots],
-                   flags=[replace(flag, product_name=korean) for flag in data.flags])
+    data = replace(
+        data,
+        lots=[replace(lot, product=korean) for lot in data.lots],
+        flags=[replace(flag, product_name=korean) for flag in data.flags],
+    )
     path = tmp_path / "korean.pdf"
     write_compliance_pdf(path, data)
     fonts = subprocess.run(["pdffonts", str(path)], check=True, capture_output=True, text=True).stdout

@@ -11,11 +11,17 @@ import pytest
 
 from registry_app.reports.exports import Column, Table, file_sha256, write_csv, write_table, write_xlsx
 
-COLUMNS = (Column("lot_number"), Column("received", "date"), Column("at", "datetime"), Column("quantity", "number"),
-           Column("intact", "bool"), Column("note"))
+COLUMNS = (
+    Column("lot_number"),
+    Column("received", "date"),
+    Column("at", "datetime"),
+    Column("quantity", "number"),
+    Column("intact", "bool"),
+    Column("note"),
+)
 ROWS = [
     ("LOT-1", date(2024, 3, 1), datetime(2024, 3, 1, 9, 30), 10.0, True, 'says "hello", then\nleaves'),
-    ("Lot-ü-2", date(2024, 3, 2), None, 2.5, False, "=HYPERLINK(\"http://x\")"),
+    ("Lot-ü-2", date(2024, 3, 2), None, 2.5, False, '=HYPERLINK("http://x")'),
     ("LOT-3", None, datetime(2024, 3, 3, 23, 59, 1), None, None, None),
 ]
 
@@ -73,8 +79,7 @@ def test_file_sha256_is_the_files_hash(tmp_path: Path) -> None:
     assert file_sha256(path) == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_xlsx_keeps_text_as_recorded_drops_what_xml_cannot_hold_and_truncates_to_excels_limit(
-        tmp_path: Path) -> None:
+def test_xlsx_keeps_text_as_recorded_drops_what_xml_cannot_hold_and_truncates_to_excels_limit(tmp_path: Path) -> None:
     path = tmp_path / "odd.xlsx"
     rows = [("=SUM(A1:A2)",), ("bell\x07 & <tag>",), ("x" * 40_000,)]
     assert write_xlsx(path, [Table("odd", (Column("note"),), rows)]) == 3

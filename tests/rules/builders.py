@@ -65,27 +65,49 @@ def product(
     name = values.pop("name", None) or _next("Product")
     defaults: dict[str, Any] = (
         {"source": "plant", "source_description": "Rosa damascena callus"}
-        if product_type == "exosome" else {"pn_species": "oncorhynchus_keta"}
+        if product_type == "exosome"
+        else {"pn_species": "oncorhynchus_keta"}
     )
     defaults.update(values)
-    row = Product(name=name, name_key=name_key(name), product_type=product_type,
-                  manufacturer_id=manufacturer(session).id if with_manufacturer else None, **defaults)
+    row = Product(
+        name=name,
+        name_key=name_key(name),
+        product_type=product_type,
+        manufacturer_id=manufacturer(session).id if with_manufacturer else None,
+        **defaults,
+    )
     session.add(row)
     session.flush()
     for route in routes:
         session.add(ProductRoute(product_id=row.id, route=route))
     if status is not None:
-        session.add(ProductRegulatoryStatus(product_id=row.id, jurisdiction=jurisdiction, status=status,
-                                            reference=reference))
+        session.add(
+            ProductRegulatoryStatus(product_id=row.id, jurisdiction=jurisdiction, status=status, reference=reference)
+        )
     session.flush()
     return row
 
 
-def result(session: Session, lot: Lot, parameter: str, *, value: float | None = None, result: str | None = None,
-           method: str | None = None, marker: str | None = None, voided: bool = False) -> CharacterizationResult:
+def result(
+    session: Session,
+    lot: Lot,
+    parameter: str,
+    *,
+    value: float | None = None,
+    result: str | None = None,
+    method: str | None = None,
+    marker: str | None = None,
+    voided: bool = False,
+) -> CharacterizationResult:
     row = CharacterizationResult(
-        lot_id=lot.id, parameter=parameter, value=value, result=result, method=method, marker=marker,
-        measured_by="manufacturer", voided_at=datetime(2025, 1, 2) if voided else None,
+        lot_id=lot.id,
+        parameter=parameter,
+        value=value,
+        result=result,
+        method=method,
+        marker=marker,
+        measured_by="manufacturer",
+        voided_at=datetime(2025, 1, 2) if voided else None,
         void_reason="typo" if voided else None,
     )
     session.add(row)
@@ -113,8 +135,7 @@ PN_RESULTS: list[dict[str, Any]] = [
 ]
 
 
-def lot(session: Session, prod: Product, *, results: bool = True, skip: tuple[str, ...] = (),
-        **values: Any) -> Lot:
+def lot(session: Session, prod: Product, *, results: bool = True, skip: tuple[str, ...] = (), **values: Any) -> Lot:
     """A documented, released lot with the characterization its product needs (minus `skip`ped parameters
     or markers)."""
     defaults: dict[str, Any] = {
@@ -169,8 +190,12 @@ def administration(session: Session, lot_row: Lot, **values: Any) -> Administrat
 
 def excursion(session: Session, lot_row: Lot, resolved: bool = False) -> TemperatureExcursion:
     row = TemperatureExcursion(
-        lot_id=lot_row.id, occurred_at=datetime(2025, 3, 1, 2, 0), reading_c=12.0, duration_minutes=90,
-        resolution="use" if resolved else None, resolved_at=datetime(2025, 3, 2) if resolved else None,
+        lot_id=lot_row.id,
+        occurred_at=datetime(2025, 3, 1, 2, 0),
+        reading_c=12.0,
+        duration_minutes=90,
+        resolution="use" if resolved else None,
+        resolved_at=datetime(2025, 3, 2) if resolved else None,
     )
     session.add(row)
     session.flush()
@@ -178,8 +203,11 @@ def excursion(session: Session, lot_row: Lot, resolved: bool = False) -> Tempera
 
 
 def adverse_event(session: Session, admin: Administration, **values: Any) -> AdverseEvent:
-    defaults: dict[str, Any] = {"event_type": "erythema", "report_status": "not_reported",
-                                "recorded_at": datetime(2025, 5, 1, 9, 0)}
+    defaults: dict[str, Any] = {
+        "event_type": "erythema",
+        "report_status": "not_reported",
+        "recorded_at": datetime(2025, 5, 1, 9, 0),
+    }
     defaults.update(values)
     row = AdverseEvent(administration_id=admin.id, **defaults)
     session.add(row)

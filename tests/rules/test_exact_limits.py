@@ -33,8 +33,9 @@ def _lot_flags(session: Session, lot: Lot, today: date = b.TODAY) -> dict[str, s
     return {f.code: f.message for f in flags}
 
 
-def _with_result(session: Session, parameter: str, value: str, product: dict[str, Any] | None = None,
-                 **lot_values: Any) -> dict[str, str]:
+def _with_result(
+    session: Session, parameter: str, value: str, product: dict[str, Any] | None = None, **lot_values: Any
+) -> dict[str, str]:
     prod = b.product(session, **(product or {}))
     lot = b.lot(session, prod, skip=(parameter,), **lot_values)
     b.result(session, lot, parameter, value=D(value), method={"endotoxin": "lal"}.get(parameter, "nta"))
@@ -66,16 +67,27 @@ RESULT_LIMITS = [
     ("OOS-CONCENTRATION", "particle_concentration", "1.2E+10", None, False),
     ("OOS-CONCENTRATION", "particle_concentration", "11999999999", None, False),
     ("OOS-CONCENTRATION", "particle_concentration", "12000000001", None, True),
-    ("OOS-CONCENTRATION", "particle_concentration", "1.125E+10", {"spec_concentration_tolerance_pct": D("12.5")},
-     False),
-    ("OOS-CONCENTRATION", "particle_concentration", "11250000001", {"spec_concentration_tolerance_pct": D("12.5")},
-     True),
+    (
+        "OOS-CONCENTRATION",
+        "particle_concentration",
+        "1.125E+10",
+        {"spec_concentration_tolerance_pct": D("12.5")},
+        False,
+    ),
+    (
+        "OOS-CONCENTRATION",
+        "particle_concentration",
+        "11250000001",
+        {"spec_concentration_tolerance_pct": D("12.5")},
+        True,
+    ),
 ]
 
 
 @pytest.mark.parametrize(("code", "parameter", "value", "spec", "flagged"), RESULT_LIMITS)
-def test_result_limits(db: Database, code: str, parameter: str, value: str, spec: dict[str, Any] | None,
-                       flagged: bool) -> None:
+def test_result_limits(
+    db: Database, code: str, parameter: str, value: str, spec: dict[str, Any] | None, flagged: bool
+) -> None:
     with db.write() as session:
         found = _with_result(session, parameter, value, spec)
     assert (code in found) is flagged, found.get(code)
@@ -92,14 +104,17 @@ QUANTITIES = [
 
 
 @pytest.mark.parametrize(("given", "received", "overdrawn"), QUANTITIES)
-def test_overdrawn_at_the_limit(pharmacist: ServiceContext, db: Database, given: tuple[str, ...], received: str,
-                                overdrawn: bool) -> None:
+def test_overdrawn_at_the_limit(
+    pharmacist: ServiceContext, db: Database, given: tuple[str, ...], received: str, overdrawn: bool
+) -> None:
     lot_id = make_lot(db, make_product(db), quantity=D(received))
     for amount in given:
         # Floats as a form may give them (0.1 is the decimal 0.1), and Decimals, alike.
-        record_administration(pharmacist, entry(lot_id, quantity=float(amount) if len(amount) < 5 else D(amount),
-                                                screening_done=True),
-                              confirm=True)
+        record_administration(
+            pharmacist,
+            entry(lot_id, quantity=float(amount) if len(amount) < 5 else D(amount), screening_done=True),
+            confirm=True,
+        )
     with db.read() as session:
         flags = evaluate_flags(session, "US", date.today(), subject_type="lot", subject_ids=[lot_id])
     assert ("USE-OVERDRAWN" in {f.code for f in flags}) is overdrawn
@@ -126,15 +141,23 @@ def test_on_hand_is_exactly_zero(pharmacist: ServiceContext, db: Database) -> No
 def test_expired_at_the_limit(db: Database, days_after_expiry: int, expired: bool) -> None:
     with db.write() as session:
         lot = b.lot(session, b.product(session), expiry_date=date(2025, 6, 1))
-        admin = b.administration(session, lot, administered_at=datetime(2025, 6, 1, 23, 59)
-                                 + timedelta(days=days_after_expiry))
+        admin = b.administration(
+            session, lot, administered_at=datetime(2025, 6, 1, 23, 59) + timedelta(days=days_after_expiry)
+        )
         flags = evaluate_flags(session, "US", b.TODAY, subject_type="administration", subject_ids=[admin.id])
     assert ("USE-EXPIRED" in {f.code for f in flags}) is expired
 
 
-@pytest.mark.parametrize(("days_to_expiry", "code"), [
-    (30, "ALERT-EXPIRING"), (29, "ALERT-EXPIRING"), (31, None), (0, "ALERT-EXPIRING"), (-1, "ALERT-EXPIRED-STOCK"),
-])
+@pytest.mark.parametrize(
+    ("days_to_expiry", "code"),
+    [
+        (30, "ALERT-EXPIRING"),
+        (29, "ALERT-EXPIRING"),
+        (31, None),
+        (0, "ALERT-EXPIRING"),
+        (-1, "ALERT-EXPIRED-STOCK"),
+    ],
+)
 def test_expiry_alerts_at_the_limit(db: Database, days_to_expiry: int, code: str | None) -> None:
     with db.write() as session:
         lot = b.lot(session, b.product(session), expiry_date=b.TODAY + timedelta(days=days_to_expiry))
@@ -142,14 +165,16 @@ def test_expiry_alerts_at_the_limit(db: Database, days_to_expiry: int, code: str
     assert found == ({code} if code else set())
 
 
-@pytest.mark.parametrize(("value", "limits", "shown"), [
-    ("150.4", None, "150.4 nm is outside 30-150 nm"),
-    ("150.0001", None, "150.0001 nm is outside 30-150 nm"),
-    ("29.95", None, "29.95 nm is outside 30-150 nm"),
-    ("120.55", {"spec_size_max_nm": D("120.5")}, "120.55 nm is outside 30-120.5 nm"),
-])
-def test_messages_show_values_as_recorded(db: Database, value: str, limits: dict[str, Any] | None,
-                                          shown: str) -> None:
+@pytest.mark.parametrize(
+    ("value", "limits", "shown"),
+    [
+        ("150.4", None, "150.4 nm is outside 30-150 nm"),
+        ("150.0001", None, "150.0001 nm is outside 30-150 nm"),
+        ("29.95", None, "29.95 nm is outside 30-150 nm"),
+        ("120.55", {"spec_size_max_nm": D("120.5")}, "120.55 nm is outside 30-120.5 nm"),
+    ],
+)
+def test_messages_show_values_as_recorded(db: Database, value: str, limits: dict[str, Any] | None, shown: str) -> None:
     with db.write() as session:
         found = _with_result(session, "size_mode", value, limits)
     assert shown in found["OOS-SIZE"]
@@ -167,13 +192,17 @@ def test_endotoxin_and_overdraw_messages_show_the_recorded_values(db: Database) 
 
 def _size_flag(director: ServiceContext, lot_id: int) -> Any:
     with director.db.read() as session:
-        [found] = [f for f in evaluate_flags(session, "US", date.today(), subject_type="lot", subject_ids=[lot_id])
-                   if f.code == "OOS-SIZE"]
+        [found] = [
+            f
+            for f in evaluate_flags(session, "US", date.today(), subject_type="lot", subject_ids=[lot_id])
+            if f.code == "OOS-SIZE"
+        ]
     return found
 
 
 def test_a_waiver_covers_the_compared_values_and_ends_when_one_changes(
-        director: ServiceContext, pharmacist: ServiceContext, db: Database) -> None:
+    director: ServiceContext, pharmacist: ServiceContext, db: Database
+) -> None:
     with db.write() as session:
         lot_id = b.lot(session, b.product(session), skip=("size_mode",)).id
     first = add_characterization_result(pharmacist, lot_id, "size_mode", value="150.1", method="nta")

@@ -33,25 +33,48 @@ def _recalled(at: datetime, time_recorded: bool, recall: date | datetime | None)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(received=quantities, given_=administrations, recall=recalls,
-       expiry_offset=st.integers(min_value=-5, max_value=45))
+@given(
+    received=quantities, given_=administrations, recall=recalls, expiry_offset=st.integers(min_value=-5, max_value=45)
+)
 def test_quantity_recall_and_expiry_rules_agree_with_rules_md(
-        db: Database, received: Decimal, given_: list[tuple[Decimal, datetime, bool]],
-        recall: date | datetime | None, expiry_offset: int) -> None:
+    db: Database,
+    received: Decimal,
+    given_: list[tuple[Decimal, datetime, bool]],
+    recall: date | datetime | None,
+    expiry_offset: int,
+) -> None:
     expiry = START.date() + timedelta(days=expiry_offset)
     today = START.date() + timedelta(days=41)
     with db.write() as session:
         recall_date = recall.date() if isinstance(recall, datetime) else recall
         recall_at = recall if isinstance(recall, datetime) else None
-        lot = b.lot(session, b.product(session), quantity_received=received, quantity_administered=Decimal(0),
-                    expiry_date=expiry, recall_date=recall_date, recall_at=recall_at,
-                    status="recalled" if recall else "released")
+        lot = b.lot(
+            session,
+            b.product(session),
+            quantity_received=received,
+            quantity_administered=Decimal(0),
+            expiry_date=expiry,
+            recall_date=recall_date,
+            recall_at=recall_at,
+            status="recalled" if recall else "released",
+        )
         admins = []
         for quantity, at, time_recorded in given_:
             when = at if time_recorded else datetime.combine(at.date(), time.min)
-            admins.append((b.administration(session, lot, quantity=quantity, administered_at=when,
-                                            time_recorded=time_recorded, patient_notified_on=at.date()),
-                           when, time_recorded))
+            admins.append(
+                (
+                    b.administration(
+                        session,
+                        lot,
+                        quantity=quantity,
+                        administered_at=when,
+                        time_recorded=time_recorded,
+                        patient_notified_on=at.date(),
+                    ),
+                    when,
+                    time_recorded,
+                )
+            )
             _adjust_stock(session, lot.id, quantity)
         session.refresh(lot)
         total = sum((q for q, _, _ in given_), Decimal(0))
@@ -64,7 +87,9 @@ def test_quantity_recall_and_expiry_rules_agree_with_rules_md(
         in_stock = on_hand > 0 and status not in ("destroyed", "depleted")
         assert ("ALERT-EXPIRED-STOCK" in alerts) is (in_stock and expiry < today)
         for admin, when, time_recorded in admins:
-            codes = {f.code for f in evaluate_flags(session, "US", today, subject_type="administration",
-                                                    subject_ids=[admin.id])}
+            codes = {
+                f.code
+                for f in evaluate_flags(session, "US", today, subject_type="administration", subject_ids=[admin.id])
+            }
             assert ("USE-EXPIRED" in codes) is (when.date() > expiry), (when, expiry)
             assert ("USE-RECALLED" in codes) is _recalled(when, time_recorded, recall), (when, recall)

@@ -51,13 +51,18 @@ def test_manufacturer(db: Database) -> None:
         assert [f.code for f in flags] == ["UNDOC-MANUFACTURER"]
 
 
-@pytest.mark.parametrize(("values", "flagged"), [
-    ({"source": "unknown"}, True), ({"source": None}, True), ({"source": "plant"}, False),
-    ({"source": "other", "source_description": None}, True),
-    ({"source": "other", "source_description": "yeast"}, False),
-    ({"product_type": "polynucleotide", "pn_species": "unknown"}, True),
-    ({"product_type": "polynucleotide", "pn_species": "oncorhynchus_keta"}, False),
-])
+@pytest.mark.parametrize(
+    ("values", "flagged"),
+    [
+        ({"source": "unknown"}, True),
+        ({"source": None}, True),
+        ({"source": "plant"}, False),
+        ({"source": "other", "source_description": None}, True),
+        ({"source": "other", "source_description": "yeast"}, False),
+        ({"product_type": "polynucleotide", "pn_species": "unknown"}, True),
+        ({"product_type": "polynucleotide", "pn_species": "oncorhynchus_keta"}, False),
+    ],
+)
 def test_source(db: Database, values: dict[str, Any], flagged: bool) -> None:
     with db.write() as session:
         assert ("UNDOC-SOURCE" in product_codes(session, **values)) is flagged
@@ -77,7 +82,8 @@ def test_regulatory_plausibility(db: Database) -> None:
     with db.write() as session:
         assert "REG-IMPLAUSIBLE-APPROVAL" in product_codes(session, status="approved_biologic", reference="BLA1")
         assert "REG-IMPLAUSIBLE-APPROVAL" not in product_codes(
-            session, product_type="polynucleotide", status="approved_biologic", reference="BLA1")
+            session, product_type="polynucleotide", status="approved_biologic", reference="BLA1"
+        )
         assert "REG-361-CLAIM" in product_codes(session, status="hctp_361_claim")
         assert "REG-361-CLAIM" not in product_codes(session, status="cosmetic")
         human_eu = product_codes(session, "EU", jurisdiction="EU", source="msc_adipose", status="cosmetic")
@@ -99,8 +105,9 @@ def test_donor_eligibility(db: Database) -> None:
         described_bovine = {"source": "other", "source_description": "Bovine colostrum vesicles"}
         assert "UNDOC-DONOR" in lot_codes(session, described_human, donor_eligibility_ref=None)
         assert "UNDOC-DONOR" not in lot_codes(session, described_bovine, donor_eligibility_ref=None)
-        assert "REG-HUMAN-COSMETIC-EU" in product_codes(session, "EU", jurisdiction="EU", status="cosmetic",
-                                                        **described_human)
+        assert "REG-HUMAN-COSMETIC-EU" in product_codes(
+            session, "EU", jurisdiction="EU", status="cosmetic", **described_human
+        )
         product = b.product(session, **human)
         lot = b.lot(session, product, donor_eligibility_ref=None)
         b.document(session, lot, "donor_eligibility")
@@ -121,8 +128,9 @@ def test_lot_documents_and_receipt(db: Database) -> None:
         assert "UNDOC-RECEIPT" not in lot_codes(session, package_intact=False)
 
 
-@pytest.mark.parametrize("skip", ["particle_concentration", "protein_concentration", "cd63", "tsg101",
-                                  "calnexin", "imaging"])
+@pytest.mark.parametrize(
+    "skip", ["particle_concentration", "protein_concentration", "cd63", "tsg101", "calnexin", "imaging"]
+)
 def test_each_misev_item(db: Database, skip: str) -> None:
     with db.write() as session:
         product = b.product(session)
@@ -157,11 +165,13 @@ def test_pn_characterization(db: Database) -> None:
 def test_safety_tests_only_for_invasive_routes(db: Database) -> None:
     with db.write() as session:
         assert "UNDOC-SAFETY-TESTS" in lot_codes(session, INVASIVE, skip=("mycoplasma",))
-        assert "UNDOC-SAFETY-TESTS" not in lot_codes(session, {"product_type": "polynucleotide", **INVASIVE},
-                                                     skip=("mycoplasma",))
+        assert "UNDOC-SAFETY-TESTS" not in lot_codes(
+            session, {"product_type": "polynucleotide", **INVASIVE}, skip=("mycoplasma",)
+        )
         assert "UNDOC-SAFETY-TESTS" not in lot_codes(session, {"routes": ("topical_intact",)}, skip=("sterility",))
-        assert "UNDOC-SAFETY-TESTS" in lot_codes(session, {"routes": ("topical_post_microneedling",)},
-                                                 skip=("sterility",))
+        assert "UNDOC-SAFETY-TESTS" in lot_codes(
+            session, {"routes": ("topical_post_microneedling",)}, skip=("sterility",)
+        )
 
 
 def _with_result(session: Session, product_values: dict[str, Any], **result: Any) -> set[str]:
@@ -181,19 +191,28 @@ def test_out_of_specification(db: Database) -> None:
         assert "OOS-SIZE" not in _with_result(session, {}, parameter="size_mode", value=150.0)
         assert "OOS-SIZE" in _with_result(session, {}, parameter="size_mode", value=151.0)
         assert "OOS-SIZE" in _with_result(session, {"spec_size_max_nm": 120.0}, parameter="size_mode", value=130.0)
-        assert "OOS-CONCENTRATION" not in _with_result(session, {}, parameter="particle_concentration",
-                                                       value=1.2e10, method="nta")
-        assert "OOS-CONCENTRATION" in _with_result(session, {}, parameter="particle_concentration",
-                                                   value=1.21e10, method="nta")
-        assert "OOS-CONCENTRATION" in _with_result(session, {"spec_concentration_tolerance_pct": 10.0},
-                                                   parameter="particle_concentration", value=1.15e10, method="nta")
+        assert "OOS-CONCENTRATION" not in _with_result(
+            session, {}, parameter="particle_concentration", value=1.2e10, method="nta"
+        )
+        assert "OOS-CONCENTRATION" in _with_result(
+            session, {}, parameter="particle_concentration", value=1.21e10, method="nta"
+        )
+        assert "OOS-CONCENTRATION" in _with_result(
+            session,
+            {"spec_concentration_tolerance_pct": 10.0},
+            parameter="particle_concentration",
+            value=1.15e10,
+            method="nta",
+        )
         assert "OOS-SIZE" not in _with_result(session, {}, parameter="size_mode", value=30.0)
         assert "OOS-SIZE" in _with_result(session, {}, parameter="size_mode", value=29.0)
         assert "OOS-SIZE" in _with_result(session, {"spec_size_min_nm": 60.0}, parameter="size_mode", value=55.0)
-        assert "OOS-CONCENTRATION" not in _with_result(session, {}, parameter="particle_concentration",
-                                                       value=0.8e10, method="nta")
-        assert "OOS-CONCENTRATION" in _with_result(session, {}, parameter="particle_concentration",
-                                                   value=0.79e10, method="nta")
+        assert "OOS-CONCENTRATION" not in _with_result(
+            session, {}, parameter="particle_concentration", value=0.8e10, method="nta"
+        )
+        assert "OOS-CONCENTRATION" in _with_result(
+            session, {}, parameter="particle_concentration", value=0.79e10, method="nta"
+        )
         product = b.product(session)
         lot = b.lot(session, product, skip=("calnexin",))
         b.result(session, lot, "marker", marker="apoa1", result="detected", method="elisa")
@@ -230,10 +249,10 @@ def test_adverse_event_unreported_after_fifteen_days(db: Database) -> None:
         admin = b.administration(session, b.lot(session, product))
         day15 = b.adverse_event(session, admin, recorded_at=utc_start_of_local_day(b.TODAY - timedelta(days=15)))
         day16 = b.adverse_event(session, admin, recorded_at=utc_start_of_local_day(b.TODAY - timedelta(days=16)))
-        reported = b.adverse_event(session, admin, report_status="reported_regulator",
-                                   recorded_at=datetime(2025, 1, 1))
-        flags = evaluate_flags(session, "US", b.TODAY, subject_type="adverse_event",
-                               subject_ids=[day15.id, day16.id, reported.id])
+        reported = b.adverse_event(session, admin, report_status="reported_regulator", recorded_at=datetime(2025, 1, 1))
+        flags = evaluate_flags(
+            session, "US", b.TODAY, subject_type="adverse_event", subject_ids=[day15.id, day16.id, reported.id]
+        )
     assert [(f.code, f.subject_id) for f in flags] == [("AE-UNREPORTED", day16.id)]
 
 
@@ -248,8 +267,9 @@ def test_adverse_event_days_are_the_sites_local_days(db: Database, monkeypatch: 
             # 03:00 UTC is still the evening before on the site's clock; 06:00 UTC is already that day.
             evening_before = b.adverse_event(session, admin, recorded_at=datetime.combine(cutoff_day, dt_time(3)))
             that_morning = b.adverse_event(session, admin, recorded_at=datetime.combine(cutoff_day, dt_time(6)))
-            flags = evaluate_flags(session, "US", b.TODAY, subject_type="adverse_event",
-                                   subject_ids=[evening_before.id, that_morning.id])
+            flags = evaluate_flags(
+                session, "US", b.TODAY, subject_type="adverse_event", subject_ids=[evening_before.id, that_morning.id]
+            )
     time.tzset()
     assert [(f.code, f.subject_id) for f in flags] == [("AE-UNREPORTED", evening_before.id)]
     assert f"recorded on {(cutoff_day - timedelta(days=1)).isoformat()} is not reported" in flags[0].message
@@ -265,8 +285,10 @@ def test_alerts_are_not_compliance_flags(db: Database) -> None:
         ids = [soon.id, later.id, expired.id, used_up.id]
         alerts = evaluate_alerts(session, b.TODAY, subject_ids=ids)
         assert not evaluate_flags(session, "US", b.TODAY, subject_type="lot", subject_ids=ids)
-    assert sorted((a.code, a.subject_id) for a in alerts) == [("ALERT-EXPIRED-STOCK", expired.id),
-                                                             ("ALERT-EXPIRING", soon.id)]
+    assert sorted((a.code, a.subject_id) for a in alerts) == [
+        ("ALERT-EXPIRED-STOCK", expired.id),
+        ("ALERT-EXPIRING", soon.id),
+    ]
 
 
 def test_completeness_score(db: Database) -> None:

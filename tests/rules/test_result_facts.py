@@ -33,8 +33,14 @@ def _stale(db: Database) -> list[int]:
 def _stored(db: Database, lot_id: int) -> dict[str, Any] | None:
     with db.read() as session:
         row = session.get(LotResultFacts, lot_id)
-        return None if row is None else {c: getattr(row, c) for c in ("has_endotoxin", "endotoxin_max",
-                                                                        "sterility_fail", "contaminants_detected")}
+        return (
+            None
+            if row is None
+            else {
+                c: getattr(row, c)
+                for c in ("has_endotoxin", "endotoxin_max", "sterility_fail", "contaminants_detected")
+            }
+        )
 
 
 def _random_result(rng: random.Random) -> dict[str, Any]:
@@ -59,15 +65,22 @@ def test_orm_writes_keep_the_facts_and_python_equals_sql(db: Database) -> None:
             for _ in range(rng.randint(0, 12)):
                 b.result(session, lot, **_random_result(rng), voided=rng.random() < 0.15)
         # A correction voids a current result later in the same transaction: the flush refreshes again.
-        first = session.execute(select(CharacterizationResult).where(
-            CharacterizationResult.voided_at.is_(None)).limit(1)).scalar_one()
+        first = session.execute(
+            select(CharacterizationResult).where(CharacterizationResult.voided_at.is_(None)).limit(1)
+        ).scalar_one()
         first.voided_at, first.void_reason = datetime(2025, 3, 1), "typed for the wrong lot"
         session.flush()
         fresh = {row[0]: tuple(row) for row in session.execute(lot_result_summary())}
         current = session.execute(
-            select(CharacterizationResult.lot_id, CharacterizationResult.parameter, CharacterizationResult.method,
-                   CharacterizationResult.marker, CharacterizationResult.value, CharacterizationResult.result)
-            .where(CharacterizationResult.voided_at.is_(None))).all()
+            select(
+                CharacterizationResult.lot_id,
+                CharacterizationResult.parameter,
+                CharacterizationResult.method,
+                CharacterizationResult.marker,
+                CharacterizationResult.value,
+                CharacterizationResult.result,
+            ).where(CharacterizationResult.voided_at.is_(None))
+        ).all()
     assert _stale(db) == []
     by_lot: dict[int, list[tuple[Any, ...]]] = {}
     for lot_id, *rest in current:
@@ -84,10 +97,15 @@ def test_receiving_add_and_void_keep_the_facts(pharmacist: ServiceContext) -> No
     assert _stored(pharmacist.db, lot_id) is None
     low = receiving.add_characterization_result(pharmacist, lot_id, "endotoxin", value="0.2", method="lal")
     high = receiving.add_characterization_result(pharmacist, lot_id, "endotoxin", value="0.9", method="lal")
-    receiving.add_characterization_result(pharmacist, lot_id, "marker", marker="calnexin", result="detected",
-                                          method="western_blot")
-    assert _stored(pharmacist.db, lot_id) == {"has_endotoxin": 1, "endotoxin_max": Decimal("0.9"),
-                                              "sterility_fail": 0, "contaminants_detected": 1}
+    receiving.add_characterization_result(
+        pharmacist, lot_id, "marker", marker="calnexin", result="detected", method="western_blot"
+    )
+    assert _stored(pharmacist.db, lot_id) == {
+        "has_endotoxin": 1,
+        "endotoxin_max": Decimal("0.9"),
+        "sterility_fail": 0,
+        "contaminants_detected": 1,
+    }
     receiving.void_characterization_result(pharmacist, high, "wrong lot")
     assert _stored(pharmacist.db, lot_id)["endotoxin_max"] == Decimal("0.2")  # type: ignore[index]
     receiving.void_characterization_result(pharmacist, low, "wrong lot")
@@ -122,17 +140,33 @@ def test_import_facts_worked_out_in_python_equal_sql(director: ServiceContext, t
     rng = random.Random(9)
     rows = list(lot_rows(300, seed=3))
     for row in rows:
-        for column in ("particle_concentration_per_ml", "particle_method", "size_mode_nm", "protein_ug_per_ml",
-                       "endotoxin_eu_per_ml", "dna_mg_per_ml", "molecular_weight_kda", "imaging_method",
-                       "sterility", "mycoplasma", "markers_detected", "markers_not_detected"):
+        for column in (
+            "particle_concentration_per_ml",
+            "particle_method",
+            "size_mode_nm",
+            "protein_ug_per_ml",
+            "endotoxin_eu_per_ml",
+            "dna_mg_per_ml",
+            "molecular_weight_kda",
+            "imaging_method",
+            "sterility",
+            "mycoplasma",
+            "markers_detected",
+            "markers_not_detected",
+        ):
             row[column] = ""
         if rng.random() < 0.15:
             continue  # no results: no facts row
         if rng.random() < 0.5:
             row["particle_concentration_per_ml"] = f"{rng.uniform(1, 9):.2f}e9"
             row["particle_method"] = rng.choice(["", "nta", "trps", "nano_flow"])
-        for column in ("size_mode_nm", "protein_ug_per_ml", "endotoxin_eu_per_ml", "dna_mg_per_ml",
-                       "molecular_weight_kda"):
+        for column in (
+            "size_mode_nm",
+            "protein_ug_per_ml",
+            "endotoxin_eu_per_ml",
+            "dna_mg_per_ml",
+            "molecular_weight_kda",
+        ):
             if rng.random() < 0.4:
                 row[column] = str(round(rng.uniform(0, 500), 3))
         row["imaging_method"] = rng.choice(["", "", "tem", "afm"])

@@ -31,10 +31,12 @@ def _admin_codes(session: Session, product_values: dict[str, Any], **admin_value
 
 
 # Ruling 1 -------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("method", "flagged"), [(None, True), ("dls", True), ("nta", False), ("trps", False),
-                                                  ("nano_flow", False)])
+@pytest.mark.parametrize(
+    ("method", "flagged"), [(None, True), ("dls", True), ("nta", False), ("trps", False), ("nano_flow", False)]
+)
 def test_particle_concentration_counts_only_with_a_single_particle_method(
-        db: Database, method: str | None, flagged: bool) -> None:
+    db: Database, method: str | None, flagged: bool
+) -> None:
     with db.write() as session:
         lot = b.lot(session, b.product(session), skip=("particle_concentration",))
         b.result(session, lot, "particle_concentration", value=1.0e10, method=method)
@@ -46,8 +48,9 @@ def test_particle_concentration_counts_only_with_a_single_particle_method(
 
 
 # Ruling 3 -------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("description", "flagged"), [(None, True), ("", True), ("   ", True),
-                                                       ("Saccharomyces (yeast) vesicles", False)])
+@pytest.mark.parametrize(
+    ("description", "flagged"), [(None, True), ("", True), ("   ", True), ("Saccharomyces (yeast) vesicles", False)]
+)
 def test_source_other_needs_a_description(db: Database, description: str | None, flagged: bool) -> None:
     with db.write() as session:
         product = b.product(session, source="other", source_description=description)
@@ -72,8 +75,7 @@ HUMAN_DESCRIPTIONS = [
 def test_human_derived_means_human_not_negated(db: Database, description: str, human: bool) -> None:
     assert is_human_derived("other", description) is human
     with db.write() as session:
-        found = _lot_codes(session, {"source": "other", "source_description": description},
-                           donor_eligibility_ref=None)
+        found = _lot_codes(session, {"source": "other", "source_description": description}, donor_eligibility_ref=None)
         eu = b.product(session, source="other", source_description=description, jurisdiction="EU")
         eu_flags = evaluate_flags(session, "EU", b.TODAY, subject_type="product", subject_ids=[eu.id])
     assert ("UNDOC-DONOR" in found) is human
@@ -108,17 +110,21 @@ def test_other_statuses_still_only_forbid_injection(db: Database) -> None:
 
 
 # Ruling 6 -------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("product_type", "recorded", "codes"), [
-    ("polynucleotide", "fish_allergy", {"CONTRA-PN-FISH-ALLERGY"}),
-    ("polynucleotide", "fish_allergy;fish_allergy", {"CONTRA-PN-FISH-ALLERGY"}),
-    ("polynucleotide", "pregnancy", {"CONTRA-RECORDED"}),
-    ("polynucleotide", "fish_allergy;under_18", {"CONTRA-PN-FISH-ALLERGY", "CONTRA-RECORDED"}),
-    ("exosome", "fish_allergy", {"CONTRA-RECORDED"}),
-    ("exosome", "breastfeeding;pregnancy", {"CONTRA-RECORDED"}),
-    ("exosome", None, set()),
-])
+@pytest.mark.parametrize(
+    ("product_type", "recorded", "codes"),
+    [
+        ("polynucleotide", "fish_allergy", {"CONTRA-PN-FISH-ALLERGY"}),
+        ("polynucleotide", "fish_allergy;fish_allergy", {"CONTRA-PN-FISH-ALLERGY"}),
+        ("polynucleotide", "pregnancy", {"CONTRA-RECORDED"}),
+        ("polynucleotide", "fish_allergy;under_18", {"CONTRA-PN-FISH-ALLERGY", "CONTRA-RECORDED"}),
+        ("exosome", "fish_allergy", {"CONTRA-RECORDED"}),
+        ("exosome", "breastfeeding;pregnancy", {"CONTRA-RECORDED"}),
+        ("exosome", None, set()),
+    ],
+)
 def test_contra_recorded_counts_all_but_a_fish_allergy_with_pn(
-        db: Database, product_type: str, recorded: str | None, codes: set[str]) -> None:
+    db: Database, product_type: str, recorded: str | None, codes: set[str]
+) -> None:
     with db.write() as session:
         found = _admin_codes(session, {"product_type": product_type}, contraindications=recorded)
     assert {code for code in found if code.startswith("CONTRA-")} == codes

@@ -63,8 +63,12 @@ def test_investigational_needs_an_ind_reference_on_the_administration(db: Databa
         product = {"status": "investigational", "reference": "IND 12345", "routes": ("intradermal",)}
         without = _admin_codes(session, product, {}, {"route": "intradermal"})
         with_ref = _admin_codes(session, product, {}, {"route": "intradermal", "ind_reference": "IND 12345"})
-        approved = _admin_codes(session, {"status": "approved_biologic", "reference": "BLA 1",
-                                          "routes": ("intradermal",)}, {}, {"route": "intradermal"})
+        approved = _admin_codes(
+            session,
+            {"status": "approved_biologic", "reference": "BLA 1", "routes": ("intradermal",)},
+            {},
+            {"route": "intradermal"},
+        )
     assert "REG-UNAUTHORIZED-INJECTED" in without
     assert "REG-UNAUTHORIZED-INJECTED" not in with_ref
     assert "REG-UNAUTHORIZED-INJECTED" not in approved
@@ -72,8 +76,14 @@ def test_investigational_needs_an_ind_reference_on_the_administration(db: Databa
 
 def test_status_of_another_jurisdiction_does_not_count(db: Database) -> None:
     with db.write() as session:
-        product = b.product(session, status="approved_biologic", reference="MFDS-1", jurisdiction="KR",
-                            routes=("intradermal",), source="plant")
+        product = b.product(
+            session,
+            status="approved_biologic",
+            reference="MFDS-1",
+            jurisdiction="KR",
+            routes=("intradermal",),
+            source="plant",
+        )
         admin = b.administration(session, b.lot(session, product), route="intradermal")
         assert "REG-UNAUTHORIZED-INJECTED" in codes(session, "administration", admin.id, "US")
         assert "REG-UNAUTHORIZED-INJECTED" not in codes(session, "administration", admin.id, "KR")
@@ -81,8 +91,9 @@ def test_status_of_another_jurisdiction_does_not_count(db: Database) -> None:
 
 def test_cosmetic_after_device(db: Database) -> None:
     with db.write() as session:
-        device = _admin_codes(session, {"routes": ("topical_post_microneedling",)}, {},
-                              {"route": "topical_post_microneedling"})
+        device = _admin_codes(
+            session, {"routes": ("topical_post_microneedling",)}, {}, {"route": "topical_post_microneedling"}
+        )
         intact = _admin_codes(session, {}, {}, {"route": "topical_intact"})
     assert "REG-COSMETIC-DEVICE-ASSISTED" in device
     assert "REG-COSMETIC-DEVICE-ASSISTED" not in intact
@@ -92,8 +103,12 @@ def test_off_label_route(db: Database) -> None:
     with db.write() as session:
         off = _admin_codes(session, {"routes": ("topical_intact",)}, {}, {"route": "topical_post_microneedling"})
         unlabelled = _admin_codes(session, {"routes": ()}, {}, {"route": "topical_post_microneedling"})
-        on = _admin_codes(session, {"routes": ("topical_intact", "topical_post_microneedling")}, {},
-                          {"route": "topical_post_microneedling"})
+        on = _admin_codes(
+            session,
+            {"routes": ("topical_intact", "topical_post_microneedling")},
+            {},
+            {"route": "topical_post_microneedling"},
+        )
     assert "REG-OFF-LABEL-ROUTE" in off
     assert "REG-OFF-LABEL-ROUTE" not in unlabelled
     assert "REG-OFF-LABEL-ROUTE" not in on
@@ -121,10 +136,12 @@ def test_not_released(db: Database) -> None:
     with db.write() as session:
         quarantine = _admin_codes(session, {}, {"status": "quarantine"}, {})
         rejected = _admin_codes(session, {}, {"status": "rejected"}, {})
-        before_release = _admin_codes(session, {}, {"released_on": date(2025, 6, 2)},
-                                      {"administered_at": datetime(2025, 6, 1, 10, 0)})
-        after_release = _admin_codes(session, {}, {"released_on": date(2025, 6, 1)},
-                                     {"administered_at": datetime(2025, 6, 1, 10, 0)})
+        before_release = _admin_codes(
+            session, {}, {"released_on": date(2025, 6, 2)}, {"administered_at": datetime(2025, 6, 1, 10, 0)}
+        )
+        after_release = _admin_codes(
+            session, {}, {"released_on": date(2025, 6, 1)}, {"administered_at": datetime(2025, 6, 1, 10, 0)}
+        )
     assert "USE-NOT-RELEASED" in quarantine
     assert "USE-NOT-RELEASED" in rejected
     assert "USE-NOT-RELEASED" in before_release
@@ -136,15 +153,20 @@ def test_rejected_after_release_from_the_day_of_the_rejection(db: Database) -> N
     also once the rejected lot has been destroyed."""
     with db.write() as session:
         lot = {"released_on": date(2025, 5, 1), "rejected_on": date(2025, 6, 1)}
-        before = _admin_codes(session, {}, {**lot, "status": "rejected"},
-                              {"administered_at": datetime(2025, 5, 31, 10, 0)})
-        on_day = _admin_codes(session, {}, {**lot, "status": "rejected"},
-                              {"administered_at": datetime(2025, 6, 1, 16, 0)})
+        before = _admin_codes(
+            session, {}, {**lot, "status": "rejected"}, {"administered_at": datetime(2025, 5, 31, 10, 0)}
+        )
+        on_day = _admin_codes(
+            session, {}, {**lot, "status": "rejected"}, {"administered_at": datetime(2025, 6, 1, 16, 0)}
+        )
         product = b.product(session)
         destroyed = b.lot(session, product, **lot, status="destroyed", destroyed_reason="recalled")
         after = b.administration(session, destroyed, administered_at=datetime(2025, 6, 3, 10, 0))
-        flags = [f for f in evaluate_flags(session, "US", b.TODAY, subject_type="administration",
-                                           subject_ids=[after.id]) if f.code == "USE-NOT-RELEASED"]
+        flags = [
+            f
+            for f in evaluate_flags(session, "US", b.TODAY, subject_type="administration", subject_ids=[after.id])
+            if f.code == "USE-NOT-RELEASED"
+        ]
     assert "USE-NOT-RELEASED" not in before
     assert "USE-NOT-RELEASED" in on_day
     assert len(flags) == 1 and "was rejected" in flags[0].message
@@ -177,10 +199,12 @@ def test_fish_allergy_with_polynucleotide(db: Database) -> None:
         pn = _admin_codes(session, {"product_type": "polynucleotide"}, {}, {"contraindications": "fish_allergy"})
         pn_other = _admin_codes(session, {"product_type": "polynucleotide"}, {}, {"contraindications": "pregnancy"})
         exo = _admin_codes(session, {}, {}, {"contraindications": "fish_allergy"})
-        pn_repeated = _admin_codes(session, {"product_type": "polynucleotide"}, {},
-                                   {"contraindications": "fish_allergy; fish_allergy"})
-        pn_both = _admin_codes(session, {"product_type": "polynucleotide"}, {},
-                               {"contraindications": "fish_allergy;pregnancy"})
+        pn_repeated = _admin_codes(
+            session, {"product_type": "polynucleotide"}, {}, {"contraindications": "fish_allergy; fish_allergy"}
+        )
+        pn_both = _admin_codes(
+            session, {"product_type": "polynucleotide"}, {}, {"contraindications": "fish_allergy;pregnancy"}
+        )
     assert "CONTRA-PN-FISH-ALLERGY" in pn and "CONTRA-RECORDED" not in pn
     assert "CONTRA-PN-FISH-ALLERGY" in pn_repeated and "CONTRA-RECORDED" not in pn_repeated
     assert {"CONTRA-PN-FISH-ALLERGY", "CONTRA-RECORDED"} <= pn_both
@@ -191,11 +215,9 @@ def test_fish_allergy_with_polynucleotide(db: Database) -> None:
 def test_contraindication_recorded_names_it(db: Database) -> None:
     with db.write() as session:
         product = b.product(session)
-        admin = b.administration(session, b.lot(session, product),
-                                 contraindications="anticoagulant_therapy;pregnancy")
+        admin = b.administration(session, b.lot(session, product), contraindications="anticoagulant_therapy;pregnancy")
         none = b.administration(session, b.lot(session, product), contraindications=None)
-        flags = evaluate_flags(session, "US", b.TODAY, subject_type="administration",
-                               subject_ids=[admin.id, none.id])
+        flags = evaluate_flags(session, "US", b.TODAY, subject_type="administration", subject_ids=[admin.id, none.id])
     recorded = [f for f in flags if f.code == "CONTRA-RECORDED"]
     assert [f.subject_id for f in recorded] == [admin.id]
     assert "anticoagulant therapy" in recorded[0].message and "pregnancy" in recorded[0].message
@@ -207,8 +229,7 @@ def test_superseded_and_voided_administrations_are_not_evaluated(db: Database) -
         lot = b.lot(session, product)
         old = b.administration(session, lot, patient_ref=None, superseded=True)
         voided = b.administration(session, lot, patient_ref=None, voided_at=datetime(2025, 6, 2), void_reason="x")
-        flags = evaluate_flags(session, "US", b.TODAY, subject_type="administration",
-                               subject_ids=[old.id, voided.id])
+        flags = evaluate_flags(session, "US", b.TODAY, subject_type="administration", subject_ids=[old.id, voided.id])
     assert flags == []
 
 
@@ -219,5 +240,9 @@ def test_flags_carry_product_and_lot(db: Database) -> None:
         admin = b.administration(session, lot, patient_ref=None)
         (found,) = evaluate_flags(session, "US", b.TODAY, subject_type="administration", subject_ids=[admin.id])
     assert (found.product_name, found.lot_number, found.lot_id, found.product_id) == (
-        "Rose Exosome Serum", "RS-2401", lot.id, product.id)
+        "Rose Exosome Serum",
+        "RS-2401",
+        lot.id,
+        product.id,
+    )
     assert found.severity == "high"

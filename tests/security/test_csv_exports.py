@@ -17,7 +17,7 @@ from registry_app.services.imports import import_lots
 
 from ..conftest import PASSWORDS
 
-DANGEROUS = ["=HYPERLINK(\"http://evil.example\",\"x\")", "+1+1", "-2+3", "@SUM(A1:A9)", "\tTAB=1", "\rCR=1"]
+DANGEROUS = ['=HYPERLINK("http://evil.example","x")', "+1+1", "-2+3", "@SUM(A1:A9)", "\tTAB=1", "\rCR=1"]
 
 
 def _read(path: Path) -> list[list[str]]:
@@ -44,8 +44,11 @@ def test_csv_files_have_a_bom_and_read_korean(tmp_path: Path) -> None:
 
 def _import_dangerous_lot(director: ServiceContext, tmp_path: Path) -> None:
     path = tmp_path / "import.csv"
-    path.write_text("product_name,product_type,lot_number,received_date,quantity_received,unit,supplier\n"
-                    "=cmd|' /C calc'!A0,polynucleotide,@SUM(1+1),2026-03-01,5,vial,+Supplier\n", encoding="utf-8")
+    path.write_text(
+        "product_name,product_type,lot_number,received_date,quantity_received,unit,supplier\n"
+        "=cmd|' /C calc'!A0,polynucleotide,@SUM(1+1),2026-03-01,5,vial,+Supplier\n",
+        encoding="utf-8",
+    )
     result = import_lots(director, path)
     assert result.ok, result.error_lines()
 
@@ -59,9 +62,13 @@ def test_an_export_of_imported_text_is_neutralised(director: ServiceContext, tmp
     assert not [cell for cell in cells if cell[:1] in ("=", "+", "@", "\t", "\r")]
 
 
-def test_flags_csv_on_stdout_is_neutralised(database_url: str, director: ServiceContext, tmp_path: Path,
-                                            monkeypatch: pytest.MonkeyPatch,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_flags_csv_on_stdout_is_neutralised(
+    database_url: str,
+    director: ServiceContext,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     _import_dangerous_lot(director, tmp_path)
     monkeypatch.setenv("REGISTRY_USER", "director")
     monkeypatch.setenv("REGISTRY_PASSWORD", PASSWORDS["director"])

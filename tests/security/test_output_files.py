@@ -56,9 +56,14 @@ def _leftovers(folder: Path, keep: set[str]) -> list[str]:
 
 
 @pytest.mark.parametrize("command", COMMAND_PARAMS)
-def test_an_existing_file_is_replaced_only_with_force(command: str, database_url: str, db: Database,
-                                                      out_dir: Path, monkeypatch: pytest.MonkeyPatch,
-                                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_existing_file_is_replaced_only_with_force(
+    command: str,
+    database_url: str,
+    db: Database,
+    out_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     target = out_dir / f"out{SUFFIX[command]}"
     target.write_bytes(b"precious")
     entries = audit_count(db)
@@ -73,9 +78,9 @@ def test_an_existing_file_is_replaced_only_with_force(command: str, database_url
 
 
 @pytest.mark.parametrize("command", COMMAND_PARAMS)
-def test_a_special_file_is_never_replaced(command: str, database_url: str, out_dir: Path,
-                                          monkeypatch: pytest.MonkeyPatch,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_special_file_is_never_replaced(
+    command: str, database_url: str, out_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     fifo = out_dir / f"pipe{SUFFIX[command]}"
     os.mkfifo(fifo)
     assert run(database_url, [*COMMANDS[command], str(fifo), "--force"], monkeypatch) == 1
@@ -84,8 +89,9 @@ def test_a_special_file_is_never_replaced(command: str, database_url: str, out_d
     assert _leftovers(out_dir, {fifo.name}) == []
 
 
-def test_the_file_is_flushed_before_the_rename_and_the_folder_after(director: ServiceContext, out_dir: Path,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_file_is_flushed_before_the_rename_and_the_folder_after(
+    director: ServiceContext, out_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     events: list[tuple[str, str]] = []
     real_fsync, real_link = os.fsync, os.link
 
@@ -109,9 +115,9 @@ def test_the_file_is_flushed_before_the_rename_and_the_folder_after(director: Se
     assert target.is_file() and _leftovers(out_dir, {"lots.csv"}) == []
 
 
-def test_a_full_disk_exits_non_zero_and_leaves_no_partial_file(database_url: str, db: Database, out_dir: Path,
-                                                               monkeypatch: pytest.MonkeyPatch,
-                                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_full_disk_exits_non_zero_and_leaves_no_partial_file(
+    database_url: str, db: Database, out_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     def write_until_full(path: str | Path, fmt: str, table: object) -> int:
         with open(path, "wb") as handle:
             handle.write(b"lot_number,product\r\nhalf a ro")
@@ -124,9 +130,9 @@ def test_a_full_disk_exits_non_zero_and_leaves_no_partial_file(database_url: str
     assert os.listdir(out_dir) == [] and audit_count(db) == entries + 1
 
 
-def test_a_backup_that_cannot_be_flushed_leaves_nothing(database_url: str, out_dir: Path,
-                                                        monkeypatch: pytest.MonkeyPatch,
-                                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_backup_that_cannot_be_flushed_leaves_nothing(
+    database_url: str, out_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     def fsync(fd: int) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
@@ -137,8 +143,7 @@ def test_a_backup_that_cannot_be_flushed_leaves_nothing(database_url: str, out_d
 
 
 @pytest.mark.qt
-def test_the_lookback_csv_of_the_desktop_refuses_a_fifo(qtbot: QtBot, director: ServiceContext,
-                                                       out_dir: Path) -> None:
+def test_the_lookback_csv_of_the_desktop_refuses_a_fifo(qtbot: QtBot, director: ServiceContext, out_dir: Path) -> None:
     from registry_app.ui.dialogs.recall import LookbackDialog
     from tests.ui.workflow_data import make_lot
 

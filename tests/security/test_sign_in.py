@@ -57,8 +57,9 @@ def _lock(registry: ServiceContext, name: str) -> None:
         _refusal(registry, name, "not-the-password")
 
 
-def test_locked_disabled_unknown_and_wrong_password_answer_alike(registry: ServiceContext, admin: ServiceContext,
-                                                                 db: Database) -> None:
+def test_locked_disabled_unknown_and_wrong_password_answer_alike(
+    registry: ServiceContext, admin: ServiceContext, db: Database
+) -> None:
     _lock(registry, "pharmacist")
     disable_user(admin, "inspector", reason="left")
     answers = {
@@ -70,13 +71,15 @@ def test_locked_disabled_unknown_and_wrong_password_answer_alike(registry: Servi
     assert set(answers.values()) == {WRONG_CREDENTIALS}, answers
     # The admin still learns the real reason from the audit trail.
     with db.read() as session:
-        reasons = session.execute(select(AuditEntry.username, AuditEntry.reason)
-                                  .where(AuditEntry.action == "sign-in refused")).all()
+        reasons = session.execute(
+            select(AuditEntry.username, AuditEntry.reason).where(AuditEntry.action == "sign-in refused")
+        ).all()
     assert set(reasons) == {("pharmacist", "locked"), ("inspector", "inactive")}
 
 
-def test_the_delay_grows_alike_for_every_kind_of_failure(registry: ServiceContext, admin: ServiceContext,
-                                                         sign_in_delays: list[float]) -> None:
+def test_the_delay_grows_alike_for_every_kind_of_failure(
+    registry: ServiceContext, admin: ServiceContext, sign_in_delays: list[float]
+) -> None:
     expected = [FailureDelay().seconds(n) for n in range(1, 8)]
     assert expected[:4] == [0.5, 1.0, 2.0, 4.0] and expected[-1] == FailureDelay().cap
     kinds = {}
@@ -144,11 +147,20 @@ def test_user_names_are_printable(admin: ServiceContext, name: str) -> None:
 def test_new_hashes_use_owasp_scrypt_cost_by_default() -> None:
     """In a fresh process (tests/conftest.py lowers the cost for this one): N=2**17, r=8, p=1."""
     assert ScryptCost(n=2**17, r=8, p=1) == OWASP_COST
-    code = ("from registry_app.services.passwords import hash_password, verify_password as v\n"
-            "h = hash_password('correct horse battery')\n"
-            "print(h.rsplit('$', 2)[0], v('correct horse battery', h))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                            cwd=REPO, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}, check=True)
+    code = (
+        "from registry_app.services.passwords import hash_password, verify_password as v\n"
+        "h = hash_password('correct horse battery')\n"
+        "print(h.rsplit('$', 2)[0], v('correct horse battery', h))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+        check=True,
+    )
     assert result.stdout.split() == ["scrypt$131072$8$1", "True"]
 
 
@@ -167,8 +179,9 @@ def test_an_older_hash_is_replaced_at_sign_in(registry: ServiceContext, db: Data
     assert PASSWORDS["director"] not in (entry.after or "") + (entry.before or "")
 
 
-def test_set_role_changes_the_role_and_is_audited(admin: ServiceContext, registry: ServiceContext,
-                                                  db: Database) -> None:
+def test_set_role_changes_the_role_and_is_audited(
+    admin: ServiceContext, registry: ServiceContext, db: Database
+) -> None:
     set_role(admin, "pharmacist", "medical_director", reason="promoted")
     assert sign_in(registry, "pharmacist", PASSWORDS["pharmacist"]).role == "medical_director"
     with db.read() as session:
@@ -181,8 +194,9 @@ def test_set_role_changes_the_role_and_is_audited(admin: ServiceContext, registr
         set_role(admin, "pharmacist", "surgeon")
 
 
-def test_a_password_reset_while_it_was_checked_wins(registry: ServiceContext, admin: ServiceContext,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_password_reset_while_it_was_checked_wins(
+    registry: ServiceContext, admin: ServiceContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """scrypt runs before the write transaction (so a sign-in does not hold the write lock for half a second);
     a reset in between must not let the old password in."""
     from registry_app.services import auth
@@ -198,15 +212,19 @@ def test_a_password_reset_while_it_was_checked_wins(registry: ServiceContext, ad
     assert _refusal(registry, "pharmacist", PASSWORDS["pharmacist"]) == WRONG_CREDENTIALS
 
 
-def test_two_sign_ins_racing_over_a_rehash_both_succeed(registry: ServiceContext, db: Database,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_two_sign_ins_racing_over_a_rehash_both_succeed(
+    registry: ServiceContext, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Two windows signing in at once with an old hash: the second finds the first's new hash, and is let in."""
     from registry_app.services import auth
 
     cost = current_cost()
     with db.write() as session:
-        session.execute(update(User).where(User.username == "director").values(
-            password_hash=hash_password(PASSWORDS["director"], ScryptCost(cost.n // 2, cost.r, cost.p))))
+        session.execute(
+            update(User)
+            .where(User.username == "director")
+            .values(password_hash=hash_password(PASSWORDS["director"], ScryptCost(cost.n // 2, cost.r, cost.p)))
+        )
     check = auth._verify
 
     def other_window_first(*args: object) -> object:
@@ -219,8 +237,9 @@ def test_two_sign_ins_racing_over_a_rehash_both_succeed(registry: ServiceContext
     assert sign_in(registry, "director", PASSWORDS["director"]).username == "director"
 
 
-def test_reactivation_starts_the_failure_count_afresh(registry: ServiceContext, admin: ServiceContext,
-                                                      db: Database) -> None:
+def test_reactivation_starts_the_failure_count_afresh(
+    registry: ServiceContext, admin: ServiceContext, db: Database
+) -> None:
     from registry_app.services.auth import reactivate_user
 
     disable_user(admin, "inspector")

@@ -36,8 +36,12 @@ def test_update_row_may_not_change_an_existing_lots_status(director: ServiceCont
     assert import_lots(director, _lots(tmp_path, "Alpha PN,polynucleotide,A-1,2026-03-01,5,vial,")).ok
     assert _status(director, "A-1") == "quarantine"
     before, entries = row_counts(director.db), audit_count(director.db)
-    changed = _lots(tmp_path, "Alpha PN,polynucleotide,A-1,2026-03-01,6,vial,released",
-                    "Alpha PN,polynucleotide,A-2,2026-03-01,5,vial,", name="update.csv")
+    changed = _lots(
+        tmp_path,
+        "Alpha PN,polynucleotide,A-1,2026-03-01,6,vial,released",
+        "Alpha PN,polynucleotide,A-2,2026-03-01,5,vial,",
+        name="update.csv",
+    )
     result = import_lots(director, changed, update=True)
     assert not result.ok
     [error] = result.errors
@@ -54,11 +58,15 @@ def test_update_row_repeating_the_current_status_is_accepted(director: ServiceCo
     assert result.ok and result.updated == 1
 
 
-def test_pharmacist_imports_new_lots_in_quarantine_only(pharmacist: ServiceContext, director: ServiceContext,
-                                                        tmp_path: Path) -> None:
-    path = _lots(tmp_path, "Alpha PN,polynucleotide,A-1,2026-03-01,5,vial,quarantine",
-                 "Alpha PN,polynucleotide,A-2,2026-03-01,5,vial,released",
-                 "Alpha PN,polynucleotide,A-3,2026-03-01,5,vial,")
+def test_pharmacist_imports_new_lots_in_quarantine_only(
+    pharmacist: ServiceContext, director: ServiceContext, tmp_path: Path
+) -> None:
+    path = _lots(
+        tmp_path,
+        "Alpha PN,polynucleotide,A-1,2026-03-01,5,vial,quarantine",
+        "Alpha PN,polynucleotide,A-2,2026-03-01,5,vial,released",
+        "Alpha PN,polynucleotide,A-3,2026-03-01,5,vial,",
+    )
     before = row_counts(pharmacist.db)
     result = import_lots(pharmacist, path)
     assert [(e.row, e.column) for e in result.errors] == [(3, "status")]
@@ -69,8 +77,9 @@ def test_pharmacist_imports_new_lots_in_quarantine_only(pharmacist: ServiceConte
     assert _status(director, "A-2") == "released"
 
 
-def test_demo_needs_an_admin_on_a_registry_with_users(pharmacist: ServiceContext, director: ServiceContext,
-                                                      admin: ServiceContext) -> None:
+def test_demo_needs_an_admin_on_a_registry_with_users(
+    pharmacist: ServiceContext, director: ServiceContext, admin: ServiceContext
+) -> None:
     for ctx in (pharmacist, director):
         before = row_counts(ctx.db)
         with pytest.raises(PermissionDenied):

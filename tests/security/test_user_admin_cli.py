@@ -32,8 +32,9 @@ def _user(db: Database, name: str) -> User:
         return session.execute(select(User).where(User.username == name)).scalar_one()
 
 
-def test_admin_commands_work_and_are_audited(database_url: str, db: Database, monkeypatch: pytest.MonkeyPatch,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_admin_commands_work_and_are_audited(
+    database_url: str, db: Database, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     for _ in range(MAX_FAILED_ATTEMPTS):
         with pytest.raises(SignInFailed):
             sign_in(ServiceContext(db), "pharmacist", "not-the-password")
@@ -43,8 +44,15 @@ def test_admin_commands_work_and_are_audited(database_url: str, db: Database, mo
     assert not _user(db, "pharmacist").locked
     assert run(database_url, ["user", "set-role", "pharmacist", "medical_director"], monkeypatch) == 0
     assert _user(db, "pharmacist").role == "medical_director"
-    assert run(database_url, ["user", "reset-password", "pharmacist", "--password-stdin"], monkeypatch,
-               stdin="a-fresh-password-for-lee\n") == 0
+    assert (
+        run(
+            database_url,
+            ["user", "reset-password", "pharmacist", "--password-stdin"],
+            monkeypatch,
+            stdin="a-fresh-password-for-lee\n",
+        )
+        == 0
+    )
     assert sign_in(ServiceContext(db), "pharmacist", "a-fresh-password-for-lee").username == "pharmacist"
     assert run(database_url, ["user", "disable", "inspector"], monkeypatch) == 0
     assert not _user(db, "inspector").active
@@ -57,11 +65,22 @@ def test_admin_commands_work_and_are_audited(database_url: str, db: Database, mo
     assert all("password_hash" not in u for u in users.values())
 
 
-@pytest.mark.parametrize("argv", [["user", "unlock", "director"], ["user", "disable", "director"],
-                                  ["user", "set-role", "director", "admin"],
-                                  ["user", "reset-password", "director", "--password-stdin"]])
-def test_only_an_admin_may(database_url: str, db: Database, monkeypatch: pytest.MonkeyPatch,
-                           capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["user", "unlock", "director"],
+        ["user", "disable", "director"],
+        ["user", "set-role", "director", "admin"],
+        ["user", "reset-password", "director", "--password-stdin"],
+    ],
+)
+def test_only_an_admin_may(
+    database_url: str,
+    db: Database,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+) -> None:
     before = row_counts(db)
     code = run(database_url, argv, monkeypatch, user="pharmacist", stdin="a-fresh-password-for-dana\n")
     err = capsys.readouterr().err
@@ -69,15 +88,24 @@ def test_only_an_admin_may(database_url: str, db: Database, monkeypatch: pytest.
     after = row_counts(db)
     # Only the pharmacist's own sign-in entry was written.
     assert {k: v for k, v in after.items() if k != "audit_entry"} == {
-        k: v for k, v in before.items() if k != "audit_entry"}
+        k: v for k, v in before.items() if k != "audit_entry"
+    }
     assert _user(db, "director").role == "medical_director" and _user(db, "director").active
 
 
-def test_unknown_user_and_weak_password_exit_1(database_url: str, monkeypatch: pytest.MonkeyPatch,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_unknown_user_and_weak_password_exit_1(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert run(database_url, ["user", "unlock", "nobody-here"], monkeypatch) == 1
     assert "nobody-here" in capsys.readouterr().err
-    assert run(database_url, ["user", "reset-password", "director", "--password-stdin"], monkeypatch,
-               stdin="password1234\n") == 1
+    assert (
+        run(
+            database_url,
+            ["user", "reset-password", "director", "--password-stdin"],
+            monkeypatch,
+            stdin="password1234\n",
+        )
+        == 1
+    )
     assert "common" in capsys.readouterr().err
     assert run(database_url, ["user", "set-role", "director", "surgeon"], monkeypatch) == 2

@@ -52,19 +52,35 @@ def _last_audit(db: Database) -> AuditEntry:
 
 def test_a_clean_administration_is_saved_and_stock_decreases(pharmacist: ServiceContext, db: Database) -> None:
     lot_id = make_lot(db, make_product(db), quantity=10)
-    result = record_administration(pharmacist, entry(
-        lot_id, quantity=2, body_areas=("neck", "face"), device_procedure="microneedling 1.0 mm",
-        route="topical_post_microneedling", ind_reference="IND 031245", notes="first of three sessions"))
+    result = record_administration(
+        pharmacist,
+        entry(
+            lot_id,
+            quantity=2,
+            body_areas=("neck", "face"),
+            device_procedure="microneedling 1.0 mm",
+            route="topical_post_microneedling",
+            ind_reference="IND 031245",
+            notes="first of three sessions",
+        ),
+    )
     assert not [f for f in result.findings if f.severity in ("critical", "high")]
     assert result.overridden is False and result.lot_quantity_on_hand == 8
     saved = get_administration(pharmacist, result.administration_id)
     assert (saved.patient_ref, saved.route, saved.body_areas, saved.quantity) == (
-        "PT-00412", "topical_post_microneedling", "face;neck", 2.0)
+        "PT-00412",
+        "topical_post_microneedling",
+        "face;neck",
+        2.0,
+    )
     assert saved.administered_at == YESTERDAY_10AM and saved.is_current
     assert lot_row(db, lot_id).quantity_administered == 2
     audit = _last_audit(db)
     assert (audit.action, audit.entity_id, audit.username) == (
-        "record administration", str(result.administration_id), "pharmacist")
+        "record administration",
+        str(result.administration_id),
+        "pharmacist",
+    )
     assert json.loads(audit.before) == {} and json.loads(audit.after)["lot_quantity_administered"] == 2
 
 
@@ -93,7 +109,10 @@ def test_the_last_units_deplete_the_lot_and_a_void_returns_them(pharmacist: Serv
     ],
 )
 def test_wrong_input_names_the_field_and_writes_nothing(
-    pharmacist: ServiceContext, db: Database, values: dict, field: str  # type: ignore[type-arg]
+    pharmacist: ServiceContext,
+    db: Database,
+    values: dict,
+    field: str,  # type: ignore[type-arg]
 ) -> None:
     lot_id = make_lot(db, make_product(db))
     before = row_counts(db)
@@ -116,8 +135,9 @@ def _recalled_lot(db: Database, director: ServiceContext) -> dict:  # type: igno
     from registry_app.services.recalls import recall_lot
 
     lot_id = make_lot(db, make_product(db))
-    recall_lot(director, lot_id, "sterility failure at the manufacturer", PASSWORDS["director"],
-               TODAY - timedelta(days=3))
+    recall_lot(
+        director, lot_id, "sterility failure at the manufacturer", PASSWORDS["director"], TODAY - timedelta(days=3)
+    )
     return {"lot_id": lot_id}
 
 
@@ -142,8 +162,11 @@ def _sterility_failed(db: Database, director: ServiceContext) -> dict:  # type: 
     """A critical finding on the lot itself blocks too: a failed sterility test must not reach a patient."""
     lot_id = make_lot(db, make_product(db))
     with db.write() as session:
-        session.add(CharacterizationResult(lot_id=lot_id, parameter="sterility", method="usp71", result="fail",
-                                           measured_by="independent_lab"))
+        session.add(
+            CharacterizationResult(
+                lot_id=lot_id, parameter="sterility", method="usp71", result="fail", measured_by="independent_lab"
+            )
+        )
     return {"lot_id": lot_id}
 
 
@@ -173,9 +196,7 @@ def test_a_critical_finding_blocks_and_writes_nothing(
 
 
 @pytest.mark.parametrize("code", sorted(CRITICAL_CASES))
-def test_a_director_overrides_with_a_reason_and_a_signature(
-    code: str, director: ServiceContext, db: Database
-) -> None:
+def test_a_director_overrides_with_a_reason_and_a_signature(code: str, director: ServiceContext, db: Database) -> None:
     values = CRITICAL_CASES[code](db, director)
     result = record_administration(director, entry(**values), override=OVERRIDE)
     assert result.overridden and code in {f.code for f in result.findings}
@@ -186,7 +207,11 @@ def test_a_director_overrides_with_a_reason_and_a_signature(
         signature = session.get(Signature, row.override_signature_id)
         assert signature is not None
         assert (signature.meaning, signature.subject_type, signature.subject_id, signature.signer_name) == (
-            "overridden", "administration", str(row.id), "Dana Director")
+            "overridden",
+            "administration",
+            str(row.id),
+            "Dana Director",
+        )
     after = json.loads(_last_audit(db).after)
     assert after["signature_id"] == result.override_signature_id and after["signature_meaning"] == "overridden"
     assert code in after["overridden_codes"] and after["overridden_by"] == "director"
@@ -218,8 +243,9 @@ def test_a_pharmacist_cannot_override(pharmacist: ServiceContext, db: Database) 
 def test_a_wrong_director_password_saves_nothing(pharmacist: ServiceContext, db: Database) -> None:
     lot_id = make_lot(db, make_product(db, status="research_use_only"))
     with pytest.raises(SignInFailed):
-        record_administration(pharmacist, entry(lot_id),
-                              override=Override("reason", "not-the-password", username="director"))
+        record_administration(
+            pharmacist, entry(lot_id), override=Override("reason", "not-the-password", username="director")
+        )
     assert _administration_count(db) == 0
     assert _last_audit(db).action == "signature failed"  # the failed attempt itself is on record
 
@@ -252,8 +278,12 @@ HIGH_CASES = {
 @pytest.mark.parametrize("code", sorted(HIGH_CASES))
 def test_a_high_finding_needs_confirmation(code: str, pharmacist: ServiceContext, db: Database) -> None:
     values = dict(HIGH_CASES[code])
-    lot_id = make_lot(db, make_product(db), expiry=values.pop("_expiry", TODAY + timedelta(days=365)),
-                      status=values.pop("_status", "released"))
+    lot_id = make_lot(
+        db,
+        make_product(db),
+        expiry=values.pop("_expiry", TODAY + timedelta(days=365)),
+        status=values.pop("_status", "released"),
+    )
     before, audit_before = row_counts(db), audit_count(db)
     with pytest.raises(ConfirmationRequired) as required:
         record_administration(pharmacist, entry(lot_id, **values))
@@ -298,12 +328,16 @@ def test_a_lot_rejected_after_release_is_blocked_again(pharmacist: ServiceContex
     receiving.reject_lot(pharmacist, lot_id, "the supplier withdrew the certificate of analysis")
     assert lot_row(db, lot_id).rejected_on == date.today()
     with pytest.raises(GuardRailBlocked) as blocked:
-        record_administration(pharmacist, entry(lot_id, administered_at=datetime.now().replace(microsecond=0)),
-                              confirm=True)
+        record_administration(
+            pharmacist, entry(lot_id, administered_at=datetime.now().replace(microsecond=0)), confirm=True
+        )
     assert "USE-NOT-RELEASED" in {f.code for f in blocked.value.blocking}
     with db.read() as session:
-        flagged = {f.subject_id for f in evaluate_flags(session, "US", TODAY, subject_type="administration")
-                   if f.code == "USE-NOT-RELEASED"}
+        flagged = {
+            f.subject_id
+            for f in evaluate_flags(session, "US", TODAY, subject_type="administration")
+            if f.code == "USE-NOT-RELEASED"
+        }
     assert earlier.administration_id not in flagged, "used before the rejection, while it was released"
 
 
@@ -319,12 +353,17 @@ def test_an_override_also_covers_the_high_findings_shown_with_it(director: Servi
 def test_an_amendment_adds_a_version_and_keeps_the_original(pharmacist: ServiceContext, db: Database) -> None:
     lot_id = make_lot(db, make_product(db), quantity=10)
     original = record_administration(pharmacist, entry(lot_id, quantity=1)).administration_id
-    amended = amend_administration(pharmacist, original, {"quantity": 3, "patient_ref": "PT-00413"},
-                                   "two more vials were used; patient reference mistyped").administration_id
+    amended = amend_administration(
+        pharmacist,
+        original,
+        {"quantity": 3, "patient_ref": "PT-00413"},
+        "two more vials were used; patient reference mistyped",
+    ).administration_id
     assert amended != original and lot_row(db, lot_id).quantity_administered == 3
     history = administration_history(pharmacist, amended)
-    assert [v.id for v in history] == [original, amended] == [v.id for v in administration_history(
-        pharmacist, original)]
+    assert (
+        [v.id for v in history] == [original, amended] == [v.id for v in administration_history(pharmacist, original)]
+    )
     old, new = history
     assert (old.patient_ref, old.quantity, old.superseded, old.is_current) == ("PT-00412", 1.0, True, False)
     assert (new.patient_ref, new.quantity, new.amends_id, new.is_current) == ("PT-00413", 3.0, original, True)
@@ -389,8 +428,9 @@ def test_a_correction_is_not_blocked_but_reports_its_findings(pharmacist: Servic
         assert lot is not None and lot.quantity_administered == 1
 
 
-def test_now_is_the_sites_clock_not_the_machines(pharmacist: ServiceContext, admin: ServiceContext, db: Database,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_now_is_the_sites_clock_not_the_machines(
+    pharmacist: ServiceContext, admin: ServiceContext, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Issue 20.2: the desktop offers the site's "now" (Asia/Seoul, UTC+9) on a machine running in UTC; the
     service must not call it the future, and must still refuse a time truly ahead of the site's clock."""
     import time as time_module

@@ -21,8 +21,9 @@ from .use_data import TODAY, YESTERDAY_10AM, entry, make_lot, make_product
 @pytest.fixture
 def administration_id(pharmacist: ServiceContext, db: Database) -> int:
     lot_id = make_lot(db, make_product(db, "Nucleo-PN 20", product_type="polynucleotide"), "PN20-7781")
-    return record_administration(pharmacist, entry(lot_id, route="intradermal", patient_ref="PT-00388")
-                                 ).administration_id
+    return record_administration(
+        pharmacist, entry(lot_id, route="intradermal", patient_ref="PT-00388")
+    ).administration_id
 
 
 def _last_audit(db: Database) -> AuditEntry:
@@ -33,11 +34,22 @@ def _last_audit(db: Database) -> AuditEntry:
 def test_record_an_event_and_find_it_by_administration_lot_and_patient(
     pharmacist: ServiceContext, inspector: ServiceContext, db: Database, administration_id: int
 ) -> None:
-    event_id = record_adverse_event(pharmacist, administration_id, "delayed_nodule_granuloma", onset_date=TODAY,
-                                    severity="moderate", description="  firm nodule at the injection site ")
+    event_id = record_adverse_event(
+        pharmacist,
+        administration_id,
+        "delayed_nodule_granuloma",
+        onset_date=TODAY,
+        severity="moderate",
+        description="  firm nodule at the injection site ",
+    )
     [event] = list_adverse_events(inspector, administration_id=administration_id)
     assert (event.id, event.event_type, event.severity, event.onset_date, event.report_status) == (
-        event_id, "delayed_nodule_granuloma", "moderate", TODAY, "not_reported")
+        event_id,
+        "delayed_nodule_granuloma",
+        "moderate",
+        TODAY,
+        "not_reported",
+    )
     assert (event.patient_ref, event.product_name, event.lot_number) == ("PT-00388", "Nucleo-PN 20", "PN20-7781")
     assert event.description == "firm nodule at the injection site"
     assert [e.id for e in list_adverse_events(inspector, patient_ref="PT-00388")] == [event_id]
@@ -67,7 +79,11 @@ def test_an_event_stays_with_an_amended_administration(
     ],
 )
 def test_wrong_input_names_the_field_and_writes_nothing(
-    pharmacist: ServiceContext, db: Database, administration_id: int, kwargs: dict, field: str  # type: ignore[type-arg]
+    pharmacist: ServiceContext,
+    db: Database,
+    administration_id: int,
+    kwargs: dict,
+    field: str,  # type: ignore[type-arg]
 ) -> None:
     values = {"event_type": "erythema"} | kwargs
     before = row_counts(db)
@@ -77,16 +93,19 @@ def test_wrong_input_names_the_field_and_writes_nothing(
     assert row_counts(db) == before
 
 
-def test_report_to_the_regulator_with_a_reference(pharmacist: ServiceContext, db: Database,
-                                                  administration_id: int) -> None:
+def test_report_to_the_regulator_with_a_reference(
+    pharmacist: ServiceContext, db: Database, administration_id: int
+) -> None:
     event_id = record_adverse_event(pharmacist, administration_id, "necrosis", severity="serious")
     update_adverse_event_report(pharmacist, event_id, "reported_regulator", report_reference="MedWatch MW5012345")
     [event] = list_adverse_events(pharmacist, lot_id=None, administration_id=administration_id)
     assert (event.report_status, event.report_reference, event.reported_on) == (
-        "reported_regulator", "MedWatch MW5012345", TODAY)
+        "reported_regulator",
+        "MedWatch MW5012345",
+        TODAY,
+    )
     audit = _last_audit(db)
-    assert json.loads(audit.before) == {"report_status": "not_reported", "report_reference": None,
-                                        "reported_on": None}
+    assert json.loads(audit.before) == {"report_status": "not_reported", "report_reference": None, "reported_on": None}
     assert json.loads(audit.after)["report_reference"] == "MedWatch MW5012345"
 
 
@@ -96,14 +115,19 @@ def test_not_reportable_needs_a_reason(pharmacist: ServiceContext, db: Database,
     with pytest.raises(ValidationError) as error:
         update_adverse_event_report(pharmacist, event_id, "not_reportable")
     assert error.value.for_field("not_reportable_reason") and row_counts(db) == before
-    update_adverse_event_report(pharmacist, event_id, "not_reportable",
-                                not_reportable_reason="expected transient erythema listed in the IFU")
+    update_adverse_event_report(
+        pharmacist, event_id, "not_reportable", not_reportable_reason="expected transient erythema listed in the IFU"
+    )
     [event] = list_adverse_events(pharmacist, administration_id=administration_id)
     assert event.report_status == "not_reportable" and event.not_reportable_reason.startswith("expected")  # type: ignore[union-attr]
     assert _last_audit(db).reason == event.not_reportable_reason
     with pytest.raises(ValidationError):  # nothing changes
-        update_adverse_event_report(pharmacist, event_id, "not_reportable",
-                                    not_reportable_reason="expected transient erythema listed in the IFU")
+        update_adverse_event_report(
+            pharmacist,
+            event_id,
+            "not_reportable",
+            not_reportable_reason="expected transient erythema listed in the IFU",
+        )
 
 
 def test_refusals(inspector: ServiceContext, pharmacist: ServiceContext, administration_id: int) -> None:

@@ -44,8 +44,9 @@ def test_entries_link_into_a_chain_with_a_head(admin: ServiceContext, db: Databa
     for previous, entry in itertools.pairwise(entries):
         assert entry.prev_hash == previous.entry_hash
     assert head is not None and head.value == f"{last}:{entries[-1].entry_hash}"
-    created = next(e for e in entries if e.action == "create user" and e.entity_id is not None
-                   and "newcomer" in (e.after or ""))
+    created = next(
+        e for e in entries if e.action == "create user" and e.entity_id is not None and "newcomer" in (e.after or "")
+    )
     after = json.loads(created.after or "{}")
     assert json.loads(created.before or "null") == {}
     assert after["username"] == "newcomer" and "password_hash" not in after
@@ -54,9 +55,19 @@ def test_entries_link_into_a_chain_with_a_head(admin: ServiceContext, db: Databa
 
 
 def test_entry_hash_covers_every_field() -> None:
-    fields = {"seq": 3, "occurred_at": "2026-01-01T00:00:00", "user_id": 1, "username": "u", "action": "a",
-              "entity_type": "lot", "entity_id": "7", "before": "{}", "after": '{"x": 1}', "reason": None,
-              "prev_hash": GENESIS_HASH}
+    fields = {
+        "seq": 3,
+        "occurred_at": "2026-01-01T00:00:00",
+        "user_id": 1,
+        "username": "u",
+        "action": "a",
+        "entity_type": "lot",
+        "entity_id": "7",
+        "before": "{}",
+        "after": '{"x": 1}',
+        "reason": None,
+        "prev_hash": GENESIS_HASH,
+    }
     digest = entry_hash(fields)
     for key in fields:
         altered = dict(fields, **{key: f"{fields[key]}!"})
@@ -70,8 +81,11 @@ def test_changes_keeps_only_changed_fields() -> None:
 def test_database_refuses_update_and_delete(db: Database) -> None:
     with db.write() as session:
         append_many(session, None, "system", [AuditRecord("probe", "lot", 1, {}, {"x": 1})])
-    statements = [update(AuditEntry).values(action="rewritten"), delete(AuditEntry),
-                  update(AuditEntry).where(AuditEntry.seq == 1).values(reason="quietly")]
+    statements = [
+        update(AuditEntry).values(action="rewritten"),
+        delete(AuditEntry),
+        update(AuditEntry).where(AuditEntry.seq == 1).values(reason="quietly"),
+    ]
     for statement in statements:
         with pytest.raises(DBAPIError, match="append-only"), db.engine.begin() as conn:
             conn.execute(statement)

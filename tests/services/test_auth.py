@@ -43,8 +43,9 @@ from ..conftest import PASSWORDS
 
 def _entries(db: Database, after_seq: int = 0) -> list[AuditEntry]:
     with db.read() as session:
-        return list(session.execute(select(AuditEntry).where(AuditEntry.seq > after_seq)
-                                    .order_by(AuditEntry.seq)).scalars())
+        return list(
+            session.execute(select(AuditEntry).where(AuditEntry.seq > after_seq).order_by(AuditEntry.seq)).scalars()
+        )
 
 
 def _last_seq(db: Database) -> int:
@@ -114,8 +115,9 @@ def test_unknown_user_costs_about_as_much_as_a_wrong_password(registry: ServiceC
     assert 0.5 < ratio < 2.0, ratio
 
 
-def test_five_failures_lock_until_an_admin_unlocks(registry: ServiceContext, admin: ServiceContext,
-                                                   db: Database) -> None:
+def test_five_failures_lock_until_an_admin_unlocks(
+    registry: ServiceContext, admin: ServiceContext, db: Database
+) -> None:
     for _ in range(MAX_FAILED_ATTEMPTS - 1):
         _fail(registry, "pharmacist")
     assert not _user(db, "pharmacist").locked
@@ -143,8 +145,9 @@ def test_a_success_resets_the_count(registry: ServiceContext, db: Database) -> N
     assert _user(db, "director").failed_attempts == MAX_FAILED_ATTEMPTS - 1
 
 
-def test_deactivated_users_cannot_sign_in_and_are_kept(registry: ServiceContext, admin: ServiceContext,
-                                                       db: Database) -> None:
+def test_deactivated_users_cannot_sign_in_and_are_kept(
+    registry: ServiceContext, admin: ServiceContext, db: Database
+) -> None:
     disable_user(admin, "inspector", reason="audit finished")
     assert _fail(registry, "inspector", PASSWORDS["inspector"]) == WRONG_CREDENTIALS
     assert _fail(registry, "inspector") == WRONG_CREDENTIALS
@@ -158,8 +161,9 @@ def test_deactivated_users_cannot_sign_in_and_are_kept(registry: ServiceContext,
         disable_user(admin, "nobody-here")
 
 
-def test_reset_password_replaces_the_old_one_and_unlocks(registry: ServiceContext, admin: ServiceContext,
-                                                         db: Database) -> None:
+def test_reset_password_replaces_the_old_one_and_unlocks(
+    registry: ServiceContext, admin: ServiceContext, db: Database
+) -> None:
     for _ in range(MAX_FAILED_ATTEMPTS):
         _fail(registry, "pharmacist")
     with pytest.raises(ValidationError) as short:
@@ -181,8 +185,9 @@ def test_create_user_names_each_bad_field(admin: ServiceContext) -> None:
         create_user(admin, "pharmacist", "pharmacist", "long-enough-password")
 
 
-def test_only_admins_see_users_and_reauthentication_needs_a_user(pharmacist: ServiceContext,
-                                                                 registry: ServiceContext) -> None:
+def test_only_admins_see_users_and_reauthentication_needs_a_user(
+    pharmacist: ServiceContext, registry: ServiceContext
+) -> None:
     with pytest.raises(PermissionDenied):
         list_users(pharmacist)
     with pytest.raises(PermissionDenied):

@@ -61,12 +61,15 @@ def test_every_sort_pages_through_every_lot_once_in_order(pharmacist: ServiceCon
                 break
         assert len(seen) == 27 and len({r.id for r in seen}) == 27
         keys = {
-            "product": lambda r: r.product.lower(), "type": lambda r: r.product_type,
-            "lot_number": lambda r: r.lot_number, "manufacturer": lambda r: (r.manufacturer or "").lower(),
+            "product": lambda r: r.product.lower(),
+            "type": lambda r: r.product_type,
+            "lot_number": lambda r: r.lot_number,
+            "manufacturer": lambda r: (r.manufacturer or "").lower(),
             "supplier": lambda r: (r.supplier is not None, (r.supplier or "").lower()),
             "status": lambda r: r.status if r.status != "expired" else "released",
             "expiry": lambda r: (r.expiry_date is not None, r.expiry_date),
-            "received": lambda r: r.received_date, "on_hand": lambda r: r.on_hand,
+            "received": lambda r: r.received_date,
+            "on_hand": lambda r: r.on_hand,
         }
         values = [keys[sort](r) for r in seen]
         assert values == sorted(values, reverse=descending), (sort, descending)
@@ -94,11 +97,13 @@ def test_rows_carry_flag_badges_and_severity_filter(pharmacist: ServiceContext) 
         assert (row.worst_severity, row.open_flags) == _expected_worst(pharmacist, ids[key], ids[product])
     for severity in ("critical", "high", "medium", "low"):
         shown = lot_page(pharmacist, LotQuery(min_severity=severity)).rows
-        assert all(r.worst_severity is not None and SEVERITY_RANK[r.worst_severity] >= SEVERITY_RANK[severity]
-                   for r in shown)
+        assert all(
+            r.worst_severity is not None and SEVERITY_RANK[r.worst_severity] >= SEVERITY_RANK[severity] for r in shown
+        )
         everyone = lot_page(pharmacist, LotQuery()).rows
-        expected = {r.id for r in everyone
-                    if r.worst_severity and SEVERITY_RANK[r.worst_severity] >= SEVERITY_RANK[severity]}
+        expected = {
+            r.id for r in everyone if r.worst_severity and SEVERITY_RANK[r.worst_severity] >= SEVERITY_RANK[severity]
+        }
         assert {r.id for r in shown} == expected
         assert count_lots(pharmacist, LotQuery(min_severity=severity)) == len(expected)
 

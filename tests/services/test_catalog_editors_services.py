@@ -24,9 +24,18 @@ def _last_entry(ctx: ServiceContext) -> AuditEntry:
 
 def test_save_product_creates_and_amends_in_one_entry(pharmacist: ServiceContext) -> None:
     product_id = products.save_product(
-        pharmacist, None, {"name": "Cordexa UC-EV", "product_type": "exosome", "gtin": "8801234567893",
-                           "manufacturer": "Northbay Biologics", "source": "msc_umbilical_cord"},
-        ["intradermal", "topical_intact"], {"spec_endotoxin_max": "0.25", "spec_size_max_nm": 200})
+        pharmacist,
+        None,
+        {
+            "name": "Cordexa UC-EV",
+            "product_type": "exosome",
+            "gtin": "8801234567893",
+            "manufacturer": "Northbay Biologics",
+            "source": "msc_umbilical_cord",
+        },
+        ["intradermal", "topical_intact"],
+        {"spec_endotoxin_max": "0.25", "spec_size_max_nm": 200},
+    )
     info = products.get_product(pharmacist, product_id)
     assert info.gtin == "08801234567893" and info.manufacturer == "Northbay Biologics"
     assert info.labelled_routes == ("intradermal", "topical_intact")
@@ -35,8 +44,9 @@ def test_save_product_creates_and_amends_in_one_entry(pharmacist: ServiceContext
 
     with pytest.raises(ValidationError, match="reason"):
         products.save_product(pharmacist, product_id, {"name": "Cordexa UC-EV 10B"}, [], {}, reason=" ")
-    products.save_product(pharmacist, product_id, {"name": "Cordexa UC-EV 10B", "gtin": ""}, ["intradermal"], {},
-                          reason="label reprinted")
+    products.save_product(
+        pharmacist, product_id, {"name": "Cordexa UC-EV 10B", "gtin": ""}, ["intradermal"], {}, reason="label reprinted"
+    )
     info = products.get_product(pharmacist, product_id)
     assert info.name == "Cordexa UC-EV 10B" and info.gtin is None and info.labelled_routes == ("intradermal",)
     entry = _last_entry(pharmacist)
@@ -47,8 +57,13 @@ def test_save_product_creates_and_amends_in_one_entry(pharmacist: ServiceContext
 def test_save_product_refuses_everything_when_one_field_is_wrong(pharmacist: ServiceContext) -> None:
     before = row_counts(pharmacist.db)
     with pytest.raises(ValidationError) as error:
-        products.save_product(pharmacist, None, {"name": "", "product_type": "exosome", "gtin": "8801234567890"},
-                              ["iv"], {"spec_size_min_nm": 300, "spec_size_max_nm": 100})
+        products.save_product(
+            pharmacist,
+            None,
+            {"name": "", "product_type": "exosome", "gtin": "8801234567890"},
+            ["iv"],
+            {"spec_size_min_nm": 300, "spec_size_max_nm": 100},
+        )
     assert {e.field for e in error.value.errors} == {"name", "gtin", "labelled_routes", "spec_size_max_nm"}
     assert row_counts(pharmacist.db) == before
 
@@ -96,8 +111,9 @@ def test_site_time_zone(admin: ServiceContext) -> None:
     assert json.loads(entry.after)["time_zone"] == "America/New_York"
 
 
-def test_regulatory_status_with_an_evidence_file_is_one_transaction(pharmacist: ServiceContext,
-                                                                     tmp_path: object) -> None:
+def test_regulatory_status_with_an_evidence_file_is_one_transaction(
+    pharmacist: ServiceContext, tmp_path: object
+) -> None:
     from pathlib import Path
 
     from registry_app.services.documents import list_documents
@@ -107,15 +123,15 @@ def test_regulatory_status_with_an_evidence_file_is_one_transaction(pharmacist: 
     product_id = products.create_product(pharmacist, {"name": "Cordexa", "product_type": "exosome"})
     before = row_counts(pharmacist.db)
     with pytest.raises(ValidationError) as error:
-        products.set_regulatory_status(pharmacist, product_id, "approved", jurisdiction="KR",
-                                       evidence_path=certificate)
+        products.set_regulatory_status(pharmacist, product_id, "approved", jurisdiction="KR", evidence_path=certificate)
     assert error.value.for_field("status")
     assert row_counts(pharmacist.db) == before, "a refused status stores no evidence document"
     with pytest.raises(ValidationError) as error:
         products.set_regulatory_status(pharmacist, product_id, "cosmetic", evidence_path=certificate.with_name("x"))
     assert error.value.for_field("evidence")
-    products.set_regulatory_status(pharmacist, product_id, "cosmetic", jurisdiction="KR", reference="MFDS-1",
-                                   evidence_path=certificate)
+    products.set_regulatory_status(
+        pharmacist, product_id, "cosmetic", jurisdiction="KR", reference="MFDS-1", evidence_path=certificate
+    )
     (document,) = list_documents(pharmacist, product_id=product_id)
     assert document.kind == "regulatory_certificate" and document.file_name == "mfds-certificate.pdf"
     (status,) = products.get_product(pharmacist, product_id).regulatory

@@ -14,8 +14,9 @@ from registry_app.services.receiving import add_characterization_result
 from ..rules import builders
 
 
-def _lot(db: Database, product_type: str = "exosome", routes: tuple[str, ...] = ("intradermal",),
-         **lot_values: object) -> int:
+def _lot(
+    db: Database, product_type: str = "exosome", routes: tuple[str, ...] = ("intradermal",), **lot_values: object
+) -> int:
     with db.write() as session:
         return builders.lot(session, builders.product(session, product_type, routes=routes), **lot_values).id
 
@@ -24,8 +25,17 @@ def test_an_exosome_lot_lists_the_misev_items_and_the_safety_tests(pharmacist: S
     lot_id = _lot(pharmacist.db, skip=("imaging", "mycoplasma"))
     sheet = characterization_sheet(pharmacist, lot_id)
     items = {row.item for row in sheet.rows}
-    assert {"ev_particles", "ev_second_quant", "ev_transmembrane", "ev_cytosolic", "ev_contaminant_tested",
-            "ev_imaging", "has_sterility", "has_endotoxin", "has_mycoplasma"} <= items
+    assert {
+        "ev_particles",
+        "ev_second_quant",
+        "ev_transmembrane",
+        "ev_cytosolic",
+        "ev_contaminant_tested",
+        "ev_imaging",
+        "has_sterility",
+        "has_endotoxin",
+        "has_mycoplasma",
+    } <= items
     assert all(row.required for row in sheet.rows if row.item.startswith(("ev_", "has_")))
     assert sheet.missing == ["single-vesicle imaging (TEM, cryo-EM or AFM)", "mycoplasma"]
     cd63 = next(row for row in sheet.rows if (row.parameter, row.marker) == ("marker", "cd63"))
@@ -58,11 +68,13 @@ def test_assess_reads_a_value_against_the_product_specification() -> None:
 
 def test_a_result_keeps_its_laboratory_and_test_date(pharmacist: ServiceContext) -> None:
     lot_id = _lot(pharmacist.db, skip=("endotoxin",))
-    add_characterization_result(pharmacist, lot_id, "endotoxin", value="0.1", method="lal",
-                                laboratory=" Eurofins ", tested_on=date(2026, 10, 1))
+    add_characterization_result(
+        pharmacist, lot_id, "endotoxin", value="0.1", method="lal", laboratory=" Eurofins ", tested_on=date(2026, 10, 1)
+    )
     [endotoxin] = next(r for r in characterization_sheet(pharmacist, lot_id).rows if r.parameter == "endotoxin").current
     assert (endotoxin.laboratory, endotoxin.tested_on) == ("Eurofins", date(2026, 10, 1))
     with pytest.raises(ValidationError) as caught:
-        add_characterization_result(pharmacist, lot_id, "endotoxin", value="0.1",
-                                    tested_on=date.today() + timedelta(days=1))
+        add_characterization_result(
+            pharmacist, lot_id, "endotoxin", value="0.1", tested_on=date.today() + timedelta(days=1)
+        )
     assert caught.value.for_field("tested_on")

@@ -53,9 +53,11 @@ def test_demo_rows_respect_the_vocabularies(admin: ServiceContext) -> None:
         assert not session.execute(select(r.id).where(r.method.not_in(METHODS))).first()
         assert not session.execute(select(r.id).where(r.marker.is_not(None), r.marker.not_in(MARKERS))).first()
         assert not session.execute(
-            select(r.id).where(r.result.is_not(None), r.result.not_in(QUALITATIVE_RESULTS))).first()
+            select(r.id).where(r.result.is_not(None), r.result.not_in(QUALITATIVE_RESULTS))
+        ).first()
         assert not session.execute(
-            select(Administration.id).where(Administration.route.not_in([x.value for x in Route]))).first()
+            select(Administration.id).where(Administration.route.not_in([x.value for x in Route]))
+        ).first()
         assert session.execute(select(func.count(ProductRegulatoryStatus.id))).scalar_one() >= len(PRODUCTS) - 1
 
 
@@ -72,9 +74,17 @@ def test_a_second_demo_run_is_refused_and_writes_nothing(admin: ServiceContext) 
 
 
 def _job(seed: int, lots: int = 60) -> DemoJob:
-    return DemoJob(lots, QuickRandom(seed).getstate(), TODAY, datetime(2025, 6, 15, 12), 1, True,
-                   list(range(1, len(PRODUCTS) + 1)), [1, 2, 3],
-                   {table: 1 for table, columns in TABLES.items() if "id" in columns})
+    return DemoJob(
+        lots,
+        QuickRandom(seed).getstate(),
+        TODAY,
+        datetime(2025, 6, 15, 12),
+        1,
+        True,
+        list(range(1, len(PRODUCTS) + 1)),
+        [1, 2, 3],
+        {table: 1 for table, columns in TABLES.items() if "id" in columns},
+    )
 
 
 def test_rows_are_reproducible_for_a_seed() -> None:
@@ -99,7 +109,8 @@ def test_rows_built_in_a_second_process_equal_those_built_here() -> None:
 
 
 def test_a_failing_row_process_is_an_error_and_the_demo_writes_nothing(
-        monkeypatch: pytest.MonkeyPatch, admin: ServiceContext) -> None:
+    monkeypatch: pytest.MonkeyPatch, admin: ServiceContext
+) -> None:
     broken = _job(7, lots=100)
     process = demo.RowProcess()
     try:
@@ -148,8 +159,9 @@ def test_demo_users_only_on_an_empty_registry(tmp_path: object, pharmacist: Serv
         database.dispose()
 
 
-def test_demo_accounts_are_those_still_on_their_documented_passwords(empty_database_url: str,
-                                                                      pharmacist: ServiceContext) -> None:
+def test_demo_accounts_are_those_still_on_their_documented_passwords(
+    empty_database_url: str, pharmacist: ServiceContext
+) -> None:
     from registry_app.db import open_database
     from registry_app.services.auth import disable_user, reset_password
 
@@ -158,7 +170,11 @@ def test_demo_accounts_are_those_still_on_their_documented_passwords(empty_datab
     try:
         demo.create_demo_users(ServiceContext(database))
         assert {name for name, _role, _password in demo.demo_accounts(database)} == {
-            "pharmacist", "director", "inspector", "admin"}
+            "pharmacist",
+            "director",
+            "inspector",
+            "admin",
+        }
         for name, _role, password in demo.demo_accounts(database):
             assert sign_in(ServiceContext(database), name, password).username == name
         admin = ServiceContext(database)

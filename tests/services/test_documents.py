@@ -18,8 +18,9 @@ def test_attach_version_and_read(pharmacist: ServiceContext, inspector: ServiceC
     info = documents.get_document(inspector, doc_id)
     assert info.sha256 == hashlib.sha256(b"%PDF-1.4 first").hexdigest() and info.size_bytes == 14
     assert info.media_type == "application/pdf" and info.uploaded_by == "pharmacist"
-    second = documents.attach_document(pharmacist, "coa", content=b"%PDF-1.4 second", file_name="v2.pdf",
-                                       supersedes_id=doc_id)
+    second = documents.attach_document(
+        pharmacist, "coa", content=b"%PDF-1.4 second", file_name="v2.pdf", supersedes_id=doc_id
+    )
     assert documents.read_document_content(inspector, doc_id) == b"%PDF-1.4 first"
     assert [d.id for d in documents.list_documents(inspector, product_id=product_id)] == [second]
     history = documents.list_documents(inspector, product_id=product_id, include_superseded=True)

@@ -39,7 +39,11 @@ def test_record_and_list_an_excursion(pharmacist: ServiceContext, inspector: Ser
     ],
 )
 def test_wrong_input_names_the_field_and_writes_nothing(
-    pharmacist: ServiceContext, db, lot_id: int, kwargs: dict, field: str  # type: ignore[no-untyped-def, type-arg]
+    pharmacist: ServiceContext,
+    db,
+    lot_id: int,
+    kwargs: dict,
+    field: str,  # type: ignore[no-untyped-def, type-arg]
 ) -> None:
     values = {"occurred_at": WHEN, "reading_c": 12.0, "duration_minutes": 30} | kwargs
     before = row_counts(db)
@@ -104,8 +108,9 @@ def test_quarantine_leaves_a_recalled_lot_recalled(pharmacist: ServiceContext, d
     assert lot_row(db, lot_id).status == "recalled"
 
 
-def test_wrong_resolution_and_inspector_refused(pharmacist: ServiceContext, inspector: ServiceContext,
-                                                lot_id: int) -> None:
+def test_wrong_resolution_and_inspector_refused(
+    pharmacist: ServiceContext, inspector: ServiceContext, lot_id: int
+) -> None:
     excursion_id = record_excursion(pharmacist, lot_id, WHEN, 15.0)
     with pytest.raises(ValidationError):
         resolve_excursion(pharmacist, excursion_id, "ignore")
@@ -140,13 +145,15 @@ def test_a_signed_resolution_needs_the_password_and_records_the_signature(pharma
     from ..conftest import PASSWORDS
 
     lot_id = make_lot(pharmacist.db, make_product(pharmacist.db))
-    excursion_id = record_excursion(pharmacist, lot_id, datetime.now().replace(microsecond=0) - timedelta(hours=2),
-                                    11.0, 30)
+    excursion_id = record_excursion(
+        pharmacist, lot_id, datetime.now().replace(microsecond=0) - timedelta(hours=2), 11.0, 30
+    )
     with pytest.raises(SignInFailed):
         sign_excursion_resolution(pharmacist, excursion_id, "use", "stable per the manufacturer", "wrong")
     assert list_excursions(pharmacist, lot_id)[0].is_open
-    signature_id = sign_excursion_resolution(pharmacist, excursion_id, "use", "stable per the manufacturer",
-                                             PASSWORDS["pharmacist"])
+    signature_id = sign_excursion_resolution(
+        pharmacist, excursion_id, "use", "stable per the manufacturer", PASSWORDS["pharmacist"]
+    )
     assert not list_excursions(pharmacist, lot_id)[0].is_open
     with pharmacist.db.read() as session:
         signature = session.get(Signature, signature_id)

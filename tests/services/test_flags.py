@@ -34,13 +34,13 @@ def test_list_filters_and_counts(inspector: ServiceContext, pharmacist: ServiceC
     assert [f.code for f in flags.list_flags(inspector, codes=["UNDOC-COA"], today=TODAY)] == ["UNDOC-COA"]
     assert all(f.severity == "high" for f in flags.list_flags(inspector, min_severity="high", today=TODAY))
     # Narrowing a list already evaluated gives what asking again would.
-    assert flags.filter_flags(found, codes=["UNDOC-COA"]) == flags.list_flags(inspector, codes=["UNDOC-COA"],
-                                                                             today=TODAY)
+    assert flags.filter_flags(found, codes=["UNDOC-COA"]) == flags.list_flags(
+        inspector, codes=["UNDOC-COA"], today=TODAY
+    )
     assert flags.filter_flags(found, min_severity="critical") == []
     counts = flags.count_flags(inspector, today=TODAY)
     assert counts.total == 3 and counts.by_severity["high"] == 3 and counts.by_code["UNDOC-COA"] == 1
-    assert [f.code for f in flags.flags_for_subject(inspector, "product", product_id, TODAY)] == [
-        "UNDOC-MANUFACTURER"]
+    assert [f.code for f in flags.flags_for_subject(inspector, "product", product_id, TODAY)] == ["UNDOC-MANUFACTURER"]
     assert len(flags.flags_for_product(inspector, product_id, TODAY)) == 3
 
 
@@ -59,8 +59,15 @@ def test_reading_needs_a_signed_in_user(registry: ServiceContext) -> None:
 
 def test_waiver_is_signed_audited_and_reported_as_waived(director: ServiceContext) -> None:
     product_id = _unknown_maker_product(director)
-    waiver_id = flags.waive_flag(director, "UNDOC-MANUFACTURER", "product", product_id,
-                                 "compounded in-house by our pharmacy", PASSWORDS["director"], today=TODAY)
+    waiver_id = flags.waive_flag(
+        director,
+        "UNDOC-MANUFACTURER",
+        "product",
+        product_id,
+        "compounded in-house by our pharmacy",
+        PASSWORDS["director"],
+        today=TODAY,
+    )
     (waived,) = flags.flags_for_subject(director, "product", product_id, TODAY)
     assert waived.waived and waived.waiver is not None
     assert waived.waiver["reason"] == "compounded in-house by our pharmacy"
@@ -73,16 +80,18 @@ def test_waiver_is_signed_audited_and_reported_as_waived(director: ServiceContex
     assert after["signature_id"] == signature.id and after["meaning"] == signature.meaning == "waived"
     assert entry.entity_id == str(waiver_id)
     with pytest.raises(ConflictError):
-        flags.waive_flag(director, "UNDOC-MANUFACTURER", "product", product_id, "again", PASSWORDS["director"],
-                         today=TODAY)
+        flags.waive_flag(
+            director, "UNDOC-MANUFACTURER", "product", product_id, "again", PASSWORDS["director"], today=TODAY
+        )
 
 
 def test_waiver_ends_when_the_message_changes(director: ServiceContext) -> None:
     with director.db.write() as session:
         product = b.product(session)
         lot = b.lot(session, product, receipt_temperature_c=None)
-    flags.waive_flag(director, "UNDOC-RECEIPT", "lot", lot.id, "reading lost, logger fine", PASSWORDS["director"],
-                     today=TODAY)
+    flags.waive_flag(
+        director, "UNDOC-RECEIPT", "lot", lot.id, "reading lost, logger fine", PASSWORDS["director"], today=TODAY
+    )
     assert flags.flags_for_subject(director, "lot", lot.id, TODAY)[0].waived
     with director.db.write() as session:
         session.get(type(lot), lot.id).package_intact = None  # type: ignore[union-attr]
@@ -92,8 +101,9 @@ def test_waiver_ends_when_the_message_changes(director: ServiceContext) -> None:
 
 def test_revoked_waiver_reopens_the_flag(director: ServiceContext) -> None:
     product_id = _unknown_maker_product(director)
-    waiver_id = flags.waive_flag(director, "UNDOC-MANUFACTURER", "product", product_id, "in-house",
-                                 PASSWORDS["director"], today=TODAY)
+    waiver_id = flags.waive_flag(
+        director, "UNDOC-MANUFACTURER", "product", product_id, "in-house", PASSWORDS["director"], today=TODAY
+    )
     flags.revoke_waiver(director, waiver_id, "maker identified")
     assert not flags.flags_for_subject(director, "product", product_id, TODAY)[0].waived
 
@@ -131,10 +141,12 @@ def test_scores_per_lot_product_and_supplier(pharmacist: ServiceContext) -> None
 def test_an_autologous_lot_is_not_scored_on_donor_eligibility(pharmacist: ServiceContext) -> None:
     """Ruling 7: donor eligibility is not an item of an autologous lot, as UNDOC-DONOR does not ask for it."""
     with pharmacist.db.write() as session:
-        own = b.lot(session, b.product(session, source="msc_adipose", donor_use="autologous"),
-                    donor_eligibility_ref=None)
-        donated = b.lot(session, b.product(session, source="msc_adipose", donor_use="allogeneic"),
-                        donor_eligibility_ref=None)
+        own = b.lot(
+            session, b.product(session, source="msc_adipose", donor_use="autologous"), donor_eligibility_ref=None
+        )
+        donated = b.lot(
+            session, b.product(session, source="msc_adipose", donor_use="allogeneic"), donor_eligibility_ref=None
+        )
     scores = flags.lot_scores(pharmacist, [own.id, donated.id])
     assert scores[own.id] == 100.0 and scores[donated.id] < 100.0
 

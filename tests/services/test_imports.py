@@ -36,11 +36,15 @@ def test_example_files_import(pharmacist: ServiceContext) -> None:
         cordexa = session.execute(select(Lot).where(Lot.lot_number == "CX-2406-118")).scalar_one()
         assert cordexa.status == "quarantine" and cordexa.quantity_administered == 1
         assert cordexa.product.gtin == "08801234567893" and cordexa.supplier.name == "MedSource Distribution"
-        markers = session.execute(select(func.count()).where(CharacterizationResult.lot_id == cordexa.id,
-                                                             CharacterizationResult.parameter == "marker")).scalar()
+        markers = session.execute(
+            select(func.count()).where(
+                CharacterizationResult.lot_id == cordexa.id, CharacterizationResult.parameter == "marker"
+            )
+        ).scalar()
         assert markers == 7
-        status = session.execute(select(ProductRegulatoryStatus).where(
-            ProductRegulatoryStatus.product_id == cordexa.product_id)).scalar_one()
+        status = session.execute(
+            select(ProductRegulatoryStatus).where(ProductRegulatoryStatus.product_id == cordexa.product_id)
+        ).scalar_one()
         assert (status.jurisdiction, status.status, status.reference) == ("US", "investigational", "IND 031245")
         routes = {r.route for r in cordexa.product.labelled_routes}
         assert routes == {"topical_post_microneedling", "topical_post_fractional_laser"}
@@ -67,8 +71,12 @@ def test_one_bad_row_writes_nothing(pharmacist: ServiceContext, tmp_path: Path) 
 def test_duplicates_against_the_registry_and_update(pharmacist: ServiceContext, tmp_path: Path) -> None:
     assert import_lots(pharmacist, EXAMPLES / "lots-example.csv").ok
     again = import_lots(pharmacist, EXAMPLES / "lots-example.csv")
-    assert [(e.row, e.column) for e in again.errors] == [(2, "lot_number"), (3, "lot_number"), (4, "lot_number"),
-                                                         (5, "lot_number")]
+    assert [(e.row, e.column) for e in again.errors] == [
+        (2, "lot_number"),
+        (3, "lot_number"),
+        (4, "lot_number"),
+        (5, "lot_number"),
+    ]
     changed = tmp_path / "changed.csv"
     changed.write_text((EXAMPLES / "lots-example.csv").read_text().replace(",0.12,negative", ",0.4,negative"))
     entries = audit_count(pharmacist.db)
@@ -76,12 +84,21 @@ def test_duplicates_against_the_registry_and_update(pharmacist: ServiceContext, 
     assert update.ok and update.updated == 4 and update.created == 0
     assert audit_count(pharmacist.db) == entries + 1
     with pharmacist.db.read() as session:
-        endotoxin = session.execute(select(CharacterizationResult).where(
-            CharacterizationResult.parameter == "endotoxin").order_by(CharacterizationResult.id)).scalars().all()
+        endotoxin = (
+            session.execute(
+                select(CharacterizationResult)
+                .where(CharacterizationResult.parameter == "endotoxin")
+                .order_by(CharacterizationResult.id)
+            )
+            .scalars()
+            .all()
+        )
         # Exact decimals (rules.md): the values as recorded, not the doubles nearest them.
         cordexa = [r for r in endotoxin if r.value in (Decimal("0.12"), Decimal("0.4"))]
-        assert [(r.value, r.voided_at is not None) for r in cordexa] == [(Decimal("0.12"), True),
-                                                                         (Decimal("0.4"), False)]
+        assert [(r.value, r.voided_at is not None) for r in cordexa] == [
+            (Decimal("0.12"), True),
+            (Decimal("0.4"), False),
+        ]
         entry = session.execute(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1)).scalar_one()
         assert "0.12" in entry.before and "0.4" in entry.after
 
@@ -89,17 +106,24 @@ def test_duplicates_against_the_registry_and_update(pharmacist: ServiceContext, 
 def test_product_type_conflict_with_registry(pharmacist: ServiceContext, tmp_path: Path) -> None:
     assert import_lots(pharmacist, EXAMPLES / "lots-example.csv").ok
     path = tmp_path / "conflict.csv"
-    path.write_text("product_name,product_type,lot_number,received_date,quantity_received,unit\n"
-                    "nucleo-pn 20 ,exosome,NEW-1,2026-03-01,5,vial\n")
+    path.write_text(
+        "product_name,product_type,lot_number,received_date,quantity_received,unit\n"
+        "nucleo-pn 20 ,exosome,NEW-1,2026-03-01,5,vial\n"
+    )
     result = import_lots(pharmacist, path)
-    assert result.error_lines() == ["row 2, column product_type: nucleo-pn 20 is registered as polynucleotide, "
-                                    "not exosome"]
+    assert result.error_lines() == [
+        "row 2, column product_type: nucleo-pn 20 is registered as polynucleotide, not exosome"
+    ]
 
 
 def test_administration_for_unknown_lot(pharmacist: ServiceContext, tmp_path: Path) -> None:
     result = import_administrations(pharmacist, EXAMPLES / "administrations-example.csv")
-    assert [(e.row, e.column) for e in result.errors] == [(2, "product_name"), (3, "product_name"),
-                                                         (4, "product_name"), (5, "product_name")]
+    assert [(e.row, e.column) for e in result.errors] == [
+        (2, "product_name"),
+        (3, "product_name"),
+        (4, "product_name"),
+        (5, "product_name"),
+    ]
     assert import_lots(pharmacist, EXAMPLES / "lots-example.csv").ok
     moved = tmp_path / "administrations.csv"
     moved.write_text((EXAMPLES / "administrations-example.csv").read_text().replace("PN20-7781", "PN20-0000"))
@@ -114,11 +138,19 @@ def test_every_rejected_row_is_listed_at_once(pharmacist: ServiceContext, tmp_pa
     again.write_text((EXAMPLES / "lots-example.csv").read_text().replace("2027-01-31", "31/01/2027"))
     before, entries = row_counts(pharmacist.db), audit_count(pharmacist.db)
     lots = import_lots(pharmacist, again)
-    assert [(e.row, e.column) for e in lots.errors] == [(2, "lot_number"), (3, "expiry_date"), (4, "lot_number"),
-                                                       (5, "lot_number")]
+    assert [(e.row, e.column) for e in lots.errors] == [
+        (2, "lot_number"),
+        (3, "expiry_date"),
+        (4, "lot_number"),
+        (5, "lot_number"),
+    ]
     administrations = tmp_path / "administrations.csv"
-    administrations.write_text((EXAMPLES / "administrations-example.csv").read_text()
-                               .replace("PN20-7781", "PN20-0000").replace("2026-03-14T09:15", "14/03/2026"))
+    administrations.write_text(
+        (EXAMPLES / "administrations-example.csv")
+        .read_text()
+        .replace("PN20-7781", "PN20-0000")
+        .replace("2026-03-14T09:15", "14/03/2026")
+    )
     given = import_administrations(pharmacist, administrations)
     assert [(e.row, e.column) for e in given.errors] == [(3, "lot_number"), (4, "administered_at")]
     assert row_counts(pharmacist.db) == before and audit_count(pharmacist.db) == entries
@@ -135,6 +167,7 @@ def test_dry_run_and_cancel_write_nothing(director: ServiceContext, tmp_path: Pa
     def cancel_while_writing(done: int, total: int) -> bool:
         calls.append((done, total))
         return done <= total // 2 + 10  # cancel once writing has begun
+
     cancelled = import_lots(director, path, progress=cancel_while_writing)
     assert cancelled.cancelled and not cancelled.ok
     assert calls and calls[-1][0] > 3000 and calls[0][1] == 6000
@@ -159,28 +192,53 @@ def test_bulk_written_rows_equal_the_rows_read_one_by_one(director: ServiceConte
     expected_lots, expected_results = set(), set()
     for row in validate_lots(read_table(path), date.today()).rows:
         fields = row.lot_fields()
-        expected_lots.add((row.lot_number, fields.get("expiry_date"), fields.get("status", "quarantine"),
-                           fields.get("package_intact"), fields.get("quantity_received"), row.values.get("supplier")))
+        expected_lots.add(
+            (
+                row.lot_number,
+                fields.get("expiry_date"),
+                fields.get("status", "quarantine"),
+                fields.get("package_intact"),
+                fields.get("quantity_received"),
+                row.values.get("supplier"),
+            )
+        )
         expected_results.update((row.lot_number, *(item[k] for k in RESULT_KEYS)) for item in row.results())
     done = import_lots(director, path)
     assert done.ok and done.created == 700 and done.results_created == len(expected_results)
     with director.db.read() as session:
-        lots = {tuple(row) for row in session.execute(select(
-            Lot.lot_number, Lot.expiry_date, Lot.status, Lot.package_intact, Lot.quantity_received, Supplier.name)
-            .outerjoin(Supplier))}
-        results = {(number, *rest) for number, *rest in session.execute(
-            select(Lot.lot_number, *(getattr(CharacterizationResult, k) for k in RESULT_KEYS)).join(Lot))}
+        lots = {
+            tuple(row)
+            for row in session.execute(
+                select(
+                    Lot.lot_number,
+                    Lot.expiry_date,
+                    Lot.status,
+                    Lot.package_intact,
+                    Lot.quantity_received,
+                    Supplier.name,
+                ).outerjoin(Supplier)
+            )
+        }
+        results = {
+            (number, *rest)
+            for number, *rest in session.execute(
+                select(Lot.lot_number, *(getattr(CharacterizationResult, k) for k in RESULT_KEYS)).join(Lot)
+            )
+        }
         assert stale_lot_result_facts(session.connection()) == []
     assert lots == expected_lots
     assert results == expected_results
 
 
-INDEXES_SQL = {"sqlite": "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL",
-               "postgresql": "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()"}
+INDEXES_SQL = {
+    "sqlite": "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL",
+    "postgresql": "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()",
+}
 
 
-def test_big_import_into_a_small_registry_rebuilds_the_plain_indexes(director: ServiceContext, tmp_path: Path,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_big_import_into_a_small_registry_rebuilds_the_plain_indexes(
+    director: ServiceContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A write of more lots (results) than the table holds drops the tables' plain indexes and builds them
     again in the same transaction (on SQLite; PostgreSQL keeps them throughout): afterwards they are all
     there, as the schema defines them, and a cancelled import leaves them as they were; a later import into

@@ -36,8 +36,9 @@ def test_every_changing_service_has_a_matrix_call() -> None:
 def _setup(db: Database, users: dict) -> MatrixSetup:  # type: ignore[type-arg]
     contexts = {key: ServiceContext(db, users[key]) for key in ROLE_KEYS}
     passwords = {ROLES[key]: PASSWORDS[key] for key in ROLE_KEYS}
-    return MatrixSetup(db, contexts["admin"], contexts["pharmacist"], contexts["director"], contexts["inspector"],
-                       passwords)
+    return MatrixSetup(
+        db, contexts["admin"], contexts["pharmacist"], contexts["director"], contexts["inspector"], passwords
+    )
 
 
 def _last_seq(db: Database) -> int:
@@ -46,10 +47,13 @@ def _last_seq(db: Database) -> int:
 
 
 # The reports and the bundle write a PDF with Qt: those cases are left out of the Qt-free core run.
-@pytest.mark.parametrize("service_name", [
-    pytest.param(name, marks=[pytest.mark.qt] if name.startswith("reports.") else [])
-    for name in sorted(CHANGING_SERVICES)
-])
+@pytest.mark.parametrize(
+    "service_name",
+    [
+        pytest.param(name, marks=[pytest.mark.qt] if name.startswith("reports.") else [])
+        for name in sorted(CHANGING_SERVICES)
+    ],
+)
 @pytest.mark.parametrize("role_key", ROLE_KEYS)
 def test_role_against_service(service_name: str, role_key: str, db: Database, template_users: dict) -> None:  # type: ignore[type-arg]
     _service, allowed = CHANGING_SERVICES[service_name]

@@ -8,9 +8,16 @@ from registry_app.services import ConflictError, ServiceContext, ValidationError
 
 
 def test_create_update_and_find_by_gtin(pharmacist: ServiceContext) -> None:
-    product_id = products.create_product(pharmacist, {"name": " Nucleo-PN  20", "product_type": "polynucleotide",
-                                                      "gtin": "8012345678907", "manufacturer": "Aquagen Pharma",
-                                                      "manufacturer_country": "it"})
+    product_id = products.create_product(
+        pharmacist,
+        {
+            "name": " Nucleo-PN  20",
+            "product_type": "polynucleotide",
+            "gtin": "8012345678907",
+            "manufacturer": "Aquagen Pharma",
+            "manufacturer_country": "it",
+        },
+    )
     info = products.find_product_by_gtin(pharmacist, "08012345678907")
     assert info is not None and info.id == product_id and info.name == "Nucleo-PN 20"
     assert info.manufacturer == "Aquagen Pharma"
@@ -26,14 +33,17 @@ def test_create_update_and_find_by_gtin(pharmacist: ServiceContext) -> None:
 def test_routes_spec_and_regulatory_status(pharmacist: ServiceContext) -> None:
     product_id = products.create_product(pharmacist, {"name": "Cordexa", "product_type": "exosome"})
     assert products.set_labelled_routes(pharmacist, product_id, ["intradermal", "topical_intact"]) == (
-        "intradermal", "topical_intact")
+        "intradermal",
+        "topical_intact",
+    )
     with pytest.raises(ValidationError, match="not a route"):
         products.set_labelled_routes(pharmacist, product_id, ["iv"])
     with pytest.raises(ValidationError, match="below the minimum"):
         products.set_specification(pharmacist, product_id, {"spec_size_min_nm": 200, "spec_size_max_nm": 100})
     products.set_specification(pharmacist, product_id, {"spec_endotoxin_max": "0.25"})
-    products.set_regulatory_status(pharmacist, product_id, "investigational", reference="IND 031245",
-                                   verified_on="2026-03-01")
+    products.set_regulatory_status(
+        pharmacist, product_id, "investigational", reference="IND 031245", verified_on="2026-03-01"
+    )
     products.set_regulatory_status(pharmacist, product_id, "cosmetic", jurisdiction="eu")
     info = products.get_product(pharmacist, product_id)
     assert info.details["spec_endotoxin_max"] == 0.25

@@ -42,29 +42,43 @@ def given(pharmacist: ServiceContext, db: Database) -> dict[str, int]:
     lot_a, lot_b = make_lot(db, product, "CX-2406-118", quantity=20), make_lot(db, product, "CX-2406-119")
     at = YESTERDAY_10AM - timedelta(days=10)
     ids = {"lot_a": lot_a, "lot_b": lot_b}
-    ids["first"] = record_administration(pharmacist, entry(lot_a, administered_at=at, patient_ref="PT-1")
-                                         ).administration_id
-    ids["second"] = record_administration(pharmacist, entry(
-        lot_a, administered_at=at + timedelta(days=1), patient_ref="PT-2", route="intradermal",
-        body_areas=("periorbital", "neck"), practitioner="dr.ahn", quantity=2)).administration_id
-    typo = record_administration(pharmacist, entry(lot_a, administered_at=at + timedelta(days=2),
-                                                   patient_ref="PT-99")).administration_id
-    ids["amended"] = amend_administration(pharmacist, typo, {"patient_ref": "PT-3"}, "mistyped patient reference"
-                                          ).administration_id
-    voided = record_administration(pharmacist, entry(lot_a, administered_at=at + timedelta(days=3),
-                                                     patient_ref="PT-4")).administration_id
+    ids["first"] = record_administration(
+        pharmacist, entry(lot_a, administered_at=at, patient_ref="PT-1")
+    ).administration_id
+    ids["second"] = record_administration(
+        pharmacist,
+        entry(
+            lot_a,
+            administered_at=at + timedelta(days=1),
+            patient_ref="PT-2",
+            route="intradermal",
+            body_areas=("periorbital", "neck"),
+            practitioner="dr.ahn",
+            quantity=2,
+        ),
+    ).administration_id
+    typo = record_administration(
+        pharmacist, entry(lot_a, administered_at=at + timedelta(days=2), patient_ref="PT-99")
+    ).administration_id
+    ids["amended"] = amend_administration(
+        pharmacist, typo, {"patient_ref": "PT-3"}, "mistyped patient reference"
+    ).administration_id
+    voided = record_administration(
+        pharmacist, entry(lot_a, administered_at=at + timedelta(days=3), patient_ref="PT-4")
+    ).administration_id
     void_administration(pharmacist, voided, "entered on the wrong patient file")
-    ids["again"] = record_administration(pharmacist, entry(lot_a, administered_at=at + timedelta(days=4),
-                                                           patient_ref="PT-1")).administration_id
-    ids["other_lot"] = record_administration(pharmacist, entry(lot_b, administered_at=at + timedelta(days=5),
-                                                               patient_ref="PT-1")).administration_id
+    ids["again"] = record_administration(
+        pharmacist, entry(lot_a, administered_at=at + timedelta(days=4), patient_ref="PT-1")
+    ).administration_id
+    ids["other_lot"] = record_administration(
+        pharmacist, entry(lot_b, administered_at=at + timedelta(days=5), patient_ref="PT-1")
+    ).administration_id
     return ids
 
 
 def test_trace_lists_every_current_recipient_oldest_first(inspector: ServiceContext, given: dict[str, int]) -> None:
     trace = trace_lot(inspector, given["lot_a"])
-    assert [a.id for a in trace.administrations] == [given["first"], given["second"], given["amended"],
-                                                     given["again"]]
+    assert [a.id for a in trace.administrations] == [given["first"], given["second"], given["amended"], given["again"]]
     assert [a.patient_ref for a in trace.administrations] == ["PT-1", "PT-2", "PT-3", "PT-1"]
     assert (trace.product_name, trace.lot_number, trace.status) == ("Cordexa UC-EV 10B", "CX-2406-118", "released")
 
@@ -75,15 +89,24 @@ def test_trace_json_matches_the_cli_spec(inspector: ServiceContext, given: dict[
     second = data["administrations"][1]
     assert set(second) == {"administered_at", "patient_ref", "route", "body_area", "practitioner", "quantity"}
     at = (YESTERDAY_10AM - timedelta(days=9)).isoformat(timespec="minutes")
-    assert second == {"administered_at": at, "patient_ref": "PT-2", "route": "intradermal",
-                      "body_area": "periorbital;neck", "practitioner": "dr.ahn", "quantity": 2.0}
+    assert second == {
+        "administered_at": at,
+        "patient_ref": "PT-2",
+        "route": "intradermal",
+        "body_area": "periorbital;neck",
+        "practitioner": "dr.ahn",
+        "quantity": 2.0,
+    }
     assert json.loads(json.dumps(data)) == data
 
 
 def test_a_patient_leads_to_every_lot_received(inspector: ServiceContext, given: dict[str, int]) -> None:
     rows = lots_for_patient(inspector, " PT-1 ")
     assert [(r.id, r.lot_number) for r in rows] == [
-        (given["first"], "CX-2406-118"), (given["again"], "CX-2406-118"), (given["other_lot"], "CX-2406-119")]
+        (given["first"], "CX-2406-118"),
+        (given["again"], "CX-2406-118"),
+        (given["other_lot"], "CX-2406-119"),
+    ]
     assert lots_for_patient(inspector, "PT-99") == []  # amended away
     assert lots_for_patient(inspector, "PT-4") == []  # voided
     with pytest.raises(ValidationError):
@@ -92,12 +115,16 @@ def test_a_patient_leads_to_every_lot_received(inspector: ServiceContext, given:
 
 def test_a_director_recalls_with_a_signature(director: ServiceContext, db: Database, given: dict[str, int]) -> None:
     recall_day = TODAY - timedelta(days=2)
-    result = recall_lot(director, given["lot_a"], "manufacturer's field safety notice FSN-7", DIRECTOR_PASSWORD,
-                        recall_day)
+    result = recall_lot(
+        director, given["lot_a"], "manufacturer's field safety notice FSN-7", DIRECTOR_PASSWORD, recall_day
+    )
     assert (result.recall_date, result.recipients) == (recall_day, 4)
     lot = lot_row(db, given["lot_a"])
     assert (lot.status, lot.recall_date, lot.recall_reason) == (
-        "recalled", recall_day, "manufacturer's field safety notice FSN-7")
+        "recalled",
+        recall_day,
+        "manufacturer's field safety notice FSN-7",
+    )
     with db.read() as session:
         signature = session.get(Signature, result.signature_id)
         entry_ = session.execute(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1)).scalar_one()
@@ -106,11 +133,14 @@ def test_a_director_recalls_with_a_signature(director: ServiceContext, db: Datab
     assert json.loads(entry_.before)["status"] == "released"
     assert trace_lot(director, given["lot_a"]).status == "recalled"
     assert {(r.lot_number, r.lot_status, r.lot_recall_date) for r in lots_for_patient(director, "PT-1")} == {
-        ("CX-2406-118", "recalled", recall_day), ("CX-2406-119", "released", None)}
+        ("CX-2406-118", "recalled", recall_day),
+        ("CX-2406-119", "released", None),
+    }
 
 
-def test_recall_refusals_write_nothing(pharmacist: ServiceContext, director: ServiceContext, db: Database,
-                                       given: dict[str, int]) -> None:
+def test_recall_refusals_write_nothing(
+    pharmacist: ServiceContext, director: ServiceContext, db: Database, given: dict[str, int]
+) -> None:
     before, audit_before = row_counts(db), audit_count(db)
     with pytest.raises(PermissionDenied):
         recall_lot(pharmacist, given["lot_a"], "reason", PASSWORDS["pharmacist"])
@@ -127,8 +157,9 @@ def test_recall_refusals_write_nothing(pharmacist: ServiceContext, director: Ser
         recall_lot(director, given["lot_a"], "again", DIRECTOR_PASSWORD)
 
 
-def test_each_recipient_is_marked_notified(pharmacist: ServiceContext, director: ServiceContext, db: Database,
-                                           given: dict[str, int]) -> None:
+def test_each_recipient_is_marked_notified(
+    pharmacist: ServiceContext, director: ServiceContext, db: Database, given: dict[str, int]
+) -> None:
     recall_lot(director, given["lot_a"], "sterility failure", DIRECTOR_PASSWORD)
     assert len(trace_lot(pharmacist, given["lot_a"]).not_notified) == 4
     mark_patient_notified(pharmacist, given["second"], TODAY, "phone call, letter sent")
@@ -160,15 +191,16 @@ def test_find_lot_by_number_and_product(inspector: ServiceContext, db: Database)
     assert find_lot(inspector, " GX-01 ", "cordexa uc-ev 10b").lot_id == lot_id
     with pytest.raises(NotFound):
         find_lot(inspector, "GX-02")
-    expired = make_lot(db, first, "OLD-1", expiry=TODAY - timedelta(days=1),
-                       received=TODAY - timedelta(days=300))
+    expired = make_lot(db, first, "OLD-1", expiry=TODAY - timedelta(days=1), received=TODAY - timedelta(days=300))
     assert find_lot(inspector, "OLD-1").status == "expired" == trace_lot(inspector, expired).status
 
 
-def test_administration_times_keep_the_minute(inspector: ServiceContext, pharmacist: ServiceContext,
-                                              db: Database) -> None:
+def test_administration_times_keep_the_minute(
+    inspector: ServiceContext, pharmacist: ServiceContext, db: Database
+) -> None:
     lot_id = make_lot(db, make_product(db))
     at = datetime.combine(TODAY - timedelta(days=2), datetime.min.time()).replace(hour=15, minute=7)
     record_administration(pharmacist, entry(lot_id, administered_at=at))
     assert trace_lot(inspector, lot_id).as_json()["administrations"][0]["administered_at"] == at.isoformat(
-        timespec="minutes")
+        timespec="minutes"
+    )

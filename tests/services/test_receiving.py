@@ -25,8 +25,16 @@ GTIN = "08801234567893"
 
 
 def _product(ctx: ServiceContext) -> int:
-    return products.create_product(ctx, {"name": "Cordexa UC-EV 10B", "product_type": "exosome", "gtin": GTIN,
-                                         "storage_form": "refrigerated", "unit": "vial"})
+    return products.create_product(
+        ctx,
+        {
+            "name": "Cordexa UC-EV 10B",
+            "product_type": "exosome",
+            "gtin": GTIN,
+            "storage_form": "refrigerated",
+            "unit": "vial",
+        },
+    )
 
 
 def _lot(ctx: ServiceContext, number: str, quantity: float) -> int:
@@ -35,9 +43,16 @@ def _lot(ctx: ServiceContext, number: str, quantity: float) -> int:
 
 def test_receive_from_scan_matches_the_gtin(pharmacist: ServiceContext) -> None:
     product_id = _product(pharmacist)
-    receipt = receiving.receive_from_scan(pharmacist, f"]d201{GTIN}17270630\x1d10CX-2406-118\x1d21SN9",
-                                          {"quantity_received": "20", "receipt_temperature_c": 12,
-                                           "package_intact": False, "supplier": "MedSource Distribution"})
+    receipt = receiving.receive_from_scan(
+        pharmacist,
+        f"]d201{GTIN}17270630\x1d10CX-2406-118\x1d21SN9",
+        {
+            "quantity_received": "20",
+            "receipt_temperature_c": 12,
+            "package_intact": False,
+            "supplier": "MedSource Distribution",
+        },
+    )
     assert (receipt.product_id, receipt.lot_number, receipt.serial) == (product_id, "CX-2406-118", "SN9")
     assert str(receipt.expiry_date) == "2027-06-30"
     assert any("outside the refrigerated range" in w for w in receipt.warnings)
@@ -107,12 +122,17 @@ def test_amend_names_each_bad_field(pharmacist: ServiceContext) -> None:
     lot_id = _lot(pharmacist, "L3", 8)
     entries = audit_count(pharmacist.db)
     with pytest.raises(ValidationError) as error:
-        receiving.amend_lot(pharmacist, lot_id, {"expiry_date": "30/06/2027", "quantity_received": "-2",
-                                                 "colour": "red"}, "")
+        receiving.amend_lot(
+            pharmacist, lot_id, {"expiry_date": "30/06/2027", "quantity_received": "-2", "colour": "red"}, ""
+        )
     assert {e.field for e in error.value.errors} == {"expiry_date", "quantity_received", "colour", "reason"}
     assert audit_count(pharmacist.db) == entries
-    changed = receiving.amend_lot(pharmacist, lot_id, {"expiry_date": "2027-06-30", "supplier": "MedSource",
-                                                       "package_intact": "yes"}, "read from the label")
+    changed = receiving.amend_lot(
+        pharmacist,
+        lot_id,
+        {"expiry_date": "2027-06-30", "supplier": "MedSource", "package_intact": "yes"},
+        "read from the label",
+    )
     assert str(changed["expiry_date"]) == "2027-06-30" and changed["package_intact"] is True
     assert changed["supplier_id"]
 
@@ -122,8 +142,15 @@ def test_characterization_results_add_and_void(pharmacist: ServiceContext) -> No
     with pytest.raises(ValidationError) as error:
         receiving.add_characterization_result(pharmacist, lot_id, "marker", result="present", method="pcr")
     assert {e.field for e in error.value.errors} == {"result", "method", "marker"}
-    marker = receiving.add_characterization_result(pharmacist, lot_id, "marker", marker="CD63", result="detected",
-                                                   method="western_blot", measured_by="independent_lab")
+    marker = receiving.add_characterization_result(
+        pharmacist,
+        lot_id,
+        "marker",
+        marker="CD63",
+        result="detected",
+        method="western_blot",
+        measured_by="independent_lab",
+    )
     endotoxin = receiving.add_characterization_result(pharmacist, lot_id, "endotoxin", value="0.2", method="lal")
     receiving.void_characterization_result(pharmacist, endotoxin, "wrong lot")
     results = receiving.get_lot(pharmacist, lot_id).results

@@ -69,8 +69,9 @@ def _pdf_text(path: Path) -> str:
 
 
 @pytest.mark.parametrize("kind", ["lots", "products", "administrations", "flags", "audit"])
-def test_each_export_writes_the_file_its_audit_entry_describes(demo_registry: ServiceContext, kind: str,
-                                                               out: Path) -> None:
+def test_each_export_writes_the_file_its_audit_entry_describes(
+    demo_registry: ServiceContext, kind: str, out: Path
+) -> None:
     ctx = demo_registry
     before = audit_count(ctx.db)
     result = reports.export(ctx, kind, "csv", out / f"{kind}.csv", today=TODAY)
@@ -96,8 +97,9 @@ def test_lots_export_matches_the_registry(demo_registry: ServiceContext, out: Pa
         assert float(row["quantity_received"]) == lot.quantity_received
 
 
-def test_lots_export_carries_the_completeness_score_the_flags_service_gives(demo_registry: ServiceContext,
-                                                                           out: Path) -> None:
+def test_lots_export_carries_the_completeness_score_the_flags_service_gives(
+    demo_registry: ServiceContext, out: Path
+) -> None:
     rows = _csv_rows(reports.export(demo_registry, "lots", "csv", out / "lots.csv", today=TODAY).path)
     with demo_registry.db.read() as session:
         ids = dict(session.execute(select(Lot.lot_number, Lot.id)).all())
@@ -108,9 +110,9 @@ def test_lots_export_carries_the_completeness_score_the_flags_service_gives(demo
     assert len({row["completeness_pct"] for row in rows}) > 1, "demo lots differ in documentation"
 
 
-def test_patient_references_are_pseudonymized_the_same_way_every_time(demo_registry: ServiceContext,
-                                                                      inspector: ServiceContext,
-                                                                      out: Path) -> None:
+def test_patient_references_are_pseudonymized_the_same_way_every_time(
+    demo_registry: ServiceContext, inspector: ServiceContext, out: Path
+) -> None:
     real = _patient_refs(demo_registry)
     assert real
     first = reports.export(inspector, "administrations", "csv", out / "a.csv")
@@ -144,9 +146,9 @@ def test_xlsx_export_has_typed_cells(demo_registry: ServiceContext, out: Path) -
     assert sheet.max_row == result.rows + 1
 
 
-def test_only_a_medical_director_may_include_real_references(demo_registry: ServiceContext,
-                                                             director: ServiceContext, inspector: ServiceContext,
-                                                             admin: ServiceContext, out: Path) -> None:
+def test_only_a_medical_director_may_include_real_references(
+    demo_registry: ServiceContext, director: ServiceContext, inspector: ServiceContext, admin: ServiceContext, out: Path
+) -> None:
     real = _patient_refs(demo_registry)
     for ctx in (demo_registry, inspector, admin):
         before = audit_count(ctx.db)
@@ -162,11 +164,20 @@ def test_only_a_medical_director_may_include_real_references(demo_registry: Serv
     assert "patient references" in (entry.reason or "")
 
 
-def test_audit_export_pseudonymizes_patient_references_inside_entries(director: ServiceContext,
-                                                                      out: Path) -> None:
+def test_audit_export_pseudonymizes_patient_references_inside_entries(director: ServiceContext, out: Path) -> None:
     with director.db.write() as session:
-        append(session, None, "system", AuditRecord("record administration", "administration", 1, before={},
-                                                    after={"patient_ref": "ANNA-77", "route": "intradermal"}))
+        append(
+            session,
+            None,
+            "system",
+            AuditRecord(
+                "record administration",
+                "administration",
+                1,
+                before={},
+                after={"patient_ref": "ANNA-77", "route": "intradermal"},
+            ),
+        )
     result = reports.export(director, "audit", "csv", out / "audit.csv")
     text = result.path.read_text(encoding="utf-8")
     assert "ANNA-77" not in text
@@ -200,16 +211,24 @@ def test_period_limits_the_administrations(demo_registry: ServiceContext, out: P
     result = reports.export(demo_registry, "administrations", "csv", out / "p.csv", start=start, end=end)
     rows = _csv_rows(result.path)
     with demo_registry.db.read() as session:
-        expected = session.execute(select(Administration.id).where(
-            Administration.administered_at >= datetime.combine(start, time.min),
-            Administration.administered_at < datetime.combine(end + timedelta(days=1), time.min))).scalars().all()
+        expected = (
+            session.execute(
+                select(Administration.id).where(
+                    Administration.administered_at >= datetime.combine(start, time.min),
+                    Administration.administered_at < datetime.combine(end + timedelta(days=1), time.min),
+                )
+            )
+            .scalars()
+            .all()
+        )
     assert sorted(int(r["administration_id"]) for r in rows) == sorted(expected)
     assert all(start.isoformat() <= r["administered_at"][:10] <= end.isoformat() for r in rows)
 
 
 @pytest.mark.qt  # writes a PDF
-def test_compliance_report_shows_lots_and_flags_of_the_period(demo_registry: ServiceContext,
-                                                             inspector: ServiceContext, out: Path) -> None:
+def test_compliance_report_shows_lots_and_flags_of_the_period(
+    demo_registry: ServiceContext, inspector: ServiceContext, out: Path
+) -> None:
     result = reports.compliance_report(inspector, START, END, out / "report.pdf", today=TODAY)
     info = subprocess.run(["pdfinfo", str(result.path)], check=True, capture_output=True, text=True).stdout
     assert int(re.search(r"^Pages:\s+(\d+)$", info, re.M).group(1)) == result.pages  # type: ignore[union-attr]

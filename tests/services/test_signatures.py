@@ -26,8 +26,9 @@ Q1 = (date(2026, 1, 1), date(2026, 3, 31))
 
 def _new_entries(db: Database, after: int) -> list[AuditEntry]:
     with db.read() as session:
-        return list(session.execute(select(AuditEntry).where(AuditEntry.seq > after)
-                                    .order_by(AuditEntry.seq)).scalars())
+        return list(
+            session.execute(select(AuditEntry).where(AuditEntry.seq > after).order_by(AuditEntry.seq)).scalars()
+        )
 
 
 def _last_seq(db: Database) -> int:
@@ -88,8 +89,10 @@ def test_reauthenticate_then_sign_in_one_transaction(director: ServiceContext, d
     assert signer.user_id == (director.actor.user_id if director.actor else None)
     with db.write() as session:
         signature = add_signature(session, signer, "waived", "lot", 42, {"code": "LOT-EXPIRED", "lot": 42})
-        director.audit(session, AuditRecord("waive flag", "lot", 42, {}, {"signature_id": signature.id,
-                                                                            "meaning": signature.meaning}))
+        director.audit(
+            session,
+            AuditRecord("waive flag", "lot", 42, {}, {"signature_id": signature.id, "meaning": signature.meaning}),
+        )
     with db.read() as session:
         stored = session.execute(select(Signature).where(Signature.subject_id == "42")).scalar_one()
     assert (stored.signer_name, stored.meaning, stored.subject_type) == ("Dana Director", "waived", "lot")

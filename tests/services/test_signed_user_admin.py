@@ -56,17 +56,32 @@ def _audit_count(db: Database) -> int:
         return session.execute(select(func.count(AuditEntry.id))).scalar_one()
 
 
-def test_each_change_is_signed_and_its_audit_entry_names_the_signature(admin: ServiceContext, db: Database,
-                                                                      registry: ServiceContext) -> None:
+def test_each_change_is_signed_and_its_audit_entry_names_the_signature(
+    admin: ServiceContext, db: Database, registry: ServiceContext
+) -> None:
     steps = [
-        ("create user", lambda: signed_create_user(admin, "nurse.kim", "pharmacist", "kim-first-password-9",
-                                                   "Kim Nurse", signer_password=ADMIN_PASSWORD, reason="hired")),
+        (
+            "create user",
+            lambda: signed_create_user(
+                admin,
+                "nurse.kim",
+                "pharmacist",
+                "kim-first-password-9",
+                "Kim Nurse",
+                signer_password=ADMIN_PASSWORD,
+                reason="hired",
+            ),
+        ),
         ("set role", lambda: signed_set_role(admin, "nurse.kim", "medical_director", signer_password=ADMIN_PASSWORD)),
         ("disable user", lambda: signed_disable_user(admin, "nurse.kim", signer_password=ADMIN_PASSWORD)),
         ("reactivate user", lambda: signed_reactivate_user(admin, "nurse.kim", signer_password=ADMIN_PASSWORD)),
         ("unlock user", lambda: signed_unlock_user(admin, "nurse.kim", signer_password=ADMIN_PASSWORD)),
-        ("reset password", lambda: signed_reset_password(admin, "nurse.kim", "kim-second-password-9",
-                                                         signer_password=ADMIN_PASSWORD, reason="forgotten")),
+        (
+            "reset password",
+            lambda: signed_reset_password(
+                admin, "nurse.kim", "kim-second-password-9", signer_password=ADMIN_PASSWORD, reason="forgotten"
+            ),
+        ),
     ]
     for action, step in steps:
         before = _audit_count(db)
@@ -87,12 +102,14 @@ def test_each_change_is_signed_and_its_audit_entry_names_the_signature(admin: Se
 
 def test_a_wrong_admin_password_changes_nothing(admin: ServiceContext, db: Database) -> None:
     calls = [
-        lambda: signed_create_user(admin, "nurse.kim", "pharmacist", "kim-first-password-9",
-                                   signer_password="not-the-password"),
+        lambda: signed_create_user(
+            admin, "nurse.kim", "pharmacist", "kim-first-password-9", signer_password="not-the-password"
+        ),
         lambda: signed_set_role(admin, "pharmacist", "inspector", signer_password="not-the-password"),
         lambda: signed_disable_user(admin, "pharmacist", signer_password="not-the-password"),
-        lambda: signed_reset_password(admin, "pharmacist", "a-new-password-for-lee",
-                                      signer_password="not-the-password"),
+        lambda: signed_reset_password(
+            admin, "pharmacist", "a-new-password-for-lee", signer_password="not-the-password"
+        ),
     ]
     before = _user(db, "pharmacist")
     for call in calls:

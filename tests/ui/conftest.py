@@ -38,8 +38,14 @@ def unattended_questions(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     asked: list[str] = []
     buttons = QMessageBox.StandardButton
 
-    def answer(_parent: object, title: str, text: str, choices: object = buttons.Yes | buttons.No,
-               *_args: object, **_kwargs: object) -> QMessageBox.StandardButton:
+    def answer(
+        _parent: object,
+        title: str,
+        text: str,
+        choices: object = buttons.Yes | buttons.No,
+        *_args: object,
+        **_kwargs: object,
+    ) -> QMessageBox.StandardButton:
         asked.append(f"{title}: {text}")
         for choice in (buttons.Discard, buttons.Yes, buttons.Ok):
             if choices & choice:  # type: ignore[operator]

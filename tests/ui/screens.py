@@ -40,16 +40,17 @@ def _save(window: QWidget, path: Path, app: QApplication) -> None:
     assert shot.save(str(path)), f"could not write {path}"
 
 
-def _save_editors(window: MainWindow, ctx: ServiceContext, admin: ServiceContext, out: Path,
-                  app: QApplication) -> None:
+def _save_editors(window: MainWindow, ctx: ServiceContext, admin: ServiceContext, out: Path, app: QApplication) -> None:
     """The catalogue and site editors (issue 19): a product amended, its regulatory status, the site, the users."""
     from registry_app.services.products import list_products
     from registry_app.ui.editors import open_product_editor, open_regulatory_status, open_site_settings, open_users
 
     product = next(p for p in list_products(ctx) if p.product_type == "exosome")
-    shots = (("product-editor.png", lambda: open_product_editor(window, ctx, product.id)),
-             ("regulatory-status.png", lambda: open_regulatory_status(window, ctx, product.id, "US")),
-             ("site-settings.png", lambda: open_site_settings(window, admin)))
+    shots = (
+        ("product-editor.png", lambda: open_product_editor(window, ctx, product.id)),
+        ("regulatory-status.png", lambda: open_regulatory_status(window, ctx, product.id, "US")),
+        ("site-settings.png", lambda: open_site_settings(window, admin)),
+    )
     for name, open_dialog in shots:
         dialog = open_dialog()
         _save(dialog, out / name, app)
@@ -104,13 +105,17 @@ def _sized_shots(window: MainWindow, ctx: ServiceContext, lot_id: int, out: Path
     cells and the status bar show up here first."""
     from registry_app.services.receiving import amend_lot
 
-    amend_lot(ctx, lot_id, {"coa_ref": "COA-EXO-0100-REV2", "serial": "SN-0100"},
-              "certificate reissued by the manufacturer")  # a field-level row in the record's and the trail's history
+    amend_lot(
+        ctx, lot_id, {"coa_ref": "COA-EXO-0100-REV2", "serial": "SN-0100"}, "certificate reissued by the manufacturer"
+    )  # a field-level row in the record's and the trail's history
     for width, height in SIZES:
         window.resize(width, height)
         window.show_page("Dashboard")
-        window.statusBar().showMessage("Saved the lots import template: /home/clinic/Documents/registry/"
-                                       "templates/lots-import-template-with-every-column.xlsx", 60000)
+        window.statusBar().showMessage(
+            "Saved the lots import template: /home/clinic/Documents/registry/"
+            "templates/lots-import-template-with-every-column.xlsx",
+            60000,
+        )
         _save(window, out / f"dashboard-{width}x{height}.png", app)
         record = window.open_lot(lot_id)
         assert record is not None
@@ -127,27 +132,37 @@ def _certificate_pdf(path: Path) -> Path:
     from PySide6.QtGui import QFont, QPageLayout, QPageSize, QPainter, QPdfWriter
 
     writer = QPdfWriter(str(path))
-    writer.setPageLayout(QPageLayout(QPageSize(QPageSize.PageSizeId.A4), QPageLayout.Orientation.Portrait,
-                                     QMarginsF(15, 15, 15, 15)))
+    writer.setPageLayout(
+        QPageLayout(QPageSize(QPageSize.PageSizeId.A4), QPageLayout.Orientation.Portrait, QMarginsF(15, 15, 15, 15))
+    )
     writer.setResolution(96)
     painter = QPainter(writer)
     painter.setFont(QFont("DejaVu Sans", 16))
     painter.drawText(40, 60, "CERTIFICATE OF ANALYSIS")
     painter.setFont(QFont("DejaVu Sans", 10))
-    lines = ["ExoCell Biotech - ExoSkin UC-MSC Vial", "Lot EXO24-0100", "",
-             "Particle concentration (NTA)   9.1 x 10^9 particles/mL", "Size mode (NTA)                110 nm",
-             "Protein (BCA)                  48 ug/mL", "CD63 (western blot)            detected",
-             "TSG101 (western blot)          detected", "Calnexin (western blot)        not detected",
-             "Sterility (USP <71>)           pass", "Endotoxin (LAL)                1.2 EU/mL",
-             "Mycoplasma (qPCR)              negative"]
+    lines = [
+        "ExoCell Biotech - ExoSkin UC-MSC Vial",
+        "Lot EXO24-0100",
+        "",
+        "Particle concentration (NTA)   9.1 x 10^9 particles/mL",
+        "Size mode (NTA)                110 nm",
+        "Protein (BCA)                  48 ug/mL",
+        "CD63 (western blot)            detected",
+        "TSG101 (western blot)          detected",
+        "Calnexin (western blot)        not detected",
+        "Sterility (USP <71>)           pass",
+        "Endotoxin (LAL)                1.2 EU/mL",
+        "Mycoplasma (qPCR)              negative",
+    ]
     for n, line in enumerate(lines):
         painter.drawText(40, 110 + 22 * n, line)
     painter.end()
     return path
 
 
-def _editor_shots(ctx: ServiceContext, window: MainWindow, lot_id: int, out: Path, work: Path,
-                  app: QApplication) -> None:
+def _editor_shots(
+    ctx: ServiceContext, window: MainWindow, lot_id: int, out: Path, work: Path, app: QApplication
+) -> None:
     """The lot editors (issue 19): the characterization grid beside a CoA, source and donor eligibility, an
     adverse event report, temperature excursions and a signed resolution, and Fix… on the Flags page."""
     from datetime import datetime, timedelta
@@ -178,13 +193,25 @@ def _editor_shots(ctx: ServiceContext, window: MainWindow, lot_id: int, out: Pat
     with ctx.db.write() as session:
         lot = session.get(Lot, lot_id)
         assert lot is not None
-        given = Administration(lot_id=lot.id, administered_at=datetime.now() - timedelta(days=30),
-                               patient_ref="PT-00412", route="intradermal", body_areas="face", quantity=1.0,
-                               practitioner="Dr Kim", screening_done=True)
+        given = Administration(
+            lot_id=lot.id,
+            administered_at=datetime.now() - timedelta(days=30),
+            patient_ref="PT-00412",
+            route="intradermal",
+            body_areas="face",
+            quantity=1.0,
+            practitioner="Dr Kim",
+            screening_done=True,
+        )
         session.add(given)
         session.flush()
-        event = AdverseEvent(administration_id=given.id, event_type="delayed_nodule_granuloma", severity="moderate",
-                             report_status="not_reported", recorded_at=datetime.now() - timedelta(days=20))
+        event = AdverseEvent(
+            administration_id=given.id,
+            event_type="delayed_nodule_granuloma",
+            severity="moderate",
+            report_status="not_reported",
+            recorded_at=datetime.now() - timedelta(days=20),
+        )
         session.add(event)
         session.flush()
         event_id = event.id
@@ -195,8 +222,15 @@ def _editor_shots(ctx: ServiceContext, window: MainWindow, lot_id: int, out: Pat
     report.close()
 
     start = datetime.now().replace(second=0, microsecond=0) - timedelta(hours=6)
-    record_excursion(ctx, lot_id, start, ended_at=start + timedelta(minutes=95), min_c=3.5, max_c=12.5,
-                     notes="Fridge door left open overnight (logger 3)")
+    record_excursion(
+        ctx,
+        lot_id,
+        start,
+        ended_at=start + timedelta(minutes=95),
+        min_c=3.5,
+        max_c=12.5,
+        notes="Fridge door left open overnight (logger 3)",
+    )
     excursions = ExcursionsDialog(ctx, lot_id, window)
     excursions.show()
     _save(excursions, out / "excursion.png", app)

@@ -42,7 +42,8 @@ def _minute(text: str) -> datetime:
 
 
 def test_a_sign_in_reads_the_same_in_the_audit_trail_and_the_administer_dialog(
-        qtbot: QtBot, seoul: None, director: ServiceContext) -> None:
+    qtbot: QtBot, seoul: None, director: ServiceContext
+) -> None:
     sign_in(director, "director", PASSWORDS["director"])
     page = show_active(qtbot, AuditPage(director))
     signed_in = _cells(page, 0)
@@ -54,8 +55,9 @@ def test_a_sign_in_reads_the_same_in_the_audit_trail_and_the_administer_dialog(
     assert any(label.text() == "&When (KST)" for label in dialog.findChildren(QLabel))
 
 
-def test_the_sites_time_zone_wins_over_the_machines(qtbot: QtBot, admin: ServiceContext,
-                                                    director: ServiceContext, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_sites_time_zone_wins_over_the_machines(
+    qtbot: QtBot, admin: ServiceContext, director: ServiceContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
     try:
@@ -72,8 +74,7 @@ def test_the_sites_time_zone_wins_over_the_machines(qtbot: QtBot, admin: Service
         time.tzset()
 
 
-def test_the_trail_is_field_level_and_a_filter_counts_what_it_keeps(qtbot: QtBot,
-                                                                    pharmacist: ServiceContext) -> None:
+def test_the_trail_is_field_level_and_a_filter_counts_what_it_keeps(qtbot: QtBot, pharmacist: ServiceContext) -> None:
     lot = make_lot(pharmacist.db, lot_number="AUD-1", coa_ref="COA-OLD")
     amend_lot(pharmacist, lot.lot_id, {"coa_ref": "COA-NEW", "serial": "SN-9"}, "certificate reissued")
     page = show_active(qtbot, AuditPage(pharmacist))
@@ -99,8 +100,9 @@ def test_the_trail_refreshes_when_shown_again_after_new_actions(qtbot: QtBot, ph
     assert page.proxy.rowCount() == before + 1 and _cells(page, 0)["after"] == "SN-10"
 
 
-def test_verify_the_trail_says_intact_then_names_the_first_broken_entry(qtbot: QtBot,
-                                                                        pharmacist: ServiceContext) -> None:
+def test_verify_the_trail_says_intact_then_names_the_first_broken_entry(
+    qtbot: QtBot, pharmacist: ServiceContext
+) -> None:
     lot = make_lot(pharmacist.db)
     amend_lot(pharmacist, lot.lot_id, {"serial": "SN-1"}, "first")
     amend_lot(pharmacist, lot.lot_id, {"serial": "SN-2"}, "second")

@@ -55,6 +55,7 @@ def _last_entry(ctx: ServiceContext) -> AuditEntry:
 
 # --- product editor -------------------------------------------------------------------------------------------
 
+
 def test_new_product_is_saved_with_routes_gtin_and_specification(qtbot: QtBot, pharmacist: ServiceContext) -> None:
     editor = _editor(qtbot, open_product_editor(None, pharmacist))
     assert isinstance(editor, ProductEditor) and editor.save_button.isEnabled()
@@ -82,7 +83,8 @@ def test_new_product_is_saved_with_routes_gtin_and_specification(qtbot: QtBot, p
 
 
 def test_bad_gtin_and_missing_name_are_shown_beside_the_fields_and_nothing_is_saved(
-        qtbot: QtBot, pharmacist: ServiceContext) -> None:
+    qtbot: QtBot, pharmacist: ServiceContext
+) -> None:
     editor = _editor(qtbot, open_product_editor(None, pharmacist))
     set_combo_value(editor.product_type, "polynucleotide")
     qtbot.keyClicks(editor.gtin, BAD_GTIN)
@@ -109,8 +111,15 @@ def test_bad_gtin_and_missing_name_are_shown_beside_the_fields_and_nothing_is_sa
 
 
 def test_amending_a_product_asks_for_a_reason(qtbot: QtBot, director: ServiceContext) -> None:
-    product_id = create_product(director, {"name": "Nucleo PN 20", "product_type": "polynucleotide",
-                                           "gtin": GOOD_GTIN, "pn_species": "oncorhynchus_keta"})
+    product_id = create_product(
+        director,
+        {
+            "name": "Nucleo PN 20",
+            "product_type": "polynucleotide",
+            "gtin": GOOD_GTIN,
+            "pn_species": "oncorhynchus_keta",
+        },
+    )
     editor = _editor(qtbot, open_product_editor(None, director, product_id))
     assert editor.name.text() == "Nucleo PN 20" and editor.gtin.text() == "0" + GOOD_GTIN
     assert editor.pn_species.currentData() == "oncorhynchus_keta" and editor.amendment.isVisibleTo(editor)
@@ -132,8 +141,9 @@ def test_amending_a_product_asks_for_a_reason(qtbot: QtBot, director: ServiceCon
     assert json.loads(entry.before)["name"] == "Nucleo PN 20"
 
 
-def test_inspector_and_admin_cannot_save_products(qtbot: QtBot, inspector: ServiceContext,
-                                                  admin: ServiceContext) -> None:
+def test_inspector_and_admin_cannot_save_products(
+    qtbot: QtBot, inspector: ServiceContext, admin: ServiceContext
+) -> None:
     for ctx in (inspector, admin):
         editor = _editor(qtbot, open_product_editor(None, ctx))
         assert not editor.save_button.isEnabled()
@@ -171,8 +181,10 @@ def test_products_page_new_edit_and_double_click(qtbot: QtBot, pharmacist: Servi
 
 # --- regulatory status ----------------------------------------------------------------------------------------
 
+
 def test_regulatory_status_opens_on_a_jurisdiction_and_saves_with_evidence(
-        qtbot: QtBot, pharmacist: ServiceContext, tmp_path: Path) -> None:
+    qtbot: QtBot, pharmacist: ServiceContext, tmp_path: Path
+) -> None:
     product_id = create_product(pharmacist, {"name": "Cordexa", "product_type": "exosome"})
     set_regulatory_status(pharmacist, product_id, "cosmetic", jurisdiction="KR", reference="MFDS-77")
     dialog = _editor(qtbot, open_regulatory_status(None, pharmacist, product_id, "us"))
@@ -196,8 +208,9 @@ def test_regulatory_status_opens_on_a_jurisdiction_and_saves_with_evidence(
     assert again.status.currentData() == "cosmetic" and again.reference.text() == "MFDS-77"
 
 
-def test_regulatory_status_refused_saves_nothing_not_even_the_file(qtbot: QtBot, pharmacist: ServiceContext,
-                                                                   tmp_path: Path) -> None:
+def test_regulatory_status_refused_saves_nothing_not_even_the_file(
+    qtbot: QtBot, pharmacist: ServiceContext, tmp_path: Path
+) -> None:
     product_id = create_product(pharmacist, {"name": "Cordexa", "product_type": "exosome"})
     dialog = _editor(qtbot, open_regulatory_status(None, pharmacist, product_id, None))
     assert dialog.jurisdiction.text() == site_info(pharmacist)["jurisdiction"], "the site's by default"
@@ -215,8 +228,9 @@ def test_regulatory_status_refused_saves_nothing_not_even_the_file(qtbot: QtBot,
     assert dialog.evidence.currentData() == str(certificate), "the chosen file stays chosen"
 
 
-def test_inspector_cannot_record_a_regulatory_status(qtbot: QtBot, pharmacist: ServiceContext,
-                                                     inspector: ServiceContext) -> None:
+def test_inspector_cannot_record_a_regulatory_status(
+    qtbot: QtBot, pharmacist: ServiceContext, inspector: ServiceContext
+) -> None:
     product_id = create_product(pharmacist, {"name": "Cordexa", "product_type": "exosome"})
     dialog = _editor(qtbot, open_regulatory_status(None, inspector, product_id, "KR"))
     assert not dialog.save_button.isEnabled() and not dialog.attach_button.isEnabled()
@@ -224,6 +238,7 @@ def test_inspector_cannot_record_a_regulatory_status(qtbot: QtBot, pharmacist: S
 
 
 # --- manufacturers and suppliers ------------------------------------------------------------------------------
+
 
 def test_manufacturer_is_created_and_an_unknown_country_is_refused(qtbot: QtBot, pharmacist: ServiceContext) -> None:
     editor = _editor(qtbot, open_party_editor(None, pharmacist, "manufacturer"))
@@ -253,8 +268,9 @@ def test_product_editor_creates_a_manufacturer_and_picks_it(qtbot: QtBot, pharma
     assert editor.manufacturer.findText("Aquagen Pharma") >= 0
 
 
-def test_supplier_amendment_needs_a_reason_and_inspector_cannot(qtbot: QtBot, director: ServiceContext,
-                                                                inspector: ServiceContext) -> None:
+def test_supplier_amendment_needs_a_reason_and_inspector_cannot(
+    qtbot: QtBot, director: ServiceContext, inspector: ServiceContext
+) -> None:
     supplier_id = create_supplier(director, "Seoul Med Supply")
     editor = _editor(qtbot, open_party_editor(None, director, "supplier", supplier_id))
     assert editor.name.text() == "Seoul Med Supply" and "country" not in editor.fields
@@ -289,6 +305,7 @@ def test_manufacturer_list_edits_the_chosen_one(qtbot: QtBot, pharmacist: Servic
 
 
 # --- site settings --------------------------------------------------------------------------------------------
+
 
 def test_site_settings_save_the_time_zone(qtbot: QtBot, admin: ServiceContext) -> None:
     dialog = _editor(qtbot, SiteSettingsDialog(admin))
@@ -325,9 +342,13 @@ def test_only_an_admin_changes_the_site(qtbot: QtBot, pharmacist: ServiceContext
 
 # --- the main window ------------------------------------------------------------------------------------------
 
+
 def _catalogue_actions(window: MainWindow) -> dict[str, QAction]:
-    return {a.objectName().removeprefix("catalogue:"): a for a in window.findChildren(QAction)
-            if a.objectName().startswith("catalogue:")}
+    return {
+        a.objectName().removeprefix("catalogue:"): a
+        for a in window.findChildren(QAction)
+        if a.objectName().startswith("catalogue:")
+    }
 
 
 def _window(qtbot: QtBot, ctx: ServiceContext, tmp_path: Path) -> MainWindow:
@@ -337,8 +358,9 @@ def _window(qtbot: QtBot, ctx: ServiceContext, tmp_path: Path) -> MainWindow:
     return window
 
 
-def test_menus_by_role(qtbot: QtBot, pharmacist: ServiceContext, inspector: ServiceContext, admin: ServiceContext,
-                       tmp_path: Path) -> None:
+def test_menus_by_role(
+    qtbot: QtBot, pharmacist: ServiceContext, inspector: ServiceContext, admin: ServiceContext, tmp_path: Path
+) -> None:
     window = _window(qtbot, pharmacist, tmp_path)
     actions = _catalogue_actions(window)
     assert {"New product", "Edit the selected product", "Manufacturers", "Suppliers", "Site settings"} <= set(actions)
@@ -383,8 +405,9 @@ def test_ctrl_z_walks_back_edits_from_the_loaded_values(qtbot: QtBot, pharmacist
     assert editor.name.text() == "Cordexa"
 
 
-def test_product_editor_loads_and_saves_off_the_gui_thread(qtbot: QtBot, pharmacist: ServiceContext,
-                                                           threaded_ops: object) -> None:
+def test_product_editor_loads_and_saves_off_the_gui_thread(
+    qtbot: QtBot, pharmacist: ServiceContext, threaded_ops: object
+) -> None:
     create_manufacturer(pharmacist, "Aquagen Pharma", "IT")
     editor = _editor(qtbot, open_product_editor(None, pharmacist))
     qtbot.waitUntil(lambda: editor.manufacturer.count() == 1 and editor.save_button.isEnabled(), timeout=10000)

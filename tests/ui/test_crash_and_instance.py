@@ -35,8 +35,9 @@ def log_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.mark.qt_no_exception_capture
-def test_an_exception_in_a_slot_is_logged_and_explained(qtbot: QtBot, log_folder: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_exception_in_a_slot_is_logged_and_explained(
+    qtbot: QtBot, log_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # restored after the test
     install_crash_handler()
     emitter = _Emitter()
@@ -88,15 +89,22 @@ def test_a_guard_left_by_a_crashed_instance_does_not_block(qtbot: QtBot) -> None
     again.release()
 
 
-@pytest.mark.parametrize(("chosen_filter", "suffix"), [
-    ("Lots import template, XLSX (*.xlsx)", ".xlsx"),
-    ("Administrations import template, CSV (*.csv)", ".csv"),
-])
-def test_file_menu_saves_an_import_template(qtbot: QtBot, pharmacist: ServiceContext, tmp_path: Path,
-                                            monkeypatch: pytest.MonkeyPatch, chosen_filter: str,
-                                            suffix: str) -> None:
-    window = show_active(qtbot, MainWindow(pharmacist, QSettings(str(tmp_path / "d.ini"),
-                                                                 QSettings.Format.IniFormat)))
+@pytest.mark.parametrize(
+    ("chosen_filter", "suffix"),
+    [
+        ("Lots import template, XLSX (*.xlsx)", ".xlsx"),
+        ("Administrations import template, CSV (*.csv)", ".csv"),
+    ],
+)
+def test_file_menu_saves_an_import_template(
+    qtbot: QtBot,
+    pharmacist: ServiceContext,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    chosen_filter: str,
+    suffix: str,
+) -> None:
+    window = show_active(qtbot, MainWindow(pharmacist, QSettings(str(tmp_path / "d.ini"), QSettings.Format.IniFormat)))
     target = tmp_path / "my-template"  # no suffix typed: the chosen type adds it
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), chosen_filter))
     action = next(a for a in window.menus["File"].actions() if a.text().startswith("Save an import &template"))

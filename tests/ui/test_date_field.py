@@ -21,12 +21,15 @@ from registry_app.ui.dialogs.receive_lot import ReceiveLotDialog
 from .workflow_data import show_active
 
 
-@pytest.mark.parametrize(("typed", "expected"), [
-    ("2028-06-30", date(2028, 6, 30)),
-    ("20280630", date(2028, 6, 30)),
-    ("2028/06/30", date(2028, 6, 30)),
-    (" 2028-06-30 ", date(2028, 6, 30)),
-])
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("2028-06-30", date(2028, 6, 30)),
+        ("20280630", date(2028, 6, 30)),
+        ("2028/06/30", date(2028, 6, 30)),
+        (" 2028-06-30 ", date(2028, 6, 30)),
+    ],
+)
 def test_typed_dates_are_understood(typed: str, expected: date) -> None:
     assert parse_date(typed).toPython() == expected
 
@@ -81,8 +84,10 @@ def test_the_calendar_opens_on_today_or_on_the_date_shown(qtbot: QtBot) -> None:
 
 
 def test_receiving_keeps_a_mistyped_expiry_and_saves_nothing(qtbot: QtBot, pharmacist: ServiceContext) -> None:
-    create_product(pharmacist, {"name": "Rose Exo Serum", "product_type": "exosome", "unit": "vial",
-                                "storage_form": "refrigerated"})
+    create_product(
+        pharmacist,
+        {"name": "Rose Exo Serum", "product_type": "exosome", "unit": "vial", "storage_form": "refrigerated"},
+    )
     dialog = show_active(qtbot, ReceiveLotDialog(pharmacist))
     dialog.product_combo.setCurrentIndex(dialog.product_combo.findText("Rose Exo Serum (exosome)"))
     dialog.lot_number.setText("EXO-1")

@@ -44,8 +44,9 @@ def _numbers(page: LotsPage) -> list[str]:
     return [row.lot_number for row in page.model.rows]
 
 
-def test_a_quarantine_list_drops_a_lot_released_a_moment_ago(qtbot: QtBot, director: ServiceContext,
-                                                            tmp_path: Path) -> None:
+def test_a_quarantine_list_drops_a_lot_released_a_moment_ago(
+    qtbot: QtBot, director: ServiceContext, tmp_path: Path
+) -> None:
     lot = _quarantined(director, "Q-1")
     window = _window(qtbot, director, tmp_path)
     page = window.show_lots(LotQuery(statuses=("quarantine",)))
@@ -54,8 +55,7 @@ def test_a_quarantine_list_drops_a_lot_released_a_moment_ago(qtbot: QtBot, direc
     qtbot.waitUntil(lambda: _numbers(page) == [], timeout=3000)  # no F5 needed
 
 
-def test_pages_not_on_screen_refresh_when_next_shown(qtbot: QtBot, director: ServiceContext,
-                                                     tmp_path: Path) -> None:
+def test_pages_not_on_screen_refresh_when_next_shown(qtbot: QtBot, director: ServiceContext, tmp_path: Path) -> None:
     lot = _quarantined(director, "Q-2")
     window = _window(qtbot, director, tmp_path)
     page = window.show_lots(LotQuery(statuses=("quarantine",)))
@@ -88,8 +88,9 @@ class _Answers:
         return self.answers.pop(0)
 
 
-def test_leaving_a_lot_record_with_unsaved_edits_asks_first(qtbot: QtBot, pharmacist: ServiceContext,
-                                                            tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_leaving_a_lot_record_with_unsaved_edits_asks_first(
+    qtbot: QtBot, pharmacist: ServiceContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     lot = make_lot(pharmacist.db, lot_number="E-1")
     window = _window(qtbot, pharmacist, tmp_path)
     record = window.open_lot(lot.lot_id)
@@ -107,8 +108,9 @@ def test_leaving_a_lot_record_with_unsaved_edits_asks_first(qtbot: QtBot, pharma
     assert answers.asked == 2 and window.stack.currentWidget() is window.pages["Products"]  # Discard
 
 
-def test_cancel_in_receive_a_lot_asks_before_discarding(qtbot: QtBot, pharmacist: ServiceContext,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cancel_in_receive_a_lot_asks_before_discarding(
+    qtbot: QtBot, pharmacist: ServiceContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
     answers = _Answers(monkeypatch, QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Discard)
     dialog = show_active(qtbot, ReceiveLotDialog(pharmacist))
     dialog.reject()  # nothing typed yet: closes at once
@@ -140,8 +142,7 @@ def test_the_registry_opened_last_is_opened_again(tmp_path: Path) -> None:
     assert chosen_registry_url(Namespace(database=None), recent)[1] is False
 
 
-def test_sign_out_closes_the_window_for_the_next_user(qtbot: QtBot, pharmacist: ServiceContext,
-                                                      tmp_path: Path) -> None:
+def test_sign_out_closes_the_window_for_the_next_user(qtbot: QtBot, pharmacist: ServiceContext, tmp_path: Path) -> None:
     window = _window(qtbot, pharmacist, tmp_path)
     file_menu = [a.text() for a in window.menus["File"].actions()]
     assert file_menu.index("Sign &out…") < file_menu.index("&Quit")
@@ -160,12 +161,17 @@ def test_no_two_actions_share_a_shortcut(qtbot: QtBot, director: ServiceContext,
             if key:
                 assert key not in seen, f"{key} is both {seen[key]!r} and {action.text()!r}"
                 seen[key] = action.text()
+
+
 def test_counts_read_in_words_and_messages_start_with_a_capital() -> None:
     """Issue 20.7: "1 document", "2 documents", never "1 document(s)"; banner messages in sentence case."""
     from registry_app.ui.wording import count_phrase
 
     assert (count_phrase(1, "document"), count_phrase(2, "document"), count_phrase(0, "finding")) == (
-        "1 document", "2 documents", "0 findings")
+        "1 document",
+        "2 documents",
+        "0 findings",
+    )
 
 
 def test_a_signature_asks_for_its_reason_in_sentence_case(qtbot: QtBot, director: ServiceContext) -> None:
@@ -173,25 +179,28 @@ def test_a_signature_asks_for_its_reason_in_sentence_case(qtbot: QtBot, director
 
     panel = SignaturePanel(director, "waived", needs_reason=True)
     qtbot.addWidget(panel)
-    assert panel.missing() == ["Reason: write the reason for signing (it is kept with the signature).",
-                               "Password: type your password again to sign."]
+    assert panel.missing() == [
+        "Reason: write the reason for signing (it is kept with the signature).",
+        "Password: type your password again to sign.",
+    ]
 
 
-def test_an_inspector_sees_why_a_lot_cannot_be_corrected_before_trying(qtbot: QtBot,
-                                                                       inspector: ServiceContext) -> None:
+def test_an_inspector_sees_why_a_lot_cannot_be_corrected_before_trying(qtbot: QtBot, inspector: ServiceContext) -> None:
     """Issue 20.4: Save changes and Attach file are disabled with the reason, the fields read-only."""
     from registry_app.ui.lot_record import LotRecord
 
     lot = make_lot(inspector.db)
     record = show_active(qtbot, LotRecord(inspector, lot.lot_id))
-    assert not record.save_button.isEnabled() and "Only a pharmacist or medical director" in \
-        record.save_button.toolTip()
+    assert (
+        not record.save_button.isEnabled() and "Only a pharmacist or medical director" in record.save_button.toolTip()
+    )
     assert record.editors["coa_ref"].isReadOnly() and record.reason.isReadOnly()
     assert not record.attach_button.isEnabled() and "attach documents" in record.attach_button.toolTip()
 
 
 def test_at_1024x700_chart_labels_stay_whole_and_the_status_bar_elides_with_a_tooltip(
-        qtbot: QtBot, pharmacist: ServiceContext, tmp_path: Path) -> None:
+    qtbot: QtBot, pharmacist: ServiceContext, tmp_path: Path
+) -> None:
     """Issue 20.7: "Criti..." under the severity chart; status messages cut behind the permanent labels."""
     from PySide6.QtCharts import QBarCategoryAxis
     from PySide6.QtGui import QFontMetrics
@@ -213,8 +222,10 @@ def test_at_1024x700_chart_labels_stay_whole_and_the_status_bar_elides_with_a_to
         room = chart.plotArea().width() / len(axis.categories())
         metrics = QFontMetrics(axis.labelsFont())
         assert all(metrics.horizontalAdvance(text) <= room for text in axis.categories()), (room, view.objectName())
-    message = ("Saved the lots import template: /home/clinic/Documents/registry/templates/"
-               "lots-import-template-with-every-column-and-an-example-row.xlsx")
+    message = (
+        "Saved the lots import template: /home/clinic/Documents/registry/templates/"
+        "lots-import-template-with-every-column-and-an-example-row.xlsx"
+    )
     window.statusBar().showMessage(message, 15000)
     qtbot.wait(20)
     bar = window.statusBar()
@@ -226,8 +237,9 @@ def test_at_1024x700_chart_labels_stay_whole_and_the_status_bar_elides_with_a_to
     assert database is not None and database.toolTip() == database.text()
 
 
-def test_f1_shows_the_guide_of_the_page_on_screen(qtbot: QtBot, pharmacist: ServiceContext, tmp_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_f1_shows_the_guide_of_the_page_on_screen(
+    qtbot: QtBot, pharmacist: ServiceContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Issue 20.7: a short user guide per page, shipped in resources/help/ and shown for the current page."""
     import tomllib
 

@@ -61,8 +61,11 @@ def test_sign_in_dialog(qtbot, registry: ServiceContext) -> None:  # type: ignor
     assert dialog.result() == dialog.DialogCode.Accepted
 
 
-def test_sign_in_on_a_demo_registry_names_its_demo_accounts(qtbot, registry: ServiceContext,  # type: ignore[no-untyped-def]
-                                                             empty_database_url: str) -> None:
+def test_sign_in_on_a_demo_registry_names_its_demo_accounts(
+    qtbot,
+    registry: ServiceContext,  # type: ignore[no-untyped-def]
+    empty_database_url: str,
+) -> None:
     assert SignInDialog(registry).findChild(QLabel, "demoAccounts") is None
     database = open_database(empty_database_url)
     try:
@@ -98,7 +101,11 @@ def test_columns_start_wide_enough_for_product_names_and_lot_numbers(window: Mai
 
 def test_lot_counts_read_as_english() -> None:
     assert [lots_phrase(0), lots_phrase(1), lots_phrase(2500), lots_phrase(100, more=True)] == [
-        "0 lots", "1 lot", "2,500 lots", "100+ lots"]
+        "0 lots",
+        "1 lot",
+        "2,500 lots",
+        "100+ lots",
+    ]
 
 
 def test_search_as_you_type(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
@@ -114,8 +121,11 @@ def test_search_as_you_type(qtbot, window: MainWindow) -> None:  # type: ignore[
     assert page.count_label.text() == "1 lot"
 
 
-def test_badges_fill_in_from_a_background_thread(qtbot, window: MainWindow,  # type: ignore[no-untyped-def]
-                                                 threaded_ops: OpRunner) -> None:
+def test_badges_fill_in_from_a_background_thread(
+    qtbot,
+    window: MainWindow,  # type: ignore[no-untyped-def]
+    threaded_ops: OpRunner,
+) -> None:
     from registry_app.services.browse import lot_rows
 
     window.op_runner = threaded_ops
@@ -127,7 +137,10 @@ def test_badges_fill_in_from_a_background_thread(qtbot, window: MainWindow,  # t
     qtbot.waitUntil(lambda: page.model.rows[0].worst_severity is not None, timeout=10_000)
     row = page.model.rows[0]
     assert (row.worst_severity, row.open_flags, row.completeness) == (
-        expected.worst_severity, expected.open_flags, expected.completeness)
+        expected.worst_severity,
+        expected.open_flags,
+        expected.completeness,
+    )
     cell = page.model.index(0, 0)
     assert page.model.data(cell) == f"{expected.worst_severity.capitalize()} · {expected.open_flags}"
     qtbot.waitUntil(lambda: page.count_label.text() == "1 lot", timeout=10_000)
@@ -151,12 +164,14 @@ def test_sort_by_clicking_headers(qtbot, window: MainWindow) -> None:  # type: i
     page = _lots(window)
     header = page.table.horizontalHeader()
     column = next(i for i, c in enumerate(COLUMNS) if c[0] == "lot_number")
-    qtbot.mouseClick(header.viewport(), Qt.MouseButton.LeftButton,
-                     pos=header.rect().topLeft() + _section_centre(header, column))
+    qtbot.mouseClick(
+        header.viewport(), Qt.MouseButton.LeftButton, pos=header.rect().topLeft() + _section_centre(header, column)
+    )
     ascending = _numbers(page)
     assert ascending == sorted(ascending) and page.model.query.sort == "lot_number"
-    qtbot.mouseClick(header.viewport(), Qt.MouseButton.LeftButton,
-                     pos=header.rect().topLeft() + _section_centre(header, column))
+    qtbot.mouseClick(
+        header.viewport(), Qt.MouseButton.LeftButton, pos=header.rect().topLeft() + _section_centre(header, column)
+    )
     assert _numbers(page) == sorted(ascending, reverse=True)
     expiry = next(i for i, c in enumerate(COLUMNS) if c[0] == "expiry_date")
     page.model.sort(expiry, Qt.SortOrder.AscendingOrder)

@@ -85,8 +85,12 @@ def _certificate(path: Path) -> Path:
 
     writer = QPdfWriter(str(path))
     painter = QPainter(writer)
-    for n, line in enumerate(("CERTIFICATE OF ANALYSIS - Rejuvia PN 20 - lot RJ26-0415",
-                              "DNA 20.1 mg/mL (UV)  MW 1450 kDa (SEC)  Sterility pass  Endotoxin 0.05 EU/mL")):
+    for n, line in enumerate(
+        (
+            "CERTIFICATE OF ANALYSIS - Rejuvia PN 20 - lot RJ26-0415",
+            "DNA 20.1 mg/mL (UV)  MW 1450 kDa (SEC)  Sterility pass  Endotoxin 0.05 EU/mL",
+        )
+    ):
         painter.drawText(200, 300 + 300 * n, line)
     painter.end()
     return path
@@ -105,8 +109,9 @@ def _add_user(qtbot: QtBot, users: UsersDialog, name: str, full_name: str, role:
     assert adder.result() == adder.DialogCode.Accepted, adder.banner.text()
 
 
-def test_issue19_done_when(qtbot: QtBot, empty_database_url: str, tmp_path: Path,
-                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_issue19_done_when(
+    qtbot: QtBot, empty_database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # --- an empty registry, its first admin (as the first-run screen makes it), users added in the editor ---
     registry = open_database(empty_database_url)
     create_first_user(ServiceContext(registry), "admin", "admin", ADMIN_PASSWORD, "Ada Admin")
@@ -116,7 +121,10 @@ def test_issue19_done_when(qtbot: QtBot, empty_database_url: str, tmp_path: Path
     _add_user(qtbot, users, "lee", "Lee Pharmacist", "pharmacist", PHARMACIST_PASSWORD)
     _add_user(qtbot, users, "dana", "Dana Director", "medical_director", DIRECTOR_PASSWORD)
     assert {(u["username"], u["role"]) for u in list_users(admin.ctx)} == {
-        ("admin", "admin"), ("lee", "pharmacist"), ("dana", "medical_director")}
+        ("admin", "admin"),
+        ("lee", "pharmacist"),
+        ("dana", "medical_director"),
+    }
     users.reject()
 
     # --- the pharmacist: the product, in the product editor ---------------------------------------------------
@@ -135,8 +143,11 @@ def test_issue19_done_when(qtbot: QtBot, empty_database_url: str, tmp_path: Path
     editor.save_button.click()
     assert editor.result() == editor.DialogCode.Accepted, editor.banner.text()
     [product] = list_products(ctx)
-    assert (product.name, product.product_type, product.manufacturer) == ("Rejuvia PN 20", "polynucleotide",
-                                                                          "Aquagen Pharma")
+    assert (product.name, product.product_type, product.manufacturer) == (
+        "Rejuvia PN 20",
+        "polynucleotide",
+        "Aquagen Pharma",
+    )
     assert product.labelled_routes == ("intradermal",) and product.details["pn_species"] == "oncorhynchus_keta"
 
     # --- the lot, in the Receive dialog --------------------------------------------------------------------
@@ -168,8 +179,11 @@ def test_issue19_done_when(qtbot: QtBot, empty_database_url: str, tmp_path: Path
     grid.attach_button.click()
     assert grid.current_certificate() is not None, grid.banner.text()
     tested = (date.today() - timedelta(days=20)).isoformat()
-    for parameter, method, value in (("dna_concentration", "uv", "20.1"), ("molecular_weight", "sec", "1450"),
-                                     ("endotoxin", "lal", "0.05")):
+    for parameter, method, value in (
+        ("dna_concentration", "uv", "20.1"),
+        ("molecular_weight", "sec", "1450"),
+        ("endotoxin", "lal", "0.05"),
+    ):
         row = grid.entry(parameter)
         set_combo_value(row.method, method)
         _type(qtbot, row.value, value)
@@ -195,8 +209,7 @@ def test_issue19_done_when(qtbot: QtBot, empty_database_url: str, tmp_path: Path
     # --- the regulatory status, from the UNDOC-REGULATORY "Fix…" --------------------------------------------
     codes = [f["code"] for f in record.detail.flags]
     record.fix_flag(codes.index("UNDOC-REGULATORY"))
-    status = next(w for w in QApplication.topLevelWidgets() if isinstance(w, RegulatoryStatusDialog)
-                  and w.isVisible())
+    status = next(w for w in QApplication.topLevelWidgets() if isinstance(w, RegulatoryStatusDialog) and w.isVisible())
     qtbot.addWidget(status)
     assert status.jurisdiction.text() == "US"
     set_combo_value(status.status, "device_registered")
@@ -205,8 +218,11 @@ def test_issue19_done_when(qtbot: QtBot, empty_database_url: str, tmp_path: Path
     status.save_button.click()
     assert "Saved the status for US" in status.note.text(), status.banner.text()
     [recorded] = get_product(ctx, product.id).regulatory
-    assert (recorded["jurisdiction"], recorded["status"], recorded["reference"]) == ("US", "device_registered",
-                                                                                     "K203456")
+    assert (recorded["jurisdiction"], recorded["status"], recorded["reference"]) == (
+        "US",
+        "device_registered",
+        "K203456",
+    )
     status.reject()
 
     # --- the medical director releases it, signed ----------------------------------------------------------

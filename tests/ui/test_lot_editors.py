@@ -55,8 +55,10 @@ def _grid(qtbot: QtBot, ctx: ServiceContext, lot_id: int) -> CharacterizationEdi
 
 # --- characterization -----------------------------------------------------------------------------------------
 
-def test_grid_lists_what_the_rules_expect_and_saving_closes_the_safety_flag(qtbot: QtBot,
-                                                                           pharmacist: ServiceContext) -> None:
+
+def test_grid_lists_what_the_rules_expect_and_saving_closes_the_safety_flag(
+    qtbot: QtBot, pharmacist: ServiceContext
+) -> None:
     lot = make_lot(pharmacist.db, routes=INVASIVE, skip=("sterility", "endotoxin"))
     assert "UNDOC-SAFETY-TESTS" in _codes(pharmacist, "lot", lot.lot_id)
     editor = _grid(qtbot, pharmacist, lot.lot_id)
@@ -83,8 +85,7 @@ def test_grid_lists_what_the_rules_expect_and_saving_closes_the_safety_flag(qtbo
     assert "Every item" in editor.missing_label.text()
 
 
-def test_the_assessment_follows_the_typing_against_the_specification(qtbot: QtBot,
-                                                                     pharmacist: ServiceContext) -> None:
+def test_the_assessment_follows_the_typing_against_the_specification(qtbot: QtBot, pharmacist: ServiceContext) -> None:
     lot = make_lot(pharmacist.db, routes=INVASIVE, skip=("endotoxin",), product_values={"spec_endotoxin_max": 0.25})
     endotoxin = _grid(qtbot, pharmacist, lot.lot_id).entry("endotoxin")
     endotoxin.value.setText("0.3")  # type: ignore[union-attr]
@@ -94,7 +95,8 @@ def test_the_assessment_follows_the_typing_against_the_specification(qtbot: QtBo
 
 
 def test_a_refused_result_shows_beside_the_field_saves_nothing_and_keeps_the_typing(
-        qtbot: QtBot, pharmacist: ServiceContext) -> None:
+    qtbot: QtBot, pharmacist: ServiceContext
+) -> None:
     lot = make_lot(pharmacist.db, routes=INVASIVE, skip=("endotoxin",))
     editor = _grid(qtbot, pharmacist, lot.lot_id)
     endotoxin = editor.entry("endotoxin")
@@ -108,15 +110,18 @@ def test_a_refused_result_shows_beside_the_field_saves_nothing_and_keeps_the_typ
     assert "value" in editor.banner.text() and editor.banner.isVisibleTo(editor)
     assert endotoxin.assessment.text() and endotoxin.assessment.property("role") == "error"
     assert endotoxin.value.text() == "-4" and endotoxin.laboratory.text() == "Lab A"  # type: ignore[union-attr]
-    assert not any(r.current for r in characterization_sheet(pharmacist, lot.lot_id).rows
-                   if r.parameter == "endotoxin")
+    assert not any(r.current for r in characterization_sheet(pharmacist, lot.lot_id).rows if r.parameter == "endotoxin")
 
 
 def test_void_a_result_with_a_reason(qtbot: QtBot, pharmacist: ServiceContext) -> None:
     lot = make_lot(pharmacist.db, routes=INVASIVE)
     editor = _grid(qtbot, pharmacist, lot.lot_id)
-    [sterility_id] = [r.id for row in editor.sheet.rows for r in row.current  # type: ignore[union-attr]
-                      if r.parameter == "sterility"]
+    [sterility_id] = [
+        r.id
+        for row in editor.sheet.rows
+        for r in row.current  # type: ignore[union-attr]
+        if r.parameter == "sterility"
+    ]
     dialog = editor.void_result(sterility_id)
     assert dialog is not None
     dialog.ok_button.click()  # no reason: refused, nothing voided
@@ -128,8 +133,9 @@ def test_void_a_result_with_a_reason(qtbot: QtBot, pharmacist: ServiceContext) -
     assert ("sterility", None) in {e.key for e in editor.entries}  # the row is open for the right result
 
 
-def test_enter_from_a_coa_attaches_the_certificate_and_links_the_results(qtbot: QtBot, tmp_path: Path,
-                                                                         pharmacist: ServiceContext) -> None:
+def test_enter_from_a_coa_attaches_the_certificate_and_links_the_results(
+    qtbot: QtBot, tmp_path: Path, pharmacist: ServiceContext
+) -> None:
     lot = make_lot(pharmacist.db, routes=INVASIVE, coa_ref=None, skip=("endotoxin",))
     assert "UNDOC-COA" in _codes(pharmacist, "lot", lot.lot_id)
     certificate = tmp_path / "coa-lot.pdf"
@@ -144,8 +150,12 @@ def test_enter_from_a_coa_attaches_the_certificate_and_links_the_results(qtbot: 
     endotoxin = editor.entry("endotoxin")
     endotoxin.value.setText("0.1")  # type: ignore[union-attr]
     endotoxin.save.click()
-    [saved] = [r for row in characterization_sheet(pharmacist, lot.lot_id).rows for r in row.current
-               if r.parameter == "endotoxin"]
+    [saved] = [
+        r
+        for row in characterization_sheet(pharmacist, lot.lot_id).rows
+        for r in row.current
+        if r.parameter == "endotoxin"
+    ]
     assert saved.document_id == document.id
 
 
@@ -161,6 +171,7 @@ def test_an_inspector_sees_the_grid_but_cannot_enter_or_void(qtbot: QtBot, inspe
 
 
 # --- source and donor eligibility -----------------------------------------------------------------------------
+
 
 def _source(qtbot: QtBot, ctx: ServiceContext, lot_id: int) -> LotSourceEditor:
     editor = LotSourceEditor(ctx, lot_id)
@@ -182,8 +193,9 @@ def test_donor_reference_saved_with_a_reason_closes_undoc_donor(qtbot: QtBot, ph
     assert "No donor-eligibility finding" in editor.status.text()
 
 
-def test_donor_record_attached_as_a_document_closes_undoc_donor(qtbot: QtBot, tmp_path: Path,
-                                                                pharmacist: ServiceContext) -> None:
+def test_donor_record_attached_as_a_document_closes_undoc_donor(
+    qtbot: QtBot, tmp_path: Path, pharmacist: ServiceContext
+) -> None:
     lot = make_lot(pharmacist.db, product_values={"source": "msc_adipose"}, donor_eligibility_ref=None)
     record = tmp_path / "donor-eligibility.pdf"
     record.write_bytes(b"%PDF-1.4 donor\n")
@@ -194,8 +206,7 @@ def test_donor_record_attached_as_a_document_closes_undoc_donor(qtbot: QtBot, tm
     assert "UNDOC-DONOR" not in _codes(pharmacist, "lot", lot.lot_id)
 
 
-def test_donor_change_without_a_reason_is_refused_beside_the_field(qtbot: QtBot,
-                                                                   pharmacist: ServiceContext) -> None:
+def test_donor_change_without_a_reason_is_refused_beside_the_field(qtbot: QtBot, pharmacist: ServiceContext) -> None:
     lot = make_lot(pharmacist.db, product_values={"source": "msc_adipose"}, donor_eligibility_ref=None)
     editor = _source(qtbot, pharmacist, lot.lot_id)
     editor.donor_use.setCurrentIndex(editor.donor_use.findData("autologous"))
@@ -221,6 +232,7 @@ def test_an_inspector_cannot_change_donor_eligibility(qtbot: QtBot, inspector: S
 
 # --- adverse events -------------------------------------------------------------------------------------------
 
+
 def _old_unreported_event(db: Database, lot_id: int) -> int:
     """An event recorded long ago and still not reported: AE-UNREPORTED."""
     administration_id = add_administration(db, lot_id)
@@ -243,13 +255,17 @@ def test_record_an_adverse_event_from_the_lot(qtbot: QtBot, pharmacist: ServiceC
     dialog.save_button.click()
     [event] = list_adverse_events(pharmacist, administration_id=administration_id)
     assert dialog.event_id == event.id
-    assert (event.event_type, event.severity, event.report_status) == ("delayed_nodule_granuloma", "moderate",
-                                                                       "not_reported")
+    assert (event.event_type, event.severity, event.report_status) == (
+        "delayed_nodule_granuloma",
+        "moderate",
+        "not_reported",
+    )
     assert events.events_table.rowCount() == 1 and events.events_table.item(0, 1).text() == "PT-4411"
 
 
-def test_an_adverse_event_without_its_kind_is_refused_beside_the_field(qtbot: QtBot,
-                                                                       pharmacist: ServiceContext) -> None:
+def test_an_adverse_event_without_its_kind_is_refused_beside_the_field(
+    qtbot: QtBot, pharmacist: ServiceContext
+) -> None:
     lot = make_lot(pharmacist.db)
     administration_id = add_administration(pharmacist.db, lot.lot_id)
     dialog = RecordAdverseEventDialog(pharmacist, administration_id)
@@ -291,8 +307,7 @@ def test_not_reportable_needs_its_reason(qtbot: QtBot, pharmacist: ServiceContex
     assert "AE-UNREPORTED" in _codes(pharmacist, "adverse_event", event_id)
 
 
-def test_an_inspector_may_read_adverse_events_but_not_record_or_report(qtbot: QtBot,
-                                                                       inspector: ServiceContext) -> None:
+def test_an_inspector_may_read_adverse_events_but_not_record_or_report(qtbot: QtBot, inspector: ServiceContext) -> None:
     lot = make_lot(inspector.db)
     event_id = _old_unreported_event(inspector.db, lot.lot_id)
     events = AdverseEventsDialog(inspector, lot.lot_id)
@@ -307,6 +322,7 @@ def test_an_inspector_may_read_adverse_events_but_not_record_or_report(qtbot: Qt
 
 
 # --- temperature excursions -----------------------------------------------------------------------------------
+
 
 def test_record_an_excursion_from_a_logger_span(qtbot: QtBot, pharmacist: ServiceContext) -> None:
     lot = make_lot(pharmacist.db, product_values={"storage_form": "refrigerated"})
@@ -351,8 +367,7 @@ def _open_excursion(db: Database, lot_id: int) -> None:
         builders.excursion(session, lot)
 
 
-def test_resolving_an_excursion_is_signed_and_closes_use_temperature(qtbot: QtBot,
-                                                                     pharmacist: ServiceContext) -> None:
+def test_resolving_an_excursion_is_signed_and_closes_use_temperature(qtbot: QtBot, pharmacist: ServiceContext) -> None:
     lot = make_lot(pharmacist.db)
     _open_excursion(pharmacist.db, lot.lot_id)
     assert "USE-TEMPERATURE" in _codes(pharmacist, "lot", lot.lot_id)
@@ -406,6 +421,7 @@ def test_an_inspector_cannot_record_or_resolve_excursions(qtbot: QtBot, inspecto
 
 # --- "Fix…" from a flag ---------------------------------------------------------------------------------------
 
+
 def _flags_page(qtbot: QtBot, ctx: ServiceContext) -> FlagsPage:
     page = FlagsPage(ctx)
     qtbot.addWidget(page)
@@ -414,8 +430,11 @@ def _flags_page(qtbot: QtBot, ctx: ServiceContext) -> FlagsPage:
 
 
 def _select_flag(page: FlagsPage, code: str, subject_id: int | None = None) -> None:
-    row = next(i for i, f in enumerate(page.model.rows)
-               if f.code == code and (subject_id is None or f.subject_id == subject_id))
+    row = next(
+        i
+        for i, f in enumerate(page.model.rows)
+        if f.code == code and (subject_id is None or f.subject_id == subject_id)
+    )
     page.table.selectRow(row)
 
 
@@ -434,10 +453,13 @@ def test_fix_opens_the_editor_for_each_kind_of_flag(qtbot: QtBot, pharmacist: Se
     _open_excursion(pharmacist.db, warm.lot_id)
     event_id = _old_unreported_event(pharmacist.db, warm.lot_id)
     page = _flags_page(qtbot, pharmacist)
-    expected = {("UNDOC-SAFETY-TESTS", safety.lot_id): CharacterizationEditor,
-                ("UNDOC-DONOR", donor.lot_id): LotSourceEditor, ("UNDOC-COA", coa.lot_id): CharacterizationEditor,
-                ("USE-TEMPERATURE", warm.lot_id): ExcursionsDialog,
-                ("AE-UNREPORTED", event_id): AdverseEventReportDialog}
+    expected = {
+        ("UNDOC-SAFETY-TESTS", safety.lot_id): CharacterizationEditor,
+        ("UNDOC-DONOR", donor.lot_id): LotSourceEditor,
+        ("UNDOC-COA", coa.lot_id): CharacterizationEditor,
+        ("USE-TEMPERATURE", warm.lot_id): ExcursionsDialog,
+        ("AE-UNREPORTED", event_id): AdverseEventReportDialog,
+    }
     for (code, subject_id), kind in expected.items():
         _select_flag(page, code, subject_id)
         assert page.fix_button.isEnabled(), code
@@ -464,9 +486,9 @@ def test_fixing_through_the_editor_clears_the_flag_from_the_page(qtbot: QtBot, p
     assert not any(f.code == "UNDOC-DONOR" and f.subject_id == lot.lot_id for f in page.model.rows)
 
 
-def test_fix_is_disabled_with_the_reason_for_an_inspector_or_an_uncovered_code(qtbot: QtBot,
-                                                                                inspector: ServiceContext,
-                                                                                pharmacist: ServiceContext) -> None:
+def test_fix_is_disabled_with_the_reason_for_an_inspector_or_an_uncovered_code(
+    qtbot: QtBot, inspector: ServiceContext, pharmacist: ServiceContext
+) -> None:
     lot = make_lot(inspector.db, coa_ref=None)
     add_administration(inspector.db, lot.lot_id, screening_done=False)  # CONTRA-SCREENING-MISSING: no editor
     page = _flags_page(qtbot, inspector)
@@ -481,7 +503,8 @@ def test_fix_is_disabled_with_the_reason_for_an_inspector_or_an_uncovered_code(q
 
 
 def test_undoc_regulatory_fix_opens_the_status_for_the_site_and_closes_the_flag(
-        qtbot: QtBot, tmp_path: Path, pharmacist: ServiceContext) -> None:
+    qtbot: QtBot, tmp_path: Path, pharmacist: ServiceContext
+) -> None:
     from registry_app.services.flags import flags_for_subject
     from registry_app.services.sites import site_info
     from registry_app.ui.editors.regulatory_editor import RegulatoryStatusDialog
@@ -494,8 +517,7 @@ def test_undoc_regulatory_fix_opens_the_status_for_the_site_and_closes_the_flag(
     qtbot.waitUntil(lambda: not flags.loading, timeout=20000)
     _select_flag(flags, "UNDOC-REGULATORY", lot.product_id)
     flags.fix_selected()
-    dialog = next(w for w in QApplication.topLevelWidgets() if isinstance(w, RegulatoryStatusDialog)
-                  and w.isVisible())
+    dialog = next(w for w in QApplication.topLevelWidgets() if isinstance(w, RegulatoryStatusDialog) and w.isVisible())
     qtbot.addWidget(dialog)
     assert dialog.jurisdiction.text() == site_info(pharmacist)["jurisdiction"]
     dialog.status.setCurrentIndex(dialog.status.findData("cosmetic"))
@@ -521,8 +543,9 @@ def test_fix_from_the_lot_record(qtbot: QtBot, pharmacist: ServiceContext) -> No
     assert "UNDOC-SAFETY-TESTS" not in [f["code"] for f in record.detail.flags]  # type: ignore[union-attr]
 
 
-def test_the_lot_menu_opens_the_editors_on_the_lot_on_screen(qtbot: QtBot, tmp_path: Path,
-                                                            pharmacist: ServiceContext) -> None:
+def test_the_lot_menu_opens_the_editors_on_the_lot_on_screen(
+    qtbot: QtBot, tmp_path: Path, pharmacist: ServiceContext
+) -> None:
     lot = make_lot(pharmacist.db)
     add_administration(pharmacist.db, lot.lot_id)
     window = MainWindow(pharmacist, QSettings(str(tmp_path / "desktop.ini"), QSettings.Format.IniFormat))
@@ -530,9 +553,12 @@ def test_the_lot_menu_opens_the_editors_on_the_lot_on_screen(qtbot: QtBot, tmp_p
     window.install_workflows()
     window.open_lot(lot.lot_id)
     actions = {a.objectName(): a for a in window.lot_actions.actions()}
-    for name, kind in (("Characterization results", CharacterizationEditor),
-                       ("Source and donor eligibility", LotSourceEditor), ("Temperature excursions", ExcursionsDialog),
-                       ("Adverse events", AdverseEventsDialog)):
+    for name, kind in (
+        ("Characterization results", CharacterizationEditor),
+        ("Source and donor eligibility", LotSourceEditor),
+        ("Temperature excursions", ExcursionsDialog),
+        ("Adverse events", AdverseEventsDialog),
+    ):
         actions[f"workflow:{name}"].trigger()
         assert isinstance(window.workflow_dialog, kind) and window.workflow_dialog.lot_id == lot.lot_id, name
         window.workflow_dialog.close()
@@ -582,7 +608,8 @@ def test_ctrl_z_walks_back_the_adverse_event_form(qtbot: QtBot, pharmacist: Serv
 
 
 def test_an_unreported_adverse_event_shows_on_the_lot_record_and_fix_opens_its_report(
-        qtbot: QtBot, pharmacist: ServiceContext) -> None:
+    qtbot: QtBot, pharmacist: ServiceContext
+) -> None:
     lot = make_lot(pharmacist.db)
     event_id = _old_unreported_event(pharmacist.db, lot.lot_id)
     record = LotRecord(pharmacist, lot.lot_id)
@@ -597,8 +624,9 @@ def test_an_unreported_adverse_event_shows_on_the_lot_record_and_fix_opens_its_r
     assert "AE-UNREPORTED" not in [f["code"] for f in record.detail.flags]  # type: ignore[union-attr]
 
 
-def test_waive_beside_fix_on_the_lot_record_is_a_directors_signed_waiver(qtbot: QtBot, director: ServiceContext,
-                                                                         pharmacist: ServiceContext) -> None:
+def test_waive_beside_fix_on_the_lot_record_is_a_directors_signed_waiver(
+    qtbot: QtBot, director: ServiceContext, pharmacist: ServiceContext
+) -> None:
     lot = make_lot(director.db, coa_ref=None)
     watcher = LotRecord(pharmacist, lot.lot_id)
     qtbot.addWidget(watcher)
@@ -629,8 +657,9 @@ def test_a_certificate_number_without_a_file_closes_undoc_coa(qtbot: QtBot, phar
     assert "Reference COA-EXO-2291" in editor.certificate_name.text() and not editor.open_button.isEnabled()
 
 
-def test_a_pdf_certificate_is_previewed_beside_the_grid(qtbot: QtBot, tmp_path: Path,
-                                                        pharmacist: ServiceContext) -> None:
+def test_a_pdf_certificate_is_previewed_beside_the_grid(
+    qtbot: QtBot, tmp_path: Path, pharmacist: ServiceContext
+) -> None:
     from PySide6.QtGui import QPainter, QPdfWriter
 
     path = tmp_path / "coa.pdf"
@@ -647,8 +676,9 @@ def test_a_pdf_certificate_is_previewed_beside_the_grid(qtbot: QtBot, tmp_path: 
     assert editor.preview.currentWidget() is editor.pdf_view and editor.pdf_document.pageCount() == 1
 
 
-def test_the_grid_reads_and_saves_off_the_gui_thread(qtbot: QtBot, pharmacist: ServiceContext,
-                                                     threaded_ops: object) -> None:
+def test_the_grid_reads_and_saves_off_the_gui_thread(
+    qtbot: QtBot, pharmacist: ServiceContext, threaded_ops: object
+) -> None:
     """On the real threaded runner: the sheet arrives later, a save disables its button until it is done."""
     lot = make_lot(pharmacist.db, routes=INVASIVE, skip=("endotoxin",))
     editor = _grid(qtbot, pharmacist, lot.lot_id)
@@ -656,6 +686,7 @@ def test_the_grid_reads_and_saves_off_the_gui_thread(qtbot: QtBot, pharmacist: S
     endotoxin = editor.entry("endotoxin")
     endotoxin.value.setText("0.1")  # type: ignore[union-attr]
     endotoxin.save.click()
-    qtbot.waitUntil(lambda: editor.saved == 1 and ("endotoxin", None) not in {e.key for e in editor.entries},
-                    timeout=10000)
+    qtbot.waitUntil(
+        lambda: editor.saved == 1 and ("endotoxin", None) not in {e.key for e in editor.entries}, timeout=10000
+    )
     assert "UNDOC-SAFETY-TESTS" not in _codes(pharmacist, "lot", lot.lot_id)

@@ -59,8 +59,7 @@ def test_result_comes_back_on_the_gui_thread(qtbot: QtBot, owner: QWidget, threa
     assert threads[0] is not threading.main_thread() and threads[1] is threading.main_thread()
 
 
-def test_error_comes_back_and_busy_buttons_are_given_back(qtbot: QtBot, owner: QWidget,
-                                                          threaded_ops: OpRunner) -> None:
+def test_error_comes_back_and_busy_buttons_are_given_back(qtbot: QtBot, owner: QWidget, threaded_ops: OpRunner) -> None:
     ok, already_off = QPushButton("OK", owner), QPushButton("Not yours", owner)
     already_off.setEnabled(False)
     release = threading.Event()
@@ -70,8 +69,7 @@ def test_error_comes_back_and_busy_buttons_are_given_back(qtbot: QtBot, owner: Q
         release.wait(10)
         raise ValidationError("say why", "reason")
 
-    threaded_ops.run(owner, work, lambda _r: pytest.fail("no result expected"), errors.append,
-                     busy=[ok, already_off])
+    threaded_ops.run(owner, work, lambda _r: pytest.fail("no result expected"), errors.append, busy=[ok, already_off])
     assert not ok.isEnabled(), "no double submit while the op runs"
     release.set()
     qtbot.waitUntil(lambda: bool(errors), timeout=10_000)
@@ -79,8 +77,7 @@ def test_error_comes_back_and_busy_buttons_are_given_back(qtbot: QtBot, owner: Q
     assert ok.isEnabled() and not already_off.isEnabled(), "each button gets back the state it had"
 
 
-def test_cancel_stops_the_work_and_progress_is_reported(qtbot: QtBot, owner: QWidget,
-                                                        threaded_ops: OpRunner) -> None:
+def test_cancel_stops_the_work_and_progress_is_reported(qtbot: QtBot, owner: QWidget, threaded_ops: OpRunner) -> None:
     steps: list[int] = []
     results: list[int] = []
 
@@ -123,8 +120,9 @@ def test_quitting_waits_for_work_still_running(qtbot: QtBot, owner: QWidget, thr
     qtbot.waitUntil(lambda: threaded_ops.running == 0, timeout=5_000)
 
 
-def test_widgets_reach_their_window_runner_else_the_application_runner(qtbot: QtBot, owner: QWidget,
-                                                                       ops: OpRunner) -> None:
+def test_widgets_reach_their_window_runner_else_the_application_runner(
+    qtbot: QtBot, owner: QWidget, ops: OpRunner
+) -> None:
     child = QPushButton(owner)
     assert runner_for(child) is ops and runner_for(None) is ops
     own = SynchronousRunner()
@@ -133,7 +131,8 @@ def test_widgets_reach_their_window_runner_else_the_application_runner(qtbot: Qt
 
 
 def test_refused_release_on_the_thread_keeps_the_typing_and_gives_the_button_back(
-        qtbot: QtBot, director: ServiceContext, threaded_ops: OpRunner) -> None:
+    qtbot: QtBot, director: ServiceContext, threaded_ops: OpRunner
+) -> None:
     lot = make_lot(director.db, expiry_date=date.today() + timedelta(days=400))
     with director.db.write() as session:
         session.get(Lot, lot.lot_id).status = "quarantine"
@@ -212,8 +211,8 @@ class GapRecorder:
 
 @sqlite_only("the lock held by another process is SQLite's single writer lock")
 def test_window_keeps_responding_while_another_process_holds_the_write_lock(
-        qtbot: QtBot, director: ServiceContext, database_url: str, tmp_path: Path,
-        threaded_ops: OpRunner) -> None:
+    qtbot: QtBot, director: ServiceContext, database_url: str, tmp_path: Path, threaded_ops: OpRunner
+) -> None:
     expiry = date.today() + timedelta(days=400)
     to_release = make_lot(director.db, expiry_date=expiry)
     to_administer = make_lot(director.db, expiry_date=expiry)

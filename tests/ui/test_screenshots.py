@@ -30,8 +30,11 @@ def _free_display() -> int:
 @pytest.fixture(scope="module")
 def display() -> Iterator[str]:
     number = _free_display()
-    server = subprocess.Popen([XVFB, f":{number}", "-screen", "0", "1680x1050x24", "-nolisten", "tcp"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [XVFB, f":{number}", "-screen", "0", "1680x1050x24", "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 10
     while not Path(f"/tmp/.X11-unix/X{number}").exists():
         assert server.poll() is None, "Xvfb exited"
@@ -64,8 +67,14 @@ def _text_pixels(image: QImage, top: int, height: int, left: int = 0, width: int
 def test_main_window_and_lot_record_render_real_text(display: str) -> None:
     out = _shots_dir()
     env = {**os.environ, "QT_QPA_PLATFORM": "xcb", "DISPLAY": display, "PYTHONPATH": str(ROOT)}
-    run = subprocess.run([sys.executable, "-m", "tests.ui.screens", str(out)], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-m", "tests.ui.screens", str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     assert "platform=xcb" in run.stdout, run.stdout
     for name in ("main-window.png", "lot-record.png", "dashboard.png"):
@@ -88,8 +97,14 @@ def test_main_window_and_lot_record_render_real_text(display: str) -> None:
             nav_colours, nav_dark = _text_pixels(image, 60, 300, 0, 180)
             assert nav_colours > 10 and nav_dark > 50, (name, nav_colours, nav_dark)
     # The lot editors (dialogs, smaller than the window) and the Flags page with Fix….
-    for name in ("characterization.png", "lot-source.png", "adverse-event.png", "excursion.png",
-                 "excursion-resolve.png", "flags-fix.png"):
+    for name in (
+        "characterization.png",
+        "lot-source.png",
+        "adverse-event.png",
+        "excursion.png",
+        "excursion-resolve.png",
+        "flags-fix.png",
+    ):
         image = QImage(str(out / name))
         assert not image.isNull() and image.width() >= 400 and image.height() >= 250, name
 
@@ -100,8 +115,14 @@ def test_catalogue_editors_render_real_text(display: str) -> None:
     out = _shots_dir()
     if not (out / "product-editor.png").exists():
         env = {**os.environ, "QT_QPA_PLATFORM": "xcb", "DISPLAY": display, "PYTHONPATH": str(ROOT)}
-        run = subprocess.run([sys.executable, "-m", "tests.ui.screens", str(out)], cwd=ROOT, env=env,
-                             capture_output=True, text=True, timeout=120)
+        run = subprocess.run(
+            [sys.executable, "-m", "tests.ui.screens", str(out)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert run.returncode == 0, run.stderr[-3000:]
     for name in ("product-editor.png", "regulatory-status.png", "site-settings.png", "users.png"):
         image = QImage(str(out / name))

@@ -55,8 +55,9 @@ def _shown(dialog: UsersDialog | AddUserDialog, field: str) -> str:
     return message.text() if outlined and not message.isHidden() else ""
 
 
-def _sign(qtbot: QtBot, dialog: UsersDialog | AddUserDialog, password: str = PASSWORDS["admin"],
-          reason: str = "") -> None:
+def _sign(
+    qtbot: QtBot, dialog: UsersDialog | AddUserDialog, password: str = PASSWORDS["admin"], reason: str = ""
+) -> None:
     dialog.signature.password_edit.clear()
     qtbot.keyClicks(dialog.signature.password_edit, password)
     if reason:
@@ -76,17 +77,21 @@ def _add(qtbot: QtBot, users: UsersDialog, name: str, full_name: str, role: str,
 
 # --- happy paths --------------------------------------------------------------------------------------------
 
+
 def test_the_list_shows_each_account(qtbot: QtBot, admin: ServiceContext) -> None:
     dialog = _users(qtbot, admin)
-    rows = {dialog.table.item(r, 0).text(): [dialog.table.item(r, c).text() for c in range(5)]
-            for r in range(dialog.table.rowCount())}
+    rows = {
+        dialog.table.item(r, 0).text(): [dialog.table.item(r, c).text() for c in range(5)]
+        for r in range(dialog.table.rowCount())
+    }
     assert rows["director"] == ["director", "Dana Director", "Medical director", "Active", "—"]
     assert set(rows) == {"admin", "director", "inspector", "pharmacist"}
     assert not dialog.role_button.isEnabled() and not dialog.active_button.isEnabled(), "nobody is selected"
 
 
-def test_add_a_user_signed_with_the_admins_password(qtbot: QtBot, admin: ServiceContext,
-                                                    registry: ServiceContext) -> None:
+def test_add_a_user_signed_with_the_admins_password(
+    qtbot: QtBot, admin: ServiceContext, registry: ServiceContext
+) -> None:
     dialog = _users(qtbot, admin)
     adder = _add(qtbot, dialog, "kim.nurse", "Kim Nurse", "medical_director", "kim-first-password-9")
     assert adder.policy.text() == "Meets the password policy."
@@ -104,8 +109,9 @@ def test_add_a_user_signed_with_the_admins_password(qtbot: QtBot, admin: Service
     assert dialog.selected is not None and dialog.selected["username"] == "kim.nurse", "the new user is selected"
 
 
-def test_change_role_disable_reenable_unlock_and_reset(qtbot: QtBot, admin: ServiceContext,
-                                                       registry: ServiceContext) -> None:
+def test_change_role_disable_reenable_unlock_and_reset(
+    qtbot: QtBot, admin: ServiceContext, registry: ServiceContext
+) -> None:
     for _ in range(MAX_FAILED_ATTEMPTS):  # the pharmacist forgot their password and is locked out
         with pytest.raises(SignInFailed):
             sign_in(registry, "pharmacist", "not-the-password")
@@ -143,8 +149,9 @@ def test_change_role_disable_reenable_unlock_and_reset(qtbot: QtBot, admin: Serv
     assert _signatures(admin) == signatures + 5, "five changes, five signatures"
 
 
-def test_the_menu_opens_it_for_an_admin_only(qtbot: QtBot, admin: ServiceContext, pharmacist: ServiceContext,
-                                             director: ServiceContext, tmp_path: Path) -> None:
+def test_the_menu_opens_it_for_an_admin_only(
+    qtbot: QtBot, admin: ServiceContext, pharmacist: ServiceContext, director: ServiceContext, tmp_path: Path
+) -> None:
     def users_action(ctx: ServiceContext, name: str) -> tuple[MainWindow, QAction]:
         window = MainWindow(ctx, QSettings(str(tmp_path / f"{name}.ini"), QSettings.Format.IniFormat))
         qtbot.addWidget(window)
@@ -167,6 +174,7 @@ def test_the_menu_opens_it_for_an_admin_only(qtbot: QtBot, admin: ServiceContext
 
 
 # --- validation: beside the field, nothing saved, typing kept -------------------------------------------------
+
 
 def test_a_short_or_common_password_is_refused_beside_the_field(qtbot: QtBot, admin: ServiceContext) -> None:
     dialog = _users(qtbot, admin)
@@ -226,6 +234,7 @@ def test_a_missing_signature_is_asked_for_before_anything_is_sent(qtbot: QtBot, 
 
 # --- signatures and one's own account ---------------------------------------------------------------------
 
+
 def test_a_wrong_admin_password_saves_nothing(qtbot: QtBot, admin: ServiceContext) -> None:
     dialog = _users(qtbot, admin)
     dialog.select_user("director")
@@ -268,11 +277,18 @@ def test_an_admin_cannot_change_their_own_role_or_disable_themself(qtbot: QtBot,
 
 # --- other roles ----------------------------------------------------------------------------------------------
 
+
 def test_a_pharmacist_cannot_list_or_change_users(qtbot: QtBot, pharmacist: ServiceContext) -> None:
     dialog = _users(qtbot, pharmacist)
     assert dialog.table.rowCount() == 0 and "may not list users" in dialog.banner.text()
-    for widget in (dialog.add_button, dialog.role_button, dialog.active_button, dialog.unlock_button,
-                   dialog.reset_button, dialog.signature):
+    for widget in (
+        dialog.add_button,
+        dialog.role_button,
+        dialog.active_button,
+        dialog.unlock_button,
+        dialog.reset_button,
+        dialog.signature,
+    ):
         assert not widget.isEnabled()
     assert "Only an admin may add users" in dialog.add_button.toolTip()
 

@@ -46,13 +46,15 @@ def test_clean_administration_saves_at_once_with_keyboard_only(qtbot: QtBot, pha
     dialog = _open(qtbot, pharmacist)
     _scan(qtbot, dialog, f"(01)09501101020917(17)271231(10){lot.lot_number}")
     assert dialog.lot_picker.lot_id() == lot.lot_id
-    dialog.set_values(patient_ref="PT-00412", route="topical_intact", quantity=1.0, screening_done=True,
-                      body_areas=("face", "neck"))
+    dialog.set_values(
+        patient_ref="PT-00412", route="topical_intact", quantity=1.0, screening_done=True, body_areas=("face", "neck")
+    )
     qtbot.keyClick(dialog, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     assert dialog.result is not None and dialog.result.overridden is False
     rows = _administrations(pharmacist)
     assert [(r.patient_ref, r.route, r.body_areas, r.quantity, r.screening_done) for r in rows] == [
-        ("PT-00412", "topical_intact", "face;neck", 1.0, True)]
+        ("PT-00412", "topical_intact", "face;neck", 1.0, True)
+    ]
     with pharmacist.db.read() as session:
         assert session.get(Lot, lot.lot_id).quantity_administered == 1.0
 
@@ -62,8 +64,9 @@ def test_high_finding_asks_for_confirmation_before_saving(qtbot: QtBot, pharmaci
     dialog = _open(qtbot, pharmacist)
     _scan(qtbot, dialog, lot.lot_number)
     # Contraindication recorded at screening: CONTRA-RECORDED is high.
-    dialog.set_values(patient_ref="PT-7", route="topical_intact", quantity=1.0, screening_done=True,
-                      contraindications=("pregnancy",))
+    dialog.set_values(
+        patient_ref="PT-7", route="topical_intact", quantity=1.0, screening_done=True, contraindications=("pregnancy",)
+    )
     dialog.save_button.click()
     assert dialog.guard_box.isVisible() and "CONTRA-RECORDED" in dialog.findings.codes()
     assert "CONTRA-RECORDED" in dialog.guard_message.text()
@@ -76,8 +79,7 @@ def test_high_finding_asks_for_confirmation_before_saving(qtbot: QtBot, pharmaci
     assert [r.contraindications for r in _administrations(pharmacist)] == ["pregnancy"]
 
 
-def test_critical_finding_blocks_a_pharmacist_until_a_director_signs(qtbot: QtBot,
-                                                                     pharmacist: ServiceContext) -> None:
+def test_critical_finding_blocks_a_pharmacist_until_a_director_signs(qtbot: QtBot, pharmacist: ServiceContext) -> None:
     lot = make_lot(pharmacist.db, status="cosmetic", routes=("topical_intact",))
     dialog = _open(qtbot, pharmacist)
     _scan(qtbot, dialog, lot.lot_number)
@@ -146,8 +148,9 @@ def test_undo_walks_back_field_edits(qtbot: QtBot, pharmacist: ServiceContext) -
     assert dialog.route.currentIndex() == 0 and dialog.patient_ref.text() == "PT-1"
     qtbot.keyClick(dialog.patient_ref, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert dialog.patient_ref.text() == ""
-    qtbot.keyClick(dialog.patient_ref, Qt.Key.Key_Z,
-                   Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    qtbot.keyClick(
+        dialog.patient_ref, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    )
     assert dialog.patient_ref.text() == "PT-1"
 
 
@@ -160,7 +163,8 @@ def test_missing_lot_is_named_and_nothing_written(qtbot: QtBot, pharmacist: Serv
 
 
 def test_a_quarantined_lot_is_blocked_for_a_pharmacist_and_needs_a_directors_override(
-        qtbot: QtBot, pharmacist: ServiceContext) -> None:
+    qtbot: QtBot, pharmacist: ServiceContext
+) -> None:
     """Issue 20.5: confirming is not enough to give a lot still in quarantine."""
     lot = make_lot(pharmacist.db, status="cosmetic")
     with pharmacist.db.write() as session:
@@ -182,7 +186,8 @@ def test_a_quarantined_lot_is_blocked_for_a_pharmacist_and_needs_a_directors_ove
 
 
 def test_the_lot_picker_searches_every_usable_lot_not_only_the_first_200(
-        qtbot: QtBot, pharmacist: ServiceContext) -> None:
+    qtbot: QtBot, pharmacist: ServiceContext
+) -> None:
     """Issue 20.7: with more usable lots than the list holds, typed text is queried in SQL."""
     from .ui_data import seed
 

@@ -59,8 +59,9 @@ def test_filters_narrow_the_list(qtbot: QtBot, pharmacist: ServiceContext) -> No
     assert "1 flag shown" in page.count_label.text()
 
 
-def test_filters_changed_while_a_refresh_runs_narrow_its_answer(qtbot: QtBot, pharmacist: ServiceContext,
-                                                                 threaded_ops: OpRunner) -> None:
+def test_filters_changed_while_a_refresh_runs_narrow_its_answer(
+    qtbot: QtBot, pharmacist: ServiceContext, threaded_ops: OpRunner
+) -> None:
     """On the real threaded runner: the refresh is still running when the filters change."""
     make_lot(pharmacist.db, status=None, coa_ref=None)
     make_lot(pharmacist.db, supplier_id=None)
@@ -129,8 +130,9 @@ def test_director_waives_with_reason_and_signature(qtbot: QtBot, director: Servi
     assert "UNDOC-COA" not in _codes(page)
 
 
-def test_pharmacist_and_inspector_have_no_waive_action(qtbot: QtBot, pharmacist: ServiceContext,
-                                                       inspector: ServiceContext) -> None:
+def test_pharmacist_and_inspector_have_no_waive_action(
+    qtbot: QtBot, pharmacist: ServiceContext, inspector: ServiceContext
+) -> None:
     make_lot(pharmacist.db, coa_ref=None)
     for ctx in (pharmacist, inspector):
         page = _page(qtbot, ctx)
@@ -142,7 +144,8 @@ def test_pharmacist_and_inspector_have_no_waive_action(qtbot: QtBot, pharmacist:
 
 
 def test_subjects_read_as_lot_numbers_and_patients_and_waivers_in_the_sites_zone(
-        qtbot: QtBot, director: ServiceContext) -> None:
+    qtbot: QtBot, director: ServiceContext
+) -> None:
     """Issue 20.7 and 20.2: "Lot 22"/"Administration 72" become the lot number and the patient pseudonym with
     the date; a waiver's time is shown to the minute with its zone, not "17:28:47.228543"."""
     import re
@@ -153,8 +156,9 @@ def test_subjects_read_as_lot_numbers_and_patients_and_waivers_in_the_sites_zone
     from .workflow_data import add_administration
 
     lot = make_lot(director.db, lot_number="FLG-7", coa_ref=None)  # UNDOC-COA on the lot
-    add_administration(director.db, lot.lot_id, patient_ref="PT-00412", practitioner=None,
-                       administered_at=datetime(2026, 11, 3, 14, 5))  # TRACE-INCOMPLETE on the administration
+    add_administration(
+        director.db, lot.lot_id, patient_ref="PT-00412", practitioner=None, administered_at=datetime(2026, 11, 3, 14, 5)
+    )  # TRACE-INCOMPLETE on the administration
     waive_flag(director, "UNDOC-COA", "lot", lot.lot_id, "CoA on paper in the QA binder", PASSWORDS["director"])
     page = _page(qtbot, director)
     subjects = {f.code: page.model.index(row, 2).data() for row, f in enumerate(page.model.rows)}

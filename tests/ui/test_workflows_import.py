@@ -64,8 +64,9 @@ def test_check_then_import_lots_with_the_keyboard(qtbot: QtBot, pharmacist: Serv
     assert "Imported" in wizard.summary.text() and not wizard.import_button.isEnabled()
 
 
-def test_rejected_rows_are_listed_first_and_nothing_is_imported(qtbot: QtBot, pharmacist: ServiceContext,
-                                                                tmp_path: Path) -> None:
+def test_rejected_rows_are_listed_first_and_nothing_is_imported(
+    qtbot: QtBot, pharmacist: ServiceContext, tmp_path: Path
+) -> None:
     path = _example("lots-example.csv", tmp_path)
     lines = path.read_text(encoding="utf-8").splitlines()
     header = lines[0].split(",")

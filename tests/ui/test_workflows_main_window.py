@@ -31,16 +31,23 @@ def _window(qtbot: QtBot, ctx: ServiceContext, tmp_path: Path) -> MainWindow:
 
 
 def _workflow_actions(window: MainWindow) -> dict[str, QAction]:
-    return {a.objectName().removeprefix("workflow:"): a for a in window.findChildren(QAction)
-            if a.objectName().startswith("workflow:")}
+    return {
+        a.objectName().removeprefix("workflow:"): a
+        for a in window.findChildren(QAction)
+        if a.objectName().startswith("workflow:")
+    }
 
 
 def test_inspector_sees_no_changing_action(qtbot: QtBot, inspector: ServiceContext, tmp_path: Path) -> None:
     window = _window(qtbot, inspector, tmp_path)
     # Lookback and the lot editors only: these open read-only for an inspector (tests/ui/test_lot_editors.py).
-    assert set(_workflow_actions(window)) == {"Recall lookback", "Characterization results",
-                                              "Source and donor eligibility", "Temperature excursions",
-                                              "Adverse events"}
+    assert set(_workflow_actions(window)) == {
+        "Recall lookback",
+        "Characterization results",
+        "Source and donor eligibility",
+        "Temperature excursions",
+        "Adverse events",
+    }
     flags = window.show_page("Flags")
     assert isinstance(flags, FlagsPage) and not flags.waive_button.isVisible()
 
@@ -48,15 +55,21 @@ def test_inspector_sees_no_changing_action(qtbot: QtBot, inspector: ServiceConte
 def test_pharmacist_receives_from_the_menu(qtbot: QtBot, pharmacist: ServiceContext, tmp_path: Path) -> None:
     window = _window(qtbot, pharmacist, tmp_path)
     actions = _workflow_actions(window)
-    assert {"Receive a lot", "Record an administration", "Reject the lot", "Destroy the lot",
-            "Import lots or administrations"} <= set(actions)
+    assert {
+        "Receive a lot",
+        "Record an administration",
+        "Reject the lot",
+        "Destroy the lot",
+        "Import lots or administrations",
+    } <= set(actions)
     assert "Release the lot" not in actions and "Recall a lot" not in actions
     actions["Receive a lot"].trigger()
     assert isinstance(window.workflow_dialog, ReceiveLotDialog) and window.workflow_dialog.isVisible()
 
 
-def test_director_releases_the_lot_on_screen_or_asks_which(qtbot: QtBot, director: ServiceContext,
-                                                           tmp_path: Path) -> None:
+def test_director_releases_the_lot_on_screen_or_asks_which(
+    qtbot: QtBot, director: ServiceContext, tmp_path: Path
+) -> None:
     lot = make_lot(director.db)
     window = _window(qtbot, director, tmp_path)
     actions = _workflow_actions(window)
@@ -76,19 +89,27 @@ def test_director_releases_the_lot_on_screen_or_asks_which(qtbot: QtBot, directo
 
 
 def _lot_record_buttons(window: MainWindow) -> dict[str, QToolButton]:
-    return {button.defaultAction().objectName().removeprefix("workflow:"): button
-            for button in window.lot_actions.findChildren(QToolButton) if button.defaultAction() is not None
-            and button.defaultAction().objectName().startswith("workflow:")}
+    return {
+        button.defaultAction().objectName().removeprefix("workflow:"): button
+        for button in window.lot_actions.findChildren(QToolButton)
+        if button.defaultAction() is not None and button.defaultAction().objectName().startswith("workflow:")
+    }
 
 
-def test_lot_record_offers_the_lot_actions_the_role_allows(qtbot: QtBot, director: ServiceContext,
-                                                           inspector: ServiceContext, tmp_path: Path) -> None:
+def test_lot_record_offers_the_lot_actions_the_role_allows(
+    qtbot: QtBot, director: ServiceContext, inspector: ServiceContext, tmp_path: Path
+) -> None:
     lot = make_lot(director.db)
     window = _window(qtbot, director, tmp_path)
     window.open_lot(lot.lot_id)
     buttons = _lot_record_buttons(window)
-    assert window.lot_actions.isVisible() and {"Release the lot", "Reject the lot", "Recall a lot",
-                                               "Recall lookback", "Record an administration"} <= set(buttons)
+    assert window.lot_actions.isVisible() and {
+        "Release the lot",
+        "Reject the lot",
+        "Recall a lot",
+        "Recall lookback",
+        "Record an administration",
+    } <= set(buttons)
     assert "Receive a lot" not in buttons
     qtbot.mouseClick(buttons["Release the lot"], Qt.MouseButton.LeftButton)
     assert isinstance(window.workflow_dialog, ReleaseLotDialog) and window.workflow_dialog.lot_id == lot.lot_id
@@ -97,9 +118,13 @@ def test_lot_record_offers_the_lot_actions_the_role_allows(qtbot: QtBot, directo
     watcher = _window(qtbot, inspector, tmp_path / "inspector")
     watcher.open_lot(lot.lot_id)
     # Lookback and the lot editors, which open read-only for an inspector.
-    assert set(_lot_record_buttons(watcher)) == {"Recall lookback", "Characterization results",
-                                                 "Source and donor eligibility", "Temperature excursions",
-                                                 "Adverse events"}
+    assert set(_lot_record_buttons(watcher)) == {
+        "Recall lookback",
+        "Characterization results",
+        "Source and donor eligibility",
+        "Temperature excursions",
+        "Adverse events",
+    }
 
 
 def test_flag_jumps_to_the_lot_record(qtbot: QtBot, pharmacist: ServiceContext, tmp_path: Path) -> None:
@@ -119,8 +144,9 @@ def _file_action(window: MainWindow, text: str) -> QAction | None:
 
 
 @sqlite_only("the file dialog offers an SQLite copy; the backup service's tests cover pg_dump")
-def test_director_backs_up_from_the_file_menu(qtbot: QtBot, director: ServiceContext, pharmacist: ServiceContext,
-                                              tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_director_backs_up_from_the_file_menu(
+    qtbot: QtBot, director: ServiceContext, pharmacist: ServiceContext, tmp_path: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     target = tmp_path / "copy.sqlite3"
     offered: list[str] = []
 

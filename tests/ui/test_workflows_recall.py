@@ -30,11 +30,13 @@ def _lot_with_two_patients(ctx: ServiceContext) -> int:
 def _select_row(dialog: LookbackDialog, row: int) -> None:
     index = dialog.table.model().index(row, 0)
     dialog.table.selectionModel().select(
-        index, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows)
+        index, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
+    )
 
 
-def test_director_recalls_and_the_lookback_opens_at_once(qtbot: QtBot, director: ServiceContext,
-                                                         tmp_path: Path) -> None:
+def test_director_recalls_and_the_lookback_opens_at_once(
+    qtbot: QtBot, director: ServiceContext, tmp_path: Path
+) -> None:
     lot_id = _lot_with_two_patients(director)
     dialog = show_active(qtbot, RecallDialog(director, lot_id=lot_id))
     dialog.signature.reason_edit.setPlainText("Supplier notice: sterility failure in batch")
@@ -64,17 +66,22 @@ def test_director_recalls_and_the_lookback_opens_at_once(qtbot: QtBot, director:
     with director.db.read() as session:
         rows = session.execute(select(Administration).order_by(Administration.id)).scalars().all()
         assert [(r.patient_ref, r.patient_notified_on, r.notified_how) for r in rows] == [
-            ("PT-00001", date.today(), "phone"), ("PT-00002", None, None)]
+            ("PT-00001", date.today(), "phone"),
+            ("PT-00002", None, None),
+        ]
     assert "1 patient still to notify" in lookback.heading.text()
 
     csv_path = lookback.export_csv(tmp_path / "lookback.csv")
     with csv_path.open(encoding="utf-8-sig") as handle:
         records = list(csv.DictReader(handle))
     assert [(r["patient"], r["notified_on"], r["how"]) for r in records] == [
-        ("PT-00001", date.today().isoformat(), "phone"), ("PT-00002", "", "")]
+        ("PT-00001", date.today().isoformat(), "phone"),
+        ("PT-00002", "", ""),
+    ]
     pdf_path = lookback.export_pdf(tmp_path / "lookback.pdf")
-    text = subprocess.run(["pdftotext", "-layout", str(pdf_path), "-"], capture_output=True, text=True,
-                          check=True).stdout
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(pdf_path), "-"], capture_output=True, text=True, check=True
+    ).stdout
     assert "Recall lookback" in text and "PT-00001" in text and "PT-00002" in text
 
 
@@ -90,8 +97,9 @@ def test_notify_without_selection_or_how_writes_nothing(qtbot: QtBot, pharmacist
         assert session.execute(select(Administration.patient_notified_on)).scalars().all() == [None, None]
 
 
-def test_inspector_sees_the_lookback_but_no_changing_action(qtbot: QtBot, inspector: ServiceContext,
-                                                            tmp_path: Path) -> None:
+def test_inspector_sees_the_lookback_but_no_changing_action(
+    qtbot: QtBot, inspector: ServiceContext, tmp_path: Path
+) -> None:
     lot_id = _lot_with_two_patients(inspector)
     lookback = show_active(qtbot, LookbackDialog(inspector, lot_id))
     assert lookback.table.rowCount() == 2

@@ -42,10 +42,19 @@ def _drop(widget: object, paths: list[Path]) -> None:
     assert QApplication.sendEvent(widget, QDropEvent(QPointF(5, 5), *args, QEvent.Type.Drop))
 
 
-def test_pharmacist_receives_a_scanned_lot_of_a_known_product(qtbot: QtBot, pharmacist: ServiceContext,
-                                                               tmp_path: Path) -> None:
-    product_id = create_product(pharmacist, {"name": "Rose Exo Serum", "product_type": "exosome", "gtin": GTIN,
-                                             "storage_form": "refrigerated", "unit": "vial"})
+def test_pharmacist_receives_a_scanned_lot_of_a_known_product(
+    qtbot: QtBot, pharmacist: ServiceContext, tmp_path: Path
+) -> None:
+    product_id = create_product(
+        pharmacist,
+        {
+            "name": "Rose Exo Serum",
+            "product_type": "exosome",
+            "gtin": GTIN,
+            "storage_form": "refrigerated",
+            "unit": "vial",
+        },
+    )
     coa = tmp_path / "coa-2411.pdf"
     coa.write_bytes(b"%PDF-1.4 certificate of analysis")
     dialog = show_active(qtbot, ReceiveLotDialog(pharmacist))
@@ -71,9 +80,15 @@ def test_pharmacist_receives_a_scanned_lot_of_a_known_product(qtbot: QtBot, phar
     assert "UNDOC-EV-CHARACTERIZATION" in dialog.findings.codes()
     with pharmacist.db.read() as session:
         lot = session.get(Lot, dialog.result.lot_id)
-        assert (lot.status, lot.lot_number, lot.serial, lot.expiry_date, lot.quantity_received,
-                lot.receipt_temperature_c, lot.package_intact) == (
-            "quarantine", "EXO-2411", "SN-77", date(2027, 11, 30), 10.0, 4.5, True)
+        assert (
+            lot.status,
+            lot.lot_number,
+            lot.serial,
+            lot.expiry_date,
+            lot.quantity_received,
+            lot.receipt_temperature_c,
+            lot.package_intact,
+        ) == ("quarantine", "EXO-2411", "SN-77", date(2027, 11, 30), 10.0, 4.5, True)
         assert lot.supplier is not None and lot.supplier.name == "Seoul Aesthetics Supply"
         [document] = session.execute(select(Document)).scalars().all()
         assert (document.lot_id, document.kind, document.file_name) == (lot.id, "coa", "coa-2411.pdf")
@@ -219,8 +234,16 @@ def test_an_expired_lot_is_warned_about_before_anything_is_saved(qtbot: QtBot, p
 
     from PySide6.QtCore import QDate
 
-    create_product(pharmacist, {"name": "Rose Exo Serum", "product_type": "exosome", "gtin": GTIN,
-                                "storage_form": "refrigerated", "unit": "vial"})
+    create_product(
+        pharmacist,
+        {
+            "name": "Rose Exo Serum",
+            "product_type": "exosome",
+            "gtin": GTIN,
+            "storage_form": "refrigerated",
+            "unit": "vial",
+        },
+    )
     dialog = show_active(qtbot, ReceiveLotDialog(pharmacist))
     _scan(qtbot, dialog, SCAN)
     dialog.expiry_date.setDate(QDate(date.today() - timedelta(days=1)))

@@ -53,8 +53,9 @@ def test_named_periods_are_calendar_periods() -> None:
     assert period_for("Last year", today) == (date(2025, 1, 1), date(2025, 12, 31))
 
 
-def test_inspector_produces_the_compliance_report_and_opens_it(qtbot: QtBot, inspector: ServiceContext,
-                                                               tmp_path: Path) -> None:
+def test_inspector_produces_the_compliance_report_and_opens_it(
+    qtbot: QtBot, inspector: ServiceContext, tmp_path: Path
+) -> None:
     lot = make_lot(inspector.db, status=None)  # no regulatory status: a finding for the report
     add_administration(inspector.db, lot.lot_id)
     page = _page(qtbot, inspector)

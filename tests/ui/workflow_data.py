@@ -19,9 +19,15 @@ class LotIds:
     product_name: str
 
 
-def make_lot(db: Database, product_type: str = "exosome", *, routes: tuple[str, ...] = ("topical_intact",),
-             status: str | None = "cosmetic", product_values: dict[str, Any] | None = None,
-             **lot_values: Any) -> LotIds:
+def make_lot(
+    db: Database,
+    product_type: str = "exosome",
+    *,
+    routes: tuple[str, ...] = ("topical_intact",),
+    status: str | None = "cosmetic",
+    product_values: dict[str, Any] | None = None,
+    **lot_values: Any,
+) -> LotIds:
     with db.write() as session:
         product = builders.product(session, product_type, routes=routes, status=status, **(product_values or {}))
         lot = builders.lot(session, product, **lot_values)

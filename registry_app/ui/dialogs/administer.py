@@ -177,11 +177,18 @@ class AdministerDialog(QDialog):
 
     def _fields(self) -> dict[QWidget, str]:
         return {
-            self.administered_at: "administered_at", self.patient_ref: "patient_ref", self.route: "route",
-            self.body_areas: "body_areas", self.quantity: "quantity", self.volume_ml: "volume_ml",
-            self.practitioner: "practitioner", self.device_procedure: "device_procedure",
-            self.ind_reference: "ind_reference", self.screening: "screening_done",
-            self.contraindications: "contraindications", self.notes: "notes",
+            self.administered_at: "administered_at",
+            self.patient_ref: "patient_ref",
+            self.route: "route",
+            self.body_areas: "body_areas",
+            self.quantity: "quantity",
+            self.volume_ml: "volume_ml",
+            self.practitioner: "practitioner",
+            self.device_procedure: "device_procedure",
+            self.ind_reference: "ind_reference",
+            self.screening: "screening_done",
+            self.contraindications: "contraindications",
+            self.notes: "notes",
         }
 
     def _on_edit(self, widget: QWidget) -> None:
@@ -226,9 +233,17 @@ class AdministerDialog(QDialog):
             notes=self.notes.toPlainText().strip() or None,
         )
 
-    def set_values(self, *, patient_ref: str = "", route: str | None = None, quantity: float | None = None,
-                   practitioner: str | None = None, screening_done: bool | None = None,
-                   body_areas: tuple[str, ...] = (), contraindications: tuple[str, ...] = ()) -> None:
+    def set_values(
+        self,
+        *,
+        patient_ref: str = "",
+        route: str | None = None,
+        quantity: float | None = None,
+        practitioner: str | None = None,
+        screening_done: bool | None = None,
+        body_areas: tuple[str, ...] = (),
+        contraindications: tuple[str, ...] = (),
+    ) -> None:
         """Fill the form (used by callers that pre-fill, e.g. repeating a patient's last treatment)."""
         from .forms import set_checked
 
@@ -254,8 +269,10 @@ class AdministerDialog(QDialog):
             reason = self.override_reason.toPlainText().strip()
             password = self.override_password.text()
             if not reason or not password or not self.director_name.text().strip():
-                self.banner.show_error("A blocking finding stops this administration. To go ahead, a medical "
-                                       "director writes the reason, their user name and password, then signs.")
+                self.banner.show_error(
+                    "A blocking finding stops this administration. To go ahead, a medical "
+                    "director writes the reason, their user name and password, then signs."
+                )
                 (self.override_reason if not reason else self.override_password).setFocus()
                 return
             override = Override(reason=reason, password=password, username=self.director_name.text().strip())
@@ -267,10 +284,14 @@ class AdministerDialog(QDialog):
         ctx, confirmed = self.ctx, confirm or override is not None
         # The rules run and the row is written on the op's thread: a writer waiting for the database's lock
         # leaves the window responsive, and Save stays disabled until the answer is back (no double record).
-        runner_for(self).run(self, lambda _progress: record_administration(ctx, entry, confirm=confirmed,
-                                                                           override=override),
-                             self._saved, self._refused, title="Recording the administration",
-                             busy=[self.buttons])
+        runner_for(self).run(
+            self,
+            lambda _progress: record_administration(ctx, entry, confirm=confirmed, override=override),
+            self._saved,
+            self._refused,
+            title="Recording the administration",
+            busy=[self.buttons],
+        )
 
     def _saved(self, result: AdministrationResult) -> None:
         self.result = result
@@ -301,20 +322,24 @@ class AdministerDialog(QDialog):
         self.guard_box.show()
         if state == "blocked":
             self.guard_message.setText(
-                "<b>Blocked.</b> " + " ".join(f"{f.code}: {f.message}" for f in blocking)
-                + "<br>Only a medical director may override, with a reason and a signature.")
-            self.banner.show_error(f"Not saved: {count_phrase(len(blocking), 'blocking finding')}. "
-                                   "See Guard rails below.")
+                "<b>Blocked.</b> "
+                + " ".join(f"{f.code}: {f.message}" for f in blocking)
+                + "<br>Only a medical director may override, with a reason and a signature."
+            )
+            self.banner.show_error(
+                f"Not saved: {count_phrase(len(blocking), 'blocking finding')}. See Guard rails below."
+            )
             self.override_box.show()
             self.confirm_check.hide()
             self.save_button.setText("&Override and save")
             self.override_reason.setFocus()
         else:
             high = [f for f in findings if f.severity == "high"]
-            self.guard_message.setText(
-                "<b>Please confirm.</b> " + " ".join(f"{f.code}: {f.message}" for f in high))
-            self.banner.show_warning(f"Not saved yet: {count_phrase(len(high), 'high finding')} "
-                                     f"need{'s' if len(high) == 1 else ''} your confirmation.")
+            self.guard_message.setText("<b>Please confirm.</b> " + " ".join(f"{f.code}: {f.message}" for f in high))
+            self.banner.show_warning(
+                f"Not saved yet: {count_phrase(len(high), 'high finding')} "
+                f"need{'s' if len(high) == 1 else ''} your confirmation."
+            )
             self.override_box.hide()
             self.confirm_check.show()
             self.confirm_check.setChecked(False)

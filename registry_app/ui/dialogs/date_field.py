@@ -44,14 +44,17 @@ class DateField(QLineEdit):
 
     dateChanged = Signal(QDate)
 
-    def __init__(self, value: date | QDate | None = None, *, optional: bool = False,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self, value: date | QDate | None = None, *, optional: bool = False, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.optional = optional
         short = QLocale().dateFormat(QLocale.FormatType.ShortFormat)
         self.setPlaceholderText("not recorded (YYYY-MM-DD)" if optional else "YYYY-MM-DD")
-        self.setToolTip(f"Type a date as YYYY-MM-DD (or {short}); Alt+Down opens the calendar."
-                        + (" Leave it empty when it is not recorded." if optional else ""))
+        self.setToolTip(
+            f"Type a date as YYYY-MM-DD (or {short}); Alt+Down opens the calendar."
+            + (" Leave it empty when it is not recorded." if optional else "")
+        )
         icon = self.style().standardIcon(QStyle.StandardPixmap.SP_FileDialogDetailedView)
         self.calendar_action = QAction(QIcon(icon), "Pick a date from the calendar", self)
         self.calendar_action.setObjectName("openCalendar")
@@ -133,7 +136,7 @@ class DateField(QLineEdit):
 
 
 def date_problems(*fields: tuple[str, DateField]) -> list[str]:
-    """"label: why" for each field whose text is not a usable date (each also outlined in red)."""
+    """ "label: why" for each field whose text is not a usable date (each also outlined in red)."""
     problems = []
     for label, field in fields:
         problem = field.problem()

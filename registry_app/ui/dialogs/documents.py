@@ -54,10 +54,15 @@ class DocumentDropList(QWidget):
         self.remove_button.clicked.connect(self.remove_selected)
         row.addWidget(self.remove_button)
         layout.addLayout(row)
-        QShortcut(QKeySequence.StandardKey.Open, self, self.choose_files,
-                  context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        QShortcut(QKeySequence.StandardKey.Delete, self.list, self.remove_selected,
-                  context=Qt.ShortcutContext.WidgetShortcut)
+        QShortcut(
+            QKeySequence.StandardKey.Open,
+            self,
+            self.choose_files,
+            context=Qt.ShortcutContext.WidgetWithChildrenShortcut,
+        )
+        QShortcut(
+            QKeySequence.StandardKey.Delete, self.list, self.remove_selected, context=Qt.ShortcutContext.WidgetShortcut
+        )
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if event.mimeData().hasUrls():

@@ -195,9 +195,17 @@ def attempt(banner: ErrorBanner, fn: Callable[[], T], fields: dict[str, QWidget]
     return result
 
 
-def attempt_op(widget: QWidget, banner: ErrorBanner, call: Callable[[], T], on_done: Callable[[T], None],
-               fields: dict[str, QWidget] | None = None, *, busy: Iterable[QWidget] = (),
-               on_refused: Callable[[RegistryError], None] | None = None, title: str = "") -> Op:
+def attempt_op(
+    widget: QWidget,
+    banner: ErrorBanner,
+    call: Callable[[], T],
+    on_done: Callable[[T], None],
+    fields: dict[str, QWidget] | None = None,
+    *,
+    busy: Iterable[QWidget] = (),
+    on_refused: Callable[[RegistryError], None] | None = None,
+    title: str = "",
+) -> Op:
     """`attempt` through the widget's op runner: the service call runs off the GUI thread (a writer waiting for
     the database's lock must not freeze the window) while the `busy` buttons are disabled (no double submit).
 

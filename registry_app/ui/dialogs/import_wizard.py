@@ -42,8 +42,10 @@ from .forms import ErrorBanner, add_save_shortcut, has_role
 
 FILE_FILTER = "Spreadsheets (*.csv *.xlsx);;CSV (*.csv);;Excel (*.xlsx);;All files (*)"
 PREVIEW_LIMIT = 500  # rows shown in the preview table; the counts always cover the whole file
-PREVIEW_COLUMNS = {"lots": ("product_name", "lot_number", "expiry_date", "quantity_received"),
-                   "administrations": ("administered_at", "product_name", "lot_number", "patient_ref", "route")}
+PREVIEW_COLUMNS = {
+    "lots": ("product_name", "lot_number", "expiry_date", "quantity_received"),
+    "administrations": ("administered_at", "product_name", "lot_number", "patient_ref", "route"),
+}
 
 
 class ImportWizard(QDialog):
@@ -112,13 +114,16 @@ class ImportWizard(QDialog):
         file_label = QLabel("&File")
         file_label.setBuddy(self.path_edit)
         form.addRow(file_label, file_row)
-        self.update_check = QCheckBox("&Update lots already in the registry (otherwise they are rejected as "
-                                      "duplicates)")
+        self.update_check = QCheckBox(
+            "&Update lots already in the registry (otherwise they are rejected as duplicates)"
+        )
         form.addRow("", self.update_check)
         self.lots_radio.toggled.connect(self.update_check.setEnabled)
         self.update_check.setEnabled(self.lots_radio.isChecked())
-        hint = QLabel("Check reads the whole file and writes nothing. Every rejected row is listed with its row "
-                      "and column; nothing is imported until every row is accepted.")
+        hint = QLabel(
+            "Check reads the whole file and writes nothing. Every rejected row is listed with its row "
+            "and column; nothing is imported until every row is accepted."
+        )
         hint.setWordWrap(True)
         form.addRow(hint)
         return page
@@ -169,8 +174,9 @@ class ImportWizard(QDialog):
         text = self.path_edit.text().strip()
         path = Path(text).expanduser() if text else None
         if path is None or not path.is_file():
-            self.banner.show_error("file: choose an existing CSV or XLSX file" if path is None
-                                   else f"file: {path} does not exist")
+            self.banner.show_error(
+                "file: choose an existing CSV or XLSX file" if path is None else f"file: {path} does not exist"
+            )
             self.path_edit.setFocus()
             return None
         return path
@@ -202,11 +208,15 @@ class ImportWizard(QDialog):
         if path is None or self.busy:
             return
         service, options, ctx = self._service(), self._options(), self.ctx
-        self._start("Importing…", lambda progress: service(ctx, path, dry_run=False, progress=progress, **options),
-                    self._imported)
+        self._start(
+            "Importing…",
+            lambda progress: service(ctx, path, dry_run=False, progress=progress, **options),
+            self._imported,
+        )
 
-    def _start(self, title: str, work: Callable[[Callable[[int, int], bool]], Any],
-               done: Callable[[Any], None]) -> None:
+    def _start(
+        self, title: str, work: Callable[[Callable[[int, int], bool]], Any], done: Callable[[Any], None]
+    ) -> None:
         self.banner.clear_message()
         self.check_button.setEnabled(False)
         self.import_button.setEnabled(False)
@@ -229,19 +239,27 @@ class ImportWizard(QDialog):
         rejected_rows = {e.row for e in result.errors}
         if result.errors:
             header_only = all(e.row <= 1 for e in result.errors)
-            rows_text = ("The header is wrong" if header_only else
-                         f"{count_phrase(len(rejected_rows), 'row')} rejected, "
-                         f"{result.rows - len(rejected_rows)} accepted")
-            self.summary.setText(f"<b>{result.file_name}</b>: {count_phrase(result.rows, 'row')}. {rows_text}. "
-                                 "Nothing can be imported until every row is accepted: fix the file and check again."
-                                 "<br>" + "<br>".join(_escape(line) for line in result.error_lines()[:20]))
+            rows_text = (
+                "The header is wrong"
+                if header_only
+                else f"{count_phrase(len(rejected_rows), 'row')} rejected, {result.rows - len(rejected_rows)} accepted"
+            )
+            self.summary.setText(
+                f"<b>{result.file_name}</b>: {count_phrase(result.rows, 'row')}. {rows_text}. "
+                "Nothing can be imported until every row is accepted: fix the file and check again."
+                "<br>" + "<br>".join(_escape(line) for line in result.error_lines()[:20])
+            )
         else:
             extra = ""
             if result.kind == "lots":
-                extra = (f" {count_phrase(result.created, 'new lot')}, {count_phrase(result.updated, 'update')}, "
-                         f"{count_phrase(result.products_created, 'new product')}.")
-            self.summary.setText(f"<b>{result.file_name}</b>: all {count_phrase(result.rows, 'row')} accepted.{extra} "
-                                 "Press Import to write them." + _warning_lines(result))
+                extra = (
+                    f" {count_phrase(result.created, 'new lot')}, {count_phrase(result.updated, 'update')}, "
+                    f"{count_phrase(result.products_created, 'new product')}."
+                )
+            self.summary.setText(
+                f"<b>{result.file_name}</b>: all {count_phrase(result.rows, 'row')} accepted.{extra} "
+                "Press Import to write them." + _warning_lines(result)
+            )
         self._fill_preview(result, table)
         self._go(1)
 
@@ -253,8 +271,9 @@ class ImportWizard(QDialog):
         self.preview.setHorizontalHeaderLabels(["Row", "Check", *columns])
         messages: dict[int, list[str]] = {}
         for error in result.errors:
-            messages.setdefault(error.row, []).append(f"{error.column}: {error.message}" if error.column
-                                                      else error.message)
+            messages.setdefault(error.row, []).append(
+                f"{error.column}: {error.message}" if error.column else error.message
+            )
         rows: list[tuple[int, list[str]]] = table.rows if table is not None else [(r, []) for r in sorted(messages)]
         # Rejected rows first: they are what the user has to fix.
         rows = sorted(rows, key=lambda item: (item[0] not in messages, item[0]))[:PREVIEW_LIMIT]
@@ -282,17 +301,23 @@ class ImportWizard(QDialog):
             self.summary.setText("Not imported: " + "<br>".join(_escape(e) for e in result.error_lines()[:20]))
             self._go(1)
             return
-        detail = (f"{count_phrase(result.created, 'lot')} created, {result.updated} updated, "
-                  f"{count_phrase(result.products_created, 'product')}, "
-                  f"{count_phrase(result.suppliers_created, 'supplier')} and "
-                  f"{count_phrase(result.manufacturers_created, 'manufacturer')} added, "
-                  f"{count_phrase(result.results_created, 'characterization result')}."
-                  if result.kind == "lots" else f"{count_phrase(result.created, 'administration')} recorded.")
+        detail = (
+            f"{count_phrase(result.created, 'lot')} created, {result.updated} updated, "
+            f"{count_phrase(result.products_created, 'product')}, "
+            f"{count_phrase(result.suppliers_created, 'supplier')} and "
+            f"{count_phrase(result.manufacturers_created, 'manufacturer')} added, "
+            f"{count_phrase(result.results_created, 'characterization result')}."
+            if result.kind == "lots"
+            else f"{count_phrase(result.created, 'administration')} recorded."
+        )
         if result.excursions_opened:
-            detail += (f" {count_phrase(result.excursions_opened, 'temperature excursion')} opened (received "
-                       "outside the storage range): resolve them on the lots.")
-        self.summary.setText(f"<b>Imported {result.file_name}</b>: {detail} Batch {result.batch}."
-                             + _warning_lines(result))
+            detail += (
+                f" {count_phrase(result.excursions_opened, 'temperature excursion')} opened (received "
+                "outside the storage range): resolve them on the lots."
+            )
+        self.summary.setText(
+            f"<b>Imported {result.file_name}</b>: {detail} Batch {result.batch}." + _warning_lines(result)
+        )
         self.banner.clear_message()
         self.import_button.setEnabled(False)
         self.import_button.setText("Imported")

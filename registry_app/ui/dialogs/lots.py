@@ -29,8 +29,14 @@ UNUSABLE = {"recalled", "rejected", "destroyed", "depleted", "expired", "quarant
 class LotPicker(QWidget):
     lot_changed = Signal(object)  # the LotRef, or None
 
-    def __init__(self, ctx: ServiceContext, *, usable_only: bool = False, pick_statuses: tuple[str, ...] = (),
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        ctx: ServiceContext,
+        *,
+        usable_only: bool = False,
+        pick_statuses: tuple[str, ...] = (),
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.ctx = ctx
         self.usable_only = usable_only
@@ -91,9 +97,13 @@ class LotPicker(QWidget):
         self._asked += 1
         asked, ctx, text = self._asked, self.ctx, self.search_edit.text().strip()
         query = LotQuery(text=text, statuses=self._statuses)
-        runner_for(self).run(self, lambda _progress: lot_page(ctx, query, limit=PICK_LIMIT, badges=False),
-                             lambda page: self._found(asked, text, page), lambda error: self._found(asked, text, None),
-                             title="Searching the lots")
+        runner_for(self).run(
+            self,
+            lambda _progress: lot_page(ctx, query, limit=PICK_LIMIT, badges=False),
+            lambda page: self._found(asked, text, page),
+            lambda error: self._found(asked, text, None),
+            title="Searching the lots",
+        )
 
     def _found(self, asked: int, text: str, page: LotPage | None) -> None:
         if asked == self._asked:
@@ -104,16 +114,20 @@ class LotPicker(QWidget):
         which = " or ".join(self._statuses) if self._statuses else "recent"
         count = f"first {len(rows)}, type to narrow" if more else str(len(rows))
         if rows:
-            heading = (f"… or pick from the {which} lots matching “{text}” ({count})" if text
-                       else f"… or pick from the {which} lots ({count})")
+            heading = (
+                f"… or pick from the {which} lots matching “{text}” ({count})"
+                if text
+                else f"… or pick from the {which} lots ({count})"
+            )
         else:
             heading = f"No {which} lots match “{text}”" if text else f"No {which} lots"
         self.pick_combo.addItem(heading, None)
         for r in rows:
             expiry = f", expires {r.expiry_date}" if r.expiry_date else ""
             stock = f"{quantity_text(r.on_hand)} {r.unit or ''}".strip()
-            self.pick_combo.addItem(f"{r.product} — lot {r.lot_number} ({stock} on hand{expiry})",
-                                    (r.lot_number, r.product))
+            self.pick_combo.addItem(
+                f"{r.product} — lot {r.lot_number} ({stock} on hand{expiry})", (r.lot_number, r.product)
+            )
         self.pick_combo.setEnabled(bool(rows))
         view = self.pick_combo.view()
         view.setMinimumWidth(view.sizeHintForColumn(0) + 24)  # the open list wide enough for whole entries

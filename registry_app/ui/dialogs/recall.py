@@ -47,8 +47,7 @@ from .forms import ErrorBanner, attempt, attempt_op, date_edit, has_role, wire_k
 from .lots import LotPicker
 from .signature import SignaturePanel
 
-LOOKBACK_COLUMNS = ("Administered", "Patient", "Route", "Body areas", "Practitioner", "Quantity", "Notified on",
-                    "How")
+LOOKBACK_COLUMNS = ("Administered", "Patient", "Route", "Body areas", "Practitioner", "Quantity", "Notified on", "How")
 
 
 class RecallDialog(QDialog):
@@ -119,9 +118,15 @@ class RecallDialog(QDialog):
         assert lot_id is not None
         ctx, reason, password = self.ctx, self.signature.reason(), self.signature.password()
         recalled_from: datetime = self.recall_date.dateTime().toPython().replace(second=0, microsecond=0)
-        attempt_op(self, self.banner, lambda: recall_lot(ctx, lot_id, reason, password, recalled_from),
-                   self._recalled, {"reason": self.signature.reason_edit, "recall_date": self.recall_date},
-                   busy=[self.buttons], on_refused=lambda _error: self.signature.clear_password())
+        attempt_op(
+            self,
+            self.banner,
+            lambda: recall_lot(ctx, lot_id, reason, password, recalled_from),
+            self._recalled,
+            {"reason": self.signature.reason_edit, "recall_date": self.recall_date},
+            busy=[self.buttons],
+            on_refused=lambda _error: self.signature.clear_password(),
+        )
 
     def _recalled(self, result: RecallResult) -> None:
         self.result = result
@@ -203,12 +208,16 @@ class LookbackDialog(QDialog):
         # "recalled from <moment>" says the status once, not "recalled, recalled from <date>" (issue 20.7).
         state = label(trace.status).lower()
         if trace.recalled_from:
-            state = (f"recalled from {trace.recalled_from}" if trace.status == "recalled"
-                     else f"{state}, recalled from {trace.recalled_from}")
+            state = (
+                f"recalled from {trace.recalled_from}"
+                if trace.status == "recalled"
+                else f"{state}, recalled from {trace.recalled_from}"
+            )
         self.heading.setText(
             f"<b>{trace.product_name}</b>, lot <b>{trace.lot_number}</b> ({state}): "
             f"{count_phrase(len(trace.administrations), 'administration')}, "
-            f"{count_phrase(waiting, 'patient')} still to notify.")
+            f"{count_phrase(waiting, 'patient')} still to notify."
+        )
         self.table.setRowCount(len(trace.administrations))
         for r, row in enumerate(self.rows()):
             for c, text in enumerate(row):
@@ -220,10 +229,16 @@ class LookbackDialog(QDialog):
     def rows(self) -> list[list[str]]:
         assert self.trace is not None
         return [
-            [a.when(sep=" "), a.patient_ref or "", label(a.route),
-             (a.body_areas or "").replace(";", ", "), a.practitioner or "",
-             "" if a.quantity is None else quantity_text(a.quantity),
-             a.patient_notified_on.isoformat() if a.patient_notified_on else "", a.notified_how or ""]
+            [
+                a.when(sep=" "),
+                a.patient_ref or "",
+                label(a.route),
+                (a.body_areas or "").replace(";", ", "),
+                a.practitioner or "",
+                "" if a.quantity is None else quantity_text(a.quantity),
+                a.patient_notified_on.isoformat() if a.patient_notified_on else "",
+                a.notified_how or "",
+            ]
             for a in self.trace.administrations
         ]
 
@@ -264,8 +279,9 @@ class LookbackDialog(QDialog):
     def _export_to_chosen(self, kind: str) -> None:
         assert self.trace is not None
         default = f"lookback-{self.trace.lot_number}.{kind}"
-        name, _ = QFileDialog.getSaveFileName(self, f"Export the lookback as {kind.upper()}", default,
-                                              f"{kind.upper()} (*.{kind})")
+        name, _ = QFileDialog.getSaveFileName(
+            self, f"Export the lookback as {kind.upper()}", default, f"{kind.upper()} (*.{kind})"
+        )
         if not name:
             return
         path = Path(name)
@@ -285,8 +301,9 @@ class LookbackDialog(QDialog):
             # As every CSV the application writes (reports/exports.py): a BOM for Excel, formulas neutralised.
             with temporary.open("w", newline="", encoding=CSV_ENCODING) as handle:
                 writer = csv.writer(handle)
-                writer.writerow(["product_name", "lot_number",
-                                 *[c.lower().replace(" ", "_") for c in LOOKBACK_COLUMNS]])
+                writer.writerow(
+                    ["product_name", "lot_number", *[c.lower().replace(" ", "_") for c in LOOKBACK_COLUMNS]]
+                )
                 for row in self.rows():
                     writer.writerow(csv_cells([self.trace.product_name, self.trace.lot_number, *row]))
             publish(temporary, final, replace=True)
@@ -298,12 +315,14 @@ class LookbackDialog(QDialog):
         trace = self.trace
         head = "".join(f"<th>{c}</th>" for c in LOOKBACK_COLUMNS)
         body = "".join("<tr>" + "".join(f"<td>{_html(cell)}</td>" for cell in row) + "</tr>" for row in self.rows())
-        html = (f"<h2>Recall lookback: {_html(trace.product_name)}, lot {_html(trace.lot_number)}</h2>"
-                f"<p>Status: {label(trace.status)}"
-                + (f"; recalled from {trace.recalled_from}" if trace.recalled_from else "")
-                + f". Printed {date.today().isoformat()}. "
-                f"{count_phrase(len(trace.not_notified), 'patient')} still to notify.</p>"
-                f"<table border='1' cellspacing='0' cellpadding='3'><tr>{head}</tr>{body}</table>")
+        html = (
+            f"<h2>Recall lookback: {_html(trace.product_name)}, lot {_html(trace.lot_number)}</h2>"
+            f"<p>Status: {label(trace.status)}"
+            + (f"; recalled from {trace.recalled_from}" if trace.recalled_from else "")
+            + f". Printed {date.today().isoformat()}. "
+            f"{count_phrase(len(trace.not_notified), 'patient')} still to notify.</p>"
+            f"<table border='1' cellspacing='0' cellpadding='3'><tr>{head}</tr>{body}</table>"
+        )
         writer = QPdfWriter(str(path))
         writer.setPageSize(QPageSize(QPageSize.PageSizeId.A4))
         writer.setPageOrientation(QPageLayout.Orientation.Landscape)

@@ -129,9 +129,12 @@ class ReceiveLotDialog(QDialog):
         typed = not self.undo.stack.isClean() or bool(self.documents.documents())
         if self.result is None and typed:
             answer = QMessageBox.question(
-                self, "Discard this receipt?", "What you entered for this lot has not been saved. Discard it?",
+                self,
+                "Discard this receipt?",
+                "What you entered for this lot has not been saved. Discard it?",
                 QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
-                QMessageBox.StandardButton.Cancel)
+                QMessageBox.StandardButton.Cancel,
+            )
             if answer != QMessageBox.StandardButton.Discard:
                 return
         super().reject()
@@ -241,13 +244,26 @@ class ReceiveLotDialog(QDialog):
 
     def _undoable(self) -> dict[QWidget, str]:
         return {
-            self.product_combo: "product", self.product_name: "product name", self.product_type: "product type",
-            self.manufacturer: "manufacturer", self.unit: "unit", self.presentation: "presentation",
-            self.storage_form: "storage", self.source: "source", self.pn_species: "species",
-            self.lot_number: "lot number", self.serial: "serial", self.expiry_date: "expiry",
-            self.supplier: "supplier", self.coa_ref: "CoA reference", self.donor_ref: "donor eligibility",
-            self.received_date: "received date", self.quantity: "quantity", self.temperature: "temperature",
-            self.package: "package", self.gtin: "GTIN",
+            self.product_combo: "product",
+            self.product_name: "product name",
+            self.product_type: "product type",
+            self.manufacturer: "manufacturer",
+            self.unit: "unit",
+            self.presentation: "presentation",
+            self.storage_form: "storage",
+            self.source: "source",
+            self.pn_species: "species",
+            self.lot_number: "lot number",
+            self.serial: "serial",
+            self.expiry_date: "expiry",
+            self.supplier: "supplier",
+            self.coa_ref: "CoA reference",
+            self.donor_ref: "donor eligibility",
+            self.received_date: "received date",
+            self.quantity: "quantity",
+            self.temperature: "temperature",
+            self.package: "package",
+            self.gtin: "GTIN",
         }
 
     # --------------------------------------------------------------------------------------- behaviour
@@ -303,15 +319,20 @@ class ReceiveLotDialog(QDialog):
             else:
                 set_combo_value(self.product_combo, NEW_PRODUCT)
         if match.existing_lot_id is not None:
-            self.banner.show_warning(f"Lot {scan.lot_number} of {match.product_name} is already in the registry: "
-                                     "it was received before. Amend that record rather than receiving it twice.")
+            self.banner.show_warning(
+                f"Lot {scan.lot_number} of {match.product_name} is already in the registry: "
+                "it was received before. Amend that record rather than receiving it twice."
+            )
         elif match.product_id is None and scan.gtin:
-            self.banner.show_warning(f"No product has GTIN {scan.gtin} yet: describe the new product below "
-                                     "(or pick it from the list).")
+            self.banner.show_warning(
+                f"No product has GTIN {scan.gtin} yet: describe the new product below (or pick it from the list)."
+            )
             self.product_name.setFocus()
         else:
-            self.banner.show_warning(f"Scanned {match.product_name}, lot {scan.lot_number}. "
-                                     "Now the receipt check: quantity, temperature, package.")
+            self.banner.show_warning(
+                f"Scanned {match.product_name}, lot {scan.lot_number}. "
+                "Now the receipt check: quantity, temperature, package."
+            )
             self.quantity.setFocus()
             self.quantity.selectAll()
 
@@ -352,12 +373,23 @@ class ReceiveLotDialog(QDialog):
 
     def _fields(self) -> dict[str, QWidget]:
         return {
-            "scan": self.scan_edit, "lot_number": self.lot_number, "serial": self.serial,
-            "expiry_date": self.expiry_date, "received_date": self.received_date, "quantity_received": self.quantity,
-            "receipt_temperature_c": self.temperature, "package_intact": self.package, "supplier": self.supplier,
-            "coa_ref": self.coa_ref, "donor_eligibility_ref": self.donor_ref, "name": self.product_name,
-            "product_type": self.product_type, "manufacturer": self.manufacturer, "gtin": self.gtin,
-            "product": self.product_combo, "file": self.documents,
+            "scan": self.scan_edit,
+            "lot_number": self.lot_number,
+            "serial": self.serial,
+            "expiry_date": self.expiry_date,
+            "received_date": self.received_date,
+            "quantity_received": self.quantity,
+            "receipt_temperature_c": self.temperature,
+            "package_intact": self.package,
+            "supplier": self.supplier,
+            "coa_ref": self.coa_ref,
+            "donor_eligibility_ref": self.donor_ref,
+            "name": self.product_name,
+            "product_type": self.product_type,
+            "manufacturer": self.manufacturer,
+            "gtin": self.gtin,
+            "product": self.product_combo,
+            "file": self.documents,
         }
 
     def submit(self) -> None:
@@ -400,8 +432,9 @@ class ReceiveLotDialog(QDialog):
             if learn_gtin:
                 # The scanned GTIN now belongs to the product chosen for it: the next scan finds it directly.
                 try:
-                    update_product(ctx, chosen, {"gtin": learn_gtin},
-                                   reason=f"GTIN scanned at receipt of lot {result.lot_number}")
+                    update_product(
+                        ctx, chosen, {"gtin": learn_gtin}, reason=f"GTIN scanned at receipt of lot {result.lot_number}"
+                    )
                 except RegistryError as error:
                     receipt.problems.append(f"GTIN not kept on the product: {error.message}")
             for path, kind in documents:
@@ -420,8 +453,11 @@ class ReceiveLotDialog(QDialog):
         def received(receipt: _Receipt | _Warned) -> None:
             if isinstance(receipt, _Warned):
                 self._warned_key = receipt.key
-                self.banner.show_warning("Not received yet: " + "; ".join(receipt.warnings)
-                                         + ". Press Receive anyway to receive it as it is.")
+                self.banner.show_warning(
+                    "Not received yet: "
+                    + "; ".join(receipt.warnings)
+                    + ". Press Receive anyway to receive it as it is."
+                )
                 self.receive_button.setText("Receive &anyway")
                 return
             show_created_product()
@@ -442,14 +478,19 @@ class ReceiveLotDialog(QDialog):
     def _show_done(self, result: ReceiptResult, problems: list[str], flags: list[Flag] | None = None) -> None:
         if flags is None:
             flags = open_flags_of_lot(self.ctx, result.lot_id, result.product_id)
-        lines = [f"<b>{result.product_name}</b>, lot <b>{result.lot_number}</b> is received and in "
-                 "<b>quarantine</b> until a medical director releases it."]
+        lines = [
+            f"<b>{result.product_name}</b>, lot <b>{result.lot_number}</b> is received and in "
+            "<b>quarantine</b> until a medical director releases it."
+        ]
         lines += [f"⚠ {w}" for w in result.warnings]
         if self.document_ids:
             lines.append(f"{count_phrase(len(self.document_ids), 'document')} attached.")
         lines += [f"Note: {p}" for p in problems]
-        lines.append(f"{count_phrase(len(flags), 'finding')} on this lot and its product:" if flags else
-                     "No findings: the lot's documentation is complete.")
+        lines.append(
+            f"{count_phrase(len(flags), 'finding')} on this lot and its product:"
+            if flags
+            else "No findings: the lot's documentation is complete."
+        )
         self.done_label.setText("<br>".join(lines))
         self.findings.set_flags(flags)
         self.pages.setCurrentIndex(1)

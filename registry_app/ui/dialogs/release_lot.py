@@ -76,7 +76,8 @@ class _LotDecisionDialog(QDialog):
             self.heading.setText(
                 f"<b>{self.lot.product_name}</b>, lot <b>{self.lot.lot_number}</b> — "
                 f"{label(self.lot.status).lower()}, expiry {expiry}, "
-                f"{quantity_text(self.lot.quantity_on_hand)} on hand")
+                f"{quantity_text(self.lot.quantity_on_hand)} on hand"
+            )
             try:
                 flags = open_flags_of_lot(ctx, lot_id, self.lot.product_id)
             except RegistryError as error:
@@ -139,8 +140,11 @@ class ReleaseLotDialog(_LotDecisionDialog):
     roles = DIRECTOR
 
     def build(self, layout: QVBoxLayout) -> None:
-        note = ("Releasing makes the lot available for patients. Findings above stay open until resolved or "
-                "waived.") if self.findings.rowCount() else "Releasing makes the lot available for patients."
+        note = (
+            ("Releasing makes the lot available for patients. Findings above stay open until resolved or waived.")
+            if self.findings.rowCount()
+            else "Releasing makes the lot available for patients."
+        )
         explanation = QLabel(note)
         explanation.setWordWrap(True)
         layout.addWidget(explanation)
@@ -177,7 +181,8 @@ class ReleaseLotDialog(_LotDecisionDialog):
         self.acknowledge_box.setVisible(bool(self.acknowledge_checks))
         self.acknowledge_box.setTitle(
             f"Acknowledge the {count_phrase(len(self.acknowledge_checks), 'open critical or high finding')} "
-            "(they stay open after the release)")
+            "(they stay open after the release)"
+        )
         if hasattr(self, "action_button"):
             self.update_action()
 
@@ -200,8 +205,14 @@ class ReleaseLotDialog(_LotDecisionDialog):
         # Widgets are read here, on the GUI thread; the op's thread only calls the service.
         ctx, lot_id, password, note = self.ctx, self.lot_id, self.signature.password(), self.signature.reason() or None
         acknowledged = self.acknowledged()
-        attempt_op(self, self.banner, lambda: release_lot(ctx, lot_id, password, note, acknowledged),
-                   self._released, busy=[self.buttons], on_refused=self._refused)
+        attempt_op(
+            self,
+            self.banner,
+            lambda: release_lot(ctx, lot_id, password, note, acknowledged),
+            self._released,
+            busy=[self.buttons],
+            on_refused=self._refused,
+        )
 
     def _refused(self, error: RegistryError) -> None:
         self.signature.clear_password()
@@ -239,8 +250,14 @@ class RejectLotDialog(_LotDecisionDialog):
             return
 
         ctx, lot_id = self.ctx, self.lot_id
-        attempt_op(self, self.banner, lambda: reject_lot(ctx, lot_id, text), lambda _result: self._finish(),
-                   {"reason": self.reason}, busy=[self.buttons])
+        attempt_op(
+            self,
+            self.banner,
+            lambda: reject_lot(ctx, lot_id, text),
+            lambda _result: self._finish(),
+            {"reason": self.reason},
+            busy=[self.buttons],
+        )
 
 
 class DestroyLotDialog(_LotDecisionDialog):
@@ -267,8 +284,14 @@ class DestroyLotDialog(_LotDecisionDialog):
 
     def submit(self) -> None:
         ctx, lot_id, reason, note = self.ctx, self.lot_id, self.reason.currentData(), self.note.toPlainText().strip()
-        attempt_op(self, self.banner, lambda: destroy_lot(ctx, lot_id, reason, note or None), self._destroyed,
-                   {"reason": self.reason, "note": self.note}, busy=[self.buttons])
+        attempt_op(
+            self,
+            self.banner,
+            lambda: destroy_lot(ctx, lot_id, reason, note or None),
+            self._destroyed,
+            {"reason": self.reason, "note": self.note},
+            busy=[self.buttons],
+        )
 
     def _destroyed(self, amount: float) -> None:
         self.destroyed_quantity = amount

@@ -37,8 +37,15 @@ class SignaturePanel(QGroupBox):
 
     changed = Signal()
 
-    def __init__(self, ctx: ServiceContext, meaning: str, *, needs_reason: bool = False,
-                 reason_label: str = "Reason", parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        ctx: ServiceContext,
+        meaning: str,
+        *,
+        needs_reason: bool = False,
+        reason_label: str = "Reason",
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__("Electronic signature", parent)
         self.meaning = meaning
         self.needs_reason = needs_reason
@@ -94,8 +101,15 @@ class SignaturePanel(QGroupBox):
 class SignatureDialog(QDialog):
     """A signature on its own: open(), then read password() and reason() once accepted."""
 
-    def __init__(self, ctx: ServiceContext, meaning: str, subject: str, *, needs_reason: bool = False,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        ctx: ServiceContext,
+        meaning: str,
+        subject: str,
+        *,
+        needs_reason: bool = False,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Sign")
         layout = QVBoxLayout(self)

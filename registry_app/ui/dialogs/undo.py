@@ -116,9 +116,14 @@ class FormUndo(QObject):
         self._values[id(widget)] = read_value(widget)
         self._names[id(widget)] = name
         signal = {
-            QLineEdit: "textChanged", QPlainTextEdit: "textChanged", QComboBox: "currentIndexChanged",
-            QDateTimeEdit: "dateTimeChanged", QDoubleSpinBox: "valueChanged", QSpinBox: "valueChanged",
-            QCheckBox: "checkStateChanged", QListWidget: "itemChanged",
+            QLineEdit: "textChanged",
+            QPlainTextEdit: "textChanged",
+            QComboBox: "currentIndexChanged",
+            QDateTimeEdit: "dateTimeChanged",
+            QDoubleSpinBox: "valueChanged",
+            QSpinBox: "valueChanged",
+            QCheckBox: "checkStateChanged",
+            QListWidget: "itemChanged",
         }
         for kind, name_of_signal in signal.items():
             if isinstance(widget, kind):
@@ -160,8 +165,10 @@ class FormUndo(QObject):
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() in (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress) and isinstance(event, QKeyEvent):
-            for sequence, run in ((QKeySequence.StandardKey.Undo, self.stack.undo),
-                                  (QKeySequence.StandardKey.Redo, self.stack.redo)):
+            for sequence, run in (
+                (QKeySequence.StandardKey.Undo, self.stack.undo),
+                (QKeySequence.StandardKey.Redo, self.stack.redo),
+            ):
                 if event.matches(sequence):
                     if event.type() == QEvent.Type.KeyPress:
                         run()

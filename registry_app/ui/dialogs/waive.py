@@ -37,12 +37,15 @@ class WaiveDialog(QDialog):
         self.banner = ErrorBanner()
         layout.addWidget(self.banner)
         title = RULES[flag.code].title if flag.code in RULES else flag.code
-        heading = QLabel(f"<b>{flag.code}</b> — {title} ({flag.severity})<br>on {describe_subject(flag)}"
-                         f"<br><br>{flag.message}")
+        heading = QLabel(
+            f"<b>{flag.code}</b> — {title} ({flag.severity})<br>on {describe_subject(flag)}<br><br>{flag.message}"
+        )
         heading.setWordWrap(True)
         layout.addWidget(heading)
-        note = QLabel("The waiver keeps the finding in reports, marked waived with your name, the time and the "
-                      "reason. If the record changes so the finding reads differently, it opens again.")
+        note = QLabel(
+            "The waiver keeps the finding in reports, marked waived with your name, the time and the "
+            "reason. If the record changes so the finding reads differently, it opens again."
+        )
         note.setWordWrap(True)
         layout.addWidget(note)
         self.signature = SignaturePanel(ctx, "waived", needs_reason=True, reason_label="Reason for the waiver")
@@ -70,10 +73,15 @@ class WaiveDialog(QDialog):
             self.banner.show_error("\n".join(missing))
             return
         ctx, flag, reason, password = self.ctx, self.flag, self.signature.reason(), self.signature.password()
-        attempt_op(self, self.banner,
-                   lambda: waive_flag(ctx, flag.code, flag.subject_type, flag.subject_id, reason, password),
-                   self._waived, {"reason": self.signature.reason_edit}, busy=[self.buttons],
-                   on_refused=lambda _error: self.signature.clear_password())
+        attempt_op(
+            self,
+            self.banner,
+            lambda: waive_flag(ctx, flag.code, flag.subject_type, flag.subject_id, reason, password),
+            self._waived,
+            {"reason": self.signature.reason_edit},
+            busy=[self.buttons],
+            on_refused=lambda _error: self.signature.clear_password(),
+        )
 
     def _waived(self, waiver_id: int) -> None:
         self.waiver_id = waiver_id

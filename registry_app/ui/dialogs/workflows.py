@@ -27,8 +27,9 @@ from .release_lot import DestroyLotDialog, RejectLotDialog, ReleaseLotDialog
 class ChooseLotDialog(QDialog):
     """Which lot? Scan it or type its number; Enter on a found lot goes on."""
 
-    def __init__(self, ctx: ServiceContext, purpose: str, parent: QWidget | None = None,
-                 pick_statuses: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, ctx: ServiceContext, purpose: str, parent: QWidget | None = None, pick_statuses: tuple[str, ...] = ()
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle(purpose)
         layout = QVBoxLayout(self)
@@ -80,8 +81,9 @@ def _refresh_after(window: Any, dialog: QDialog) -> QDialog:
     return dialog
 
 
-def _on_lot(make: Callable[[ServiceContext, int, QWidget], QDialog], purpose: str,
-            pick_statuses: tuple[str, ...] = ()) -> Callable[[Any], QDialog]:
+def _on_lot(
+    make: Callable[[ServiceContext, int, QWidget], QDialog], purpose: str, pick_statuses: tuple[str, ...] = ()
+) -> Callable[[Any], QDialog]:
     """Open the dialog on the lot on screen, or ask which lot first."""
 
     def run(window: Any) -> QDialog:
@@ -132,43 +134,78 @@ def _lookback(ctx: ServiceContext, lot_id: int, parent: QWidget) -> QDialog:
 
 
 ACTIONS: tuple[WorkflowAction, ...] = (
-    WorkflowAction("Lot", "&Receive a lot…", "Ctrl+Shift+R", STAFF,
-                   lambda w: _refresh_after(w, ReceiveLotDialog(w.ctx, w))),
-    WorkflowAction("Lot", "Record an &administration…", "Ctrl+Shift+A", STAFF,
-                   lambda w: _refresh_after(w, AdministerDialog(w.ctx, w, lot_id=_current_lot_id(w)))),
-    WorkflowAction("Lot", "Re&lease the lot…", "Ctrl+Shift+L", DIRECTOR,
-                   _on_lot(ReleaseLotDialog, "Release a lot", ("quarantine",))),
-    WorkflowAction("Lot", "Re&ject the lot…", None, STAFF,
-                   _on_lot(RejectLotDialog, "Reject a lot", ("quarantine", "released"))),
-    WorkflowAction("Lot", "&Destroy the lot…", None, STAFF,
-                   _on_lot(DestroyLotDialog, "Destroy a lot", ("quarantine", "released", "expired", "recalled",
-                                                               "rejected"))),
-    WorkflowAction("Lot", "Re&call a lot…", None, DIRECTOR,
-                   lambda w: _refresh_after(w, RecallDialog(w.ctx, w, lot_id=_current_lot_id(w)))),
+    WorkflowAction(
+        "Lot", "&Receive a lot…", "Ctrl+Shift+R", STAFF, lambda w: _refresh_after(w, ReceiveLotDialog(w.ctx, w))
+    ),
+    WorkflowAction(
+        "Lot",
+        "Record an &administration…",
+        "Ctrl+Shift+A",
+        STAFF,
+        lambda w: _refresh_after(w, AdministerDialog(w.ctx, w, lot_id=_current_lot_id(w))),
+    ),
+    WorkflowAction(
+        "Lot",
+        "Re&lease the lot…",
+        "Ctrl+Shift+L",
+        DIRECTOR,
+        _on_lot(ReleaseLotDialog, "Release a lot", ("quarantine",)),
+    ),
+    WorkflowAction(
+        "Lot", "Re&ject the lot…", None, STAFF, _on_lot(RejectLotDialog, "Reject a lot", ("quarantine", "released"))
+    ),
+    WorkflowAction(
+        "Lot",
+        "&Destroy the lot…",
+        None,
+        STAFF,
+        _on_lot(DestroyLotDialog, "Destroy a lot", ("quarantine", "released", "expired", "recalled", "rejected")),
+    ),
+    WorkflowAction(
+        "Lot",
+        "Re&call a lot…",
+        None,
+        DIRECTOR,
+        lambda w: _refresh_after(w, RecallDialog(w.ctx, w, lot_id=_current_lot_id(w))),
+    ),
     WorkflowAction("Lot", "Recall loo&kback…", "Ctrl+Shift+K", READERS, _on_lot(_lookback, "Recall lookback")),
     # The lot editors (ui/editors): every reader may open them; they are read-only for roles that may not change.
-    WorkflowAction("Lot", "C&haracterization results…", "Ctrl+Shift+H", READERS,
-                   _on_lot(_characterization,
-                           "Characterization results")),
-    WorkflowAction("Lot", "Source and d&onor eligibility…", None, READERS,
-                   _on_lot(_lot_source,
-                           "Source and donor eligibility")),
-    WorkflowAction("Lot", "Temperature e&xcursions…", "Ctrl+Shift+X", READERS,
-                   _on_lot(_excursions,
-                           "Temperature excursions")),
-    WorkflowAction("Lot", "Ad&verse events…", "Ctrl+Shift+V", READERS,
-                   _on_lot(_adverse_events,
-                           "Adverse events")),
-    WorkflowAction("File", "&Import lots or administrations…", "Ctrl+I", STAFF,
-                   lambda w: _refresh_after(w, ImportWizard(w.ctx, w))),
+    WorkflowAction(
+        "Lot",
+        "C&haracterization results…",
+        "Ctrl+Shift+H",
+        READERS,
+        _on_lot(_characterization, "Characterization results"),
+    ),
+    WorkflowAction(
+        "Lot", "Source and d&onor eligibility…", None, READERS, _on_lot(_lot_source, "Source and donor eligibility")
+    ),
+    WorkflowAction(
+        "Lot", "Temperature e&xcursions…", "Ctrl+Shift+X", READERS, _on_lot(_excursions, "Temperature excursions")
+    ),
+    WorkflowAction("Lot", "Ad&verse events…", "Ctrl+Shift+V", READERS, _on_lot(_adverse_events, "Adverse events")),
+    WorkflowAction(
+        "File", "&Import lots or administrations…", "Ctrl+I", STAFF, lambda w: _refresh_after(w, ImportWizard(w.ctx, w))
+    ),
 )
 
 
 # The actions that work on the lot on screen: shown as buttons over the lot record too.
-LOT_RECORD_ACTIONS = frozenset(f"workflow:{name}" for name in (
-    "Record an administration", "Release the lot", "Reject the lot", "Destroy the lot", "Recall a lot",
-    "Recall lookback", "Characterization results", "Source and donor eligibility", "Temperature excursions",
-    "Adverse events"))
+LOT_RECORD_ACTIONS = frozenset(
+    f"workflow:{name}"
+    for name in (
+        "Record an administration",
+        "Release the lot",
+        "Reject the lot",
+        "Destroy the lot",
+        "Recall a lot",
+        "Recall lookback",
+        "Characterization results",
+        "Source and donor eligibility",
+        "Temperature excursions",
+        "Adverse events",
+    )
+)
 
 
 def install_workflow_actions(window: QMainWindow) -> list[QAction]:

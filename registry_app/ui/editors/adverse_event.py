@@ -60,14 +60,16 @@ def _failed(widget: QWidget, banner: ErrorBanner) -> Any:
             banner.show_error(error.message)
         else:
             report_unexpected(widget, error)
+
     return failed
 
 
 class RecordAdverseEventDialog(QDialog):
     """`event_id` is set once saved."""
 
-    def __init__(self, ctx: ServiceContext, administration_id: int, parent: QWidget | None = None,
-                 heading: str = "") -> None:
+    def __init__(
+        self, ctx: ServiceContext, administration_id: int, parent: QWidget | None = None, heading: str = ""
+    ) -> None:
         super().__init__(parent)
         self.ctx = ctx
         self.administration_id = administration_id
@@ -86,13 +88,21 @@ class RecordAdverseEventDialog(QDialog):
         self.severity.setObjectName("severity")
         self.notes = notes_edit("What was seen, treatment given, outcome")
         self.notes.setObjectName("notes")
-        for text, widget in (("&Event", self.event_type), ("&Onset", self.onset), ("Se&verity", self.severity),
-                             ("&Notes", self.notes)):
+        for text, widget in (
+            ("&Event", self.event_type),
+            ("&Onset", self.onset),
+            ("Se&verity", self.severity),
+            ("&Notes", self.notes),
+        ):
             form.addRow(text, widget)
         layout.addLayout(form)
         self.buttons, self.save_button = save_cancel_buttons(self, layout, self.submit)
-        self.fields: dict[str, QWidget] = {"event_type": self.event_type, "onset_date": self.onset,
-                                           "severity": self.severity, "description": self.notes}
+        self.fields: dict[str, QWidget] = {
+            "event_type": self.event_type,
+            "onset_date": self.onset,
+            "severity": self.severity,
+            "description": self.notes,
+        }
         self.can_edit = gate(ctx, STAFF, [*self.fields.values(), self.save_button], "record adverse events")
         self.undo = FormUndo(self)  # Ctrl+Z across the fields until saved
         for name, widget in self.fields.items():
@@ -105,10 +115,17 @@ class RecordAdverseEventDialog(QDialog):
         ctx, administration_id = self.ctx, self.administration_id
         event_type = self.event_type.currentData() or ""
         onset, severity, notes = date_or_none(self.onset), self.severity.currentData(), self.notes.toPlainText()
-        attempt_op(self, self.banner,
-                   lambda: record_adverse_event(ctx, administration_id, event_type, onset_date=onset,
-                                                severity=severity, description=notes),
-                   self._saved, self.fields, busy=[self.buttons], title="Recording the adverse event")
+        attempt_op(
+            self,
+            self.banner,
+            lambda: record_adverse_event(
+                ctx, administration_id, event_type, onset_date=onset, severity=severity, description=notes
+            ),
+            self._saved,
+            self.fields,
+            busy=[self.buttons],
+            title="Recording the adverse event",
+        )
 
     def _saved(self, event_id: int) -> None:
         self.event_id = event_id
@@ -141,13 +158,21 @@ class AdverseEventReportDialog(QDialog):
         self.reported_on.setObjectName("reportedOn")
         self.reason = notes_edit("Why the event is not reportable")
         self.reason.setObjectName("notReportableReason")
-        for text, widget in (("Report &status", self.status), ("&Reference", self.reference),
-                             ("Reported &on", self.reported_on), ("Why not re&portable", self.reason)):
+        for text, widget in (
+            ("Report &status", self.status),
+            ("&Reference", self.reference),
+            ("Reported &on", self.reported_on),
+            ("Why not re&portable", self.reason),
+        ):
             form.addRow(text, widget)
         layout.addLayout(form)
         self.buttons, self.save_button = save_cancel_buttons(self, layout, self.submit)
-        self.fields: dict[str, QWidget] = {"report_status": self.status, "report_reference": self.reference,
-                                           "reported_on": self.reported_on, "not_reportable_reason": self.reason}
+        self.fields: dict[str, QWidget] = {
+            "report_status": self.status,
+            "report_reference": self.reference,
+            "reported_on": self.reported_on,
+            "not_reportable_reason": self.reason,
+        }
         self.status.currentIndexChanged.connect(self._status_changed)
         self.can_edit = gate(ctx, STAFF, [*self.fields.values(), self.save_button], "report adverse events")
         self.event: AdverseEventView | None = None
@@ -155,22 +180,30 @@ class AdverseEventReportDialog(QDialog):
 
     def reload(self) -> None:
         ctx, event_id = self.ctx, self.adverse_event_id
-        runner_for(self).run(self, lambda _p: (get_adverse_event(ctx, event_id),
-                                               flags_for_subject(ctx, "adverse_event", event_id)),
-                             lambda found: self._show(*found), _failed(self, self.banner), title="Reading the event")
+        runner_for(self).run(
+            self,
+            lambda _p: (get_adverse_event(ctx, event_id), flags_for_subject(ctx, "adverse_event", event_id)),
+            lambda found: self._show(*found),
+            _failed(self, self.banner),
+            title="Reading the event",
+        )
 
     def _show(self, event: AdverseEventView, flags: list[Any]) -> None:
         self.event = event
         self.heading.setText(
             f"<b>{label(event.event_type)}</b>{' (' + label(event.severity).lower() + ')' if event.severity else ''}"
             f" after {event.product_name}, lot {event.lot_number}, patient {event.patient_ref or '?'}, "
-            f"administered {as_text(event.administered_at)}; recorded {as_text(event.recorded_at)}.")
+            f"administered {as_text(event.administered_at)}; recorded {as_text(event.recorded_at)}."
+        )
         open_flags = [f for f in flags if not f.waived]
-        self.finding.setText("\n".join(f"{f.code}: {f.message}" for f in open_flags) or
-                             f"Report status: {label(event.report_status).lower()}.")
+        self.finding.setText(
+            "\n".join(f"{f.code}: {f.message}" for f in open_flags)
+            or f"Report status: {label(event.report_status).lower()}."
+        )
         if not self.saved:
-            set_combo_value(self.status, event.report_status if event.report_status != "not_reported"
-                            else "reported_manufacturer")
+            set_combo_value(
+                self.status, event.report_status if event.report_status != "not_reported" else "reported_manufacturer"
+            )
             self.reference.setText(event.report_reference or "")
         self._status_changed()
 
@@ -189,10 +222,17 @@ class AdverseEventReportDialog(QDialog):
         ctx, event_id, status = self.ctx, self.adverse_event_id, self.status.currentData()
         reference, reason = self.reference.text(), self.reason.toPlainText()
         reported_on = self.reported_on.date().toPython() if self.reported_on.isEnabled() else None
-        attempt_op(self, self.banner,
-                   lambda: update_adverse_event_report(ctx, event_id, status, report_reference=reference,
-                                                       not_reportable_reason=reason, reported_on=reported_on),
-                   lambda _r: self._saved(), self.fields, busy=[self.buttons], title="Saving the report")
+        attempt_op(
+            self,
+            self.banner,
+            lambda: update_adverse_event_report(
+                ctx, event_id, status, report_reference=reference, not_reportable_reason=reason, reported_on=reported_on
+            ),
+            lambda _r: self._saved(),
+            self.fields,
+            busy=[self.buttons],
+            title="Saving the report",
+        )
 
     def _saved(self) -> None:
         self.saved = True
@@ -217,15 +257,17 @@ class AdverseEventsDialog(QDialog):
         self.heading = QLabel(wordWrap=True)
         layout.addWidget(self.heading)
         layout.addWidget(QLabel("Administrations of this lot"))
-        self.administrations = self._table(["When", "Patient", "Route", "Quantity", "Practitioner"],
-                                           "aeAdministrations")
+        self.administrations = self._table(
+            ["When", "Patient", "Route", "Quantity", "Practitioner"], "aeAdministrations"
+        )
         layout.addWidget(self.administrations)
         self.record_button = QPushButton("&Record an adverse event…", objectName="recordAdverseEvent")
         self.record_button.clicked.connect(lambda: self.record_for_selected())
         layout.addWidget(self.record_button, 0, Qt.AlignmentFlag.AlignLeft)
         layout.addWidget(QLabel("Adverse events"))
-        self.events_table = self._table(["Recorded", "Patient", "Event", "Severity", "Onset", "Report status",
-                                         "Reference"], "aeEvents")
+        self.events_table = self._table(
+            ["Recorded", "Patient", "Event", "Severity", "Onset", "Report status", "Reference"], "aeEvents"
+        )
         layout.addWidget(self.events_table)
         row = QHBoxLayout()
         self.report_button = QPushButton("Re&port…", objectName="reportAdverseEvent")
@@ -254,23 +296,38 @@ class AdverseEventsDialog(QDialog):
 
     def reload(self) -> None:
         ctx, lot_id = self.ctx, self.lot_id
-        runner_for(self).run(self, lambda _p: (lot_detail(ctx, lot_id), list_adverse_events(ctx, lot_id=lot_id)),
-                             lambda found: self._show(*found), _failed(self, self.banner), title="Reading the lot")
+        runner_for(self).run(
+            self,
+            lambda _p: (lot_detail(ctx, lot_id), list_adverse_events(ctx, lot_id=lot_id)),
+            lambda found: self._show(*found),
+            _failed(self, self.banner),
+            title="Reading the lot",
+        )
 
     def _show(self, detail: LotDetail, events: list[AdverseEventView]) -> None:
         self.detail, self.events = detail, events
         self.heading.setText(f"<b>{detail.product}</b>, lot <b>{detail.fields['lot_number']}</b>")
         self.administrations.setRowCount(len(detail.administrations))
         for r, a in enumerate(detail.administrations):
-            for c, value in enumerate((a["administered_at"], a["patient_ref"], label(a["route"]), a["quantity"],
-                                       a["practitioner"])):
+            for c, value in enumerate(
+                (a["administered_at"], a["patient_ref"], label(a["route"]), a["quantity"], a["practitioner"])
+            ):
                 self.administrations.setItem(r, c, QTableWidgetItem(as_text(value)))
         if detail.administrations:
             self.administrations.selectRow(0)
         self.events_table.setRowCount(len(events))
         for r, e in enumerate(events):
-            for c, value in enumerate((e.recorded_at, e.patient_ref, label(e.event_type), label(e.severity),
-                                       e.onset_date, label(e.report_status), e.report_reference)):
+            for c, value in enumerate(
+                (
+                    e.recorded_at,
+                    e.patient_ref,
+                    label(e.event_type),
+                    label(e.severity),
+                    e.onset_date,
+                    label(e.report_status),
+                    e.report_reference,
+                )
+            ):
                 self.events_table.setItem(r, c, QTableWidgetItem(as_text(value)))
         unreported = next((r for r, e in enumerate(events) if e.report_status == "not_reported"), 0 if events else -1)
         if unreported >= 0:
@@ -278,8 +335,7 @@ class AdverseEventsDialog(QDialog):
 
     def record_for_selected(self) -> RecordAdverseEventDialog | None:
         row = self.administrations.currentRow()
-        if self.detail is None or not 0 <= row < len(self.detail.administrations) or \
-                not self.record_button.isEnabled():
+        if self.detail is None or not 0 <= row < len(self.detail.administrations) or not self.record_button.isEnabled():
             return None
         administration = self.detail.administrations[row]
         dialog = open_record_adverse_event(self, self.ctx, administration["id"])
@@ -301,18 +357,20 @@ def open_adverse_events(parent: QWidget | None, ctx: ServiceContext, lot_id: int
     return show_dialog(AdverseEventsDialog(ctx, lot_id, parent))
 
 
-def open_record_adverse_event(parent: QWidget | None, ctx: ServiceContext,
-                              administration_id: int) -> RecordAdverseEventDialog:
+def open_record_adverse_event(
+    parent: QWidget | None, ctx: ServiceContext, administration_id: int
+) -> RecordAdverseEventDialog:
     return show_dialog(RecordAdverseEventDialog(ctx, administration_id, parent))
 
 
-def open_adverse_event_report(parent: QWidget | None, ctx: ServiceContext,
-                              adverse_event_id: int) -> AdverseEventReportDialog:
+def open_adverse_event_report(
+    parent: QWidget | None, ctx: ServiceContext, adverse_event_id: int
+) -> AdverseEventReportDialog:
     return show_dialog(AdverseEventReportDialog(ctx, adverse_event_id, parent))
 
 
 def add_adverse_event_action(page: Any) -> QAction:
-    """"Record an adverse event…" on the Administrations list (context menu, Ctrl+Shift+E) for the row selected:
+    """ "Record an adverse event…" on the Administrations list (context menu, Ctrl+Shift+E) for the row selected:
     `page` is a ListPage whose rows carry the administration's id."""
     action = QAction("Record an adverse &event…", page.table)
     action.setObjectName("recordAdverseEventFromList")

@@ -68,8 +68,18 @@ except ImportError:  # pragma: no cover - depends on the installed wheels
     QPdfDocument = QPdfView = None  # type: ignore[assignment,misc]
 
 # The assessment sits next to the value it reads, where the eye is while typing.
-COLUMNS = ("Item", "Parameter", "Method", "Value / result", "Unit", "Assessment", "Measured by", "Laboratory",
-           "Tested on", "")
+COLUMNS = (
+    "Item",
+    "Parameter",
+    "Method",
+    "Value / result",
+    "Unit",
+    "Assessment",
+    "Measured by",
+    "Laboratory",
+    "Tested on",
+    "",
+)
 C_ITEM, C_PARAM, C_METHOD, C_VALUE, C_UNIT, C_ASSESS, C_BY, C_LAB, C_DATE, C_ACTION = range(len(COLUMNS))
 
 
@@ -102,8 +112,12 @@ class EntryRow:
         return self.grid.parameter, self.grid.marker
 
     def fields(self) -> dict[str, QWidget]:
-        found: dict[str, QWidget] = {"method": self.method, "measured_by": self.measured_by,
-                                     "laboratory": self.laboratory, "tested_on": self.tested_on}
+        found: dict[str, QWidget] = {
+            "method": self.method,
+            "measured_by": self.measured_by,
+            "laboratory": self.laboratory,
+            "tested_on": self.tested_on,
+        }
         if self.value is not None:
             found["value"] = self.value
         if self.result is not None:
@@ -111,14 +125,21 @@ class EntryRow:
         return found
 
     def typed(self) -> dict[str, Any]:
-        return {"method": self.method.currentData(), "value": self.value.text() if self.value else None,
-                "result": self.result.currentData() if self.result else None,
-                "measured_by": self.measured_by.currentData(), "laboratory": self.laboratory.text(),
-                "tested_on": date_or_none(self.tested_on)}
+        return {
+            "method": self.method.currentData(),
+            "value": self.value.text() if self.value else None,
+            "result": self.result.currentData() if self.result else None,
+            "measured_by": self.measured_by.currentData(),
+            "laboratory": self.laboratory.text(),
+            "tested_on": date_or_none(self.tested_on),
+        }
 
     def restore(self, typed: dict[str, Any]) -> None:
-        for combo, value in ((self.method, typed["method"]), (self.measured_by, typed["measured_by"]),
-                             (self.result, typed["result"])):
+        for combo, value in (
+            (self.method, typed["method"]),
+            (self.measured_by, typed["measured_by"]),
+            (self.result, typed["result"]),
+        ):
             if combo is not None and value is not None:
                 combo.setCurrentIndex(max(combo.findData(value), 0))
         if self.value is not None and typed["value"]:
@@ -180,8 +201,12 @@ class CharacterizationEditor(QDialog):
         layout.addWidget(buttons)
         # Ctrl+Return saves the row being typed in (Enter does too, in a value field).
         add_save_shortcut(self, self.save_focused_entry)
-        self.can_edit = gate(ctx, STAFF, [self.attach_button, self.reference_edit, self.reference_button],
-                             "record characterization results")
+        self.can_edit = gate(
+            ctx,
+            STAFF,
+            [self.attach_button, self.reference_edit, self.reference_button],
+            "record characterization results",
+        )
         if not self.can_edit:
             self.banner.show_warning("Read only: only a pharmacist or medical director may record or void results.")
         self.reload()
@@ -201,8 +226,9 @@ class CharacterizationEditor(QDialog):
         layout.addLayout(row)
         # A certificate held on paper or in the supplier's portal: its number is enough for UNDOC-COA.
         reference_row = QHBoxLayout()
-        self.reference_edit = QLineEdit(objectName="coaReference",
-                                        placeholderText="or the certificate's number, when there is no file")
+        self.reference_edit = QLineEdit(
+            objectName="coaReference", placeholderText="or the certificate's number, when there is no file"
+        )
         self.reference_button = QPushButton("Record &number", objectName="recordCoaReference")
         self.reference_button.clicked.connect(lambda: self.record_certificate_reference())
         self.reference_edit.returnPressed.connect(self.reference_button.click)
@@ -264,12 +290,19 @@ class CharacterizationEditor(QDialog):
         self.certificate_name.setText(name)
         self.open_button.setEnabled(bool(certificate["has_content"]))
         self._reveal_pane()  # not the focus: the user may be typing in the grid
-        if certificate["has_content"] and self.pdf_view is not None and \
-                (certificate["media_type"] == "application/pdf" or str(name).lower().endswith(".pdf")):
+        if (
+            certificate["has_content"]
+            and self.pdf_view is not None
+            and (certificate["media_type"] == "application/pdf" or str(name).lower().endswith(".pdf"))
+        ):
             ctx, document_id = self.ctx, certificate["id"]
-            runner_for(self).run(self, lambda _p: read_document_content(ctx, document_id),
-                                 lambda content: self._show_pdf(content, document_id), self._read_failed,
-                                 title="Reading the certificate")
+            runner_for(self).run(
+                self,
+                lambda _p: read_document_content(ctx, document_id),
+                lambda content: self._show_pdf(content, document_id),
+                self._read_failed,
+                title="Reading the certificate",
+            )
 
     def _show_pdf(self, content: bytes, document_id: int) -> None:
         self._pdf_buffer = QBuffer(self)
@@ -298,8 +331,13 @@ class CharacterizationEditor(QDialog):
             path.write_bytes(content)
             QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
 
-        runner_for(self).run(self, lambda _p: read_document_content(ctx, document_id), opened, self._read_failed,
-                             title="Opening the certificate")
+        runner_for(self).run(
+            self,
+            lambda _p: read_document_content(ctx, document_id),
+            opened,
+            self._read_failed,
+            title="Opening the certificate",
+        )
 
     def choose_certificate(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Attach the certificate of analysis", "", DOCUMENT_FILTER)
@@ -309,9 +347,14 @@ class CharacterizationEditor(QDialog):
     def attach_certificate(self, path: str | Path) -> None:
         """Attach the file as the lot's certificate of analysis, then show it beside the grid."""
         ctx, lot_id = self.ctx, self.lot_id
-        attempt_op(self, self.banner, lambda: attach_document(ctx, "coa", lot_id=lot_id, path=str(path)),
-                   lambda document_id: self.reload(select_certificate=document_id), busy=[self.attach_button],
-                   title="Attaching the certificate")
+        attempt_op(
+            self,
+            self.banner,
+            lambda: attach_document(ctx, "coa", lot_id=lot_id, path=str(path)),
+            lambda document_id: self.reload(select_certificate=document_id),
+            busy=[self.attach_button],
+            title="Attaching the certificate",
+        )
 
     def record_certificate_reference(self) -> None:
         """Record the certificate by its number (a document without a file, kind CoA)."""
@@ -321,34 +364,46 @@ class CharacterizationEditor(QDialog):
             self.reference_edit.clear()
             self.reload(select_certificate=document_id)
 
-        attempt_op(self, self.banner, lambda: attach_document(ctx, "coa", lot_id=lot_id, reference=reference),
-                   recorded, {"file": self.reference_edit, "reference": self.reference_edit},
-                   busy=[self.reference_button], title="Recording the certificate")
+        attempt_op(
+            self,
+            self.banner,
+            lambda: attach_document(ctx, "coa", lot_id=lot_id, reference=reference),
+            recorded,
+            {"file": self.reference_edit, "reference": self.reference_edit},
+            busy=[self.reference_button],
+            title="Recording the certificate",
+        )
 
     # --- the grid ------------------------------------------------------------------------------------------
     def reload(self, select_certificate: int | None = None) -> None:
         ctx, lot_id = self.ctx, self.lot_id
-        runner_for(self).run(self, lambda _p: characterization_sheet(ctx, lot_id),
-                             lambda sheet: self._show(sheet, select_certificate), self._read_failed,
-                             title="Reading the results")
+        runner_for(self).run(
+            self,
+            lambda _p: characterization_sheet(ctx, lot_id),
+            lambda sheet: self._show(sheet, select_certificate),
+            self._read_failed,
+            title="Reading the results",
+        )
 
     def _show(self, sheet: CharacterizationSheet, select_certificate: int | None) -> None:
         # What is typed in rows not yet saved is read when the answer arrives, so nothing typed meanwhile is lost.
         typed = {e.key: e.typed() for e in self.entries if not e.is_blank()}
         self.sheet = sheet
         kind = label(sheet.product_type).lower()
-        self.heading.setText(f"<b>{sheet.product_name}</b>, lot <b>{sheet.lot_number}</b> ({kind}): the items "
-                             "the flag rules expect, and any other result on file.")
+        self.heading.setText(
+            f"<b>{sheet.product_name}</b>, lot <b>{sheet.lot_number}</b> ({kind}): the items "
+            "the flag rules expect, and any other result on file."
+        )
         missing = sheet.missing
-        self.missing_label.setText("Missing for the rules: " + "; ".join(missing) if missing else
-                                   "Every item the rules expect is on file.")
+        self.missing_label.setText(
+            "Missing for the rules: " + "; ".join(missing) if missing else "Every item the rules expect is on file."
+        )
         set_role(self.missing_label, "error" if missing else "")
         chosen = select_certificate if select_certificate is not None else self.certificate_combo.currentData()
         self.certificate_combo.blockSignals(True)
         self.certificate_combo.clear()
         for certificate in sheet.certificates:
-            self.certificate_combo.addItem(str(certificate["file_name"] or certificate["reference"]),
-                                           certificate["id"])
+            self.certificate_combo.addItem(str(certificate["file_name"] or certificate["reference"]), certificate["id"])
         if chosen is not None and self.certificate_combo.findData(chosen) >= 0:
             self.certificate_combo.setCurrentIndex(self.certificate_combo.findData(chosen))
         self.certificate_combo.blockSignals(False)
@@ -360,8 +415,11 @@ class CharacterizationEditor(QDialog):
         self.entries, self.void_buttons = [], {}
         last_item = None
         for grid in sheet.rows:
-            item_text = "" if grid.item_title == last_item else (
-                grid.item_title + ("" if grid.required or not grid.item else " (not required here)"))
+            item_text = (
+                ""
+                if grid.item_title == last_item
+                else (grid.item_title + ("" if grid.required or not grid.item else " (not required here)"))
+            )
             last_item = grid.item_title
             for result in grid.current:
                 self._result_row(grid, result, item_text)
@@ -383,10 +441,14 @@ class CharacterizationEditor(QDialog):
     def _result_row(self, grid: GridRow, result: ResultRow, item_text: str) -> None:
         row = self._add_row(item_text, grid)
         shown = f"{result.value:g}" if result.value is not None else label(result.result)
-        for column, text in ((C_METHOD, label(result.method)), (C_VALUE, shown), (C_BY, label(result.measured_by)),
-                             (C_LAB, result.laboratory or result.source_ref or ""),
-                             (C_DATE, result.tested_on.isoformat() if result.tested_on else ""),
-                             (C_ASSESS, _assessment_text(result.specification, result.in_spec))):
+        for column, text in (
+            (C_METHOD, label(result.method)),
+            (C_VALUE, shown),
+            (C_BY, label(result.measured_by)),
+            (C_LAB, result.laboratory or result.source_ref or ""),
+            (C_DATE, result.tested_on.isoformat() if result.tested_on else ""),
+            (C_ASSESS, _assessment_text(result.specification, result.in_spec)),
+        ):
             self.table.setItem(row, column, QTableWidgetItem(text))
         void = QPushButton("Void…", objectName=f"void_{result.id}")
         void.clicked.connect(lambda _=False, rid=result.id: self.void_result(rid))
@@ -419,8 +481,15 @@ class CharacterizationEditor(QDialog):
         assessment.setWordWrap(True)
         save = QPushButton("Save", objectName=f"save_{name}")
         entry = EntryRow(grid, method, value, result, measured_by, laboratory, tested_on, assessment, save)
-        for column, widget in ((C_METHOD, method), (C_VALUE, editor), (C_BY, measured_by), (C_LAB, laboratory),
-                               (C_DATE, tested_on), (C_ASSESS, assessment), (C_ACTION, save)):
+        for column, widget in (
+            (C_METHOD, method),
+            (C_VALUE, editor),
+            (C_BY, measured_by),
+            (C_LAB, laboratory),
+            (C_DATE, tested_on),
+            (C_ASSESS, assessment),
+            (C_ACTION, save),
+        ):
             self.table.setCellWidget(row, column, widget)
         save.clicked.connect(lambda _=False, e=entry: self.save_entry(e))
         if value is not None:
@@ -428,8 +497,12 @@ class CharacterizationEditor(QDialog):
             value.returnPressed.connect(lambda e=entry: self.save_entry(e))
         if result is not None:
             result.currentIndexChanged.connect(lambda _i, e=entry: self.assess_entry(e))
-        gate(self.ctx, STAFF, [method, editor, measured_by, laboratory, tested_on, save],
-             "record characterization results")
+        gate(
+            self.ctx,
+            STAFF,
+            [method, editor, measured_by, laboratory, tested_on, save],
+            "record characterization results",
+        )
         self.entries.append(entry)
         self.assess_entry(entry)
         return entry
@@ -457,8 +530,13 @@ class CharacterizationEditor(QDialog):
                 entry.assessment.setText("not a number")
                 set_role(entry.assessment, "error")
                 return
-        spec, ok = assess(self.sheet.specification, grid.parameter, value=value,
-                          result=entry.result.currentData() if entry.result else None, marker=grid.marker)
+        spec, ok = assess(
+            self.sheet.specification,
+            grid.parameter,
+            value=value,
+            result=entry.result.currentData() if entry.result else None,
+            marker=grid.marker,
+        )
         entry.assessment.setText(_assessment_text(spec, ok))
         set_role(entry.assessment, "error" if ok is False else "")
 
@@ -476,16 +554,33 @@ class CharacterizationEditor(QDialog):
 
         def call() -> int:
             return add_characterization_result(
-                ctx, lot_id, grid.parameter, value=typed["value"], result=typed["result"], method=typed["method"],
-                marker=grid.marker, measured_by=typed["measured_by"], document_id=document_id,
-                laboratory=typed["laboratory"] or None, tested_on=typed["tested_on"])
+                ctx,
+                lot_id,
+                grid.parameter,
+                value=typed["value"],
+                result=typed["result"],
+                method=typed["method"],
+                marker=grid.marker,
+                measured_by=typed["measured_by"],
+                document_id=document_id,
+                laboratory=typed["laboratory"] or None,
+                tested_on=typed["tested_on"],
+            )
 
         def refused(error: RegistryError) -> None:
             entry.assessment.setText(error.message)  # beside the fields, as well as in the banner
             set_role(entry.assessment, "error")
 
-        attempt_op(self, self.banner, call, lambda _id: self._saved(), fields, busy=[entry.save],
-                   on_refused=refused, title="Saving the result")
+        attempt_op(
+            self,
+            self.banner,
+            call,
+            lambda _id: self._saved(),
+            fields,
+            busy=[entry.save],
+            on_refused=refused,
+            title="Saving the result",
+        )
 
     def _saved(self) -> None:
         self.saved += 1
@@ -495,15 +590,20 @@ class CharacterizationEditor(QDialog):
         if not self.can_edit:
             return None
         ctx = self.ctx
-        dialog = ReasonDialog("Void a result", "Say why this result is void (e.g. typed for the wrong lot). It stays "
-                              "on record, marked void, with your reason.",
-                              lambda reason: void_characterization_result(ctx, result_id, reason), self)
+        dialog = ReasonDialog(
+            "Void a result",
+            "Say why this result is void (e.g. typed for the wrong lot). It stays "
+            "on record, marked void, with your reason.",
+            lambda reason: void_characterization_result(ctx, result_id, reason),
+            self,
+        )
         dialog.accepted.connect(lambda: self.reload())
         return show_dialog(dialog)
 
 
-def open_characterization(parent: QWidget | None, ctx: ServiceContext, lot_id: int, *, from_coa: bool = False,
-                          show_certificate: bool = False) -> CharacterizationEditor:
+def open_characterization(
+    parent: QWidget | None, ctx: ServiceContext, lot_id: int, *, from_coa: bool = False, show_certificate: bool = False
+) -> CharacterizationEditor:
     """Open the lot's characterization grid. `show_certificate` opens the certificate pane beside it (with
     Attach a CoA… in focus); `from_coa` also asks at once for the certificate's file."""
     editor = show_dialog(CharacterizationEditor(ctx, lot_id, parent))

@@ -101,8 +101,9 @@ class EditorDialog(QDialog):
         self.outer.addWidget(self.buttons)
         wire_keyboard(self, self.buttons, self.save_button)
 
-    def add_row(self, form: QFormLayout, title: str, widget: QWidget, field: str | None = None,
-                extra: QWidget | None = None) -> QLabel:
+    def add_row(
+        self, form: QFormLayout, title: str, widget: QWidget, field: str | None = None, extra: QWidget | None = None
+    ) -> QLabel:
         """A form row: the widget (and `extra`, e.g. a New… button), its error message under it."""
         caption = QLabel(title)
         caption.setBuddy(widget)
@@ -150,8 +151,9 @@ class EditorDialog(QDialog):
 
     def save_op(self, call: Callable[[], Any], on_done: Callable[[Any], None]) -> None:
         """Run the service off the GUI thread (forms.attempt_op) with Save disabled meanwhile."""
-        attempt_op(self, self.banner, call, on_done, busy=[self.buttons],
-                   on_refused=self._refused, title=self.windowTitle())
+        attempt_op(
+            self, self.banner, call, on_done, busy=[self.buttons], on_refused=self._refused, title=self.windowTitle()
+        )
 
     def _refused(self, error: RegistryError) -> None:
         self.show_error(error)

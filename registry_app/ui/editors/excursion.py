@@ -87,14 +87,29 @@ class RecordExcursionDialog(QDialog):
         form.addRow("&Notes", self.notes)
         layout.addLayout(form)
         self.buttons, self.save_button = save_cancel_buttons(self, layout, self.submit)
-        self.fields: dict[str, QWidget] = {"occurred_at": self.started, "ended_at": self.ended,
-                                           "min_c": self.lowest, "max_c": self.highest, "reading_c": self.highest,
-                                           "duration_minutes": self.ended, "notes": self.notes}
-        self.can_edit = gate(ctx, STAFF, [self.started, self.ended, self.ended_known, self.lowest, self.highest,
-                                          self.notes, self.save_button], "record temperature excursions")
+        self.fields: dict[str, QWidget] = {
+            "occurred_at": self.started,
+            "ended_at": self.ended,
+            "min_c": self.lowest,
+            "max_c": self.highest,
+            "reading_c": self.highest,
+            "duration_minutes": self.ended,
+            "notes": self.notes,
+        }
+        self.can_edit = gate(
+            ctx,
+            STAFF,
+            [self.started, self.ended, self.ended_known, self.lowest, self.highest, self.notes, self.save_button],
+            "record temperature excursions",
+        )
         self.undo = FormUndo(self)  # Ctrl+Z across the fields until saved
-        for name, widget in (("from", self.started), ("to", self.ended), ("lowest", self.lowest),
-                             ("highest", self.highest), ("notes", self.notes)):
+        for name, widget in (
+            ("from", self.started),
+            ("to", self.ended),
+            ("lowest", self.lowest),
+            ("highest", self.highest),
+            ("notes", self.notes),
+        ):
             self.undo.watch(widget, name)
 
     def submit(self) -> None:
@@ -104,10 +119,15 @@ class RecordExcursionDialog(QDialog):
         started: datetime = self.started.dateTime().toPython()  # type: ignore[assignment]
         ended: datetime | None = self.ended.dateTime().toPython() if self.ended_known.isChecked() else None  # type: ignore[assignment]
         lowest, highest, notes = number_or_none(self.lowest), number_or_none(self.highest), self.notes.toPlainText()
-        attempt_op(self, self.banner,
-                   lambda: record_excursion(ctx, lot_id, started, notes=notes, ended_at=ended, min_c=lowest,
-                                            max_c=highest),
-                   self._saved, self.fields, busy=[self.buttons], title="Recording the excursion")
+        attempt_op(
+            self,
+            self.banner,
+            lambda: record_excursion(ctx, lot_id, started, notes=notes, ended_at=ended, min_c=lowest, max_c=highest),
+            self._saved,
+            self.fields,
+            busy=[self.buttons],
+            title="Recording the excursion",
+        )
 
     def _saved(self, excursion_id: int) -> None:
         self.excursion_id = excursion_id
@@ -130,13 +150,19 @@ class ResolveExcursionDialog(QDialog):
         layout.addWidget(self.banner)
         duration = f" for {excursion.duration_minutes} min" if excursion.duration_minutes is not None else ""
         extremes = " – ".join(f"{v:g} °C" for v in (excursion.min_c, excursion.max_c) if v is not None)
-        heading = QLabel(f"<b>{excursion.reading_c:g} °C</b> from {as_text(excursion.occurred_at)}{duration}"
-                         + (f" (readings {extremes})" if extremes else "")
-                         + (f"<br>{excursion.notes}" if excursion.notes else ""), wordWrap=True)
+        heading = QLabel(
+            f"<b>{excursion.reading_c:g} °C</b> from {as_text(excursion.occurred_at)}{duration}"
+            + (f" (readings {extremes})" if extremes else "")
+            + (f"<br>{excursion.notes}" if excursion.notes else ""),
+            wordWrap=True,
+        )
         layout.addWidget(heading)
-        explanation = QLabel("Use: the lot stays as it is (say why, e.g. the manufacturer's stability data). "
-                             "Quarantine: the lot goes back to quarantine and needs a new release. Destroy: what is "
-                             "on hand is destroyed.", wordWrap=True)
+        explanation = QLabel(
+            "Use: the lot stays as it is (say why, e.g. the manufacturer's stability data). "
+            "Quarantine: the lot goes back to quarantine and needs a new release. Destroy: what is "
+            "on hand is destroyed.",
+            wordWrap=True,
+        )
         layout.addWidget(explanation)
         form = QFormLayout()
         self.disposition = vocab_combo(ExcursionResolution, empty="— choose the disposition —")
@@ -155,8 +181,9 @@ class ResolveExcursionDialog(QDialog):
         layout.addWidget(self.buttons)
         wire_keyboard(self, self.buttons, self.sign_button)
         self.fields: dict[str, QWidget] = {"resolution": self.disposition, "note": self.signature.reason_edit}
-        self.can_edit = gate(ctx, STAFF, [self.disposition, self.signature, self.sign_button],
-                             "resolve temperature excursions")
+        self.can_edit = gate(
+            ctx, STAFF, [self.disposition, self.signature, self.sign_button], "resolve temperature excursions"
+        )
         self.undo = FormUndo(self)  # the disposition and justification, until signed (never after)
         self.undo.watch(self.disposition, "disposition")
         self.undo.watch(self.signature.reason_edit, "justification")
@@ -174,12 +201,21 @@ class ResolveExcursionDialog(QDialog):
             self.signature.password_edit.setFocus()
             return
         ctx, excursion_id = self.ctx, self.excursion.id
-        resolution, note, password = (self.disposition.currentData() or "", self.signature.reason(),
-                                      self.signature.password())
-        attempt_op(self, self.banner,
-                   lambda: sign_excursion_resolution(ctx, excursion_id, resolution, note, password),
-                   self._signed, self.fields, busy=[self.buttons],
-                   on_refused=lambda _error: self.signature.clear_password(), title="Resolving the excursion")
+        resolution, note, password = (
+            self.disposition.currentData() or "",
+            self.signature.reason(),
+            self.signature.password(),
+        )
+        attempt_op(
+            self,
+            self.banner,
+            lambda: sign_excursion_resolution(ctx, excursion_id, resolution, note, password),
+            self._signed,
+            self.fields,
+            busy=[self.buttons],
+            on_refused=lambda _error: self.signature.clear_password(),
+            title="Resolving the excursion",
+        )
 
     def _signed(self, signature_id: int) -> None:
         self.signature_id = signature_id
@@ -190,8 +226,17 @@ class ResolveExcursionDialog(QDialog):
 class ExcursionsDialog(QDialog):
     """The lot's excursions, newest first: record one, resolve the selected open one."""
 
-    COLUMNS = ("Began", "Ended", "Reading", "Lowest – highest", "Duration (min)", "Notes", "Disposition",
-               "Resolved", "Justification")
+    COLUMNS = (
+        "Began",
+        "Ended",
+        "Reading",
+        "Lowest – highest",
+        "Duration (min)",
+        "Notes",
+        "Disposition",
+        "Resolved",
+        "Justification",
+    )
     DISPOSITION = COLUMNS.index("Disposition")
 
     def __init__(self, ctx: ServiceContext, lot_id: int, parent: QWidget | None = None) -> None:
@@ -242,22 +287,39 @@ class ExcursionsDialog(QDialog):
             else:
                 report_unexpected(self, error)
 
-        runner_for(self).run(self, lambda _p: (get_lot(ctx, lot_id), list_excursions(ctx, lot_id)),
-                             lambda found: self._show(*found), failed, title="Reading the excursions")
+        runner_for(self).run(
+            self,
+            lambda _p: (get_lot(ctx, lot_id), list_excursions(ctx, lot_id)),
+            lambda found: self._show(*found),
+            failed,
+            title="Reading the excursions",
+        )
 
     def _show(self, lot: LotInfo, excursions: list[ExcursionView]) -> None:
         self.excursions = excursions
         still_open = sum(e.is_open for e in excursions)
-        self.heading.setText(f"<b>{lot.product_name}</b>, lot <b>{lot.lot_number}</b> ({label(lot.status).lower()})"
-                             f" — {count_phrase(still_open, 'open excursion')}: USE-TEMPERATURE stays until each is "
-                             "resolved."
-                             if still_open else f"<b>{lot.product_name}</b>, lot <b>{lot.lot_number}</b> "
-                             f"({label(lot.status).lower()}) — no open excursion.")
+        self.heading.setText(
+            f"<b>{lot.product_name}</b>, lot <b>{lot.lot_number}</b> ({label(lot.status).lower()})"
+            f" — {count_phrase(still_open, 'open excursion')}: USE-TEMPERATURE stays until each is "
+            "resolved."
+            if still_open
+            else f"<b>{lot.product_name}</b>, lot <b>{lot.lot_number}</b> "
+            f"({label(lot.status).lower()}) — no open excursion."
+        )
         self.table.setRowCount(len(excursions))
         for r, e in enumerate(excursions):
             extremes = " – ".join(f"{v:g} °C" for v in (e.min_c, e.max_c) if v is not None)
-            cells = (e.occurred_at, e.ended_at, f"{e.reading_c:g} °C", extremes, e.duration_minutes, e.notes,
-                     label(e.resolution) if e.resolution else "OPEN", e.resolved_at, e.resolution_note)
+            cells = (
+                e.occurred_at,
+                e.ended_at,
+                f"{e.reading_c:g} °C",
+                extremes,
+                e.duration_minutes,
+                e.notes,
+                label(e.resolution) if e.resolution else "OPEN",
+                e.resolved_at,
+                e.resolution_note,
+            )
             for c, value in enumerate(cells):
                 self.table.setItem(r, c, QTableWidgetItem(as_text(value)))
         first_open = next((r for r, e in enumerate(excursions) if e.is_open), 0 if excursions else -1)

@@ -1,4 +1,4 @@
-""""Fix…" from a flag (issue 19 item 8): each flag code -> the editor that resolves it.
+""" "Fix…" from a flag (issue 19 item 8): each flag code -> the editor that resolves it.
 
 `FIXES` is the table (code -> what the fix does, opener). `fix_flag(parent, ctx, target)` opens the editor for
 one flag; `can_fix(code)` says whether any editor answers the code. The Flags page and the lot record's flag
@@ -42,10 +42,14 @@ class FixTarget:
             return flag.get(name) if isinstance(flag, dict) else getattr(flag, name, None)
 
         subject_type, subject_id = str(get("subject_type")), int(get("subject_id"))
-        return cls(str(get("code")), subject_type, subject_id,
-                   get("lot_id") or (subject_id if subject_type == "lot" else lot_id),
-                   get("product_id") or (subject_id if subject_type == "product" else product_id),
-                   get("product_name"))
+        return cls(
+            str(get("code")),
+            subject_type,
+            subject_id,
+            get("lot_id") or (subject_id if subject_type == "lot" else lot_id),
+            get("product_id") or (subject_id if subject_type == "product" else product_id),
+            get("product_name"),
+        )
 
 
 Opener = Callable[[QWidget | None, ServiceContext, FixTarget], Any]
@@ -53,12 +57,14 @@ Opener = Callable[[QWidget | None, ServiceContext, FixTarget], Any]
 
 # --- openers --------------------------------------------------------------------------------------------------
 
+
 def _characterization(from_coa: bool = False) -> Opener:
     def run(parent: QWidget | None, ctx: ServiceContext, target: FixTarget) -> Any:
         from .characterization import open_characterization
 
         assert target.lot_id is not None
         return open_characterization(parent, ctx, target.lot_id, show_certificate=from_coa)
+
     return run
 
 
@@ -119,6 +125,7 @@ def _lot_field(field: str, tab: int = 0) -> Opener:
         if editor is not None:
             editor.setFocus()
         return record
+
     return run
 
 
@@ -163,6 +170,7 @@ def open_product_editor(parent: QWidget | None, ctx: ServiceContext, target: Fix
 
 
 # --- the table ------------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Fix:

@@ -50,8 +50,9 @@ def notes_edit(placeholder: str, height: int = 80) -> QPlainTextEdit:
     return edit
 
 
-def save_cancel_buttons(dialog: QDialog, layout: QVBoxLayout,
-                        submit: Callable[[], object]) -> tuple[QDialogButtonBox, Any]:
+def save_cancel_buttons(
+    dialog: QDialog, layout: QVBoxLayout, submit: Callable[[], object]
+) -> tuple[QDialogButtonBox, Any]:
     """Save and Cancel at the foot of `layout`: Save (Enter, Ctrl+Return) runs `submit`, Cancel (Esc) rejects."""
     buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
     save = buttons.button(QDialogButtonBox.StandardButton.Save)
@@ -98,5 +99,11 @@ class ReasonDialog(QDialog):
     def submit(self) -> None:
         reason = self.reason_edit.toPlainText().strip()
         call = self._call
-        attempt_op(self, self.banner, lambda: call(reason), lambda _result: self.accept(),
-                   {"reason": self.reason_edit}, busy=[self.buttons])
+        attempt_op(
+            self,
+            self.banner,
+            lambda: call(reason),
+            lambda _result: self.accept(),
+            {"reason": self.reason_edit},
+            busy=[self.buttons],
+        )

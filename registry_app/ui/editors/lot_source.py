@@ -37,9 +37,14 @@ from ..dialogs.forms import ErrorBanner, attempt_op, set_combo_value, vocab_comb
 from ..ops import report_unexpected, runner_for
 from .lot_editor_kit import gate, show_dialog
 
-SOURCE_ROWS = (("manufacturer", "Manufacturer"), ("biological_source", "Biological source"),
-               ("source_description", "Source description"), ("human_derived", "Human-derived"),
-               ("isolation_method", "Isolation method"), ("pn_species", "Source species"))
+SOURCE_ROWS = (
+    ("manufacturer", "Manufacturer"),
+    ("biological_source", "Biological source"),
+    ("source_description", "Source description"),
+    ("human_derived", "Human-derived"),
+    ("isolation_method", "Isolation method"),
+    ("pn_species", "Source species"),
+)
 
 
 def _shown(key: str, value: Any) -> str:
@@ -83,11 +88,14 @@ class LotSourceEditor(QDialog):
         form = QFormLayout(donor_box)
         self.donor_use = vocab_combo(DonorUse)
         self.donor_use.setObjectName("donorUse")
-        self.donor_use.setToolTip("Applies to every lot of the product. Autologous (the patient's own cells) needs "
-                                  "no donor eligibility (21 CFR 1271.90(a)(1)).")
+        self.donor_use.setToolTip(
+            "Applies to every lot of the product. Autologous (the patient's own cells) needs "
+            "no donor eligibility (21 CFR 1271.90(a)(1))."
+        )
         form.addRow("Donor &use", self.donor_use)
-        self.reference = QLineEdit(objectName="donorReference",
-                                   placeholderText="e.g. the supplier's donor eligibility determination no.")
+        self.reference = QLineEdit(
+            objectName="donorReference", placeholderText="e.g. the supplier's donor eligibility determination no."
+        )
         form.addRow("Eligibility &reference", self.reference)
         self.reason = QLineEdit(objectName="donorReason", placeholderText="Why this change (required)")
         form.addRow("Reason for &change", self.reason)
@@ -112,16 +120,24 @@ class LotSourceEditor(QDialog):
         self.buttons.rejected.connect(self.reject)
         layout.addWidget(self.buttons)
         wire_keyboard(self, self.buttons, self.save_button)
-        self.fields: dict[str, QWidget] = {"donor_use": self.donor_use, "reference": self.reference,
-                                           "reason": self.reason}
-        self.can_edit = gate(ctx, STAFF, [self.donor_use, self.reference, self.reason, self.save_button,
-                                          self.attach_button], "record donor eligibility")
+        self.fields: dict[str, QWidget] = {
+            "donor_use": self.donor_use,
+            "reference": self.reference,
+            "reason": self.reason,
+        }
+        self.can_edit = gate(
+            ctx,
+            STAFF,
+            [self.donor_use, self.reference, self.reason, self.save_button, self.attach_button],
+            "record donor eligibility",
+        )
         self.reload()
 
     def reload(self) -> None:
         ctx, lot_id = self.ctx, self.lot_id
-        runner_for(self).run(self, lambda _p: lot_detail(ctx, lot_id), self._show, self._failed,
-                             title="Reading the lot")
+        runner_for(self).run(
+            self, lambda _p: lot_detail(ctx, lot_id), self._show, self._failed, title="Reading the lot"
+        )
 
     def _failed(self, error: BaseException) -> None:
         if isinstance(error, RegistryError):
@@ -141,18 +157,24 @@ class LotSourceEditor(QDialog):
             if document["kind"] == "donor_eligibility":
                 self.documents.addItem(document["file_name"] or f"Reference {document['reference']}")
         donor_flag = next((f for f in detail.flags if f["code"] == "UNDOC-DONOR" and not f["waived"]), None)
-        self.status.setText(f"UNDOC-DONOR: {donor_flag['message']}" if donor_flag else
-                            "No donor-eligibility finding on this lot.")
+        self.status.setText(
+            f"UNDOC-DONOR: {donor_flag['message']}" if donor_flag else "No donor-eligibility finding on this lot."
+        )
 
     def save(self) -> None:
         if not self.can_edit or self.detail is None:
             return
         ctx, lot_id = self.ctx, self.lot_id
         donor_use, reference, reason = self.donor_use.currentData(), self.reference.text(), self.reason.text()
-        attempt_op(self, self.banner,
-                   lambda: record_donor_eligibility(ctx, lot_id, donor_use=donor_use, reference=reference,
-                                                    reason=reason),
-                   self._saved, self.fields, busy=[self.buttons], title="Saving donor eligibility")
+        attempt_op(
+            self,
+            self.banner,
+            lambda: record_donor_eligibility(ctx, lot_id, donor_use=donor_use, reference=reference, reason=reason),
+            self._saved,
+            self.fields,
+            busy=[self.buttons],
+            title="Saving donor eligibility",
+        )
 
     def _saved(self, changed: dict[str, Any]) -> None:
         self.changed = changed
@@ -170,11 +192,15 @@ class LotSourceEditor(QDialog):
 
     def attach(self, path: str | Path) -> None:
         ctx, lot_id, reference = self.ctx, self.lot_id, self.reference.text().strip() or None
-        attempt_op(self, self.banner,
-                   lambda: attach_document(ctx, "donor_eligibility", lot_id=lot_id, path=str(path),
-                                           reference=reference),
-                   lambda _id: self.reload(), {"file": self.attach_button}, busy=[self.attach_button],
-                   title="Attaching the donor record")
+        attempt_op(
+            self,
+            self.banner,
+            lambda: attach_document(ctx, "donor_eligibility", lot_id=lot_id, path=str(path), reference=reference),
+            lambda _id: self.reload(),
+            {"file": self.attach_button},
+            busy=[self.attach_button],
+            title="Attaching the donor record",
+        )
 
 
 def open_lot_source(parent: QWidget | None, ctx: ServiceContext, lot_id: int) -> LotSourceEditor:

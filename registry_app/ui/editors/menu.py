@@ -42,14 +42,14 @@ def _edit_selected_product(window: Any) -> None:
     product_id = _selected_product(window)
     if product_id is None:
         window.show_page("Products")
-        window.statusBar().showMessage("Choose the product to edit on the Products page, then Edit… or Enter.",
-                                       8000)
+        window.statusBar().showMessage("Choose the product to edit on the Products page, then Edit… or Enter.", 8000)
         return
     _refresh_on_save(window, open_product_editor(window, window.ctx, product_id))
 
 
-def _action(window: QMainWindow, menu: QMenu, text: str, run: Callable[[], object], why: str | None,
-            shortcut: str | None = None) -> QAction:
+def _action(
+    window: QMainWindow, menu: QMenu, text: str, run: Callable[[], object], why: str | None, shortcut: str | None = None
+) -> QAction:
     action = QAction(text, window)
     action.setObjectName("catalogue:" + text.replace("&", "").rstrip("…"))
     if shortcut:
@@ -79,16 +79,36 @@ def install_catalogue_actions(window: QMainWindow) -> list[QAction]:
     menus["Catalogue"] = catalogue
     staff = refusal(ctx, STAFF, "add or amend products, manufacturers and suppliers")
     added = [
-        _action(window, catalogue, "&New product…",
-                lambda: _refresh_on_save(window, open_product_editor(window, ctx)), staff, NEW_PRODUCT_SHORTCUT),
+        _action(
+            window,
+            catalogue,
+            "&New product…",
+            lambda: _refresh_on_save(window, open_product_editor(window, ctx)),
+            staff,
+            NEW_PRODUCT_SHORTCUT,
+        ),
         _action(window, catalogue, "&Edit the selected product…", lambda: _edit_selected_product(window), staff),
     ]
     catalogue.addSeparator()
     # The lists are readable by every role; their New… and Edit… are disabled for the others.
-    added.append(_action(window, catalogue, "&Manufacturers…",
-                         lambda: _refresh_on_save(window, open_party_list(window, ctx, "manufacturer")), None))
-    added.append(_action(window, catalogue, "&Suppliers…",
-                         lambda: _refresh_on_save(window, open_party_list(window, ctx, "supplier")), None))
+    added.append(
+        _action(
+            window,
+            catalogue,
+            "&Manufacturers…",
+            lambda: _refresh_on_save(window, open_party_list(window, ctx, "manufacturer")),
+            None,
+        )
+    )
+    added.append(
+        _action(
+            window,
+            catalogue,
+            "&Suppliers…",
+            lambda: _refresh_on_save(window, open_party_list(window, ctx, "supplier")),
+            None,
+        )
+    )
     file_menu = menus.get("File")
     if file_menu is not None:
         file_menu.setToolTipsVisible(True)

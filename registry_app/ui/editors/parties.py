@@ -42,8 +42,9 @@ class PartyEditor(EditorDialog):
 
     saved = Signal(int, str)
 
-    def __init__(self, ctx: ServiceContext, kind: str, party_id: int | None = None,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self, ctx: ServiceContext, kind: str, party_id: int | None = None, parent: QWidget | None = None
+    ) -> None:
         if kind not in KINDS:
             raise ValueError(f"kind is one of {KINDS}, not {kind!r}")
         super().__init__(ctx, f"{'Amend' if party_id else 'New'} {kind}", parent)
@@ -76,8 +77,14 @@ class PartyEditor(EditorDialog):
 
     def _load(self, party_id: int) -> None:
         ctx, kind = self.ctx, self.kind
-        runner_for(self).run(self, lambda _p: get_party(ctx, kind, party_id), self._loaded, self._load_failed,
-                             title=f"Loading the {kind}", busy=[self.save_button])
+        runner_for(self).run(
+            self,
+            lambda _p: get_party(ctx, kind, party_id),
+            self._loaded,
+            self._load_failed,
+            title=f"Loading the {kind}",
+            busy=[self.save_button],
+        )
 
     def _loaded(self, party: PartyInfo) -> None:
         self.name.setText(party.name)
@@ -91,8 +98,10 @@ class PartyEditor(EditorDialog):
             if party_id is None:
                 self.save_op(lambda: create_manufacturer(ctx, name, country), self._saved)
             else:
-                self.save_op(lambda: update_manufacturer(ctx, party_id, name, country, reason),
-                             lambda _none: self._saved(party_id))
+                self.save_op(
+                    lambda: update_manufacturer(ctx, party_id, name, country, reason),
+                    lambda _none: self._saved(party_id),
+                )
         elif party_id is None:
             self.save_op(lambda: create_supplier(ctx, name), self._saved)
         else:
@@ -139,8 +148,13 @@ class PartyListDialog(QDialog):
 
     def refresh(self, select: int | None = None) -> None:
         ctx, lister = self.ctx, list_manufacturers if self.kind == "manufacturer" else list_suppliers
-        runner_for(self).run(self, lambda _p: lister(ctx), lambda found: self._show(found, select),
-                             self._failed, title=f"Loading {self.kind}s")
+        runner_for(self).run(
+            self,
+            lambda _p: lister(ctx),
+            lambda found: self._show(found, select),
+            self._failed,
+            title=f"Loading {self.kind}s",
+        )
 
     def _failed(self, error: BaseException) -> None:
         if isinstance(error, RegistryError):
@@ -175,8 +189,9 @@ class PartyListDialog(QDialog):
         self.editor.open()
 
 
-def open_party_editor(parent: QWidget | None, ctx: ServiceContext, kind: str, party_id: int | None = None
-                      ) -> PartyEditor:
+def open_party_editor(
+    parent: QWidget | None, ctx: ServiceContext, kind: str, party_id: int | None = None
+) -> PartyEditor:
     """Open the editor of a new (`party_id` None) or existing manufacturer or supplier."""
     dialog = PartyEditor(ctx, kind, party_id, parent)
     dialog.open()

@@ -159,8 +159,9 @@ class ProductEditor(EditorDialog):
         def work(_progress: Any) -> tuple[ProductInfo | None, list[PartyInfo]]:
             return (get_product(ctx, product_id) if product_id is not None else None), list_manufacturers(ctx)
 
-        runner_for(self).run(self, work, self._loaded, self._load_failed, title="Loading the product",
-                             busy=[self.save_button])
+        runner_for(self).run(
+            self, work, self._loaded, self._load_failed, title="Loading the product", busy=[self.save_button]
+        )
 
     def _loaded(self, loaded: tuple[ProductInfo | None, list[PartyInfo]]) -> None:
         product, manufacturers = loaded
@@ -194,8 +195,12 @@ class ProductEditor(EditorDialog):
     # ------------------------------------------------------------------------------------------ behaviour
     def _type_changed(self, *_: object) -> None:
         exosome = self.product_type.currentData() == ProductType.EXOSOME
-        captions = {"source": self.source_caption, "donor_use": self.donor_use_caption,
-                    "isolation_method": self.isolation_caption, "pn_species": self.pn_species_caption}
+        captions = {
+            "source": self.source_caption,
+            "donor_use": self.donor_use_caption,
+            "isolation_method": self.isolation_caption,
+            "pn_species": self.pn_species_caption,
+        }
         for field, caption in captions.items():
             shown = exosome == (field in EXOSOME_ONLY)
             caption.setVisible(shown)
@@ -214,15 +219,21 @@ class ProductEditor(EditorDialog):
 
     def _manufacturer_created(self, name: str) -> None:
         ctx = self.ctx
-        runner_for(self).run(self, lambda _p: list_manufacturers(ctx),
-                             lambda found: self.set_manufacturers(found, current=name), title="Manufacturers")
+        runner_for(self).run(
+            self,
+            lambda _p: list_manufacturers(ctx),
+            lambda found: self.set_manufacturers(found, current=name),
+            title="Manufacturers",
+        )
 
     def values(self) -> tuple[dict[str, Any], list[str], dict[str, str]]:
         """What the form holds, as the service takes it (vocabulary values; empty text clears a field)."""
         exosome = self.product_type.currentData() == ProductType.EXOSOME
         details: dict[str, Any] = {
-            "name": self.name.text(), "product_type": self.product_type.currentData() or "",
-            "manufacturer": self.manufacturer.currentText().strip(), "gtin": self.gtin.text().strip(),
+            "name": self.name.text(),
+            "product_type": self.product_type.currentData() or "",
+            "manufacturer": self.manufacturer.currentText().strip(),
+            "gtin": self.gtin.text().strip(),
             "source_description": self.source_description.toPlainText().strip(),
         }
         for field in ("presentation", "storage_form", "unit"):
@@ -255,8 +266,7 @@ class ProductEditor(EditorDialog):
         self.regulatory_dialog = open_regulatory_status(self, self.ctx, self.product_id)
 
 
-def open_product_editor(parent: QWidget | None, ctx: ServiceContext, product_id: int | None = None
-                        ) -> ProductEditor:
+def open_product_editor(parent: QWidget | None, ctx: ServiceContext, product_id: int | None = None) -> ProductEditor:
     """Open the product editor: a new product (`product_id` None) or an amendment of that product."""
     dialog = ProductEditor(ctx, product_id, parent)
     dialog.open()

@@ -58,8 +58,9 @@ class RegulatoryStatusDialog(EditorDialog):
 
     saved = Signal(str)
 
-    def __init__(self, ctx: ServiceContext, product_id: int, jurisdiction: str | None = None,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self, ctx: ServiceContext, product_id: int, jurisdiction: str | None = None, parent: QWidget | None = None
+    ) -> None:
         super().__init__(ctx, "Regulatory status", parent)
         self.product_id = product_id
         self.wanted_jurisdiction = jurisdiction.strip().upper() if jurisdiction else None
@@ -115,19 +116,23 @@ class RegulatoryStatusDialog(EditorDialog):
         ctx, product_id = self.ctx, self.product_id
 
         def work(_progress: Any) -> _Loaded:
-            return _Loaded(get_product(ctx, product_id), list_documents(ctx, product_id=product_id),
-                           site_info(ctx)["jurisdiction"])
+            return _Loaded(
+                get_product(ctx, product_id), list_documents(ctx, product_id=product_id), site_info(ctx)["jurisdiction"]
+            )
 
-        runner_for(self).run(self, work, self._loaded, self._load_failed, title="Loading the regulatory status",
-                             busy=[self.save_button])
+        runner_for(self).run(
+            self, work, self._loaded, self._load_failed, title="Loading the regulatory status", busy=[self.save_button]
+        )
 
     def _loaded(self, loaded: _Loaded) -> None:
         first = self.loaded is None
         self.loaded = loaded
         product = loaded.product
         self.setWindowTitle(f"Regulatory status — {product.name}")
-        self.heading.setText(f"<b>{product.name}</b> ({label(product.product_type).lower()}); this site's "
-                             f"jurisdiction is <b>{loaded.site_jurisdiction}</b>.")
+        self.heading.setText(
+            f"<b>{product.name}</b> ({label(product.product_type).lower()}); this site's "
+            f"jurisdiction is <b>{loaded.site_jurisdiction}</b>."
+        )
         names = {d.id: _document_text(d) for d in loaded.documents}
         self.table.setRowCount(0)
         for row in product.regulatory:
@@ -135,9 +140,14 @@ class RegulatoryStatusDialog(EditorDialog):
             self.table.insertRow(at)
             evidence = row.get("evidence_document_id")
             verified = row.get("verified_on")
-            cells = (row["jurisdiction"], label(row["status"]), row.get("reference") or "",
-                     names.get(evidence, f"document #{evidence}") if evidence else "",
-                     verified.isoformat() if verified else "", row.get("verified_by") or "")
+            cells = (
+                row["jurisdiction"],
+                label(row["status"]),
+                row.get("reference") or "",
+                names.get(evidence, f"document #{evidence}") if evidence else "",
+                verified.isoformat() if verified else "",
+                row.get("verified_by") or "",
+            )
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setData(Qt.ItemDataRole.UserRole, row)
@@ -177,8 +187,12 @@ class RegulatoryStatusDialog(EditorDialog):
 
     # ------------------------------------------------------------------------------------------ behaviour
     def choose_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Evidence of the regulatory status", "",
-                                              "Documents (*.pdf *.png *.jpg *.jpeg *.tif *.tiff);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            self,
+            "Evidence of the regulatory status",
+            "",
+            "Documents (*.pdf *.png *.jpg *.jpeg *.tif *.tiff);;All files (*)",
+        )
         if path:
             self._add_file_choice(path)
 
@@ -202,8 +216,17 @@ class RegulatoryStatusDialog(EditorDialog):
         saved_as = (jurisdiction or (self.loaded.site_jurisdiction if self.loaded else "")).upper()
 
         def call() -> int:
-            return set_regulatory_status(ctx, product_id, status, jurisdiction, reference, document_id, verified,
-                                         reason.strip() or None, evidence_path=path)
+            return set_regulatory_status(
+                ctx,
+                product_id,
+                status,
+                jurisdiction,
+                reference,
+                document_id,
+                verified,
+                reason.strip() or None,
+                evidence_path=path,
+            )
 
         self.save_op(call, lambda _id: self._saved(saved_as))
 
@@ -218,8 +241,9 @@ class RegulatoryStatusDialog(EditorDialog):
         self.saved.emit(jurisdiction)
 
 
-def open_regulatory_status(parent: QWidget | None, ctx: ServiceContext, product_id: int,
-                           jurisdiction: str | None = None) -> RegulatoryStatusDialog:
+def open_regulatory_status(
+    parent: QWidget | None, ctx: ServiceContext, product_id: int, jurisdiction: str | None = None
+) -> RegulatoryStatusDialog:
     """Open the product's regulatory status with the form on `jurisdiction` (None: the site's). For the
     UNDOC-REGULATORY flag's "Fix…" and the product editor."""
     dialog = RegulatoryStatusDialog(ctx, product_id, jurisdiction, parent)

@@ -23,8 +23,10 @@ class SiteSettingsDialog(EditorDialog):
     def __init__(self, ctx: ServiceContext, parent: QWidget | None = None) -> None:
         super().__init__(ctx, "Site settings", parent)
         self.code = QLabel(objectName="siteCode")
-        explanation = QLabel("The jurisdiction decides which regulatory status of a product the flag rules "
-                             "read; times are shown in the site's time zone.")
+        explanation = QLabel(
+            "The jurisdiction decides which regulatory status of a product the flag rules "
+            "read; times are shown in the site's time zone."
+        )
         explanation.setWordWrap(True)
         self.outer.addWidget(explanation)
         form = QFormLayout()
@@ -56,8 +58,14 @@ class SiteSettingsDialog(EditorDialog):
 
     def load(self) -> None:
         ctx = self.ctx
-        runner_for(self).run(self, lambda _p: site_info(ctx), self._loaded, self._load_failed,
-                             title="Loading the site", busy=[self.save_button])
+        runner_for(self).run(
+            self,
+            lambda _p: site_info(ctx),
+            self._loaded,
+            self._load_failed,
+            title="Loading the site",
+            busy=[self.save_button],
+        )
 
     def _loaded(self, info: dict[str, str]) -> None:
         self.code.setText(info["code"])

@@ -73,8 +73,9 @@ class PasswordPolicyHint(QLabel):
 
     def follow(self, text: str) -> None:
         problem = password_problem(text) if text else None
-        self.setText(f"Not accepted by the policy: {problem}." if problem else
-                     "Meets the password policy." if text else POLICY)
+        self.setText(
+            f"Not accepted by the policy: {problem}." if problem else "Meets the password policy." if text else POLICY
+        )
         set_role(self, "error" if problem else "hint")
 
 
@@ -166,8 +167,12 @@ class AddUserDialog(_SignedForm):
         ctx, name, role = self.ctx, self.username.text(), self.role.currentData()
         full_name = self.full_name.text().strip()
         password, signer, reason = self.password.text(), self.signature.password(), self.signature.reason() or None
-        self.save_op(lambda: signed_create_user(ctx, name, role, password, full_name or None, signer_password=signer,
-                                                reason=reason), self._saved)
+        self.save_op(
+            lambda: signed_create_user(
+                ctx, name, role, password, full_name or None, signer_password=signer, reason=reason
+            ),
+            self._saved,
+        )
 
     def _saved(self, _user_id: int) -> None:
         self.saved_cleanly()
@@ -186,8 +191,10 @@ class UsersDialog(_SignedForm):
         self.selected: dict[str, Any] | None = None
         self.adder: AddUserDialog | None = None
         self.may = refusal(ctx, ADMIN, WHAT) is None
-        explanation = QLabel("Users are disabled, never deleted: what they did stays under their name. Each change "
-                             "is signed with your own password.")
+        explanation = QLabel(
+            "Users are disabled, never deleted: what they did stays under their name. Each change "
+            "is signed with your own password."
+        )
         explanation.setWordWrap(True)
         self.outer.addWidget(explanation)
         self.table = QTableWidget(0, len(COLUMNS), objectName="usersTable")
@@ -215,8 +222,14 @@ class UsersDialog(_SignedForm):
         self.buttons.setStandardButtons(QDialogButtonBox.StandardButton.Close)
         self.save_button = self.buttons.button(QDialogButtonBox.StandardButton.Close)
         self.outer.addWidget(self.buttons)
-        self.actions: list[QWidget] = [self.role, self.role_button, self.active_button, self.unlock_button,
-                                       self.new_password, self.reset_button]
+        self.actions: list[QWidget] = [
+            self.role,
+            self.role_button,
+            self.active_button,
+            self.unlock_button,
+            self.new_password,
+            self.reset_button,
+        ]
         why = refusal(ctx, ADMIN, WHAT)
         if why:
             for widget in [self.add_button, *self.actions, self.signature]:
@@ -257,8 +270,13 @@ class UsersDialog(_SignedForm):
     # --- the list -------------------------------------------------------------------------------------------
     def refresh(self, select: str | None = None) -> None:
         ctx = self.ctx
-        runner_for(self).run(self, lambda _p: list_users(ctx), lambda users: self._show(users, select),
-                             self._load_failed, title="Loading the users")
+        runner_for(self).run(
+            self,
+            lambda _p: list_users(ctx),
+            lambda users: self._show(users, select),
+            self._load_failed,
+            title="Loading the users",
+        )
 
     def _load_failed(self, error: BaseException) -> None:
         if not isinstance(error, RegistryError):
@@ -275,8 +293,13 @@ class UsersDialog(_SignedForm):
         self.table.clearSelection()
         self.table.setRowCount(len(users))
         for row, user in enumerate(users):
-            cells = (user["username"], user.get("full_name") or "", label(user["role"]),
-                     "Active" if user["active"] else "Disabled", "Locked" if user["locked"] else "—")
+            cells = (
+                user["username"],
+                user.get("full_name") or "",
+                label(user["role"]),
+                "Active" if user["active"] else "Disabled",
+                "Locked" if user["locked"] else "—",
+            )
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setData(Qt.ItemDataRole.UserRole, user["username"])
@@ -297,20 +320,25 @@ class UsersDialog(_SignedForm):
         self.clear_errors()
         if self.selected is not None:
             user = self.selected
-            self.account_box.setTitle(f"Selected user: {user['username']}"
-                                      + (f" ({user['full_name']})" if user.get("full_name") else ""))
+            self.account_box.setTitle(
+                f"Selected user: {user['username']}" + (f" ({user['full_name']})" if user.get("full_name") else "")
+            )
             set_combo_value(self.role, user["role"])
             self.active_label.setText("Active: may sign in" if user["active"] else "Disabled: may not sign in")
             self.active_button.setText("&Disable" if user["active"] else "Re-&enable")
-            self.lock_label.setText(f"Locked after {user['failed_attempts']} failed attempts" if user["locked"]
-                                    else "Not locked")
+            self.lock_label.setText(
+                f"Locked after {user['failed_attempts']} failed attempts" if user["locked"] else "Not locked"
+            )
         else:
             self.account_box.setTitle("Selected user: none (choose one in the list)")
         self._update_actions()
 
     def _is_me(self) -> bool:
-        return (self.selected is not None and self.ctx.actor is not None
-                and self.selected["username"] == self.ctx.actor.username)
+        return (
+            self.selected is not None
+            and self.ctx.actor is not None
+            and self.selected["username"] == self.ctx.actor.username
+        )
 
     def _update_actions(self) -> None:
         """What the admin may do to the selected user; why not, beside the field, for their own account."""
@@ -337,9 +365,15 @@ class UsersDialog(_SignedForm):
             return
         self.clear_errors()
         ctx_name, password, reason = self.selected["username"], self.signature.password(), self.signature.reason()
-        attempt_op(self, self.banner, lambda: call(ctx_name, password, reason or None),
-                   lambda _result: self._applied(ctx_name, done), busy=[self.add_button, *self.actions],
-                   on_refused=self._refused, title=self.windowTitle())
+        attempt_op(
+            self,
+            self.banner,
+            lambda: call(ctx_name, password, reason or None),
+            lambda _result: self._applied(ctx_name, done),
+            busy=[self.add_button, *self.actions],
+            on_refused=self._refused,
+            title=self.windowTitle(),
+        )
 
     def _applied(self, username: str, done: str) -> None:
         self.saved_cleanly()
@@ -361,29 +395,38 @@ class UsersDialog(_SignedForm):
     def change_role(self) -> None:
         ctx, role = self.ctx, self.role.currentData()
         name = (self.selected or {}).get("username", "")
-        self._apply(lambda user, pw, why: signed_set_role(ctx, user, role, signer_password=pw, reason=why),
-                    f"{name} is now {label(role).lower()}")
+        self._apply(
+            lambda user, pw, why: signed_set_role(ctx, user, role, signer_password=pw, reason=why),
+            f"{name} is now {label(role).lower()}",
+        )
 
     def toggle_active(self) -> None:
         if self.selected is None:
             return
         ctx, name = self.ctx, self.selected["username"]
         if self.selected["active"]:
-            self._apply(lambda user, pw, why: signed_disable_user(ctx, user, signer_password=pw, reason=why),
-                        f"{name} is disabled and may no longer sign in")
+            self._apply(
+                lambda user, pw, why: signed_disable_user(ctx, user, signer_password=pw, reason=why),
+                f"{name} is disabled and may no longer sign in",
+            )
         else:
-            self._apply(lambda user, pw, why: signed_reactivate_user(ctx, user, signer_password=pw, reason=why),
-                        f"{name} is active again")
+            self._apply(
+                lambda user, pw, why: signed_reactivate_user(ctx, user, signer_password=pw, reason=why),
+                f"{name} is active again",
+            )
 
     def unlock(self) -> None:
         ctx, name = self.ctx, (self.selected or {}).get("username", "")
-        self._apply(lambda user, pw, why: signed_unlock_user(ctx, user, signer_password=pw, reason=why),
-                    f"{name} is unlocked")
+        self._apply(
+            lambda user, pw, why: signed_unlock_user(ctx, user, signer_password=pw, reason=why), f"{name} is unlocked"
+        )
 
     def reset_password(self) -> None:
         ctx, name, new = self.ctx, (self.selected or {}).get("username", ""), self.new_password.text()
-        self._apply(lambda user, pw, why: signed_reset_password(ctx, user, new, signer_password=pw, reason=why),
-                    f"{name}'s password is reset (tell them in person; it is not shown again)")
+        self._apply(
+            lambda user, pw, why: signed_reset_password(ctx, user, new, signer_password=pw, reason=why),
+            f"{name}'s password is reset (tell them in person; it is not shown again)",
+        )
 
     def add_user(self) -> AddUserDialog:
         self.adder = AddUserDialog(self.ctx, self)

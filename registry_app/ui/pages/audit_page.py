@@ -18,8 +18,17 @@ from ...services.audit_view import audit_history
 from ..ops import report_unexpected, runner_for
 from .lists import ListPage
 
-COLUMNS = [("seq", "#"), ("when", "When"), ("who", "Who"), ("action", "Action"), ("subject", "Subject"),
-           ("field", "Field"), ("before", "Before"), ("after", "After"), ("reason", "Reason")]
+COLUMNS = [
+    ("seq", "#"),
+    ("when", "When"),
+    ("who", "Who"),
+    ("action", "Action"),
+    ("subject", "Subject"),
+    ("field", "Field"),
+    ("before", "Before"),
+    ("after", "After"),
+    ("reason", "Reason"),
+]
 LIMIT = 1000  # newest entries read; each may give several rows (one per changed field)
 
 
@@ -33,8 +42,10 @@ class AuditPage(ListPage):
         self.verify_result: VerifyResult | None = None
         self.filter.setPlaceholderText("Filter by user, action, lot, field or value")
         self.verify_button = self.add_button("&Verify the trail", self.verify, "auditVerify")
-        self.verify_button.setToolTip("Recompute the hash chain of every entry and name the first one that does "
-                                      "not fit (altered, removed or inserted)")
+        self.verify_button.setToolTip(
+            "Recompute the hash chain of every entry and name the first one that does "
+            "not fit (altered, removed or inserted)"
+        )
         self.verify_label = QLabel(objectName="auditVerifyResult")
         self.verify_label.setWordWrap(True)
         layout = self.layout()
@@ -52,16 +63,25 @@ class AuditPage(ListPage):
     def verify(self) -> None:
         ctx = self.ctx
         self.verify_label.setText("Verifying the audit trail…")
-        runner_for(self).run(self, lambda _progress: verify_trail(ctx), self._verified, self._verify_failed,
-                             title="Verifying the audit trail", progress=True, busy=[self.verify_button])
+        runner_for(self).run(
+            self,
+            lambda _progress: verify_trail(ctx),
+            self._verified,
+            self._verify_failed,
+            title="Verifying the audit trail",
+            progress=True,
+            busy=[self.verify_button],
+        )
 
     def _verified(self, result: VerifyResult) -> None:
         self.verify_result = result
         if result.ok:
             self.verify_label.setText(f"✔ Intact: {result.entries_checked:,} entries, hash chain verified.")
         else:
-            self.verify_label.setText(f"✘ Broken at entry {result.first_broken_seq}: {result.problem}. "
-                                      "Entries before it are intact; keep the file and tell the administrator.")
+            self.verify_label.setText(
+                f"✘ Broken at entry {result.first_broken_seq}: {result.problem}. "
+                "Entries before it are intact; keep the file and tell the administrator."
+            )
         self.verify_label.setStyleSheet("" if result.ok else "color: #b00020; font-weight: bold")
 
     def _verify_failed(self, error: BaseException) -> None:

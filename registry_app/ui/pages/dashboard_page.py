@@ -86,9 +86,13 @@ class DashboardPage(QWidget):
 
     def refresh(self) -> None:
         self.message.setText("Computing the dashboard…")
-        runner_for(self).run(self, lambda _progress: dashboard_figures(self.ctx), self.show_figures,
-                             lambda error: self.message.setText(f"The dashboard could not be computed: {error}"),
-                             title="Dashboard")
+        runner_for(self).run(
+            self,
+            lambda _progress: dashboard_figures(self.ctx),
+            self.show_figures,
+            lambda error: self.message.setText(f"The dashboard could not be computed: {error}"),
+            title="Dashboard",
+        )
 
     def show_figures(self, figures: DashboardFigures) -> None:
         self.figures = figures

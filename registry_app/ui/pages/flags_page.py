@@ -71,8 +71,7 @@ class FlagModel(QAbstractTableModel):
     def columnCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
         return 0 if parent.isValid() else len(COLUMNS)
 
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
             return COLUMNS[section]
         return None
@@ -151,8 +150,12 @@ class FlagsPage(QWidget):
         self.search_edit.setMinimumWidth(180)
         self.waived_check = QCheckBox("Show &waived")
         self.waived_check.setChecked(True)
-        for text, widget in (("&Severity", self.severity_combo), ("&Rule", self.code_combo),
-                             ("Su&bject", self.subject_combo), ("Searc&h", self.search_edit)):
+        for text, widget in (
+            ("&Severity", self.severity_combo),
+            ("&Rule", self.code_combo),
+            ("Su&bject", self.subject_combo),
+            ("Searc&h", self.search_edit),
+        ):
             title = QLabel(text)
             title.setBuddy(widget)
             filters.addWidget(title)
@@ -197,12 +200,18 @@ class FlagsPage(QWidget):
             actions.addWidget(button)
         layout.addLayout(actions)
 
-        QShortcut(QKeySequence(Qt.Key.Key_Return), self.table, self.open_subject,
-                  context=Qt.ShortcutContext.WidgetShortcut)
-        QShortcut(QKeySequence(Qt.Key.Key_Enter), self.table, self.open_subject,
-                  context=Qt.ShortcutContext.WidgetShortcut)
-        QShortcut(QKeySequence.StandardKey.Find, self, self.search_edit.setFocus,
-                  context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        QShortcut(
+            QKeySequence(Qt.Key.Key_Return), self.table, self.open_subject, context=Qt.ShortcutContext.WidgetShortcut
+        )
+        QShortcut(
+            QKeySequence(Qt.Key.Key_Enter), self.table, self.open_subject, context=Qt.ShortcutContext.WidgetShortcut
+        )
+        QShortcut(
+            QKeySequence.StandardKey.Find,
+            self,
+            self.search_edit.setFocus,
+            context=Qt.ShortcutContext.WidgetWithChildrenShortcut,
+        )
         self._typing = QTimer(self)
         self._typing.setSingleShot(True)
         self._typing.setInterval(200)
@@ -235,8 +244,9 @@ class FlagsPage(QWidget):
         self._stale = False
         ctx = self.ctx
         self.count_label.setText("Evaluating the flag rules…")
-        self._task = runner_for(self).run(self, lambda _progress: flag_listing(ctx), self._loaded,
-                                          self._load_failed, title="Flags")
+        self._task = runner_for(self).run(
+            self, lambda _progress: flag_listing(ctx), self._loaded, self._load_failed, title="Flags"
+        )
 
     def _loaded(self, listing: FlagListing) -> None:
         if self._stale:
@@ -258,19 +268,28 @@ class FlagsPage(QWidget):
         words = self.search_edit.text().casefold().split()
         subject = self.subject_combo.currentData()
         code = self.code_combo.currentData()
-        narrowed = filter_flags(self._all, min_severity=self.severity_combo.currentData(),
-                                codes=[code] if code else None, include_waived=self.waived_check.isChecked())
+        narrowed = filter_flags(
+            self._all,
+            min_severity=self.severity_combo.currentData(),
+            codes=[code] if code else None,
+            include_waived=self.waived_check.isChecked(),
+        )
         shown = [
-            f for f in narrowed
+            f
+            for f in narrowed
             if (subject is None or f.subject_type == subject)
-            and all(w in f"{f.code} {f.product_name or ''} {f.lot_number or ''} {f.message}".casefold()
-                    for w in words)
+            and all(w in f"{f.code} {f.product_name or ''} {f.lot_number or ''} {f.message}".casefold() for w in words)
         ]
         self.model.set_flags(shown)
         waived = sum(1 for f in shown if f.waived)
         filtered = bool(words or subject or self.severity_combo.currentData() or self.code_combo.currentData())
-        self.count_label.setText(f"{count_phrase(len(shown), 'flag')} shown, {waived} waived" if shown else
-                                 "No flags match." if filtered else "No flags: every record is documented.")
+        self.count_label.setText(
+            f"{count_phrase(len(shown), 'flag')} shown, {waived} waived"
+            if shown
+            else "No flags match."
+            if filtered
+            else "No flags: every record is documented."
+        )
         if shown:
             self.table.selectRow(0)
         self._selection_changed()

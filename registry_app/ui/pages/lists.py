@@ -38,8 +38,15 @@ class ListPage(QWidget):
 
     activated = Signal(object)
 
-    def __init__(self, ctx: ServiceContext, columns: list[Column], load: Callable[[ServiceContext, str], list[dict]],
-                 name: str, parent: QWidget | None = None, server_filter: bool = False) -> None:
+    def __init__(
+        self,
+        ctx: ServiceContext,
+        columns: list[Column],
+        load: Callable[[ServiceContext, str], list[dict]],
+        name: str,
+        parent: QWidget | None = None,
+        server_filter: bool = False,
+    ) -> None:
         super().__init__(parent)
         self.ctx, self.columns, self.load, self.server_filter = ctx, columns, load, server_filter
         self.rows: list[dict[str, Any]] = []
@@ -80,8 +87,12 @@ class ListPage(QWidget):
         else:
             self.filter.textChanged.connect(self.proxy.setFilterFixedString)
         # The count says what is on screen: "3 of 22 rows" while a filter narrows the list (issue 20.3).
-        for signal in (self.proxy.rowsInserted, self.proxy.rowsRemoved, self.proxy.modelReset,
-                       self.proxy.layoutChanged):
+        for signal in (
+            self.proxy.rowsInserted,
+            self.proxy.rowsRemoved,
+            self.proxy.modelReset,
+            self.proxy.layoutChanged,
+        ):
             signal.connect(self._update_count)
         self.refresh()
 
@@ -90,8 +101,13 @@ class ListPage(QWidget):
         self._asked += 1
         asked, ctx, load = self._asked, self.ctx, self.load
         text = self.filter.text() if self.server_filter else ""
-        runner_for(self).run(self, lambda _progress: load(ctx, text), lambda rows: self._show(asked, rows),
-                             lambda error: self._failed(asked, error), title="Loading the list")
+        runner_for(self).run(
+            self,
+            lambda _progress: load(ctx, text),
+            lambda rows: self._show(asked, rows),
+            lambda error: self._failed(asked, error),
+            title="Loading the list",
+        )
 
     def _failed(self, asked: int, error: BaseException) -> None:
         if asked != self._asked:
@@ -179,10 +195,21 @@ def _editing(page: ListPage, what: str, open_editor: Callable[[ListPage, int | N
 def products_page(ctx: ServiceContext) -> ListPage:
     from ..editors.product_editor import open_product_editor
 
-    page = ListPage(ctx, [("name", "Product"), ("product_type", "Type"), ("manufacturer", "Manufacturer"),
-                          ("source", "Source / species"), ("presentation", "Presentation"),
-                          ("regulatory_status", "Regulatory status"), ("reference", "Reference"), ("lots", "Lots")],
-                    lambda c, _t: products_list(c), "products")
+    page = ListPage(
+        ctx,
+        [
+            ("name", "Product"),
+            ("product_type", "Type"),
+            ("manufacturer", "Manufacturer"),
+            ("source", "Source / species"),
+            ("presentation", "Presentation"),
+            ("regulatory_status", "Regulatory status"),
+            ("reference", "Reference"),
+            ("lots", "Lots"),
+        ],
+        lambda c, _t: products_list(c),
+        "products",
+    )
     return _editing(page, "products", lambda parent, row_id: open_product_editor(parent, ctx, row_id))
 
 
@@ -194,10 +221,21 @@ def suppliers_page(ctx: ServiceContext) -> ListPage:
 
 
 def administrations_page(ctx: ServiceContext) -> ListPage:
-    page = ListPage(ctx, [("when", "When"), ("patient_ref", "Patient"), ("product", "Product"),
-                          ("lot_number", "Lot"), ("route", "Route"), ("quantity", "Quantity"),
-                          ("practitioner", "Practitioner")],
-                    lambda c, text: administrations_list(c, text), "administrations", server_filter=True)
+    page = ListPage(
+        ctx,
+        [
+            ("when", "When"),
+            ("patient_ref", "Patient"),
+            ("product", "Product"),
+            ("lot_number", "Lot"),
+            ("route", "Route"),
+            ("quantity", "Quantity"),
+            ("practitioner", "Practitioner"),
+        ],
+        lambda c, text: administrations_list(c, text),
+        "administrations",
+        server_filter=True,
+    )
     page.filter.setPlaceholderText("Patient reference or lot number, then Enter (latest 500 shown)")
     return page
 
@@ -212,6 +250,16 @@ def flags_list_page(ctx: ServiceContext) -> ListPage:
     """Read-only flags, for builds without the workflow Flags page."""
     from ...services.browse_lot import open_flags_list
 
-    return ListPage(ctx, [("severity", "Severity"), ("code", "Code"), ("product_name", "Product"),
-                          ("lot_number", "Lot"), ("message", "Message"), ("waived", "Waived")],
-                    lambda c, _t: open_flags_list(c), "flags")
+    return ListPage(
+        ctx,
+        [
+            ("severity", "Severity"),
+            ("code", "Code"),
+            ("product_name", "Product"),
+            ("lot_number", "Lot"),
+            ("message", "Message"),
+            ("waived", "Waived"),
+        ],
+        lambda c, _t: open_flags_list(c),
+        "flags",
+    )

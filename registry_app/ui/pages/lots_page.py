@@ -29,8 +29,13 @@ from ...services.browse import LotQuery, count_lots
 from ..lot_model import COLUMN_WIDTHS, COLUMNS, LotTableModel, lots_phrase
 from ..ops import runner_for
 
-SEVERITY_CHOICES = (("Any flags", None), ("Critical", "critical"), ("High or worse", "high"),
-                    ("Medium or worse", "medium"), ("Low or worse", "low"))
+SEVERITY_CHOICES = (
+    ("Any flags", None),
+    ("Critical", "critical"),
+    ("High or worse", "high"),
+    ("Medium or worse", "medium"),
+    ("Low or worse", "low"),
+)
 
 
 class LotsPage(QWidget):
@@ -80,13 +85,16 @@ class LotsPage(QWidget):
         self.table.setSortingEnabled(False)
         header.sectionClicked.connect(self._header_clicked)
         initial = next(i for i, c in enumerate(COLUMNS) if c[2] == self.model.query.sort)
-        header.setSortIndicator(initial, Qt.SortOrder.DescendingOrder if self.model.query.descending
-                                else Qt.SortOrder.AscendingOrder)
+        header.setSortIndicator(
+            initial, Qt.SortOrder.DescendingOrder if self.model.query.descending else Qt.SortOrder.AscendingOrder
+        )
         self.table.doubleClicked.connect(lambda index: self.open_lot.emit(self.model.lot_id(index.row())))
-        QShortcut(QKeySequence(Qt.Key.Key_Return), self.table, self._open_current,
-                  context=Qt.ShortcutContext.WidgetShortcut)
-        QShortcut(QKeySequence(Qt.Key.Key_Enter), self.table, self._open_current,
-                  context=Qt.ShortcutContext.WidgetShortcut)
+        QShortcut(
+            QKeySequence(Qt.Key.Key_Return), self.table, self._open_current, context=Qt.ShortcutContext.WidgetShortcut
+        )
+        QShortcut(
+            QKeySequence(Qt.Key.Key_Enter), self.table, self._open_current, context=Qt.ShortcutContext.WidgetShortcut
+        )
 
         filters = QHBoxLayout()
         filters.addWidget(self.search, 3)
@@ -107,9 +115,13 @@ class LotsPage(QWidget):
     def current_query(self) -> LotQuery:
         status = self.status_filter.currentData()
         return replace(
-            self.model.query, text=self.search.text(), statuses=(status,) if status else (),
-            product_type=self.type_filter.currentData(), min_severity=self.severity_filter.currentData(),
-            expiring=self.expiring.isChecked(), expired_stock=self.expired_stock.isChecked(),
+            self.model.query,
+            text=self.search.text(),
+            statuses=(status,) if status else (),
+            product_type=self.type_filter.currentData(),
+            min_severity=self.severity_filter.currentData(),
+            expiring=self.expiring.isChecked(),
+            expired_stock=self.expired_stock.isChecked(),
         )
 
     def apply(self) -> None:
@@ -129,8 +141,13 @@ class LotsPage(QWidget):
 
     def _count(self) -> None:
         query = self.model.query
-        runner_for(self).run(self, lambda _progress: count_lots(self.ctx, query),
-                             lambda total: self._show_count(query, total), lambda _error: None, title="Counting lots")
+        runner_for(self).run(
+            self,
+            lambda _progress: count_lots(self.ctx, query),
+            lambda total: self._show_count(query, total),
+            lambda _error: None,
+            title="Counting lots",
+        )
 
     def _show_count(self, query: LotQuery, total: int) -> None:
         if query == self.model.query:
@@ -138,8 +155,14 @@ class LotsPage(QWidget):
 
     def show_query(self, query: LotQuery) -> None:
         """Set the widgets to a query (a dashboard figure clicked through) and show it."""
-        widgets = (self.search, self.status_filter, self.type_filter, self.severity_filter, self.expiring,
-                   self.expired_stock)
+        widgets = (
+            self.search,
+            self.status_filter,
+            self.type_filter,
+            self.severity_filter,
+            self.expiring,
+            self.expired_stock,
+        )
         for widget in widgets:
             widget.blockSignals(True)
         self.search.setText(query.text)

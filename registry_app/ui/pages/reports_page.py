@@ -41,8 +41,16 @@ OUTPUTS: tuple[tuple[str, str], ...] = (
     ("bundle", "Inspection bundle (ZIP: report, exports, audit trail, manifest)"),
     *((f"export:{kind}", f"Export of {kind}") for kind in EXPORT_KINDS),
 )
-PERIODS = ("Last month", "This month", "Last quarter", "This quarter", "This year", "Last year",
-           "Last 12 months", "Custom")
+PERIODS = (
+    "Last month",
+    "This month",
+    "Last quarter",
+    "This quarter",
+    "This year",
+    "Last year",
+    "Last 12 months",
+    "Custom",
+)
 
 
 def period_for(choice: str, today: date) -> tuple[date, date]:
@@ -269,29 +277,65 @@ class ReportsPage(QWidget):
 
         def work(_progress: Any) -> OutputResult:
             if output == "compliance":
-                return compliance_report(ctx, start, end, out, include_patient_refs=include,  # type: ignore[arg-type]
-                                         replace=replace)
+                return compliance_report(
+                    ctx,
+                    start,
+                    end,
+                    out,
+                    include_patient_refs=include,  # type: ignore[arg-type]
+                    replace=replace,
+                )
             if output == "bundle":
-                return bundle(ctx, start, end, out, include_patient_refs=include,  # type: ignore[arg-type]
-                              replace=replace)
-            return export(ctx, output.removeprefix("export:"), fmt, out,
-                          include_patient_refs=include, start=start, end=end, replace=replace)
+                return bundle(
+                    ctx,
+                    start,
+                    end,
+                    out,
+                    include_patient_refs=include,  # type: ignore[arg-type]
+                    replace=replace,
+                )
+            return export(
+                ctx,
+                output.removeprefix("export:"),
+                fmt,
+                out,
+                include_patient_refs=include,
+                start=start,
+                end=end,
+                replace=replace,
+            )
 
         self.banner.clear_message()
         self.result_label.clear()
         self.open_button.hide()
         self.folder_button.hide()
         # A report is written whole or not at all: progress while it runs, but no Cancel it could not honour.
-        self.task = runner_for(self).run(self, work, self._produced, self._failed,
-                                         title=f"Producing {self.output_combo.currentText()}…",
-                                         progress=self.show_progress, cancellable=False, busy=[self.produce_button])
+        self.task = runner_for(self).run(
+            self,
+            work,
+            self._produced,
+            self._failed,
+            title=f"Producing {self.output_combo.currentText()}…",
+            progress=self.show_progress,
+            cancellable=False,
+            busy=[self.produce_button],
+        )
 
     def _produced(self, result: OutputResult) -> None:
         self.last_output = result
-        what = (count_phrase(result.pages, "page") if result.pages else count_phrase(result.rows, "row")
-                if result.rows else count_phrase(len(result.files), "file") if result.files else "")
-        self.result_label.setText(f"Saved <b>{result.path}</b> ({what}).<br>SHA-256 {result.sha256} — the audit "
-                                  f"trail records who produced it (entry {result.audit_seq}).")
+        what = (
+            count_phrase(result.pages, "page")
+            if result.pages
+            else count_phrase(result.rows, "row")
+            if result.rows
+            else count_phrase(len(result.files), "file")
+            if result.files
+            else ""
+        )
+        self.result_label.setText(
+            f"Saved <b>{result.path}</b> ({what}).<br>SHA-256 {result.sha256} — the audit "
+            f"trail records who produced it (entry {result.audit_seq})."
+        )
         self.open_button.show()
         self.folder_button.show()
         self.open_button.setFocus()

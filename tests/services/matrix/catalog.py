@@ -10,8 +10,12 @@ from . import MatrixSetup, Prepare
 
 def _save_new_product(setup: MatrixSetup):  # type: ignore[no-untyped-def]
     return lambda ctx: products.save_product(
-        ctx, None, {"name": "Rejuvia PN 2%", "product_type": "polynucleotide", "pn_species": "oncorhynchus_keta"},
-        ["intradermal"], {"spec_endotoxin_max": 0.5})
+        ctx,
+        None,
+        {"name": "Rejuvia PN 2%", "product_type": "polynucleotide", "pn_species": "oncorhynchus_keta"},
+        ["intradermal"],
+        {"spec_endotoxin_max": 0.5},
+    )
 
 
 def _create_manufacturer(setup: MatrixSetup):  # type: ignore[no-untyped-def]
@@ -20,8 +24,9 @@ def _create_manufacturer(setup: MatrixSetup):  # type: ignore[no-untyped-def]
 
 def _update_manufacturer(setup: MatrixSetup):  # type: ignore[no-untyped-def]
     manufacturer_id = parties.create_manufacturer(setup.pharmacist, "Northbay Biologics", None)
-    return lambda ctx: parties.update_manufacturer(ctx, manufacturer_id, "Northbay Biologics Co.", "KR",
-                                                   "full name from the label")
+    return lambda ctx: parties.update_manufacturer(
+        ctx, manufacturer_id, "Northbay Biologics Co.", "KR", "full name from the label"
+    )
 
 
 def _create_supplier(setup: MatrixSetup):  # type: ignore[no-untyped-def]

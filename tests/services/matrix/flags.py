@@ -31,14 +31,16 @@ def _waivable(setup: MatrixSetup) -> int:
 
 def _waive(setup: MatrixSetup):  # type: ignore[no-untyped-def]
     product_id = _waivable(setup)
-    return lambda ctx: flags.waive_flag(ctx, "UNDOC-MANUFACTURER", "product", product_id, "made in-house",
-                                        setup.password_for(ctx))
+    return lambda ctx: flags.waive_flag(
+        ctx, "UNDOC-MANUFACTURER", "product", product_id, "made in-house", setup.password_for(ctx)
+    )
 
 
 def _revoke(setup: MatrixSetup):  # type: ignore[no-untyped-def]
     product_id = _waivable(setup)
-    waiver_id = flags.waive_flag(setup.director, "UNDOC-MANUFACTURER", "product", product_id, "made in-house",
-                                 setup.password_for(setup.director))
+    waiver_id = flags.waive_flag(
+        setup.director, "UNDOC-MANUFACTURER", "product", product_id, "made in-house", setup.password_for(setup.director)
+    )
     return lambda ctx: flags.revoke_waiver(ctx, waiver_id, "manufacturer now known")
 
 

@@ -15,9 +15,17 @@ GTIN = "08801234567893"
 
 
 def _product(setup: MatrixSetup) -> int:
-    return products.create_product(setup.pharmacist, {
-        "name": "Cordexa UC-EV 10B", "product_type": "exosome", "gtin": GTIN, "unit": "vial",
-        "storage_form": "refrigerated", "manufacturer": "Northbay Biologics"})
+    return products.create_product(
+        setup.pharmacist,
+        {
+            "name": "Cordexa UC-EV 10B",
+            "product_type": "exosome",
+            "gtin": GTIN,
+            "unit": "vial",
+            "storage_form": "refrigerated",
+            "manufacturer": "Northbay Biologics",
+        },
+    )
 
 
 def _lot(setup: MatrixSetup) -> int:
@@ -57,8 +65,9 @@ def _regulatory(setup: MatrixSetup):  # type: ignore[no-untyped-def]
 
 def _attach(setup: MatrixSetup):  # type: ignore[no-untyped-def]
     lot_id = _lot(setup)
-    return lambda ctx: documents.attach_document(ctx, "coa", lot_id=lot_id, content=b"%PDF-1.4 coa",
-                                                 file_name="coa.pdf")
+    return lambda ctx: documents.attach_document(
+        ctx, "coa", lot_id=lot_id, content=b"%PDF-1.4 coa", file_name="coa.pdf"
+    )
 
 
 def _receive(setup: MatrixSetup):  # type: ignore[no-untyped-def]
@@ -109,8 +118,9 @@ def _void_result(setup: MatrixSetup):  # type: ignore[no-untyped-def]
 
 def _donor(setup: MatrixSetup):  # type: ignore[no-untyped-def]
     lot_id = _lot(setup)
-    return lambda ctx: donor.record_donor_eligibility(ctx, lot_id, donor_use="allogeneic", reference="DE-7",
-                                                      reason="supplier's donor file received")
+    return lambda ctx: donor.record_donor_eligibility(
+        ctx, lot_id, donor_use="allogeneic", reference="DE-7", reason="supplier's donor file received"
+    )
 
 
 def _import_lots(setup: MatrixSetup):  # type: ignore[no-untyped-def]

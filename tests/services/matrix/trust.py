@@ -38,8 +38,15 @@ def _set_role(setup: MatrixSetup):  # type: ignore[no-untyped-def]
 
 # The same changes, signed by the acting admin (the desktop's Users editor).
 def _signed_create(setup: MatrixSetup):  # type: ignore[no-untyped-def]
-    return lambda ctx: auth.signed_create_user(ctx, "newcomer", "pharmacist", "newcomer-password", "New Comer",
-                                               signer_password=setup.password_for(ctx), reason="hired")
+    return lambda ctx: auth.signed_create_user(
+        ctx,
+        "newcomer",
+        "pharmacist",
+        "newcomer-password",
+        "New Comer",
+        signer_password=setup.password_for(ctx),
+        reason="hired",
+    )
 
 
 def _signed_disable(setup: MatrixSetup):  # type: ignore[no-untyped-def]
@@ -56,13 +63,15 @@ def _signed_unlock(setup: MatrixSetup):  # type: ignore[no-untyped-def]
 
 
 def _signed_reset(setup: MatrixSetup):  # type: ignore[no-untyped-def]
-    return lambda ctx: auth.signed_reset_password(ctx, "pharmacist", "a-new-password-for-lee",
-                                                  signer_password=setup.password_for(ctx), reason="forgotten")
+    return lambda ctx: auth.signed_reset_password(
+        ctx, "pharmacist", "a-new-password-for-lee", signer_password=setup.password_for(ctx), reason="forgotten"
+    )
 
 
 def _signed_set_role(setup: MatrixSetup):  # type: ignore[no-untyped-def]
-    return lambda ctx: auth.signed_set_role(ctx, "pharmacist", "medical_director",
-                                            signer_password=setup.password_for(ctx))
+    return lambda ctx: auth.signed_set_role(
+        ctx, "pharmacist", "medical_director", signer_password=setup.password_for(ctx)
+    )
 
 
 def _set_site(setup: MatrixSetup):  # type: ignore[no-untyped-def]
@@ -74,8 +83,9 @@ def _add_site(setup: MatrixSetup):  # type: ignore[no-untyped-def]
 
 
 def _sign_off(setup: MatrixSetup):  # type: ignore[no-untyped-def]
-    return lambda ctx: signoff.sign_off_report(ctx, setup.password_for(ctx), "ab" * 32, date(2026, 1, 1),
-                                               date(2026, 3, 31))
+    return lambda ctx: signoff.sign_off_report(
+        ctx, setup.password_for(ctx), "ab" * 32, date(2026, 1, 1), date(2026, 3, 31)
+    )
 
 
 def _backup(setup: MatrixSetup):  # type: ignore[no-untyped-def]

@@ -26,8 +26,9 @@ def _record(setup: MatrixSetup):  # type: ignore[no-untyped-def]
 
 def _amend(setup: MatrixSetup):  # type: ignore[no-untyped-def]
     administration_id = _administration(setup)
-    return lambda ctx: administrations.amend_administration(ctx, administration_id, {"patient_ref": "PT-00413"},
-                                                            "wrong patient reference typed")
+    return lambda ctx: administrations.amend_administration(
+        ctx, administration_id, {"patient_ref": "PT-00413"}, "wrong patient reference typed"
+    )
 
 
 def _void(setup: MatrixSetup):  # type: ignore[no-untyped-def]
@@ -52,8 +53,9 @@ def _record_event(setup: MatrixSetup):  # type: ignore[no-untyped-def]
 
 def _update_event(setup: MatrixSetup):  # type: ignore[no-untyped-def]
     event_id = adverse_events.record_adverse_event(setup.pharmacist, _administration(setup), "swelling")
-    return lambda ctx: adverse_events.update_adverse_event_report(ctx, event_id, "reported_regulator",
-                                                                  report_reference="MW-5012345")
+    return lambda ctx: adverse_events.update_adverse_event_report(
+        ctx, event_id, "reported_regulator", report_reference="MW-5012345"
+    )
 
 
 def _record_excursion(setup: MatrixSetup):  # type: ignore[no-untyped-def]
@@ -71,8 +73,9 @@ def _resolve_excursion(setup: MatrixSetup):  # type: ignore[no-untyped-def]
 def _sign_resolution(setup: MatrixSetup):  # type: ignore[no-untyped-def]
     when = datetime.now().replace(microsecond=0) - timedelta(hours=2)
     excursion_id = excursions.record_excursion(setup.pharmacist, _lot(setup), when, 11.0, 45)
-    return lambda ctx: excursions.sign_excursion_resolution(ctx, excursion_id, "use", "stability data on file",
-                                                            setup.password_for(ctx))
+    return lambda ctx: excursions.sign_excursion_resolution(
+        ctx, excursion_id, "use", "stability data on file", setup.password_for(ctx)
+    )
 
 
 CALLS: dict[str, Prepare] = {
