@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from registry_app.db import open_database
 from registry_app.services import ServiceContext
-from registry_app.services.demo import create_demo_users, generate_demo
+from registry_app.services.demo.generate import create_demo_users, generate_demo
 
 
 def main() -> None:

@@ -27,7 +27,7 @@ from sqlalchemy import event
 from registry_app.db import open_database
 from registry_app.rules import evaluate_flags
 from registry_app.services import ServiceContext
-from registry_app.services.demo import create_demo_users, generate_demo
+from registry_app.services.demo.generate import create_demo_users, generate_demo
 
 
 def main() -> None:

@@ -31,8 +31,9 @@ from sqlalchemy import func, insert, select  # noqa: E402
 from registry_app.db import open_database  # noqa: E402
 from registry_app.domain import Administration  # noqa: E402
 from registry_app.rules import evaluate_flags  # noqa: E402
-from registry_app.services import ServiceContext, demo, reports  # noqa: E402
+from registry_app.services import ServiceContext, reports  # noqa: E402
 from registry_app.services.auth import create_first_user  # noqa: E402
+from registry_app.services.demo import generate as demo  # noqa: E402
 
 TODAY = date(2025, 6, 30)
 START, END = date(2024, 7, 1), TODAY

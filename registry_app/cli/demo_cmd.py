@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import time
 
-from ..services import ValidationError, demo
+from ..services import ValidationError
 from ..services.auth import has_users
+from ..services.demo import generate as demo
 from .common import EXIT_OK, add_command, open_context, signed_in
 
 

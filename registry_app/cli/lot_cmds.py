@@ -14,7 +14,7 @@ from typing import Any
 
 from ..domain.exact import quantity_text
 from ..domain.vocab import PARAMETER_SPEC, DestroyReason, ExcursionResolution, values
-from ..services import excursions, receiving
+from ..services.lots import excursions, lifecycle, results
 from ..services.recalls import mark_patient_notified, trace_lot
 from .common import (
     EXIT_DATA,
@@ -202,7 +202,7 @@ def _named(lot: Any) -> str:
 def release_command(args: argparse.Namespace) -> int:
     ctx, password = signed_in_with_password(args)
     lot = lot_ref(ctx, args.lot_number, args.product)
-    signature_id = receiving.release_lot(ctx, lot.lot_id, password, args.note, acknowledged=args.acknowledge)
+    signature_id = lifecycle.release_lot(ctx, lot.lot_id, password, args.note, acknowledged=args.acknowledge)
     print(f"{_named(lot)}: released (signature {signature_id})")
     return EXIT_OK
 
@@ -210,7 +210,7 @@ def release_command(args: argparse.Namespace) -> int:
 def reject_command(args: argparse.Namespace) -> int:
     ctx = signed_in(args)
     lot = lot_ref(ctx, args.lot_number, args.product)
-    receiving.reject_lot(ctx, lot.lot_id, args.reason)
+    lifecycle.reject_lot(ctx, lot.lot_id, args.reason)
     print(f"{_named(lot)}: rejected")
     return EXIT_OK
 
@@ -218,7 +218,7 @@ def reject_command(args: argparse.Namespace) -> int:
 def destroy_command(args: argparse.Namespace) -> int:
     ctx = signed_in(args)
     lot = lot_ref(ctx, args.lot_number, args.product)
-    amount = receiving.destroy_lot(ctx, lot.lot_id, args.reason, args.note)
+    amount = lifecycle.destroy_lot(ctx, lot.lot_id, args.reason, args.note)
     print(f"{_named(lot)}: destroyed ({quantity_text(amount)} on hand destroyed, reason {args.reason})")
     return EXIT_OK
 
@@ -232,7 +232,7 @@ def result_add_command(args: argparse.Namespace) -> int:
     ctx = signed_in(args)
     lot = lot_ref(ctx, args.lot_number, args.product)
     # Given as both: the service reads the number of a measured parameter or the result of a qualitative one.
-    result_id = receiving.add_characterization_result(
+    result_id = results.add_characterization_result(
         ctx,
         lot.lot_id,
         args.parameter,
@@ -249,7 +249,7 @@ def result_add_command(args: argparse.Namespace) -> int:
 
 def result_void_command(args: argparse.Namespace) -> int:
     ctx = signed_in(args)
-    receiving.void_characterization_result(ctx, args.id, args.reason)
+    results.void_characterization_result(ctx, args.id, args.reason)
     print(f"result {args.id} voided")
     return EXIT_OK
 

@@ -19,9 +19,10 @@ from ..domain.vocab import (
     ReportStatus,
     values,
 )
-from ..services import ServiceContext, adverse_events, documents, flags, products
+from ..services import ServiceContext, adverse_events, flags, products
 from ..services.catalogue import COMPLIANCE_CODES
 from ..services.errors import NotFound
+from ..services.lots import documents
 from .common import (
     EXIT_OK,
     EXIT_USAGE,

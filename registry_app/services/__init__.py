@@ -1,8 +1,8 @@
 """Use cases. Each changing service runs as the signed-in user, checks the role first, runs as one
 transaction and writes its audit entry inside that transaction. No Qt here."""
 
-from .context import CHANGING_SERVICES, Actor, ServiceContext
-from .errors import (
+from registry_app.services.context import CHANGING_SERVICES, Actor, ServiceContext
+from registry_app.services.errors import (
     ConflictError,
     FieldError,
     NotFound,

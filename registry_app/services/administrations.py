@@ -24,9 +24,9 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ..domain import Administration, Lot, Product, User, utcnow
-from ..domain.exact import ZERO, exact_sql, to_decimal
-from ..domain.vocab import (
+from registry_app.domain import Administration, Lot, Product, User, utcnow
+from registry_app.domain.exact import ZERO, exact_sql, to_decimal
+from registry_app.domain.vocab import (
     SEVERITY_RANK,
     BodyArea,
     Contraindication,
@@ -36,12 +36,12 @@ from ..domain.vocab import (
     SignatureMeaning,
     values,
 )
-from ..rules.catalogue import RULES, Flag
-from .audit import AuditRecord, snapshot
-from .auth import add_signature, reauthenticate
-from .clock import site_clock
-from .context import READERS, STAFF, Actor, ServiceContext, changing, jurisdiction
-from .errors import (
+from registry_app.rules.catalogue import RULES, Flag
+from registry_app.services.audit import AuditRecord, snapshot
+from registry_app.services.auth import add_signature, reauthenticate
+from registry_app.services.clock import site_clock
+from registry_app.services.context import READERS, STAFF, Actor, ServiceContext, changing, jurisdiction
+from registry_app.services.errors import (
     ConfirmationRequired,
     ConflictError,
     FieldError,
@@ -239,7 +239,7 @@ def findings_for(
     session: Session, ctx: ServiceContext, administration: Administration, lot: Lot, today: date | None = None
 ) -> list[Flag]:
     """Open (unwaived) compliance findings on the administration, its lot and its product, highest first."""
-    from ..rules import evaluate_flags
+    from registry_app.rules import evaluate_flags
 
     juris, today = jurisdiction(session, ctx), today or date.today()
     found: list[Flag] = []

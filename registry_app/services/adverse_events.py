@@ -9,12 +9,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ..domain import Administration, AdverseEvent, Lot, Product, utcnow
-from ..domain.vocab import AdverseEventSeverity, AdverseEventType, ReportStatus, values
-from .administrations import version_ids
-from .audit import AuditRecord, changes, snapshot
-from .context import READERS, STAFF, ServiceContext, changing
-from .errors import FieldError, NotFound, ValidationError
+from registry_app.domain import Administration, AdverseEvent, Lot, Product, utcnow
+from registry_app.domain.vocab import AdverseEventSeverity, AdverseEventType, ReportStatus, values
+from registry_app.services.administrations import version_ids
+from registry_app.services.audit import AuditRecord, changes, snapshot
+from registry_app.services.context import READERS, STAFF, ServiceContext, changing
+from registry_app.services.errors import FieldError, NotFound, ValidationError
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,8 @@ from sqlalchemy import String, cast, insert, select, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
-from ..domain import AuditEntry, Setting, utcnow
-from ..domain.vocab import Role
+from registry_app.domain import AuditEntry, Setting, utcnow
+from registry_app.domain.vocab import Role
 
 GENESIS_HASH = "0" * 64
 HEAD_KEY = "audit_head"

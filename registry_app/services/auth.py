@@ -18,12 +18,19 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..domain import AuditEntry, Signature, User, utcnow
-from ..domain.vocab import Role, SignatureMeaning
-from .audit import AuditRecord, append, snapshot
-from .context import ADMIN, Actor, ServiceContext, changing, retry_transient
-from .errors import ConflictError, FieldError, NotFound, PermissionDenied, SignInFailed, ValidationError
-from .passwords import dummy_hash, hash_password, needs_rehash, password_problem, verify_password
+from registry_app.domain import AuditEntry, Signature, User, utcnow
+from registry_app.domain.vocab import Role, SignatureMeaning
+from registry_app.services.audit import AuditRecord, append, snapshot
+from registry_app.services.context import ADMIN, Actor, ServiceContext, changing, retry_transient
+from registry_app.services.errors import (
+    ConflictError,
+    FieldError,
+    NotFound,
+    PermissionDenied,
+    SignInFailed,
+    ValidationError,
+)
+from registry_app.services.passwords import dummy_hash, hash_password, needs_rehash, password_problem, verify_password
 
 MAX_FAILED_ATTEMPTS = 5
 WRONG_CREDENTIALS = "the user name or password is wrong"

@@ -26,11 +26,11 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
-from ..domain.vocab import Role
-from .audit import AuditRecord, verify_chain
-from .context import ServiceContext, changing
-from .errors import ConflictError, StorageError, ValidationError
-from .outputs import output_target, publish, temporary_beside
+from registry_app.domain.vocab import Role
+from registry_app.services.audit import AuditRecord, verify_chain
+from registry_app.services.context import ServiceContext, changing
+from registry_app.services.errors import ConflictError, StorageError, ValidationError
+from registry_app.services.outputs import output_target, publish, temporary_beside
 
 # Who may take a copy of every record (patients' references included): the people responsible for the data.
 BACKUP_ROLES: tuple[str, ...] = (Role.ADMIN, Role.MEDICAL_DIRECTOR)
@@ -184,7 +184,7 @@ class RestoreResult:
 
 def _backup_revision(path: Path) -> str | None:
     """The backup's schema revision, read-only; a revision this version does not know is refused."""
-    from ..db.migrate import DatabaseTooNew, check_not_newer, current_revision
+    from registry_app.db.migrate import DatabaseTooNew, check_not_newer, current_revision
 
     uri = f"file:{path.resolve()}?mode=ro"
     engine = create_engine("sqlite://", creator=lambda: sqlite3.connect(uri, uri=True), poolclass=NullPool)
@@ -206,9 +206,9 @@ def restore_registry(source: str | Path, target: str | Path) -> RestoreResult:
     No one signs in: the target does not exist yet, and signing in to the backup would change it. Restoring is
     a file operation for whoever holds the backup file, as copying it is. PostgreSQL archives (pg_dump) are
     restored with `pg_restore --dbname URL FILE` into an empty database."""
-    from ..db import open_database
-    from ..db.engine import sqlite_url_for
-    from .context import ServiceContext
+    from registry_app.db import open_database
+    from registry_app.db.engine import sqlite_url_for
+    from registry_app.services.context import ServiceContext
 
     backup_path = Path(source).expanduser()
     if not backup_path.is_file():

@@ -5,6 +5,6 @@ The desktop and the CLI list, filter and describe flags with these; evaluating t
 
 from __future__ import annotations
 
-from ..rules import ALERT_CODES, COMPLIANCE_CODES, RULES, Flag, Rule
+from registry_app.rules import ALERT_CODES, COMPLIANCE_CODES, RULES, Flag, Rule
 
 __all__ = ["ALERT_CODES", "COMPLIANCE_CODES", "RULES", "Flag", "Rule"]

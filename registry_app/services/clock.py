@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .context import ServiceContext
+from registry_app.services.context import ServiceContext
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,6 @@ def zone_by_name(name: str | None) -> tzinfo:
 
 def site_clock(ctx: ServiceContext) -> SiteClock:
     """The clock of the signed-in site: its time zone setting, else the machine's zone."""
-    from .sites import site_info
+    from registry_app.services.sites import site_info
 
     return SiteClock(zone_by_name(site_info(ctx).get("time_zone")))

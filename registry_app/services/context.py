@@ -15,11 +15,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
-from ..db import Database
-from ..domain import Setting, Site
-from ..domain.vocab import Role
-from . import audit
-from .errors import PermissionDenied, StorageError
+from registry_app.db import Database
+from registry_app.domain import Setting, Site
+from registry_app.domain.vocab import Role
+from registry_app.services import audit
+from registry_app.services.errors import PermissionDenied, StorageError
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -86,7 +86,7 @@ def current_site(session: Session, site_code: str | None = None) -> Site:
     if site_code:
         site = session.execute(select(Site).where(Site.code == site_code)).scalar_one_or_none()
         if site is None:
-            from .errors import NotFound
+            from registry_app.services.errors import NotFound
 
             raise NotFound(f"no site with code {site_code!r}")
         return site

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..rules.catalogue import Flag
+    from registry_app.rules.catalogue import Flag
 
 
 class RegistryError(Exception):
@@ -106,3 +106,10 @@ class AcknowledgementRequired(RegistryError):
 class StorageError(RegistryError):
     """The database could not be written (read-only file, full disk, failing storage). The transaction was
     rolled back: what was saved before is intact, this action saved nothing."""
+
+
+def required_reason(reason: str | None, field: str = "reason") -> str:
+    """The reason given, stripped; a reason is what an inspector reads in the trail, so blank is refused."""
+    if not reason or not reason.strip():
+        raise ValidationError([FieldError(field, "give the reason")])
+    return reason.strip()

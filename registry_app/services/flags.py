@@ -11,15 +11,15 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from ..domain import Administration, AdverseEvent, Lot, Product, Waiver, utcnow
-from ..domain.vocab import SEVERITY_RANK, SignatureMeaning
-from ..rules import ALERT_CODES, COMPLIANCE_CODES, RULES, Flag, evaluate_alerts, evaluate_flags
-from ..rules import score as scoring
-from .audit import AuditRecord
-from .auth import add_signature, reauthenticate
-from .clock import SiteClock, site_clock
-from .context import DIRECTOR, READERS, ServiceContext, changing, jurisdiction
-from .errors import ConflictError, NotFound, ValidationError
+from registry_app.domain import Administration, AdverseEvent, Lot, Product, Waiver, utcnow
+from registry_app.domain.vocab import SEVERITY_RANK, SignatureMeaning
+from registry_app.rules import ALERT_CODES, COMPLIANCE_CODES, RULES, Flag, evaluate_alerts, evaluate_flags
+from registry_app.rules import score as scoring
+from registry_app.services.audit import AuditRecord
+from registry_app.services.auth import add_signature, reauthenticate
+from registry_app.services.clock import SiteClock, site_clock
+from registry_app.services.context import DIRECTOR, READERS, ServiceContext, changing, jurisdiction
+from registry_app.services.errors import ConflictError, NotFound, ValidationError
 
 SUBJECT_TYPES = ("product", "lot", "administration", "adverse_event")
 
@@ -36,7 +36,7 @@ class FlagListing:
 
 def _subject_names(session: Any, flags: list[Flag], clock: SiteClock) -> dict[tuple[str, int], str]:
     """Readable names for the subjects of these flags, a query per subject type."""
-    from ..domain import Administration, AdverseEvent, Lot, Product
+    from registry_app.domain import Administration, AdverseEvent, Lot, Product
 
     wanted: dict[str, set[int]] = {}
     for flag in flags:
@@ -105,7 +105,7 @@ def _validate_filters(min_severity: str | None, codes: Collection[str] | None) -
         if code not in RULES or code in ALERT_CODES:
             errors.append(f"code: {code!r} is not a flag code (see rules.md)")
     if errors:
-        from .errors import FieldError
+        from registry_app.services.errors import FieldError
 
         raise ValidationError([FieldError(e.split(":")[0], e.split(": ", 1)[1]) for e in errors])
 

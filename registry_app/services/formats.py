@@ -6,10 +6,10 @@ Reading and parsing live in importers/, writing in reports/; the desktop and the
 
 from __future__ import annotations
 
-from ..importers.gs1 import ScanError, parse_scan
-from ..importers.tabular import Table, TableError, read_table
-from ..reports.data import EXPORT_KINDS
-from ..reports.exports import CSV_ENCODING, FORMATS, csv_cells
+from registry_app.importers.gs1 import ScanError, parse_scan
+from registry_app.importers.tabular import Table, TableError, read_table
+from registry_app.reports.data import EXPORT_KINDS
+from registry_app.reports.exports import CSV_ENCODING, FORMATS, csv_cells
 
 __all__ = [
     "CSV_ENCODING",

@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from ..domain import Manufacturer, Product, ProductRegulatoryStatus, ProductRoute, Supplier, name_key
-from ..importers.lot_rows import PRODUCT_FIELDS, ValidatedLots
+from registry_app.domain import Manufacturer, Product, ProductRegulatoryStatus, ProductRoute, Supplier, name_key
+from registry_app.importers.lot_rows import PRODUCT_FIELDS, ValidatedLots
 
 
 @dataclass

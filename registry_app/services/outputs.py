@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import ConflictError, StorageError, ValidationError
+from registry_app.services.errors import ConflictError, StorageError, ValidationError
 
 
 def output_target(out: str | Path, suffix: str | None = None, replace: bool = False) -> Path:

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..domain import Manufacturer, Supplier, name_key, utcnow
-from ..importers import cells
-from .audit import AuditRecord, changes, snapshot
-from .context import READERS, STAFF, ServiceContext, changing
-from .errors import FieldError, NotFound, ValidationError
+from registry_app.domain import Manufacturer, Supplier, name_key, utcnow
+from registry_app.importers import cells
+from registry_app.services.audit import AuditRecord, changes, snapshot
+from registry_app.services.context import READERS, STAFF, ServiceContext, changing
+from registry_app.services.errors import FieldError, NotFound, ValidationError
 
 _NAME = cells.text(200)
 

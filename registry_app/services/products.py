@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..domain import Document, Manufacturer, Product, ProductRegulatoryStatus, ProductRoute, name_key, utcnow
-from ..domain.vocab import (
+from registry_app.domain import Document, Manufacturer, Product, ProductRegulatoryStatus, ProductRoute, name_key, utcnow
+from registry_app.domain.vocab import (
     BiologicalSource,
     DocumentKind,
     DonorUse,
@@ -26,11 +26,11 @@ from ..domain.vocab import (
     StorageForm,
     Unit,
 )
-from ..importers import cells
-from .audit import AuditRecord, changes, snapshot
-from .context import READERS, STAFF, ServiceContext, changing, current_site
-from .documents import NewDocument, check_document, store_document
-from .errors import ConflictError, FieldError, NotFound, ValidationError
+from registry_app.importers import cells
+from registry_app.services.audit import AuditRecord, changes, snapshot
+from registry_app.services.context import READERS, STAFF, ServiceContext, changing, current_site
+from registry_app.services.errors import ConflictError, FieldError, NotFound, ValidationError
+from registry_app.services.lots.documents import NewDocument, check_document, store_document
 
 _DETAIL_PARSERS: dict[str, Any] = {
     "name": cells.text(200),

@@ -14,13 +14,19 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..domain import Administration, Lot, Product, name_key
-from ..domain.vocab import EXPIRED, LotStatus, SignatureMeaning
-from .administrations import AdministrationView, current_only, lock_current_administration, to_view, view_query
-from .audit import AuditRecord
-from .auth import add_signature, reauthenticate
-from .context import DIRECTOR, READERS, STAFF, ServiceContext, changing
-from .errors import ConflictError, FieldError, NotFound, RegistryError, ValidationError
+from registry_app.domain import Administration, Lot, Product, name_key
+from registry_app.domain.vocab import EXPIRED, LotStatus, SignatureMeaning
+from registry_app.services.administrations import (
+    AdministrationView,
+    current_only,
+    lock_current_administration,
+    to_view,
+    view_query,
+)
+from registry_app.services.audit import AuditRecord
+from registry_app.services.auth import add_signature, reauthenticate
+from registry_app.services.context import DIRECTOR, READERS, STAFF, ServiceContext, changing
+from registry_app.services.errors import ConflictError, FieldError, NotFound, RegistryError, ValidationError
 
 
 class AmbiguousLot(RegistryError):

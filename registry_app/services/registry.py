@@ -6,15 +6,9 @@ their door to the db package's opening and migration functions.
 
 from __future__ import annotations
 
-from ..db import (
-    Database,
-    DatabaseTooNew,
-    default_database_path,
-    open_database,
-    resolve_database_url,
-)
-from ..db.engine import BUSY_TIMEOUT_MS, ENV_DATABASE_URL, is_sqlite, sqlite_url_for
-from ..db.migrate import HEAD_REVISION, current_revision
+from registry_app.db import Database, DatabaseTooNew, default_database_path, open_database, resolve_database_url
+from registry_app.db.engine import BUSY_TIMEOUT_MS, ENV_DATABASE_URL, is_sqlite, sqlite_url_for
+from registry_app.db.migrate import HEAD_REVISION, current_revision
 
 __all__ = [
     "BUSY_TIMEOUT_MS",

@@ -24,18 +24,18 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .. import __version__
-from ..domain import Setting, utcnow
-from ..domain.vocab import Role
-from ..reports import data as report_data
-from ..reports.bundle import BundleFile, write_bundle
-from ..reports.data import EXPORT_KINDS, ComplianceData, FlagRow, LotRow, Period, Pseudonym
-from ..reports.exports import FORMATS, Table, file_sha256, write_table
-from ..rules import RULES, Flag, evaluate_flags, score
-from .audit import AuditRecord, verify_chain
-from .context import READERS, ServiceContext, changing, current_site
-from .errors import FieldError, PermissionDenied, ValidationError
-from .outputs import output_target, publish, temporary_beside
+from registry_app import __version__
+from registry_app.domain import Setting, utcnow
+from registry_app.domain.vocab import Role
+from registry_app.reports import data as report_data
+from registry_app.reports.bundle import BundleFile, write_bundle
+from registry_app.reports.data import EXPORT_KINDS, ComplianceData, FlagRow, LotRow, Period, Pseudonym
+from registry_app.reports.exports import FORMATS, Table, file_sha256, write_table
+from registry_app.rules import RULES, Flag, evaluate_flags, score
+from registry_app.services.audit import AuditRecord, verify_chain
+from registry_app.services.context import READERS, ServiceContext, changing, current_site
+from registry_app.services.errors import FieldError, PermissionDenied, ValidationError
+from registry_app.services.outputs import output_target, publish, temporary_beside
 
 PSEUDONYM_KEY = "pseudonym_key"
 PSEUDONYMIZED = "pseudonyms (P-…, a keyed hash per registry)"
@@ -237,7 +237,7 @@ def _compliance_data(
 
 
 def _write_pdf(path: Path, content: ComplianceData) -> int:
-    from ..reports.compliance_pdf import write_compliance_pdf  # Qt is loaded only when a PDF is written
+    from registry_app.reports.compliance_pdf import write_compliance_pdf  # Qt is loaded only when a PDF is written
 
     return write_compliance_pdf(path, content)
 

@@ -11,12 +11,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ..domain import Setting, Signature
-from ..domain.vocab import SignatureMeaning
-from .audit import HEAD_KEY, AuditRecord
-from .auth import add_signature, content_hash, reauthenticate
-from .context import DIRECTOR, READERS, ServiceContext, changing
-from .errors import FieldError, ValidationError
+from registry_app.domain import Setting, Signature
+from registry_app.domain.vocab import SignatureMeaning
+from registry_app.services.audit import HEAD_KEY, AuditRecord
+from registry_app.services.auth import add_signature, content_hash, reauthenticate
+from registry_app.services.context import DIRECTOR, READERS, ServiceContext, changing
+from registry_app.services.errors import FieldError, ValidationError
 
 REPORT_SUBJECT = "report"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")

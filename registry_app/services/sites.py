@@ -9,11 +9,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..domain import Setting, Site
-from ..importers import cells
-from .audit import AuditRecord, snapshot
-from .context import ADMIN, CURRENT_SITE_KEY, READERS, ServiceContext, changing, current_site
-from .errors import ConflictError, FieldError, ValidationError
+from registry_app.domain import Setting, Site
+from registry_app.importers import cells
+from registry_app.services.audit import AuditRecord, snapshot
+from registry_app.services.context import ADMIN, CURRENT_SITE_KEY, READERS, ServiceContext, changing, current_site
+from registry_app.services.errors import ConflictError, FieldError, ValidationError
 
 # The site table has no time-zone column; the key/value settings table has room for one per site, so no
 # migration is needed for it (issue 19 item 7).

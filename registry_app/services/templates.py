@@ -10,8 +10,8 @@ import os
 import tempfile
 from pathlib import Path
 
-from ..packaged import resource_files
-from .errors import ValidationError
+from registry_app.packaged import resource_files
+from registry_app.services.errors import ValidationError
 
 TEMPLATE_KINDS = ("lots", "administrations")
 TEMPLATE_FORMATS = ("csv", "xlsx")

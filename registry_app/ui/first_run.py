@@ -142,7 +142,7 @@ class FirstRunDialog(QDialog):
         lots = self.demo_lots.value()
 
         def work(_progress: object) -> object:
-            from ..services.demo import create_demo_users, generate_demo
+            from ..services.demo.generate import create_demo_users, generate_demo
 
             create_demo_users(ctx)
             return generate_demo(ctx, lots=lots)

@@ -1,7 +1,7 @@
 """The lots table's model: an ordered list of lot ids with a row cache, filled a page at a time as the view
 scrolls (Qt's canFetchMore/fetchMore), sorted and filtered in SQL by re-running the query.
 
-A million lots never come into memory: the first page of any search is one indexed query (services.browse),
+A million lots never come into memory: the first page of any search is one indexed query (services.queries.lots_page),
 and each further page continues after the last row's sort key (keyset), so scrolling costs the same per page.
 """
 
@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QWidget
 from ..domain.exact import quantity_text
 from ..domain.vocab import label
 from ..services import ServiceContext
-from ..services.browse import PAGE_SIZE, Badges, LotQuery, LotRow, lot_badges, lot_page, lot_rows
+from ..services.queries.lots_page import PAGE_SIZE, Badges, LotQuery, LotRow, lot_badges, lot_page, lot_rows
 from .ops import runner_for
 from .style import severity_colour, severity_text_colour, state_colour
 from .wording import count_phrase

@@ -1,6 +1,6 @@
 """One lot's record: overview (editable), source, characterization against specification, regulatory status,
 documents (open, attach), administrations, flags and history. The widgets only show what services return;
-a save goes through services.receiving.amend_lot, and a refused save keeps every value the user typed, with
+a save goes through services.lots.receiving.amend_lot, and a refused save keeps every value the user typed, with
 each message next to its field."""
 
 from __future__ import annotations
@@ -35,9 +35,9 @@ from PySide6.QtWidgets import (
 from ..domain.exact import quantity_text
 from ..domain.vocab import DocumentKind, label
 from ..services import RegistryError, ServiceContext, ValidationError
-from ..services.browse_lot import EDITABLE_LOT_FIELDS, LotDetail, as_text, document_content, lot_detail
 from ..services.clock import site_clock
 from ..services.context import DIRECTOR, STAFF
+from ..services.queries.lot_record import EDITABLE_LOT_FIELDS, LotDetail, as_text, document_content, lot_detail
 from .dialogs.forms import has_role
 from .editors.common import deny, refusal
 from .ops import Op, report_unexpected, runner_for
@@ -473,7 +473,7 @@ class LotRecord(QWidget):
     def save(self) -> Op | None:
         """Amend the lot with what changed, through the op runner (None: nothing changed). On refusal show each
         message by its field and keep the input."""
-        from ..services.receiving import amend_lot
+        from ..services.lots.receiving import amend_lot
 
         for widget in (*self.errors.values(), self.reason_error):
             widget.hide()
@@ -543,7 +543,7 @@ class LotRecord(QWidget):
 
     def attach(self, path: str, kind: str) -> Op:
         """Attach the file to the lot through the op runner (reading and storing it may take a while)."""
-        from ..services.documents import attach_document
+        from ..services.lots.documents import attach_document
 
         ctx, lot_id = self.ctx, self.lot_id
 

@@ -34,7 +34,7 @@ from .. import __version__
 from ..domain.vocab import label
 from ..services import RegistryError, ServiceContext
 from ..services.backup import BACKUP_ROLES
-from ..services.browse import LotQuery
+from ..services.queries.lots_page import LotQuery
 from ..services.sites import site_info
 from .dialogs.forms import has_role
 from .lot_record import LotRecord

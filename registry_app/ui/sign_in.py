@@ -7,7 +7,7 @@ from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLabel, QL
 
 from ..services import RegistryError, ServiceContext
 from ..services.auth import sign_in
-from ..services.demo import demo_accounts
+from ..services.demo.generate import demo_accounts
 from .ops import report_unexpected, runner_for
 from .style import set_role
 

@@ -16,7 +16,8 @@ from sqlalchemy import func, select
 from registry_app.cli import main
 from registry_app.db import Database
 from registry_app.domain import AuditEntry
-from registry_app.services import ServiceContext, demo
+from registry_app.services import ServiceContext
+from registry_app.services.demo import generate as demo
 
 from ..conftest import PASSWORDS
 

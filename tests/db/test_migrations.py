@@ -15,8 +15,9 @@ from registry_app.db import DatabaseTooNew, open_database
 from registry_app.db.engine import create_registry_engine
 from registry_app.db.migrate import HEAD_REVISION, current_revision, downgrade, head_revision, upgrade
 from registry_app.domain import Base, Lot
-from registry_app.services import ServiceContext, products, receiving
+from registry_app.services import ServiceContext, products
 from registry_app.services.context import Actor
+from registry_app.services.lots import lifecycle, receiving
 
 from ..conftest import PASSWORDS
 
@@ -113,13 +114,13 @@ def test_0004_gives_lots_the_local_dates_of_their_release_and_rejection(
             receiving.receive_lot(ctx, product_id, {"lot_number": number, "quantity_received": 5}).lot_id
             for number in ("RV-1", "RV-2", "RV-3")
         )
-        receiving.release_lot(
+        lifecycle.release_lot(
             ctx,
             released,
             PASSWORDS["director"],
-            acknowledged=[f.code for f in receiving.findings_to_acknowledge(ctx, released)],
+            acknowledged=[f.code for f in lifecycle.findings_to_acknowledge(ctx, released)],
         )
-        receiving.reject_lot(ctx, rejected, "arrived warm")
+        lifecycle.reject_lot(ctx, rejected, "arrived warm")
         downgrade(database.engine, "0003")
         with database.engine.begin() as connection:
             assert not {"released_on", "rejected_on"} & {c["name"] for c in inspect(connection).get_columns("lot")}

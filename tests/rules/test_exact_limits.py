@@ -16,9 +16,9 @@ from registry_app.domain import Lot
 from registry_app.rules import evaluate_alerts, evaluate_flags
 from registry_app.services import ServiceContext
 from registry_app.services.administrations import record_administration
-from registry_app.services.browse import lot_rows
 from registry_app.services.flags import waive_flag
-from registry_app.services.receiving import add_characterization_result, void_characterization_result
+from registry_app.services.lots.results import add_characterization_result, void_characterization_result
+from registry_app.services.queries.lots_page import lot_rows
 
 from ..conftest import PASSWORDS
 from ..services.use_data import entry, lot_row, make_lot, make_product

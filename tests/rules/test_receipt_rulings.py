@@ -12,9 +12,10 @@ from sqlalchemy import func, select
 
 from registry_app.domain import Lot, Product, TemperatureExcursion
 from registry_app.rules import evaluate_flags
-from registry_app.services import ServiceContext, excursions, products, receiving
-from registry_app.services.demo import generate_demo
+from registry_app.services import ServiceContext, products
+from registry_app.services.demo.generate import generate_demo
 from registry_app.services.imports import import_lots
+from registry_app.services.lots import excursions, receiving
 
 TODAY = date.today()
 

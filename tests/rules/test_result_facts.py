@@ -17,8 +17,10 @@ from registry_app.db import Database
 from registry_app.domain import CharacterizationResult, LotResultFacts
 from registry_app.domain.result_facts import facts_of_results, lot_result_summary, stale_lot_result_facts
 from registry_app.domain.vocab import MARKERS, METHODS, PARAMETER_SPEC, QUALITATIVE_RESULTS
-from registry_app.services import ServiceContext, demo, receiving
+from registry_app.services import ServiceContext
+from registry_app.services.demo import generate as demo
 from registry_app.services.imports import import_lots
+from registry_app.services.lots import results
 
 from ..helpers import FORMAT_EXAMPLES
 from ..importers.generator import LOT_HEADER, lot_rows
@@ -95,9 +97,9 @@ def test_receiving_add_and_void_keep_the_facts(pharmacist: ServiceContext) -> No
     with pharmacist.db.write() as session:
         lot_id = b.lot(session, b.product(session), results=False).id
     assert _stored(pharmacist.db, lot_id) is None
-    low = receiving.add_characterization_result(pharmacist, lot_id, "endotoxin", value="0.2", method="lal")
-    high = receiving.add_characterization_result(pharmacist, lot_id, "endotoxin", value="0.9", method="lal")
-    receiving.add_characterization_result(
+    low = results.add_characterization_result(pharmacist, lot_id, "endotoxin", value="0.2", method="lal")
+    high = results.add_characterization_result(pharmacist, lot_id, "endotoxin", value="0.9", method="lal")
+    results.add_characterization_result(
         pharmacist, lot_id, "marker", marker="calnexin", result="detected", method="western_blot"
     )
     assert _stored(pharmacist.db, lot_id) == {
@@ -106,9 +108,9 @@ def test_receiving_add_and_void_keep_the_facts(pharmacist: ServiceContext) -> No
         "sterility_fail": 0,
         "contaminants_detected": 1,
     }
-    receiving.void_characterization_result(pharmacist, high, "wrong lot")
+    results.void_characterization_result(pharmacist, high, "wrong lot")
     assert _stored(pharmacist.db, lot_id)["endotoxin_max"] == Decimal("0.2")  # type: ignore[index]
-    receiving.void_characterization_result(pharmacist, low, "wrong lot")
+    results.void_characterization_result(pharmacist, low, "wrong lot")
     assert _stored(pharmacist.db, lot_id)["has_endotoxin"] == 0  # type: ignore[index]
     assert _stale(pharmacist.db) == []
 

@@ -13,7 +13,8 @@ import pytest
 from sqlalchemy import select
 
 from registry_app.domain import Lot
-from registry_app.services import ConflictError, PermissionDenied, ServiceContext, demo
+from registry_app.services import ConflictError, PermissionDenied, ServiceContext
+from registry_app.services.demo import generate as demo
 from registry_app.services.imports import import_lots
 
 from ..helpers import audit_count, row_counts

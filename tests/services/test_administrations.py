@@ -18,7 +18,6 @@ from registry_app.services import (
     ServiceContext,
     SignInFailed,
     ValidationError,
-    receiving,
 )
 from registry_app.services.administrations import (
     Override,
@@ -29,6 +28,7 @@ from registry_app.services.administrations import (
     void_administration,
 )
 from registry_app.services.errors import ConfirmationRequired, GuardRailBlocked
+from registry_app.services.lots import lifecycle
 
 from ..conftest import PASSWORDS
 from ..helpers import audit_count, row_counts
@@ -325,7 +325,7 @@ def test_a_lot_rejected_after_release_is_blocked_again(pharmacist: ServiceContex
         lot.released_on = TODAY - timedelta(days=20)
     earlier = record_administration(pharmacist, entry(lot_id))
     assert "USE-NOT-RELEASED" not in {f.code for f in earlier.findings}
-    receiving.reject_lot(pharmacist, lot_id, "the supplier withdrew the certificate of analysis")
+    lifecycle.reject_lot(pharmacist, lot_id, "the supplier withdrew the certificate of analysis")
     assert lot_row(db, lot_id).rejected_on == date.today()
     with pytest.raises(GuardRailBlocked) as blocked:
         record_administration(

@@ -6,8 +6,7 @@ import pytest
 
 from registry_app.domain.vocab import SEVERITY_RANK
 from registry_app.services import PermissionDenied, ServiceContext
-from registry_app.services.browse import SORT_KEYS, LotQuery, count_lots, lot_page, lot_rows
-from registry_app.services.browse_lot import (
+from registry_app.services.queries.lot_record import (
     NO_STATUS,
     audit_list,
     dashboard_figures,
@@ -15,6 +14,7 @@ from registry_app.services.browse_lot import (
     products_list,
     suppliers_list,
 )
+from registry_app.services.queries.lots_page import SORT_KEYS, LotQuery, count_lots, lot_page, lot_rows
 
 from ..rules import builders as b
 from ..ui.ui_data import seed
@@ -144,10 +144,10 @@ def test_reading_needs_a_signed_in_user(registry: ServiceContext) -> None:
 
 def test_expired_stock_counts_what_the_alert_raises(admin: ServiceContext) -> None:
     """The dashboard's "expired stock" card and the lots filter find exactly the ALERT-EXPIRED-STOCK lots."""
-    from registry_app.services.browse import LotQuery, count_lots
-    from registry_app.services.browse_lot import dashboard_figures
-    from registry_app.services.demo import generate_demo
+    from registry_app.services.demo.generate import generate_demo
     from registry_app.services.flags import list_alerts
+    from registry_app.services.queries.lot_record import dashboard_figures
+    from registry_app.services.queries.lots_page import LotQuery, count_lots
 
     generate_demo(admin, lots=300, seed=7)
     alerts = {f.subject_id for f in list_alerts(admin) if f.code == "ALERT-EXPIRED-STOCK"}

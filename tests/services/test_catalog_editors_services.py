@@ -116,7 +116,7 @@ def test_regulatory_status_with_an_evidence_file_is_one_transaction(
 ) -> None:
     from pathlib import Path
 
-    from registry_app.services.documents import list_documents
+    from registry_app.services.lots.documents import list_documents
 
     certificate = Path(str(tmp_path)) / "mfds-certificate.pdf"
     certificate.write_bytes(b"%PDF-1.4 certificate")

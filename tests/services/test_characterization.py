@@ -8,8 +8,8 @@ import pytest
 
 from registry_app.db import Database
 from registry_app.services import ServiceContext, ValidationError
-from registry_app.services.characterization import Specification, assess, characterization_sheet
-from registry_app.services.receiving import add_characterization_result
+from registry_app.services.lots.characterization import Specification, assess, characterization_sheet
+from registry_app.services.lots.results import add_characterization_result
 
 from ..rules import builders
 

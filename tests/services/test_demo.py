@@ -19,10 +19,11 @@ from registry_app.domain import (
 )
 from registry_app.domain.vocab import MARKERS, METHODS, QUALITATIVE_RESULTS, Route
 from registry_app.rules import ALERT_CODES, COMPLIANCE_CODES, evaluate_alerts, evaluate_flags
-from registry_app.services import ServiceContext, demo
+from registry_app.services import ServiceContext
 from registry_app.services.auth import sign_in
-from registry_app.services.demo_data import PRODUCTS
-from registry_app.services.demo_rows import TABLES, DemoJob, DemoRows, QuickRandom
+from registry_app.services.demo import generate as demo
+from registry_app.services.demo.data import PRODUCTS
+from registry_app.services.demo.rows import TABLES, DemoJob, DemoRows, QuickRandom
 from registry_app.services.errors import ConflictError, PermissionDenied, ValidationError
 
 from ..helpers import audit_count

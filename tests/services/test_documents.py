@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from registry_app.services import ServiceContext, ValidationError, documents, products
+from registry_app.services import ServiceContext, ValidationError, products
+from registry_app.services.lots import documents
 
 
 def test_attach_version_and_read(pharmacist: ServiceContext, inspector: ServiceContext, tmp_path: Path) -> None:

@@ -7,9 +7,9 @@ from sqlalchemy import select
 
 from registry_app.domain import AuditEntry
 from registry_app.services import ServiceContext, ValidationError
-from registry_app.services.browse_lot import lot_detail
-from registry_app.services.donor import record_donor_eligibility
 from registry_app.services.flags import flags_for_subject
+from registry_app.services.lots.donor import record_donor_eligibility
+from registry_app.services.queries.lot_record import lot_detail
 
 from ..rules import builders
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from registry_app.domain import AuditEntry, Lot
 from registry_app.services import ConflictError, NotFound, PermissionDenied, ServiceContext, ValidationError
-from registry_app.services.excursions import list_excursions, record_excursion, resolve_excursion
+from registry_app.services.lots.excursions import list_excursions, record_excursion, resolve_excursion
 
 from ..helpers import audit_count, row_counts
 from .use_data import lot_row, make_lot, make_product
@@ -140,7 +140,7 @@ def test_a_span_that_ends_before_it_begins_is_refused(pharmacist: ServiceContext
 def test_a_signed_resolution_needs_the_password_and_records_the_signature(pharmacist: ServiceContext) -> None:
     from registry_app.domain import Signature
     from registry_app.services import SignInFailed
-    from registry_app.services.excursions import sign_excursion_resolution
+    from registry_app.services.lots.excursions import sign_excursion_resolution
 
     from ..conftest import PASSWORDS
 

@@ -15,9 +15,9 @@ from registry_app.services import (
     SignInFailed,
     ValidationError,
     products,
-    receiving,
 )
 from registry_app.services.errors import AcknowledgementRequired
+from registry_app.services.lots import lifecycle, receiving, results
 from tests.conftest import PASSWORDS
 from tests.helpers import audit_count, row_counts
 
@@ -78,18 +78,18 @@ def test_scan_of_unknown_product_or_bad_barcode(pharmacist: ServiceContext) -> N
 def test_release_is_signed_by_the_medical_director(pharmacist: ServiceContext, director: ServiceContext) -> None:
     lot_id = _lot(pharmacist, "L1", 5)
     with pytest.raises(PermissionDenied):
-        receiving.release_lot(pharmacist, lot_id, PASSWORDS["pharmacist"])
+        lifecycle.release_lot(pharmacist, lot_id, PASSWORDS["pharmacist"])
     with pytest.raises(SignInFailed):
-        receiving.release_lot(director, lot_id, "wrong-password")
+        lifecycle.release_lot(director, lot_id, "wrong-password")
     assert receiving.get_lot(director, lot_id).status == "quarantine"
     # The bare lot has open high findings (no CoA, no expiry...): each must be acknowledged (issue 20.5).
-    open_codes = sorted({f.code for f in receiving.findings_to_acknowledge(director, lot_id)})
+    open_codes = sorted({f.code for f in lifecycle.findings_to_acknowledge(director, lot_id)})
     assert "UNDOC-COA" in open_codes
     with pytest.raises(AcknowledgementRequired, match="UNDOC-COA") as refused:
-        receiving.release_lot(director, lot_id, PASSWORDS["director"], acknowledged=open_codes[1:])
+        lifecycle.release_lot(director, lot_id, PASSWORDS["director"], acknowledged=open_codes[1:])
     assert {f.code for f in refused.value.findings} == {open_codes[0]}
     assert receiving.get_lot(director, lot_id).status == "quarantine"
-    signature_id = receiving.release_lot(director, lot_id, PASSWORDS["director"], acknowledged=open_codes)
+    signature_id = lifecycle.release_lot(director, lot_id, PASSWORDS["director"], acknowledged=open_codes)
     with director.db.read() as session:
         signature = session.get(Signature, signature_id)
         assert signature is not None and signature.meaning == "released" and signature.subject_id == str(lot_id)
@@ -98,24 +98,24 @@ def test_release_is_signed_by_the_medical_director(pharmacist: ServiceContext, d
         assert json.loads(entry.after)["acknowledged_findings"] == open_codes
     assert receiving.get_lot(director, lot_id).status == "released"
     with pytest.raises(ConflictError, match="only a lot in quarantine"):
-        receiving.release_lot(director, lot_id, PASSWORDS["director"])
+        lifecycle.release_lot(director, lot_id, PASSWORDS["director"])
 
 
 def test_reject_destroy_and_stock(pharmacist: ServiceContext) -> None:
     product_id = _product(pharmacist)
     lot_id = receiving.receive_lot(pharmacist, product_id, {"lot_number": "L2", "quantity_received": 8}).lot_id
     with pytest.raises(ValidationError, match="reason"):
-        receiving.reject_lot(pharmacist, lot_id, " ")
-    receiving.reject_lot(pharmacist, lot_id, "arrived warm")
+        lifecycle.reject_lot(pharmacist, lot_id, " ")
+    lifecycle.reject_lot(pharmacist, lot_id, "arrived warm")
     assert receiving.get_lot(pharmacist, lot_id).status == "rejected"
     with pytest.raises(ValidationError, match="not a destruction reason"):
-        receiving.destroy_lot(pharmacist, lot_id, "broken")
-    assert receiving.destroy_lot(pharmacist, lot_id, "temperature_excursion") == 8
+        lifecycle.destroy_lot(pharmacist, lot_id, "broken")
+    assert lifecycle.destroy_lot(pharmacist, lot_id, "temperature_excursion") == 8
     lot = receiving.get_lot(pharmacist, lot_id)
     assert lot.status == "destroyed" and lot.quantity_on_hand == 0
     assert lot.fields["destroyed_reason"] == "temperature_excursion"
     with pytest.raises(ConflictError):
-        receiving.destroy_lot(pharmacist, lot_id, "damaged")
+        lifecycle.destroy_lot(pharmacist, lot_id, "damaged")
 
 
 def test_amend_names_each_bad_field(pharmacist: ServiceContext) -> None:
@@ -140,9 +140,9 @@ def test_amend_names_each_bad_field(pharmacist: ServiceContext) -> None:
 def test_characterization_results_add_and_void(pharmacist: ServiceContext) -> None:
     lot_id = _lot(pharmacist, "L4", 8)
     with pytest.raises(ValidationError) as error:
-        receiving.add_characterization_result(pharmacist, lot_id, "marker", result="present", method="pcr")
+        results.add_characterization_result(pharmacist, lot_id, "marker", result="present", method="pcr")
     assert {e.field for e in error.value.errors} == {"result", "method", "marker"}
-    marker = receiving.add_characterization_result(
+    marker = results.add_characterization_result(
         pharmacist,
         lot_id,
         "marker",
@@ -151,10 +151,10 @@ def test_characterization_results_add_and_void(pharmacist: ServiceContext) -> No
         method="western_blot",
         measured_by="independent_lab",
     )
-    endotoxin = receiving.add_characterization_result(pharmacist, lot_id, "endotoxin", value="0.2", method="lal")
-    receiving.void_characterization_result(pharmacist, endotoxin, "wrong lot")
-    results = receiving.get_lot(pharmacist, lot_id).results
-    assert [r["id"] for r in results] == [marker] and results[0]["marker"] == "cd63"
+    endotoxin = results.add_characterization_result(pharmacist, lot_id, "endotoxin", value="0.2", method="lal")
+    results.void_characterization_result(pharmacist, endotoxin, "wrong lot")
+    kept = receiving.get_lot(pharmacist, lot_id).results
+    assert [r["id"] for r in kept] == [marker] and kept[0]["marker"] == "cd63"
     assert len(receiving.get_lot(pharmacist, lot_id, include_voided=True).results) == 2
 
 

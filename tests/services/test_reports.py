@@ -20,8 +20,9 @@ from sqlalchemy import select
 
 from registry_app.domain import Administration, AuditEntry, Lot, Setting
 from registry_app.rules import evaluate_flags
-from registry_app.services import PermissionDenied, ServiceContext, ValidationError, demo, flags, reports
+from registry_app.services import PermissionDenied, ServiceContext, ValidationError, flags, reports
 from registry_app.services.audit import AuditRecord, append
+from registry_app.services.demo import generate as demo
 
 from ..helpers import audit_count
 

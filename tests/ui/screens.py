@@ -103,7 +103,7 @@ SIZES = ((1024, 700), (1600, 1000))  # the smallest supported window and a large
 def _sized_shots(window: MainWindow, ctx: ServiceContext, lot_id: int, out: Path, app: QApplication) -> None:
     """The dashboard, the lot record (its history) and the audit trail at each of SIZES: cut labels, elided
     cells and the status bar show up here first."""
-    from registry_app.services.receiving import amend_lot
+    from registry_app.services.lots.receiving import amend_lot
 
     amend_lot(
         ctx, lot_id, {"coa_ref": "COA-EXO-0100-REV2", "serial": "SN-0100"}, "certificate reissued by the manufacturer"
@@ -168,7 +168,7 @@ def _editor_shots(
     from datetime import datetime, timedelta
 
     from registry_app.domain import Administration, AdverseEvent, Lot
-    from registry_app.services.excursions import list_excursions, record_excursion
+    from registry_app.services.lots.excursions import list_excursions, record_excursion
     from registry_app.ui.editors.adverse_event import AdverseEventReportDialog
     from registry_app.ui.editors.characterization import CharacterizationEditor
     from registry_app.ui.editors.excursion import ExcursionsDialog, ResolveExcursionDialog

@@ -13,7 +13,7 @@ from pytestqt.qtbot import QtBot
 
 from registry_app.services import ServiceContext
 from registry_app.services.auth import sign_in
-from registry_app.services.receiving import amend_lot
+from registry_app.services.lots.receiving import amend_lot
 from registry_app.services.sites import set_site, site_info
 from registry_app.ui.dialogs.administer import AdministerDialog
 from registry_app.ui.pages.audit_page import AuditPage

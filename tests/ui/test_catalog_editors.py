@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from registry_app.domain import AuditEntry
 from registry_app.services import ServiceContext
-from registry_app.services.documents import list_documents
+from registry_app.services.lots.documents import list_documents
 from registry_app.services.parties import create_manufacturer, create_supplier, list_manufacturers, list_suppliers
 from registry_app.services.products import create_product, get_product, list_products, set_regulatory_status
 from registry_app.services.sites import set_site, site_info

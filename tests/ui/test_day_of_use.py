@@ -17,8 +17,8 @@ from registry_app.db import open_database
 from registry_app.db.engine import sqlite_url_for
 from registry_app.domain import Lot
 from registry_app.services import ServiceContext
-from registry_app.services.browse import LotQuery
-from registry_app.services.receiving import release_lot
+from registry_app.services.lots.lifecycle import release_lot
+from registry_app.services.queries.lots_page import LotQuery
 from registry_app.ui.app import chosen_registry_url
 from registry_app.ui.dialogs.receive_lot import ReceiveLotDialog
 from registry_app.ui.main_window import MainWindow

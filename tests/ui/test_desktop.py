@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QLabel, QTableWidget
 
 from registry_app.db import open_database
 from registry_app.services import ServiceContext
-from registry_app.services.demo import create_demo_users
+from registry_app.services.demo.generate import create_demo_users
 from registry_app.ui.lot_model import COLUMNS, lots_phrase
 from registry_app.ui.main_window import MainWindow
 from registry_app.ui.ops import OpRunner
@@ -126,7 +126,7 @@ def test_badges_fill_in_from_a_background_thread(
     window: MainWindow,  # type: ignore[no-untyped-def]
     threaded_ops: OpRunner,
 ) -> None:
-    from registry_app.services.browse import lot_rows
+    from registry_app.services.queries.lots_page import lot_rows
 
     window.op_runner = threaded_ops
     page = _lots(window)
@@ -335,8 +335,8 @@ def test_first_run_creates_a_registry_with_its_admin(qtbot, tmp_path: Path) -> N
 
 
 def test_first_run_creates_a_demo_registry(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from registry_app.services.browse import LotQuery, count_lots
-    from registry_app.services.demo import DEMO_USERS
+    from registry_app.services.demo.generate import DEMO_USERS
+    from registry_app.services.queries.lots_page import LotQuery, count_lots
     from registry_app.ui.first_run import FirstRunDialog
 
     dialog = FirstRunDialog(tmp_path / "demo.sqlite3")

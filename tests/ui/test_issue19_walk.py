@@ -24,11 +24,11 @@ from registry_app.db import open_database
 from registry_app.services import ServiceContext
 from registry_app.services.adverse_events import list_adverse_events
 from registry_app.services.auth import create_first_user, list_users
-from registry_app.services.characterization import characterization_sheet
-from registry_app.services.excursions import list_excursions
 from registry_app.services.flags import flags_for_subject, list_flags
+from registry_app.services.lots.characterization import characterization_sheet
+from registry_app.services.lots.excursions import list_excursions
+from registry_app.services.lots.receiving import get_lot
 from registry_app.services.products import get_product, list_products
-from registry_app.services.receiving import get_lot
 from registry_app.ui.dialogs.administer import AdministerDialog
 from registry_app.ui.dialogs.forms import set_checked, set_combo_value
 from registry_app.ui.dialogs.receive_lot import ReceiveLotDialog

@@ -18,11 +18,11 @@ from registry_app.domain import Administration, Lot, Signature
 from registry_app.rules import RULES
 from registry_app.services import ServiceContext
 from registry_app.services.adverse_events import get_adverse_event, list_adverse_events
-from registry_app.services.browse_lot import lot_detail
-from registry_app.services.characterization import characterization_sheet
-from registry_app.services.documents import list_documents
-from registry_app.services.excursions import list_excursions
 from registry_app.services.flags import flags_for_subject
+from registry_app.services.lots.characterization import characterization_sheet
+from registry_app.services.lots.documents import list_documents
+from registry_app.services.lots.excursions import list_excursions
+from registry_app.services.queries.lot_record import lot_detail
 from registry_app.ui.editors.adverse_event import (
     AdverseEventReportDialog,
     AdverseEventsDialog,

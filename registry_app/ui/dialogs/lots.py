@@ -16,8 +16,8 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QVBoxLa
 from ...domain.exact import quantity_text
 from ...domain.vocab import label
 from ...services import RegistryError, ServiceContext
-from ...services.browse import LotPage, LotQuery, LotRow, lot_page
 from ...services.formats import ScanError, parse_scan
+from ...services.queries.lots_page import LotPage, LotQuery, LotRow, lot_page
 from ...services.recalls import AmbiguousLot, LotRef, find_lot, trace_lot
 from ..ops import runner_for
 from .forms import ScanEdit

@@ -37,9 +37,9 @@ from ...domain.vocab import label
 from ...services import RegistryError, ServiceContext
 from ...services.context import DIRECTOR, STAFF
 from ...services.formats import CSV_ENCODING, csv_cells
+from ...services.lots.lifecycle import lifecycle_refusal
 from ...services.outputs import output_target, publish, temporary_beside
 from ...services.recalls import RecallResult, Trace, mark_patient_notified, recall_lot, trace_lot
-from ...services.receiving import lifecycle_refusal
 from ..ops import report_unexpected, runner_for
 from ..wording import count_phrase, sentence_case
 from .date_field import date_problems

@@ -32,9 +32,9 @@ from ...domain.vocab import BiologicalSource, PnSpecies, Presentation, ProductTy
 from ...services import FieldError, RegistryError, ServiceContext, ValidationError
 from ...services.catalogue import Flag
 from ...services.context import STAFF
-from ...services.documents import attach_document
+from ...services.lots.documents import attach_document
+from ...services.lots.receiving import ReceiptResult, identify_scan, parse_lot_fields, receipt_warnings, receive_lot
 from ...services.products import create_product, list_products, update_product
-from ...services.receiving import ReceiptResult, identify_scan, parse_lot_fields, receipt_warnings, receive_lot
 from ..ops import report_unexpected, runner_for
 from ..wording import count_phrase
 from .date_field import date_problems

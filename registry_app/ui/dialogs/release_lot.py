@@ -28,15 +28,8 @@ from ...services import RegistryError, ServiceContext
 from ...services.catalogue import RULES, Flag
 from ...services.context import DIRECTOR, STAFF
 from ...services.errors import AcknowledgementRequired
-from ...services.receiving import (
-    LotInfo,
-    destroy_lot,
-    findings_to_acknowledge,
-    get_lot,
-    lifecycle_refusal,
-    reject_lot,
-    release_lot,
-)
+from ...services.lots.lifecycle import destroy_lot, findings_to_acknowledge, lifecycle_refusal, reject_lot, release_lot
+from ...services.lots.receiving import LotInfo, get_lot
 from ..wording import count_phrase
 from .flag_list import FlagTable
 from .flags_of import open_flags_of_lot

@@ -37,9 +37,9 @@ from ...services.adverse_events import (
     record_adverse_event,
     update_adverse_event_report,
 )
-from ...services.browse_lot import LotDetail, as_text, lot_detail
 from ...services.context import STAFF
 from ...services.flags import flags_for_subject
+from ...services.queries.lot_record import LotDetail, as_text, lot_detail
 from ..dialogs.forms import (
     ErrorBanner,
     attempt_op,

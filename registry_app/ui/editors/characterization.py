@@ -1,7 +1,7 @@
 """The characterization grid of one lot: every item the lot rules expect (MISEV items for exosomes, PN items,
 safety tests), each row with method, value or result, unit, who measured it, the laboratory and the test date,
 with the reading against the product's specification shown as the value is typed. Enter (or the row's Save)
-records the row through receiving.add_characterization_result; a wrong result is voided with a reason.
+records the row through results.add_characterization_result; a wrong result is voided with a reason.
 
 "Enter from a CoA": the certificate of analysis is attached beside the grid and previewed (QtPdf's QPdfView
 when the build has it, else its file name and an Open button); results saved while a certificate is shown
@@ -43,10 +43,10 @@ from PySide6.QtWidgets import (
 
 from ...domain.vocab import MeasuredBy, label
 from ...services import RegistryError, ServiceContext
-from ...services.characterization import CharacterizationSheet, GridRow, ResultRow, assess, characterization_sheet
 from ...services.context import STAFF
-from ...services.documents import attach_document, read_document_content
-from ...services.receiving import add_characterization_result, void_characterization_result
+from ...services.lots.characterization import CharacterizationSheet, GridRow, ResultRow, assess, characterization_sheet
+from ...services.lots.documents import attach_document, read_document_content
+from ...services.lots.results import add_characterization_result, void_characterization_result
 from ..dialogs.documents import DOCUMENT_FILTER
 from ..dialogs.forms import (
     ErrorBanner,

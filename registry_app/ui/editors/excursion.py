@@ -1,5 +1,5 @@
 """Temperature excursions on a lot (USE-TEMPERATURE): record one as a logger shows it (from, to, lowest and
-highest reading; services.excursions.record_excursion keeps the reading furthest outside the storage range and
+highest reading; services.lots.excursions.record_excursion keeps the reading furthest outside the storage range and
 the span as the duration) and resolve it with a disposition (use with a justification, quarantine, destroy),
 electronically signed: the password typed again, as at release.
 
@@ -31,10 +31,10 @@ from PySide6.QtWidgets import (
 
 from ...domain.vocab import ExcursionResolution, label
 from ...services import RegistryError, ServiceContext
-from ...services.browse_lot import as_text
 from ...services.context import STAFF
-from ...services.excursions import ExcursionView, list_excursions, record_excursion, sign_excursion_resolution
-from ...services.receiving import LotInfo, get_lot
+from ...services.lots.excursions import ExcursionView, list_excursions, record_excursion, sign_excursion_resolution
+from ...services.lots.receiving import LotInfo, get_lot
+from ...services.queries.lot_record import as_text
 from ..dialogs.forms import ErrorBanner, attempt_op, number_or_none, optional_number, vocab_combo, wire_keyboard
 from ..dialogs.signature import SignaturePanel
 from ..dialogs.undo import FormUndo

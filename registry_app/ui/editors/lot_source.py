@@ -1,7 +1,7 @@
 """Source and donor eligibility of one lot (UNDOC-DONOR): the product's biological source as recorded, the
 donor use (autologous lots need no donor eligibility), the lot's donor-eligibility reference, and the donor
-records attached to the lot. Saving goes through services.donor.record_donor_eligibility with a reason;
-a document through services.documents.attach_document (kind donor_eligibility).
+records attached to the lot. Saving goes through services.lots.donor.record_donor_eligibility with a reason;
+a document through services.lots.documents.attach_document (kind donor_eligibility).
 
 Open it with `open_lot_source(parent, ctx, lot_id)`.
 """
@@ -28,10 +28,10 @@ from PySide6.QtWidgets import (
 
 from ...domain.vocab import DonorUse, label
 from ...services import RegistryError, ServiceContext
-from ...services.browse_lot import LotDetail, lot_detail
 from ...services.context import STAFF
-from ...services.documents import attach_document
-from ...services.donor import record_donor_eligibility
+from ...services.lots.documents import attach_document
+from ...services.lots.donor import record_donor_eligibility
+from ...services.queries.lot_record import LotDetail, lot_detail
 from ..dialogs.documents import DOCUMENT_FILTER
 from ..dialogs.forms import ErrorBanner, attempt_op, set_combo_value, vocab_combo, wire_keyboard
 from ..ops import report_unexpected, runner_for

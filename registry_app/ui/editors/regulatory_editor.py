@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 from ...domain.vocab import RegulatoryStatus, label
 from ...services import ServiceContext
 from ...services.context import STAFF
-from ...services.documents import DocumentInfo, list_documents
+from ...services.lots.documents import DocumentInfo, list_documents
 from ...services.products import ProductInfo, get_product, set_regulatory_status
 from ...services.sites import site_info
 from ..dialogs.forms import date_or_none, optional_date_edit, set_combo_value, set_optional_date, vocab_combo

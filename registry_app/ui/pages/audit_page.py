@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QLabel, QWidget
 
 from ...services import RegistryError, ServiceContext
 from ...services.audit import VerifyResult, verify_trail
-from ...services.audit_view import audit_history
+from ...services.queries.audit_trail import audit_history
 from ..ops import report_unexpected, runner_for
 from .lists import ListPage
 

@@ -33,8 +33,8 @@ from PySide6.QtWidgets import (
 
 from ...domain.vocab import label
 from ...services import ServiceContext
-from ...services.browse import LotQuery
-from ...services.browse_lot import DashboardFigures, dashboard_figures
+from ...services.queries.lot_record import DashboardFigures, dashboard_figures
+from ...services.queries.lots_page import LotQuery
 from ..lot_model import lots_phrase
 from ..ops import runner_for
 from ..style import set_role, severity_colour, state_colour

@@ -22,8 +22,8 @@ from PySide6.QtWidgets import (
 
 from ...domain.vocab import label
 from ...services import RegistryError, ServiceContext
-from ...services.browse_lot import administrations_list, as_text, products_list, suppliers_list
 from ...services.context import STAFF
+from ...services.queries.lot_record import administrations_list, as_text, products_list, suppliers_list
 from ..ops import report_unexpected, runner_for
 from ..wording import count_phrase
 
@@ -248,7 +248,7 @@ def audit_page(ctx: ServiceContext) -> ListPage:
 
 def flags_list_page(ctx: ServiceContext) -> ListPage:
     """Read-only flags, for builds without the workflow Flags page."""
-    from ...services.browse_lot import open_flags_list
+    from ...services.queries.lot_record import open_flags_list
 
     return ListPage(
         ctx,

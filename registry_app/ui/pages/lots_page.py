@@ -1,7 +1,7 @@
 """The lots registry: search as you type, filters, SQL sorting on the header, flag and completeness badges.
 
 Enter or a double-click opens the lot record. Every keystroke re-runs the query for the first page only
-(services.browse), so the table follows the typing at any registry size.
+(services.queries.lots_page), so the table follows the typing at any registry size.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from ...domain.vocab import EXPIRED, LotStatus, ProductType, label
 from ...services import RegistryError, ServiceContext
-from ...services.browse import LotQuery, count_lots
+from ...services.queries.lots_page import LotQuery, count_lots
 from ..lot_model import COLUMN_WIDTHS, COLUMNS, LotTableModel, lots_phrase
 from ..ops import runner_for
 

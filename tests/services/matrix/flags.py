@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from registry_app.services import demo, flags
+from registry_app.services import flags
+from registry_app.services.demo import generate as demo
 
 from . import MatrixSetup, Prepare
 
@@ -14,7 +15,7 @@ def _demo(setup: MatrixSetup):  # type: ignore[no-untyped-def]
 
 
 CALLS: dict[str, Prepare] = {
-    "demo.generate_demo": _demo,
+    "generate.generate_demo": _demo,
 }
 
 

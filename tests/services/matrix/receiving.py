@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from tempfile import mkdtemp
 
-from registry_app.services import documents, donor, imports, products, receiving
+from registry_app.services import imports, products
+from registry_app.services.lots import documents, donor, lifecycle, receiving, results
 
 from ...helpers import FORMAT_EXAMPLES
 from . import MatrixSetup, Prepare
@@ -87,17 +88,17 @@ def _release(setup: MatrixSetup):  # type: ignore[no-untyped-def]
 
     # Every critical or high code acknowledged: the matrix tests roles, not the acknowledgement (issue 20.5).
     every_code = [code for code, rule in RULES.items() if rule.severity in ("critical", "high")]
-    return lambda ctx: receiving.release_lot(ctx, lot_id, setup.password_for(ctx), acknowledged=every_code)
+    return lambda ctx: lifecycle.release_lot(ctx, lot_id, setup.password_for(ctx), acknowledged=every_code)
 
 
 def _reject(setup: MatrixSetup):  # type: ignore[no-untyped-def]
     lot_id = _lot(setup)
-    return lambda ctx: receiving.reject_lot(ctx, lot_id, "cold chain broken in transit")
+    return lambda ctx: lifecycle.reject_lot(ctx, lot_id, "cold chain broken in transit")
 
 
 def _destroy(setup: MatrixSetup):  # type: ignore[no-untyped-def]
     lot_id = _lot(setup)
-    return lambda ctx: receiving.destroy_lot(ctx, lot_id, "damaged")
+    return lambda ctx: lifecycle.destroy_lot(ctx, lot_id, "damaged")
 
 
 def _amend(setup: MatrixSetup):  # type: ignore[no-untyped-def]
@@ -107,13 +108,13 @@ def _amend(setup: MatrixSetup):  # type: ignore[no-untyped-def]
 
 def _add_result(setup: MatrixSetup):  # type: ignore[no-untyped-def]
     lot_id = _lot(setup)
-    return lambda ctx: receiving.add_characterization_result(ctx, lot_id, "sterility", result="pass")
+    return lambda ctx: results.add_characterization_result(ctx, lot_id, "sterility", result="pass")
 
 
 def _void_result(setup: MatrixSetup):  # type: ignore[no-untyped-def]
     lot_id = _lot(setup)
-    result_id = receiving.add_characterization_result(setup.pharmacist, lot_id, "endotoxin", value=0.1)
-    return lambda ctx: receiving.void_characterization_result(ctx, result_id, "typed for the wrong lot")
+    result_id = results.add_characterization_result(setup.pharmacist, lot_id, "endotoxin", value=0.1)
+    return lambda ctx: results.void_characterization_result(ctx, result_id, "typed for the wrong lot")
 
 
 def _donor(setup: MatrixSetup):  # type: ignore[no-untyped-def]
@@ -142,13 +143,13 @@ CALLS: dict[str, Prepare] = {
     "documents.attach_document": _attach,
     "receiving.receive_lot": _receive,
     "receiving.receive_from_scan": _receive_scan,
-    "receiving.release_lot": _release,
-    "receiving.reject_lot": _reject,
-    "receiving.destroy_lot": _destroy,
+    "lifecycle.release_lot": _release,
+    "lifecycle.reject_lot": _reject,
+    "lifecycle.destroy_lot": _destroy,
     "receiving.amend_lot": _amend,
-    "receiving.add_characterization_result": _add_result,
+    "results.add_characterization_result": _add_result,
     "donor.record_donor_eligibility": _donor,
-    "receiving.void_characterization_result": _void_result,
+    "results.void_characterization_result": _void_result,
     "imports.import_lots": _import_lots,
     "imports.import_administrations": _import_administrations,
 }

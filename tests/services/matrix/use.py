@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from registry_app.services import administrations, adverse_events, excursions, recalls
+from registry_app.services import administrations, adverse_events, recalls
+from registry_app.services.lots import excursions
 
 from ..use_data import entry, make_lot, make_product
 from . import MatrixSetup, Prepare

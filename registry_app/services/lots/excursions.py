@@ -13,13 +13,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..domain import Lot, TemperatureExcursion, utcnow
-from ..domain.exact import ZERO
-from ..domain.vocab import DestroyReason, ExcursionResolution, LotStatus, SignatureMeaning, values
-from .audit import AuditRecord, snapshot
-from .auth import add_signature, reauthenticate
-from .context import READERS, STAFF, Actor, ServiceContext, changing
-from .errors import ConflictError, FieldError, NotFound, ValidationError
+from registry_app.domain import Lot, TemperatureExcursion, utcnow
+from registry_app.domain.exact import ZERO
+from registry_app.domain.vocab import DestroyReason, ExcursionResolution, LotStatus, SignatureMeaning, values
+from registry_app.services.audit import AuditRecord, snapshot
+from registry_app.services.auth import add_signature, reauthenticate
+from registry_app.services.context import READERS, STAFF, Actor, ServiceContext, changing
+from registry_app.services.errors import ConflictError, FieldError, NotFound, ValidationError
 
 # Lots already out of use keep their status when an excursion on them is resolved by quarantine.
 _OUT_OF_USE = (LotStatus.RECALLED, LotStatus.REJECTED, LotStatus.DESTROYED)
@@ -114,7 +114,7 @@ def record_excursion(
         if lot is None:
             raise NotFound(f"no lot with id {lot_id}")
         if reading_c is None:
-            from .receipt_checks import STORAGE_RANGES
+            from registry_app.services.lots.receipt_checks import STORAGE_RANGES
 
             limits = STORAGE_RANGES.get(lot.product.storage_form or "")
             readings = [v for v in (max_c, min_c) if v is not None]

@@ -1,5 +1,5 @@
-"""Receiving lots and their lifecycle: receive (quarantine), receive from a GS1 scan, release (medical
-director, signed), reject, destroy, amend with a reason, and characterization results (add, void).
+"""Receiving lots: receive (quarantine), receive from a GS1 scan, amend with a reason, and read one lot back.
+The lifecycle after receipt is in lifecycle.py, characterization results in results.py.
 
 Stock on hand is received - administered - destroyed; destroying a lot destroys what is on hand (the
 administrations service keeps the administered total in step with each administration, and imports add
@@ -8,7 +8,7 @@ theirs in bulk).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -17,9 +17,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..domain import (
+from registry_app.domain import (
     CharacterizationResult,
-    Document,
     Lot,
     Product,
     Supplier,
@@ -27,25 +26,17 @@ from ..domain import (
     name_key,
     utcnow,
 )
-from ..domain.exact import ZERO
-from ..domain.vocab import (
-    MARKERS,
-    PARAMETER_SPEC,
-    SEVERITY_RANK,
-    DestroyReason,
+from registry_app.domain.exact import ZERO
+from registry_app.domain.vocab import (
     LotStatus,
-    MeasuredBy,
-    SignatureMeaning,
 )
-from ..importers import cells
-from ..importers.gs1 import ScanError, ScanResult, parse_scan
-from ..rules import Flag
-from .audit import AuditRecord, snapshot
-from .audit import changes as changed_fields
-from .auth import add_signature, reauthenticate
-from .context import DIRECTOR, READERS, STAFF, ServiceContext, changing, jurisdiction
-from .errors import AcknowledgementRequired, ConflictError, FieldError, NotFound, ValidationError
-from .receipt_checks import (
+from registry_app.importers import cells
+from registry_app.importers.gs1 import ScanError, ScanResult, parse_scan
+from registry_app.services.audit import AuditRecord, snapshot
+from registry_app.services.audit import changes as changed_fields
+from registry_app.services.context import READERS, STAFF, ServiceContext, changing
+from registry_app.services.errors import ConflictError, FieldError, NotFound, ValidationError
+from registry_app.services.lots.receipt_checks import (
     ReceiptExcursion,
     excursion_values,
     expiry_warning,
@@ -137,7 +128,7 @@ def _supplier_id(session: Session, name: str | None) -> int | None:
     return supplier.id
 
 
-def _lot(session: Session, lot_id: int) -> Lot:
+def find_lot(session: Session, lot_id: int) -> Lot:
     lot = session.get(Lot, lot_id)
     if lot is None:
         raise NotFound(f"no lot with id {lot_id}")
@@ -212,7 +203,7 @@ def _receive(
     action: str,
     extra_after: dict[str, Any] | None = None,
 ) -> ReceiptResult:
-    from .context import current_site
+    from registry_app.services.context import current_site
 
     clash = session.execute(
         select(Lot.id).where(Lot.product_id == product.id, Lot.lot_number == fields["lot_number"])
@@ -331,178 +322,6 @@ def receive_from_scan(
         )
 
 
-def _require_reason(reason: str | None, field: str = "reason") -> str:
-    if not reason or not reason.strip():
-        raise ValidationError([FieldError(field, "give the reason")])
-    return reason.strip()
-
-
-def lifecycle_refusal(action: str, status: str, lot_number: str = "") -> str | None:
-    """Why a lot in this status cannot be released, rejected or destroyed, or None when it can. The services
-    refuse with this message and the dialogs disable their button with it, before anyone types a password."""
-    lot = f"lot {lot_number}" if lot_number else "this lot"
-    if action == "release" and status != LotStatus.QUARANTINE:
-        return f"{lot} is {status}: only a lot in quarantine can be released"
-    if action == "reject" and status in (LotStatus.REJECTED, LotStatus.DESTROYED):
-        return f"{lot} is already {status}"
-    if action == "destroy" and status == LotStatus.DESTROYED:
-        return f"{lot} was already destroyed"
-    if action == "recall" and status == LotStatus.RECALLED:
-        return f"{lot} was recalled already: open its recall lookback instead"  # as recalls.recall_lot refuses
-    return None
-
-
-# Open findings of these severities must be acknowledged, one by one, in the release signature (issue 20.5).
-ACKNOWLEDGE_ON_RELEASE = ("critical", "high")
-
-
-def _release_findings(session: Session, ctx: ServiceContext, lot: Lot) -> list[Flag]:
-    """Unwaived critical and high findings on the lot and its product, highest first."""
-    from ..rules import evaluate_flags
-
-    juris, today = jurisdiction(session, ctx), date.today()
-    found = evaluate_flags(session, juris, today, subject_type="lot", subject_ids=[lot.id]) + evaluate_flags(
-        session, juris, today, subject_type="product", subject_ids=[lot.product_id]
-    )
-    return sorted(
-        (f for f in found if not f.waived and f.severity in ACKNOWLEDGE_ON_RELEASE),
-        key=lambda f: (-SEVERITY_RANK[f.severity], f.code),
-    )
-
-
-def findings_to_acknowledge(ctx: ServiceContext, lot_id: int) -> list[Flag]:
-    """What a release of this lot must acknowledge: its open critical and high findings (and its product's)."""
-    ctx.require(READERS, "see flags")
-    with ctx.db.read() as session:
-        return _release_findings(session, ctx, _lot(session, lot_id))
-
-
-@changing("release lots", DIRECTOR)
-def release_lot(
-    ctx: ServiceContext, lot_id: int, password: str, note: str | None = None, acknowledged: Collection[str] = ()
-) -> int:
-    """Release a quarantined lot for use: the medical director signs (meaning "released"). Returns the
-    signature id.
-
-    Open critical or high findings do not stop a release (a director may judge them acceptable), but each
-    must be acknowledged by code in `acknowledged`; the acknowledged codes are part of the signed content
-    and the audit entry. A finding that appeared since the dialog was opened refuses the release, so a
-    signature never covers a finding its signer was not shown."""
-    signer = reauthenticate(ctx, password)
-    with ctx.db.write() as session:
-        lot = _lot(session, lot_id)
-        if refusal := lifecycle_refusal("release", lot.status, lot.lot_number):
-            raise ConflictError(refusal)
-        open_findings = _release_findings(session, ctx, lot)
-        unacknowledged = [f for f in open_findings if f.code not in set(acknowledged)]
-        if unacknowledged:
-            raise AcknowledgementRequired(unacknowledged)
-        acknowledged_codes = sorted({f.code for f in open_findings})
-        before = {"status": lot.status, "released_at": None, "released_on": None, "release_signature_id": None}
-        content = {
-            "lot_id": lot.id,
-            "product_id": lot.product_id,
-            "lot_number": lot.lot_number,
-            "expiry_date": lot.expiry_date,
-            "quantity_received": lot.quantity_received,
-            "acknowledged_findings": [
-                {"code": f.code, "severity": f.severity, "message": f.message} for f in open_findings
-            ],
-        }
-        signature = add_signature(session, signer, SignatureMeaning.RELEASED, "lot", lot.id, content)
-        lot.status, lot.released_at, lot.release_signature_id = LotStatus.RELEASED.value, utcnow(), signature.id
-        lot.released_on = date.today()  # the site's local date
-        if note:
-            lot.status_note = note.strip()
-        ctx.audit(
-            session,
-            AuditRecord(
-                "release lot",
-                "lot",
-                lot.id,
-                before=before,
-                after={
-                    "status": lot.status,
-                    "released_at": lot.released_at,
-                    "released_on": lot.released_on,
-                    "release_signature_id": signature.id,
-                    "signature_meaning": signature.meaning,
-                    "signed_by": signature.signer_name,
-                    "acknowledged_findings": acknowledged_codes,
-                },
-                reason=note,
-            ),
-        )
-        return signature.id
-
-
-@changing("reject lots", STAFF)
-def reject_lot(ctx: ServiceContext, lot_id: int, reason: str) -> None:
-    """Reject a lot (e.g. damaged on arrival, wrong product, documentation refused); it stays on record."""
-    why = _require_reason(reason)
-    with ctx.db.write() as session:
-        lot = _lot(session, lot_id)
-        if refusal := lifecycle_refusal("reject", lot.status, lot.lot_number):
-            raise ConflictError(refusal)
-        before = {"status": lot.status, "status_note": lot.status_note, "rejected_on": lot.rejected_on}
-        lot.status, lot.status_note, lot.rejected_on = LotStatus.REJECTED.value, why, date.today()
-        ctx.audit(
-            session,
-            AuditRecord(
-                "reject lot",
-                "lot",
-                lot.id,
-                before=before,
-                after={"status": lot.status, "status_note": why, "rejected_on": lot.rejected_on},
-                reason=why,
-            ),
-        )
-
-
-@changing("destroy lots", STAFF)
-def destroy_lot(ctx: ServiceContext, lot_id: int, reason: str, note: str | None = None) -> Decimal:
-    """Destroy what is on hand of a lot, with a reason (DestroyReason). Returns the quantity destroyed."""
-    try:
-        why = cells.vocabulary(DestroyReason, "destruction reason")(str(reason).strip())
-    except cells.CellError as error:
-        raise ValidationError([FieldError("reason", str(error))]) from None
-    if why == DestroyReason.OTHER and not (note and note.strip()):
-        raise ValidationError([FieldError("note", "say what the other reason is")])
-    with ctx.db.write() as session:
-        lot = _lot(session, lot_id)
-        if refusal := lifecycle_refusal("destroy", lot.status, lot.lot_number):
-            raise ConflictError(refusal)
-        before = {
-            "status": lot.status,
-            "quantity_destroyed": lot.quantity_destroyed,
-            "destroyed_reason": lot.destroyed_reason,
-            "status_note": lot.status_note,
-        }
-        amount = max(lot.quantity_on_hand, ZERO)
-        lot.quantity_destroyed += amount
-        lot.status, lot.destroyed_reason = LotStatus.DESTROYED.value, why
-        if note:
-            lot.status_note = note.strip()
-        ctx.audit(
-            session,
-            AuditRecord(
-                "destroy lot",
-                "lot",
-                lot.id,
-                before=before,
-                after={
-                    "status": lot.status,
-                    "quantity_destroyed": lot.quantity_destroyed,
-                    "destroyed_reason": why,
-                    "status_note": lot.status_note,
-                    "destroyed_now": amount,
-                },
-                reason=note or why,
-            ),
-        )
-        return amount
-
-
 @changing("amend lots", STAFF)
 def amend_lot(ctx: ServiceContext, lot_id: int, changes: Mapping[str, Any], reason: str) -> dict[str, Any]:
     """Correct lot fields (field -> new value; `supplier` by name) with a reason. Returns the fields that
@@ -518,7 +337,7 @@ def amend_lot(ctx: ServiceContext, lot_id: int, changes: Mapping[str, Any], reas
     if errors:
         raise ValidationError(errors)
     with ctx.db.write() as session:
-        lot = _lot(session, lot_id)
+        lot = find_lot(session, lot_id)
         if "quantity_received" in fields and fields["quantity_received"] < lot.quantity_destroyed:
             raise ValidationError(
                 [FieldError("quantity_received", f"is less than the {lot.quantity_destroyed:g} already destroyed")]
@@ -552,119 +371,6 @@ def amend_lot(ctx: ServiceContext, lot_id: int, changes: Mapping[str, Any], reas
         return new
 
 
-_PARAMETER = cells.vocabulary(tuple(PARAMETER_SPEC), "characterization parameter")
-_MEASURED_BY = cells.vocabulary(MeasuredBy, "result source")
-_MARKER = cells.vocabulary(MARKERS, "marker")
-
-
-@changing("record characterization results", STAFF)
-def add_characterization_result(
-    ctx: ServiceContext,
-    lot_id: int,
-    parameter: str,
-    *,
-    value: Any = None,
-    result: str | None = None,
-    method: str | None = None,
-    marker: str | None = None,
-    measured_by: str | None = None,
-    document_id: int | None = None,
-    source_ref: str | None = None,
-    laboratory: str | None = None,
-    tested_on: date | None = None,
-) -> int:
-    """Record one measured parameter of a lot: a number in the parameter's unit, or a qualitative result;
-    optionally the laboratory that measured it and the date of the test (from the certificate)."""
-    errors: list[FieldError] = []
-    laboratory = laboratory.strip() if laboratory and laboratory.strip() else None
-    if laboratory is not None and len(laboratory) > 200:
-        errors.append(FieldError("laboratory", "at most 200 characters fit"))
-    if tested_on is not None and (not isinstance(tested_on, date) or tested_on > date.today()):
-        errors.append(
-            FieldError(
-                "tested_on",
-                f"{tested_on} is in the future" if isinstance(tested_on, date) else "give the date of the test",
-            )
-        )
-    try:
-        parameter = _PARAMETER(str(parameter).strip())
-    except cells.CellError as error:
-        raise ValidationError([FieldError("parameter", str(error))]) from None
-    unit, methods, results = PARAMETER_SPEC[parameter]
-    row: dict[str, Any] = {"parameter": parameter, "unit": unit}
-    if unit is not None:
-        text = cells.cell_text(value)
-        if not text:
-            errors.append(FieldError("value", f"give the {parameter.replace('_', ' ')} in {unit}"))
-        else:
-            try:
-                row["value"] = cells.parse_non_negative(text)
-            except cells.CellError as error:
-                errors.append(FieldError("value", str(error)))
-    else:
-        try:
-            row["result"] = cells.vocabulary(sorted(results), "result")(str(result or "").strip())
-        except cells.CellError as error:
-            errors.append(FieldError("result", str(error) if result else f"choose one of {', '.join(sorted(results))}"))
-    for key, raw, parse in (
-        ("method", method, cells.vocabulary(sorted(methods), f"{parameter} method")),
-        ("measured_by", measured_by, _MEASURED_BY),
-        ("marker", marker, _MARKER),
-    ):
-        if raw:
-            try:
-                row[key] = parse(str(raw).strip())
-            except cells.CellError as error:
-                errors.append(FieldError(key, str(error)))
-    if parameter == "marker" and not marker:
-        errors.append(FieldError("marker", "name the marker"))
-    if parameter != "marker" and marker:
-        errors.append(FieldError("marker", "only marker results name a marker"))
-    if errors:
-        raise ValidationError(errors)
-    with ctx.db.write() as session:
-        _lot(session, lot_id)
-        if document_id is not None and session.get(Document, document_id) is None:
-            raise ValidationError([FieldError("document_id", f"no document {document_id}")])
-        item = CharacterizationResult(
-            lot_id=lot_id,
-            document_id=document_id,
-            source_ref=source_ref.strip() if source_ref else None,
-            laboratory=laboratory,
-            tested_on=tested_on,
-            recorded_at=utcnow(),
-            **row,
-        )
-        session.add(item)
-        session.flush()
-        ctx.audit(session, AuditRecord("add characterization result", "lot", lot_id, before={}, after=snapshot(item)))
-        return item.id
-
-
-@changing("void characterization results", STAFF)
-def void_characterization_result(ctx: ServiceContext, result_id: int, reason: str) -> None:
-    """Void a result entered in error (it stays on record, marked void, with the reason)."""
-    why = _require_reason(reason)
-    with ctx.db.write() as session:
-        item = session.get(CharacterizationResult, result_id)
-        if item is None:
-            raise NotFound(f"no characterization result with id {result_id}")
-        if item.voided_at is not None:
-            raise ConflictError(f"result {result_id} was already voided")
-        item.voided_at, item.void_reason = utcnow(), why
-        ctx.audit(
-            session,
-            AuditRecord(
-                "void characterization result",
-                "lot",
-                item.lot_id,
-                before={"result_id": item.id, "voided_at": None},
-                after={"result_id": item.id, "voided_at": item.voided_at, "void_reason": why},
-                reason=why,
-            ),
-        )
-
-
 @dataclass(frozen=True)
 class LotInfo:
     id: int
@@ -680,7 +386,7 @@ class LotInfo:
 def get_lot(ctx: ServiceContext, lot_id: int, include_voided: bool = False) -> LotInfo:
     ctx.require(READERS, "view lots")
     with ctx.db.read() as session:
-        lot = _lot(session, lot_id)
+        lot = find_lot(session, lot_id)
         query = select(CharacterizationResult).where(CharacterizationResult.lot_id == lot.id)
         if not include_voided:
             query = query.where(CharacterizationResult.voided_at.is_(None))

@@ -1,4 +1,4 @@
-"""What a receipt is checked for, shared by the desktop's receipt (services.receiving) and the lot import
+"""What a receipt is checked for, shared by the desktop's receipt (services.lots.receiving) and the lot import
 (services.imports), so that both decide alike (rules.md, USE-TEMPERATURE and ruling 2):
 
 - a receipt temperature outside the product's storage range (vocabulary.md) is a temperature excursion,
@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.engine import Connection
 
-from ..domain import TemperatureExcursion
+from registry_app.domain import TemperatureExcursion
 
 # Storage form -> receipt temperature range in °C, both ends allowed (vocabulary.md: frozen at or below -60 °C,
 # refrigerated 2-8 °C, ambient up to 25 °C). Lyophilized products state no range here: no excursion is inferred.

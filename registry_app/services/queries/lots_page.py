@@ -24,10 +24,10 @@ from sqlalchemy import Select, String, and_, false, func, literal, or_, select, 
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from ..domain import Lot, Manufacturer, Product, Setting, Supplier
-from ..domain.exact import ZERO, Exact, exact_sql
-from ..domain.vocab import EXPIRED, SEVERITY_RANK, LotStatus
-from .context import READERS, ServiceContext, jurisdiction
+from registry_app.domain import Lot, Manufacturer, Product, Setting, Supplier
+from registry_app.domain.exact import ZERO, Exact, exact_sql
+from registry_app.domain.vocab import EXPIRED, SEVERITY_RANK, LotStatus
+from registry_app.services.context import READERS, ServiceContext, jurisdiction
 
 PAGE_SIZE = 200
 EXPIRING_DAYS = 30
@@ -433,7 +433,7 @@ def _open_flags_of_lots(
     session: Session, ctx: ServiceContext, lot_ids: Iterable[int], product_ids: Iterable[int], today: date
 ) -> tuple[dict[int, list[Any]], dict[int, list[Any]]]:
     """Open (unwaived) flags per lot: the lot's own and its product's (a lot inherits its product's gaps)."""
-    from ..rules import evaluate_flags
+    from registry_app.rules import evaluate_flags
 
     lot_ids, product_ids = list(lot_ids), list(set(product_ids))
     where = jurisdiction(session, ctx)
@@ -451,7 +451,7 @@ def _open_flags_of_lots(
 
 
 def _completeness(session: Session, ctx: ServiceContext, lot_ids: list[int], today: date) -> dict[int, int]:
-    from ..rules.score import lot_scores
+    from registry_app.rules.score import lot_scores
 
     return {lot_id: round(score) for lot_id, score in lot_scores(session, jurisdiction(session, ctx), lot_ids).items()}
 
@@ -492,7 +492,7 @@ def worst_severity_by_lot(session: Session, ctx: ServiceContext, today: date) ->
     cache = _severity_cache.setdefault(ctx.db.url, _SeverityCache())
     if cache.version == version:
         return cache.worst
-    from ..rules import evaluate_flags
+    from registry_app.rules import evaluate_flags
 
     where = jurisdiction(session, ctx)
     product_worst: dict[int, int] = {}

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..domain import Lot
-from ..domain.vocab import DonorUse, values
-from .audit import AuditRecord
-from .context import STAFF, ServiceContext, changing
-from .errors import FieldError, NotFound, ValidationError
+from registry_app.domain import Lot
+from registry_app.domain.vocab import DonorUse, values
+from registry_app.services.audit import AuditRecord
+from registry_app.services.context import STAFF, ServiceContext, changing
+from registry_app.services.errors import FieldError, NotFound, ValidationError
 
 _UNCHANGED: Any = object()
 

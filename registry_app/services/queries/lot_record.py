@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from ..domain import (
+from registry_app.domain import (
     Administration,
     AdverseEvent,
     AuditEntry,
@@ -23,11 +23,11 @@ from ..domain import (
     ProductRegulatoryStatus,
     Supplier,
 )
-from ..domain.exact import ZERO, exact_sql
-from ..domain.vocab import LotStatus, is_human_derived
-from .browse import EXPIRING_DAYS, display_status, expired_stock_condition, today_for
-from .context import READERS, ServiceContext, jurisdiction
-from .errors import NotFound
+from registry_app.domain.exact import ZERO, exact_sql
+from registry_app.domain.vocab import LotStatus, is_human_derived
+from registry_app.services.context import READERS, ServiceContext, jurisdiction
+from registry_app.services.errors import NotFound
+from registry_app.services.queries.lots_page import EXPIRING_DAYS, display_status, expired_stock_condition, today_for
 
 # The default limits of rules.md, used where the product carries no specification of its own.
 DEFAULT_ENDOTOXIN_MAX = Decimal("0.5")
@@ -90,7 +90,7 @@ EDITABLE_LOT_FIELDS = (
 def _assess(result: CharacterizationResult, product: Product, lot: Lot) -> tuple[str, bool | None]:
     """The specification this result is read against, and whether it meets it (characterization.assess, the
     same reading the characterization grid shows as a value is typed)."""
-    from .characterization import Specification, assess
+    from registry_app.services.lots.characterization import Specification, assess
 
     spec = Specification(
         product.product_type,
@@ -113,8 +113,8 @@ def lot_detail(ctx: ServiceContext, lot_id: int) -> LotDetail:
     """Everything the lot record shows, read in one transaction. The history is field-level, its times in
     the site's zone (audit_view)."""
     ctx.require(READERS, "view lots")
-    from .audit_view import field_rows
-    from .clock import site_clock
+    from registry_app.services.clock import site_clock
+    from registry_app.services.queries.audit_trail import field_rows
 
     clock = site_clock(ctx)
     with ctx.db.read() as session:
@@ -258,7 +258,7 @@ def lot_detail(ctx: ServiceContext, lot_id: int) -> LotDetail:
 def _lot_flags(
     session: Any, where: str, today: date, lot_id: int, product_id: int, administration_ids: list[int]
 ) -> list[dict[str, Any]]:
-    from ..rules import evaluate_flags
+    from registry_app.rules import evaluate_flags
 
     found = evaluate_flags(session, where, today, subject_type="lot", subject_ids=[lot_id])
     found += evaluate_flags(session, where, today, subject_type="product", subject_ids=[product_id])
@@ -332,7 +332,7 @@ COMPLETENESS_BUCKETS = ("0–19", "20–39", "40–59", "60–79", "80–100")
 def dashboard_figures(ctx: ServiceContext) -> DashboardFigures:
     """The dashboard's figures. Evaluates every flag: run it off the GUI thread on a big registry."""
     ctx.require(READERS, "view the dashboard")
-    from ..rules import evaluate_flags
+    from registry_app.rules import evaluate_flags
 
     with ctx.db.read() as session:
         today = today_for(ctx)
@@ -382,7 +382,7 @@ def dashboard_figures(ctx: ServiceContext) -> DashboardFigures:
 
 
 def _completeness_distribution(session: Any, where: str, today: date) -> dict[str, int]:
-    from ..rules.score import lot_scores
+    from registry_app.rules.score import lot_scores
 
     buckets = dict.fromkeys(COMPLETENESS_BUCKETS, 0)
     for score in lot_scores(session, where).values():
@@ -437,7 +437,7 @@ def administrations_list(ctx: ServiceContext, text: str = "", limit: int = 500) 
     """The latest current administrations, optionally by patient reference or lot number prefix. `when` is
     the administration's time with the site's zone (issue 20.2)."""
     ctx.require(READERS, "view administrations")
-    from .clock import site_clock
+    from registry_app.services.clock import site_clock
 
     clock = site_clock(ctx)
     with ctx.db.read() as session:
@@ -500,7 +500,7 @@ def as_text(value: Any) -> str:
 def open_flags_list(ctx: ServiceContext) -> list[dict[str, Any]]:
     """Every current flag (waived ones marked), most severe first."""
     ctx.require(READERS, "view flags")
-    from ..rules import evaluate_flags
+    from registry_app.rules import evaluate_flags
 
     with ctx.db.read() as session:
         return [f.as_json() for f in evaluate_flags(session, jurisdiction(session, ctx), today_for(ctx))]

@@ -13,12 +13,12 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..domain import Document, Lot, Product, User, utcnow
-from ..domain.vocab import DocumentKind
-from ..importers import cells
-from .audit import AuditRecord, snapshot
-from .context import READERS, STAFF, ServiceContext, changing
-from .errors import FieldError, NotFound, ValidationError
+from registry_app.domain import Document, Lot, Product, User, utcnow
+from registry_app.domain.vocab import DocumentKind
+from registry_app.importers import cells
+from registry_app.services.audit import AuditRecord, snapshot
+from registry_app.services.context import READERS, STAFF, ServiceContext, changing
+from registry_app.services.errors import FieldError, NotFound, ValidationError
 
 MAX_DOCUMENT_BYTES = 50 * 1024 * 1024
 _KIND = cells.vocabulary(DocumentKind, "document kind")

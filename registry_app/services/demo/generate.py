@@ -20,8 +20,8 @@ from multiprocessing.queues import Queue
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..db import Database
-from ..domain import (
+from registry_app.db import Database
+from registry_app.domain import (
     Document,
     Manufacturer,
     Product,
@@ -32,13 +32,13 @@ from ..domain import (
     name_key,
     utcnow,
 )
-from .audit import AuditRecord, append, snapshot
-from .auth import _insert_user
-from .context import ADMIN, Actor, ServiceContext, changing, current_site
-from .demo_data import DEMO_USERS, MANUFACTURERS, PRODUCTS, SUPPLIERS
-from .demo_rows import TABLES, Chunk, DemoJob, DemoRows, QuickRandom, produce, shared_values
-from .demo_writer import DemoWriter
-from .errors import ConflictError, PermissionDenied, ValidationError
+from registry_app.services.audit import AuditRecord, append, snapshot
+from registry_app.services.auth import _insert_user
+from registry_app.services.context import ADMIN, Actor, ServiceContext, changing, current_site
+from registry_app.services.demo.data import DEMO_USERS, MANUFACTURERS, PRODUCTS, SUPPLIERS
+from registry_app.services.demo.rows import TABLES, Chunk, DemoJob, DemoRows, QuickRandom, produce, shared_values
+from registry_app.services.demo.writer import DemoWriter
+from registry_app.services.errors import ConflictError, PermissionDenied, ValidationError
 
 # Demo records include released, recalled and destroyed lots written without the lifecycle services: only an
 # admin may put them into a registry, and only into an empty one (they would mix with real records).

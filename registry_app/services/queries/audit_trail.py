@@ -13,9 +13,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..domain import AuditEntry, Lot, Product, User
-from .clock import SiteClock, site_clock
-from .context import READERS, ServiceContext
+from registry_app.domain import AuditEntry, Lot, Product, User
+from registry_app.services.clock import SiteClock, site_clock
+from registry_app.services.context import READERS, ServiceContext
 
 # Internal bookkeeping that says nothing a reader needs in a field-level view.
 HIDDEN_FIELDS = frozenset({"id", "created_at", "updated_at", "name_key"})

@@ -2,8 +2,8 @@
 for exosomes, PN items, safety tests), the results on file for each, the lot's certificates of analysis, and
 the product's specification, with `assess` to read a value against it as the user types.
 
-Read-only: results are written by receiving.add_characterization_result and voided by
-receiving.void_characterization_result. What is expected comes from rules.items, never from the UI.
+Read-only: results are written by results.add_characterization_result and voided by
+results.void_characterization_result. What is expected comes from rules.items, never from the UI.
 """
 
 from __future__ import annotations
@@ -14,18 +14,18 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ..domain import CharacterizationResult, Document, Lot, LotResultFacts, ProductRoute
-from ..domain.exact import plain, to_decimal
-from ..domain.vocab import CONTAMINANT_MARKERS, DEVICE_ASSISTED_ROUTES, INJECTION_ROUTES, PARAMETER_SPEC
-from ..rules.items import SPECIFICATION_SLOTS, expected_items
-from ..rules.lot_rules import (
+from registry_app.domain import CharacterizationResult, Document, Lot, LotResultFacts, ProductRoute
+from registry_app.domain.exact import plain, to_decimal
+from registry_app.domain.vocab import CONTAMINANT_MARKERS, DEVICE_ASSISTED_ROUTES, INJECTION_ROUTES, PARAMETER_SPEC
+from registry_app.rules.items import SPECIFICATION_SLOTS, expected_items
+from registry_app.rules.lot_rules import (
     DEFAULT_CONCENTRATION_TOLERANCE_PCT,
     DEFAULT_ENDOTOXIN_MAX,
     DEFAULT_SIZE_MAX_NM,
     DEFAULT_SIZE_MIN_NM,
 )
-from .context import READERS, ServiceContext
-from .errors import NotFound
+from registry_app.services.context import READERS, ServiceContext
+from registry_app.services.errors import NotFound
 
 
 @dataclass(frozen=True)

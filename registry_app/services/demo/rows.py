@@ -17,9 +17,9 @@ from itertools import accumulate
 from multiprocessing.queues import Queue
 from typing import Any
 
-from ..domain.result_facts import FACT_COLUMNS, facts_of_results
-from ..domain.vocab import DEVICE_ASSISTED_ROUTES, HUMAN_DERIVED_SOURCES, INJECTION_ROUTES
-from .demo_data import BODY_AREAS, CONTRAINDICATIONS, PRACTITIONERS, PRODUCTS, DemoProduct
+from registry_app.domain.result_facts import FACT_COLUMNS, facts_of_results
+from registry_app.domain.vocab import DEVICE_ASSISTED_ROUTES, HUMAN_DERIVED_SOURCES, INJECTION_ROUTES
+from registry_app.services.demo.data import BODY_AREAS, CONTRAINDICATIONS, PRACTITIONERS, PRODUCTS, DemoProduct
 
 LOTS_PER_CHUNK = 5000  # lots whose rows travel together from the generator to the writer
 

@@ -1,0 +1,1 @@
+"""The demo registry: generated products, lots and administrations written in bulk."""

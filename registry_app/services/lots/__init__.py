@@ -1,0 +1,1 @@
+"""Lots from receipt to destruction: receiving, the lifecycle, results, documents, donors, excursions."""
