@@ -309,6 +309,8 @@ class SignatureMeaning(StrEnum):
     OVERRIDDEN = "overridden"
     APPROVED = "approved"
     RECALLED = "recalled"
+    REJECTED = "rejected"
+    DESTROYED = "destroyed"
 
 
 class Severity(StrEnum):

@@ -120,7 +120,7 @@ def test_0004_gives_lots_the_local_dates_of_their_release_and_rejection(
             PASSWORDS["director"],
             acknowledged=[f.code for f in lifecycle.findings_to_acknowledge(ctx, released)],
         )
-        lifecycle.reject_lot(ctx, rejected, "arrived warm")
+        lifecycle.reject_lot(ctx, rejected, "arrived warm", password=PASSWORDS["director"])
         downgrade(database.engine, "0003")
         with database.engine.begin() as connection:
             assert not {"released_on", "rejected_on"} & {c["name"] for c in inspect(connection).get_columns("lot")}
@@ -147,6 +147,66 @@ def test_0004_gives_lots_the_local_dates_of_their_release_and_rejection(
                 )
             }
         assert dates == {kept: (None, None), released: (date(2026, 3, 9), None), rejected: (None, rejected_on)}
+    finally:
+        database.dispose()
+
+
+def _signature_meanings_accepted(database, meanings: tuple[str, ...]) -> dict[str, bool]:  # type: ignore[no-untyped-def]
+    """For each meaning, whether the signature table's CHECK accepts it (tried in a rolled-back savepoint)."""
+    accepted = {}
+    with database.engine.begin() as connection:
+        user_id = connection.execute(text("SELECT min(id) FROM app_user")).scalar_one()
+        for meaning in meanings:
+            savepoint = connection.begin_nested()
+            try:
+                connection.execute(
+                    text(
+                        "INSERT INTO signature (user_id, signer_name, meaning, subject_type, subject_id, "
+                        "content_hash, signed_at) VALUES (:user, 'x', :meaning, 'lot', '1', :hash, :at)"
+                    ),
+                    {"user": user_id, "meaning": meaning, "hash": "0" * 64, "at": datetime(2026, 12, 4)},
+                )
+                accepted[meaning] = True
+            except Exception:  # the CHECK's IntegrityError, whose class differs between the drivers
+                accepted[meaning] = False
+            savepoint.rollback()
+    return accepted
+
+
+def test_0007_lets_rejections_and_destructions_be_signed_and_keeps_the_signatures(
+    database_url: str, template_users: dict[str, Actor]
+) -> None:
+    database = open_database(database_url)
+    ctx = ServiceContext(database)
+    ctx.actor = template_users["director"]
+    try:
+        product_id = products.create_product(
+            ctx, {"name": "Salmon PN", "product_type": "polynucleotide", "unit": "syringe"}
+        )
+        lot_id = receiving.receive_lot(ctx, product_id, {"lot_number": "PN-7", "quantity_received": 5}).lot_id
+        acknowledged = [f.code for f in lifecycle.findings_to_acknowledge(ctx, lot_id)]
+        lifecycle.release_lot(ctx, lot_id, PASSWORDS["director"], acknowledged=acknowledged)
+        downgrade(database.engine, "0006")
+        assert _signature_meanings_accepted(database, ("released", "rejected", "destroyed")) == {
+            "released": True,
+            "rejected": False,
+            "destroyed": False,
+        }
+        upgrade(database.engine)
+        assert _signature_meanings_accepted(database, ("released", "rejected", "destroyed", "deleted")) == {
+            "released": True,
+            "rejected": True,
+            "destroyed": True,
+            "deleted": False,
+        }
+        with database.read() as session:
+            lot = session.get(Lot, lot_id)
+            assert lot is not None and lot.status == "released" and lot.release_signature_id is not None
+        lifecycle.destroy_lot(ctx, lot_id, "expired", password=PASSWORDS["director"])
+        # With a destruction signed, going back keeps the wider CHECK rather than refuse a kept signature.
+        downgrade(database.engine, "0006")
+        assert _signature_meanings_accepted(database, ("destroyed",)) == {"destroyed": True}
+        upgrade(database.engine)
     finally:
         database.dispose()
 
