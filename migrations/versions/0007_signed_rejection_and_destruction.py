@@ -13,6 +13,8 @@ Create Date: 2026-12-04
 
 from __future__ import annotations
 
+import re
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -30,7 +32,7 @@ def _check(values: tuple[str, ...]) -> str:
     return " OR ".join(f"meaning = '{v}'" for v in values)
 
 
-def _replace_check(old: tuple[str, ...], new: tuple[str, ...]) -> None:
+def _replace_check(new: tuple[str, ...]) -> None:
     connection = op.get_bind()
     if connection.dialect.name != 'sqlite':
         op.drop_constraint(op.f(NAME), 'signature', type_='check')
@@ -38,15 +40,18 @@ def _replace_check(old: tuple[str, ...], new: tuple[str, ...]) -> None:
         return
     table_sql = connection.execute(sa.text("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'signature'"))
     sql = table_sql.scalar_one()
-    if f"CHECK ({_check(new)})" in sql:
+    wanted = f"CONSTRAINT {NAME} CHECK ({_check(new)})"
+    if wanted in sql:
         return  # a downgrade that kept the wider CHECK (see downgrade) and this upgrade again
-    if f"CHECK ({_check(old)})" not in sql:
-        raise RuntimeError(f"signature's CHECK is not the expected one; the table reads: {sql}")
+    # Older registries store the CHECK as `meaning IN (...)`, newer ones as an OR chain (domain/base.py).
+    current = re.search(rf"CONSTRAINT {NAME} CHECK \((?:[^()]|\([^()]*\))*\)", sql)
+    if current is None:
+        raise RuntimeError(f"signature's meaning CHECK was not found; the table reads: {sql}")
     version = connection.execute(sa.text("PRAGMA schema_version")).scalar_one()
     connection.execute(sa.text("PRAGMA writable_schema = ON"))
     connection.execute(
         sa.text("UPDATE sqlite_master SET sql = :sql WHERE type = 'table' AND name = 'signature'"),
-        {"sql": sql.replace(f"CHECK ({_check(old)})", f"CHECK ({_check(new)})")},
+        {"sql": sql[: current.start()] + wanted + sql[current.end() :]},
     )
     connection.execute(sa.text(f"PRAGMA schema_version = {int(version) + 1}"))
     connection.execute(sa.text("PRAGMA writable_schema = OFF"))
@@ -56,7 +61,7 @@ def _replace_check(old: tuple[str, ...], new: tuple[str, ...]) -> None:
 
 
 def upgrade() -> None:
-    _replace_check(BEFORE, AFTER)
+    _replace_check(AFTER)
 
 
 def downgrade() -> None:
@@ -67,4 +72,4 @@ def downgrade() -> None:
         sa.text("SELECT count(*) FROM signature WHERE meaning IN ('rejected', 'destroyed')")
     ).scalar()
     if not signed:
-        _replace_check(AFTER, BEFORE)
+        _replace_check(BEFORE)
