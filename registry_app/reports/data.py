@@ -309,6 +309,8 @@ PRODUCT_COLUMNS = (
 
 
 def products_table(session: Session, jurisdiction: str, period: Period) -> Table:
+    """Products with their regulatory status in every jurisdiction recorded: one row per product and
+    jurisdiction, the site's (`jurisdiction`) first."""
     status = aliased(ProductRegulatoryStatus)
     routes = {
         product_id: ";".join(sorted(r for _, r in group))
@@ -324,19 +326,22 @@ def products_table(session: Session, jurisdiction: str, period: Period) -> Table
             Product,
             Manufacturer.name,
             Manufacturer.country,
+            status.jurisdiction,
             status.status,
             status.reference,
             status.verified_on,
             status.verified_by,
         )
         .outerjoin(Manufacturer, Manufacturer.id == Product.manufacturer_id)
-        .outerjoin(status, and_(status.product_id == Product.id, status.jurisdiction == jurisdiction))
-        .order_by(Product.name)
+        # One row per product and jurisdiction with a status (a product with none: one row, no jurisdiction), the
+        # site's first: an inspector checks each market's status and reference, not only the site's.
+        .outerjoin(status, status.product_id == Product.id)
+        .order_by(Product.name, Product.id, status.jurisdiction != jurisdiction, status.jurisdiction)
     )
     if period.start is not None or period.end is not None:
         query = query.where(Product.id.in_(select(Lot.product_id).where(Lot.id.in_(lots_in_scope(period)))))
     rows = []
-    for p, maker, country, reg, reference, verified_on, verified_by in session.execute(query):
+    for p, maker, country, where, reg, reference, verified_on, verified_by in session.execute(query):
         rows.append(
             (
                 p.id,
@@ -355,7 +360,7 @@ def products_table(session: Session, jurisdiction: str, period: Period) -> Table
                 p.isolation_method,
                 p.pn_species,
                 routes.get(p.id),
-                jurisdiction,
+                where,
                 reg,
                 reference,
                 verified_on,
