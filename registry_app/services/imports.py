@@ -46,6 +46,7 @@ from registry_app.services.context import STAFF, ServiceContext, changing, curre
 from registry_app.services.errors import FieldError, ValidationError
 from registry_app.services.import_catalog import ProductPlan, ensure_names, name_ids, plan_products, write_products
 from registry_app.services.lots.receipt_checks import expiry_warning, receipt_excursions, record_receipt_excursions
+from registry_app.services.privacy import patient_ref_pattern, patient_ref_problem
 
 Progress = Callable[[int, int], bool | None]
 _LOT_TABLE = Lot.__table__
@@ -590,7 +591,13 @@ def _import_administrations_in(
     recorded_by = ctx.actor.user_id if ctx.actor else None
     records: list[dict[str, Any]] = []
     per_lot: dict[int, Decimal] = defaultdict(Decimal)
+    ref_pattern = patient_ref_pattern(session)
     for row in rows:
+        ref = row.values.get("patient_ref")
+        ref_problem = patient_ref_problem(ref, ref_pattern) if ref else None
+        if ref_problem:
+            result.errors.append(RowError(row.row, "patient_ref", ref_problem))
+            continue
         product_id = products.get(row.product_key)
         if product_id is None:
             result.errors.append(
