@@ -173,7 +173,8 @@ class ImportWizard(QDialog):
     def _path(self) -> Path | None:
         text = self.path_edit.text().strip()
         path = Path(text).expanduser() if text else None
-        if path is None or not path.is_file():
+        # A FIFO, a device or a directory exists: the service refuses it, naming what it is.
+        if path is None or not path.exists():
             self.banner.show_error(
                 "file: choose an existing CSV or XLSX file" if path is None else f"file: {path} does not exist"
             )
