@@ -102,7 +102,7 @@ def _refuse_unless_regular(path: Path, mode: int) -> None:
         if stat.S_ISSOCK(mode)
         else "not a regular file"
     )
-    raise TableError(f"{path} is {kind}: import a regular .csv or .xlsx file")
+    raise TableError(f"it is {kind}, not a regular file: import a .csv or .xlsx file")
 
 
 def read_regular_file(path: str | Path, max_bytes: int, what: str = "an import file") -> bytes:
