@@ -180,6 +180,12 @@ def sees_pseudonyms(ctx: ServiceContext) -> bool:
     return ctx.actor is not None and ctx.actor.role == Role.INSPECTOR
 
 
+def patient_view(ctx: ServiceContext) -> Pseudonym:
+    """How `ctx`'s user may see a patient reference: as recorded, or for an inspector as the pseudonym. Called
+    before the caller's read transaction opens (the key may be created on first use)."""
+    return make_pseudonymizer(registry_key(ctx)) if sees_pseudonyms(ctx) else make_pseudonymizer(None)
+
+
 # ---- free text ----------------------------------------------------------------------------------------------
 
 

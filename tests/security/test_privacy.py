@@ -25,6 +25,7 @@ from registry_app.services import PermissionDenied, ServiceContext, ValidationEr
 from registry_app.services.administrations import amend_administration, record_administration
 from registry_app.services.adverse_events import record_adverse_event
 from registry_app.services.imports import import_administrations
+from registry_app.services.queries.lot_record import administrations_list, lot_detail
 from registry_app.services.recalls import lots_for_patient, trace_lot
 from registry_app.services.sites import set_site, site_info
 
@@ -177,6 +178,15 @@ def test_an_inspector_traces_pseudonyms_without_free_text(
     assert trace_lot(director, treated).administrations[0].notes == NOTE
     # The reverse lookup shows an inspector the same pseudonym.
     assert {a.patient_ref for a in lots_for_patient(inspector, "PT-00412")} == {_pseudonym(inspector, "PT-00412")}
+
+
+def test_the_lot_record_and_the_administrations_page_show_an_inspector_pseudonyms(
+    treated: int, inspector: ServiceContext, director: ServiceContext
+) -> None:
+    expected = {_pseudonym(inspector, "PT-00412"), _pseudonym(inspector, "PT-00388")}
+    assert {a["patient_ref"] for a in lot_detail(inspector, treated).administrations} == expected
+    assert {a["patient_ref"] for a in administrations_list(inspector)} == expected
+    assert {a["patient_ref"] for a in administrations_list(director)} == {"PT-00412", "PT-00388"}
 
 
 def test_the_trace_pseudonym_is_the_exports_pseudonym(treated: int, inspector: ServiceContext, tmp_path: Path) -> None:
