@@ -65,7 +65,8 @@ class ProgressBar:
 
 def _report(result: imports.ImportResult) -> int:
     if result.errors:
-        lines = [f"error: {line}" for line in result.error_lines()]
+        # The first errors, then "... and N more": the count stays exact below.
+        lines = [line if line.startswith("... and ") else f"error: {line}" for line in result.error_lines()]
         rejected = len({e.row for e in result.errors})
         lines.append(f"{result.file_name}: {rejected} row(s) rejected; nothing was written")
         raise CommandError(EXIT_DATA, *lines)

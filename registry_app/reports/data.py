@@ -33,6 +33,20 @@ from .exports import Column, Table
 
 Pseudonym = Callable[[str | None], str | None]
 
+WITHHELD = "[free text withheld]"
+# Keys whose values people type freely, so may name or describe a patient: left out of an inspector's output
+# unless a medical director includes them (services/privacy.py).
+FREE_TEXT_KEYS = frozenset(
+    {"notes", "description", "amendment_reason", "void_reason", "override_reason", "not_reportable_reason"}
+)
+# Audit entries about these carry free-text reasons (amending, voiding) in their `reason` column.
+FREE_TEXT_REASON_ENTITIES = frozenset({"administration", "adverse_event"})
+
+
+def _withheld(value: Any) -> Any:
+    return WITHHELD if isinstance(value, str) and value else value
+
+
 EXPORT_KINDS: tuple[str, ...] = ("lots", "products", "administrations", "flags", "audit")
 
 
@@ -409,8 +423,9 @@ ADMINISTRATION_COLUMNS = (
 )
 
 
-def administrations_table(session: Session, period: Period, pseudonym: Pseudonym) -> Table:
-    """Every administration in the period, corrections included (marked superseded or voided)."""
+def administrations_table(session: Session, period: Period, pseudonym: Pseudonym, free_text: bool = True) -> Table:
+    """Every administration in the period, corrections included (marked superseded or voided); without
+    `free_text`, the amendment and void reasons are withheld."""
     state = case(
         (Administration.voided_at.is_not(None), "voided"),
         (Administration.superseded.is_(True), "superseded"),
@@ -446,6 +461,8 @@ def administrations_table(session: Session, period: Period, pseudonym: Pseudonym
         .order_by(Administration.administered_at, Administration.id)
     )
     rows = [(r[0], r[1], pseudonym(r[2]), *r[3:]) for r in session.execute(query)]
+    if not free_text:
+        rows = [(*r[:18], _withheld(r[18]), _withheld(r[19]), *r[20:]) for r in rows]
     return Table("administrations", ADMINISTRATION_COLUMNS, rows)
 
 
@@ -527,17 +544,24 @@ AUDIT_COLUMNS = (
 )
 
 
-def pseudonymize_json(text: str | None, pseudonym: Pseudonym) -> str | None:
-    """Replace the values of `patient_ref` keys anywhere in an audit entry's JSON."""
-    if text is None or '"patient_ref"' not in text:
+def pseudonymize_json(text: str | None, pseudonym: Pseudonym, free_text: bool = True) -> str | None:
+    """Replace the values of `patient_ref` keys anywhere in an audit entry's JSON, and without `free_text` the
+    values of FREE_TEXT_KEYS."""
+    if text is None or (
+        '"patient_ref"' not in text and (free_text or not any(f'"{k}"' in text for k in FREE_TEXT_KEYS))
+    ):
         return text
+
+    def value_for(key: str, value: Any) -> Any:
+        if key == "patient_ref" and (value is None or isinstance(value, str)):
+            return pseudonym(value)
+        if not free_text and key in FREE_TEXT_KEYS:
+            return _withheld(value)
+        return walk(value)
 
     def walk(value: Any) -> Any:
         if isinstance(value, dict):
-            return {
-                k: pseudonym(v) if k == "patient_ref" and (v is None or isinstance(v, str)) else walk(v)
-                for k, v in value.items()
-            }
+            return {k: value_for(k, v) for k, v in value.items()}
         if isinstance(value, list):
             return [walk(v) for v in value]
         return value
@@ -548,8 +572,10 @@ def pseudonymize_json(text: str | None, pseudonym: Pseudonym) -> str | None:
         return text
 
 
-def audit_table(session: Session, pseudonym: Pseudonym, batch: int = 5000) -> Table:
-    """The whole audit trail in order, each entry with its hashes so an inspector can follow the chain."""
+def audit_table(session: Session, pseudonym: Pseudonym, batch: int = 5000, free_text: bool = True) -> Table:
+    """The whole audit trail in order, each entry with its hashes so an inspector can follow the chain. Without
+    `free_text`, notes, narratives and the reasons given for changing administrations and adverse events are
+    withheld."""
     rows: list[tuple[Any, ...]] = []
     last = 0
     while True:
@@ -574,7 +600,9 @@ def audit_table(session: Session, pseudonym: Pseudonym, batch: int = 5000) -> Ta
         if not chunk:
             break
         for r in chunk:
-            rows.append((*r[:6], pseudonymize_json(r[6], pseudonym), pseudonymize_json(r[7], pseudonym), *r[8:]))
+            reason = r[8] if free_text or r[4] not in FREE_TEXT_REASON_ENTITIES else _withheld(r[8])
+            before, after = pseudonymize_json(r[6], pseudonym, free_text), pseudonymize_json(r[7], pseudonym, free_text)
+            rows.append((*r[:6], before, after, reason, *r[9:]))
         last = chunk[-1][0]
     return Table("audit", AUDIT_COLUMNS, rows)
 
@@ -692,7 +720,11 @@ def _adverse_event_in(period: Period) -> Any:
     return or_(recorded, and_(AdverseEvent.onset_date.is_not(None), onset))
 
 
-def adverse_event_rows(session: Session, period: Period, pseudonym: Pseudonym) -> list[AdverseEventRow]:
+def adverse_event_rows(
+    session: Session, period: Period, pseudonym: Pseudonym, free_text: bool = True
+) -> list[AdverseEventRow]:
+    """Adverse events of the period; without `free_text`, a reason for not reporting is withheld (a reference
+    given to a report is kept)."""
     query = (
         select(
             AdverseEvent.id,
@@ -704,7 +736,8 @@ def adverse_event_rows(session: Session, period: Period, pseudonym: Pseudonym) -
             Lot.lot_number,
             Administration.patient_ref,
             AdverseEvent.report_status,
-            func.coalesce(AdverseEvent.report_reference, AdverseEvent.not_reportable_reason),
+            AdverseEvent.report_reference,
+            AdverseEvent.not_reportable_reason,
             AdverseEvent.reported_on,
         )
         .join(Administration, Administration.id == AdverseEvent.administration_id)
@@ -713,7 +746,10 @@ def adverse_event_rows(session: Session, period: Period, pseudonym: Pseudonym) -
         .where(_adverse_event_in(period))
         .order_by(AdverseEvent.recorded_at, AdverseEvent.id)
     )
-    return [AdverseEventRow(*r[:7], pseudonym(r[7]), *r[8:]) for r in session.execute(query)]
+    return [
+        AdverseEventRow(*r[:7], pseudonym(r[7]), r[8], r[9] or (r[10] if free_text else _withheld(r[10])), r[11])
+        for r in session.execute(query)
+    ]
 
 
 @dataclass

@@ -9,7 +9,6 @@ written with bulk inserts, since an import may hold years of history.
 from __future__ import annotations
 
 import gc
-import hashlib
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
@@ -29,6 +28,7 @@ from registry_app.domain import (
     Lot,
     Manufacturer,
     Product,
+    Setting,
     Supplier,
     name_key,
     refresh_lot_result_facts,
@@ -40,14 +40,18 @@ from registry_app.importers.administration_rows import AdministrationRow, valida
 from registry_app.importers.bulk import WRITE_CHUNK, bulk_insert_dicts, sqlite_page_cache
 from registry_app.importers.lot_rows import LotRow, ValidatedLots, validate_lots
 from registry_app.importers.lot_writer import NewLots, insert_lots, insert_new_lot_facts, insert_results, new_lots
-from registry_app.importers.tabular import RowError, Table, TableError, read_table
+from registry_app.importers.tabular import MAX_IMPORT_BYTES, RowError, Table, TableError, read_table
 from registry_app.services.audit import AuditRecord
 from registry_app.services.context import STAFF, ServiceContext, changing, current_site
 from registry_app.services.errors import FieldError, ValidationError
 from registry_app.services.import_catalog import ProductPlan, ensure_names, name_ids, plan_products, write_products
 from registry_app.services.lots.receipt_checks import expiry_warning, receipt_excursions, record_receipt_excursions
+from registry_app.services.privacy import patient_ref_pattern, patient_ref_problem
 
 Progress = Callable[[int, int], bool | None]
+IMPORT_MAX_BYTES_KEY = "import_max_bytes"
+# An import with 200,000 bad rows still counts them all; a person reads the first ones.
+ERROR_LINES_SHOWN = 50
 _LOT_TABLE = Lot.__table__
 _RESULT_TABLE = CharacterizationResult.__table__
 
@@ -85,8 +89,13 @@ class ImportResult:
     def written(self) -> bool:
         return self.ok and not self.dry_run
 
-    def error_lines(self) -> list[str]:
-        return [str(e) for e in self.errors]
+    def error_lines(self, limit: int | None = ERROR_LINES_SHOWN) -> list[str]:
+        """The errors as lines, the first `limit` of them and then "... and N more" (None: every one)."""
+        shown = self.errors if limit is None else self.errors[:limit]
+        lines = [str(e) for e in shown]
+        if len(shown) < len(self.errors):
+            lines.append(f"... and {len(self.errors) - len(shown):,} more")
+        return lines
 
 
 @contextmanager
@@ -125,16 +134,27 @@ def id_ranges(ids: Iterable[int]) -> list[str]:
     return ranges
 
 
-def _read(path: str | Path) -> tuple[Path, str, Table]:
-    path = Path(path)
+def import_size_limit(session: Session) -> int:
+    """The largest import file the registry reads (setting `import_max_bytes`, else MAX_IMPORT_BYTES)."""
+    setting = session.get(Setting, IMPORT_MAX_BYTES_KEY)
     try:
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        table = read_table(path)
+        return int(setting.value) if setting is not None else MAX_IMPORT_BYTES
+    except ValueError:  # a damaged setting must not lift the limit
+        return MAX_IMPORT_BYTES
+
+
+def _read(ctx: ServiceContext, path: str | Path) -> tuple[Path, str, Table]:
+    """The file read once (limits checked first, importers/tabular.py), with its SHA-256."""
+    path = Path(path)
+    with ctx.db.read() as session:
+        max_bytes = import_size_limit(session)
+    try:
+        table = read_table(path, max_bytes)
     except TableError as error:
         raise ValidationError([FieldError("file", f"{path.name}: {error}")]) from None
     except OSError as error:
         raise ValidationError([FieldError("file", f"{path}: {error.strerror or error}")]) from None
-    return path, digest, table
+    return path, table.sha256, table
 
 
 def _chunks(items: list[Any], size: int = WRITE_CHUNK) -> Iterator[list[Any]]:
@@ -185,7 +205,7 @@ def import_lots(
 def _import_lots(
     ctx: ServiceContext, path: str | Path, dry_run: bool, update: bool, progress: Progress | None
 ) -> ImportResult:
-    path, digest, table = _read(path)
+    path, digest, table = _read(ctx, path)
     result = ImportResult("lots", path.name, digest, len(table.rows), dry_run=dry_run)
     reporter = _Reporter(progress, len(table.rows))
     checked = validate_lots(table, date.today(), update=update, progress=reporter.validating)
@@ -546,7 +566,7 @@ def import_administrations(
 def _import_administrations(
     ctx: ServiceContext, path: str | Path, dry_run: bool, progress: Progress | None
 ) -> ImportResult:
-    path, digest, table = _read(path)
+    path, digest, table = _read(ctx, path)
     result = ImportResult("administrations", path.name, digest, len(table.rows), dry_run=dry_run)
     reporter = _Reporter(progress, len(table.rows))
     checked = validate_administrations(table, datetime.now(), progress=reporter.validating)
@@ -590,7 +610,13 @@ def _import_administrations_in(
     recorded_by = ctx.actor.user_id if ctx.actor else None
     records: list[dict[str, Any]] = []
     per_lot: dict[int, Decimal] = defaultdict(Decimal)
+    ref_pattern = patient_ref_pattern(session)
     for row in rows:
+        ref = row.values.get("patient_ref")
+        ref_problem = patient_ref_problem(ref, ref_pattern) if ref else None
+        if ref_problem:
+            result.errors.append(RowError(row.row, "patient_ref", ref_problem))
+            continue
         product_id = products.get(row.product_key)
         if product_id is None:
             result.errors.append(

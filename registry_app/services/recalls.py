@@ -7,7 +7,7 @@ on administration(lot_id, administered_at) and administration(patient_ref).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -27,6 +27,7 @@ from registry_app.services.audit import AuditRecord
 from registry_app.services.auth import add_signature, reauthenticate
 from registry_app.services.context import DIRECTOR, READERS, STAFF, ServiceContext, changing
 from registry_app.services.errors import ConflictError, FieldError, NotFound, RegistryError, ValidationError
+from registry_app.services.privacy import for_inspector, make_pseudonymizer, registry_key, sees_pseudonyms
 
 
 class AmbiguousLot(RegistryError):
@@ -234,8 +235,17 @@ def patient_query(patient_ref: str) -> Any:
     )
 
 
+def _as_seen_by(ctx: ServiceContext, rows: list[AdministrationView]) -> list[AdministrationView]:
+    """An inspector sees each patient as the same pseudonym the outputs use, and no free text."""
+    if not sees_pseudonyms(ctx) or not rows:
+        return rows
+    pseudonym = make_pseudonymizer(registry_key(ctx))
+    return [for_inspector(row, pseudonym) for row in rows]
+
+
 def trace_lot(ctx: ServiceContext, lot_id: int) -> Trace:
-    """Every current administration of the lot (patients, dates, routes, practitioners), for notification."""
+    """Every current administration of the lot (patients, dates, routes, practitioners), for notification.
+    An inspector sees pseudonyms instead of the patients' references."""
     ctx.require(READERS, "trace lots")
     with ctx.db.read() as session:
         lot = session.execute(
@@ -246,7 +256,7 @@ def trace_lot(ctx: ServiceContext, lot_id: int) -> Trace:
         if lot is None:
             raise NotFound(f"no lot with id {lot_id}")
         rows = [to_view(r) for r in session.execute(trace_query(lot_id)).all()]
-        return Trace(
+        trace = Trace(
             lot_id,
             lot.name,
             lot.lot_number,
@@ -255,6 +265,7 @@ def trace_lot(ctx: ServiceContext, lot_id: int) -> Trace:
             rows,
             lot.recall_at,
         )
+    return replace(trace, administrations=_as_seen_by(ctx, trace.administrations))
 
 
 def lots_for_patient(ctx: ServiceContext, patient_ref: str) -> list[AdministrationView]:
@@ -264,7 +275,8 @@ def lots_for_patient(ctx: ServiceContext, patient_ref: str) -> list[Administrati
     if not ref:
         raise ValidationError("give a patient reference", field="patient_ref")
     with ctx.db.read() as session:
-        return [to_view(r) for r in session.execute(patient_query(ref)).all()]
+        found = [to_view(r) for r in session.execute(patient_query(ref)).all()]
+    return _as_seen_by(ctx, found)
 
 
 @changing("mark patients notified", STAFF)
