@@ -22,7 +22,7 @@ from ..domain import CharacterizationResult, Lot, LotResultFacts, name_key
 from ..domain.result_facts import FACT_COLUMNS, SINGLE_PARTICLE_METHODS
 from ..domain.vocab import CONTAMINANT_MARKERS, CYTOSOLIC_MARKERS, TRANSMEMBRANE_MARKERS, LotStatus
 from .bulk import bulk_insert, sqlite_indexes_deferred
-from .lot_rows import LOT_FIELDS, NUMERIC_RESULTS, QUALITATIVE_RESULTS, LotRow, ValidatedLots
+from .lot_rows import LOT_FIELDS, NUMERIC_RESULTS, QUALITATIVE_RESULTS, LotImportRow, ValidatedLots
 
 LOT_TABLE = Lot.__table__
 RESULT_TABLE = CharacterizationResult.__table__
@@ -41,8 +41,8 @@ class NewLots:
         return len(self.product_keys)
 
 
-def new_lots(lots: ValidatedLots, positions: list[int] | None, merged: dict[int, LotRow]) -> NewLots:
-    """The rows at `positions` (None: every row), each replaced by its merged LotRow where there is one."""
+def new_lots(lots: ValidatedLots, positions: list[int] | None, merged: dict[int, LotImportRow]) -> NewLots:
+    """The rows at `positions` (None: every row), each replaced by its merged LotImportRow where there is one."""
     if positions is None:
         return NewLots(lots.columns, lots.product_keys)
     columns = {name: [values[p] for p in positions] for name, values in lots.columns.items()}

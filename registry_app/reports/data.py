@@ -161,7 +161,7 @@ LOT_COLUMNS = (
 
 
 @dataclass(frozen=True)
-class LotRow:
+class ReportLotRow:
     lot_id: int
     lot_number: str
     product: str
@@ -196,7 +196,7 @@ def lot_rows(
     today: date,
     completeness: Mapping[int, float | None],
     received_only: bool = False,
-) -> list[LotRow]:
+) -> list[ReportLotRow]:
     """Lots in scope with origin, legal status and documents. `received_only`: received in the period."""
     status = aliased(ProductRegulatoryStatus)
     has_coa = exists().where(Document.lot_id == Lot.id, Document.kind == DocumentKind.COA.value)
@@ -241,7 +241,7 @@ def lot_rows(
     for r in session.execute(query):
         on_hand = r.quantity_received - r.quantity_administered - r.quantity_destroyed
         rows.append(
-            LotRow(
+            ReportLotRow(
                 r.id,
                 r.lot_number,
                 r[2],
@@ -272,7 +272,7 @@ def lot_rows(
     return rows
 
 
-def lots_table(rows: Sequence[LotRow]) -> Table:
+def lots_table(rows: Sequence[ReportLotRow]) -> Table:
     return Table("lots", LOT_COLUMNS, [tuple(vars(r).values()) for r in rows])
 
 
@@ -725,7 +725,7 @@ class ComplianceData:
     audit_status: str
     audit_ok: bool
     patient_refs: str  # how patients are identified: "pseudonymized" or "clinic references"
-    lots: list[LotRow] = field(default_factory=list)
+    lots: list[ReportLotRow] = field(default_factory=list)
     flags: list[FlagRow] = field(default_factory=list)
     administrations: list[AdministrationSummary] = field(default_factory=list)
     per_month: list[tuple[str, int]] = field(default_factory=list)

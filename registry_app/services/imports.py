@@ -38,7 +38,7 @@ from registry_app.domain.exact import Exact, exact_sql
 from registry_app.domain.vocab import LotStatus, Role
 from registry_app.importers.administration_rows import AdministrationRow, validate_administrations
 from registry_app.importers.bulk import WRITE_CHUNK, bulk_insert_dicts, sqlite_page_cache
-from registry_app.importers.lot_rows import LotRow, ValidatedLots, validate_lots
+from registry_app.importers.lot_rows import LotImportRow, ValidatedLots, validate_lots
 from registry_app.importers.lot_writer import NewLots, insert_lots, insert_new_lot_facts, insert_results, new_lots
 from registry_app.importers.tabular import RowError, Table, TableError, read_table
 from registry_app.services.audit import AuditRecord
@@ -240,9 +240,9 @@ def _import_lots_in(
             existing_status[found_id] = status
     statuses = lots.column("status")
     _check_new_lot_statuses(ctx, lots, statuses, existing_lots, products, errors)
-    updates: dict[int, LotRow] = {}
+    updates: dict[int, LotImportRow] = {}
     positions: list[int] | None = None  # None: every row of the file is a new lot, given once
-    merged: dict[int, LotRow] = {}
+    merged: dict[int, LotImportRow] = {}
     if existing_lots or update_:
         positions = []
         first: dict[tuple[str, str], int] = {}
@@ -343,7 +343,7 @@ def _write_lots(
     plans: dict[str, ProductPlan],
     products: dict[str, tuple[int, str]],
     new: NewLots,
-    updates: dict[int, LotRow],
+    updates: dict[int, LotImportRow],
     result: ImportResult,
     update_: bool,
     reporter: _Reporter,
@@ -462,7 +462,7 @@ def _open_receipt_excursions(
 
 def _update_lots(
     session: Session,
-    updates: dict[int, LotRow],
+    updates: dict[int, LotImportRow],
     suppliers: dict[str, int],
     now: datetime,
     results: list[dict[str, Any]],

@@ -29,7 +29,7 @@ from registry_app.domain import Setting, utcnow
 from registry_app.domain.vocab import Role
 from registry_app.reports import data as report_data
 from registry_app.reports.bundle import BundleFile, write_bundle
-from registry_app.reports.data import EXPORT_KINDS, ComplianceData, FlagRow, LotRow, Period, Pseudonym
+from registry_app.reports.data import EXPORT_KINDS, ComplianceData, FlagRow, Period, Pseudonym, ReportLotRow
 from registry_app.reports.exports import FORMATS, Table, file_sha256, write_table
 from registry_app.rules import RULES, Flag, evaluate_flags, score
 from registry_app.services.audit import AuditRecord, verify_chain
@@ -168,7 +168,7 @@ def _completeness(session: Session, jurisdiction: str, today: date, lot_ids: lis
 # ---- building the content -----------------------------------------------------------------------------
 
 
-def _lots_in_scope(session: Session, jurisdiction: str, period: Period, today: date) -> list[LotRow]:
+def _lots_in_scope(session: Session, jurisdiction: str, period: Period, today: date) -> list[ReportLotRow]:
     """Lots received or used in the period, with their completeness scores."""
     ids = list(session.execute(report_data.lots_in_scope(period)).scalars())
     scores = _completeness(session, jurisdiction, today, ids)
@@ -199,7 +199,7 @@ def _compliance_data(
     today: date,
     pseudonym: Pseudonym,
     include_patient_refs: bool,
-    scope_lots: list[LotRow] | None = None,
+    scope_lots: list[ReportLotRow] | None = None,
     flags: list[FlagRow] | None = None,
 ) -> ComplianceData:
     """The report's content. `scope_lots` (every lot in scope) and `flags` (the flags in scope) are passed
