@@ -113,7 +113,7 @@ def _date_between(column: Any, period: Period) -> list[Any]:
 CURRENT_ADMINISTRATION = and_(Administration.superseded.is_(False), Administration.voided_at.is_(None))
 
 
-def lots_in_scope(period: Period) -> Select[tuple[int]]:
+def lots_in_scope(period: Period) -> Select[int]:
     """Lots received in the period, or used in it (an inspector follows both)."""
     if period.start is None and period.end is None:
         return select(Lot.id)

@@ -19,6 +19,7 @@ from registry_app.db import Database
 from registry_app.domain import Setting, Site
 from registry_app.domain.vocab import Role
 from registry_app.services import audit
+from registry_app.services.audit import AuditRecord  # by name: in the class body `audit` is the method below
 from registry_app.services.errors import PermissionDenied, StorageError
 
 P = ParamSpec("P")
@@ -70,11 +71,11 @@ class ServiceContext:
             )
         return self.actor
 
-    def audit(self, session: Session, record: audit.AuditRecord) -> int:
+    def audit(self, session: Session, record: AuditRecord) -> int:
         actor = self.actor
         return audit.append(session, actor.user_id if actor else None, actor.username if actor else "system", record)
 
-    def audit_many(self, session: Session, records: list[audit.AuditRecord]) -> int:
+    def audit_many(self, session: Session, records: list[AuditRecord]) -> int:
         actor = self.actor
         return audit.append_many(
             session, actor.user_id if actor else None, actor.username if actor else "system", records

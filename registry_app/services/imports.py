@@ -34,6 +34,7 @@ from registry_app.domain import (
     refresh_lot_result_facts,
     utcnow,
 )
+from registry_app.domain.base import table_of
 from registry_app.domain.exact import Exact, exact_sql
 from registry_app.domain.vocab import LotStatus, Role
 from registry_app.importers.administration_rows import AdministrationRow, validate_administrations
@@ -48,8 +49,8 @@ from registry_app.services.import_catalog import ProductPlan, ensure_names, name
 from registry_app.services.lots.receipt_checks import expiry_warning, receipt_excursions, record_receipt_excursions
 
 Progress = Callable[[int, int], bool | None]
-_LOT_TABLE = Lot.__table__
-_RESULT_TABLE = CharacterizationResult.__table__
+_LOT_TABLE = table_of(Lot)
+_RESULT_TABLE = table_of(CharacterizationResult)
 
 
 @dataclass
@@ -623,7 +624,7 @@ def _import_administrations_in(
     if result.dry_run:
         return
     result.batch = batch
-    _bulk_insert(session, Administration.__table__, records, reporter.writing)
+    _bulk_insert(session, table_of(Administration), records, reporter.writing)
     if per_lot:
         lot_table = _LOT_TABLE
         session.execute(

@@ -71,6 +71,7 @@ class DemoWriter:
         if "id" in columns:
             self._tables_with_ids.add(table)
         driver = self.session.connection().connection.driver_connection
+        assert driver is not None  # None only once the connection is closed, and the session holds it open
         names = ", ".join([*columns, *shared])
         if self.sqlite:
             literals = [sql_literal(int(v) if isinstance(v, bool) else v) for v in shared.values()]

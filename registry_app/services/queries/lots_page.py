@@ -223,7 +223,7 @@ def _filtered(
     return conditions, sparse
 
 
-def _rows_select() -> Select[Any]:
+def _rows_select() -> Select[*tuple[Any, ...]]:
     return (
         select(
             Lot.id,
