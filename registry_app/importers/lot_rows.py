@@ -361,11 +361,11 @@ def validate_lots(
                 out.total_rows = -1
                 return out
     for name in REQUIRED_LOT_COLUMNS:
-        cells = raw[columns.index(name)]
-        if "" in cells:
+        column_cells = raw[columns.index(name)]
+        if "" in column_cells:
             found.extend(
                 (position, RowError(numbers[position], name, "is required but the cell is empty"))
-                for position, text in enumerate(cells)
+                for position, text in enumerate(column_cells)
                 if not text
             )
     future = {d for d in set(parsed["received_date"]) if d is not None and d > today}

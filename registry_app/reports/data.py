@@ -11,7 +11,8 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from decimal import Decimal
+from typing import Any, cast
 
 from sqlalchemy import Select, and_, case, distinct, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
@@ -582,7 +583,7 @@ class AdministrationSummary:
     product: str
     route: str
     administrations: int
-    quantity: float
+    quantity: Decimal
     patients: int
 
 
@@ -601,7 +602,8 @@ def administration_summary(session: Session, period: Period) -> list[Administrat
         .group_by(Product.name, Administration.route)
         .order_by(Product.name, Administration.route)
     )
-    return [AdministrationSummary(*r) for r in session.execute(query)]
+    # The sum is coalesced to 0, never NULL, which the row's type cannot tell.
+    return [AdministrationSummary(*cast(tuple[str, str, int, Decimal, int], r)) for r in session.execute(query)]
 
 
 def administrations_per_month(session: Session, period: Period) -> list[tuple[str, int]]:
@@ -663,7 +665,8 @@ def recall_rows(session: Session, period: Period) -> list[RecallRow]:
     )
     if period.start is not None or period.end is not None:
         query = query.where(or_(and_(*_date_between(Lot.recall_date, period)), Lot.id.in_(lots_in_scope(period))))
-    return [RecallRow(*r) for r in session.execute(query)]
+    # recall_date is never NULL here (the query keeps recalled lots only), which the row's type cannot tell.
+    return [RecallRow(*cast(tuple[int, str, str, date, str | None, int, int, int], r)) for r in session.execute(query)]
 
 
 @dataclass(frozen=True)
