@@ -148,7 +148,7 @@ def bulk_insert(
     whole = count // per * step
     batches = [flat[start : start + step] for start in range(0, whole, step)]
     for batch in chunks(batches, max(1, WRITE_CHUNK // per)):
-        connection.exec_driver_sql(many_sql, batch)  # type: ignore[arg-type]
+        connection.exec_driver_sql(many_sql, batch)
         done += len(batch) * per
         if after_chunk:
             after_chunk(done)

@@ -173,7 +173,7 @@ def changing(action: str, roles: tuple[str, ...]) -> Callable[[Callable[P, R]], 
             return result
 
         name = f"{fn.__module__.rsplit('.', 1)[-1]}.{fn.__name__}"
-        service.allowed_roles = roles  # type: ignore[attr-defined]
+        service.allowed_roles = roles  # type: ignore[attr-defined]  # a tag on the function object
         CHANGING_SERVICES[name] = (service, roles)
         return service
 

@@ -112,11 +112,12 @@ def id_ranges(ids: Iterable[int]) -> list[str]:
     """Ids as compact ranges for the audit entry: [1, 2, 3, 7] -> ["1-3", "7"]."""
     ranges: list[str] = []
     ordered = sorted(set(ids))
-    start = prev = None
+    start: int | None = None
+    prev = 0  # the range's last id, once start is set
     for value in ordered:
         if start is None:
             start = prev = value
-        elif value == prev + 1:  # type: ignore[operator]
+        elif value == prev + 1:
             prev = value
         else:
             ranges.append(f"{start}-{prev}" if start != prev else str(start))

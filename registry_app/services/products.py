@@ -229,7 +229,7 @@ def save_product(
     if errors:
         raise ValidationError(errors)
     with ctx.db.write() as session:
-        product = Product(created_at=utcnow()) if creating else _product(session, product_id)  # type: ignore[arg-type]
+        product = Product(created_at=utcnow()) if creating else _product(session, product_id)  # type: ignore[arg-type]  # set when amending
         before = {} if creating else _product_state(product)
         _apply(session, product, parsed)
         for key, value in limits.items():

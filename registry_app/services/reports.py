@@ -95,6 +95,7 @@ def _registry_key(ctx: ServiceContext) -> bytes:
             return bytes.fromhex(setting.value)
     except IntegrityError:  # another process created it at the same moment: use theirs
         with ctx.db.read() as session:
+            # The other process committed the row, so it is there.
             return bytes.fromhex(session.get(Setting, PSEUDONYM_KEY).value)  # type: ignore[union-attr]
 
 
@@ -145,6 +146,7 @@ def _flag_row(flag: Flag) -> FlagRow:
         lot_number=flag.lot_number,
         message=flag.message,
         waived=flag.waived,
+        # A waiver is a dict of objects; rules.evaluate fills these three with a str, a datetime and a str.
         waived_by=waiver.get("waived_by"),  # type: ignore[arg-type]
         waived_at=waiver.get("waived_at"),  # type: ignore[arg-type]
         waiver_reason=waiver.get("reason"),  # type: ignore[arg-type]
