@@ -187,7 +187,7 @@ def _xlsx_rows(data: bytes) -> Iterator[list[str]]:
         # 17 billion cells. The declaration is checked before the first row is read.
         declared = sheet.calculate_dimension() if sheet.max_column is not None else "?"
         if (sheet.max_column or 0) > MAX_COLUMNS:
-            raise _too_wide(sheet.max_column, f"the sheet (declared as {declared})")  # type: ignore[arg-type]
+            raise _too_wide(sheet.max_column, f"the sheet (declared as {declared})")
         if (sheet.max_row or 0) > MAX_ROWS:
             raise TableError(
                 f"the sheet (declared as {declared}) has {sheet.max_row:,} rows, over the limit of {MAX_ROWS:,} rows"

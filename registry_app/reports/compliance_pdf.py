@@ -276,7 +276,9 @@ def _flags(data: ComplianceData) -> str:
 def _administrations(data: ComplianceData) -> str:
     if not data.administrations:
         return "<h2>Administrations</h2><p>No administration in the period.</p>"
-    rows = [(a.product, _label(a.route), a.administrations, a.quantity, a.patients) for a in data.administrations]
+    rows: list[tuple[object, ...]] = [
+        (a.product, _label(a.route), a.administrations, a.quantity, a.patients) for a in data.administrations
+    ]
     rows.append(
         (
             "<b>Total</b>",

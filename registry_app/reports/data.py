@@ -11,7 +11,8 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from decimal import Decimal
+from typing import Any, cast
 
 from sqlalchemy import Select, and_, case, distinct, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
@@ -127,7 +128,7 @@ def _date_between(column: Any, period: Period) -> list[Any]:
 CURRENT_ADMINISTRATION = and_(Administration.superseded.is_(False), Administration.voided_at.is_(None))
 
 
-def lots_in_scope(period: Period) -> Select[tuple[int]]:
+def lots_in_scope(period: Period) -> Select[int]:
     """Lots received in the period, or used in it (an inspector follows both)."""
     if period.start is None and period.end is None:
         return select(Lot.id)
@@ -175,7 +176,7 @@ LOT_COLUMNS = (
 
 
 @dataclass(frozen=True)
-class LotRow:
+class ReportLotRow:
     lot_id: int
     lot_number: str
     product: str
@@ -210,7 +211,7 @@ def lot_rows(
     today: date,
     completeness: Mapping[int, float | None],
     received_only: bool = False,
-) -> list[LotRow]:
+) -> list[ReportLotRow]:
     """Lots in scope with origin, legal status and documents. `received_only`: received in the period."""
     status = aliased(ProductRegulatoryStatus)
     has_coa = exists().where(Document.lot_id == Lot.id, Document.kind == DocumentKind.COA.value)
@@ -255,7 +256,7 @@ def lot_rows(
     for r in session.execute(query):
         on_hand = r.quantity_received - r.quantity_administered - r.quantity_destroyed
         rows.append(
-            LotRow(
+            ReportLotRow(
                 r.id,
                 r.lot_number,
                 r[2],
@@ -286,7 +287,7 @@ def lot_rows(
     return rows
 
 
-def lots_table(rows: Sequence[LotRow]) -> Table:
+def lots_table(rows: Sequence[ReportLotRow]) -> Table:
     return Table("lots", LOT_COLUMNS, [tuple(vars(r).values()) for r in rows])
 
 
@@ -615,7 +616,7 @@ class AdministrationSummary:
     product: str
     route: str
     administrations: int
-    quantity: float
+    quantity: Decimal
     patients: int
 
 
@@ -634,7 +635,8 @@ def administration_summary(session: Session, period: Period) -> list[Administrat
         .group_by(Product.name, Administration.route)
         .order_by(Product.name, Administration.route)
     )
-    return [AdministrationSummary(*r) for r in session.execute(query)]
+    # The sum is coalesced to 0, never NULL, which the row's type cannot tell.
+    return [AdministrationSummary(*cast(tuple[str, str, int, Decimal, int], r)) for r in session.execute(query)]
 
 
 def administrations_per_month(session: Session, period: Period) -> list[tuple[str, int]]:
@@ -696,7 +698,8 @@ def recall_rows(session: Session, period: Period) -> list[RecallRow]:
     )
     if period.start is not None or period.end is not None:
         query = query.where(or_(and_(*_date_between(Lot.recall_date, period)), Lot.id.in_(lots_in_scope(period))))
-    return [RecallRow(*r) for r in session.execute(query)]
+    # recall_date is never NULL here (the query keeps recalled lots only), which the row's type cannot tell.
+    return [RecallRow(*cast(tuple[int, str, str, date, str | None, int, int, int], r)) for r in session.execute(query)]
 
 
 @dataclass(frozen=True)
@@ -766,7 +769,7 @@ class ComplianceData:
     audit_status: str
     audit_ok: bool
     patient_refs: str  # how patients are identified: "pseudonymized" or "clinic references"
-    lots: list[LotRow] = field(default_factory=list)
+    lots: list[ReportLotRow] = field(default_factory=list)
     flags: list[FlagRow] = field(default_factory=list)
     administrations: list[AdministrationSummary] = field(default_factory=list)
     per_month: list[tuple[str, int]] = field(default_factory=list)

@@ -169,7 +169,7 @@ def _validated_row(entry: AdministrationInput, now: datetime, ref_pattern: str |
 def _positive_number(amount: object) -> bool:
     if isinstance(amount, bool) or not isinstance(amount, int | float | Decimal):
         return False
-    return to_decimal(amount).is_finite() and amount > 0  # type: ignore[union-attr,operator]
+    return to_decimal(amount).is_finite() and amount > 0
 
 
 def _lot_for(session: Session, lot_id: int, administered_at: datetime, *, for_update: bool = True) -> Lot:

@@ -25,6 +25,7 @@ from registry_app.db.network import (
 from registry_app.domain import Setting, Site
 from registry_app.domain.vocab import Role
 from registry_app.services import audit
+from registry_app.services.audit import AuditRecord  # by name: in the class body `audit` is the method below
 from registry_app.services.errors import PermissionDenied, SaveOutcomeUnknown, ServerUnreachable, StorageError
 
 P = ParamSpec("P")
@@ -76,11 +77,11 @@ class ServiceContext:
             )
         return self.actor
 
-    def audit(self, session: Session, record: audit.AuditRecord) -> int:
+    def audit(self, session: Session, record: AuditRecord) -> int:
         actor = self.actor
         return audit.append(session, actor.user_id if actor else None, actor.username if actor else "system", record)
 
-    def audit_many(self, session: Session, records: list[audit.AuditRecord]) -> int:
+    def audit_many(self, session: Session, records: list[AuditRecord]) -> int:
         actor = self.actor
         return audit.append_many(
             session, actor.user_id if actor else None, actor.username if actor else "system", records
@@ -211,7 +212,7 @@ def changing(action: str, roles: tuple[str, ...]) -> Callable[[Callable[P, R]], 
             return result
 
         name = f"{fn.__module__.rsplit('.', 1)[-1]}.{fn.__name__}"
-        service.allowed_roles = roles  # type: ignore[attr-defined]
+        service.allowed_roles = roles  # type: ignore[attr-defined]  # a tag on the function object
         CHANGING_SERVICES[name] = (service, roles)
         return service
 

@@ -120,7 +120,8 @@ def stored_password(account: str) -> str | None:
     if keyring is None:
         return None
     try:
-        return keyring.get_password(KEYRING_SERVICE, account)
+        found: str | None = keyring.get_password(KEYRING_SERVICE, account)
+        return found
     except Exception as error:  # a locked or broken keyring: the user is asked instead
         log.warning("could not read the keyring: %s", error)
         return None

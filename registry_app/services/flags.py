@@ -290,7 +290,7 @@ def summarize_flags(flags: Iterable[Flag]) -> FlagSummary:
     summary = FlagSummary(
         by_severity={
             severity: {"open": 0, "waived": 0}
-            for severity in sorted(SEVERITY_RANK, key=SEVERITY_RANK.get, reverse=True)
+            for severity in sorted(SEVERITY_RANK, key=SEVERITY_RANK.__getitem__, reverse=True)
         }
     )
     codes: dict[str, dict[str, int]] = {}

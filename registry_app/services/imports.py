@@ -34,11 +34,12 @@ from registry_app.domain import (
     refresh_lot_result_facts,
     utcnow,
 )
+from registry_app.domain.base import table_of
 from registry_app.domain.exact import Exact, exact_sql
 from registry_app.domain.vocab import LotStatus, Role
 from registry_app.importers.administration_rows import AdministrationRow, validate_administrations
 from registry_app.importers.bulk import WRITE_CHUNK, bulk_insert_dicts, sqlite_page_cache
-from registry_app.importers.lot_rows import LotRow, ValidatedLots, validate_lots
+from registry_app.importers.lot_rows import LotImportRow, ValidatedLots, validate_lots
 from registry_app.importers.lot_writer import NewLots, insert_lots, insert_new_lot_facts, insert_results, new_lots
 from registry_app.importers.tabular import MAX_IMPORT_BYTES, RowError, Table, TableError, read_table
 from registry_app.services.audit import AuditRecord
@@ -52,8 +53,8 @@ Progress = Callable[[int, int], bool | None]
 IMPORT_MAX_BYTES_KEY = "import_max_bytes"
 # An import with 200,000 bad rows still counts them all; a person reads the first ones.
 ERROR_LINES_SHOWN = 50
-_LOT_TABLE = Lot.__table__
-_RESULT_TABLE = CharacterizationResult.__table__
+_LOT_TABLE = table_of(Lot)
+_RESULT_TABLE = table_of(CharacterizationResult)
 
 
 @dataclass
@@ -120,11 +121,12 @@ def id_ranges(ids: Iterable[int]) -> list[str]:
     """Ids as compact ranges for the audit entry: [1, 2, 3, 7] -> ["1-3", "7"]."""
     ranges: list[str] = []
     ordered = sorted(set(ids))
-    start = prev = None
+    start: int | None = None
+    prev = 0  # the range's last id, once start is set
     for value in ordered:
         if start is None:
             start = prev = value
-        elif value == prev + 1:  # type: ignore[operator]
+        elif value == prev + 1:
             prev = value
         else:
             ranges.append(f"{start}-{prev}" if start != prev else str(start))
@@ -260,9 +262,9 @@ def _import_lots_in(
             existing_status[found_id] = status
     statuses = lots.column("status")
     _check_new_lot_statuses(ctx, lots, statuses, existing_lots, products, errors)
-    updates: dict[int, LotRow] = {}
+    updates: dict[int, LotImportRow] = {}
     positions: list[int] | None = None  # None: every row of the file is a new lot, given once
-    merged: dict[int, LotRow] = {}
+    merged: dict[int, LotImportRow] = {}
     if existing_lots or update_:
         positions = []
         first: dict[tuple[str, str], int] = {}
@@ -363,7 +365,7 @@ def _write_lots(
     plans: dict[str, ProductPlan],
     products: dict[str, tuple[int, str]],
     new: NewLots,
-    updates: dict[int, LotRow],
+    updates: dict[int, LotImportRow],
     result: ImportResult,
     update_: bool,
     reporter: _Reporter,
@@ -482,7 +484,7 @@ def _open_receipt_excursions(
 
 def _update_lots(
     session: Session,
-    updates: dict[int, LotRow],
+    updates: dict[int, LotImportRow],
     suppliers: dict[str, int],
     now: datetime,
     results: list[dict[str, Any]],
@@ -649,7 +651,7 @@ def _import_administrations_in(
     if result.dry_run:
         return
     result.batch = batch
-    _bulk_insert(session, Administration.__table__, records, reporter.writing)
+    _bulk_insert(session, table_of(Administration), records, reporter.writing)
     if per_lot:
         lot_table = _LOT_TABLE
         session.execute(

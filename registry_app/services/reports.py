@@ -26,7 +26,7 @@ from registry_app.domain import utcnow
 from registry_app.domain.vocab import Role
 from registry_app.reports import data as report_data
 from registry_app.reports.bundle import BundleFile, write_bundle
-from registry_app.reports.data import EXPORT_KINDS, ComplianceData, FlagRow, LotRow, Period, Pseudonym
+from registry_app.reports.data import EXPORT_KINDS, ComplianceData, FlagRow, Period, Pseudonym, ReportLotRow
 from registry_app.reports.exports import FORMATS, Table, file_sha256, write_table
 from registry_app.rules import RULES, Flag, evaluate_flags, score
 from registry_app.services.audit import AuditRecord, verify_chain
@@ -103,6 +103,7 @@ def _flag_row(flag: Flag) -> FlagRow:
         lot_number=flag.lot_number,
         message=flag.message,
         waived=flag.waived,
+        # A waiver is a dict of objects; rules.evaluate fills these three with a str, a datetime and a str.
         waived_by=waiver.get("waived_by"),  # type: ignore[arg-type]
         waived_at=waiver.get("waived_at"),  # type: ignore[arg-type]
         waiver_reason=waiver.get("reason"),  # type: ignore[arg-type]
@@ -126,7 +127,7 @@ def _completeness(session: Session, jurisdiction: str, today: date, lot_ids: lis
 # ---- building the content -----------------------------------------------------------------------------
 
 
-def _lots_in_scope(session: Session, jurisdiction: str, period: Period, today: date) -> list[LotRow]:
+def _lots_in_scope(session: Session, jurisdiction: str, period: Period, today: date) -> list[ReportLotRow]:
     """Lots received or used in the period, with their completeness scores."""
     ids = list(session.execute(report_data.lots_in_scope(period)).scalars())
     scores = _completeness(session, jurisdiction, today, ids)
@@ -157,7 +158,7 @@ def _compliance_data(
     today: date,
     pseudonym: Pseudonym,
     include_patient_refs: bool,
-    scope_lots: list[LotRow] | None = None,
+    scope_lots: list[ReportLotRow] | None = None,
     flags: list[FlagRow] | None = None,
     free_text: bool = False,
 ) -> ComplianceData:

@@ -16,16 +16,16 @@ from registry_app.reports.data import (
     AdverseEventRow,
     ComplianceData,
     FlagRow,
-    LotRow,
     Period,
     RecallRow,
+    ReportLotRow,
 )
 
 pytestmark = pytest.mark.qt  # QPdfWriter
 
 
-def _lot(index: int) -> LotRow:
-    return LotRow(
+def _lot(index: int) -> ReportLotRow:
+    return ReportLotRow(
         index,
         f"LT-{index:04d}",
         "Rose Exo Serum",

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from registry_app.domain import Document, Lot, Product, User, utcnow
 from registry_app.domain.vocab import DocumentKind
@@ -222,7 +223,7 @@ def attach_document(
         return store_document(ctx, session, new)
 
 
-def _infos(ctx: ServiceContext, *conditions: object) -> list[DocumentInfo]:
+def _infos(ctx: ServiceContext, *conditions: ColumnElement[bool]) -> list[DocumentInfo]:
     with ctx.db.read() as session:
         documents = session.execute(select(Document).where(*conditions).order_by(Document.id)).scalars().all()
         ids = [d.id for d in documents]

@@ -198,7 +198,7 @@ def lot_detail(ctx: ServiceContext, lot_id: int) -> LotDetail:
                 .order_by(Document.uploaded_at.desc(), Document.id.desc())
             ).scalars()
         ]
-        administrations = [
+        administrations: list[dict[str, Any]] = [
             {
                 "id": a.id,
                 "administered_at": a.administered_at,
