@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from registry_app.domain.vocab import Role
-from registry_app.services.audit import AuditRecord, verify_chain
+from registry_app.services.audit import AuditRecord, verify_registry
 from registry_app.services.context import ServiceContext, changing
 from registry_app.services.errors import ConflictError, StorageError, ValidationError
 from registry_app.services.outputs import output_target, publish, temporary_beside
@@ -81,7 +81,7 @@ def check_sqlite_file(path: str | Path) -> BackupCheck:
         with engine.connect() as conn:
             integrity = str(conn.exec_driver_sql("PRAGMA integrity_check").scalar())
             with Session(bind=conn) as session:
-                result = verify_chain(session)
+                result = verify_registry(session)
     except DBAPIError as error:
         return BackupCheck(f"unreadable: {error.orig}", False, 0, "audit trail not checked")
     finally:
