@@ -328,3 +328,9 @@ def trail_head(ctx: Any) -> tuple[int, str]:
                 )
             return 0, GENESIS_HASH
         return head
+
+
+def current_head(db: Any) -> tuple[int, str]:
+    """The head as the registry records it ((0, GENESIS_HASH) when unreadable: verify reports that)."""
+    with db.read() as session:
+        return _head(session) or (0, GENESIS_HASH)
