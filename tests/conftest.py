@@ -22,6 +22,8 @@ from sqlalchemy.engine import make_url
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # The tests' logs (the launcher configures logging on each in-process command) stay out of the user's folder.
 os.environ.setdefault("REGISTRY_LOG_DIR", tempfile.mkdtemp(prefix="registry-test-logs-"))
+# ... and so do the audit heads kept after each verify (services/anchors.py).
+os.environ.setdefault("REGISTRY_ANCHOR_DIR", tempfile.mkdtemp(prefix="registry-test-anchors-"))
 
 from registry_app.db import Database, open_database
 from registry_app.db.engine import sqlite_url_for

@@ -24,6 +24,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from registry_app.domain import Administration, Lot, Product, User, utcnow
+from registry_app.domain.base import table_of
 from registry_app.domain.exact import ZERO, exact_sql, to_decimal
 from registry_app.domain.vocab import (
     SEVERITY_RANK,
@@ -36,6 +37,7 @@ from registry_app.domain.vocab import (
     values,
 )
 from registry_app.rules.catalogue import RULES, Flag
+from registry_app.services import audit_records
 from registry_app.services.audit import AuditRecord, snapshot
 from registry_app.services.auth import add_signature, reauthenticate
 from registry_app.services.clock import site_clock
@@ -212,6 +214,7 @@ def _adjust_stock(session: Session, lot_id: int, delta: Decimal) -> None:
     """Add to the lot's administered quantity in SQL (no lost update), then keep released/depleted in step
     with what is on hand."""
     if delta:
+        audit_records.note_rows(session, table_of(Lot), [lot_id])
         session.execute(
             update(Lot)
             .where(Lot.id == lot_id)

@@ -42,6 +42,7 @@ from registry_app.importers.bulk import WRITE_CHUNK, bulk_insert_dicts, sqlite_p
 from registry_app.importers.lot_rows import LotImportRow, ValidatedLots, validate_lots
 from registry_app.importers.lot_writer import NewLots, insert_lots, insert_new_lot_facts, insert_results, new_lots
 from registry_app.importers.tabular import MAX_IMPORT_BYTES, RowError, Table, TableError, read_table
+from registry_app.services import audit_records
 from registry_app.services.audit import AuditRecord
 from registry_app.services.context import STAFF, ServiceContext, changing, current_site
 from registry_app.services.errors import FieldError, ValidationError
@@ -382,6 +383,7 @@ def _write_lots(
         "update": update_,
     }
     connection = session.connection()
+    audit_records.note_inserts_from_here(session)  # the rows written below the ORM go into the entry's records
 
     manufacturers = name_ids(session, Manufacturer)
     wanted_m = {
@@ -542,6 +544,7 @@ def _update_lots(
                 "method": item["method"],
             }
     if voids:
+        audit_records.note_rows(session, _RESULT_TABLE, (void["b_id"] for void in voids))
         session.execute(
             update(_RESULT_TABLE)
             .where(_RESULT_TABLE.c.id == bindparam("b_id"))
@@ -651,8 +654,10 @@ def _import_administrations_in(
     if result.dry_run:
         return
     result.batch = batch
+    audit_records.note_inserts_from_here(session)
     _bulk_insert(session, table_of(Administration), records, reporter.writing)
     if per_lot:
+        audit_records.note_rows(session, _LOT_TABLE, per_lot)
         lot_table = _LOT_TABLE
         session.execute(
             update(lot_table)

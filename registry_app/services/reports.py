@@ -29,7 +29,7 @@ from registry_app.reports.bundle import BundleFile, write_bundle
 from registry_app.reports.data import EXPORT_KINDS, ComplianceData, FlagRow, Period, Pseudonym, ReportLotRow
 from registry_app.reports.exports import FORMATS, Table, file_sha256, write_table
 from registry_app.rules import RULES, Flag, evaluate_flags, score
-from registry_app.services.audit import AuditRecord, verify_chain
+from registry_app.services.audit import AuditRecord, verify_registry
 from registry_app.services.context import READERS, ServiceContext, changing, current_site
 from registry_app.services.errors import FieldError, PermissionDenied, ValidationError
 from registry_app.services.outputs import output_target, publish, temporary_beside
@@ -170,7 +170,7 @@ def _compliance_data(
         scope_lots = _lots_in_scope(session, jurisdiction, period, today)
     if flags is None:
         flags = report_data.flags_in_scope(session, current_flags(session, jurisdiction, today), period)
-    verified = verify_chain(session)
+    verified = verify_registry(session)
     actor = ctx.actor
     role = actor.role.replace("_", " ") if actor else ""
     return ComplianceData(

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 import time
 import warnings
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -12,10 +15,10 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, select, text
 
 from registry_app.db import DatabaseTooNew, open_database
-from registry_app.db.engine import create_registry_engine
+from registry_app.db.engine import create_registry_engine, sqlite_url_for
 from registry_app.db.migrate import HEAD_REVISION, current_revision, downgrade, head_revision, upgrade
 from registry_app.domain import Base, Lot
-from registry_app.services import ServiceContext, products
+from registry_app.services import ServiceContext, audit, products
 from registry_app.services.context import Actor
 from registry_app.services.lots import lifecycle, receiving
 
@@ -217,7 +220,10 @@ def test_new_registry_has_a_first_site_in_us_and_an_audit_head(empty_database_ur
         with database.read() as session:
             assert session.execute(text("SELECT code, jurisdiction FROM site")).all() == [("main", "US")]
             head = session.execute(text("SELECT value FROM setting WHERE key = 'audit_head'")).scalar_one()
-            assert head == "0:" + "0" * 64
+            # The first entry records the first site (migration 0008's baseline), so the site is covered too.
+            first = session.execute(text("SELECT action, entry_hash FROM audit_entry")).one()
+            assert first.action == "record baseline"
+            assert head == f"1:{first.entry_hash}"
     finally:
         database.dispose()
 
@@ -255,3 +261,32 @@ def test_opening_a_registry_at_head_does_not_load_alembic(database_url: str) -> 
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_0008_records_every_row_of_a_populated_registry_in_one_baseline_entry(tmp_path: Path) -> None:
+    path = tmp_path / "registry.sqlite3"
+    shutil.copyfile(Path(__file__).parent / "fixtures" / "registry-0001.sqlite3", path)
+    engine = create_registry_engine(sqlite_url_for(path))
+    upgrade(engine, "0006")
+    with engine.begin() as connection:
+        seq_before = connection.execute(text("SELECT max(seq) FROM audit_entry")).scalar_one()
+        lot_id, lot_number = connection.execute(text("SELECT id, lot_number FROM lot ORDER BY id")).first()
+        lots = connection.execute(text("SELECT count(*) FROM lot")).scalar_one()
+    engine.dispose()
+    database = open_database(sqlite_url_for(path))
+    try:
+        with database.read() as session:
+            entry = session.execute(text("SELECT seq, action, records FROM audit_entry ORDER BY seq DESC")).first()
+        assert (entry.seq, entry.action) == (seq_before + 1, "record baseline")
+        assert json.loads(entry.records)["lot"]["rows"] == lots
+        assert audit.verify(database).ok
+        # From here on the records are checked: a lot changed behind the registry's back is named.
+        with database.engine.begin() as connection:
+            connection.execute(text("UPDATE lot SET status = 'rejected' WHERE id = :id"), {"id": lot_id})
+        result = audit.verify(database)
+        assert not result.ok
+        assert (
+            f"lot {lot_id} ({lot_number}) differs from what audit entry {seq_before + 1} recorded" in result.describe()
+        )
+    finally:
+        database.dispose()
