@@ -311,3 +311,46 @@ def test_dates_in_the_sample_list_are_refused_by_the_default() -> None:
     for sample in privacy.IDENTIFYING_SAMPLES:
         assert privacy.patient_ref_problem(sample, privacy.DEFAULT_PATIENT_REF_PATTERN), sample
     assert date(1980, 4, 1).isoformat() in NAME_AND_BIRTH
+
+
+def _trail_text(rows: list[object]) -> str:
+    return json.dumps([row if isinstance(row, dict) else row.__dict__ for row in rows], default=str)
+
+
+def test_an_inspector_reads_the_audit_trail_and_lot_history_without_references_or_free_text(
+    treated: int, inspector: ServiceContext, director: ServiceContext
+) -> None:
+    from registry_app.services.queries.audit_trail import audit_history
+
+    raw_refs = ("PT-00412", "PT-00388")
+    for text in (_trail_text(audit_history(inspector)), _trail_text(lot_detail(inspector, treated).history)):
+        assert not any(ref in text for ref in raw_refs)
+        assert "Jane Doe" not in text
+    inspector_trail = _trail_text(audit_history(inspector))
+    assert _pseudonym(inspector, "PT-00412") in inspector_trail
+    assert "[free text withheld]" in inspector_trail
+    # A medical director reads the trail as recorded.
+    director_trail = _trail_text(audit_history(director))
+    assert all(ref in director_trail for ref in raw_refs) and AMENDMENT in director_trail
+
+
+def test_an_inspector_sees_the_flags_of_administrations_under_pseudonyms(
+    treated: int, inspector: ServiceContext, director: ServiceContext, db: Database
+) -> None:
+    from registry_app.domain import Lot
+    from registry_app.services.flags import flag_listing
+
+    with db.write() as session:  # the lot expired before both administrations: USE-EXPIRED names each one
+        lot = session.get(Lot, treated)
+        assert lot is not None
+        lot.expiry_date = TODAY - timedelta(days=10)
+
+    def administration_names(ctx: ServiceContext) -> set[str]:
+        listing = flag_listing(ctx)
+        return {name for (kind, _id), name in listing.subjects.items() if kind in {"administration", "adverse_event"}}
+
+    shown_to_director = administration_names(director)
+    assert any("PT-00412" in name for name in shown_to_director), shown_to_director
+    shown_to_inspector = administration_names(inspector)
+    assert shown_to_inspector and not any("PT-00" in name for name in shown_to_inspector)
+    assert any(_pseudonym(inspector, "PT-00412") in name for name in shown_to_inspector)

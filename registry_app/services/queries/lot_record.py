@@ -115,10 +115,11 @@ def lot_detail(ctx: ServiceContext, lot_id: int) -> LotDetail:
     the site's zone (audit_view)."""
     ctx.require(READERS, "view lots")
     from registry_app.services.clock import site_clock
-    from registry_app.services.queries.audit_trail import field_rows
+    from registry_app.services.queries.audit_trail import field_rows, inspector_view
 
     clock = site_clock(ctx)
     patient = patient_view(ctx)  # an inspector sees pseudonyms
+    trail_view = inspector_view(ctx)
     with ctx.db.read() as session:
         lot = session.get(Lot, lot_id)
         if lot is None:
@@ -227,7 +228,7 @@ def lot_detail(ctx: ServiceContext, lot_id: int) -> LotDetail:
                 .where(AuditEntry.entity_type == "lot", AuditEntry.entity_id == str(lot_id))
                 .order_by(AuditEntry.seq.desc())
             ).scalars()
-            for row in field_rows(e, clock, "")
+            for row in field_rows(e, clock, "", trail_view)
         ]
         return LotDetail(
             lot.id,
