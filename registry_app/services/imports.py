@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import bindparam, select, tuple_, update
 from sqlalchemy.orm import Session
 
+from registry_app.db.bulk import WRITE_CHUNK, bulk_insert_dicts, sqlite_page_cache
 from registry_app.domain import (
     Administration,
     CharacterizationResult,
@@ -37,14 +38,13 @@ from registry_app.domain import (
 from registry_app.domain.exact import Exact, exact_sql
 from registry_app.domain.vocab import LotStatus, Role
 from registry_app.importers.administration_rows import AdministrationRow, validate_administrations
-from registry_app.importers.bulk import WRITE_CHUNK, bulk_insert_dicts, sqlite_page_cache
 from registry_app.importers.lot_rows import LotRow, ValidatedLots, validate_lots
-from registry_app.importers.lot_writer import NewLots, insert_lots, insert_new_lot_facts, insert_results, new_lots
 from registry_app.importers.tabular import RowError, Table, TableError, read_table
 from registry_app.services.audit import AuditRecord
 from registry_app.services.context import STAFF, ServiceContext, changing, current_site
 from registry_app.services.errors import FieldError, ValidationError
 from registry_app.services.import_catalog import ProductPlan, ensure_names, name_ids, plan_products, write_products
+from registry_app.services.import_writer import NewLots, insert_lots, insert_new_lot_facts, insert_results, new_lots
 from registry_app.services.lots.receipt_checks import expiry_warning, receipt_excursions, record_receipt_excursions
 
 Progress = Callable[[int, int], bool | None]

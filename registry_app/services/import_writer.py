@@ -18,11 +18,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
-from ..domain import CharacterizationResult, Lot, LotResultFacts, name_key
-from ..domain.result_facts import FACT_COLUMNS, SINGLE_PARTICLE_METHODS
-from ..domain.vocab import CONTAMINANT_MARKERS, CYTOSOLIC_MARKERS, TRANSMEMBRANE_MARKERS, LotStatus
-from .bulk import bulk_insert, sqlite_indexes_deferred
-from .lot_rows import LOT_FIELDS, NUMERIC_RESULTS, QUALITATIVE_RESULTS, LotRow, ValidatedLots
+from registry_app.db.bulk import bulk_insert, sqlite_indexes_deferred
+from registry_app.domain import CharacterizationResult, Lot, LotResultFacts, name_key
+from registry_app.domain.result_facts import FACT_COLUMNS, SINGLE_PARTICLE_METHODS
+from registry_app.domain.vocab import CONTAMINANT_MARKERS, CYTOSOLIC_MARKERS, TRANSMEMBRANE_MARKERS, LotStatus
+from registry_app.importers.lot_rows import LOT_FIELDS, NUMERIC_RESULTS, QUALITATIVE_RESULTS, LotRow, ValidatedLots
 
 LOT_TABLE = Lot.__table__
 RESULT_TABLE = CharacterizationResult.__table__
