@@ -8,6 +8,7 @@ import difflib
 import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 from .cells import cell_text
@@ -121,6 +122,36 @@ def read_table(path: str | Path) -> Table:
     if isinstance(rows, list) and all(map(any, rows)):
         return Table(header, list(numbered))  # no blank row (the usual case): numbered at C speed
     return Table(header, [(number, cells) for number, cells in numbered if any(cells)])
+
+
+def read_csv_in_chunks(path: str | Path, rows_per_chunk: int) -> Iterator[Table]:
+    """A CSV as read_table reads it, handed out `rows_per_chunk` record rows at a time (each chunk with the
+    header), so that validating the first rows need not wait for the whole file to be split into cells."""
+    try:
+        text = Path(path).read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        yield read_table(path)  # raises with the line that is not UTF-8
+        return
+    padded = _has_padded_cells(text)
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    del text
+    try:
+        numbered = enumerate(map(_stripped, reader) if padded else reader, start=1)
+        first = next(numbered, None)
+        if first is None or _is_blank(first[1]):
+            yield read_table(path)  # raises with what is wrong with row 1
+            return
+        header = [normalise_header(c) for c in first[1]]
+        while header and not header[-1]:
+            header.pop()
+        while chunk := list(islice(numbered, rows_per_chunk)):
+            yield Table(header, chunk if all(any(cells) for _, cells in chunk) else [r for r in chunk if any(r[1])])
+    except csv.Error as error:
+        raise TableError(f"the CSV is malformed: {error}") from None
+
+
+def _stripped(row: list[str]) -> list[str]:
+    return list(map(str.strip, row))
 
 
 def check_header(columns: list[str], known: Iterable[str], required: Iterable[str]) -> list[RowError]:

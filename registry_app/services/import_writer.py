@@ -54,6 +54,24 @@ def new_lots(lots: ValidatedLots, positions: list[int] | None, merged: dict[int,
     return NewLots(columns, [lots.product_keys[p] for p in positions])
 
 
+def write_new_lots(
+    connection: Connection,
+    new: NewLots,
+    products: dict[str, tuple[int, str]],
+    suppliers: dict[str, int],
+    site_id: int,
+    batch: str,
+    now: datetime,
+    after_chunk: Callable[[int], None] | None = None,
+) -> tuple[Sequence[int], int]:
+    """The one place where an import's new rows go in: the lots, their characterization results and their
+    results facts. Returns the lots' ids (in the order of `new`) and the number of results written."""
+    lot_ids = insert_lots(connection, new, products, suppliers, site_id, batch, now, after_chunk)
+    results = insert_results(connection, new, lot_ids, now)
+    insert_new_lot_facts(connection, new, lot_ids)
+    return lot_ids, results
+
+
 def insert_lots(
     connection: Connection,
     new: NewLots,
