@@ -42,9 +42,11 @@ def validate_lots_in_chunks(path: Path, today: date, rows_per_chunk: int = ROWS_
             return
 
 
-def produce_validated_chunks(jobs: Queue[tuple[Path, date] | None], out: Queue[ValidatedLots | str | None]) -> None:
-    """The validating process: waits for its file (None: nothing to do), then puts each validated chunk into
-    `out`, then None; on failure (the file unreadable, malformed) a message instead."""
+def produce_validated_chunks(
+    jobs: Queue[tuple[Path, date, int] | None], out: Queue[ValidatedLots | str | None]
+) -> None:
+    """The validating process: waits for its job (file, today, rows per chunk; None: nothing to do), then puts
+    each validated chunk into `out`, then None; on failure (the file unreadable, malformed) a message instead."""
     job = jobs.get()
     if job is None:
         return

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from registry_app.db.bulk import sqlite_indexes_deferred, sqlite_page_cache
 from registry_app.domain import CharacterizationResult, Lot, Manufacturer, Product, Supplier, name_key, utcnow
 from registry_app.domain.vocab import LotStatus, Role
-from registry_app.importers.lot_chunks import produce_validated_chunks
+from registry_app.importers.lot_chunks import ROWS_PER_CHUNK, produce_validated_chunks
 from registry_app.importers.lot_rows import PRODUCT_FIELDS, ValidatedLots
 from registry_app.services.audit import AuditRecord
 from registry_app.services.context import ServiceContext, current_site
@@ -66,15 +66,15 @@ class ValidatingProcess:
     def __init__(self) -> None:
         # spawn, not fork: a forked copy of a process running Qt and database connections is not safe to use.
         context = multiprocessing.get_context("spawn")
-        self.jobs: Queue[tuple[Path, date] | None] = context.Queue(maxsize=1)
+        self.jobs: Queue[tuple[Path, date, int] | None] = context.Queue(maxsize=1)
         self.out: Queue[ValidatedLots | str | None] = context.Queue(maxsize=PENDING_CHUNKS)
         self.child = context.Process(
             target=produce_validated_chunks, args=(self.jobs, self.out), name="registry-import-validate", daemon=True
         )
         self.child.start()
 
-    def chunks(self, path: Path, today: date) -> Iterator[ValidatedLots]:
-        self.jobs.put((path, today))
+    def chunks(self, path: Path, today: date, rows_per_chunk: int) -> Iterator[ValidatedLots]:
+        self.jobs.put((path, today, rows_per_chunk))
         while True:
             try:
                 item = self.out.get(timeout=1.0)
@@ -113,7 +113,7 @@ def import_lots_in_pipeline(ctx: ServiceContext, path: Path, progress: Progress 
         del data
         writer = _ChunkWriter(ctx, result, progress, expected_rows)
         with ctx.db.write() as session:
-            writer.write(session, process.chunks(path, date.today()))
+            writer.write(session, process.chunks(path, date.today(), ROWS_PER_CHUNK))
     except GiveUp:
         return None
     except Cancelled:
