@@ -10,7 +10,9 @@ file again in one piece, which lists every problem as it always has.
 from __future__ import annotations
 
 import gc
+import hashlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date
 from multiprocessing.queues import Queue
 from pathlib import Path
@@ -21,12 +23,21 @@ from .tabular import RowError, read_csv_in_chunks
 ROWS_PER_CHUNK = 10_000
 
 
-def validate_lots_in_chunks(path: Path, today: date, rows_per_chunk: int = ROWS_PER_CHUNK) -> Iterator[ValidatedLots]:
-    """The file's valid rows a chunk at a time; a chunk with errors (its own, or a conflict with an earlier
-    chunk) is the last one yielded."""
+@dataclass(frozen=True)
+class FileRead:
+    """What the validating process sends before the chunks: the SHA-256 of the very bytes it validates (for
+    the audit entry) and their line count (a bound on the rows to come)."""
+
+    sha256: str
+    lines: int
+
+
+def validate_lots_in_chunks(data: bytes, today: date, rows_per_chunk: int = ROWS_PER_CHUNK) -> Iterator[ValidatedLots]:
+    """A CSV's valid rows a chunk at a time; a chunk with errors (its own, or a conflict with an earlier chunk)
+    is the last one yielded."""
     product_types: dict[str, str] = {}
     lots_given: set[tuple[str, str]] = set()
-    for table in read_csv_in_chunks(path, rows_per_chunk):
+    for table in read_csv_in_chunks(data, rows_per_chunk):
         chunk = validate_lots(table, today)
         if not chunk.errors:
             keys, lot_numbers = chunk.product_keys, chunk.columns["lot_number"]
@@ -43,18 +54,22 @@ def validate_lots_in_chunks(path: Path, today: date, rows_per_chunk: int = ROWS_
 
 
 def produce_validated_chunks(
-    jobs: Queue[tuple[Path, date, int] | None], out: Queue[ValidatedLots | str | None]
+    jobs: Queue[tuple[Path, date, int] | None], out: Queue[FileRead | ValidatedLots | str | None]
 ) -> None:
     """The validating process: waits for its job (file, today, rows per chunk; None: nothing to do), then puts
-    each validated chunk into `out`, then None; on failure (the file unreadable, malformed) a message instead."""
+    into `out` the FileRead, each validated chunk and None; on failure (the file unreadable, malformed) a
+    message instead."""
     job = jobs.get()
     if job is None:
         return
+    path, today, rows_per_chunk = job
     # Validation builds millions of small objects that live until their chunk is sent, and finds no cycles
     # among them: the cyclic collector is off in this process of its own, as it is during an import.
     gc.disable()
     try:
-        for chunk in validate_lots_in_chunks(*job):
+        data = path.read_bytes()
+        out.put(FileRead(hashlib.sha256(data).hexdigest(), data.count(b"\n")))
+        for chunk in validate_lots_in_chunks(data, today, rows_per_chunk):
             out.put(chunk)
         out.put(None)
     except BaseException as error:  # reported to the parent, which rolls back and validates in one piece

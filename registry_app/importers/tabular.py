@@ -66,15 +66,19 @@ def _has_padded_cells(text: str) -> bool:
     return b"\n " in marked or b" \n" in marked
 
 
-def _csv_rows(data: bytes) -> list[list[str]]:
-    """Every row of the CSV, its cells trimmed."""
+def _csv_text(data: bytes) -> str:
     try:
-        text = data.decode("utf-8-sig")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
         raise TableError(
             f"line {line} is not UTF-8 text: save the file as CSV UTF-8 (in Excel: Save As, CSV UTF-8)"
         ) from None
+
+
+def _csv_rows(data: bytes) -> list[list[str]]:
+    """Every row of the CSV, its cells trimmed."""
+    text = _csv_text(data)
     try:
         rows = list(csv.reader(io.StringIO(text, newline=""), strict=True))
     except csv.Error as error:
@@ -124,24 +128,21 @@ def read_table(path: str | Path) -> Table:
     return Table(header, [(number, cells) for number, cells in numbered if any(cells)])
 
 
-def read_csv_in_chunks(path: str | Path, rows_per_chunk: int) -> Iterator[Table]:
-    """A CSV as read_table reads it, handed out `rows_per_chunk` record rows at a time (each chunk with the
-    header; the first chunk smaller), so that validating the first rows need not wait for the whole file to be
-    split into cells."""
-    try:
-        text = Path(path).read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError:
-        yield read_table(path)  # raises with the line that is not UTF-8
-        return
+def read_csv_in_chunks(data: bytes, rows_per_chunk: int) -> Iterator[Table]:
+    """A CSV's bytes read as read_table reads the file, handed out `rows_per_chunk` record rows at a time (each
+    chunk with the header; the first chunk smaller), so that validating the first rows need not wait for the
+    whole file to be split into cells."""
+    text = _csv_text(data)
     padded = _has_padded_cells(text)
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     del text
     try:
         numbered = enumerate(map(_stripped, reader) if padded else reader, start=1)
         first = next(numbered, None)
-        if first is None or _is_blank(first[1]):
-            yield read_table(path)  # raises with what is wrong with row 1
-            return
+        if first is None:
+            raise TableError("the file is empty: the first row must hold the column names")
+        if _is_blank(first[1]):
+            raise TableError("row 1 is empty: the first row must hold the column names")
         header = [normalise_header(c) for c in first[1]]
         while header and not header[-1]:
             header.pop()

@@ -12,7 +12,6 @@ entry, are those of the one-piece import: the product details a file gives are m
 
 from __future__ import annotations
 
-import hashlib
 import multiprocessing
 import queue
 import uuid
@@ -29,7 +28,7 @@ from sqlalchemy.orm import Session
 from registry_app.db.bulk import sqlite_indexes_deferred, sqlite_page_cache
 from registry_app.domain import CharacterizationResult, Lot, Manufacturer, Product, Supplier, name_key, utcnow
 from registry_app.domain.vocab import LotStatus, Role
-from registry_app.importers.lot_chunks import ROWS_PER_CHUNK, produce_validated_chunks
+from registry_app.importers.lot_chunks import ROWS_PER_CHUNK, FileRead, produce_validated_chunks
 from registry_app.importers.lot_rows import PRODUCT_FIELDS, ValidatedLots
 from registry_app.services.audit import AuditRecord
 from registry_app.services.context import ServiceContext, current_site
@@ -67,14 +66,27 @@ class ValidatingProcess:
         # spawn, not fork: a forked copy of a process running Qt and database connections is not safe to use.
         context = multiprocessing.get_context("spawn")
         self.jobs: Queue[tuple[Path, date, int] | None] = context.Queue(maxsize=1)
-        self.out: Queue[ValidatedLots | str | None] = context.Queue(maxsize=PENDING_CHUNKS)
+        self.out: Queue[FileRead | ValidatedLots | str | None] = context.Queue(maxsize=PENDING_CHUNKS)
         self.child = context.Process(
             target=produce_validated_chunks, args=(self.jobs, self.out), name="registry-import-validate", daemon=True
         )
         self.child.start()
 
-    def chunks(self, path: Path, today: date, rows_per_chunk: int) -> Iterator[ValidatedLots]:
+    def start(self, path: Path, today: date, rows_per_chunk: int) -> tuple[FileRead, Iterator[ValidatedLots]]:
+        """Hand the process its file: what it read of it, and its validated chunks as they come."""
         self.jobs.put((path, today, rows_per_chunk))
+        read = self._next()
+        if not isinstance(read, FileRead):
+            raise GiveUp("the validating process did not read the file")
+        return read, self._chunks()
+
+    def _chunks(self) -> Iterator[ValidatedLots]:
+        while (item := self._next()) is not None:
+            if not isinstance(item, ValidatedLots):
+                raise GiveUp("the validating process sent something else than a chunk")
+            yield item
+
+    def _next(self) -> FileRead | ValidatedLots | None:
         while True:
             try:
                 item = self.out.get(timeout=1.0)
@@ -82,11 +94,9 @@ class ValidatingProcess:
                 if not self.child.is_alive():
                     raise GiveUp(f"the validating process stopped (exit code {self.child.exitcode})") from None
                 continue
-            if item is None:
-                return
             if isinstance(item, str):
                 raise GiveUp(item)
-            yield item
+            return item
 
     def close(self) -> None:
         if self.child.is_alive():
@@ -102,18 +112,16 @@ class ValidatingProcess:
 def import_lots_in_pipeline(ctx: ServiceContext, path: Path, progress: Progress | None) -> ImportResult | None:
     """Import a large CSV of new lots; None when the file is to be imported in one piece instead (nothing
     written)."""
-    process = ValidatingProcess()  # first: its start overlaps with reading the file's digest
+    process = ValidatingProcess()
+    result = ImportResult("lots", path.name, "", 0)
     try:
-        try:
-            data = path.read_bytes()
-        except OSError:
-            return None
-        result = ImportResult("lots", path.name, hashlib.sha256(data).hexdigest(), 0)
-        expected_rows = max(data.count(b"\n") - 1, 1)
-        del data
-        writer = _ChunkWriter(ctx, result, progress, expected_rows)
+        # The digest is of the bytes the other process validates, read once: the audit entry names what was
+        # imported even if the file changes meanwhile.
+        read, chunks = process.start(path, date.today(), ROWS_PER_CHUNK)
+        result.sha256 = read.sha256
+        writer = _ChunkWriter(ctx, result, progress, max(read.lines - 1, 1))
         with ctx.db.write() as session:
-            writer.write(session, process.chunks(path, date.today(), ROWS_PER_CHUNK))
+            writer.write(session, chunks)
     except GiveUp:
         return None
     except Cancelled:
