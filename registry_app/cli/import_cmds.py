@@ -87,10 +87,17 @@ def _report(result: imports.ImportResult) -> int:
 
 
 def import_lots_command(args: argparse.Namespace) -> int:
-    ctx = signed_in(args)
-    result = imports.import_lots(
-        ctx, args.file, dry_run=args.dry_run, update=args.update, progress=ProgressBar("importing lots")
-    )
+    # A large file's validation starts before the sign-in, whose password check is slow by design.
+    with imports.validating_ahead(args.file, args.dry_run, args.update) as ahead:
+        ctx = signed_in(args)
+        result = imports.import_lots(
+            ctx,
+            args.file,
+            dry_run=args.dry_run,
+            update=args.update,
+            progress=ProgressBar("importing lots"),
+            ahead=ahead,
+        )
     return _report(result)
 
 

@@ -16,7 +16,7 @@ import multiprocessing
 import queue
 import uuid
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from datetime import date
 from multiprocessing.queues import Queue
 from pathlib import Path
@@ -72,9 +72,12 @@ class ValidatingProcess:
         )
         self.child.start()
 
-    def start(self, path: Path, today: date, rows_per_chunk: int) -> tuple[FileRead, Iterator[ValidatedLots]]:
-        """Hand the process its file: what it read of it, and its validated chunks as they come."""
+    def send(self, path: Path, today: date, rows_per_chunk: int) -> None:
+        """Hand the process its file (once): it starts reading and validating straight away."""
         self.jobs.put((path, today, rows_per_chunk))
+
+    def receive(self) -> tuple[FileRead, Iterator[ValidatedLots]]:
+        """What the process read of its file, and the validated chunks as they come."""
         read = self._next()
         if not isinstance(read, FileRead):
             raise GiveUp("the validating process did not read the file")
@@ -109,15 +112,57 @@ class ValidatingProcess:
         self.out.close()
 
 
-def import_lots_in_pipeline(ctx: ServiceContext, path: Path, progress: Progress | None) -> ImportResult | None:
+class ValidationAhead:
+    """A validating process started before the import service is called: the command line starts it before the
+    sign-in's deliberately slow password check, which the process's start and first chunk then overlap. Used
+    by the first import of its file; a retried import (the database was busy) starts a process of its own."""
+
+    def __init__(self, path: Path, process: ValidatingProcess) -> None:
+        self.path = path
+        self.process: ValidatingProcess | None = process
+
+    def take(self, path: Path) -> ValidatingProcess | None:
+        process, self.process = (self.process, None) if path == self.path else (None, self.process)
+        return process
+
+    def close(self) -> None:
+        if self.process is not None:
+            self.process.close()
+            self.process = None
+
+
+@contextmanager
+def validating_ahead(
+    path: str | Path, dry_run: bool = False, update_: bool = False
+) -> Iterator[ValidationAhead | None]:
+    """Start validating a file that suits the pipeline now, for an import_lots(..., ahead=) inside the block
+    (None when the file does not suit it). The process ends with the block."""
+    if not suits_pipeline(path, dry_run, update_):
+        yield None
+        return
+    process = ValidatingProcess()
+    process.send(Path(path), date.today(), ROWS_PER_CHUNK)
+    ahead = ValidationAhead(Path(path), process)
+    try:
+        yield ahead
+    finally:
+        ahead.close()
+
+
+def import_lots_in_pipeline(
+    ctx: ServiceContext, path: Path, progress: Progress | None, ahead: ValidationAhead | None = None
+) -> ImportResult | None:
     """Import a large CSV of new lots; None when the file is to be imported in one piece instead (nothing
     written)."""
-    process = ValidatingProcess()
+    process = ahead.take(path) if ahead is not None else None
+    if process is None:
+        process = ValidatingProcess()
+        process.send(path, date.today(), ROWS_PER_CHUNK)
     result = ImportResult("lots", path.name, "", 0)
     try:
         # The digest is of the bytes the other process validates, read once: the audit entry names what was
         # imported even if the file changes meanwhile.
-        read, chunks = process.start(path, date.today(), ROWS_PER_CHUNK)
+        read, chunks = process.receive()
         result.sha256 = read.sha256
         writer = _ChunkWriter(ctx, result, progress, max(read.lines - 1, 1))
         with ctx.db.write() as session:

@@ -46,7 +46,12 @@ from registry_app.services.import_common import chunks_of as _chunks
 from registry_app.services.import_common import cyclic_gc_paused as _cyclic_gc_paused
 from registry_app.services.import_common import expiry_warnings as _expiry_warnings
 from registry_app.services.import_common import read_import_file as _read
-from registry_app.services.import_pipeline import import_lots_in_pipeline, suits_pipeline
+from registry_app.services.import_pipeline import (
+    ValidationAhead,
+    import_lots_in_pipeline,
+    suits_pipeline,
+)
+from registry_app.services.import_pipeline import validating_ahead as validating_ahead  # for the command line
 from registry_app.services.import_writer import NewLots, new_lots, write_new_lots
 from registry_app.services.lots.receipt_checks import receipt_excursions, record_receipt_excursions
 
@@ -59,20 +64,31 @@ _RESULT_TABLE = CharacterizationResult.__table__
 
 @changing("import lots", STAFF)
 def import_lots(
-    ctx: ServiceContext, path: str | Path, dry_run: bool = False, update: bool = False, progress: Progress | None = None
+    ctx: ServiceContext,
+    path: str | Path,
+    dry_run: bool = False,
+    update: bool = False,
+    progress: Progress | None = None,
+    ahead: ValidationAhead | None = None,
 ) -> ImportResult:
     """Import a lot file (CSV or XLSX). With `update`, rows for lots already in the registry change them
     (only the cells given); without it such rows are rejected as duplicates. `progress(done, total)` may
-    return False to cancel, which writes nothing."""
+    return False to cancel, which writes nothing. `ahead`: the file's validation, started earlier with
+    `validating_ahead`."""
     with _cyclic_gc_paused():
-        return _import_lots(ctx, path, dry_run, update, progress)
+        return _import_lots(ctx, path, dry_run, update, progress, ahead)
 
 
 def _import_lots(
-    ctx: ServiceContext, path: str | Path, dry_run: bool, update: bool, progress: Progress | None
+    ctx: ServiceContext,
+    path: str | Path,
+    dry_run: bool,
+    update: bool,
+    progress: Progress | None,
+    ahead: ValidationAhead | None,
 ) -> ImportResult:
     if suits_pipeline(path, dry_run, update):
-        pipelined = import_lots_in_pipeline(ctx, Path(path), progress)
+        pipelined = import_lots_in_pipeline(ctx, Path(path), progress, ahead)
         if pipelined is not None:
             return pipelined
         # The file has a problem (or the second process failed), and nothing was written: the import in one
