@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import resource
 import sqlite3
 import statistics
 import subprocess
@@ -36,8 +37,15 @@ from tests.importers.generator import LOT_HEADER, write_lots_csv
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def baseline(csv_path: Path, db_path: Path) -> float:
-    start = time.perf_counter()
+def cpu_seconds() -> float:
+    """CPU time of this process and of its children that have ended (the import's validating process, the
+    timed subprocesses): unlike the elapsed time, it hardly depends on what else the machine runs."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def baseline(csv_path: Path, db_path: Path) -> tuple[float, float]:
+    start, cpu = time.perf_counter(), cpu_seconds()
     connection = sqlite3.connect(db_path)
     columns = ", ".join(f'"{c}" TEXT' for c in LOT_HEADER)
     connection.execute(f"CREATE TABLE lots ({columns})")
@@ -48,7 +56,7 @@ def baseline(csv_path: Path, db_path: Path) -> float:
         connection.executemany(f"INSERT INTO lots VALUES ({marks})", reader)
     connection.commit()
     connection.close()
-    return time.perf_counter() - start
+    return time.perf_counter() - start, cpu_seconds() - cpu
 
 
 def new_registry(db_path: Path) -> ServiceContext:
@@ -61,16 +69,21 @@ def new_registry(db_path: Path) -> ServiceContext:
     return ctx
 
 
-def registry_import(csv_path: Path, db_path: Path) -> tuple[float, str]:
+def registry_import(csv_path: Path, db_path: Path) -> tuple[float, float, str]:
     ctx = new_registry(db_path)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), cpu_seconds()
     result = import_lots(ctx, csv_path)
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, cpu_seconds() - cpu
     ctx.db.dispose()
     if not result.ok:
         raise SystemExit(f"the import failed: {result.error_lines()[:5]}")
-    return elapsed, (
-        f"{result.created} lots, {result.results_created} characterization results, {result.products_created} products"
+    return (
+        elapsed,
+        cpu,
+        (
+            f"{result.created} lots, {result.results_created} characterization results, "
+            f"{result.products_created} products"
+        ),
     )
 
 
@@ -89,20 +102,20 @@ connection.close()
 """
 
 
-def timed_process(argv: list[str], env: dict[str, str] | None = None) -> float:
-    start = time.perf_counter()
+def timed_process(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
+    start, cpu = time.perf_counter(), cpu_seconds()
     done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, cpu_seconds() - cpu
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(argv[:4])}... failed ({done.returncode}): {done.stderr[-2000:]}")
-    return elapsed
+    return elapsed, cpu
 
 
-def raw_load_process(csv_path: Path, db_path: Path) -> float:
+def raw_load_process(csv_path: Path, db_path: Path) -> tuple[float, float]:
     return timed_process([sys.executable, "-c", RAW_LOAD_PROGRAM, str(csv_path), str(db_path)])
 
 
-def cli_import_process(csv_path: Path, db_path: Path) -> float:
+def cli_import_process(csv_path: Path, db_path: Path) -> tuple[float, float]:
     new_registry(db_path).db.dispose()
     env = {
         **os.environ,
@@ -118,13 +131,17 @@ def load_average() -> str:
     return ", ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
-def summary(label: str, ours: list[float], theirs: list[float]) -> str:
-    best, median = min(ours) / min(theirs), statistics.median(ours) / statistics.median(theirs)
-    return (
-        f"{label}: best {min(ours):.2f} s vs {min(theirs):.2f} s, ratio {best:.2f}; "
-        f"median {statistics.median(ours):.2f} s vs {statistics.median(theirs):.2f} s, ratio {median:.2f} "
-        "(target <= 3.00)"
-    )
+def summary(label: str, ours: list[tuple[float, float]], theirs: list[tuple[float, float]]) -> str:
+    """Best and median elapsed time of each side and their ratios, and the same of CPU time."""
+    parts = []
+    for what, index in (("elapsed", 0), ("CPU", 1)):
+        mine, plain = [run[index] for run in ours], [run[index] for run in theirs]
+        parts.append(
+            f"{what}: best {min(mine):.2f} s vs {min(plain):.2f} s, ratio {min(mine) / min(plain):.2f}; median "
+            f"{statistics.median(mine):.2f} s vs {statistics.median(plain):.2f} s, "
+            f"ratio {statistics.median(mine) / statistics.median(plain):.2f}"
+        )
+    return f"{label} (target <= 3.00): " + "; ".join(parts)
 
 
 def main() -> None:
@@ -141,18 +158,19 @@ def main() -> None:
         plains, ours, raw_processes, cli_processes = [], [], [], []
         for run in range(1, args.repeat + 1):
             plains.append(baseline(csv_path, work / f"baseline-{run}.sqlite3"))
-            elapsed, what = registry_import(csv_path, work / f"registry-{run}.sqlite3")
-            ours.append(elapsed)
+            elapsed, cpu, what = registry_import(csv_path, work / f"registry-{run}.sqlite3")
+            ours.append((elapsed, cpu))
             print(
-                f"run {run}: baseline {plains[-1]:.2f} s, import_lots {elapsed:.2f} s ({what}), "
-                f"ratio {elapsed / plains[-1]:.2f}; load average {load_average()}"
+                f"run {run}: baseline {plains[-1][0]:.2f} s (CPU {plains[-1][1]:.2f} s), import_lots {elapsed:.2f} s "
+                f"(CPU {cpu:.2f} s; {what}), ratio {elapsed / plains[-1][0]:.2f}; load average {load_average()}"
             )
             if not args.no_process:
                 raw_processes.append(raw_load_process(csv_path, work / f"raw-process-{run}.sqlite3"))
                 cli_processes.append(cli_import_process(csv_path, work / f"cli-{run}.sqlite3"))
                 print(
-                    f"run {run}: raw-load process {raw_processes[-1]:.2f} s, `registry_app import lots` process "
-                    f"{cli_processes[-1]:.2f} s, ratio {cli_processes[-1] / raw_processes[-1]:.2f}; "
+                    f"run {run}: raw-load process {raw_processes[-1][0]:.2f} s (CPU {raw_processes[-1][1]:.2f} s), "
+                    f"`registry_app import lots` process {cli_processes[-1][0]:.2f} s "
+                    f"(CPU {cli_processes[-1][1]:.2f} s), ratio {cli_processes[-1][0] / raw_processes[-1][0]:.2f}; "
                     f"load average {load_average()}"
                 )
         print(summary(f"service, {args.repeat} runs", ours, plains))
