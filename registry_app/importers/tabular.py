@@ -133,11 +133,12 @@ def read_csv_in_chunks(data: bytes, rows_per_chunk: int) -> Iterator[Table]:
     chunk with the header; the first chunk smaller), so that validating the first rows need not wait for the
     whole file to be split into cells."""
     text = _csv_text(data)
-    padded = _has_padded_cells(text)
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    del text
+    # The first chunk's cells are trimmed whatever the file holds (trimming is a no-op on cells that need none),
+    # so that the scan of the whole file for padded cells waits until that chunk is handed out.
+    padded: bool | None = None
     try:
-        numbered = enumerate(map(_stripped, reader) if padded else reader, start=1)
+        numbered = enumerate((_stripped(row) if padded is not False else row for row in reader), start=1)
         first = next(numbered, None)
         if first is None:
             raise TableError("the file is empty: the first row must hold the column names")
@@ -151,6 +152,9 @@ def read_csv_in_chunks(data: bytes, rows_per_chunk: int) -> Iterator[Table]:
         while chunk := list(islice(numbered, size)):
             size = rows_per_chunk
             yield Table(header, chunk if all(any(cells) for _, cells in chunk) else [r for r in chunk if any(r[1])])
+            if padded is None:
+                padded = _has_padded_cells(text)
+                del text
     except csv.Error as error:
         raise TableError(f"the CSV is malformed: {error}") from None
 
