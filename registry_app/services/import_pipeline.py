@@ -112,6 +112,15 @@ class ValidatingProcess:
         self.out.close()
 
 
+def _started() -> ValidatingProcess | None:
+    """A new validating process, or None where none can be started (a sandbox, a frozen program without
+    multiprocessing's support): the import then runs in one piece."""
+    try:
+        return ValidatingProcess()
+    except (OSError, RuntimeError):
+        return None
+
+
 class ValidationAhead:
     """A validating process started before the import service is called: the command line starts it before the
     sign-in's deliberately slow password check, which the process's start and first chunk then overlap. Used
@@ -140,7 +149,10 @@ def validating_ahead(
     if not suits_pipeline(path, dry_run, update_):
         yield None
         return
-    process = ValidatingProcess()
+    process = _started()
+    if process is None:
+        yield None
+        return
     process.send(Path(path), date.today(), ROWS_PER_CHUNK)
     ahead = ValidationAhead(Path(path), process)
     try:
@@ -156,7 +168,9 @@ def import_lots_in_pipeline(
     written)."""
     process = ahead.take(path) if ahead is not None else None
     if process is None:
-        process = ValidatingProcess()
+        process = _started()
+        if process is None:
+            return None
         process.send(path, date.today(), ROWS_PER_CHUNK)
     result = ImportResult("lots", path.name, "", 0)
     try:

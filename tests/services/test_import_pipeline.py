@@ -227,3 +227,16 @@ def test_chunks_hold_the_rows_of_the_whole_file(tmp_path: Path, cut: int) -> Non
     assert [n for part in parts for n in part.numbers] == whole.numbers
     join: Callable[[str], list[Any]] = lambda name: [v for part in parts for v in part.columns[name]]  # noqa: E731
     assert all(join(name) == values for name, values in whole.columns.items())
+
+
+def test_without_a_second_process_the_import_runs_in_one_piece(
+    director: ServiceContext, chunks_written: list[int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def cannot_start() -> None:
+        raise OSError("no processes here")
+
+    monkeypatch.setattr(import_pipeline, "ValidatingProcess", cannot_start)
+    with import_pipeline.validating_ahead(write_csv(tmp_path / "lots.csv", list(lot_rows(120, seed=11)))) as ahead:
+        assert ahead is None
+        result = import_lots(director, tmp_path / "lots.csv", ahead=ahead)
+    assert result.ok and result.created == 120 and chunks_written == []
