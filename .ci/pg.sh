@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# A throwaway PostgreSQL server for the tests: `.ci/pg.sh start DIR` prints its URL, `.ci/pg.sh stop DIR`.
+# A throwaway PostgreSQL server for the tests: `.ci/pg.sh start DIR` prints its URL, `.ci/pg.sh stop DIR`;
+# `.ci/pg.sh restart DIR` restarts it in place (tests/db/test_server_restart.py, with REGISTRY_TEST_PG_DIR=DIR).
 # As root the server runs as the postgres user, on a private port and socket directory, fsync off.
 set -euo pipefail
 action=${1:?start or stop}
@@ -27,8 +28,12 @@ case "$action" in
       || { cat "$dir/server.log" >&2; exit 1; }
     echo "$url"
     ;;
+  restart)
+    # The same server, same data and options: a fast shutdown (open transactions roll back) and a start.
+    as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -m fast -w restart >/dev/null
+    ;;
   stop)
     as_pg "$bindir/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
     ;;
-  *) echo "usage: $0 start|stop [DIR]" >&2; exit 2 ;;
+  *) echo "usage: $0 start|restart|stop [DIR]" >&2; exit 2 ;;
 esac

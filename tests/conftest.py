@@ -22,6 +22,8 @@ from sqlalchemy.engine import make_url
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # The tests' logs (the launcher configures logging on each in-process command) stay out of the user's folder.
 os.environ.setdefault("REGISTRY_LOG_DIR", tempfile.mkdtemp(prefix="registry-test-logs-"))
+# ... and so do the audit heads kept after each verify (services/anchors.py).
+os.environ.setdefault("REGISTRY_ANCHOR_DIR", tempfile.mkdtemp(prefix="registry-test-anchors-"))
 
 from registry_app.db import Database, open_database
 from registry_app.db.engine import sqlite_url_for
@@ -105,7 +107,8 @@ def _template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, d
     if PG_URL:
         server = make_url(PG_URL)
         name = f"registry_template_{uuid.uuid4().hex[:8]}"
-        admin_engine = create_engine(server, isolation_level="AUTOCOMMIT")
+        # Pre-ping: tests/db/test_server_restart.py restarts the server, which ends the pooled connections.
+        admin_engine = create_engine(server, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
         with admin_engine.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
         url = server.set(database=name).render_as_string(hide_password=False)
@@ -139,7 +142,7 @@ def database_url(_template: tuple[str, dict[str, Actor]], tmp_path: Path) -> Ite
         server = make_url(PG_URL)
         name = f"registry_test_{uuid.uuid4().hex[:10]}"
         template_name = make_url(template).database
-        admin_engine = create_engine(server, isolation_level="AUTOCOMMIT")
+        admin_engine = create_engine(server, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
         with admin_engine.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"'))
         yield server.set(database=name).render_as_string(hide_password=False)
@@ -158,7 +161,7 @@ def empty_database_url(tmp_path: Path) -> Iterator[str]:
     if PG_URL:
         server = make_url(PG_URL)
         name = f"registry_empty_{uuid.uuid4().hex[:10]}"
-        admin_engine = create_engine(server, isolation_level="AUTOCOMMIT")
+        admin_engine = create_engine(server, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
         with admin_engine.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
         yield server.set(database=name).render_as_string(hide_password=False)

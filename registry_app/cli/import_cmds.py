@@ -8,7 +8,7 @@ import time
 from typing import TextIO
 
 from ..services import imports
-from .common import EXIT_DATA, EXIT_OK, CommandError, add_command, signed_in
+from .common import EXIT_DATA, EXIT_OK, CommandError, add_command, open_context, signed_in
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -65,7 +65,8 @@ class ProgressBar:
 
 def _report(result: imports.ImportResult) -> int:
     if result.errors:
-        lines = [f"error: {line}" for line in result.error_lines()]
+        # The first errors, then "... and N more": the count stays exact below.
+        lines = [line if line.startswith("... and ") else f"error: {line}" for line in result.error_lines()]
         rejected = len({e.row for e in result.errors})
         lines.append(f"{result.file_name}: {rejected} row(s) rejected; nothing was written")
         raise CommandError(EXIT_DATA, *lines)
@@ -87,9 +88,12 @@ def _report(result: imports.ImportResult) -> int:
 
 
 def import_lots_command(args: argparse.Namespace) -> int:
-    # A large file's validation starts before the sign-in, whose password check is slow by design.
-    with imports.validating_ahead(args.file, args.dry_run, args.update) as ahead:
-        ctx = signed_in(args)
+    # A large file's validation starts before the sign-in, whose password check is slow by design; the file is
+    # checked against the registry's limits first (a FIFO or a file over the size limit starts no process).
+    ctx = open_context(args)
+    max_bytes = imports.registry_size_limit(ctx)
+    with imports.validating_ahead(args.file, args.dry_run, args.update, max_bytes) as ahead:
+        ctx = signed_in(args, ctx=ctx)
         result = imports.import_lots(
             ctx,
             args.file,

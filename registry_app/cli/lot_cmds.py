@@ -73,7 +73,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     reject = add_command(
         commands,
         "reject",
-        "reject a lot; it stays on record",
+        "reject a lot (signed); it stays on record",
         "registry-app reject CX-2406-118 --reason 'cold chain broken on arrival'",
     )
     _lot_arguments(reject)
@@ -83,7 +83,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     destroy = add_command(
         commands,
         "destroy",
-        "destroy what is on hand of a lot",
+        "destroy what is on hand of a lot (signed)",
         "registry-app destroy CX-2406-118 --reason damaged --note 'vial cracked'",
     )
     _lot_arguments(destroy)
@@ -208,17 +208,17 @@ def release_command(args: argparse.Namespace) -> int:
 
 
 def reject_command(args: argparse.Namespace) -> int:
-    ctx = signed_in(args)
+    ctx, password = signed_in_with_password(args)
     lot = lot_ref(ctx, args.lot_number, args.product)
-    lifecycle.reject_lot(ctx, lot.lot_id, args.reason)
-    print(f"{_named(lot)}: rejected")
+    signature_id = lifecycle.reject_lot(ctx, lot.lot_id, args.reason, password=password)
+    print(f"{_named(lot)}: rejected (signature {signature_id})")
     return EXIT_OK
 
 
 def destroy_command(args: argparse.Namespace) -> int:
-    ctx = signed_in(args)
+    ctx, password = signed_in_with_password(args)
     lot = lot_ref(ctx, args.lot_number, args.product)
-    amount = lifecycle.destroy_lot(ctx, lot.lot_id, args.reason, args.note)
+    amount = lifecycle.destroy_lot(ctx, lot.lot_id, args.reason, args.note, password=password)
     print(f"{_named(lot)}: destroyed ({quantity_text(amount)} on hand destroyed, reason {args.reason})")
     return EXIT_OK
 

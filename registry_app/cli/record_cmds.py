@@ -315,7 +315,7 @@ def unwaive_command(args: argparse.Namespace) -> int:
     waived = [f for f in flags.flags_for_subject(ctx, kind, subject_id) if f.code == args.code and f.waiver]
     if not waived:
         raise NotFound(f"no waived {args.code} flag on {named}")
-    waiver_id = int(str(waived[0].waiver["id"]))  # type: ignore[index]
+    waiver_id = int(str(waived[0].waiver["id"]))  # type: ignore[index]  # not None: filtered on f.waiver above
     flags.revoke_waiver(ctx, waiver_id, args.reason)
     print(f"{named}: waiver {waiver_id} of {args.code} ended; the flag is open again")
     return EXIT_OK

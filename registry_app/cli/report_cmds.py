@@ -12,6 +12,10 @@ PATIENT_REFS_HELP = (
     "include the clinic's own patient references instead of pseudonyms (medical director only; "
     "recorded in the audit trail)"
 )
+FREE_TEXT_HELP = (
+    "include free text (administration notes, amendment and void reasons, adverse event narratives), which is "
+    "left out otherwise (medical director only; recorded in the audit trail)"
+)
 
 
 def _period_options(parser: argparse.ArgumentParser) -> None:
@@ -37,6 +41,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     export.add_argument("--out", required=True, metavar="FILE")
     add_force_option(export)
     export.add_argument("--include-patient-refs", action="store_true", help=PATIENT_REFS_HELP)
+    export.add_argument("--include-free-text", action="store_true", help=FREE_TEXT_HELP)
     export.set_defaults(handler=export_command)
 
     report = commands.add_parser("report", help="reports")
@@ -51,6 +56,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     compliance.add_argument("--out", required=True, metavar="FILE.pdf")
     add_force_option(compliance)
     compliance.add_argument("--include-patient-refs", action="store_true", help=PATIENT_REFS_HELP)
+    compliance.add_argument("--include-free-text", action="store_true", help=FREE_TEXT_HELP)
     compliance.set_defaults(handler=compliance_command)
 
     bundle = add_command(
@@ -63,13 +69,20 @@ def register(commands: argparse._SubParsersAction) -> None:
     bundle.add_argument("--out", required=True, metavar="FILE.zip")
     add_force_option(bundle)
     bundle.add_argument("--include-patient-refs", action="store_true", help=PATIENT_REFS_HELP)
+    bundle.add_argument("--include-free-text", action="store_true", help=FREE_TEXT_HELP)
     bundle.set_defaults(handler=bundle_command)
 
 
 def export_command(args: argparse.Namespace) -> int:
     ctx = signed_in(args, required=False)
     result = reports.export(
-        ctx, args.kind, args.fmt, args.out, include_patient_refs=args.include_patient_refs, replace=args.force
+        ctx,
+        args.kind,
+        args.fmt,
+        args.out,
+        include_patient_refs=args.include_patient_refs,
+        replace=args.force,
+        include_free_text=args.include_free_text,
     )
     print(f"wrote {result.path}: {result.rows} {args.kind} rows, sha256 {result.sha256}")
     return EXIT_OK
@@ -78,7 +91,13 @@ def export_command(args: argparse.Namespace) -> int:
 def compliance_command(args: argparse.Namespace) -> int:
     ctx = signed_in(args, required=False)
     result = reports.compliance_report(
-        ctx, args.start, args.end, args.out, include_patient_refs=args.include_patient_refs, replace=args.force
+        ctx,
+        args.start,
+        args.end,
+        args.out,
+        include_patient_refs=args.include_patient_refs,
+        replace=args.force,
+        include_free_text=args.include_free_text,
     )
     print(f"wrote {result.path}: {result.pages} pages, sha256 {result.sha256}")
     return EXIT_OK
@@ -87,7 +106,13 @@ def compliance_command(args: argparse.Namespace) -> int:
 def bundle_command(args: argparse.Namespace) -> int:
     ctx = signed_in(args, required=False)
     result = reports.bundle(
-        ctx, args.start, args.end, args.out, include_patient_refs=args.include_patient_refs, replace=args.force
+        ctx,
+        args.start,
+        args.end,
+        args.out,
+        include_patient_refs=args.include_patient_refs,
+        replace=args.force,
+        include_free_text=args.include_free_text,
     )
     print(f"wrote {result.path}: {len(result.files)} files, sha256 {result.sha256}")
     return EXIT_OK

@@ -7,12 +7,13 @@ import json
 import os
 
 from ..domain.vocab import Role
-from ..services import auth, sites
+from ..services import auth, privacy, sites
 from ..services.registry import current_revision
 from .common import (
     ENV_USER,
     EXIT_DENIED,
     EXIT_OK,
+    EXIT_USAGE,
     CommandError,
     add_command,
     open_context,
@@ -38,11 +39,18 @@ def register(commands: argparse._SubParsersAction) -> None:
     site_set = add_command(
         site_commands,
         "set",
-        "set the site's name and jurisdiction (admin)",
+        "set the site's name and jurisdiction, or the registry's patient reference pattern (admin)",
         "registry-app site set --name 'Gangnam clinic' --jurisdiction KR",
+        "registry-app site set --patient-ref-pattern 'PT-[0-9]{5}'",
     )
     site_set.add_argument("--name")
-    site_set.add_argument("--jurisdiction", required=True, help="ISO 3166 alpha-2 code, or EU")
+    site_set.add_argument("--jurisdiction", help="ISO 3166 alpha-2 code, or EU (unless only the pattern is set)")
+    site_set.add_argument(
+        "--patient-ref-pattern",
+        metavar="REGEX",
+        help="the regular expression every new patient reference must match in full ('' restores the default: "
+        "no spaces, no dates, at least one digit); one that accepts a name or a date of birth is refused",
+    )
     site_set.set_defaults(handler=site_set_command)
     site_add = add_command(
         site_commands,
@@ -85,9 +93,18 @@ def db_upgrade(args: argparse.Namespace) -> int:
 
 
 def site_set_command(args: argparse.Namespace) -> int:
+    if args.jurisdiction is None:
+        if args.patient_ref_pattern is None or args.name is not None:
+            raise CommandError(EXIT_USAGE, "site set: give --jurisdiction (or only --patient-ref-pattern)")
+        ctx = signed_in(args)
+        pattern = privacy.set_patient_ref_pattern(ctx, args.patient_ref_pattern)
+        print(f"patient references must match: {pattern}")
+        return EXIT_OK
     ctx = signed_in(args)
-    site = sites.set_site(ctx, args.jurisdiction, args.name)
+    site = sites.set_site(ctx, args.jurisdiction, args.name, patient_ref_pattern=args.patient_ref_pattern)
     print(f"site {site['code']}: {site['name']}, jurisdiction {site['jurisdiction']}")
+    if args.patient_ref_pattern is not None:
+        print(f"patient references must match: {sites.site_info(ctx)['patient_ref_pattern']}")
     return EXIT_OK
 
 

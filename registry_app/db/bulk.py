@@ -134,7 +134,7 @@ def bulk_insert(
     whole = count // per * step
     batches = [flat[start : start + step] for start in range(0, whole, step)]
     for batch in chunks(batches, max(1, WRITE_CHUNK // per)):
-        connection.exec_driver_sql(many_sql, batch)  # type: ignore[arg-type]
+        connection.exec_driver_sql(many_sql, batch)
         done += len(batch) * per
         if after_chunk:
             after_chunk(done)
@@ -160,7 +160,7 @@ def bulk_insert_dicts(
     )
 
 
-def sqlite_page_cache(connection: Connection, kibibytes: int) -> Callable[[], None]:
+def sqlite_page_cache(connection: Connection, kibibytes: int) -> Callable[[], object]:
     """Grow this SQLite connection's page cache for a large write (the indexes of a big insert are written
     all over: with the default 2 MB cache, pages are evicted and read back again); returns the undo."""
     if connection.dialect.name != "sqlite":

@@ -8,6 +8,7 @@ Read transactions stay deferred so a long import never blocks the window's reads
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,7 +16,10 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
+
+from .network import RECONNECT_DELAYS, committed, is_connection_lost, reads_wait_for_server, transaction_id
 
 ENV_DATABASE_URL = "REGISTRY_DATABASE_URL"
 BUSY_TIMEOUT_MS = 30_000
@@ -104,15 +108,53 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        """One read-write transaction: committed when the block ends, rolled back if it raises."""
-        with self._sessions() as session, session.begin():
-            session.connection(execution_options={_WRITE: True})
-            yield session
+        """One read-write transaction: committed when the block ends, rolled back if it raises.
+
+        On a server, a COMMIT whose acknowledgement was lost with the connection is checked (db/network.py):
+        if the server committed it, the block ends normally, so a retry never saves it a second time."""
+        with self._sessions() as session:
+            session.begin()
+            xid: int | None = None
+            try:
+                session.connection(execution_options={_WRITE: True})
+                yield session
+                if not self.is_sqlite:
+                    xid = transaction_id(session)
+            except BaseException:
+                session.rollback()
+                raise
+            try:
+                session.commit()
+            except DBAPIError as error:
+                if xid is None or not is_connection_lost(error) or not committed(self.engine, xid):
+                    raise
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        with self._sessions() as session, session.begin():
-            yield session
+        """One read-only transaction. On a server that is out of reach (restarting), the connection is
+        retried for a few seconds before the block runs; a drop inside the block raises."""
+        with self._sessions() as session:
+            session.begin()
+            try:
+                if not self.is_sqlite and reads_wait_for_server():
+                    self._connect_waiting(session)
+                yield session
+            except BaseException:
+                session.rollback()
+                raise
+            session.commit()
+
+    def _connect_waiting(self, session: Session) -> None:
+        for delay in (*RECONNECT_DELAYS, None):
+            try:
+                session.connection()
+                return
+            except DBAPIError as error:
+                if delay is None or not is_connection_lost(error):
+                    raise
+                session.rollback()
+                session.begin()
+                time.sleep(delay)
 
     def dispose(self) -> None:
         self.engine.dispose()

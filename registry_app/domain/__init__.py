@@ -4,13 +4,14 @@ from .base import Base, name_key, utcnow
 from .catalog import Manufacturer, Product, ProductRegulatoryStatus, ProductRoute, Setting, Site, Supplier
 from .lots import CharacterizationResult, Document, Lot, TemperatureExcursion
 from .result_facts import LotResultFacts, refresh_lot_result_facts
-from .trust import AuditEntry, Signature, User, Waiver
+from .trust import AuditEntry, AuditRowHashes, Signature, User, Waiver
 from .use import Administration, AdverseEvent
 
 __all__ = [
     "Administration",
     "AdverseEvent",
     "AuditEntry",
+    "AuditRowHashes",
     "Base",
     "CharacterizationResult",
     "Document",

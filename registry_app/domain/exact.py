@@ -16,7 +16,7 @@ affinity and exactness comes from the two ends instead:
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, overload
 
 from sqlalchemy import Float, Numeric
 from sqlalchemy.engine import Dialect
@@ -31,7 +31,11 @@ SQL_SCALE = 9
 ZERO = Decimal(0)
 
 
-def to_decimal(value: Any) -> Decimal | None:
+@overload
+def to_decimal(value: Decimal | float | str) -> Decimal: ...
+@overload
+def to_decimal(value: object) -> Decimal | None: ...
+def to_decimal(value: object) -> Decimal | None:
     """A recorded number as an exact Decimal: a float as the shortest decimal that names it (what was typed)."""
     if value is None or isinstance(value, Decimal):
         return value
@@ -100,7 +104,7 @@ class Exact(TypeDecorator[Decimal]):
             return None
         return float(number) if dialect.name == "sqlite" else number
 
-    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+    def process_result_value(self, value: object, dialect: Dialect) -> Decimal | None:
         return to_decimal(value)
 
     @property

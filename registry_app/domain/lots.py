@@ -113,7 +113,7 @@ class Lot(Base):
         # Exact: 0.3 - 0.1 - 0.2 is 0, never -5.55e-17 (values may still be floats before a flush).
         return (
             to_decimal(self.quantity_received)
-            - to_decimal(self.quantity_administered)  # type: ignore[operator]
+            - to_decimal(self.quantity_administered)
             - to_decimal(self.quantity_destroyed)
         )
 

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
-from .base import Base
+from .base import Base, table_of
 from .exact import Exact
 from .lots import CharacterizationResult
 from .vocab import CONTAMINANT_MARKERS, CYTOSOLIC_MARKERS, TRANSMEMBRANE_MARKERS
@@ -78,7 +78,7 @@ def _any(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return func.max(case((condition, 1), else_=0))
 
 
-def lot_result_summary() -> Select[Any]:
+def lot_result_summary() -> Select[*tuple[Any, ...]]:
     """Per lot with current results, the row of lot_result_facts (same columns, same order)."""
     r = CharacterizationResult
     marker = r.parameter == "marker"
@@ -193,7 +193,7 @@ def _chunks(ids: Iterable[int]) -> Iterable[list[int]]:
 def refresh_lot_result_facts(connection: Connection, lot_ids: Collection[int] | None = None) -> None:
     """Recompute the facts of these lots (all lots when None) from their current results, in the caller's
     transaction. Call it after writing results without the ORM."""
-    table = LotResultFacts.__table__
+    table = table_of(LotResultFacts)
     if lot_ids is None:
         connection.execute(delete(table))
         connection.execute(insert(table).from_select(FACT_COLUMNS, lot_result_summary()))

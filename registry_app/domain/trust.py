@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, utcnow, vocab_check
@@ -103,3 +103,21 @@ class AuditEntry(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Per audited table, the number of rows this entry created or changed and the SHA-256 of their stored
+    # hashes (audit_row_hashes): part of the entry's hash, so the records are chained too. None before 0008.
+    records: Mapped[str | None] = mapped_column(Text)
+
+
+class AuditRowHashes(Base):
+    """The content hashes of the rows one audit entry created or changed, packed: `record_ids` big-endian
+    64-bit ids, `row_hashes` 32-byte SHA-256 digests in the same order (one row per table and chunk)."""
+
+    __tablename__ = "audit_row_hashes"
+    __table_args__ = (Index("ix_audit_row_hashes_table_seq", "table_name", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, index=True)
+    table_name: Mapped[str] = mapped_column(String(40))
+    first_id: Mapped[int] = mapped_column(Integer)
+    record_ids: Mapped[bytes] = mapped_column(LargeBinary)
+    row_hashes: Mapped[bytes] = mapped_column(LargeBinary)

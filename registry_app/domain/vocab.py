@@ -309,6 +309,8 @@ class SignatureMeaning(StrEnum):
     OVERRIDDEN = "overridden"
     APPROVED = "approved"
     RECALLED = "recalled"
+    REJECTED = "rejected"
+    DESTROYED = "destroyed"
 
 
 class Severity(StrEnum):
@@ -341,8 +343,9 @@ LABELS: dict[str, str] = {
     "msc_whartons_jelly": "MSC, Wharton's jelly",
     "msc_adipose": "MSC, adipose",
     "msc_bone_marrow": "MSC, bone marrow",
-    "oncorhynchus_keta": "Oncorhynchus keta (chum salmon)",
-    "oncorhynchus_mykiss": "Oncorhynchus mykiss (trout)",
+    "oncorhynchus_keta": "Chum salmon (Oncorhynchus keta)",
+    "oncorhynchus_mykiss": "Rainbow trout (Oncorhynchus mykiss)",
+    "decollete": "Décolleté",
     "hctp_361_claim": "HCT/P 361 claim",
     "research_use_only": "Research use only (RUO)",
     "topical_post_rf_microneedling": "Topical post RF microneedling",

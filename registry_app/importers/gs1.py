@@ -64,9 +64,9 @@ def parse_scan(text: str, fnc1_stand_in: str | tuple[str, ...] | None = None) ->
         else:
             config = biip.ParseConfig(separator_chars=(GROUP_SEPARATOR, *stand_ins))
             result = biip.parse(value, config=config)
-            message = result.gs1_message
-            if message is None:
+            if result.gs1_message is None:
                 raise ScanError(f"not a GS1 barcode: {result.gs1_message_error or result.gtin_error or value!r}")
+            message = result.gs1_message
     except biip.ParseError as error:
         raise ScanError(f"not a GS1 barcode: {error}") from error
     except (IndexError, ValueError, KeyError) as error:

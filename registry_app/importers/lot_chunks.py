@@ -18,9 +18,20 @@ from multiprocessing.queues import Queue
 from pathlib import Path
 
 from .lot_rows import ValidatedLots, validate_lots
-from .tabular import RowError, read_csv_in_chunks
+from .tabular import MAX_IMPORT_BYTES, RowError, read_csv_in_chunks, read_regular_file
 
 ROWS_PER_CHUNK = 10_000
+
+
+@dataclass(frozen=True)
+class Job:
+    """The validating process's file: read only if it is a regular file of at most `max_bytes` (the registry's
+    limit, checked by the parent before it started the process and again here as the file is opened)."""
+
+    path: Path
+    today: date
+    rows_per_chunk: int = ROWS_PER_CHUNK
+    max_bytes: int = MAX_IMPORT_BYTES
 
 
 @dataclass(frozen=True)
@@ -53,23 +64,19 @@ def validate_lots_in_chunks(data: bytes, today: date, rows_per_chunk: int = ROWS
             return
 
 
-def produce_validated_chunks(
-    jobs: Queue[tuple[Path, date, int] | None], out: Queue[FileRead | ValidatedLots | str | None]
-) -> None:
-    """The validating process: waits for its job (file, today, rows per chunk; None: nothing to do), then puts
-    into `out` the FileRead, each validated chunk and None; on failure (the file unreadable, malformed) a
-    message instead."""
+def produce_validated_chunks(jobs: Queue[Job | None], out: Queue[FileRead | ValidatedLots | str | None]) -> None:
+    """The validating process: waits for its job (None: nothing to do), then puts into `out` the FileRead, each
+    validated chunk and None; on failure (the file unreadable, malformed, over a limit) a message instead."""
     job = jobs.get()
     if job is None:
         return
-    path, today, rows_per_chunk = job
     # Validation builds millions of small objects that live until their chunk is sent, and finds no cycles
     # among them: the cyclic collector is off in this process of its own, as it is during an import.
     gc.disable()
     try:
-        data = path.read_bytes()
+        data = read_regular_file(job.path, job.max_bytes)
         out.put(FileRead(hashlib.sha256(data).hexdigest(), data.count(b"\n")))
-        for chunk in validate_lots_in_chunks(data, today, rows_per_chunk):
+        for chunk in validate_lots_in_chunks(data, job.today, job.rows_per_chunk):
             out.put(chunk)
         out.put(None)
     except BaseException as error:  # reported to the parent, which rolls back and validates in one piece

@@ -166,7 +166,7 @@ QUALITATIVE_RESULTS: dict[str, str] = {"sterility": "sterility", "mycoplasma": "
 
 
 @dataclass
-class LotRow:
+class LotImportRow:
     """One valid row: `values` holds the parsed non-empty cells by column name."""
 
     row: int
@@ -242,7 +242,7 @@ class ValidatedLots:
     """The file's valid rows, held column by column: `columns[name][i]` is the parsed cell of the i-th valid
     row (None where the cell is empty), `numbers[i]` its spreadsheet row and `product_keys[i]` the product it
     names. A 100,000-row file is checked and written a column at a time, with no per-row dicts; `rows` gives
-    the same rows as LotRow objects for the paths that work a row at a time (--update, tests)."""
+    the same rows as LotImportRow objects for the paths that work a row at a time (--update, tests)."""
 
     errors: list[RowError] = field(default_factory=list)
     total_rows: int = 0
@@ -253,12 +253,12 @@ class ValidatedLots:
     def __len__(self) -> int:
         return len(self.numbers)
 
-    def row_at(self, position: int) -> LotRow:
+    def row_at(self, position: int) -> LotImportRow:
         values = {name: column[position] for name, column in self.columns.items() if column[position] is not None}
-        return LotRow(self.numbers[position], values, self.product_keys[position])
+        return LotImportRow(self.numbers[position], values, self.product_keys[position])
 
     @property
-    def rows(self) -> list[LotRow]:
+    def rows(self) -> list[LotImportRow]:
         return [self.row_at(position) for position in range(len(self.numbers))]
 
     def column(self, name: str) -> list[Any]:
@@ -361,11 +361,11 @@ def validate_lots(
                 out.total_rows = -1
                 return out
     for name in REQUIRED_LOT_COLUMNS:
-        cells = raw[columns.index(name)]
-        if "" in cells:
+        column_cells = raw[columns.index(name)]
+        if "" in column_cells:
             found.extend(
                 (position, RowError(numbers[position], name, "is required but the cell is empty"))
-                for position, text in enumerate(cells)
+                for position, text in enumerate(column_cells)
                 if not text
             )
     future = {d for d in set(parsed["received_date"]) if d is not None and d > today}

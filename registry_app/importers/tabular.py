@@ -1,11 +1,21 @@
 """Reading a CSV or XLSX file as a header plus rows of text cells, numbered as a spreadsheet numbers them
-(the header is row 1), and the row error every import reports: `row N, column NAME: what is wrong`."""
+(the header is row 1), and the row error every import reports: `row N, column NAME: what is wrong`.
+
+Limits are checked before the work they bound, so a hostile or mistaken file is refused at once with one line
+naming the limit: only a regular file is opened (a FIFO, a device or /dev/zero would block or never end), its
+size is read from os.stat before any byte, an XLSX archive's uncompressed size from its zip directory before
+openpyxl inflates anything, and a sheet's declared dimension (`A1:XFD1048576`) before a row is read.
+"""
 
 from __future__ import annotations
 
 import csv
 import difflib
+import hashlib
 import io
+import os
+import stat
+import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
@@ -15,6 +25,14 @@ from .cells import cell_text
 
 CSV_SUFFIXES = frozenset({".csv", ".txt"})
 XLSX_SUFFIXES = frozenset({".xlsx", ".xlsm"})
+
+MAX_IMPORT_BYTES = 200 * 1024 * 1024  # the default; a registry may set another (services/import_common.py)
+# The lot format has 44 columns: room for notes columns a clinic keeps, not for a runaway header.
+MAX_COLUMNS = 200
+MAX_ROWS = 1_048_576  # a spreadsheet's own limit
+# What the members of an XLSX archive may inflate to: a zip bomb of a few KB declares gigabytes.
+MAX_XLSX_UNCOMPRESSED = 1024 * 1024 * 1024
+MAX_XLSX_MEMBERS = 10_000
 
 
 @dataclass(frozen=True, order=True)
@@ -39,6 +57,7 @@ class Table:
 
     columns: list[str]
     rows: list[tuple[int, list[str]]]
+    sha256: str = ""  # of the file as read
 
 
 def normalise_header(name: str) -> str:
@@ -66,6 +85,85 @@ def _has_padded_cells(text: str) -> bool:
     return b"\n " in marked or b" \n" in marked
 
 
+def _size(count: int) -> str:
+    return f"{count / (1024 * 1024):,.1f} MB" if count >= 1024 * 1024 else f"{count:,} bytes"
+
+
+def _refuse_unless_regular(path: Path, mode: int) -> None:
+    if stat.S_ISREG(mode):
+        return
+    kind = (
+        "a directory"
+        if stat.S_ISDIR(mode)
+        else "a FIFO (named pipe)"
+        if stat.S_ISFIFO(mode)
+        else "a device"
+        if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+        else "a socket"
+        if stat.S_ISSOCK(mode)
+        else "not a regular file"
+    )
+    raise TableError(f"it is {kind}, not a regular file: import a .csv or .xlsx file")
+
+
+def check_regular_file(path: str | Path, max_bytes: int, what: str = "an import file") -> int:
+    """The size of a regular file of at most `max_bytes`, from os.stat alone (nothing is opened); TableError
+    otherwise (OSError when there is no such file). The import pipeline checks this before it starts its second
+    process, which reads the file with read_regular_file again."""
+    path = Path(path)
+    info = os.stat(path)
+    _refuse_unless_regular(path, info.st_mode)
+    if info.st_size > max_bytes:
+        raise TableError(f"the file is {_size(info.st_size)}, over the limit of {_size(max_bytes)} for {what}")
+    return info.st_size
+
+
+def read_regular_file(path: str | Path, max_bytes: int, what: str = "an import file") -> bytes:
+    """The bytes of a regular file of at most `max_bytes`; TableError before reading anything otherwise.
+    O_NONBLOCK: should the path become a FIFO between the stat and the open, opening it does not wait for a
+    writer, and the second check (on the open file) refuses it."""
+    path = Path(path)
+    check_regular_file(path, max_bytes, what)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    with os.fdopen(fd, "rb") as file:
+        _refuse_unless_regular(path, os.fstat(file.fileno()).st_mode)
+        data = file.read(max_bytes + 1)
+    if len(data) > max_bytes:  # it grew after the stat
+        raise TableError(f"the file is over the limit of {_size(max_bytes)} for {what}")
+    return data
+
+
+def _too_wide(count: int, where: str) -> TableError:
+    return TableError(f"{where} has {count:,} columns, over the limit of {MAX_COLUMNS:,} columns")
+
+
+def _check_shape(rows: list[list[str]]) -> None:
+    if len(rows) > MAX_ROWS:
+        raise TableError(f"the file has {len(rows):,} rows, over the limit of {MAX_ROWS:,} rows")
+    widest = max(map(len, rows), default=0)
+    if widest > MAX_COLUMNS:
+        row = next(number for number, cells in enumerate(rows, start=1) if len(cells) == widest)
+        raise _too_wide(widest, f"row {row}")
+
+
+def _check_zip(data: bytes) -> None:
+    """The archive's directory, read before anything is inflated: at most MAX_XLSX_MEMBERS members that
+    inflate to at most MAX_XLSX_UNCOMPRESSED in all (zipfile never inflates a member past its declared size)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError) as error:
+        raise TableError(f"the file is not a readable XLSX workbook: {error}") from None
+    if len(members) > MAX_XLSX_MEMBERS:
+        raise TableError(f"the workbook holds {len(members):,} parts, over the limit of {MAX_XLSX_MEMBERS:,}")
+    inflated = sum(member.file_size for member in members)
+    if inflated > MAX_XLSX_UNCOMPRESSED:
+        raise TableError(
+            f"the workbook inflates to {_size(inflated)}, over the limit of {_size(MAX_XLSX_UNCOMPRESSED)} "
+            "for an XLSX import (a damaged or hostile file)"
+        )
+
+
 def _csv_text(data: bytes) -> str:
     try:
         return data.decode("utf-8-sig")
@@ -83,37 +181,56 @@ def _csv_rows(data: bytes) -> list[list[str]]:
         rows = list(csv.reader(io.StringIO(text, newline=""), strict=True))
     except csv.Error as error:
         raise TableError(f"the CSV is malformed: {error}") from None
+    _check_shape(rows)
     if _has_padded_cells(text):
         rows = [list(map(str.strip, row)) for row in rows]
     return rows
 
 
-def _xlsx_rows(path: Path) -> Iterator[list[str]]:
+def _xlsx_rows(data: bytes) -> Iterator[list[str]]:
     from openpyxl import load_workbook
 
+    _check_zip(data)
     try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as error:  # openpyxl raises zipfile, KeyError and its own errors for a damaged file
         raise TableError(f"the file is not a readable XLSX workbook: {error}") from None
     try:
         sheet = workbook.worksheets[0]
-        for values in sheet.iter_rows(values_only=True):
+        # read_only mode pads every row to the declared dimension: A1:XFD1048576 in a 5 KB file would mean
+        # 17 billion cells. The declaration is checked before the first row is read.
+        declared = sheet.calculate_dimension() if sheet.max_column is not None else "?"
+        if (sheet.max_column or 0) > MAX_COLUMNS:
+            raise _too_wide(sheet.max_column, f"the sheet (declared as {declared})")
+        if (sheet.max_row or 0) > MAX_ROWS:
+            raise TableError(
+                f"the sheet (declared as {declared}) has {sheet.max_row:,} rows, over the limit of {MAX_ROWS:,} rows"
+            )
+        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+            if number > MAX_ROWS:
+                raise TableError(f"the sheet has more than {MAX_ROWS:,} rows, the limit")
+            if len(values) > MAX_COLUMNS:  # no dimension declared: each row is as wide as its last cell
+                raise _too_wide(len(values), f"row {number}")
+            if values.count(None) == len(values):  # a gap between rows (cheap: openpyxl repeats one tuple)
+                yield []
+                continue
             yield [cell_text(v) for v in values]
     finally:
         workbook.close()
 
 
-def read_table(path: str | Path) -> Table:
+def read_table(path: str | Path, max_bytes: int = MAX_IMPORT_BYTES) -> Table:
     """Read the first sheet of an XLSX file or a UTF-8 CSV (with or without BOM). Entirely blank rows are
-    skipped, as a spreadsheet's trailing empty rows are."""
+    skipped, as a spreadsheet's trailing empty rows are. Only a regular file of at most `max_bytes` is read
+    (OSError when it cannot be opened at all)."""
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix in XLSX_SUFFIXES:
-        rows: Iterable[list[str]] = _xlsx_rows(path)
-    elif suffix in CSV_SUFFIXES or not suffix:
-        rows = _csv_rows(path.read_bytes())
-    else:
+    if suffix not in XLSX_SUFFIXES and suffix not in CSV_SUFFIXES and suffix:
         raise TableError(f"{path.name}: import a .csv or .xlsx file")
+    data = read_regular_file(path, max_bytes)
+    digest = hashlib.sha256(data).hexdigest()
+    rows: Iterable[list[str]] = _xlsx_rows(data) if suffix in XLSX_SUFFIXES else _csv_rows(data)
+    del data  # the CSV's rows (or the workbook) hold what is needed
     numbered = enumerate(rows, start=1)
     first = next(numbered, None)
     if first is None:
@@ -124,8 +241,8 @@ def read_table(path: str | Path) -> Table:
     while header and not header[-1]:
         header.pop()
     if isinstance(rows, list) and all(map(any, rows)):
-        return Table(header, list(numbered))  # no blank row (the usual case): numbered at C speed
-    return Table(header, [(number, cells) for number, cells in numbered if any(cells)])
+        return Table(header, list(numbered), digest)  # no blank row (the usual case): numbered at C speed
+    return Table(header, [(number, cells) for number, cells in numbered if any(cells)], digest)
 
 
 def read_csv_in_chunks(data: bytes, rows_per_chunk: int) -> Iterator[Table]:
@@ -144,6 +261,8 @@ def read_csv_in_chunks(data: bytes, rows_per_chunk: int) -> Iterator[Table]:
             raise TableError("the file is empty: the first row must hold the column names")
         if _is_blank(first[1]):
             raise TableError("row 1 is empty: the first row must hold the column names")
+        if len(first[1]) > MAX_COLUMNS:
+            raise _too_wide(len(first[1]), "row 1")
         header = [normalise_header(c) for c in first[1]]
         while header and not header[-1]:
             header.pop()
@@ -151,12 +270,23 @@ def read_csv_in_chunks(data: bytes, rows_per_chunk: int) -> Iterator[Table]:
         size = max(1, rows_per_chunk // 4)
         while chunk := list(islice(numbered, size)):
             size = rows_per_chunk
+            _check_chunk_shape(chunk)
             yield Table(header, chunk if all(any(cells) for _, cells in chunk) else [r for r in chunk if any(r[1])])
             if padded is None:
                 padded = _has_padded_cells(text)
                 del text
     except csv.Error as error:
         raise TableError(f"the CSV is malformed: {error}") from None
+
+
+def _check_chunk_shape(chunk: list[tuple[int, list[str]]]) -> None:
+    """The limits read_table checks over the whole file (_check_shape), checked chunk by chunk."""
+    if chunk[-1][0] > MAX_ROWS:
+        raise TableError(f"the file has more than {MAX_ROWS:,} rows, over the limit of {MAX_ROWS:,} rows")
+    widest = max(len(cells) for _, cells in chunk)
+    if widest > MAX_COLUMNS:
+        row = next(number for number, cells in chunk if len(cells) == widest)
+        raise _too_wide(widest, f"row {row}")
 
 
 def _stripped(row: list[str]) -> list[str]:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..domain.palette import palette
+from ..domain.vocab import label
 from .data import ComplianceData, FlagRow, sorted_flags
 from .fonts import report_font
 
@@ -32,6 +33,7 @@ SHADED_ROW = f'<tr bgcolor="{palette().state["shaded_row_fill"]}">'
 # export (in every bundle) lists in full.
 FLAG_ROWS_PER_CODE = 40
 CHART_W, WIDE_CHART_W, CHART_H = 440, 900, 200
+FLAG_HEADERS, FLAG_WIDTHS = ("Subject", "Product", "Lot", "Message", "Status"), (10, 15, 10, 45, 20)
 
 _app: Any = None
 
@@ -78,8 +80,9 @@ def _text(value: Any) -> str:
 
 
 def _label(value: str | None) -> str | None:
-    """A vocabulary value as people read it: `msc_umbilical_cord` -> `msc umbilical cord`."""
-    return value.replace("_", " ") if value else value
+    """A vocabulary value as people read it (vocabulary.md: store the value, show the label):
+    `oncorhynchus_keta` -> `Chum salmon (Oncorhynchus keta)`; None stays None (shown as a dash)."""
+    return label(value) if value else value
 
 
 def _table(
@@ -87,28 +90,35 @@ def _table(
     rows: Iterable[Sequence[Any]],
     widths: Sequence[int] | None = None,
     raw_columns: frozenset[int] = frozenset(),
+    shaded_from: int = 0,
 ) -> str:
     """A table whose header row repeats on each page. `raw_columns` hold HTML already escaped.
 
     Long tables are emitted as consecutive tables of TABLE_CHUNK_ROWS rows: Qt walks every cell of a table
     to paint any page of it, so one 2,000-row table costs quadratic time to print. Rows are told apart by
     alternate shading rather than cell borders: Qt draws four border lines per cell, which cost a third of the
-    painting time of a 2,000-lot report (and 10 % more pages).
+    painting time of a 2,000-lot report (and 10 % more pages). No headers: no header row (column widths then
+    go on the first row's cells); `shaded_from` 1 shades the first row (one-row tables continuing a list).
     """
-    head = ['<table width="100%" cellspacing="0" cellpadding="2" border="0"><thead><tr>']
-    for index, header in enumerate(headers):
-        width = f' width="{widths[index]}%"' if widths else ""
-        head.append(f'<th bgcolor="{palette().state["table_header_fill"]}" align="left"{width}>{escape(header)}</th>')
-    head.append("</tr></thead><tbody>")
+    head = ['<table width="100%" cellspacing="0" cellpadding="2" border="0">']
+    if headers:
+        head.append("<thead><tr>")
+        for index, header in enumerate(headers):
+            width = f' width="{widths[index]}%"' if widths else ""
+            fill = palette().state["table_header_fill"]
+            head.append(f'<th bgcolor="{fill}" align="left"{width}>{escape(header)}</th>')
+        head.append("</tr></thead>")
+    head.append("<tbody>")
     opening = "".join(head)
     parts = [opening]
     for count, row in enumerate(rows):
         if count and count % TABLE_CHUNK_ROWS == 0:
             parts.append("</tbody></table>")
             parts.append(opening)
-        parts.append(SHADED_ROW if count % 2 else "<tr>")
+        parts.append(SHADED_ROW if (count + shaded_from) % 2 else "<tr>")
         for index, value in enumerate(row):
-            parts.append(f"<td>{value if index in raw_columns else _text(value)}</td>")
+            width = f' width="{widths[index]}%"' if widths and not headers and not count else ""
+            parts.append(f"<td{width}>{value if index in raw_columns else _text(value)}</td>")
         parts.append("</tr>")
     parts.append("</tbody></table>")
     return "".join(parts)
@@ -243,14 +253,18 @@ def _flags(data: ComplianceData) -> str:
             )
             for f in shown
         ]
-        parts.append(
-            _table(
-                ["Subject", "Product", "Lot", "Message", "Status"],
-                rows,
-                [10, 15, 10, 45, 20],
-                raw_columns=frozenset({3, 4}),
+        # One table per flag, the header on the first only: a table of one row is what _keep_together can move
+        # whole to the next page, so no message is split across pages (Qt breaks a row between its lines).
+        for index, row in enumerate(rows):
+            parts.append(
+                _table(
+                    FLAG_HEADERS if index == 0 else (),
+                    [row],
+                    FLAG_WIDTHS,
+                    raw_columns=frozenset({3, 4}),
+                    shaded_from=index % 2,
+                )
             )
-        )
         if len(flags) > len(shown):
             parts.append(
                 f"<p><i>… and {len(flags) - len(shown):,} more {escape(code)} flags, listed in full in "
@@ -262,7 +276,9 @@ def _flags(data: ComplianceData) -> str:
 def _administrations(data: ComplianceData) -> str:
     if not data.administrations:
         return "<h2>Administrations</h2><p>No administration in the period.</p>"
-    rows = [(a.product, _label(a.route), a.administrations, a.quantity, a.patients) for a in data.administrations]
+    rows: list[tuple[object, ...]] = [
+        (a.product, _label(a.route), a.administrations, a.quantity, a.patients) for a in data.administrations
+    ]
     rows.append(
         (
             "<b>Total</b>",
@@ -296,7 +312,7 @@ def _adverse_events(data: ComplianceData) -> str:
         (
             e.onset_date or e.recorded_at.date(),
             _label(e.event_type),
-            e.severity,
+            _label(e.severity),
             e.product,
             e.lot_number,
             e.patient,
@@ -347,6 +363,92 @@ def build_html(data: ComplianceData) -> str:
     )
 
 
+# ---- page breaks ------------------------------------------------------------------------------------------
+
+# Below this many pixels from a page's top an element already starts a page: a break before it would only add
+# an empty page.
+_PAGE_TOP_PX = 2.0
+
+
+def _keep_together(document: Any, page_height: float) -> None:
+    """The page breaks a reader expects and Qt's layout does not make, on the laid-out document:
+
+    - a heading, or the line that introduces a table, is not the last thing on a page;
+    - a table's header row is not alone at a page foot (Qt would repeat it over the table's first row);
+    - a table of one row (a flag: see _flags) is not split across two pages.
+
+    Each fix is a page break before the element, or before the headings that lead to it. Qt lays the document
+    out again from there on the next query, and the walk goes on with the elements after it."""
+    from PySide6.QtGui import QTextBlockFormat, QTextCursor, QTextFormat, QTextTable
+
+    layout = document.documentLayout()
+    elements = [item.currentFrame() or item.currentBlock() for item in document.rootFrame()]
+
+    def top(element: Any) -> float:
+        rect = (
+            layout.frameBoundingRect(element) if isinstance(element, QTextTable) else layout.blockBoundingRect(element)
+        )
+        return float(rect.top())
+
+    def first_content_bottom(element: Any) -> float:
+        """The bottom of what must share a page with the headings before it: a table's first body row (its
+        whole body when it has one row), a paragraph's first line."""
+        if isinstance(element, QTextTable):
+            header_rows = element.format().headerRowCount()
+            if element.rows() - header_rows <= 1:
+                rect = layout.frameBoundingRect(element)
+                return float(rect.bottom())
+            row = element.cellAt(header_rows, 0).firstCursorPosition().block()
+            return float(layout.blockBoundingRect(row).bottom())
+        lines = element.layout()
+        first = lines.lineAt(0) if lines.lineCount() else None
+        return top(element) + (float(first.y() + first.height()) if first is not None else 0.0)
+
+    def page(y: float) -> int:
+        return int(y // page_height)
+
+    def leads(index: int) -> bool:
+        """A heading, or a paragraph right before a table: it belongs with what follows it."""
+        element = elements[index]
+        if isinstance(element, QTextTable) or not element.text().strip() or index + 1 >= len(elements):
+            return False
+        return element.blockFormat().headingLevel() > 0 or isinstance(elements[index + 1], QTextTable)
+
+    def break_before(element: Any) -> None:
+        if isinstance(element, QTextTable):
+            table_format = element.format()
+            table_format.setPageBreakPolicy(QTextFormat.PageBreakFlag.PageBreak_AlwaysBefore)
+            element.setFormat(table_format)
+        else:
+            block_format = QTextBlockFormat()
+            block_format.setPageBreakPolicy(QTextFormat.PageBreakFlag.PageBreak_AlwaysBefore)
+            QTextCursor(element).mergeBlockFormat(block_format)
+
+    def empty(index: int) -> bool:
+        element = elements[index]
+        return not isinstance(element, QTextTable) and not element.text().strip()
+
+    for index in range(len(elements)):
+        if leads(index) or empty(index):
+            continue  # judged with the element it leads to; empty blocks (section breaks) hold nothing
+        # The headings leading to this element, back to a table, a paragraph or a section's own page break.
+        start = index
+        while start > 0 and (leads(start - 1) or empty(start - 1)):
+            if empty(start - 1) and elements[start - 1].blockFormat().pageBreakPolicy():
+                break
+            start -= 1
+        while start < index and not leads(start):
+            start += 1  # no empty block ahead of the first heading
+        element = elements[index]
+        first_top = top(elements[start])
+        if page(first_top) == page(first_content_bottom(element) - 0.5):
+            continue
+        if first_top - page(first_top) * page_height <= _PAGE_TOP_PX:
+            continue  # already at a page's top: taller than a page, nothing to gain
+        break_before(elements[start])
+        document.pageCount()  # lay out again from the break before measuring what follows
+
+
 # ---- charts -----------------------------------------------------------------------------------------------
 
 
@@ -374,11 +476,11 @@ def _bar_chart(title: str, items: Sequence[tuple[str, int, str]], width: int, he
     label_w, top, value_w = min(170, width // 3), 24, 48
     row_h = min(22.0, (height - top) / len(items))
     peak = max(v for _, v, _ in items) or 1
-    for index, (label, value, colour) in enumerate(items):
+    for index, (name, value, colour) in enumerate(items):
         y = top + index * row_h
         painter.setPen(QColor(palette().state["text"]))
         painter.drawText(
-            QRectF(0, y, label_w - 6, row_h), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, label
+            QRectF(0, y, label_w - 6, row_h), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, name
         )
         bar = (width - label_w - value_w) * value / peak
         painter.fillRect(QRectF(label_w, y + row_h * 0.15, max(bar, 1.0), row_h * 0.7), QColor(colour))
@@ -390,7 +492,7 @@ def _bar_chart(title: str, items: Sequence[tuple[str, int, str]], width: int, he
 def _charts(data: ComplianceData) -> dict[str, Any]:
     open_by_severity = Counter(f.severity for f in data.flags if not f.waived)
     flags = [(s, open_by_severity.get(s, 0), palette().severity_colour(s)) for s in SEVERITIES]
-    statuses = Counter((lot.regulatory_status or "none recorded").replace("_", " ") for lot in data.lots)
+    statuses = Counter(_label(lot.regulatory_status) or "none recorded" for lot in data.lots)
     status_items = [(k, v, palette().state["chart_status"]) for k, v in statuses.most_common(8)]
     months = [(k, v, palette().state["chart_month"]) for k, v in data.per_month[-12:]]
     return {
@@ -427,6 +529,7 @@ def write_compliance_pdf(path: str | Path, data: ComplianceData) -> int:
     body = QSizeF(paint_rect.width(), paint_rect.height() - FOOTER_HEIGHT_PX)
     document.setPageSize(body)
     document.setHtml(build_html(data))
+    _keep_together(document, body.height())
     pages = document.pageCount()
 
     painter = QPainter()

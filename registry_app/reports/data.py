@@ -11,7 +11,8 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from decimal import Decimal
+from typing import Any, cast
 
 from sqlalchemy import Select, and_, case, distinct, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
@@ -32,6 +33,20 @@ from ..domain.vocab import EXPIRED, SEVERITY_RANK, DocumentKind, LotStatus, is_h
 from .exports import Column, Table
 
 Pseudonym = Callable[[str | None], str | None]
+
+WITHHELD = "[free text withheld]"
+# Keys whose values people type freely, so may name or describe a patient: left out of an inspector's output
+# unless a medical director includes them (services/privacy.py).
+FREE_TEXT_KEYS = frozenset(
+    {"notes", "description", "amendment_reason", "void_reason", "override_reason", "not_reportable_reason"}
+)
+# Audit entries about these carry free-text reasons (amending, voiding) in their `reason` column.
+FREE_TEXT_REASON_ENTITIES = frozenset({"administration", "adverse_event"})
+
+
+def _withheld(value: Any) -> Any:
+    return WITHHELD if isinstance(value, str) and value else value
+
 
 EXPORT_KINDS: tuple[str, ...] = ("lots", "products", "administrations", "flags", "audit")
 
@@ -113,7 +128,7 @@ def _date_between(column: Any, period: Period) -> list[Any]:
 CURRENT_ADMINISTRATION = and_(Administration.superseded.is_(False), Administration.voided_at.is_(None))
 
 
-def lots_in_scope(period: Period) -> Select[tuple[int]]:
+def lots_in_scope(period: Period) -> Select[int]:
     """Lots received in the period, or used in it (an inspector follows both)."""
     if period.start is None and period.end is None:
         return select(Lot.id)
@@ -161,7 +176,7 @@ LOT_COLUMNS = (
 
 
 @dataclass(frozen=True)
-class LotRow:
+class ReportLotRow:
     lot_id: int
     lot_number: str
     product: str
@@ -196,7 +211,7 @@ def lot_rows(
     today: date,
     completeness: Mapping[int, float | None],
     received_only: bool = False,
-) -> list[LotRow]:
+) -> list[ReportLotRow]:
     """Lots in scope with origin, legal status and documents. `received_only`: received in the period."""
     status = aliased(ProductRegulatoryStatus)
     has_coa = exists().where(Document.lot_id == Lot.id, Document.kind == DocumentKind.COA.value)
@@ -241,7 +256,7 @@ def lot_rows(
     for r in session.execute(query):
         on_hand = r.quantity_received - r.quantity_administered - r.quantity_destroyed
         rows.append(
-            LotRow(
+            ReportLotRow(
                 r.id,
                 r.lot_number,
                 r[2],
@@ -272,7 +287,7 @@ def lot_rows(
     return rows
 
 
-def lots_table(rows: Sequence[LotRow]) -> Table:
+def lots_table(rows: Sequence[ReportLotRow]) -> Table:
     return Table("lots", LOT_COLUMNS, [tuple(vars(r).values()) for r in rows])
 
 
@@ -309,6 +324,8 @@ PRODUCT_COLUMNS = (
 
 
 def products_table(session: Session, jurisdiction: str, period: Period) -> Table:
+    """Products with their regulatory status in every jurisdiction recorded: one row per product and
+    jurisdiction, the site's (`jurisdiction`) first."""
     status = aliased(ProductRegulatoryStatus)
     routes = {
         product_id: ";".join(sorted(r for _, r in group))
@@ -324,19 +341,22 @@ def products_table(session: Session, jurisdiction: str, period: Period) -> Table
             Product,
             Manufacturer.name,
             Manufacturer.country,
+            status.jurisdiction,
             status.status,
             status.reference,
             status.verified_on,
             status.verified_by,
         )
         .outerjoin(Manufacturer, Manufacturer.id == Product.manufacturer_id)
-        .outerjoin(status, and_(status.product_id == Product.id, status.jurisdiction == jurisdiction))
-        .order_by(Product.name)
+        # One row per product and jurisdiction with a status (a product with none: one row, no jurisdiction), the
+        # site's first: an inspector checks each market's status and reference, not only the site's.
+        .outerjoin(status, status.product_id == Product.id)
+        .order_by(Product.name, Product.id, status.jurisdiction != jurisdiction, status.jurisdiction)
     )
     if period.start is not None or period.end is not None:
         query = query.where(Product.id.in_(select(Lot.product_id).where(Lot.id.in_(lots_in_scope(period)))))
     rows = []
-    for p, maker, country, reg, reference, verified_on, verified_by in session.execute(query):
+    for p, maker, country, where, reg, reference, verified_on, verified_by in session.execute(query):
         rows.append(
             (
                 p.id,
@@ -355,7 +375,7 @@ def products_table(session: Session, jurisdiction: str, period: Period) -> Table
                 p.isolation_method,
                 p.pn_species,
                 routes.get(p.id),
-                jurisdiction,
+                where,
                 reg,
                 reference,
                 verified_on,
@@ -404,8 +424,9 @@ ADMINISTRATION_COLUMNS = (
 )
 
 
-def administrations_table(session: Session, period: Period, pseudonym: Pseudonym) -> Table:
-    """Every administration in the period, corrections included (marked superseded or voided)."""
+def administrations_table(session: Session, period: Period, pseudonym: Pseudonym, free_text: bool = True) -> Table:
+    """Every administration in the period, corrections included (marked superseded or voided); without
+    `free_text`, the amendment and void reasons are withheld."""
     state = case(
         (Administration.voided_at.is_not(None), "voided"),
         (Administration.superseded.is_(True), "superseded"),
@@ -441,6 +462,8 @@ def administrations_table(session: Session, period: Period, pseudonym: Pseudonym
         .order_by(Administration.administered_at, Administration.id)
     )
     rows = [(r[0], r[1], pseudonym(r[2]), *r[3:]) for r in session.execute(query)]
+    if not free_text:
+        rows = [(*r[:18], _withheld(r[18]), _withheld(r[19]), *r[20:]) for r in rows]
     return Table("administrations", ADMINISTRATION_COLUMNS, rows)
 
 
@@ -522,17 +545,24 @@ AUDIT_COLUMNS = (
 )
 
 
-def pseudonymize_json(text: str | None, pseudonym: Pseudonym) -> str | None:
-    """Replace the values of `patient_ref` keys anywhere in an audit entry's JSON."""
-    if text is None or '"patient_ref"' not in text:
+def pseudonymize_json(text: str | None, pseudonym: Pseudonym, free_text: bool = True) -> str | None:
+    """Replace the values of `patient_ref` keys anywhere in an audit entry's JSON, and without `free_text` the
+    values of FREE_TEXT_KEYS."""
+    if text is None or (
+        '"patient_ref"' not in text and (free_text or not any(f'"{k}"' in text for k in FREE_TEXT_KEYS))
+    ):
         return text
+
+    def value_for(key: str, value: Any) -> Any:
+        if key == "patient_ref" and (value is None or isinstance(value, str)):
+            return pseudonym(value)
+        if not free_text and key in FREE_TEXT_KEYS:
+            return _withheld(value)
+        return walk(value)
 
     def walk(value: Any) -> Any:
         if isinstance(value, dict):
-            return {
-                k: pseudonym(v) if k == "patient_ref" and (v is None or isinstance(v, str)) else walk(v)
-                for k, v in value.items()
-            }
+            return {k: value_for(k, v) for k, v in value.items()}
         if isinstance(value, list):
             return [walk(v) for v in value]
         return value
@@ -543,8 +573,10 @@ def pseudonymize_json(text: str | None, pseudonym: Pseudonym) -> str | None:
         return text
 
 
-def audit_table(session: Session, pseudonym: Pseudonym, batch: int = 5000) -> Table:
-    """The whole audit trail in order, each entry with its hashes so an inspector can follow the chain."""
+def audit_table(session: Session, pseudonym: Pseudonym, batch: int = 5000, free_text: bool = True) -> Table:
+    """The whole audit trail in order, each entry with its hashes so an inspector can follow the chain. Without
+    `free_text`, notes, narratives and the reasons given for changing administrations and adverse events are
+    withheld."""
     rows: list[tuple[Any, ...]] = []
     last = 0
     while True:
@@ -569,7 +601,9 @@ def audit_table(session: Session, pseudonym: Pseudonym, batch: int = 5000) -> Ta
         if not chunk:
             break
         for r in chunk:
-            rows.append((*r[:6], pseudonymize_json(r[6], pseudonym), pseudonymize_json(r[7], pseudonym), *r[8:]))
+            reason = r[8] if free_text or r[4] not in FREE_TEXT_REASON_ENTITIES else _withheld(r[8])
+            before, after = pseudonymize_json(r[6], pseudonym, free_text), pseudonymize_json(r[7], pseudonym, free_text)
+            rows.append((*r[:6], before, after, reason, *r[9:]))
         last = chunk[-1][0]
     return Table("audit", AUDIT_COLUMNS, rows)
 
@@ -582,7 +616,7 @@ class AdministrationSummary:
     product: str
     route: str
     administrations: int
-    quantity: float
+    quantity: Decimal
     patients: int
 
 
@@ -601,7 +635,8 @@ def administration_summary(session: Session, period: Period) -> list[Administrat
         .group_by(Product.name, Administration.route)
         .order_by(Product.name, Administration.route)
     )
-    return [AdministrationSummary(*r) for r in session.execute(query)]
+    # The sum is coalesced to 0, never NULL, which the row's type cannot tell.
+    return [AdministrationSummary(*cast(tuple[str, str, int, Decimal, int], r)) for r in session.execute(query)]
 
 
 def administrations_per_month(session: Session, period: Period) -> list[tuple[str, int]]:
@@ -663,7 +698,8 @@ def recall_rows(session: Session, period: Period) -> list[RecallRow]:
     )
     if period.start is not None or period.end is not None:
         query = query.where(or_(and_(*_date_between(Lot.recall_date, period)), Lot.id.in_(lots_in_scope(period))))
-    return [RecallRow(*r) for r in session.execute(query)]
+    # recall_date is never NULL here (the query keeps recalled lots only), which the row's type cannot tell.
+    return [RecallRow(*cast(tuple[int, str, str, date, str | None, int, int, int], r)) for r in session.execute(query)]
 
 
 @dataclass(frozen=True)
@@ -687,7 +723,11 @@ def _adverse_event_in(period: Period) -> Any:
     return or_(recorded, and_(AdverseEvent.onset_date.is_not(None), onset))
 
 
-def adverse_event_rows(session: Session, period: Period, pseudonym: Pseudonym) -> list[AdverseEventRow]:
+def adverse_event_rows(
+    session: Session, period: Period, pseudonym: Pseudonym, free_text: bool = True
+) -> list[AdverseEventRow]:
+    """Adverse events of the period; without `free_text`, a reason for not reporting is withheld (a reference
+    given to a report is kept)."""
     query = (
         select(
             AdverseEvent.id,
@@ -699,7 +739,8 @@ def adverse_event_rows(session: Session, period: Period, pseudonym: Pseudonym) -
             Lot.lot_number,
             Administration.patient_ref,
             AdverseEvent.report_status,
-            func.coalesce(AdverseEvent.report_reference, AdverseEvent.not_reportable_reason),
+            AdverseEvent.report_reference,
+            AdverseEvent.not_reportable_reason,
             AdverseEvent.reported_on,
         )
         .join(Administration, Administration.id == AdverseEvent.administration_id)
@@ -708,7 +749,10 @@ def adverse_event_rows(session: Session, period: Period, pseudonym: Pseudonym) -
         .where(_adverse_event_in(period))
         .order_by(AdverseEvent.recorded_at, AdverseEvent.id)
     )
-    return [AdverseEventRow(*r[:7], pseudonym(r[7]), *r[8:]) for r in session.execute(query)]
+    return [
+        AdverseEventRow(*r[:7], pseudonym(r[7]), r[8], r[9] or (r[10] if free_text else _withheld(r[10])), r[11])
+        for r in session.execute(query)
+    ]
 
 
 @dataclass
@@ -725,7 +769,7 @@ class ComplianceData:
     audit_status: str
     audit_ok: bool
     patient_refs: str  # how patients are identified: "pseudonymized" or "clinic references"
-    lots: list[LotRow] = field(default_factory=list)
+    lots: list[ReportLotRow] = field(default_factory=list)
     flags: list[FlagRow] = field(default_factory=list)
     administrations: list[AdministrationSummary] = field(default_factory=list)
     per_month: list[tuple[str, int]] = field(default_factory=list)

@@ -139,7 +139,7 @@ Message = Callable[[Any], str]
 def named_rows(result: Any) -> list[Any]:
     """A result's rows as named tuples: an attribute of SQLAlchemy's Row costs ~1 us, ten times a named
     tuple's, and a large registry has ~80k flagged rows whose messages read a few columns each."""
-    row_type = namedtuple("FlagRow", list(result.keys()))  # type: ignore[misc]
+    row_type = namedtuple("FlagRow", list(result.keys()))  # type: ignore[misc]  # fields known at run time only
     # When no column needs converting (ints, floats, text: the date columns are typed as text), the driver's
     # tuples are read directly: SQLAlchemy's Row objects cost ~2 us each over 80k rows. The check reads a
     # private attribute, so anything unexpected falls back to all() (one fetch; iterating calls fetchone).

@@ -7,6 +7,7 @@ of the rarer messages and the product facts are read apart, by key (see administ
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import String, and_, func, literal, or_, select, tuple_, type_coerce
@@ -242,7 +243,8 @@ def _recalled_from(lot: Any) -> str:
     """The recall's moment as it was given: a date, or a date and time."""
     if lot.recall_at is None:
         return str(lot.recalled_on)
-    return lot.recall_at.isoformat(sep=" ", timespec="minutes")
+    recall_at: datetime = lot.recall_at
+    return recall_at.isoformat(sep=" ", timespec="minutes")
 
 
 def _status_text(reg_status: str | None, req: Request) -> str:

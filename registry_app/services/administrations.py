@@ -14,7 +14,6 @@ a void marks the row voided. The lot's `quantity_administered` counts only curre
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, timedelta
@@ -25,6 +24,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from registry_app.domain import Administration, Lot, Product, User, utcnow
+from registry_app.domain.base import table_of
 from registry_app.domain.exact import ZERO, exact_sql, to_decimal
 from registry_app.domain.vocab import (
     SEVERITY_RANK,
@@ -37,6 +37,7 @@ from registry_app.domain.vocab import (
     values,
 )
 from registry_app.rules.catalogue import RULES, Flag
+from registry_app.services import audit_records
 from registry_app.services.audit import AuditRecord, snapshot
 from registry_app.services.auth import add_signature, reauthenticate
 from registry_app.services.clock import site_clock
@@ -50,9 +51,8 @@ from registry_app.services.errors import (
     PermissionDenied,
     ValidationError,
 )
+from registry_app.services.privacy import get_patient_ref_pattern, patient_ref_pattern, patient_ref_problem
 
-# A pseudonymous reference such as PT-00412: no spaces and at least one digit, so a name cannot pass.
-PATIENT_REF = re.compile(r"^(?=.*\d)[A-Za-z0-9][A-Za-z0-9._/#-]{0,79}$")
 # Clocks differ a little between the workstation and the practitioner's watch.
 FUTURE_TOLERANCE = timedelta(minutes=15)
 
@@ -120,9 +120,11 @@ def _vocab_list(name: str, items: Iterable[str], vocab: tuple[str, ...], problem
     return ";".join(ordered) or None
 
 
-def _validated_row(entry: AdministrationInput, now: datetime) -> dict[str, Any]:
+def _validated_row(entry: AdministrationInput, now: datetime, ref_pattern: str | None) -> dict[str, Any]:
     """The administration's column values, or ValidationError naming every wrong field. `now` is the site's
-    wall-clock time: administration times are the site's local times, whatever zone the machine runs in."""
+    wall-clock time: administration times are the site's local times, whatever zone the machine runs in.
+    `ref_pattern` is the registry's patient-reference pattern (None: the reference was recorded before and
+    is kept as it is, since existing records are never rewritten to a newer pattern)."""
     problems: list[FieldError] = []
     if not isinstance(entry.administered_at, datetime):
         problems.append(FieldError("administered_at", "give the date and time of the administration"))
@@ -131,14 +133,9 @@ def _validated_row(entry: AdministrationInput, now: datetime) -> dict[str, Any]:
     if entry.route not in values(Route):
         problems.append(FieldError("route", f"{entry.route!r} is not a route; use one of {', '.join(values(Route))}"))
     patient_ref = _clean(entry.patient_ref)
-    if patient_ref is not None and not PATIENT_REF.match(patient_ref):
-        problems.append(
-            FieldError(
-                "patient_ref",
-                "give the clinic's pseudonymous patient reference (such as PT-00412), never a name: "
-                "letters, digits and - . / _ # without spaces, with at least one digit",
-            )
-        )
+    ref_problem = patient_ref_problem(patient_ref, ref_pattern) if patient_ref and ref_pattern else None
+    if ref_problem:
+        problems.append(FieldError("patient_ref", ref_problem))
     for name in ("quantity", "volume_ml"):
         amount = getattr(entry, name)
         if amount is not None and not _positive_number(amount):
@@ -174,7 +171,7 @@ def _validated_row(entry: AdministrationInput, now: datetime) -> dict[str, Any]:
 def _positive_number(amount: object) -> bool:
     if isinstance(amount, bool) or not isinstance(amount, int | float | Decimal):
         return False
-    return to_decimal(amount).is_finite() and amount > 0  # type: ignore[union-attr,operator]
+    return to_decimal(amount).is_finite() and amount > 0
 
 
 def _lot_for(session: Session, lot_id: int, administered_at: datetime, *, for_update: bool = True) -> Lot:
@@ -217,6 +214,7 @@ def _adjust_stock(session: Session, lot_id: int, delta: Decimal) -> None:
     """Add to the lot's administered quantity in SQL (no lost update), then keep released/depleted in step
     with what is on hand."""
     if delta:
+        audit_records.note_rows(session, table_of(Lot), [lot_id])
         session.execute(
             update(Lot)
             .where(Lot.id == lot_id)
@@ -336,7 +334,7 @@ def record_administration(
     `confirm=True` accepts high findings. `override` (a medical director's reason and password) accepts
     critical findings, and the high ones shown with them. Stock on hand decreases by the quantity.
     """
-    row_values = _validated_row(entry, site_clock(ctx).now())
+    row_values = _validated_row(entry, site_clock(ctx).now(), get_patient_ref_pattern(ctx))
     signer = _override_signer(ctx, override) if override is not None else None
     actor = ctx.actor
     assert actor is not None
@@ -400,7 +398,10 @@ def amend_administration(
             contraindications=tuple((old.contraindications or "").split(";")),
             notes=old.notes,
         )
-        corrected = _validated_row(replace(current, **dict(changes)), now)
+        new_ref = "patient_ref" in changes and _clean(changes["patient_ref"]) != old.patient_ref
+        corrected = _validated_row(
+            replace(current, **dict(changes)), now, patient_ref_pattern(session) if new_ref else None
+        )
         if all(corrected[k] == getattr(old, k) for k in corrected):
             raise ValidationError("the amendment changes nothing", field="changes")
         lot = _lot_for(session, corrected["lot_id"], corrected["administered_at"])

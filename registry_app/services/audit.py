@@ -15,12 +15,13 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import String, cast, insert, select, update
+from sqlalchemy import String, cast, event, insert, select, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
 from registry_app.domain import AuditEntry, Setting, utcnow
 from registry_app.domain.vocab import Role
+from registry_app.services import audit_records
 
 GENESIS_HASH = "0" * 64
 HEAD_KEY = "audit_head"
@@ -70,7 +71,12 @@ def changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[dict[s
 
 
 def entry_hash(fields: Mapping[str, Any]) -> str:
-    canonical = json.dumps(
+    return hashlib.sha256(canonical_entry(fields).encode()).hexdigest()
+
+
+def canonical_entry(fields: Mapping[str, Any]) -> str:
+    """The exact text `entry_hash` hashes (exported with each entry so anyone can recompute it)."""
+    return json.dumps(
         {
             "seq": fields["seq"],
             "occurred_at": _json_default(fields["occurred_at"]),
@@ -83,11 +89,11 @@ def entry_hash(fields: Mapping[str, Any]) -> str:
             "after": fields["after"],
             "reason": fields["reason"],
             "prev_hash": fields["prev_hash"],
+            **({"records": fields["records"]} if fields.get("records") is not None else {}),
         },
         sort_keys=True,
         ensure_ascii=False,
     )
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def _read_head(session: Session) -> tuple[int, str]:
@@ -98,10 +104,16 @@ def _read_head(session: Session) -> tuple[int, str]:
 
 def append_many(session: Session, user_id: int | None, username: str, records: Iterable[AuditRecord]) -> int:
     """Append entries in order, in the caller's transaction, with one bulk insert. Returns the last seq."""
+    session.flush()
     seq, prev = _read_head(session)
     now = utcnow()
+    records = list(records)
+    found = audit_records.take_records(session)
+    if found and not records:
+        records = [AuditRecord("record changes", "registry", None, reason="rows changed after the last entry")]
+    session.info[_LAST_ACTOR] = (user_id, username)
     rows: list[dict[str, Any]] = []
-    for record in records:
+    for index, record in enumerate(records):
         seq += 1
         row = {
             "seq": seq,
@@ -115,6 +127,8 @@ def append_many(session: Session, user_id: int | None, username: str, records: I
             "after": dump(record.after),
             "reason": record.reason,
             "prev_hash": prev,
+            # The rows the transaction wrote go with its last entry (one digest per table).
+            "records": audit_records.store_records(session, seq, found) if index == len(records) - 1 else None,
         }
         row["entry_hash"] = prev = entry_hash(row)
         rows.append(row)
@@ -128,16 +142,36 @@ def append(session: Session, user_id: int | None, username: str, record: AuditRe
     return append_many(session, user_id, username, [record])
 
 
+_LAST_ACTOR = "audit_last_actor"
+
+
+@event.listens_for(Session, "before_commit")
+def _record_leftovers(session: Session) -> None:
+    """Rows changed after the transaction's last entry (or in one that wrote none, such as a failed sign-in's
+    counter) are recorded by one more entry, so no committed change escapes the chain."""
+    session.flush()
+    if audit_records.has_pending(session):
+        user_id, username = session.info.get(_LAST_ACTOR, (None, "system"))
+        append_many(session, user_id, username, [])
+    session.info.pop(_LAST_ACTOR, None)
+
+
 @dataclass(frozen=True)
 class VerifyResult:
     ok: bool
     entries_checked: int
     first_broken_seq: int | None = None
     problem: str | None = None
+    records_checked: bool = False
+    # A record that no longer matches the trail (the trail itself is intact): "lot 812 (L-2291) differs ..."
+    record_problem: str | None = None
 
     def describe(self) -> str:
         if self.ok:
-            return f"audit trail intact: {self.entries_checked} entries, hash chain verified"
+            covered = ", every audited record matches it" if self.records_checked else ""
+            return f"audit trail intact: {self.entries_checked} entries, hash chain verified{covered}"
+        if self.record_problem is not None:
+            return f"records altered outside the registry: {self.record_problem}"
         return f"audit trail broken at entry {self.first_broken_seq}: {self.problem}"
 
 
@@ -231,10 +265,21 @@ def verify_chain(session: Session, batch: int = 5000) -> VerifyResult:
     return VerifyResult(True, expected_seq)
 
 
+def verify_registry(session: Session) -> VerifyResult:
+    """The chain, then every audited record against the latest hash the chain recorded for it."""
+    result = verify_chain(session)
+    if not result.ok:
+        return result
+    finding = audit_records.verify_records(session.connection())
+    if finding is not None:
+        return VerifyResult(False, result.entries_checked, finding.seq, record_problem=finding.text)
+    return VerifyResult(True, result.entries_checked, records_checked=True)
+
+
 def verify(db: Any) -> VerifyResult:
-    """Verify the registry's whole trail in one read transaction (a consistent snapshot)."""
+    """Verify the registry's whole trail and its records in one read transaction (a consistent snapshot)."""
     with db.read() as session:
-        return verify_chain(session)
+        return verify_registry(session)
 
 
 def verify_trail(ctx: Any, anchor: tuple[int, str] | None = None) -> VerifyResult:
@@ -245,7 +290,7 @@ def verify_trail(ctx: Any, anchor: tuple[int, str] | None = None) -> VerifyResul
     rewritten from there with every hash and the head recomputed, which the chain alone cannot."""
     ctx.require(tuple(Role), "verify the audit trail")
     with ctx.db.read() as session:
-        result = verify_chain(session)
+        result = verify_registry(session)
         if not result.ok or anchor is None:
             return result
         seq, digest = anchor
@@ -265,7 +310,7 @@ def verify_trail(ctx: Any, anchor: tuple[int, str] | None = None) -> VerifyResul
             seq,
             "its hash differs from the anchor's (the trail was rewritten from there on)",
         )
-    return VerifyResult(True, result.entries_checked)
+    return result
 
 
 def trail_head(ctx: Any) -> tuple[int, str]:
@@ -283,3 +328,9 @@ def trail_head(ctx: Any) -> tuple[int, str]:
                 )
             return 0, GENESIS_HASH
         return head
+
+
+def current_head(db: Any) -> tuple[int, str]:
+    """The head as the registry records it ((0, GENESIS_HASH) when unreadable: verify reports that)."""
+    with db.read() as session:
+        return _head(session) or (0, GENESIS_HASH)

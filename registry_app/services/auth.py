@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from registry_app.db import Database
 from registry_app.domain import AuditEntry, Signature, User, utcnow
 from registry_app.domain.vocab import Role, SignatureMeaning
 from registry_app.services.audit import AuditRecord, append, snapshot
@@ -76,7 +77,7 @@ def _user_by_name(session: Session, username: str) -> User | None:
 
 
 def has_users(ctx_or_db: Any) -> bool:
-    db = getattr(ctx_or_db, "db", ctx_or_db)
+    db: Database = getattr(ctx_or_db, "db", ctx_or_db)
     with db.read() as session:
         return session.execute(select(func.count(User.id))).scalar_one() > 0
 

@@ -20,14 +20,15 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
+from registry_app.domain import Setting
 from registry_app.domain.vocab import Role
-from registry_app.services.audit import AuditRecord, verify_chain
+from registry_app.services.audit import HEAD_KEY, AuditRecord, verify_registry
 from registry_app.services.context import ServiceContext, changing
 from registry_app.services.errors import ConflictError, StorageError, ValidationError
 from registry_app.services.outputs import output_target, publish, temporary_beside
@@ -44,6 +45,7 @@ class BackupCheck:
     audit_ok: bool
     audit_entries: int
     audit_message: str
+    head: str | None = None  # the file's own audit head (SEQ:HASH), to keep as an anchor
 
     @property
     def ok(self) -> bool:
@@ -75,18 +77,21 @@ def _sha256(path: Path) -> str:
 def check_sqlite_file(path: str | Path) -> BackupCheck:
     """Integrity check and audit-trail verification of an SQLite registry file (a backup or a restored copy),
     read-only: the file is not changed."""
-    uri = f"file:{Path(path).resolve()}?mode=ro"
+    # immutable: SQLite neither writes nor creates anything beside the file (no -wal, -shm or journal), so a
+    # backup checked or inspected stays byte for byte the file whose SHA-256 was recorded.
+    uri = f"file:{Path(path).resolve()}?mode=ro&immutable=1"
     engine = create_engine("sqlite://", creator=lambda: sqlite3.connect(uri, uri=True), poolclass=NullPool)
     try:
         with engine.connect() as conn:
             integrity = str(conn.exec_driver_sql("PRAGMA integrity_check").scalar())
             with Session(bind=conn) as session:
-                result = verify_chain(session)
+                result = verify_registry(session)
+                head = session.execute(select(Setting.value).where(Setting.key == HEAD_KEY)).scalar_one_or_none()
     except DBAPIError as error:
         return BackupCheck(f"unreadable: {error.orig}", False, 0, "audit trail not checked")
     finally:
         engine.dispose()
-    return BackupCheck(integrity, result.ok, result.entries_checked, result.describe())
+    return BackupCheck(integrity, result.ok, result.entries_checked, result.describe(), head)
 
 
 def _sqlite_backup(source: Path, target: Path, replace: bool) -> BackupCheck:

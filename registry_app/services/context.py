@@ -16,10 +16,17 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
 from registry_app.db import Database
+from registry_app.db.network import (
+    RECONNECT_DELAYS,
+    CommitOutcomeUnknown,
+    is_connection_lost,
+    whole_transaction_retried,
+)
 from registry_app.domain import Setting, Site
 from registry_app.domain.vocab import Role
 from registry_app.services import audit
-from registry_app.services.errors import PermissionDenied, StorageError
+from registry_app.services.audit import AuditRecord  # by name: in the class body `audit` is the method below
+from registry_app.services.errors import PermissionDenied, SaveOutcomeUnknown, ServerUnreachable, StorageError
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -70,11 +77,11 @@ class ServiceContext:
             )
         return self.actor
 
-    def audit(self, session: Session, record: audit.AuditRecord) -> int:
+    def audit(self, session: Session, record: AuditRecord) -> int:
         actor = self.actor
         return audit.append(session, actor.user_id if actor else None, actor.username if actor else "system", record)
 
-    def audit_many(self, session: Session, records: list[audit.AuditRecord]) -> int:
+    def audit_many(self, session: Session, records: list[AuditRecord]) -> int:
         actor = self.actor
         return audit.append_many(
             session, actor.user_id if actor else None, actor.username if actor else "system", records
@@ -141,20 +148,53 @@ def storage_failure(error: DBAPIError) -> StorageError | None:
     return None
 
 
+def server_failure(error: BaseException) -> ServerUnreachable | None:
+    """A clear message for a database server that cannot be reached, or None if the error is something else.
+    Services raise it themselves; the desktop also turns a read's dropped connection into it (ui/ops.py)."""
+    if isinstance(error, CommitOutcomeUnknown):
+        return SaveOutcomeUnknown(
+            "the connection to the database server was lost while saving and the server did not answer again: "
+            "this action may or may not have been saved. When the server is back, look for it before entering "
+            "it again."
+        )
+    if isinstance(error, ServerUnreachable):
+        return error
+    if isinstance(error, DBAPIError) and is_connection_lost(error):
+        detail = str(error.orig if error.orig is not None else error).strip().splitlines()
+        return ServerUnreachable(
+            f"the database server could not be reached ({detail[0] if detail else 'connection lost'}). "
+            "Nothing was saved; try again when the network or the server is back."
+        )
+    return None
+
+
 def retry_transient(fn: Callable[[], R]) -> R:
-    """Run a whole transaction again when the database was busy (lock, serialization failure, deadlock).
-    A database that cannot be written at all becomes a StorageError with a message a user can act on."""
-    for attempt in range(1, MAX_ATTEMPTS + 1):
+    """Run a whole transaction again when the database was busy (lock, serialization failure, deadlock) or
+    the connection to the server dropped (db/network.py: a retry never saves twice). A database that cannot
+    be written, or a server out of reach for longer than RECONNECT_DELAYS, becomes an error a user can act on.
+    """
+    attempt = reconnects = 0
+    while True:
+        attempt += 1
         try:
-            return fn()
+            with whole_transaction_retried():
+                return fn()
+        except CommitOutcomeUnknown as error:
+            raise server_failure(error) from error  # type: ignore[misc]
         except (OperationalError, DBAPIError) as error:
             failure = storage_failure(error)
             if failure is not None:
                 raise failure from error
-            if attempt == MAX_ATTEMPTS or not _is_transient(error):
+            if is_connection_lost(error):
+                if reconnects == len(RECONNECT_DELAYS):
+                    raise server_failure(error) from error  # type: ignore[misc]
+                logging.getLogger(__name__).warning("connection to the database lost; retrying the transaction")
+                time.sleep(RECONNECT_DELAYS[reconnects])
+                reconnects += 1
+                continue
+            if attempt >= MAX_ATTEMPTS or not _is_transient(error):
                 raise
             time.sleep(min(2.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.0))
-    raise AssertionError("unreachable")
 
 
 def changing(action: str, roles: tuple[str, ...]) -> Callable[[Callable[P, R]], Callable[P, R]]:
@@ -172,7 +212,7 @@ def changing(action: str, roles: tuple[str, ...]) -> Callable[[Callable[P, R]], 
             return result
 
         name = f"{fn.__module__.rsplit('.', 1)[-1]}.{fn.__name__}"
-        service.allowed_roles = roles  # type: ignore[attr-defined]
+        service.allowed_roles = roles  # type: ignore[attr-defined]  # a tag on the function object
         CHANGING_SERVICES[name] = (service, roles)
         return service
 

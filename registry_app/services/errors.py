@@ -113,3 +113,13 @@ def required_reason(reason: str | None, field: str = "reason") -> str:
     if not reason or not reason.strip():
         raise ValidationError([FieldError(field, "give the reason")])
     return reason.strip()
+
+
+class ServerUnreachable(RegistryError):
+    """The database server could not be reached (network down, server restarting) for longer than the
+    retries wait. Every attempt was rolled back: nothing of this action was saved."""
+
+
+class SaveOutcomeUnknown(ServerUnreachable):
+    """The connection dropped while the server was committing and it could not be asked afterwards: the
+    action may or may not be saved. The message says to look before entering it again."""

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from registry_app.domain import Administration, AdverseEvent, Lot, Product, Waiver, utcnow
 from registry_app.domain.vocab import SEVERITY_RANK, SignatureMeaning
+from registry_app.reports.data import Pseudonym
 from registry_app.rules import ALERT_CODES, COMPLIANCE_CODES, RULES, Flag, evaluate_alerts, evaluate_flags
 from registry_app.rules import score as scoring
 from registry_app.services.audit import AuditRecord
@@ -20,6 +21,7 @@ from registry_app.services.auth import add_signature, reauthenticate
 from registry_app.services.clock import SiteClock, site_clock
 from registry_app.services.context import DIRECTOR, READERS, ServiceContext, changing, jurisdiction
 from registry_app.services.errors import ConflictError, NotFound, ValidationError
+from registry_app.services.privacy import patient_view
 
 SUBJECT_TYPES = ("product", "lot", "administration", "adverse_event")
 
@@ -34,8 +36,9 @@ class FlagListing:
     clock: SiteClock
 
 
-def _subject_names(session: Any, flags: list[Flag], clock: SiteClock) -> dict[tuple[str, int], str]:
-    """Readable names for the subjects of these flags, a query per subject type."""
+def _subject_names(session: Any, flags: list[Flag], clock: SiteClock, shown: Pseudonym) -> dict[tuple[str, int], str]:
+    """Readable names for the subjects of these flags, a query per subject type; patients as `shown` gives
+    them (an inspector sees pseudonyms)."""
     from registry_app.domain import Administration, AdverseEvent, Lot, Product
 
     wanted: dict[str, set[int]] = {}
@@ -44,7 +47,7 @@ def _subject_names(session: Any, flags: list[Flag], clock: SiteClock) -> dict[tu
     names: dict[tuple[str, int], str] = {}
 
     def administration(patient: str | None, given: Any, number: str) -> str:
-        return f"{patient or 'no patient reference'}, {clock.show_local(given)} (lot {number})"
+        return f"{shown(patient) or 'no patient reference'}, {clock.show_local(given)} (lot {number})"
 
     if ids := wanted.get("lot"):
         for lot_id, number in session.execute(select(Lot.id, Lot.lot_number).where(Lot.id.in_(ids))):
@@ -81,8 +84,9 @@ def flag_listing(ctx: ServiceContext, today: date | None = None) -> FlagListing:
     """Every current flag (list_flags) with its subject's readable name, for the Flags page."""
     flags = list_flags(ctx, today=today)
     clock = site_clock(ctx)
+    patient = patient_view(ctx)
     with ctx.db.read() as session:
-        return FlagListing(flags, _subject_names(session, flags, clock), clock)
+        return FlagListing(flags, _subject_names(session, flags, clock, patient), clock)
 
 
 @dataclass(frozen=True)
@@ -290,7 +294,7 @@ def summarize_flags(flags: Iterable[Flag]) -> FlagSummary:
     summary = FlagSummary(
         by_severity={
             severity: {"open": 0, "waived": 0}
-            for severity in sorted(SEVERITY_RANK, key=SEVERITY_RANK.get, reverse=True)
+            for severity in sorted(SEVERITY_RANK, key=SEVERITY_RANK.__getitem__, reverse=True)
         }
     )
     codes: dict[str, dict[str, int]] = {}

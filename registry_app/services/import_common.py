@@ -1,10 +1,10 @@
-"""What the lot and administration imports share: their result, the file read with its digest, progress over
-validation and writing, and the audit entry's compact id ranges."""
+"""What the lot and administration imports share: their result (its errors shown up to a cap), the file read
+once within the registry's limits with its digest, progress over validation and writing, and the audit entry's
+compact id ranges."""
 
 from __future__ import annotations
 
 import gc
-import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -14,12 +14,17 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from registry_app.db.bulk import WRITE_CHUNK, bulk_insert_dicts
+from registry_app.domain import Setting
 from registry_app.importers.lot_rows import ValidatedLots
-from registry_app.importers.tabular import RowError, Table, TableError, read_table
+from registry_app.importers.tabular import MAX_IMPORT_BYTES, RowError, Table, TableError, read_table
+from registry_app.services.context import ServiceContext
 from registry_app.services.errors import FieldError, ValidationError
 from registry_app.services.lots.receipt_checks import expiry_warning
 
 Progress = Callable[[int, int], bool | None]
+IMPORT_MAX_BYTES_KEY = "import_max_bytes"
+# An import with 200,000 bad rows still counts them all; a person reads the first ones.
+ERROR_LINES_SHOWN = 50
 
 
 @dataclass
@@ -55,8 +60,13 @@ class ImportResult:
     def written(self) -> bool:
         return self.ok and not self.dry_run
 
-    def error_lines(self) -> list[str]:
-        return [str(e) for e in self.errors]
+    def error_lines(self, limit: int | None = ERROR_LINES_SHOWN) -> list[str]:
+        """The errors as lines, the first `limit` of them and then "... and N more" (None: every one)."""
+        shown = self.errors if limit is None else self.errors[:limit]
+        lines = [str(e) for e in shown]
+        if len(shown) < len(self.errors):
+            lines.append(f"... and {len(self.errors) - len(shown):,} more")
+        return lines
 
 
 @contextmanager
@@ -81,11 +91,12 @@ def id_ranges(ids: Iterable[int]) -> list[str]:
     """Ids as compact ranges for the audit entry: [1, 2, 3, 7] -> ["1-3", "7"]."""
     ranges: list[str] = []
     ordered = sorted(set(ids))
-    start = prev = None
+    start: int | None = None
+    prev = 0  # the range's last id, once start is set
     for value in ordered:
         if start is None:
             start = prev = value
-        elif value == prev + 1:  # type: ignore[operator]
+        elif value == prev + 1:
             prev = value
         else:
             ranges.append(f"{start}-{prev}" if start != prev else str(start))
@@ -95,16 +106,38 @@ def id_ranges(ids: Iterable[int]) -> list[str]:
     return ranges
 
 
-def read_import_file(path: str | Path) -> tuple[Path, str, Table]:
-    path = Path(path)
+def import_size_limit(session: Session) -> int:
+    """The largest import file the registry reads (setting `import_max_bytes`, else MAX_IMPORT_BYTES)."""
+    setting = session.get(Setting, IMPORT_MAX_BYTES_KEY)
     try:
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        table = read_table(path)
-    except TableError as error:
-        raise ValidationError([FieldError("file", f"{path.name}: {error}")]) from None
-    except OSError as error:
-        raise ValidationError([FieldError("file", f"{path}: {error.strerror or error}")]) from None
-    return path, digest, table
+        return int(setting.value) if setting is not None else MAX_IMPORT_BYTES
+    except ValueError:  # a damaged setting must not lift the limit
+        return MAX_IMPORT_BYTES
+
+
+def registry_size_limit(ctx: ServiceContext) -> int:
+    """import_size_limit read in a transaction of its own (before an import's, or before signing in: the
+    command line checks a file against it before it starts validating the file)."""
+    with ctx.db.read() as session:
+        return import_size_limit(session)
+
+
+def refusal(path: Path, error: TableError | OSError) -> ValidationError:
+    """A file refused before its rows are looked at, in one line."""
+    if isinstance(error, TableError):
+        return ValidationError([FieldError("file", f"{path.name}: {error}")])
+    return ValidationError([FieldError("file", f"{path}: {error.strerror or error}")])
+
+
+def read_import_file(ctx: ServiceContext, path: str | Path) -> tuple[Path, str, Table]:
+    """The file read once (limits checked first, importers/tabular.py), with its SHA-256."""
+    path = Path(path)
+    max_bytes = registry_size_limit(ctx)
+    try:
+        table = read_table(path, max_bytes)
+    except (TableError, OSError) as error:
+        raise refusal(path, error) from None
+    return path, table.sha256, table
 
 
 def chunks_of(items: list[Any], size: int = WRITE_CHUNK) -> Iterator[list[Any]]:

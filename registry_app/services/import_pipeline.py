@@ -3,11 +3,14 @@
 import's one transaction. Reading and validating took about as long as writing, and a thread could not overlap
 them (both need the interpreter's lock); the demo generator does the same (services/demo/).
 
-Only new lots of a valid file take this path (no --update, no dry run, CSV, large): the first problem found,
+Only new lots of a valid file take this path (no --update, no dry run, CSV, large, a regular file within the
+registry's size limit, checked before the second process starts; that process reads the file under the same
+limits, and its reader refuses too wide or too long a file as read_table does): the first problem found,
 in a chunk or against the registry, stops the pipeline and rolls the transaction back, and the service then
 imports the file in one piece, which lists every problem and writes nothing. What is written, and the audit
 entry, are those of the one-piece import: the product details a file gives are merged chunk by chunk as
-`plan_products` merges them over the whole file and completed once the last chunk is in.
+`plan_products` merges them over the whole file and completed once the last chunk is in, and every row written
+in the transaction is recorded by the audit entry (audit_records.note_inserts_from_here before the first write).
 """
 
 from __future__ import annotations
@@ -27,9 +30,12 @@ from sqlalchemy.orm import Session
 
 from registry_app.db.bulk import sqlite_indexes_deferred, sqlite_page_cache
 from registry_app.domain import CharacterizationResult, Lot, Manufacturer, Product, Supplier, name_key, utcnow
+from registry_app.domain.base import table_of
 from registry_app.domain.vocab import LotStatus, Role
-from registry_app.importers.lot_chunks import ROWS_PER_CHUNK, FileRead, produce_validated_chunks
+from registry_app.importers.lot_chunks import ROWS_PER_CHUNK, FileRead, Job, produce_validated_chunks
 from registry_app.importers.lot_rows import PRODUCT_FIELDS, ValidatedLots
+from registry_app.importers.tabular import MAX_IMPORT_BYTES, TableError, check_regular_file
+from registry_app.services import audit_records
 from registry_app.services.audit import AuditRecord
 from registry_app.services.context import ServiceContext, current_site
 from registry_app.services.import_catalog import ProductPlan, ensure_names, name_ids, plan_products, write_products
@@ -49,13 +55,16 @@ class GiveUp(Exception):
     failed. The one-piece import then says what is wrong."""
 
 
-def suits_pipeline(path: str | Path, dry_run: bool, update_: bool) -> bool:
+def suits_pipeline(path: str | Path, dry_run: bool, update_: bool, max_bytes: int = MAX_IMPORT_BYTES) -> bool:
+    """Whether the file takes the pipeline: only a large CSV of new lots that is a regular file within
+    `max_bytes` (the registry's limit). Checked from os.stat alone: a FIFO, a device or an oversized file never
+    starts a process, and the one-piece import refuses it with its one line."""
     path = Path(path)
     if dry_run or update_ or path.suffix.lower() not in (".csv", ".txt"):
         return False
     try:
-        return path.stat().st_size >= PIPELINE_FROM_BYTES
-    except OSError:
+        return check_regular_file(path, max_bytes) >= PIPELINE_FROM_BYTES
+    except (TableError, OSError):
         return False
 
 
@@ -65,16 +74,17 @@ class ValidatingProcess:
     def __init__(self) -> None:
         # spawn, not fork: a forked copy of a process running Qt and database connections is not safe to use.
         context = multiprocessing.get_context("spawn")
-        self.jobs: Queue[tuple[Path, date, int] | None] = context.Queue(maxsize=1)
+        self.jobs: Queue[Job | None] = context.Queue(maxsize=1)
         self.out: Queue[FileRead | ValidatedLots | str | None] = context.Queue(maxsize=PENDING_CHUNKS)
         self.child = context.Process(
             target=produce_validated_chunks, args=(self.jobs, self.out), name="registry-import-validate", daemon=True
         )
         self.child.start()
 
-    def send(self, path: Path, today: date, rows_per_chunk: int) -> None:
-        """Hand the process its file (once): it starts reading and validating straight away."""
-        self.jobs.put((path, today, rows_per_chunk))
+    def send(self, path: Path, today: date, rows_per_chunk: int, max_bytes: int) -> None:
+        """Hand the process its file (once): it starts reading (a regular file of at most `max_bytes`, checked
+        again as it opens it) and validating straight away."""
+        self.jobs.put(Job(path, today, rows_per_chunk, max_bytes))
 
     def receive(self) -> tuple[FileRead, Iterator[ValidatedLots]]:
         """What the process read of its file, and the validated chunks as they come."""
@@ -126,12 +136,16 @@ class ValidationAhead:
     sign-in's deliberately slow password check, which the process's start and first chunk then overlap. Used
     by the first import of its file; a retried import (the database was busy) starts a process of its own."""
 
-    def __init__(self, path: Path, process: ValidatingProcess) -> None:
+    def __init__(self, path: Path, process: ValidatingProcess, max_bytes: int) -> None:
         self.path = path
         self.process: ValidatingProcess | None = process
+        self.max_bytes = max_bytes
 
-    def take(self, path: Path) -> ValidatingProcess | None:
-        process, self.process = (self.process, None) if path == self.path else (None, self.process)
+    def take(self, path: Path, max_bytes: int) -> ValidatingProcess | None:
+        """The process, for an import of its file under a size limit no lower than the one it reads under."""
+        if path != self.path or self.max_bytes > max_bytes:
+            return None
+        process, self.process = self.process, None
         return process
 
     def close(self) -> None:
@@ -142,19 +156,20 @@ class ValidationAhead:
 
 @contextmanager
 def validating_ahead(
-    path: str | Path, dry_run: bool = False, update_: bool = False
+    path: str | Path, dry_run: bool = False, update_: bool = False, max_bytes: int = MAX_IMPORT_BYTES
 ) -> Iterator[ValidationAhead | None]:
     """Start validating a file that suits the pipeline now, for an import_lots(..., ahead=) inside the block
-    (None when the file does not suit it). The process ends with the block."""
-    if not suits_pipeline(path, dry_run, update_):
+    (None when the file does not suit it: `max_bytes` is the registry's size limit, which the file is checked
+    against before the process starts). The process ends with the block."""
+    if not suits_pipeline(path, dry_run, update_, max_bytes):
         yield None
         return
     process = _started()
     if process is None:
         yield None
         return
-    process.send(Path(path), date.today(), ROWS_PER_CHUNK)
-    ahead = ValidationAhead(Path(path), process)
+    process.send(Path(path), date.today(), ROWS_PER_CHUNK, max_bytes)
+    ahead = ValidationAhead(Path(path), process, max_bytes)
     try:
         yield ahead
     finally:
@@ -162,16 +177,20 @@ def validating_ahead(
 
 
 def import_lots_in_pipeline(
-    ctx: ServiceContext, path: Path, progress: Progress | None, ahead: ValidationAhead | None = None
+    ctx: ServiceContext,
+    path: Path,
+    progress: Progress | None,
+    ahead: ValidationAhead | None = None,
+    max_bytes: int = MAX_IMPORT_BYTES,
 ) -> ImportResult | None:
     """Import a large CSV of new lots; None when the file is to be imported in one piece instead (nothing
-    written)."""
-    process = ahead.take(path) if ahead is not None else None
+    written). `max_bytes`: the registry's size limit, which the caller checked with suits_pipeline."""
+    process = ahead.take(path, max_bytes) if ahead is not None else None
     if process is None:
         process = _started()
         if process is None:
             return None
-        process.send(path, date.today(), ROWS_PER_CHUNK)
+        process.send(path, date.today(), ROWS_PER_CHUNK, max_bytes)
     result = ImportResult("lots", path.name, "", 0)
     try:
         # The digest is of the bytes the other process validates, read once: the audit entry names what was
@@ -230,12 +249,15 @@ class _ChunkWriter:
         lot_products: list[str] = []
         results = 0
         connection = session.connection()
+        # Every row inserted from here on (products, names, lots, results, excursions: all below the ORM) goes
+        # into the import's audit entry, as in the one-piece import.
+        audit_records.note_inserts_from_here(session)
         with ExitStack() as stack:
             stack.callback(sqlite_page_cache(connection, min(256 * 1024, max(2048, self.expected_rows))))
-            stack.enter_context(sqlite_indexes_deferred(connection, Lot.__table__, self.expected_rows))
+            stack.enter_context(sqlite_indexes_deferred(connection, table_of(Lot), self.expected_rows))
             stack.enter_context(
                 sqlite_indexes_deferred(
-                    connection, CharacterizationResult.__table__, RESULTS_PER_LOT * self.expected_rows
+                    connection, table_of(CharacterizationResult), RESULTS_PER_LOT * self.expected_rows
                 )
             )
             for chunk in chunks:

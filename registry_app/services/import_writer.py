@@ -20,13 +20,20 @@ from sqlalchemy.engine import Connection
 
 from registry_app.db.bulk import bulk_insert, sqlite_indexes_deferred
 from registry_app.domain import CharacterizationResult, Lot, LotResultFacts, name_key
+from registry_app.domain.base import table_of
 from registry_app.domain.result_facts import FACT_COLUMNS, SINGLE_PARTICLE_METHODS
 from registry_app.domain.vocab import CONTAMINANT_MARKERS, CYTOSOLIC_MARKERS, TRANSMEMBRANE_MARKERS, LotStatus
-from registry_app.importers.lot_rows import LOT_FIELDS, NUMERIC_RESULTS, QUALITATIVE_RESULTS, LotRow, ValidatedLots
+from registry_app.importers.lot_rows import (
+    LOT_FIELDS,
+    NUMERIC_RESULTS,
+    QUALITATIVE_RESULTS,
+    LotImportRow,
+    ValidatedLots,
+)
 
-LOT_TABLE = Lot.__table__
-RESULT_TABLE = CharacterizationResult.__table__
-FACTS_TABLE = LotResultFacts.__table__
+LOT_TABLE = table_of(Lot)
+RESULT_TABLE = table_of(CharacterizationResult)
+FACTS_TABLE = table_of(LotResultFacts)
 
 
 @dataclass
@@ -41,8 +48,8 @@ class NewLots:
         return len(self.product_keys)
 
 
-def new_lots(lots: ValidatedLots, positions: list[int] | None, merged: dict[int, LotRow]) -> NewLots:
-    """The rows at `positions` (None: every row), each replaced by its merged LotRow where there is one."""
+def new_lots(lots: ValidatedLots, positions: list[int] | None, merged: dict[int, LotImportRow]) -> NewLots:
+    """The rows at `positions` (None: every row), each replaced by its merged LotImportRow where there is one."""
     if positions is None:
         return NewLots(lots.columns, lots.product_keys)
     columns = {name: [values[p] for p in positions] for name, values in lots.columns.items()}
@@ -131,7 +138,7 @@ def insert_results(connection: Connection, new: NewLots, lot_ids: Sequence[int],
     measured_by, source_ref = columns.get("result_source", none), columns.get("coa_ref", none)
     kinds: list[tuple[dict[str, Any], dict[str, list[Any]]]] = []  # (values in the statement, bound columns)
 
-    def rows_with(values: list[Any], *others: tuple[str, list[Any]]) -> dict[str, list[Any]]:
+    def rows_with(values: Sequence[Any], *others: tuple[str, Sequence[Any]]) -> dict[str, list[Any]]:
         """The columns at the rows where `values` is given (picked at C speed)."""
         if None not in values:
             return {name: list(column) for name, column in others}
@@ -143,8 +150,8 @@ def insert_results(connection: Connection, new: NewLots, lot_ids: Sequence[int],
         values = columns.get(column)
         if values is None:
             continue
-        methods = (("method", columns.get(method_column, none)),) if method_column else ()
-        kinds.append(({"parameter": parameter, "unit": unit}, rows_with(values, ("value", values), *methods, *common)))
+        method = (("method", columns.get(method_column, none)),) if method_column else ()
+        kinds.append(({"parameter": parameter, "unit": unit}, rows_with(values, ("value", values), *method, *common)))
     for column, kind in (("markers_detected", "detected"), ("markers_not_detected", "not_detected")):
         listed = columns.get(column)
         if listed is None:

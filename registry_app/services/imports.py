@@ -30,22 +30,30 @@ from registry_app.domain import (
     refresh_lot_result_facts,
     utcnow,
 )
+from registry_app.domain.base import table_of
 from registry_app.domain.exact import Exact, exact_sql
 from registry_app.domain.vocab import LotStatus, Role
 from registry_app.importers.administration_rows import AdministrationRow, validate_administrations
-from registry_app.importers.lot_rows import LotRow, ValidatedLots, validate_lots
+from registry_app.importers.lot_rows import LotImportRow, ValidatedLots, validate_lots
 from registry_app.importers.tabular import RowError
+from registry_app.services import audit_records
 from registry_app.services.audit import AuditRecord
 from registry_app.services.context import STAFF, ServiceContext, changing, current_site
 from registry_app.services.import_catalog import ProductPlan, ensure_names, name_ids, plan_products, write_products
+from registry_app.services.import_common import ERROR_LINES_SHOWN as ERROR_LINES_SHOWN
+from registry_app.services.import_common import IMPORT_MAX_BYTES_KEY as IMPORT_MAX_BYTES_KEY
 from registry_app.services.import_common import Cancelled as _Cancelled
-from registry_app.services.import_common import ImportResult, Progress, id_ranges
+from registry_app.services.import_common import ImportResult as ImportResult
+from registry_app.services.import_common import Progress as Progress
 from registry_app.services.import_common import Reporter as _Reporter
 from registry_app.services.import_common import bulk_insert_rows as _bulk_insert
 from registry_app.services.import_common import chunks_of as _chunks
 from registry_app.services.import_common import cyclic_gc_paused as _cyclic_gc_paused
 from registry_app.services.import_common import expiry_warnings as _expiry_warnings
+from registry_app.services.import_common import id_ranges as id_ranges
+from registry_app.services.import_common import import_size_limit as import_size_limit
 from registry_app.services.import_common import read_import_file as _read
+from registry_app.services.import_common import registry_size_limit as registry_size_limit  # for the command line
 from registry_app.services.import_pipeline import (
     ValidationAhead,
     import_lots_in_pipeline,
@@ -54,9 +62,10 @@ from registry_app.services.import_pipeline import (
 from registry_app.services.import_pipeline import validating_ahead as validating_ahead  # for the command line
 from registry_app.services.import_writer import NewLots, new_lots, write_new_lots
 from registry_app.services.lots.receipt_checks import receipt_excursions, record_receipt_excursions
+from registry_app.services.privacy import patient_ref_pattern, patient_ref_problem
 
-_LOT_TABLE = Lot.__table__
-_RESULT_TABLE = CharacterizationResult.__table__
+_LOT_TABLE = table_of(Lot)
+_RESULT_TABLE = table_of(CharacterizationResult)
 
 
 # ---- lots ------------------------------------------------------------------------------------------------
@@ -87,13 +96,16 @@ def _import_lots(
     progress: Progress | None,
     ahead: ValidationAhead | None,
 ) -> ImportResult:
-    if suits_pipeline(path, dry_run, update):
-        pipelined = import_lots_in_pipeline(ctx, Path(path), progress, ahead)
+    # The limits come first: only a regular file within the registry's size limit takes the pipeline, so a
+    # FIFO, a device or an oversized file is refused by the one-piece read below before any process starts.
+    max_bytes = registry_size_limit(ctx)
+    if suits_pipeline(path, dry_run, update, max_bytes):
+        pipelined = import_lots_in_pipeline(ctx, Path(path), progress, ahead, max_bytes)
         if pipelined is not None:
             return pipelined
         # The file has a problem (or the second process failed), and nothing was written: the import in one
         # piece lists every problem.
-    path, digest, table = _read(path)
+    path, digest, table = _read(ctx, path)
     result = ImportResult("lots", path.name, digest, len(table.rows), dry_run=dry_run)
     reporter = _Reporter(progress, len(table.rows))
     checked = validate_lots(table, date.today(), update=update, progress=reporter.validating)
@@ -148,9 +160,9 @@ def _import_lots_in(
             existing_status[found_id] = status
     statuses = lots.column("status")
     _check_new_lot_statuses(ctx, lots, statuses, existing_lots, products, errors)
-    updates: dict[int, LotRow] = {}
+    updates: dict[int, LotImportRow] = {}
     positions: list[int] | None = None  # None: every row of the file is a new lot, given once
-    merged: dict[int, LotRow] = {}
+    merged: dict[int, LotImportRow] = {}
     if existing_lots or update_:
         positions = []
         first: dict[tuple[str, str], int] = {}
@@ -251,7 +263,7 @@ def _write_lots(
     plans: dict[str, ProductPlan],
     products: dict[str, tuple[int, str]],
     new: NewLots,
-    updates: dict[int, LotRow],
+    updates: dict[int, LotImportRow],
     result: ImportResult,
     update_: bool,
     reporter: _Reporter,
@@ -268,6 +280,7 @@ def _write_lots(
         "update": update_,
     }
     connection = session.connection()
+    audit_records.note_inserts_from_here(session)  # the rows written below the ORM go into the entry's records
 
     manufacturers = name_ids(session, Manufacturer)
     wanted_m = {
@@ -357,7 +370,7 @@ def _open_receipt_excursions(
 
 def _update_lots(
     session: Session,
-    updates: dict[int, LotRow],
+    updates: dict[int, LotImportRow],
     suppliers: dict[str, int],
     now: datetime,
     results: list[dict[str, Any]],
@@ -415,6 +428,7 @@ def _update_lots(
                 "method": item["method"],
             }
     if voids:
+        audit_records.note_rows(session, _RESULT_TABLE, (void["b_id"] for void in voids))
         session.execute(
             update(_RESULT_TABLE)
             .where(_RESULT_TABLE.c.id == bindparam("b_id"))
@@ -441,7 +455,7 @@ def import_administrations(
 def _import_administrations(
     ctx: ServiceContext, path: str | Path, dry_run: bool, progress: Progress | None
 ) -> ImportResult:
-    path, digest, table = _read(path)
+    path, digest, table = _read(ctx, path)
     result = ImportResult("administrations", path.name, digest, len(table.rows), dry_run=dry_run)
     reporter = _Reporter(progress, len(table.rows))
     checked = validate_administrations(table, datetime.now(), progress=reporter.validating)
@@ -485,7 +499,13 @@ def _import_administrations_in(
     recorded_by = ctx.actor.user_id if ctx.actor else None
     records: list[dict[str, Any]] = []
     per_lot: dict[int, Decimal] = defaultdict(Decimal)
+    ref_pattern = patient_ref_pattern(session)
     for row in rows:
+        ref = row.values.get("patient_ref")
+        ref_problem = patient_ref_problem(ref, ref_pattern) if ref else None
+        if ref_problem:
+            result.errors.append(RowError(row.row, "patient_ref", ref_problem))
+            continue
         product_id = products.get(row.product_key)
         if product_id is None:
             result.errors.append(
@@ -518,8 +538,10 @@ def _import_administrations_in(
     if result.dry_run:
         return
     result.batch = batch
-    _bulk_insert(session, Administration.__table__, records, reporter.writing)
+    audit_records.note_inserts_from_here(session)
+    _bulk_insert(session, table_of(Administration), records, reporter.writing)
     if per_lot:
+        audit_records.note_rows(session, _LOT_TABLE, per_lot)
         lot_table = _LOT_TABLE
         session.execute(
             update(lot_table)

@@ -157,9 +157,8 @@ def list_suppliers(ctx: ServiceContext) -> list[PartyInfo]:
 
 def get_party(ctx: ServiceContext, kind: str, party_id: int) -> PartyInfo:
     ctx.require(READERS, f"view {kind}s")
-    model = Manufacturer if kind == "manufacturer" else Supplier
     with ctx.db.read() as session:
-        row = session.get(model, party_id)
+        row = session.get(Manufacturer, party_id) if kind == "manufacturer" else session.get(Supplier, party_id)
         if row is None:
             raise NotFound(f"no {kind} with id {party_id}")
         return PartyInfo(row.id, kind, row.name, getattr(row, "country", None))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -180,9 +181,9 @@ def _parse_routes(routes: Iterable[str]) -> tuple[set[str], list[FieldError]]:
     return wanted, errors
 
 
-def _parse_spec(spec: Mapping[str, Any]) -> tuple[dict[str, float | None], list[FieldError]]:
+def _parse_spec(spec: Mapping[str, Any]) -> tuple[dict[str, Decimal | None], list[FieldError]]:
     errors: list[FieldError] = []
-    parsed: dict[str, float | None] = {}
+    parsed: dict[str, Decimal | None] = {}
     for key, raw in spec.items():
         if key not in _SPEC_FIELDS:
             errors.append(FieldError(key, f"is not a specification field; use {', '.join(_SPEC_FIELDS)}"))
@@ -228,7 +229,7 @@ def save_product(
     if errors:
         raise ValidationError(errors)
     with ctx.db.write() as session:
-        product = Product(created_at=utcnow()) if creating else _product(session, product_id)  # type: ignore[arg-type]
+        product = Product(created_at=utcnow()) if creating else _product(session, product_id)  # type: ignore[arg-type]  # set when amending
         before = {} if creating else _product_state(product)
         _apply(session, product, parsed)
         for key, value in limits.items():
@@ -354,6 +355,7 @@ def set_regulatory_status(
         errors.append(FieldError("reference", "at most 200 characters fit"))
     if errors:
         raise ValidationError(errors)
+    assert parsed_status is not None  # a status that did not parse is among the errors raised above
     with ctx.db.write() as session:
         product = _product(session, product_id)
         where = parsed_jurisdiction or current_site(session, ctx.site_code).jurisdiction

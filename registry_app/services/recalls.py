@@ -7,7 +7,7 @@ on administration(lot_id, administered_at) and administration(patient_ref).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -27,6 +27,13 @@ from registry_app.services.audit import AuditRecord
 from registry_app.services.auth import add_signature, reauthenticate
 from registry_app.services.context import DIRECTOR, READERS, STAFF, ServiceContext, changing
 from registry_app.services.errors import ConflictError, FieldError, NotFound, RegistryError, ValidationError
+from registry_app.services.privacy import (
+    PSEUDONYM_PATTERN,
+    for_inspector,
+    make_pseudonymizer,
+    registry_key,
+    sees_pseudonyms,
+)
 
 
 class AmbiguousLot(RegistryError):
@@ -234,8 +241,17 @@ def patient_query(patient_ref: str) -> Any:
     )
 
 
+def _as_seen_by(ctx: ServiceContext, rows: list[AdministrationView]) -> list[AdministrationView]:
+    """An inspector sees each patient as the same pseudonym the outputs use, and no free text."""
+    if not sees_pseudonyms(ctx) or not rows:
+        return rows
+    pseudonym = make_pseudonymizer(registry_key(ctx))
+    return [for_inspector(row, pseudonym) for row in rows]
+
+
 def trace_lot(ctx: ServiceContext, lot_id: int) -> Trace:
-    """Every current administration of the lot (patients, dates, routes, practitioners), for notification."""
+    """Every current administration of the lot (patients, dates, routes, practitioners), for notification.
+    An inspector sees pseudonyms instead of the patients' references."""
     ctx.require(READERS, "trace lots")
     with ctx.db.read() as session:
         lot = session.execute(
@@ -246,7 +262,7 @@ def trace_lot(ctx: ServiceContext, lot_id: int) -> Trace:
         if lot is None:
             raise NotFound(f"no lot with id {lot_id}")
         rows = [to_view(r) for r in session.execute(trace_query(lot_id)).all()]
-        return Trace(
+        trace = Trace(
             lot_id,
             lot.name,
             lot.lot_number,
@@ -255,6 +271,7 @@ def trace_lot(ctx: ServiceContext, lot_id: int) -> Trace:
             rows,
             lot.recall_at,
         )
+    return replace(trace, administrations=_as_seen_by(ctx, trace.administrations))
 
 
 def lots_for_patient(ctx: ServiceContext, patient_ref: str) -> list[AdministrationView]:
@@ -263,8 +280,30 @@ def lots_for_patient(ctx: ServiceContext, patient_ref: str) -> list[Administrati
     ref = (patient_ref or "").strip()
     if not ref:
         raise ValidationError("give a patient reference", field="patient_ref")
+    if sees_pseudonyms(ctx):
+        return _lots_for_pseudonym(ctx, ref)
     with ctx.db.read() as session:
-        return [to_view(r) for r in session.execute(patient_query(ref)).all()]
+        found = [to_view(r) for r in session.execute(patient_query(ref)).all()]
+    return _as_seen_by(ctx, found)
+
+
+def _lots_for_pseudonym(ctx: ServiceContext, shown: str) -> list[AdministrationView]:
+    """An inspector looks a patient up by the pseudonym their outputs show, never by the reference: a lookup by
+    reference would confirm a guessed name or birth date. The pseudonym is matched by recomputing it over the
+    registry's distinct references (one pass; an HMAC cannot be searched backwards)."""
+    if not PSEUDONYM_PATTERN.fullmatch(shown):
+        raise ValidationError(
+            "an inspector looks patients up by the pseudonym shown in the trace and the exports (P- and 10 "
+            "letters or digits), not by the clinic's reference",
+            field="patient_ref",
+        )
+    pseudonym = make_pseudonymizer(registry_key(ctx))
+    with ctx.db.read() as session:
+        refs = session.execute(select(Administration.patient_ref).distinct()).scalars()
+        wanted = "P-" + shown[2:].lower()
+        matching = next((ref for ref in refs if ref and pseudonym(ref) == wanted), None)
+        found = [] if matching is None else [to_view(r) for r in session.execute(patient_query(matching)).all()]
+    return _as_seen_by(ctx, found)
 
 
 @changing("mark patients notified", STAFF)

@@ -8,36 +8,34 @@ place inside it, so an output exists exactly when its audit entry does.
 Patient references are pseudonymized by default: "P-" + the first 10 hex digits of HMAC-SHA256 over the
 reference with a random key kept per registry (setting `pseudonym_key`), so one patient keeps one pseudonym
 across outputs and over time. Only a medical director may include the clinic's own references, and the audit
-entry says so.
+entry says so. Free text (administration notes, amendment and void reasons, adverse event narratives) is left
+out the same way unless a medical director includes it (`include_free_text`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from registry_app import __version__
-from registry_app.domain import Setting, utcnow
+from registry_app.domain import utcnow
 from registry_app.domain.vocab import Role
 from registry_app.reports import data as report_data
 from registry_app.reports.bundle import BundleFile, write_bundle
-from registry_app.reports.data import EXPORT_KINDS, ComplianceData, FlagRow, LotRow, Period, Pseudonym
+from registry_app.reports.data import EXPORT_KINDS, ComplianceData, FlagRow, Period, Pseudonym, ReportLotRow
 from registry_app.reports.exports import FORMATS, Table, file_sha256, write_table
 from registry_app.rules import RULES, Flag, evaluate_flags, score
-from registry_app.services.audit import AuditRecord, verify_chain
+from registry_app.services.audit import AuditRecord, verify_registry
 from registry_app.services.context import READERS, ServiceContext, changing, current_site
 from registry_app.services.errors import FieldError, PermissionDenied, ValidationError
 from registry_app.services.outputs import output_target, publish, temporary_beside
+from registry_app.services.privacy import PSEUDONYM_KEY as PSEUDONYM_KEY
+from registry_app.services.privacy import check_free_text, make_pseudonymizer, registry_key
 
-PSEUDONYM_KEY = "pseudonym_key"
 PSEUDONYMIZED = "pseudonyms (P-…, a keyed hash per registry)"
 REAL_REFS = "the clinic's own patient references (included by a medical director)"
 
@@ -55,53 +53,13 @@ class OutputResult:
     audit_seq: int = 0
 
 
-# ---- pseudonyms -------------------------------------------------------------------------------------------
-
-
-def pseudonym_for(key: bytes, patient_ref: str) -> str:
-    return "P-" + hmac.new(key, patient_ref.strip().encode("utf-8"), hashlib.sha256).hexdigest()[:10]
-
-
-def make_pseudonymizer(key: bytes | None) -> Pseudonym:
-    """Pseudonyms with `key`; with None, the references as recorded (a medical director's explicit choice)."""
-    if key is None:
-        return lambda ref: ref
-    cache: dict[str, str] = {}
-
-    def pseudonym(ref: str | None) -> str | None:
-        if ref is None or not ref.strip():
-            return ref
-        found = cache.get(ref)
-        if found is None:
-            found = cache[ref] = pseudonym_for(key, ref)
-        return found
-
-    return pseudonym
-
-
-def _registry_key(ctx: ServiceContext) -> bytes:
-    """The registry's pseudonymization key, created on first use (a registry-wide setting, not audited: it is
-    a secret, and creating it changes no record)."""
-    with ctx.db.read() as session:
-        setting = session.get(Setting, PSEUDONYM_KEY)
-        if setting is not None:
-            return bytes.fromhex(setting.value)
-    try:
-        with ctx.db.write() as session:
-            setting = session.get(Setting, PSEUDONYM_KEY)
-            if setting is None:
-                setting = Setting(key=PSEUDONYM_KEY, value=secrets.token_hex(32))
-                session.add(setting)
-            return bytes.fromhex(setting.value)
-    except IntegrityError:  # another process created it at the same moment: use theirs
-        with ctx.db.read() as session:
-            return bytes.fromhex(session.get(Setting, PSEUDONYM_KEY).value)  # type: ignore[union-attr]
+# ---- pseudonyms and free text ---------------------------------------------------------------------------
 
 
 def _pseudonymizer(ctx: ServiceContext, include_patient_refs: bool) -> Pseudonym:
     if include_patient_refs:
         return make_pseudonymizer(None)
-    return make_pseudonymizer(_registry_key(ctx))
+    return make_pseudonymizer(registry_key(ctx))
 
 
 def _check_patient_refs(ctx: ServiceContext, include_patient_refs: bool) -> None:
@@ -145,6 +103,7 @@ def _flag_row(flag: Flag) -> FlagRow:
         lot_number=flag.lot_number,
         message=flag.message,
         waived=flag.waived,
+        # A waiver is a dict of objects; rules.evaluate fills these three with a str, a datetime and a str.
         waived_by=waiver.get("waived_by"),  # type: ignore[arg-type]
         waived_at=waiver.get("waived_at"),  # type: ignore[arg-type]
         waiver_reason=waiver.get("reason"),  # type: ignore[arg-type]
@@ -168,7 +127,7 @@ def _completeness(session: Session, jurisdiction: str, today: date, lot_ids: lis
 # ---- building the content -----------------------------------------------------------------------------
 
 
-def _lots_in_scope(session: Session, jurisdiction: str, period: Period, today: date) -> list[LotRow]:
+def _lots_in_scope(session: Session, jurisdiction: str, period: Period, today: date) -> list[ReportLotRow]:
     """Lots received or used in the period, with their completeness scores."""
     ids = list(session.execute(report_data.lots_in_scope(period)).scalars())
     scores = _completeness(session, jurisdiction, today, ids)
@@ -176,19 +135,19 @@ def _lots_in_scope(session: Session, jurisdiction: str, period: Period, today: d
 
 
 def _export_table(
-    session: Session, kind: str, jurisdiction: str, period: Period, today: date, pseudonym: Pseudonym
+    session: Session, kind: str, jurisdiction: str, period: Period, today: date, pseudonym: Pseudonym, free_text: bool
 ) -> Table:
     if kind == "lots":
         return report_data.lots_table(_lots_in_scope(session, jurisdiction, period, today))
     if kind == "products":
         return report_data.products_table(session, jurisdiction, period)
     if kind == "administrations":
-        return report_data.administrations_table(session, period, pseudonym)
+        return report_data.administrations_table(session, period, pseudonym, free_text=free_text)
     if kind == "flags":
         flags = report_data.flags_in_scope(session, current_flags(session, jurisdiction, today), period)
         return report_data.flags_table(flags)
     if kind == "audit":
-        return report_data.audit_table(session, pseudonym)
+        return report_data.audit_table(session, pseudonym, free_text=free_text)
     raise ValueError(kind)
 
 
@@ -199,8 +158,9 @@ def _compliance_data(
     today: date,
     pseudonym: Pseudonym,
     include_patient_refs: bool,
-    scope_lots: list[LotRow] | None = None,
+    scope_lots: list[ReportLotRow] | None = None,
     flags: list[FlagRow] | None = None,
+    free_text: bool = False,
 ) -> ComplianceData:
     """The report's content. `scope_lots` (every lot in scope) and `flags` (the flags in scope) are passed
     when the caller has read them already for the exports, so each is read and evaluated once."""
@@ -210,7 +170,7 @@ def _compliance_data(
         scope_lots = _lots_in_scope(session, jurisdiction, period, today)
     if flags is None:
         flags = report_data.flags_in_scope(session, current_flags(session, jurisdiction, today), period)
-    verified = verify_chain(session)
+    verified = verify_registry(session)
     actor = ctx.actor
     role = actor.role.replace("_", " ") if actor else ""
     return ComplianceData(
@@ -230,7 +190,7 @@ def _compliance_data(
         administrations=report_data.administration_summary(session, period),
         per_month=report_data.administrations_per_month(session, period),
         recalls=report_data.recall_rows(session, period),
-        adverse_events=report_data.adverse_event_rows(session, period, pseudonym),
+        adverse_events=report_data.adverse_event_rows(session, period, pseudonym, free_text=free_text),
         products_in_scope=report_data.products_in_scope_count(session, period),
         patients=report_data.patient_count(session, period),
     )
@@ -250,12 +210,19 @@ def _publish(ctx: ServiceContext, temporary: Path, final: Path, record: AuditRec
     return seq
 
 
-def _patient_refs_fields(include_patient_refs: bool) -> dict[str, Any]:
-    return {"patient_refs": "included" if include_patient_refs else "pseudonymized"}
+def _patient_refs_fields(include_patient_refs: bool, include_free_text: bool) -> dict[str, Any]:
+    return {
+        "patient_refs": "included" if include_patient_refs else "pseudonymized",
+        "free_text": "included" if include_free_text else "withheld",
+    }
 
 
-def _reason(include_patient_refs: bool) -> str | None:
-    return "the medical director included the clinic's own patient references" if include_patient_refs else None
+def _reason(include_patient_refs: bool, include_free_text: bool) -> str | None:
+    included = [
+        *(["the clinic's own patient references"] if include_patient_refs else []),
+        *(["free text (notes, reasons, narratives)"] if include_free_text else []),
+    ]
+    return f"the medical director included {' and '.join(included)}" if included else None
 
 
 # ---- services -----------------------------------------------------------------------------------------
@@ -272,6 +239,7 @@ def export(
     end: date | None = None,
     today: date | None = None,
     replace: bool = False,
+    include_free_text: bool = False,
 ) -> OutputResult:
     """Write one export (lots, products, administrations, flags, audit) as CSV or XLSX; the whole registry,
     or the records of a period when `start`/`end` are given. An existing `out` is replaced only with
@@ -286,12 +254,13 @@ def export(
     period = _period(start, end, required=False)
     final = output_target(out, f".{fmt}", replace)
     _check_patient_refs(ctx, include_patient_refs)
+    check_free_text(ctx, include_free_text)
     today = today or date.today()
     pseudonym = _pseudonymizer(ctx, include_patient_refs)
     with temporary_beside(final) as temporary:
         with ctx.db.read() as session:
             jurisdiction = current_site(session, ctx.site_code).jurisdiction
-            table = _export_table(session, kind, jurisdiction, period, today, pseudonym)
+            table = _export_table(session, kind, jurisdiction, period, today, pseudonym, include_free_text)
         rows = write_table(temporary, fmt, table)
         digest = file_sha256(temporary)
         after = {
@@ -301,13 +270,20 @@ def export(
             "sha256": digest,
             "rows": rows,
             "period": period.as_json(),
-            **_patient_refs_fields(include_patient_refs),
+            **_patient_refs_fields(include_patient_refs, include_free_text),
         }
         seq = _publish(
             ctx,
             temporary,
             final,
-            AuditRecord(f"export {kind}", "export", kind, before={}, after=after, reason=_reason(include_patient_refs)),
+            AuditRecord(
+                f"export {kind}",
+                "export",
+                kind,
+                before={},
+                after=after,
+                reason=_reason(include_patient_refs, include_free_text),
+            ),
             replace,
         )
     return OutputResult(final, digest, kind, rows=rows, audit_seq=seq)
@@ -322,16 +298,20 @@ def compliance_report(
     include_patient_refs: bool = False,
     today: date | None = None,
     replace: bool = False,
+    include_free_text: bool = False,
 ) -> OutputResult:
     """The inspector's compliance report for the period, as PDF."""
     period = _period(start, end, required=True)
     final = output_target(out, ".pdf", replace)
     _check_patient_refs(ctx, include_patient_refs)
+    check_free_text(ctx, include_free_text)
     today = today or date.today()
     pseudonym = _pseudonymizer(ctx, include_patient_refs)
     with temporary_beside(final) as temporary:
         with ctx.db.read() as session:
-            content = _compliance_data(session, ctx, period, today, pseudonym, include_patient_refs)
+            content = _compliance_data(
+                session, ctx, period, today, pseudonym, include_patient_refs, free_text=include_free_text
+            )
         pages = _write_pdf(temporary, content)
         digest = file_sha256(temporary)
         after = {
@@ -341,7 +321,7 @@ def compliance_report(
             "pages": pages,
             "period": period.as_json(),
             "audit_trail": content.audit_status,
-            **_patient_refs_fields(include_patient_refs),
+            **_patient_refs_fields(include_patient_refs, include_free_text),
         }
         seq = _publish(
             ctx,
@@ -353,7 +333,7 @@ def compliance_report(
                 "compliance",
                 before={},
                 after=after,
-                reason=_reason(include_patient_refs),
+                reason=_reason(include_patient_refs, include_free_text),
             ),
             replace,
         )
@@ -369,12 +349,14 @@ def bundle(
     include_patient_refs: bool = False,
     today: date | None = None,
     replace: bool = False,
+    include_free_text: bool = False,
 ) -> OutputResult:
     """One ZIP: the compliance report, every export of the period as CSV and XLSX, the whole audit trail, the
     result of `audit verify`, and a manifest of every file's SHA-256."""
     period = _period(start, end, required=True)
     final = output_target(out, ".zip", replace)
     _check_patient_refs(ctx, include_patient_refs)
+    check_free_text(ctx, include_free_text)
     today = today or date.today()
     pseudonym = _pseudonymizer(ctx, include_patient_refs)
     with temporary_beside(final) as temporary:
@@ -383,14 +365,18 @@ def bundle(
             jurisdiction = current_site(session, ctx.site_code).jurisdiction
             scope_lots = _lots_in_scope(session, jurisdiction, period, today)
             flags = report_data.flags_in_scope(session, current_flags(session, jurisdiction, today), period)
-            content = _compliance_data(session, ctx, period, today, pseudonym, include_patient_refs, scope_lots, flags)
+            content = _compliance_data(
+                session, ctx, period, today, pseudonym, include_patient_refs, scope_lots, flags, include_free_text
+            )
             tables = {
                 "lots": report_data.lots_table(scope_lots),
                 "products": report_data.products_table(session, jurisdiction, period),
-                "administrations": report_data.administrations_table(session, period, pseudonym),
+                "administrations": report_data.administrations_table(
+                    session, period, pseudonym, free_text=include_free_text
+                ),
                 "flags": report_data.flags_table(flags),
                 # The audit trail is exported whole: its hash chain only reads from the first entry.
-                "audit": report_data.audit_table(session, pseudonym),
+                "audit": report_data.audit_table(session, pseudonym, free_text=include_free_text),
             }
         files = write_bundle(temporary, content, tables, content.audit_status, content.audit_ok)
         digest = file_sha256(temporary)
@@ -400,14 +386,19 @@ def bundle(
             "period": period.as_json(),
             "files": {f.name: f.sha256 for f in files},
             "audit_trail": content.audit_status,
-            **_patient_refs_fields(include_patient_refs),
+            **_patient_refs_fields(include_patient_refs, include_free_text),
         }
         seq = _publish(
             ctx,
             temporary,
             final,
             AuditRecord(
-                "inspection bundle", "bundle", final.name, before={}, after=after, reason=_reason(include_patient_refs)
+                "inspection bundle",
+                "bundle",
+                final.name,
+                before={},
+                after=after,
+                reason=_reason(include_patient_refs, include_free_text),
             ),
             replace,
         )

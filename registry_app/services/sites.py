@@ -14,6 +14,8 @@ from registry_app.importers import cells
 from registry_app.services.audit import AuditRecord, snapshot
 from registry_app.services.context import ADMIN, CURRENT_SITE_KEY, READERS, ServiceContext, changing, current_site
 from registry_app.services.errors import ConflictError, FieldError, ValidationError
+from registry_app.services.privacy import patient_ref_pattern as ref_pattern
+from registry_app.services.privacy import store_patient_ref_pattern, validate_patient_ref_pattern
 
 # The site table has no time-zone column; the key/value settings table has room for one per site, so no
 # migration is needed for it (issue 19 item 7).
@@ -63,11 +65,22 @@ def _site_fields(
 
 @changing("change the site's settings", ADMIN)
 def set_site(
-    ctx: ServiceContext, jurisdiction: str, name: str | None = None, time_zone: str | None = None
+    ctx: ServiceContext,
+    jurisdiction: str,
+    name: str | None = None,
+    time_zone: str | None = None,
+    patient_ref_pattern: str | None = None,
 ) -> dict[str, str]:
-    """Set the site's jurisdiction, and its name and time zone when given. Every field is checked first."""
+    """Set the site's jurisdiction, and its name and time zone when given. Every field is checked first.
+    `patient_ref_pattern` (registry-wide, services/privacy.py), when given, is set in the same transaction;
+    "" restores the default."""
     errors: list[FieldError] = []
     code, zone = _site_fields(errors, jurisdiction, name, time_zone, name_required=False)
+    if patient_ref_pattern and patient_ref_pattern.strip():
+        try:
+            validate_patient_ref_pattern(patient_ref_pattern)
+        except ValidationError as error:
+            errors += error.errors
     if errors:
         raise ValidationError(errors)
     with ctx.db.write() as session:
@@ -80,6 +93,10 @@ def set_site(
             _set_setting(session, TIME_ZONE_KEY.format(code=site.code), zone)
         _remember_current(session, site)
         after = {**snapshot(site), "time_zone": _time_zone(session, site)}
+        if patient_ref_pattern is not None:
+            before["patient_ref_pattern"], after["patient_ref_pattern"] = store_patient_ref_pattern(
+                session, patient_ref_pattern
+            )
         ctx.audit(session, AuditRecord("set site", "site", site.id, before=before, after=after))
         return _info(session, site)
 
@@ -111,9 +128,9 @@ def _info(session: Session, site: Site) -> dict[str, str]:
 
 
 def site_info(ctx: ServiceContext) -> dict[str, str]:
-    """code, name, jurisdiction, and time_zone once one was set."""
+    """code, name, jurisdiction, time_zone once one was set, and the registry's patient_ref_pattern."""
     with ctx.db.read() as session:
-        return _info(session, current_site(session, ctx.site_code))
+        return {**_info(session, current_site(session, ctx.site_code)), "patient_ref_pattern": ref_pattern(session)}
 
 
 # A site code is typed on command lines (`--site CODE`) and stored in settings keys: letters, digits, - and _.

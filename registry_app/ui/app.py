@@ -81,7 +81,7 @@ def open_registry(args: argparse.Namespace, recent: RecentRegistries | None = No
     ctx: ServiceContext | None = None
     if explicit or _registry_exists(url):
         try:
-            ctx = ServiceContext(open_database(url), site_code=args.site)
+            ctx = ServiceContext(open_database(_with_server_password(url)), site_code=args.site)
         except DatabaseTooNew as error:
             QMessageBox.critical(None, "Registry", str(error))
             return None
@@ -102,6 +102,32 @@ def open_registry(args: argparse.Namespace, recent: RecentRegistries | None = No
         return None
     recent.remember(str(ctx.db.url))
     return ctx
+
+
+def _with_server_password(url: str) -> str:
+    """A server URL kept without its password (recent registries, File > Open a registry on a server) gets it
+    from the OS keyring when it was kept there, else from the user; libpq's PGPASSWORD and .pgpass still
+    apply when neither gives one."""
+    from ..services.credentials import account_for, has_password, is_authentication_failure, stored_password
+    from ..services.credentials import with_password as add_password
+
+    if is_sqlite(url) or has_password(url):
+        return url
+    stored = stored_password(account_for(url))
+    if stored:
+        return add_password(url, stored)
+    try:
+        open_database(url, migrate=False).dispose()
+        return url  # trust, PGPASSWORD or .pgpass: no password needed here
+    except Exception as error:
+        if not is_authentication_failure(error):
+            return url  # the caller reports it
+    from PySide6.QtWidgets import QInputDialog, QLineEdit
+
+    password, ok = QInputDialog.getText(
+        None, "Registry", f"Password for {account_for(url)}:", QLineEdit.EchoMode.Password
+    )
+    return add_password(url, password) if ok and password else url
 
 
 def sign_in_again(ctx: ServiceContext, username: str = "") -> bool:

@@ -64,6 +64,9 @@ class FirstRunDialog(QDialog):
         server = QHBoxLayout()
         server.addWidget(self.server_url, 1)
         server.addWidget(connect)
+        server_dialog = QPushButton("Open a registry on a &server…", objectName="openServer")
+        server_dialog.clicked.connect(self.open_server)
+        server.addWidget(server_dialog)
         self.demo_lots = QSpinBox(objectName="demoLots", minimum=50, maximum=100_000, value=200)
         demo = QPushButton("Create a &demo registry", objectName="createDemo")
         demo.clicked.connect(self.create_demo)
@@ -129,6 +132,17 @@ class FirstRunDialog(QDialog):
         if ctx is None:
             return False
         self.ctx = ctx
+        self.accept()
+        return True
+
+    def open_server(self) -> bool:
+        from .app import desktop_settings
+        from .server_dialog import ServerDialog
+
+        dialog = ServerDialog(desktop_settings(), self.site, self)
+        if dialog.exec() != QDialog.DialogCode.Accepted or dialog.ctx is None:
+            return False
+        self.ctx = dialog.ctx
         self.accept()
         return True
 

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QWidget
 from ..domain.exact import quantity_text
 from ..domain.vocab import label
 from ..services import ServiceContext
-from ..services.queries.lots_page import PAGE_SIZE, Badges, LotQuery, LotRow, lot_badges, lot_page, lot_rows
+from ..services.queries.lots_page import PAGE_SIZE, Badges, LotQuery, LotsPageRow, lot_badges, lot_page, lot_rows
 from .ops import runner_for
 from .style import severity_colour, severity_text_colour, state_colour
 from .wording import count_phrase
@@ -77,7 +77,7 @@ class LotTableModel(QAbstractTableModel):
         super().__init__(parent)
         self.ctx = ctx
         self.query = LotQuery()
-        self.rows: list[LotRow] = []  # the ordered rows loaded so far: ids plus their cached cells
+        self.rows: list[LotsPageRow] = []  # the ordered rows loaded so far: ids plus their cached cells
         self._cursor: Any = None
         self._has_more = False
         self.page_size = PAGE_SIZE
@@ -209,7 +209,7 @@ class LotTableModel(QAbstractTableModel):
         return None
 
     @staticmethod
-    def _text(row: LotRow, key: str) -> str:
+    def _text(row: LotsPageRow, key: str) -> str:
         if key == "severity":
             return f"{label(row.worst_severity)} · {row.open_flags}" if row.worst_severity else ""
         if key == "completeness":

@@ -295,6 +295,7 @@ class MainWindow(QMainWindow):
         if has_role(self.ctx, BACKUP_ROLES):  # a copy of every record: for the people responsible for the data
             self._action(file_menu, "&Back up the registry…", self.back_up)
         self._action(file_menu, "Save an import &template…", self.save_import_template)
+        self._action(file_menu, "Open a registry on a &server…", self.open_server)
         self.recent_menu = file_menu.addMenu("Open a &recent registry")
         self.recent_menu.setObjectName("recentRegistries")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
@@ -355,6 +356,18 @@ class MainWindow(QMainWindow):
             action.triggered.connect(lambda _=False, u=url: self.open_recent(u))
         if not others:
             self.recent_menu.addAction("(no other registry opened yet)").setEnabled(False)
+
+    def open_server(self) -> None:
+        """Connect once here (so a wrong host or password is said in the dialog), then open the registry in
+        its own window, which takes the password from the keyring or asks for it again."""
+        from .recent import safe_url
+        from .server_dialog import ServerDialog
+
+        dialog = ServerDialog(self.settings, self.ctx.site_code, self)
+        if dialog.exec() == QDialog.DialogCode.Accepted and dialog.ctx is not None:
+            url = safe_url(str(dialog.ctx.db.url))
+            dialog.ctx.db.dispose()
+            self.open_recent(url)
 
     def open_recent(self, url: str) -> None:
         """Open another registry in its own window (each registry is one running instance)."""

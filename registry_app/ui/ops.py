@@ -31,6 +31,7 @@ from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QDialog, QMessageBox, QWidget
 from shiboken6 import isValid
 
+from ..services.context import server_failure
 from .crash import handle_exception
 from .op_thread import BackgroundTask  # the thread worker; nothing but OpRunner uses it directly
 
@@ -166,6 +167,8 @@ class OpRunner:
         def failed(error: object) -> None:
             finish()
             assert isinstance(error, BaseException)
+            # A read whose connection dropped (changing services convert it themselves): the clear message.
+            error = server_failure(error) or error
             (on_error or (lambda e: report_unexpected(parent, e)))(error)
 
         task.finished.connect(succeeded)
@@ -204,7 +207,7 @@ class SynchronousRunner(OpRunner):
             held.release()
             if on_error is None:
                 raise  # a test sees the traceback where it happened
-            on_error(error)
+            on_error(server_failure(error) or error)
         else:
             op.running = False
             held.release()

@@ -9,14 +9,17 @@ from __future__ import annotations
 import sys
 
 from PySide6.QtCore import QProcess, QSettings
-from sqlalchemy.engine import make_url
+
+from ..services.credentials import without_password
 
 KEY = "registry/recent"
 MAX_RECENT = 8
 
 
 def safe_url(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
+    """The URL without its password: left out, not masked, so that reopening it asks the keyring or the user
+    rather than sending `***` to the server."""
+    return without_password(url)
 
 
 class RecentRegistries:

@@ -98,3 +98,33 @@ def test_a_large_file_is_validated_from_before_the_sign_in(
     assert "150 new lots" in capsys.readouterr().out
     assert len(started) == 2 and not started[1].child.is_alive()  # type: ignore[attr-defined]
     assert row_counts(db)["lot"] == 150
+
+
+def test_a_file_over_the_registry_limit_starts_no_validating_process(
+    as_pharmacist: str,
+    db,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],  # type: ignore[no-untyped-def]
+) -> None:
+    """The registry's size limit is read before the process that would validate ahead of the sign-in starts:
+    an oversized file is refused in one line and no process is started for it."""
+    from registry_app.domain import Setting
+    from registry_app.services import import_pipeline
+    from registry_app.services.imports import IMPORT_MAX_BYTES_KEY
+    from tests.importers.generator import write_lots_csv
+
+    def no_process() -> None:
+        raise AssertionError("a validating process was started")
+
+    monkeypatch.setattr(import_pipeline, "ValidatingProcess", no_process)
+    monkeypatch.setattr(import_pipeline, "PIPELINE_FROM_BYTES", 1)
+    path = write_lots_csv(tmp_path / "lots.csv", 150, seed=3)
+    with db.write() as session:
+        session.add(Setting(key=IMPORT_MAX_BYTES_KEY, value="2000"))
+    before = row_counts(db)
+    assert main(["import", "lots", str(path)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "over the limit of 2,000 bytes" in err[0], err
+    after = row_counts(db)
+    assert all(after[name] == before[name] for name in ("lot", "product", "characterization_result"))

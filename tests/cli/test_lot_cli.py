@@ -61,7 +61,11 @@ def test_reject_and_destroy(
     assert run(["reject", "CX-2406-118", "--reason", " "], monkeypatch, database_url) == 1
     assert "reason" in capsys.readouterr().err
     assert run(["reject", "CX-2406-118", "--reason", "box crushed"], monkeypatch, database_url, user="inspector") == 3
+    # Signed: the wrong password is a failed sign-in (exit 3) and changes nothing.
+    wrong = run(["reject", "CX-2406-118", "--reason", "box crushed"], monkeypatch, database_url, password="wrong-pass")
+    assert wrong == 3 and lot_row(db, quarantined).status == "quarantine"
     assert run(["reject", "CX-2406-118", "--reason", "box crushed"], monkeypatch, database_url) == 0
+    assert "rejected (signature" in capsys.readouterr().out
     assert last_audit(db)["action"] == "reject lot"
     assert lot_row(db, quarantined).status == "rejected"
     assert run(["destroy", "CX-2406-118", "--reason", "melted"], monkeypatch, database_url) == 2
@@ -71,6 +75,10 @@ def test_reject_and_destroy(
     assert "10 on hand destroyed" in capsys.readouterr().out
     audit = last_audit(db)
     assert audit["action"] == "destroy lot" and audit["after"]["destroyed_reason"] == "damaged"
+    with db.read() as session:
+        signed = session.execute(select(Signature.meaning, Signature.signer_name).order_by(Signature.id)).all()
+    assert [meaning for meaning, _ in signed] == ["rejected", "destroyed"]
+    assert audit["after"]["signature_meaning"] == "destroyed"
 
 
 def test_results_add_and_void(

@@ -55,7 +55,8 @@ def lot_id(pharmacist: ServiceContext, db: Database) -> int:
 def test_trace_json_matches_cli_md(
     lot_id: int, database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert run(["trace", "CX-2406-118", "--format", "json"], monkeypatch, database_url) == 0
+    # A director sees the clinic's references; an inspector pseudonyms (tests/security/test_privacy.py).
+    assert run(["trace", "CX-2406-118", "--format", "json"], monkeypatch, database_url, user="director") == 0
     data = json.loads(capsys.readouterr().out)
     assert data == {
         "product_name": "Cordexa UC-EV 10B",
@@ -78,7 +79,7 @@ def test_trace_json_matches_cli_md(
 def test_trace_table(
     lot_id: int, database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert run(["trace", "CX-2406-118"], monkeypatch, database_url) == 0
+    assert run(["trace", "CX-2406-118"], monkeypatch, database_url, user="director") == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "Cordexa UC-EV 10B, lot CX-2406-118: released"
     assert lines[1].split()[:3] == ["administered", "patient", "route"]

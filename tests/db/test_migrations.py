@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 import time
 import warnings
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -12,10 +15,10 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, select, text
 
 from registry_app.db import DatabaseTooNew, open_database
-from registry_app.db.engine import create_registry_engine
+from registry_app.db.engine import create_registry_engine, sqlite_url_for
 from registry_app.db.migrate import HEAD_REVISION, current_revision, downgrade, head_revision, upgrade
 from registry_app.domain import Base, Lot
-from registry_app.services import ServiceContext, products
+from registry_app.services import ServiceContext, audit, products
 from registry_app.services.context import Actor
 from registry_app.services.lots import lifecycle, receiving
 
@@ -120,7 +123,7 @@ def test_0004_gives_lots_the_local_dates_of_their_release_and_rejection(
             PASSWORDS["director"],
             acknowledged=[f.code for f in lifecycle.findings_to_acknowledge(ctx, released)],
         )
-        lifecycle.reject_lot(ctx, rejected, "arrived warm")
+        lifecycle.reject_lot(ctx, rejected, "arrived warm", password=PASSWORDS["director"])
         downgrade(database.engine, "0003")
         with database.engine.begin() as connection:
             assert not {"released_on", "rejected_on"} & {c["name"] for c in inspect(connection).get_columns("lot")}
@@ -151,13 +154,76 @@ def test_0004_gives_lots_the_local_dates_of_their_release_and_rejection(
         database.dispose()
 
 
+def _signature_meanings_accepted(database, meanings: tuple[str, ...]) -> dict[str, bool]:  # type: ignore[no-untyped-def]
+    """For each meaning, whether the signature table's CHECK accepts it (tried in a rolled-back savepoint)."""
+    accepted = {}
+    with database.engine.begin() as connection:
+        user_id = connection.execute(text("SELECT min(id) FROM app_user")).scalar_one()
+        for meaning in meanings:
+            savepoint = connection.begin_nested()
+            try:
+                connection.execute(
+                    text(
+                        "INSERT INTO signature (user_id, signer_name, meaning, subject_type, subject_id, "
+                        "content_hash, signed_at) VALUES (:user, 'x', :meaning, 'lot', '1', :hash, :at)"
+                    ),
+                    {"user": user_id, "meaning": meaning, "hash": "0" * 64, "at": datetime(2026, 12, 4)},
+                )
+                accepted[meaning] = True
+            except Exception:  # the CHECK's IntegrityError, whose class differs between the drivers
+                accepted[meaning] = False
+            savepoint.rollback()
+    return accepted
+
+
+def test_0007_lets_rejections_and_destructions_be_signed_and_keeps_the_signatures(
+    database_url: str, template_users: dict[str, Actor]
+) -> None:
+    database = open_database(database_url)
+    ctx = ServiceContext(database)
+    ctx.actor = template_users["director"]
+    try:
+        product_id = products.create_product(
+            ctx, {"name": "Salmon PN", "product_type": "polynucleotide", "unit": "syringe"}
+        )
+        lot_id = receiving.receive_lot(ctx, product_id, {"lot_number": "PN-7", "quantity_received": 5}).lot_id
+        acknowledged = [f.code for f in lifecycle.findings_to_acknowledge(ctx, lot_id)]
+        lifecycle.release_lot(ctx, lot_id, PASSWORDS["director"], acknowledged=acknowledged)
+        downgrade(database.engine, "0006")
+        assert _signature_meanings_accepted(database, ("released", "rejected", "destroyed")) == {
+            "released": True,
+            "rejected": False,
+            "destroyed": False,
+        }
+        upgrade(database.engine)
+        assert _signature_meanings_accepted(database, ("released", "rejected", "destroyed", "deleted")) == {
+            "released": True,
+            "rejected": True,
+            "destroyed": True,
+            "deleted": False,
+        }
+        with database.read() as session:
+            lot = session.get(Lot, lot_id)
+            assert lot is not None and lot.status == "released" and lot.release_signature_id is not None
+        lifecycle.destroy_lot(ctx, lot_id, "expired", password=PASSWORDS["director"])
+        # With a destruction signed, going back keeps the wider CHECK rather than refuse a kept signature.
+        downgrade(database.engine, "0006")
+        assert _signature_meanings_accepted(database, ("destroyed",)) == {"destroyed": True}
+        upgrade(database.engine)
+    finally:
+        database.dispose()
+
+
 def test_new_registry_has_a_first_site_in_us_and_an_audit_head(empty_database_url: str) -> None:
     database = open_database(empty_database_url)
     try:
         with database.read() as session:
             assert session.execute(text("SELECT code, jurisdiction FROM site")).all() == [("main", "US")]
             head = session.execute(text("SELECT value FROM setting WHERE key = 'audit_head'")).scalar_one()
-            assert head == "0:" + "0" * 64
+            # The first entry records the first site (migration 0008's baseline), so the site is covered too.
+            first = session.execute(text("SELECT action, entry_hash FROM audit_entry")).one()
+            assert first.action == "record baseline"
+            assert head == f"1:{first.entry_hash}"
     finally:
         database.dispose()
 
@@ -195,3 +261,32 @@ def test_opening_a_registry_at_head_does_not_load_alembic(database_url: str) -> 
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_0008_records_every_row_of_a_populated_registry_in_one_baseline_entry(tmp_path: Path) -> None:
+    path = tmp_path / "registry.sqlite3"
+    shutil.copyfile(Path(__file__).parent / "fixtures" / "registry-0001.sqlite3", path)
+    engine = create_registry_engine(sqlite_url_for(path))
+    upgrade(engine, "0006")
+    with engine.begin() as connection:
+        seq_before = connection.execute(text("SELECT max(seq) FROM audit_entry")).scalar_one()
+        lot_id, lot_number = connection.execute(text("SELECT id, lot_number FROM lot ORDER BY id")).first()
+        lots = connection.execute(text("SELECT count(*) FROM lot")).scalar_one()
+    engine.dispose()
+    database = open_database(sqlite_url_for(path))
+    try:
+        with database.read() as session:
+            entry = session.execute(text("SELECT seq, action, records FROM audit_entry ORDER BY seq DESC")).first()
+        assert (entry.seq, entry.action) == (seq_before + 1, "record baseline")
+        assert json.loads(entry.records)["lot"]["rows"] == lots
+        assert audit.verify(database).ok
+        # From here on the records are checked: a lot changed behind the registry's back is named.
+        with database.engine.begin() as connection:
+            connection.execute(text("UPDATE lot SET status = 'rejected' WHERE id = :id"), {"id": lot_id})
+        result = audit.verify(database)
+        assert not result.ok
+        assert (
+            f"lot {lot_id} ({lot_number}) differs from what audit entry {seq_before + 1} recorded" in result.describe()
+        )
+    finally:
+        database.dispose()

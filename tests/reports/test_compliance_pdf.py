@@ -16,16 +16,16 @@ from registry_app.reports.data import (
     AdverseEventRow,
     ComplianceData,
     FlagRow,
-    LotRow,
     Period,
     RecallRow,
+    ReportLotRow,
 )
 
 pytestmark = pytest.mark.qt  # QPdfWriter
 
 
-def _lot(index: int) -> LotRow:
-    return LotRow(
+def _lot(index: int) -> ReportLotRow:
+    return ReportLotRow(
         index,
         f"LT-{index:04d}",
         "Rose Exo Serum",
@@ -168,7 +168,7 @@ def test_cover_and_sections_show_what_an_inspector_asks(long_report: tuple[Path,
     assert "UNDOC-COA" in whole and "REG-COSMETIC-INJECTED" in whole
     assert "waived by Dana Director" in whole
     assert "open: 2 of 3 patients not notified" in whole
-    assert "P-0123456789" in whole and "not reported" in whole
+    assert "P-0123456789" in whole and "Not reported" in whole
 
 
 def test_lot_table_header_repeats_on_each_page_it_spans(long_report: tuple[Path, int]) -> None:
@@ -211,3 +211,62 @@ def test_a_korean_product_name_is_embedded_and_extractable(tmp_path: Path) -> No
     assert all(" yes " in line.split("Identity-H", 1)[1] for line in embedded), fonts  # emb = yes
     text = "".join(_pages(path, layout=False))
     assert korean in text
+
+
+def _page_text(path: Path, number: int) -> str:
+    """One page's text as laid out (pdftotext -f/-l), the footer line dropped."""
+    text = subprocess.run(
+        ["pdftotext", "-layout", "-f", str(number), "-l", str(number), str(path), "-"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    lines = [line for line in unicodedata.normalize("NFKC", text).splitlines() if line.strip()]
+    return "\n".join(line for line in lines if "compliance report," not in line)
+
+
+def test_codes_are_shown_as_their_vocabulary_labels(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    data = _data(2)
+    pn = replace(data.lots[0], source="oncorhynchus_keta", regulatory_status="research_use_only", status="quarantine")
+    data = replace(data, lots=[pn, data.lots[1]])
+    path = tmp_path / "labels.pdf"
+    write_compliance_pdf(path, data)
+    whole = " ".join(" ".join(_pages(path, layout=False)).split())
+    for shown in ("Chum salmon (Oncorhynchus keta)", "Research use only (RUO)", "Topical post microneedling"):
+        assert shown in whole
+    for code in ("oncorhynchus", "research use only", "research_use_only", "topical_post", "not_reported"):
+        assert code not in whole.replace("(Oncorhynchus keta)", "").replace("Research use only", ""), code
+
+
+def _flag(index: int, code: str, severity: str, words: int) -> FlagRow:
+    message = f"M{index:03d}start " + "word " * words + f"M{index:03d}end"
+    return FlagRow(code, severity, f"Title of {code}", "lot", index, "Rose Exo Serum", f"LT-{index:04d}", message)
+
+
+@pytest.mark.parametrize("first_group", [17, 23, 29])
+def test_flag_pages_break_cleanly(tmp_path: Path, first_group: int) -> None:
+    """No message split across pages, no heading or flag caption or table header alone at a page foot."""
+    from dataclasses import replace
+
+    codes = [("UNDOC-COA", "high"), ("USE-EXPIRED", "high"), ("TRACE-INCOMPLETE", "high"), ("OOS-SIZE", "medium")]
+    flags = [_flag(i, *codes[0], words=12 + i * 7 % 50) for i in range(first_group)]
+    flags += [_flag(100 + i, *codes[1 + i % 3], words=8 + i * 11 % 70) for i in range(60)]
+    path = tmp_path / "flags.pdf"
+    pages = write_compliance_pdf(path, replace(_data(3), flags=flags))
+    caption = re.compile(r"— Title of [A-Z-]+: \d+ open, \d+ waived$")
+    header = re.compile(r"^\s*Subject\s+Product\s+Lot\s+Message\s+Status\s*$")
+    seen: set[str] = set()
+    for number in range(1, pages + 1):
+        lines = _page_text(path, number).splitlines()
+        words = " ".join(lines).split()
+        starts = {w[1:4] for w in words if re.fullmatch(r"M\d{3}start", w)}
+        ends = {w[1:4] for w in words if re.fullmatch(r"M\d{3}end", w)}
+        assert starts == ends, f"page {number}: messages split across pages: {sorted(starts ^ ends)}"
+        seen |= starts
+        last = lines[-1].strip() if lines else ""
+        assert not caption.search(last), f"page {number} ends with a flag caption: {last}"
+        assert not header.match(last), f"page {number} ends with a table header"
+        assert last not in ("Flags", "High", "Medium", "Critical", "Low"), f"page {number} ends with a heading"
+    assert len(seen) == len(flags)

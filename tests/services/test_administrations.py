@@ -325,7 +325,9 @@ def test_a_lot_rejected_after_release_is_blocked_again(pharmacist: ServiceContex
         lot.released_on = TODAY - timedelta(days=20)
     earlier = record_administration(pharmacist, entry(lot_id))
     assert "USE-NOT-RELEASED" not in {f.code for f in earlier.findings}
-    lifecycle.reject_lot(pharmacist, lot_id, "the supplier withdrew the certificate of analysis")
+    lifecycle.reject_lot(
+        pharmacist, lot_id, "the supplier withdrew the certificate of analysis", password=PASSWORDS["pharmacist"]
+    )
     assert lot_row(db, lot_id).rejected_on == date.today()
     with pytest.raises(GuardRailBlocked) as blocked:
         record_administration(

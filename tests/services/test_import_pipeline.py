@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -16,13 +17,13 @@ import pytest
 from sqlalchemy import DateTime, select
 
 from registry_app.db import Database
-from registry_app.domain import AuditEntry, Base
+from registry_app.domain import AuditEntry, AuditRowHashes, Base, Setting
 from registry_app.importers.lot_chunks import validate_lots_in_chunks
 from registry_app.importers.lot_rows import validate_lots
 from registry_app.importers.tabular import read_table
-from registry_app.services import ServiceContext, import_pipeline
+from registry_app.services import ServiceContext, ValidationError, audit, import_pipeline
 from registry_app.services.context import Actor
-from registry_app.services.imports import import_lots
+from registry_app.services.imports import IMPORT_MAX_BYTES_KEY, import_lots
 from tests.helpers import audit_count, row_counts, sqlite_only
 from tests.importers.generator import LOT_HEADER, lot_rows
 
@@ -240,3 +241,73 @@ def test_without_a_second_process_the_import_runs_in_one_piece(
         assert ahead is None
         result = import_lots(director, tmp_path / "lots.csv", ahead=ahead)
     assert result.ok and result.created == 120 and chunks_written == []
+
+
+def test_the_pipeline_records_its_rows_in_the_audit_entry(
+    director: ServiceContext, chunks_written: list[int], tmp_path: Path
+) -> None:
+    """The rows the chunks write below the ORM (products, names, lots, results, excursions) are hashed into the
+    import's entry, as the one-piece import's are: the records verify against the trail."""
+    result = import_lots(director, write_csv(tmp_path / "lots.csv", details_given_late(300, seed=12)))
+    assert result.ok and len(chunks_written) > 1 and result.excursions_opened > 0
+    with director.db.read() as session:
+        seq = session.execute(select(AuditEntry.seq).where(AuditEntry.action == "import lots")).scalar_one()
+        recorded = json.loads(session.execute(select(AuditEntry.records).where(AuditEntry.seq == seq)).scalar_one())
+        assert session.execute(select(AuditRowHashes.table_name).where(AuditRowHashes.seq == seq)).first()
+    assert recorded["lot"]["rows"] == 300 and recorded["product"]["rows"] == result.products_created
+    assert recorded["characterization_result"]["rows"] == result.results_created
+    assert recorded["temperature_excursion"]["rows"] == result.excursions_opened
+    verified = audit.verify(director.db)
+    assert verified.ok and verified.records_checked, verified
+
+
+class _NoProcess:
+    """Stands in for ValidatingProcess where none may start: the test fails if one is asked for."""
+
+    def __init__(self) -> None:
+        raise AssertionError("a validating process was started")
+
+
+def test_a_file_over_the_registry_limit_starts_no_process(
+    director: ServiceContext, chunks_written: list[int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(import_pipeline, "ValidatingProcess", _NoProcess)
+    path = write_csv(tmp_path / "lots.csv", list(lot_rows(200, seed=13)))
+    with director.db.write() as session:
+        session.add(Setting(key=IMPORT_MAX_BYTES_KEY, value="1000"))
+    before = row_counts(director.db)
+    with pytest.raises(ValidationError, match="over the limit of 1,000 bytes"):
+        import_lots(director, path)
+    with import_pipeline.validating_ahead(path, max_bytes=1000) as ahead:
+        assert ahead is None
+    assert chunks_written == [] and row_counts(director.db) == before
+
+
+def test_a_fifo_starts_no_process(
+    director: ServiceContext, chunks_written: list[int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(import_pipeline, "ValidatingProcess", _NoProcess)
+    monkeypatch.setattr(import_pipeline, "PIPELINE_FROM_BYTES", 0)  # even a FIFO's size (0) would suit
+    fifo = tmp_path / "lots.csv"
+    os.mkfifo(fifo)
+    with import_pipeline.validating_ahead(fifo) as ahead:
+        assert ahead is None
+    with pytest.raises(ValidationError, match="FIFO"):
+        import_lots(director, fifo)
+    assert chunks_written == []
+
+
+def test_a_too_wide_row_in_a_late_chunk_is_refused_as_in_one_piece(
+    director: ServiceContext, chunks_written: list[int], tmp_path: Path
+) -> None:
+    """The second process's reader holds the column limit too: the pipeline stops at the chunk holding the row,
+    and the file is refused with read_table's line, nothing written."""
+    path = write_csv(tmp_path / "wide.csv", list(lot_rows(300, seed=14)))
+    lines = path.read_text().splitlines()
+    lines[250] += "," * 300
+    path.write_text("\n".join(lines) + "\n")
+    before, entries = row_counts(director.db), audit_count(director.db)
+    with pytest.raises(ValidationError, match=r"row 251 has 3\d\d columns, over the limit of 200 columns"):
+        import_lots(director, path)
+    assert chunks_written == [24, 97, 97]  # written before the fourth chunk was read, then rolled back
+    assert row_counts(director.db) == before and audit_count(director.db) == entries

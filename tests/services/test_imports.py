@@ -186,7 +186,7 @@ def test_id_ranges() -> None:
 
 
 def test_bulk_written_rows_equal_the_rows_read_one_by_one(director: ServiceContext, tmp_path: Path) -> None:
-    """The column-by-column writer stores exactly what each row's LotRow says, and the lots' results facts
+    """The column-by-column writer stores exactly what each row's LotImportRow says, and the lots' results facts
     (refreshed over the range of new ids when more than one chunk of lots is written) match their results."""
     path = write_lots_csv(tmp_path / "lots.csv", 700, seed=5)
     expected_lots, expected_results = set(), set()

@@ -105,17 +105,29 @@ def test_reject_destroy_and_stock(pharmacist: ServiceContext) -> None:
     product_id = _product(pharmacist)
     lot_id = receiving.receive_lot(pharmacist, product_id, {"lot_number": "L2", "quantity_received": 8}).lot_id
     with pytest.raises(ValidationError, match="reason"):
-        lifecycle.reject_lot(pharmacist, lot_id, " ")
-    lifecycle.reject_lot(pharmacist, lot_id, "arrived warm")
+        lifecycle.reject_lot(pharmacist, lot_id, " ", password=PASSWORDS["pharmacist"])
+    entries = audit_count(pharmacist.db)
+    with pytest.raises(SignInFailed):
+        lifecycle.reject_lot(pharmacist, lot_id, "arrived warm", password="not-my-password")
+    with pytest.raises(SignInFailed):
+        lifecycle.destroy_lot(pharmacist, lot_id, "damaged", password="")
+    assert receiving.get_lot(pharmacist, lot_id).status == "quarantine"
+    assert audit_count(pharmacist.db) == entries + 2  # the two failed signatures only
+    rejection = lifecycle.reject_lot(pharmacist, lot_id, "arrived warm", password=PASSWORDS["pharmacist"])
     assert receiving.get_lot(pharmacist, lot_id).status == "rejected"
     with pytest.raises(ValidationError, match="not a destruction reason"):
-        lifecycle.destroy_lot(pharmacist, lot_id, "broken")
-    assert lifecycle.destroy_lot(pharmacist, lot_id, "temperature_excursion") == 8
+        lifecycle.destroy_lot(pharmacist, lot_id, "broken", password=PASSWORDS["pharmacist"])
+    destroyed = lifecycle.destroy_lot(pharmacist, lot_id, "temperature_excursion", password=PASSWORDS["pharmacist"])
+    assert destroyed == 8
+    with pharmacist.db.read() as session:
+        signed = session.execute(select(Signature).order_by(Signature.id)).scalars().all()
+        assert [(s.meaning, s.subject_id) for s in signed] == [("rejected", str(lot_id)), ("destroyed", str(lot_id))]
+        assert signed[0].id == rejection
     lot = receiving.get_lot(pharmacist, lot_id)
     assert lot.status == "destroyed" and lot.quantity_on_hand == 0
     assert lot.fields["destroyed_reason"] == "temperature_excursion"
     with pytest.raises(ConflictError):
-        lifecycle.destroy_lot(pharmacist, lot_id, "damaged")
+        lifecycle.destroy_lot(pharmacist, lot_id, "damaged", password=PASSWORDS["pharmacist"])
 
 
 def test_amend_names_each_bad_field(pharmacist: ServiceContext) -> None:

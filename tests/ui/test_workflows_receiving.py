@@ -169,7 +169,17 @@ def test_pharmacist_may_not_release_but_may_reject_with_a_reason(qtbot: QtBot, p
     assert "reason" in reject.banner.text()
     reject.reason.setPlainText("Cold chain broken: box arrived warm")
     reject.action_button.click()
+    assert not reject.done_ok and "Password" in reject.banner.text()  # the rejection is signed
+    reject.signature.password_edit.setText("not the password")
+    reject.action_button.click()
+    assert not reject.done_ok and reject.signature.password() == ""  # a failed signature is never kept
+    assert reject.reason.toPlainText() == "Cold chain broken: box arrived warm"  # the typing is
+    reject.signature.password_edit.setText(PASSWORDS["pharmacist"])
+    reject.action_button.click()
     assert reject.done_ok
+    with pharmacist.db.read() as session:
+        signed = session.execute(select(Signature.meaning, Signature.subject_id)).all()
+        assert [tuple(row) for row in signed] == [("rejected", str(lot.lot_id))]
     with pharmacist.db.read() as session:
         row = session.get(Lot, lot.lot_id)
         assert (row.status, row.status_note) == ("rejected", "Cold chain broken: box arrived warm")
@@ -185,9 +195,12 @@ def test_destroy_needs_a_note_for_other(qtbot: QtBot, pharmacist: ServiceContext
     lot = make_lot(pharmacist.db)
     dialog = show_active(qtbot, DestroyLotDialog(pharmacist, lot.lot_id))
     dialog.reason.setCurrentIndex(dialog.reason.findData("other"))
+    dialog.signature.password_edit.setText(PASSWORDS["pharmacist"])
     dialog.action_button.click()
     assert "note" in dialog.banner.text()
+    dialog.signature.password_edit.setText(PASSWORDS["pharmacist"])  # the refusal cleared it
     dialog.note.setPlainText("Vial cracked in the fridge")
+    dialog.signature.password_edit.setText(PASSWORDS["pharmacist"])
     dialog.action_button.click()
     assert dialog.done_ok and dialog.destroyed_quantity == 10.0
     with pharmacist.db.read() as session:

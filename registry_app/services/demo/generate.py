@@ -32,6 +32,7 @@ from registry_app.domain import (
     name_key,
     utcnow,
 )
+from registry_app.services import audit_records
 from registry_app.services.audit import AuditRecord, append, snapshot
 from registry_app.services.auth import _insert_user
 from registry_app.services.context import ADMIN, Actor, ServiceContext, changing, current_site
@@ -245,6 +246,7 @@ class _DemoBuilder:
         )
         counts = dict.fromkeys(_COUNTED.values(), 0)
         shared = shared_values(job)
+        audit_records.note_inserts_from_here(self.session)  # the entry records the rows written in bulk
         with w.writing({"lot": lots, "characterization_result": 5 * lots, "administration": lots}):
             for chunk in self.rows_process.rows(job) if self.rows_process else DemoRows(job).chunks():
                 for table, rows in chunk:

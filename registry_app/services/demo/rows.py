@@ -9,17 +9,22 @@ the database's driver stores (ISO text and 0/1 on SQLite, native values on Postg
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from itertools import accumulate
 from multiprocessing.queues import Queue
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from registry_app.domain.result_facts import FACT_COLUMNS, facts_of_results
 from registry_app.domain.vocab import DEVICE_ASSISTED_ROUTES, HUMAN_DERIVED_SOURCES, INJECTION_ROUTES
 from registry_app.services.demo.data import BODY_AREAS, CONTRAINDICATIONS, PRACTITIONERS, PRODUCTS, DemoProduct
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsLenAndGetItem  # typeshed's own name for what random.Random.choice takes
+
+_T = TypeVar("_T")
 
 LOTS_PER_CHUNK = 5000  # lots whose rows travel together from the generator to the writer
 
@@ -205,12 +210,16 @@ def _defect_fits(defect: str, product: DemoProduct) -> bool:
     return True
 
 
+def _as_is(value: Any) -> Any:
+    return value
+
+
 class QuickRandom(random.Random):
     """The same seeded generator, with `choice` and `randint` drawn from one `random()` call each: the
     library's versions (rejection sampling on getrandbits, in Python) were a third of the demo's Python time.
     Still reproducible for a seed; the tiny bias of scaling a float does not matter for demo data."""
 
-    def choice(self, seq: Sequence[Any]) -> Any:
+    def choice(self, seq: SupportsLenAndGetItem[_T]) -> _T:
         return seq[int(self.random() * len(seq))]
 
     def randint(self, a: int, b: int) -> int:
@@ -237,7 +246,7 @@ class DemoRows:
             self.dt: Callable[[datetime | None], Any] = lambda v: None if v is None else _sqlite_datetime(v)
             self.b: Callable[[bool | None], Any] = lambda v: None if v is None else int(v)
         else:
-            self.d = self.dt = self.b = lambda v: v
+            self.d = self.dt = self.b = _as_is
 
     # -- the plan: which lot shows what ------------------------------------------------------------------
     def _plan(self, lots: int) -> list[tuple[int, str | None, str | None]]:
@@ -288,7 +297,7 @@ class DemoRows:
             quarantine = lot_defect is None and admin_defect is None and rng.random() < 0.04
             status = "quarantine" if quarantine or admin_defect == "USE-NOT-RELEASED" else "released"
             released_at = None if status == "quarantine" else datetime.combine(received + timedelta(days=1), time(9, 0))
-            recall_date = None
+            recall_date: date | None = None
             if lot_defect == RECALL:
                 status, recall_date = "recalled", today - timedelta(days=15)
                 received = today - timedelta(days=120)
@@ -313,15 +322,16 @@ class DemoRows:
             span = (last_day - first_day).days if n_admin else 0
             for k in range(n_admin):
                 day = first_day + timedelta(days=rng.randint(0, span))
-                if lot_defect == RECALL:
-                    day = recall_date + timedelta(days=3) if k == 0 else recall_date - timedelta(days=10 + k)  # type: ignore[operator]
+                if recall_date is not None:  # a recalled lot
+                    day = recall_date + timedelta(days=3) if k == 0 else recall_date - timedelta(days=10 + k)
                 at = datetime.combine(day, time(rng.randint(9, 18), rng.choice((0, 15, 30, 45))))
                 self.patients += 1 if rng.random() < 0.6 or self.patients == 0 else 0
                 patient = f"PT-{rng.randint(1, self.patients):05d}"
                 route = spec.use_routes[k % len(spec.use_routes)] if showcase else rng.choice(spec.use_routes)
                 practitioner: str | None = rng.choice(PRACTITIONERS)
                 quantity: float | None = 1.0
-                screening, contra = True, None
+                screening: bool | None = True
+                contra: str | None = None
                 flawed_admin = admin_defect is not None and k == 0
                 if flawed_admin and admin_defect == "TRACE-INCOMPLETE":
                     practitioner = None
@@ -332,8 +342,8 @@ class DemoRows:
                 elif flawed_admin and admin_defect == "CONTRA-RECORDED":
                     contra = rng.choice(CONTRAINDICATIONS)
                 notified = None
-                if lot_defect == RECALL and k % 2 == 1:
-                    notified = recall_date + timedelta(days=2)  # type: ignore[operator]
+                if recall_date is not None and k % 2 == 1:
+                    notified = recall_date + timedelta(days=2)
                 admin_rows.append(
                     (
                         admin_id,

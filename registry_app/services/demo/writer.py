@@ -39,20 +39,21 @@ class DemoWriter:
         row. Everything is undone with the transaction if the block fails."""
         connection = self.session.connection()
         driver = connection.connection.driver_connection
+        assert driver is not None  # None only once the connection is closed, and the session holds it open
         with ExitStack() as stack:
             if self.sqlite:
                 # With the default 2 MB cache the random-order index inserts of a large demo evicted and re-read
                 # pages all the time. Only memory use changes: durability and integrity checks are as always.
-                (previous,) = driver.execute("PRAGMA cache_size").fetchone()  # type: ignore[union-attr]
-                driver.execute(f"PRAGMA cache_size = {-DEMO_CACHE_KIB}")  # type: ignore[union-attr]
-                stack.callback(driver.execute, f"PRAGMA cache_size = {int(previous)}")  # type: ignore[union-attr]
+                (previous,) = driver.execute("PRAGMA cache_size").fetchone()
+                driver.execute(f"PRAGMA cache_size = {-DEMO_CACHE_KIB}")
+                stack.callback(driver.execute, f"PRAGMA cache_size = {int(previous)}")
                 for table, rows in expected_rows.items():
                     stack.enter_context(sqlite_indexes_deferred(connection, Base.metadata.tables[table], rows))
                 # SQLite re-evaluates every CHECK's IN-list per inserted row, which made the bulk insert 4-6x
                 # slower; the rows come from our own vocabularies, so the checks are skipped while the writer
                 # runs (foreign keys, NOT NULL and uniqueness still apply) and switched back on straight after.
-                driver.execute("PRAGMA ignore_check_constraints = ON")  # type: ignore[union-attr]
-                stack.callback(driver.execute, "PRAGMA ignore_check_constraints = OFF")  # type: ignore[union-attr]
+                driver.execute("PRAGMA ignore_check_constraints = ON")
+                stack.callback(driver.execute, "PRAGMA ignore_check_constraints = OFF")
             yield
             if not self.sqlite:
                 for table in sorted(self._tables_with_ids):
@@ -71,6 +72,7 @@ class DemoWriter:
         if "id" in columns:
             self._tables_with_ids.add(table)
         driver = self.session.connection().connection.driver_connection
+        assert driver is not None  # None only once the connection is closed, and the session holds it open
         names = ", ".join([*columns, *shared])
         if self.sqlite:
             literals = [sql_literal(int(v) if isinstance(v, bool) else v) for v in shared.values()]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -33,11 +34,11 @@ class Specification:
     """The limits a lot's results are read against: the product's own, else the defaults of rules.md."""
 
     product_type: str
-    endotoxin_max: float = DEFAULT_ENDOTOXIN_MAX
-    size_low: float = DEFAULT_SIZE_MIN_NM
-    size_high: float = DEFAULT_SIZE_MAX_NM
-    labelled_particles_per_ml: float | None = None
-    tolerance_pct: float = DEFAULT_CONCENTRATION_TOLERANCE_PCT
+    endotoxin_max: Decimal = DEFAULT_ENDOTOXIN_MAX
+    size_low: Decimal = DEFAULT_SIZE_MIN_NM
+    size_high: Decimal = DEFAULT_SIZE_MAX_NM
+    labelled_particles_per_ml: Decimal | None = None
+    tolerance_pct: Decimal = DEFAULT_CONCENTRATION_TOLERANCE_PCT
 
 
 def assess(
@@ -74,7 +75,7 @@ class ResultRow:
     parameter: str
     marker: str | None
     method: str | None
-    value: float | None
+    value: Decimal | None
     unit: str | None
     result: str | None
     measured_by: str | None
@@ -190,7 +191,7 @@ def characterization_sheet(ctx: ServiceContext, lot_id: int) -> Characterization
             ).scalars()
         ]
         facts = session.get(LotResultFacts, lot_id)
-        certificates = [
+        certificates: list[dict[str, object]] = [
             {
                 "id": d.id,
                 "file_name": d.file_name,

@@ -1,17 +1,24 @@
 """Documents attached to a product or a lot: certificates of analysis, regulatory certificates,
 donor-eligibility records, IFUs. Stored with SHA-256, size, media type, uploader and time, and never
-overwritten: a new version is a new document that supersedes the old one."""
+overwritten: a new version is a new document that supersedes the old one.
+
+A file is read only when it is a regular file within the size limit, judged from os.stat before the first byte
+(a FIFO or a device would block or never end, a 3 GB scan must not be read whole to be refused), and read in
+chunks that are hashed as they come, with the limit enforced again while reading (the file may grow)."""
 
 from __future__ import annotations
 
 import hashlib
 import mimetypes
+import os
+import stat
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from registry_app.domain import Document, Lot, Product, User, utcnow
 from registry_app.domain.vocab import DocumentKind
@@ -21,6 +28,7 @@ from registry_app.services.context import READERS, STAFF, ServiceContext, changi
 from registry_app.services.errors import FieldError, NotFound, ValidationError
 
 MAX_DOCUMENT_BYTES = 50 * 1024 * 1024
+READ_CHUNK = 1024 * 1024
 _KIND = cells.vocabulary(DocumentKind, "document kind")
 
 
@@ -57,6 +65,43 @@ class NewDocument:
     content: bytes | None
     reference: str | None
     supersedes_id: int | None
+    sha256: str | None = None  # of `content`, when it was hashed while read
+
+
+def _too_large(size: int) -> FieldError:
+    return FieldError(
+        "file", f"is {size / 1_048_576:,.1f} MB; at most {MAX_DOCUMENT_BYTES // 1_048_576} MB can be stored"
+    )
+
+
+def read_document_file(path: Path, errors: list[FieldError]) -> tuple[bytes, str] | None:
+    """The file's bytes and SHA-256, or None with the problem added to `errors`."""
+    try:
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
+            errors.append(FieldError("file", f"{path} is not a regular file (a directory, FIFO or device)"))
+            return None
+        if info.st_size > MAX_DOCUMENT_BYTES:
+            errors.append(_too_large(info.st_size))
+            return None
+        # O_NONBLOCK: a path swapped for a FIFO after the stat does not block the open; fstat then refuses it.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        with os.fdopen(fd, "rb") as file:
+            if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+                errors.append(FieldError("file", f"{path} is not a regular file (a directory, FIFO or device)"))
+                return None
+            digest, chunks, size = hashlib.sha256(), [], 0
+            while chunk := file.read(READ_CHUNK):
+                size += len(chunk)
+                if size > MAX_DOCUMENT_BYTES:  # grew after the stat
+                    errors.append(_too_large(size))
+                    return None
+                digest.update(chunk)
+                chunks.append(chunk)
+    except OSError as error:
+        errors.append(FieldError("file", f"{path}: {error.strerror or error}"))
+        return None
+    return b"".join(chunks), digest.hexdigest()
 
 
 def check_document(
@@ -81,29 +126,25 @@ def check_document(
         errors.append(FieldError("kind", str(error)))
     if (product_id is None) == (lot_id is None) and supersedes_id is None:
         errors.append(FieldError("subject", "attach the document to one product or one lot"))
+    digest = None
     if path is not None:
         path = Path(path)
-        try:
-            content = path.read_bytes()
-        except OSError as error:
-            errors.append(FieldError("file", f"{path}: {error.strerror or error}"))
+        read = read_document_file(path, errors)
+        if read is not None:
+            content, digest = read
         file_name = file_name or path.name
-    if content is not None and len(content) > MAX_DOCUMENT_BYTES:
-        errors.append(
-            FieldError(
-                "file", f"is {len(content) // 1_048_576} MB; at most {MAX_DOCUMENT_BYTES // 1_048_576} MB can be stored"
-            )
-        )
+    elif content is not None and len(content) > MAX_DOCUMENT_BYTES:
+        errors.append(_too_large(len(content)))
     reference = reference.strip() if reference and reference.strip() else None
     if reference is not None and len(reference) > 200:
         errors.append(FieldError("reference", "at most 200 characters fit"))
-    if content is None and reference is None:
+    if content is None and reference is None and path is None:
         errors.append(FieldError("file", "choose a file or give a document reference"))
     if errors:
         raise ValidationError(errors)
     if content is not None and not media_type:
         media_type = mimetypes.guess_type(file_name or "")[0] or "application/octet-stream"
-    return NewDocument(kind, product_id, lot_id, file_name, media_type, content, reference, supersedes_id)
+    return NewDocument(kind, product_id, lot_id, file_name, media_type, content, reference, supersedes_id, digest)
 
 
 def store_document(ctx: ServiceContext, session: Session, new: NewDocument) -> int:
@@ -138,7 +179,7 @@ def store_document(ctx: ServiceContext, session: Session, new: NewDocument) -> i
         file_name=new.file_name,
         media_type=new.media_type,
         size_bytes=len(content) if content is not None else None,
-        sha256=hashlib.sha256(content).hexdigest() if content is not None else None,
+        sha256=(new.sha256 or hashlib.sha256(content).hexdigest()) if content is not None else None,
         content=content,
         reference=new.reference,
         supersedes_id=supersedes_id,
@@ -182,7 +223,7 @@ def attach_document(
         return store_document(ctx, session, new)
 
 
-def _infos(ctx: ServiceContext, *conditions: object) -> list[DocumentInfo]:
+def _infos(ctx: ServiceContext, *conditions: ColumnElement[bool]) -> list[DocumentInfo]:
     with ctx.db.read() as session:
         documents = session.execute(select(Document).where(*conditions).order_by(Document.id)).scalars().all()
         ids = [d.id for d in documents]

@@ -133,14 +133,19 @@ def release_lot(
 
 
 @changing("reject lots", STAFF)
-def reject_lot(ctx: ServiceContext, lot_id: int, reason: str) -> None:
-    """Reject a lot (e.g. damaged on arrival, wrong product, documentation refused); it stays on record."""
+def reject_lot(ctx: ServiceContext, lot_id: int, reason: str, *, password: str) -> int:
+    """Reject a lot (e.g. damaged on arrival, wrong product, documentation refused); it stays on record.
+    The user signs (meaning "rejected"), since a rejection takes stock out of use for good. Returns the
+    signature id."""
     why = required_reason(reason)
+    signer = reauthenticate(ctx, password)
     with ctx.db.write() as session:
         lot = find_lot(session, lot_id)
         if refusal := lifecycle_refusal("reject", lot.status, lot.lot_number):
             raise ConflictError(refusal)
         before = {"status": lot.status, "status_note": lot.status_note, "rejected_on": lot.rejected_on}
+        content = {"lot_id": lot.id, "lot_number": lot.lot_number, "status_before": lot.status, "reason": why}
+        signature = add_signature(session, signer, SignatureMeaning.REJECTED, "lot", lot.id, content)
         lot.status, lot.status_note, lot.rejected_on = LotStatus.REJECTED.value, why, date.today()
         ctx.audit(
             session,
@@ -149,21 +154,31 @@ def reject_lot(ctx: ServiceContext, lot_id: int, reason: str) -> None:
                 "lot",
                 lot.id,
                 before=before,
-                after={"status": lot.status, "status_note": why, "rejected_on": lot.rejected_on},
+                after={
+                    "status": lot.status,
+                    "status_note": why,
+                    "rejected_on": lot.rejected_on,
+                    "signature_id": signature.id,
+                    "signature_meaning": signature.meaning,
+                    "signed_by": signature.signer_name,
+                },
                 reason=why,
             ),
         )
+        return signature.id
 
 
 @changing("destroy lots", STAFF)
-def destroy_lot(ctx: ServiceContext, lot_id: int, reason: str, note: str | None = None) -> Decimal:
-    """Destroy what is on hand of a lot, with a reason (DestroyReason). Returns the quantity destroyed."""
+def destroy_lot(ctx: ServiceContext, lot_id: int, reason: str, note: str | None = None, *, password: str) -> Decimal:
+    """Destroy what is on hand of a lot, with a reason (DestroyReason); the user signs (meaning "destroyed")
+    for the quantity destroyed. Returns the quantity destroyed."""
     try:
         why = cells.vocabulary(DestroyReason, "destruction reason")(str(reason).strip())
     except cells.CellError as error:
         raise ValidationError([FieldError("reason", str(error))]) from None
     if why == DestroyReason.OTHER and not (note and note.strip()):
         raise ValidationError([FieldError("note", "say what the other reason is")])
+    signer = reauthenticate(ctx, password)
     with ctx.db.write() as session:
         lot = find_lot(session, lot_id)
         if refusal := lifecycle_refusal("destroy", lot.status, lot.lot_number):
@@ -175,6 +190,15 @@ def destroy_lot(ctx: ServiceContext, lot_id: int, reason: str, note: str | None 
             "status_note": lot.status_note,
         }
         amount = max(lot.quantity_on_hand, ZERO)
+        content = {
+            "lot_id": lot.id,
+            "lot_number": lot.lot_number,
+            "status_before": lot.status,
+            "quantity_destroyed": amount,
+            "reason": why,
+            "note": note.strip() if note else None,
+        }
+        signature = add_signature(session, signer, SignatureMeaning.DESTROYED, "lot", lot.id, content)
         lot.quantity_destroyed += amount
         lot.status, lot.destroyed_reason = LotStatus.DESTROYED.value, why
         if note:
@@ -192,6 +216,9 @@ def destroy_lot(ctx: ServiceContext, lot_id: int, reason: str, note: str | None 
                     "destroyed_reason": why,
                     "status_note": lot.status_note,
                     "destroyed_now": amount,
+                    "signature_id": signature.id,
+                    "signature_meaning": signature.meaning,
+                    "signed_by": signature.signer_name,
                 },
                 reason=note or why,
             ),

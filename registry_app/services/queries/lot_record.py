@@ -27,6 +27,7 @@ from registry_app.domain.exact import ZERO, exact_sql
 from registry_app.domain.vocab import LotStatus, is_human_derived
 from registry_app.services.context import READERS, ServiceContext, jurisdiction
 from registry_app.services.errors import NotFound
+from registry_app.services.privacy import patient_view
 from registry_app.services.queries.lots_page import EXPIRING_DAYS, display_status, expired_stock_condition, today_for
 
 # The default limits of rules.md, used where the product carries no specification of its own.
@@ -114,9 +115,11 @@ def lot_detail(ctx: ServiceContext, lot_id: int) -> LotDetail:
     the site's zone (audit_view)."""
     ctx.require(READERS, "view lots")
     from registry_app.services.clock import site_clock
-    from registry_app.services.queries.audit_trail import field_rows
+    from registry_app.services.queries.audit_trail import field_rows, inspector_view
 
     clock = site_clock(ctx)
+    patient = patient_view(ctx)  # an inspector sees pseudonyms
+    trail_view = inspector_view(ctx)
     with ctx.db.read() as session:
         lot = session.get(Lot, lot_id)
         if lot is None:
@@ -196,11 +199,11 @@ def lot_detail(ctx: ServiceContext, lot_id: int) -> LotDetail:
                 .order_by(Document.uploaded_at.desc(), Document.id.desc())
             ).scalars()
         ]
-        administrations = [
+        administrations: list[dict[str, Any]] = [
             {
                 "id": a.id,
                 "administered_at": a.administered_at,
-                "patient_ref": a.patient_ref,
+                "patient_ref": patient(a.patient_ref),
                 "route": a.route,
                 "body_areas": a.body_areas,
                 "quantity": a.quantity,
@@ -225,7 +228,7 @@ def lot_detail(ctx: ServiceContext, lot_id: int) -> LotDetail:
                 .where(AuditEntry.entity_type == "lot", AuditEntry.entity_id == str(lot_id))
                 .order_by(AuditEntry.seq.desc())
             ).scalars()
-            for row in field_rows(e, clock, "")
+            for row in field_rows(e, clock, "", trail_view)
         ]
         return LotDetail(
             lot.id,
@@ -440,6 +443,7 @@ def administrations_list(ctx: ServiceContext, text: str = "", limit: int = 500) 
     from registry_app.services.clock import site_clock
 
     clock = site_clock(ctx)
+    patient = patient_view(ctx)  # an inspector sees pseudonyms (and finds a patient by reference only)
     with ctx.db.read() as session:
         statement = (
             select(Administration, Lot.lot_number, Product.name)
@@ -461,7 +465,7 @@ def administrations_list(ctx: ServiceContext, text: str = "", limit: int = 500) 
                 "lot_id": a.lot_id,
                 "administered_at": a.administered_at,
                 "when": clock.show_local(a.administered_at),
-                "patient_ref": a.patient_ref,
+                "patient_ref": patient(a.patient_ref),
                 "product": product,
                 "lot_number": number,
                 "route": a.route,

@@ -55,7 +55,7 @@ class LotQuery:
 
 
 @dataclass(frozen=True)
-class LotRow:
+class LotsPageRow:
     id: int
     product: str
     product_type: str
@@ -74,7 +74,7 @@ class LotRow:
 
 @dataclass(frozen=True)
 class LotPage:
-    rows: list[LotRow]
+    rows: list[LotsPageRow]
     has_more: bool
     cursor: tuple[Any, int] | None  # (sort value, id) of the last row: where the next page starts
 
@@ -223,7 +223,7 @@ def _filtered(
     return conditions, sparse
 
 
-def _rows_select() -> Select[Any]:
+def _rows_select() -> Select[*tuple[Any, ...]]:
     return (
         select(
             Lot.id,
@@ -375,7 +375,9 @@ def lot_page(
         return LotPage(_page_rows(session, ctx, [lot_id for lot_id, _ in walk], today, badges), has_more, next_cursor)
 
 
-def _page_rows(session: Session, ctx: ServiceContext, ids: list[int], today: date, badges: bool = True) -> list[LotRow]:
+def _page_rows(
+    session: Session, ctx: ServiceContext, ids: list[int], today: date, badges: bool = True
+) -> list[LotsPageRow]:
     if not ids:
         return []
     found = {r[0]: _lot_row(r, today) for r in session.execute(_rows_select().where(Lot.id.in_(ids)))}
@@ -395,7 +397,7 @@ def lot_badges(ctx: ServiceContext, ids: Sequence[int]) -> dict[int, Badges]:
     ctx.require(READERS, "browse lots")
     with ctx.db.read() as session:
         today = today_for(ctx)
-        rows = [LotRow(i, "", "", "", None, None, "", None, today, ZERO, None) for i in ids]
+        rows = [LotsPageRow(i, "", "", "", None, None, "", None, today, ZERO, None) for i in ids]
         return {
             r.id: Badges(r.worst_severity, r.open_flags, r.completeness)
             for r in _with_badges(session, ctx, rows, today)
@@ -415,15 +417,15 @@ def count_lots(ctx: ServiceContext, query: LotQuery) -> int:
         return int(session.execute(select(func.count(Lot.id)).where(*conditions)).scalar_one())
 
 
-def lot_rows(ctx: ServiceContext, ids: Sequence[int]) -> list[LotRow]:
+def lot_rows(ctx: ServiceContext, ids: Sequence[int]) -> list[LotsPageRow]:
     """The rows of these lots (in the order given), with their badges: for refreshing rows after a change."""
     ctx.require(READERS, "browse lots")
     with ctx.db.read() as session:
         return _page_rows(session, ctx, list(ids), today_for(ctx))
 
 
-def _lot_row(r: Any, today: date) -> LotRow:
-    return LotRow(r[0], r[1], r[2], r[3], r[4], r[5], display_status(r[6], r[7], today), r[7], r[8], r[9], r[10])
+def _lot_row(r: Any, today: date) -> LotsPageRow:
+    return LotsPageRow(r[0], r[1], r[2], r[3], r[4], r[5], display_status(r[6], r[7], today), r[7], r[8], r[9], r[10])
 
 
 # --- flag badges ------------------------------------------------------------------------------------------------
@@ -456,7 +458,7 @@ def _completeness(session: Session, ctx: ServiceContext, lot_ids: list[int], tod
     return {lot_id: round(score) for lot_id, score in lot_scores(session, jurisdiction(session, ctx), lot_ids).items()}
 
 
-def _with_badges(session: Session, ctx: ServiceContext, rows: list[LotRow], today: date) -> list[LotRow]:
+def _with_badges(session: Session, ctx: ServiceContext, rows: list[LotsPageRow], today: date) -> list[LotsPageRow]:
     if not rows:
         return rows
     ids = [r.id for r in rows]

@@ -173,7 +173,8 @@ class ImportWizard(QDialog):
     def _path(self) -> Path | None:
         text = self.path_edit.text().strip()
         path = Path(text).expanduser() if text else None
-        if path is None or not path.is_file():
+        # A FIFO, a device or a directory exists: the service refuses it, naming what it is.
+        if path is None or not path.exists():
             self.banner.show_error(
                 "file: choose an existing CSV or XLSX file" if path is None else f"file: {path} does not exist"
             )
@@ -197,7 +198,7 @@ class ImportWizard(QDialog):
             result = service(ctx, path, dry_run=True, progress=progress, **options)
             try:
                 table: Table | None = read_table(path)
-            except TableError:
+            except (TableError, OSError):  # the service read it a moment ago: gone since, the preview is empty
                 table = None
             return result, table
 
@@ -247,7 +248,7 @@ class ImportWizard(QDialog):
             self.summary.setText(
                 f"<b>{result.file_name}</b>: {count_phrase(result.rows, 'row')}. {rows_text}. "
                 "Nothing can be imported until every row is accepted: fix the file and check again."
-                "<br>" + "<br>".join(_escape(line) for line in result.error_lines()[:20])
+                "<br>" + "<br>".join(_escape(line) for line in result.error_lines(20))
             )
         else:
             extra = ""
@@ -298,7 +299,7 @@ class ImportWizard(QDialog):
             self.import_button.setEnabled(True)
             return
         if result.errors:
-            self.summary.setText("Not imported: " + "<br>".join(_escape(e) for e in result.error_lines()[:20]))
+            self.summary.setText("Not imported: " + "<br>".join(_escape(e) for e in result.error_lines(20)))
             self._go(1)
             return
         detail = (

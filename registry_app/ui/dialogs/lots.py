@@ -17,7 +17,7 @@ from ...domain.exact import quantity_text
 from ...domain.vocab import label
 from ...services import RegistryError, ServiceContext
 from ...services.formats import ScanError, parse_scan
-from ...services.queries.lots_page import LotPage, LotQuery, LotRow, lot_page
+from ...services.queries.lots_page import LotPage, LotQuery, LotsPageRow, lot_page
 from ...services.recalls import AmbiguousLot, LotRef, find_lot, trace_lot
 from ..ops import runner_for
 from .forms import ScanEdit
@@ -109,7 +109,7 @@ class LotPicker(QWidget):
         if asked == self._asked:
             self._show_choices(page.rows if page else [], bool(page and page.has_more), text)
 
-    def _show_choices(self, rows: list[LotRow], more: bool, text: str) -> None:
+    def _show_choices(self, rows: list[LotsPageRow], more: bool, text: str) -> None:
         self.pick_combo.clear()
         which = " or ".join(self._statuses) if self._statuses else "recent"
         count = f"first {len(rows)}, type to narrow" if more else str(len(rows))

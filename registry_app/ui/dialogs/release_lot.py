@@ -1,7 +1,8 @@
-"""The lot decisions after receipt: release (medical director, electronic signature), reject or destroy (with
-a reason). The lot's open findings are shown first, so the director signs knowing what is missing; each
-open critical or high finding has its own acknowledgement box, and the release is signed only when every one is
-ticked (the service refuses otherwise and records the acknowledged codes with the signature).
+"""The lot decisions after receipt: release (medical director), reject or destroy (with a reason), each with
+an electronic signature (../shared/cli.md: the lot lifecycle is signed). The lot's open findings are shown
+first, so the director signs knowing what is missing; each open critical or high finding has its own
+acknowledgement box, and the release is signed only when every one is ticked (the service refuses otherwise
+and records the acknowledged codes with the signature).
 
 A decision the user cannot take (wrong role, or a lot already released, rejected or destroyed) has its button
 disabled with the reason as tooltip and in the banner, before anyone types a password (issue 20.4).
@@ -233,6 +234,8 @@ class RejectLotDialog(_LotDecisionDialog):
         title.setBuddy(self.reason)
         form.addRow(title, self.reason)
         layout.addLayout(form)
+        self.signature = SignaturePanel(self.ctx, "rejected", show_reason=False)
+        layout.addWidget(self.signature)
         self.reason.setFocus()
 
     def submit(self) -> None:
@@ -241,15 +244,18 @@ class RejectLotDialog(_LotDecisionDialog):
             self.banner.show_error("Reason: say why the lot is rejected; the reason is kept in the lot's history.")
             self.reason.setFocus()
             return
-
-        ctx, lot_id = self.ctx, self.lot_id
+        if missing := self.signature.missing():
+            self.banner.show_error("\n".join(missing))
+            return
+        ctx, lot_id, password = self.ctx, self.lot_id, self.signature.password()
         attempt_op(
             self,
             self.banner,
-            lambda: reject_lot(ctx, lot_id, text),
+            lambda: reject_lot(ctx, lot_id, text, password=password),
             lambda _result: self._finish(),
             {"reason": self.reason},
             busy=[self.buttons],
+            on_refused=lambda _error: self.signature.clear_password(),
         )
 
 
@@ -272,18 +278,25 @@ class DestroyLotDialog(_LotDecisionDialog):
         note_title.setBuddy(self.note)
         form.addRow(note_title, self.note)
         layout.addLayout(form)
+        self.signature = SignaturePanel(self.ctx, "destroyed", show_reason=False)
+        layout.addWidget(self.signature)
         self.reason.setFocus()
         self.destroyed_quantity: float | None = None
 
     def submit(self) -> None:
+        if missing := self.signature.missing():
+            self.banner.show_error("\n".join(missing))
+            return
         ctx, lot_id, reason, note = self.ctx, self.lot_id, self.reason.currentData(), self.note.toPlainText().strip()
+        password = self.signature.password()
         attempt_op(
             self,
             self.banner,
-            lambda: destroy_lot(ctx, lot_id, reason, note or None),
+            lambda: destroy_lot(ctx, lot_id, reason, note or None, password=password),
             self._destroyed,
             {"reason": self.reason, "note": self.note},
             busy=[self.buttons],
+            on_refused=lambda _error: self.signature.clear_password(),
         )
 
     def _destroyed(self, amount: float) -> None:

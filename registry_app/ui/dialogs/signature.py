@@ -29,6 +29,8 @@ MEANING_TEXT = {
     "overridden": "I override this guard rail and take responsibility for this administration.",
     "approved": "I approve this record.",
     "recalled": "I recall this lot.",
+    "rejected": "I reject this lot: it is never to be used.",
+    "destroyed": "I destroy what is on hand of this lot.",
 }
 
 
@@ -44,8 +46,10 @@ class SignaturePanel(QGroupBox):
         *,
         needs_reason: bool = False,
         reason_label: str = "Reason",
+        show_reason: bool = True,
         parent: QWidget | None = None,
     ) -> None:
+        """`show_reason=False` for a dialog that asks its reason in its own fields (reject, destroy)."""
         super().__init__("Electronic signature", parent)
         self.meaning = meaning
         self.needs_reason = needs_reason
@@ -66,6 +70,7 @@ class SignaturePanel(QGroupBox):
         reason_title = QLabel(f"&{reason_label}")
         reason_title.setBuddy(self.reason_edit)
         layout.addRow(reason_title, self.reason_edit)
+        layout.setRowVisible(self.reason_edit, show_reason)
         self.password_edit = QLineEdit()
         self.password_edit.setEchoMode(QLineEdit.EchoMode.Password)
         self.password_edit.setAccessibleName("Your password")

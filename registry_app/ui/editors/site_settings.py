@@ -1,5 +1,6 @@
 """The site's settings (admin): its name, its jurisdiction (which decides the regulatory status the flag rules
-read) and its time zone, an IANA name that the service checks with zoneinfo."""
+read), its time zone, an IANA name that the service checks with zoneinfo, and the registry's patient reference
+pattern (a regular expression the service checks refuses names and dates)."""
 
 from __future__ import annotations
 
@@ -45,6 +46,14 @@ class SiteSettingsDialog(EditorDialog):
         completer.setFilterMode(Qt.MatchFlag.MatchContains)
         self.time_zone.setCompleter(completer)
         self.add_row(form, "&Time zone", self.time_zone, "time_zone")
+        self.patient_ref_pattern = QLineEdit(objectName="patientRefPattern")
+        self.patient_ref_pattern.setPlaceholderText("empty: the default (no spaces, no dates, at least one digit)")
+        self.patient_ref_pattern.setToolTip(
+            "A regular expression every new patient reference must match in full, e.g. PT-[0-9]{5}. "
+            "References recorded earlier are kept as they are."
+        )
+        self.add_row(form, "&Patient references", self.patient_ref_pattern, "patient_ref_pattern")
+        self._loaded_pattern = ""
         self.outer.addStretch(1)
         self.save_button.setText("&Save settings")
         self.finish_layout()
@@ -52,7 +61,7 @@ class SiteSettingsDialog(EditorDialog):
         if why:
             deny(self.save_button, why)
             self.banner.show_warning(why)
-        self.resize(520, 280)
+        self.resize(560, 320)
         self.load()
         self.name.setFocus()
 
@@ -72,12 +81,17 @@ class SiteSettingsDialog(EditorDialog):
         self.name.setText(info["name"])
         self.jurisdiction.setText(info["jurisdiction"])
         self.time_zone.setText(info.get("time_zone", ""))
+        self._loaded_pattern = info.get("patient_ref_pattern", "")
+        self.patient_ref_pattern.setText(self._loaded_pattern)
         self.loaded_into_form()
 
     def submit(self) -> None:
         ctx, name, code, zone = self.ctx, self.name.text(), self.jurisdiction.text(), self.time_zone.text()
+        typed = self.patient_ref_pattern.text().strip()
+        # An unchanged pattern is not set again (no audit entry for it); an emptied one restores the default.
+        pattern = None if typed == self._loaded_pattern else typed
         # An empty time zone leaves the one set (if any): the site always has one once chosen.
-        self.save_op(lambda: set_site(ctx, code, name, zone if zone.strip() else None), self._saved)
+        self.save_op(lambda: set_site(ctx, code, name, zone if zone.strip() else None, pattern), self._saved)
 
     def _saved(self, info: dict[str, str]) -> None:
         self.saved_cleanly()

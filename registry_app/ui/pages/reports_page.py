@@ -148,6 +148,11 @@ class ReportsPage(QWidget):
         self.real_refs = QCheckBox("Include the clinic's own patient references (otherwise pseudonyms)")
         self.real_refs.setVisible(has_role(ctx, (Role.MEDICAL_DIRECTOR,)))
         where_form.addRow(self.real_refs)
+        # Notes and reasons may name or describe a patient: left out unless a director includes them.
+        self.free_text = QCheckBox("Include free text: notes, amendment reasons, adverse event narratives")
+        self.free_text.setObjectName("includeFreeText")
+        self.free_text.setVisible(has_role(ctx, (Role.MEDICAL_DIRECTOR,)))
+        where_form.addRow(self.free_text)
         layout.addWidget(where)
 
         actions = QHBoxLayout()
@@ -273,6 +278,7 @@ class ReportsPage(QWidget):
         if replace and not self.confirm_replace(Path(out).expanduser()):
             return
         include = self.real_refs.isVisible() and self.real_refs.isChecked()
+        free_text = self.free_text.isVisible() and self.free_text.isChecked()
         ctx, output, fmt = self.ctx, self.output, str(self.format_combo.currentData())
 
         def work(_progress: Any) -> OutputResult:
@@ -284,6 +290,7 @@ class ReportsPage(QWidget):
                     out,
                     include_patient_refs=include,  # type: ignore[arg-type]
                     replace=replace,
+                    include_free_text=free_text,
                 )
             if output == "bundle":
                 return bundle(
@@ -293,6 +300,7 @@ class ReportsPage(QWidget):
                     out,
                     include_patient_refs=include,  # type: ignore[arg-type]
                     replace=replace,
+                    include_free_text=free_text,
                 )
             return export(
                 ctx,
@@ -303,6 +311,7 @@ class ReportsPage(QWidget):
                 start=start,
                 end=end,
                 replace=replace,
+                include_free_text=free_text,
             )
 
         self.banner.clear_message()

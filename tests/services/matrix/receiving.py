@@ -93,12 +93,14 @@ def _release(setup: MatrixSetup):  # type: ignore[no-untyped-def]
 
 def _reject(setup: MatrixSetup):  # type: ignore[no-untyped-def]
     lot_id = _lot(setup)
-    return lambda ctx: lifecycle.reject_lot(ctx, lot_id, "cold chain broken in transit")
+    return lambda ctx: lifecycle.reject_lot(
+        ctx, lot_id, "cold chain broken in transit", password=setup.password_for(ctx)
+    )
 
 
 def _destroy(setup: MatrixSetup):  # type: ignore[no-untyped-def]
     lot_id = _lot(setup)
-    return lambda ctx: lifecycle.destroy_lot(ctx, lot_id, "damaged")
+    return lambda ctx: lifecycle.destroy_lot(ctx, lot_id, "damaged", password=setup.password_for(ctx))
 
 
 def _amend(setup: MatrixSetup):  # type: ignore[no-untyped-def]

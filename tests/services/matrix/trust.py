@@ -6,7 +6,7 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
-from registry_app.services import auth, backup, signoff, sites
+from registry_app.services import auth, backup, privacy, signoff, sites
 
 from . import MatrixSetup, Prepare
 
@@ -78,6 +78,10 @@ def _set_site(setup: MatrixSetup):  # type: ignore[no-untyped-def]
     return lambda ctx: sites.set_site(ctx, "KR", "Seoul clinic")
 
 
+def _set_patient_ref_pattern(setup: MatrixSetup):  # type: ignore[no-untyped-def]
+    return lambda ctx: privacy.set_patient_ref_pattern(ctx, r"PT-\d{5}")
+
+
 def _add_site(setup: MatrixSetup):  # type: ignore[no-untyped-def]
     return lambda ctx: sites.add_site(ctx, "BUSAN", "Busan clinic", "KR", "Asia/Seoul")
 
@@ -108,6 +112,7 @@ CALLS: dict[str, Prepare] = {
     "auth.signed_reset_password": _signed_reset,
     "sites.set_site": _set_site,
     "sites.add_site": _add_site,
+    "privacy.set_patient_ref_pattern": _set_patient_ref_pattern,
     "signoff.sign_off_report": _sign_off,
     "backup.backup_registry": _backup,
 }
