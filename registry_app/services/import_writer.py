@@ -18,12 +18,18 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
-from ..domain import CharacterizationResult, Lot, LotResultFacts, name_key
-from ..domain.base import table_of
-from ..domain.result_facts import FACT_COLUMNS, SINGLE_PARTICLE_METHODS
-from ..domain.vocab import CONTAMINANT_MARKERS, CYTOSOLIC_MARKERS, TRANSMEMBRANE_MARKERS, LotStatus
-from .bulk import bulk_insert, sqlite_indexes_deferred
-from .lot_rows import LOT_FIELDS, NUMERIC_RESULTS, QUALITATIVE_RESULTS, LotImportRow, ValidatedLots
+from registry_app.db.bulk import bulk_insert, sqlite_indexes_deferred
+from registry_app.domain import CharacterizationResult, Lot, LotResultFacts, name_key
+from registry_app.domain.base import table_of
+from registry_app.domain.result_facts import FACT_COLUMNS, SINGLE_PARTICLE_METHODS
+from registry_app.domain.vocab import CONTAMINANT_MARKERS, CYTOSOLIC_MARKERS, TRANSMEMBRANE_MARKERS, LotStatus
+from registry_app.importers.lot_rows import (
+    LOT_FIELDS,
+    NUMERIC_RESULTS,
+    QUALITATIVE_RESULTS,
+    LotImportRow,
+    ValidatedLots,
+)
 
 LOT_TABLE = table_of(Lot)
 RESULT_TABLE = table_of(CharacterizationResult)
@@ -53,6 +59,24 @@ def new_lots(lots: ValidatedLots, positions: list[int] | None, merged: dict[int,
             for name, values in columns.items():
                 values[index] = row.values.get(name)
     return NewLots(columns, [lots.product_keys[p] for p in positions])
+
+
+def write_new_lots(
+    connection: Connection,
+    new: NewLots,
+    products: dict[str, tuple[int, str]],
+    suppliers: dict[str, int],
+    site_id: int,
+    batch: str,
+    now: datetime,
+    after_chunk: Callable[[int], None] | None = None,
+) -> tuple[Sequence[int], int]:
+    """The one place where an import's new rows go in: the lots, their characterization results and their
+    results facts. Returns the lots' ids (in the order of `new`) and the number of results written."""
+    lot_ids = insert_lots(connection, new, products, suppliers, site_id, batch, now, after_chunk)
+    results = insert_results(connection, new, lot_ids, now)
+    insert_new_lot_facts(connection, new, lot_ids)
+    return lot_ids, results
 
 
 def insert_lots(

@@ -1,4 +1,5 @@
-"""Bulk inserts for imports: rows given column by column, written with one executemany per table and chunk.
+"""Bulk inserts for imports and the demo: rows given column by column, written with one executemany per table
+and chunk, in the caller's transaction.
 
 On SQLite the rows go straight to the driver's executemany as tuples (SQLAlchemy's per-row parameter
 processing cost more than the insert itself), with values stored as SQLAlchemy's SQLite dialect stores them,
@@ -11,15 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import date
 from decimal import Decimal
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Boolean, Date, DateTime, Table
-from sqlalchemy.engine import Connection
-
-from ..domain.exact import Exact
+from sqlalchemy import Table
+from sqlalchemy.engine import Connection, Dialect
 
 WRITE_CHUNK = 5000
 # SQLite binds at most 999 values per statement in older builds (32766 since 3.32): rows per INSERT are capped
@@ -35,20 +33,12 @@ def chunks(items: Sequence[Any], size: int = WRITE_CHUNK) -> Iterator[Sequence[A
         yield items[start : start + size]
 
 
-def sqlite_storage(column_type: Any) -> Callable[[Any], Any] | None:
-    """How SQLAlchemy's SQLite dialect stores a value of this type (None: as it is)."""
-    if isinstance(column_type, DateTime):
-        text: Callable[[Any], Any] = lambda v: v.strftime("%Y-%m-%d %H:%M:%S.%f")  # noqa: E731
-    elif isinstance(column_type, Date):
-        text = date.isoformat
-    elif isinstance(column_type, Boolean):
-        text = int
-    elif isinstance(column_type, Exact):
-        # Decimal -> the nearest double, as Exact stores it on SQLite (domain/exact.py).
-        text = _float_or_none
-    else:
+def sqlite_storage(column_type: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
+    """How SQLAlchemy stores a value of this type on this dialect (its bind processor; None: as it is)."""
+    text = column_type.dialect_impl(dialect).bind_processor(dialect)
+    if text is None:
         return None
-    # Imports repeat the same few dates thousands of times: each is formatted once, and a column is mapped
+    # Imports repeat the same few dates thousands of times: each is converted once, and a column is mapped
     # through the memo's __getitem__ at C speed.
     return _StoredValues(text).__getitem__
 
@@ -61,10 +51,6 @@ class _StoredValues(dict[Any, Any]):
     def __missing__(self, value: Any) -> Any:
         stored = self[value] = self.text(value)
         return stored
-
-
-def _float_or_none(value: Any) -> float | None:
-    return None if value is None else float(value)
 
 
 _EMPTY_FOR_NULL: dict[Any, Any] = {None: ""}  # get(value, value): '' for None, any other value as it is
@@ -114,7 +100,7 @@ def bulk_insert(
     stored: list[Sequence[Any]] = []
     marks: list[str] = []
     for name in names:
-        convert = sqlite_storage(table.c[name].type)
+        convert = sqlite_storage(table.c[name].type, connection.dialect)
         values = columns[name] if convert is None else list(map(convert, columns[name]))
         # The driver binds None through its adaptation protocol (a failed lookup per value, five times the cost
         # of binding a string); a column with empty cells binds '' instead, turned back into NULL by SQLite.
@@ -127,7 +113,7 @@ def bulk_insert(
         stored.append(values)
     literals = []
     for name, value in constants.items():
-        convert = sqlite_storage(table.c[name].type)
+        convert = sqlite_storage(table.c[name].type, connection.dialect)
         literals.append(sql_literal(value if convert is None or value is None else convert(value)))
     # Many rows per statement: the driver's cost per executed statement (reset, step, bookkeeping) is paid once
     # per MAX_BOUND values instead of once per row, a third of the time of inserting 400,000 short rows.
