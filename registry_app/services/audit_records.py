@@ -148,7 +148,9 @@ def current_hashes(
     query = select(*columns).order_by(table.c.id)
     if after_id is not None:
         query = query.where(table.c.id > after_id)
-    for row in connection.execution_options(yield_per=5000).execute(query):
+    # Options on the statement, not the connection: Connection.execution_options changes the connection in place,
+    # and on PostgreSQL every later statement of the transaction (an INSERT too) would run in a named cursor.
+    for row in connection.execute(query.execution_options(yield_per=5000)):
         yield row[id_at], row_hash(names, row)
 
 
@@ -260,7 +262,7 @@ def _stored_chunks(connection: Connection, table_name: str | None = None) -> Ite
     ).order_by(AuditRowHashes.seq, AuditRowHashes.table_name, AuditRowHashes.first_id)
     if table_name is not None:
         query = query.where(AuditRowHashes.table_name == table_name)
-    yield from connection.execution_options(yield_per=200).execute(query)
+    yield from connection.execute(query.execution_options(yield_per=200))
 
 
 def check_digests(connection: Connection) -> RecordFinding | None:
