@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from registry_app.db import Database
 from registry_app.domain import Setting, Site
 from registry_app.domain.vocab import Role
+from registry_app.rules import table as flag_table
 from registry_app.services import audit
 from registry_app.services.errors import PermissionDenied, StorageError
 
@@ -167,7 +168,8 @@ def changing(action: str, roles: tuple[str, ...]) -> Callable[[Callable[P, R]], 
             ctx = args[0] if args else kwargs["ctx"]
             assert isinstance(ctx, ServiceContext), f"{fn.__name__} takes the ServiceContext first"
             ctx.require(roles, action)
-            result = retry_transient(lambda: fn(*args, **kwargs))
+            with flag_table.acting(action):
+                result = retry_transient(lambda: fn(*args, **kwargs))
             ctx.notify_changed(name)
             return result
 

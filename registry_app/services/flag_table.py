@@ -1,0 +1,58 @@
+"""The persisted flags' upkeep: a full rebuild (`registry-app flags --rebuild`), and whether the table can
+answer a reader (it holds the flags of the jurisdiction the reader asks about)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from registry_app.domain import FlagRecord
+from registry_app.domain.vocab import Role
+from registry_app.rules import table
+from registry_app.services.audit import AuditRecord
+from registry_app.services.context import ServiceContext, changing, jurisdiction
+
+REBUILDERS: tuple[str, ...] = (Role.ADMIN, Role.MEDICAL_DIRECTOR)
+
+
+@dataclass(frozen=True)
+class RebuildResult:
+    raised: int
+    closed: int
+    open: int
+    seconds: float
+
+
+def table_answers(session: Session, ctx: ServiceContext) -> bool:
+    """The table holds the flags of the context's jurisdiction (it was built, for that site's jurisdiction)."""
+    return table.built_for(session) == jurisdiction(session, ctx).upper()
+
+
+@changing("rebuild flags", REBUILDERS)
+def rebuild_flags(ctx: ServiceContext) -> RebuildResult:
+    """Evaluate every rule on every subject and bring the persisted flags to that, closing what no longer holds
+    and raising what is missing: on a table kept current by the changes, nothing changes (raised = closed = 0)."""
+    started = time.perf_counter()
+    with ctx.db.write() as session:
+        where = table.site_jurisdiction(session)
+        if where is None:
+            return RebuildResult(0, 0, 0, 0.0)
+        raised, closed = table.rebuild(session, where.upper())
+        still_open = session.execute(
+            select(func.count()).select_from(FlagRecord).where(FlagRecord.closed_at.is_(None))
+        ).scalar_one()
+        seconds = time.perf_counter() - started
+        ctx.audit(
+            session,
+            AuditRecord(
+                "rebuild flags",
+                "flag_record",
+                None,
+                before={},
+                after={"jurisdiction": where.upper(), "raised": raised, "closed": closed, "open": still_open},
+            ),
+        )
+        return RebuildResult(raised, closed, still_open, seconds)
