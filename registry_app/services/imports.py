@@ -41,6 +41,7 @@ from registry_app.importers.bulk import WRITE_CHUNK, bulk_insert_dicts, sqlite_p
 from registry_app.importers.lot_rows import LotRow, ValidatedLots, validate_lots
 from registry_app.importers.lot_writer import NewLots, insert_lots, insert_new_lot_facts, insert_results, new_lots
 from registry_app.importers.tabular import RowError, Table, TableError, read_table
+from registry_app.rules import table as flag_table
 from registry_app.services.audit import AuditRecord
 from registry_app.services.context import STAFF, ServiceContext, changing, current_site
 from registry_app.services.errors import FieldError, ValidationError
@@ -390,6 +391,13 @@ def _write_lots(
     after["manufacturers_created"], after["suppliers_created"] = id_ranges(new_m), id_ranges(new_s)
 
     lot_ids = insert_lots(connection, new, products, suppliers, site_id, batch, now, reporter.writing)
+    # Written without the ORM: the persisted flags of what changed are brought up to date before the commit.
+    # The products of the file, and the lots' and uses' flags of those it changed; the new lots (consecutive
+    # ids above every existing one) as one range.
+    flag_table.touch(session, "product", (pid for key, (pid, _) in products.items() if key in plans))
+    flag_table.touch(session, "product", (int(pid) for pid in products_before), dependents=True)
+    if len(lot_ids):
+        flag_table.touch_range(session, "lot", min(lot_ids), max(lot_ids))
     after["lots_created"] = id_ranges(lot_ids)
     results_created = insert_results(connection, new, lot_ids, now)
     insert_new_lot_facts(connection, new, lot_ids)
@@ -406,6 +414,7 @@ def _write_lots(
         changed = {item["lot_id"] for item in update_results}
         if changed:
             refresh_lot_result_facts(connection, changed)
+            flag_table.touch(session, "lot", changed)
     result.excursions_opened = _open_receipt_excursions(session, new, lot_ids, products, after, now)
     result.results_created = results_created
     after.update(lots_created_count=len(lot_ids), lots_updated_count=len(updates), results_created=results_created)
@@ -636,7 +645,11 @@ def _import_administrations_in(
             ),
             [{"b_id": lot_id, "b_quantity": quantity} for lot_id, quantity in per_lot.items()],
         )
-    created = session.execute(select(Administration.id).where(Administration.import_batch == batch)).scalars()
+    created = list(session.execute(select(Administration.id).where(Administration.import_batch == batch)).scalars())
+    if created:
+        # New rows above every existing id: one range. Their lots' quantities changed (USE-OVERDRAWN).
+        flag_table.touch_range(session, "administration", min(created), max(created))
+        flag_table.touch(session, "lot", per_lot)
     ctx.audit(
         session,
         AuditRecord(

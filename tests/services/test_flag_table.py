@@ -10,11 +10,12 @@ from sqlalchemy import func, select, update
 from registry_app.domain import AuditEntry, FlagRecord, Setting
 from registry_app.rules import evaluate_flags, table
 from registry_app.rules.table_read import stored_flags
-from registry_app.services import ServiceContext
+from registry_app.services import ServiceContext, imports
 from registry_app.services.demo import generate as demo
 from registry_app.services.errors import PermissionDenied
 from registry_app.services.flag_table import rebuild_flags
 
+from ..helpers import FORMAT_EXAMPLES
 from ..rules import builders as b
 
 TODAY = date(2026, 6, 1)
@@ -86,3 +87,17 @@ def test_only_an_admin_or_a_director_rebuilds(who: str, request: pytest.FixtureR
 
 def test_rebuild_is_allowed_to_a_director(director: ServiceContext) -> None:
     assert rebuild_flags(director).raised == 0
+
+
+def test_imports_of_lots_and_administrations_keep_the_table_current(pharmacist: ServiceContext) -> None:
+    with pharmacist.db.write() as session:
+        b.lot(session, b.product(session), coa_ref=None)  # a table built before the imports
+    lots = imports.import_lots(pharmacist, FORMAT_EXAMPLES / "lots-example.csv")
+    assert lots.ok and lots.created, lots.error_lines()
+    assert table_differences(pharmacist) == ([], [])
+    uses = imports.import_administrations(pharmacist, FORMAT_EXAMPLES / "administrations-example.csv")
+    assert uses.ok and uses.created, uses.error_lines()
+    assert table_differences(pharmacist) == ([], [])
+    with pharmacist.db.read() as session:
+        kinds = set(session.execute(select(FlagRecord.subject_type).where(FlagRecord.closed_at.is_(None))).scalars())
+    assert {"lot", "administration"} <= kinds
