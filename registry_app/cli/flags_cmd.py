@@ -67,6 +67,11 @@ def flags_command(args: argparse.Namespace) -> int:
         return _rebuild(args)
     ctx = signed_in(args, required=False)
     found: Iterable[Flag]
+    if args.summary and args.lot is None:
+        _summary(
+            flag_service.flag_summary(ctx, min_severity=args.min_severity, codes=args.code), args.format, sys.stdout
+        )
+        return EXIT_OK
     if args.lot is not None:
         lot = lot_ref(ctx, args.lot, args.product)
         found = flag_service.flags_for_lot(ctx, lot.lot_id, min_severity=args.min_severity, codes=args.code)
