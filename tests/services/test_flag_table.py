@@ -101,3 +101,37 @@ def test_imports_of_lots_and_administrations_keep_the_table_current(pharmacist: 
     with pharmacist.db.read() as session:
         kinds = set(session.execute(select(FlagRecord.subject_type).where(FlagRecord.closed_at.is_(None))).scalars())
     assert {"lot", "administration"} <= kinds
+
+
+def test_the_readers_answer_from_the_table_what_evaluating_answered(
+    admin: ServiceContext, inspector: ServiceContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from registry_app.services import flags
+
+    demo.generate_demo(admin, lots=60, seed=7, today=TODAY)
+    with inspector.db.read() as session:
+        lot_id = session.execute(select(FlagRecord.lot_id).where(FlagRecord.subject_type == "administration")).scalar()
+        product_id = session.execute(select(FlagRecord.product_id).where(FlagRecord.lot_id == lot_id)).scalar()
+        assert flags.table_answers(session, inspector)  # the first answers below are the table's
+
+    def answers() -> list[object]:
+        return [
+            flags.list_flags(inspector, today=TODAY),
+            flags.list_flags(inspector, min_severity="high", codes=["UNDOC-COA", "USE-RECALLED"], today=TODAY),
+            flags.list_flags(inspector, include_waived=False, today=TODAY),
+            flags.count_flags(inspector, today=TODAY),
+            flags.count_flags(inspector, today=TODAY, include_waived=True),
+            flags.flag_summary(inspector, today=TODAY).as_json(),
+            flags.flag_summary(inspector, min_severity="critical", today=TODAY).as_json(),
+            flags.flags_for_lot(inspector, lot_id, today=TODAY),
+            flags.flags_for_subject(inspector, "lot", lot_id, TODAY),
+            sorted(flags.flags_for_product(inspector, product_id, TODAY), key=lambda f: (f.code, f.subject_id)),
+            sorted(flags.iter_flags(inspector, today=TODAY), key=lambda f: (f.code, f.subject_type, f.subject_id)),
+        ]
+
+    stored = answers()
+    monkeypatch.setattr(flags, "table_answers", lambda *_: False)
+    evaluated = answers()
+    for found, expected in zip(stored, evaluated, strict=True):
+        assert found == expected
+    assert stored[0] and stored[7]
