@@ -4,14 +4,17 @@ answer a reader (it holds the flags of the jurisdiction the reader asks about)."
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from registry_app.domain import FlagRecord
 from registry_app.domain.vocab import Role
-from registry_app.rules import table
+from registry_app.rules import Flag, evaluate_flags, table
+from registry_app.rules.table_read import current, stored_flags
 from registry_app.services.audit import AuditRecord
 from registry_app.services.context import ServiceContext, changing, jurisdiction
 
@@ -56,3 +59,30 @@ def rebuild_flags(ctx: ServiceContext) -> RebuildResult:
             ),
         )
         return RebuildResult(raised, closed, still_open, seconds)
+
+
+def current_flags(
+    session: Session,
+    ctx: ServiceContext,
+    today: date,
+    *,
+    subject_type: str | None = None,
+    subject_ids: Collection[int] | None = None,
+) -> list[Flag]:
+    """evaluate_flags(session, jurisdiction, today, ...) answered from the persisted flags when they hold this
+    jurisdiction's (the same flags, in the same order), else evaluated."""
+    if table_answers(session, ctx):
+        return stored_flags(session, today, subject_type=subject_type, subject_ids=subject_ids)
+    return evaluate_flags(
+        session, jurisdiction(session, ctx), today, subject_type=subject_type, subject_ids=subject_ids
+    )
+
+
+def worst_rank_by_subject(session: Session, today: date, subject_type: str) -> dict[int, int]:
+    """Subject id -> the rank of its worst open (unwaived) flag: one GROUP BY over the persisted flags."""
+    query = (
+        select(FlagRecord.subject_id, func.max(FlagRecord.severity_rank))
+        .where(current(today), FlagRecord.subject_type == subject_type, FlagRecord.waiver_id.is_(None))
+        .group_by(FlagRecord.subject_id)
+    )
+    return {subject_id: rank for subject_id, rank in session.execute(query)}

@@ -32,6 +32,8 @@ from registry_app.reports.bundle import BundleFile, write_bundle
 from registry_app.reports.data import EXPORT_KINDS, ComplianceData, FlagRow, LotRow, Period, Pseudonym
 from registry_app.reports.exports import FORMATS, Table, file_sha256, write_table
 from registry_app.rules import RULES, Flag, evaluate_flags, score
+from registry_app.rules import table as flag_table
+from registry_app.rules.table_read import stored_flags
 from registry_app.services.audit import AuditRecord, verify_chain
 from registry_app.services.context import READERS, ServiceContext, changing, current_site
 from registry_app.services.errors import FieldError, PermissionDenied, ValidationError
@@ -154,7 +156,10 @@ def _flag_row(flag: Flag) -> FlagRow:
 
 
 def current_flags(session: Session, jurisdiction: str, today: date) -> list[FlagRow]:
-    """Every compliance flag now, open and waived (waivers carry who, when and why)."""
+    """Every compliance flag now, open and waived (waivers carry who, when and why): the persisted flags when
+    they hold this jurisdiction's, else evaluated."""
+    if flag_table.built_for(session) == jurisdiction.upper():
+        return [_flag_row(f) for f in stored_flags(session, today)]
     return [_flag_row(f) for f in evaluate_flags(session, jurisdiction, today)]
 
 
