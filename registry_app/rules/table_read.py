@@ -93,7 +93,7 @@ def _flag(row: Any) -> Flag:
     return item
 
 
-def _filters(
+def flag_filters(
     today: date,
     *,
     subject_type: str | None = None,
@@ -128,17 +128,23 @@ def stored_flags(session: Session, today: date, **filters: Any) -> list[Flag]:
     found: list[Flag] = []
     chunks = [None] if ids is None else [sorted(ids)[i : i + MAX_SQL_IDS] for i in range(0, len(ids), MAX_SQL_IDS)]
     for chunk in chunks:
-        query = _flag_query().where(*_filters(today, subject_ids=chunk, **filters))
+        query = _flag_query().where(*flag_filters(today, subject_ids=chunk, **filters))
         found += [_flag(row) for row in session.execute(query)]
     found.sort(key=lambda f: (-f.rank, f.code, f.subject_id))
     return found
 
 
 def flag_page(
-    session: Session, today: date, size: int, after: PageKey | None = None, **filters: Any
+    session: Session,
+    today: date,
+    size: int,
+    after: PageKey | None = None,
+    extra: list[ColumnElement[bool]] | None = None,
+    **filters: Any,
 ) -> tuple[list[Flag], PageKey | None]:
-    """One page of the current flags after `after`, and the key of its last flag (None at the end)."""
-    query = _flag_query().where(*_filters(today, **filters))
+    """One page of the current flags after `after`, and the key of its last flag (None at the end). `extra`
+    conditions may read the product's name and the lot's number (joined)."""
+    query = _flag_query().where(*flag_filters(today, **filters), *(extra or ()))
     if after is not None:
         # (rank desc, code, subject, id): -rank ascending is rank descending.
         query = query.where(
@@ -172,7 +178,7 @@ def stored_counts(session: Session, today: date, **filters: Any) -> list[tuple[s
     waived = F.waiver_id.is_not(None)
     query = (
         select(F.severity, F.code, waived.label("waived"), func.count())
-        .where(*_filters(today, **filters))
+        .where(*flag_filters(today, **filters))
         .group_by(F.severity, F.code, waived)
     )
     return [(severity, code, bool(is_waived), count) for severity, code, is_waived, count in session.execute(query)]
@@ -185,7 +191,7 @@ def lot_flag_counts(session: Session, today: date, lot_ids: Collection[int]) -> 
     for start in range(0, len(ordered), MAX_SQL_IDS):
         query = (
             select(F.lot_id, F.severity, func.count())
-            .where(*_filters(today, include_waived=False), F.lot_id.in_(ordered[start : start + MAX_SQL_IDS]))
+            .where(*flag_filters(today, include_waived=False), F.lot_id.in_(ordered[start : start + MAX_SQL_IDS]))
             .group_by(F.lot_id, F.severity)
         )
         for lot_id, severity, count in session.execute(query):
