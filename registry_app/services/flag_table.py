@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -16,6 +16,7 @@ from registry_app.domain.vocab import Role
 from registry_app.rules import Flag, evaluate_flags, table
 from registry_app.rules.table_read import current, stored_flags
 from registry_app.services.audit import AuditRecord
+from registry_app.services.clock import SiteClock
 from registry_app.services.context import ServiceContext, changing, jurisdiction
 
 REBUILDERS: tuple[str, ...] = (Role.ADMIN, Role.MEDICAL_DIRECTOR)
@@ -86,3 +87,25 @@ def worst_rank_by_subject(session: Session, today: date, subject_type: str) -> d
         .group_by(FlagRecord.subject_id)
     )
     return {subject_id: rank for subject_id, rank in session.execute(query)}
+
+
+def _day(moment: datetime, clock: SiteClock | None) -> str:
+    local = clock.local(moment) if clock is not None else moment
+    return f"{local.day} {local:%B %Y}"
+
+
+def life_phrase(
+    raised_at: datetime,
+    closed_at: datetime | None,
+    closed_by: str | None,
+    clock: SiteClock | None = None,
+    due_on: date | None = None,
+) -> str:
+    """A flag's life in words, dates in the site's zone: "open since 12 March 2026", "raised 12 March 2026,
+    closed 2 April 2026 by amend administrations"."""
+    raised = _day(raised_at, clock)
+    if due_on is not None and due_on > (clock.local(raised_at).date() if clock else raised_at.date()):
+        raised = f"{due_on.day} {due_on:%B %Y}"  # AE-UNREPORTED holds from its 16th day, not from the event
+    if closed_at is None:
+        return f"open since {raised}"
+    return f"raised {raised}, closed {_day(closed_at, clock)} by {closed_by or 'a change'}"
