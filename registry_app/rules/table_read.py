@@ -234,3 +234,35 @@ def lot_history(session: Session, lot_id: int) -> list[FlagEvent]:
         .order_by(F.raised_at.desc(), F.id.desc())
     )
     return [FlagEvent(*row[:8], bool(row[8]), row[9]) for row in session.execute(query)]
+
+
+def open_since(session: Session, today: date) -> dict[tuple[str, str, int], tuple[datetime, date | None]]:
+    """(code, subject type, subject id) -> (raised_at, due_on) of every current flag."""
+    query = select(F.code, F.subject_type, F.subject_id, F.raised_at, F.due_on).where(current(today))
+    return {(code, kind, subject): (raised, due) for code, kind, subject, raised, due in session.execute(query)}
+
+
+def closed_between(session: Session, start: datetime | None, end: datetime | None) -> list[Any]:
+    """Flags closed in [start, end) (naive UTC; None: unbounded), newest first, with their lot's number."""
+    query = (
+        select(
+            F.code,
+            F.severity,
+            F.subject_type,
+            F.subject_id,
+            Lot.lot_number,
+            F.message,
+            F.raised_at,
+            F.closed_at,
+            F.closed_by,
+            F.due_on,
+        )
+        .outerjoin(Lot, Lot.id == F.lot_id)
+        .where(F.closed_at.is_not(None))
+        .order_by(F.closed_at.desc(), F.id.desc())
+    )
+    if start is not None:
+        query = query.where(F.closed_at >= start)
+    if end is not None:
+        query = query.where(F.closed_at < end)
+    return list(session.execute(query))

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from registry_app.domain import FlagRecord
 from registry_app.domain.vocab import Role
 from registry_app.rules import Flag, evaluate_flags, table
+from registry_app.rules.common import local_day
 from registry_app.rules.table_read import current, stored_flags
 from registry_app.services.audit import AuditRecord
 from registry_app.services.clock import SiteClock
@@ -90,7 +91,8 @@ def worst_rank_by_subject(session: Session, today: date, subject_type: str) -> d
 
 
 def _day(moment: datetime, clock: SiteClock | None) -> str:
-    local = clock.local(moment) if clock is not None else moment
+    """The local day of a stored UTC moment, in the site's zone (this machine's without a clock)."""
+    local = clock.local(moment).date() if clock is not None else local_day(moment)
     return f"{local.day} {local:%B %Y}"
 
 
@@ -104,7 +106,7 @@ def life_phrase(
     """A flag's life in words, dates in the site's zone: "open since 12 March 2026", "raised 12 March 2026,
     closed 2 April 2026 by amend administrations"."""
     raised = _day(raised_at, clock)
-    if due_on is not None and due_on > (clock.local(raised_at).date() if clock else raised_at.date()):
+    if due_on is not None and due_on > (clock.local(raised_at).date() if clock else local_day(raised_at)):
         raised = f"{due_on.day} {due_on:%B %Y}"  # AE-UNREPORTED holds from its 16th day, not from the event
     if closed_at is None:
         return f"open since {raised}"
