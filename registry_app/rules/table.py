@@ -26,11 +26,11 @@ from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from itertools import chain
 from typing import Any
 
-from sqlalchemy import bindparam, event, func, insert, inspect, select, update
+from sqlalchemy import bindparam, event, func, inspect, select, update
 from sqlalchemy.orm import Session
 
 from ..domain import (
@@ -399,26 +399,55 @@ def sync(
             changes,
         )
     if fresh:
-        connection.execute(
-            insert(table),
-            [
-                {
-                    **_row_values(item, due),
-                    "code": item.code,
-                    "severity": item.severity,
-                    "severity_rank": SEVERITY_RANK[item.severity],
-                    "subject_type": item.subject_type,
-                    "subject_id": item.subject_id,
-                    "facts": item.facts,
-                    "raised_at": now,
-                }
-                for item in fresh.values()
-            ],
-        )
+        _insert_flags(connection, list(fresh.values()), due, now)
     return len(fresh), len(closing)
 
 
 _UPDATED = ("message", "waiver_id", "product_id", "lot_id", "due_on")
+_INSERTED = (
+    "code",
+    "severity",
+    "severity_rank",
+    "subject_type",
+    "subject_id",
+    "product_id",
+    "lot_id",
+    "message",
+    "facts",
+    "due_on",
+    "waiver_id",
+    "raised_at",
+)
+
+
+def _insert_flags(connection: Any, flags: list[Flag], due: dict[int, date], now: datetime) -> None:
+    """New open rows, as tuples straight to the driver's executemany: building a parameter dict per row through
+    SQLAlchemy was half the time of a first build (a million flags at a million lots)."""
+    sqlite = connection.dialect.name == "sqlite"
+    # SQLite stores datetimes and dates as SQLAlchemy writes them (ISO text, microseconds always present).
+    raised: Any = now.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else now
+    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    statement = f"INSERT INTO flag_record ({', '.join(_INSERTED)}) VALUES ({', '.join([mark] * len(_INSERTED))})"
+    rows = []
+    for item in flags:
+        due_on = due.get(item.subject_id) if item.code == "AE-UNREPORTED" else None
+        rows.append(
+            (
+                item.code,
+                item.severity,
+                SEVERITY_RANK[item.severity],
+                item.subject_type,
+                item.subject_id,
+                item.product_id,
+                item.lot_id,
+                item.message,
+                item.facts,
+                due_on.isoformat() if sqlite and due_on is not None else due_on,
+                item.waiver["id"] if item.waiver else None,
+                raised,
+            )
+        )
+    connection.exec_driver_sql(statement, rows)
 
 
 def _row_values(item: Flag, due: dict[int, date]) -> dict[str, Any]:
