@@ -324,11 +324,13 @@ def _stored(session: Session, subject_type: str, ids: set[int] | None, id_range:
     query = select(*_STORED).where(FlagRecord.subject_type == subject_type, FlagRecord.closed_at.is_(None))
     if id_range is not None:
         query = query.where(FlagRecord.subject_id.between(*id_range))
+    # Core rows on the session's connection: the ORM's result machinery cost as much as the comparison.
+    connection = session.connection()
     if ids is None:
-        return list(session.execute(query))
+        return connection.execute(query).all()
     if len(ids) > MAX_SQL_IDS:
-        return [row for row in session.execute(query) if row.subject_id in ids]
-    return list(session.execute(query.where(FlagRecord.subject_id.in_(sorted(ids)))))
+        return [row for row in connection.execute(query) if row[2] in ids]
+    return connection.execute(query.where(FlagRecord.subject_id.in_(sorted(ids)))).all()
 
 
 def _due_dates(session: Session, flags: list[Flag]) -> dict[int, date]:
@@ -368,22 +370,26 @@ def sync(
     now, action = utcnow(), current_action.get()
     closing: list[int] = []
     changes: list[dict[str, Any]] = []
-    for row in _stored(session, subject_type, ids, id_range):
-        item = fresh.pop((row.code, row.subject_id), None)
-        if item is None or item.facts != row.facts:
-            closing.append(row.id)
+    for row_id, code, subject_id, facts, message, waiver_id, product_id, lot_id, due_on in _stored(
+        session, subject_type, ids, id_range
+    ):
+        item = fresh.pop((code, subject_id), None)
+        if item is None or item.facts != facts:
+            closing.append(row_id)
             if item is not None:
-                fresh[(row.code, row.subject_id)] = item  # raised again on the new facts, below
+                fresh[(code, subject_id)] = item  # raised again on the new facts, below
             continue
-        values = _row_values(item, due)
-        if (row.message, row.waiver_id, row.product_id, row.lot_id, row.due_on) != (
-            values["message"],
-            values["waiver_id"],
-            values["product_id"],
-            values["lot_id"],
-            values["due_on"],
+        waiver = item.waiver["id"] if item.waiver else None
+        due_item = due.get(subject_id) if code == "AE-UNREPORTED" else None
+        if (message, waiver_id, product_id, lot_id, due_on) != (
+            item.message,
+            waiver,
+            item.product_id,
+            item.lot_id,
+            due_item,
         ):
-            changes.append({"_id": row.id, **{f"_{k}": values[k] for k in _UPDATED}})
+            values = _row_values(item, due)
+            changes.append({"_id": row_id, **{f"_{k}": values[k] for k in _UPDATED}})
     connection = session.connection()
     table = FlagRecord.__table__
     # Closed first: the new row of a flag raised on new facts takes the place of the open one in the unique index.
