@@ -95,7 +95,7 @@ def flags_page(
     ctx: ServiceContext,
     filters: FlagFilters = FlagFilters(),
     after: PageKey | None = None,
-    size: int = PAGE_SIZE,
+    size: int | None = None,
     today: date | None = None,
 ) -> FlagPage:
     """The page of flags after `after` (the first page without it). Counts are given with the first page only
@@ -108,7 +108,7 @@ def flags_page(
         if not table_answers(session, ctx):
             return _evaluated_page(ctx, session, filters, day, clock)
         extra = _text_matches(filters.words) if filters.words else None
-        found, next_key = flag_page(session, day, size, after, extra=extra, **_sql_filters(filters))
+        found, next_key = flag_page(session, day, size or PAGE_SIZE, after, extra=extra, **_sql_filters(filters))
         total, waived = _counts(session, day, filters) if after is None else (0, 0)
         return FlagPage(found, _subject_names(session, found, clock), clock, next_key, total, waived, filters)
 
