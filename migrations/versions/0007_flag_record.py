@@ -29,7 +29,7 @@ def upgrade() -> None:
         sa.Column('id', sa.Integer(), nullable=False),
         sa.Column('code', sa.String(length=40), nullable=False),
         sa.Column('severity', sa.String(length=10), nullable=False),
-        sa.Column('severity_rank', sa.Integer(), nullable=False),
+        sa.Column('severity_order', sa.Integer(), nullable=False),
         sa.Column('subject_type', sa.String(length=20), nullable=False),
         sa.Column('subject_id', sa.Integer(), nullable=False),
         sa.Column('product_id', sa.Integer(), nullable=True),
@@ -46,7 +46,9 @@ def upgrade() -> None:
     )
     op.create_index('ix_flag_record_open_subject', 'flag_record', ['subject_type', 'subject_id', 'code'],
                     unique=True, sqlite_where=OPEN, postgresql_where=OPEN)
-    op.create_index('ix_flag_record_open_order', 'flag_record', ['severity_rank', 'code', 'subject_id'],
+    op.create_index('ix_flag_record_open_order', 'flag_record', ['severity_order', 'code', 'subject_id', 'id'],
+                    sqlite_where=OPEN, postgresql_where=OPEN)
+    op.create_index('ix_flag_record_open_counts', 'flag_record', ['code', 'waiver_id', 'due_on'],
                     sqlite_where=OPEN, postgresql_where=OPEN)
     op.create_index('ix_flag_record_open_lot', 'flag_record', ['lot_id'], sqlite_where=OPEN, postgresql_where=OPEN)
     op.create_index('ix_flag_record_history_lot', 'flag_record', ['lot_id', 'raised_at'])
@@ -55,6 +57,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index('ix_flag_record_history_lot', table_name='flag_record')
     op.drop_index('ix_flag_record_open_lot', table_name='flag_record')
+    op.drop_index('ix_flag_record_open_counts', table_name='flag_record')
     op.drop_index('ix_flag_record_open_order', table_name='flag_record')
     op.drop_index('ix_flag_record_open_subject', table_name='flag_record')
     op.drop_table('flag_record')

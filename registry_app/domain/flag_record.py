@@ -31,12 +31,23 @@ class FlagRecord(Base):
             sqlite_where=_OPEN,
             postgresql_where=_OPEN,
         ),
-        # Pages in evaluate_flags' order (severity, code, subject) and counts by severity and code.
+        # Pages in evaluate_flags' order (severity highest first, code, subject), continued by key.
         Index(
             "ix_flag_record_open_order",
-            "severity_rank",
+            "severity_order",
             "code",
             "subject_id",
+            "id",
+            sqlite_where=_OPEN,
+            postgresql_where=_OPEN,
+        ),
+        # Counts by code (a code fixes the severity and the subject type), waived or not: read from the index
+        # alone, never from the rows and their messages.
+        Index(
+            "ix_flag_record_open_counts",
+            "code",
+            "waiver_id",
+            "due_on",
             sqlite_where=_OPEN,
             postgresql_where=_OPEN,
         ),
@@ -47,8 +58,9 @@ class FlagRecord(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(40))
     severity: Mapped[str] = mapped_column(String(10))
-    # vocab.SEVERITY_RANK of the severity: pages order by it (highest first) without a CASE per row.
-    severity_rank: Mapped[int] = mapped_column(Integer)
+    # Minus vocab.SEVERITY_RANK of the severity: ascending is highest severity first, so a page's key is one
+    # row-value comparison (severity_order, code, subject_id, id) that the index seeks to.
+    severity_order: Mapped[int] = mapped_column(Integer)
     subject_type: Mapped[str] = mapped_column(String(20))
     subject_id: Mapped[int] = mapped_column(Integer)
     product_id: Mapped[int | None] = mapped_column(Integer)

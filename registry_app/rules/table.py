@@ -413,7 +413,7 @@ _UPDATED = ("message", "waiver_id", "product_id", "lot_id", "due_on")
 _INSERTED = (
     "code",
     "severity",
-    "severity_rank",
+    "severity_order",
     "subject_type",
     "subject_id",
     "product_id",
@@ -441,7 +441,7 @@ def _insert_flags(connection: Any, flags: list[Flag], due: dict[int, date], now:
             (
                 item.code,
                 item.severity,
-                SEVERITY_RANK[item.severity],
+                -SEVERITY_RANK[item.severity],
                 item.subject_type,
                 item.subject_id,
                 item.product_id,

@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..domain import FlagRecord, Lot, Product, User, Waiver
-from .catalogue import Flag, new_flag
+from ..domain.vocab import SEVERITY_RANK
+from .catalogue import COMPLIANCE_CODES, RULES, Flag, new_flag
 from .common import MAX_SQL_IDS
 
 F = FlagRecord
@@ -31,7 +32,7 @@ class PageKey:
     """Where a page ended, in the order of the flags (severity highest first, code, subject): the next page
     starts after it, an index seek rather than an OFFSET that reads every row before it."""
 
-    severity_rank: int
+    severity_order: int
     code: str
     subject_id: int
     row_id: int
@@ -43,7 +44,7 @@ def _flag_query() -> Any:
             F.id,
             F.code,
             F.severity,
-            F.severity_rank,
+            F.severity_order,
             F.subject_type,
             F.subject_id,
             F.product_id,
@@ -104,15 +105,22 @@ def flag_filters(
     lot_id: int | None = None,
     product_id: int | None = None,
 ) -> list[ColumnElement[bool]]:
+    """The WHERE of current flags under these filters. A code has one severity and one subject type, so those
+    filters become a list of codes: the counts' index (code, waiver_id, due_on) answers them alone."""
     where = [current(today)]
-    if subject_type is not None:
+    if subject_type is not None or min_rank is not None or codes:
+        wanted = [
+            code
+            for code in COMPLIANCE_CODES
+            if (not codes or code in codes)
+            and (subject_type is None or RULES[code].subject_type == subject_type)
+            and (min_rank is None or SEVERITY_RANK[RULES[code].severity] >= min_rank)
+        ]
+        where.append(F.code.in_(wanted))
+    if subject_type is not None and subject_ids is not None:
         where.append(F.subject_type == subject_type)
     if subject_ids is not None:
         where.append(F.subject_id.in_(sorted(subject_ids)))
-    if codes:
-        where.append(F.code.in_(sorted(codes)))
-    if min_rank is not None:
-        where.append(F.severity_rank >= min_rank)
     if not include_waived:
         where.append(F.waiver_id.is_(None))
     if lot_id is not None:
@@ -146,21 +154,16 @@ def flag_page(
     conditions may read the product's name and the lot's number (joined)."""
     query = _flag_query().where(*flag_filters(today, **filters), *(extra or ()))
     if after is not None:
-        # (rank desc, code, subject, id): -rank ascending is rank descending.
+        # One row-value comparison in the index's order: a seek, whatever page this is.
         query = query.where(
-            or_(
-                F.severity_rank < after.severity_rank,
-                and_(
-                    F.severity_rank == after.severity_rank,
-                    tuple_(F.code, F.subject_id, F.id) > tuple_(after.code, after.subject_id, after.row_id),
-                ),
-            )
+            tuple_(F.severity_order, F.code, F.subject_id, F.id)
+            > tuple_(after.severity_order, after.code, after.subject_id, after.row_id)
         )
-    rows = session.execute(query.order_by(F.severity_rank.desc(), F.code, F.subject_id, F.id).limit(size)).all()
+    rows = session.execute(query.order_by(F.severity_order, F.code, F.subject_id, F.id).limit(size)).all()
     if len(rows) < size:
         return [_flag(row) for row in rows], None
     last = rows[-1]
-    return [_flag(row) for row in rows], PageKey(last.severity_rank, last.code, last.subject_id, last.id)
+    return [_flag(row) for row in rows], PageKey(last.severity_order, last.code, last.subject_id, last.id)
 
 
 def iter_stored_flags(session: Session, today: date, page_size: int = 5000, **filters: Any) -> Iterator[Flag]:
@@ -174,14 +177,15 @@ def iter_stored_flags(session: Session, today: date, page_size: int = 5000, **fi
 
 
 def stored_counts(session: Session, today: date, **filters: Any) -> list[tuple[str, str, bool, int]]:
-    """(severity, code, waived, count) of the current flags: one GROUP BY."""
+    """(severity, code, waived, count) of the current flags: one GROUP BY on the counts' index."""
     waived = F.waiver_id.is_not(None)
     query = (
-        select(F.severity, F.code, waived.label("waived"), func.count())
+        select(F.code, waived.label("waived"), func.count())
+        .select_from(F)
         .where(*flag_filters(today, **filters))
-        .group_by(F.severity, F.code, waived)
+        .group_by(F.code, waived)
     )
-    return [(severity, code, bool(is_waived), count) for severity, code, is_waived, count in session.execute(query)]
+    return [(RULES[code].severity, code, bool(is_waived), count) for code, is_waived, count in session.execute(query)]
 
 
 def lot_flag_counts(session: Session, today: date, lot_ids: Collection[int]) -> dict[int, dict[str, int]]:

@@ -83,7 +83,7 @@ def current_flags(
 def worst_rank_by_subject(session: Session, today: date, subject_type: str) -> dict[int, int]:
     """Subject id -> the rank of its worst open (unwaived) flag: one GROUP BY over the persisted flags."""
     query = (
-        select(FlagRecord.subject_id, func.max(FlagRecord.severity_rank))
+        select(FlagRecord.subject_id, -func.min(FlagRecord.severity_order))
         .where(current(today), FlagRecord.subject_type == subject_type, FlagRecord.waiver_id.is_(None))
         .group_by(FlagRecord.subject_id)
     )
