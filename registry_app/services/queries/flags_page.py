@@ -97,9 +97,11 @@ def flags_page(
     after: PageKey | None = None,
     size: int | None = None,
     today: date | None = None,
+    counted: bool = True,
 ) -> FlagPage:
     """The page of flags after `after` (the first page without it). Counts are given with the first page only
-    (a further page repeats them as 0)."""
+    (a further page, or `counted=False`, gives them as 0: the desktop shows the page first and asks
+    `count_flags_matching` next, a scan of the counts' index that takes longer than the page on a big registry)."""
     ctx.require(READERS, "see flags")
     _validate_filters(filters.min_severity, filters.codes)
     day = today or date.today()
@@ -109,8 +111,19 @@ def flags_page(
             return _evaluated_page(ctx, session, filters, day, clock)
         extra = _text_matches(filters.words) if filters.words else None
         found, next_key = flag_page(session, day, size or PAGE_SIZE, after, extra=extra, **_sql_filters(filters))
-        total, waived = _counts(session, day, filters) if after is None else (0, 0)
+        total, waived = _counts(session, day, filters) if after is None and counted else (0, 0)
         return FlagPage(found, _subject_names(session, found, clock), clock, next_key, total, waived, filters)
+
+
+def count_flags_matching(ctx: ServiceContext, filters: FlagFilters, today: date | None = None) -> tuple[int, int]:
+    """(flags, of them waived) under the page's filters."""
+    ctx.require(READERS, "see flags")
+    _validate_filters(filters.min_severity, filters.codes)
+    with ctx.db.read() as session:
+        if not table_answers(session, ctx):
+            page = _evaluated_page(ctx, session, filters, today or date.today(), site_clock(ctx))
+            return page.total, page.waived
+        return _counts(session, today or date.today(), filters)
 
 
 def _evaluated_page(

@@ -40,7 +40,7 @@ from ...services import RegistryError, ServiceContext
 from ...services.catalogue import COMPLIANCE_CODES, RULES, Flag
 from ...services.clock import SiteClock, machine_zone
 from ...services.context import DIRECTOR
-from ...services.queries.flags_page import FlagFilters, FlagPage, flags_page
+from ...services.queries.flags_page import FlagFilters, FlagPage, count_flags_matching, flags_page
 from ..dialogs.forms import ErrorBanner, has_role
 from ..dialogs.waive import WaiveDialog
 from ..editors.fix_actions import FIXES, FixTarget, fix_flag, fix_refusal
@@ -275,7 +275,11 @@ class FlagsPage(QWidget):
         ctx, filters = self.ctx, self._filters()
         self.count_label.setText("Reading the flags…")
         self._task = runner_for(self).run(
-            self, lambda _progress: flags_page(ctx, filters), self._loaded, self._load_failed, title="Flags"
+            self,
+            lambda _progress: flags_page(ctx, filters, counted=False),
+            self._loaded,
+            self._load_failed,
+            title="Flags",
         )
 
     def _loaded(self, page: FlagPage) -> None:
@@ -297,18 +301,34 @@ class FlagsPage(QWidget):
 
     def _show(self, page: FlagPage) -> None:
         self.model.set_flags(list(page.flags), page)
-        filters = page.filters
+        if page.flags:
+            self.table.selectRow(0)
+        self._selection_changed()
+        # The rows first; their number next (a scan of the counts' index: longer than a page on a big registry).
+        ctx, filters = self.ctx, page.filters
+        if not page.flags:
+            self._counted(filters, 0, 0)
+            return
+        self.count_label.setText("Counting the flags…")
+        runner_for(self).run(
+            self,
+            lambda _progress: count_flags_matching(ctx, filters),
+            lambda counts: self._counted(filters, *counts),
+            lambda _error: self.count_label.setText(""),
+            title="Flags",
+        )
+
+    def _counted(self, filters: FlagFilters, total: int, waived: int) -> None:
+        if self.model.listing is None or self.model.listing.filters != filters:
+            return  # the filters changed since: their own count is coming
         filtered = bool(filters.words or filters.subject_type or filters.min_severity or filters.codes)
         self.count_label.setText(
-            f"{count_phrase(page.total, 'flag')} shown, {page.waived} waived"
-            if page.total
+            f"{count_phrase(total, 'flag')} shown, {waived} waived"
+            if total
             else "No flags match."
             if filtered
             else "No flags: every record is documented."
         )
-        if page.flags:
-            self.table.selectRow(0)
-        self._selection_changed()
 
     # ------------------------------------------------------------------------------------------- actions
 
