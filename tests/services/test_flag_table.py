@@ -135,3 +135,17 @@ def test_the_readers_answer_from_the_table_what_evaluating_answered(
     for found, expected in zip(stored, evaluated, strict=True):
         assert found == expected
     assert stored[0] and stored[7]
+
+
+def test_a_change_of_jurisdiction_rebuilds_the_table_for_the_new_one(admin: ServiceContext) -> None:
+    from registry_app.services import sites
+
+    demo.generate_demo(admin, lots=40, seed=9, today=TODAY)
+    with admin.db.read() as session:
+        before = set(session.execute(select(FlagRecord.message).where(FlagRecord.closed_at.is_(None))).scalars())
+    sites.set_site(admin, "EU")
+    with admin.db.read() as session:
+        assert table.built_for(session) == "EU"
+        after = set(session.execute(select(FlagRecord.message).where(FlagRecord.closed_at.is_(None))).scalars())
+    assert before != after and any(" in EU" in message for message in after)
+    assert table_differences(admin) == ([], [])
