@@ -35,6 +35,7 @@ from registry_app.domain.vocab import LotStatus, Role
 from registry_app.importers.lot_chunks import ROWS_PER_CHUNK, FileRead, Job, produce_validated_chunks
 from registry_app.importers.lot_rows import PRODUCT_FIELDS, ValidatedLots
 from registry_app.importers.tabular import MAX_IMPORT_BYTES, TableError, check_regular_file
+from registry_app.rules import table as flag_table
 from registry_app.services import audit_records
 from registry_app.services.audit import AuditRecord
 from registry_app.services.context import ServiceContext, current_site
@@ -310,6 +311,12 @@ class _ChunkWriter:
             )
             _complete_created_products(session, plans, products, created_with, manufacturers)
             products_before, products_after, _ = write_products(session, plans, products, manufacturers, now, False)
+        # Written without the ORM: the persisted flags of what changed are brought up to date before the commit,
+        # as in the one-piece import (services/imports.py).
+        flag_table.touch(session, "product", (products[key][0] for key in plans))
+        flag_table.touch(session, "product", (int(pid) for pid in products_before), dependents=True)
+        if lot_ids:
+            flag_table.touch_range(session, "lot", min(lot_ids), max(lot_ids))
         after: dict[str, Any] = {
             "file_name": result.file_name,
             "sha256": result.sha256,

@@ -36,6 +36,7 @@ from registry_app.domain.vocab import LotStatus, Role
 from registry_app.importers.administration_rows import AdministrationRow, validate_administrations
 from registry_app.importers.lot_rows import LotImportRow, ValidatedLots, validate_lots
 from registry_app.importers.tabular import RowError
+from registry_app.rules import table as flag_table
 from registry_app.services import audit_records
 from registry_app.services.audit import AuditRecord
 from registry_app.services.context import STAFF, ServiceContext, changing, current_site
@@ -313,6 +314,13 @@ def _write_lots(
     lot_ids, results_created = write_new_lots(
         connection, new, products, suppliers, site_id, batch, now, reporter.writing
     )
+    # Written without the ORM: the persisted flags of what changed are brought up to date before the commit.
+    # The products of the file, and the lots' and uses' flags of those it changed; the new lots (consecutive
+    # ids above every existing one) as one range.
+    flag_table.touch(session, "product", (pid for key, (pid, _) in products.items() if key in plans))
+    flag_table.touch(session, "product", (int(pid) for pid in products_before), dependents=True)
+    if len(lot_ids):
+        flag_table.touch_range(session, "lot", min(lot_ids), max(lot_ids))
     after["lots_created"] = id_ranges(lot_ids)
     if updates:
         update_results: list[dict[str, Any]] = []
@@ -327,6 +335,7 @@ def _write_lots(
         changed = {item["lot_id"] for item in update_results}
         if changed:
             refresh_lot_result_facts(connection, changed)
+            flag_table.touch(session, "lot", changed)
     result.excursions_opened = _open_receipt_excursions(session, new, lot_ids, products, after, now)
     result.results_created = results_created
     after.update(lots_created_count=len(lot_ids), lots_updated_count=len(updates), results_created=results_created)
@@ -553,7 +562,11 @@ def _import_administrations_in(
             ),
             [{"b_id": lot_id, "b_quantity": quantity} for lot_id, quantity in per_lot.items()],
         )
-    created = session.execute(select(Administration.id).where(Administration.import_batch == batch)).scalars()
+    created = list(session.execute(select(Administration.id).where(Administration.import_batch == batch)).scalars())
+    if created:
+        # New rows above every existing id: one range. Their lots' quantities changed (USE-OVERDRAWN).
+        flag_table.touch_range(session, "administration", min(created), max(created))
+        flag_table.touch(session, "lot", per_lot)
     ctx.audit(
         session,
         AuditRecord(
