@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from registry_app.domain.result_facts import FACT_COLUMNS, facts_of_results
 from registry_app.domain.vocab import DEVICE_ASSISTED_ROUTES, HUMAN_DERIVED_SOURCES, INJECTION_ROUTES
+from registry_app.rules.lot_rules import LOT_CODES
 from registry_app.services.demo.data import BODY_AREAS, CONTRAINDICATIONS, PRACTITIONERS, PRODUCTS, DemoProduct
 
 if TYPE_CHECKING:
@@ -28,24 +29,9 @@ _T = TypeVar("_T")
 
 LOTS_PER_CHUNK = 5000  # lots whose rows travel together from the generator to the writer
 
-LOT_DEFECTS = (
-    "UNDOC-DONOR",
-    "UNDOC-COA",
-    "UNDOC-EXPIRY",
-    "UNDOC-SUPPLIER",
-    "UNDOC-RECEIPT",
-    "UNDOC-EV-CHARACTERIZATION",
-    "UNDOC-PN-CHARACTERIZATION",
-    "UNDOC-SAFETY-TESTS",
-    "OOS-STERILITY",
-    "OOS-MYCOPLASMA",
-    "OOS-ENDOTOXIN",
-    "OOS-SIZE",
-    "OOS-CONCENTRATION",
-    "OOS-CONTAMINANT",
-    "USE-OVERDRAWN",
-    "USE-TEMPERATURE",
-)
+# Every lot rule the demo can break on purpose: all but the recall lookback (a recall is made apart, RECALL) and
+# the expiry alerts (they follow from the dates). In the rules' order, which a seed's plan depends on.
+LOT_DEFECTS = LOT_CODES[: LOT_CODES.index("RECALL-LOOKBACK-OPEN")]
 ADMIN_DEFECTS = (
     "USE-EXPIRED",
     "USE-NOT-RELEASED",
