@@ -59,12 +59,12 @@ def _baseline(connection: sa.Connection) -> None:
         table = audit_records.audited_table(name)
         present = {c["name"] for c in inspector.get_columns(name)}
         ids: list[int] = []
-        digests: list[bytes] = []
+        digests: list[bytes] = []  # per batch, end to end
         for batch_ids, batch_digests in audit_records.current_hashes(connection, table, present=present):
             ids.extend(batch_ids)
-            digests.extend(batch_digests)
+            digests.append(batch_digests)
         if ids:
-            found[name] = (ids, digests)
+            found[name] = (ids, b"".join(digests))
     if not found:
         return
     seq_text, prev = head.split(":")

@@ -224,7 +224,17 @@ HASHED_COLUMNS: dict[str, tuple[str, ...]] = {
 # Left out of the hash, and why: the file's bytes are covered by its sha256 column, which is hashed.
 SKIPPED: dict[str, frozenset[str]] = {"document": frozenset({"content"})}
 
-_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
+_encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
+_encode: Callable[[Any], str] = _encoder.encode
+if json.encoder.c_make_encoder is not None:  # CPython: the C encoder that encode() would build on every call
+    _iterencode = json.encoder.c_make_encoder(
+        None, _encoder.default, json.encoder.encode_basestring, None, ":", ",", False, False, True
+    )
+
+    def _encode(values: Any) -> str:
+        return "".join(_iterencode(values, 0))
+
+
 _sha256 = hashlib.sha256
 
 
@@ -277,17 +287,18 @@ def _converter(column_type: Any, stored_as_text: bool) -> Callable[[Any], Any] |
     return None
 
 
-def _write_converter(column_type: Any) -> Callable[[Any], Any] | None:
-    """On the writing side, values may be Python objects of any type the driver accepts: all are brought to
-    the form the database returns them in."""
+def _convert_any(column_type: Any, value: Any) -> Any:
+    """A value of any type the driver accepts, in hashed form (as the database would return and hash it)."""
+    if value is None:
+        return None
     converter = _converter(column_type, stored_as_text=False)
     if converter is not None:
-        return converter
+        return converter(value)
     if isinstance(column_type, String):
-        return _text  # SQLite stores a number given for a text column as its text
+        return _text(value)  # SQLite stores a number given for a text column as its text
     if isinstance(column_type, Integer):
-        return int
-    return None
+        return int(value)
+    return value
 
 
 def trim(values: list[Any]) -> list[Any]:
@@ -302,9 +313,10 @@ def canonical_text(values: list[Any]) -> str:
 
 
 class RowHasher:
-    """Hashes rows of one table. Either rows read back (their values in HASHED_COLUMNS order, straight from the
-    driver of `dialect`), or, with `source`, rows about to be written: tuples in the order of `source`, the
-    other columns taking `constants` (values every row shares, and the database's defaults) or null."""
+    """Hashes rows of one table, their values as the driver of `dialect` stores and returns them. Either rows
+    read back (values in HASHED_COLUMNS order), or, with `source`, rows about to be written: tuples in the
+    order of `source`, the other columns taking `constants` (values every row shares, of any type the driver
+    accepts), the database's defaults, or null."""
 
     def __init__(
         self,
@@ -316,33 +328,28 @@ class RowHasher:
         names = HASHED_COLUMNS[table.name]
         self.getter: Callable[[Any], Any] | None = None
         self.tail: tuple[Any, ...] = ()
-        if source is None:
-            converters = [_converter(table.c[name].type, dialect == "sqlite") for name in names]
-        else:
+        # Values come in the form the database's driver stores and returns them (on SQLite: times, dates and
+        # booleans already as their text and 0/1), so only numbers (and bytes) are converted row by row.
+        converters = [_converter(table.c[name].type, dialect == "sqlite") for name in names]
+        if source is not None:
             given = dict(constants or {})
             for column in table.columns:
                 default = column.server_default
                 if column.name not in given and column.name not in source and default is not None:
-                    given[column.name] = getattr(default, "arg", None)
-                    given[column.name] = getattr(given[column.name], "text", given[column.name])
-            self.tail = tuple(given.get(name) for name in names if name not in source)
+                    arg = getattr(default, "arg", None)
+                    given[column.name] = getattr(arg, "text", arg)
             extra = [name for name in names if name not in source]
+            # The shared values and defaults may be any Python value the driver accepts: converted once here.
+            self.tail = tuple(_convert_any(table.c[name].type, given.get(name)) for name in extra)
             positions = [source.index(name) if name in source else len(source) + extra.index(name) for name in names]
             self.getter = itemgetter(*positions)
-            converters = [_write_converter(table.c[name].type) for name in names]
+            converters = [
+                convert if positions[index] < len(source) else None for index, convert in enumerate(converters)
+            ]
         self.converters = [(index, convert) for index, convert in enumerate(converters) if convert is not None]
 
-    def values(self, row: Sequence[Any]) -> list[Any]:
-        """The row's values in hashed form and order (trailing nulls still there)."""
-        values = list(row) if self.getter is None else list(self.getter(tuple(row) + self.tail))
-        for index, convert in self.converters:
-            value = values[index]
-            if value is not None:
-                values[index] = convert(value)
-        return values
-
-    def digests(self, rows: Iterable[Sequence[Any]]) -> list[bytes]:
-        """The 32-byte SHA-256 of each row's canonical text, in order."""
+    def digests(self, rows: Iterable[Sequence[Any]]) -> bytes:
+        """The 32-byte SHA-256 of each row's canonical text, in order, end to end."""
         getter, tail, converters = self.getter, self.tail, self.converters
         out = []
         append = out.append
@@ -355,7 +362,7 @@ class RowHasher:
             while values and values[-1] is None:
                 values.pop()
             append(_sha256(_encode(values).encode()).digest())
-        return out
+        return b"".join(out)
 
 
 def row_digest(values: list[Any]) -> bytes:

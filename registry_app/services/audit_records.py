@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from itertools import chain
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Table, event, func, insert, select
 from sqlalchemy import inspect as sa_inspect
@@ -58,7 +58,7 @@ _TOUCHED = "audit_touched"  # session.info: {table: set of ids}
 _NEW_FROM = "audit_new_from"  # session.info: {table: rows with a larger id were inserted in bulk}
 _HASHED = "audit_hashed"  # session.info: {table: (ids, digests)} hashed by the bulk writer that wrote them
 
-Hashes = tuple[list[int], list[bytes]]  # ids in increasing order, and the 32-byte hash of each
+Hashes = tuple[list[int], bytes]  # ids in increasing order, and the 32-byte hash of each, end to end
 
 
 def hashed_columns(table: Table, present: Iterable[str] | None = None) -> list[str]:
@@ -101,7 +101,7 @@ def current_hashes(
     ids: Iterable[int] | None = None,
     after_id: int | None = None,
     present: Iterable[str] | None = None,
-) -> Iterator[tuple[list[int], list[bytes]]]:
+) -> Iterator[Hashes]:
     """The table's rows in id order as batches of (ids, hashes): all of them, those with `ids`, or those after
     `after_id`. `present`: the columns the table has (a migration's older schema); the others read as null."""
     hasher = RowHasher(table, connection.dialect.name)
@@ -157,7 +157,7 @@ def note_inserts_from_here(session: Session) -> None:
         note_new_rows(session, name, session.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one())
 
 
-def note_hashed_rows(session: Session, table: Table | str, ids: Sequence[int], digests: Sequence[bytes]) -> None:
+def note_hashed_rows(session: Session, table: Table | str, ids: Sequence[int], digests: bytes) -> None:
     """Rows of `table` a bulk writer inserted in this transaction, with the hashes it computed from the values
     it wrote (domain/row_hash.RowHasher), ids increasing: the next entry records them without reading them
     back. Trusted only when they account for every row inserted since `note_inserts_from_here`."""
@@ -167,7 +167,7 @@ def note_hashed_rows(session: Session, table: Table | str, ids: Sequence[int], d
         if have_ids and ids[0] <= have_ids[-1]:
             raise ValueError(f"hashed {name} rows given out of id order")
         have_ids.extend(ids)
-        have_digests.extend(digests)
+        have_digests.append(digests)
 
 
 def has_pending(session: Session) -> bool:
@@ -192,12 +192,12 @@ def _new_rows(connection: Connection, table: Table, after_id: int, supplied: Has
             select(func.count(), func.max(table.c.id)).where(table.c.id > after_id)
         ).one()
         if count == len(ids) - start and (count == 0 or largest == ids[-1]):
-            return ids[start:], digests[start:]
-    ids, digests = [], []
+            return ids[start:], digests[start * 32 :]
+    ids, parts = [], []
     for batch_ids, batch_digests in current_hashes(connection, table, after_id=after_id):
         ids.extend(batch_ids)
-        digests.extend(batch_digests)
-    return ids, digests
+        parts.append(batch_digests)
+    return ids, b"".join(parts)
 
 
 def take_records(session: Session) -> dict[str, Hashes]:
@@ -205,7 +205,7 @@ def take_records(session: Session) -> dict[str, Hashes]:
     increasing), and forget them. Rows the ORM deleted are recorded as DELETED."""
     touched: dict[str, set[int]] = session.info.pop(_TOUCHED, {})
     new_from: dict[str, int] = session.info.pop(_NEW_FROM, {})
-    hashed: dict[str, Hashes] = session.info.pop(_HASHED, {})
+    hashed = {name: (ids, b"".join(parts)) for name, (ids, parts) in session.info.pop(_HASHED, {}).items()}
     connection = session.connection()
     found: dict[str, Hashes] = {}
     for name in sorted(set(touched) | set(new_from) | set(hashed)):
@@ -213,17 +213,17 @@ def take_records(session: Session) -> dict[str, Hashes]:
         if name in new_from:
             ids, digests = _new_rows(connection, table, new_from[name], hashed.get(name))
         else:
-            ids, digests = hashed.get(name, ([], []))
+            ids, digests = hashed.get(name, ([], b""))
         again = touched.get(name, set())
         if again:
             # Rows changed after the bulk write (or through the ORM): their state now is what the entry records.
             fresh = [i for i in again if not ids or i < ids[0] or i > ids[-1]] if name in new_from else list(again)
-            pairs = dict(zip(ids, digests, strict=True))
+            pairs = dict(zip(ids, _slices(digests), strict=True))
             pairs.update(dict.fromkeys(fresh, DELETED))
             for batch_ids, batch_digests in current_hashes(connection, table, ids=fresh):
-                pairs.update(zip(batch_ids, batch_digests, strict=True))
+                pairs.update(zip(batch_ids, _slices(batch_digests), strict=True))
             ids = sorted(pairs)
-            digests = [pairs[i] for i in ids]
+            digests = b"".join(pairs[i] for i in ids)
         if ids:
             found[name] = (ids, digests)
     return found
@@ -240,7 +240,7 @@ def store_records(session: Session, seq: int, found: Mapping[str, Hashes]) -> st
         digest = hashlib.sha256()
         for start in range(0, len(ids), CHUNK):
             packed_ids = _pack(ids[start : start + CHUNK])
-            hashes = b"".join(digests[start : start + CHUNK])
+            hashes = digests[start * 32 : (start + CHUNK) * 32]
             digest.update(packed_ids)
             digest.update(hashes)
             rows.append(
@@ -371,9 +371,9 @@ def check_table(connection: Connection, table: Table) -> RecordFinding | None:
     try:
         for ids, digests in current_hashes(connection, table):
             expected = [latest.pop(record_id, None) for record_id in ids]
-            if expected == digests:
+            if None not in expected and b"".join(cast(list[bytes], expected)) == digests:
                 continue
-            for record_id, recorded, digest in zip(ids, expected, digests, strict=True):
+            for record_id, recorded, digest in zip(ids, expected, _slices(digests), strict=True):
                 if recorded is None:
                     return RecordFinding(
                         None,

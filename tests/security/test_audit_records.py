@@ -138,7 +138,7 @@ def test_the_recorded_hash_rewritten_to_match_is_caught_by_the_chain(
     """The attacker edits the lot and also rewrites the hash stored for it: the entry's digest no longer fits."""
     _shell(database_url, f"UPDATE lot SET quantity_received = 500 WHERE id = {released}")
     with db.read() as session:
-        [([record_id], [digest])] = audit.audit_records.current_hashes(
+        [([record_id], digest)] = audit.audit_records.current_hashes(
             session.connection(), audit.audit_records.audited_table("lot"), ids=[released]
         )
     path = make_url(database_url).database
