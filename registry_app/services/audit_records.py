@@ -71,7 +71,7 @@ def audited_table(name: str) -> Table:
     return Base.metadata.tables[name]
 
 
-def _raw_batches(connection: Connection, sql: str) -> Iterator[Sequence[Sequence[Any]]]:
+def _raw_batches(connection: Connection, sql: str) -> Iterator[list[tuple[Any, ...]]]:
     """The rows of a plain SELECT as the driver returns them (no ORM conversion), in batches."""
     if connection.dialect.name == "sqlite":
         driver = connection.connection.driver_connection
