@@ -84,7 +84,8 @@ def _raw_batches(connection: Connection, sql: str) -> Iterator[list[tuple[Any, .
         finally:
             cursor.close()
         return
-    result = connection.execution_options(stream_results=True, max_row_buffer=FETCH).exec_driver_sql(sql)
+    # Per statement: Connection.execution_options() would set them for every later statement of the connection.
+    result = connection.exec_driver_sql(sql, execution_options={"stream_results": True, "max_row_buffer": FETCH})
     for partition in result.partitions(FETCH):
         yield [tuple(row) for row in partition]
 
@@ -272,7 +273,7 @@ def _stored_chunks(connection: Connection, table_name: str | None = None) -> Ite
     ).order_by(AuditRowHashes.seq, AuditRowHashes.table_name, AuditRowHashes.first_id)
     if table_name is not None:
         query = query.where(AuditRowHashes.table_name == table_name)
-    yield from connection.execution_options(yield_per=200).execute(query)
+    yield from connection.execute(query, execution_options={"yield_per": 200})
 
 
 def check_digests(connection: Connection) -> RecordFinding | None:
