@@ -17,6 +17,7 @@ from registry_app.services.anchors import trail_warning
 from registry_app.services.errors import PermissionDenied
 from registry_app.ui.main_window import MainWindow
 
+from ..helpers import sqlite_only
 from .workflow_data import show_active
 
 
@@ -54,6 +55,7 @@ def test_no_banner_while_the_trail_extends_the_kept_head(
     assert not _banner(window).isVisible()
 
 
+@sqlite_only  # the cut is made with the sqlite3 module, as someone holding the file would
 def test_a_cut_trail_shows_a_banner_and_work_goes_on(
     qtbot: QtBot, pharmacist: ServiceContext, database_url: str, tmp_path: Path
 ) -> None:
