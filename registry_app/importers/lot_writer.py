@@ -22,7 +22,7 @@ from ..domain import CharacterizationResult, Lot, LotResultFacts, name_key
 from ..domain.base import table_of
 from ..domain.result_facts import FACT_COLUMNS, SINGLE_PARTICLE_METHODS
 from ..domain.vocab import CONTAMINANT_MARKERS, CYTOSOLIC_MARKERS, TRANSMEMBRANE_MARKERS, LotStatus
-from .bulk import bulk_insert, sqlite_indexes_deferred
+from .bulk import HashedRows, bulk_insert, sqlite_indexes_deferred
 from .lot_rows import LOT_FIELDS, NUMERIC_RESULTS, QUALITATIVE_RESULTS, LotImportRow, ValidatedLots
 
 LOT_TABLE = table_of(Lot)
@@ -64,8 +64,9 @@ def insert_lots(
     batch: str,
     now: datetime,
     after_chunk: Callable[[int], None] | None = None,
+    hashed: HashedRows | None = None,
 ) -> Sequence[int]:
-    """Write the new lots; returns their ids in the order of `new`."""
+    """Write the new lots; returns their ids in the order of `new`. `hashed`: see bulk_insert."""
     if not len(new):
         return []
     columns = new.columns
@@ -90,7 +91,7 @@ def insert_lots(
         constants["status"] = default_status
     first_id = connection.execute(select(func.max(Lot.id))).scalar() or 0
     with sqlite_indexes_deferred(connection, LOT_TABLE, len(new)):
-        count = bulk_insert(connection, LOT_TABLE, lot_columns, constants, after_chunk)
+        count = bulk_insert(connection, LOT_TABLE, lot_columns, constants, after_chunk, hashed)
     # SQLite numbers rows inserted under its write lock consecutively after the largest id; checked, not assumed.
     low, high, written = connection.execute(
         select(func.min(Lot.id), func.max(Lot.id), func.count()).where(Lot.id > first_id, Lot.import_batch == batch)
@@ -106,7 +107,9 @@ def insert_lots(
     return [ids[key] for key in zip(lot_columns["product_id"], columns["lot_number"], strict=True)]
 
 
-def insert_results(connection: Connection, new: NewLots, lot_ids: Sequence[int], now: datetime) -> int:
+def insert_results(
+    connection: Connection, new: NewLots, lot_ids: Sequence[int], now: datetime, hashed: HashedRows | None = None
+) -> int:
     """Write the new lots' characterization results, one executemany per kind of result (the parameter, unit
     and kind are written into the statement once rather than bound on each of some 400,000 rows)."""
     columns = new.columns
@@ -159,7 +162,7 @@ def insert_results(connection: Connection, new: NewLots, lot_ids: Sequence[int],
     written = 0
     with sqlite_indexes_deferred(connection, RESULT_TABLE, total):
         for shared, picked in kinds:
-            written += bulk_insert(connection, RESULT_TABLE, picked, {**shared, "recorded_at": now})
+            written += bulk_insert(connection, RESULT_TABLE, picked, {**shared, "recorded_at": now}, hashed=hashed)
     return written
 
 

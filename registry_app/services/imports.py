@@ -38,7 +38,7 @@ from registry_app.domain.base import table_of
 from registry_app.domain.exact import Exact, exact_sql
 from registry_app.domain.vocab import LotStatus, Role
 from registry_app.importers.administration_rows import AdministrationRow, validate_administrations
-from registry_app.importers.bulk import WRITE_CHUNK, bulk_insert_dicts, sqlite_page_cache
+from registry_app.importers.bulk import WRITE_CHUNK, HashedRows, bulk_insert_dicts, sqlite_page_cache
 from registry_app.importers.lot_rows import LotImportRow, ValidatedLots, validate_lots
 from registry_app.importers.lot_writer import NewLots, insert_lots, insert_new_lot_facts, insert_results, new_lots
 from registry_app.importers.tabular import MAX_IMPORT_BYTES, RowError, Table, TableError, read_table
@@ -413,9 +413,12 @@ def _write_lots(
     )
     after["manufacturers_created"], after["suppliers_created"] = id_ranges(new_m), id_ranges(new_s)
 
-    lot_ids = insert_lots(connection, new, products, suppliers, site_id, batch, now, reporter.writing)
+    hashed: HashedRows = []  # the new rows' hashes, from the values written (nothing read back for the entry)
+    lot_ids = insert_lots(connection, new, products, suppliers, site_id, batch, now, reporter.writing, hashed)
     after["lots_created"] = id_ranges(lot_ids)
-    results_created = insert_results(connection, new, lot_ids, now)
+    results_created = insert_results(connection, new, lot_ids, now, hashed)
+    for table_name, ids, digests in hashed:
+        audit_records.note_hashed_rows(session, table_name, ids, digests)
     insert_new_lot_facts(connection, new, lot_ids)
     if updates:
         update_results: list[dict[str, Any]] = []
