@@ -154,13 +154,13 @@ def read_new_password(args: argparse.Namespace) -> str:
     return first
 
 
-def signed_in(args: argparse.Namespace, required: bool = True) -> ServiceContext:
-    """Open the registry and sign in as --user / REGISTRY_USER.
+def signed_in(args: argparse.Namespace, required: bool = True, ctx: ServiceContext | None = None) -> ServiceContext:
+    """Open the registry (unless `ctx` is the registry, opened already) and sign in as --user / REGISTRY_USER.
 
     On a registry with no users yet, read-only commands run without signing in; changing ones are refused
     with the command that creates the first user (`required`).
     """
-    ctx = open_context(args)
+    ctx = ctx if ctx is not None else open_context(args)
     username = args.user or os.environ.get(ENV_USER)
     if not has_users(ctx):
         if required:

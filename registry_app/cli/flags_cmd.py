@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import TextIO
 
 from ..domain.vocab import SEVERITY_RANK
+from ..services import flag_table
 from ..services import flags as flag_service
 from ..services.catalogue import COMPLIANCE_CODES, Flag
 from ..services.formats import csv_cells
@@ -30,6 +31,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "registry-app flags --min-severity high --format json",
         "registry-app flags --summary",
         "registry-app flags --lot CX-2406-118 --product 'Cordexa UC-EV 10B'",
+        "registry-app --user admin flags --rebuild",
     )
     parser.add_argument("--format", choices=("table", "json", "csv"), default="table")
     parser.add_argument(
@@ -50,14 +52,26 @@ def register(commands: argparse._SubParsersAction) -> None:
         action="store_true",
         help="counts only: by severity and by code, open and waived (the dashboard's numbers)",
     )
+    parser.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="evaluate every rule again and bring the stored flags to that (admin or medical director; audited)",
+    )
     parser.set_defaults(handler=flags_command)
 
 
 def flags_command(args: argparse.Namespace) -> int:
     if args.product is not None and args.lot is None:
         raise CommandError(EXIT_USAGE, "error: --product names the product of --lot LOT_NUMBER; give both")
+    if args.rebuild:
+        return _rebuild(args)
     ctx = signed_in(args, required=False)
     found: Iterable[Flag]
+    if args.summary and args.lot is None:
+        _summary(
+            flag_service.flag_summary(ctx, min_severity=args.min_severity, codes=args.code), args.format, sys.stdout
+        )
+        return EXIT_OK
     if args.lot is not None:
         lot = lot_ref(ctx, args.lot, args.product)
         found = flag_service.flags_for_lot(ctx, lot.lot_id, min_severity=args.min_severity, codes=args.code)
@@ -81,6 +95,18 @@ def flags_command(args: argparse.Namespace) -> int:
             writer.writerow(csv_cells([row[name] for name in CSV_FIELDS]))
     else:
         _table(list(found))
+    return EXIT_OK
+
+
+def _rebuild(args: argparse.Namespace) -> int:
+    result = flag_table.rebuild_flags(signed_in(args))
+    if args.format == "json":
+        print(json.dumps({"raised": result.raised, "closed": result.closed, "open": result.open}))
+    else:
+        print(
+            f"flags rebuilt in {result.seconds:.1f} s: {result.raised} raised, {result.closed} closed, "
+            f"{result.open} open (waived included)"
+        )
     return EXIT_OK
 
 

@@ -8,7 +8,7 @@ import time
 from typing import TextIO
 
 from ..services import imports
-from .common import EXIT_DATA, EXIT_OK, CommandError, add_command, signed_in
+from .common import EXIT_DATA, EXIT_OK, CommandError, add_command, open_context, signed_in
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -88,10 +88,20 @@ def _report(result: imports.ImportResult) -> int:
 
 
 def import_lots_command(args: argparse.Namespace) -> int:
-    ctx = signed_in(args)
-    result = imports.import_lots(
-        ctx, args.file, dry_run=args.dry_run, update=args.update, progress=ProgressBar("importing lots")
-    )
+    # A large file's validation starts before the sign-in, whose password check is slow by design; the file is
+    # checked against the registry's limits first (a FIFO or a file over the size limit starts no process).
+    ctx = open_context(args)
+    max_bytes = imports.registry_size_limit(ctx)
+    with imports.validating_ahead(args.file, args.dry_run, args.update, max_bytes) as ahead:
+        ctx = signed_in(args, ctx=ctx)
+        result = imports.import_lots(
+            ctx,
+            args.file,
+            dry_run=args.dry_run,
+            update=args.update,
+            progress=ProgressBar("importing lots"),
+            ahead=ahead,
+        )
     return _report(result)
 
 

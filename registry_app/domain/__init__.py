@@ -2,6 +2,7 @@
 
 from .base import Base, name_key, utcnow
 from .catalog import Manufacturer, Product, ProductRegulatoryStatus, ProductRoute, Setting, Site, Supplier
+from .flag_record import FlagRecord
 from .lots import CharacterizationResult, Document, Lot, TemperatureExcursion
 from .result_facts import LotResultFacts, refresh_lot_result_facts
 from .trust import AuditEntry, AuditRowHashes, Signature, User, Waiver
@@ -15,6 +16,7 @@ __all__ = [
     "Base",
     "CharacterizationResult",
     "Document",
+    "FlagRecord",
     "Lot",
     "LotResultFacts",
     "Manufacturer",

@@ -18,6 +18,7 @@ import stat
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 from .cells import cell_text
@@ -25,7 +26,7 @@ from .cells import cell_text
 CSV_SUFFIXES = frozenset({".csv", ".txt"})
 XLSX_SUFFIXES = frozenset({".xlsx", ".xlsm"})
 
-MAX_IMPORT_BYTES = 200 * 1024 * 1024  # the default; a registry may set another (services/imports.py)
+MAX_IMPORT_BYTES = 200 * 1024 * 1024  # the default; a registry may set another (services/import_common.py)
 # The lot format has 44 columns: room for notes columns a clinic keeps, not for a runaway header.
 MAX_COLUMNS = 200
 MAX_ROWS = 1_048_576  # a spreadsheet's own limit
@@ -105,15 +106,24 @@ def _refuse_unless_regular(path: Path, mode: int) -> None:
     raise TableError(f"it is {kind}, not a regular file: import a .csv or .xlsx file")
 
 
-def read_regular_file(path: str | Path, max_bytes: int, what: str = "an import file") -> bytes:
-    """The bytes of a regular file of at most `max_bytes`; TableError before reading anything otherwise.
-    O_NONBLOCK: should the path become a FIFO between the stat and the open, opening it does not wait for a
-    writer, and the second check (on the open file) refuses it."""
+def check_regular_file(path: str | Path, max_bytes: int, what: str = "an import file") -> int:
+    """The size of a regular file of at most `max_bytes`, from os.stat alone (nothing is opened); TableError
+    otherwise (OSError when there is no such file). The import pipeline checks this before it starts its second
+    process, which reads the file with read_regular_file again."""
     path = Path(path)
     info = os.stat(path)
     _refuse_unless_regular(path, info.st_mode)
     if info.st_size > max_bytes:
         raise TableError(f"the file is {_size(info.st_size)}, over the limit of {_size(max_bytes)} for {what}")
+    return info.st_size
+
+
+def read_regular_file(path: str | Path, max_bytes: int, what: str = "an import file") -> bytes:
+    """The bytes of a regular file of at most `max_bytes`; TableError before reading anything otherwise.
+    O_NONBLOCK: should the path become a FIFO between the stat and the open, opening it does not wait for a
+    writer, and the second check (on the open file) refuses it."""
+    path = Path(path)
+    check_regular_file(path, max_bytes, what)
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     with os.fdopen(fd, "rb") as file:
         _refuse_unless_regular(path, os.fstat(file.fileno()).st_mode)
@@ -154,15 +164,19 @@ def _check_zip(data: bytes) -> None:
         )
 
 
-def _csv_rows(data: bytes) -> list[list[str]]:
-    """Every row of the CSV, its cells trimmed."""
+def _csv_text(data: bytes) -> str:
     try:
-        text = data.decode("utf-8-sig")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
         raise TableError(
             f"line {line} is not UTF-8 text: save the file as CSV UTF-8 (in Excel: Save As, CSV UTF-8)"
         ) from None
+
+
+def _csv_rows(data: bytes) -> list[list[str]]:
+    """Every row of the CSV, its cells trimmed."""
+    text = _csv_text(data)
     try:
         rows = list(csv.reader(io.StringIO(text, newline=""), strict=True))
     except csv.Error as error:
@@ -229,6 +243,54 @@ def read_table(path: str | Path, max_bytes: int = MAX_IMPORT_BYTES) -> Table:
     if isinstance(rows, list) and all(map(any, rows)):
         return Table(header, list(numbered), digest)  # no blank row (the usual case): numbered at C speed
     return Table(header, [(number, cells) for number, cells in numbered if any(cells)], digest)
+
+
+def read_csv_in_chunks(data: bytes, rows_per_chunk: int) -> Iterator[Table]:
+    """A CSV's bytes read as read_table reads the file, handed out `rows_per_chunk` record rows at a time (each
+    chunk with the header; the first chunk smaller), so that validating the first rows need not wait for the
+    whole file to be split into cells."""
+    text = _csv_text(data)
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    # The first chunk's cells are trimmed whatever the file holds (trimming is a no-op on cells that need none),
+    # so that the scan of the whole file for padded cells waits until that chunk is handed out.
+    padded: bool | None = None
+    try:
+        numbered = enumerate((_stripped(row) if padded is not False else row for row in reader), start=1)
+        first = next(numbered, None)
+        if first is None:
+            raise TableError("the file is empty: the first row must hold the column names")
+        if _is_blank(first[1]):
+            raise TableError("row 1 is empty: the first row must hold the column names")
+        if len(first[1]) > MAX_COLUMNS:
+            raise _too_wide(len(first[1]), "row 1")
+        header = [normalise_header(c) for c in first[1]]
+        while header and not header[-1]:
+            header.pop()
+        # The first chunk is a quarter of the others: whoever waits for it (the import's writer) starts sooner.
+        size = max(1, rows_per_chunk // 4)
+        while chunk := list(islice(numbered, size)):
+            size = rows_per_chunk
+            _check_chunk_shape(chunk)
+            yield Table(header, chunk if all(any(cells) for _, cells in chunk) else [r for r in chunk if any(r[1])])
+            if padded is None:
+                padded = _has_padded_cells(text)
+                del text
+    except csv.Error as error:
+        raise TableError(f"the CSV is malformed: {error}") from None
+
+
+def _check_chunk_shape(chunk: list[tuple[int, list[str]]]) -> None:
+    """The limits read_table checks over the whole file (_check_shape), checked chunk by chunk."""
+    if chunk[-1][0] > MAX_ROWS:
+        raise TableError(f"the file has more than {MAX_ROWS:,} rows, over the limit of {MAX_ROWS:,} rows")
+    widest = max(len(cells) for _, cells in chunk)
+    if widest > MAX_COLUMNS:
+        row = next(number for number, cells in chunk if len(cells) == widest)
+        raise _too_wide(widest, f"row {row}")
+
+
+def _stripped(row: list[str]) -> list[str]:
+    return list(map(str.strip, row))
 
 
 def check_header(columns: list[str], known: Iterable[str], required: Iterable[str]) -> list[RowError]:

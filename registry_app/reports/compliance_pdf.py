@@ -32,6 +32,8 @@ SHADED_ROW = f'<tr bgcolor="{palette().state["shaded_row_fill"]}">'
 # rest of the report: the PDF lists the first rows of each code and counts the others, which the flags
 # export (in every bundle) lists in full.
 FLAG_ROWS_PER_CODE = 40
+# Closed flags listed in the report (newest first); the rest are counted.
+CLOSED_FLAG_ROWS = 200
 CHART_W, WIDE_CHART_W, CHART_H = 440, 900, 200
 FLAG_HEADERS, FLAG_WIDTHS = ("Subject", "Product", "Lot", "Message", "Status"), (10, 15, 10, 45, 20)
 
@@ -217,6 +219,8 @@ def _lots(data: ComplianceData) -> str:
 
 def _waiver_text(flag: FlagRow) -> str:
     if not flag.waived:
+        if flag.since:
+            return escape(flag.since)
         return "open"
     when = flag.waived_at.strftime("%Y-%m-%d") if flag.waived_at else ""
     return escape(f"waived by {flag.waived_by or '?'} {when}: {flag.waiver_reason or ''}".strip())
@@ -271,6 +275,27 @@ def _flags(data: ComplianceData) -> str:
                 f"<p><i>… and {len(flags) - len(shown):,} more {escape(code)} flags, listed in full in "
                 "the flags export (exports/flags.csv and .xlsx in the inspection bundle).</i></p>"
             )
+    return "".join(parts)
+
+
+def _closed_flags(data: ComplianceData) -> str:
+    if not data.closed_flags:
+        return ""
+    shown = data.closed_flags[:CLOSED_FLAG_ROWS]
+    parts = [
+        "<h2>Flags closed in the period</h2><p>Findings that stopped holding during the period: when each was "
+        "raised, and when and by which change it closed.</p>",
+        _table(
+            ["Code", "Subject", "Lot", "Message", "Raised and closed"],
+            [
+                (f.code, f"{f.subject_type.replace('_', ' ')} {f.subject_id}", f.lot_number, f.message, f.life)
+                for f in shown
+            ],
+            [15, 10, 10, 40, 25],
+        ),
+    ]
+    if len(data.closed_flags) > len(shown):
+        parts.append(f"<p><i>… and {len(data.closed_flags) - len(shown):,} more closed flags.</i></p>")
     return "".join(parts)
 
 
@@ -352,6 +377,7 @@ def build_html(data: ComplianceData) -> str:
         _summary(data),
         _lots(data),
         _flags(data),
+        _closed_flags(data),
         _administrations(data),
         _recalls(data),
         _adverse_events(data),

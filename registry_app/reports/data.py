@@ -100,10 +100,24 @@ class FlagRow:
     waiver_reason: str | None = None
     lot_id: int | None = None
     product_id: int | None = None
+    since: str | None = None  # "open since 12 March 2026" (from the persisted flags; None when not kept)
 
     @property
     def rank(self) -> int:
         return SEVERITY_RANK.get(self.severity, -1)
+
+
+@dataclass(frozen=True)
+class ClosedFlagRow:
+    """A flag that stopped holding in the period: what it said and its life ("raised ..., closed ... by ...")."""
+
+    code: str
+    severity: str
+    subject_type: str
+    subject_id: int
+    lot_number: str | None
+    message: str
+    life: str
 
 
 def _between(column: Any, period: Period) -> list[Any]:
@@ -787,6 +801,7 @@ class ComplianceData:
     audit_head: str = ""  # the trail's head (SEQ:HASH) in the read the report was made from
     lots: list[ReportLotRow] = field(default_factory=list)
     flags: list[FlagRow] = field(default_factory=list)
+    closed_flags: list[ClosedFlagRow] = field(default_factory=list)
     administrations: list[AdministrationSummary] = field(default_factory=list)
     per_month: list[tuple[str, int]] = field(default_factory=list)
     recalls: list[RecallRow] = field(default_factory=list)

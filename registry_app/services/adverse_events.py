@@ -15,6 +15,7 @@ from registry_app.services.administrations import version_ids
 from registry_app.services.audit import AuditRecord, changes, snapshot
 from registry_app.services.context import READERS, STAFF, ServiceContext, changing
 from registry_app.services.errors import FieldError, NotFound, ValidationError
+from registry_app.services.privacy import PSEUDONYM_PATTERN, for_inspector, patient_view, sees_pseudonyms
 
 
 @dataclass(frozen=True)
@@ -187,8 +188,20 @@ def list_adverse_events(
     adverse_event_id: int | None = None,
 ) -> list[AdverseEventView]:
     """Adverse events, newest first, optionally of one administration (any of its versions), lot or patient,
-    or the one event `adverse_event_id`."""
+    or the one event `adverse_event_id`. An inspector sees patients as pseudonyms and no free text, and gives
+    a patient as the pseudonym (a lookup by reference would confirm a guessed name)."""
     ctx.require(READERS, "read adverse events")
+    inspector_view = patient_view(ctx) if sees_pseudonyms(ctx) else None
+    wanted_pseudonym: str | None = None
+    if patient_ref is not None and inspector_view is not None:
+        wanted_pseudonym = patient_ref.strip()
+        if not PSEUDONYM_PATTERN.fullmatch(wanted_pseudonym):
+            raise ValidationError(
+                "an inspector gives a patient as the pseudonym shown in the outputs (P- and 10 letters or digits)",
+                field="patient_ref",
+            )
+        wanted_pseudonym = "P-" + wanted_pseudonym[2:].lower()
+        patient_ref = None  # matched below, on the pseudonym
     query = (
         select(
             AdverseEvent.id,
@@ -221,7 +234,11 @@ def list_adverse_events(
         if administration_id is not None:
             query = query.where(AdverseEvent.administration_id.in_(version_ids(session, administration_id)))
         rows = session.execute(query.order_by(AdverseEvent.recorded_at.desc(), AdverseEvent.id.desc())).all()
-        return [AdverseEventView(**dict(r._mapping)) for r in rows]
+    views = [AdverseEventView(**dict(r._mapping)) for r in rows]
+    if inspector_view is None:
+        return views
+    shown = [for_inspector(view, inspector_view) for view in views]
+    return shown if wanted_pseudonym is None else [view for view in shown if view.patient_ref == wanted_pseudonym]
 
 
 def get_adverse_event(ctx: ServiceContext, adverse_event_id: int) -> AdverseEventView:

@@ -9,8 +9,9 @@ with the latest hash the trail recorded for it.
 
 Which rows a transaction changed is collected as it works: ORM flushes are seen by a session event; bulk and
 Core writes say so with `note_rows` / `note_new_rows` (read back in bulk when the entry is written), and bulk
-writers that hash the rows they write (the demo, the lot import) hand the hashes over with `note_hashed_rows`
-so that nothing is read back.
+writers that hash the rows they write hand the hashes over with `note_hashed_rows` so that nothing is read
+back: the demo, and the lot import, one-piece or pipelined (services/import_writer.write_new_lots gives
+db/bulk.bulk_insert a `RowHashes` collector, called with the rows as stored; db/ itself hashes nothing).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from registry_app.db.bulk import WrittenRows
 from registry_app.domain import AuditEntry, Base
 from registry_app.domain.exact import fact_text
 from registry_app.domain.row_hash import HASHED_COLUMNS, SKIPPED, RowHasher
@@ -171,6 +173,26 @@ def note_hashed_rows(session: Session, table: Table | str, ids: Sequence[int], d
         have_digests.append(digests)
 
 
+class RowHashes:
+    """The row hashes of rows a bulk insert wrote, from the values it stored: passed to db/bulk.bulk_insert as
+    its `written` callback, then handed to the session's next entry with `note` (after the writes succeeded)."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, list[int], bytes]] = []
+
+    def __call__(self, rows: WrittenRows) -> None:
+        name = rows.table.name
+        if name in AUDITED and rows.ids:
+            ids = list(rows.ids)
+            hasher = RowHasher(rows.table, "sqlite", ["id", *rows.names], rows.constants)
+            self.rows.append((name, ids, hasher.digests(zip(ids, *rows.columns, strict=True))))
+
+    def note(self, session: Session) -> None:
+        for name, ids, digests in self.rows:
+            note_hashed_rows(session, name, ids, digests)
+        self.rows.clear()
+
+
 def has_pending(session: Session) -> bool:
     return bool(session.info.get(_TOUCHED) or session.info.get(_NEW_FROM) or session.info.get(_HASHED))
 
@@ -273,7 +295,7 @@ def _stored_chunks(connection: Connection, table_name: str | None = None) -> Ite
     ).order_by(AuditRowHashes.seq, AuditRowHashes.table_name, AuditRowHashes.first_id)
     if table_name is not None:
         query = query.where(AuditRowHashes.table_name == table_name)
-    yield from connection.execute(query, execution_options={"yield_per": 200})
+    yield from connection.execute(query.execution_options(yield_per=200))
 
 
 def check_digests(connection: Connection) -> RecordFinding | None:

@@ -24,6 +24,7 @@ from registry_app.db.network import (
 )
 from registry_app.domain import Setting, Site
 from registry_app.domain.vocab import Role
+from registry_app.rules import table as flag_table
 from registry_app.services import audit
 from registry_app.services.audit import AuditRecord  # by name: in the class body `audit` is the method below
 from registry_app.services.errors import PermissionDenied, SaveOutcomeUnknown, ServerUnreachable, StorageError
@@ -207,7 +208,8 @@ def changing(action: str, roles: tuple[str, ...]) -> Callable[[Callable[P, R]], 
             ctx = args[0] if args else kwargs["ctx"]
             assert isinstance(ctx, ServiceContext), f"{fn.__name__} takes the ServiceContext first"
             ctx.require(roles, action)
-            result = retry_transient(lambda: fn(*args, **kwargs))
+            with flag_table.acting(action):
+                result = retry_transient(lambda: fn(*args, **kwargs))
             ctx.notify_changed(name)
             return result
 

@@ -13,13 +13,17 @@ from sqlalchemy import func, select
 
 from registry_app.domain import Administration, AdverseEvent, Lot, Product, Waiver, utcnow
 from registry_app.domain.vocab import SEVERITY_RANK, SignatureMeaning
+from registry_app.reports.data import Pseudonym
 from registry_app.rules import ALERT_CODES, COMPLIANCE_CODES, RULES, Flag, evaluate_alerts, evaluate_flags
 from registry_app.rules import score as scoring
+from registry_app.rules.table_read import iter_stored_flags, stored_counts, stored_flags
 from registry_app.services.audit import AuditRecord
 from registry_app.services.auth import add_signature, reauthenticate
 from registry_app.services.clock import SiteClock, site_clock
 from registry_app.services.context import DIRECTOR, READERS, ServiceContext, changing, jurisdiction
 from registry_app.services.errors import ConflictError, NotFound, ValidationError
+from registry_app.services.flag_table import table_answers
+from registry_app.services.privacy import patient_view
 
 SUBJECT_TYPES = ("product", "lot", "administration", "adverse_event")
 
@@ -34,8 +38,9 @@ class FlagListing:
     clock: SiteClock
 
 
-def _subject_names(session: Any, flags: list[Flag], clock: SiteClock) -> dict[tuple[str, int], str]:
-    """Readable names for the subjects of these flags, a query per subject type."""
+def _subject_names(session: Any, flags: list[Flag], clock: SiteClock, shown: Pseudonym) -> dict[tuple[str, int], str]:
+    """Readable names for the subjects of these flags, a query per subject type; patients as `shown` gives
+    them (an inspector sees pseudonyms)."""
     from registry_app.domain import Administration, AdverseEvent, Lot, Product
 
     wanted: dict[str, set[int]] = {}
@@ -44,7 +49,7 @@ def _subject_names(session: Any, flags: list[Flag], clock: SiteClock) -> dict[tu
     names: dict[tuple[str, int], str] = {}
 
     def administration(patient: str | None, given: Any, number: str) -> str:
-        return f"{patient or 'no patient reference'}, {clock.show_local(given)} (lot {number})"
+        return f"{shown(patient) or 'no patient reference'}, {clock.show_local(given)} (lot {number})"
 
     if ids := wanted.get("lot"):
         for lot_id, number in session.execute(select(Lot.id, Lot.lot_number).where(Lot.id.in_(ids))):
@@ -81,8 +86,9 @@ def flag_listing(ctx: ServiceContext, today: date | None = None) -> FlagListing:
     """Every current flag (list_flags) with its subject's readable name, for the Flags page."""
     flags = list_flags(ctx, today=today)
     clock = site_clock(ctx)
+    patient = patient_view(ctx)
     with ctx.db.read() as session:
-        return FlagListing(flags, _subject_names(session, flags, clock), clock)
+        return FlagListing(flags, _subject_names(session, flags, clock, patient), clock)
 
 
 @dataclass(frozen=True)
@@ -122,8 +128,16 @@ def list_flags(
     ctx.require(READERS, "see flags")
     _validate_filters(min_severity, codes)
     with ctx.db.read() as session:
+        if table_answers(session, ctx):
+            return stored_flags(
+                session, _today(today), codes=codes, min_rank=_floor(min_severity), include_waived=include_waived
+            )
         flags = evaluate_flags(session, jurisdiction(session, ctx), _today(today), codes=list(codes) if codes else None)
     return filter_flags(flags, min_severity=min_severity, include_waived=include_waived)
+
+
+def _floor(min_severity: str | None) -> int | None:
+    return SEVERITY_RANK[min_severity] if min_severity else None
 
 
 def filter_flags(
@@ -153,6 +167,8 @@ def flags_for_subject(ctx: ServiceContext, subject_type: str, subject_id: int, t
             f"{subject_type!r} is not a subject type; use one of {', '.join(SUBJECT_TYPES)}", field="subject_type"
         )
     with ctx.db.read() as session:
+        if table_answers(session, ctx):
+            return stored_flags(session, _today(today), subject_type=subject_type, subject_ids=[subject_id])
         return evaluate_flags(
             session, jurisdiction(session, ctx), _today(today), subject_type=subject_type, subject_ids=[subject_id]
         )
@@ -160,11 +176,28 @@ def flags_for_subject(ctx: ServiceContext, subject_type: str, subject_id: int, t
 
 def flags_for_product(ctx: ServiceContext, product_id: int, today: date | None = None) -> list[Flag]:
     """Every flag that concerns a product: its own, its lots', its administrations' and adverse events'."""
+    ctx.require(READERS, "see flags")
+    with ctx.db.read() as session:
+        if table_answers(session, ctx):
+            return stored_flags(session, _today(today), product_id=product_id)
     return [f for f in list_flags(ctx, today=today) if f.product_id == product_id]
 
 
 def count_flags(ctx: ServiceContext, today: date | None = None, include_waived: bool = False) -> FlagCounts:
-    """Open (unwaived, unless asked) compliance flags by severity and by code, for the dashboard."""
+    """Open (unwaived, unless asked) compliance flags by severity and by code, for the dashboard: one GROUP BY
+    over the persisted flags."""
+    ctx.require(READERS, "see flags")
+    with ctx.db.read() as session:
+        if table_answers(session, ctx):
+            by_severity = {severity: 0 for severity in SEVERITY_RANK}
+            by_code: Counter[str] = Counter()
+            waived = 0
+            for severity, code, is_waived, count in stored_counts(session, _today(today)):
+                waived += count if is_waived else 0
+                if include_waived or not is_waived:
+                    by_severity[severity] += count
+                    by_code[code] += count
+            return FlagCounts(by_severity, dict(by_code), sum(by_severity.values()), waived)
     flags = list_flags(ctx, today=today)
     counted = [f for f in flags if include_waived or not f.waived]
     by_severity = {severity: 0 for severity in SEVERITY_RANK}
@@ -204,6 +237,10 @@ def iter_flags(
     floor = SEVERITY_RANK[min_severity] if min_severity else -1
     wanted = list(codes) if codes else list(COMPLIANCE_CODES)
     with ctx.db.read() as session:
+        if table_answers(session, ctx):
+            # Keyset pages of the persisted flags, in list_flags' order.
+            yield from iter_stored_flags(session, _today(today), codes=codes, min_rank=_floor(min_severity))
+            return
         where, day = jurisdiction(session, ctx), _today(today)
         for subject_type, model in _SUBJECT_MODELS.items():
             if not any(RULES[code].subject_type == subject_type for code in wanted):
@@ -241,6 +278,15 @@ def flags_for_lot(
         product_id = session.execute(select(Lot.product_id).where(Lot.id == lot_id)).scalar_one_or_none()
         if product_id is None:
             raise NotFound(f"no lot with id {lot_id}")
+        if table_answers(session, ctx):
+            # The lot's, its uses' and their events' flags carry its id; its product's carry the product's.
+            day, floor = _today(today), _floor(min_severity)
+            stored = stored_flags(session, day, lot_id=lot_id, codes=codes, min_rank=floor)
+            stored += stored_flags(
+                session, day, subject_type="product", subject_ids=[product_id], codes=codes, min_rank=floor
+            )
+            stored.sort(key=lambda f: (-f.rank, f.code, f.subject_id))
+            return stored
         administration_ids = (
             session.execute(select(Administration.id).where(Administration.lot_id == lot_id)).scalars().all()
         )
@@ -282,6 +328,39 @@ class FlagSummary:
 
     def as_json(self) -> dict[str, object]:
         return {"open": self.open, "waived": self.waived, "by_severity": self.by_severity, "by_code": self.by_code}
+
+
+def flag_summary(
+    ctx: ServiceContext,
+    *,
+    min_severity: str | None = None,
+    codes: Collection[str] | None = None,
+    today: date | None = None,
+) -> FlagSummary:
+    """`flags --summary`: summarize_flags of every current flag, counted by one GROUP BY over the persisted
+    flags (by streaming them when the table does not hold this jurisdiction's)."""
+    ctx.require(READERS, "see flags")
+    _validate_filters(min_severity, codes)
+    with ctx.db.read() as session:
+        if table_answers(session, ctx):
+            counted = stored_counts(session, _today(today), codes=codes, min_rank=_floor(min_severity))
+            return _summary_of(counted)
+    return summarize_flags(iter_flags(ctx, min_severity=min_severity, codes=codes, today=today))
+
+
+def _summary_of(counted: Iterable[tuple[str, str, bool, int]]) -> FlagSummary:
+    summary = summarize_flags(())
+    codes: dict[str, dict[str, int]] = {}
+    for severity, code, waived, count in counted:
+        state = "waived" if waived else "open"
+        summary.by_severity.setdefault(severity, {"open": 0, "waived": 0})[state] += count
+        codes.setdefault(code, {"open": 0, "waived": 0})[state] += count
+        if waived:
+            summary.waived += count
+        else:
+            summary.open += count
+    summary.by_code = {code: codes[code] for code in RULES if code in codes}
+    return summary
 
 
 def summarize_flags(flags: Iterable[Flag]) -> FlagSummary:

@@ -8,12 +8,8 @@ written with bulk inserts, since an import may hold years of history.
 
 from __future__ import annotations
 
-import gc
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -22,13 +18,13 @@ from typing import Any
 from sqlalchemy import bindparam, select, tuple_, update
 from sqlalchemy.orm import Session
 
+from registry_app.db.bulk import sqlite_page_cache
 from registry_app.domain import (
     Administration,
     CharacterizationResult,
     Lot,
     Manufacturer,
     Product,
-    Setting,
     Supplier,
     name_key,
     refresh_lot_result_facts,
@@ -38,157 +34,39 @@ from registry_app.domain.base import table_of
 from registry_app.domain.exact import Exact, exact_sql
 from registry_app.domain.vocab import LotStatus, Role
 from registry_app.importers.administration_rows import AdministrationRow, validate_administrations
-from registry_app.importers.bulk import WRITE_CHUNK, HashedRows, bulk_insert_dicts, sqlite_page_cache
 from registry_app.importers.lot_rows import LotImportRow, ValidatedLots, validate_lots
-from registry_app.importers.lot_writer import NewLots, insert_lots, insert_new_lot_facts, insert_results, new_lots
-from registry_app.importers.tabular import MAX_IMPORT_BYTES, RowError, Table, TableError, read_table
+from registry_app.importers.tabular import RowError
+from registry_app.rules import table as flag_table
 from registry_app.services import audit_records
 from registry_app.services.audit import AuditRecord
 from registry_app.services.context import STAFF, ServiceContext, changing, current_site
-from registry_app.services.errors import FieldError, ValidationError
 from registry_app.services.import_catalog import ProductPlan, ensure_names, name_ids, plan_products, write_products
-from registry_app.services.lots.receipt_checks import expiry_warning, receipt_excursions, record_receipt_excursions
+from registry_app.services.import_common import ERROR_LINES_SHOWN as ERROR_LINES_SHOWN
+from registry_app.services.import_common import IMPORT_MAX_BYTES_KEY as IMPORT_MAX_BYTES_KEY
+from registry_app.services.import_common import Cancelled as _Cancelled
+from registry_app.services.import_common import ImportResult as ImportResult
+from registry_app.services.import_common import Progress as Progress
+from registry_app.services.import_common import Reporter as _Reporter
+from registry_app.services.import_common import bulk_insert_rows as _bulk_insert
+from registry_app.services.import_common import chunks_of as _chunks
+from registry_app.services.import_common import cyclic_gc_paused as _cyclic_gc_paused
+from registry_app.services.import_common import expiry_warnings as _expiry_warnings
+from registry_app.services.import_common import id_ranges as id_ranges
+from registry_app.services.import_common import import_size_limit as import_size_limit
+from registry_app.services.import_common import read_import_file as _read
+from registry_app.services.import_common import registry_size_limit as registry_size_limit  # for the command line
+from registry_app.services.import_pipeline import (
+    ValidationAhead,
+    import_lots_in_pipeline,
+    suits_pipeline,
+)
+from registry_app.services.import_pipeline import validating_ahead as validating_ahead  # for the command line
+from registry_app.services.import_writer import NewLots, new_lots, write_new_lots
+from registry_app.services.lots.receipt_checks import receipt_excursions, record_receipt_excursions
 from registry_app.services.privacy import patient_ref_pattern, patient_ref_problem
 
-Progress = Callable[[int, int], bool | None]
-IMPORT_MAX_BYTES_KEY = "import_max_bytes"
-# An import with 200,000 bad rows still counts them all; a person reads the first ones.
-ERROR_LINES_SHOWN = 50
 _LOT_TABLE = table_of(Lot)
 _RESULT_TABLE = table_of(CharacterizationResult)
-
-
-@dataclass
-class ImportResult:
-    """What an import did (or, for a dry run, would do). `errors` non-empty means nothing was written."""
-
-    kind: str
-    file_name: str
-    sha256: str
-    rows: int
-    accepted: int = 0
-    created: int = 0
-    updated: int = 0
-    errors: list[RowError] = field(default_factory=list)
-    dry_run: bool = False
-    cancelled: bool = False
-    batch: str | None = None
-    products_created: int = 0
-    products_updated: int = 0
-    manufacturers_created: int = 0
-    suppliers_created: int = 0
-    results_created: int = 0
-    # Receipt temperatures outside the product's storage range: each opened an excursion (rules.md, ruling 2).
-    excursions_opened: int = 0
-    # Not errors (the rows are written): e.g. lots expired before they were received. Listed by dry runs too.
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors and not self.cancelled
-
-    @property
-    def written(self) -> bool:
-        return self.ok and not self.dry_run
-
-    def error_lines(self, limit: int | None = ERROR_LINES_SHOWN) -> list[str]:
-        """The errors as lines, the first `limit` of them and then "... and N more" (None: every one)."""
-        shown = self.errors if limit is None else self.errors[:limit]
-        lines = [str(e) for e in shown]
-        if len(shown) < len(self.errors):
-            lines.append(f"... and {len(self.errors) - len(shown):,} more")
-        return lines
-
-
-@contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """An import builds millions of small objects (cells, rows, columns) that all live until it ends. The
-    cyclic collector would traverse them again and again while finding no cycle (a third of the import's time
-    at 100,000 rows); it is paused for the import. Reference counting still frees memory as usual."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-class _Cancelled(Exception):
-    """Raised inside the write transaction so that it rolls back."""
-
-
-def id_ranges(ids: Iterable[int]) -> list[str]:
-    """Ids as compact ranges for the audit entry: [1, 2, 3, 7] -> ["1-3", "7"]."""
-    ranges: list[str] = []
-    ordered = sorted(set(ids))
-    start: int | None = None
-    prev = 0  # the range's last id, once start is set
-    for value in ordered:
-        if start is None:
-            start = prev = value
-        elif value == prev + 1:
-            prev = value
-        else:
-            ranges.append(f"{start}-{prev}" if start != prev else str(start))
-            start = prev = value
-    if start is not None:
-        ranges.append(f"{start}-{prev}" if start != prev else str(start))
-    return ranges
-
-
-def import_size_limit(session: Session) -> int:
-    """The largest import file the registry reads (setting `import_max_bytes`, else MAX_IMPORT_BYTES)."""
-    setting = session.get(Setting, IMPORT_MAX_BYTES_KEY)
-    try:
-        return int(setting.value) if setting is not None else MAX_IMPORT_BYTES
-    except ValueError:  # a damaged setting must not lift the limit
-        return MAX_IMPORT_BYTES
-
-
-def _read(ctx: ServiceContext, path: str | Path) -> tuple[Path, str, Table]:
-    """The file read once (limits checked first, importers/tabular.py), with its SHA-256."""
-    path = Path(path)
-    with ctx.db.read() as session:
-        max_bytes = import_size_limit(session)
-    try:
-        table = read_table(path, max_bytes)
-    except TableError as error:
-        raise ValidationError([FieldError("file", f"{path.name}: {error}")]) from None
-    except OSError as error:
-        raise ValidationError([FieldError("file", f"{path}: {error.strerror or error}")]) from None
-    return path, table.sha256, table
-
-
-def _chunks(items: list[Any], size: int = WRITE_CHUNK) -> Iterator[list[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def _bulk_insert(
-    session: Session, table: Any, rows: list[dict[str, Any]], after_chunk: Callable[[int], None] | None = None
-) -> None:
-    bulk_insert_dicts(session.connection(), table, rows, after_chunk)
-
-
-class _Reporter:
-    """Progress over validation (first half) and writing (second half); False from the callback cancels."""
-
-    def __init__(self, progress: Progress | None, rows: int) -> None:
-        self.progress = progress
-        self.total = max(2 * rows, 1)
-        self.rows = rows
-
-    def validating(self, done: int, _total: int) -> bool | None:
-        return self.progress(done, self.total) if self.progress else None
-
-    def writing(self, done: int) -> None:
-        if self.progress is not None and self.progress(self.rows + done, self.total) is False:
-            raise _Cancelled
-
-    def finish(self) -> None:
-        if self.progress is not None:
-            self.progress(self.total, self.total)
 
 
 # ---- lots ------------------------------------------------------------------------------------------------
@@ -196,18 +74,38 @@ class _Reporter:
 
 @changing("import lots", STAFF)
 def import_lots(
-    ctx: ServiceContext, path: str | Path, dry_run: bool = False, update: bool = False, progress: Progress | None = None
+    ctx: ServiceContext,
+    path: str | Path,
+    dry_run: bool = False,
+    update: bool = False,
+    progress: Progress | None = None,
+    ahead: ValidationAhead | None = None,
 ) -> ImportResult:
     """Import a lot file (CSV or XLSX). With `update`, rows for lots already in the registry change them
     (only the cells given); without it such rows are rejected as duplicates. `progress(done, total)` may
-    return False to cancel, which writes nothing."""
+    return False to cancel, which writes nothing. `ahead`: the file's validation, started earlier with
+    `validating_ahead`."""
     with _cyclic_gc_paused():
-        return _import_lots(ctx, path, dry_run, update, progress)
+        return _import_lots(ctx, path, dry_run, update, progress, ahead)
 
 
 def _import_lots(
-    ctx: ServiceContext, path: str | Path, dry_run: bool, update: bool, progress: Progress | None
+    ctx: ServiceContext,
+    path: str | Path,
+    dry_run: bool,
+    update: bool,
+    progress: Progress | None,
+    ahead: ValidationAhead | None,
 ) -> ImportResult:
+    # The limits come first: only a regular file within the registry's size limit takes the pipeline, so a
+    # FIFO, a device or an oversized file is refused by the one-piece read below before any process starts.
+    max_bytes = registry_size_limit(ctx)
+    if suits_pipeline(path, dry_run, update, max_bytes):
+        pipelined = import_lots_in_pipeline(ctx, Path(path), progress, ahead, max_bytes)
+        if pipelined is not None:
+            return pipelined
+        # The file has a problem (or the second process failed), and nothing was written: the import in one
+        # piece lists every problem.
     path, digest, table = _read(ctx, path)
     result = ImportResult("lots", path.name, digest, len(table.rows), dry_run=dry_run)
     reporter = _Reporter(progress, len(table.rows))
@@ -413,13 +311,19 @@ def _write_lots(
     )
     after["manufacturers_created"], after["suppliers_created"] = id_ranges(new_m), id_ranges(new_s)
 
-    hashed: HashedRows = []  # the new rows' hashes, from the values written (nothing read back for the entry)
-    lot_ids = insert_lots(connection, new, products, suppliers, site_id, batch, now, reporter.writing, hashed)
+    hashed = audit_records.RowHashes()  # the new rows' hashes, from the values written (nothing read back)
+    lot_ids, results_created = write_new_lots(
+        connection, new, products, suppliers, site_id, batch, now, reporter.writing, hashed
+    )
+    hashed.note(session)
+    # Written without the ORM: the persisted flags of what changed are brought up to date before the commit.
+    # The products of the file, and the lots' and uses' flags of those it changed; the new lots (consecutive
+    # ids above every existing one) as one range.
+    flag_table.touch(session, "product", (pid for key, (pid, _) in products.items() if key in plans))
+    flag_table.touch(session, "product", (int(pid) for pid in products_before), dependents=True)
+    if len(lot_ids):
+        flag_table.touch_range(session, "lot", min(lot_ids), max(lot_ids))
     after["lots_created"] = id_ranges(lot_ids)
-    results_created = insert_results(connection, new, lot_ids, now, hashed)
-    for table_name, ids, digests in hashed:
-        audit_records.note_hashed_rows(session, table_name, ids, digests)
-    insert_new_lot_facts(connection, new, lot_ids)
     if updates:
         update_results: list[dict[str, Any]] = []
         lots_before, lots_after = _update_lots(session, updates, suppliers, now, update_results, batch)
@@ -433,24 +337,12 @@ def _write_lots(
         changed = {item["lot_id"] for item in update_results}
         if changed:
             refresh_lot_result_facts(connection, changed)
+            flag_table.touch(session, "lot", changed)
     result.excursions_opened = _open_receipt_excursions(session, new, lot_ids, products, after, now)
     result.results_created = results_created
     after.update(lots_created_count=len(lot_ids), lots_updated_count=len(updates), results_created=results_created)
     ctx.audit(session, AuditRecord("import lots", "import", batch, before=before, after=after))
     reporter.writing(len(new) + len(updates))
-
-
-def _expiry_warnings(lots: ValidatedLots) -> list[str]:
-    """Lots expired before they were received, listed before anything is written (a warning, not an error:
-    a clinic's history may hold such a receipt, and the record is what happened)."""
-    warnings = []
-    for number, lot_number, expiry, received in zip(
-        lots.numbers, lots.column("lot_number"), lots.column("expiry_date"), lots.column("received_date"), strict=True
-    ):
-        warning = expiry_warning(lot_number, expiry, received)
-        if warning:
-            warnings.append(f"row {number}: {warning}")
-    return warnings
 
 
 def _open_receipt_excursions(
@@ -672,7 +564,11 @@ def _import_administrations_in(
             ),
             [{"b_id": lot_id, "b_quantity": quantity} for lot_id, quantity in per_lot.items()],
         )
-    created = session.execute(select(Administration.id).where(Administration.import_batch == batch)).scalars()
+    created = list(session.execute(select(Administration.id).where(Administration.import_batch == batch)).scalars())
+    if created:
+        # New rows above every existing id: one range. Their lots' quantities changed (USE-OVERDRAWN).
+        flag_table.touch_range(session, "administration", min(created), max(created))
+        flag_table.touch(session, "lot", per_lot)
     ctx.audit(
         session,
         AuditRecord(

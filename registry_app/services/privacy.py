@@ -30,6 +30,7 @@ from registry_app.services.context import ADMIN, ServiceContext, changing
 from registry_app.services.errors import PermissionDenied, ValidationError
 
 PSEUDONYM_KEY = "pseudonym_key"
+PSEUDONYM_PATTERN = re.compile(r"P-[0-9a-fA-F]{10}")
 PATIENT_REF_PATTERN_KEY = "patient_ref_pattern"
 
 # The administration.patient_ref column holds 80 characters; checked apart from the pattern, so that no

@@ -27,7 +27,13 @@ from registry_app.services.audit import AuditRecord
 from registry_app.services.auth import add_signature, reauthenticate
 from registry_app.services.context import DIRECTOR, READERS, STAFF, ServiceContext, changing
 from registry_app.services.errors import ConflictError, FieldError, NotFound, RegistryError, ValidationError
-from registry_app.services.privacy import for_inspector, make_pseudonymizer, registry_key, sees_pseudonyms
+from registry_app.services.privacy import (
+    PSEUDONYM_PATTERN,
+    for_inspector,
+    make_pseudonymizer,
+    registry_key,
+    sees_pseudonyms,
+)
 
 
 class AmbiguousLot(RegistryError):
@@ -274,8 +280,29 @@ def lots_for_patient(ctx: ServiceContext, patient_ref: str) -> list[Administrati
     ref = (patient_ref or "").strip()
     if not ref:
         raise ValidationError("give a patient reference", field="patient_ref")
+    if sees_pseudonyms(ctx):
+        return _lots_for_pseudonym(ctx, ref)
     with ctx.db.read() as session:
         found = [to_view(r) for r in session.execute(patient_query(ref)).all()]
+    return _as_seen_by(ctx, found)
+
+
+def _lots_for_pseudonym(ctx: ServiceContext, shown: str) -> list[AdministrationView]:
+    """An inspector looks a patient up by the pseudonym their outputs show, never by the reference: a lookup by
+    reference would confirm a guessed name or birth date. The pseudonym is matched by recomputing it over the
+    registry's distinct references (one pass; an HMAC cannot be searched backwards)."""
+    if not PSEUDONYM_PATTERN.fullmatch(shown):
+        raise ValidationError(
+            "an inspector looks patients up by the pseudonym shown in the trace and the exports (P- and 10 "
+            "letters or digits), not by the clinic's reference",
+            field="patient_ref",
+        )
+    pseudonym = make_pseudonymizer(registry_key(ctx))
+    with ctx.db.read() as session:
+        refs = session.execute(select(Administration.patient_ref).distinct()).scalars()
+        wanted = "P-" + shown[2:].lower()
+        matching = next((ref for ref in refs if ref and pseudonym(ref) == wanted), None)
+        found = [] if matching is None else [to_view(r) for r in session.execute(patient_query(matching)).all()]
     return _as_seen_by(ctx, found)
 
 

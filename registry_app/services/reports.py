@@ -14,8 +14,8 @@ out the same way unless a medical director includes it (`include_free_text`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +26,24 @@ from registry_app.domain import utcnow
 from registry_app.domain.vocab import Role
 from registry_app.reports import data as report_data
 from registry_app.reports.bundle import BundleFile, write_bundle
-from registry_app.reports.data import EXPORT_KINDS, ComplianceData, FlagRow, Period, Pseudonym, ReportLotRow
+from registry_app.reports.data import (
+    EXPORT_KINDS,
+    ClosedFlagRow,
+    ComplianceData,
+    FlagRow,
+    Period,
+    Pseudonym,
+    ReportLotRow,
+)
 from registry_app.reports.exports import FORMATS, Table, file_sha256, write_table
 from registry_app.rules import RULES, Flag, evaluate_flags, score
+from registry_app.rules import table as flag_table
+from registry_app.rules.common import utc_start_of_local_day
+from registry_app.rules.table_read import closed_between, open_since, stored_flags
 from registry_app.services.audit import AuditRecord, head_text, verify_registry
 from registry_app.services.context import READERS, ServiceContext, changing, current_site
 from registry_app.services.errors import FieldError, PermissionDenied, ValidationError
+from registry_app.services.flag_table import life_phrase
 from registry_app.services.outputs import output_target, publish, temporary_beside
 from registry_app.services.privacy import PSEUDONYM_KEY as PSEUDONYM_KEY
 from registry_app.services.privacy import check_free_text, make_pseudonymizer, registry_key
@@ -114,8 +126,36 @@ def _flag_row(flag: Flag) -> FlagRow:
 
 
 def current_flags(session: Session, jurisdiction: str, today: date) -> list[FlagRow]:
-    """Every compliance flag now, open and waived (waivers carry who, when and why)."""
+    """Every compliance flag now, open and waived (waivers carry who, when and why): the persisted flags when
+    they hold this jurisdiction's, else evaluated."""
+    if flag_table.built_for(session) == jurisdiction.upper():
+        since = open_since(session, today)
+        rows = []
+        for item in stored_flags(session, today):
+            raised, due = since[(item.code, item.subject_type, item.subject_id)]
+            rows.append(replace(_flag_row(item), since=life_phrase(raised, None, None, None, due)))
+        return rows
     return [_flag_row(f) for f in evaluate_flags(session, jurisdiction, today)]
+
+
+def _closed_flags(session: Session, jurisdiction: str, period: Period) -> list[ClosedFlagRow]:
+    """The flags that closed in the period (local days, compared with the UTC closing moments)."""
+    if flag_table.built_for(session) != jurisdiction.upper():
+        return []
+    start = utc_start_of_local_day(period.start) if period.start else None
+    end = utc_start_of_local_day(period.end + timedelta(days=1)) if period.end and period.end < date.max else None
+    return [
+        ClosedFlagRow(
+            row.code,
+            row.severity,
+            row.subject_type,
+            row.subject_id,
+            row.lot_number,
+            row.message,
+            life_phrase(row.raised_at, row.closed_at, row.closed_by, None, row.due_on),
+        )
+        for row in closed_between(session, start, end)
+    ]
 
 
 def _completeness(session: Session, jurisdiction: str, today: date, lot_ids: list[int]) -> dict[int, float | None]:
@@ -189,6 +229,7 @@ def _compliance_data(
         # The report lists the lots received in the period; the lots export also those only used in it.
         lots=[lot for lot in scope_lots if period.includes(lot.received_date)],
         flags=flags,
+        closed_flags=_closed_flags(session, jurisdiction, period),
         administrations=report_data.administration_summary(session, period),
         per_month=report_data.administrations_per_month(session, period),
         recalls=report_data.recall_rows(session, period),

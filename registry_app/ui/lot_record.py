@@ -37,6 +37,7 @@ from ..domain.vocab import DocumentKind, label
 from ..services import RegistryError, ServiceContext, ValidationError
 from ..services.clock import site_clock
 from ..services.context import DIRECTOR, STAFF
+from ..services.flag_table import life_phrase
 from ..services.queries.lot_record import EDITABLE_LOT_FIELDS, LotDetail, as_text, document_content, lot_detail
 from .dialogs.forms import has_role
 from .editors.common import deny, refusal
@@ -390,6 +391,22 @@ class LotRecord(QWidget):
         buttons.addWidget(self.waive_button)
         buttons.addStretch()
         layout.addLayout(buttons)
+        layout.addWidget(QLabel("History of its flags: when each was raised and closed"))
+        self.flag_history_table = _table(
+            ["Severity", "Code", "On", "When", "Message"],
+            [
+                [
+                    label(e["severity"]),
+                    e["code"],
+                    f"{e['subject_type']} {e['subject_id']}",
+                    life_phrase(e["raised_at"], e["closed_at"], e["closed_by"], self.clock, e["due_on"]),
+                    e["message"],
+                ]
+                for e in detail.extra.get("flag_history", [])
+            ],
+            "flagHistoryTable",
+        )
+        layout.addWidget(self.flag_history_table)
         return page
 
     # --- actions ----------------------------------------------------------------------------------------------

@@ -212,3 +212,15 @@ def test_the_flags_of_one_lot(demo_registry: str, capsys: pytest.CaptureFixture[
     assert main(["--database", demo_registry, "flags", "--lot", "NOPE-404"]) == 1
     assert main(["--database", demo_registry, "flags", "--product", product]) == 2
     assert "no lot NOPE-404" in capsys.readouterr().err
+
+
+def test_rebuild_is_for_an_admin_and_changes_nothing_on_a_current_table(
+    demo_registry: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--database", demo_registry, "flags", "--rebuild"]) != 0  # the pharmacist may not
+    capsys.readouterr()
+    monkeypatch.setenv("REGISTRY_USER", "admin")
+    monkeypatch.setenv("REGISTRY_PASSWORD", PASSWORDS["admin"])
+    assert main(["--database", demo_registry, "flags", "--rebuild", "--format", "json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["raised"] == 0 and result["closed"] == 0 and result["open"] > 45

@@ -340,3 +340,35 @@ def test_0008_baseline_on_either_database(empty_database_url: str) -> None:
         assert not result.ok and f"(PN-2) differs from what audit entry {seq_before + 1} recorded" in result.describe()
     finally:
         database.dispose()
+
+
+def test_0009_creates_the_flag_table_empty_and_the_first_change_builds_it(
+    database_url: str, template_users: dict[str, Actor]
+) -> None:
+    from registry_app.rules import evaluate_flags, table
+    from registry_app.rules.table_read import stored_flags
+
+    database = open_database(database_url)
+    ctx = ServiceContext(database)
+    ctx.actor = template_users["director"]
+    try:
+        product_id = products.create_product(
+            ctx, {"name": "Rosa Vesicle Serum", "product_type": "exosome", "unit": "ml"}
+        )
+        receiving.receive_lot(ctx, product_id, {"lot_number": "RV-1", "quantity_received": 5})
+        downgrade(database.engine, "0008")
+        with database.engine.begin() as connection:
+            assert "flag_record" not in inspect(connection).get_table_names()
+            assert connection.execute(text("SELECT count(*) FROM setting WHERE key = 'flag_table'")).scalar() == 0
+        upgrade(database.engine)
+        with database.read() as session:
+            assert session.execute(text("SELECT count(*) FROM flag_record")).scalar_one() == 0
+            assert table.built_for(session) is None
+        receiving.receive_lot(ctx, product_id, {"lot_number": "RV-2", "quantity_received": 5})
+        with database.read() as session:
+            assert table.built_for(session) == "US"
+            fresh = evaluate_flags(session, "US", date(2026, 6, 1))
+            assert stored_flags(session, date(2026, 6, 1)) == fresh
+            assert {f.lot_number for f in fresh if f.subject_type == "lot"} == {"RV-1", "RV-2"}
+    finally:
+        database.dispose()

@@ -180,6 +180,17 @@ def _good(table: str, ids: dict[str, Any]) -> dict[str, Any]:
             "waived_at": now,
         },
         "setting": {"key": "some_setting", "value": "v"},
+        "flag_record": {
+            "code": "UNDOC-COA",
+            "severity": "high",
+            "severity_order": -3,
+            "subject_type": "lot",
+            "subject_id": ids["lot"],
+            "lot_id": ids["lot"],
+            "message": "m",
+            "facts": "",
+            "raised_at": now,
+        },
         "lot_result_facts": {"lot_id": ids["lot"], **{column: 0 for column in _FACT_COUNTS}},
     }
     return rows[table]
@@ -246,6 +257,9 @@ BAD_ROWS: list[tuple[str, dict[str, Any], str]] = [
     ("setting", {"key": "audit_head"}, "setting key unique"),
     ("lot_result_facts", {"lot_id": 999_999}, "lot foreign key"),
     ("lot_result_facts", {"has_endotoxin": None}, "fact counts present"),
+    ("flag_record", {"waiver_id": 999_999}, "waiver foreign key"),
+    ("flag_record", {"message": None}, "message present"),
+    ("flag_record", {"raised_at": None}, "raised when"),
 ]
 
 

@@ -206,6 +206,64 @@ def test_expiring_today_is_not_yet_expired_and_a_closed_lot_raises_no_alert(db: 
     assert [(a.code, a.subject_id) for a in alerts] == [("ALERT-EXPIRING", today.id)]
 
 
+@pytest.mark.parametrize(
+    ("administered", "destroyed", "remains"),
+    [
+        (4.0, 6.0, False),  # the rest destroyed: nothing remains of a lot still released
+        (4.0, 5.5, True),  # half a unit remains, and half a unit is stock
+        (9.5, 0.0, True),
+    ],
+)
+def test_stock_is_received_less_administered_less_destroyed(
+    db: Database, administered: float, destroyed: float, remains: bool
+) -> None:
+    with db.write() as session:
+        product, expired = b.product(session), b.TODAY - timedelta(days=1)
+        lot = b.lot(
+            session,
+            product,
+            expiry_date=expired,
+            quantity_administered=administered,
+            quantity_destroyed=destroyed,
+        )
+        # The same lot with nothing destroyed: its stock is not the first lot's.
+        twin = b.lot(session, product, expiry_date=expired, quantity_administered=administered)
+        alerts = evaluate_alerts(session, b.TODAY, subject_ids=[lot.id, twin.id])
+    found = sorted(a.subject_id for a in alerts if a.code == "ALERT-EXPIRED-STOCK")
+    assert found == sorted([lot.id, twin.id] if remains else [twin.id])
+
+
+def test_vesicle_size_is_read_for_exosome_lots_only(db: Database) -> None:
+    with db.write() as session:
+        lots = []
+        for product_type in ("exosome", "polynucleotide"):
+            lot = b.lot(session, b.product(session, product_type=product_type))
+            b.result(session, lot, "size_mode", value=200.0, method="nta")
+            lots.append(lot.id)
+        assert flagged(session, "lot", lots, "OOS-SIZE") == [lots[0]]
+
+
+@pytest.mark.parametrize(
+    ("product_type", "source", "expected"),
+    [
+        ("exosome", "other", True),  # the description names a human origin ...
+        ("exosome", "plant", False),  # ... and only source `other` is read from its description
+        ("exosome", "msc_umbilical_cord", True),
+        # The biological source is recorded for exosome products (vocabulary.md): a PN product's is not read.
+        ("polynucleotide", "msc_umbilical_cord", False),
+    ],
+)
+def test_donor_eligibility_reads_the_description_for_source_other_only(
+    db: Database, product_type: str, source: str, expected: bool
+) -> None:
+    with db.write() as session:
+        product = b.product(
+            session, product_type=product_type, source=source, source_description="Callus culture for human skin"
+        )
+        lot = b.lot(session, product, donor_eligibility_ref=None)
+        assert flagged(session, "lot", [lot.id], "UNDOC-DONOR") == ([lot.id] if expected else [])
+
+
 # ---- administrations -------------------------------------------------------------------------------------------
 
 

@@ -136,7 +136,7 @@ def test_demo_bulk_path_keeps_the_facts(pharmacist: ServiceContext, admin: Servi
 
 
 def test_import_facts_worked_out_in_python_equal_sql(director: ServiceContext, tmp_path: Path) -> None:
-    """A lot import writes its new lots' facts from the columns in hand (importers/lot_writer.py); they must
+    """A lot import writes its new lots' facts from the columns in hand (services/import_writer.py); they must
     equal the SQL definition over the results it wrote, for every mix of result cells (none at all, partial
     methods, contaminant markers detected or only tested, an empty marker list)."""
     rng = random.Random(9)

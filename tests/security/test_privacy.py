@@ -176,8 +176,14 @@ def test_an_inspector_traces_pseudonyms_without_free_text(
     assert all(a.notes is None and a.amendment_reason is None for a in seen)
     assert [a.patient_ref for a in trace_lot(director, treated).administrations] == ["PT-00412", "PT-00388"]
     assert trace_lot(director, treated).administrations[0].notes == NOTE
-    # The reverse lookup shows an inspector the same pseudonym.
-    assert {a.patient_ref for a in lots_for_patient(inspector, "PT-00412")} == {_pseudonym(inspector, "PT-00412")}
+    # The reverse lookup: an inspector gives the pseudonym, and never confirms a guessed reference.
+    shown = _pseudonym(inspector, "PT-00412")
+    assert {a.patient_ref for a in lots_for_patient(inspector, shown)} == {shown}
+    assert lots_for_patient(inspector, shown.upper().replace("P-", "P-")) != []
+    assert lots_for_patient(inspector, "P-0000000000") == []
+    with pytest.raises(ValidationError, match="pseudonym"):
+        lots_for_patient(inspector, "PT-00412")
+    assert [a.patient_ref for a in lots_for_patient(director, "PT-00412")] == ["PT-00412"]
 
 
 def test_the_lot_record_and_the_administrations_page_show_an_inspector_pseudonyms(
@@ -311,3 +317,62 @@ def test_dates_in_the_sample_list_are_refused_by_the_default() -> None:
     for sample in privacy.IDENTIFYING_SAMPLES:
         assert privacy.patient_ref_problem(sample, privacy.DEFAULT_PATIENT_REF_PATTERN), sample
     assert date(1980, 4, 1).isoformat() in NAME_AND_BIRTH
+
+
+def _trail_text(rows: list[object]) -> str:
+    return json.dumps([row if isinstance(row, dict) else row.__dict__ for row in rows], default=str)
+
+
+def test_an_inspector_reads_the_audit_trail_and_lot_history_without_references_or_free_text(
+    treated: int, inspector: ServiceContext, director: ServiceContext
+) -> None:
+    from registry_app.services.queries.audit_trail import audit_history
+
+    raw_refs = ("PT-00412", "PT-00388")
+    for text in (_trail_text(audit_history(inspector)), _trail_text(lot_detail(inspector, treated).history)):
+        assert not any(ref in text for ref in raw_refs)
+        assert "Jane Doe" not in text
+    inspector_trail = _trail_text(audit_history(inspector))
+    assert _pseudonym(inspector, "PT-00412") in inspector_trail
+    assert "[free text withheld]" in inspector_trail
+    # A medical director reads the trail as recorded.
+    director_trail = _trail_text(audit_history(director))
+    assert all(ref in director_trail for ref in raw_refs) and AMENDMENT in director_trail
+
+
+def test_an_inspector_sees_the_flags_of_administrations_under_pseudonyms(
+    treated: int, inspector: ServiceContext, director: ServiceContext, db: Database
+) -> None:
+    from registry_app.domain import Lot
+    from registry_app.services.flags import flag_listing
+
+    with db.write() as session:  # the lot expired before both administrations: USE-EXPIRED names each one
+        lot = session.get(Lot, treated)
+        assert lot is not None
+        lot.expiry_date = TODAY - timedelta(days=10)
+
+    def administration_names(ctx: ServiceContext) -> set[str]:
+        listing = flag_listing(ctx)
+        return {name for (kind, _id), name in listing.subjects.items() if kind in {"administration", "adverse_event"}}
+
+    shown_to_director = administration_names(director)
+    assert any("PT-00412" in name for name in shown_to_director), shown_to_director
+    shown_to_inspector = administration_names(inspector)
+    assert shown_to_inspector and not any("PT-00" in name for name in shown_to_inspector)
+    assert any(_pseudonym(inspector, "PT-00412") in name for name in shown_to_inspector)
+
+
+def test_an_inspector_lists_adverse_events_under_pseudonyms_and_finds_a_patient_by_pseudonym_only(
+    treated: int, inspector: ServiceContext, director: ServiceContext
+) -> None:
+    from registry_app.services.adverse_events import list_adverse_events
+
+    shown = _pseudonym(inspector, "PT-00412")
+    events = list_adverse_events(inspector)
+    assert [(e.patient_ref, e.description) for e in events] == [(shown, None)]
+    assert [e.id for e in list_adverse_events(inspector, patient_ref=shown)] == [events[0].id]
+    assert list_adverse_events(inspector, patient_ref=_pseudonym(inspector, "PT-00388")) == []
+    with pytest.raises(ValidationError, match="pseudonym"):
+        list_adverse_events(inspector, patient_ref="PT-00412")
+    as_recorded = list_adverse_events(director, patient_ref="PT-00412")
+    assert [(e.patient_ref, e.description) for e in as_recorded] == [("PT-00412", NARRATIVE)]

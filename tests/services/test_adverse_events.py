@@ -42,7 +42,7 @@ def test_record_an_event_and_find_it_by_administration_lot_and_patient(
         severity="moderate",
         description="  firm nodule at the injection site ",
     )
-    [event] = list_adverse_events(inspector, administration_id=administration_id)
+    [event] = list_adverse_events(pharmacist, administration_id=administration_id)
     assert (event.id, event.event_type, event.severity, event.onset_date, event.report_status) == (
         event_id,
         "delayed_nodule_granuloma",
@@ -52,8 +52,11 @@ def test_record_an_event_and_find_it_by_administration_lot_and_patient(
     )
     assert (event.patient_ref, event.product_name, event.lot_number) == ("PT-00388", "Nucleo-PN 20", "PN20-7781")
     assert event.description == "firm nodule at the injection site"
-    assert [e.id for e in list_adverse_events(inspector, patient_ref="PT-00388")] == [event_id]
-    assert list_adverse_events(inspector, patient_ref="PT-1") == []
+    assert [e.id for e in list_adverse_events(pharmacist, patient_ref="PT-00388")] == [event_id]
+    assert list_adverse_events(pharmacist, patient_ref="PT-1") == []
+    # An inspector reads the same event under the patient's pseudonym, without its narrative.
+    [seen] = list_adverse_events(inspector, administration_id=administration_id)
+    assert seen.id == event_id and seen.patient_ref.startswith("P-") and seen.description is None
     audit = _last_audit(db)
     assert audit.action == "record adverse event"
     assert json.loads(audit.after)["event_type"] == "delayed_nodule_granuloma"

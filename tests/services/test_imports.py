@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Connection, func, select
 
+from registry_app.db import bulk
 from registry_app.domain import AuditEntry, CharacterizationResult, Lot, Product, ProductRegulatoryStatus, Supplier
 from registry_app.domain.result_facts import stale_lot_result_facts
-from registry_app.importers import bulk, lot_writer
 from registry_app.importers.lot_rows import validate_lots
 from registry_app.importers.tabular import read_table
-from registry_app.services import ServiceContext
+from registry_app.services import ServiceContext, import_writer
 from registry_app.services.imports import id_ranges, import_administrations, import_lots
 from tests.helpers import audit_count, row_counts
 from tests.importers.generator import write_lots_csv
@@ -256,7 +256,7 @@ def test_big_import_into_a_small_registry_rebuilds_the_plain_indexes(
     before = indexes()
     assert any(name == "ix_lot_status" for name, _ in before)
     dropped: list[str] = []
-    real_bulk_insert = lot_writer.bulk_insert
+    real_bulk_insert = import_writer.bulk_insert
 
     def watching(connection, table, *args, **kwargs):  # type: ignore[no-untyped-def]
         if table.name in ("lot", "characterization_result"):
@@ -264,7 +264,7 @@ def test_big_import_into_a_small_registry_rebuilds_the_plain_indexes(
             dropped.extend(name for name, _ in before if name not in present)
         return real_bulk_insert(connection, table, *args, **kwargs)
 
-    monkeypatch.setattr(lot_writer, "bulk_insert", watching)
+    monkeypatch.setattr(import_writer, "bulk_insert", watching)
     path = write_lots_csv(tmp_path / "lots.csv", 600, seed=4)
     cancelled = import_lots(director, path, progress=lambda done, total: done <= total // 2 + 10)
     assert cancelled.cancelled and indexes() == before

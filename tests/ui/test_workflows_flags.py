@@ -3,12 +3,14 @@ pharmacists see the flags but no waive action."""
 
 from __future__ import annotations
 
+import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
 from registry_app.domain import Signature, Waiver
 from registry_app.services import ServiceContext
+from registry_app.services import flags as flag_service
 from registry_app.ui.dialogs.waive import WaiveDialog
 from registry_app.ui.ops import OpRunner
 from registry_app.ui.pages.flags_page import FlagsPage
@@ -168,3 +170,21 @@ def test_subjects_read_as_lot_numbers_and_patients_and_waivers_in_the_sites_zone
     row = _codes(page).index("UNDOC-COA")
     tip = page.model.index(row, 6).data(Qt.ItemDataRole.ToolTipRole)
     assert re.search(r" on \d{4}-\d\d-\d\d \d\d:\d\d [A-Z+\-0-9]+: CoA on paper", tip), tip
+
+
+def test_the_list_comes_a_page_at_a_time_as_it_scrolls(
+    qtbot: QtBot, pharmacist: ServiceContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from registry_app.services.queries import flags_page as query
+
+    monkeypatch.setattr(query, "PAGE_SIZE", 3)
+    for _ in range(12):
+        make_lot(pharmacist.db, status=None, coa_ref=None, supplier_id=None)  # three flags each at least
+    page = _page(qtbot, pharmacist)
+    total = len(flag_service.list_flags(pharmacist))
+    # Pages of three, as many as the table's height asks for (Qt fetches until the view is full), not all.
+    assert len(page.model.rows) % 3 == 0 and len(page.model.rows) < total and page.model.canFetchMore()
+    assert page.count_label.text().startswith(f"{total} flags shown")
+    while page.model.canFetchMore():
+        page.model.fetchMore()
+    assert [f.code for f in page.model.rows] == [f.code for f in flag_service.list_flags(pharmacist)]

@@ -32,6 +32,7 @@ from registry_app.domain import (
     name_key,
     utcnow,
 )
+from registry_app.rules import table as flag_table
 from registry_app.services import audit_records
 from registry_app.services.audit import AuditRecord, append, snapshot
 from registry_app.services.auth import _insert_user
@@ -139,6 +140,8 @@ def _generate_demo(
             )
         builder = _DemoBuilder(session, QuickRandom(seed), today, current_site(session, ctx.site_code).id, rows_process)
         counts = builder.build(lots)
+        # The rows went in without the ORM: the persisted flags are built from them once, before the commit.
+        flag_table.touch_all(session)
         ctx.audit(
             session,
             AuditRecord(

@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from registry_app.db.bulk import sql_literal, sqlite_indexes_deferred
 from registry_app.domain import Base
-from registry_app.importers.bulk import sql_literal, sqlite_indexes_deferred
 
 DEMO_CACHE_KIB = 512 * 1024  # SQLite page cache while the demo writes (a ceiling: pages are taken as needed)
 

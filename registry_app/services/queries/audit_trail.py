@@ -14,8 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry_app.domain import AuditEntry, Lot, Product, User
+from registry_app.reports.data import WITHHELD, Pseudonym, pseudonymize_json
 from registry_app.services.clock import SiteClock, site_clock
 from registry_app.services.context import READERS, ServiceContext
+from registry_app.services.privacy import patient_view, sees_pseudonyms
 
 # Internal bookkeeping that says nothing a reader needs in a field-level view.
 HIDDEN_FIELDS = frozenset({"id", "created_at", "updated_at", "name_key"})
@@ -77,23 +79,38 @@ def _subjects(session: Session, entries: Iterable[AuditEntry]) -> dict[tuple[str
     return names
 
 
-def field_rows(entry: AuditEntry, clock: SiteClock, subject: str) -> list[AuditRow]:
-    """One row per field whose value differs between before and after; one row when no field changed."""
-    before, after = _load(entry.before), _load(entry.after)
+def field_rows(
+    entry: AuditEntry, clock: SiteClock, subject: str, inspector_view: Pseudonym | None = None
+) -> list[AuditRow]:
+    """One row per field whose value differs between before and after; one row when no field changed.
+
+    With `inspector_view` (an inspector reads), patient references show as their pseudonyms and free text
+    (notes, reasons, narratives) is withheld, as in the inspector's exports."""
+    before_text, after_text, reason = entry.before, entry.after, entry.reason or ""
+    if inspector_view is not None:
+        before_text = pseudonymize_json(before_text, inspector_view, free_text=False)
+        after_text = pseudonymize_json(after_text, inspector_view, free_text=False)
+        reason = WITHHELD if reason else ""
+    before, after = _load(before_text), _load(after_text)
     fields = [k for k in dict.fromkeys([*before, *after]) if k not in HIDDEN_FIELDS and before.get(k) != after.get(k)]
     when = clock.show_utc(entry.occurred_at, seconds=True)
     common = (entry.seq, when, entry.username, entry.action, subject)
     if not fields:
-        return [AuditRow(*common, "", "", "", entry.reason or "")]
-    return [
-        AuditRow(*common, name, _cell(before.get(name)), _cell(after.get(name)), entry.reason or "") for name in fields
-    ]
+        return [AuditRow(*common, "", "", "", reason)]
+    return [AuditRow(*common, name, _cell(before.get(name)), _cell(after.get(name)), reason) for name in fields]
+
+
+def inspector_view(ctx: ServiceContext) -> Pseudonym | None:
+    """The pseudonyms `ctx`'s user sees the trail with (an inspector), or None (the trail as recorded).
+    Called before the read transaction opens: the registry's key may be created on first use."""
+    return patient_view(ctx) if sees_pseudonyms(ctx) else None
 
 
 def audit_history(ctx: ServiceContext, limit: int = 1000) -> list[AuditRow]:
     """The newest `limit` entries of the trail, newest first, one row per changed field."""
     ctx.require(READERS, "view the audit trail")
     clock = site_clock(ctx)
+    view = inspector_view(ctx)
     with ctx.db.read() as session:
         entries = list(session.execute(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(limit)).scalars())
         names = _subjects(session, entries)
@@ -101,5 +118,5 @@ def audit_history(ctx: ServiceContext, limit: int = 1000) -> list[AuditRow]:
         for entry in entries:
             key = (entry.entity_type, entry.entity_id or "")
             subject = names.get(key) or " ".join(p for p in (entry.entity_type.replace("_", " "), entry.entity_id) if p)
-            rows += field_rows(entry, clock, subject)
+            rows += field_rows(entry, clock, subject, view)
         return rows

@@ -115,10 +115,11 @@ def lot_detail(ctx: ServiceContext, lot_id: int) -> LotDetail:
     the site's zone (audit_view)."""
     ctx.require(READERS, "view lots")
     from registry_app.services.clock import site_clock
-    from registry_app.services.queries.audit_trail import field_rows
+    from registry_app.services.queries.audit_trail import field_rows, inspector_view
 
     clock = site_clock(ctx)
     patient = patient_view(ctx)  # an inspector sees pseudonyms
+    trail_view = inspector_view(ctx)
     with ctx.db.read() as session:
         lot = session.get(Lot, lot_id)
         if lot is None:
@@ -219,7 +220,7 @@ def lot_detail(ctx: ServiceContext, lot_id: int) -> LotDetail:
                 .order_by(Administration.administered_at.desc())
             ).scalars()
         ]
-        flags = _lot_flags(session, where, today, lot_id, product.id, [a["id"] for a in administrations])
+        flags = _lot_flags(session, ctx, today, lot_id, product.id, [a["id"] for a in administrations])
         history = [
             asdict(row)
             for e in session.execute(
@@ -227,7 +228,7 @@ def lot_detail(ctx: ServiceContext, lot_id: int) -> LotDetail:
                 .where(AuditEntry.entity_type == "lot", AuditEntry.entity_id == str(lot_id))
                 .order_by(AuditEntry.seq.desc())
             ).scalars()
-            for row in field_rows(e, clock, "")
+            for row in field_rows(e, clock, "", trail_view)
         ]
         return LotDetail(
             lot.id,
@@ -247,6 +248,7 @@ def lot_detail(ctx: ServiceContext, lot_id: int) -> LotDetail:
             history,
             on_hand=lot.quantity_on_hand,
             extra={
+                "flag_history": _flag_history(session, lot_id),
                 "unit": product.unit,
                 "released_on": lot.released_on,
                 "rejected_on": lot.rejected_on,
@@ -258,14 +260,14 @@ def lot_detail(ctx: ServiceContext, lot_id: int) -> LotDetail:
 
 
 def _lot_flags(
-    session: Any, where: str, today: date, lot_id: int, product_id: int, administration_ids: list[int]
+    session: Any, ctx: ServiceContext, today: date, lot_id: int, product_id: int, administration_ids: list[int]
 ) -> list[dict[str, Any]]:
-    from registry_app.rules import evaluate_flags
+    from registry_app.services.flag_table import current_flags
 
-    found = evaluate_flags(session, where, today, subject_type="lot", subject_ids=[lot_id])
-    found += evaluate_flags(session, where, today, subject_type="product", subject_ids=[product_id])
+    found = current_flags(session, ctx, today, subject_type="lot", subject_ids=[lot_id])
+    found += current_flags(session, ctx, today, subject_type="product", subject_ids=[product_id])
     if administration_ids:
-        found += evaluate_flags(session, where, today, subject_type="administration", subject_ids=administration_ids)
+        found += current_flags(session, ctx, today, subject_type="administration", subject_ids=administration_ids)
         # Adverse events after this lot's administrations (AE-UNREPORTED): the record is where they are followed up.
         events = list(
             session.execute(
@@ -273,7 +275,7 @@ def _lot_flags(
             ).scalars()
         )
         if events:
-            found += evaluate_flags(session, where, today, subject_type="adverse_event", subject_ids=events)
+            found += current_flags(session, ctx, today, subject_type="adverse_event", subject_ids=events)
     return [
         {
             "code": f.code,
@@ -285,6 +287,13 @@ def _lot_flags(
         }
         for f in found
     ]
+
+
+def _flag_history(session: Any, lot_id: int) -> list[dict[str, Any]]:
+    """When each flag of the lot (and of its uses and their events) was raised and closed, newest first."""
+    from registry_app.rules.table_read import lot_history
+
+    return [asdict(event) for event in lot_history(session, lot_id)]
 
 
 def _audit_dict(entry: AuditEntry) -> dict[str, Any]:
@@ -334,12 +343,25 @@ COMPLETENESS_BUCKETS = ("0–19", "20–39", "40–59", "60–79", "80–100")
 def dashboard_figures(ctx: ServiceContext) -> DashboardFigures:
     """The dashboard's figures. Evaluates every flag: run it off the GUI thread on a big registry."""
     ctx.require(READERS, "view the dashboard")
-    from registry_app.rules import evaluate_flags
+    from registry_app.rules.table_read import stored_counts
+    from registry_app.services.flag_table import table_answers
 
     with ctx.db.read() as session:
         today = today_for(ctx)
         where = jurisdiction(session, ctx)
-        open_flags = [f for f in evaluate_flags(session, where, today) if not f.waived]
+        by_severity: Counter[str] = Counter()
+        by_code: Counter[str] = Counter()
+        if table_answers(session, ctx):
+            for severity, code, _waived, count in stored_counts(session, today, include_waived=False):
+                by_severity[severity] += count
+                by_code[code] += count
+        else:
+            from registry_app.rules import evaluate_flags
+
+            for item in evaluate_flags(session, where, today):
+                if not item.waived:
+                    by_severity[item.severity] += 1
+                    by_code[item.code] += 1
         live = (LotStatus.QUARANTINE.value, LotStatus.RELEASED.value)
         on_hand = Lot.quantity_received - Lot.quantity_administered - Lot.quantity_destroyed
         expiring = session.execute(
@@ -370,10 +392,9 @@ def dashboard_figures(ctx: ServiceContext) -> DashboardFigures:
         )
         lots = session.execute(select(func.count(Lot.id))).scalar_one()
         completeness = _completeness_distribution(session, where, today)
-        by_severity = Counter(f.severity for f in open_flags)
         return DashboardFigures(
             {s: by_severity.get(s, 0) for s in ("critical", "high", "medium", "low", "info")},
-            dict(Counter(f.code for f in open_flags).most_common()),
+            dict(by_code.most_common()),
             int(expiring),
             int(quarantine),
             int(expired_stock),

@@ -435,12 +435,11 @@ def _open_flags_of_lots(
     session: Session, ctx: ServiceContext, lot_ids: Iterable[int], product_ids: Iterable[int], today: date
 ) -> tuple[dict[int, list[Any]], dict[int, list[Any]]]:
     """Open (unwaived) flags per lot: the lot's own and its product's (a lot inherits its product's gaps)."""
-    from registry_app.rules import evaluate_flags
+    from registry_app.services.flag_table import current_flags
 
     lot_ids, product_ids = list(lot_ids), list(set(product_ids))
-    where = jurisdiction(session, ctx)
-    lot_flags = evaluate_flags(session, where, today, subject_type="lot", subject_ids=lot_ids)
-    product_flags = evaluate_flags(session, where, today, subject_type="product", subject_ids=product_ids)
+    lot_flags = current_flags(session, ctx, today, subject_type="lot", subject_ids=lot_ids)
+    product_flags = current_flags(session, ctx, today, subject_type="product", subject_ids=product_ids)
     by_product: dict[int, list[Any]] = {}
     for item in product_flags:
         if not item.waived:
@@ -494,14 +493,27 @@ def worst_severity_by_lot(session: Session, ctx: ServiceContext, today: date) ->
     cache = _severity_cache.setdefault(ctx.db.url, _SeverityCache())
     if cache.version == version:
         return cache.worst
+    from registry_app.services.flag_table import table_answers, worst_rank_by_subject
+
+    worst: dict[int, int]
+    if table_answers(session, ctx):
+        worst = worst_rank_by_subject(session, today, "lot")
+        product_worst = worst_rank_by_subject(session, today, "product")
+        if product_worst:
+            for lot_id, product_id in session.execute(
+                select(Lot.id, Lot.product_id).where(Lot.product_id.in_(list(product_worst)))
+            ):
+                worst[lot_id] = max(worst.get(lot_id, -1), product_worst[product_id])
+        cache.version, cache.worst = version, worst
+        return worst
     from registry_app.rules import evaluate_flags
 
     where = jurisdiction(session, ctx)
-    product_worst: dict[int, int] = {}
+    product_worst = {}
     for item in evaluate_flags(session, where, today, subject_type="product"):
         if not item.waived:
             product_worst[item.subject_id] = max(product_worst.get(item.subject_id, -1), item.rank)
-    worst: dict[int, int] = {}
+    worst = {}
     if product_worst:
         for lot_id, product_id in session.execute(
             select(Lot.id, Lot.product_id).where(Lot.product_id.in_(list(product_worst)))

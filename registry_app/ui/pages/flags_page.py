@@ -1,8 +1,9 @@
 """The Flags page: every current finding, filtered by severity, code, subject and text; waive one (medical
 director, reason and signature); jump to its subject (Enter or double-click).
 
-The severity and code filters run in the flag service; the text filter narrows the rows already fetched. The
-table model holds the list and nothing else (no proxy model: filtering happens before the rows arrive).
+Every filter runs in SQL over the persisted flags (services.queries.flags_page): the first page comes at once
+however many flags there are, and the model fetches the next page by key as the table scrolls (Qt's
+canFetchMore/fetchMore), as the lots page does. No proxy model: filtering happens before the rows arrive.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from ...services import RegistryError, ServiceContext
 from ...services.catalogue import COMPLIANCE_CODES, RULES, Flag
 from ...services.clock import SiteClock, machine_zone
 from ...services.context import DIRECTOR
-from ...services.flags import FlagListing, filter_flags, flag_listing
+from ...services.queries.flags_page import FlagFilters, FlagPage, count_flags_matching, flags_page
 from ..dialogs.forms import ErrorBanner, has_role
 from ..dialogs.waive import WaiveDialog
 from ..editors.fix_actions import FIXES, FixTarget, fix_flag, fix_refusal
@@ -53,17 +54,37 @@ _ROOT = QModelIndex()
 
 
 class FlagModel(QAbstractTableModel):
-    def __init__(self) -> None:
+    def __init__(self, ctx: ServiceContext | None = None) -> None:
         super().__init__()
+        self.ctx = ctx
         self.rows: list[Flag] = []  # not `flags`: that name is Qt's item-flags method
-        self.listing: FlagListing | None = None  # subject names and the site's clock, from the service
+        self.listing: FlagPage | None = None  # subject names and the site's clock, from the service
 
-    def set_flags(self, flags: list[Flag], listing: FlagListing | None = None) -> None:
+    def set_flags(self, flags: list[Flag], listing: FlagPage | None = None) -> None:
         self.beginResetModel()
         self.rows = flags
         if listing is not None:
             self.listing = listing
         self.endResetModel()
+
+    def canFetchMore(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> bool:
+        return not parent.isValid() and self.listing is not None and self.listing.next_key is not None
+
+    def fetchMore(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> None:
+        """The next page after the last row's key: one indexed query (on the GUI thread, as the lots page's)."""
+        listing = self.listing
+        if parent.isValid() or self.ctx is None or listing is None or listing.next_key is None:
+            return
+        page = flags_page(self.ctx, listing.filters, after=listing.next_key)
+        subjects = {**listing.subjects, **page.subjects}
+        self.listing = FlagPage(
+            listing.flags, subjects, listing.clock, page.next_key, listing.total, listing.waived, listing.filters
+        )
+        if page.flags:
+            first = len(self.rows)
+            self.beginInsertRows(_ROOT, first, first + len(page.flags) - 1)
+            self.rows.extend(page.flags)
+            self.endInsertRows()
 
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
         return 0 if parent.isValid() else len(self.rows)
@@ -120,7 +141,6 @@ class FlagsPage(QWidget):
         super().__init__(parent)
         self.ctx = ctx
         self.waive_dialog: WaiveDialog | None = None
-        self._all: list[Flag] = []
         self._task: Op | None = None
         self._stale = False
         layout = QVBoxLayout(self)
@@ -163,7 +183,7 @@ class FlagsPage(QWidget):
         filters.addWidget(self.waived_check)
         layout.addLayout(filters)
 
-        self.model = FlagModel()
+        self.model = FlagModel(ctx)
         self.table = QTableView()
         self.table.setModel(self.model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -217,7 +237,7 @@ class FlagsPage(QWidget):
         self._typing.setInterval(200)
         self._typing.timeout.connect(self._apply_filters)
         self.search_edit.textChanged.connect(lambda _text: self._typing.start())
-        # Every filter narrows the list evaluated once (evaluating the rules takes seconds on a large registry).
+        # Every filter asks the persisted flags again: a first page is one index walk however many flags there are.
         for combo in (self.severity_combo, self.code_combo, self.subject_combo):
             combo.currentIndexChanged.connect(self._apply_filters)
         self.waived_check.toggled.connect(self._apply_filters)
@@ -235,64 +255,80 @@ class FlagsPage(QWidget):
     def loading(self) -> bool:
         return self._task is not None and self._task.running
 
+    def _filters(self) -> FlagFilters:
+        code = self.code_combo.currentData()
+        return FlagFilters(
+            min_severity=self.severity_combo.currentData(),
+            codes=(code,) if code else None,
+            subject_type=self.subject_combo.currentData(),
+            include_waived=self.waived_check.isChecked(),
+            words=tuple(self.search_edit.text().casefold().split()),
+        )
+
     def refresh(self, *_: object) -> None:
-        """Ask the flag service again, off the GUI thread (evaluating every rule takes seconds on a large
-        registry); a change made while a query runs is asked for once it ends."""
+        """Ask for the first page under the current filters, off the GUI thread; a change made while a query
+        runs is asked for once it ends."""
         if self.loading:
             self._stale = True
             return
         self._stale = False
-        ctx = self.ctx
-        self.count_label.setText("Evaluating the flag rules…")
+        ctx, filters = self.ctx, self._filters()
+        self.count_label.setText("Reading the flags…")
         self._task = runner_for(self).run(
-            self, lambda _progress: flag_listing(ctx), self._loaded, self._load_failed, title="Flags"
+            self,
+            lambda _progress: flags_page(ctx, filters, counted=False),
+            self._loaded,
+            self._load_failed,
+            title="Flags",
         )
 
-    def _loaded(self, listing: FlagListing) -> None:
+    def _loaded(self, page: FlagPage) -> None:
         if self._stale:
             self.refresh()
             return
         self.banner.clear_message()
-        self._all = listing.flags
-        self.model.listing = listing
-        self._apply_filters()
+        self._show(page)
 
     def _load_failed(self, error: BaseException) -> None:
         self.banner.show_error(error.message if isinstance(error, RegistryError) else f"flags unavailable: {error}")
-        self._all = []
-        self._apply_filters()
+        self.model.set_flags([])
+        self._selection_changed()
         if self._stale:
             self.refresh()
 
     def _apply_filters(self, *_: object) -> None:
-        words = self.search_edit.text().casefold().split()
-        subject = self.subject_combo.currentData()
-        code = self.code_combo.currentData()
-        narrowed = filter_flags(
-            self._all,
-            min_severity=self.severity_combo.currentData(),
-            codes=[code] if code else None,
-            include_waived=self.waived_check.isChecked(),
+        self.refresh()
+
+    def _show(self, page: FlagPage) -> None:
+        self.model.set_flags(list(page.flags), page)
+        if page.flags:
+            self.table.selectRow(0)
+        self._selection_changed()
+        # The rows first; their number next (a scan of the counts' index: longer than a page on a big registry).
+        ctx, filters = self.ctx, page.filters
+        if not page.flags:
+            self._counted(filters, 0, 0)
+            return
+        self.count_label.setText("Counting the flags…")
+        runner_for(self).run(
+            self,
+            lambda _progress: count_flags_matching(ctx, filters),
+            lambda counts: self._counted(filters, *counts),
+            lambda _error: self.count_label.setText(""),
+            title="Flags",
         )
-        shown = [
-            f
-            for f in narrowed
-            if (subject is None or f.subject_type == subject)
-            and all(w in f"{f.code} {f.product_name or ''} {f.lot_number or ''} {f.message}".casefold() for w in words)
-        ]
-        self.model.set_flags(shown)
-        waived = sum(1 for f in shown if f.waived)
-        filtered = bool(words or subject or self.severity_combo.currentData() or self.code_combo.currentData())
+
+    def _counted(self, filters: FlagFilters, total: int, waived: int) -> None:
+        if self.model.listing is None or self.model.listing.filters != filters:
+            return  # the filters changed since: their own count is coming
+        filtered = bool(filters.words or filters.subject_type or filters.min_severity or filters.codes)
         self.count_label.setText(
-            f"{count_phrase(len(shown), 'flag')} shown, {waived} waived"
-            if shown
+            f"{count_phrase(total, 'flag')} shown, {waived} waived"
+            if total
             else "No flags match."
             if filtered
             else "No flags: every record is documented."
         )
-        if shown:
-            self.table.selectRow(0)
-        self._selection_changed()
 
     # ------------------------------------------------------------------------------------------- actions
 

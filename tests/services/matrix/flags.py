@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from registry_app.services import flags
+from registry_app.services import flag_table, flags
 from registry_app.services.demo import generate as demo
 
 from . import MatrixSetup, Prepare
@@ -47,3 +47,10 @@ def _revoke(setup: MatrixSetup):  # type: ignore[no-untyped-def]
 
 CALLS["flags.waive_flag"] = _waive
 CALLS["flags.revoke_waiver"] = _revoke
+
+
+def _rebuild(setup: MatrixSetup):  # type: ignore[no-untyped-def]
+    return lambda ctx: flag_table.rebuild_flags(ctx)
+
+
+CALLS["flag_table.rebuild_flags"] = _rebuild

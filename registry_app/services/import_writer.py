@@ -18,12 +18,18 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
-from ..domain import CharacterizationResult, Lot, LotResultFacts, name_key
-from ..domain.base import table_of
-from ..domain.result_facts import FACT_COLUMNS, SINGLE_PARTICLE_METHODS
-from ..domain.vocab import CONTAMINANT_MARKERS, CYTOSOLIC_MARKERS, TRANSMEMBRANE_MARKERS, LotStatus
-from .bulk import HashedRows, bulk_insert, sqlite_indexes_deferred
-from .lot_rows import LOT_FIELDS, NUMERIC_RESULTS, QUALITATIVE_RESULTS, LotImportRow, ValidatedLots
+from registry_app.db.bulk import WrittenRows, bulk_insert, sqlite_indexes_deferred
+from registry_app.domain import CharacterizationResult, Lot, LotResultFacts, name_key
+from registry_app.domain.base import table_of
+from registry_app.domain.result_facts import FACT_COLUMNS, SINGLE_PARTICLE_METHODS
+from registry_app.domain.vocab import CONTAMINANT_MARKERS, CYTOSOLIC_MARKERS, TRANSMEMBRANE_MARKERS, LotStatus
+from registry_app.importers.lot_rows import (
+    LOT_FIELDS,
+    NUMERIC_RESULTS,
+    QUALITATIVE_RESULTS,
+    LotImportRow,
+    ValidatedLots,
+)
 
 LOT_TABLE = table_of(Lot)
 RESULT_TABLE = table_of(CharacterizationResult)
@@ -55,6 +61,26 @@ def new_lots(lots: ValidatedLots, positions: list[int] | None, merged: dict[int,
     return NewLots(columns, [lots.product_keys[p] for p in positions])
 
 
+def write_new_lots(
+    connection: Connection,
+    new: NewLots,
+    products: dict[str, tuple[int, str]],
+    suppliers: dict[str, int],
+    site_id: int,
+    batch: str,
+    now: datetime,
+    after_chunk: Callable[[int], None] | None = None,
+    written: Callable[[WrittenRows], None] | None = None,
+) -> tuple[Sequence[int], int]:
+    """The one place where an import's new rows go in: the lots, their characterization results and their
+    results facts. Returns the lots' ids (in the order of `new`) and the number of results written.
+    `written` (audit_records.RowHashes): given the new lots and results as stored, see bulk_insert."""
+    lot_ids = insert_lots(connection, new, products, suppliers, site_id, batch, now, after_chunk, written)
+    results = insert_results(connection, new, lot_ids, now, written)
+    insert_new_lot_facts(connection, new, lot_ids)
+    return lot_ids, results
+
+
 def insert_lots(
     connection: Connection,
     new: NewLots,
@@ -64,9 +90,9 @@ def insert_lots(
     batch: str,
     now: datetime,
     after_chunk: Callable[[int], None] | None = None,
-    hashed: HashedRows | None = None,
+    written: Callable[[WrittenRows], None] | None = None,
 ) -> Sequence[int]:
-    """Write the new lots; returns their ids in the order of `new`. `hashed`: see bulk_insert."""
+    """Write the new lots; returns their ids in the order of `new`. `written`: see bulk_insert."""
     if not len(new):
         return []
     columns = new.columns
@@ -91,12 +117,12 @@ def insert_lots(
         constants["status"] = default_status
     first_id = connection.execute(select(func.max(Lot.id))).scalar() or 0
     with sqlite_indexes_deferred(connection, LOT_TABLE, len(new)):
-        count = bulk_insert(connection, LOT_TABLE, lot_columns, constants, after_chunk, hashed)
+        count = bulk_insert(connection, LOT_TABLE, lot_columns, constants, after_chunk, written)
     # SQLite numbers rows inserted under its write lock consecutively after the largest id; checked, not assumed.
-    low, high, written = connection.execute(
+    low, high, rows = connection.execute(
         select(func.min(Lot.id), func.max(Lot.id), func.count()).where(Lot.id > first_id, Lot.import_batch == batch)
     ).one()
-    if connection.dialect.name == "sqlite" and written == count and high - low + 1 == count:
+    if connection.dialect.name == "sqlite" and rows == count and high - low + 1 == count:
         return range(low, high + 1)
     ids = {
         (pid, number): lot_id
@@ -108,7 +134,11 @@ def insert_lots(
 
 
 def insert_results(
-    connection: Connection, new: NewLots, lot_ids: Sequence[int], now: datetime, hashed: HashedRows | None = None
+    connection: Connection,
+    new: NewLots,
+    lot_ids: Sequence[int],
+    now: datetime,
+    written: Callable[[WrittenRows], None] | None = None,
 ) -> int:
     """Write the new lots' characterization results, one executemany per kind of result (the parameter, unit
     and kind are written into the statement once rather than bound on each of some 400,000 rows)."""
@@ -159,11 +189,11 @@ def insert_results(
         if outcomes is not None:
             kinds.append(({"parameter": parameter}, rows_with(outcomes, ("result", outcomes), *common)))
     total = sum(len(picked["lot_id"]) for _, picked in kinds)
-    written = 0
+    count = 0
     with sqlite_indexes_deferred(connection, RESULT_TABLE, total):
         for shared, picked in kinds:
-            written += bulk_insert(connection, RESULT_TABLE, picked, {**shared, "recorded_at": now}, hashed=hashed)
-    return written
+            count += bulk_insert(connection, RESULT_TABLE, picked, {**shared, "recorded_at": now}, written=written)
+    return count
 
 
 _TRANSMEMBRANE, _CYTOSOLIC = frozenset(TRANSMEMBRANE_MARKERS), frozenset(CYTOSOLIC_MARKERS)

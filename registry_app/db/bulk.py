@@ -1,4 +1,5 @@
-"""Bulk inserts for imports: rows given column by column, written with one executemany per table and chunk.
+"""Bulk inserts for imports and the demo: rows given column by column, written with one executemany per table
+and chunk, in the caller's transaction.
 
 On SQLite the rows go straight to the driver's executemany as tuples (SQLAlchemy's per-row parameter
 processing cost more than the insert itself), with values stored as SQLAlchemy's SQLite dialect stores them,
@@ -11,19 +12,26 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import date
+from dataclasses import dataclass
 from decimal import Decimal
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Boolean, Date, DateTime, Table
-from sqlalchemy.engine import Connection
+from sqlalchemy import Table
+from sqlalchemy.engine import Connection, Dialect
 
-from ..domain.exact import Exact
-from ..domain.row_hash import HASHED_COLUMNS, RowHasher
 
-# What a bulk insert hands the audit trail: (table name, ids increasing, their row hashes end to end).
-HashedRows = list[tuple[str, list[int], bytes]]
+@dataclass(frozen=True)
+class WrittenRows:
+    """Rows a bulk insert just wrote on SQLite, numbered `ids` (checked after the insert): the bound columns'
+    values as SQLite stores them (None kept), and the values every row shares, as stored."""
+
+    table: Table
+    names: list[str]
+    columns: list[Sequence[Any]]
+    constants: dict[str, Any]
+    ids: range
+
 
 WRITE_CHUNK = 5000
 # SQLite binds at most 999 values per statement in older builds (32766 since 3.32): rows per INSERT are capped
@@ -39,20 +47,12 @@ def chunks(items: Sequence[Any], size: int = WRITE_CHUNK) -> Iterator[Sequence[A
         yield items[start : start + size]
 
 
-def sqlite_storage(column_type: Any) -> Callable[[Any], Any] | None:
-    """How SQLAlchemy's SQLite dialect stores a value of this type (None: as it is)."""
-    if isinstance(column_type, DateTime):
-        text: Callable[[Any], Any] = lambda v: v.strftime("%Y-%m-%d %H:%M:%S.%f")  # noqa: E731
-    elif isinstance(column_type, Date):
-        text = date.isoformat
-    elif isinstance(column_type, Boolean):
-        text = int
-    elif isinstance(column_type, Exact):
-        # Decimal -> the nearest double, as Exact stores it on SQLite (domain/exact.py).
-        text = _float_or_none
-    else:
+def sqlite_storage(column_type: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
+    """How SQLAlchemy stores a value of this type on this dialect (its bind processor; None: as it is)."""
+    text = column_type.dialect_impl(dialect).bind_processor(dialect)
+    if text is None:
         return None
-    # Imports repeat the same few dates thousands of times: each is formatted once, and a column is mapped
+    # Imports repeat the same few dates thousands of times: each is converted once, and a column is mapped
     # through the memo's __getitem__ at C speed.
     return _StoredValues(text).__getitem__
 
@@ -65,10 +65,6 @@ class _StoredValues(dict[Any, Any]):
     def __missing__(self, value: Any) -> Any:
         stored = self[value] = self.text(value)
         return stored
-
-
-def _float_or_none(value: Any) -> float | None:
-    return None if value is None else float(value)
 
 
 _EMPTY_FOR_NULL: dict[Any, Any] = {None: ""}  # get(value, value): '' for None, any other value as it is
@@ -94,13 +90,13 @@ def bulk_insert(
     columns: Mapping[str, Sequence[Any]],
     constants: Mapping[str, Any] | None = None,
     after_chunk: Callable[[int], None] | None = None,
-    hashed: HashedRows | None = None,
+    written: Callable[[WrittenRows], None] | None = None,
 ) -> int:
     """Insert len(any column) rows: `columns` maps column names to equally long value lists (of hashable
     values: str, numbers, dates, None), `constants` the columns every row shares. `after_chunk(rows_done)` runs
-    after each chunk (it may raise to cancel). Returns the number of rows written. With `hashed`, on SQLite, the
-    rows of a table the audit trail covers are hashed from the values written (domain/row_hash.py) and appended
-    to it with their ids, so the audit entry need not read them back; elsewhere they are read back."""
+    after each chunk (it may raise to cancel). Returns the number of rows written. `written`, on SQLite, is given
+    the rows as stored with their ids when SQLite numbered them consecutively after the largest (the audit
+    trail hashes them from there instead of reading them back); elsewhere, or numbered otherwise, not called."""
     names = list(columns)
     count = len(columns[names[0]]) if names else 0
     if count == 0:
@@ -122,7 +118,7 @@ def bulk_insert(
     as_stored: list[Sequence[Any]] = []  # the values as SQLite stores them, None kept (for the row hashes)
     marks: list[str] = []
     for name in names:
-        convert = sqlite_storage(table.c[name].type)
+        convert = sqlite_storage(table.c[name].type, connection.dialect)
         values = columns[name] if convert is None else list(map(convert, columns[name]))
         as_stored.append(values)
         # The driver binds None through its adaptation protocol (a failed lookup per value, five times the cost
@@ -137,11 +133,11 @@ def bulk_insert(
     literals = []
     constants_stored: dict[str, Any] = {}
     for name, value in constants.items():
-        convert = sqlite_storage(table.c[name].type)
+        convert = sqlite_storage(table.c[name].type, connection.dialect)
         constants_stored[name] = value if convert is None or value is None else convert(value)
         literals.append(sql_literal(constants_stored[name]))
     first_id = None
-    if hashed is not None and table.name in HASHED_COLUMNS and "id" not in columns:
+    if written is not None and "id" not in columns:
         # Rows inserted under the write lock take the ids after the largest: checked after the insert.
         first_id = (connection.exec_driver_sql(f'SELECT max(rowid) FROM "{table.name}"').scalar() or 0) + 1
     # Many rows per statement: the driver's cost per executed statement (reset, step, bookkeeping) is paid once
@@ -172,30 +168,13 @@ def bulk_insert(
         done = count
         if after_chunk:
             after_chunk(done)
-    if hashed is not None and first_id is not None:
-        _hash_written(connection, table, names, as_stored, constants_stored, first_id, count, hashed)
+    if written is not None and first_id is not None:
+        low, high, rows = connection.exec_driver_sql(
+            f'SELECT min(rowid), max(rowid), count(*) FROM "{table.name}" WHERE rowid >= {int(first_id)}'
+        ).one()
+        if rows == count and low == first_id and high == first_id + count - 1:
+            written(WrittenRows(table, names, as_stored, constants_stored, range(first_id, first_id + count)))
     return done
-
-
-def _hash_written(
-    connection: Connection,
-    table: Table,
-    names: list[str],
-    as_stored: list[Sequence[Any]],
-    constants: Mapping[str, Any],
-    first_id: int,
-    count: int,
-    hashed: HashedRows,
-) -> None:
-    """The row hashes of rows just inserted with ids from `first_id` on, when that is where they went."""
-    low, high, written = connection.exec_driver_sql(
-        f'SELECT min(rowid), max(rowid), count(*) FROM "{table.name}" WHERE rowid >= {int(first_id)}'
-    ).one()
-    if written != count or low != first_id or high != first_id + count - 1:
-        return  # numbered otherwise: the audit entry reads them back
-    ids = list(range(first_id, first_id + count))
-    hasher = RowHasher(table, "sqlite", ["id", *names], constants)
-    hashed.append((table.name, ids, hasher.digests(zip(ids, *as_stored, strict=True))))
 
 
 def bulk_insert_dicts(
