@@ -64,6 +64,7 @@ def new_registry(db_path: Path) -> ServiceContext:
     database = open_database(sqlite_url_for(db_path))
     ctx = ServiceContext(database)
     ctx.actor = create_first_user(ctx, "admin", "admin", "admin-password")
+    # A medical director: the generated file holds released and depleted lots, which a pharmacist may not import.
     create_user(ctx, "director", "medical_director", "director-password")
     sign_in(ctx, "director", "director-password")
     return ctx

@@ -58,10 +58,13 @@ def _baseline(connection: sa.Connection) -> None:
     for name in audit_records.AUDITED:
         table = audit_records.audited_table(name)
         present = {c["name"] for c in inspector.get_columns(name)}
-        names = audit_records.hashed_columns(table, present)
-        pairs = list(audit_records.current_hashes(connection, table, names=names))
-        if pairs:
-            found[name] = pairs
+        ids: list[int] = []
+        digests: list[bytes] = []  # per batch, end to end
+        for batch_ids, batch_digests in audit_records.current_hashes(connection, table, present=present):
+            ids.extend(batch_ids)
+            digests.append(batch_digests)
+        if ids:
+            found[name] = (ids, b"".join(digests))
     if not found:
         return
     seq_text, prev = head.split(":")
@@ -76,7 +79,7 @@ def _baseline(connection: sa.Connection) -> None:
         "entity_type": "registry",
         "entity_id": None,
         "before": None,
-        "after": audit.dump({name: len(pairs) for name, pairs in found.items()}),
+        "after": audit.dump({name: len(ids) for name, (ids, _) in found.items()}),
         "reason": "upgrade 0008: the trail records the rows as they are from here on",
         "prev_hash": prev,
         "records": audit_records.store_records(session, seq, found),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from ..services import reports
 from ..services.formats import EXPORT_KINDS, FORMATS
@@ -85,6 +86,7 @@ def export_command(args: argparse.Namespace) -> int:
         include_free_text=args.include_free_text,
     )
     print(f"wrote {result.path}: {result.rows} {args.kind} rows, sha256 {result.sha256}")
+    print(f"audit head: {result.audit_head}", file=sys.stderr)  # the trail the output reflects, to keep elsewhere
     return EXIT_OK
 
 
@@ -100,6 +102,7 @@ def compliance_command(args: argparse.Namespace) -> int:
         include_free_text=args.include_free_text,
     )
     print(f"wrote {result.path}: {result.pages} pages, sha256 {result.sha256}")
+    print(f"audit head: {result.audit_head}", file=sys.stderr)  # the trail the output reflects, to keep elsewhere
     return EXIT_OK
 
 
@@ -115,4 +118,5 @@ def bundle_command(args: argparse.Namespace) -> int:
         include_free_text=args.include_free_text,
     )
     print(f"wrote {result.path}: {len(result.files)} files, sha256 {result.sha256}")
+    print(f"audit head: {result.audit_head}", file=sys.stderr)  # the trail the output reflects, to keep elsewhere
     return EXIT_OK

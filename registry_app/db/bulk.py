@@ -12,12 +12,26 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from decimal import Decimal
 from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy.engine import Connection, Dialect
+
+
+@dataclass(frozen=True)
+class WrittenRows:
+    """Rows a bulk insert just wrote on SQLite, numbered `ids` (checked after the insert): the bound columns'
+    values as SQLite stores them (None kept), and the values every row shares, as stored."""
+
+    table: Table
+    names: list[str]
+    columns: list[Sequence[Any]]
+    constants: dict[str, Any]
+    ids: range
+
 
 WRITE_CHUNK = 5000
 # SQLite binds at most 999 values per statement in older builds (32766 since 3.32): rows per INSERT are capped
@@ -76,10 +90,13 @@ def bulk_insert(
     columns: Mapping[str, Sequence[Any]],
     constants: Mapping[str, Any] | None = None,
     after_chunk: Callable[[int], None] | None = None,
+    written: Callable[[WrittenRows], None] | None = None,
 ) -> int:
     """Insert len(any column) rows: `columns` maps column names to equally long value lists (of hashable
     values: str, numbers, dates, None), `constants` the columns every row shares. `after_chunk(rows_done)` runs
-    after each chunk (it may raise to cancel). Returns the number of rows written."""
+    after each chunk (it may raise to cancel). Returns the number of rows written. `written`, on SQLite, is given
+    the rows as stored with their ids when SQLite numbered them consecutively after the largest (the audit
+    trail hashes them from there instead of reading them back); elsewhere, or numbered otherwise, not called."""
     names = list(columns)
     count = len(columns[names[0]]) if names else 0
     if count == 0:
@@ -98,10 +115,12 @@ def bulk_insert(
                 after_chunk(done)
         return done
     stored: list[Sequence[Any]] = []
+    as_stored: list[Sequence[Any]] = []  # the values as SQLite stores them, None kept (for the row hashes)
     marks: list[str] = []
     for name in names:
         convert = sqlite_storage(table.c[name].type, connection.dialect)
         values = columns[name] if convert is None else list(map(convert, columns[name]))
+        as_stored.append(values)
         # The driver binds None through its adaptation protocol (a failed lookup per value, five times the cost
         # of binding a string); a column with empty cells binds '' instead, turned back into NULL by SQLite.
         # Only where '' is not itself a value of the column, so no value can be mistaken for an empty cell.
@@ -112,9 +131,15 @@ def bulk_insert(
             marks.append("?")
         stored.append(values)
     literals = []
+    constants_stored: dict[str, Any] = {}
     for name, value in constants.items():
         convert = sqlite_storage(table.c[name].type, connection.dialect)
-        literals.append(sql_literal(value if convert is None or value is None else convert(value)))
+        constants_stored[name] = value if convert is None or value is None else convert(value)
+        literals.append(sql_literal(constants_stored[name]))
+    first_id = None
+    if written is not None and "id" not in columns:
+        # Rows inserted under the write lock take the ids after the largest: checked after the insert.
+        first_id = (connection.exec_driver_sql(f'SELECT max(rowid) FROM "{table.name}"').scalar() or 0) + 1
     # Many rows per statement: the driver's cost per executed statement (reset, step, bookkeeping) is paid once
     # per MAX_BOUND values instead of once per row, a third of the time of inserting 400,000 short rows.
     head = f"INSERT INTO {table.name} ({', '.join([*names, *constants])}) VALUES "
@@ -143,6 +168,12 @@ def bulk_insert(
         done = count
         if after_chunk:
             after_chunk(done)
+    if written is not None and first_id is not None:
+        low, high, rows = connection.exec_driver_sql(
+            f'SELECT min(rowid), max(rowid), count(*) FROM "{table.name}" WHERE rowid >= {int(first_id)}'
+        ).one()
+        if rows == count and low == first_id and high == first_id + count - 1:
+            written(WrittenRows(table, names, as_stored, constants_stored, range(first_id, first_id + count)))
     return done
 
 

@@ -141,6 +141,7 @@ def _cover(data: ComplianceData) -> str:
         ("Generated at", escape(data.generated_at.strftime("%Y-%m-%d %H:%M UTC"))),
         ("Registry version", escape(data.registry_version)),
         ("Audit trail", f'<span style="color: {audit_colour}"><b>{escape(data.audit_status)}</b></span>'),
+        ("Audit head (SEQ:HASH)", escape(data.audit_head)),
         ("Patients identified by", escape(data.patient_refs)),
     ]
     return (
@@ -577,6 +578,11 @@ def write_compliance_pdf(path: str | Path, data: ComplianceData) -> int:
             painter.drawText(
                 footer, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom, f"page {index + 1} of {pages}"
             )
+            if index == pages - 1 and data.audit_head:
+                # The trail the report was made from, on its last page too: a later trail must still hold it.
+                painter.drawText(
+                    footer, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, f"audit head: {data.audit_head}"
+                )
     finally:
         painter.end()
     return pages

@@ -544,9 +544,14 @@ def flags_in_scope(session: Session, flags: Iterable[FlagRow], period: Period) -
 
 # ---- audit trail -----------------------------------------------------------------------------------------
 
+# Every field an entry's hash covers, in the form it was hashed (occurred_at as ISO text with its microseconds,
+# before/after/records as the JSON text stored), then its hashes and whether the fields shown are all as hashed
+# ("full") or some were pseudonymised or withheld (the entry's hash then still links the chain, but cannot be
+# recomputed from what is shown). services/audit.py canonical_entry, README "How the audit trail can be checked".
 AUDIT_COLUMNS = (
     Column("seq", "number", 8),
-    Column("occurred_at", "datetime", 18),
+    Column("occurred_at", "text", 26),
+    Column("user_id", "number", 8),
     Column("username", "text", 14),
     Column("action", "text", 22),
     Column("entity_type", "text", 14),
@@ -554,9 +559,13 @@ AUDIT_COLUMNS = (
     Column("before", "text", 40),
     Column("after", "text", 40),
     Column("reason", "text", 24),
+    Column("records", "text", 30),
     Column("prev_hash", "text", 20),
     Column("entry_hash", "text", 20),
+    Column("content", "text", 12),
 )
+FULL_CONTENT = "full"
+PARTIAL_CONTENT = "withheld"  # pseudonymised or withheld in part: the hash links the chain but cannot be recomputed
 
 
 def pseudonymize_json(text: str | None, pseudonym: Pseudonym, free_text: bool = True) -> str | None:
@@ -598,6 +607,7 @@ def audit_table(session: Session, pseudonym: Pseudonym, batch: int = 5000, free_
             select(
                 AuditEntry.seq,
                 AuditEntry.occurred_at,
+                AuditEntry.user_id,
                 AuditEntry.username,
                 AuditEntry.action,
                 AuditEntry.entity_type,
@@ -605,6 +615,7 @@ def audit_table(session: Session, pseudonym: Pseudonym, batch: int = 5000, free_
                 AuditEntry.before,
                 AuditEntry.after,
                 AuditEntry.reason,
+                AuditEntry.records,
                 AuditEntry.prev_hash,
                 AuditEntry.entry_hash,
             )
@@ -615,9 +626,13 @@ def audit_table(session: Session, pseudonym: Pseudonym, batch: int = 5000, free_
         if not chunk:
             break
         for r in chunk:
-            reason = r[8] if free_text or r[4] not in FREE_TEXT_REASON_ENTITIES else _withheld(r[8])
-            before, after = pseudonymize_json(r[6], pseudonym, free_text), pseudonymize_json(r[7], pseudonym, free_text)
-            rows.append((*r[:6], before, after, reason, *r[9:]))
+            reason = r[9] if free_text or r[5] not in FREE_TEXT_REASON_ENTITIES else _withheld(r[9])
+            before, after = pseudonymize_json(r[7], pseudonym, free_text), pseudonymize_json(r[8], pseudonym, free_text)
+            full = before == r[7] and after == r[8] and reason == r[9]
+            # The time as the entry's hash saw it (datetime.isoformat: microseconds when there are any).
+            occurred_at = r[1].isoformat() if isinstance(r[1], datetime) else str(r[1])
+            content = FULL_CONTENT if full else PARTIAL_CONTENT
+            rows.append((r[0], occurred_at, *r[2:7], before, after, reason, *r[10:], content))
         last = chunk[-1][0]
     return Table("audit", AUDIT_COLUMNS, rows)
 
@@ -783,6 +798,7 @@ class ComplianceData:
     audit_status: str
     audit_ok: bool
     patient_refs: str  # how patients are identified: "pseudonymized" or "clinic references"
+    audit_head: str = ""  # the trail's head (SEQ:HASH) in the read the report was made from
     lots: list[ReportLotRow] = field(default_factory=list)
     flags: list[FlagRow] = field(default_factory=list)
     closed_flags: list[ClosedFlagRow] = field(default_factory=list)

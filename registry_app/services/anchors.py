@@ -99,3 +99,12 @@ def check_kept(db: Any) -> str | None:
         return None
     with db.read() as session:
         return anchor_problem(session, kept)
+
+
+def trail_warning(ctx: Any) -> str | None:
+    """The service behind the desktop's warning at sign-in: why the registry's trail no longer extends the head
+    verified earlier on this computer, or None (also when none was kept yet). Read-only, any signed-in role."""
+    from registry_app.domain.vocab import Role
+
+    ctx.require(tuple(Role), "check the audit trail")
+    return check_kept(ctx.db)

@@ -330,6 +330,12 @@ def trail_head(ctx: Any) -> tuple[int, str]:
         return head
 
 
+def head_text(session: Session) -> str:
+    """The head as SEQ:HASH in the caller's read (what an output made in it reflects); "0:000..." when none."""
+    seq, digest = _head(session) or (0, GENESIS_HASH)
+    return f"{seq}:{digest}"
+
+
 def current_head(db: Any) -> tuple[int, str]:
     """The head as the registry records it ((0, GENESIS_HASH) when unreadable: verify reports that)."""
     with db.read() as session:

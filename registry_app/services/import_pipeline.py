@@ -253,6 +253,7 @@ class _ChunkWriter:
         # Every row inserted from here on (products, names, lots, results, excursions: all below the ORM) goes
         # into the import's audit entry, as in the one-piece import.
         audit_records.note_inserts_from_here(session)
+        hashed = audit_records.RowHashes()
         with ExitStack() as stack:
             stack.callback(sqlite_page_cache(connection, min(256 * 1024, max(2048, self.expected_rows))))
             stack.enter_context(sqlite_indexes_deferred(connection, table_of(Lot), self.expected_rows))
@@ -285,7 +286,10 @@ class _ChunkWriter:
                     self.written = base + done
                     self.report()
 
-                ids, count = write_new_lots(connection, new, products, suppliers, site.id, batch, now, after_chunk)
+                ids, count = write_new_lots(
+                    connection, new, products, suppliers, site.id, batch, now, after_chunk, hashed
+                )
+                hashed.note(session)  # the chunk's new lots and results, hashed from the values written
                 self.written = written_before + len(new)
                 self.report()
                 results += count

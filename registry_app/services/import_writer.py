@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
-from registry_app.db.bulk import bulk_insert, sqlite_indexes_deferred
+from registry_app.db.bulk import WrittenRows, bulk_insert, sqlite_indexes_deferred
 from registry_app.domain import CharacterizationResult, Lot, LotResultFacts, name_key
 from registry_app.domain.base import table_of
 from registry_app.domain.result_facts import FACT_COLUMNS, SINGLE_PARTICLE_METHODS
@@ -70,11 +70,13 @@ def write_new_lots(
     batch: str,
     now: datetime,
     after_chunk: Callable[[int], None] | None = None,
+    written: Callable[[WrittenRows], None] | None = None,
 ) -> tuple[Sequence[int], int]:
     """The one place where an import's new rows go in: the lots, their characterization results and their
-    results facts. Returns the lots' ids (in the order of `new`) and the number of results written."""
-    lot_ids = insert_lots(connection, new, products, suppliers, site_id, batch, now, after_chunk)
-    results = insert_results(connection, new, lot_ids, now)
+    results facts. Returns the lots' ids (in the order of `new`) and the number of results written.
+    `written` (audit_records.RowHashes): given the new lots and results as stored, see bulk_insert."""
+    lot_ids = insert_lots(connection, new, products, suppliers, site_id, batch, now, after_chunk, written)
+    results = insert_results(connection, new, lot_ids, now, written)
     insert_new_lot_facts(connection, new, lot_ids)
     return lot_ids, results
 
@@ -88,8 +90,9 @@ def insert_lots(
     batch: str,
     now: datetime,
     after_chunk: Callable[[int], None] | None = None,
+    written: Callable[[WrittenRows], None] | None = None,
 ) -> Sequence[int]:
-    """Write the new lots; returns their ids in the order of `new`."""
+    """Write the new lots; returns their ids in the order of `new`. `written`: see bulk_insert."""
     if not len(new):
         return []
     columns = new.columns
@@ -114,12 +117,12 @@ def insert_lots(
         constants["status"] = default_status
     first_id = connection.execute(select(func.max(Lot.id))).scalar() or 0
     with sqlite_indexes_deferred(connection, LOT_TABLE, len(new)):
-        count = bulk_insert(connection, LOT_TABLE, lot_columns, constants, after_chunk)
+        count = bulk_insert(connection, LOT_TABLE, lot_columns, constants, after_chunk, written)
     # SQLite numbers rows inserted under its write lock consecutively after the largest id; checked, not assumed.
-    low, high, written = connection.execute(
+    low, high, rows = connection.execute(
         select(func.min(Lot.id), func.max(Lot.id), func.count()).where(Lot.id > first_id, Lot.import_batch == batch)
     ).one()
-    if connection.dialect.name == "sqlite" and written == count and high - low + 1 == count:
+    if connection.dialect.name == "sqlite" and rows == count and high - low + 1 == count:
         return range(low, high + 1)
     ids = {
         (pid, number): lot_id
@@ -130,7 +133,13 @@ def insert_lots(
     return [ids[key] for key in zip(lot_columns["product_id"], columns["lot_number"], strict=True)]
 
 
-def insert_results(connection: Connection, new: NewLots, lot_ids: Sequence[int], now: datetime) -> int:
+def insert_results(
+    connection: Connection,
+    new: NewLots,
+    lot_ids: Sequence[int],
+    now: datetime,
+    written: Callable[[WrittenRows], None] | None = None,
+) -> int:
     """Write the new lots' characterization results, one executemany per kind of result (the parameter, unit
     and kind are written into the statement once rather than bound on each of some 400,000 rows)."""
     columns = new.columns
@@ -180,11 +189,11 @@ def insert_results(connection: Connection, new: NewLots, lot_ids: Sequence[int],
         if outcomes is not None:
             kinds.append(({"parameter": parameter}, rows_with(outcomes, ("result", outcomes), *common)))
     total = sum(len(picked["lot_id"]) for _, picked in kinds)
-    written = 0
+    count = 0
     with sqlite_indexes_deferred(connection, RESULT_TABLE, total):
         for shared, picked in kinds:
-            written += bulk_insert(connection, RESULT_TABLE, picked, {**shared, "recorded_at": now})
-    return written
+            count += bulk_insert(connection, RESULT_TABLE, picked, {**shared, "recorded_at": now}, written=written)
+    return count
 
 
 _TRANSMEMBRANE, _CYTOSOLIC = frozenset(TRANSMEMBRANE_MARKERS), frozenset(CYTOSOLIC_MARKERS)

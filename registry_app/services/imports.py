@@ -311,9 +311,11 @@ def _write_lots(
     )
     after["manufacturers_created"], after["suppliers_created"] = id_ranges(new_m), id_ranges(new_s)
 
+    hashed = audit_records.RowHashes()  # the new rows' hashes, from the values written (nothing read back)
     lot_ids, results_created = write_new_lots(
-        connection, new, products, suppliers, site_id, batch, now, reporter.writing
+        connection, new, products, suppliers, site_id, batch, now, reporter.writing, hashed
     )
+    hashed.note(session)
     # Written without the ORM: the persisted flags of what changed are brought up to date before the commit.
     # The products of the file, and the lots' and uses' flags of those it changed; the new lots (consecutive
     # ids above every existing one) as one range.

@@ -40,7 +40,7 @@ from registry_app.rules import RULES, Flag, evaluate_flags, score
 from registry_app.rules import table as flag_table
 from registry_app.rules.common import utc_start_of_local_day
 from registry_app.rules.table_read import closed_between, open_since, stored_flags
-from registry_app.services.audit import AuditRecord, verify_registry
+from registry_app.services.audit import AuditRecord, head_text, verify_registry
 from registry_app.services.context import READERS, ServiceContext, changing, current_site
 from registry_app.services.errors import FieldError, PermissionDenied, ValidationError
 from registry_app.services.flag_table import life_phrase
@@ -63,6 +63,7 @@ class OutputResult:
     pages: int = 0
     files: tuple[BundleFile, ...] = ()
     audit_seq: int = 0
+    audit_head: str = ""  # SEQ:HASH of the trail the output was made from (before its own entry): keep it
 
 
 # ---- pseudonyms and free text ---------------------------------------------------------------------------
@@ -223,6 +224,7 @@ def _compliance_data(
         registry_version=__version__,
         audit_status=verified.describe(),
         audit_ok=verified.ok,
+        audit_head=head_text(session),
         patient_refs=REAL_REFS if include_patient_refs else PSEUDONYMIZED,
         # The report lists the lots received in the period; the lots export also those only used in it.
         lots=[lot for lot in scope_lots if period.includes(lot.received_date)],
@@ -302,6 +304,7 @@ def export(
         with ctx.db.read() as session:
             jurisdiction = current_site(session, ctx.site_code).jurisdiction
             table = _export_table(session, kind, jurisdiction, period, today, pseudonym, include_free_text)
+            head = head_text(session)
         rows = write_table(temporary, fmt, table)
         digest = file_sha256(temporary)
         after = {
@@ -311,6 +314,7 @@ def export(
             "sha256": digest,
             "rows": rows,
             "period": period.as_json(),
+            "audit_head": head,
             **_patient_refs_fields(include_patient_refs, include_free_text),
         }
         seq = _publish(
@@ -327,7 +331,7 @@ def export(
             ),
             replace,
         )
-    return OutputResult(final, digest, kind, rows=rows, audit_seq=seq)
+    return OutputResult(final, digest, kind, rows=rows, audit_seq=seq, audit_head=head)
 
 
 @changing("produce the compliance report", READERS)
@@ -362,6 +366,7 @@ def compliance_report(
             "pages": pages,
             "period": period.as_json(),
             "audit_trail": content.audit_status,
+            "audit_head": content.audit_head,
             **_patient_refs_fields(include_patient_refs, include_free_text),
         }
         seq = _publish(
@@ -378,7 +383,7 @@ def compliance_report(
             ),
             replace,
         )
-    return OutputResult(final, digest, "compliance", pages=pages, audit_seq=seq)
+    return OutputResult(final, digest, "compliance", pages=pages, audit_seq=seq, audit_head=content.audit_head)
 
 
 @changing("produce inspection bundles", READERS)
@@ -419,7 +424,9 @@ def bundle(
                 # The audit trail is exported whole: its hash chain only reads from the first entry.
                 "audit": report_data.audit_table(session, pseudonym, free_text=include_free_text),
             }
-        files = write_bundle(temporary, content, tables, content.audit_status, content.audit_ok)
+        files = write_bundle(
+            temporary, content, tables, content.audit_status, content.audit_ok, audit_head=content.audit_head
+        )
         digest = file_sha256(temporary)
         after = {
             "bundle": final.name,
@@ -427,6 +434,7 @@ def bundle(
             "period": period.as_json(),
             "files": {f.name: f.sha256 for f in files},
             "audit_trail": content.audit_status,
+            "audit_head": content.audit_head,
             **_patient_refs_fields(include_patient_refs, include_free_text),
         }
         seq = _publish(
@@ -443,4 +451,4 @@ def bundle(
             ),
             replace,
         )
-    return OutputResult(final, digest, "bundle", files=tuple(files), audit_seq=seq)
+    return OutputResult(final, digest, "bundle", files=tuple(files), audit_seq=seq, audit_head=content.audit_head)

@@ -17,6 +17,7 @@ from PySide6.QtCore import QObject, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QDialog,
+    QLabel,
     QListWidget,
     QListWidgetItem,
     QMainWindow,
@@ -31,6 +32,7 @@ from PySide6.QtWidgets import (
 from shiboken6 import isValid
 
 from .. import __version__
+from ..domain.palette import palette
 from ..domain.vocab import label
 from ..services import RegistryError, ServiceContext
 from ..services.backup import BACKUP_ROLES
@@ -122,13 +124,47 @@ class MainWindow(QMainWindow):
         self.splitter.addWidget(self.nav)
         self.splitter.addWidget(self.stack)
         self.splitter.setStretchFactor(1, 1)
-        self.setCentralWidget(self.splitter)
+        # A banner over the pages for what must not scroll away in the status bar (the audit trail's warning).
+        self.banner = QLabel(objectName="auditTrailWarning", wordWrap=True)
+        self.banner.setVisible(False)
+        problem = palette().state["problem"]
+        self.banner.setStyleSheet(f"QLabel#auditTrailWarning {{ padding: 6px; font-weight: bold; color: {problem}; }}")
+        central = QWidget(objectName="central")
+        column = QVBoxLayout(central)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.banner)
+        column.addWidget(self.splitter, 1)
+        self.setCentralWidget(central)
         self.nav.currentRowChanged.connect(lambda row: self.show_page(PAGES[row].name))
         self._listen_for_changes()
         self._build_menus()
         self._build_status_bar()
         self.restore_state()
         self.nav.setCurrentRow(int(self.settings.value("window/page", 1)))
+        QTimer.singleShot(0, self.check_audit_trail)
+
+    def check_audit_trail(self) -> None:
+        """At sign-in, off the GUI thread: does the trail still extend the head verified on this computer? If
+        not (cut short or rewritten since), a banner says so; work goes on (non-modal)."""
+        from ..services.anchors import trail_warning
+
+        ctx = self.ctx
+        if ctx.actor is None:
+            return
+        self.op_runner.run(self, lambda _progress: trail_warning(ctx), self._show_trail_warning, lambda _error: None)
+
+    def _show_trail_warning(self, problem: object) -> None:
+        if not problem:
+            return
+        text = (
+            f"Audit trail warning: {problem}. Check it on the Audit trail page (Verify the trail) and tell the "
+            "admin: records may have been changed behind the registry's back."
+        )
+        self.banner.setText(text)
+        self.banner.setToolTip(str(problem))
+        self.banner.setVisible(True)
+        self.statusBar().showMessage("Audit trail warning: the trail no longer extends the head kept here", 30000)
 
     # --- pages ------------------------------------------------------------------------------------------------
     def page(self, name: str) -> QWidget:

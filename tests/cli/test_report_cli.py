@@ -139,3 +139,39 @@ def test_report_and_bundle(
         for item in manifest["files"]:
             assert hashlib.sha256(archive.read(item["name"])).hexdigest() == item["sha256"]
     assert manifest["generated_by"].startswith("Dana Director")
+
+
+@pytest.mark.qt  # the report is a PDF
+def test_every_output_prints_the_audit_head_it_was_made_at(
+    database_url: str,
+    db: Database,
+    admin: ServiceContext,
+    out: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    demo.generate_demo(admin, lots=40, seed=5)
+    base = ["--database", database_url]
+    period = ["--from", "2000-01-01", "--to", "2100-12-31"]
+    commands = [
+        ["export", "audit", "--format", "csv", "--out", str(out / "audit.csv")],
+        ["report", "compliance", *period, "--out", str(out / "r.pdf")],
+        ["bundle", *period, "--out", str(out / "b.zip")],
+    ]
+    for command in commands:
+        with db.read() as session:  # the head before the output's own entry (and the sign-in's)
+            last = session.execute(
+                select(AuditEntry.seq, AuditEntry.entry_hash).order_by(AuditEntry.seq.desc())
+            ).first()
+        assert run([*base, *command], monkeypatch) == 0
+        err = capsys.readouterr().err
+        seq, digest = err.split("audit head: ")[1].split()[0].split(":")
+        assert int(seq) > last[0] and len(digest) == 64, command  # the sign-in's entry comes first
+        with db.read() as session:
+            assert session.execute(select(AuditEntry.entry_hash).where(AuditEntry.seq == int(seq))).scalar() == digest
+    rows = list(csv.DictReader(io.StringIO((out / "audit.csv").read_text(encoding="utf-8-sig"))))
+    assert {"user_id", "records", "content", "prev_hash", "entry_hash"} <= rows[0].keys()
+    assert any(row["records"] for row in rows)
+    with db.read() as session:
+        exact = session.execute(select(AuditEntry.occurred_at).where(AuditEntry.seq == 1)).scalar_one()
+    assert rows[0]["occurred_at"] == exact.isoformat()

@@ -7,6 +7,7 @@ import shutil
 import time
 import warnings
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -288,6 +289,55 @@ def test_0008_records_every_row_of_a_populated_registry_in_one_baseline_entry(tm
         assert (
             f"lot {lot_id} ({lot_number}) differs from what audit entry {seq_before + 1} recorded" in result.describe()
         )
+    finally:
+        database.dispose()
+
+
+def test_0008_baseline_on_either_database(empty_database_url: str) -> None:
+    """Migration 0008 on a registry with records at 0007 (SQLite or, with REGISTRY_TEST_DATABASE_URL, PostgreSQL):
+    one baseline entry records every row, the registry verifies, and a lot changed afterwards is named."""
+    engine = create_registry_engine(empty_database_url)
+    upgrade(engine, "0007")
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO product (name, name_key, product_type, unit, created_at) "
+                "VALUES ('Salmon PN', 'salmon pn', 'polynucleotide', 'syringe', :now)"
+            ),
+            {"now": datetime(2026, 1, 2, 3, 4, 5, 600000)},
+        )
+        product_id = connection.execute(text("SELECT id FROM product")).scalar_one()
+        site_id = connection.execute(text("SELECT id FROM site")).scalar_one()
+        for number, quantity in (("PN-1", "2.5"), ("PN-2", "0.1"), ("PN-3", "10")):
+            connection.execute(
+                text(
+                    "INSERT INTO lot (product_id, site_id, lot_number, quantity_received, quantity_administered, "
+                    "quantity_destroyed, status, received_date, created_at) VALUES (:product, :site, :number, "
+                    ":quantity, 0, 0, 'quarantine', :received, :now)"
+                ),
+                {
+                    "product": product_id,
+                    "site": site_id,
+                    "number": number,
+                    "quantity": float(quantity) if engine.dialect.name == "sqlite" else Decimal(quantity),
+                    "received": date(2026, 1, 2),
+                    "now": datetime(2026, 1, 2, 3, 4, 5),
+                },
+            )
+        seq_before = connection.execute(text("SELECT coalesce(max(seq), 0) FROM audit_entry")).scalar_one()
+    engine.dispose()
+    database = open_database(empty_database_url)
+    try:
+        with database.read() as session:
+            entry = session.execute(text("SELECT seq, action, records FROM audit_entry ORDER BY seq DESC")).first()
+        assert entry is not None and (entry.seq, entry.action) == (seq_before + 1, "record baseline")
+        assert json.loads(entry.records)["lot"]["rows"] == 3
+        result = audit.verify(database)
+        assert result.ok and result.records_checked, result.describe()
+        with database.engine.begin() as connection:
+            connection.execute(text("UPDATE lot SET quantity_received = 3 WHERE lot_number = 'PN-2'"))
+        result = audit.verify(database)
+        assert not result.ok and f"(PN-2) differs from what audit entry {seq_before + 1} recorded" in result.describe()
     finally:
         database.dispose()
 

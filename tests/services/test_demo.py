@@ -92,7 +92,7 @@ def test_rows_are_reproducible_for_a_seed() -> None:
     first = list(DemoRows(_job(11)).chunks())
     assert first == list(DemoRows(_job(11)).chunks())
     assert first != list(DemoRows(_job(12)).chunks())
-    lots = dict(first[0])["lot"]
+    lots = {table: rows for table, rows, _digests in first[0]}["lot"]
     assert len(lots) == 60 and [row[0] for row in lots] == list(range(1, 61))
 
 

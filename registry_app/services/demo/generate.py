@@ -249,11 +249,15 @@ class _DemoBuilder:
         )
         counts = dict.fromkeys(_COUNTED.values(), 0)
         shared = shared_values(job)
-        audit_records.note_inserts_from_here(self.session)  # the entry records the rows written in bulk
+        # The entry records the rows written in bulk, with the hashes the row builder computed (checked to
+        # account for every new row; any other row would be read back).
+        audit_records.note_inserts_from_here(self.session)
         with w.writing({"lot": lots, "characterization_result": 5 * lots, "administration": lots}):
             for chunk in self.rows_process.rows(job) if self.rows_process else DemoRows(job).chunks():
-                for table, rows in chunk:
+                for table, rows, digests in chunk:
                     w.insert(table, TABLES[table], rows, shared.get(table, {}))
+                    if digests is not None:
+                        audit_records.note_hashed_rows(self.session, table, [row[0] for row in rows], digests)
                     if table in _COUNTED:
                         counts[_COUNTED[table]] += len(rows)
         return {"products": len(PRODUCTS), **counts}

@@ -17,7 +17,9 @@ from itertools import accumulate
 from multiprocessing.queues import Queue
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from registry_app.domain import Base
 from registry_app.domain.result_facts import FACT_COLUMNS, facts_of_results
+from registry_app.domain.row_hash import HASHED_COLUMNS, RowHasher
 from registry_app.domain.vocab import DEVICE_ASSISTED_ROUTES, HUMAN_DERIVED_SOURCES, INJECTION_ROUTES
 from registry_app.rules.lot_rules import LOT_CODES
 from registry_app.services.demo.data import BODY_AREAS, CONTRAINDICATIONS, PRACTITIONERS, PRODUCTS, DemoProduct
@@ -65,8 +67,18 @@ TABLES: dict[str, tuple[str, ...]] = {
         "recall_date",
         "recall_reason",
     ),
-    # No id: nothing the demo writes refers to a result, so the database numbers them.
-    "characterization_result": ("lot_id", "parameter", "method", "marker", "value", "unit", "result", "source_ref"),
+    # Ids given here too (nothing refers to a result): the rows are hashed for the audit trail with their ids.
+    "characterization_result": (
+        "id",
+        "lot_id",
+        "parameter",
+        "method",
+        "marker",
+        "value",
+        "unit",
+        "result",
+        "source_ref",
+    ),
     # The bulk path bypasses the ORM flush that keeps the lots' results facts: the facts of the new lots are
     # computed from their rows here (aggregating 800k rows again in SQL took longer than writing them).
     "lot_result_facts": FACT_COLUMNS,
@@ -131,7 +143,8 @@ def shared_values(job: DemoJob) -> dict[str, dict[str, Any]]:
     }
 
 
-Chunk = list[tuple[str, list[tuple[Any, ...]]]]  # (table, rows) in the order of TABLES
+# (table, rows, the rows' hashes for the audit trail or None for a table it does not cover), in the order of TABLES
+Chunk = list[tuple[str, list[tuple[Any, ...]], bytes | None]]
 
 
 @dataclass(frozen=True)
@@ -212,10 +225,25 @@ class QuickRandom(random.Random):
         return a + int(self.random() * (b - a + 1))
 
 
-def _taken(*rows: list[tuple[Any, ...]]) -> Chunk:
-    """The rows built so far (one list per table of TABLES, in its order) as a chunk; the lists are emptied."""
-    chunk = [(table, list(table_rows)) for table, table_rows in zip(TABLES, rows, strict=True)]
-    for table_rows in rows:
+def row_hashers(job: DemoJob) -> dict[str, RowHasher]:
+    """Per table the audit trail covers, how its rows (with the shared values and the database's defaults) are
+    hashed: here, in the process that builds them, so that the writer reads nothing back."""
+    dialect = "sqlite" if job.sqlite else "postgresql"
+    shared = shared_values(job)
+    return {
+        table: RowHasher(Base.metadata.tables[table], dialect, columns, shared.get(table, {}))
+        for table, columns in TABLES.items()
+        if table in HASHED_COLUMNS
+    }
+
+
+def _taken(hashers: dict[str, RowHasher], *rows: list[tuple[Any, ...]]) -> Chunk:
+    """The rows built so far (one list per table of TABLES, in its order) as a chunk, with their hashes; the
+    lists are emptied."""
+    chunk: Chunk = []
+    for table, table_rows in zip(TABLES, rows, strict=True):
+        hasher = hashers.get(table)
+        chunk.append((table, list(table_rows), hasher.digests(table_rows) if hasher else None))
         table_rows.clear()
     return chunk
 
@@ -264,7 +292,8 @@ class DemoRows:
         w, rng, today = self, self.rng, self.today
         product_ids, supplier_ids = job.product_ids, job.supplier_ids
         first = job.first_ids
-        lot_id, admin_id = first["lot"], first["administration"]
+        lot_id, admin_id, result_id = first["lot"], first["administration"], first["characterization_result"]
+        hashers = row_hashers(job)
         doc_id, exc_id, ae_id = first["document"], first["temperature_excursion"], first["adverse_event"]
         lot_rows: list[tuple[Any, ...]] = []
         result_rows: list[tuple[Any, ...]] = []
@@ -395,7 +424,8 @@ class DemoRows:
             )
             results = self._results(spec, lot_defect, labelled)
             source_ref = f"COA-{number:06d}"
-            result_rows.extend([(lot_id, *row, source_ref) for row in results])
+            result_rows.extend([(result_id + k, lot_id, *row, source_ref) for k, row in enumerate(results)])
+            result_id += len(results)
             facts = facts_of_results(lot_id, [(p, m, mk, v, res) for p, m, mk, v, _unit, res in results])
             if facts is not None:
                 fact_rows.append(facts)
@@ -419,8 +449,8 @@ class DemoRows:
                 exc_id += 1
             lot_id += 1
             if len(lot_rows) == LOTS_PER_CHUNK:
-                yield _taken(lot_rows, result_rows, fact_rows, admin_rows, doc_rows, exc_rows, ae_rows)
-        yield _taken(lot_rows, result_rows, fact_rows, admin_rows, doc_rows, exc_rows, ae_rows)
+                yield _taken(hashers, lot_rows, result_rows, fact_rows, admin_rows, doc_rows, exc_rows, ae_rows)
+        yield _taken(hashers, lot_rows, result_rows, fact_rows, admin_rows, doc_rows, exc_rows, ae_rows)
 
     def _adverse_event(
         self, ae_id: int, admin_id: int, day: date, spec: DemoProduct, unreported: bool
