@@ -60,6 +60,7 @@ def test_manufacturer(db: Database) -> None:
         ({"source": "other", "source_description": None}, True),
         ({"source": "other", "source_description": "yeast"}, False),
         ({"product_type": "polynucleotide", "pn_species": "unknown"}, True),
+        ({"product_type": "polynucleotide", "pn_species": None}, True),  # product_flags mutants 65, 67
         ({"product_type": "polynucleotide", "pn_species": "oncorhynchus_keta"}, False),
     ],
 )
@@ -89,6 +90,18 @@ def test_regulatory_plausibility(db: Database) -> None:
         human_eu = product_codes(session, "EU", jurisdiction="EU", source="msc_adipose", status="cosmetic")
         plant_eu = product_codes(session, "EU", jurisdiction="EU", source="plant", status="cosmetic")
         assert "REG-HUMAN-COSMETIC-EU" in human_eu and "REG-HUMAN-COSMETIC-EU" not in plant_eu
+        # The rule is about exosome products (product_flags mutant 105): a PN product whose source cell was
+        # recorded as human is not "a human-derived exosome product sold as a cosmetic".
+        pn_eu = product_codes(
+            session,
+            "EU",
+            jurisdiction="EU",
+            product_type="polynucleotide",
+            pn_species="oncorhynchus_keta",
+            source="msc_adipose",
+            status="cosmetic",
+        )
+        assert "REG-HUMAN-COSMETIC-EU" not in pn_eu
 
 
 def test_donor_eligibility(db: Database) -> None:
