@@ -74,6 +74,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     bundle.set_defaults(handler=bundle_command)
 
 
+def _wrote(result: reports.OutputResult) -> int:
+    """After the one-line summary: the audit head the output reflects, on stderr, to keep elsewhere."""
+    print(f"audit head: {result.audit_head}", file=sys.stderr)
+    return EXIT_OK
+
+
 def export_command(args: argparse.Namespace) -> int:
     ctx = signed_in(args, required=False)
     result = reports.export(
@@ -86,8 +92,7 @@ def export_command(args: argparse.Namespace) -> int:
         include_free_text=args.include_free_text,
     )
     print(f"wrote {result.path}: {result.rows} {args.kind} rows, sha256 {result.sha256}")
-    print(f"audit head: {result.audit_head}", file=sys.stderr)  # the trail the output reflects, to keep elsewhere
-    return EXIT_OK
+    return _wrote(result)
 
 
 def compliance_command(args: argparse.Namespace) -> int:
@@ -102,8 +107,7 @@ def compliance_command(args: argparse.Namespace) -> int:
         include_free_text=args.include_free_text,
     )
     print(f"wrote {result.path}: {result.pages} pages, sha256 {result.sha256}")
-    print(f"audit head: {result.audit_head}", file=sys.stderr)  # the trail the output reflects, to keep elsewhere
-    return EXIT_OK
+    return _wrote(result)
 
 
 def bundle_command(args: argparse.Namespace) -> int:
@@ -118,5 +122,4 @@ def bundle_command(args: argparse.Namespace) -> int:
         include_free_text=args.include_free_text,
     )
     print(f"wrote {result.path}: {len(result.files)} files, sha256 {result.sha256}")
-    print(f"audit head: {result.audit_head}", file=sys.stderr)  # the trail the output reflects, to keep elsewhere
-    return EXIT_OK
+    return _wrote(result)

@@ -65,7 +65,9 @@ def test_names_and_birth_dates_are_refused_by_default(pharmacist: ServiceContext
 @pytest.mark.parametrize("ref", ["P-000123", "PT-00412", "A1", "clinic/2026#17"])
 def test_pseudonymous_codes_are_accepted_by_default(pharmacist: ServiceContext, db: Database, ref: str) -> None:
     lot = make_lot(db, make_product(db))
-    record_administration(pharmacist, entry(lot, patient_ref=ref))
+    saved = record_administration(pharmacist, entry(lot, patient_ref=ref)).administration_id
+    with db.read() as session:
+        assert session.get(Administration, saved).patient_ref == ref
 
 
 def test_an_admin_sets_the_pattern_and_old_records_keep_theirs(
