@@ -11,8 +11,10 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
 # The tests' logs (the launcher configures logging on each in-process command) stay out of the user's folder.
 os.environ.setdefault("REGISTRY_LOG_DIR", tempfile.mkdtemp(prefix="registry-test-logs-"))
 # ... and so do the audit heads kept after each verify (services/anchors.py).
@@ -34,6 +37,25 @@ from registry_app.services.auth import create_first_user, create_user
 # or the thousands of sign-ins of the suite would take an hour. tests/security checks the application's default
 # in a fresh process. Subprocesses the tests start (tests/reliability) run at the real cost.
 passwords.lower_cost_for_tests()
+
+
+def _zone_far_from_midnight(now: datetime) -> str:
+    """A POSIX TZ whose local time is now between 06:00 and 07:00: the local date then stays the same for 17 hours.
+    The tests compare dates they computed (often at import) with the services' `date.today()`; a run that crossed
+    local midnight failed where those two met a day apart. Every process of the run (the CLI subprocesses, the
+    reliability workers, Qt) reads TZ, so all of them agree on the day. The code must be right in any zone (a
+    clinic's machine is rarely on UTC), so moving the zone hides nothing: the suite also passes at UTC-3 late in
+    the evening, where the local and UTC dates differ."""
+    offset = (6 - now.astimezone(UTC).hour) % 24
+    if offset > 12:
+        offset -= 24  # UTC-11 .. UTC+12, the zones that exist
+    return f"<{offset:+03d}>{-offset:+d}"  # POSIX counts west of Greenwich as positive
+
+
+# REGISTRY_TEST_TZ runs the suite in a zone of one's choosing (e.g. Asia/Seoul, or EST5 for five hours behind UTC).
+os.environ["TZ"] = os.environ.get("REGISTRY_TEST_TZ") or _zone_far_from_midnight(datetime.now(UTC))
+time.tzset()
+
 
 PG_URL = os.environ.get("REGISTRY_TEST_DATABASE_URL")
 UI_TESTS = Path(__file__).parent / "ui"
