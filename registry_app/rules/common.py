@@ -140,16 +140,20 @@ def named_rows(result: Any) -> list[Any]:
     """A result's rows as named tuples: an attribute of SQLAlchemy's Row costs ~1 us, ten times a named
     tuple's, and a large registry has ~80k flagged rows whose messages read a few columns each."""
     row_type = namedtuple("FlagRow", list(result.keys()))  # type: ignore[misc]  # fields known at run time only
-    # When no column needs converting (ints, floats, text: the date columns are typed as text), the driver's
-    # tuples are read directly: SQLAlchemy's Row objects cost ~2 us each over 80k rows. The check reads a
-    # private attribute, so anything unexpected falls back to all() (one fetch; iterating calls fetchone).
+    return list(map(row_type._make, plain_rows(result)))
+
+
+def plain_rows(result: Any) -> list[tuple[Any, ...]]:
+    """A result's rows as the driver's tuples when no column needs converting (ints, floats, text: date columns
+    typed as text): SQLAlchemy's Row objects cost ~2 us each over 80k rows. The check reads a private
+    attribute, so anything unexpected falls back to all() (one fetch; iterating calls fetchone)."""
     processors = getattr(getattr(result, "_metadata", None), "_processors", None)
     if isinstance(processors, list) and not any(processors) and getattr(result, "cursor", None) is not None:
         try:
-            return list(map(row_type._make, result.cursor.fetchall()))
+            return list(result.cursor.fetchall())
         finally:
             result.close()
-    return list(map(row_type._make, result.all()))
+    return list(result.all())
 
 
 def _no_facts(_row: Any) -> str:

@@ -30,7 +30,7 @@ from datetime import date, datetime, timedelta
 from itertools import chain
 from typing import Any
 
-from sqlalchemy import bindparam, event, func, inspect, select, update
+from sqlalchemy import String, bindparam, event, func, inspect, select, type_coerce, update
 from sqlalchemy.orm import Session
 
 from ..domain import (
@@ -54,7 +54,7 @@ from ..domain import (
 from ..domain.base import table_of
 from ..domain.vocab import SEVERITY_RANK
 from .catalogue import COMPLIANCE_CODES, RULES, Flag
-from .common import MAX_SQL_IDS, local_day
+from .common import MAX_SQL_IDS, local_day, plain_rows
 from .evaluate import evaluate_flags
 from .lot_rules import AE_REPORT_DAYS
 
@@ -317,7 +317,9 @@ _STORED = (
     FlagRecord.waiver_id,
     FlagRecord.product_id,
     FlagRecord.lot_id,
-    FlagRecord.due_on,
+    # As text on SQLite (no per-row conversion, so the driver's tuples are read directly); `sync` parses the few
+    # AE-UNREPORTED dates. PostgreSQL's driver gives a date either way.
+    type_coerce(FlagRecord.due_on, String).label("due_on"),
 )
 
 
@@ -328,10 +330,10 @@ def _stored(session: Session, subject_type: str, ids: set[int] | None, id_range:
     # Core rows on the session's connection: the ORM's result machinery cost as much as the comparison.
     connection = session.connection()
     if ids is None:
-        return list(connection.execute(query).all())
+        return plain_rows(connection.execute(query))
     if len(ids) > MAX_SQL_IDS:
-        return [row for row in connection.execute(query) if row[2] in ids]
-    return list(connection.execute(query.where(FlagRecord.subject_id.in_(sorted(ids)))).all())
+        return [row for row in plain_rows(connection.execute(query)) if row[2] in ids]
+    return plain_rows(connection.execute(query.where(FlagRecord.subject_id.in_(sorted(ids)))))
 
 
 def _due_dates(session: Session, flags: list[Flag]) -> dict[int, date]:
@@ -382,6 +384,8 @@ def sync(
             continue
         waiver = item.waiver["id"] if item.waiver else None
         due_item = due.get(subject_id) if code == "AE-UNREPORTED" else None
+        if isinstance(due_on, str):
+            due_on = date.fromisoformat(due_on)
         if (message, waiver_id, product_id, lot_id, due_on) != (
             item.message,
             waiver,
