@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from registry_app.db import Database
 from registry_app.rules import evaluate_alerts, evaluate_flags
 from registry_app.rules.common import utc_start_of_local_day
-from registry_app.rules.score import lot_scores
+from registry_app.rules.score import lot_scores, score_buckets
 
 from . import builders as b
 
@@ -302,6 +302,28 @@ def test_alerts_are_not_compliance_flags(db: Database) -> None:
         ("ALERT-EXPIRED-STOCK", expired.id),
         ("ALERT-EXPIRING", soon.id),
     ]
+
+
+def test_score_buckets_count_what_the_scores_say(db: Database) -> None:
+    """The dashboard's distribution, counted in SQL, against the per-lot scores bucketed in Python, over lots
+    missing 0 to 6 items (scores from 100 down to a quarter, several at or next to a bound)."""
+    with db.write() as session:
+        product = b.product(session, **INVASIVE)
+        pn = b.product(session, product_type="polynucleotide")
+        missing = [{}, {"coa_ref": None}, {"coa_ref": None, "supplier_id": None}]
+        for values in missing:
+            for skip in ((), ("imaging",), ("imaging", "sterility"), ("imaging", "sterility", "endotoxin")):
+                b.lot(session, product, skip=skip, **values)
+                b.lot(session, pn, skip=skip, **values)
+            b.lot(session, product, results=False, expiry_date=None, **values)
+            b.lot(session, pn, results=False, expiry_date=None, receipt_temperature_c=None, **values)
+        scores = lot_scores(session, "US")
+        buckets = score_buckets(session, "US")
+    expected = [0] * 5
+    for score in scores.values():
+        expected[min(int(score) // 20, 4)] += 1
+    assert buckets == expected
+    assert sum(1 for count in expected if count) >= 3  # the lots spread over several buckets
 
 
 def test_completeness_score(db: Database) -> None:

@@ -405,12 +405,9 @@ def dashboard_figures(ctx: ServiceContext) -> DashboardFigures:
 
 
 def _completeness_distribution(session: Any, where: str, today: date) -> dict[str, int]:
-    from registry_app.rules.score import lot_scores
+    from registry_app.rules.score import score_buckets
 
-    buckets = dict.fromkeys(COMPLETENESS_BUCKETS, 0)
-    for score in lot_scores(session, where).values():
-        buckets[COMPLETENESS_BUCKETS[min(int(score) // 20, 4)]] += 1
-    return buckets
+    return dict(zip(COMPLETENESS_BUCKETS, score_buckets(session, where), strict=True))
 
 
 # --- simple lists -----------------------------------------------------------------------------------------------
