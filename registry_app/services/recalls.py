@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from registry_app.domain import Administration, Lot, Product, name_key
 from registry_app.domain.vocab import EXPIRED, LotStatus, SignatureMeaning
+from registry_app.services import site_scope
 from registry_app.services.administrations import (
     AdministrationView,
     current_only,
@@ -65,14 +66,14 @@ def display_status(status: str, expiry_date: date | None, today: date | None = N
     return status
 
 
-def _lot_ref(session: Session, lot_number: str, product_name: str | None) -> LotRef:
+def _lot_ref(session: Session, ctx: ServiceContext, lot_number: str, product_name: str | None) -> LotRef:
     number = lot_number.strip()
     if not number:
         raise ValidationError("give a lot number", field="lot_number")
     query = (
         select(Lot.id, Lot.lot_number, Lot.product_id, Product.name, Lot.status, Lot.recall_date, Lot.expiry_date)
         .join(Product, Product.id == Lot.product_id)
-        .where(Lot.lot_number == number)
+        .where(Lot.lot_number == number, *site_scope.lot_conditions(ctx))
     )
     if product_name is not None and product_name.strip():
         query = query.where(Product.name_key == name_key(product_name))
@@ -90,7 +91,7 @@ def find_lot(ctx: ServiceContext, lot_number: str, product_name: str | None = No
     """The lot with this number (of this product, when several products use the number)."""
     ctx.require(READERS, "look up lots")
     with ctx.db.read() as session:
-        return _lot_ref(session, lot_number, product_name)
+        return _lot_ref(session, ctx, lot_number, product_name)
 
 
 # ------------------------------------------------------------------------------------------------- recall
@@ -151,7 +152,7 @@ def recall_lot(
     signer = reauthenticate(ctx, password)
     with ctx.db.write() as session:
         lot = session.execute(select(Lot).where(Lot.id == lot_id).with_for_update()).scalar_one_or_none()
-        if lot is None:
+        if lot is None or not site_scope.lot_visible(ctx, lot):
             raise NotFound(f"no lot with id {lot_id}")
         if lot.status == LotStatus.RECALLED:
             raise ConflictError(f"lot {lot.lot_number} was recalled already on {lot.recall_date}")
@@ -257,7 +258,7 @@ def trace_lot(ctx: ServiceContext, lot_id: int) -> Trace:
         lot = session.execute(
             select(Lot.lot_number, Lot.status, Lot.expiry_date, Lot.recall_date, Lot.recall_at, Product.name)
             .join(Product, Product.id == Lot.product_id)
-            .where(Lot.id == lot_id)
+            .where(Lot.id == lot_id, *site_scope.lot_conditions(ctx))
         ).one_or_none()
         if lot is None:
             raise NotFound(f"no lot with id {lot_id}")
@@ -283,7 +284,7 @@ def lots_for_patient(ctx: ServiceContext, patient_ref: str) -> list[Administrati
     if sees_pseudonyms(ctx):
         return _lots_for_pseudonym(ctx, ref)
     with ctx.db.read() as session:
-        found = [to_view(r) for r in session.execute(patient_query(ref)).all()]
+        found = [to_view(r) for r in session.execute(patient_query(ref).where(*site_scope.lot_conditions(ctx))).all()]
     return _as_seen_by(ctx, found)
 
 
@@ -302,7 +303,10 @@ def _lots_for_pseudonym(ctx: ServiceContext, shown: str) -> list[AdministrationV
         refs = session.execute(select(Administration.patient_ref).distinct()).scalars()
         wanted = "P-" + shown[2:].lower()
         matching = next((ref for ref in refs if ref and pseudonym(ref) == wanted), None)
-        found = [] if matching is None else [to_view(r) for r in session.execute(patient_query(matching)).all()]
+        found = []
+        if matching is not None:
+            query = patient_query(matching).where(*site_scope.lot_conditions(ctx))
+            found = [to_view(r) for r in session.execute(query).all()]
     return _as_seen_by(ctx, found)
 
 
@@ -320,7 +324,7 @@ def mark_patient_notified(ctx: ServiceContext, administration_id: int, notified_
     if problems:
         raise ValidationError(problems)
     with ctx.db.write() as session:
-        row = lock_current_administration(session, administration_id)
+        row = lock_current_administration(session, administration_id, ctx)
         if notified_on < row.administered_at.date():
             raise ValidationError(
                 f"{notified_on} is before the administration ({row.administered_at:%Y-%m-%d})", field="notified_on"

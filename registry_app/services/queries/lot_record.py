@@ -25,6 +25,7 @@ from registry_app.domain import (
 )
 from registry_app.domain.exact import ZERO, exact_sql
 from registry_app.domain.vocab import LotStatus, is_human_derived
+from registry_app.services import site_scope
 from registry_app.services.context import READERS, ServiceContext, jurisdiction
 from registry_app.services.errors import NotFound
 from registry_app.services.privacy import patient_view
@@ -121,9 +122,7 @@ def lot_detail(ctx: ServiceContext, lot_id: int) -> LotDetail:
     patient = patient_view(ctx)  # an inspector sees pseudonyms
     trail_view = inspector_view(ctx)
     with ctx.db.read() as session:
-        lot = session.get(Lot, lot_id)
-        if lot is None:
-            raise NotFound(f"no lot with id {lot_id}")
+        lot = site_scope.visible_lot(session, ctx, lot_id)
         product = lot.product
         today = today_for(ctx)
         where = jurisdiction(session, ctx)
@@ -317,6 +316,7 @@ def document_content(ctx: ServiceContext, document_id: int) -> tuple[str, bytes 
         document = session.get(Document, document_id)
         if document is None:
             raise NotFound(f"no document with id {document_id}")
+        site_scope.check_lot_id(session, ctx, document.lot_id, f"no document with id {document_id}")
         return document.file_name or f"document-{document_id}", document.content, document.reference
 
 
@@ -470,6 +470,7 @@ def administrations_list(ctx: ServiceContext, text: str = "", limit: int = 500) 
             .join(Lot, Lot.id == Administration.lot_id)
             .join(Product, Product.id == Lot.product_id)
             .where(Administration.superseded.is_(False), Administration.voided_at.is_(None))
+            .where(*site_scope.lot_conditions(ctx))
             .order_by(Administration.administered_at.desc(), Administration.id.desc())
             .limit(limit)
         )
@@ -527,4 +528,5 @@ def open_flags_list(ctx: ServiceContext) -> list[dict[str, Any]]:
     from registry_app.rules import evaluate_flags
 
     with ctx.db.read() as session:
-        return [f.as_json() for f in evaluate_flags(session, jurisdiction(session, ctx), today_for(ctx))]
+        flags = evaluate_flags(session, jurisdiction(session, ctx), today_for(ctx))
+        return [f.as_json() for f in site_scope.flags_in_scope(session, ctx, flags)]
