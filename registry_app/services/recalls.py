@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from registry_app.domain import Administration, Lot, Product, name_key
+from registry_app.domain import Administration, Lot, Product, Site, name_key
 from registry_app.domain.vocab import EXPIRED, LotStatus, SignatureMeaning
 from registry_app.services import site_scope
 from registry_app.services.administrations import (
@@ -26,7 +26,7 @@ from registry_app.services.administrations import (
 )
 from registry_app.services.audit import AuditRecord
 from registry_app.services.auth import add_signature, reauthenticate
-from registry_app.services.context import DIRECTOR, READERS, STAFF, ServiceContext, changing
+from registry_app.services.context import DIRECTOR, READERS, STAFF, ServiceContext, changing, current_site
 from registry_app.services.errors import ConflictError, FieldError, NotFound, RegistryError, ValidationError
 from registry_app.services.privacy import (
     PSEUDONYM_PATTERN,
@@ -71,7 +71,16 @@ def _lot_ref(session: Session, ctx: ServiceContext, lot_number: str, product_nam
     if not number:
         raise ValidationError("give a lot number", field="lot_number")
     query = (
-        select(Lot.id, Lot.lot_number, Lot.product_id, Product.name, Lot.status, Lot.recall_date, Lot.expiry_date)
+        select(
+            Lot.id,
+            Lot.lot_number,
+            Lot.product_id,
+            Product.name,
+            Lot.status,
+            Lot.recall_date,
+            Lot.expiry_date,
+            Lot.site_id,
+        )
         .join(Product, Product.id == Lot.product_id)
         .where(Lot.lot_number == number, *site_scope.lot_conditions(ctx))
     )
@@ -81,6 +90,10 @@ def _lot_ref(session: Session, ctx: ServiceContext, lot_number: str, product_nam
     if not rows:
         where = f" of product {product_name.strip()!r}" if product_name and product_name.strip() else ""
         raise NotFound(f"no lot {number}{where}")
+    if len(rows) > 1:
+        # A group role sees every site's lots: the number at the site the command acts at is the one meant.
+        acting = current_site(session, ctx.site_code).id
+        rows = [r for r in rows if r.site_id == acting] or rows
     if len(rows) > 1:
         raise AmbiguousLot(number, [r.name for r in rows])
     r = rows[0]
@@ -273,6 +286,38 @@ def trace_lot(ctx: ServiceContext, lot_id: int) -> Trace:
             lot.recall_at,
         )
     return replace(trace, administrations=_as_seen_by(ctx, trace.administrations))
+
+
+@dataclass(frozen=True)
+class SiteTrace:
+    """One site's part of a group lookback: the site and the trace of its lot."""
+
+    site_code: str
+    site_name: str
+    trace: Trace
+
+    def as_json(self) -> dict[str, Any]:
+        return {"site": self.site_code, "site_name": self.site_name, **self.trace.as_json()}
+
+
+def group_lookback(ctx: ServiceContext, lot_id: int) -> list[SiteTrace]:
+    """The recall lookback across the group (issue 23): every lot with this lot's number and its product's GTIN
+    (this very product when it has none), at whichever site received it, each with its recipients. Two clinics
+    may register the same manufacturer's lot under products of their own names; the GTIN on the box is what
+    they share. A group role sees every site's lots; a user of one site, their own site's only."""
+    ctx.require(READERS, "trace lots")
+    with ctx.db.read() as session:
+        lot = site_scope.visible_lot(session, ctx, lot_id)
+        gtin = lot.product.gtin
+        same_product = Product.gtin == gtin if gtin else Product.id == lot.product_id
+        found = session.execute(
+            select(Lot.id, Site.code, Site.name)
+            .join(Product, Product.id == Lot.product_id)
+            .outerjoin(Site, Site.id == Lot.site_id)
+            .where(Lot.lot_number == lot.lot_number, same_product, *site_scope.lot_conditions(ctx))
+            .order_by(Site.code, Lot.id)
+        ).all()
+    return [SiteTrace(code or "-", name or "", trace_lot(ctx, found_id)) for found_id, code, name in found]
 
 
 def lots_for_patient(ctx: ServiceContext, patient_ref: str) -> list[AdministrationView]:
