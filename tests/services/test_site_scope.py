@@ -19,7 +19,7 @@ from registry_app.services.flags import flags_for_lot, list_flags
 from registry_app.services.lots import receiving
 from registry_app.services.lots.excursions import record_excursion
 from registry_app.services.queries.flags_page import flags_page
-from registry_app.services.queries.lot_record import lot_detail
+from registry_app.services.queries.lot_record import dashboard_figures, lot_detail
 from registry_app.services.queries.lots_page import LotQuery, lot_page
 from registry_app.services.recalls import find_lot, trace_lot
 from registry_app.services.reports import export
@@ -82,6 +82,7 @@ def test_a_pharmacist_of_one_site_reads_that_site_only(db: Database, two_sites: 
     assert all(f.lot_id in (None, two_sites["BUSAN"]) for f in list_flags(kim))
     assert all(f.lot_id in (None, two_sites["BUSAN"]) for f in flags_page(kim).flags)
     assert {f.lot_id for f in list_flags(kim) if f.lot_id} == {two_sites["BUSAN"]}
+    assert dashboard_figures(kim).lots == 1
 
 
 def test_a_pharmacist_of_one_site_cannot_change_another_sites_lot(db: Database, two_sites: dict[str, int]) -> None:
@@ -118,3 +119,4 @@ def test_a_group_director_sees_both_sites(
     assert trace_lot(director, two_sites["BUSAN"]).administrations
     assert {f.lot_id for f in list_flags(director) if f.lot_id} == set(two_sites.values())
     assert len(list_adverse_events(director)) == 0
+    assert dashboard_figures(director).lots == 2

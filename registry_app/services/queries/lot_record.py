@@ -351,14 +351,15 @@ def dashboard_figures(ctx: ServiceContext) -> DashboardFigures:
         where = jurisdiction(session, ctx)
         by_severity: Counter[str] = Counter()
         by_code: Counter[str] = Counter()
-        if table_answers(session, ctx):
+        site = site_scope.lot_conditions(ctx)  # a user of one site: that site's lots and flags
+        if table_answers(session, ctx) and not site:
             for severity, code, _waived, count in stored_counts(session, today, include_waived=False):
                 by_severity[severity] += count
                 by_code[code] += count
         else:
             from registry_app.rules import evaluate_flags
 
-            for item in evaluate_flags(session, where, today):
+            for item in site_scope.flags_in_scope(session, ctx, evaluate_flags(session, where, today)):
                 if not item.waived:
                     by_severity[item.severity] += 1
                     by_code[item.code] += 1
@@ -370,14 +371,19 @@ def dashboard_figures(ctx: ServiceContext) -> DashboardFigures:
                 Lot.expiry_date >= today,
                 Lot.expiry_date <= today + timedelta(days=EXPIRING_DAYS),
                 exact_sql(on_hand) > 0,
+                *site,
             )
         ).scalar_one()
         quarantine = session.execute(
             select(func.count(Lot.id)).where(
-                Lot.status == LotStatus.QUARANTINE.value, (Lot.expiry_date.is_(None)) | (Lot.expiry_date >= today)
+                Lot.status == LotStatus.QUARANTINE.value,
+                (Lot.expiry_date.is_(None)) | (Lot.expiry_date >= today),
+                *site,
             )
         ).scalar_one()
-        expired_stock = session.execute(select(func.count(Lot.id)).where(expired_stock_condition(today))).scalar_one()
+        expired_stock = session.execute(
+            select(func.count(Lot.id)).where(expired_stock_condition(today), *site)
+        ).scalar_one()
         statuses = Counter(
             status or NO_STATUS
             for status in session.execute(
@@ -390,7 +396,7 @@ def dashboard_figures(ctx: ServiceContext) -> DashboardFigures:
                 )
             ).scalars()
         )
-        lots = session.execute(select(func.count(Lot.id))).scalar_one()
+        lots = session.execute(select(func.count(Lot.id)).where(*site)).scalar_one()
         completeness = _completeness_distribution(session, where, today)
         return DashboardFigures(
             {s: by_severity.get(s, 0) for s in ("critical", "high", "medium", "low", "info")},
