@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from registry_app.domain import Site, SiteRole, User, utcnow
 from registry_app.domain.vocab import Role
 from registry_app.services.audit import AuditRecord
-from registry_app.services.context import ADMIN, ServiceContext, changing
+from registry_app.services.context import ADMIN, ServiceContext, changing, current_site
 from registry_app.services.errors import ConflictError, NotFound, PermissionDenied, ValidationError
 
 GROUP = "all"  # `--site all`: a role at every site (shared/cli.md)
@@ -168,3 +168,21 @@ def roles_of(session: Session, user_ids: list[int] | None = None) -> dict[int, l
     for user_id, code, role in session.execute(query):
         found.setdefault(user_id, []).append({"site": code or GROUP, "role": role})
     return found
+
+
+def my_sites(ctx: ServiceContext) -> list[dict[str, str | bool]]:
+    """The sites the signed-in user may work at, by code, each with the role there and whether it is the one
+    the context acts at (a group role: every site). The desktop's File > Switch site… lists them."""
+    actor = ctx.actor
+    if actor is None or actor.user_id is None:
+        return []
+    with ctx.db.read() as session:
+        acting = current_site(session, ctx.site_code).id
+        found: list[dict[str, str | bool]] = []
+        for site in session.execute(select(Site).order_by(Site.code)).scalars():
+            placement = role_at(session, actor.user_id, site)
+            if placement is not None:
+                found.append(
+                    {"code": site.code, "name": site.name, "role": placement.role, "current": site.id == acting}
+                )
+        return found

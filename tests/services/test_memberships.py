@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from registry_app.domain import SiteRole
 from registry_app.services import ConflictError, NotFound, PermissionDenied, ServiceContext, audit, auth, sites
-from registry_app.services.memberships import grant_role, revoke_role
+from registry_app.services.memberships import grant_role, my_sites, revoke_role
 
 from ..conftest import PASSWORDS
 
@@ -31,6 +31,9 @@ def test_a_user_added_at_one_site_signs_in_there_only(busan: ServiceContext) -> 
     with busan.db.read() as session:
         busan_id = sites.current_site(session, "BUSAN").id
     assert (signed.role, signed.site_id) == ("pharmacist", busan_id)
+    at_busan = _at(busan, "BUSAN")
+    at_busan.actor = signed
+    assert [(p["code"], p["role"], p["current"]) for p in my_sites(at_busan)] == [("BUSAN", "pharmacist", True)]
     with pytest.raises(PermissionDenied, match="kim has no role at site main: an admin can grant one"):
         auth.sign_in(_at(busan, "main"), "kim", "kim-password-long")
     with busan.db.read() as session:
