@@ -505,6 +505,7 @@ def revoke_waiver(ctx: ServiceContext, waiver_id: int, reason: str) -> None:
         waiver = session.execute(select(Waiver).where(Waiver.id == waiver_id)).scalar_one_or_none()
         if waiver is None:
             raise NotFound(f"no waiver {waiver_id}")
+        site_scope.check_subject(session, ctx, waiver.subject_type, waiver.subject_id, f"no waiver {waiver_id}")
         if waiver.revoked_at is not None:
             raise ConflictError(f"waiver {waiver_id} is revoked already")
         waiver.revoked_at = utcnow()

@@ -105,3 +105,22 @@ def flag_filter(session: Session, ctx: ServiceContext) -> Callable[[Flag], bool]
         return lambda flag: True
     visible = set(session.execute(ids).scalars())
     return lambda flag: flag.lot_id is None or flag.lot_id in visible
+
+
+def check_subject(session: Session, ctx: ServiceContext, subject_type: str, subject_id: int, missing: str) -> None:
+    """Refuse a flag's subject (a waiver's) of another site: a lot, an administration or an adverse event; a
+    product is the group's."""
+    if scope_of(ctx) is None or subject_type == "product":
+        return
+    lot_id: int | None = subject_id
+    if subject_type == "administration":
+        lot_id = session.execute(select(Administration.lot_id).where(Administration.id == subject_id)).scalar()
+    elif subject_type == "adverse_event":
+        lot_id = session.execute(
+            select(Administration.lot_id)
+            .join(AdverseEvent, AdverseEvent.administration_id == Administration.id)
+            .where(AdverseEvent.id == subject_id)
+        ).scalar()
+    if lot_id is None:
+        raise NotFound(missing)
+    check_lot_id(session, ctx, lot_id, missing)

@@ -120,3 +120,24 @@ def test_a_group_director_sees_both_sites(
     assert {f.lot_id for f in list_flags(director) if f.lot_id} == set(two_sites.values())
     assert len(list_adverse_events(director)) == 0
     assert dashboard_figures(director).lots == 2
+
+
+def test_a_director_of_one_site_cannot_waive_or_unwaive_another_sites_flags(
+    db: Database, two_sites: dict[str, int], template_users: dict[str, Actor]
+) -> None:
+    from registry_app.services.flags import revoke_waiver, waive_flag
+
+    auth.create_user(
+        ServiceContext(db, template_users["admin"]), "park", "medical_director", "park-password-long", site_code="BUSAN"
+    )
+    park = _signed_in(db, "BUSAN", "park", "park-password-long")
+    group = _signed_in(db, "main", "director", PASSWORDS["director"])
+    main_lot, busan_lot = two_sites["main"], two_sites["BUSAN"]
+    waiver_id = waive_flag(group, "UNDOC-COA", "lot", main_lot, "paper CoA on file", PASSWORDS["director"])
+    with pytest.raises(NotFound, match=f"^no waiver {waiver_id}$"):
+        revoke_waiver(park, waiver_id, "not on file after all")
+    with pytest.raises(NotFound, match=f"no open UNDOC-COA flag on lot {busan_lot + main_lot}"):
+        waive_flag(park, "UNDOC-COA", "lot", busan_lot + main_lot, "x", "park-password-long")
+    refused = _missing_message(lambda: waive_flag(park, "UNDOC-COA", "lot", main_lot, "x", "park-password-long"))
+    assert refused == f"no open UNDOC-COA flag on lot {main_lot}"
+    waive_flag(park, "UNDOC-COA", "lot", busan_lot, "paper CoA on file", "park-password-long")
