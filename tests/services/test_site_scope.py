@@ -15,6 +15,7 @@ from registry_app.db import Database
 from registry_app.services import Actor, NotFound, ServiceContext, ValidationError, auth, products, sites
 from registry_app.services.administrations import AdministrationInput, Override, record_administration
 from registry_app.services.adverse_events import list_adverse_events
+from registry_app.services.flag_table import table_answers
 from registry_app.services.flags import flags_for_lot, list_flags
 from registry_app.services.lots import receiving
 from registry_app.services.lots.excursions import record_excursion
@@ -80,9 +81,19 @@ def test_a_pharmacist_of_one_site_reads_that_site_only(db: Database, two_sites: 
     with pytest.raises(NotFound, match="no lot RV-MAIN"):
         find_lot(kim, "RV-MAIN")
     assert all(f.lot_id in (None, two_sites["BUSAN"]) for f in list_flags(kim))
-    assert all(f.lot_id in (None, two_sites["BUSAN"]) for f in flags_page(kim).flags)
+    page = flags_page(kim)
+    assert all(f.lot_id in (None, two_sites["BUSAN"]) for f in page.flags)
+    assert (
+        page.total == len(list_flags(kim)) < flags_page(_signed_in(db, "main", "director", PASSWORDS["director"])).total
+    )
     assert {f.lot_id for f in list_flags(kim) if f.lot_id} == {two_sites["BUSAN"]}
     assert dashboard_figures(kim).lots == 1
+    # lee works at main, whose jurisdiction the persisted flags hold: the page is read from the flag table.
+    lee = _signed_in(db, "main", "lee", "lee-password-long")
+    with db.read() as session:
+        assert table_answers(session, lee)
+    page = flags_page(lee)
+    assert {f.lot_id for f in page.flags if f.lot_id} == {two_sites["main"]} and page.total == len(list_flags(lee))
 
 
 def test_a_pharmacist_of_one_site_cannot_change_another_sites_lot(db: Database, two_sites: dict[str, int]) -> None:

@@ -83,17 +83,12 @@ def _sql_filters(filters: FlagFilters) -> dict[str, Any]:
 
 def _counts(session: Session, ctx: ServiceContext, today: date, filters: FlagFilters) -> tuple[int, int]:
     waived = func.count(FlagRecord.waiver_id)
-    query = (
-        select(func.count(), waived)
-        .select_from(FlagRecord)
-        .where(*flag_filters(today, **_sql_filters(filters)), *site_scope.flag_record_conditions(ctx))
-    )
+    site = site_scope.flag_record_conditions(ctx)
+    query = select(func.count(), waived).select_from(FlagRecord).where(*flag_filters(today, **_sql_filters(filters)))
+    if filters.words or site:
+        query = query.outerjoin(Lot, Lot.id == FlagRecord.lot_id).where(*site)
     if filters.words:
-        query = (
-            query.outerjoin(Product, Product.id == FlagRecord.product_id)
-            .outerjoin(Lot, Lot.id == FlagRecord.lot_id)
-            .where(*_text_matches(filters.words))
-        )
+        query = query.outerjoin(Product, Product.id == FlagRecord.product_id).where(*_text_matches(filters.words))
     total, waived_count = session.execute(query).one()
     return int(total), int(waived_count)
 
