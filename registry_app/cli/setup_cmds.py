@@ -80,6 +80,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     add.add_argument("name")
     add.add_argument("--role", required=True, choices=[r.value for r in Role])
     add.add_argument("--full-name")
+    add.add_argument(
+        "--site",
+        dest="grant_site",
+        metavar="CODE",
+        help="the role is at this site only (default, or `all`: at every site of the registry)",
+    )
     add.add_argument("--password-stdin", action="store_true", help="read the new user's password from stdin")
     add.set_defaults(handler=user_add)
     register_user_admin(user_commands)
@@ -141,6 +147,7 @@ def user_add(args: argparse.Namespace) -> int:
         raise CommandError(EXIT_DENIED, f"error: sign in as an admin to add a user: give --user NAME or set {ENV_USER}")
     password = read_new_password(args)
     ctx = signed_in(args)
-    auth.create_user(ctx, args.name, args.role, password, args.full_name)
-    print(f"created {args.name} ({args.role})")
+    auth.create_user(ctx, args.name, args.role, password, args.full_name, site_code=args.grant_site)
+    where = f" at site {args.grant_site}" if args.grant_site and args.grant_site != "all" else ""
+    print(f"created {args.name} ({args.role}{where})")
     return EXIT_OK

@@ -7,7 +7,7 @@ import json
 from datetime import date, datetime
 
 from ..services import ServiceContext
-from ..services.recalls import LotRef, Trace, recall_lot, trace_lot
+from ..services.recalls import LotRef, Trace, group_lookback, recall_lot, trace_lot
 from .common import (
     EXIT_OK,
     add_command,
@@ -28,6 +28,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     trace.add_argument("lot_number", metavar="LOT_NUMBER")
     trace.add_argument("--product", metavar="NAME", help="the product, when several products use the lot number")
     trace.add_argument("--format", choices=("table", "json"), default="table")
+    trace.add_argument(
+        "--all-sites",
+        action="store_true",
+        help="the group's lookback: the same lot (number and GTIN) at every site you may see, site by site "
+        "(JSON: an array of traces, each with its site)",
+    )
     trace.set_defaults(handler=trace_command)
 
     recall = add_command(
@@ -92,6 +98,13 @@ def trace_table(trace: Trace) -> str:
 
 def trace_command(args: argparse.Namespace) -> int:
     ctx = signed_in(args, required=False)
+    if args.all_sites:
+        found = group_lookback(ctx, _lot(ctx, args).lot_id)
+        if args.format == "json":
+            print(json.dumps([site.as_json() for site in found], ensure_ascii=False, indent=2))
+        else:
+            print("\n\n".join(f"site {site.site_code} ({site.site_name})\n{trace_table(site.trace)}" for site in found))
+        return EXIT_OK
     trace = trace_lot(ctx, _lot(ctx, args).lot_id)
     if args.format == "json":
         print(json.dumps(trace.as_json(), ensure_ascii=False, indent=2))

@@ -1,4 +1,5 @@
-"""`user list`, `user set-role`, `user disable`, `user unlock`, `user reset-password`: user administration.
+"""`user list`, `user set-role`, `user grant`, `user revoke`, `user disable`, `user unlock`,
+`user reset-password`: user administration.
 
 Admin only (the services check the role and write the audit entry); `user add` lives with the set-up commands.
 """
@@ -11,10 +12,20 @@ from datetime import datetime
 from typing import Any
 
 from ..domain.vocab import Role
-from ..services import auth
+from ..services import auth, memberships
 from .common import EXIT_OK, add_command, read_new_password, signed_in
 
-USER_FIELDS = ("username", "full_name", "role", "active", "locked", "failed_attempts", "is_demo", "created_at")
+USER_FIELDS = (
+    "username",
+    "full_name",
+    "role",
+    "active",
+    "locked",
+    "failed_attempts",
+    "is_demo",
+    "created_at",
+    "sites",  # the roles by site: [{"site": CODE or "all", "role": ROLE}]
+)
 
 
 def register_user_admin(user_commands: argparse._SubParsersAction) -> None:
@@ -32,6 +43,29 @@ def register_user_admin(user_commands: argparse._SubParsersAction) -> None:
     set_role.add_argument("role", choices=[r.value for r in Role])
     set_role.add_argument("--reason")
     set_role.set_defaults(handler=user_set_role)
+
+    grant = add_command(
+        user_commands,
+        "grant",
+        "give a user a role at a site, or at every site with --site all (admin)",
+        "registry-app user grant lee --site BUSAN --role pharmacist",
+    )
+    grant.add_argument("name")
+    grant.add_argument("--site", dest="grant_site", metavar="CODE", required=True, help="a site code, or all")
+    grant.add_argument("--role", required=True, choices=[r.value for r in Role])
+    grant.add_argument("--reason")
+    grant.set_defaults(handler=user_grant)
+
+    revoke = add_command(
+        user_commands,
+        "revoke",
+        "end a user's role at a site (the record is kept) (admin)",
+        "registry-app user revoke lee --site BUSAN --reason 'moved to Seoul'",
+    )
+    revoke.add_argument("name")
+    revoke.add_argument("--site", dest="grant_site", metavar="CODE", required=True, help="a site code, or all")
+    revoke.add_argument("--reason")
+    revoke.set_defaults(handler=user_revoke)
 
     disable = add_command(
         user_commands,
@@ -74,7 +108,8 @@ def user_list(args: argparse.Namespace) -> int:
         return EXIT_OK
     for user in users:
         state = "disabled" if not user["active"] else "locked" if user["locked"] else "active"
-        print(f"{user['username']:<20} {user['role']:<17} {state:<9} {user['full_name'] or ''}")
+        places = ", ".join(f"{p['role']}@{p['site']}" for p in user["sites"]) or "no role"
+        print(f"{user['username']:<20} {user['role']:<17} {state:<9} {user['full_name'] or ''}  [{places}]")
     return EXIT_OK
 
 
@@ -83,6 +118,24 @@ def user_set_role(args: argparse.Namespace) -> int:
     auth.set_role(ctx, args.name, args.role, args.reason)
     print(f"{args.name} is now {args.role}")
     return EXIT_OK
+
+
+def user_grant(args: argparse.Namespace) -> int:
+    ctx = signed_in(args)
+    memberships.grant_role(ctx, args.name, args.grant_site, args.role, args.reason)
+    print(f"{args.name} is now {args.role} at {_place(args.grant_site)}")
+    return EXIT_OK
+
+
+def user_revoke(args: argparse.Namespace) -> int:
+    ctx = signed_in(args)
+    memberships.revoke_role(ctx, args.name, args.grant_site, args.reason)
+    print(f"{args.name} no longer has a role at {_place(args.grant_site)} (the record is kept)")
+    return EXIT_OK
+
+
+def _place(site_code: str) -> str:
+    return "every site" if site_code == memberships.GROUP else f"site {site_code}"
 
 
 def user_disable(args: argparse.Namespace) -> int:

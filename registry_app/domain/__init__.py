@@ -5,7 +5,7 @@ from .catalog import Manufacturer, Product, ProductRegulatoryStatus, ProductRout
 from .flag_record import FlagRecord
 from .lots import CharacterizationResult, Document, Lot, TemperatureExcursion
 from .result_facts import LotResultFacts, refresh_lot_result_facts
-from .trust import AuditEntry, AuditRowHashes, Signature, User, Waiver
+from .trust import AuditEntry, AuditRowHashes, Signature, SiteRole, User, Waiver
 from .use import Administration, AdverseEvent
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "Setting",
     "Signature",
     "Site",
+    "SiteRole",
     "Supplier",
     "TemperatureExcursion",
     "User",

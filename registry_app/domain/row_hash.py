@@ -163,6 +163,16 @@ HASHED_COLUMNS: dict[str, tuple[str, ...]] = {
         "role",
         "username",
     ),
+    "site_role": (
+        "granted_at",
+        "granted_by_id",
+        "id",
+        "revoked_at",
+        "revoked_by_id",
+        "role",
+        "site_id",
+        "user_id",
+    ),
     "signature": ("content_hash", "id", "meaning", "signed_at", "signer_name", "subject_id", "subject_type", "user_id"),
     "waiver": (
         "code",

@@ -32,6 +32,24 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
+class SiteRole(Base):
+    """A user's role at one site, or at every site of the group (`site_id` NULL: a group medical director, a
+    group inspector). Signing in at a site takes the role there: the site's own membership, else the group one.
+    Revoked (revoked_at), never deleted, so the trail can always say who could act where and when."""
+
+    __tablename__ = "site_role"
+    __table_args__ = (vocab_check("role", Role), Index("ix_site_role_user_site", "user_id", "site_id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("site.id"))
+    role: Mapped[str] = mapped_column(String(20))
+    granted_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    granted_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+
+
 class Signature(Base):
     """21 CFR 11.50: the signer's printed name, the time and the meaning, bound to a hash of what was signed."""
 

@@ -57,6 +57,8 @@ class Period:
 
     start: date | None = None
     end: date | None = None
+    # The one site whose records are in scope (a user of that site); None: every site of the registry.
+    site_id: int | None = None
 
     @property
     def start_at(self) -> datetime | None:
@@ -142,14 +144,28 @@ def _date_between(column: Any, period: Period) -> list[Any]:
 CURRENT_ADMINISTRATION = and_(Administration.superseded.is_(False), Administration.voided_at.is_(None))
 
 
+def _at_site(period: Period) -> list[Any]:
+    """The condition on Lot (joined) for the period's site."""
+    return [] if period.site_id is None else [Lot.site_id == period.site_id]
+
+
+def _used_at_site(period: Period) -> list[Any]:
+    """The condition on Administration (its lot not joined) for the period's site."""
+    if period.site_id is None:
+        return []
+    return [Administration.lot_id.in_(select(Lot.id).where(Lot.site_id == period.site_id).correlate(None))]
+
+
 def lots_in_scope(period: Period) -> Select[int]:
-    """Lots received in the period, or used in it (an inspector follows both)."""
+    """Lots received in the period, or used in it (an inspector follows both), at the period's site."""
     if period.start is None and period.end is None:
-        return select(Lot.id)
+        return select(Lot.id).where(*_at_site(period))
     used = select(Administration.lot_id).where(
         CURRENT_ADMINISTRATION, *_between(Administration.administered_at, period)
     )
-    return select(Lot.id).where(or_(and_(*_date_between(Lot.received_date, period)), Lot.id.in_(used)))
+    return select(Lot.id).where(
+        or_(and_(*_date_between(Lot.received_date, period)), Lot.id.in_(used)), *_at_site(period)
+    )
 
 
 def display_status(status: str, expiry: date | None, today: date) -> str:
@@ -472,7 +488,7 @@ def administrations_table(session: Session, period: Period, pseudonym: Pseudonym
         )
         .join(Lot, Lot.id == Administration.lot_id)
         .join(Product, Product.id == Lot.product_id)
-        .where(*_between(Administration.administered_at, period))
+        .where(*_between(Administration.administered_at, period), *_at_site(period))
         .order_by(Administration.administered_at, Administration.id)
     )
     rows = [(r[0], r[1], pseudonym(r[2]), *r[3:]) for r in session.execute(query)]
@@ -530,6 +546,10 @@ def flags_in_scope(session: Session, flags: Iterable[FlagRow], period: Period) -
     """Flags whose subject the period concerns: lots in scope, their products, administrations in the period
     and adverse events recorded in it or following one of them."""
     flags = list(flags)
+    if period.site_id is not None:
+        # A product's flags concern every site (the shared catalogue); the others, the lot's site only.
+        site_lots = set(session.execute(select(Lot.id).where(*_at_site(period))).scalars())
+        flags = [f for f in flags if f.lot_id is None or f.lot_id in site_lots]
     if period.start is None and period.end is None:
         return flags
     lots = set(session.execute(lots_in_scope(period)).scalars())
@@ -660,7 +680,7 @@ def administration_summary(session: Session, period: Period) -> list[Administrat
         )
         .join(Lot, Lot.id == Administration.lot_id)
         .join(Product, Product.id == Lot.product_id)
-        .where(CURRENT_ADMINISTRATION, *_between(Administration.administered_at, period))
+        .where(CURRENT_ADMINISTRATION, *_between(Administration.administered_at, period), *_at_site(period))
         .group_by(Product.name, Administration.route)
         .order_by(Product.name, Administration.route)
     )
@@ -672,7 +692,7 @@ def administrations_per_month(session: Session, period: Period) -> list[tuple[st
     """Counts per calendar month, computed in Python so SQLite and PostgreSQL agree on the month."""
     counts: dict[str, int] = {}
     query = select(Administration.administered_at).where(
-        CURRENT_ADMINISTRATION, *_between(Administration.administered_at, period)
+        CURRENT_ADMINISTRATION, *_between(Administration.administered_at, period), *_used_at_site(period)
     )
     for (at,) in session.execute(query):
         key = f"{at.year:04d}-{at.month:02d}"
@@ -721,7 +741,7 @@ def recall_rows(session: Session, period: Period) -> list[RecallRow]:
         )
         .join(Product, Product.id == Lot.product_id)
         .outerjoin(adm, adm.c.lot_id == Lot.id)
-        .where(Lot.recall_date.is_not(None))
+        .where(Lot.recall_date.is_not(None), *_at_site(period))
         .group_by(Lot.id, Product.name, Lot.lot_number, Lot.recall_date, Lot.recall_reason)
         .order_by(Lot.recall_date, Product.name, Lot.lot_number)
     )
@@ -775,7 +795,7 @@ def adverse_event_rows(
         .join(Administration, Administration.id == AdverseEvent.administration_id)
         .join(Lot, Lot.id == Administration.lot_id)
         .join(Product, Product.id == Lot.product_id)
-        .where(_adverse_event_in(period))
+        .where(_adverse_event_in(period), *_at_site(period))
         .order_by(AdverseEvent.recorded_at, AdverseEvent.id)
     )
     return [
@@ -828,6 +848,6 @@ def products_in_scope_count(session: Session, period: Period) -> int:
 def patient_count(session: Session, period: Period) -> int:
     return session.execute(
         select(func.count(distinct(Administration.patient_ref))).where(
-            CURRENT_ADMINISTRATION, *_between(Administration.administered_at, period)
+            CURRENT_ADMINISTRATION, *_between(Administration.administered_at, period), *_used_at_site(period)
         )
     ).scalar_one()

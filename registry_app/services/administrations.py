@@ -37,7 +37,7 @@ from registry_app.domain.vocab import (
     values,
 )
 from registry_app.rules.catalogue import RULES, Flag
-from registry_app.services import audit_records
+from registry_app.services import audit_records, site_scope
 from registry_app.services.audit import AuditRecord, snapshot
 from registry_app.services.auth import add_signature, reauthenticate
 from registry_app.services.clock import site_clock
@@ -174,10 +174,12 @@ def _positive_number(amount: object) -> bool:
     return to_decimal(amount).is_finite() and amount > 0
 
 
-def _lot_for(session: Session, lot_id: int, administered_at: datetime, *, for_update: bool = True) -> Lot:
+def _lot_for(
+    session: Session, ctx: ServiceContext, lot_id: int, administered_at: datetime, *, for_update: bool = True
+) -> Lot:
     query = select(Lot).where(Lot.id == lot_id)
     lot = session.execute(query.with_for_update() if for_update else query).scalar_one_or_none()
-    if lot is None:
+    if lot is None or not site_scope.lot_visible(ctx, lot):
         raise ValidationError(f"no lot with id {lot_id}", field="lot_id")
     if administered_at.date() < lot.received_date:
         raise ValidationError(
@@ -187,12 +189,13 @@ def _lot_for(session: Session, lot_id: int, administered_at: datetime, *, for_up
     return lot
 
 
-def lock_current_administration(session: Session, administration_id: int) -> Administration:
+def lock_current_administration(session: Session, administration_id: int, ctx: ServiceContext) -> Administration:
     row = session.execute(
         select(Administration).where(Administration.id == administration_id).with_for_update()
     ).scalar_one_or_none()
     if row is None:
         raise NotFound(f"no administration with id {administration_id}")
+    site_scope.check_lot_id(session, ctx, row.lot_id, f"no administration with id {administration_id}")
     if row.superseded:
         raise ConflictError(f"administration {administration_id} was amended; correct its newest version")
     if row.voided_at is not None:
@@ -339,7 +342,7 @@ def record_administration(
     actor = ctx.actor
     assert actor is not None
     with ctx.db.write() as session:
-        lot = _lot_for(session, entry.lot_id, row_values["administered_at"])
+        lot = _lot_for(session, ctx, entry.lot_id, row_values["administered_at"])
         row = Administration(**row_values, recorded_by_id=actor.user_id, recorded_at=utcnow(), superseded=False)
         session.add(row)
         session.flush()
@@ -382,7 +385,7 @@ def amend_administration(
     assert actor is not None
     now = site_clock(ctx).now()  # read before the write transaction opens
     with ctx.db.write() as session:
-        old = lock_current_administration(session, administration_id)
+        old = lock_current_administration(session, administration_id, ctx)
         current = AdministrationInput(
             lot_id=old.lot_id,
             administered_at=old.administered_at,
@@ -404,7 +407,7 @@ def amend_administration(
         )
         if all(corrected[k] == getattr(old, k) for k in corrected):
             raise ValidationError("the amendment changes nothing", field="changes")
-        lot = _lot_for(session, corrected["lot_id"], corrected["administered_at"])
+        lot = _lot_for(session, ctx, corrected["lot_id"], corrected["administered_at"])
         new = Administration(
             **corrected,
             override_signature_id=old.override_signature_id,
@@ -443,7 +446,7 @@ def void_administration(ctx: ServiceContext, administration_id: int, reason: str
     """Mark an administration recorded in error as void: it stays in the history, leaves stock and rules."""
     reason = _reason(reason)
     with ctx.db.write() as session:
-        row = lock_current_administration(session, administration_id)
+        row = lock_current_administration(session, administration_id, ctx)
         row.voided_at, row.void_reason = utcnow(), reason
         session.flush()
         _adjust_stock(session, row.lot_id, -(row.quantity or ZERO))
@@ -557,8 +560,7 @@ def administration_history(ctx: ServiceContext, administration_id: int) -> list[
     """Every version of an administration, the original first and the current (or voided) one last."""
     ctx.require(READERS, "read administrations")
     with ctx.db.read() as session:
-        if session.get(Administration, administration_id) is None:
-            raise NotFound(f"no administration with id {administration_id}")
+        site_scope.visible_administration(session, ctx, administration_id)
         ids = version_ids(session, administration_id)
         rows = session.execute(view_query().where(Administration.id.in_(ids)).order_by(Administration.id)).all()
         return [to_view(r) for r in rows]
@@ -567,7 +569,9 @@ def administration_history(ctx: ServiceContext, administration_id: int) -> list[
 def get_administration(ctx: ServiceContext, administration_id: int) -> AdministrationView:
     ctx.require(READERS, "read administrations")
     with ctx.db.read() as session:
-        row = session.execute(view_query().where(Administration.id == administration_id)).one_or_none()
+        row = session.execute(
+            view_query().where(Administration.id == administration_id, *site_scope.lot_conditions(ctx))
+        ).one_or_none()
         if row is None:
             raise NotFound(f"no administration with id {administration_id}")
         return to_view(row)

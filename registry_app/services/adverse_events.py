@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from registry_app.domain import Administration, AdverseEvent, Lot, Product, utcnow
 from registry_app.domain.vocab import AdverseEventSeverity, AdverseEventType, ReportStatus, values
+from registry_app.services import site_scope
 from registry_app.services.administrations import version_ids
 from registry_app.services.audit import AuditRecord, changes, snapshot
 from registry_app.services.context import READERS, STAFF, ServiceContext, changing
@@ -112,9 +113,7 @@ def record_adverse_event(
     actor = ctx.actor
     assert actor is not None
     with ctx.db.write() as session:
-        administration = session.get(Administration, administration_id)
-        if administration is None:
-            raise NotFound(f"no administration with id {administration_id}")
+        administration = site_scope.visible_administration(session, ctx, administration_id)
         if onset_date is not None and onset_date < administration.administered_at.date():
             raise ValidationError(
                 f"{onset_date} is before the administration ({administration.administered_at:%Y-%m-%d})",
@@ -158,8 +157,8 @@ def update_adverse_event_report(
         event = session.execute(
             select(AdverseEvent).where(AdverseEvent.id == adverse_event_id).with_for_update()
         ).scalar_one_or_none()
-        if event is None:
-            raise NotFound(f"no adverse event with id {adverse_event_id}")
+        site_scope.check_adverse_event(session, ctx, event, adverse_event_id)
+        assert event is not None
         old = {key: getattr(event, key) for key in report}
         before, after = changes(old, report)
         if not after:
@@ -223,6 +222,7 @@ def list_adverse_events(
         .join(Administration, Administration.id == AdverseEvent.administration_id)
         .join(Lot, Lot.id == Administration.lot_id)
         .join(Product, Product.id == Lot.product_id)
+        .where(*site_scope.lot_conditions(ctx))
     )
     if lot_id is not None:
         query = query.where(Lot.id == lot_id)

@@ -21,8 +21,9 @@ from sqlalchemy.orm import Session
 from registry_app.db import Database
 from registry_app.domain import AuditEntry, Signature, User, utcnow
 from registry_app.domain.vocab import Role, SignatureMeaning
+from registry_app.services import memberships
 from registry_app.services.audit import AuditRecord, append, snapshot
-from registry_app.services.context import ADMIN, Actor, ServiceContext, changing, retry_transient
+from registry_app.services.context import ADMIN, Actor, ServiceContext, changing, current_site, retry_transient
 from registry_app.services.errors import (
     ConflictError,
     FieldError,
@@ -148,15 +149,25 @@ def _record_attempt(session: Session, username: str, password: str, verified: _V
     raise _Refused(user.failed_attempts)
 
 
-def _authenticate(ctx_db: Any, username: str, password: str, purpose: str) -> Actor:
+def _placed(session: Session, user: User, site_code: str | None) -> Actor | None:
+    """The user as they act at the site: their role there (services/memberships.py), or None without one."""
+    site = current_site(session, site_code)
+    placement = memberships.role_at(session, user.id, site)
+    if placement is None:
+        return None
+    return Actor(user.id, user.username, placement.role, user.full_name, placement.site_id)
+
+
+def _authenticate(ctx_db: Any, username: str, password: str, purpose: str, site_code: str | None = None) -> Actor:
     # scrypt at the OWASP cost takes about half a second (a second with a rehash): done before the write
     # transaction, so that signing in does not hold the registry's write lock (BEGIN IMMEDIATE) that long.
     verified = _verify(ctx_db, username, password, purpose)
     failures = 0
+    unplaced = ""  # the site the user has no role at (the right password: refused, but not a failed attempt)
 
     def attempt() -> Actor:
-        nonlocal failures
-        failures = 0  # a retried transaction starts afresh
+        nonlocal failures, unplaced
+        failures, unplaced = 0, ""  # a retried transaction starts afresh
         with ctx_db.write() as session:
             try:
                 user = _record_attempt(session, username, password, verified, purpose)
@@ -166,6 +177,12 @@ def _authenticate(ctx_db: Any, username: str, password: str, purpose: str) -> Ac
             cleared = user.failed_attempts
             if cleared:
                 user.failed_attempts = 0
+            placed = _placed(session, user, site_code)
+            if placed is None:
+                unplaced = current_site(session, site_code).code
+                record = AuditRecord(f"{purpose} refused", "user", user.id, reason=f"no role at site {unplaced}")
+                append(session, user.id, user.username, record)
+                return Actor(None, username, "")
             if purpose == "sign-in":
                 before: dict[str, Any] = {"failed_attempts": cleared} if cleared else {}
                 after: dict[str, Any] = {"failed_attempts": 0} if cleared else {}
@@ -179,18 +196,23 @@ def _authenticate(ctx_db: Any, username: str, password: str, purpose: str) -> Ac
                     user.username,
                     AuditRecord("sign-in", "user", user.id, before or None, after or None),
                 )
-            return _actor(user)
+            return placed
 
     actor = retry_transient(attempt)
     if failures:
         FAILURE_DELAY(failures)
         raise SignInFailed(WRONG_CREDENTIALS)
+    if unplaced:
+        raise PermissionDenied(
+            f"{username.strip()} has no role at site {unplaced}: an admin can grant one "
+            f"(registry-app user grant {username.strip()} --site {unplaced} --role ROLE), or sign in at another site"
+        )
     return actor
 
 
 def sign_in(ctx: ServiceContext, username: str, password: str) -> Actor:
     """Check the credentials; on success the context acts as that user from now on."""
-    ctx.actor = _authenticate(ctx.db, username, password, "sign-in")
+    ctx.actor = _authenticate(ctx.db, username, password, "sign-in", ctx.site_code)
     return ctx.actor
 
 
@@ -199,7 +221,7 @@ def reauthenticate(ctx: ServiceContext, password: str) -> Actor:
     (and counts towards the lock) in its own transaction; nothing else is written."""
     if ctx.actor is None or ctx.actor.user_id is None:
         raise PermissionDenied("sign in before signing")
-    return _authenticate(ctx.db, ctx.actor.username, password, "signature")
+    return _authenticate(ctx.db, ctx.actor.username, password, "signature", ctx.site_code)
 
 
 def content_hash(content: Any) -> str:
@@ -255,8 +277,16 @@ def _validate_new_user(username: str, role: str, password: str) -> list[FieldErr
 
 
 def _insert_user(
-    session: Session, username: str, role: str, password: str, full_name: str | None, is_demo: bool
+    session: Session,
+    username: str,
+    role: str,
+    password: str,
+    full_name: str | None,
+    is_demo: bool,
+    site_id: int | None = None,
+    by_id: int | None = None,
 ) -> User:
+    """A new user with their role at the site `site_id`, or (None) at every site of the group."""
     if _user_by_name(session, username) is not None:
         raise ConflictError(f"a user named {username.strip()!r} exists already", field="username")
     user = User(
@@ -268,6 +298,7 @@ def _insert_user(
     )
     session.add(user)
     session.flush()
+    memberships.add_membership(session, user.id, site_id, role, by_id)
     return user
 
 
@@ -334,14 +365,20 @@ def _create_user(
     is_demo: bool,
     signer_password: str | None = None,
     reason: str | None = None,
+    site_code: str | None = None,
 ) -> int:
     problems = _validate_new_user(username, role, password)
     if problems:
         raise ValidationError(problems)
     signer = _admin_signer(ctx, signer_password) if signer_password is not None else None
     with ctx.db.write() as session:
-        user = _insert_user(session, username, role, password, full_name, is_demo)
-        after = snapshot(user, exclude=("password_hash",))
+        site = current_site(session, site_code) if site_code and site_code != memberships.GROUP else None
+        actor_site = ctx.actor.site_id if ctx.actor else None
+        if actor_site is not None and (site is None or site.id != actor_site):
+            raise PermissionDenied("an admin of one site adds users at that site only: give --site with its code")
+        by_id = ctx.actor.user_id if ctx.actor else None
+        user = _insert_user(session, username, role, password, full_name, is_demo, site.id if site else None, by_id)
+        after = {**snapshot(user, exclude=("password_hash",)), "site": site.code if site else memberships.GROUP}
         if signer is not None:
             _sign_user_change(session, signer, user, "create user", after, reason)
         ctx.audit(session, AuditRecord("create user", "user", user.id, before={}, after=after, reason=reason))
@@ -350,9 +387,16 @@ def _create_user(
 
 @changing("add users", ADMIN)
 def create_user(
-    ctx: ServiceContext, username: str, role: str, password: str, full_name: str | None = None, is_demo: bool = False
+    ctx: ServiceContext,
+    username: str,
+    role: str,
+    password: str,
+    full_name: str | None = None,
+    is_demo: bool = False,
+    site_code: str | None = None,
 ) -> int:
-    return _create_user(ctx, username, role, password, full_name, is_demo)
+    """A new user with `role` at the site `site_code`, or at every site (None or "all", as before sites)."""
+    return _create_user(ctx, username, role, password, full_name, is_demo, site_code=site_code)
 
 
 def _change_user(
@@ -374,6 +418,9 @@ def _change_user(
         for key, value in values.items():
             setattr(user, key, value)
         after = {k: getattr(user, k) for k in values if k != "password_hash"}
+        if "role" in values:
+            by_id = ctx.actor.user_id if ctx.actor else None
+            after["sites"] = memberships.set_every_role(session, user, values["role"], by_id)
         if "password_hash" in values:
             before["password"], after["password"] = "(previous)", "(reset)"
         if signer is not None:
@@ -513,4 +560,5 @@ def list_users(ctx: ServiceContext) -> list[dict[str, Any]]:
     ctx.require((Role.ADMIN, Role.MEDICAL_DIRECTOR, Role.INSPECTOR), "list users")
     with ctx.db.read() as session:
         users = session.execute(select(User).order_by(User.username)).scalars().all()
-        return [snapshot(u, exclude=("password_hash",)) for u in users]
+        roles = memberships.roles_of(session)
+        return [{**snapshot(u, exclude=("password_hash",)), "sites": roles.get(u.id, [])} for u in users]

@@ -43,6 +43,9 @@ class Actor:
     username: str
     role: str
     full_name: str | None = None
+    # The one site whose records this user may see and change (their role is that site's); None: every site
+    # (a group role, or a user placed by no site at all: the system, tests).
+    site_id: int | None = None
 
     @property
     def display_name(self) -> str:

@@ -17,6 +17,7 @@ from registry_app.reports.data import Pseudonym
 from registry_app.rules import ALERT_CODES, COMPLIANCE_CODES, RULES, Flag, evaluate_alerts, evaluate_flags
 from registry_app.rules import score as scoring
 from registry_app.rules.table_read import iter_stored_flags, stored_counts, stored_flags
+from registry_app.services import site_scope
 from registry_app.services.audit import AuditRecord
 from registry_app.services.auth import add_signature, reauthenticate
 from registry_app.services.clock import SiteClock, site_clock
@@ -129,10 +130,12 @@ def list_flags(
     _validate_filters(min_severity, codes)
     with ctx.db.read() as session:
         if table_answers(session, ctx):
-            return stored_flags(
+            stored = stored_flags(
                 session, _today(today), codes=codes, min_rank=_floor(min_severity), include_waived=include_waived
             )
+            return list(site_scope.flags_in_scope(session, ctx, stored))
         flags = evaluate_flags(session, jurisdiction(session, ctx), _today(today), codes=list(codes) if codes else None)
+        flags = list(site_scope.flags_in_scope(session, ctx, flags))
     return filter_flags(flags, min_severity=min_severity, include_waived=include_waived)
 
 
@@ -168,10 +171,12 @@ def flags_for_subject(ctx: ServiceContext, subject_type: str, subject_id: int, t
         )
     with ctx.db.read() as session:
         if table_answers(session, ctx):
-            return stored_flags(session, _today(today), subject_type=subject_type, subject_ids=[subject_id])
-        return evaluate_flags(
-            session, jurisdiction(session, ctx), _today(today), subject_type=subject_type, subject_ids=[subject_id]
-        )
+            found = stored_flags(session, _today(today), subject_type=subject_type, subject_ids=[subject_id])
+        else:
+            found = evaluate_flags(
+                session, jurisdiction(session, ctx), _today(today), subject_type=subject_type, subject_ids=[subject_id]
+            )
+        return list(site_scope.flags_in_scope(session, ctx, found))
 
 
 def flags_for_product(ctx: ServiceContext, product_id: int, today: date | None = None) -> list[Flag]:
@@ -179,7 +184,9 @@ def flags_for_product(ctx: ServiceContext, product_id: int, today: date | None =
     ctx.require(READERS, "see flags")
     with ctx.db.read() as session:
         if table_answers(session, ctx):
-            return stored_flags(session, _today(today), product_id=product_id)
+            return list(
+                site_scope.flags_in_scope(session, ctx, stored_flags(session, _today(today), product_id=product_id))
+            )
     return [f for f in list_flags(ctx, today=today) if f.product_id == product_id]
 
 
@@ -188,7 +195,8 @@ def count_flags(ctx: ServiceContext, today: date | None = None, include_waived: 
     over the persisted flags."""
     ctx.require(READERS, "see flags")
     with ctx.db.read() as session:
-        if table_answers(session, ctx):
+        # A user of one site: counted from their flags (list_flags), not over the whole table.
+        if table_answers(session, ctx) and site_scope.scope_of(ctx) is None:
             by_severity = {severity: 0 for severity in SEVERITY_RANK}
             by_code: Counter[str] = Counter()
             waived = 0
@@ -239,9 +247,11 @@ def iter_flags(
     with ctx.db.read() as session:
         if table_answers(session, ctx):
             # Keyset pages of the persisted flags, in list_flags' order.
-            yield from iter_stored_flags(session, _today(today), codes=codes, min_rank=_floor(min_severity))
+            stored = iter_stored_flags(session, _today(today), codes=codes, min_rank=_floor(min_severity))
+            yield from site_scope.flags_in_scope(session, ctx, stored)
             return
         where, day = jurisdiction(session, ctx), _today(today)
+        visible = site_scope.flag_filter(session, ctx)
         for subject_type, model in _SUBJECT_MODELS.items():
             if not any(RULES[code].subject_type == subject_type for code in wanted):
                 continue
@@ -256,7 +266,7 @@ def iter_flags(
                 for item in evaluate_flags(
                     session, where, day, subject_type=subject_type, id_range=(low, high), codes=wanted
                 ):
-                    if item.rank >= floor:
+                    if item.rank >= floor and visible(item):
                         yield item
                 low = session.execute(select(func.min(model.id)).where(model.id > high)).scalar()
 
@@ -275,7 +285,9 @@ def flags_for_lot(
     _validate_filters(min_severity, codes)
     wanted = list(codes) if codes else list(COMPLIANCE_CODES)
     with ctx.db.read() as session:
-        product_id = session.execute(select(Lot.product_id).where(Lot.id == lot_id)).scalar_one_or_none()
+        product_id = session.execute(
+            select(Lot.product_id).where(Lot.id == lot_id, *site_scope.lot_conditions(ctx))
+        ).scalar_one_or_none()
         if product_id is None:
             raise NotFound(f"no lot with id {lot_id}")
         if table_answers(session, ctx):
@@ -342,7 +354,7 @@ def flag_summary(
     ctx.require(READERS, "see flags")
     _validate_filters(min_severity, codes)
     with ctx.db.read() as session:
-        if table_answers(session, ctx):
+        if table_answers(session, ctx) and site_scope.scope_of(ctx) is None:
             counted = stored_counts(session, _today(today), codes=codes, min_rank=_floor(min_severity))
             return _summary_of(counted)
     return summarize_flags(iter_flags(ctx, min_severity=min_severity, codes=codes, today=today))
@@ -389,7 +401,7 @@ def list_alerts(ctx: ServiceContext, today: date | None = None) -> list[Flag]:
     """Dashboard alerts (ALERT-EXPIRING, ALERT-EXPIRED-STOCK): not compliance findings."""
     ctx.require(READERS, "see alerts")
     with ctx.db.read() as session:
-        return evaluate_alerts(session, _today(today))
+        return list(site_scope.flags_in_scope(session, ctx, evaluate_alerts(session, _today(today))))
 
 
 def lot_scores(ctx: ServiceContext, lot_ids: Collection[int] | None = None) -> dict[int, float]:
@@ -442,6 +454,7 @@ def waive_flag(
             subject_ids=[subject_id],
             codes=[code],
         )
+        flags = list(site_scope.flags_in_scope(session, ctx, flags))  # another site's: as if none
         if not flags:
             raise NotFound(f"no open {code} flag on {subject_type.replace('_', ' ')} {subject_id}")
         found = flags[0]
@@ -492,6 +505,7 @@ def revoke_waiver(ctx: ServiceContext, waiver_id: int, reason: str) -> None:
         waiver = session.execute(select(Waiver).where(Waiver.id == waiver_id)).scalar_one_or_none()
         if waiver is None:
             raise NotFound(f"no waiver {waiver_id}")
+        site_scope.check_subject(session, ctx, waiver.subject_type, waiver.subject_id, f"no waiver {waiver_id}")
         if waiver.revoked_at is not None:
             raise ConflictError(f"waiver {waiver_id} is revoked already")
         waiver.revoked_at = utcnow()

@@ -14,8 +14,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from registry_app.domain import Administration, Lot, Product, name_key
+from registry_app.domain import Administration, Lot, Product, Site, name_key
 from registry_app.domain.vocab import EXPIRED, LotStatus, SignatureMeaning
+from registry_app.services import site_scope
 from registry_app.services.administrations import (
     AdministrationView,
     current_only,
@@ -25,7 +26,7 @@ from registry_app.services.administrations import (
 )
 from registry_app.services.audit import AuditRecord
 from registry_app.services.auth import add_signature, reauthenticate
-from registry_app.services.context import DIRECTOR, READERS, STAFF, ServiceContext, changing
+from registry_app.services.context import DIRECTOR, READERS, STAFF, ServiceContext, changing, current_site
 from registry_app.services.errors import ConflictError, FieldError, NotFound, RegistryError, ValidationError
 from registry_app.services.privacy import (
     PSEUDONYM_PATTERN,
@@ -65,14 +66,23 @@ def display_status(status: str, expiry_date: date | None, today: date | None = N
     return status
 
 
-def _lot_ref(session: Session, lot_number: str, product_name: str | None) -> LotRef:
+def _lot_ref(session: Session, ctx: ServiceContext, lot_number: str, product_name: str | None) -> LotRef:
     number = lot_number.strip()
     if not number:
         raise ValidationError("give a lot number", field="lot_number")
     query = (
-        select(Lot.id, Lot.lot_number, Lot.product_id, Product.name, Lot.status, Lot.recall_date, Lot.expiry_date)
+        select(
+            Lot.id,
+            Lot.lot_number,
+            Lot.product_id,
+            Product.name,
+            Lot.status,
+            Lot.recall_date,
+            Lot.expiry_date,
+            Lot.site_id,
+        )
         .join(Product, Product.id == Lot.product_id)
-        .where(Lot.lot_number == number)
+        .where(Lot.lot_number == number, *site_scope.lot_conditions(ctx))
     )
     if product_name is not None and product_name.strip():
         query = query.where(Product.name_key == name_key(product_name))
@@ -80,6 +90,10 @@ def _lot_ref(session: Session, lot_number: str, product_name: str | None) -> Lot
     if not rows:
         where = f" of product {product_name.strip()!r}" if product_name and product_name.strip() else ""
         raise NotFound(f"no lot {number}{where}")
+    if len(rows) > 1:
+        # A group role sees every site's lots: the number at the site the command acts at is the one meant.
+        acting = current_site(session, ctx.site_code).id
+        rows = [r for r in rows if r.site_id == acting] or rows
     if len(rows) > 1:
         raise AmbiguousLot(number, [r.name for r in rows])
     r = rows[0]
@@ -90,7 +104,7 @@ def find_lot(ctx: ServiceContext, lot_number: str, product_name: str | None = No
     """The lot with this number (of this product, when several products use the number)."""
     ctx.require(READERS, "look up lots")
     with ctx.db.read() as session:
-        return _lot_ref(session, lot_number, product_name)
+        return _lot_ref(session, ctx, lot_number, product_name)
 
 
 # ------------------------------------------------------------------------------------------------- recall
@@ -151,7 +165,7 @@ def recall_lot(
     signer = reauthenticate(ctx, password)
     with ctx.db.write() as session:
         lot = session.execute(select(Lot).where(Lot.id == lot_id).with_for_update()).scalar_one_or_none()
-        if lot is None:
+        if lot is None or not site_scope.lot_visible(ctx, lot):
             raise NotFound(f"no lot with id {lot_id}")
         if lot.status == LotStatus.RECALLED:
             raise ConflictError(f"lot {lot.lot_number} was recalled already on {lot.recall_date}")
@@ -257,7 +271,7 @@ def trace_lot(ctx: ServiceContext, lot_id: int) -> Trace:
         lot = session.execute(
             select(Lot.lot_number, Lot.status, Lot.expiry_date, Lot.recall_date, Lot.recall_at, Product.name)
             .join(Product, Product.id == Lot.product_id)
-            .where(Lot.id == lot_id)
+            .where(Lot.id == lot_id, *site_scope.lot_conditions(ctx))
         ).one_or_none()
         if lot is None:
             raise NotFound(f"no lot with id {lot_id}")
@@ -274,6 +288,38 @@ def trace_lot(ctx: ServiceContext, lot_id: int) -> Trace:
     return replace(trace, administrations=_as_seen_by(ctx, trace.administrations))
 
 
+@dataclass(frozen=True)
+class SiteTrace:
+    """One site's part of a group lookback: the site and the trace of its lot."""
+
+    site_code: str
+    site_name: str
+    trace: Trace
+
+    def as_json(self) -> dict[str, Any]:
+        return {"site": self.site_code, "site_name": self.site_name, **self.trace.as_json()}
+
+
+def group_lookback(ctx: ServiceContext, lot_id: int) -> list[SiteTrace]:
+    """The recall lookback across the group (issue 23): every lot with this lot's number and its product's GTIN
+    (this very product when it has none), at whichever site received it, each with its recipients. Two clinics
+    may register the same manufacturer's lot under products of their own names; the GTIN on the box is what
+    they share. A group role sees every site's lots; a user of one site, their own site's only."""
+    ctx.require(READERS, "trace lots")
+    with ctx.db.read() as session:
+        lot = site_scope.visible_lot(session, ctx, lot_id)
+        gtin = lot.product.gtin
+        same_product = Product.gtin == gtin if gtin else Product.id == lot.product_id
+        found = session.execute(
+            select(Lot.id, Site.code, Site.name)
+            .join(Product, Product.id == Lot.product_id)
+            .outerjoin(Site, Site.id == Lot.site_id)
+            .where(Lot.lot_number == lot.lot_number, same_product, *site_scope.lot_conditions(ctx))
+            .order_by(Site.code, Lot.id)
+        ).all()
+    return [SiteTrace(code or "-", name or "", trace_lot(ctx, found_id)) for found_id, code, name in found]
+
+
 def lots_for_patient(ctx: ServiceContext, patient_ref: str) -> list[AdministrationView]:
     """Every current administration a patient received (each names its product and lot), oldest first."""
     ctx.require(READERS, "trace patients")
@@ -283,7 +329,7 @@ def lots_for_patient(ctx: ServiceContext, patient_ref: str) -> list[Administrati
     if sees_pseudonyms(ctx):
         return _lots_for_pseudonym(ctx, ref)
     with ctx.db.read() as session:
-        found = [to_view(r) for r in session.execute(patient_query(ref)).all()]
+        found = [to_view(r) for r in session.execute(patient_query(ref).where(*site_scope.lot_conditions(ctx))).all()]
     return _as_seen_by(ctx, found)
 
 
@@ -302,7 +348,10 @@ def _lots_for_pseudonym(ctx: ServiceContext, shown: str) -> list[AdministrationV
         refs = session.execute(select(Administration.patient_ref).distinct()).scalars()
         wanted = "P-" + shown[2:].lower()
         matching = next((ref for ref in refs if ref and pseudonym(ref) == wanted), None)
-        found = [] if matching is None else [to_view(r) for r in session.execute(patient_query(matching)).all()]
+        found = []
+        if matching is not None:
+            query = patient_query(matching).where(*site_scope.lot_conditions(ctx))
+            found = [to_view(r) for r in session.execute(query).all()]
     return _as_seen_by(ctx, found)
 
 
@@ -320,7 +369,7 @@ def mark_patient_notified(ctx: ServiceContext, administration_id: int, notified_
     if problems:
         raise ValidationError(problems)
     with ctx.db.write() as session:
-        row = lock_current_administration(session, administration_id)
+        row = lock_current_administration(session, administration_id, ctx)
         if notified_on < row.administered_at.date():
             raise ValidationError(
                 f"{notified_on} is before the administration ({row.administered_at:%Y-%m-%d})", field="notified_on"

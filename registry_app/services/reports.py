@@ -40,6 +40,7 @@ from registry_app.rules import RULES, Flag, evaluate_flags, score
 from registry_app.rules import table as flag_table
 from registry_app.rules.common import utc_start_of_local_day
 from registry_app.rules.table_read import closed_between, open_since, stored_flags
+from registry_app.services import site_scope
 from registry_app.services.audit import AuditRecord, head_text, verify_registry
 from registry_app.services.context import READERS, ServiceContext, changing, current_site
 from registry_app.services.errors import FieldError, PermissionDenied, ValidationError
@@ -88,7 +89,7 @@ def _check_patient_refs(ctx: ServiceContext, include_patient_refs: bool) -> None
 # ---- validation ---------------------------------------------------------------------------------------------
 
 
-def _period(start: date | None, end: date | None, required: bool) -> Period:
+def _period(ctx: ServiceContext, start: date | None, end: date | None, required: bool) -> Period:
     problems = []
     if required and start is None:
         problems.append(FieldError("from", "give the first day of the period (YYYY-MM-DD)"))
@@ -98,7 +99,7 @@ def _period(start: date | None, end: date | None, required: bool) -> Period:
         problems.append(FieldError("to", f"the period ends ({end}) before it starts ({start})"))
     if problems:
         raise ValidationError(problems)
-    return Period(start, end)
+    return Period(start, end, site_scope.scope_of(ctx))  # a user of one site reports on that site
 
 
 # ---- flags and completeness ----------------------------------------------------------------------------
@@ -294,7 +295,7 @@ def export(
         problems.append(FieldError("format", f"{fmt!r} is not a format: use one of {', '.join(FORMATS)}"))
     if problems:
         raise ValidationError(problems)
-    period = _period(start, end, required=False)
+    period = _period(ctx, start, end, required=False)
     final = output_target(out, f".{fmt}", replace)
     _check_patient_refs(ctx, include_patient_refs)
     check_free_text(ctx, include_free_text)
@@ -346,7 +347,7 @@ def compliance_report(
     include_free_text: bool = False,
 ) -> OutputResult:
     """The inspector's compliance report for the period, as PDF."""
-    period = _period(start, end, required=True)
+    period = _period(ctx, start, end, required=True)
     final = output_target(out, ".pdf", replace)
     _check_patient_refs(ctx, include_patient_refs)
     check_free_text(ctx, include_free_text)
@@ -399,7 +400,7 @@ def bundle(
 ) -> OutputResult:
     """One ZIP: the compliance report, every export of the period as CSV and XLSX, the whole audit trail, the
     result of `audit verify`, and a manifest of every file's SHA-256."""
-    period = _period(start, end, required=True)
+    period = _period(ctx, start, end, required=True)
     final = output_target(out, ".zip", replace)
     _check_patient_refs(ctx, include_patient_refs)
     check_free_text(ctx, include_free_text)

@@ -42,6 +42,8 @@ CLI_MD_COMMANDS = [
     "user disable",
     "user unlock",
     "user reset-password",
+    "user grant",
+    "user revoke",
     "import lots",
     "import administrations",
     "flags",

@@ -284,3 +284,39 @@ def test_site_add_and_list(
     )
     assert run_as(["--site", "NOWHERE", "flags"], monkeypatch, database_url, user="inspector") == 1
     assert "no site with code 'NOWHERE'" in capsys.readouterr().err
+
+
+def test_user_grant_revoke_and_add_at_a_site(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from .runner import run as run_as
+
+    add_site = ["site", "add", "BUSAN", "--name", "Busan clinic", "--jurisdiction", "KR"]
+    assert run_as(add_site, monkeypatch, database_url, user="admin") == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO("kim-password-long\n"))
+    monkeypatch.setenv("REGISTRY_USER", "admin")
+    monkeypatch.setenv("REGISTRY_PASSWORD", "admin-password")
+    argv = ["--database", database_url, "user", "add", "kim", "--role", "pharmacist", "--site", "BUSAN"]
+    assert main([*argv, "--password-stdin"]) == 0
+    assert "created kim (pharmacist at site BUSAN)" in capsys.readouterr().out
+    # The global --site picks where kim signs in: not at main, where kim has no role.
+    flags = ["flags", "--summary", "--format", "json"]
+    assert run_as(flags, monkeypatch, database_url, user=None) == 3  # no user given
+    monkeypatch.setenv("REGISTRY_USER", "kim")
+    monkeypatch.setenv("REGISTRY_PASSWORD", "kim-password-long")
+    assert main(["--database", database_url, *flags]) == 3
+    assert "kim has no role at site main" in capsys.readouterr().err
+    assert main(["--database", database_url, "--site", "BUSAN", *flags]) == 0
+    capsys.readouterr()
+    grant = ["user", "grant", "kim", "--site", "all", "--role", "inspector"]
+    assert run_as(grant, monkeypatch, database_url, user="director") == 3
+    assert run_as(grant, monkeypatch, database_url, user="admin") == 0
+    assert capsys.readouterr().out.strip() == "kim is now inspector at every site"
+    assert run_as(["user", "list", "--format", "json"], monkeypatch, database_url, user="admin") == 0
+    kim = next(u for u in json.loads(capsys.readouterr().out) if u["username"] == "kim")
+    assert kim["sites"] == [{"site": "all", "role": "inspector"}, {"site": "BUSAN", "role": "pharmacist"}]
+    revoke = ["user", "revoke", "kim", "--site", "BUSAN", "--reason", "moved"]
+    assert run_as(revoke, monkeypatch, database_url, user="admin") == 0
+    assert run_as(revoke, monkeypatch, database_url, user="admin") == 1
+    assert "kim has no role at site BUSAN" in capsys.readouterr().err
+    assert run_as(["user", "grant", "kim", "--site", "BUSAN"], monkeypatch, database_url, user="admin") == 2

@@ -25,6 +25,9 @@ from registry_app.services.lots import lifecycle, receiving
 
 from ..conftest import PASSWORDS
 
+# The newest entry before 0010's "grant roles" (which a registry with users gets right after the baseline).
+BASELINE_ENTRY = "SELECT seq, action, records FROM audit_entry WHERE action <> 'grant roles' ORDER BY seq DESC"
+
 
 def _tables(engine) -> set[str]:  # type: ignore[no-untyped-def]
     return set(inspect(engine).get_table_names()) - {"alembic_version"}
@@ -277,7 +280,7 @@ def test_0008_records_every_row_of_a_populated_registry_in_one_baseline_entry(tm
     database = open_database(sqlite_url_for(path))
     try:
         with database.read() as session:
-            entry = session.execute(text("SELECT seq, action, records FROM audit_entry ORDER BY seq DESC")).first()
+            entry = session.execute(text(BASELINE_ENTRY)).first()
         assert (entry.seq, entry.action) == (seq_before + 1, "record baseline")
         assert json.loads(entry.records)["lot"]["rows"] == lots
         assert audit.verify(database).ok
@@ -329,7 +332,7 @@ def test_0008_baseline_on_either_database(empty_database_url: str) -> None:
     database = open_database(empty_database_url)
     try:
         with database.read() as session:
-            entry = session.execute(text("SELECT seq, action, records FROM audit_entry ORDER BY seq DESC")).first()
+            entry = session.execute(text(BASELINE_ENTRY)).first()
         assert entry is not None and (entry.seq, entry.action) == (seq_before + 1, "record baseline")
         assert json.loads(entry.records)["lot"]["rows"] == 3
         result = audit.verify(database)
@@ -370,5 +373,54 @@ def test_0009_creates_the_flag_table_empty_and_the_first_change_builds_it(
             fresh = evaluate_flags(session, "US", date(2026, 6, 1))
             assert stored_flags(session, date(2026, 6, 1)) == fresh
             assert {f.lot_number for f in fresh if f.subject_type == "lot"} == {"RV-1", "RV-2"}
+    finally:
+        database.dispose()
+
+
+def test_0010_gives_every_existing_user_their_role_at_every_site(
+    database_url: str, template_users: dict[str, Actor]
+) -> None:
+    from registry_app.services import auth, sites
+
+    database = open_database(database_url)
+    ctx = ServiceContext(database, template_users["admin"])
+    try:
+        sites.add_site(ctx, "BUSAN", "Busan clinic", "KR")
+        auth.set_role(ctx, "inspector", "medical_director")
+        downgrade(database.engine, "0009")
+        with database.engine.begin() as connection:
+            assert "site_role" not in inspect(connection).get_table_names()
+            users = dict(connection.execute(text("SELECT id, role FROM app_user")).all())
+        upgrade(database.engine)
+        with database.read() as session:
+            rows = session.execute(text("SELECT user_id, site_id, role, revoked_at FROM site_role")).all()
+            entry = session.execute(text("SELECT action, records FROM audit_entry ORDER BY seq DESC")).first()
+        assert sorted((r.user_id, r.site_id, r.role, r.revoked_at) for r in rows) == sorted(
+            (user_id, None, role, None) for user_id, role in users.items()
+        )
+        assert entry is not None and entry.action == "grant roles" and json.loads(entry.records)["site_role"]
+        # Nothing changes for the users: the same role, at either site.
+        for site in ("main", "BUSAN"):
+            signed = auth.sign_in(ServiceContext(database, site_code=site), "inspector", PASSWORDS["inspector"])
+            assert (signed.role, signed.site_id) == ("medical_director", None)
+    finally:
+        database.dispose()
+
+
+def test_0010_on_a_populated_registry_records_the_memberships_in_the_trail(tmp_path: Path) -> None:
+    """From a registry made by the first release (users, lots, audit entries): every user gets a group role,
+    recorded by one entry, and the whole registry still verifies."""
+    path = tmp_path / "registry.sqlite3"
+    shutil.copyfile(Path(__file__).parent / "fixtures" / "registry-0001.sqlite3", path)
+    database = open_database(sqlite_url_for(path))
+    try:
+        with database.read() as session:
+            users = dict(session.execute(text("SELECT id, role FROM app_user")).all())
+            rows = session.execute(text("SELECT user_id, site_id, role FROM site_role")).all()
+            actions = session.execute(text("SELECT action FROM audit_entry ORDER BY seq DESC LIMIT 2")).scalars()
+            assert list(actions) == ["grant roles", "record baseline"]
+        assert users and sorted(rows) == sorted((user_id, None, role) for user_id, role in users.items())
+        result = audit.verify(database)
+        assert result.ok and result.records_checked, result.describe()
     finally:
         database.dispose()

@@ -180,6 +180,7 @@ def _good(table: str, ids: dict[str, Any]) -> dict[str, Any]:
             "waived_at": now,
         },
         "setting": {"key": "some_setting", "value": "v"},
+        "site_role": {"user_id": ids["user"], "site_id": None, "role": "inspector", "granted_at": now},
         "flag_record": {
             "code": "UNDOC-COA",
             "severity": "high",
@@ -249,6 +250,10 @@ BAD_ROWS: list[tuple[str, dict[str, Any], str]] = [
     ("app_user", {"role": "superuser"}, "role vocabulary"),
     ("app_user", {"username": "admin"}, "user name unique"),
     ("app_user", {"failed_attempts": -1}, "failed attempts non-negative"),
+    ("site_role", {"role": "superuser"}, "site role vocabulary"),
+    ("site_role", {"user_id": 999_999}, "member foreign key"),
+    ("site_role", {"site_id": 999_999}, "site foreign key"),
+    ("site_role", {"granted_at": None}, "granted when"),
     ("signature", {"meaning": "liked"}, "signature meaning vocabulary"),
     ("signature", {"user_id": 999_999}, "user foreign key"),
     ("waiver", {"subject_type": "patient"}, "subject type vocabulary"),

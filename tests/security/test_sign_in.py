@@ -187,7 +187,9 @@ def test_set_role_changes_the_role_and_is_audited(
     with db.read() as session:
         entry = session.execute(select(AuditEntry).where(AuditEntry.action == "set role")).scalar_one()
     assert json.loads(entry.before or "{}") == {"role": "pharmacist"}
-    assert json.loads(entry.after or "{}") == {"role": "medical_director"} and entry.reason == "promoted"
+    # The role changed at every place the user had one: here their group role (the template's users have one).
+    assert json.loads(entry.after or "{}") == {"role": "medical_director", "sites": ["all"]}
+    assert entry.reason == "promoted"
     with pytest.raises(ConflictError):
         set_role(admin, "admin", "pharmacist")  # the registry could be left without an admin
     with pytest.raises(ValidationError):

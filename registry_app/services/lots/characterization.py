@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from registry_app.domain import CharacterizationResult, Document, Lot, LotResultFacts, ProductRoute
+from registry_app.domain import CharacterizationResult, Document, LotResultFacts, ProductRoute
 from registry_app.domain.exact import plain, to_decimal
 from registry_app.domain.vocab import CONTAMINANT_MARKERS, DEVICE_ASSISTED_ROUTES, INJECTION_ROUTES, PARAMETER_SPEC
 from registry_app.rules.items import SPECIFICATION_SLOTS, expected_items
@@ -25,8 +25,8 @@ from registry_app.rules.lot_rules import (
     DEFAULT_SIZE_MAX_NM,
     DEFAULT_SIZE_MIN_NM,
 )
+from registry_app.services import site_scope
 from registry_app.services.context import READERS, ServiceContext
-from registry_app.services.errors import NotFound
 
 
 @dataclass(frozen=True)
@@ -157,9 +157,7 @@ def characterization_sheet(ctx: ServiceContext, lot_id: int) -> Characterization
     """Everything the characterization grid shows for one lot, read in one transaction."""
     ctx.require(READERS, "view characterization results")
     with ctx.db.read() as session:
-        lot = session.get(Lot, lot_id)
-        if lot is None:
-            raise NotFound(f"no lot with id {lot_id}")
+        lot = site_scope.visible_lot(session, ctx, lot_id)
         product = lot.product
         spec = Specification(
             product.product_type,

@@ -16,13 +16,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from registry_app.domain import Document, Lot, Product, User, utcnow
+from registry_app.domain import Document, Product, User, utcnow
 from registry_app.domain.vocab import DocumentKind
 from registry_app.importers import cells
+from registry_app.services import site_scope
 from registry_app.services.audit import AuditRecord, snapshot
 from registry_app.services.context import READERS, STAFF, ServiceContext, changing
 from registry_app.services.errors import FieldError, NotFound, ValidationError
@@ -170,8 +171,8 @@ def store_document(ctx: ServiceContext, session: Session, new: NewDocument) -> i
             raise ValidationError([FieldError("supersedes_id", "a new version belongs to the same product or lot")])
     if product_id is not None and session.get(Product, product_id) is None:
         raise NotFound(f"no product with id {product_id}")
-    if lot_id is not None and session.get(Lot, lot_id) is None:
-        raise NotFound(f"no lot with id {lot_id}")
+    if lot_id is not None:
+        site_scope.visible_lot(session, ctx, lot_id)  # another site's lot is "no lot" too
     document = Document(
         kind=new.kind,
         product_id=product_id,
@@ -224,6 +225,9 @@ def attach_document(
 
 
 def _infos(ctx: ServiceContext, *conditions: ColumnElement[bool]) -> list[DocumentInfo]:
+    if (visible := site_scope.lot_ids(ctx)) is not None:
+        # A user of one site sees the shared catalogue's documents and their own site's lots'.
+        conditions = (*conditions, or_(Document.lot_id.is_(None), Document.lot_id.in_(visible)))
     with ctx.db.read() as session:
         documents = session.execute(select(Document).where(*conditions).order_by(Document.id)).scalars().all()
         ids = [d.id for d in documents]
@@ -283,10 +287,14 @@ def read_document_content(ctx: ServiceContext, document_id: int) -> bytes:
     """The stored file, checked against its SHA-256 (a mismatch means the stored copy was altered)."""
     ctx.require(READERS, "read documents")
     with ctx.db.read() as session:
-        row = session.execute(select(Document.content, Document.sha256).where(Document.id == document_id)).first()
+        row = session.execute(
+            select(Document.content, Document.sha256, Document.lot_id).where(Document.id == document_id)
+        ).first()
+        if row is not None:
+            site_scope.check_lot_id(session, ctx, row.lot_id, f"no document with id {document_id}")
     if row is None:
         raise NotFound(f"no document with id {document_id}")
-    content, digest = row
+    content, digest, _ = row
     if content is None:
         raise NotFound(f"document {document_id} is a reference only; no file is stored")
     if hashlib.sha256(content).hexdigest() != digest:

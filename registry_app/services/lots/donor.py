@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from registry_app.domain import Lot
 from registry_app.domain.vocab import DonorUse, values
+from registry_app.services import site_scope
 from registry_app.services.audit import AuditRecord
 from registry_app.services.context import STAFF, ServiceContext, changing
-from registry_app.services.errors import FieldError, NotFound, ValidationError
+from registry_app.services.errors import FieldError, ValidationError
 
 _UNCHANGED: Any = object()
 
@@ -44,9 +44,7 @@ def record_donor_eligibility(
     if problems:
         raise ValidationError(problems)
     with ctx.db.write() as session:
-        lot = session.get(Lot, lot_id)
-        if lot is None:
-            raise NotFound(f"no lot with id {lot_id}")
+        lot = site_scope.visible_lot(session, ctx, lot_id)
         before: dict[str, Any] = {}
         after: dict[str, Any] = {}
         if donor_use is not _UNCHANGED and donor_use != lot.product.donor_use:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from registry_app.domain import Lot, TemperatureExcursion, utcnow
 from registry_app.domain.exact import ZERO
 from registry_app.domain.vocab import DestroyReason, ExcursionResolution, LotStatus, SignatureMeaning, values
+from registry_app.services import site_scope
 from registry_app.services.audit import AuditRecord, snapshot
 from registry_app.services.auth import add_signature, reauthenticate
 from registry_app.services.context import READERS, STAFF, Actor, ServiceContext, changing
@@ -110,9 +111,7 @@ def record_excursion(
         raise ValidationError(problems)
     notes = _text(notes)
     with ctx.db.write() as session:
-        lot = session.get(Lot, lot_id)
-        if lot is None:
-            raise NotFound(f"no lot with id {lot_id}")
+        lot = site_scope.visible_lot(session, ctx, lot_id)
         if reading_c is None:
             from registry_app.services.lots.receipt_checks import STORAGE_RANGES
 
@@ -176,6 +175,7 @@ def _resolve(
     ).scalar_one_or_none()
     if excursion is None:
         raise NotFound(f"no temperature excursion with id {excursion_id}")
+    site_scope.check_lot_id(session, ctx, excursion.lot_id, f"no temperature excursion with id {excursion_id}")
     if excursion.resolution is not None:
         raise ConflictError(
             f"the excursion was resolved already ({excursion.resolution}) on {excursion.resolved_at:%Y-%m-%d}"

@@ -70,7 +70,7 @@ def findings_to_acknowledge(ctx: ServiceContext, lot_id: int) -> list[Flag]:
     """What a release of this lot must acknowledge: its open critical and high findings (and its product's)."""
     ctx.require(READERS, "see flags")
     with ctx.db.read() as session:
-        return _release_findings(session, ctx, find_lot(session, lot_id))
+        return _release_findings(session, ctx, find_lot(session, ctx, lot_id))
 
 
 @changing("release lots", DIRECTOR)
@@ -86,7 +86,7 @@ def release_lot(
     signature never covers a finding its signer was not shown."""
     signer = reauthenticate(ctx, password)
     with ctx.db.write() as session:
-        lot = find_lot(session, lot_id)
+        lot = find_lot(session, ctx, lot_id)
         if refusal := lifecycle_refusal("release", lot.status, lot.lot_number):
             raise ConflictError(refusal)
         open_findings = _release_findings(session, ctx, lot)
@@ -140,7 +140,7 @@ def reject_lot(ctx: ServiceContext, lot_id: int, reason: str, *, password: str) 
     why = required_reason(reason)
     signer = reauthenticate(ctx, password)
     with ctx.db.write() as session:
-        lot = find_lot(session, lot_id)
+        lot = find_lot(session, ctx, lot_id)
         if refusal := lifecycle_refusal("reject", lot.status, lot.lot_number):
             raise ConflictError(refusal)
         before = {"status": lot.status, "status_note": lot.status_note, "rejected_on": lot.rejected_on}
@@ -180,7 +180,7 @@ def destroy_lot(ctx: ServiceContext, lot_id: int, reason: str, note: str | None 
         raise ValidationError([FieldError("note", "say what the other reason is")])
     signer = reauthenticate(ctx, password)
     with ctx.db.write() as session:
-        lot = find_lot(session, lot_id)
+        lot = find_lot(session, ctx, lot_id)
         if refusal := lifecycle_refusal("destroy", lot.status, lot.lot_number):
             raise ConflictError(refusal)
         before = {

@@ -32,6 +32,7 @@ from registry_app.domain.vocab import (
 )
 from registry_app.importers import cells
 from registry_app.importers.gs1 import ScanError, ScanResult, parse_scan
+from registry_app.services import site_scope
 from registry_app.services.audit import AuditRecord, snapshot
 from registry_app.services.audit import changes as changed_fields
 from registry_app.services.context import READERS, STAFF, ServiceContext, changing
@@ -128,11 +129,9 @@ def _supplier_id(session: Session, name: str | None) -> int | None:
     return supplier.id
 
 
-def find_lot(session: Session, lot_id: int) -> Lot:
-    lot = session.get(Lot, lot_id)
-    if lot is None:
-        raise NotFound(f"no lot with id {lot_id}")
-    return lot
+def find_lot(session: Session, ctx: ServiceContext, lot_id: int) -> Lot:
+    """The lot, if the user may see it (services/site_scope.py): another site's is "no lot" too."""
+    return site_scope.visible_lot(session, ctx, lot_id)
 
 
 def _receipt_warnings(product_name: str, storage_form: str | None, fields: Mapping[str, Any]) -> tuple[str, ...]:
@@ -337,7 +336,7 @@ def amend_lot(ctx: ServiceContext, lot_id: int, changes: Mapping[str, Any], reas
     if errors:
         raise ValidationError(errors)
     with ctx.db.write() as session:
-        lot = find_lot(session, lot_id)
+        lot = find_lot(session, ctx, lot_id)
         if "quantity_received" in fields and fields["quantity_received"] < lot.quantity_destroyed:
             raise ValidationError(
                 [FieldError("quantity_received", f"is less than the {lot.quantity_destroyed:g} already destroyed")]
@@ -386,7 +385,7 @@ class LotInfo:
 def get_lot(ctx: ServiceContext, lot_id: int, include_voided: bool = False) -> LotInfo:
     ctx.require(READERS, "view lots")
     with ctx.db.read() as session:
-        lot = find_lot(session, lot_id)
+        lot = find_lot(session, ctx, lot_id)
         query = select(CharacterizationResult).where(CharacterizationResult.lot_id == lot.id)
         if not include_voided:
             query = query.where(CharacterizationResult.voided_at.is_(None))

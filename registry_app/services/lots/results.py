@@ -14,6 +14,7 @@ from registry_app.domain.vocab import (
     MeasuredBy,
 )
 from registry_app.importers import cells
+from registry_app.services import site_scope
 from registry_app.services.audit import AuditRecord, snapshot
 from registry_app.services.context import STAFF, ServiceContext, changing
 from registry_app.services.errors import ConflictError, FieldError, NotFound, ValidationError, required_reason
@@ -90,7 +91,7 @@ def add_characterization_result(
     if errors:
         raise ValidationError(errors)
     with ctx.db.write() as session:
-        find_lot(session, lot_id)
+        find_lot(session, ctx, lot_id)
         if document_id is not None and session.get(Document, document_id) is None:
             raise ValidationError([FieldError("document_id", f"no document {document_id}")])
         item = CharacterizationResult(
@@ -116,6 +117,7 @@ def void_characterization_result(ctx: ServiceContext, result_id: int, reason: st
         item = session.get(CharacterizationResult, result_id)
         if item is None:
             raise NotFound(f"no characterization result with id {result_id}")
+        site_scope.check_lot_id(session, ctx, item.lot_id, f"no characterization result with id {result_id}")
         if item.voided_at is not None:
             raise ConflictError(f"result {result_id} was already voided")
         item.voided_at, item.void_reason = utcnow(), why

@@ -20,6 +20,7 @@ from registry_app.domain.vocab import SEVERITY_RANK
 from registry_app.reports.data import Pseudonym
 from registry_app.rules import Flag
 from registry_app.rules.table_read import PageKey, flag_filters, flag_page
+from registry_app.services import site_scope
 from registry_app.services.clock import SiteClock, site_clock
 from registry_app.services.context import READERS, ServiceContext
 from registry_app.services.flag_table import table_answers
@@ -80,15 +81,14 @@ def _sql_filters(filters: FlagFilters) -> dict[str, Any]:
     }
 
 
-def _counts(session: Session, today: date, filters: FlagFilters) -> tuple[int, int]:
+def _counts(session: Session, ctx: ServiceContext, today: date, filters: FlagFilters) -> tuple[int, int]:
     waived = func.count(FlagRecord.waiver_id)
+    site = site_scope.flag_record_conditions(ctx)
     query = select(func.count(), waived).select_from(FlagRecord).where(*flag_filters(today, **_sql_filters(filters)))
+    if filters.words or site:
+        query = query.outerjoin(Lot, Lot.id == FlagRecord.lot_id).where(*site)
     if filters.words:
-        query = (
-            query.outerjoin(Product, Product.id == FlagRecord.product_id)
-            .outerjoin(Lot, Lot.id == FlagRecord.lot_id)
-            .where(*_text_matches(filters.words))
-        )
+        query = query.outerjoin(Product, Product.id == FlagRecord.product_id).where(*_text_matches(filters.words))
     total, waived_count = session.execute(query).one()
     return int(total), int(waived_count)
 
@@ -112,9 +112,9 @@ def flags_page(
     with ctx.db.read() as session:
         if not table_answers(session, ctx):
             return _evaluated_page(ctx, session, filters, day, clock, shown)
-        extra = _text_matches(filters.words) if filters.words else None
+        extra = [*(_text_matches(filters.words) if filters.words else ()), *site_scope.flag_record_conditions(ctx)]
         found, next_key = flag_page(session, day, size or PAGE_SIZE, after, extra=extra, **_sql_filters(filters))
-        total, waived = _counts(session, day, filters) if after is None and counted else (0, 0)
+        total, waived = _counts(session, ctx, day, filters) if after is None and counted else (0, 0)
         return FlagPage(found, _subject_names(session, found, clock, shown), clock, next_key, total, waived, filters)
 
 
@@ -127,7 +127,7 @@ def count_flags_matching(ctx: ServiceContext, filters: FlagFilters, today: date 
         if not table_answers(session, ctx):
             page = _evaluated_page(ctx, session, filters, today or date.today(), clock, shown)
             return page.total, page.waived
-        return _counts(session, today or date.today(), filters)
+        return _counts(session, ctx, today or date.today(), filters)
 
 
 def _evaluated_page(

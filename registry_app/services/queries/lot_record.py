@@ -25,6 +25,7 @@ from registry_app.domain import (
 )
 from registry_app.domain.exact import ZERO, exact_sql
 from registry_app.domain.vocab import LotStatus, is_human_derived
+from registry_app.services import site_scope
 from registry_app.services.context import READERS, ServiceContext, jurisdiction
 from registry_app.services.errors import NotFound
 from registry_app.services.privacy import patient_view
@@ -121,9 +122,7 @@ def lot_detail(ctx: ServiceContext, lot_id: int) -> LotDetail:
     patient = patient_view(ctx)  # an inspector sees pseudonyms
     trail_view = inspector_view(ctx)
     with ctx.db.read() as session:
-        lot = session.get(Lot, lot_id)
-        if lot is None:
-            raise NotFound(f"no lot with id {lot_id}")
+        lot = site_scope.visible_lot(session, ctx, lot_id)
         product = lot.product
         today = today_for(ctx)
         where = jurisdiction(session, ctx)
@@ -317,6 +316,7 @@ def document_content(ctx: ServiceContext, document_id: int) -> tuple[str, bytes 
         document = session.get(Document, document_id)
         if document is None:
             raise NotFound(f"no document with id {document_id}")
+        site_scope.check_lot_id(session, ctx, document.lot_id, f"no document with id {document_id}")
         return document.file_name or f"document-{document_id}", document.content, document.reference
 
 
@@ -351,14 +351,15 @@ def dashboard_figures(ctx: ServiceContext) -> DashboardFigures:
         where = jurisdiction(session, ctx)
         by_severity: Counter[str] = Counter()
         by_code: Counter[str] = Counter()
-        if table_answers(session, ctx):
+        site = site_scope.lot_conditions(ctx)  # a user of one site: that site's lots and flags
+        if table_answers(session, ctx) and not site:
             for severity, code, _waived, count in stored_counts(session, today, include_waived=False):
                 by_severity[severity] += count
                 by_code[code] += count
         else:
             from registry_app.rules import evaluate_flags
 
-            for item in evaluate_flags(session, where, today):
+            for item in site_scope.flags_in_scope(session, ctx, evaluate_flags(session, where, today)):
                 if not item.waived:
                     by_severity[item.severity] += 1
                     by_code[item.code] += 1
@@ -370,14 +371,19 @@ def dashboard_figures(ctx: ServiceContext) -> DashboardFigures:
                 Lot.expiry_date >= today,
                 Lot.expiry_date <= today + timedelta(days=EXPIRING_DAYS),
                 exact_sql(on_hand) > 0,
+                *site,
             )
         ).scalar_one()
         quarantine = session.execute(
             select(func.count(Lot.id)).where(
-                Lot.status == LotStatus.QUARANTINE.value, (Lot.expiry_date.is_(None)) | (Lot.expiry_date >= today)
+                Lot.status == LotStatus.QUARANTINE.value,
+                (Lot.expiry_date.is_(None)) | (Lot.expiry_date >= today),
+                *site,
             )
         ).scalar_one()
-        expired_stock = session.execute(select(func.count(Lot.id)).where(expired_stock_condition(today))).scalar_one()
+        expired_stock = session.execute(
+            select(func.count(Lot.id)).where(expired_stock_condition(today), *site)
+        ).scalar_one()
         statuses = Counter(
             status or NO_STATUS
             for status in session.execute(
@@ -390,7 +396,7 @@ def dashboard_figures(ctx: ServiceContext) -> DashboardFigures:
                 )
             ).scalars()
         )
-        lots = session.execute(select(func.count(Lot.id))).scalar_one()
+        lots = session.execute(select(func.count(Lot.id)).where(*site)).scalar_one()
         completeness = _completeness_distribution(session, where, today)
         return DashboardFigures(
             {s: by_severity.get(s, 0) for s in ("critical", "high", "medium", "low", "info")},
@@ -467,6 +473,7 @@ def administrations_list(ctx: ServiceContext, text: str = "", limit: int = 500) 
             .join(Lot, Lot.id == Administration.lot_id)
             .join(Product, Product.id == Lot.product_id)
             .where(Administration.superseded.is_(False), Administration.voided_at.is_(None))
+            .where(*site_scope.lot_conditions(ctx))
             .order_by(Administration.administered_at.desc(), Administration.id.desc())
             .limit(limit)
         )
@@ -524,4 +531,5 @@ def open_flags_list(ctx: ServiceContext) -> list[dict[str, Any]]:
     from registry_app.rules import evaluate_flags
 
     with ctx.db.read() as session:
-        return [f.as_json() for f in evaluate_flags(session, jurisdiction(session, ctx), today_for(ctx))]
+        flags = evaluate_flags(session, jurisdiction(session, ctx), today_for(ctx))
+        return [f.as_json() for f in site_scope.flags_in_scope(session, ctx, flags)]

@@ -27,6 +27,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from registry_app.domain import Lot, Manufacturer, Product, Setting, Supplier
 from registry_app.domain.exact import ZERO, Exact, exact_sql
 from registry_app.domain.vocab import EXPIRED, SEVERITY_RANK, LotStatus
+from registry_app.services import site_scope
 from registry_app.services.context import READERS, ServiceContext, jurisdiction
 
 PAGE_SIZE = 200
@@ -195,6 +196,7 @@ def _filtered(
     for word in _like_words(query.text):
         conditions.append(_word_condition(session, word, sqlite))
     sparse = False
+    site = site_scope.lot_conditions(ctx)  # a user of one site lists that site's lots
     if conditions and sqlite:
         matches = select(Lot.id).where(*conditions).limit(SPARSE_LIMIT + 1).subquery()
         sparse = session.execute(select(func.count()).select_from(matches)).scalar_one() <= SPARSE_LIMIT
@@ -220,7 +222,7 @@ def _filtered(
         conditions.append(Lot.product_id == query.product_id)
     if query.supplier_id is not None:
         conditions.append(Lot.supplier_id == query.supplier_id)
-    return conditions, sparse
+    return [*conditions, *site], sparse
 
 
 def _rows_select() -> Select[*tuple[Any, ...]]:
@@ -380,7 +382,8 @@ def _page_rows(
 ) -> list[LotsPageRow]:
     if not ids:
         return []
-    found = {r[0]: _lot_row(r, today) for r in session.execute(_rows_select().where(Lot.id.in_(ids)))}
+    rows_of = _rows_select().where(Lot.id.in_(ids), *site_scope.lot_conditions(ctx))
+    found = {r[0]: _lot_row(r, today) for r in session.execute(rows_of)}
     rows = [found[i] for i in ids if i in found]
     return _with_badges(session, ctx, rows, today) if badges else rows
 
@@ -397,6 +400,8 @@ def lot_badges(ctx: ServiceContext, ids: Sequence[int]) -> dict[int, Badges]:
     ctx.require(READERS, "browse lots")
     with ctx.db.read() as session:
         today = today_for(ctx)
+        if (visible := site_scope.lot_ids(ctx)) is not None:
+            ids = session.execute(visible.where(Lot.id.in_(list(ids)))).scalars().all()
         rows = [LotsPageRow(i, "", "", "", None, None, "", None, today, ZERO, None) for i in ids]
         return {
             r.id: Badges(r.worst_severity, r.open_flags, r.completeness)

@@ -1,6 +1,7 @@
 """The catalogue and site actions of the main window's menus: a Catalogue menu (new product, the product on
-the Products page, manufacturers, suppliers), File > Site settings… and File > Users…. Every action is shown; one the
-signed-in role may not take is disabled, its tooltip and status tip saying why."""
+the Products page, manufacturers, suppliers), File > Site settings…, File > Users… and, for a user of several
+sites, File > Switch site…. Every action is shown; one the signed-in role may not take is disabled, its
+tooltip and status tip saying why."""
 
 from __future__ import annotations
 
@@ -128,7 +129,10 @@ def install_catalogue_actions(window: QMainWindow) -> list[QAction]:
             users.setStatusTip(why)
         quit_action = next((a for a in file_menu.actions() if a.text() == "&Quit"), None)
         separator = next((a for a in file_menu.actions() if a.isSeparator()), quit_action)
-        for action in (site, users):
+        from ..site_switch import switch_site_action
+
+        switch = switch_site_action(window)  # a user who works at several sites (issue 23)
+        for action in (site, users, *([switch] if switch else [])):
             if separator is not None:  # before Quit, with the other registry-wide actions
                 file_menu.insertAction(separator, action)
             else:

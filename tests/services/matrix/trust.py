@@ -6,7 +6,7 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
-from registry_app.services import auth, backup, privacy, signoff, sites
+from registry_app.services import auth, backup, memberships, privacy, signoff, sites
 
 from . import MatrixSetup, Prepare
 
@@ -86,6 +86,14 @@ def _add_site(setup: MatrixSetup):  # type: ignore[no-untyped-def]
     return lambda ctx: sites.add_site(ctx, "BUSAN", "Busan clinic", "KR", "Asia/Seoul")
 
 
+def _grant_role(setup: MatrixSetup):  # type: ignore[no-untyped-def]
+    return lambda ctx: memberships.grant_role(ctx, "pharmacist", "main", "inspector")
+
+
+def _revoke_role(setup: MatrixSetup):  # type: ignore[no-untyped-def]
+    return lambda ctx: memberships.revoke_role(ctx, "pharmacist", "all")
+
+
 def _sign_off(setup: MatrixSetup):  # type: ignore[no-untyped-def]
     return lambda ctx: signoff.sign_off_report(
         ctx, setup.password_for(ctx), "ab" * 32, date(2026, 1, 1), date(2026, 3, 31)
@@ -112,6 +120,8 @@ CALLS: dict[str, Prepare] = {
     "auth.signed_reset_password": _signed_reset,
     "sites.set_site": _set_site,
     "sites.add_site": _add_site,
+    "memberships.grant_role": _grant_role,
+    "memberships.revoke_role": _revoke_role,
     "privacy.set_patient_ref_pattern": _set_patient_ref_pattern,
     "signoff.sign_off_report": _sign_off,
     "backup.backup_registry": _backup,
