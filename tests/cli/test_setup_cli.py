@@ -289,6 +289,7 @@ def test_site_add_and_list(
 def test_user_grant_revoke_and_add_at_a_site(
     database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    from .runner import last_audit
     from .runner import run as run_as
 
     add_site = ["site", "add", "BUSAN", "--name", "Busan clinic", "--jurisdiction", "KR"]
@@ -312,11 +313,17 @@ def test_user_grant_revoke_and_add_at_a_site(
     assert run_as(grant, monkeypatch, database_url, user="director") == 3
     assert run_as(grant, monkeypatch, database_url, user="admin") == 0
     assert capsys.readouterr().out.strip() == "kim is now inspector at every site"
+    database = open_database(database_url)
+    granted = last_audit(database)
+    assert (granted["action"], granted["username"]) == ("grant role", "admin"), granted
     assert run_as(["user", "list", "--format", "json"], monkeypatch, database_url, user="admin") == 0
     kim = next(u for u in json.loads(capsys.readouterr().out) if u["username"] == "kim")
     assert kim["sites"] == [{"site": "all", "role": "inspector"}, {"site": "BUSAN", "role": "pharmacist"}]
     revoke = ["user", "revoke", "kim", "--site", "BUSAN", "--reason", "moved"]
     assert run_as(revoke, monkeypatch, database_url, user="admin") == 0
+    revoked = last_audit(database)
+    assert (revoked["action"], revoked["reason"]) == ("revoke role", "moved"), revoked
+    database.dispose()
     assert run_as(revoke, monkeypatch, database_url, user="admin") == 1
     assert "kim has no role at site BUSAN" in capsys.readouterr().err
     assert run_as(["user", "grant", "kim", "--site", "BUSAN"], monkeypatch, database_url, user="admin") == 2
