@@ -246,27 +246,53 @@ def _write_pdf(path: Path, content: ComplianceData) -> int:
     return write_compliance_pdf(path, content)
 
 
-def _publish(ctx: ServiceContext, temporary: Path, final: Path, record: AuditRecord, replace: bool) -> int:
-    """The audit entry and the file appear together: the move happens inside the entry's transaction."""
+@dataclass(frozen=True)
+class _Disclosure:
+    """What an output shows of patients and free text, checked against the role before anything is read."""
+
+    patient_refs: bool
+    free_text: bool
+    pseudonym: Pseudonym
+
+    def fields(self) -> dict[str, Any]:
+        return {
+            "patient_refs": "included" if self.patient_refs else "pseudonymized",
+            "free_text": "included" if self.free_text else "withheld",
+        }
+
+    def reason(self) -> str | None:
+        included = [
+            *(["the clinic's own patient references"] if self.patient_refs else []),
+            *(["free text (notes, reasons, narratives)"] if self.free_text else []),
+        ]
+        return f"the medical director included {' and '.join(included)}" if included else None
+
+
+def _disclosure(ctx: ServiceContext, include_patient_refs: bool, include_free_text: bool) -> _Disclosure:
+    _check_patient_refs(ctx, include_patient_refs)
+    check_free_text(ctx, include_free_text)
+    return _Disclosure(include_patient_refs, include_free_text, _pseudonymizer(ctx, include_patient_refs))
+
+
+def _publish(
+    ctx: ServiceContext,
+    temporary: Path,
+    final: Path,
+    replace: bool,
+    shown: _Disclosure,
+    entry: tuple[str, str, str],
+    after: dict[str, Any],
+) -> int:
+    """The audit entry (action, entity type, entity id; what the output holds and what it discloses) and the file
+    appear together: the move happens inside the entry's transaction."""
+    action, entity_type, entity_id = entry
+    record = AuditRecord(
+        action, entity_type, entity_id, before={}, after={**after, **shown.fields()}, reason=shown.reason()
+    )
     with ctx.db.write() as session:
         seq = ctx.audit(session, record)
         publish(temporary, final, replace)
     return seq
-
-
-def _patient_refs_fields(include_patient_refs: bool, include_free_text: bool) -> dict[str, Any]:
-    return {
-        "patient_refs": "included" if include_patient_refs else "pseudonymized",
-        "free_text": "included" if include_free_text else "withheld",
-    }
-
-
-def _reason(include_patient_refs: bool, include_free_text: bool) -> str | None:
-    included = [
-        *(["the clinic's own patient references"] if include_patient_refs else []),
-        *(["free text (notes, reasons, narratives)"] if include_free_text else []),
-    ]
-    return f"the medical director included {' and '.join(included)}" if included else None
 
 
 # ---- services -----------------------------------------------------------------------------------------
@@ -297,10 +323,9 @@ def export(
         raise ValidationError(problems)
     period = _period(ctx, start, end, required=False)
     final = output_target(out, f".{fmt}", replace)
-    _check_patient_refs(ctx, include_patient_refs)
-    check_free_text(ctx, include_free_text)
+    shown = _disclosure(ctx, include_patient_refs, include_free_text)
     today = today or date.today()
-    pseudonym = _pseudonymizer(ctx, include_patient_refs)
+    pseudonym = shown.pseudonym
     with temporary_beside(final) as temporary:
         with ctx.db.read() as session:
             jurisdiction = current_site(session, ctx.site_code).jurisdiction
@@ -316,22 +341,8 @@ def export(
             "rows": rows,
             "period": period.as_json(),
             "audit_head": head,
-            **_patient_refs_fields(include_patient_refs, include_free_text),
         }
-        seq = _publish(
-            ctx,
-            temporary,
-            final,
-            AuditRecord(
-                f"export {kind}",
-                "export",
-                kind,
-                before={},
-                after=after,
-                reason=_reason(include_patient_refs, include_free_text),
-            ),
-            replace,
-        )
+        seq = _publish(ctx, temporary, final, replace, shown, (f"export {kind}", "export", kind), after)
     return OutputResult(final, digest, kind, rows=rows, audit_seq=seq, audit_head=head)
 
 
@@ -349,10 +360,9 @@ def compliance_report(
     """The inspector's compliance report for the period, as PDF."""
     period = _period(ctx, start, end, required=True)
     final = output_target(out, ".pdf", replace)
-    _check_patient_refs(ctx, include_patient_refs)
-    check_free_text(ctx, include_free_text)
+    shown = _disclosure(ctx, include_patient_refs, include_free_text)
     today = today or date.today()
-    pseudonym = _pseudonymizer(ctx, include_patient_refs)
+    pseudonym = shown.pseudonym
     with temporary_beside(final) as temporary:
         with ctx.db.read() as session:
             content = _compliance_data(
@@ -368,22 +378,8 @@ def compliance_report(
             "period": period.as_json(),
             "audit_trail": content.audit_status,
             "audit_head": content.audit_head,
-            **_patient_refs_fields(include_patient_refs, include_free_text),
         }
-        seq = _publish(
-            ctx,
-            temporary,
-            final,
-            AuditRecord(
-                "compliance report",
-                "report",
-                "compliance",
-                before={},
-                after=after,
-                reason=_reason(include_patient_refs, include_free_text),
-            ),
-            replace,
-        )
+        seq = _publish(ctx, temporary, final, replace, shown, ("compliance report", "report", "compliance"), after)
     return OutputResult(final, digest, "compliance", pages=pages, audit_seq=seq, audit_head=content.audit_head)
 
 
@@ -402,10 +398,9 @@ def bundle(
     result of `audit verify`, and a manifest of every file's SHA-256."""
     period = _period(ctx, start, end, required=True)
     final = output_target(out, ".zip", replace)
-    _check_patient_refs(ctx, include_patient_refs)
-    check_free_text(ctx, include_free_text)
+    shown = _disclosure(ctx, include_patient_refs, include_free_text)
     today = today or date.today()
-    pseudonym = _pseudonymizer(ctx, include_patient_refs)
+    pseudonym = shown.pseudonym
     with temporary_beside(final) as temporary:
         with ctx.db.read() as session:
             # Flags are evaluated and lots read once, for the report and the exports alike.
@@ -436,20 +431,6 @@ def bundle(
             "files": {f.name: f.sha256 for f in files},
             "audit_trail": content.audit_status,
             "audit_head": content.audit_head,
-            **_patient_refs_fields(include_patient_refs, include_free_text),
         }
-        seq = _publish(
-            ctx,
-            temporary,
-            final,
-            AuditRecord(
-                "inspection bundle",
-                "bundle",
-                final.name,
-                before={},
-                after=after,
-                reason=_reason(include_patient_refs, include_free_text),
-            ),
-            replace,
-        )
+        seq = _publish(ctx, temporary, final, replace, shown, ("inspection bundle", "bundle", final.name), after)
     return OutputResult(final, digest, "bundle", files=tuple(files), audit_seq=seq, audit_head=content.audit_head)
