@@ -20,28 +20,18 @@ from registry_app.rules.table_read import iter_stored_flags, stored_counts, stor
 from registry_app.services import site_scope
 from registry_app.services.audit import AuditRecord
 from registry_app.services.auth import add_signature, reauthenticate
-from registry_app.services.clock import SiteClock, site_clock
+from registry_app.services.clock import SiteClock
 from registry_app.services.context import DIRECTOR, READERS, ServiceContext, changing, jurisdiction
 from registry_app.services.errors import ConflictError, NotFound, ValidationError
 from registry_app.services.flag_table import table_answers
-from registry_app.services.privacy import patient_view
 
 SUBJECT_TYPES = ("product", "lot", "administration", "adverse_event")
 
 
-@dataclass(frozen=True)
-class FlagListing:
-    """The flags with what a person reads for each subject (issue 20.7: "PLN24-0001", "PT-00412, 2026-11-03
-    14:05 KST (lot PLN24-0001)", not "Lot 22" or "Administration 72") and the site's clock for waiver times."""
-
-    flags: list[Flag]
-    subjects: dict[tuple[str, int], str]
-    clock: SiteClock
-
-
-def _subject_names(session: Any, flags: list[Flag], clock: SiteClock, shown: Pseudonym) -> dict[tuple[str, int], str]:
-    """Readable names for the subjects of these flags, a query per subject type; patients as `shown` gives
-    them (an inspector sees pseudonyms)."""
+def subject_names(session: Any, flags: list[Flag], clock: SiteClock, shown: Pseudonym) -> dict[tuple[str, int], str]:
+    """Readable names for the subjects of these flags, a query per subject type (issue 20.7: "PLN24-0001",
+    "PT-00412, 2026-11-03 14:05 KST (lot PLN24-0001)", not "Lot 22" or "Administration 72"); patients as `shown`
+    gives them (an inspector sees pseudonyms)."""
     from registry_app.domain import Administration, AdverseEvent, Lot, Product
 
     wanted: dict[str, set[int]] = {}
@@ -83,15 +73,6 @@ def _subject_names(session: Any, flags: list[Flag], clock: SiteClock, shown: Pse
     return names
 
 
-def flag_listing(ctx: ServiceContext, today: date | None = None) -> FlagListing:
-    """Every current flag (list_flags) with its subject's readable name, for the Flags page."""
-    flags = list_flags(ctx, today=today)
-    clock = site_clock(ctx)
-    patient = patient_view(ctx)
-    with ctx.db.read() as session:
-        return FlagListing(flags, _subject_names(session, flags, clock, patient), clock)
-
-
 @dataclass(frozen=True)
 class FlagCounts:
     by_severity: dict[str, int]
@@ -104,7 +85,7 @@ def _today(today: date | None) -> date:
     return today or date.today()
 
 
-def _validate_filters(min_severity: str | None, codes: Collection[str] | None) -> None:
+def validate_filters(min_severity: str | None, codes: Collection[str] | None) -> None:
     errors = []
     if min_severity is not None and min_severity not in SEVERITY_RANK:
         errors.append(f"min_severity: {min_severity!r} is not a severity; use one of {', '.join(SEVERITY_RANK)}")
@@ -127,7 +108,7 @@ def list_flags(
 ) -> list[Flag]:
     """The current compliance flags, highest severity first; filters by minimum severity and codes."""
     ctx.require(READERS, "see flags")
-    _validate_filters(min_severity, codes)
+    validate_filters(min_severity, codes)
     with ctx.db.read() as session:
         if table_answers(session, ctx):
             stored = stored_flags(
@@ -152,7 +133,7 @@ def filter_flags(
 ) -> list[Flag]:
     """The flags at or above a severity, of these codes, waived ones left out unless included: for a list
     already evaluated (the desktop's flags page evaluates once and narrows as the filters change)."""
-    _validate_filters(min_severity, codes)
+    validate_filters(min_severity, codes)
     floor = SEVERITY_RANK[min_severity] if min_severity else -1
     wanted = frozenset(codes) if codes else None
     return [
@@ -241,7 +222,7 @@ def iter_flags(
     Ordered by subject type, then subject id chunk, then severity and code within the chunk (not globally by
     severity: a global order needs every flag at once). One read transaction, so the output is one snapshot."""
     ctx.require(READERS, "see flags")
-    _validate_filters(min_severity, codes)
+    validate_filters(min_severity, codes)
     floor = SEVERITY_RANK[min_severity] if min_severity else -1
     wanted = list(codes) if codes else list(COMPLIANCE_CODES)
     with ctx.db.read() as session:
@@ -282,7 +263,7 @@ def flags_for_lot(
     """The flags of one lot, of its product, of its administrations and of their adverse events (`flags --lot`),
     in list_flags' order; only those subjects are evaluated."""
     ctx.require(READERS, "see flags")
-    _validate_filters(min_severity, codes)
+    validate_filters(min_severity, codes)
     wanted = list(codes) if codes else list(COMPLIANCE_CODES)
     with ctx.db.read() as session:
         product_id = session.execute(
@@ -352,7 +333,7 @@ def flag_summary(
     """`flags --summary`: summarize_flags of every current flag, counted by one GROUP BY over the persisted
     flags (by streaming them when the table does not hold this jurisdiction's)."""
     ctx.require(READERS, "see flags")
-    _validate_filters(min_severity, codes)
+    validate_filters(min_severity, codes)
     with ctx.db.read() as session:
         if table_answers(session, ctx) and site_scope.scope_of(ctx) is None:
             counted = stored_counts(session, _today(today), codes=codes, min_rank=_floor(min_severity))

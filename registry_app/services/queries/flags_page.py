@@ -24,7 +24,7 @@ from registry_app.services import site_scope
 from registry_app.services.clock import SiteClock, site_clock
 from registry_app.services.context import READERS, ServiceContext
 from registry_app.services.flag_table import table_answers
-from registry_app.services.flags import _subject_names, _validate_filters, filter_flags, list_flags
+from registry_app.services.flags import filter_flags, list_flags, subject_names, validate_filters
 from registry_app.services.privacy import patient_view
 
 PAGE_SIZE = 500
@@ -105,7 +105,7 @@ def flags_page(
     (a further page, or `counted=False`, gives them as 0: the desktop shows the page first and asks
     `count_flags_matching` next, a scan of the counts' index that takes longer than the page on a big registry)."""
     ctx.require(READERS, "see flags")
-    _validate_filters(filters.min_severity, filters.codes)
+    validate_filters(filters.min_severity, filters.codes)
     day = today or date.today()
     clock = site_clock(ctx)
     shown = patient_view(ctx)  # an inspector reads patients as pseudonyms
@@ -115,13 +115,13 @@ def flags_page(
         extra = [*(_text_matches(filters.words) if filters.words else ()), *site_scope.flag_record_conditions(ctx)]
         found, next_key = flag_page(session, day, size or PAGE_SIZE, after, extra=extra, **_sql_filters(filters))
         total, waived = _counts(session, ctx, day, filters) if after is None and counted else (0, 0)
-        return FlagPage(found, _subject_names(session, found, clock, shown), clock, next_key, total, waived, filters)
+        return FlagPage(found, subject_names(session, found, clock, shown), clock, next_key, total, waived, filters)
 
 
 def count_flags_matching(ctx: ServiceContext, filters: FlagFilters, today: date | None = None) -> tuple[int, int]:
     """(flags, of them waived) under the page's filters."""
     ctx.require(READERS, "see flags")
-    _validate_filters(filters.min_severity, filters.codes)
+    validate_filters(filters.min_severity, filters.codes)
     clock, shown = site_clock(ctx), patient_view(ctx)
     with ctx.db.read() as session:
         if not table_answers(session, ctx):
@@ -148,4 +148,4 @@ def _evaluated_page(
         and all(w in f"{f.code} {f.product_name or ''} {f.lot_number or ''} {f.message}".casefold() for w in words)
     ]
     waived = sum(1 for f in found if f.waived)
-    return FlagPage(found, _subject_names(session, found, clock, shown), clock, None, len(found), waived, filters)
+    return FlagPage(found, subject_names(session, found, clock, shown), clock, None, len(found), waived, filters)
