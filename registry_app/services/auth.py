@@ -414,6 +414,7 @@ def _change_user(
         user = _user_by_name(session, username)
         if user is None:
             raise NotFound(f"no user named {username!r}")
+        memberships.check_manages(session, ctx, user)
         before = {k: getattr(user, k) for k in values if k != "password_hash"}
         for key, value in values.items():
             setattr(user, key, value)

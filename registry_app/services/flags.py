@@ -425,6 +425,8 @@ def waive_flag(
             f"{subject_type.replace('_', ' ')}",
             field="subject_type",
         )
+    if subject_type == "product":
+        site_scope.require_group(ctx, "a waiver on a product's flag")
     signer = reauthenticate(ctx, password)
     with ctx.db.write() as session:
         flags = evaluate_flags(

@@ -96,6 +96,22 @@ def _place(session: Session, site_code: str) -> Site | None:
     return site
 
 
+def check_manages(session: Session, ctx: ServiceContext, user: User) -> None:
+    """An admin of one site changes the accounts of that site's people only: a user with a role anywhere else (or
+    a group role) is the group's to change."""
+    actor = ctx.actor
+    if actor is None or actor.site_id is None:
+        return
+    places = session.execute(
+        select(SiteRole.site_id).where(SiteRole.user_id == user.id, SiteRole.revoked_at.is_(None))
+    ).scalars()
+    if any(place != actor.site_id for place in places):
+        raise PermissionDenied(
+            f"{actor.username} is an admin of one site; {user.username} also works elsewhere in the group, "
+            "so a group admin changes their account"
+        )
+
+
 def _user(session: Session, ctx: ServiceContext, username: str, site: Site | None) -> User:
     actor = ctx.actor
     assert actor is not None  # `changing` checked the role

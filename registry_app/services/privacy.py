@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from registry_app.domain import Setting
 from registry_app.domain.vocab import Role
 from registry_app.reports.data import FREE_TEXT_KEYS, Pseudonym
+from registry_app.services import site_scope
 from registry_app.services.audit import AuditRecord
 from registry_app.services.context import ADMIN, ServiceContext, changing
 from registry_app.services.errors import PermissionDenied, ValidationError
@@ -111,6 +112,7 @@ def store_patient_ref_pattern(session: Session, pattern: str | None) -> tuple[st
 @changing("change the patient reference pattern", ADMIN)
 def set_patient_ref_pattern(ctx: ServiceContext, pattern: str | None) -> str:
     """Set the registry's patient-reference pattern (None or "" restores the default); the pattern in force."""
+    site_scope.require_group(ctx, "the patient-reference pattern")
     if pattern and pattern.strip():
         validate_patient_ref_pattern(pattern)  # checked before the transaction opens
     with ctx.db.write() as session:

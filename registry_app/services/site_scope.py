@@ -20,12 +20,20 @@ from sqlalchemy.orm import Session
 from registry_app.domain import Administration, AdverseEvent, FlagRecord, Lot
 from registry_app.rules import Flag
 from registry_app.services.context import ServiceContext
-from registry_app.services.errors import NotFound
+from registry_app.services.errors import NotFound, PermissionDenied
 
 
 def scope_of(ctx: ServiceContext) -> int | None:
     """The one site the user may see (None: every site)."""
     return ctx.actor.site_id if ctx.actor is not None else None
+
+
+def require_group(ctx: ServiceContext, what: str) -> None:
+    """Refuse a change that holds for every site of the group (the shared settings, a product's waiver, a new
+    site, the demo) to a user whose role is at one site only."""
+    if scope_of(ctx) is not None:
+        who = ctx.actor.username if ctx.actor is not None else "nobody"
+        raise PermissionDenied(f"{who} has a role at one site; {what} holds for every site and needs a group role")
 
 
 def lot_conditions(ctx: ServiceContext) -> list[ColumnElement[bool]]:
@@ -109,10 +117,12 @@ def flag_filter(session: Session, ctx: ServiceContext) -> Callable[[Flag], bool]
 
 
 def check_subject(session: Session, ctx: ServiceContext, subject_type: str, subject_id: int, missing: str) -> None:
-    """Refuse a flag's subject (a waiver's) of another site: a lot, an administration or an adverse event; a
-    product is the group's."""
-    if scope_of(ctx) is None or subject_type == "product":
+    """Refuse a flag's subject (a waiver's) of another site: a lot, an administration or an adverse event. A
+    product is the group's: waiving its flag silences it at every site, which a role at one site may not do."""
+    if scope_of(ctx) is None:
         return
+    if subject_type == "product":
+        require_group(ctx, "a waiver on a product's flag")
     lot_id: int | None = subject_id
     if subject_type == "administration":
         lot_id = session.execute(select(Administration.lot_id).where(Administration.id == subject_id)).scalar()

@@ -11,9 +11,10 @@ from sqlalchemy.orm import Session
 
 from registry_app.domain import Setting, Site
 from registry_app.importers import cells
+from registry_app.services import site_scope
 from registry_app.services.audit import AuditRecord, snapshot
 from registry_app.services.context import ADMIN, CURRENT_SITE_KEY, READERS, ServiceContext, changing, current_site
-from registry_app.services.errors import ConflictError, FieldError, ValidationError
+from registry_app.services.errors import ConflictError, FieldError, PermissionDenied, ValidationError
 from registry_app.services.privacy import patient_ref_pattern as ref_pattern
 from registry_app.services.privacy import store_patient_ref_pattern, validate_patient_ref_pattern
 
@@ -83,15 +84,20 @@ def set_site(
             errors += error.errors
     if errors:
         raise ValidationError(errors)
+    if patient_ref_pattern is not None:
+        site_scope.require_group(ctx, "the patient-reference pattern")
     with ctx.db.write() as session:
         site = current_site(session, ctx.site_code)
+        if site_scope.scope_of(ctx) not in (None, site.id):
+            raise PermissionDenied(f"{ctx.actor.username if ctx.actor else 'nobody'} is an admin of another site")
         before = {**snapshot(site), "time_zone": _time_zone(session, site)}
         site.jurisdiction = code
         if name is not None:
             site.name = name.strip()
         if zone is not None:
             _set_setting(session, TIME_ZONE_KEY.format(code=site.code), zone)
-        _remember_current(session, site)
+        if site_scope.scope_of(ctx) is None:  # the registry's default site is the group's to choose
+            _remember_current(session, site)
         after = {**snapshot(site), "time_zone": _time_zone(session, site)}
         if patient_ref_pattern is not None:
             before["patient_ref_pattern"], after["patient_ref_pattern"] = store_patient_ref_pattern(
@@ -143,6 +149,7 @@ def add_site(
     ctx: ServiceContext, code: str, name: str, jurisdiction: str, time_zone: str | None = None
 ) -> dict[str, str]:
     """Add a site (clinic) to a multi-site registry: its code, name, jurisdiction and optional time zone."""
+    site_scope.require_group(ctx, "adding a site")
     errors: list[FieldError] = []
     code = (code or "").strip()
     if not _SITE_CODE.fullmatch(code):

@@ -33,7 +33,7 @@ from registry_app.domain import (
     utcnow,
 )
 from registry_app.rules import table as flag_table
-from registry_app.services import audit_records
+from registry_app.services import audit_records, site_scope
 from registry_app.services.audit import AuditRecord, append, snapshot
 from registry_app.services.auth import _insert_user
 from registry_app.services.context import ADMIN, Actor, ServiceContext, changing, current_site
@@ -118,6 +118,7 @@ def check_lot_count(lots: int) -> None:
 
 @changing("generate demo data", DEMO_ROLES)
 def generate_demo(ctx: ServiceContext, lots: int = 200, seed: int = 1, today: date | None = None) -> DemoSummary:
+    site_scope.require_group(ctx, "the demo registry")
     check_lot_count(lots)
     today = today or date.today()
     rows_process = RowProcess() if lots >= SEPARATE_PROCESS_FROM else None
