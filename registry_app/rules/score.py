@@ -12,7 +12,7 @@ from sqlalchemy import and_, case, func, literal, literal_column, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from ..domain import Supplier
+from ..domain import Lot, Supplier
 from ..domain.vocab import STATUSES_NEEDING_REFERENCE
 from .common import MAX_SQL_IDS, Request, present
 from .lot_rules import EV_ITEMS, PN_ITEMS, lot_facts
@@ -70,8 +70,17 @@ def _score_columns(f: Any) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
     return applicable, done
 
 
-def _scored(session: Session, jurisdiction: str) -> Any:
+def _facts(session: Session, jurisdiction: str, site_id: int | None) -> Any:
+    """The lots' facts; with `site_id`, that site's lots only (a user of one site scores their own)."""
     facts = lot_facts(Request(session, jurisdiction.upper(), date.today(), frozenset())).subquery("facts")
+    if site_id is None:
+        return facts
+    site_lots = select(Lot.id).where(Lot.site_id == site_id)
+    return select(facts).where(facts.c.lot_id.in_(site_lots)).subquery("site_facts")
+
+
+def _scored(session: Session, jurisdiction: str, site_id: int | None) -> Any:
+    facts = _facts(session, jurisdiction, site_id)
     applicable, done = _score_columns(facts)
     return select(
         facts.c.lot_id,
@@ -82,12 +91,12 @@ def _scored(session: Session, jurisdiction: str) -> Any:
     ).subquery("scored")
 
 
-def score_buckets(session: Session, jurisdiction: str) -> list[int]:
+def score_buckets(session: Session, jurisdiction: str, site_id: int | None = None) -> list[int]:
     """How many lots score 0-19, 20-39, 40-59, 60-79 and 80-100 (the dashboard's chart), counted in SQL by
     (items done, items applicable): a few hundred pairs at most, where a million lots' scores fetched into
     Python took 6 s. The shown score rounds to 0.1, which moves no lot across a bound (k/n with n <= 25 is
     never within 0.05 of a multiple of 20 without being one), so the pairs are bucketed exactly, in integers."""
-    facts = lot_facts(Request(session, jurisdiction.upper(), date.today(), frozenset())).subquery("facts")
+    facts = _facts(session, jurisdiction, site_id)
     applicable, done = _score_columns(facts)
     pairs = select(done.label("done"), applicable.label("applicable"), func.count()).group_by(
         literal_column("done"), literal_column("applicable")
@@ -98,9 +107,11 @@ def score_buckets(session: Session, jurisdiction: str) -> list[int]:
     return buckets
 
 
-def lot_scores(session: Session, jurisdiction: str, lot_ids: Collection[int] | None = None) -> dict[int, float]:
-    """Lot id -> completeness score (0-100), for the given lots or all."""
-    scored = _scored(session, jurisdiction)
+def lot_scores(
+    session: Session, jurisdiction: str, lot_ids: Collection[int] | None = None, site_id: int | None = None
+) -> dict[int, float]:
+    """Lot id -> completeness score (0-100), for the given lots or all (of the site `site_id`, when given)."""
+    scored = _scored(session, jurisdiction, site_id)
     query = select(scored.c.lot_id, scored.c.score)
     wanted = None if lot_ids is None else set(lot_ids)
     if wanted is not None and len(wanted) <= MAX_SQL_IDS:
@@ -112,8 +123,8 @@ def lot_scores(session: Session, jurisdiction: str, lot_ids: Collection[int] | N
     }
 
 
-def product_averages(session: Session, jurisdiction: str) -> list[Average]:
-    scored = _scored(session, jurisdiction)
+def product_averages(session: Session, jurisdiction: str, site_id: int | None = None) -> list[Average]:
+    scored = _scored(session, jurisdiction, site_id)
     query = (
         select(scored.c.product_id, scored.c.product_name, func.count(), func.avg(scored.c.score))
         .group_by(scored.c.product_id, scored.c.product_name)
@@ -122,8 +133,8 @@ def product_averages(session: Session, jurisdiction: str) -> list[Average]:
     return [Average(pid, name, n, round(float(avg), 1)) for pid, name, n, avg in session.execute(query)]
 
 
-def supplier_averages(session: Session, jurisdiction: str) -> list[Average]:
-    scored = _scored(session, jurisdiction)
+def supplier_averages(session: Session, jurisdiction: str, site_id: int | None = None) -> list[Average]:
+    scored = _scored(session, jurisdiction, site_id)
     query = (
         select(scored.c.supplier_id, Supplier.name, func.count(), func.avg(scored.c.score))
         .select_from(scored)

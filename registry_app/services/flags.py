@@ -388,19 +388,19 @@ def list_alerts(ctx: ServiceContext, today: date | None = None) -> list[Flag]:
 def lot_scores(ctx: ServiceContext, lot_ids: Collection[int] | None = None) -> dict[int, float]:
     ctx.require(READERS, "see completeness scores")
     with ctx.db.read() as session:
-        return scoring.lot_scores(session, jurisdiction(session, ctx), lot_ids)
+        return scoring.lot_scores(session, jurisdiction(session, ctx), lot_ids, site_scope.scope_of(ctx))
 
 
 def product_scores(ctx: ServiceContext) -> list[scoring.Average]:
     ctx.require(READERS, "see completeness scores")
     with ctx.db.read() as session:
-        return scoring.product_averages(session, jurisdiction(session, ctx))
+        return scoring.product_averages(session, jurisdiction(session, ctx), site_scope.scope_of(ctx))
 
 
 def supplier_scores(ctx: ServiceContext) -> list[scoring.Average]:
     ctx.require(READERS, "see completeness scores")
     with ctx.db.read() as session:
-        return scoring.supplier_averages(session, jurisdiction(session, ctx))
+        return scoring.supplier_averages(session, jurisdiction(session, ctx), site_scope.scope_of(ctx))
 
 
 @changing("waive flags", DIRECTOR)

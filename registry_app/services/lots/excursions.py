@@ -271,6 +271,7 @@ def list_excursions(ctx: ServiceContext, lot_id: int) -> list[ExcursionView]:
     """A lot's excursions, newest first."""
     ctx.require(READERS, "read temperature excursions")
     with ctx.db.read() as session:
+        site_scope.visible_lot(session, ctx, lot_id)
         rows = (
             session.execute(
                 select(TemperatureExcursion)

@@ -397,7 +397,7 @@ def dashboard_figures(ctx: ServiceContext) -> DashboardFigures:
             ).scalars()
         )
         lots = session.execute(select(func.count(Lot.id)).where(*site)).scalar_one()
-        completeness = _completeness_distribution(session, where, today)
+        completeness = _completeness_distribution(session, where, site_scope.scope_of(ctx))
         return DashboardFigures(
             {s: by_severity.get(s, 0) for s in ("critical", "high", "medium", "low", "info")},
             dict(by_code.most_common()),
@@ -410,10 +410,10 @@ def dashboard_figures(ctx: ServiceContext) -> DashboardFigures:
         )
 
 
-def _completeness_distribution(session: Any, where: str, today: date) -> dict[str, int]:
+def _completeness_distribution(session: Any, where: str, site_id: int | None) -> dict[str, int]:
     from registry_app.rules.score import score_buckets
 
-    return dict(zip(COMPLETENESS_BUCKETS, score_buckets(session, where), strict=True))
+    return dict(zip(COMPLETENESS_BUCKETS, score_buckets(session, where, site_id), strict=True))
 
 
 # --- simple lists -----------------------------------------------------------------------------------------------
