@@ -50,8 +50,8 @@ READS: dict[str, Callable[[dict[str, int]], Read]] = {
     "findings_to_acknowledge": lambda ids: lambda ctx: lifecycle.findings_to_acknowledge(ctx, ids["lot"]),
     "list_excursions": lambda ids: lambda ctx: excursions.list_excursions(ctx, ids["lot"]),
     "flags_for_subject(lot)": lambda ids: lambda ctx: flag_service.flags_for_subject(ctx, "lot", ids["lot"]),
-    "flags_for_subject(administration)": lambda ids: lambda ctx: flag_service.flags_for_subject(
-        ctx, "administration", ids["administration"]
+    "flags_for_subject(administration)": lambda ids: (
+        lambda ctx: flag_service.flags_for_subject(ctx, "administration", ids["administration"])
     ),
     "flags_for_lot": lambda ids: lambda ctx: flag_service.flags_for_lot(ctx, ids["lot"]),
     "lot_scores": lambda ids: lambda ctx: flag_service.lot_scores(ctx, [ids["lot"]]),
@@ -59,12 +59,12 @@ READS: dict[str, Callable[[dict[str, int]], Read]] = {
     "find_lot": lambda ids: lambda ctx: recalls.find_lot(ctx, "RV-MAIN"),
     "lots_for_patient": lambda ids: lambda ctx: recalls.lots_for_patient(ctx, "PT-M001"),
     "get_administration": lambda ids: lambda ctx: administrations.get_administration(ctx, ids["administration"]),
-    "administration_history": lambda ids: lambda ctx: administrations.administration_history(
-        ctx, ids["administration"]
+    "administration_history": lambda ids: (
+        lambda ctx: administrations.administration_history(ctx, ids["administration"])
     ),
     "get_adverse_event": lambda ids: lambda ctx: adverse_events.get_adverse_event(ctx, ids["event"]),
-    "list_adverse_events": lambda ids: lambda ctx: adverse_events.list_adverse_events(
-        ctx, administration_id=ids["administration"]
+    "list_adverse_events": lambda ids: (
+        lambda ctx: adverse_events.list_adverse_events(ctx, administration_id=ids["administration"])
     ),
     "get_document": lambda ids: lambda ctx: documents.get_document(ctx, ids["doc"]),
     "read_document_content": lambda ids: lambda ctx: documents.read_document_content(ctx, ids["doc"]),
