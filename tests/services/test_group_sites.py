@@ -6,7 +6,11 @@ Runs on SQLite and, with REGISTRY_TEST_DATABASE_URL (`pytest -m db`), on Postgre
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import zipfile
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -14,7 +18,7 @@ from sqlalchemy import select
 
 from registry_app.db import Database
 from registry_app.domain import AuditEntry
-from registry_app.services import Actor, ServiceContext, auth, products, sites
+from registry_app.services import Actor, ServiceContext, auth, products, reports, sites
 from registry_app.services.errors import NotFound, PermissionDenied
 from registry_app.services.flags import list_flags
 from registry_app.services.group_recall import notifications_to_make
@@ -180,3 +184,39 @@ def test_recall_and_to_notify_on_the_command_line(
     assert run(["to-notify"], monkeypatch, database_url, "director") == 0
     table = capsys.readouterr().out
     assert "PT-B001" in table and "PT-M001" in table and "2 patient(s) to notify" in table
+
+
+# ------------------------------------------------------------------------------------ the audit trail per site
+
+
+@pytest.mark.qt  # the bundle holds a PDF
+def test_a_site_users_bundle_shows_their_sites_entries_and_the_chain_still_verifies(
+    db: Database, group: dict[str, int], tmp_path: Path
+) -> None:
+    kim = _signed_in(db, "BUSAN", "kim", "kim-password-long")
+    today = date.today()
+    result = reports.bundle(kim, today - timedelta(days=30), today, tmp_path / "busan.zip")
+    with zipfile.ZipFile(result.path) as opened:
+        trail = [json.loads(line) for line in opened.read("audit/audit-trail.jsonl").decode().splitlines()]
+        (tmp_path / "verify_audit.py").write_bytes(opened.read("verify_audit.py"))
+    about_lot = {e["entity_id"]: e for e in trail if e["entity_type"] == "lot"}
+    assert str(group["BUSAN"]) in about_lot and str(group["main"]) not in about_lot
+    hidden = [e for e in trail if e["content"] == "other site"]
+    # main's lot (received) and its administration: in the chain by their hashes only, nothing else shown.
+    assert len(hidden) >= 2 and all(e["action"] is None and e["after"] is None for e in hidden)
+    assert not any("PT-M001" in json.dumps(e) or "Rosa Vesicle" in json.dumps(e) for e in hidden)
+    assert [e["seq"] for e in trail] == list(range(1, len(trail) + 1))
+    checked = subprocess.run(
+        [sys.executable, "-I", str(tmp_path / "verify_audit.py"), str(result.path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    # The group director's export of the trail shows every entry in full.
+    director = _signed_in(db, "main", "director", PASSWORDS["director"])
+    whole = reports.bundle(director, today - timedelta(days=30), today, tmp_path / "group.zip")
+    with zipfile.ZipFile(whole.path) as opened:
+        lines = opened.read("audit/audit-trail.jsonl").decode().splitlines()
+    assert not any(json.loads(line)["content"] == "other site" for line in lines)
