@@ -5,12 +5,15 @@ the lots page against one registry, for a fixed time. Run from the repository ro
     python bench/bench_multisite.py --server URL [--clients 10] [--seconds 60] [--lots 2000] [--think 0.5]
 
 Makes a new database `registry_bench_multisite` on the server (dropped first if it exists): migrated, the demo
-registry of --lots lots, plus 20 well-documented released lots to administer. Each client signs in as the demo
-pharmacist and repeats, until the time is up: record an administration (the service, guard rails and audit
-entry included), wait --think seconds, load the first lots page (the desktop's query, 200 rows with their
-severity badges), wait again. Prints the throughput, the p50/p95 latency of a save and of a page, and checks
-afterwards that every administration a client was told was saved is there once: 0 lost, 0 duplicated.
-Sites: every client works on the one registry; per-site scoping is not there yet.
+registry of --lots lots, plus 20 well-documented released lots to administer. Two sites: the demo's `main` and
+`BUSAN` (Korea), each with half of the demo lots and half of the bench lots (moved by one UPDATE when the
+registry is prepared: setup, not a use case) and its own pharmacist (`auth.create_user(..., site_code=...)`,
+what `user add --site` calls). The clients are split over the two sites; each signs in as its site's
+pharmacist at its site and repeats, until the time is up: record an administration on one of its site's lots
+(the service, guard rails, site scoping and audit entry included), wait --think seconds, load the first lots
+page (the desktop's query, 200 rows with their severity badges, its site's lots only), wait again. Prints the
+throughput, the p50/p95 latency of a save and of a page, and checks afterwards that every administration a
+client was told was saved is there once: 0 lost, 0 duplicated, and that each page showed its site's lots only.
 """
 
 from __future__ import annotations
@@ -33,8 +36,8 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
 from registry_app.db import Database, open_database
-from registry_app.domain import Administration, User
-from registry_app.services import Actor, RegistryError, ServiceContext
+from registry_app.domain import Administration, Lot, Site, User
+from registry_app.services import Actor, RegistryError, ServiceContext, auth, sites
 from registry_app.services.administrations import AdministrationInput, record_administration
 from registry_app.services.demo.generate import create_demo_users, generate_demo
 from registry_app.services.queries.lots_page import LotQuery, lot_page
@@ -42,9 +45,12 @@ from tests.services.use_data import make_lot, make_product
 
 DATABASE = "registry_bench_multisite"
 BENCH_LOTS = 20
+SITES = ("main", "BUSAN")
+PASSWORD = "bench-pharmacist-password"  # each site's pharmacist: pharmacist-main, pharmacist-BUSAN
 
 
-def prepare(server: str, lots: int) -> tuple[str, Actor, list[int]]:
+def prepare(server: str, lots: int) -> tuple[str, dict[str, list[int]]]:
+    """The registry, and each site's bench lots (by site code)."""
     admin = create_engine(make_url(server), isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)'))
@@ -58,20 +64,32 @@ def prepare(server: str, lots: int) -> tuple[str, Actor, list[int]]:
     product = make_product(db, "Bench Cordexa UC-EV")
     lot_ids = [make_lot(db, product, f"BENCH-{i:03d}", quantity=1_000_000) for i in range(BENCH_LOTS)]
     with db.read() as session:
-        user = session.execute(select(User).where(User.username == "pharmacist")).scalar_one()
-        actor = Actor(user.id, user.username, user.role, user.full_name)
+        user = session.execute(select(User).where(User.username == "admin")).scalar_one()
+        admin = ServiceContext(db, Actor(user.id, user.username, user.role, user.full_name))
+    sites.add_site(admin, "BUSAN", "Busan clinic", "KR", "Asia/Seoul")
+    for code in SITES:
+        auth.create_user(admin, f"pharmacist-{code}", "pharmacist", PASSWORD, site_code=code)
+    with db.write() as session:
+        ids = {code: session.execute(select(Site.id).where(Site.code == code)).scalar_one() for code in SITES}
+        session.execute(text("UPDATE lot SET site_id = :main"), {"main": ids["main"]})
+        session.execute(text("UPDATE lot SET site_id = :busan WHERE id % 2 = 1"), {"busan": ids["BUSAN"]})
+        at = dict(session.execute(select(Lot.id, Lot.site_id).where(Lot.id.in_(lot_ids))).all())
     db.dispose()
-    return url, actor, lot_ids
+    return url, {code: [i for i in lot_ids if at[i] == ids[code]] for code in SITES}
 
 
-def client(url: str, actor: Actor, lot_ids: list[int], number: int, start_at: float, seconds: float, think: float,
+def client(url: str, site: str, lot_ids: list[int], number: int, start_at: float, seconds: float, think: float,
            results: Queue) -> None:  # fmt: skip
-    ctx = ServiceContext(Database(url), actor)
+    ctx = ServiceContext(Database(url), site_code=site)
+    actor = auth.sign_in(ctx, f"pharmacist-{site}", PASSWORD)
+    assert actor.site_id is not None  # a user of one site: the lots page and the saves go through the scoping
     given = datetime.combine(date.today() - timedelta(days=1), datetime.min.time()).replace(hour=10)
     saves: list[float] = []
     pages: list[float] = []
     saved: list[tuple[str, int]] = []
     refused = 0
+    foreign = 0  # rows of a page showing a lot of the other site (must stay 0)
+    site_id = actor.site_id
     lot_page(ctx, LotQuery())  # a warm connection and cache, as a desktop that has shown its window
     time.sleep(max(0.0, start_at - time.time()))
     end = start_at + seconds
@@ -99,11 +117,17 @@ def client(url: str, actor: Actor, lot_ids: list[int], number: int, start_at: fl
             saved.append((ref, result.administration_id))
         time.sleep(think)
         started = time.perf_counter()
-        lot_page(ctx, LotQuery())
+        page = lot_page(ctx, LotQuery())
         pages.append(time.perf_counter() - started)
+        if i == 1:  # once per client, outside the timings: the page holds its site's lots only
+            with ctx.db.read() as session:
+                shown = [row.id for row in page.rows]
+                foreign += sum(
+                    1 for (at,) in session.execute(select(Lot.site_id).where(Lot.id.in_(shown))) if at != site_id
+                )
         time.sleep(think)
     ctx.db.dispose()
-    results.put((saves, pages, saved, refused))
+    results.put((saves, pages, saved, refused, foreign))
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -121,13 +145,16 @@ def main() -> None:
     args = parser.parse_args()
 
     prepared = time.perf_counter()
-    url, actor, lot_ids = prepare(args.server, args.lots)
+    url, site_lots = prepare(args.server, args.lots)
     print(f"registry prepared in {time.perf_counter() - prepared:.1f} s: {args.lots} demo lots, {DATABASE}")
     spawn = get_context("spawn")
     results = spawn.Queue()
     start_at = time.time() + 5.0 + 0.5 * args.clients  # every client connected and warm before the clock starts
     processes = [
-        spawn.Process(target=client, args=(url, actor, lot_ids, n, start_at, args.seconds, args.think, results))
+        spawn.Process(
+            target=client,
+            args=(url, SITES[n % 2], site_lots[SITES[n % 2]], n, start_at, args.seconds, args.think, results),
+        )
         for n in range(args.clients)
     ]
     for process in processes:
@@ -145,6 +172,7 @@ def main() -> None:
     pages = [p for g in gathered for p in g[1]]
     saved = [s for g in gathered for s in g[2]]
     refused = sum(g[3] for g in gathered)
+    foreign = sum(g[4] for g in gathered)
     db = Database(url)
     with db.read() as session:
         stored = Counter(
@@ -160,7 +188,8 @@ def main() -> None:
 
     print(f"load average {os.getloadavg()[0]:.2f}; {os.cpu_count()} CPUs")
     print(f"{args.clients} clients, {args.seconds:.0f} s, think time {args.think} s, one registry on one server")
-    print("sites: every client works on the one registry; per-site scoping is not there yet")
+    print(f"sites: {', '.join(SITES)}, the clients split between them, each its site's pharmacist (site scoping on); "
+          f"rows of another site on a page: {foreign}")  # fmt: skip
     print(f"saves: {len(saves)} ({len(saves) / args.seconds:.1f}/s), refused {refused}")
     print(f"  save latency p50 {percentile(saves, 0.5) * 1000:.0f} ms, p95 {percentile(saves, 0.95) * 1000:.0f} ms "
           f"(target p95 < 200 ms), max {max(saves, default=0) * 1000:.0f} ms")  # fmt: skip

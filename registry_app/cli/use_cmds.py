@@ -1,4 +1,4 @@
-"""`trace` and `recall`: the recall lookback from the command line (shared/cli.md)."""
+"""`trace`, `recall` and `to-notify`: the recall lookback from the command line (shared/cli.md)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 from datetime import date, datetime
 
 from ..services import ServiceContext
+from ..services.group_recall import NotificationToMake, notifications_to_make
 from ..services.recalls import LotRef, Trace, group_lookback, recall_lot, trace_lot
 from .common import (
     EXIT_OK,
@@ -53,6 +54,18 @@ def register(commands: argparse._SubParsersAction) -> None:
         "YYYY-MM-DDTHH:MM (default: today)",
     )
     recall.set_defaults(handler=recall_command)
+
+    to_notify = add_command(
+        commands,
+        "to-notify",
+        "the patients of recalled lots still to notify, at your site (a group role: every site)",
+        "registry-app --site BUSAN to-notify",
+        "registry-app to-notify --lot CX-2406-118 --format json",
+    )
+    to_notify.add_argument("--lot", metavar="LOT_NUMBER", help="one lot's (and the same lot at the other sites)")
+    to_notify.add_argument("--product", metavar="NAME", help="the product, when several products use the lot number")
+    to_notify.add_argument("--format", choices=("table", "json"), default="table")
+    to_notify.set_defaults(handler=to_notify_command)
 
 
 def _lot(ctx: ServiceContext, args: argparse.Namespace) -> LotRef:
@@ -126,4 +139,41 @@ def recall_command(args: argparse.Namespace) -> int:
         f"{result.recipients} administration(s) to notify: see `registry-app trace {lot.lot_number}"
         + (f" --product {json.dumps(lot.product_name)}`" if args.product else "`")
     )
+    if result.also_recalled:
+        print(
+            f"the same lot (number and GTIN) also recalled at site {', '.join(result.also_recalled)}: each "
+            "site's staff see their patients to notify with `registry-app to-notify`"
+        )
+    return EXIT_OK
+
+
+def notifications_table(found: list[NotificationToMake]) -> str:
+    header = ("site", "product", "lot", "recalled from", "administered", "patient", "practitioner")
+    rows = [
+        (
+            n.site_code,
+            n.administration.product_name,
+            n.administration.lot_number,
+            n.recalled_from,
+            n.administration.when(sep=" "),
+            _text(n.administration.patient_ref),
+            _text(n.administration.practitioner),
+        )
+        for n in found
+    ]
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in [header, *rows]]
+    patients = {(n.site_code, n.administration.patient_ref) for n in found}
+    lines.append(f"{len(patients)} patient(s) to notify ({len(found)} administration(s)); mark each with `notify`")
+    return "\n".join(lines)
+
+
+def to_notify_command(args: argparse.Namespace) -> int:
+    ctx = signed_in(args)
+    lot_id = _lot(ctx, argparse.Namespace(lot_number=args.lot, product=args.product)).lot_id if args.lot else None
+    found = notifications_to_make(ctx, lot_id)
+    if args.format == "json":
+        print(json.dumps([n.as_json() for n in found], ensure_ascii=False, indent=2))
+    else:
+        print(notifications_table(found))
     return EXIT_OK

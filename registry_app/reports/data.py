@@ -28,6 +28,7 @@ from ..domain import (
     ProductRegulatoryStatus,
     ProductRoute,
     Supplier,
+    TemperatureExcursion,
 )
 from ..domain.vocab import EXPIRED, SEVERITY_RANK, DocumentKind, LotStatus, is_human_derived
 from .exports import Column, Table
@@ -586,6 +587,28 @@ AUDIT_COLUMNS = (
 )
 FULL_CONTENT = "full"
 PARTIAL_CONTENT = "withheld"  # pseudonymised or withheld in part: the hash links the chain but cannot be recomputed
+OTHER_SITE_CONTENT = "other site"  # another site's record: only the hashes, which link the chain, are shown
+
+
+def other_site_records(session: Session, site_id: int | None) -> dict[str, set[str]]:
+    """The records of the other sites, by the entity type and id their audit entries name: for a user of one site
+    (`site_id`) these entries are shown by their hashes only (None: every site, nothing hidden). Lots and what
+    belongs to them through their lot; the shared catalogue, users and sites are the group's."""
+    if site_id is None:
+        return {}
+    elsewhere = Lot.site_id.is_(None) | (Lot.site_id != site_id)
+    other_lots = select(Lot.id).where(elsewhere)
+    queries: dict[str, Any] = {
+        "lot": other_lots,
+        "administration": select(Administration.id).where(Administration.lot_id.in_(other_lots)),
+        "adverse_event": select(AdverseEvent.id)
+        .join(Administration, Administration.id == AdverseEvent.administration_id)
+        .join(Lot, Lot.id == Administration.lot_id)
+        .where(elsewhere),
+        "temperature_excursion": select(TemperatureExcursion.id).where(TemperatureExcursion.lot_id.in_(other_lots)),
+        "document": select(Document.id).where(Document.lot_id.in_(other_lots)),
+    }
+    return {kind: {str(i) for i in session.execute(query).scalars()} for kind, query in queries.items()}
 
 
 def pseudonymize_json(text: str | None, pseudonym: Pseudonym, free_text: bool = True) -> str | None:
@@ -616,10 +639,14 @@ def pseudonymize_json(text: str | None, pseudonym: Pseudonym, free_text: bool = 
         return text
 
 
-def audit_table(session: Session, pseudonym: Pseudonym, batch: int = 5000, free_text: bool = True) -> Table:
+def audit_table(
+    session: Session, pseudonym: Pseudonym, batch: int = 5000, free_text: bool = True, site_id: int | None = None
+) -> Table:
     """The whole audit trail in order, each entry with its hashes so an inspector can follow the chain. Without
     `free_text`, notes, narratives and the reasons given for changing administrations and adverse events are
-    withheld."""
+    withheld. With `site_id` (a user of one site), the entries about another site's records keep their place,
+    number and hashes, nothing else: leaving them out would break the chain verify_audit.py follows."""
+    hidden = other_site_records(session, site_id)
     rows: list[tuple[Any, ...]] = []
     last = 0
     while True:
@@ -646,6 +673,9 @@ def audit_table(session: Session, pseudonym: Pseudonym, batch: int = 5000, free_
         if not chunk:
             break
         for r in chunk:
+            if r[6] in hidden.get(r[5], ()):
+                rows.append((r[0], *([None] * 10), r[11], r[12], OTHER_SITE_CONTENT))
+                continue
             reason = r[9] if free_text or r[5] not in FREE_TEXT_REASON_ENTITIES else _withheld(r[9])
             before, after = pseudonymize_json(r[7], pseudonym, free_text), pseudonymize_json(r[8], pseudonym, free_text)
             full = before == r[7] and after == r[8] and reason == r[9]

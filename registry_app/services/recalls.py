@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from registry_app.domain import Administration, Lot, Product, Site, name_key
 from registry_app.domain.vocab import EXPIRED, LotStatus, SignatureMeaning
-from registry_app.services import site_scope
+from registry_app.services import group_recall, site_scope
 from registry_app.services.administrations import (
     AdministrationView,
     current_only,
@@ -117,6 +117,8 @@ class RecallResult:
     signature_id: int
     recipients: int  # current administrations to notify
     recall_at: datetime | None = None  # the moment, when a time was given
+    # The other sites whose lot of the same GTIN and lot number was recalled with this one, by site code.
+    also_recalled: tuple[str, ...] = ()
 
     @property
     def recalled_from(self) -> str:
@@ -157,7 +159,13 @@ def recall_lot(
     was made before the recall).
 
     From then on the lot cannot be given (USE-RECALLED blocks it) and every patient who received it is
-    listed for notification until marked notified (RECALL-LOOKBACK-OPEN)."""
+    listed for notification until marked notified (RECALL-LOOKBACK-OPEN).
+
+    A recall is the manufacturer's, about the physical lot: the lots with the same lot number and product GTIN at
+    the group's other sites are recalled in the same transaction, from the same moment, each with its own
+    signature and audit entry (`recalled_with_lot`), whoever recalls (a site's director too: blocking a recalled
+    lot elsewhere is the safe side, and their result names the sites, never the other sites' records). Each
+    site's director then sees their own recipients to notify (notifications_to_make)."""
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError("give the reason for the recall", field="reason")
@@ -194,7 +202,8 @@ def recall_lot(
             "recipients": recipients,
         }
         ctx.audit(session, AuditRecord("recall lot", "lot", lot.id, before=before, after=after, reason=reason))
-        return RecallResult(lot.id, recall_date, signature.id, recipients, recall_at)
+        elsewhere = group_recall.recall_same_lots(session, ctx, signer, lot, recall_date, recall_at)
+        return RecallResult(lot.id, recall_date, signature.id, recipients, recall_at, elsewhere)
 
 
 # ------------------------------------------------------------------------------------------------- lookback

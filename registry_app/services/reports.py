@@ -189,7 +189,7 @@ def _export_table(
         flags = report_data.flags_in_scope(session, current_flags(session, jurisdiction, today), period)
         return report_data.flags_table(flags)
     if kind == "audit":
-        return report_data.audit_table(session, pseudonym, free_text=free_text)
+        return report_data.audit_table(session, pseudonym, free_text=free_text, site_id=period.site_id)
     raise ValueError(kind)
 
 
@@ -417,8 +417,11 @@ def bundle(
                     session, period, pseudonym, free_text=include_free_text
                 ),
                 "flags": report_data.flags_table(flags),
-                # The audit trail is exported whole: its hash chain only reads from the first entry.
-                "audit": report_data.audit_table(session, pseudonym, free_text=include_free_text),
+                # The audit trail is exported whole: its hash chain only reads from the first entry. Another
+                # site's entries keep their place and hashes only, for a user of one site.
+                "audit": report_data.audit_table(
+                    session, pseudonym, free_text=include_free_text, site_id=period.site_id
+                ),
             }
         files = write_bundle(
             temporary, content, tables, content.audit_status, content.audit_ok, audit_head=content.audit_head

@@ -1,5 +1,6 @@
 """Recalling a lot as a medical director: the lookback opens at once, patients are marked notified, and the
-list exports to CSV and PDF. An inspector sees the list and exports but no action that changes records."""
+list exports to CSV and PDF. An inspector sees the list and exports but no action that changes records. After a
+recall at group level each site's staff list their own patients still to notify."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ from PySide6.QtCore import QItemSelectionModel
 from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
+from registry_app.db import Database
 from registry_app.domain import Administration, Lot, Signature
-from registry_app.services import ServiceContext
-from registry_app.ui.dialogs.recall import LookbackDialog, RecallDialog
+from registry_app.services import Actor, ServiceContext, auth
+from registry_app.ui.dialogs.recall import LookbackDialog, NotificationsDialog, RecallDialog
 from tests.conftest import PASSWORDS
+from tests.group_data import two_clinics_with_lot_rv7
 
 from .workflow_data import add_administration, make_lot, show_active
 
@@ -130,3 +133,38 @@ def test_recalling_a_recalled_lot_is_disabled_before_signing(qtbot: QtBot, direc
     other = make_lot(director.db)
     dialog.lot_picker.select_lot(other.lot_id)
     assert dialog.recall_button.isEnabled() and dialog.recall_button.toolTip() == ""
+
+
+def test_each_sites_director_sees_their_patients_to_notify_after_a_group_recall(
+    qtbot: QtBot, db: Database, template_users: dict[str, Actor], admin: ServiceContext
+) -> None:
+    """Issue 23: a recall at main recalls BUSAN's lot too; BUSAN's director, signed in there, lists and marks
+    BUSAN's patient only; the group director lists both."""
+    group = two_clinics_with_lot_rv7(db, template_users)
+    auth.create_user(admin, "park", "medical_director", "park-password-long", site_code="BUSAN")
+    group_director = ServiceContext(db, site_code="main")
+    auth.sign_in(group_director, "director", PASSWORDS["director"])
+    dialog = show_active(qtbot, RecallDialog(group_director, lot_id=group["main"]))
+    dialog.signature.reason_edit.setPlainText("Manufacturer notice FSN-7")
+    dialog.signature.password_edit.setText(PASSWORDS["director"])
+    dialog.recall_button.click()
+    assert dialog.result is not None and dialog.result.also_recalled == ("BUSAN",)
+    assert dialog.lookback is not None
+    qtbot.addWidget(dialog.lookback)
+    assert "recalled at site BUSAN too" in dialog.lookback.banner.text()
+
+    both = show_active(qtbot, NotificationsDialog(group_director))
+    assert [both.table.item(r, 5).text() for r in range(both.table.rowCount())] == ["PT-B001", "PT-M001"]
+    park = ServiceContext(db, site_code="BUSAN")
+    auth.sign_in(park, "park", "park-password-long")
+    own = show_active(qtbot, NotificationsDialog(park))
+    assert [(own.table.item(r, 0).text(), own.table.item(r, 5).text()) for r in range(own.table.rowCount())] == [
+        ("BUSAN", "PT-B001")
+    ]
+    assert "1 patient still to notify of a recall at BUSAN" in own.heading.text()
+    _select_row(own, 0)
+    own.notified_how.setText("phone")
+    own.notify_button.click()
+    qtbot.waitUntil(lambda: own.table.rowCount() == 0)
+    both.reload()
+    assert [both.table.item(r, 5).text() for r in range(both.table.rowCount())] == ["PT-M001"]

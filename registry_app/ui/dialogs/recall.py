@@ -37,6 +37,7 @@ from ...domain.vocab import label
 from ...services import RegistryError, ServiceContext
 from ...services.context import DIRECTOR, STAFF
 from ...services.formats import CSV_ENCODING, csv_cells
+from ...services.group_recall import NotificationToMake, notifications_to_make
 from ...services.lots.lifecycle import lifecycle_refusal
 from ...services.outputs import output_target, publish, temporary_beside
 from ...services.recalls import RecallResult, Trace, mark_patient_notified, recall_lot, trace_lot
@@ -48,6 +49,7 @@ from .lots import LotPicker
 from .signature import SignaturePanel
 
 LOOKBACK_COLUMNS = ("Administered", "Patient", "Route", "Body areas", "Practitioner", "Quantity", "Notified on", "How")
+TO_NOTIFY_COLUMNS = ("Site", "Product", "Lot", "Recalled from", "Administered", "Patient", "Practitioner")
 
 
 class RecallDialog(QDialog):
@@ -134,6 +136,11 @@ class RecallDialog(QDialog):
         self.accept()
         # The lookback list opens at once: the next job is telling the patients.
         self.lookback = LookbackDialog(self.ctx, result.lot_id, self.parentWidget())
+        if result.also_recalled:
+            self.lookback.banner.show_warning(
+                f"The same lot (number and GTIN) was recalled at site {', '.join(result.also_recalled)} too: "
+                "each site's staff see their patients under Lot > Patients to notify."
+            )
         self.lookback.show()
 
 
@@ -337,6 +344,57 @@ class LookbackDialog(QDialog):
             raise OSError(f"the PDF could not be written to {path}")
         self.banner.show_warning(f"Saved {path}")
         return path
+
+
+class NotificationsDialog(LookbackDialog):
+    """The patients still to notify of every recalled lot at the user's site (a group role: every site's), or
+    of one lot and the same lot at the other sites the user may see; marked notified as in the lookback. A
+    patient of another site is not listed to a user of one site, and the service refuses to mark them."""
+
+    def __init__(self, ctx: ServiceContext, lot_id: int | None = None, parent: QWidget | None = None) -> None:
+        self.notifications: list[NotificationToMake] = []
+        super().__init__(ctx, lot_id, parent)  # type: ignore[arg-type]  # None: every recalled lot
+        self.setWindowTitle("Patients to notify of a recall")
+        self.table.setAccessibleName("Patients still to notify of a recall")
+        for button in (self.csv_button, self.pdf_button):
+            button.hide()  # the lookback of each lot exports its own list for the recall file
+
+    def reload(self) -> None:
+        lot_id: int | None = self.lot_id
+        found = attempt(self.banner, lambda: notifications_to_make(self.ctx, lot_id))
+        if found is None:
+            return
+        self.notifications = found
+        self.table.setColumnCount(len(TO_NOTIFY_COLUMNS))
+        self.table.setHorizontalHeaderLabels(TO_NOTIFY_COLUMNS)
+        patients = {(n.site_code, n.administration.patient_ref) for n in found}
+        sites = sorted({n.site_code for n in found})
+        where = f" at {', '.join(sites)}" if sites else ""
+        self.heading.setText(
+            f"{count_phrase(len(patients), 'patient')} still to notify of a recall{where} "
+            f"({count_phrase(len(found), 'administration')})."
+        )
+        self.table.setRowCount(len(found))
+        for r, row in enumerate(self.rows()):
+            for c, text in enumerate(row):
+                item = QTableWidgetItem(text)
+                if c == 0:
+                    item.setData(Qt.ItemDataRole.UserRole, found[r].administration.id)
+                self.table.setItem(r, c, item)
+
+    def rows(self) -> list[list[str]]:
+        return [
+            [
+                n.site_code,
+                n.administration.product_name,
+                n.administration.lot_number,
+                n.recalled_from,
+                n.administration.when(sep=" "),
+                n.administration.patient_ref or "",
+                n.administration.practitioner or "",
+            ]
+            for n in self.notifications
+        ]
 
 
 def _html(text: str) -> str:

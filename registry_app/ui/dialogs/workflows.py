@@ -19,7 +19,7 @@ from .administer import AdministerDialog
 from .forms import has_role, wire_keyboard
 from .import_wizard import ImportWizard
 from .lots import LotPicker
-from .recall import LookbackDialog, RecallDialog
+from .recall import LookbackDialog, NotificationsDialog, RecallDialog
 from .receive_lot import ReceiveLotDialog
 from .release_lot import DestroyLotDialog, RejectLotDialog, ReleaseLotDialog
 
@@ -169,6 +169,10 @@ ACTIONS: tuple[WorkflowAction, ...] = (
         lambda w: _refresh_after(w, RecallDialog(w.ctx, w, lot_id=_current_lot_id(w))),
     ),
     WorkflowAction("Lot", "Recall loo&kback…", "Ctrl+Shift+K", READERS, _on_lot(_lookback, "Recall lookback")),
+    # Every recalled lot's patients still to notify at the user's site: the work list after a group recall.
+    WorkflowAction(
+        "Lot", "Patients to &notify…", None, STAFF, lambda w: _refresh_after(w, NotificationsDialog(w.ctx, None, w))
+    ),
     # The lot editors (ui/editors): every reader may open them; they are read-only for roles that may not change.
     WorkflowAction(
         "Lot",
