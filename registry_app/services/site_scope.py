@@ -14,10 +14,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 
-from sqlalchemy import ColumnElement, Select, or_, select
+from sqlalchemy import ColumnElement, Select, String, and_, cast, not_, or_, select
 from sqlalchemy.orm import Session
 
-from registry_app.domain import Administration, AdverseEvent, FlagRecord, Lot
+from registry_app.domain import (
+    Administration,
+    AdverseEvent,
+    AuditEntry,
+    Document,
+    FlagRecord,
+    Lot,
+    TemperatureExcursion,
+    Waiver,
+)
 from registry_app.rules import Flag
 from registry_app.services.context import ServiceContext
 from registry_app.services.errors import NotFound, PermissionDenied
@@ -135,3 +144,43 @@ def check_subject(session: Session, ctx: ServiceContext, subject_type: str, subj
     if lot_id is None:
         raise NotFound(missing)
     check_lot_id(session, ctx, lot_id, missing)
+
+
+def audit_conditions(ctx: ServiceContext) -> list[ColumnElement[bool]]:
+    """WHERE conditions on AuditEntry for the trail a user of one site reads on screen: no entry about another
+    site's lot or what belongs to it (its administrations, adverse events, excursions, documents, and the
+    waivers on them). The exported trail keeps such entries as hashes only, so that its chain still verifies
+    (reports/data.py, other_site_records); a screen has no chain to keep."""
+    site = scope_of(ctx)
+    if site is None:
+        return []
+    other_lots = select(Lot.id).where(or_(Lot.site_id.is_(None), Lot.site_id != site))
+    uses = select(Administration.id).where(Administration.lot_id.in_(other_lots))
+    events = select(AdverseEvent.id).where(AdverseEvent.administration_id.in_(uses))
+    owned = {
+        "lot": other_lots,
+        "administration": uses,
+        "adverse_event": events,
+        "temperature_excursion": select(TemperatureExcursion.id).where(TemperatureExcursion.lot_id.in_(other_lots)),
+        "document": select(Document.id).where(Document.lot_id.in_(other_lots)),
+        "waiver": select(Waiver.id).where(
+            or_(
+                and_(Waiver.subject_type == "lot", Waiver.subject_id.in_(other_lots)),
+                and_(Waiver.subject_type == "administration", Waiver.subject_id.in_(uses)),
+                and_(Waiver.subject_type == "adverse_event", Waiver.subject_id.in_(events)),
+            )
+        ),
+    }
+    return [
+        not_(
+            or_(
+                *(
+                    and_(
+                        AuditEntry.entity_type == kind,
+                        AuditEntry.entity_id.in_(select(cast(ids.subquery().c[0], String))),
+                    )
+                    for kind, ids in owned.items()
+                )
+            )
+        )
+    ]

@@ -99,3 +99,54 @@ def test_completeness_figures_count_the_users_site(db: Database, two_sites: dict
     assert sum(a.lots for a in flag_service.product_scores(group)) == 2
     assert sum(dashboard_figures(kim).completeness.values()) == 1
     assert sum(dashboard_figures(group).completeness.values()) == 2
+
+
+def _readers_taking_only_the_context() -> list[tuple[str, Callable[[ServiceContext], Any]]]:
+    """Every public service function that needs nothing but the context and changes nothing: the lists."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    from registry_app import services
+
+    found = {}
+    for module_info in pkgutil.walk_packages(services.__path__, f"{services.__name__}."):
+        module = importlib.import_module(module_info.name)
+        for name, function in vars(module).items():
+            if name.startswith("_") or not inspect.isfunction(function) or function.__module__ != module.__name__:
+                continue
+            parameters = list(inspect.signature(function).parameters.values())
+            if not parameters or parameters[0].name != "ctx":
+                continue
+            required = [p for p in parameters[1:] if p.default is inspect.Parameter.empty and p.kind != p.VAR_KEYWORD]
+            if not required and f"{module.__name__.rsplit('.', 1)[-1]}.{name}" not in services.CHANGING_SERVICES:
+                found[f"{module.__name__}.{name}"] = function
+    return sorted(found.items())
+
+
+SKIPPED_LISTS = {
+    # Writes a file or reads the audit trail's whole chain: covered by test_site_scope's exports and the bundle test.
+    "registry_app.services.backup.backup_registry",
+}
+
+
+def test_no_list_shows_another_sites_lot_or_patient(
+    db: Database,
+    main_records: dict[str, int],
+) -> None:
+    kim = _signed_in(db, "BUSAN", "kim", "kim-password-long")
+    readers = [(name, read) for name, read in _readers_taking_only_the_context() if name not in SKIPPED_LISTS]
+    assert len(readers) >= 10
+    leaks = []
+    for name, read in readers:
+        try:
+            shown = repr(read(kim))
+        except (NotFound, ValidationError, PermissionError):
+            continue
+        except Exception as error:
+            if "RV-MAIN" in str(error) or "PT-M001" in str(error):
+                leaks.append(f"{name} (in its error)")
+            continue
+        if "RV-MAIN" in shown or "PT-M001" in shown:
+            leaks.append(name)
+    assert not leaks, f"main's lot or patient shown to a pharmacist of BUSAN by: {leaks}"

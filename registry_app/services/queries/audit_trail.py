@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from registry_app.domain import AuditEntry, Lot, Product, User
 from registry_app.reports.data import WITHHELD, Pseudonym, pseudonymize_json
+from registry_app.services import site_scope
 from registry_app.services.clock import SiteClock, site_clock
 from registry_app.services.context import READERS, ServiceContext
 from registry_app.services.privacy import patient_view, sees_pseudonyms
@@ -112,7 +113,8 @@ def audit_history(ctx: ServiceContext, limit: int = 1000) -> list[AuditRow]:
     clock = site_clock(ctx)
     view = inspector_view(ctx)
     with ctx.db.read() as session:
-        entries = list(session.execute(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(limit)).scalars())
+        query = select(AuditEntry).where(*site_scope.audit_conditions(ctx))
+        entries = list(session.execute(query.order_by(AuditEntry.seq.desc()).limit(limit)).scalars())
         names = _subjects(session, entries)
         rows: list[AuditRow] = []
         for entry in entries:

@@ -504,7 +504,9 @@ def audit_list(ctx: ServiceContext, before_seq: int | None = None, limit: int = 
     """The audit trail, newest first, a page at a time (before_seq: the last seq of the previous page)."""
     ctx.require(READERS, "view the audit trail")
     with ctx.db.read() as session:
-        statement = select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(limit)
+        statement = (
+            select(AuditEntry).where(*site_scope.audit_conditions(ctx)).order_by(AuditEntry.seq.desc()).limit(limit)
+        )
         if before_seq is not None:
             statement = statement.where(AuditEntry.seq < before_seq)
         return [_audit_dict(e) for e in session.execute(statement).scalars()]
