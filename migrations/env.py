@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 
 from registry_app.db.engine import create_registry_engine, resolve_database_url
+from registry_app.db.migrate import migrating
 from registry_app.domain import Base
 
 config = context.config
@@ -32,7 +33,7 @@ def run_migrations_online() -> None:
         return
     url = config.get_main_option("sqlalchemy.url") or resolve_database_url()
     engine = create_registry_engine(url) if url else engine_from_config({}, poolclass=pool.NullPool)
-    with engine.connect() as connection:
+    with migrating(engine) as connection:  # foreign keys off on SQLite, checked before the commit
         _configure(connection)
         with context.begin_transaction():
             context.run_migrations()

@@ -6,9 +6,11 @@ query, which keeps the desktop's start-up short (Alembic's import alone takes ab
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
 
 from ..packaged import migrations_dir
@@ -21,7 +23,7 @@ if TYPE_CHECKING:
 MIGRATIONS_DIR = migrations_dir()
 
 # The newest revision in migrations/versions; a test keeps it equal to Alembic's head.
-HEAD_REVISION = "0010"
+HEAD_REVISION = "0011"
 
 
 class DatabaseTooNew(RuntimeError):
@@ -71,12 +73,33 @@ def check_not_newer(engine: Engine) -> None:
         )
 
 
+@contextmanager
+def migrating(engine: Engine) -> Iterator[Connection]:
+    """A connection in one transaction for migrating. On SQLite, with foreign keys off until it ends: a revision
+    that rebuilds a table (0011) drops it while other tables point at it, and SQLite applies the pragma only
+    outside a transaction, so it is set before BEGIN. Every foreign key is checked before the commit instead."""
+    with engine.connect() as connection:
+        driver = connection.connection.driver_connection if engine.dialect.name == "sqlite" else None
+        if driver is not None:
+            driver.execute("PRAGMA foreign_keys = OFF")
+        try:
+            with connection.begin():
+                yield connection
+                if driver is not None:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+                    if broken:
+                        raise RuntimeError(f"the migration broke {len(broken)} foreign keys, e.g. {tuple(broken[0])}")
+        finally:
+            if driver is not None:
+                driver.execute("PRAGMA foreign_keys = ON")
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
     from alembic import command
 
     check_not_newer(engine)
     config = alembic_config(engine)
-    with engine.begin() as connection:
+    with migrating(engine) as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 
@@ -85,7 +108,7 @@ def downgrade(engine: Engine, revision: str) -> None:
     from alembic import command
 
     config = alembic_config(engine)
-    with engine.begin() as connection:
+    with migrating(engine) as connection:
         config.attributes["connection"] = connection
         command.downgrade(config, revision)
 

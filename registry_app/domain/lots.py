@@ -48,7 +48,8 @@ class Lot(Base):
 
     __tablename__ = "lot"
     __table_args__ = (
-        UniqueConstraint("product_id", "lot_number"),
+        # A lot is one site's: two clinics of a group may hold the same manufacturer's lot (migration 0011).
+        UniqueConstraint("product_id", "lot_number", "site_id"),
         vocab_check("status", LotStatus),
         vocab_check("destroyed_reason", DestroyReason),
         CheckConstraint("quantity_received > 0", name="quantity_received_positive"),

@@ -223,6 +223,7 @@ class _ChunkWriter:
         self.expected_rows = expected_rows
         self.validated = self.written = 0
         self.pharmacist = ctx.actor is not None and ctx.actor.role == Role.PHARMACIST
+        self.site_id = 0  # the site the lots are written at, set when writing starts
 
     def report(self) -> None:
         total = 2 * max(self.expected_rows, self.validated)
@@ -233,6 +234,7 @@ class _ChunkWriter:
         result, now = self.result, utcnow()
         batch = result.batch = uuid.uuid4().hex
         site = current_site(session, self.ctx.site_code)
+        self.site_id = site.id
         products = {
             key: (pid, ptype)
             for key, pid, ptype in session.execute(select(Product.name_key, Product.id, Product.product_type))
@@ -373,7 +375,9 @@ class _ChunkWriter:
         unseen = [products[key][0] for key in chunk_plans if key in registered and products[key][0] not in looked_up]
         for ids in chunks_of(unseen, 500):
             registered_lots.update(
-                session.execute(select(Lot.product_id, Lot.lot_number).where(Lot.product_id.in_(ids)))
+                session.execute(
+                    select(Lot.product_id, Lot.lot_number).where(Lot.product_id.in_(ids), Lot.site_id == self.site_id)
+                )
             )
         looked_up.update(unseen)
         if registered_lots:

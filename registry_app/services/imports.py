@@ -37,7 +37,7 @@ from registry_app.importers.administration_rows import AdministrationRow, valida
 from registry_app.importers.lot_rows import LotImportRow, ValidatedLots, validate_lots
 from registry_app.importers.tabular import RowError
 from registry_app.rules import table as flag_table
-from registry_app.services import audit_records, site_scope
+from registry_app.services import audit_records
 from registry_app.services.audit import AuditRecord
 from registry_app.services.context import STAFF, ServiceContext, changing, current_site
 from registry_app.services.import_catalog import ProductPlan, ensure_names, name_ids, plan_products, write_products
@@ -151,18 +151,17 @@ def _import_lots_in(
                 RowError(plan.row, "product_type", f"{plan.name} is registered as {known[1]}, not {plan.product_type}")
             )
     existing_ids = [pid for key, (pid, _) in products.items() if key in plans]
+    # The lots of this site: another site of the group may hold the same lot (migration 0011), which is its own.
     existing_lots: dict[tuple[int, str], int] = {}
     existing_status: dict[int, str] = {}
-    elsewhere: set[int] = set()  # lots of another site than the user's: never updated from here
-    scope = site_scope.scope_of(ctx)
     for chunk in _chunks(existing_ids, 500):
-        for found_id, pid, number, status, site_id in session.execute(
-            select(Lot.id, Lot.product_id, Lot.lot_number, Lot.status, Lot.site_id).where(Lot.product_id.in_(chunk))
+        for found_id, pid, number, status in session.execute(
+            select(Lot.id, Lot.product_id, Lot.lot_number, Lot.status).where(
+                Lot.product_id.in_(chunk), Lot.site_id == site.id
+            )
         ):
             existing_lots[(pid, number)] = found_id
             existing_status[found_id] = status
-            if scope is not None and site_id != scope:
-                elsewhere.add(found_id)
     statuses = lots.column("status")
     _check_new_lot_statuses(ctx, lots, statuses, existing_lots, products, errors)
     updates: dict[int, LotImportRow] = {}
@@ -176,14 +175,14 @@ def _import_lots_in(
             known = products.get(key)
             lot_id = existing_lots.get((known[0], number)) if known else None
             if lot_id is not None:
-                if not update_ or lot_id in elsewhere:
+                if not update_:
                     errors.append(
                         RowError(
                             lots.numbers[position],
                             "lot_number",
                             f"{number} of "
-                            f"{lots.columns['product_name'][position]} is already in the registry"
-                            + (", at another site" if lot_id in elsewhere else ": use --update to change it"),
+                            f"{lots.columns['product_name'][position]} is already in the registry: "
+                            "use --update to change it",
                         )
                     )
                 elif (wanted := statuses[position]) is not None and wanted != existing_status[lot_id]:
@@ -500,14 +499,16 @@ def _import_administrations_in(
     ctx: ServiceContext, session: Session, rows: list[AdministrationRow], result: ImportResult, reporter: _Reporter
 ) -> None:
     products = dict(session.execute(select(Product.name_key, Product.id)).all())
+    site_id = current_site(session, ctx.site_code).id
     wanted = {(products[row.product_key], row.lot_number) for row in rows if row.product_key in products}
     lots: dict[tuple[int, str], int] = {}
     for chunk in _chunks(sorted(wanted), 500):
         lots.update(
             ((pid, number), lot_id)
             for lot_id, pid, number in session.execute(
+                # The lot given at this site: another site may hold the same lot number of the product.
                 select(Lot.id, Lot.product_id, Lot.lot_number).where(
-                    tuple_(Lot.product_id, Lot.lot_number).in_(chunk), *site_scope.lot_conditions(ctx)
+                    tuple_(Lot.product_id, Lot.lot_number).in_(chunk), Lot.site_id == site_id
                 )
             )
         )

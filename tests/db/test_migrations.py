@@ -424,3 +424,46 @@ def test_0010_on_a_populated_registry_records_the_memberships_in_the_trail(tmp_p
         assert result.ok and result.records_checked, result.describe()
     finally:
         database.dispose()
+
+
+def test_0011_lets_two_sites_hold_the_same_lot_and_keeps_every_row(
+    database_url: str, template_users: dict[str, Actor]
+) -> None:
+    """On a registry with lots, administrations and their trail: the lot table rebuilt on SQLite (ids, values
+    and hashes the same, foreign keys on again), then the same lot received at a second site, never twice at one."""
+    from registry_app.services import ConflictError, sites
+    from registry_app.services.administrations import AdministrationInput, Override, record_administration
+
+    database = open_database(database_url)
+    group = ServiceContext(database, template_users["director"])
+    try:
+        sites.add_site(ServiceContext(database, template_users["admin"]), "BUSAN", "Busan clinic", "US")
+        product = products.create_product(group, {"name": "Nucleo-PN 20", "product_type": "polynucleotide"})
+        lot_id = receiving.receive_lot(group, product, {"lot_number": "PN-7781", "quantity_received": 4}).lot_id
+        given = AdministrationInput(lot_id, datetime.now().replace(microsecond=0), "intradermal", "PT-00001")
+        record_administration(group, given, confirm=True, override=Override("trial", PASSWORDS["director"]))
+        downgrade(database.engine, "0010")
+        with database.read() as session:
+            before = session.execute(text("SELECT * FROM lot ORDER BY id")).all()
+        upgrade(database.engine)
+        with database.read() as session:
+            assert session.execute(text("SELECT * FROM lot ORDER BY id")).all() == before
+            if database.engine.dialect.name == "sqlite":
+                assert session.execute(text("PRAGMA foreign_keys")).scalar() == 1
+                assert session.execute(text("PRAGMA integrity_check")).scalar() == "ok"
+                assert session.execute(text("SELECT count(*) FROM administration")).scalar() == 1
+        at_busan = ServiceContext(database, template_users["director"], site_code="BUSAN")
+        other = receiving.receive_lot(at_busan, product, {"lot_number": "PN-7781", "quantity_received": 2}).lot_id
+        assert other != lot_id
+        with pytest.raises(ConflictError, match="already in the registry"):
+            receiving.receive_lot(at_busan, product, {"lot_number": "PN-7781", "quantity_received": 1})
+        with pytest.raises(ConflictError, match="already in the registry"):
+            receiving.receive_lot(group, product, {"lot_number": "PN-7781", "quantity_received": 1})
+        result = audit.verify(database)
+        assert result.ok, result.describe()
+        # Back to one key for the group: refused while two sites hold the lot, and nothing changes.
+        with pytest.raises(Exception, match=r"(?i)unique|duplicate"):
+            downgrade(database.engine, "0010")
+        assert current_revision(database.engine) == HEAD_REVISION
+    finally:
+        database.dispose()

@@ -35,7 +35,7 @@ from registry_app.importers.gs1 import ScanError, ScanResult, parse_scan
 from registry_app.services import site_scope
 from registry_app.services.audit import AuditRecord, snapshot
 from registry_app.services.audit import changes as changed_fields
-from registry_app.services.context import READERS, STAFF, ServiceContext, changing
+from registry_app.services.context import READERS, STAFF, ServiceContext, changing, current_site
 from registry_app.services.errors import ConflictError, FieldError, NotFound, ValidationError
 from registry_app.services.lots.receipt_checks import (
     ReceiptExcursion,
@@ -202,10 +202,13 @@ def _receive(
     action: str,
     extra_after: dict[str, Any] | None = None,
 ) -> ReceiptResult:
-    from registry_app.services.context import current_site
 
+    site_id = current_site(session, ctx.site_code).id
+    # Per site: another clinic of the group may hold the same manufacturer's lot (migration 0011).
     clash = session.execute(
-        select(Lot.id).where(Lot.product_id == product.id, Lot.lot_number == fields["lot_number"])
+        select(Lot.id).where(
+            Lot.product_id == product.id, Lot.lot_number == fields["lot_number"], Lot.site_id == site_id
+        )
     ).scalar()
     if clash is not None:
         raise ConflictError(
@@ -215,7 +218,7 @@ def _receive(
     supplier = fields.pop("supplier", None)
     lot = Lot(
         product_id=product.id,
-        site_id=current_site(session, ctx.site_code).id,
+        site_id=site_id,
         supplier_id=_supplier_id(session, supplier),
         status=LotStatus.QUARANTINE.value,
         quantity_administered=ZERO,
@@ -276,7 +279,11 @@ def identify_scan(ctx: ServiceContext, text: str, fnc1_stand_in: str | None = No
         lot_id = None
         if product is not None and scan.lot_number:
             lot_id = session.execute(
-                select(Lot.id).where(Lot.product_id == product.id, Lot.lot_number == scan.lot_number)
+                select(Lot.id).where(
+                    Lot.product_id == product.id,
+                    Lot.lot_number == scan.lot_number,
+                    Lot.site_id == current_site(session, ctx.site_code).id,
+                )
             ).scalar()
         return ScanMatch(scan, product.id if product else None, product.name if product else None, lot_id)
 
@@ -343,7 +350,11 @@ def amend_lot(ctx: ServiceContext, lot_id: int, changes: Mapping[str, Any], reas
             )
         if "lot_number" in fields and fields["lot_number"] != lot.lot_number:
             clash = session.execute(
-                select(Lot.id).where(Lot.product_id == lot.product_id, Lot.lot_number == fields["lot_number"])
+                select(Lot.id).where(
+                    Lot.product_id == lot.product_id,
+                    Lot.lot_number == fields["lot_number"],
+                    Lot.site_id == lot.site_id,
+                )
             ).scalar()
             if clash is not None:
                 raise ValidationError(
