@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -61,6 +62,55 @@ def same_lot_elsewhere(session: Session, lot: Lot, *, lock: bool = False) -> lis
     return list(session.execute(query.with_for_update(of=Lot) if lock else query).scalars())
 
 
+def mark_recalled(
+    ctx: ServiceContext,
+    session: Session,
+    signer: Actor,
+    lot: Lot,
+    recall_date: date,
+    recall_at: datetime | None,
+    reason: str,
+    carried_by: int | None = None,
+) -> tuple[int, int]:
+    """Recall one lot in the caller's transaction: signed (meaning `recalled`), its status and moment set, one
+    audit entry; `carried_by` names the lot whose recall carried this one to another site. Returns the signature's
+    id and the number of current administrations to notify."""
+    before = {
+        "status": lot.status,
+        "recall_date": lot.recall_date,
+        "recall_at": lot.recall_at,
+        "recall_reason": lot.recall_reason,
+    }
+    carried = {} if carried_by is None else {"recalled_with_lot": carried_by}
+    signed: dict[str, Any] = {
+        "lot_id": lot.id,
+        "lot_number": lot.lot_number,
+        "recall_date": recall_date,
+        "reason": reason,
+        **carried,
+    }
+    if recall_at is not None:
+        signed["recall_at"] = recall_at
+    signature = add_signature(session, signer, SignatureMeaning.RECALLED, "lot", lot.id, signed)
+    lot.status, lot.recall_date, lot.recall_reason = LotStatus.RECALLED.value, recall_date, reason
+    lot.recall_at = recall_at
+    recipients = len(
+        session.execute(current_only(select(Administration.id).where(Administration.lot_id == lot.id))).all()
+    )
+    after = {
+        "status": lot.status,
+        "recall_date": recall_date,
+        "recall_at": recall_at,
+        "recall_reason": reason,
+        "signature_id": signature.id,
+        "signature_meaning": SignatureMeaning.RECALLED.value,
+        "recipients": recipients,
+        **carried,
+    }
+    ctx.audit(session, AuditRecord("recall lot", "lot", lot.id, before=before, after=after, reason=reason))
+    return signature.id, recipients
+
+
 def recall_same_lots(
     session: Session,
     ctx: ServiceContext,
@@ -78,39 +128,7 @@ def recall_same_lots(
             continue  # recalled before (its own notice, its own moment): kept as it was
         other_at = None if recall_at is None else moment_at(session, lot.site_id, other.site_id, recall_at)
         other_date = recall_date if other_at is None else other_at.date()
-        before = {
-            "status": other.status,
-            "recall_date": other.recall_date,
-            "recall_at": other.recall_at,
-            "recall_reason": other.recall_reason,
-        }
-        signed = {
-            "lot_id": other.id,
-            "lot_number": other.lot_number,
-            "recall_date": other_date,
-            "reason": lot.recall_reason,
-            "recalled_with_lot": lot.id,
-        }
-        if other_at is not None:
-            signed["recall_at"] = other_at
-        signature = add_signature(session, signer, SignatureMeaning.RECALLED, "lot", other.id, signed)
-        other.status, other.recall_date, other.recall_reason = LotStatus.RECALLED.value, other_date, lot.recall_reason
-        other.recall_at = other_at
-        recipients = len(
-            session.execute(current_only(select(Administration.id).where(Administration.lot_id == other.id))).all()
-        )
-        after = {
-            "status": other.status,
-            "recall_date": other_date,
-            "recall_at": other_at,
-            "recall_reason": lot.recall_reason,
-            "signature_id": signature.id,
-            "signature_meaning": SignatureMeaning.RECALLED.value,
-            "recipients": recipients,
-            "recalled_with_lot": lot.id,
-        }
-        record = AuditRecord("recall lot", "lot", other.id, before=before, after=after, reason=lot.recall_reason)
-        ctx.audit(session, record)
+        mark_recalled(ctx, session, signer, other, other_date, other_at, lot.recall_reason or "", carried_by=lot.id)
         site = session.get(Site, other.site_id) if other.site_id is not None else None
         codes.append(site.code if site is not None else "-")
     return tuple(sorted(set(codes)))

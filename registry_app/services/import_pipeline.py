@@ -36,7 +36,7 @@ from registry_app.importers.lot_chunks import ROWS_PER_CHUNK, FileRead, Job, pro
 from registry_app.importers.lot_rows import PRODUCT_FIELDS, ValidatedLots
 from registry_app.importers.tabular import MAX_IMPORT_BYTES, TableError, check_regular_file
 from registry_app.rules import table as flag_table
-from registry_app.services import audit_records
+from registry_app.services import audit_records, site_scope
 from registry_app.services.audit import AuditRecord
 from registry_app.services.context import ServiceContext, current_site
 from registry_app.services.import_catalog import ProductPlan, ensure_names, name_ids, plan_products, write_products
@@ -376,7 +376,9 @@ class _ChunkWriter:
         for ids in chunks_of(unseen, 500):
             registered_lots.update(
                 session.execute(
-                    select(Lot.product_id, Lot.lot_number).where(Lot.product_id.in_(ids), Lot.site_id == self.site_id)
+                    select(Lot.product_id, Lot.lot_number).where(
+                        Lot.product_id.in_(ids), *site_scope.held_at(self.site_id)
+                    )
                 )
             )
         looked_up.update(unseen)

@@ -37,7 +37,7 @@ from registry_app.importers.administration_rows import AdministrationRow, valida
 from registry_app.importers.lot_rows import LotImportRow, ValidatedLots, validate_lots
 from registry_app.importers.tabular import RowError
 from registry_app.rules import table as flag_table
-from registry_app.services import audit_records
+from registry_app.services import audit_records, site_scope
 from registry_app.services.audit import AuditRecord
 from registry_app.services.context import STAFF, ServiceContext, changing, current_site
 from registry_app.services.import_catalog import ProductPlan, ensure_names, name_ids, plan_products, write_products
@@ -157,7 +157,7 @@ def _import_lots_in(
     for chunk in _chunks(existing_ids, 500):
         for found_id, pid, number, status in session.execute(
             select(Lot.id, Lot.product_id, Lot.lot_number, Lot.status).where(
-                Lot.product_id.in_(chunk), Lot.site_id == site.id
+                Lot.product_id.in_(chunk), *site_scope.held_at(site.id)
             )
         ):
             existing_lots[(pid, number)] = found_id
@@ -508,7 +508,7 @@ def _import_administrations_in(
             for lot_id, pid, number in session.execute(
                 # The lot given at this site: another site may hold the same lot number of the product.
                 select(Lot.id, Lot.product_id, Lot.lot_number).where(
-                    tuple_(Lot.product_id, Lot.lot_number).in_(chunk), Lot.site_id == site_id
+                    tuple_(Lot.product_id, Lot.lot_number).in_(chunk), *site_scope.held_at(site_id)
                 )
             )
         )

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry_app.domain import Administration, Lot, Product, Site, name_key
-from registry_app.domain.vocab import EXPIRED, LotStatus, SignatureMeaning
+from registry_app.domain.vocab import EXPIRED, LotStatus
 from registry_app.services import group_recall, site_scope
 from registry_app.services.administrations import (
     AdministrationView,
@@ -25,7 +25,7 @@ from registry_app.services.administrations import (
     view_query,
 )
 from registry_app.services.audit import AuditRecord
-from registry_app.services.auth import add_signature, reauthenticate
+from registry_app.services.auth import reauthenticate
 from registry_app.services.context import DIRECTOR, READERS, STAFF, ServiceContext, changing, current_site
 from registry_app.services.errors import ConflictError, FieldError, NotFound, RegistryError, ValidationError
 from registry_app.services.privacy import (
@@ -177,33 +177,9 @@ def recall_lot(
             raise NotFound(f"no lot with id {lot_id}")
         if lot.status == LotStatus.RECALLED:
             raise ConflictError(f"lot {lot.lot_number} was recalled already on {lot.recall_date}")
-        before = {
-            "status": lot.status,
-            "recall_date": lot.recall_date,
-            "recall_at": lot.recall_at,
-            "recall_reason": lot.recall_reason,
-        }
-        signed = {"lot_id": lot.id, "lot_number": lot.lot_number, "recall_date": recall_date, "reason": reason}
-        if recall_at is not None:
-            signed["recall_at"] = recall_at
-        signature = add_signature(session, signer, SignatureMeaning.RECALLED, "lot", lot.id, signed)
-        lot.status, lot.recall_date, lot.recall_reason = LotStatus.RECALLED.value, recall_date, reason
-        lot.recall_at = recall_at
-        recipients = len(
-            session.execute(current_only(select(Administration.id).where(Administration.lot_id == lot.id))).all()
-        )
-        after = {
-            "status": lot.status,
-            "recall_date": recall_date,
-            "recall_at": recall_at,
-            "recall_reason": reason,
-            "signature_id": signature.id,
-            "signature_meaning": SignatureMeaning.RECALLED.value,
-            "recipients": recipients,
-        }
-        ctx.audit(session, AuditRecord("recall lot", "lot", lot.id, before=before, after=after, reason=reason))
+        signature_id, recipients = group_recall.mark_recalled(ctx, session, signer, lot, recall_date, recall_at, reason)
         elsewhere = group_recall.recall_same_lots(session, ctx, signer, lot, recall_date, recall_at)
-        return RecallResult(lot.id, recall_date, signature.id, recipients, recall_at, elsewhere)
+        return RecallResult(lot.id, recall_date, signature_id, recipients, recall_at, elsewhere)
 
 
 # ------------------------------------------------------------------------------------------------- lookback

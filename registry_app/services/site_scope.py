@@ -45,6 +45,12 @@ def require_group(ctx: ServiceContext, what: str) -> None:
         raise PermissionDenied(f"{who} has a role at one site; {what} holds for every site and needs a group role")
 
 
+def held_at(site_id: int | None) -> list[ColumnElement[bool]]:
+    """WHERE conditions on Lot for the lots a site holds, where a lot number is looked up or must be new: with
+    the lots of no site, which registries from before sites hold (their one clinic's). None: every lot."""
+    return [] if site_id is None else [or_(Lot.site_id == site_id, Lot.site_id.is_(None))]
+
+
 def lot_conditions(ctx: ServiceContext) -> list[ColumnElement[bool]]:
     """WHERE conditions on Lot for the user's site (none for a group role)."""
     site = scope_of(ctx)

@@ -207,7 +207,7 @@ def _receive(
     # Per site: another clinic of the group may hold the same manufacturer's lot (migration 0011).
     clash = session.execute(
         select(Lot.id).where(
-            Lot.product_id == product.id, Lot.lot_number == fields["lot_number"], Lot.site_id == site_id
+            Lot.product_id == product.id, Lot.lot_number == fields["lot_number"], *site_scope.held_at(site_id)
         )
     ).scalar()
     if clash is not None:
@@ -282,7 +282,7 @@ def identify_scan(ctx: ServiceContext, text: str, fnc1_stand_in: str | None = No
                 select(Lot.id).where(
                     Lot.product_id == product.id,
                     Lot.lot_number == scan.lot_number,
-                    Lot.site_id == current_site(session, ctx.site_code).id,
+                    *site_scope.held_at(current_site(session, ctx.site_code).id),
                 )
             ).scalar()
         return ScanMatch(scan, product.id if product else None, product.name if product else None, lot_id)
@@ -353,7 +353,7 @@ def amend_lot(ctx: ServiceContext, lot_id: int, changes: Mapping[str, Any], reas
                 select(Lot.id).where(
                     Lot.product_id == lot.product_id,
                     Lot.lot_number == fields["lot_number"],
-                    Lot.site_id == lot.site_id,
+                    *site_scope.held_at(lot.site_id),
                 )
             ).scalar()
             if clash is not None:
