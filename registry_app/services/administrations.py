@@ -40,7 +40,7 @@ from registry_app.rules.catalogue import RULES, Flag
 from registry_app.services import audit_records, site_scope
 from registry_app.services.audit import AuditRecord, snapshot
 from registry_app.services.auth import add_signature, reauthenticate
-from registry_app.services.clock import site_clock
+from registry_app.services.clock import site_clock, site_today
 from registry_app.services.context import READERS, STAFF, Actor, ServiceContext, changing, jurisdiction
 from registry_app.services.errors import (
     ConfirmationRequired,
@@ -242,7 +242,7 @@ def findings_for(
     """Open (unwaived) compliance findings on the administration, its lot and its product, highest first."""
     from registry_app.rules import evaluate_flags
 
-    juris, today = jurisdiction(session, ctx), today or date.today()
+    juris, today = jurisdiction(session, ctx), today or site_today(ctx)
     found: list[Flag] = []
     for subject_type, subject_id in (
         ("administration", administration.id),

@@ -14,6 +14,7 @@ from registry_app.domain.vocab import AdverseEventSeverity, AdverseEventType, Re
 from registry_app.services import site_scope
 from registry_app.services.administrations import version_ids
 from registry_app.services.audit import AuditRecord, changes, snapshot
+from registry_app.services.clock import site_today
 from registry_app.services.context import READERS, STAFF, ServiceContext, changing
 from registry_app.services.errors import FieldError, NotFound, ValidationError
 from registry_app.services.privacy import PSEUDONYM_PATTERN, for_inspector, patient_view, sees_pseudonyms
@@ -47,7 +48,12 @@ def _text(value: str | None) -> str | None:
 
 
 def _report_fields(
-    status: str, reference: str | None, reason: str | None, reported_on: date | None, problems: list[FieldError]
+    status: str,
+    reference: str | None,
+    reason: str | None,
+    reported_on: date | None,
+    problems: list[FieldError],
+    today: date,
 ) -> dict[str, Any]:
     """The report columns for a status: a reason only (and required) for not_reportable, a reference and
     date only once reported."""
@@ -63,14 +69,14 @@ def _report_fields(
         problems.append(FieldError("not_reportable_reason", "say why the event is not reportable"))
     if reported_on is not None and not _is_date(reported_on):
         problems.append(FieldError("reported_on", "give the date of the report"))
-    elif reported_on is not None and reported_on > date.today():
+    elif reported_on is not None and reported_on > today:
         problems.append(FieldError("reported_on", f"{reported_on} is in the future"))
     reported = status in (ReportStatus.REPORTED_MANUFACTURER, ReportStatus.REPORTED_REGULATOR)
     return {
         "report_status": status,
         "report_reference": reference if reported else None,
         "not_reportable_reason": reason if status == ReportStatus.NOT_REPORTABLE else None,
-        "reported_on": (reported_on or date.today()) if reported else None,
+        "reported_on": (reported_on or today) if reported else None,
     }
 
 
@@ -90,6 +96,7 @@ def record_adverse_event(
 ) -> int:
     """Record an adverse event after an administration; returns its id."""
     problems: list[FieldError] = []
+    today = site_today(ctx)
     if event_type not in values(AdverseEventType):
         problems.append(
             FieldError(
@@ -105,9 +112,9 @@ def record_adverse_event(
         )
     if onset_date is not None and not _is_date(onset_date):
         problems.append(FieldError("onset_date", "give the date the event began"))
-    elif onset_date is not None and onset_date > date.today():
+    elif onset_date is not None and onset_date > today:
         problems.append(FieldError("onset_date", f"{onset_date} is in the future"))
-    report = _report_fields(report_status, report_reference, not_reportable_reason, reported_on, problems)
+    report = _report_fields(report_status, report_reference, not_reportable_reason, reported_on, problems, today)
     if problems:
         raise ValidationError(problems)
     actor = ctx.actor
@@ -150,7 +157,8 @@ def update_adverse_event_report(
     """Record where the event was reported (status, reference such as a MedWatch number, date), or why it is
     not reportable."""
     problems: list[FieldError] = []
-    report = _report_fields(report_status, report_reference, not_reportable_reason, reported_on, problems)
+    today = site_today(ctx)
+    report = _report_fields(report_status, report_reference, not_reportable_reason, reported_on, problems, today)
     if problems:
         raise ValidationError(problems)
     with ctx.db.write() as session:

@@ -9,7 +9,7 @@ audit trail and the "now" an administration form starts with read the same, what
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from registry_app.services.context import ServiceContext
@@ -74,3 +74,9 @@ def site_clock(ctx: ServiceContext) -> SiteClock:
     from registry_app.services.sites import site_info
 
     return SiteClock(zone_by_name(site_info(ctx).get("time_zone")))
+
+
+def site_today(ctx: ServiceContext) -> date:
+    """Today at the signed-in site (issue 23): what expiry, the 15 days to report and the dates a record defaults
+    to are counted from. A clinic in Seoul and one in New York on the same server are a day apart for hours."""
+    return site_clock(ctx).now().date()

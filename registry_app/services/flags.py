@@ -20,7 +20,7 @@ from registry_app.rules.table_read import iter_stored_flags, stored_counts, stor
 from registry_app.services import site_scope
 from registry_app.services.audit import AuditRecord
 from registry_app.services.auth import add_signature, reauthenticate
-from registry_app.services.clock import SiteClock
+from registry_app.services.clock import SiteClock, site_today
 from registry_app.services.context import DIRECTOR, READERS, ServiceContext, changing, jurisdiction
 from registry_app.services.errors import ConflictError, NotFound, ValidationError
 from registry_app.services.flag_table import table_answers
@@ -81,8 +81,8 @@ class FlagCounts:
     waived: int
 
 
-def _today(today: date | None) -> date:
-    return today or date.today()
+def _today(ctx: ServiceContext, today: date | None) -> date:
+    return today or site_today(ctx)
 
 
 def validate_filters(min_severity: str | None, codes: Collection[str] | None) -> None:
@@ -112,10 +112,12 @@ def list_flags(
     with ctx.db.read() as session:
         if table_answers(session, ctx):
             stored = stored_flags(
-                session, _today(today), codes=codes, min_rank=_floor(min_severity), include_waived=include_waived
+                session, _today(ctx, today), codes=codes, min_rank=_floor(min_severity), include_waived=include_waived
             )
             return list(site_scope.flags_in_scope(session, ctx, stored))
-        flags = evaluate_flags(session, jurisdiction(session, ctx), _today(today), codes=list(codes) if codes else None)
+        flags = evaluate_flags(
+            session, jurisdiction(session, ctx), _today(ctx, today), codes=list(codes) if codes else None
+        )
         flags = list(site_scope.flags_in_scope(session, ctx, flags))
     return filter_flags(flags, min_severity=min_severity, include_waived=include_waived)
 
@@ -152,10 +154,14 @@ def flags_for_subject(ctx: ServiceContext, subject_type: str, subject_id: int, t
         )
     with ctx.db.read() as session:
         if table_answers(session, ctx):
-            found = stored_flags(session, _today(today), subject_type=subject_type, subject_ids=[subject_id])
+            found = stored_flags(session, _today(ctx, today), subject_type=subject_type, subject_ids=[subject_id])
         else:
             found = evaluate_flags(
-                session, jurisdiction(session, ctx), _today(today), subject_type=subject_type, subject_ids=[subject_id]
+                session,
+                jurisdiction(session, ctx),
+                _today(ctx, today),
+                subject_type=subject_type,
+                subject_ids=[subject_id],
             )
         return list(site_scope.flags_in_scope(session, ctx, found))
 
@@ -166,7 +172,9 @@ def flags_for_product(ctx: ServiceContext, product_id: int, today: date | None =
     with ctx.db.read() as session:
         if table_answers(session, ctx):
             return list(
-                site_scope.flags_in_scope(session, ctx, stored_flags(session, _today(today), product_id=product_id))
+                site_scope.flags_in_scope(
+                    session, ctx, stored_flags(session, _today(ctx, today), product_id=product_id)
+                )
             )
     return [f for f in list_flags(ctx, today=today) if f.product_id == product_id]
 
@@ -181,7 +189,7 @@ def count_flags(ctx: ServiceContext, today: date | None = None, include_waived: 
             by_severity = {severity: 0 for severity in SEVERITY_RANK}
             by_code: Counter[str] = Counter()
             waived = 0
-            for severity, code, is_waived, count in stored_counts(session, _today(today)):
+            for severity, code, is_waived, count in stored_counts(session, _today(ctx, today)):
                 waived += count if is_waived else 0
                 if include_waived or not is_waived:
                     by_severity[severity] += count
@@ -228,10 +236,10 @@ def iter_flags(
     with ctx.db.read() as session:
         if table_answers(session, ctx):
             # Keyset pages of the persisted flags, in list_flags' order.
-            stored = iter_stored_flags(session, _today(today), codes=codes, min_rank=_floor(min_severity))
+            stored = iter_stored_flags(session, _today(ctx, today), codes=codes, min_rank=_floor(min_severity))
             yield from site_scope.flags_in_scope(session, ctx, stored)
             return
-        where, day = jurisdiction(session, ctx), _today(today)
+        where, day = jurisdiction(session, ctx), _today(ctx, today)
         visible = site_scope.flag_filter(session, ctx)
         for subject_type, model in _SUBJECT_MODELS.items():
             if not any(RULES[code].subject_type == subject_type for code in wanted):
@@ -273,7 +281,7 @@ def flags_for_lot(
             raise NotFound(f"no lot with id {lot_id}")
         if table_answers(session, ctx):
             # The lot's, its uses' and their events' flags carry its id; its product's carry the product's.
-            day, floor = _today(today), _floor(min_severity)
+            day, floor = _today(ctx, today), _floor(min_severity)
             stored = stored_flags(session, day, lot_id=lot_id, codes=codes, min_rank=floor)
             stored += stored_flags(
                 session, day, subject_type="product", subject_ids=[product_id], codes=codes, min_rank=floor
@@ -298,7 +306,7 @@ def flags_for_lot(
             "administration": administration_ids,
             "adverse_event": event_ids,
         }
-        where, day = jurisdiction(session, ctx), _today(today)
+        where, day = jurisdiction(session, ctx), _today(ctx, today)
         found: list[Flag] = []
         for subject_type, ids in subjects.items():
             if ids:
@@ -336,7 +344,7 @@ def flag_summary(
     validate_filters(min_severity, codes)
     with ctx.db.read() as session:
         if table_answers(session, ctx) and site_scope.scope_of(ctx) is None:
-            counted = stored_counts(session, _today(today), codes=codes, min_rank=_floor(min_severity))
+            counted = stored_counts(session, _today(ctx, today), codes=codes, min_rank=_floor(min_severity))
             return _summary_of(counted)
     return summarize_flags(iter_flags(ctx, min_severity=min_severity, codes=codes, today=today))
 
@@ -382,7 +390,7 @@ def list_alerts(ctx: ServiceContext, today: date | None = None) -> list[Flag]:
     """Dashboard alerts (ALERT-EXPIRING, ALERT-EXPIRED-STOCK): not compliance findings."""
     ctx.require(READERS, "see alerts")
     with ctx.db.read() as session:
-        return list(site_scope.flags_in_scope(session, ctx, evaluate_alerts(session, _today(today))))
+        return list(site_scope.flags_in_scope(session, ctx, evaluate_alerts(session, _today(ctx, today))))
 
 
 def lot_scores(ctx: ServiceContext, lot_ids: Collection[int] | None = None) -> dict[int, float]:
@@ -432,7 +440,7 @@ def waive_flag(
         flags = evaluate_flags(
             session,
             jurisdiction(session, ctx),
-            _today(today),
+            _today(ctx, today),
             subject_type=subject_type,
             subject_ids=[subject_id],
             codes=[code],

@@ -38,6 +38,7 @@ from registry_app.importers.tabular import MAX_IMPORT_BYTES, TableError, check_r
 from registry_app.rules import table as flag_table
 from registry_app.services import audit_records, site_scope
 from registry_app.services.audit import AuditRecord
+from registry_app.services.clock import site_today
 from registry_app.services.context import ServiceContext, current_site
 from registry_app.services.import_catalog import ProductPlan, ensure_names, name_ids, plan_products, write_products
 from registry_app.services.import_common import Cancelled, ImportResult, Progress, chunks_of, expiry_warnings, id_ranges
@@ -191,7 +192,7 @@ def import_lots_in_pipeline(
         process = _started()
         if process is None:
             return None
-        process.send(path, date.today(), ROWS_PER_CHUNK, max_bytes)
+        process.send(path, site_today(ctx), ROWS_PER_CHUNK, max_bytes)
     result = ImportResult("lots", path.name, "", 0)
     try:
         # The digest is of the bytes the other process validates, read once: the audit entry names what was

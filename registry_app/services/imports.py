@@ -39,6 +39,7 @@ from registry_app.importers.tabular import RowError
 from registry_app.rules import table as flag_table
 from registry_app.services import audit_records, site_scope
 from registry_app.services.audit import AuditRecord
+from registry_app.services.clock import site_today
 from registry_app.services.context import STAFF, ServiceContext, changing, current_site
 from registry_app.services.import_catalog import ProductPlan, ensure_names, name_ids, plan_products, write_products
 from registry_app.services.import_common import ERROR_LINES_SHOWN as ERROR_LINES_SHOWN
@@ -109,7 +110,7 @@ def _import_lots(
     path, digest, table = _read(ctx, path)
     result = ImportResult("lots", path.name, digest, len(table.rows), dry_run=dry_run)
     reporter = _Reporter(progress, len(table.rows))
-    checked = validate_lots(table, date.today(), update=update, progress=reporter.validating)
+    checked = validate_lots(table, site_today(ctx), update=update, progress=reporter.validating)
     if checked.total_rows == -1:
         result.cancelled = True
         return result

@@ -29,6 +29,7 @@ from registry_app.domain.vocab import (
 )
 from registry_app.importers import cells
 from registry_app.services.audit import AuditRecord, changes, snapshot
+from registry_app.services.clock import site_today
 from registry_app.services.context import READERS, STAFF, ServiceContext, changing, current_site
 from registry_app.services.errors import ConflictError, FieldError, NotFound, ValidationError
 from registry_app.services.lots.documents import NewDocument, check_document, store_document
@@ -348,7 +349,7 @@ def set_regulatory_status(
             verified = cells.parse_date(verified_on.strip())
         except cells.CellError as error:
             errors.append(FieldError("verified_on", str(error)))
-    if verified is not None and verified > date.today():
+    if verified is not None and verified > site_today(ctx):
         errors.append(FieldError("verified_on", f"{verified.isoformat()} is in the future"))
     reference = reference.strip() if reference and reference.strip() else None
     if reference and len(reference) > 200:

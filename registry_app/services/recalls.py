@@ -26,6 +26,7 @@ from registry_app.services.administrations import (
 )
 from registry_app.services.audit import AuditRecord
 from registry_app.services.auth import reauthenticate
+from registry_app.services.clock import site_today
 from registry_app.services.context import DIRECTOR, READERS, STAFF, ServiceContext, changing, current_site
 from registry_app.services.errors import ConflictError, FieldError, NotFound, RegistryError, ValidationError
 from registry_app.services.privacy import (
@@ -97,7 +98,8 @@ def _lot_ref(session: Session, ctx: ServiceContext, lot_number: str, product_nam
     if len(rows) > 1:
         raise AmbiguousLot(number, [r.name for r in rows])
     r = rows[0]
-    return LotRef(r.id, r.lot_number, r.product_id, r.name, display_status(r.status, r.expiry_date), r.recall_date)
+    shown = display_status(r.status, r.expiry_date, site_today(ctx))
+    return LotRef(r.id, r.lot_number, r.product_id, r.name, shown, r.recall_date)
 
 
 def find_lot(ctx: ServiceContext, lot_number: str, product_name: str | None = None) -> LotRef:
@@ -132,11 +134,11 @@ def recall_moment_text(recall_date: date | None, recall_at: datetime | None) -> 
     return None if recall_date is None else recall_date.isoformat()
 
 
-def _recall_moment(recall_from: date | datetime | None) -> tuple[date, datetime | None]:
+def _recall_moment(recall_from: date | datetime | None, today: date) -> tuple[date, datetime | None]:
     """(recall_date, recall_at) of what was given: a date alone starts at the beginning of that local day
     (rules.md, USE-RECALLED) and keeps no time; a date-time is a moment on the clinic's clock."""
     if recall_from is None:
-        return date.today(), None
+        return today, None
     if isinstance(recall_from, datetime):
         moment = recall_from.replace(tzinfo=None, microsecond=0)  # local wall-clock, as administered_at
         if moment > datetime.now() + timedelta(minutes=15):
@@ -169,7 +171,7 @@ def recall_lot(
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError("give the reason for the recall", field="reason")
-    recall_date, recall_at = _recall_moment(recall_date)
+    recall_date, recall_at = _recall_moment(recall_date, site_today(ctx))
     signer = reauthenticate(ctx, password)
     with ctx.db.write() as session:
         lot = session.execute(select(Lot).where(Lot.id == lot_id).with_for_update()).scalar_one_or_none()
@@ -265,7 +267,7 @@ def trace_lot(ctx: ServiceContext, lot_id: int) -> Trace:
             lot_id,
             lot.name,
             lot.lot_number,
-            display_status(lot.status, lot.expiry_date),
+            display_status(lot.status, lot.expiry_date, site_today(ctx)),
             lot.recall_date,
             rows,
             lot.recall_at,
@@ -349,7 +351,7 @@ def mark_patient_notified(ctx: ServiceContext, administration_id: int, notified_
         problems.append(FieldError("how", "say how the patient was notified (phone, letter, visit ...)"))
     if not isinstance(notified_on, date) or isinstance(notified_on, datetime):
         problems.append(FieldError("notified_on", "give the date the patient was notified"))
-    elif notified_on > date.today():
+    elif notified_on > site_today(ctx):
         problems.append(FieldError("notified_on", f"{notified_on} is in the future"))
     if problems:
         raise ValidationError(problems)

@@ -42,6 +42,7 @@ from registry_app.rules.common import utc_start_of_local_day
 from registry_app.rules.table_read import closed_between, open_since, stored_flags
 from registry_app.services import site_scope
 from registry_app.services.audit import AuditRecord, head_text, verify_registry
+from registry_app.services.clock import site_today
 from registry_app.services.context import READERS, ServiceContext, changing, current_site
 from registry_app.services.errors import FieldError, PermissionDenied, ValidationError
 from registry_app.services.flag_table import life_phrase
@@ -324,7 +325,7 @@ def export(
     period = _period(ctx, start, end, required=False)
     final = output_target(out, f".{fmt}", replace)
     shown = _disclosure(ctx, include_patient_refs, include_free_text)
-    today = today or date.today()
+    today = today or site_today(ctx)
     pseudonym = shown.pseudonym
     with temporary_beside(final) as temporary:
         with ctx.db.read() as session:
@@ -361,7 +362,7 @@ def compliance_report(
     period = _period(ctx, start, end, required=True)
     final = output_target(out, ".pdf", replace)
     shown = _disclosure(ctx, include_patient_refs, include_free_text)
-    today = today or date.today()
+    today = today or site_today(ctx)
     pseudonym = shown.pseudonym
     with temporary_beside(final) as temporary:
         with ctx.db.read() as session:
@@ -399,7 +400,7 @@ def bundle(
     period = _period(ctx, start, end, required=True)
     final = output_target(out, ".zip", replace)
     shown = _disclosure(ctx, include_patient_refs, include_free_text)
-    today = today or date.today()
+    today = today or site_today(ctx)
     pseudonym = shown.pseudonym
     with temporary_beside(final) as temporary:
         with ctx.db.read() as session:

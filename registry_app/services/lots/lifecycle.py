@@ -2,7 +2,6 @@
 findings), reject and destroy, each refused with a reason the dialogs show before anyone signs."""
 
 from collections.abc import Collection
-from datetime import date
 from decimal import Decimal
 
 from sqlalchemy.orm import Session
@@ -22,6 +21,7 @@ from registry_app.importers import cells
 from registry_app.rules import Flag
 from registry_app.services.audit import AuditRecord
 from registry_app.services.auth import add_signature, reauthenticate
+from registry_app.services.clock import site_today
 from registry_app.services.context import DIRECTOR, READERS, STAFF, ServiceContext, changing, jurisdiction
 from registry_app.services.errors import (
     AcknowledgementRequired,
@@ -56,7 +56,7 @@ def _release_findings(session: Session, ctx: ServiceContext, lot: Lot) -> list[F
     """Unwaived critical and high findings on the lot and its product, highest first."""
     from registry_app.rules import evaluate_flags
 
-    juris, today = jurisdiction(session, ctx), date.today()
+    juris, today = jurisdiction(session, ctx), site_today(ctx)
     found = evaluate_flags(session, juris, today, subject_type="lot", subject_ids=[lot.id]) + evaluate_flags(
         session, juris, today, subject_type="product", subject_ids=[lot.product_id]
     )
@@ -107,7 +107,7 @@ def release_lot(
         }
         signature = add_signature(session, signer, SignatureMeaning.RELEASED, "lot", lot.id, content)
         lot.status, lot.released_at, lot.release_signature_id = LotStatus.RELEASED.value, utcnow(), signature.id
-        lot.released_on = date.today()  # the site's local date
+        lot.released_on = site_today(ctx)  # the site's local date
         if note:
             lot.status_note = note.strip()
         ctx.audit(
@@ -146,7 +146,7 @@ def reject_lot(ctx: ServiceContext, lot_id: int, reason: str, *, password: str) 
         before = {"status": lot.status, "status_note": lot.status_note, "rejected_on": lot.rejected_on}
         content = {"lot_id": lot.id, "lot_number": lot.lot_number, "status_before": lot.status, "reason": why}
         signature = add_signature(session, signer, SignatureMeaning.REJECTED, "lot", lot.id, content)
-        lot.status, lot.status_note, lot.rejected_on = LotStatus.REJECTED.value, why, date.today()
+        lot.status, lot.status_note, lot.rejected_on = LotStatus.REJECTED.value, why, site_today(ctx)
         ctx.audit(
             session,
             AuditRecord(

@@ -35,6 +35,7 @@ from registry_app.importers.gs1 import ScanError, ScanResult, parse_scan
 from registry_app.services import site_scope
 from registry_app.services.audit import AuditRecord, snapshot
 from registry_app.services.audit import changes as changed_fields
+from registry_app.services.clock import site_today
 from registry_app.services.context import READERS, STAFF, ServiceContext, changing, current_site
 from registry_app.services.errors import ConflictError, FieldError, NotFound, ValidationError
 from registry_app.services.lots.receipt_checks import (
@@ -85,7 +86,9 @@ class ScanMatch:
     existing_lot_id: int | None
 
 
-def parse_lot_fields(values: Mapping[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
+def parse_lot_fields(
+    values: Mapping[str, Any], required: tuple[str, ...] = (), today: date | None = None
+) -> dict[str, Any]:
     """Form values (text, or already typed dates/numbers/booleans) to lot columns; one FieldError per bad
     field. An empty value means "not recorded" (None), except for the fields a lot always has."""
     errors: list[FieldError] = []
@@ -110,7 +113,7 @@ def parse_lot_fields(values: Mapping[str, Any], required: tuple[str, ...] = ()) 
         if key not in values:
             errors.append(FieldError(key, "is required"))
     received = out.get("received_date")
-    if received is not None and received > date.today():
+    if received is not None and received > (today or date.today()):  # the site's today, when the caller knows it
         errors.append(FieldError("received_date", f"{received.isoformat()} is in the future"))
     if errors:
         raise ValidationError(errors)
@@ -157,7 +160,8 @@ def receipt_warnings(
     storage range, package not intact), without saving anything: the desktop shows them and asks before it
     receives. The product is a registered one (`product_id`) or a new one described by `storage_form`."""
     ctx.require(STAFF, "receive lots")
-    fields = parse_lot_fields({"received_date": date.today(), **details})
+    today = site_today(ctx)
+    fields = parse_lot_fields({"received_date": today, **details}, today=today)
     if product_id is not None:
         with ctx.db.read() as session:
             product = session.get(Product, product_id)
@@ -247,8 +251,9 @@ def _receive(
 def receive_lot(ctx: ServiceContext, product_id: int, details: Mapping[str, Any]) -> ReceiptResult:
     """Receive a lot of a known product into quarantine. `details`: lot_number, quantity_received,
     received_date (default today), expiry_date, supplier (name), receipt_temperature_c, package_intact, ..."""
-    values = {"received_date": date.today(), **details}
-    fields = parse_lot_fields(values, required=("lot_number", "quantity_received"))
+    today = site_today(ctx)
+    values = {"received_date": today, **details}
+    fields = parse_lot_fields(values, required=("lot_number", "quantity_received"), today=site_today(ctx))
     if product_id is None:
         raise ValidationError("choose the product this lot is of", "product")
     with ctx.db.write() as session:
@@ -304,13 +309,13 @@ def receive_from_scan(
     if errors:
         raise ValidationError(errors)
     values: dict[str, Any] = {
-        "received_date": date.today(),
+        "received_date": site_today(ctx),
         "lot_number": scan.lot_number,
         "expiry_date": scan.expiry_date,
         "serial": scan.serial,
     }
     values.update({k: v for k, v in details.items() if v is not None and v != ""})
-    fields = parse_lot_fields(values, required=("lot_number", "quantity_received"))
+    fields = parse_lot_fields(values, required=("lot_number", "quantity_received"), today=site_today(ctx))
     with ctx.db.write() as session:
         product = _product_for_gtin(session, scan.gtin or "")
         if product is None:
@@ -336,7 +341,7 @@ def amend_lot(ctx: ServiceContext, lot_id: int, changes: Mapping[str, Any], reas
     if not reason or not reason.strip():
         errors.append(FieldError("reason", "give the reason for the correction"))
     try:
-        fields = parse_lot_fields(changes)
+        fields = parse_lot_fields(changes, today=site_today(ctx))
     except ValidationError as error:
         errors = error.errors + errors
         fields = {}

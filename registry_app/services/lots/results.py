@@ -16,6 +16,7 @@ from registry_app.domain.vocab import (
 from registry_app.importers import cells
 from registry_app.services import site_scope
 from registry_app.services.audit import AuditRecord, snapshot
+from registry_app.services.clock import site_today
 from registry_app.services.context import STAFF, ServiceContext, changing
 from registry_app.services.errors import ConflictError, FieldError, NotFound, ValidationError, required_reason
 from registry_app.services.lots.receiving import find_lot
@@ -47,7 +48,7 @@ def add_characterization_result(
     laboratory = laboratory.strip() if laboratory and laboratory.strip() else None
     if laboratory is not None and len(laboratory) > 200:
         errors.append(FieldError("laboratory", "at most 200 characters fit"))
-    if tested_on is not None and (not isinstance(tested_on, date) or tested_on > date.today()):
+    if tested_on is not None and (not isinstance(tested_on, date) or tested_on > site_today(ctx)):
         errors.append(
             FieldError(
                 "tested_on",

@@ -21,7 +21,7 @@ from registry_app.reports.data import Pseudonym
 from registry_app.rules import Flag
 from registry_app.rules.table_read import PageKey, flag_filters, flag_page
 from registry_app.services import site_scope
-from registry_app.services.clock import SiteClock, site_clock
+from registry_app.services.clock import SiteClock, site_clock, site_today
 from registry_app.services.context import READERS, ServiceContext
 from registry_app.services.flag_table import table_answers
 from registry_app.services.flags import filter_flags, list_flags, subject_names, validate_filters
@@ -106,7 +106,7 @@ def flags_page(
     `count_flags_matching` next, a scan of the counts' index that takes longer than the page on a big registry)."""
     ctx.require(READERS, "see flags")
     validate_filters(filters.min_severity, filters.codes)
-    day = today or date.today()
+    day = today or site_today(ctx)
     clock = site_clock(ctx)
     shown = patient_view(ctx)  # an inspector reads patients as pseudonyms
     with ctx.db.read() as session:
@@ -125,9 +125,9 @@ def count_flags_matching(ctx: ServiceContext, filters: FlagFilters, today: date 
     clock, shown = site_clock(ctx), patient_view(ctx)
     with ctx.db.read() as session:
         if not table_answers(session, ctx):
-            page = _evaluated_page(ctx, session, filters, today or date.today(), clock, shown)
+            page = _evaluated_page(ctx, session, filters, today or site_today(ctx), clock, shown)
             return page.total, page.waived
-        return _counts(session, ctx, today or date.today(), filters)
+        return _counts(session, ctx, today or site_today(ctx), filters)
 
 
 def _evaluated_page(

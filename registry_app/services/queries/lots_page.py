@@ -28,6 +28,7 @@ from registry_app.domain import Lot, Manufacturer, Product, Setting, Supplier
 from registry_app.domain.exact import ZERO, Exact, exact_sql
 from registry_app.domain.vocab import EXPIRED, SEVERITY_RANK, LotStatus
 from registry_app.services import site_scope
+from registry_app.services.clock import site_today
 from registry_app.services.context import READERS, ServiceContext, jurisdiction
 
 PAGE_SIZE = 200
@@ -113,7 +114,7 @@ SORT_KEYS: tuple[str, ...] = tuple(sort_columns())
 
 
 def today_for(ctx: ServiceContext) -> date:
-    return date.today()
+    return site_today(ctx)
 
 
 def display_status(status: str, expiry: date | None, today: date) -> str:
