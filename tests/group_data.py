@@ -3,11 +3,12 @@ desktop's recall tests share it."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from registry_app.db import Database
 from registry_app.services import Actor, ServiceContext, auth, products, sites
 from registry_app.services.administrations import AdministrationInput, Override, record_administration
+from registry_app.services.clock import site_clock
 from registry_app.services.lots import receiving
 
 from .conftest import PASSWORDS
@@ -29,7 +30,8 @@ def two_clinics_with_lot_rv7(db: Database, template_users: dict[str, Actor]) -> 
         # Approved in KR, its reference number not recorded yet; no status known for the US.
         products.set_regulatory_status(ctx, product_id, "approved_biologic", jurisdiction="KR")
         lot_id = receiving.receive_lot(ctx, product_id, {"lot_number": "RV-7", "quantity_received": 5}).lot_id
-        given = AdministrationInput(lot_id, datetime.now() - timedelta(minutes=5), "topical_intact", patient)
+        # The site's wall clock: administration times are the clinic's local times.
+        given = AdministrationInput(lot_id, site_clock(ctx).now() - timedelta(minutes=5), "topical_intact", patient)
         record_administration(ctx, given, confirm=True, override=Override("trial", PASSWORDS["director"], "director"))
         ids[site], ids[f"{site}_product"] = lot_id, product_id
     return ids

@@ -15,6 +15,7 @@ from registry_app.db import Database
 from registry_app.services import Actor, NotFound, ServiceContext, ValidationError, auth, products, sites
 from registry_app.services.administrations import AdministrationInput, Override, record_administration
 from registry_app.services.adverse_events import list_adverse_events
+from registry_app.services.clock import site_clock
 from registry_app.services.flag_table import table_answers
 from registry_app.services.flags import flags_for_lot, list_flags
 from registry_app.services.lots import receiving
@@ -47,7 +48,7 @@ def two_sites(db: Database, template_users: dict[str, Actor]) -> dict[str, int]:
         at_site = ServiceContext(db, group, site_code=site)
         lot_id = receiving.receive_lot(at_site, product_id, {"lot_number": number, "quantity_received": 5}).lot_id
         given = AdministrationInput(
-            lot_id, datetime.now() - timedelta(minutes=5), "topical_intact", f"PT-{number[3]}001"
+            lot_id, site_clock(at_site).now() - timedelta(minutes=5), "topical_intact", f"PT-{number[3]}001"
         )
         # Not released yet: the group director signs the override, at this site.
         record_administration(

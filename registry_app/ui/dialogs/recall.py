@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 from ...domain.exact import quantity_text
 from ...domain.vocab import label
 from ...services import RegistryError, ServiceContext
+from ...services.clock import site_clock
 from ...services.context import DIRECTOR, STAFF
 from ...services.formats import CSV_ENCODING, csv_cells
 from ...services.group_recall import NotificationToMake, notifications_to_make
@@ -73,10 +74,12 @@ class RecallDialog(QDialog):
         form.addRow(lot_label, self.lot_picker)
         # A recall is a moment: from now unless the supplier's notice says otherwise (an administration earlier
         # today was made before it).
-        self.recall_date = QDateTimeEdit(QDateTime.currentDateTime())
+        # On the site's clock, as the moment is stored: a clinic in Seoul on a server in New York recalls at 9:00.
+        site_now = QDateTime(site_clock(ctx).now().replace(second=0, microsecond=0))
+        self.recall_date = QDateTimeEdit(site_now)
         self.recall_date.setCalendarPopup(True)
         self.recall_date.setDisplayFormat("yyyy-MM-dd HH:mm")
-        self.recall_date.setMaximumDateTime(QDateTime.currentDateTime().addSecs(15 * 60))
+        self.recall_date.setMaximumDateTime(site_now.addSecs(15 * 60))
         date_label = QLabel("Recalled &from")
         date_label.setBuddy(self.recall_date)
         form.addRow(date_label, self.recall_date)
@@ -172,7 +175,7 @@ class LookbackDialog(QDialog):
 
         self.notify_box = QGroupBox("Mark the selected patients notified")
         notify_form = QFormLayout(self.notify_box)
-        self.notified_on = date_edit()
+        self.notified_on = date_edit(site_clock(ctx).now().date())  # the site's today
         notify_form.addRow(self._label("Notified &on", self.notified_on), self.notified_on)
         self.notified_how = QLineEdit()
         self.notified_how.setPlaceholderText("phone, letter, visit …")

@@ -9,7 +9,6 @@ or created here in the same step.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -31,6 +30,7 @@ from PySide6.QtWidgets import (
 from ...domain.vocab import BiologicalSource, PnSpecies, Presentation, ProductType, StorageForm, Unit
 from ...services import FieldError, RegistryError, ServiceContext, ValidationError
 from ...services.catalogue import Flag
+from ...services.clock import site_clock
 from ...services.context import STAFF
 from ...services.lots.documents import attach_document
 from ...services.lots.receiving import ReceiptResult, identify_scan, parse_lot_fields, receipt_warnings, receive_lot
@@ -212,7 +212,7 @@ class ReceiveLotDialog(QDialog):
 
         check_box = QGroupBox("Receipt check")
         check_form = QFormLayout(check_box)
-        self.received_date = date_edit(date.today())
+        self.received_date = date_edit(site_clock(self.ctx).now().date())  # the site's today
         check_form.addRow(_label("Recei&ved on", self.received_date), self.received_date)
         self.quantity = optional_number(0.0, 100000.0, decimals=2)
         check_form.addRow(_label("&Quantity", self.quantity), self.quantity)
