@@ -17,7 +17,6 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
-    UniqueConstraint,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -48,8 +47,9 @@ class Lot(Base):
 
     __tablename__ = "lot"
     __table_args__ = (
-        # A lot is one site's: two clinics of a group may hold the same manufacturer's lot (migration 0011).
-        UniqueConstraint("product_id", "lot_number", "site_id"),
+        # A lot is one site's: two clinics of a group may hold the same manufacturer's lot (migration 0011). Lots of
+        # no site (registries from before sites) count as one site, which a plain UNIQUE would not (NULLs differ).
+        Index("ux_lot_product_lot_number_site", "product_id", "lot_number", text("coalesce(site_id, 0)"), unique=True),
         vocab_check("status", LotStatus),
         vocab_check("destroyed_reason", DestroyReason),
         CheckConstraint("quantity_received > 0", name="quantity_received_positive"),
