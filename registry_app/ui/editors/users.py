@@ -320,7 +320,7 @@ class UsersDialog(_SignedForm):
         self.add_row(form, "Ro&le there", self.place_role, "place_role", buttons)
         hint = QLabel(
             "Granted or revoked under your name in the audit trail, with the reason for the change typed below "
-            "(no signature: as `user grant` and `user revoke`). A revoked role is kept, with the time it ended."
+            "(no signature, as on the command line). A revoked role is kept, with the time it ended."
         )
         hint.setWordWrap(True)
         set_role(hint, "hint")
