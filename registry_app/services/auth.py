@@ -508,9 +508,11 @@ def signed_create_user(
     *,
     signer_password: str,
     reason: str | None = None,
+    site_code: str | None = None,
 ) -> int:
-    """Add a user (`password` is the new user's initial one); signed with the admin's `signer_password`."""
-    return _create_user(ctx, username, role, password, full_name, False, signer_password, reason)
+    """Add a user (`password` is the new user's initial one) with `role` at the site `site_code`, or at every
+    site (None or "all"); signed with the admin's `signer_password`."""
+    return _create_user(ctx, username, role, password, full_name, False, signer_password, reason, site_code)
 
 
 @changing("change roles", ADMIN)

@@ -12,9 +12,17 @@ from sqlalchemy import func, select
 
 from registry_app.db import Database
 from registry_app.domain import AuditEntry, Signature, User
-from registry_app.services import ConflictError, PermissionDenied, ServiceContext, SignInFailed, ValidationError
+from registry_app.services import (
+    ConflictError,
+    PermissionDenied,
+    ServiceContext,
+    SignInFailed,
+    ValidationError,
+    sites,
+)
 from registry_app.services.auth import (
     create_user,
+    list_users,
     sign_in,
     signed_create_user,
     signed_disable_user,
@@ -155,3 +163,15 @@ def test_an_admin_demoted_since_signing_in_cannot_sign(admin: ServiceContext, db
     with pytest.raises(PermissionDenied, match="no longer an admin"):
         signed_unlock_user(admin, "pharmacist", signer_password=ADMIN_PASSWORD)  # `admin` still says "admin"
     assert len(_signatures(db)) == 1
+
+
+def test_a_signed_new_user_gets_their_role_at_the_site_named(admin: ServiceContext, db: Database) -> None:
+    sites.add_site(admin, "BUSAN", "Busan clinic", "KR", "Asia/Seoul")
+    signed_create_user(
+        admin, "kim", "pharmacist", "kim-first-password-9", signer_password=ADMIN_PASSWORD, site_code="BUSAN"
+    )
+    signed_create_user(admin, "lee2", "inspector", "lee2-first-password", signer_password=ADMIN_PASSWORD)
+    listed = {u["username"]: u["sites"] for u in list_users(admin)}
+    assert listed["kim"] == [{"site": "BUSAN", "role": "pharmacist"}]
+    assert listed["lee2"] == [{"site": "all", "role": "inspector"}], "no site named: every site, as before"
+    assert json.loads(_last_entry(db).after or "{}")["site"] == "all"

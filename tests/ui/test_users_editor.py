@@ -14,12 +14,13 @@ from PySide6.QtGui import QAction
 from pytestqt.qtbot import QtBot
 from sqlalchemy import func, select
 
-from registry_app.domain import AuditEntry, Signature
-from registry_app.services import ServiceContext, SignInFailed
-from registry_app.services.auth import MAX_FAILED_ATTEMPTS, list_users, reauthenticate, sign_in
+from registry_app.domain import AuditEntry, Signature, Site, SiteRole, User
+from registry_app.services import PermissionDenied, ServiceContext, SignInFailed, sites
+from registry_app.services.auth import MAX_FAILED_ATTEMPTS, create_user, list_users, reauthenticate, sign_in
 from registry_app.ui.dialogs.forms import set_combo_value
 from registry_app.ui.editors import open_users
-from registry_app.ui.editors.users import OWN_ACCOUNT, OWN_ROLE, AddUserDialog, UsersDialog
+from registry_app.ui.editors.user_sites import OWN_PLACES
+from registry_app.ui.editors.users import COLUMNS, OWN_ACCOUNT, OWN_ROLE, AddUserDialog, UsersDialog
 from registry_app.ui.main_window import MainWindow
 
 from ..conftest import PASSWORDS
@@ -305,3 +306,145 @@ def test_a_director_sees_the_list_read_only(qtbot: QtBot, director: ServiceConte
     adder = AddUserDialog(director)
     qtbot.addWidget(adder)
     assert not adder.save_button.isEnabled() and "Only an admin" in adder.banner.text()
+
+
+# --- roles at sites (issue 23) ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def busan(admin: ServiceContext) -> ServiceContext:
+    sites.add_site(admin, "BUSAN", "Busan clinic", "KR", "Asia/Seoul")
+    return admin
+
+
+def _places(dialog: UsersDialog) -> dict[str, str]:
+    column = COLUMNS.index("Roles at sites")
+    return {dialog.table.item(r, 0).text(): dialog.table.item(r, column).text() for r in range(dialog.table.rowCount())}
+
+
+def _memberships(ctx: ServiceContext, name: str) -> list[tuple[str, str, bool]]:
+    """Every membership of the user, ended ones too: (site or "all", role, ended)."""
+    with ctx.db.read() as session:
+        rows = session.execute(
+            select(Site.code, SiteRole.role, SiteRole.revoked_at)
+            .join(User, User.id == SiteRole.user_id)
+            .outerjoin(Site, Site.id == SiteRole.site_id)
+            .where(User.username == name)
+            .order_by(SiteRole.id)
+        ).all()
+    return [(code or "all", role, revoked is not None) for code, role, revoked in rows]
+
+
+def test_grant_and_revoke_a_role_at_a_site(qtbot: QtBot, busan: ServiceContext, registry: ServiceContext) -> None:
+    dialog = _users(qtbot, busan)
+    assert [dialog.place.itemData(i) for i in range(dialog.place.count())] == ["all", "BUSAN", "main"]
+    assert dialog.place.itemText(0) == "Every site (group)"
+    assert _places(dialog)["pharmacist"] == "pharmacist at every site"
+    dialog.select_user("pharmacist")
+    set_combo_value(dialog.place, "BUSAN")
+    assert "group role (pharmacist) holds there" in dialog.place_state.text()
+    assert not dialog.revoke_button.isEnabled(), "no role of their own at BUSAN to revoke"
+    set_combo_value(dialog.place_role, "medical_director")
+    dialog.signature.reason_edit.setPlainText("acting director in Busan")
+    dialog.grant_button.click()
+
+    assert _places(dialog)["pharmacist"] == "pharmacist at every site; medical director at BUSAN"
+    assert {"site": "BUSAN", "role": "medical_director"} in _by_name(busan)["pharmacist"]["sites"]
+    entry = _last_entry(busan)
+    assert (entry.action, entry.reason) == ("grant role", "acting director in Busan")
+    at_busan = ServiceContext(busan.db, site_code="BUSAN")
+    assert sign_in(at_busan, "pharmacist", PASSWORDS["pharmacist"]).role == "medical_director"
+    assert "pharmacist is now medical director at BUSAN (recorded by Ada Admin)" in dialog.done_label.text()
+    assert dialog.signature.reason() == "", "the reason belongs to the change made"
+    assert dialog.place_state.text() == "Now medical director at BUSAN." and dialog.revoke_button.isEnabled()
+    assert not dialog.grant_button.isEnabled(), "the role they have there already"
+
+    dialog.signature.reason_edit.setPlainText("the director is back")
+    dialog.revoke_button.click()
+    entry = _last_entry(busan)
+    assert (entry.action, entry.reason) == ("revoke role", "the director is back")
+    assert _places(dialog)["pharmacist"] == "pharmacist at every site"
+    assert _memberships(busan, "pharmacist") == [("all", "pharmacist", False), ("BUSAN", "medical_director", True)]
+    assert sign_in(at_busan, "pharmacist", PASSWORDS["pharmacist"]).role == "pharmacist", "the group role again"
+    assert not dialog.revoke_button.isEnabled()
+
+
+def test_a_user_without_any_role_is_shown_so(qtbot: QtBot, admin: ServiceContext) -> None:
+    dialog = _users(qtbot, admin)
+    dialog.select_user("inspector")
+    assert dialog.place.currentData() == "all" and dialog.place_state.text() == "Now inspector at every site."
+    dialog.revoke_button.click()  # no reason: optional, as for the other account changes
+    assert _places(dialog)["inspector"] == "no role at any site (may not sign in)"
+    assert dialog.place_state.text() == "No role at every site."
+    assert _memberships(admin, "inspector") == [("all", "inspector", True)]
+
+
+def test_a_site_admin_is_refused_at_another_site_in_the_dialog(
+    qtbot: QtBot, busan: ServiceContext, registry: ServiceContext
+) -> None:
+    create_user(busan, "park", "admin", "park-password-long", "Park Admin", site_code="BUSAN")
+    park = ServiceContext(busan.db, site_code="BUSAN")
+    sign_in(park, "park", "park-password-long")
+    dialog = _users(qtbot, park)
+    dialog.select_user("pharmacist")
+    set_combo_value(dialog.place, "main")
+    set_combo_value(dialog.place_role, "inspector")
+    before = row_counts(busan.db)
+    dialog.grant_button.click()
+    refused = "park is an admin of one site and may only change roles there"
+    assert refused in dialog.banner.text() and refused in _shown(dialog, "place")
+    assert row_counts(busan.db) == before and dialog.done_label.text() == ""
+    assert dialog.place.currentData() == "main" and dialog.place_role.currentData() == "inspector", "choice kept"
+    # At their own site the same grant goes through.
+    set_combo_value(dialog.place, "BUSAN")
+    dialog.grant_button.click()
+    assert _shown(dialog, "place") == "" and "inspector at BUSAN" in _places(dialog)["pharmacist"]
+
+
+def test_an_admin_cannot_change_their_own_roles_at_sites(qtbot: QtBot, busan: ServiceContext) -> None:
+    dialog = _users(qtbot, busan)
+    dialog.select_user("admin")
+    set_combo_value(dialog.place, "BUSAN")
+    set_combo_value(dialog.place_role, "pharmacist")
+    assert not dialog.grant_button.isEnabled() and not dialog.revoke_button.isEnabled()
+    assert _shown(dialog, "place_role") == OWN_PLACES and dialog.grant_button.toolTip() == OWN_PLACES
+    before = row_counts(busan.db)
+    dialog.grant_place()  # a stale list: the service refuses, and the dialog says why beside the role there
+    assert OWN_PLACES in _shown(dialog, "place_role") and OWN_PLACES in dialog.banner.text()
+    assert row_counts(busan.db) == before
+
+
+def test_add_a_user_at_a_site(qtbot: QtBot, busan: ServiceContext, registry: ServiceContext) -> None:
+    dialog = _users(qtbot, busan)
+    adder = _add(qtbot, dialog, "kim.nurse", "Kim Nurse", "pharmacist", "kim-first-password-9")
+    assert adder.site.currentData() == "all" and adder.site.currentText() == "Every site (group)"
+    assert set_combo_value(adder.site, "BUSAN")
+    _sign(qtbot, adder)
+    with qtbot.waitSignal(adder.saved):
+        adder.save_button.click()
+    assert _by_name(busan)["kim.nurse"]["sites"] == [{"site": "BUSAN", "role": "pharmacist"}]
+    assert _places(dialog)["kim.nurse"] == "pharmacist at BUSAN"
+    assert sign_in(ServiceContext(busan.db, site_code="BUSAN"), "kim.nurse", "kim-first-password-9")
+    with pytest.raises(PermissionDenied, match="no role at site main"):
+        sign_in(ServiceContext(busan.db, site_code="main"), "kim.nurse", "kim-first-password-9")
+
+
+def test_a_site_admin_adds_users_at_their_site(qtbot: QtBot, busan: ServiceContext) -> None:
+    create_user(busan, "park", "admin", "park-password-long", "Park Admin", site_code="BUSAN")
+    park = ServiceContext(busan.db, site_code="BUSAN")
+    sign_in(park, "park", "park-password-long")
+    adder = AddUserDialog(park)
+    qtbot.addWidget(adder)
+    assert adder.site.currentData() == "BUSAN", "the only place the service accepts from them"
+    set_combo_value(adder.site, "all")
+    qtbot.keyClicks(adder.username, "kim.nurse")
+    qtbot.keyClicks(adder.password, "kim-first-password-9")
+    _sign(qtbot, adder, "park-password-long")
+    before = row_counts(busan.db)
+    adder.save_button.click()
+    assert "adds users at that site only" in adder.banner.text() and row_counts(busan.db) == before
+    set_combo_value(adder.site, "BUSAN")
+    _sign(qtbot, adder, "park-password-long")
+    with qtbot.waitSignal(adder.saved):
+        adder.save_button.click()
+    assert _by_name(busan)["kim.nurse"]["sites"] == [{"site": "BUSAN", "role": "pharmacist"}]

@@ -1,12 +1,17 @@
 """Users (issue 19 item 6, admin): who may sign in and with which role. The list shows each account's name,
-full name, role, whether it is active and whether it is locked; an admin adds users, changes a role, disables
-or re-enables an account, unlocks it, or resets its password.
+full name, role, whether it is active, whether it is locked and its roles at sites (issue 23); an admin adds
+users (at a site, or at every site), changes a role, disables or re-enables an account, unlocks it, resets its
+password, or grants and revokes a role at one site or at every site of the group.
 
 Each change is electronically signed: the admin types their own password again (as the release dialog asks),
 and the service (services/auth.py `signed_*`) records the signature in the change's transaction and audit
 entry. Who may sign in decides who may release lots and sign for patients, so a change of accounts is signed
 like those. An admin cannot change their own role or disable themself (another admin does it): the service
 refuses, and the dialog says so beside the field before anyone tries.
+
+A role at a site is granted and revoked as on the command line (`user grant`, `user revoke`: services/
+memberships.py), under the admin's name and with the reason typed in the dialog, without a signature: those
+services take none, and the command line signs none either.
 
 Opener: `open_users(parent, ctx)`; File > Users… (ui/editors/menu.py) for admins.
 """
@@ -44,13 +49,16 @@ from ...services.auth import (
     signed_unlock_user,
 )
 from ...services.context import ADMIN
+from ...services.memberships import grant_role, revoke_role
 from ...services.passwords import MIN_PASSWORD_LENGTH, password_problem
-from ..dialogs.forms import attempt_op, set_combo_value, vocab_combo
+from ...services.sites import list_sites
+from ..dialogs.forms import attempt_op, set_combo_value, show_registry_error, vocab_combo
 from ..dialogs.signature import SignaturePanel
 from ..dialogs.undo import FormUndo
 from ..ops import report_unexpected, runner_for
 from ..style import mark_invalid, set_role
 from .common import EditorDialog, deny, refusal
+from .user_sites import OWN_PLACES, fill_places, place_combo, place_name, place_state, places_text, role_at
 
 WHAT = "add users or change their accounts"
 MEANING = "I approve this change to who may sign in and what they may do."
@@ -58,7 +66,7 @@ POLICY = f"At least {MIN_PASSWORD_LENGTH} characters, and not one of the common 
 # The services' own words (auth._not_yourself), shown before anyone tries.
 OWN_ROLE = "you cannot change your own role: another admin can"
 OWN_ACCOUNT = "you cannot disable your own account: another admin can"
-COLUMNS = ("User name", "Full name", "Role", "Account", "Lock")
+COLUMNS = ("User name", "Full name", "Role", "Account", "Lock", "Roles at sites")
 
 
 class PasswordPolicyHint(QLabel):
@@ -140,6 +148,9 @@ class AddUserDialog(_SignedForm):
         self.role.setObjectName("role")
         set_combo_value(self.role, Role.PHARMACIST.value)
         self.add_row(form, "&Role", self.role, "role")
+        self.site = place_combo("site")
+        self.site.setToolTip("Where the role holds: one site, or every site of the group (as `user add --site`)")
+        self.add_row(form, "Si&te", self.site, "site")
         self.password = QLineEdit(objectName="password")
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
         self.password.setAccessibleName("Initial password")
@@ -156,20 +167,32 @@ class AddUserDialog(_SignedForm):
             self.banner.show_warning(why)
         # Undo walks back the names and the role; passwords are never kept in an undo history.
         self.undo = FormUndo(self)
-        for name, widget in (("user name", self.username), ("full name", self.full_name), ("role", self.role)):
+        for name, widget in (
+            ("user name", self.username),
+            ("full name", self.full_name),
+            ("role", self.role),
+            ("site", self.site),
+        ):
             self.undo.watch(widget, name)
-        self.resize(620, 520)
+        self.resize(620, 560)
         self.username.setFocus()
+        runner_for(self).run(self, lambda _p: list_sites(ctx), self._sites_loaded, self._load_failed, title="Sites")
+
+    def _sites_loaded(self, sites: list[dict[str, Any]]) -> None:
+        # An admin of one site adds users there only (the service refuses every other place): their site first.
+        actor = self.ctx.actor
+        acting = self.ctx.site_code or next((s["code"] for s in sites if s["current"]), None)
+        fill_places(self.site, sites, acting if actor is not None and actor.site_id is not None else None)
 
     def submit(self) -> None:
         if not self.save_button.isEnabled() or not self.signature_ready():
             return
-        ctx, name, role = self.ctx, self.username.text(), self.role.currentData()
+        ctx, name, role, site = self.ctx, self.username.text(), self.role.currentData(), self.site.currentData()
         full_name = self.full_name.text().strip()
         password, signer, reason = self.password.text(), self.signature.password(), self.signature.reason() or None
         self.save_op(
             lambda: signed_create_user(
-                ctx, name, role, password, full_name or None, signer_password=signer, reason=reason
+                ctx, name, role, password, full_name or None, signer_password=signer, reason=reason, site_code=site
             ),
             self._saved,
         )
@@ -189,11 +212,12 @@ class UsersDialog(_SignedForm):
         super().__init__(ctx, "Users", parent)
         self.users: list[dict[str, Any]] = []
         self.selected: dict[str, Any] | None = None
+        self.sites: list[dict[str, Any]] = []
         self.adder: AddUserDialog | None = None
         self.may = refusal(ctx, ADMIN, WHAT) is None
         explanation = QLabel(
-            "Users are disabled, never deleted: what they did stays under their name. Each change "
-            "is signed with your own password."
+            "Users are disabled, never deleted: what they did stays under their name. Each change to an "
+            "account is signed with your own password."
         )
         explanation.setWordWrap(True)
         self.outer.addWidget(explanation)
@@ -214,6 +238,7 @@ class UsersDialog(_SignedForm):
         row.addStretch(1)
         self.outer.addLayout(row)
         self._build_account_box()
+        self._build_places_box()
         self.add_signature()
         self.done_label = QLabel(objectName="usersDone")
         self.done_label.setWordWrap(True)
@@ -229,6 +254,10 @@ class UsersDialog(_SignedForm):
             self.unlock_button,
             self.new_password,
             self.reset_button,
+            self.place,
+            self.place_role,
+            self.grant_button,
+            self.revoke_button,
         ]
         why = refusal(ctx, ADMIN, WHAT)
         if why:
@@ -236,7 +265,7 @@ class UsersDialog(_SignedForm):
                 deny(widget, why)
             self.banner.show_warning(why)
         self._update_actions()
-        self.resize(760, 780)
+        self.resize(820, 900)
         self.refresh()
 
     def _build_account_box(self) -> None:
@@ -267,13 +296,44 @@ class UsersDialog(_SignedForm):
         form.addRow("", self.policy)
         self.outer.addWidget(self.account_box)
 
+    def _build_places_box(self) -> None:
+        self.places_box = QGroupBox("Roles at sites", objectName="siteRoles")
+        form = QFormLayout(self.places_box)
+        self.place = place_combo("place")
+        self.place.currentIndexChanged.connect(lambda _i: self._place_changed())
+        self.add_row(form, "S&ite", self.place, "place")
+        self.place_state = QLabel(objectName="placeState")
+        self.place_state.setWordWrap(True)
+        form.addRow("", self.place_state)
+        self.place_role = vocab_combo(Role, empty=None)
+        self.place_role.setObjectName("placeRole")
+        self.place_role.currentIndexChanged.connect(lambda _i: self._update_actions())
+        buttons = QWidget()
+        line = QHBoxLayout(buttons)
+        line.setContentsMargins(0, 0, 0, 0)
+        self.grant_button = QPushButton("&Grant", objectName="grantRole")
+        self.grant_button.clicked.connect(self.grant_place)
+        self.revoke_button = QPushButton("Re&voke", objectName="revokeRole")
+        self.revoke_button.clicked.connect(self.revoke_place)
+        line.addWidget(self.grant_button)
+        line.addWidget(self.revoke_button)
+        self.add_row(form, "Ro&le there", self.place_role, "place_role", buttons)
+        hint = QLabel(
+            "Granted or revoked under your name in the audit trail, with the reason for the change typed below "
+            "(no signature, as on the command line). A revoked role is kept, with the time it ended."
+        )
+        hint.setWordWrap(True)
+        set_role(hint, "hint")
+        form.addRow("", hint)
+        self.outer.addWidget(self.places_box)
+
     # --- the list -------------------------------------------------------------------------------------------
     def refresh(self, select: str | None = None) -> None:
         ctx = self.ctx
         runner_for(self).run(
             self,
-            lambda _p: list_users(ctx),
-            lambda users: self._show(users, select),
+            lambda _p: (list_users(ctx), list_sites(ctx)),
+            lambda found: self._show(*found, select),
             self._load_failed,
             title="Loading the users",
         )
@@ -284,9 +344,10 @@ class UsersDialog(_SignedForm):
             return
         self.banner.show_error(error.message)
 
-    def _show(self, users: list[dict[str, Any]], select: str | None) -> None:
+    def _show(self, users: list[dict[str, Any]], sites: list[dict[str, Any]], select: str | None) -> None:
         keep = select or (self.selected or {}).get("username")
-        self.users = users
+        self.users, self.sites = users, sites
+        fill_places(self.place, sites)
         # Filled without selection signals, then the selection is read once: the selected user's values must
         # be the fresh ones even when the same row stays selected.
         self.table.blockSignals(True)
@@ -299,6 +360,7 @@ class UsersDialog(_SignedForm):
                 label(user["role"]),
                 "Active" if user["active"] else "Disabled",
                 "Locked" if user["locked"] else "—",
+                places_text(user.get("sites", [])),
             )
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
@@ -331,6 +393,15 @@ class UsersDialog(_SignedForm):
             )
         else:
             self.account_box.setTitle("Selected user: none (choose one in the list)")
+        self._place_changed()
+
+    def _place_changed(self) -> None:
+        """The selected user's role at the chosen place: shown, and offered in the role combo to change."""
+        code = self.place.currentData()
+        self.place_state.setText(place_state(self.selected, code))
+        own = role_at(self.selected, code)
+        if own is not None:
+            set_combo_value(self.place_role, own)
         self._update_actions()
 
     def _is_me(self) -> bool:
@@ -352,11 +423,22 @@ class UsersDialog(_SignedForm):
         self.unlock_button.setEnabled(chosen and bool(user and user["locked"]))
         self.new_password.setEnabled(chosen)
         self.reset_button.setEnabled(chosen and bool(self.new_password.text()))
-        for widget, why in ((self.role, OWN_ROLE), (self.role_button, OWN_ROLE), (self.active_button, OWN_ACCOUNT)):
+        own = role_at(user, self.place.currentData())
+        self.place_role.setEnabled(chosen and not me)
+        self.grant_button.setEnabled(chosen and not me and self.place_role.currentData() != own)
+        self.revoke_button.setEnabled(chosen and not me and own is not None)
+        for widget, why in (
+            (self.role, OWN_ROLE),
+            (self.role_button, OWN_ROLE),
+            (self.active_button, OWN_ACCOUNT),
+            (self.grant_button, OWN_PLACES),
+            (self.revoke_button, OWN_PLACES),
+        ):
             widget.setToolTip(why if me else "")
         if me:
             self.note("role", OWN_ROLE)
             self.note("active", OWN_ACCOUNT)
+            self.note("place_role", OWN_PLACES)
 
     # --- the signed changes ---------------------------------------------------------------------------------
     def _apply(self, call: Callable[[str, str, str | None], object], done: str) -> None:
@@ -375,14 +457,14 @@ class UsersDialog(_SignedForm):
             title=self.windowTitle(),
         )
 
-    def _applied(self, username: str, done: str) -> None:
+    def _applied(self, username: str, done: str, signed: bool = True) -> None:
         self.saved_cleanly()
         # A signature is typed again at each signing: nothing of this one is kept for the next change.
         self.signature.password_edit.clear()
         self.signature.reason_edit.clear()
         self.new_password.clear()
         signer = self.ctx.actor.display_name if self.ctx.actor else ""
-        self.done_label.setText(f"{done} (signed by {signer}).")
+        self.done_label.setText(f"{done} ({'signed' if signed else 'recorded'} by {signer}).")
         self.saved.emit(username)
         self.refresh(username)
 
@@ -426,6 +508,47 @@ class UsersDialog(_SignedForm):
         self._apply(
             lambda user, pw, why: signed_reset_password(ctx, user, new, signer_password=pw, reason=why),
             f"{name}'s password is reset (tell them in person; it is not shown again)",
+        )
+
+    # --- roles at sites (not signed: see the module's docstring) ---------------------------------------------
+    def _apply_place(self, call: Callable[[str, str, str | None], object], done: str) -> None:
+        """Grant or revoke at the chosen place: `call(username, place_code, reason)`."""
+        if self.selected is None or not self.may:
+            return
+        self.clear_errors()
+        name, code, reason = self.selected["username"], self.place.currentData(), self.signature.reason() or None
+        attempt_op(
+            self,
+            self.banner,
+            lambda: call(name, code, reason),
+            lambda _result: self._applied(name, done, signed=False),
+            busy=[self.add_button, *self.actions],
+            on_refused=self._place_refused,
+            title=self.windowTitle(),
+        )
+
+    def _place_refused(self, error: RegistryError) -> None:
+        """The banner says why (attempt_op); so does the line under the place or, for a role, the role there."""
+        self.clear_errors()
+        show_registry_error(self.banner, error)
+        self.note("place_role" if getattr(error, "field", "") == "role" else "place", error.message)
+        self.done_label.clear()
+        self._update_actions()
+
+    def grant_place(self) -> None:
+        ctx, role, code = self.ctx, self.place_role.currentData(), self.place.currentData()
+        name = (self.selected or {}).get("username", "")
+        self._apply_place(
+            lambda user, place, why: grant_role(ctx, user, place, role, why),
+            f"{name} is now {label(role).lower()} at {place_name(code)}",
+        )
+
+    def revoke_place(self) -> None:
+        ctx, code = self.ctx, self.place.currentData()
+        name = (self.selected or {}).get("username", "")
+        self._apply_place(
+            lambda user, place, why: revoke_role(ctx, user, place, why),
+            f"{name} no longer has a role at {place_name(code)} (the record is kept)",
         )
 
     def add_user(self) -> AddUserDialog:
