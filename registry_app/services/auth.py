@@ -331,7 +331,7 @@ def create_first_user(
         return _actor(user)
 
 
-def _sign_user_change(
+def sign_user_change(
     session: Session, signer: Actor, user: User, action: str, after: dict[str, Any], reason: str | None
 ) -> None:
     """Sign an account change in the caller's transaction (meaning "approved": the admin approves this change
@@ -347,7 +347,7 @@ def _sign_user_change(
     after.update(signature_id=signature.id, signature_meaning=signature.meaning, signed_by=signature.signer_name)
 
 
-def _admin_signer(ctx: ServiceContext, password: str) -> Actor:
+def admin_signer(ctx: ServiceContext, password: str) -> Actor:
     """The admin's password typed again (21 CFR 11.200). The role is checked again as it is now: an account
     demoted since it signed in may not sign for account changes any more."""
     signer = reauthenticate(ctx, password)
@@ -370,7 +370,7 @@ def _create_user(
     problems = _validate_new_user(username, role, password)
     if problems:
         raise ValidationError(problems)
-    signer = _admin_signer(ctx, signer_password) if signer_password is not None else None
+    signer = admin_signer(ctx, signer_password) if signer_password is not None else None
     with ctx.db.write() as session:
         site = current_site(session, site_code) if site_code and site_code != memberships.GROUP else None
         actor_site = ctx.actor.site_id if ctx.actor else None
@@ -380,7 +380,7 @@ def _create_user(
         user = _insert_user(session, username, role, password, full_name, is_demo, site.id if site else None, by_id)
         after = {**snapshot(user, exclude=("password_hash",)), "site": site.code if site else memberships.GROUP}
         if signer is not None:
-            _sign_user_change(session, signer, user, "create user", after, reason)
+            sign_user_change(session, signer, user, "create user", after, reason)
         ctx.audit(session, AuditRecord("create user", "user", user.id, before={}, after=after, reason=reason))
         return user.id
 
@@ -409,7 +409,7 @@ def _change_user(
 ) -> None:
     """Change one account; with `signer_password` the change is signed by the admin (typed again first, so a
     wrong password writes nothing but its own failed attempt)."""
-    signer = _admin_signer(ctx, signer_password) if signer_password is not None else None
+    signer = admin_signer(ctx, signer_password) if signer_password is not None else None
     with ctx.db.write() as session:
         user = _user_by_name(session, username)
         if user is None:
@@ -425,7 +425,7 @@ def _change_user(
         if "password_hash" in values:
             before["password"], after["password"] = "(previous)", "(reset)"
         if signer is not None:
-            _sign_user_change(session, signer, user, action, after, reason)
+            sign_user_change(session, signer, user, action, after, reason)
         ctx.audit(session, AuditRecord(action, "user", user.id, before=before, after=after, reason=reason))
 
 

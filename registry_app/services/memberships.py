@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from registry_app.domain import Site, SiteRole, User, utcnow
 from registry_app.domain.vocab import Role
 from registry_app.services.audit import AuditRecord
-from registry_app.services.context import ADMIN, ServiceContext, changing, current_site
+from registry_app.services.context import ADMIN, Actor, ServiceContext, changing, current_site
 from registry_app.services.errors import ConflictError, NotFound, PermissionDenied, ValidationError
 
 GROUP = "all"  # `--site all`: a role at every site (shared/cli.md)
@@ -127,6 +127,22 @@ def _user(session: Session, ctx: ServiceContext, username: str, site: Site | Non
     return user
 
 
+def _signer(ctx: ServiceContext, password: str | None) -> Actor | None:
+    """The admin's signature for the change (the password typed again), or None for an unsigned change."""
+    if password is None:
+        return None
+    from registry_app.services.auth import admin_signer  # auth imports this module: imported when signing
+
+    return admin_signer(ctx, password)
+
+
+def _sign(session: Session, signer: Actor, user: User, action: str, after: dict[str, Any], reason: str | None) -> None:
+    """Sign in the change's transaction and name the signature in its audit entry (`after`), as auth's do."""
+    from registry_app.services.auth import sign_user_change
+
+    sign_user_change(session, signer, user, action, after, reason)
+
+
 def _checked_role(role: str) -> str:
     if role not in tuple(Role):
         raise ValidationError(f"{role!r} is not a role; use one of {', '.join(Role)}", field="role")
@@ -134,9 +150,19 @@ def _checked_role(role: str) -> str:
 
 
 @changing("grant roles", ADMIN)
-def grant_role(ctx: ServiceContext, username: str, site_code: str, role: str, reason: str | None = None) -> None:
-    """Give the user `role` at the site (`all`: at every site); a role they had there is ended, not erased."""
+def grant_role(
+    ctx: ServiceContext,
+    username: str,
+    site_code: str,
+    role: str,
+    reason: str | None = None,
+    *,
+    signer_password: str | None = None,
+) -> None:
+    """Give the user `role` at the site (`all`: at every site); a role they had there is ended, not erased. With
+    `signer_password` (the desktop) the admin signs the change, as every other account change there."""
     role = _checked_role(role)
+    signer = _signer(ctx, signer_password)
     with ctx.db.write() as session:
         site = _place(session, site_code)
         user = _user(session, ctx, username, site)
@@ -149,13 +175,19 @@ def grant_role(ctx: ServiceContext, username: str, site_code: str, role: str, re
         add_membership(session, user.id, site.id if site else None, role, by_id)
         where = site.code if site else GROUP
         before: dict[str, Any] = {"site": where, "role": previous.role} if previous else {}
-        record = AuditRecord("grant role", "user", user.id, before, {"site": where, "role": role}, reason)
-        ctx.audit(session, record)
+        after: dict[str, Any] = {"site": where, "role": role}
+        if signer is not None:
+            _sign(session, signer, user, "grant role", after, reason)
+        ctx.audit(session, AuditRecord("grant role", "user", user.id, before, after, reason))
 
 
 @changing("revoke roles", ADMIN)
-def revoke_role(ctx: ServiceContext, username: str, site_code: str, reason: str | None = None) -> None:
-    """End the user's role at the site (`all`: their group role). The membership is kept, with revoked_at."""
+def revoke_role(
+    ctx: ServiceContext, username: str, site_code: str, reason: str | None = None, *, signer_password: str | None = None
+) -> None:
+    """End the user's role at the site (`all`: their group role). The membership is kept, with revoked_at. With
+    `signer_password` the admin signs the change."""
+    signer = _signer(ctx, signer_password)
     with ctx.db.write() as session:
         site = _place(session, site_code)
         user = _user(session, ctx, username, site)
@@ -164,9 +196,10 @@ def revoke_role(ctx: ServiceContext, username: str, site_code: str, reason: str 
         if membership is None:
             raise NotFound(f"{user.username} has no role at {'every site' if site is None else 'site ' + where}")
         _end(membership, ctx.actor.user_id if ctx.actor else None)
-        record = AuditRecord(
-            "revoke role", "user", user.id, {"site": where, "role": membership.role}, {"site": where}, reason
-        )
+        after: dict[str, Any] = {"site": where}
+        if signer is not None:
+            _sign(session, signer, user, "revoke role", after, reason)
+        record = AuditRecord("revoke role", "user", user.id, {"site": where, "role": membership.role}, after, reason)
         ctx.audit(session, record)
 
 

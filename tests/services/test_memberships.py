@@ -110,3 +110,24 @@ def test_set_role_changes_the_role_at_every_place(busan: ServiceContext) -> None
         {"site": "all", "role": "medical_director"},
         {"site": "BUSAN", "role": "medical_director"},
     ]
+
+
+def test_a_signed_grant_is_signed_and_a_wrong_password_grants_nothing(busan: ServiceContext) -> None:
+    from registry_app.domain import Signature
+
+    with pytest.raises(auth.SignInFailed):
+        grant_role(busan, "pharmacist", "BUSAN", "inspector", "audit week", signer_password="not-the-password")
+    with busan.db.read() as session:
+        granted = select(SiteRole).where(SiteRole.role == "inspector", SiteRole.site_id.is_not(None))
+        assert session.execute(granted).first() is None, "a wrong password grants nothing"
+    grant_role(busan, "pharmacist", "BUSAN", "inspector", "audit week", signer_password=PASSWORDS["admin"])
+    revoke_role(busan, "pharmacist", "BUSAN", "audit over", signer_password=PASSWORDS["admin"])
+    with busan.db.read() as session:
+        entries = (
+            session.execute(select(audit.AuditEntry).where(audit.AuditEntry.action.in_(["grant role", "revoke role"])))
+            .scalars()
+            .all()
+        )
+        signatures = session.execute(select(Signature).where(Signature.subject_type == "user")).scalars().all()
+    assert [json.loads(e.after)["signature_meaning"] for e in entries] == ["approved", "approved"]
+    assert {json.loads(e.after)["signature_id"] for e in entries} == {s.id for s in signatures[-2:]}

@@ -345,21 +345,22 @@ def test_grant_and_revoke_a_role_at_a_site(qtbot: QtBot, busan: ServiceContext, 
     assert "group role (pharmacist) holds there" in dialog.place_state.text()
     assert not dialog.revoke_button.isEnabled(), "no role of their own at BUSAN to revoke"
     set_combo_value(dialog.place_role, "medical_director")
-    dialog.signature.reason_edit.setPlainText("acting director in Busan")
+    _sign(qtbot, dialog, reason="acting director in Busan")
     dialog.grant_button.click()
 
     assert _places(dialog)["pharmacist"] == "pharmacist at every site; medical director at BUSAN"
     assert {"site": "BUSAN", "role": "medical_director"} in _by_name(busan)["pharmacist"]["sites"]
     entry = _last_entry(busan)
     assert (entry.action, entry.reason) == ("grant role", "acting director in Busan")
+    assert json.loads(entry.after)["signature_meaning"] == "approved", "signed like every account change"
     at_busan = ServiceContext(busan.db, site_code="BUSAN")
     assert sign_in(at_busan, "pharmacist", PASSWORDS["pharmacist"]).role == "medical_director"
-    assert "pharmacist is now medical director at BUSAN (recorded by Ada Admin)" in dialog.done_label.text()
+    assert "pharmacist is now medical director at BUSAN (signed by Ada Admin)" in dialog.done_label.text()
     assert dialog.signature.reason() == "", "the reason belongs to the change made"
     assert dialog.place_state.text() == "Now medical director at BUSAN." and dialog.revoke_button.isEnabled()
     assert not dialog.grant_button.isEnabled(), "the role they have there already"
 
-    dialog.signature.reason_edit.setPlainText("the director is back")
+    _sign(qtbot, dialog, reason="the director is back")
     dialog.revoke_button.click()
     entry = _last_entry(busan)
     assert (entry.action, entry.reason) == ("revoke role", "the director is back")
@@ -373,7 +374,8 @@ def test_a_user_without_any_role_is_shown_so(qtbot: QtBot, admin: ServiceContext
     dialog = _users(qtbot, admin)
     dialog.select_user("inspector")
     assert dialog.place.currentData() == "all" and dialog.place_state.text() == "Now inspector at every site."
-    dialog.revoke_button.click()  # no reason: optional, as for the other account changes
+    _sign(qtbot, dialog)  # no reason: optional, as for the other account changes
+    dialog.revoke_button.click()
     assert _places(dialog)["inspector"] == "no role at any site (may not sign in)"
     assert dialog.place_state.text() == "No role at every site."
     assert _memberships(admin, "inspector") == [("all", "inspector", True)]
@@ -390,6 +392,7 @@ def test_a_site_admin_is_refused_at_another_site_in_the_dialog(
     set_combo_value(dialog.place, "main")
     set_combo_value(dialog.place_role, "inspector")
     before = row_counts(busan.db)
+    _sign(qtbot, dialog, "park-password-long")
     dialog.grant_button.click()
     refused = "park is an admin of one site and may only change roles there"
     assert refused in dialog.banner.text() and refused in _shown(dialog, "place")
@@ -397,6 +400,7 @@ def test_a_site_admin_is_refused_at_another_site_in_the_dialog(
     assert dialog.place.currentData() == "main" and dialog.place_role.currentData() == "inspector", "choice kept"
     # At their own site the same grant goes through.
     set_combo_value(dialog.place, "BUSAN")
+    _sign(qtbot, dialog, "park-password-long")
     dialog.grant_button.click()
     assert _shown(dialog, "place") == "" and "inspector at BUSAN" in _places(dialog)["pharmacist"]
 
@@ -409,6 +413,7 @@ def test_an_admin_cannot_change_their_own_roles_at_sites(qtbot: QtBot, busan: Se
     assert not dialog.grant_button.isEnabled() and not dialog.revoke_button.isEnabled()
     assert _shown(dialog, "place_role") == OWN_PLACES and dialog.grant_button.toolTip() == OWN_PLACES
     before = row_counts(busan.db)
+    _sign(qtbot, dialog)
     dialog.grant_place()  # a stale list: the service refuses, and the dialog says why beside the role there
     assert OWN_PLACES in _shown(dialog, "place_role") and OWN_PLACES in dialog.banner.text()
     assert row_counts(busan.db) == before

@@ -9,9 +9,8 @@ entry. Who may sign in decides who may release lots and sign for patients, so a 
 like those. An admin cannot change their own role or disable themself (another admin does it): the service
 refuses, and the dialog says so beside the field before anyone tries.
 
-A role at a site is granted and revoked as on the command line (`user grant`, `user revoke`: services/
-memberships.py), under the admin's name and with the reason typed in the dialog, without a signature: those
-services take none, and the command line signs none either.
+A role at a site is granted and revoked (services/memberships.py) with the same signature; the command line's
+`user grant` and `user revoke`, like its other account changes, are audited under the admin's name unsigned.
 
 Opener: `open_users(parent, ctx)`; File > Users… (ui/editors/menu.py) for admins.
 """
@@ -319,8 +318,8 @@ class UsersDialog(_SignedForm):
         line.addWidget(self.revoke_button)
         self.add_row(form, "Ro&le there", self.place_role, "place_role", buttons)
         hint = QLabel(
-            "Granted or revoked under your name in the audit trail, with the reason for the change typed below "
-            "(no signature, as on the command line). A revoked role is kept, with the time it ended."
+            "Granted or revoked with your signature below, as the other changes to an account. A revoked role is "
+            "kept, with the time it ended."
         )
         hint.setWordWrap(True)
         set_role(hint, "hint")
@@ -457,14 +456,14 @@ class UsersDialog(_SignedForm):
             title=self.windowTitle(),
         )
 
-    def _applied(self, username: str, done: str, signed: bool = True) -> None:
+    def _applied(self, username: str, done: str) -> None:
         self.saved_cleanly()
         # A signature is typed again at each signing: nothing of this one is kept for the next change.
         self.signature.password_edit.clear()
         self.signature.reason_edit.clear()
         self.new_password.clear()
         signer = self.ctx.actor.display_name if self.ctx.actor else ""
-        self.done_label.setText(f"{done} ({'signed' if signed else 'recorded'} by {signer}).")
+        self.done_label.setText(f"{done} (signed by {signer}).")
         self.saved.emit(username)
         self.refresh(username)
 
@@ -510,18 +509,19 @@ class UsersDialog(_SignedForm):
             f"{name}'s password is reset (tell them in person; it is not shown again)",
         )
 
-    # --- roles at sites (not signed: see the module's docstring) ---------------------------------------------
-    def _apply_place(self, call: Callable[[str, str, str | None], object], done: str) -> None:
-        """Grant or revoke at the chosen place: `call(username, place_code, reason)`."""
-        if self.selected is None or not self.may:
+    # --- roles at sites, signed like the other account changes -------------------------------------------------
+    def _apply_place(self, call: Callable[[str, str, str, str | None], object], done: str) -> None:
+        """Sign and grant or revoke at the chosen place: `call(username, place_code, admin_password, reason)`."""
+        if self.selected is None or not self.may or not self.signature_ready():
             return
         self.clear_errors()
-        name, code, reason = self.selected["username"], self.place.currentData(), self.signature.reason() or None
+        name, code = self.selected["username"], self.place.currentData()
+        password, reason = self.signature.password(), self.signature.reason() or None
         attempt_op(
             self,
             self.banner,
-            lambda: call(name, code, reason),
-            lambda _result: self._applied(name, done, signed=False),
+            lambda: call(name, code, password, reason),
+            lambda _result: self._applied(name, done),
             busy=[self.add_button, *self.actions],
             on_refused=self._place_refused,
             title=self.windowTitle(),
@@ -539,7 +539,7 @@ class UsersDialog(_SignedForm):
         ctx, role, code = self.ctx, self.place_role.currentData(), self.place.currentData()
         name = (self.selected or {}).get("username", "")
         self._apply_place(
-            lambda user, place, why: grant_role(ctx, user, place, role, why),
+            lambda user, place, pw, why: grant_role(ctx, user, place, role, why, signer_password=pw),
             f"{name} is now {label(role).lower()} at {place_name(code)}",
         )
 
@@ -547,7 +547,7 @@ class UsersDialog(_SignedForm):
         ctx, code = self.ctx, self.place.currentData()
         name = (self.selected or {}).get("username", "")
         self._apply_place(
-            lambda user, place, why: revoke_role(ctx, user, place, why),
+            lambda user, place, pw, why: revoke_role(ctx, user, place, why, signer_password=pw),
             f"{name} no longer has a role at {place_name(code)} (the record is kept)",
         )
 
