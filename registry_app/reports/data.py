@@ -29,6 +29,7 @@ from ..domain import (
     ProductRoute,
     Supplier,
     TemperatureExcursion,
+    Waiver,
 )
 from ..domain.vocab import EXPIRED, SEVERITY_RANK, DocumentKind, LotStatus, is_human_derived
 from .exports import Column, Table
@@ -598,15 +599,23 @@ def other_site_records(session: Session, site_id: int | None) -> dict[str, set[s
         return {}
     elsewhere = Lot.site_id.is_(None) | (Lot.site_id != site_id)
     other_lots = select(Lot.id).where(elsewhere)
+    uses = select(Administration.id).where(Administration.lot_id.in_(other_lots))
+    events = select(AdverseEvent.id).where(AdverseEvent.administration_id.in_(uses))
     queries: dict[str, Any] = {
         "lot": other_lots,
-        "administration": select(Administration.id).where(Administration.lot_id.in_(other_lots)),
-        "adverse_event": select(AdverseEvent.id)
-        .join(Administration, Administration.id == AdverseEvent.administration_id)
-        .join(Lot, Lot.id == Administration.lot_id)
-        .where(elsewhere),
+        "administration": uses,
+        "adverse_event": events,
         "temperature_excursion": select(TemperatureExcursion.id).where(TemperatureExcursion.lot_id.in_(other_lots)),
         "document": select(Document.id).where(Document.lot_id.in_(other_lots)),
+        # A waiver's entry quotes the flag it waives (product name, lot number): another site's lot's, use's or
+        # event's is that site's. A product's waiver is the group's.
+        "waiver": select(Waiver.id).where(
+            or_(
+                and_(Waiver.subject_type == "lot", Waiver.subject_id.in_(other_lots)),
+                and_(Waiver.subject_type == "administration", Waiver.subject_id.in_(uses)),
+                and_(Waiver.subject_type == "adverse_event", Waiver.subject_id.in_(events)),
+            )
+        ),
     }
     return {kind: {str(i) for i in session.execute(query).scalars()} for kind, query in queries.items()}
 

@@ -220,3 +220,22 @@ def test_a_site_users_bundle_shows_their_sites_entries_and_the_chain_still_verif
     with zipfile.ZipFile(whole.path) as opened:
         lines = opened.read("audit/audit-trail.jsonl").decode().splitlines()
     assert not any(json.loads(line)["content"] == "other site" for line in lines)
+
+
+def test_a_site_users_audit_export_hides_the_waivers_of_another_sites_lot(
+    db: Database, group: dict[str, int], tmp_path: Path
+) -> None:
+    """A waiver's entry quotes the flag it waives (its message names the lot): another site's is shown to a user of
+    one site by its hashes only, as the lot's own entries are. The shared catalogue's entries stay in full."""
+    from registry_app.services.flags import waive_flag
+
+    director = _signed_in(db, "main", "director", PASSWORDS["director"])
+    lot_flags = [f for f in list_flags(director) if f.lot_id == group["main"] and f.subject_type == "lot"]
+    assert lot_flags, "main's lot has a flag to waive"
+    waive_flag(director, lot_flags[0].code, "lot", group["main"], "accepted by the board", PASSWORDS["director"])
+    kim = _signed_in(db, "BUSAN", "kim", "kim-password-long")
+    shown = reports.export(kim, "audit", "csv", tmp_path / "busan-audit.csv").path.read_text(encoding="utf-8-sig")
+    assert "waive flag" not in shown and "accepted by the board" not in shown
+    assert lot_flags[0].message not in shown, "the waived flag's message, quoted by the waiver's entry"
+    whole = reports.export(director, "audit", "csv", tmp_path / "group-audit.csv").path.read_text(encoding="utf-8-sig")
+    assert "accepted by the board" in whole
