@@ -591,17 +591,15 @@ PARTIAL_CONTENT = "withheld"  # pseudonymised or withheld in part: the hash link
 OTHER_SITE_CONTENT = "other site"  # another site's record: only the hashes, which link the chain, are shown
 
 
-def other_site_records(session: Session, site_id: int | None) -> dict[str, set[str]]:
-    """The records of the other sites, by the entity type and id their audit entries name: for a user of one site
-    (`site_id`) these entries are shown by their hashes only (None: every site, nothing hidden). Lots and what
-    belongs to them through their lot; the shared catalogue, users and sites are the group's."""
-    if site_id is None:
-        return {}
-    elsewhere = Lot.site_id.is_(None) | (Lot.site_id != site_id)
-    other_lots = select(Lot.id).where(elsewhere)
+def other_site_record_ids(site_id: int) -> dict[str, Select[Any]]:
+    """The ids of the records of the sites other than `site_id`, as selects by the entity type their audit entries
+    name: lots (and lots of no site) and what belongs to them through their lot; the shared catalogue, users and
+    sites are the group's. One definition for the exported trail (other_site_records) and the trail on screen
+    (services/site_scope.py, audit_conditions)."""
+    other_lots = select(Lot.id).where(Lot.site_id.is_(None) | (Lot.site_id != site_id))
     uses = select(Administration.id).where(Administration.lot_id.in_(other_lots))
     events = select(AdverseEvent.id).where(AdverseEvent.administration_id.in_(uses))
-    queries: dict[str, Any] = {
+    return {
         "lot": other_lots,
         "administration": uses,
         "adverse_event": events,
@@ -617,6 +615,14 @@ def other_site_records(session: Session, site_id: int | None) -> dict[str, set[s
             )
         ),
     }
+
+
+def other_site_records(session: Session, site_id: int | None) -> dict[str, set[str]]:
+    """The records of the other sites, by entity type and id as their audit entries name them: for a user of one
+    site (`site_id`) these entries are shown by their hashes only (None: every site, nothing hidden)."""
+    if site_id is None:
+        return {}
+    queries = other_site_record_ids(site_id)
     return {kind: {str(i) for i in session.execute(query).scalars()} for kind, query in queries.items()}
 
 

@@ -21,12 +21,10 @@ from registry_app.domain import (
     Administration,
     AdverseEvent,
     AuditEntry,
-    Document,
     FlagRecord,
     Lot,
-    TemperatureExcursion,
-    Waiver,
 )
+from registry_app.reports.data import other_site_record_ids
 from registry_app.rules import Flag
 from registry_app.services.context import ServiceContext
 from registry_app.services.errors import NotFound, PermissionDenied
@@ -160,23 +158,7 @@ def audit_conditions(ctx: ServiceContext) -> list[ColumnElement[bool]]:
     site = scope_of(ctx)
     if site is None:
         return []
-    other_lots = select(Lot.id).where(or_(Lot.site_id.is_(None), Lot.site_id != site))
-    uses = select(Administration.id).where(Administration.lot_id.in_(other_lots))
-    events = select(AdverseEvent.id).where(AdverseEvent.administration_id.in_(uses))
-    owned = {
-        "lot": other_lots,
-        "administration": uses,
-        "adverse_event": events,
-        "temperature_excursion": select(TemperatureExcursion.id).where(TemperatureExcursion.lot_id.in_(other_lots)),
-        "document": select(Document.id).where(Document.lot_id.in_(other_lots)),
-        "waiver": select(Waiver.id).where(
-            or_(
-                and_(Waiver.subject_type == "lot", Waiver.subject_id.in_(other_lots)),
-                and_(Waiver.subject_type == "administration", Waiver.subject_id.in_(uses)),
-                and_(Waiver.subject_type == "adverse_event", Waiver.subject_id.in_(events)),
-            )
-        ),
-    }
+    owned = other_site_record_ids(site)
     return [
         not_(
             or_(
